@@ -1,0 +1,121 @@
+"""The sandbox cloud: loopback emulators of Salesforce, HubSpot and Google holding a
+deterministic synthetic home-care agency.
+
+    with Sandbox(clients=100, seed=1) as sb:
+        sb.urls          # {"salesforce": "http://127.0.0.1:PORT", "hubspot": ..., "google": ...}
+        sb.advance(3)    # three days pass: edits, new clients, discharges, deletes
+        sb.faults.add("hubspot", "rate_limit", times=2, retry_after=1)
+        sb.log.count("salesforce", "query")
+
+Each vendor runs on its own ephemeral port, all in one process. ``state`` (a JSON file)
+makes the data persist across restarts, so a restore target can be inspected afterwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from exporter.sandbox.agency import Agency, ChangeSet
+from exporter.sandbox.faults import FaultPlan
+from exporter.sandbox.google import GoogleEmulator
+from exporter.sandbox.http import EmulatorServer, RequestLog
+from exporter.sandbox.hubspot import HubSpotEmulator
+from exporter.sandbox.salesforce import SalesforceEmulator
+
+__all__ = ["CREDENTIALS", "Sandbox"]
+
+#: The credentials the sandbox accepts. They are not secrets: anyone may read them.
+CREDENTIALS: dict[str, dict[str, str]] = {
+    "salesforce": {
+        "username": "office@sunrise-homecare.example",
+        "password": "sandbox-password",
+        "security_token": "sandboxtoken",
+        "client_id": "sandbox-client-id",
+        "client_secret": "sandbox-client-secret",
+    },
+    "hubspot": {"access_token": "sandbox-hubspot-token"},
+    "google": {"token": "sandbox-google-token"},
+}
+
+
+class Sandbox:
+    """All three emulators over one :class:`Agency`; a context manager that serves them."""
+
+    def __init__(self, clients: int = 100, seed: int = 1, start: dt.datetime | None = None,
+                 state: str | Path | None = None) -> None:
+        self.state_path = Path(state) if state else None
+        self.faults = FaultPlan()
+        self.log = RequestLog()
+        self.agency = Agency(clients=clients, seed=seed, start=start)
+        self.salesforce = SalesforceEmulator(self.agency, self.faults)
+        self.hubspot = HubSpotEmulator(self.agency, self.faults)
+        self.google = GoogleEmulator(self.agency, self.faults)
+        self.emulators = {"salesforce": self.salesforce, "hubspot": self.hubspot,
+                          "google": self.google}
+        self._servers: list[EmulatorServer] = []
+        if self.state_path and self.state_path.exists():
+            self.load(self.state_path)
+
+    @property
+    def urls(self) -> dict[str, str]:
+        return {name: em.base_url for name, em in self.emulators.items()}
+
+    def start(self, ports: dict[str, int] | None = None) -> Sandbox:
+        ports = ports or {}
+        for name, em in self.emulators.items():
+            self._servers.append(EmulatorServer(em, self.log, port=ports.get(name, 0)).start())
+        return self
+
+    def stop(self) -> None:
+        for server in self._servers:
+            server.stop()
+        self._servers.clear()
+        if self.state_path:
+            self.save(self.state_path)
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def advance(self, days: int) -> ChangeSet:
+        """Let ``days`` pass in the agency, in every vendor at once."""
+        for em in self.emulators.values():
+            em.lock.acquire()
+        try:
+            changes = self.agency.advance(days)
+            for em in self.emulators.values():
+                em.advance(changes)
+        finally:
+            for em in self.emulators.values():
+                em.lock.release()
+        return changes
+
+    # -- persistence --------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write every emulator's data to ``path`` (JSON), atomically."""
+        path = Path(path)
+        data: dict[str, Any] = {"format": 1, "now": self.agency.now.isoformat()}
+        for name, em in self.emulators.items():
+            with em.lock:
+                data[name] = em.dump_state()
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(data, fh, ensure_ascii=False)
+        os.replace(tmp, path)
+
+    def load(self, path: str | Path) -> None:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        self.agency.now = dt.datetime.fromisoformat(data["now"])
+        for name, em in self.emulators.items():
+            if name in data:
+                em.load_state(data[name])
