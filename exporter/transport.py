@@ -40,8 +40,10 @@ class LoopbackSession(requests.Session):
         self.base_url = base_url.rstrip("/")
         self.extra_hosts = tuple(extra_hosts)
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
         if isinstance(url, bytes):
             url = url.decode()
+        if isinstance(method, bytes):
+            method = method.decode()
         return super().request(method, rewrite_url(url, self.base_url, self.extra_hosts),
                                *args, **kwargs)

@@ -1,0 +1,569 @@
+"""The ``exporter`` command line. Commands are thin: they unlock, call library code, and print.
+
+Only this module prints and chooses exit codes (EXIT_CODES, listed in the README too).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from exporter import __version__, errors
+from exporter.archive import Archive
+from exporter.config import (
+    Config,
+    default_archive_path,
+    default_config_path,
+    default_log_dir,
+    load_config,
+    write_config,
+)
+from exporter.keys import (
+    Credential,
+    KeyFile,
+    Passphrase,
+    RecoveryKey,
+    create_key_file,
+    write_private_file,
+)
+from exporter.logs import setup_logging
+
+log = logging.getLogger("exporter.cli")
+
+#: Exit codes, most specific first. Documented in README.md ("Exit codes").
+EXIT_CODES: list[tuple[type[BaseException], int]] = [
+    (errors.ConfigError, 3),
+    (errors.KeyNeeded, 3),
+    (errors.WrongKey, 4),
+    (errors.ArchiveLocked, 5),
+    (errors.KeySlotsDamaged, 6),
+    (errors.ArchiveDamaged, 6),
+    (errors.UnsupportedFormat, 7),
+    (errors.ArchiveNotFound, 8),
+    (errors.NotFound, 9),
+    (errors.DiskFull, 10),
+    (errors.ExporterError, 1),
+]
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_DAMAGED = 6
+EXIT_INTERRUPTED = 130
+
+F = TypeVar("F", bound=Callable[..., Any])
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def exit_code_for(exc: BaseException) -> int:
+    for cls, code in EXIT_CODES:
+        if isinstance(exc, cls):
+            return code
+    return EXIT_INTERNAL
+
+
+class State:
+    """What the global options say; commands ask it for the config and for an open archive."""
+
+    def __init__(self, config_path: Path | None, key_file: Path | None, recovery: bool) -> None:
+        self.config_path = config_path
+        self.key_file = key_file
+        self.recovery = recovery
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+            setup_logging(self._config.log_dir or default_log_dir())
+        return self._config
+
+    def credential(self) -> Credential:
+        """--key-file, else the config's key file, else a recovery key if asked for, else
+        EXPORTER_PASSPHRASE, else a prompt on a terminal."""
+        if self.key_file is not None:
+            return KeyFile(self.key_file)
+        if self.recovery:
+            text = os.environ.get("EXPORTER_RECOVERY_KEY")
+            if not text:
+                if not sys.stdin.isatty():
+                    raise errors.KeyNeeded("Set EXPORTER_RECOVERY_KEY to use the recovery key "
+                                           "when not running at a terminal.")
+                text = click.prompt("Recovery key", hide_input=True)
+            return RecoveryKey.of(text)
+        if self.config.key_file is not None:
+            return KeyFile(self.config.key_file)
+        text = os.environ.get("EXPORTER_PASSPHRASE")
+        if text:
+            return Passphrase.of(text)
+        if sys.stdin.isatty():
+            return Passphrase.of(click.prompt("Passphrase", hide_input=True))
+        raise errors.KeyNeeded(
+            "The archive is locked and no passphrase was given: set EXPORTER_PASSPHRASE, "
+            "give --key-file, or set key_file in the config file.")
+
+    def open(self, write: bool = False) -> Archive:
+        return Archive.open(self.config.archive, self.credential(), write=write)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn our errors into one plain sentence and an exit code; never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except errors.ExporterError as exc:
+            log.warning("%s: %s", type(exc).__name__, exc)
+            err.print(f"[bold red]Error:[/] {exc}", markup=True)
+            raise SystemExit(exit_code_for(exc)) from None
+        except KeyboardInterrupt:
+            err.print("Stopped. Anything not yet committed was rolled back; run the command "
+                      "again to continue.")
+            raise SystemExit(EXIT_INTERRUPTED) from None
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            log.error("unexpected error\n%s", traceback.format_exc())
+            from exporter.logs import log_file
+
+            where = log_file() or "the log file"
+            err.print(f"Error: exporter hit an unexpected problem ({type(exc).__name__}). "
+                      f"Nothing was lost; the details are in {where}. Please send that file to "
+                      "whoever supports exporter.")
+            raise SystemExit(EXIT_INTERNAL) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="exporter")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              envvar="EXPORTER_CONFIG", help="Config file (default: the platform's config "
+              "directory, see 'exporter init').")
+@click.option("--key-file", type=click.Path(path_type=Path), envvar="EXPORTER_KEY_FILE",
+              help="Unlock the archive with this key file instead of a passphrase.")
+@click.option("--recovery", is_flag=True,
+              help="Unlock with the recovery key (prompted, or EXPORTER_RECOVERY_KEY).")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, key_file: Path | None,
+        recovery: bool) -> None:
+    """Keep an encrypted copy of the agency's cloud data on this computer.
+
+    \b
+    Example:
+      exporter init --archive D:/exporter/archive.db
+      exporter status
+    """
+    ctx.obj = State(config_path, key_file, recovery)
+
+
+# -- init --------------------------------------------------------------------------------
+
+
+def _new_passphrase(prompt: str = "New passphrase") -> str | None:
+    text = os.environ.get("EXPORTER_PASSPHRASE")
+    if text:
+        return text
+    if sys.stdin.isatty():
+        return str(click.prompt(prompt, hide_input=True, confirmation_prompt=True))
+    return None
+
+
+def _recovery_lines(key: str) -> list[str]:
+    groups = key.split("-")
+    return ["-".join(groups[:4]), "-".join(groups[4:])]
+
+
+def write_recovery_sheet(path: Path, key: str, archive: Path) -> None:
+    """A printable page with the recovery key (HTML, or PDF when the name ends in .pdf)."""
+    lines = "<br>".join(_recovery_lines(key))
+    html = f"""<!doctype html><html><head><meta charset="utf-8"><title>Recovery key</title>
+<style>body{{font-family:sans-serif;margin:2cm;font-size:14pt}}
+.key{{font-family:monospace;font-size:24pt;letter-spacing:2px;border:2px solid #000;
+padding:1cm;margin:1cm 0}}</style></head><body>
+<h1>exporter recovery key</h1>
+<p>This key opens the encrypted archive <b>{archive.name}</b> when nobody knows the
+passphrase. Keep this page locked away, apart from the computer. Anyone holding it and a copy
+of the archive can read every client's records.</p>
+<div class="key">{lines}</div>
+<p>To use it: <code>exporter --recovery status</code>, then type the key.
+Then set a new passphrase with <code>exporter --recovery keys passwd</code>.</p>
+</body></html>"""
+    if path.suffix.lower() == ".pdf":
+        from weasyprint import HTML
+
+        data = HTML(string=html).write_pdf()
+        write_private_file(path, data or b"")
+    else:
+        write_private_file(path, html.encode("utf-8"))
+
+
+@cli.command()
+@click.option("--archive", "archive_path", type=click.Path(path_type=Path),
+              help="Where to keep the archive (default: the platform's data directory).")
+@click.option("--key-file", "init_key_file", type=click.Path(path_type=Path),
+              help="Also create a key file for unattended nightly runs (kept 0600).")
+@click.option("--recovery-sheet", type=click.Path(path_type=Path),
+              help="Also write the recovery key as a printable page (.html or .pdf).")
+@pass_state
+@handle_errors
+def init(state: State, archive_path: Path | None, init_key_file: Path | None,
+         recovery_sheet: Path | None) -> None:
+    """Create the config file, the encrypted archive and its keys.
+
+    Asks for a passphrase twice (or reads EXPORTER_PASSPHRASE), and prints the recovery key
+    once: write it on paper and keep it safe.
+
+    \b
+    Example:
+      exporter init --archive D:/exporter/archive.db --key-file D:/exporter/archive.key
+    """
+    config_path = state.config_path or default_config_path()
+    if config_path.exists():
+        raise errors.ConfigError(f"exporter is already set up: the config file {config_path} "
+                                 "exists. Use it, or pass --config with a new path.")
+    archive_path = (archive_path or default_archive_path()).expanduser().resolve()
+    key_file = init_key_file or state.key_file
+    if key_file is not None:
+        key_file = key_file.expanduser().resolve()
+    passphrase = _new_passphrase()
+    if not passphrase and key_file is None:
+        raise errors.KeyNeeded("A passphrase is needed: set EXPORTER_PASSPHRASE, run at a "
+                               "terminal, or give --key-file for a key file.")
+    if key_file is not None and not key_file.exists():
+        create_key_file(key_file)
+    archive, recovery = Archive.create(archive_path, passphrase=passphrase, key_file=key_file)
+    with archive:
+        data: dict[str, Any] = {"archive": {"path": str(archive_path), "stale_after_hours": 36}}
+        if key_file is not None:
+            data["archive"]["key_file"] = str(key_file)
+        write_config(config_path, data)
+        if recovery_sheet is not None:
+            write_recovery_sheet(recovery_sheet, recovery, archive_path)
+            archive.audit("init.recovery_sheet", {"path": str(recovery_sheet)})
+    out.print(f"Created the encrypted archive {archive_path}")
+    out.print(f"Config file: {config_path}")
+    if key_file is not None:
+        out.print(f"Key file for unattended runs: {key_file} (keep it private; back it up)")
+    out.print("\nRecovery key (write it down now and keep it somewhere safe; it is shown only "
+              "once):\n")
+    for line in _recovery_lines(recovery):
+        out.print(f"    {line}")
+    if recovery_sheet is not None:
+        out.print(f"\nThe recovery key was also written to {recovery_sheet}: print it, then "
+                  "delete the file.")
+
+
+# -- status, verify, history -------------------------------------------------------------
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"
+
+
+@cli.command()
+@pass_state
+@handle_errors
+def status(state: State) -> None:
+    """Say in plain words what the archive holds and how the last runs went.
+
+    \b
+    Example:
+      exporter status
+    """
+    with state.open() as archive:
+        runs = archive.runs()
+        counts = archive.counts()
+        out.print(f"Archive: {archive.path} ({_size(archive.size_bytes())}, encrypted)")
+        if not runs:
+            out.print("No runs yet: the archive is empty. Run 'exporter sync' to fill it.")
+        else:
+            last = runs[0]
+            out.print(f"Runs: {len(runs)}. The last one (run {last.id}, {last.kind}) started "
+                      f"{last.started_at[:16].replace('T', ' ')} UTC and ended {last.status}.")
+            for source, run in sorted(last_success(runs).items()):
+                out.print(f"Last successful sync of {source}: run {run.id}, "
+                          f"{(run.finished_at or run.started_at)[:16].replace('T', ' ')} UTC.")
+        if counts:
+            table = Table(title="Records", title_justify="left")
+            for col in ("source", "stream", "records", "deleted", "versions kept"):
+                table.add_column(col, justify="left" if col in ("source", "stream") else "right")
+            for c in counts:
+                table.add_row(c["source"], c["stream"], str(c["current"]), str(c["deleted"]),
+                              str(c["versions"]))
+            out.print(table)
+
+
+def last_success(runs: list[Any]) -> dict[str, Any]:
+    """Per source, the newest run in which that source synced fully."""
+    found: dict[str, Any] = {}
+    for run in runs:  # newest first
+        for source, info in (run.stats.get("sources") or {}).items():
+            if source not in found and isinstance(info, dict) and info.get("status") == "ok":
+                found[source] = run
+    return found
+
+
+@cli.command()
+@pass_state
+@handle_errors
+def verify(state: State) -> None:
+    """Check the whole archive: encryption, structure, every record and file.
+
+    Exits 0 when all is sound, 6 when something is damaged (and says what).
+
+    \b
+    Example:
+      exporter verify
+    """
+    with state.open() as archive:
+        problems = archive.verify(progress=lambda msg: err.print(f"… {msg}"))
+        archive.audit("verify", {"problems": len(problems)})
+    if problems:
+        err.print(f"[bold red]The archive is damaged:[/] {len(problems)} problem(s) found. "
+                  "Restore it from your second copy.", markup=True)
+        for p in problems[:50]:
+            err.print(f"  - {p}")
+        raise SystemExit(EXIT_DAMAGED)
+    out.print("The archive is sound: every page, record version and file checked out.")
+
+
+@cli.command()
+@click.argument("source")
+@click.argument("stream")
+@click.argument("record_id")
+@pass_state
+@handle_errors
+def history(state: State, source: str, stream: str, record_id: str) -> None:
+    """Show every archived version of one record.
+
+    \b
+    Example:
+      exporter history salesforce Medication__c a0B5e00000AbCdEFGH
+    """
+    import json
+
+    with state.open() as archive:
+        versions = archive.history(source, stream, record_id)
+        archive.audit("history", {"source": source, "stream": stream, "record": record_id})
+    for v in versions:
+        until = f"until run {v.superseded_run}" if v.superseded_run else "current"
+        what = "deleted" if v.deleted else "version"
+        out.print(f"[bold]{what} from run {v.first_run}[/] ({until}, first seen "
+                  f"{v.seen_at[:19].replace('T', ' ')} UTC)", markup=True)
+        if v.data is not None:
+            out.print(json.dumps(v.data, indent=2, ensure_ascii=False, sort_keys=True))
+
+
+# -- export ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), required=True,
+              help="jsonl: one file; csv: one file per stream.")
+@click.option("--stream", "streams", multiple=True,
+              help="Only this stream (e.g. Account or salesforce/Account); repeatable.")
+@click.option("--as-of", help="A run number or a date (2026-11-30): the data as it was then.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), required=True,
+              help="File (jsonl, or csv with one --stream) or folder to write.")
+@pass_state
+@handle_errors
+def export(state: State, fmt: str, streams: tuple[str, ...], as_of: str | None,
+           out_path: Path) -> None:
+    """Write archived records out as plain files, on purpose.
+
+    The files are NOT encrypted: they hold health data. Every export is written to the
+    archive's audit log.
+
+    \b
+    Example:
+      exporter export --format csv --stream Medication__c --out medications.csv
+    """
+    from exporter.export import export_archive
+
+    with state.open() as archive:
+        result = export_archive(archive, fmt, out_path, list(streams) or None, as_of)
+    out.print(f"Exported {result.records} records to {len(result.files)} file(s):")
+    for p in result.files:
+        out.print(f"  {p}")
+    out.print("These files are not encrypted: keep them safe and delete them when done.")
+
+
+# -- keys --------------------------------------------------------------------------------
+
+
+@cli.group()
+def keys() -> None:
+    """Manage the passphrases, key files and recovery key that open the archive.
+
+    \b
+    Example:
+      exporter keys list
+    """
+
+
+@keys.command("list")
+@pass_state
+@handle_errors
+def keys_list(state: State) -> None:
+    """List the key slots (never the keys themselves).
+
+    \b
+    Example:
+      exporter keys list
+    """
+    with state.open() as archive:
+        table = Table()
+        for col in ("id", "kind", "label", "created", "protection"):
+            table.add_column(col)
+        for slot in archive.slots.slots:
+            kdf = slot["kdf"]
+            prot = {"argon2id": f"Argon2id m={kdf.get('memory_kib')} KiB t={kdf.get('iterations')}",
+                    "scrypt": f"scrypt n={kdf.get('n')} r={kdf.get('r')}"}.get(
+                        kdf.get("name"), "random key (high entropy)")
+            table.add_row(slot["id"], slot["kind"], slot.get("label", ""),
+                          slot.get("created", "")[:10], prot)
+        out.print(table)
+
+
+@keys.command("add")
+@click.option("--passphrase", "add_passphrase", is_flag=True,
+              help="Add a passphrase (asked twice, or EXPORTER_NEW_PASSPHRASE).")
+@click.option("--key-file", "add_key_file", type=click.Path(path_type=Path),
+              help="Create a new key file here and add it.")
+@click.option("--label", default=None, help="A name for the slot, e.g. a person's name.")
+@pass_state
+@handle_errors
+def keys_add(state: State, add_passphrase: bool, add_key_file: Path | None,
+             label: str | None) -> None:
+    """Add a passphrase or a key file that also opens the archive.
+
+    \b
+    Example:
+      exporter keys add --passphrase --label "finance officer"
+      exporter keys add --key-file D:/exporter/nightly.key
+    """
+    if add_passphrase == (add_key_file is not None):
+        raise click.UsageError("Give exactly one of --passphrase or --key-file.")
+    with state.open(write=True) as archive:
+        master, slots = archive.master, archive.slots
+        if add_key_file is not None:
+            key = create_key_file(add_key_file.expanduser().resolve())
+            slot_id = slots.add_key_file(master, key, label or f"key file {add_key_file.name}")
+        else:
+            text = os.environ.get("EXPORTER_NEW_PASSPHRASE") or (
+                click.prompt("New passphrase", hide_input=True, confirmation_prompt=True)
+                if sys.stdin.isatty() else None)
+            if not text:
+                raise errors.KeyNeeded("Set EXPORTER_NEW_PASSPHRASE or run at a terminal to "
+                                       "add a passphrase.")
+            slot_id = slots.add_passphrase(master, text, label or "passphrase")
+        slots.save(master)
+        archive.audit("keys.add", {"slot": slot_id})
+    out.print(f"Added key slot {slot_id}.")
+
+
+@keys.command("remove")
+@click.argument("slot_id")
+@pass_state
+@handle_errors
+def keys_remove(state: State, slot_id: str) -> None:
+    """Remove a key slot (the last passphrase or key file cannot be removed).
+
+    \b
+    Example:
+      exporter keys remove 3f9a0c1b2d4e
+    """
+    with state.open(write=True) as archive:
+        try:
+            archive.slots.remove(slot_id)
+        except ValueError as exc:
+            msg = (f"There is no key slot {slot_id}; 'exporter keys list' shows them."
+                   if "no key slot" in str(exc) else
+                   "That is the last passphrase or key file; add another before removing it.")
+            raise errors.ConfigError(msg) from None
+        archive.slots.save(archive.master)
+        archive.audit("keys.remove", {"slot": slot_id})
+    out.print(f"Removed key slot {slot_id}.")
+
+
+@keys.command("passwd")
+@click.argument("slot_id", required=False)
+@pass_state
+@handle_errors
+def keys_passwd(state: State, slot_id: str | None) -> None:
+    """Change a passphrase (re-wraps the key; the data is not re-encrypted).
+
+    Unlock as usual (the current passphrase, a key file or --recovery); the new passphrase is
+    asked twice, or read from EXPORTER_NEW_PASSPHRASE.
+
+    \b
+    Example:
+      exporter keys passwd
+    """
+    with state.open(write=True) as archive:
+        slots = archive.slots
+        candidates = [s for s in slots.slots if s["kind"] == "passphrase"
+                      and (slot_id is None or s["id"] == slot_id)]
+        if slot_id is not None and not candidates:
+            raise errors.ConfigError(f"There is no passphrase slot {slot_id}; 'exporter keys "
+                                     "list' shows them.")
+        if len(candidates) > 1:
+            raise errors.ConfigError("There are several passphrases; name the slot to change "
+                                     "('exporter keys list' shows them).")
+        text = os.environ.get("EXPORTER_NEW_PASSPHRASE") or (
+            click.prompt("New passphrase", hide_input=True, confirmation_prompt=True)
+            if sys.stdin.isatty() else None)
+        if not text:
+            raise errors.KeyNeeded("Set EXPORTER_NEW_PASSPHRASE or run at a terminal to change "
+                                   "the passphrase.")
+        label = candidates[0].get("label", "passphrase") if candidates else "passphrase"
+        new_id = slots.add_passphrase(archive.master, text, label)
+        if candidates:
+            slots.slots = [s for s in slots.slots if s["id"] != candidates[0]["id"]]
+        slots.save(archive.master)
+        archive.audit("keys.passwd", {"slot": new_id,
+                                      "replaced": candidates[0]["id"] if candidates else None})
+    out.print("The passphrase was changed.")
+
+
+@keys.command("recovery")
+@pass_state
+@handle_errors
+def keys_recovery(state: State) -> None:
+    """Replace the recovery key with a new one (the old one stops working).
+
+    \b
+    Example:
+      exporter keys recovery
+    """
+    with state.open(write=True) as archive:
+        key = archive.slots.set_recovery(archive.master)
+        archive.slots.save(archive.master)
+        archive.audit("keys.recovery", {})
+    out.print("New recovery key (write it down now; it is shown only once):\n")
+    for line in _recovery_lines(key):
+        out.print(f"    {line}")
+
+
+def main() -> None:
+    cli(prog_name="exporter")

@@ -1,0 +1,409 @@
+"""Keys: the master key, the SQLCipher key derived from it, and the key-slot file.
+
+The archive is encrypted under a random 256-bit *master key*, never derived from a passphrase.
+HKDF-SHA256 derives from it the raw SQLCipher key and the key-slot file's MAC key. The master key
+is stored only wrapped, in *slots* of a small JSON file beside the archive (``<archive>.keys``),
+like restic's key files or a LUKS header:
+
+- ``passphrase`` slots: Argon2id (m=64 MiB, t=3, p=4) or scrypt (n=2^17, r=8, p=1), parameters
+  stored per slot;
+- ``keyfile`` slots: a file of 32 random bytes (created 0600) for unattended nightly runs;
+- one ``recovery`` slot: a 160-bit key printed once on paper at ``init``.
+
+Each slot's secret (KDF output) gives two values by HKDF: a key-encryption key, which wraps the
+master key with AES-256-GCM (associated data: the archive id, slot id, kind and KDF parameters),
+and a 16-byte *check value*. A wrong passphrase fails the check (``WrongKey``); a right check with
+a failing GCM tag, or a file MAC that does not verify, means the file was altered
+(``KeySlotsDamaged``). The whole file carries an HMAC-SHA256 under a key derived from the master
+key, so removing, adding or editing slots without the master key is detected at unlock.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from exporter.errors import KeySlotsDamaged, WrongKey
+
+__all__ = [
+    "ARGON2ID_DEFAULT",
+    "SCRYPT_DEFAULT",
+    "Credential",
+    "KeyFile",
+    "KeySlots",
+    "MasterKey",
+    "Passphrase",
+    "RecoveryKey",
+    "Secret",
+    "create_key_file",
+    "generate_recovery_key",
+    "slots_path_for",
+    "write_private_file",
+]
+
+FORMAT = "exporter-keyslots"
+VERSION = 1
+ARGON2ID_DEFAULT = {"name": "argon2id", "memory_kib": 65536, "iterations": 3, "lanes": 4}
+SCRYPT_DEFAULT = {"name": "scrypt", "n": 2**17, "r": 8, "p": 1}
+KEYFILE_PREFIX = "exporter-keyfile-v1:"
+_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+def _hkdf(secret: bytes, info: str, length: int = 32, salt: bytes | None = None) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=salt,
+                info=info.encode("ascii")).derive(secret)
+
+
+def _canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Secret:
+    """A passphrase or key held in memory; its repr and str never show the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str | bytes) -> None:
+        self._value = value
+
+    def reveal(self) -> str | bytes:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True)
+class Passphrase:
+    secret: Secret
+    kind = "passphrase"
+
+    @classmethod
+    def of(cls, text: str) -> Passphrase:
+        return cls(Secret(text))
+
+
+@dataclass(frozen=True)
+class KeyFile:
+    path: Path
+    kind = "keyfile"
+
+
+@dataclass(frozen=True)
+class RecoveryKey:
+    secret: Secret
+    kind = "recovery"
+
+    @classmethod
+    def of(cls, text: str) -> RecoveryKey:
+        return cls(Secret(text))
+
+
+Credential = Passphrase | KeyFile | RecoveryKey
+
+
+class MasterKey:
+    """The archive's 256-bit master key."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise ValueError("a master key is 32 bytes")
+        self._key = key
+
+    @classmethod
+    def generate(cls) -> MasterKey:
+        return cls(secrets.token_bytes(32))
+
+    def derive(self, purpose: str, salt: bytes) -> bytes:
+        return _hkdf(self._key, f"exporter {purpose} v1", salt=salt)
+
+    def sqlcipher_key(self, archive_id: str) -> str:
+        """The raw SQLCipher key as the hex literal ``PRAGMA key`` takes (no PBKDF2 at open)."""
+        return self.derive("sqlcipher key", archive_id.encode()).hex()
+
+    def _bytes(self) -> bytes:
+        return self._key
+
+    def __repr__(self) -> str:
+        return "MasterKey(<redacted>)"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MasterKey) and hmac.compare_digest(self._key, other._key)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+def slots_path_for(archive: Path) -> Path:
+    return archive.with_name(archive.name + ".keys")
+
+
+def write_private_file(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically, readable by the owner only (0600 on POSIX; on
+    Windows the file inherits the folder's ACL: keep it in the user's profile)."""
+    path = Path(path)
+    if exclusive and path.exists():
+        raise FileExistsError(str(path))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def create_key_file(path: Path) -> bytes:
+    """Create a new key file of 32 random bytes at ``path`` (0600); returns its key."""
+    key = secrets.token_bytes(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_private_file(path, (KEYFILE_PREFIX + _b64(key) + "\n").encode(), exclusive=True)
+    return key
+
+
+def read_key_file(path: Path) -> bytes:
+    try:
+        text = Path(path).read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise WrongKey(f"The key file {path} does not exist; check the path, or unlock with "
+                       "the passphrase instead.") from None
+    except (OSError, UnicodeDecodeError):
+        raise WrongKey(f"The key file {path} cannot be read; check that it is the file "
+                       "exporter created and that you may read it.") from None
+    if text.startswith(KEYFILE_PREFIX):
+        try:
+            key = _unb64(text[len(KEYFILE_PREFIX):])
+        except ValueError:
+            key = b""
+        if len(key) == 32:
+            return key
+    raise WrongKey(f"The file {path} is not an exporter key file; use the key file "
+                   "that 'exporter init' or 'exporter keys add --key-file' created.")
+
+
+def generate_recovery_key() -> str:
+    """A new recovery key: 160 random bits as 32 base32 characters in groups of four."""
+    raw = secrets.token_bytes(20)
+    text = base64.b32encode(raw).decode("ascii")
+    return "-".join(text[i : i + 4] for i in range(0, 32, 4))
+
+
+def _recovery_bytes(text: str) -> bytes:
+    cleaned = "".join(ch for ch in text.upper() if ch.isalnum())
+    cleaned = cleaned.translate(str.maketrans("018", "OIB"))
+    if len(cleaned) != 32 or any(ch not in _B32 for ch in cleaned):
+        raise WrongKey("That is not a recovery key: it has 32 letters and digits in eight "
+                       "groups of four, as printed when the archive was created.")
+    return base64.b32decode(cleaned)
+
+
+def _slot_secret(kdf: dict[str, Any], material: bytes) -> bytes:
+    salt = _unb64(kdf["salt"])
+    name = kdf.get("name")
+    if name == "argon2id":
+        from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+        m, t, p = int(kdf["memory_kib"]), int(kdf["iterations"]), int(kdf["lanes"])
+        if not (8 * p <= m <= 4 * 1024 * 1024 and 1 <= t <= 64 and 1 <= p <= 64):
+            raise KeySlotsDamaged("A key slot has impossible Argon2id settings; the key file "
+                                  "beside the archive was altered.")
+        return Argon2id(salt=salt, length=32, iterations=t, lanes=p, memory_cost=m).derive(material)
+    if name == "scrypt":
+        n, r, p = int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
+        if not (2 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16):
+            raise KeySlotsDamaged("A key slot has impossible scrypt settings; the key file "
+                                  "beside the archive was altered.")
+        return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(material)
+    if name == "hkdf-sha256":  # key files and recovery keys carry >= 160 bits of entropy
+        return _hkdf(material, "exporter slot secret v1", salt=salt)
+    raise KeySlotsDamaged("A key slot uses an unknown key derivation; the key file beside the "
+                          "archive was altered or written by a newer exporter.")
+
+
+class KeySlots:
+    """The key-slot file of one archive."""
+
+    def __init__(self, path: Path, archive_id: str, slots: list[dict[str, Any]],
+                 mac: str | None = None) -> None:
+        self.path = Path(path)
+        self.archive_id = archive_id
+        self.slots = slots
+        self.mac = mac
+
+    # -- file ---------------------------------------------------------------------------
+
+    @classmethod
+    def new(cls, path: Path, archive_id: str) -> KeySlots:
+        return cls(path, archive_id, [])
+
+    @classmethod
+    def load(cls, path: Path) -> KeySlots:
+        path = Path(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise KeySlotsDamaged(
+                f"The key file {path} that belongs beside the archive is missing; copy it back "
+                "from your backup (without it the archive cannot be opened).") from None
+        except (OSError, ValueError):
+            raise KeySlotsDamaged(
+                f"The key file {path} is damaged (not readable JSON); copy it back from your "
+                "backup.") from None
+        try:
+            if doc["format"] != FORMAT:
+                raise KeyError("format")
+            if doc["version"] != VERSION:
+                raise KeySlotsDamaged(
+                    f"The key file {path} was written by a newer exporter (version "
+                    f"{doc['version']}); update exporter.")
+            slots = doc["slots"]
+            for slot in slots:
+                for field in ("id", "kind", "kdf", "check", "nonce", "wrapped"):
+                    if field not in slot:
+                        raise KeyError(field)
+            return cls(path, str(doc["archive_id"]), list(slots), str(doc["mac"]))
+        except (KeyError, TypeError):
+            raise KeySlotsDamaged(f"The key file {path} is damaged (fields are missing); copy "
+                                  "it back from your backup.") from None
+
+    def _document(self) -> dict[str, Any]:
+        return {"format": FORMAT, "version": VERSION, "archive_id": self.archive_id,
+                "cipher": "AES-256-GCM", "slots": self.slots}
+
+    def _compute_mac(self, master: MasterKey) -> str:
+        key = master.derive("keyslots mac", self.archive_id.encode())
+        return _b64(hmac.new(key, _canonical(self._document()), hashlib.sha256).digest())
+
+    def save(self, master: MasterKey) -> None:
+        """Write the file atomically, 0600, with a fresh MAC."""
+        self.mac = self._compute_mac(master)
+        doc = self._document() | {"mac": self.mac}
+        data = json.dumps(doc, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
+        write_private_file(self.path, data)
+
+    # -- slots --------------------------------------------------------------------------
+
+    def _ad(self, slot: dict[str, Any]) -> bytes:
+        return _canonical({"archive_id": self.archive_id, "id": slot["id"],
+                           "kind": slot["kind"], "kdf": slot["kdf"]})
+
+    def _add(self, master: MasterKey, kind: str, kdf: dict[str, Any], material: bytes,
+             label: str) -> str:
+        kdf = dict(kdf, salt=_b64(secrets.token_bytes(16)))
+        slot: dict[str, Any] = {
+            "id": uuid.uuid4().hex[:12], "kind": kind, "label": label,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "kdf": kdf,
+        }
+        secret = _slot_secret(kdf, material)
+        nonce = secrets.token_bytes(12)
+        kek = _hkdf(secret, "exporter slot wrap v1")
+        slot["check"] = _b64(_hkdf(secret, "exporter slot check v1", 16))
+        slot["nonce"] = _b64(nonce)
+        slot["wrapped"] = _b64(AESGCM(kek).encrypt(nonce, master._bytes(), self._ad(slot)))
+        self.slots.append(slot)
+        return str(slot["id"])
+
+    def add_passphrase(self, master: MasterKey, passphrase: str, label: str = "passphrase",
+                       kdf: dict[str, Any] | None = None) -> str:
+        if not passphrase:
+            raise ValueError("empty passphrase")
+        return self._add(master, "passphrase", kdf or ARGON2ID_DEFAULT,
+                         passphrase.encode("utf-8"), label)
+
+    def add_key_file(self, master: MasterKey, key: bytes, label: str = "key file") -> str:
+        return self._add(master, "keyfile", {"name": "hkdf-sha256"}, key, label)
+
+    def set_recovery(self, master: MasterKey) -> str:
+        """Replace the recovery slot; returns the new recovery key (show it once)."""
+        self.slots = [s for s in self.slots if s["kind"] != "recovery"]
+        text = generate_recovery_key()
+        self._add(master, "recovery", {"name": "hkdf-sha256"}, _recovery_bytes(text),
+                  "recovery key")
+        return text
+
+    def remove(self, slot_id: str) -> dict[str, Any]:
+        matches = [s for s in self.slots if s["id"] == slot_id]
+        if not matches:
+            raise ValueError(f"no key slot {slot_id}")
+        remaining = [s for s in self.slots if s["id"] != slot_id]
+        if not any(s["kind"] in ("passphrase", "keyfile") for s in remaining):
+            raise ValueError("last passphrase or key file")
+        self.slots = remaining
+        return matches[0]
+
+    # -- unlocking ----------------------------------------------------------------------
+
+    def unlock(self, credential: Credential) -> tuple[MasterKey, str]:
+        """The master key and the id of the slot that opened it."""
+        if isinstance(credential, Passphrase):
+            raw = credential.secret.reveal()
+            material = raw.encode("utf-8") if isinstance(raw, str) else raw
+            what = "passphrase"
+        elif isinstance(credential, KeyFile):
+            material = read_key_file(credential.path)
+            what = "key file"
+        else:
+            raw = credential.secret.reveal()
+            material = _recovery_bytes(raw if isinstance(raw, str) else raw.decode())
+            what = "recovery key"
+        candidates = [s for s in self.slots if s["kind"] == credential.kind]
+        for slot in candidates:
+            try:
+                secret = _slot_secret(slot["kdf"], material)
+                check = _unb64(slot["check"])
+                nonce, wrapped = _unb64(slot["nonce"]), _unb64(slot["wrapped"])
+            except (KeyError, TypeError, ValueError):
+                raise KeySlotsDamaged(f"A key slot in {self.path} is damaged; copy the key "
+                                      "file back from your backup.") from None
+            if not hmac.compare_digest(_hkdf(secret, "exporter slot check v1", 16), check):
+                continue
+            try:
+                key = AESGCM(_hkdf(secret, "exporter slot wrap v1")).decrypt(
+                    nonce, wrapped, self._ad(slot))
+            except InvalidTag:
+                raise KeySlotsDamaged(f"The key slot '{slot.get('label', slot['id'])}' in "
+                                      f"{self.path} was altered; copy the key file back from "
+                                      "your backup.") from None
+            master = MasterKey(key)
+            if self.mac is None or not hmac.compare_digest(self._compute_mac(master), self.mac):
+                raise KeySlotsDamaged(f"The key file {self.path} was altered (its checksum does "
+                                      "not match); copy it back from your backup.")
+            return master, str(slot["id"])
+        if not candidates:
+            raise WrongKey(f"This archive has no {what}; unlock it another way.")
+        raise WrongKey(f"That {what} does not open this archive; check it and try again.")
