@@ -337,7 +337,11 @@ def verify(state: State) -> None:
     """
     with state.open() as archive:
         problems = archive.verify(progress=lambda msg: err.print(f"… {msg}"))
-        archive.audit("verify", {"problems": len(problems)})
+        try:
+            archive.audit("verify", {"problems": len(problems)})
+        except errors.ExporterError:
+            if not problems:
+                raise  # a sound archive must take the audit entry; a damaged one may refuse
     if problems:
         err.print(f"[bold red]The archive is damaged:[/] {len(problems)} problem(s) found. "
                   "Restore it from your second copy.", markup=True)
