@@ -1,0 +1,898 @@
+"""Data model and time travel of the Google sandbox (Drive v3, Sheets v4, Calendar v3).
+
+The store holds the agency's Google Workspace as plain JSON-serialisable dicts so that
+:meth:`GoogleStore.dump` / :meth:`GoogleStore.load` are trivial:
+
+- ``files``: Drive files by id (insertion order = listing order). Keys without a leading
+  underscore are API fields; ``_gen`` says how the content is produced (``pdf``: generated
+  from a PRNG keyed by the file id at download time, ``doc``: care-notes text generated from
+  the client, ``sheet``: a spreadsheet in ``sheets``, ``folder``, ``blob``: uploaded bytes
+  in ``blobs``), ``_size``/``_md5`` the binary size (fixed at creation) and its md5 (computed
+  on the first metadata request that asks for it, then cached).
+- ``changes``: the Drive changes feed; a change's ``seq`` is its page token. A newer change
+  of the same file supersedes the older one (Drive compacts its feed the same way).
+- ``sheets``: spreadsheets by Drive file id: tabs with ``rows`` (row 0 is the header) and
+  parallel ``keys`` (care task / medication keys) so time travel can edit rows.
+- ``calendars``: calendar metadata and events (API dicts plus ``_seq`` change counter,
+  ``_start``/``_end``/``_upd`` epoch seconds for filtering). Event dicts are re-inserted on
+  every change so each calendar's dict order is its change order (sync tokens page on it).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import gc
+import hashlib
+import io
+import random
+import re
+import unicodedata
+import zipfile
+from collections.abc import Callable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from exporter.sandbox.agency import DAYS, Agency, ChangeSet, Client
+
+VISITS_CAL = "visits@sunrise-homecare.example"
+OFFICE_CAL = "office@sunrise-homecare.example"
+TIMEZONE = "America/Chicago"
+TZ = ZoneInfo(TIMEZONE)
+FOLDER = "application/vnd.google-apps.folder"
+DOC = "application/vnd.google-apps.document"
+SHEET = "application/vnd.google-apps.spreadsheet"
+PDF = "application/pdf"
+DAYS_BEFORE, DAYS_AFTER = 14, 28  # the visit window around the sandbox clock
+CAREGIVERS = [
+    ("Ana López", "(312) 555-0101", "English, Spanish"), ("Beatrice Owens", "(312) 555-0102", ""),
+    ("Chen Wei", "(312) 555-0103", "English, Mandarin"),
+    ("Danuta Nowak", "(312) 555-0104", "Polish"),
+    ("Emeka Obi", "(312) 555-0105", "English"), ("Fatima Haddad", "(312) 555-0106", "Arabic"),
+    ("Grace Kim", "(312) 555-0107", "English, Korean"),
+    ("Hoa Tran", "(312) 555-0108", "Vietnamese"),
+    ("Isabel Ruiz", "(312) 555-0109", "Spanish"), ("Janet Moore", "(312) 555-0110", "English"),
+    ("Kofi Mensah", "(312) 555-0111", "English, Twi"), ("Léa Martin", "(312) 555-0112", "French"),
+]
+TASK_HEADER = ["Client Number", "Client", "Day", "Time", "Task", "Notes"]
+MED_HEADER = ["Client Number", "Client", "Medication", "Dose", "Route", "Times", "Prescriber",
+              "As needed"]
+ROSTER_HEADER = ["Name", "Email", "Phone", "Languages", "Clients"]
+
+
+@functools.lru_cache(maxsize=8192)
+def rfc3339(t: dt.datetime) -> str:
+    """Google's timestamp form: UTC with milliseconds and a Z."""
+    t = t.astimezone(dt.UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
+
+
+def parse_time(value: str) -> dt.datetime:
+    """An RFC 3339 timestamp (offset required, as Google requires)."""
+    t = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    if t.tzinfo is None:
+        raise ValueError(f"timestamp without offset: {value}")
+    return t
+
+
+@functools.lru_cache(maxsize=256)
+def caregiver_email(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return ascii_name.lower().replace(" ", ".") + "@sunrise-homecare.example"
+
+
+def ascii_text(text: str) -> str:
+    """Text a PDF base-14 font can show (names lose their accents)."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+
+
+# -- generated content ----------------------------------------------------------------------
+
+
+def _pdf_escape(line: str) -> str:
+    return ascii_text(line).replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+def make_pdf(lines: list[str], size: int | None = None, seed: str = "") -> bytes:
+    """A valid one-page PDF showing ``lines``; with ``size``, padded to exactly that many
+    bytes by an unreferenced binary stream of seeded PRNG bytes (fixed-width numbers keep
+    the arithmetic exact)."""
+    text = "BT /F1 11 Tf 50 780 Td 14 TL " + " ".join(
+        f"({_pdf_escape(x)}) '" for x in lines) + " ET"
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+        b"/Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(text) + text.encode("latin-1") + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+
+    def assemble(pad: bytes | None) -> bytes:
+        out = io.BytesIO()
+        out.write(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+        body = list(objs)
+        if pad is not None:
+            body.append(b"<< /Length %010d >>\nstream\n" % len(pad) + pad + b"\nendstream")
+        offsets = []
+        for i, obj in enumerate(body, start=1):
+            offsets.append(out.tell())
+            out.write(b"%d 0 obj\n" % i + obj + b"\nendobj\n")
+        xref = out.tell()
+        out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(body) + 1))
+        for off in offsets:
+            out.write(b"%010d 00000 n \n" % off)
+        out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%010d\n%%%%EOF\n"
+                  % (len(body) + 1, xref))
+        return out.getvalue()
+
+    if size is None:
+        return assemble(None)
+    overhead = len(assemble(b""))
+    pad_len = max(0, size - overhead)
+    return assemble(random.Random(seed).randbytes(pad_len))
+
+
+def _zip(parts: dict[str, str]) -> bytes:
+    """A deterministic zip (fixed timestamps) of text parts: docx/xlsx containers."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, text in parts.items():
+            zf.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), text)
+    return buf.getvalue()
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_RELS = ('<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxml'
+         'formats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.'
+         'openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="{}"/>'
+         '</Relationships>')
+
+
+def make_docx(text: str) -> bytes:
+    paras = "".join(f"<w:p><w:r><w:t xml:space=\"preserve\">{_xml(line)}</w:t></w:r></w:p>"
+                    for line in text.split("\n"))
+    return _zip({
+        "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://'
+        'schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default '
+        'Extension="xml" ContentType="application/xml"/><Override PartName="/word/document.xml"'
+        ' ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.'
+        'main+xml"/></Types>',
+        "_rels/.rels": _RELS.format("word/document.xml"),
+        "word/document.xml": '<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http:'
+        '//schemas.openxmlformats.org/wordprocessingml/2006/main"><w:body>' + paras
+        + "</w:body></w:document>",
+    })
+
+
+def _col(n: int) -> str:
+    """1 -> A, 27 -> AA."""
+    out = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def make_xlsx(tabs: list[tuple[str, list[list[str]]]]) -> bytes:
+    parts: dict[str, str] = {}
+    sheets, rels, overrides = [], [], []
+    for i, (title, rows) in enumerate(tabs, start=1):
+        cells = "".join(
+            f'<row r="{r}">' + "".join(
+                f'<c r="{_col(c)}{r}" t="inlineStr"><is><t>{_xml(v)}</t></is></c>'
+                for c, v in enumerate(row, start=1) if v != "") + "</row>"
+            for r, row in enumerate(rows, start=1))
+        parts[f"xl/worksheets/sheet{i}.xml"] = (
+            '<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxml'
+            f'formats.org/spreadsheetml/2006/main"><sheetData>{cells}</sheetData></worksheet>')
+        sheets.append(f'<sheet name="{_xml(title)}" sheetId="{i}" r:id="rId{i}"/>')
+        rels.append(f'<Relationship Id="rId{i}" Type="http://schemas.openxmlformats.org/office'
+                    f'Document/2006/relationships/worksheet" Target="worksheets/sheet{i}.xml"/>')
+        overrides.append(f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="'
+                         'application/vnd.openxmlformats-officedocument.spreadsheetml.'
+                         'worksheet+xml"/>')
+    parts["[Content_Types].xml"] = (
+        '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org'
+        '/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.'
+        'openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="'
+        'application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.'
+        'openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>' + "".join(overrides)
+        + "</Types>")
+    parts["_rels/.rels"] = _RELS.format("xl/workbook.xml")
+    parts["xl/workbook.xml"] = (
+        '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.'
+        'org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument'
+        f'/2006/relationships"><sheets>{"".join(sheets)}</sheets></workbook>')
+    parts["xl/_rels/workbook.xml.rels"] = (
+        '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxml'
+        f'formats.org/package/2006/relationships">{"".join(rels)}</Relationships>')
+    return _zip(parts)
+
+
+# -- the store ------------------------------------------------------------------------------
+
+
+class GoogleStore:
+    """The Google side of the agency; not thread-safe (the emulator holds its lock)."""
+
+    def __init__(self, agency: Agency) -> None:
+        self.agency = agency
+        self.files: dict[str, dict[str, Any]] = {}
+        self.blobs: dict[str, bytes] = {}
+        self.changes: list[dict[str, Any]] = []
+        self.latest_change: dict[str, int] = {}
+        self.sheets: dict[str, dict[str, Any]] = {}
+        self.calendars: dict[str, dict[str, Any]] = {}
+        self.event_seq = 0
+        self.counter = 0  # ids of created objects
+        self.last_stamp = agency.now - dt.timedelta(milliseconds=1)
+        self.visits_until = (agency.now + dt.timedelta(days=DAYS_AFTER)).date()
+        self.epoch = f"{agency.seed}"
+        self._by_client: dict[str, list[str]] | None = None
+        gc.disable()  # hundreds of thousands of small dicts: collection passes only cost time
+        try:
+            self._build()
+        finally:
+            gc.enable()
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def fid(self, key: str) -> str:
+        """A Drive-looking id, stable for (seed, key)."""
+        digest = hashlib.sha256(f"{self.agency.seed}:{key}".encode()).digest()
+        return "1" + base64.urlsafe_b64encode(digest).decode()[:32]
+
+    def stamp(self) -> dt.datetime:
+        """'Now' for a write: the sandbox clock, strictly increasing per write."""
+        self.last_stamp = max(self.agency.now, self.last_stamp + dt.timedelta(milliseconds=1))
+        return self.last_stamp
+
+    def next_id(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter:06d}"
+
+    @property
+    def root_id(self) -> str:
+        return self.fid("root")
+
+    # -- building ---------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        ag = self.agency
+        old = ag.start - dt.timedelta(days=400)
+        self.files[self.root_id] = self._file(self.root_id, "My Drive", FOLDER, [], old, "folder")
+        clients_id = self.fid("folder:Clients")
+        office_id = self.fid("folder:Office")
+        self.files[clients_id] = self._file(clients_id, "Clients", FOLDER, [self.root_id], old,
+                                            "folder")
+        self.files[office_id] = self._file(office_id, "Office", FOLDER, [self.root_id], old,
+                                           "folder")
+        for calendar_id, summary in ((VISITS_CAL, "Client visits"), (OFFICE_CAL, "Office")):
+            self.calendars[calendar_id] = {"summary": summary, "events": {}}
+        first = (ag.now - dt.timedelta(days=DAYS_BEFORE)).date()
+        for index, client in enumerate(ag.clients.values()):
+            when = ag.start - dt.timedelta(days=1 + index % 300, hours=index % 24)
+            self._client_files(client, index, when)
+            self._client_visits(client, max(first, client.start_date), self.visits_until,
+                                ag.start - dt.timedelta(days=20 + index % 40))
+        self._office_events(first, self.visits_until, ag.start - dt.timedelta(days=60))
+        self._build_sheets(office_id, ag.start - dt.timedelta(days=2))
+
+    def _file(self, file_id: str, name: str, mime: str, parents: list[str], when: dt.datetime,
+              gen: str, size: int | None = None, client: str = "") -> dict[str, Any]:
+        rec: dict[str, Any] = {
+            "id": file_id, "name": name, "mimeType": mime, "parents": parents,
+            "createdTime": rfc3339(when), "modifiedTime": rfc3339(when), "version": 1,
+            "trashed": False, "explicitlyTrashed": False, "_gen": gen, "_size": size,
+            "_md5": None, "_rev": 1,
+        }
+        if client:
+            rec["properties"] = {"client_number": client}
+        return rec
+
+    def _client_files(self, client: Client, index: int, when: dt.datetime) -> None:
+        folder = self.fid(f"folder:{client.number}")
+        name = f"{client.full_name} ({client.number})"
+        self.files[folder] = self._file(folder, name, FOLDER, [self.fid("folder:Clients")], when,
+                                        "folder", client=client.number)
+        self._add_pdf(client.number, f"Signed care plan {client.number}.pdf", when, big=(
+            index % 50 == 7 and index < 500))
+        doc = self.fid(f"doc:{client.number}")
+        self.files[doc] = self._file(doc, f"Care notes {client.number}", DOC, [folder], when,
+                                     "doc", client=client.number)
+
+    def _add_pdf(self, number: str, name: str, when: dt.datetime, big: bool = False) -> str:
+        file_id = self.fid(f"pdf:{number}:{name}")
+        h = int.from_bytes(hashlib.sha256(file_id.encode()).digest()[:4], "big")
+        # A few several-MB scans; the rest small, so md5 over a full listing stays cheap.
+        size = 2_000_000 + h % 4_000_000 if big else 3_000 + h % 17_000
+        self.files[file_id] = self._file(file_id, name, PDF, [self.fid(f"folder:{number}")],
+                                         when, "pdf", size=size, client=number)
+        return file_id
+
+    def _visit(self, client: Client, day: dt.date, task: dict[str, str],
+               updated: dt.datetime) -> dict[str, Any]:
+        hh, mm = (int(x) for x in task["time"].split(":"))
+        start = dt.datetime(day.year, day.month, day.day, hh, mm, tzinfo=TZ)
+        # Base32hex ids, as Calendar requires: v<client digits>d<yyyymmdd>t<hhmm>.
+        ymd = f"{day.year:04d}{day.month:02d}{day.day:02d}"
+        event_id = f"v{client.number[2:]}d{ymd}t{hh:02d}{mm:02d}"
+        caregiver = CAREGIVERS[int(client.number[2:]) % len(CAREGIVERS)][0]
+        description = task["task"] + (f"\nNotes: {task['notes']}" if task["notes"] else "")
+        return self._event(VISITS_CAL, event_id, {
+            "summary": f"Visit: {client.full_name} ({client.number})",
+            "location": f"{client.street}, {client.city}, {client.state} {client.postal_code}",
+            "description": description,
+            "attendees": [{"email": caregiver_email(caregiver), "displayName": caregiver,
+                           "responseStatus": "accepted"}],
+            "extendedProperties": {"private": {"client_number": client.number}},
+        }, start, start + dt.timedelta(hours=1), updated)
+
+    def _event(self, calendar_id: str, event_id: str, fields: dict[str, Any], start: dt.datetime,
+               end: dt.datetime, updated: dt.datetime) -> dict[str, Any]:
+        ev: dict[str, Any] = {
+            "kind": "calendar#event", "id": event_id, "status": "confirmed",
+            "htmlLink": f"https://www.google.com/calendar/event?eid={event_id}",
+            "created": rfc3339(updated),
+            "creator": {"email": OFFICE_CAL}, "organizer": {"email": calendar_id, "self": True},
+            "start": {"dateTime": start.isoformat(), "timeZone": TIMEZONE},
+            "end": {"dateTime": end.isoformat(), "timeZone": TIMEZONE},
+            "iCalUID": f"{event_id}@google.com", "sequence": 0,
+            "reminders": {"useDefault": True}, "eventType": "default",
+        }
+        ev.update(fields)
+        ev["_start"] = start.timestamp()
+        ev["_end"] = end.timestamp()
+        self.touch_event(calendar_id, ev, updated)
+        return ev
+
+    def touch_event(self, calendar_id: str, ev: dict[str, Any], updated: dt.datetime) -> None:
+        """Record a change: new seq, updated/etag, moved to the end of the calendar's order."""
+        self.event_seq += 1
+        ev["_seq"] = self.event_seq
+        ev["_upd"] = updated.timestamp()
+        ev["updated"] = rfc3339(updated)
+        ev["etag"] = f'"{int(updated.timestamp() * 1000)}{self.event_seq:06d}"'
+        events = self.calendars[calendar_id]["events"]
+        events.pop(ev["id"], None)
+        events[ev["id"]] = ev
+
+    def _client_visits(self, client: Client, first: dt.date, last: dt.date,
+                       updated: dt.datetime) -> None:
+        by_day: dict[str, list[dict[str, str]]] = {}
+        for task in client.care_tasks:
+            by_day.setdefault(task["day"], []).append(task)
+        day = first
+        while day <= last:
+            for task in by_day.get(DAYS[day.weekday()], []):
+                self._visit(client, day, task, updated)
+            day += dt.timedelta(days=1)
+        self._by_client = None
+
+    def _office_events(self, first: dt.date, last: dt.date, updated: dt.datetime) -> None:
+        staff = [{"email": caregiver_email(n), "displayName": n, "responseStatus": "needsAction"}
+                 for n, _, _ in CAREGIVERS]
+        day = first
+        while day <= last:
+            if day.weekday() == 0:
+                start = dt.datetime(day.year, day.month, day.day, 9, tzinfo=TZ)
+                self._event(OFFICE_CAL, f"m{day:%Y%m%d}", {
+                    "summary": "Staff meeting", "location": "Office, 2nd floor",
+                    "description": "Weekly schedule review.", "attendees": staff,
+                }, start, start + dt.timedelta(minutes=45), updated)
+            if day.weekday() == 2 and day.day <= 7:
+                start = dt.datetime(day.year, day.month, day.day, 14, tzinfo=TZ)
+                self._event(OFFICE_CAL, f"tr{day:%Y%m%d}", {
+                    "summary": "Caregiver training: safe transfers", "attendees": staff,
+                }, start, start + dt.timedelta(hours=2), updated)
+            day += dt.timedelta(days=1)
+
+    def _build_sheets(self, office_id: str, when: dt.datetime) -> None:
+        care_id, roster_id = self.fid("sheet:care"), self.fid("sheet:roster")
+        self.files[care_id] = self._file(care_id, "Care Tasks and MAR", SHEET, [office_id], when,
+                                         "sheet")
+        self.files[roster_id] = self._file(roster_id, "Caregiver Roster", SHEET, [office_id],
+                                           when, "sheet")
+        tasks: dict[str, Any] = {"sheetId": 0, "title": "Care Tasks", "rows": [TASK_HEADER],
+                                 "keys": ["header"]}
+        meds: dict[str, Any] = {"sheetId": 1, "title": "Medications", "rows": [MED_HEADER],
+                                "keys": ["header"]}
+        self.sheets[care_id] = {"title": "Care Tasks and MAR", "tabs": [tasks, meds]}
+        for client in self.agency.clients.values():
+            if client.status == "Active":
+                self._add_client_rows(client)
+        roster_rows = [ROSTER_HEADER]
+        for i, (name, phone, languages) in enumerate(CAREGIVERS):
+            clients = [c.number for c in self.agency.clients.values()
+                       if int(c.number[2:]) % len(CAREGIVERS) == i][:5]
+            roster_rows.append([name, caregiver_email(name), phone, languages, ", ".join(clients)])
+        self.sheets[roster_id] = {"title": "Caregiver Roster", "tabs": [
+            {"sheetId": 0, "title": "Roster", "rows": roster_rows,
+             "keys": ["header"] + [c[0] for c in CAREGIVERS]}]}
+
+    @property
+    def care_sheet(self) -> dict[str, Any]:
+        return self.sheets[self.fid("sheet:care")]
+
+    def _add_client_rows(self, client: Client) -> None:
+        tasks, meds = self.care_sheet["tabs"]
+        for t in client.care_tasks:
+            tasks["rows"].append([client.number, client.full_name, t["day"], t["time"],
+                                  t["task"], t["notes"]])
+            tasks["keys"].append(f"{client.number}:{t['day']}:{t['time']}")
+        for med in client.medications:
+            if med.active:
+                meds["rows"].append(self._med_row(client, med.key))
+                meds["keys"].append(med.key)
+
+    def _med_row(self, client: Client, key: str) -> list[str]:
+        med = next(m for m in client.medications if m.key == key)
+        # An empty Times cell sits mid-row for as-needed medications, as in the real sheet.
+        return [client.number, client.full_name, med.name, med.dose, med.route,
+                ", ".join(med.times), med.prescriber, med.as_needed]
+
+    # -- content ------------------------------------------------------------------------
+
+    def doc_text(self, rec: dict[str, Any]) -> str:
+        if rec["_gen"] == "blob":
+            return self.blobs.get(rec["id"], b"").decode("utf-8", "replace")
+        number = rec.get("properties", {}).get("client_number", "")
+        client = self.agency.clients.get(number)
+        if client is None:
+            return f"{rec['name']}\n"
+        lines = [f"Care notes for {client.full_name} ({client.number})", "",
+                 f"Status: {client.status}", f"Phone: {client.phone}",
+                 f"Fall risk: {client.fall_risk}", f"Diet: {client.diet}",
+                 f"Access: {client.access_notes}", f"Revision {rec['_rev']}"]
+        return "\n".join(lines) + "\n"
+
+    def content(self, rec: dict[str, Any]) -> bytes:
+        """The bytes of a binary (non-Google-native) file."""
+        if rec["_gen"] == "pdf":
+            number = rec.get("properties", {}).get("client_number", "")
+            client = self.agency.clients.get(number)
+            who = f"{client.full_name} ({number})" if client else number
+            return make_pdf([rec["name"], f"Client: {who}", "Signed by the client or family."],
+                            size=rec["_size"], seed=f"{self.agency.seed}:{rec['id']}:{rec['_rev']}")
+        return self.blobs.get(rec["id"], b"")
+
+    def md5(self, rec: dict[str, Any]) -> str:
+        if rec["_md5"] is None:
+            rec["_md5"] = hashlib.md5(self.content(rec)).hexdigest()  # noqa: S324 - Drive's
+        return str(rec["_md5"])
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def record_change(self, file_id: str, removed: bool, when: dt.datetime) -> None:
+        seq = len(self.changes) + 1
+        self.changes.append({"seq": seq, "fileId": file_id, "removed": removed,
+                             "time": rfc3339(when)})
+        self.latest_change[file_id] = seq
+
+    def modify_file(self, rec: dict[str, Any], content_changed: bool = True) -> None:
+        when = self.stamp()
+        if content_changed:
+            rec["modifiedTime"] = rfc3339(when)
+            rec["_rev"] += 1
+            rec["_md5"] = None
+        rec["version"] += 1
+        self.record_change(rec["id"], False, when)
+
+    def add_file(self, rec: dict[str, Any]) -> None:
+        self.files[rec["id"]] = rec
+        self.record_change(rec["id"], False, parse_time(rec["modifiedTime"]))
+
+    def delete_file(self, file_id: str) -> None:
+        self.files.pop(file_id, None)
+        self.blobs.pop(file_id, None)
+        self.sheets.pop(file_id, None)
+        self.record_change(file_id, True, self.stamp())
+
+    def client_events(self) -> dict[str, list[str]]:
+        """Visit event ids by client number (a cache rebuilt after structural changes)."""
+        if self._by_client is None:
+            index: dict[str, list[str]] = {}
+            for ev in self.calendars[VISITS_CAL]["events"].values():
+                number = ev.get("extendedProperties", {}).get("private", {}).get("client_number")
+                if number:
+                    index.setdefault(number, []).append(ev["id"])
+            self._by_client = index
+        return self._by_client
+
+    # -- time travel ------------------------------------------------------------------------
+
+    def advance(self, changes: ChangeSet) -> None:
+        ag = self.agency
+        rng = random.Random(f"google:{ag.seed}:{changes.now.isoformat()}")
+        now_ts = changes.now.timestamp()
+        visits = self.calendars[VISITS_CAL]["events"]
+        for number in changes.discharged:  # their future visits are cancelled
+            for event_id in self.client_events().get(number, []):
+                ev = visits[event_id]
+                if ev["_start"] >= now_ts and ev["status"] != "cancelled":
+                    ev["status"] = "cancelled"
+                    ev["sequence"] += 1
+                    self.touch_event(VISITS_CAL, ev, self.stamp())
+        # Some upcoming visits get rescheduled (one hour later) or cancelled.
+        upcoming = [ev for ev in visits.values()
+                    if ev["_start"] >= now_ts and ev["status"] == "confirmed"]
+        for ev in rng.sample(upcoming, min(len(upcoming), 3 * changes.days)):
+            if rng.random() < 0.25:
+                ev["status"] = "cancelled"
+            else:
+                for edge in ("start", "end"):
+                    t = dt.datetime.fromisoformat(ev[edge]["dateTime"]) + dt.timedelta(hours=1)
+                    ev[edge]["dateTime"] = t.isoformat()
+                    ev["_" + edge] = t.timestamp()
+            ev["sequence"] += 1
+            self.touch_event(VISITS_CAL, ev, self.stamp())
+        # The visit window moves with the clock: new days for everyone active.
+        old_until = self.visits_until
+        self.visits_until = (changes.now + dt.timedelta(days=DAYS_AFTER)).date()
+        new_first = old_until + dt.timedelta(days=1)
+        for client in ag.clients.values():
+            if client.status != "Active":
+                continue
+            first = changes.now.date() if client.number in changes.new_clients else new_first
+            self._client_visits(client, first, self.visits_until, self.stamp())
+        self._office_events(new_first, self.visits_until, self.stamp())
+        self._advance_drive(changes, rng)
+        self._advance_sheets(changes)
+
+    def _advance_drive(self, changes: ChangeSet, rng: random.Random) -> None:
+        ag = self.agency
+        # Trash and delete candidates: PDFs that existed before this step.
+        pdfs = [r for r in self.files.values() if r["_gen"] == "pdf" and not r["trashed"]]
+        picked = rng.sample(pdfs, min(len(pdfs), 1 + changes.days // 2 + max(1, changes.days // 3)))
+        for number in changes.new_clients:
+            client = ag.clients[number]
+            when = self.stamp()
+            before = set(self.files)
+            self._client_files(client, 10_000, when)
+            for file_id in self.files:
+                if file_id not in before:
+                    self.record_change(file_id, False, when)
+        for number in dict.fromkeys(changes.edited_clients + changes.discharged):
+            doc = self.files.get(self.fid(f"doc:{number}"))
+            if doc is not None and not doc["trashed"]:
+                self.modify_file(doc)
+        ordered = [k.rsplit("-M", 1)[0] for k in changes.new_medications]
+        for number in dict.fromkeys(ordered + changes.edited_allergies):
+            if self.fid(f"folder:{number}") in self.files:
+                name = f"Physician order {number} {changes.now:%Y-%m-%d}.pdf"
+                file_id = self._add_pdf(number, name, self.stamp())
+                self.record_change(file_id, False, parse_time(self.files[file_id]["modifiedTime"]))
+        n_trash = 1 + changes.days // 2
+        for rec in picked[:n_trash]:  # moved to the trash (still listed, trashed=true)
+            rec["trashed"] = rec["explicitlyTrashed"] = True
+            rec["trashedTime"] = rfc3339(self.stamp())
+            self.modify_file(rec, content_changed=False)
+        for rec in picked[n_trash:]:  # deleted for good: the changes feed says removed=true
+            self.delete_file(rec["id"])
+
+    def _advance_sheets(self, changes: ChangeSet) -> None:
+        ag = self.agency
+        tasks, meds = self.care_sheet["tabs"]
+        changed = False
+        for number in changes.discharged:
+            for tab in (tasks, meds):
+                keep = [i for i, k in enumerate(tab["keys"]) if not k.startswith(number)]
+                if len(keep) != len(tab["keys"]):
+                    tab["rows"] = [tab["rows"][i] for i in keep]
+                    tab["keys"] = [tab["keys"][i] for i in keep]
+                    changed = True
+        for number in changes.new_clients:
+            self._add_client_rows(ag.clients[number])
+            changed = True
+        # A medication may be added, edited and stopped within one step: sync to its end state.
+        touched = changes.new_medications + changes.edited_medications + changes.stopped_medications
+        for key in dict.fromkeys(touched):
+            client = ag.clients[key.rsplit("-M", 1)[0]]
+            med = next(m for m in client.medications if m.key == key)
+            present = key in meds["keys"]
+            if med.active and client.status == "Active":
+                if present:
+                    meds["rows"][meds["keys"].index(key)] = self._med_row(client, key)
+                else:
+                    meds["rows"].append(self._med_row(client, key))
+                    meds["keys"].append(key)
+            elif present:
+                i = meds["keys"].index(key)
+                del meds["rows"][i], meds["keys"][i]
+            changed = True
+        if changed:
+            self.modify_file(self.files[self.fid("sheet:care")])
+
+    # -- state ----------------------------------------------------------------------------
+
+    def dump(self) -> dict[str, Any]:
+        return {
+            "files": list(self.files.values()),
+            "blobs": {k: base64.b64encode(v).decode() for k, v in self.blobs.items()},
+            "changes": self.changes, "sheets": self.sheets,
+            "calendars": {cid: {"summary": c["summary"], "events": list(c["events"].values())}
+                          for cid, c in self.calendars.items()},
+            "event_seq": self.event_seq, "counter": self.counter,
+            "last_stamp": self.last_stamp.isoformat(),
+            "visits_until": self.visits_until.isoformat(),
+            "epoch": self.epoch,
+        }
+
+    def load(self, state: dict[str, Any]) -> None:
+        self.files = {rec["id"]: rec for rec in state["files"]}
+        self.blobs = {k: base64.b64decode(v) for k, v in state["blobs"].items()}
+        self.changes = state["changes"]
+        self.latest_change = {c["fileId"]: c["seq"] for c in self.changes}
+        self.sheets = state["sheets"]
+        self.calendars = {
+            cid: {"summary": c["summary"], "events": {
+                ev["id"]: ev for ev in sorted(c["events"], key=lambda e: e["_seq"])}}
+            for cid, c in state["calendars"].items()}
+        self.event_seq = state["event_seq"]
+        self.counter = state["counter"]
+        self.last_stamp = dt.datetime.fromisoformat(state["last_stamp"])
+        self.visits_until = dt.date.fromisoformat(state["visits_until"])
+        self.epoch = state["epoch"]
+        self._by_client = None
+
+
+# -- request languages: Drive ``q``, partial-response ``fields``, Sheets A1 ranges -----------
+
+Predicate = Callable[[dict[str, Any]], bool]
+_TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^'\\]|\\.)*')|(?P<op>!=|<=|>=|=|<|>)|(?P<lp>\()"
+                    r"|(?P<rp>\))|(?P<word>[A-Za-z_][A-Za-z0-9_.]*))")
+_Q_FIELDS = {"name": "str", "mimeType": "str", "modifiedTime": "time", "createdTime": "time",
+             "trashed": "bool", "starred": "bool"}
+
+
+def _tokens(q: str) -> list[tuple[str, str]]:
+    out, pos, q = [], 0, q.rstrip()
+    while pos < len(q):
+        m = _TOKEN.match(q, pos)
+        if not m or m.end() == pos:
+            raise ValueError(f"unexpected text at {pos}: {q[pos:pos + 10]!r}")
+        kind = m.lastgroup or ""
+        value = m.group(kind)
+        if kind == "str":
+            value = re.sub(r"\\(.)", r"\1", value[1:-1])
+        out.append((kind, value))
+        pos = m.end()
+    return out
+
+
+class _QParser:
+    """Recursive descent over Drive's query grammar: or < and < not < term/parentheses."""
+
+    def __init__(self, q: str, root_id: str) -> None:
+        self.toks = _tokens(q)
+        self.i = 0
+        self.root_id = root_id
+
+    def peek(self, value: str | None = None) -> bool:
+        if self.i >= len(self.toks):
+            return False
+        return value is None or self.toks[self.i][1].lower() == value
+
+    def take(self, kind: str | None = None) -> str:
+        if self.i >= len(self.toks):
+            raise ValueError("unexpected end of query")
+        k, v = self.toks[self.i]
+        if kind is not None and k != kind:
+            raise ValueError(f"expected {kind}, got {v!r}")
+        self.i += 1
+        return v
+
+    def parse(self) -> Predicate:
+        pred = self.expr()
+        if self.i != len(self.toks):
+            raise ValueError(f"unexpected {self.toks[self.i][1]!r}")
+        return pred
+
+    def expr(self) -> Predicate:
+        terms = [self.conj()]
+        while self.peek("or"):
+            self.take()
+            terms.append(self.conj())
+        return terms[0] if len(terms) == 1 else lambda r: any(t(r) for t in terms)
+
+    def conj(self) -> Predicate:
+        terms = [self.neg()]
+        while self.peek("and"):
+            self.take()
+            terms.append(self.neg())
+        return terms[0] if len(terms) == 1 else lambda r: all(t(r) for t in terms)
+
+    def neg(self) -> Predicate:
+        if self.peek("not"):
+            self.take()
+            inner = self.neg()
+            return lambda r: not inner(r)
+        if self.peek("("):
+            self.take("lp")
+            inner = self.expr()
+            self.take("rp")
+            return inner
+        return self.term()
+
+    def term(self) -> Predicate:
+        kind, value = self.toks[self.i] if self.i < len(self.toks) else ("", "")
+        if kind == "str":  # 'id' in parents
+            self.take()
+            if self.take("word").lower() != "in" or self.take("word") != "parents":
+                raise ValueError("only '<id>' in parents is supported")
+            parent = self.root_id if value == "root" else value
+            return lambda r: parent in r["parents"]
+        field = self.take("word")
+        ftype = _Q_FIELDS.get(field)
+        if ftype is None:
+            raise ValueError(f"unsupported field {field!r}")
+        if self.peek("contains"):
+            self.take()
+            needle = self.take("str").lower()
+            return lambda r: needle in str(r[field]).lower()
+        op = self.take("op")
+        if ftype == "bool":
+            literal = self.take("word").lower()
+            if literal not in ("true", "false") or op not in ("=", "!="):
+                raise ValueError(f"bad comparison for {field}")
+            want = literal == "true"
+            return lambda r: (bool(r.get(field, False)) == want) == (op == "=")
+        text = self.take("str")
+        if ftype == "time":
+            at = parse_time(text)
+            return lambda r: _compare(parse_time(r[field]), op, at)
+        if op not in ("=", "!="):
+            raise ValueError(f"operator {op} not supported for {field}")
+        return lambda r: (r[field] == text) == (op == "=")
+
+
+def _compare(a: Any, op: str, b: Any) -> bool:
+    return {"=": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
+
+
+def parse_q(q: str, root_id: str) -> Predicate:
+    """A predicate over file records for a Drive ``q``; ValueError if unsupported."""
+    if not q.strip():
+        return lambda r: True
+    return _QParser(q, root_id).parse()
+
+
+Mask = dict[str, "Mask | None"]
+
+
+def parse_fields(text: str) -> Mask:
+    """``nextPageToken,files(id,name),a/b`` -> {"nextPageToken": None, "files": {...}, ...}."""
+    pos = 0
+
+    def group() -> Mask:
+        nonlocal pos
+        out: Mask = {}
+        while pos < len(text):
+            m = re.compile(r"\s*([A-Za-z0-9_*/.]+)\s*").match(text, pos)
+            if not m:
+                raise ValueError(f"bad field selection at {pos}")
+            pos = m.end()
+            path = m.group(1).split("/")
+            sub: Mask | None = None
+            if pos < len(text) and text[pos] == "(":
+                pos += 1
+                sub = group()
+                if pos >= len(text) or text[pos] != ")":
+                    raise ValueError("unbalanced parentheses")
+                pos += 1
+            node = out
+            for part in path[:-1]:
+                nxt = node.get(part)
+                if nxt is None:
+                    nxt = node[part] = {}
+                node = nxt
+            node[path[-1]] = sub
+            while pos < len(text) and text[pos] == " ":
+                pos += 1
+            if pos < len(text) and text[pos] == ",":
+                pos += 1
+                continue
+            break
+        return out
+
+    mask = group()
+    if pos != len(text):
+        raise ValueError(f"unexpected {text[pos:]!r}")
+    return mask
+
+
+def apply_mask(obj: Any, mask: Mask | None) -> Any:
+    """Google partial response: keep only the selected keys (lists map over items)."""
+    if mask is None or "*" in mask:
+        return obj
+    if isinstance(obj, list):
+        return [apply_mask(x, mask) for x in obj]
+    if isinstance(obj, dict):
+        return {k: apply_mask(v, mask[k]) for k, v in obj.items() if k in mask}
+    return obj
+
+
+def _col_number(letters: str) -> int:
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+class A1Range:
+    """A parsed A1 range: tab title and 1-based bounds (None = open to the grid's edge)."""
+
+    _CELL = re.compile(r"([A-Za-z]{0,3})(\d*)")
+
+    def __init__(self, tab: str, r1: int, c1: int, r2: int | None, c2: int | None) -> None:
+        self.tab, self.r1, self.c1, self.r2, self.c2 = tab, r1, c1, r2, c2
+
+    @staticmethod
+    def grid(rows: list[list[str]]) -> tuple[int, int]:
+        """(rowCount, columnCount) of a tab: at least 1000 x 26, like a new sheet."""
+        return max(1000, len(rows)), max([26, *(len(r) for r in rows[:1])])
+
+    @classmethod
+    def parse(cls, text: str, tabs: list[str]) -> A1Range:
+        def unquote_name(name: str) -> str:
+            if len(name) >= 2 and name[0] == name[-1] == "'":
+                return name[1:-1].replace("''", "'")
+            return name
+
+        if "!" in text:
+            name, cells = text.rsplit("!", 1)
+            name = unquote_name(name)
+        elif unquote_name(text) in tabs:
+            name, cells = unquote_name(text), ""
+        else:
+            name, cells = tabs[0] if tabs else "", text
+        if name not in tabs:
+            raise ValueError(text)
+        if not cells:
+            return cls(name, 1, 1, None, None)
+        ends = []
+        for part in cells.split(":"):
+            m = cls._CELL.fullmatch(part.strip())
+            if not m or not (m.group(1) or m.group(2)):
+                raise ValueError(text)
+            ends.append((_col_number(m.group(1)) if m.group(1) else None,
+                         int(m.group(2)) if m.group(2) else None))
+        if len(ends) > 2:
+            raise ValueError(text)
+        (ca, ra), (cb, rb) = ends[0], ends[-1]
+        return cls(name, ra or 1, ca or 1, rb, cb)
+
+    def bounds(self, rows: list[list[str]]) -> tuple[int, int]:
+        nrows, ncols = self.grid(rows)
+        return min(self.r2 or nrows, nrows), min(self.c2 or ncols, ncols)
+
+    def render(self, rows: list[list[str]]) -> str:
+        r2, c2 = self.bounds(rows)
+        name = self.tab if re.fullmatch(r"[A-Za-z0-9_]+", self.tab) else \
+            "'" + self.tab.replace("'", "''") + "'"
+        start = f"{_col(self.c1)}{self.r1}"
+        if (self.r1, self.c1) == (r2, c2):
+            return f"{name}!{start}"
+        return f"{name}!{start}:{_col(c2)}{r2}"
+
+    def values(self, rows: list[list[str]], columns: bool = False) -> list[list[str]]:
+        """The cells in range; trailing empty cells and rows omitted, as the API does."""
+        r2, c2 = self.bounds(rows)
+        block = [row[self.c1 - 1:c2] for row in rows[self.r1 - 1:r2]]
+        if columns:
+            width = max((len(r) for r in block), default=0)
+            block = [[r[c] if c < len(r) else "" for r in block] for c in range(width)]
+        out = []
+        for row in block:
+            while row and row[-1] == "":
+                row = row[:-1]
+            out.append(list(row))
+        while out and not out[-1]:
+            out.pop()
+        return out
