@@ -630,6 +630,13 @@ def test_empty_account_accepts_writes() -> None:
         changes = b.drive.changes().list(pageToken="1").execute()["changes"]
         assert {c["fileId"] for c in changes} == {folder["id"], multi["id"], resumable["id"],
                                                   doc["id"]}
+        trashed = b.drive.files().update(fileId=multi["id"], body={"trashed": True},
+                                         fields="id,trashed").execute()
+        assert trashed == {"id": multi["id"], "trashed": True}
+        b.drive.files().delete(fileId=resumable["id"]).execute()
+        feed = b.drive.changes().list(pageToken="1", fields="*").execute()["changes"]
+        assert {c["fileId"] for c in feed if c["removed"]} == {resumable["id"]}
+        assert [c["file"]["trashed"] for c in feed if c["fileId"] == multi["id"]] == [True]
         body = {"summary": "Visit: Restored (C-00009)",
                 "start": {"dateTime": "2026-03-03T08:00:00-06:00", "timeZone": "America/Chicago"},
                 "end": {"dateTime": "2026-03-03T09:00:00-06:00", "timeZone": "America/Chicago"},

@@ -383,7 +383,7 @@ class GoogleEmulator(Emulator):
         when = store.stamp()
         gen = "folder" if mime == FOLDER else "sheet" if mime == SHEET else "blob"
         native = mime.startswith("application/vnd.google-apps")
-        rec = store._file(file_id, str(meta.get("name") or "Untitled"), mime, parents, when, gen,
+        rec = store.new_file(file_id, str(meta.get("name") or "Untitled"), mime, parents, when, gen,
                           size=None if native else len(data or b""))
         for key in ("description", "properties", "appProperties"):
             if key in meta:
@@ -717,7 +717,7 @@ class GoogleEmulator(Emulator):
         fields = {k: v for k, v in body.items() if k in EVENT_FIELDS}
         fields.setdefault("status", "confirmed")
         if existing is None:
-            ev = self.store._event(cal_id, event_id, fields, start, end, self.store.stamp())
+            ev = self.store.add_event(cal_id, event_id, fields, start, end, self.store.stamp())
         else:
             ev = existing
             ev.update(fields)
@@ -727,7 +727,7 @@ class GoogleEmulator(Emulator):
             if key in body:
                 ev[key] = body[key]
         self._ical_index(cal_id, self.store.calendars[cal_id])[ev["iCalUID"]] = ev["id"]
-        self.store._by_client = None
+        self.store.forget_index()
         return ev
 
     def _ical_index(self, cal_id: str, cal: dict[str, Any]) -> dict[str, str]:

@@ -266,12 +266,13 @@ class GoogleStore:
     def _build(self) -> None:
         ag = self.agency
         old = ag.start - dt.timedelta(days=400)
-        self.files[self.root_id] = self._file(self.root_id, "My Drive", FOLDER, [], old, "folder")
+        root = self.root_id
+        self.files[root] = self.new_file(root, "My Drive", FOLDER, [], old, "folder")
         clients_id = self.fid("folder:Clients")
         office_id = self.fid("folder:Office")
-        self.files[clients_id] = self._file(clients_id, "Clients", FOLDER, [self.root_id], old,
+        self.files[clients_id] = self.new_file(clients_id, "Clients", FOLDER, [self.root_id], old,
                                             "folder")
-        self.files[office_id] = self._file(office_id, "Office", FOLDER, [self.root_id], old,
+        self.files[office_id] = self.new_file(office_id, "Office", FOLDER, [self.root_id], old,
                                            "folder")
         for calendar_id, summary in ((VISITS_CAL, "Client visits"), (OFFICE_CAL, "Office")):
             self.calendars[calendar_id] = {"summary": summary, "events": {}}
@@ -284,7 +285,7 @@ class GoogleStore:
         self._office_events(first, self.visits_until, ag.start - dt.timedelta(days=60))
         self._build_sheets(office_id, ag.start - dt.timedelta(days=2))
 
-    def _file(self, file_id: str, name: str, mime: str, parents: list[str], when: dt.datetime,
+    def new_file(self, file_id: str, name: str, mime: str, parents: list[str], when: dt.datetime,
               gen: str, size: int | None = None, client: str = "") -> dict[str, Any]:
         rec: dict[str, Any] = {
             "id": file_id, "name": name, "mimeType": mime, "parents": parents,
@@ -299,12 +300,12 @@ class GoogleStore:
     def _client_files(self, client: Client, index: int, when: dt.datetime) -> None:
         folder = self.fid(f"folder:{client.number}")
         name = f"{client.full_name} ({client.number})"
-        self.files[folder] = self._file(folder, name, FOLDER, [self.fid("folder:Clients")], when,
+        self.files[folder] = self.new_file(folder, name, FOLDER, [self.fid("folder:Clients")], when,
                                         "folder", client=client.number)
         self._add_pdf(client.number, f"Signed care plan {client.number}.pdf", when, big=(
             index % 50 == 7 and index < 500))
         doc = self.fid(f"doc:{client.number}")
-        self.files[doc] = self._file(doc, f"Care notes {client.number}", DOC, [folder], when,
+        self.files[doc] = self.new_file(doc, f"Care notes {client.number}", DOC, [folder], when,
                                      "doc", client=client.number)
 
     def _add_pdf(self, number: str, name: str, when: dt.datetime, big: bool = False) -> str:
@@ -312,7 +313,7 @@ class GoogleStore:
         h = int.from_bytes(hashlib.sha256(file_id.encode()).digest()[:4], "big")
         # A few several-MB scans; the rest small, so md5 over a full listing stays cheap.
         size = 2_000_000 + h % 4_000_000 if big else 3_000 + h % 17_000
-        self.files[file_id] = self._file(file_id, name, PDF, [self.fid(f"folder:{number}")],
+        self.files[file_id] = self.new_file(file_id, name, PDF, [self.fid(f"folder:{number}")],
                                          when, "pdf", size=size, client=number)
         return file_id
 
@@ -325,7 +326,7 @@ class GoogleStore:
         event_id = f"v{client.number[2:]}d{ymd}t{hh:02d}{mm:02d}"
         caregiver = CAREGIVERS[int(client.number[2:]) % len(CAREGIVERS)][0]
         description = task["task"] + (f"\nNotes: {task['notes']}" if task["notes"] else "")
-        return self._event(VISITS_CAL, event_id, {
+        return self.add_event(VISITS_CAL, event_id, {
             "summary": f"Visit: {client.full_name} ({client.number})",
             "location": f"{client.street}, {client.city}, {client.state} {client.postal_code}",
             "description": description,
@@ -334,7 +335,7 @@ class GoogleStore:
             "extendedProperties": {"private": {"client_number": client.number}},
         }, start, start + dt.timedelta(hours=1), updated)
 
-    def _event(self, calendar_id: str, event_id: str, fields: dict[str, Any], start: dt.datetime,
+    def add_event(self, calendar_id: str, event_id: str, fields: dict[str, Any], start: dt.datetime,
                end: dt.datetime, updated: dt.datetime) -> dict[str, Any]:
         ev: dict[str, Any] = {
             "kind": "calendar#event", "id": event_id, "status": "confirmed",
@@ -382,22 +383,22 @@ class GoogleStore:
         while day <= last:
             if day.weekday() == 0:
                 start = dt.datetime(day.year, day.month, day.day, 9, tzinfo=TZ)
-                self._event(OFFICE_CAL, f"m{day:%Y%m%d}", {
+                self.add_event(OFFICE_CAL, f"m{day:%Y%m%d}", {
                     "summary": "Staff meeting", "location": "Office, 2nd floor",
                     "description": "Weekly schedule review.", "attendees": staff,
                 }, start, start + dt.timedelta(minutes=45), updated)
             if day.weekday() == 2 and day.day <= 7:
                 start = dt.datetime(day.year, day.month, day.day, 14, tzinfo=TZ)
-                self._event(OFFICE_CAL, f"tr{day:%Y%m%d}", {
+                self.add_event(OFFICE_CAL, f"tr{day:%Y%m%d}", {
                     "summary": "Caregiver training: safe transfers", "attendees": staff,
                 }, start, start + dt.timedelta(hours=2), updated)
             day += dt.timedelta(days=1)
 
     def _build_sheets(self, office_id: str, when: dt.datetime) -> None:
         care_id, roster_id = self.fid("sheet:care"), self.fid("sheet:roster")
-        self.files[care_id] = self._file(care_id, "Care Tasks and MAR", SHEET, [office_id], when,
+        self.files[care_id] = self.new_file(care_id, "Care Tasks and MAR", SHEET, [office_id], when,
                                          "sheet")
-        self.files[roster_id] = self._file(roster_id, "Caregiver Roster", SHEET, [office_id],
+        self.files[roster_id] = self.new_file(roster_id, "Caregiver Roster", SHEET, [office_id],
                                            when, "sheet")
         tasks: dict[str, Any] = {"sheetId": 0, "title": "Care Tasks", "rows": [TASK_HEADER],
                                  "keys": ["header"]}
@@ -493,6 +494,10 @@ class GoogleStore:
         self.blobs.pop(file_id, None)
         self.sheets.pop(file_id, None)
         self.record_change(file_id, True, self.stamp())
+
+    def forget_index(self) -> None:
+        """Drop the client -> visits index after events were added from outside."""
+        self._by_client = None
 
     def client_events(self) -> dict[str, list[str]]:
         """Visit event ids by client number (a cache rebuilt after structural changes)."""
