@@ -1,0 +1,140 @@
+"""Archive benchmark: ingest rate through the library vs raw sqlcipher3, unlock time, and
+memory while storing a large file.
+
+    python bench/archive.py [--records 100000] [--file-mb 500]
+
+Prints figures; asserts nothing (targets: ratio >= 0.5, unlock <= 1 s, flat memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from exporter.archive import Archive, Record, canonical_json
+from exporter.keys import KeyFile, Passphrase
+
+
+def records(n: int) -> list[tuple[str, dict[str, object]]]:
+    out = []
+    for i in range(n):
+        data = {"Id": f"a0B{i:015d}", "Name": f"Client {i}", "Client_Number__c": f"C-{i:05d}",
+                "SystemModstamp": "2026-11-30T03:00:00.000+0000"}
+        pad = 1024 - len(canonical_json(data)) - 12
+        data["Notes__c"] = "n" * max(pad, 0)
+        out.append((data["Id"], data))  # type: ignore[arg-type]
+    return out
+
+
+def bench_ingest(tmp: Path, n: int, batch: int) -> None:
+    rows = records(n)
+    size = sum(len(canonical_json(d)) for _, d in rows) / n
+    key = tmp / "a.key"
+    arc, _ = Archive.create(tmp / "a.db", passphrase="bench passphrase", key_file=key)
+    t0 = time.perf_counter()
+    run = arc.begin_run()
+    for i in range(0, n, batch):
+        arc.put_batch(run, "bench", "Account", [Record(k, d) for k, d in rows[i : i + batch]],
+                      cursor={"i": i})
+    arc.finish_run(run, "ok")
+    t_api = time.perf_counter() - t0
+
+    # The same rows through a raw executemany on a table of the same shape, same connection
+    # settings and encryption, committed in the same batches.
+    conn = arc.conn
+    conn.execute("CREATE TABLE raw (record_id TEXT, hash BLOB, data TEXT)")
+    t0 = time.perf_counter()
+    for i in range(0, n, batch):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO raw VALUES (?, ?, ?)",
+                         [(k, hashlib.sha256(json.dumps(d).encode()).digest(), json.dumps(d))
+                          for k, d in rows[i : i + batch]])
+        conn.execute("COMMIT")
+    t_raw = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    run2 = arc.begin_run()
+    for i in range(0, n, batch):
+        arc.put_batch(run2, "bench", "Account", [Record(k, d) for k, d in rows[i : i + batch]])
+    arc.finish_run(run2, "ok")
+    t_same = time.perf_counter() - t0
+    arc.close()
+
+    print(f"records: {n} of ~{size:.0f} bytes, batches of {batch}")
+    print(f"archive API ingest:     {n / t_api:10,.0f} records/s  ({t_api:.2f} s)")
+    print(f"raw sqlcipher3 insert:  {n / t_raw:10,.0f} records/s  ({t_raw:.2f} s)")
+    print(f"ratio API / raw:        {t_raw / t_api:10.2f}   (target >= 0.5)")
+    print(f"re-sync, all unchanged: {n / t_same:10,.0f} records/s  ({t_same:.2f} s)")
+
+    for label, cred in (("passphrase (Argon2id m=64 MiB t=3 p=4)",
+                         Passphrase.of("bench passphrase")), ("key file", KeyFile(key))):
+        t0 = time.perf_counter()
+        with Archive.open(tmp / "a.db", cred) as opened:
+            opened.runs(limit=1)
+        print(f"unlock + open, {label}: {time.perf_counter() - t0:.3f} s   (target <= 1 s)")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory (VmHWM on Linux; ru_maxrss elsewhere, which on
+    Linux would carry the parent's peak across exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_file(tmp: Path, mb: int) -> None:
+    arc, _ = Archive.create(tmp / "f.db", key_file=tmp / "f.key")
+    run = arc.begin_run()
+    block = hashlib.sha256(b"x").digest() * 8192  # 256 KiB
+
+    def stream():  # type: ignore[no-untyped-def]
+        for _ in range(mb * 4):
+            yield block
+
+    before = peak_rss_mb()
+    t0 = time.perf_counter()
+    info = arc.put_file(run, stream())
+    t_write = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    total = sum(len(c) for c in arc.read_file(info.hash))
+    t_read = time.perf_counter() - t0
+    after = peak_rss_mb()
+    arc.close()
+    assert total == mb * 1024 * 1024
+    print(f"file of {mb} MB: stored in {t_write:.1f} s ({mb / t_write:.0f} MB/s), read back in "
+          f"{t_read:.1f} s; peak RSS {after:.0f} MB (grew {after - before:.0f} MB "
+          "while storing and reading)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--file-mb", type=int, default=500)
+    parser.add_argument("--phase", choices=["all", "ingest", "file"], default="all")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as d:
+        if args.phase in ("all", "ingest"):
+            bench_ingest(Path(d), args.records, args.batch)
+    if args.phase == "all" and args.file_mb:
+        # In a child process, so its peak memory is the file's alone.
+        subprocess.run([sys.executable, __file__, "--phase", "file", "--file-mb",
+                        str(args.file_mb)], check=True)
+    elif args.phase == "file":
+        with tempfile.TemporaryDirectory() as d:
+            bench_file(Path(d), args.file_mb)
+
+
+if __name__ == "__main__":
+    main()
