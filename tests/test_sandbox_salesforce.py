@@ -586,7 +586,7 @@ def test_usage_header_limits_endpoint_and_daily_limit(org: Org) -> None:
     assert used.total == 15000 and used.used == org.em.api_usage
     limits = sf.limits()
     assert limits["DailyApiRequests"]["Max"] == 15000
-    assert limits["DailyApiRequests"]["Remaining"] == 15000 - org.em.api_usage + 0
+    assert limits["DailyApiRequests"]["Remaining"] == 15000 - org.em.api_usage
     org.em.daily_limit = org.em.api_usage + 1
     sf.query("SELECT Id FROM Account LIMIT 1")
     with pytest.raises(SalesforceRefusedRequest) as exc:

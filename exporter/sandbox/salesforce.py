@@ -140,8 +140,8 @@ class SalesforceEmulator(Emulator):
                     response = handler(request)
                 except HTTPError as exc:
                     response = exc.response
-                except (ValueError, KeyError, TypeError) as exc:
-                    # a body the handlers could not read: Salesforce answers 400
+                except ValueError as exc:
+                    # a parameter or body the handlers could not read: Salesforce answers 400
                     response = sf_error(400, "JSON_PARSER_ERROR", f"{exc}").response
                 response.headers["Sforce-Limit-Info"] = self._usage()
                 return response

@@ -1,8 +1,18 @@
-"""The Salesforce emulator's schema: objects, fields and their describe metadata.
+"""The Salesforce emulator's org: schema (describe metadata), record store, the agency's
+data spread over Salesforce objects, and time travel.
 
-Kept apart from the data and the routes so connectors' authors can read the org's shape in
-one place. ``describe()`` output is generated from these definitions in the key set real
-Salesforce uses (see ``shared/reference/saas-apis.md``).
+Objects: Account (one per client, ``Client_Number__c`` is the cross-vendor join key),
+Care_Plan__c, Medication__c, Allergy__c, Diagnosis__c, Care_Task__c, Emergency_Contact__c
+(each joined to its client by the ``Client__c`` lookup, master-detail), Physician__c
+(shared, ``Account.Primary_Physician__c``), ContentVersion and Attachment (file bodies
+generated lazily from a PRNG keyed by record id), plus two standard objects a connector
+must skip (AccountChangeEvent: not queryable; RecentlyViewed: not replicateable).
+
+Time travel (:func:`advance`): new clients (with a signed care-plan PDF for the first),
+discharges (one shared stamp per step), edited phones/fall risk, medication dose edits and
+additions, stopped medications soft-deleted into the recycle bin, new allergies, edited
+care tasks; the bin is emptied (hard delete) when the clock crosses day 7, 14, ... since
+the start. ``docs/sandbox-salesforce.md`` is the reference for connector authors.
 """
 
 from __future__ import annotations
