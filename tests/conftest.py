@@ -56,7 +56,7 @@ class Cli:
         return self.runner.invoke(cli, list(args), env=full_env, input=input,
                                   catch_exceptions=False)
 
-    def init(self, passphrase: str | None = "correct horse battery",
+    def init(self, passphrase: str | None = "correct horse battery",  # noqa: S107
              key_file: bool = True) -> Result:
         args = ["init", "--archive", str(self.archive)]
         if key_file:

@@ -177,7 +177,8 @@ class Agency:
         age = rng.randint(68, 101)
         birthdate = (self.now - dt.timedelta(days=age * 365 + rng.randint(0, 364))).date()
         start_date = (self.now - dt.timedelta(days=rng.randint(30, 1500) if history else 0)).date()
-        prescriber = f"Dr. {rng.choice(['Anita', 'Samuel', 'Ewa', 'Kwame'])} {rng.choice(LAST_NAMES)}"
+        doctor = rng.choice(["Anita", "Samuel", "Ewa", "Kwame"])
+        prescriber = f"Dr. {doctor} {rng.choice(LAST_NAMES)}"
         meds = []
         n_meds = 25 if self._next_number == 4 else rng.randint(2, 8)  # C-00003 spans pages
         for i in range(n_meds):
@@ -206,7 +207,8 @@ class Agency:
         for day in rng.sample(DAYS, rng.randint(2, 7)):
             for t in sorted(rng.sample(["08:00", "10:00", "13:00", "17:00"], rng.randint(1, 2))):
                 tasks.append({"day": day, "time": t, "task": rng.choice(TASKS),
-                              "notes": rng.choice(["", "", "Use shower chair", "Prefers tea, no sugar"])})
+                              "notes": rng.choice(["", "", "Use shower chair",
+                                                   "Prefers tea, no sugar"])})
         access = rng.choice([
             "Key safe by the back door, code given by phone. Small dog (friendly).",
             "Ring twice; client is hard of hearing. Cat must not go outside.",
@@ -221,7 +223,8 @@ class Agency:
             postal_code=postal, phone=_phone(rng),
             email="" if rng.random() < 0.2 else f"{number.lower()}@clients.example.org",
             access_notes=access, code_status=rng.choice(CODE_STATUS),
-            advance_directive=rng.choice(["POLST on fridge", "Living will on file", "None on file"]),
+            advance_directive=rng.choice(["POLST on fridge", "Living will on file",
+                                          "None on file"]),
             diet=rng.choice(DIETS), fall_risk=rng.choice(FALL_RISK),
             safety_notes=rng.choice(["Uses walker at all times", "Grab bars in bathroom",
                                      "Oxygen in use: no open flames", ""]),

@@ -23,7 +23,8 @@ import re
 import threading
 from dataclasses import dataclass
 
-GENERIC_KINDS = frozenset({"rate_limit", "server_error", "slow", "timeout", "truncated", "malformed"})
+GENERIC_KINDS = frozenset(
+    {"rate_limit", "server_error", "slow", "timeout", "truncated", "malformed"})
 VENDOR_KINDS = frozenset({"session_expired", "request_limit", "sync_token_expired", "search_lag"})
 
 
@@ -77,7 +78,8 @@ class FaultPlan:
     def _take(self, kinds: frozenset[str], vendor: str, endpoint: str, path: str) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.kind in kinds and not fault.exhausted and fault.matches(vendor, endpoint, path):
+                if (fault.kind in kinds and not fault.exhausted
+                        and fault.matches(vendor, endpoint, path)):
                     fault.seen += 1
                     if fault.seen > fault.after:
                         fault.fired += 1

@@ -187,7 +187,7 @@ def _make_handler(server: EmulatorServer) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "exporter-sandbox"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # the RequestLog is the log
 
         def _serve(self) -> None:
