@@ -31,7 +31,7 @@ from googleapiclient.errors import HttpError
 from googleapiclient.http import HttpRequest, MediaInMemoryUpload, MediaIoBaseDownload, build_http
 
 from exporter.sandbox import CREDENTIALS, Sandbox
-from exporter.sandbox.agency import Agency
+from exporter.sandbox.agency import Agency, ChangeSet
 from exporter.sandbox.faults import FaultPlan
 from exporter.sandbox.google import GoogleEmulator
 from exporter.sandbox.google_data import DOC, FOLDER, OFFICE_CAL, PDF, SHEET, VISITS_CAL
@@ -102,9 +102,11 @@ class Box:
                   **common),
         )
 
-    def advance(self, days: int) -> None:
+    def advance(self, days: int) -> ChangeSet:
         with self.em.lock:
-            self.em.advance(self.agency.advance(days))
+            changes = self.agency.advance(days)
+            self.em.advance(changes)
+        return changes
 
     def stop(self) -> None:
         self.server.stop()
@@ -228,15 +230,28 @@ def test_sync_token_shows_edits_and_cancellations(fresh: Box) -> None:
     token = last["nextSyncToken"]
     empty = fresh.cal.events().list(calendarId=VISITS_CAL, syncToken=token).execute()
     assert empty["items"] == [] and empty["nextSyncToken"]
-    fresh.advance(4)
+    moved = fresh.advance(8)
+    assert moved.discharged, "seed 11 discharges C-00006 within eight days"
     changed, last = all_pages(fresh.cal.events().list, fresh.cal.events().list_next, "items",
                               calendarId=VISITS_CAL, syncToken=token, maxResults=50)
     assert any(e["status"] == "cancelled" for e in changed)
     assert any(e["status"] == "confirmed" and e["sequence"] > 0 for e in changed)  # rescheduled
     assert any(e["sequence"] == 0 for e in changed)  # new days of visits
     assert len({e["id"] for e in changed}) == len(changed)
+    now = moved.now.timestamp()
+    for number in moved.discharged:  # every future visit of a discharged client is cancelled
+        future = [e for e in fresh.em.store.calendars[VISITS_CAL]["events"].values()
+                  if e["extendedProperties"]["private"]["client_number"] == number
+                  and e["_start"] >= now]
+        assert future and all(e["status"] == "cancelled" for e in future)
+        assert {e["id"] for e in future} <= {e["id"] for e in changed}
+    recent = fresh.cal.events().list(calendarId=VISITS_CAL, updatedMin=moved.now.isoformat(),
+                                     orderBy="updated", maxResults=2500).execute()["items"]
+    assert recent and len(recent) < len(changed)  # cancelled ones hidden without showDeleted
+    assert [e["updated"] for e in recent] == sorted(e["updated"] for e in recent)
+    assert all(e["updated"] >= moved.now.strftime("%Y-%m-%dT") for e in recent)
     for e in changed:
-        assert e["updated"] >= (START + dt.timedelta(days=4)).strftime("%Y-%m-%dT")
+        assert e["updated"] >= moved.now.strftime("%Y-%m-%dT")
     with pytest.raises(HttpError) as bad:  # sync tokens don't combine with filters
         fresh.cal.events().list(calendarId=VISITS_CAL, syncToken=last["nextSyncToken"],
                                 timeMin=START.isoformat()).execute()
@@ -276,6 +291,8 @@ def test_files_list_q_and_paging(box: Box) -> None:
         fields="nextPageToken, files(id,name,parents)")
     assert len(folders) == 25 and "nextPageToken" not in last
     assert all(f["parents"] == [clients[0]["id"]] for f in folders)
+    top = box.drive.files().list(q="'root' in parents", fields="files(name)").execute()
+    assert sorted(f["name"] for f in top["files"]) == ["Clients", "Office"]
     number = "C-00003"
     folder = client_folder(box, number)
     inside = box.drive.files().list(q=f"'{folder['id']}' in parents",
@@ -495,6 +512,9 @@ def test_retryable_faults(fresh: Box, kind: str, status: int | None, reason: str
         fresh.cal.events().list(calendarId=VISITS_CAL).execute()
     assert exc.value.resp.status == (status or 429)
     assert error_reason(exc.value) == reason
+    fresh.faults.add("google", kind, endpoint="drive.files.get", status=status, retry_after=2)
+    raw = LoopbackSession(fresh.url).get(fresh.url + "/drive/v3/files/x", timeout=5)
+    assert raw.status_code == (status or 429) and raw.headers["Retry-After"] == "2"
     fresh.faults.clear()
 
 

@@ -41,17 +41,14 @@ from exporter.sandbox.google_data import (
     SHEET,
     TIMEZONE,
     TZ,
-    A1Range,
     GoogleStore,
-    apply_mask,
     make_docx,
     make_pdf,
     make_xlsx,
-    parse_fields,
-    parse_q,
     parse_time,
     rfc3339,
 )
+from exporter.sandbox.google_query import A1Range, apply_mask, parse_fields, parse_q
 from exporter.sandbox.http import Emulator, HTTPError, Request, Response
 
 __all__ = ["GoogleEmulator"]
@@ -241,10 +238,13 @@ class GoogleEmulator(Emulator):
             self._ical.clear()
 
     def dump_state(self) -> dict[str, Any]:
+        """The whole store, JSON-serialisable; a live view: serialise it before the next write."""
         with self.lock:
             return self.store.dump()
 
     def load_state(self, state: dict[str, Any]) -> None:
+        # dump_state() is a live view of the store: copy, so two emulators never share dicts.
+        state = json.loads(json.dumps(state))
         with self.lock:
             self.store.load(state)
             self._order.clear()
