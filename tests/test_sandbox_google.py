@@ -13,6 +13,7 @@ import hashlib
 import http.client
 import io
 import json
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
@@ -716,6 +717,32 @@ def test_deterministic_and_fast() -> None:
     t0 = time.perf_counter()
     GoogleEmulator(agency)
     assert time.perf_counter() - t0 < 0.4
+
+
+def test_concurrent_reads_during_time_travel(fresh: Box) -> None:
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            drive, _, cal = fresh.services()  # httplib2 objects are not thread-safe: one each
+            for _ in range(3):
+                files, _ = all_pages(drive.files().list, drive.files().list_next, "files",
+                                     pageSize=50)
+                assert files
+                items, _ = all_pages(cal.events().list, cal.events().list_next, "items",
+                                     calendarId=VISITS_CAL, maxResults=300)
+                assert items
+        except BaseException as exc:  # reported to the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for _ in range(3):
+        fresh.advance(1)
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
 
 
 def test_paging_rate() -> None:
