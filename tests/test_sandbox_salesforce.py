@@ -505,6 +505,14 @@ def test_composite_collections_results_and_all_or_none(sf: Salesforce) -> None:
     assert rolled[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
     assert rolled[1]["errors"][0]["statusCode"] == "MALFORMED_ID"
     assert sf.query("SELECT COUNT() FROM Allergy__c")["totalSize"] == before + 1
+    med = {"attributes": {"type": "Medication__c"}, "Name": "Zinc", "Client__c": acc,
+           "Medication_Key__c": "ROLLBACK-1"}
+    rolled = sf.restful("composite/sobjects", method="POST", json={
+        "allOrNone": True, "records": [med, {**med, "Medication_Key__c": "ROLLBACK-2",
+                                             "Active__c": "maybe"}]})
+    assert [r["success"] for r in rolled] == [False, False]
+    assert sf.Medication__c.create({k: v for k, v in med.items() if k != "attributes"})[
+        "success"]  # the rolled-back key is free again
     updated = sf.restful("composite/sobjects", method="PATCH", json={"records": [
         {"attributes": {"type": "Allergy__c"}, "id": mixed[0]["id"], "Severity__c": "Severe"}]})
     assert updated == [{"id": mixed[0]["id"], "success": True, "errors": []}]
@@ -696,3 +704,85 @@ def test_construction_is_fast_and_paging_is_fast_at_scale() -> None:
         assert len(rows) > 5000 and rate >= 5000, rate
     finally:
         org.stop()
+
+
+# -- conformance -------------------------------------------------------------------------
+
+def check(value: dict[str, Any], spec: dict[str, Any]) -> None:
+    """``value`` has at least ``spec``'s keys, each of the given type(s)."""
+    missing = set(spec) - set(value)
+    assert not missing, missing
+    for key, kind in spec.items():
+        assert isinstance(value[key], kind), (key, value[key])
+
+
+@pytest.fixture
+def big_org() -> Iterator[Org]:
+    o = Org(clients=40)  # about 275 care tasks: more than one page of 200
+    yield o
+    o.stop()
+
+
+def test_conformance_of_documented_shapes(big_org: Org) -> None:
+    org = big_org
+    sf = org.sf()
+    session = LoopbackSession(org.url)
+    base = f"{org.url}/services/data/v59.0"
+    auth = {"Authorization": f"Bearer {sf.session_id}"}
+    page = session.get(f"{base}/query", params={"q": "SELECT Id, Name FROM Care_Task__c"},
+                       headers={**auth, "Sforce-Query-Options": "batchSize=200"})
+    assert page.headers["Content-Type"].startswith("application/json")
+    assert page.headers["Sforce-Limit-Info"].startswith("api-usage=")
+    body = page.json()
+    check(body, {"totalSize": int, "done": bool, "records": list, "nextRecordsUrl": str})
+    check(body["records"][0], {"attributes": dict, "Id": str, "Name": str})
+    check(body["records"][0]["attributes"], {"type": str, "url": str})
+    glob = session.get(f"{base}/sobjects/", headers=auth).json()
+    check(glob, {"encoding": str, "maxBatchSize": int, "sobjects": list})
+    check(glob["sobjects"][0], {"name": str, "label": str, "custom": bool, "queryable": bool,
+                                "retrieveable": bool, "replicateable": bool, "createable": bool,
+                                "updateable": bool, "deletable": bool, "urls": dict})
+    desc = session.get(f"{base}/sobjects/Care_Plan__c/describe", headers=auth).json()
+    check(desc, {"name": str, "fields": list, "childRelationships": list,
+                 "recordTypeInfos": list, "keyPrefix": str})
+    for f in desc["fields"]:
+        check(f, {"name": str, "label": str, "type": str, "length": int, "nillable": bool,
+                  "createable": bool, "updateable": bool, "calculated": bool,
+                  "externalId": bool, "unique": bool, "referenceTo": list,
+                  "relationshipName": (str, type(None)), "picklistValues": list})
+    client = next(f for f in desc["fields"] if f["name"] == "Client__c")
+    assert (client["type"], client["referenceTo"], client["relationshipName"]) == (
+        "reference", ["Account"], "Client__r")
+    errors = [
+        session.get(f"{base}/query", params={"q": "SELECT Nope FROM Account"}, headers=auth),
+        session.get(f"{base}/sobjects/Account/001Dn00000000ZZAAA", headers=auth),
+        session.get(f"{base}/nothing/here", headers=auth),
+        session.get(f"{base}/sobjects/", headers={"Authorization": "Bearer nope"}),
+        session.post(f"{base}/sobjects/Account/", json={"Name": None}, headers=auth),
+    ]
+    assert [e.status_code for e in errors] == [400, 404, 404, 401, 400]
+    for e in errors:
+        assert isinstance(e.json(), list) and len(e.json()) == 1
+        check(e.json()[0], {"message": str, "errorCode": str})
+    job = session.post(f"{base}/jobs/query", headers=auth, json={
+        "operation": "queryAll", "query": "SELECT Id FROM Medication__c"}).json()
+    check(job, {"id": str, "operation": str, "object": str, "state": str, "createdDate": str,
+                "apiVersion": float, "contentType": str, "lineEnding": str})
+    info = session.get(f"{base}/jobs/query/{job['id']}", headers=auth).json()
+    check(info, {"state": str, "jobType": str, "numberRecordsProcessed": int, "retries": int})
+    assert info["state"] == "JobComplete"
+    results = session.get(f"{base}/jobs/query/{job['id']}/results",
+                          params={"maxRecords": 10}, headers=auth)
+    assert results.headers["Content-Type"].startswith("text/csv")
+    assert results.headers["Sforce-NumberOfRecords"] == "10"
+    assert results.headers["Sforce-Locator"] not in ("", "null")
+    composite = session.post(f"{base}/composite/sobjects", headers=auth, json={"records": [
+        {"attributes": {"type": "Physician__c"}, "Name": "Dr. Shape"},
+        {"attributes": {"type": "Physician__c"}}]}).json()
+    check(composite[0], {"id": str, "success": bool, "errors": list})
+    check(composite[1], {"success": bool, "errors": list})
+    check(composite[1]["errors"][0], {"statusCode": str, "message": str, "fields": list})
+    versions = session.get(f"{org.url}/services/data/").json()  # no session needed
+    assert {"label", "url", "version"} <= set(versions[0])
+    limits = session.get(f"{base}/limits/", headers=auth).json()
+    check(limits["DailyApiRequests"], {"Max": int, "Remaining": int})

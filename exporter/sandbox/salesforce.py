@@ -91,8 +91,8 @@ class SalesforceEmulator(Emulator):
     def _routes_setup(self) -> None:
         self.add_route("POST", r"/services/Soap/u/(?P<ver>\d+\.\d+)(/.*)?", "login", self._login)
         self.add_route("POST", r"/services/oauth2/token", "oauth_token", self._token)
+        self.add_route("GET", r"/services/data/?", "versions", self._versions)  # no auth, as real
         api: list[tuple[str, str, str, Handler]] = [
-            ("GET", r"/services/data/?", "versions", self._versions),
             ("GET", V + r"/limits/?", "limits", self._limits),
             ("GET", V + r"/sobjects/?", "describe_global", self._describe_global),
             ("GET", V + r"/sobjects/(?P<obj>\w+)/describe/?", "describe", self._describe),

@@ -383,6 +383,9 @@ class OrgStore:
 
     def __init__(self, seed: int, now: dt.datetime) -> None:
         self.seed = seed
+        self._reset(now)
+
+    def _reset(self, now: dt.datetime) -> None:
         self.start = now
         self.clock = now  # the agency clock this store has caught up with
         self.last_write = now
@@ -436,6 +439,26 @@ class OrgStore:
             value = rec.get(fname)
             if o == obj and value is not None and index.get(str(value).lower()) == rec["Id"]:
                 del index[str(value).lower()]
+
+    def remove(self, obj: str, record_id: str) -> None:
+        """Forget a record entirely (a rolled-back create)."""
+        rec = self.records[obj].pop(record_id, None)
+        if rec is not None:
+            self._unindex(obj, rec)
+        self.blobs.pop(record_id, None)
+        self.bin.pop(record_id, None)
+        self._checksums.pop(record_id, None)
+
+    def restore_extras(self, record_id: str, blob: dict[str, Any] | None,
+                       binned: tuple[str, str] | None) -> None:
+        """Put back a record's file body and recycle-bin entry (a rolled-back write)."""
+        self.blobs.pop(record_id, None)
+        self.bin.pop(record_id, None)
+        if blob is not None:
+            self.blobs[record_id] = blob
+        if binned is not None:
+            self.bin[record_id] = binned
+        self._checksums.pop(record_id, None)
 
     def update(self, obj: str, rec: dict[str, Any], values: dict[str, Any], when: str) -> None:
         new = dict(rec)
@@ -520,7 +543,7 @@ class OrgStore:
                 "last_write": self.last_write.isoformat()}
 
     def load(self, state: dict[str, Any]) -> None:
-        self.__init__(self.seed, dt.datetime.fromisoformat(state["start"]))  # type: ignore[misc]
+        self._reset(dt.datetime.fromisoformat(state["start"]))
         self.clock = dt.datetime.fromisoformat(state["clock"])
         self.last_write = dt.datetime.fromisoformat(state["last_write"])
         self.counters = dict(state["counters"])
@@ -684,8 +707,11 @@ def advance(store: OrgStore, agency: Agency, changes: ChangeSet) -> None:
                                                              med), at)
     for key in changes.stopped_medications:
         rid = meds.get(key.lower())
-        if rid is not None:
-            store.soft_delete("Medication__c", store.records["Medication__c"][rid], when())
+        if rid is not None:  # unticked and deleted by the same user action
+            at = when()
+            store.update("Medication__c", store.records["Medication__c"][rid],
+                         {"Active__c": False}, at)
+            store.soft_delete("Medication__c", store.records["Medication__c"][rid], at)
     for number in changes.edited_allergies:
         aid = accounts[number.lower()]
         have = {r["Substance__c"] for o, r in store.children(aid)

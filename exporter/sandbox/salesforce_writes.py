@@ -235,18 +235,10 @@ class Writer:
         store = self.store
         for obj, rid, old, blob, binned in reversed(self.journal):
             if old is None:
-                current = store.records[obj].pop(rid, None)
-                if current is not None:
-                    store.put(obj, {**current, "IsDeleted": True})  # drops it from indexes
-                    store.records[obj].pop(rid, None)
-            else:
-                store.put(obj, old)
-            for table, value in ((store.blobs, blob), (store.bin, binned)):
-                if value is None:
-                    table.pop(rid, None)
-                else:
-                    table[rid] = value
-            store._checksums.pop(rid, None)
+                store.remove(obj, rid)
+                continue
+            store.put(obj, old)
+            store.restore_extras(rid, blob, binned)
 
     def _clean(self, obj: ObjectDef, body: dict[str, Any], creating: bool,
                self_id: str | None = None) -> tuple[dict[str, Any], bytes | None]:
