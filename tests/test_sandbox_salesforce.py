@@ -318,7 +318,7 @@ def test_time_travel_edits_soft_and_hard_deletes_and_replication_endpoints() -> 
         assert soft and all(r["IsDeleted"] for r in soft)
         assert sf.query(f"SELECT COUNT() FROM Medication__c WHERE Medication_Key__c IN "
                         f"('{keys}')")["totalSize"] == 0
-        start, end = now0 - dt.timedelta(days=1), org.agency.now + dt.timedelta(minutes=1)
+        start, end = now0, org.agency.now + dt.timedelta(minutes=1)
         deleted = sf.Medication__c.deleted(start, end)
         assert set(deleted) == {"deletedRecords", "earliestDateAvailable", "latestDateCovered"}
         assert {d["id"] for d in deleted["deletedRecords"]} >= set(ids(soft))
