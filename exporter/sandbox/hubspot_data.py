@@ -287,10 +287,12 @@ class Record:
     archived_at: int | None = None
 
 
+_EPOCH = dt.datetime(1970, 1, 1)  # naive UTC: isoformat() then has no offset to strip
+
+
 def iso(ms: int) -> str:
     """Epoch millis as HubSpot's ISO form, ``2024-01-01T00:00:00.000Z``."""
-    stamp = dt.datetime.fromtimestamp(ms // 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{ms % 1000:03d}Z"
+    return (_EPOCH + dt.timedelta(milliseconds=ms)).isoformat(timespec="milliseconds") + "Z"
 
 
 def to_ms(value: str | int | float | dt.datetime | dt.date) -> int:
@@ -562,8 +564,11 @@ class Portal:
         return random.Random(":".join(["hubspot", str(self.seed), *map(str, salt)]))
 
     def _create(self, type_name: str, props: dict[str, str], rng: random.Random, lo: int,
-                hi: int) -> int:
+                hi: int, tie: int | None = None) -> int:
         created, updated = _times(rng, lo, hi)
+        if tie is not None:  # saved together with another record: the same modified stamp
+            created = min(created, tie)
+            updated = tie
         if type_name in ("notes", "tasks", "calls", "meetings", "emails"):
             props.setdefault("hs_timestamp", iso(created))
         return self.store.create(type_name, props, updated, created).id
@@ -585,6 +590,7 @@ class Portal:
         if client.email:  # no email: the property is absent (null), as in HubSpot
             props["email"] = client.email
         contact = ids["contact"] = self._create("contacts", props, rng, lo, hi)
+        client_updated = st.types["contacts"].records[contact].updated
         for ref in (client.referral_source, client.physician["practice"]):
             if ref in self.companies:
                 st.associate("contacts", contact, "companies", self.companies[ref])
@@ -599,7 +605,8 @@ class Portal:
             fam = self._create("contacts", {
                 "firstname": first, "lastname": last, "email": email, "phone": ec["phone"],
                 "relationship": ec["relationship"], "client_number": client.number,
-                "hubspot_owner_id": owner}, rng, lo, hi)
+                "hubspot_owner_id": owner}, rng, lo, hi,
+                tie=client_updated if rng.random() < 0.5 else None)
             ids["family"].append(fam)
         hours = rng.randint(4, 40)
         amount = sum(HOURLY_RATE[s] for s in client.services) * hours * 52 / len(client.services)
