@@ -564,6 +564,19 @@ class Archive:
         rows = self._query("SELECT value FROM cursors WHERE stream_id = ?", (sid,))
         return json.loads(rows[0][0]) if rows else None
 
+    def current(self, source: str, stream: str,
+                record_id: str) -> tuple[str | None, dict[str, str]] | None:
+        """The current version of a record as (canonical JSON or None, linked files), or None
+        if the archive has no version of it (or only a tombstone)."""
+        sid = self._stream_id(source, stream, create=False)
+        rows = self._query("SELECT id, data FROM versions WHERE stream_id = ? AND record_id = ? "
+                           "AND superseded_run IS NULL AND deleted = 0", (sid, record_id))
+        if not rows:
+            return None
+        files = self._query("SELECT l.name, f.hash FROM file_links l JOIN files f "
+                            "ON f.id = l.file_id WHERE l.version_id = ?", (rows[0][0],))
+        return rows[0][1], {r[0]: r[1].hex() for r in files}
+
     def record_ids(self, source: str, stream: str) -> set[str]:
         """Ids of the current, not deleted records (for hard-delete reconciliation)."""
         sid = self._stream_id(source, stream, create=False)

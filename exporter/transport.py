@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
-__all__ = ["LoopbackSession", "rewrite_url"]
+__all__ = ["LoopbackHttp", "LoopbackSession", "rewrite_url"]
 
 #: Hosts that SDKs hard-code for login; they go to the configured base URL too.
 LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
@@ -47,3 +47,25 @@ class LoopbackSession(requests.Session):
             method = method.decode()
         return super().request(method, rewrite_url(url, self.base_url, self.extra_hosts),
                                *args, **kwargs)
+
+
+class LoopbackHttp:
+    """An ``httplib2.Http`` look-alike over :class:`LoopbackSession`, for
+    google-api-python-client: its media-upload URLs keep https even when ``api_endpoint`` is
+    http, and this sends them to the http base URL as well."""
+
+    def __init__(self, base_url: str, timeout: float = 60) -> None:
+        self.session = LoopbackSession(base_url, extra_hosts=())
+        self.timeout = timeout
+        self.connections: dict[str, Any] = {}  # httplib2.Http has it; google-auth reads it
+
+    def request(self, uri: str, method: str = "GET", body: Any = None,
+                headers: dict[str, str] | None = None, redirections: int = 5,
+                connection_type: Any = None) -> tuple[Any, bytes]:
+        import httplib2  # google-api-python-client's transport; only needed here
+
+        r = self.session.request(method, uri, data=body, headers=headers, timeout=self.timeout,
+                                 allow_redirects=False)
+        info = {k.lower(): v for k, v in r.headers.items()}
+        info["status"] = str(r.status_code)
+        return httplib2.Response(info), r.content

@@ -99,6 +99,36 @@ class Sandbox:
                 em.lock.release()
         return changes
 
+    def source_configs(self, secret_dir: Path) -> dict[str, dict[str, Any]]:
+        """``[sources.*]`` tables for exporter's config that point at this sandbox; the
+        (public) sandbox credentials go into 0600 files under ``secret_dir``."""
+        from exporter.keys import write_private_file
+
+        secret_dir.mkdir(parents=True, exist_ok=True)
+
+        def secret(name: str, value: str) -> dict[str, str]:
+            path = secret_dir / name
+            write_private_file(path, value.encode())
+            return {"file": str(path)}
+
+        sf, hs, g = CREDENTIALS["salesforce"], CREDENTIALS["hubspot"], CREDENTIALS["google"]
+        return {
+            "salesforce": {
+                "type": "salesforce", "base_url": self.urls["salesforce"],
+                "username": sf["username"],
+                "password": secret("salesforce_password", sf["password"]),
+                "security_token": secret("salesforce_token", sf["security_token"]),
+            },
+            "hubspot": {
+                "type": "hubspot", "base_url": self.urls["hubspot"],
+                "access_token": secret("hubspot_token", hs["access_token"]),
+            },
+            "google": {
+                "type": "google", "base_url": self.urls["google"],
+                "token": secret("google_token", g["token"]),
+            },
+        }
+
     # -- persistence --------------------------------------------------------------------
 
     def save(self, path: str | Path) -> None:

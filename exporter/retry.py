@@ -1,0 +1,54 @@
+"""The one retry policy every connector uses: 429 with or without ``Retry-After``, 5xx,
+timeouts and dropped connections are retried with capped exponential backoff and jitter;
+everything else fails at once. Connectors map their SDK's exceptions to
+:class:`exporter.connector.TransientError` (retry) or another ``SourceError`` (do not)."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from exporter.connector import SourceError, TransientError
+
+__all__ = ["RetryPolicy"]
+
+T = TypeVar("T")
+log = logging.getLogger("exporter.retry")
+
+
+@dataclass
+class RetryPolicy:
+    attempts: int = 6  # tries in all
+    base_delay: float = 0.5  # seconds before the 2nd try; doubles each time
+    max_delay: float = 30.0  # no single wait is longer (a longer Retry-After gives up)
+    max_total: float = 300.0  # give up when the waits would exceed this in all
+    retries: int = 0  # how many retries this policy has made (for stats and benches)
+
+    def call(self, what: str, fn: Callable[[], T]) -> T:
+        """Run ``fn``; retry it on :class:`TransientError`."""
+        waited = 0.0
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return fn()
+            except TransientError as exc:
+                if attempt == self.attempts:
+                    raise SourceError(f"{what} kept failing after {attempt} tries ({exc}); "
+                                      "the service may be down: try again later.") from None
+                delay = self.base_delay * 2 ** (attempt - 1)
+                delay = delay * random.uniform(0.8, 1.2)  # jitter so parallel runs spread out
+                if exc.retry_after is not None:
+                    delay = max(float(exc.retry_after), 0.0)
+                if delay > self.max_delay or waited + delay > self.max_total:
+                    raise SourceError(f"{what} was refused for now ({exc}) and asks to wait "
+                                      f"{delay:.0f} s, longer than exporter waits; try again "
+                                      "later.") from None
+                log.info("%s: %s; retrying in %.1f s (try %d of %d)", what, exc, delay,
+                         attempt + 1, self.attempts)
+                time.sleep(delay)
+                waited += delay
+                self.retries += 1
+        raise AssertionError("unreachable")

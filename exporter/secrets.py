@@ -1,0 +1,89 @@
+"""Secrets for sources: never required in the config file.
+
+A secret field in a source's config is a reference:
+
+    password = { env = "SALESFORCE_PASSWORD" }        # an environment variable
+    password = { keyring = "exporter/salesforce" }     # the OS keyring (service/username)
+    password = { file = "secrets/salesforce.txt" }     # a file only its owner can read
+
+A plain string is refused for a secret field, so a token is never pasted into the TOML.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from exporter.errors import ConfigError
+
+__all__ = ["resolve_secrets"]
+
+
+def _from_file(base: Path, value: str, source: str, name: str) -> str:
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = base.parent / path
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise ConfigError(f"The secret file {path} for {source} {name} does not exist.") from None
+    except (OSError, UnicodeDecodeError):
+        raise ConfigError(f"The secret file {path} for {source} {name} cannot be read.") from None
+    if sys.platform != "win32" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"The secret file {path} can be read by other users; run "
+                          f"'chmod 600 {path}' and try again.")
+    return text
+
+
+def _from_keyring(value: str, source: str, name: str) -> str:
+    import keyring
+    import keyring.errors
+
+    service, _, user = value.partition("/")
+    try:
+        secret = keyring.get_password(service, user or name)
+    except keyring.errors.KeyringError as exc:
+        raise ConfigError(f"The OS keyring could not be read for {source} {name} "
+                          f"({type(exc).__name__}).") from None
+    if secret is None:
+        raise ConfigError(f"The OS keyring has no entry '{value}' for {source} {name}; add it "
+                          f"with: keyring set {service} {user or name}")
+    return str(secret)
+
+
+def resolve_secrets(config_path: Path, source: str, config: Mapping[str, Any],
+                    fields: Iterable[str]) -> dict[str, str]:
+    """The source's secret fields, resolved. Absent fields are left out."""
+    out: dict[str, str] = {}
+    for name in fields:
+        if name not in config:
+            continue
+        ref = config[name]
+        if isinstance(ref, str):
+            raise ConfigError(
+                f"In {config_path}, [sources.{source}] {name} is written in plain text; keep "
+                f'secrets out of the config: {name} = {{ env = "VARIABLE" }}, '
+                '{ keyring = "service/user" } or { file = "path" }.')
+        if not isinstance(ref, dict) or len(ref) != 1:
+            raise ConfigError(f"In {config_path}, [sources.{source}] {name} must be one of "
+                              '{ env = ... }, { keyring = ... } or { file = ... }.')
+        kind, value = next(iter(ref.items()))
+        if kind == "env":
+            secret = os.environ.get(str(value))
+            if not secret:
+                raise ConfigError(f"The environment variable {value} (for {source} {name}) is "
+                                  "not set.")
+            out[name] = secret
+        elif kind == "keyring":
+            out[name] = _from_keyring(str(value), source, name)
+        elif kind == "file":
+            out[name] = _from_file(config_path, str(value), source, name)
+        else:
+            raise ConfigError(f"In {config_path}, [sources.{source}] {name} uses '{kind}'; "
+                              "use env, keyring or file.")
+    return out

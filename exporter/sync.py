@@ -1,0 +1,250 @@
+"""The nightly sync: every configured source's streams into the archive, in one run.
+
+One failing stream or source never stops the others (the run ends ``partial``); each batch is
+stored with its cursor in one transaction, so a killed sync resumes where its last commit
+ended. Hard deletes are found by comparing the archive's ids with the source's full id list,
+for streams that support it, with ``--full`` or every ``reconcile_every_days``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from exporter.archive import Archive, BatchResult, Record, canonical_json
+from exporter.connector import Batch, Connector, QuotaExhausted, SourceError, Stream
+from exporter.errors import ExporterError
+
+__all__ = ["NullProgress", "Progress", "SourceReport", "StreamReport", "SyncReport", "run_sync"]
+
+log = logging.getLogger("exporter.sync")
+
+#: Reconciliation never tombstones more than this share of a stream at once: an API that
+#: suddenly lists nothing is more likely broken than the agency's data gone.
+RECONCILE_MAX_SHARE = 0.5
+
+
+@dataclass
+class StreamReport:
+    source: str
+    stream: str
+    status: str = "ok"  # ok | failed
+    new: int = 0
+    changed: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    files: int = 0
+    reconciled: bool = False
+    resynced: bool = False
+    seconds: float = 0.0
+    error: str | None = None
+
+    def add(self, result: BatchResult) -> None:
+        self.new += result.new
+        self.changed += result.changed
+        self.deleted += result.deleted
+        self.unchanged += result.unchanged
+
+    def summary(self) -> str:
+        if self.status != "ok":
+            return f"{self.source} {self.stream}: FAILED: {self.error}"
+        extra = " (hard deletes checked)" if self.reconciled else ""
+        files = f", {self.files} files" if self.files else ""
+        return (f"{self.source} {self.stream}: {self.new} new, {self.changed} changed, "
+                f"{self.deleted} deleted, {self.unchanged} unchanged{files}{extra} "
+                f"in {self.seconds:.1f} s")
+
+
+@dataclass
+class SourceReport:
+    name: str
+    status: str = "ok"  # ok | partial | failed
+    error: str | None = None
+    streams: list[StreamReport] = field(default_factory=list)
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class SyncReport:
+    run_id: int
+    status: str = "ok"
+    sources: list[SourceReport] = field(default_factory=list)
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "sources": {s.name: {"status": s.status, "error": s.error, "usage": s.usage}
+                        for s in self.sources},
+            "streams": {f"{r.source}/{r.stream}": {k: v for k, v in asdict(r).items()
+                                                   if k not in ("source", "stream")}
+                        for s in self.sources for r in s.streams},
+        }
+
+
+class Progress(Protocol):
+    def stream_started(self, source: str, stream: str) -> None: ...
+    def advanced(self, source: str, stream: str, records: int) -> None: ...
+    def stream_finished(self, report: StreamReport) -> None: ...
+    def source_finished(self, report: SourceReport) -> None: ...
+
+
+class NullProgress:
+    def stream_started(self, source: str, stream: str) -> None:
+        pass
+
+    def advanced(self, source: str, stream: str, records: int) -> None:
+        pass
+
+    def stream_finished(self, report: StreamReport) -> None:
+        pass
+
+    def source_finished(self, report: SourceReport) -> None:
+        pass
+
+
+def _last_reconciled(archive: Archive, key: str) -> dt.datetime | None:
+    for run in archive.runs():
+        info = (run.stats.get("streams") or {}).get(key) or {}
+        if info.get("reconciled"):
+            return dt.datetime.fromisoformat(run.started_at)
+    return None
+
+
+class _StreamSync:
+    """Stores one stream's batches, files first."""
+
+    def __init__(self, archive: Archive, run_id: int, source: str, stream: Stream,
+                 progress: Progress) -> None:
+        self.archive = archive
+        self.run_id = run_id
+        self.source = source
+        self.stream = stream
+        self.progress = progress
+        self.report = StreamReport(source, stream.name)
+
+    def store(self, batch: Batch) -> None:
+        records = [self._with_files(rec, batch.files.get(rec.id, [])) for rec in batch.records]
+        cursor: Any = batch.cursor
+        kwargs = {} if cursor is None else {"cursor": cursor}
+        result = self.archive.put_batch(self.run_id, self.source, self.stream.name, records,
+                                        **kwargs)
+        self.report.add(result)
+        if batch.reset:
+            self.report.resynced = True
+        self.progress.advanced(self.source, self.stream.name, len(records))
+
+    def _with_files(self, rec: Record, bodies: list[Any]) -> Record:
+        if not bodies or rec.deleted:
+            return rec
+        current = self.archive.current(self.source, self.stream.name, rec.id)
+        known = current[1] if current and current[0] == canonical_json(rec.data) else {}
+        hashes: dict[str, str] = {}
+        for body in bodies:
+            if body.name in known:  # same record content, file already archived
+                hashes[body.name] = known[body.name]
+                continue
+            info = self.archive.put_file(self.run_id, body.open(), body.media_type)
+            hashes[body.name] = info.hash
+            self.report.files += 1
+        return Record(rec.id, rec.data, rec.deleted, hashes)
+
+    def reconcile(self, connector: Connector) -> None:
+        live = set(connector.list_ids(self.stream))
+        archived = self.archive.record_ids(self.source, self.stream.name)
+        missing = archived - live
+        if missing and len(archived) > 10 and len(missing) > RECONCILE_MAX_SHARE * len(archived):
+            raise SourceError(
+                f"{self.source} lists only {len(live)} of the {len(archived)} {self.stream.name} "
+                "records archived; exporter did not mark the rest deleted. If they really were "
+                "deleted, run 'exporter sync --full' again after checking the account.")
+        if missing:
+            self.report.add(self.archive.tombstone(self.run_id, self.source, self.stream.name,
+                                                   sorted(missing)))
+        self.report.reconciled = True
+
+
+def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector, full: bool,
+                 reconcile_every: dt.timedelta, progress: Progress) -> SourceReport:
+    report = SourceReport(name)
+    try:
+        streams = connector.streams()
+    except SourceError as exc:
+        report.status, report.error = "failed", str(exc)
+        return report
+    for stream in streams:
+        sync = _StreamSync(archive, run_id, name, stream, progress)
+        report.streams.append(sync.report)
+        progress.stream_started(name, stream.name)
+        started = time.perf_counter()
+        try:
+            archive.put_schema(run_id, name, stream.name, connector.schema(stream))
+            cursor = None if full else archive.get_cursor(name, stream.name)
+            for batch in connector.read(stream, cursor, full=full):
+                sync.store(batch)
+            if stream.reconcile:
+                last = _last_reconciled(archive, f"{name}/{stream.name}")
+                now = dt.datetime.now(dt.UTC)
+                if full or last is None or now - last >= reconcile_every:
+                    sync.reconcile(connector)
+        except QuotaExhausted as exc:
+            sync.report.status, sync.report.error = "failed", str(exc)
+            report.status, report.error = "partial", str(exc)
+            sync.report.seconds = time.perf_counter() - started
+            progress.stream_finished(sync.report)
+            break  # the quota is the source's, not the stream's: stop asking
+        except SourceError as exc:
+            sync.report.status, sync.report.error = "failed", str(exc)
+        sync.report.seconds = time.perf_counter() - started
+        log.info("%s", sync.report.summary())
+        progress.stream_finished(sync.report)
+    failed = [s for s in report.streams if s.status != "ok"]
+    if failed and report.status == "ok":
+        report.status = "failed" if len(failed) == len(report.streams) else "partial"
+        report.error = report.error or f"{len(failed)} stream(s) failed: " + "; ".join(
+            f"{s.stream}: {s.error}" for s in failed[:3])
+    return report
+
+
+def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: bool = False,
+             reconcile_every_days: float = 7.0, progress: Progress | None = None) -> SyncReport:
+    """Sync every source in ``connectors`` into ``archive`` (opened for writing) as one run."""
+    progress = progress or NullProgress()
+    run_id = archive.begin_run("sync")
+    report = SyncReport(run_id)
+    status = "failed"
+    try:
+        for name, connector in connectors.items():
+            try:
+                src = _sync_source(archive, run_id, name, connector, full,
+                                   dt.timedelta(days=reconcile_every_days), progress)
+            finally:
+                connector.close()
+            src.usage = connector.usage()
+            report.sources.append(src)
+            progress.source_finished(src)
+        states = {s.status for s in report.sources}
+        if not report.sources or states == {"failed"}:
+            report.status = "failed"
+        elif states == {"ok"}:
+            report.status = "ok"
+        else:
+            report.status = "partial"
+        status = report.status
+    except (KeyboardInterrupt, SystemExit):
+        status = "interrupted"
+        raise
+    except ExporterError as exc:
+        # Archive problems (disk full, damage) end the run; what was committed stays.
+        report.status = status = "failed"
+        report.sources.append(SourceReport("archive", "failed", str(exc)))
+        raise
+    finally:
+        errors = [f"{s.name}: {s.error}" for s in report.sources if s.error]
+        try:
+            archive.finish_run(run_id, status, report.stats(), "; ".join(errors) or None)
+        except ExporterError:
+            log.exception("could not record the end of run %s", run_id)
+    return report
