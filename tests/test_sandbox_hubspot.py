@@ -324,6 +324,13 @@ def test_search_operators_groups_sorts_and_total(ro: Portal) -> None:
     with pytest.raises(hubspot.crm.objects.ApiException) as err:
         search(client, "contacts", limit=201)
     assert err.value.status == 400
+    token = search(client, "notes", filter_groups=[{"filters": [
+        {"propertyName": "hs_note_body", "operator": "CONTAINS_TOKEN", "value": "*intake*"}]}])
+    assert token.total == 25  # one intake note per client
+    mail = next(c.properties["email"] for c in contacts if c.properties["email"])
+    free = search(client, "contacts", query=mail.split("@")[0].upper())
+    assert free.total >= 1 and all(mail.split("@")[0] in (r.properties["email"] or "")
+                                   for r in free.results)
 
 
 def test_search_by_modified_date_in_millis_or_iso(ro: Portal) -> None:
@@ -759,7 +766,7 @@ def test_construction_is_fast_and_paging_keeps_up() -> None:
         count, after = 0, "0"
         while after:
             page = session.get(f"{portal.url}/crm/v3/objects/notes", timeout=10, params={
-                "limit": 100, "after": after, "properties": "hs_note_body,hs_timestamp"}).json()
+                "limit": "100", "after": after, "properties": "hs_note_body,hs_timestamp"}).json()
             count += len(page["results"])
             after = page.get("paging", {}).get("next", {}).get("after")
         rate = count / (time.perf_counter() - started)
