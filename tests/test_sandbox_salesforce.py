@@ -679,6 +679,17 @@ def test_slow_timeout_truncated_and_malformed_responses(org: Org) -> None:
     assert sf.query("SELECT COUNT() FROM Account")["totalSize"] == 25
 
 
+def test_query_timeout_on_large_non_selective_queries_but_not_in_bulk(org: Org) -> None:
+    sf = org.sf()
+    org.em.query_timeout_rows = 100
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.query("SELECT Id FROM Care_Task__c")
+    assert exc.value.content[0]["errorCode"] == "QUERY_TIMEOUT"
+    assert sf.query("SELECT Id FROM Care_Task__c WHERE Day__c = 'Mon'")["totalSize"] <= 100
+    chunks = list(sf.bulk2.Care_Task__c.query("SELECT Id FROM Care_Task__c", wait=0.01))
+    assert sum(chunk.count("\n") - 1 for chunk in chunks) > 100
+
+
 def test_other_api_versions_and_retrieve_with_fields(org: Org) -> None:
     sf = org.sf(version="60.0")
     rec = sf.query("SELECT Id FROM Account LIMIT 1")["records"][0]

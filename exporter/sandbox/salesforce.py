@@ -83,6 +83,8 @@ class SalesforceEmulator(Emulator):
         self.api_usage = 0
         self.daily_limit = 15000  # calls a day; every call after that answers 403
         self.bulk_polls = 0  # job polls that still answer InProgress before JobComplete
+        # REST queries matching more rows than this answer QUERY_TIMEOUT (None: never)
+        self.query_timeout_rows: int | None = None
         self._serial = 0
         self._routes_setup()
 
@@ -390,6 +392,10 @@ class SalesforceEmulator(Emulator):
                                                       ver)
         except SoqlError as exc:
             raise sf_error(400, exc.code, exc.render()) from None
+        limit = self.query_timeout_rows
+        if limit is not None and len(self.store.records[obj.name]) > limit and len(rows) > limit:
+            # a big, non-selective REST query: Salesforce gives up; Bulk 2.0 still works
+            raise sf_error(400, "QUERY_TIMEOUT", "Your query request was running for too long.")
         if count:
             return Response.json({"totalSize": len(rows), "done": True, "records": []})
         self._serial += 1
