@@ -452,6 +452,17 @@ def test_properties_schemas_and_property_creation(rw: Portal) -> None:
             "name": "legacy_id", "label": "x", "type": "string", "fieldType": "text",
             "groupName": "contactinformation"})
     assert err.value.status == 409
+    many = client.crm.properties.batch_api.create("deals", {"inputs": [
+        {"name": "payer", "label": "Payer", "type": "enumeration", "fieldType": "select",
+         "groupName": "dealinformation", "options": [
+             {"label": "Medicaid", "value": "medicaid", "hidden": False},
+             {"label": "Private pay", "value": "private", "hidden": False}]},
+        {"name": "dealname", "label": "dup", "type": "string", "fieldType": "text",
+         "groupName": "dealinformation"}]})
+    assert [p.name for p in many.results] == ["payer"] and many.num_errors == 1
+    with pytest.raises(hubspot.crm.objects.ApiException) as err:  # options are enforced
+        client.crm.objects.basic_api.create("deals", Create(properties={"payer": "cash"}))
+    assert "INVALID_OPTION" in json.loads(err.value.body)["message"]
     ups = client.crm.objects.batch_api.upsert("contacts", Upsert(
         inputs=[{"idProperty": "legacy_id", "id": "L-1", "properties": {"firstname": "Ann"}}]))
     assert ups.results[0].new is True

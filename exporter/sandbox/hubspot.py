@@ -128,6 +128,8 @@ class HubSpotEmulator(Emulator):
             ("GET", r"/crm/v3/properties/(?P<type>[^/]+)", "properties", x.properties),
             ("POST", r"/crm/v3/properties/(?P<type>[^/]+)", "properties.create",
              x.create_property),
+            ("POST", r"/crm/v3/properties/(?P<type>[^/]+)/batch/create", "properties.batch_create",
+             x.create_properties),
             ("GET", r"/crm/v3/properties/(?P<type>[^/]+)/(?P<name>[^/]+)", "properties.get",
              x.property),
             ("GET", r"/crm(?:-object-schemas)?/v3/schemas", "schemas", x.schemas),

@@ -686,7 +686,7 @@ class Portal:
                 "hubspot_owner_id": owner}, rng, lo, hi)
             st.associate("emails", email, "contacts", family)
             st.associate("emails", email, "deals", deal)
-        if rng.random() < 0.06:
+        if rng.random() < 0.05 or client.number.endswith("07"):  # every portal has some
             ticket = self._create("tickets", {
                 "subject": rng.choice(["Caregiver arrived late", "Missed visit on Sunday",
                                        "Billing question"]),

@@ -16,7 +16,7 @@ import random
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from exporter.sandbox.http import Request, Response
+from exporter.sandbox.http import HTTPError, Request, Response
 from exporter.sandbox.hubspot_data import (
     ALIASES,
     CUSTOM_NAME,
@@ -48,32 +48,53 @@ def property(em: HubSpotEmulator, request: Request) -> Response:
     tname = em._type(request.params["type"])
     spec = em.portal.store.properties[tname].get(request.params["name"])
     if spec is None:
-        raise em._fail(404, f"Unable to find property {request.params['name']}",
-                         "OBJECT_NOT_FOUND")
+        raise em._fail(404, f"Unable to find property {request.params['name']}", "OBJECT_NOT_FOUND")
     return Response.json(spec)
 
 
 def create_property(em: HubSpotEmulator, request: Request) -> Response:
     """Create a custom property (a restore target is prepared with these)."""
     tname = em._type(request.params["type"])
-    body = em._body(request)
+    return Response.json(new_property(em, tname, em._body(request)), status=201)
+
+
+def create_properties(em: HubSpotEmulator, request: Request) -> Response:
+    """``batch/create``: each input like a single create; failures are 207 errors."""
+    tname = em._type(request.params["type"])
+    results, errors = [], []
+    for body in inputs(em, request):
+        try:
+            results.append(new_property(em, tname, body))
+        except HTTPError as exc:
+            detail = json.loads(exc.response.body)
+            errors.append(
+                em._standard_error(
+                    detail["category"], detail["message"], {"name": [str(body.get("name"))]}
+                )
+            )
+    return batch_response(em, results, errors, 201)
+
+
+def new_property(em: HubSpotEmulator, tname: str, body: dict[str, Any]) -> dict[str, Any]:
     missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not body.get(k)]
     if missing:
         raise em._fail(400, f"Missing required fields: {missing}", "VALIDATION_ERROR")
     name = str(body["name"])
     defs = em.portal.store.properties[tname]
     if name in defs:
-        raise em._fail(409, f"Property named '{name}' already exists.",
-                         "OBJECT_ALREADY_EXISTS")
+        raise em._fail(409, f"Property named '{name}' already exists.", "OBJECT_ALREADY_EXISTS")
     options = [(str(o["value"]), str(o["label"])) for o in body.get("options") or []]
     spec = property_definition(
         (name, str(body["label"]), str(body["type"]), str(body["fieldType"]), options),
-        bool(body.get("hasUniqueValue")), iso(em._stamp()), hubspot_defined=False)
+        bool(body.get("hasUniqueValue")),
+        iso(em._stamp()),
+        hubspot_defined=False,
+    )
     spec.update(groupName=body["groupName"], description=body.get("description") or "")
     defs[name] = spec
     if spec["hasUniqueValue"]:
         em.portal.store.types[tname].add_unique(name)
-    return Response.json(spec, status=201)
+    return spec
 
 
 def schema_json(em: HubSpotEmulator) -> dict[str, Any]:
@@ -81,23 +102,36 @@ def schema_json(em: HubSpotEmulator) -> dict[str, Any]:
     props = list(em.portal.store.properties[CUSTOM_NAME].values())
     contacts = TYPES["contacts"].type_id
     return {
-        "id": ot.type_id.split("-")[1], "objectTypeId": ot.type_id, "name": CUSTOM_NAME,
+        "id": ot.type_id.split("-")[1],
+        "objectTypeId": ot.type_id,
+        "name": CUSTOM_NAME,
         "fullyQualifiedName": ot.singular,
         "labels": {"singular": "Care recipient", "plural": "Care recipients"},
-        "primaryDisplayProperty": "client_name", "requiredProperties": ["client_number"],
+        "primaryDisplayProperty": "client_name",
+        "requiredProperties": ["client_number"],
         "searchableProperties": ["client_number", "client_name"],
-        "secondaryDisplayProperties": ["client_number"], "properties": props,
+        "secondaryDisplayProperties": ["client_number"],
+        "properties": props,
         "associations": [
-            {"id": str(DEFAULT_ASSOC[(CUSTOM_NAME, "contacts")]),
-             "name": "care_recipient_to_contact",
-             "fromObjectTypeId": ot.type_id, "toObjectTypeId": contacts,
-             "createdAt": props[0]["createdAt"], "updatedAt": props[0]["createdAt"]},
-            {"id": str(DEFAULT_ASSOC[("contacts", CUSTOM_NAME)]),
-             "name": "contact_to_care_recipient",
-             "fromObjectTypeId": contacts, "toObjectTypeId": ot.type_id,
-             "createdAt": props[0]["createdAt"], "updatedAt": props[0]["createdAt"]},
+            {
+                "id": str(DEFAULT_ASSOC[(CUSTOM_NAME, "contacts")]),
+                "name": "care_recipient_to_contact",
+                "fromObjectTypeId": ot.type_id,
+                "toObjectTypeId": contacts,
+                "createdAt": props[0]["createdAt"],
+                "updatedAt": props[0]["createdAt"],
+            },
+            {
+                "id": str(DEFAULT_ASSOC[("contacts", CUSTOM_NAME)]),
+                "name": "contact_to_care_recipient",
+                "fromObjectTypeId": contacts,
+                "toObjectTypeId": ot.type_id,
+                "createdAt": props[0]["createdAt"],
+                "updatedAt": props[0]["createdAt"],
+            },
         ],
-        "archived": False, "createdAt": props[0]["createdAt"],
+        "archived": False,
+        "createdAt": props[0]["createdAt"],
         "updatedAt": props[0]["createdAt"],
     }
 
@@ -108,8 +142,9 @@ def schemas(em: HubSpotEmulator, request: Request) -> Response:
 
 def schema(em: HubSpotEmulator, request: Request) -> Response:
     if ALIASES.get(request.params["type"]) != CUSTOM_NAME:
-        raise em._fail(404, f"Unable to find object type {request.params['type']}",
-                         "OBJECT_NOT_FOUND")
+        raise em._fail(
+            404, f"Unable to find object type {request.params['type']}", "OBJECT_NOT_FOUND"
+        )
     return Response.json(schema_json(em))
 
 
@@ -121,10 +156,14 @@ def owners(em: HubSpotEmulator, request: Request) -> Response:
         owners = [o for o in owners if o["email"] == request.arg("email")]
     if (request.arg("archived") or "false").lower() == "true":
         owners = []  # no coordinator has left
-    body: dict[str, Any] = {"results": owners[after:after + limit]}
+    body: dict[str, Any] = {"results": owners[after : after + limit]}
     if after + limit < len(owners):
-        body["paging"] = {"next": {"after": str(after + limit), "link": (
-            f"{em.base_url}/crm/v3/owners/?after={after + limit}")}}
+        body["paging"] = {
+            "next": {
+                "after": str(after + limit),
+                "link": (f"{em.base_url}/crm/v3/owners/?after={after + limit}"),
+            }
+        }
     return Response.json(body)
 
 
@@ -145,9 +184,10 @@ def live(em: HubSpotEmulator, tname: str, raw_id: Any) -> Record | None:
 
 
 def assoc_rows(em: HubSpotEmulator, tname: str, rec_id: int, to_type: str) -> list[dict[str, Any]]:
-    return [{"toObjectId": tid,
-             "associationTypes": [em._spec(tname, to_type, t) for t in types]}
-            for tid, types in em.portal.store.associations(tname, rec_id, to_type)]
+    return [
+        {"toObjectId": tid, "associationTypes": [em._spec(tname, to_type, t) for t in types]}
+        for tid, types in em.portal.store.associations(tname, rec_id, to_type)
+    ]
 
 
 def assoc_list(em: HubSpotEmulator, request: Request) -> Response:
@@ -156,10 +196,14 @@ def assoc_list(em: HubSpotEmulator, request: Request) -> Response:
     after = int(request.arg("after") or 0)
     rec = live(em, tname, request.params["id"])
     rows = assoc_rows(em, tname, rec.id, to_type) if rec is not None else []
-    body: dict[str, Any] = {"results": rows[after:after + limit]}
+    body: dict[str, Any] = {"results": rows[after : after + limit]}
     if after + limit < len(rows):
-        body["paging"] = {"next": {"after": str(after + limit), "link": (
-            f"{em.base_url}{request.path}?after={after + limit}")}}
+        body["paging"] = {
+            "next": {
+                "after": str(after + limit),
+                "link": (f"{em.base_url}{request.path}?after={after + limit}"),
+            }
+        }
     return Response.json(body)
 
 
@@ -173,10 +217,15 @@ def assoc_batch_read(em: HubSpotEmulator, request: Request) -> Response:
         if rows:
             results.append({"from": {"id": raw}, "to": rows})
         else:
-            errors.append(em._standard_error(
-                "VALIDATION_ERROR", f"No {TYPES[to_type].singular} is associated with "
-                f"{TYPES[tname].singular} {raw}.", {"fromObjectId": [raw]})
-                | {"subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND"})
+            errors.append(
+                em._standard_error(
+                    "VALIDATION_ERROR",
+                    f"No {TYPES[to_type].singular} is associated with "
+                    f"{TYPES[tname].singular} {raw}.",
+                    {"fromObjectId": [raw]},
+                )
+                | {"subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND"}
+            )
     return batch_response(em, results, errors, 200)
 
 
@@ -185,36 +234,51 @@ def inputs(em: HubSpotEmulator, request: Request) -> list[dict[str, Any]]:
     if not isinstance(inputs, list):
         raise em._fail(400, "inputs is required", "VALIDATION_ERROR")
     if len(inputs) > 1000:  # v4 association batches take up to 1,000 inputs
-        raise em._fail(400, "Batch input array size must be less than or equal to 1000",
-                         "VALIDATION_ERROR")
+        raise em._fail(
+            400, "Batch input array size must be less than or equal to 1000", "VALIDATION_ERROR"
+        )
     return inputs
 
 
-def batch_response(em: HubSpotEmulator, results: list[Any], errors: list[Any],
-                   status: int) -> Response:
+def batch_response(
+    em: HubSpotEmulator, results: list[Any], errors: list[Any], status: int
+) -> Response:
     now = iso(em._now_ms())
-    out: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": now,
-                           "completedAt": now}
+    out: dict[str, Any] = {
+        "status": "COMPLETE",
+        "results": results,
+        "startedAt": now,
+        "completedAt": now,
+    }
     if errors:
         out.update(numErrors=len(errors), errors=errors)
         status = 207
     return Response.json(out, status=status)
 
 
-def pair_missing(em: HubSpotEmulator, tname: str, to_type: str, from_id: Any,
-                  to_id: Any) -> dict[str, Any] | None:
+def pair_missing(
+    em: HubSpotEmulator, tname: str, to_type: str, from_id: Any, to_id: Any
+) -> dict[str, Any] | None:
     if live(em, tname, from_id) is None or live(em, to_type, to_id) is None:
         return em._standard_error(
-            "OBJECT_NOT_FOUND", f"One or more objects in {tname} {from_id} -> {to_type} "
-            f"{to_id} do not exist", {"fromObjectId": [str(from_id)], "toObjectId": [str(to_id)]})
+            "OBJECT_NOT_FOUND",
+            f"One or more objects in {tname} {from_id} -> {to_type} {to_id} do not exist",
+            {"fromObjectId": [str(from_id)], "toObjectId": [str(to_id)]},
+        )
     return None
 
 
-def labels_pair(em: HubSpotEmulator, tname: str, to_type: str, from_id: int, to_id: int,
-                 type_ids: list[int]) -> dict[str, Any]:
+def labels_pair(
+    em: HubSpotEmulator, tname: str, to_type: str, from_id: int, to_id: int, type_ids: list[int]
+) -> dict[str, Any]:
     labels = [label for t in type_ids if (label := assoc_label(tname, to_type, t))]
-    return {"fromObjectTypeId": TYPES[tname].type_id, "fromObjectId": from_id,
-            "toObjectTypeId": TYPES[to_type].type_id, "toObjectId": to_id, "labels": labels}
+    return {
+        "fromObjectTypeId": TYPES[tname].type_id,
+        "fromObjectId": from_id,
+        "toObjectTypeId": TYPES[to_type].type_id,
+        "toObjectId": to_id,
+        "labels": labels,
+    }
 
 
 def assoc_batch_create(em: HubSpotEmulator, request: Request) -> Response:
@@ -233,19 +297,30 @@ def assoc_batch_create(em: HubSpotEmulator, request: Request) -> Response:
     return batch_response(em, results, errors, 201)
 
 
-def default_pair(em: HubSpotEmulator, tname: str, to_type: str, from_id: Any,
-                 to_id: Any) -> list[Any]:
+def default_pair(
+    em: HubSpotEmulator, tname: str, to_type: str, from_id: Any, to_id: Any
+) -> list[Any]:
     type_id = DEFAULT_ASSOC.get((tname, to_type))
     if type_id is None:
-        raise em._fail(400, f"No default association from {tname} to {to_type}",
-                         "VALIDATION_ERROR")
+        raise em._fail(400, f"No default association from {tname} to {to_type}", "VALIDATION_ERROR")
     back = em.portal.store.associate(tname, int(from_id), to_type, int(to_id), type_id)
     return [
-        {"from": {"id": str(from_id)}, "to": {"id": str(to_id)}, "associationSpec": {
-            "associationCategory": "HUBSPOT_DEFINED", "associationTypeId": back}},
-        {"from": {"id": str(to_id)}, "to": {"id": str(from_id)}, "associationSpec": {
-            "associationCategory": "HUBSPOT_DEFINED",
-            "associationTypeId": DEFAULT_ASSOC.get((to_type, tname), type_id)}},
+        {
+            "from": {"id": str(from_id)},
+            "to": {"id": str(to_id)},
+            "associationSpec": {
+                "associationCategory": "HUBSPOT_DEFINED",
+                "associationTypeId": back,
+            },
+        },
+        {
+            "from": {"id": str(to_id)},
+            "to": {"id": str(from_id)},
+            "associationSpec": {
+                "associationCategory": "HUBSPOT_DEFINED",
+                "associationTypeId": DEFAULT_ASSOC.get((to_type, tname), type_id),
+            },
+        },
     ]
 
 
@@ -266,8 +341,7 @@ def assoc_batch_archive(em: HubSpotEmulator, request: Request) -> Response:
     tname, to_type = em._type(request.params["from"]), em._type(request.params["to"])
     for item in inputs(em, request):
         for target in item.get("to") or []:
-            em.portal.store.dissociate(tname, int(item["from"]["id"]), to_type,
-                                         int(target["id"]))
+            em.portal.store.dissociate(tname, int(item["from"]["id"]), to_type, int(target["id"]))
     return Response(204)
 
 
@@ -292,21 +366,27 @@ def assoc_put(em: HubSpotEmulator, request: Request) -> Response:
     type_ids = [int(s["associationTypeId"]) for s in specs]
     for t in type_ids:
         em.portal.store.associate(tname, int(from_id), to_type, int(to_id), t)
-    return Response.json(labels_pair(em, tname, to_type, int(from_id), int(to_id),
-                                           type_ids), status=201)
+    return Response.json(
+        labels_pair(em, tname, to_type, int(from_id), int(to_id), type_ids), status=201
+    )
 
 
 def assoc_delete(em: HubSpotEmulator, request: Request) -> Response:
     tname, to_type = em._type(request.params["type"]), em._type(request.params["to"])
-    em.portal.store.dissociate(tname, int(request.params["id"]), to_type,
-                                 int(request.params["toid"]))
+    em.portal.store.dissociate(
+        tname, int(request.params["id"]), to_type, int(request.params["toid"])
+    )
     return Response(204)
 
 
 def assoc_labels(em: HubSpotEmulator, request: Request) -> Response:
     tname, to_type = em._type(request.params["from"]), em._type(request.params["to"])
-    ids = sorted({*([DEFAULT_ASSOC[(tname, to_type)]] if (tname, to_type) in DEFAULT_ASSOC
-                    else []), *LABELLED_ASSOC.get((tname, to_type), {})})
+    ids = sorted(
+        {
+            *([DEFAULT_ASSOC[(tname, to_type)]] if (tname, to_type) in DEFAULT_ASSOC else []),
+            *LABELLED_ASSOC.get((tname, to_type), {}),
+        }
+    )
     return Response.json({"results": [em._spec(tname, to_type, t) for t in ids]})
 
 
@@ -314,10 +394,26 @@ def assoc_labels(em: HubSpotEmulator, request: Request) -> Response:
 
 
 def file_json(em: HubSpotEmulator, meta: dict[str, Any]) -> dict[str, Any]:
-    out = {k: meta[k] for k in ("id", "name", "extension", "type", "size", "path",
-                                "parentFolderId", "access", "archived")}
-    out.update(createdAt=iso(meta["created"]), updatedAt=iso(meta["updated"]),
-               isUsableInContent=False, encoding="pdf" if meta["extension"] == "pdf" else "")
+    out = {
+        k: meta[k]
+        for k in (
+            "id",
+            "name",
+            "extension",
+            "type",
+            "size",
+            "path",
+            "parentFolderId",
+            "access",
+            "archived",
+        )
+    }
+    out.update(
+        createdAt=iso(meta["created"]),
+        updatedAt=iso(meta["updated"]),
+        isUsableInContent=False,
+        encoding="pdf" if meta["extension"] == "pdf" else "",
+    )
     if meta.get("archivedAt"):
         out["archivedAt"] = iso(meta["archivedAt"])
     return out
@@ -336,8 +432,7 @@ def files_search(em: HubSpotEmulator, request: Request) -> Response:
         raise em._fail(400, "limit must be between 1 and 100", "VALIDATION_ERROR")
     after = int(request.arg("after") or 0)
     if after >= SEARCH_CAP:
-        raise em._fail(400, f"Paging past {SEARCH_CAP} files is not supported",
-                         "VALIDATION_ERROR")
+        raise em._fail(400, f"Paging past {SEARCH_CAP} files is not supported", "VALIDATION_ERROR")
     files = [m for m in em.portal.files.values() if not m["archived"]]
     name, path, ids = request.arg("name"), request.arg("path"), request.args("ids")
     if name:
@@ -346,17 +441,25 @@ def files_search(em: HubSpotEmulator, request: Request) -> Response:
         files = [m for m in files if m["path"].startswith(path)]
     if ids:
         files = [m for m in files if m["id"] in set(ids)]
-    for arg, field, cmp in (("createdAtGte", "created", 1), ("createdAtLte", "created", -1),
-                            ("updatedAtGte", "updated", 1), ("updatedAtLte", "updated", -1)):
+    for arg, field, cmp in (
+        ("createdAtGte", "created", 1),
+        ("createdAtLte", "created", -1),
+        ("updatedAtGte", "updated", 1),
+        ("updatedAtLte", "updated", -1),
+    ):
         bound = request.arg(arg)
         if bound:
             limit_ms = to_ms(bound)
             files = [m for m in files if (m[field] - limit_ms) * cmp >= 0]
     files.sort(key=lambda m: int(m["id"]))
-    body: dict[str, Any] = {"results": [file_json(em, m) for m in files[after:after + limit]]}
+    body: dict[str, Any] = {"results": [file_json(em, m) for m in files[after : after + limit]]}
     if after + limit < len(files):
-        body["paging"] = {"next": {"after": str(after + limit), "link": (
-            f"{em.base_url}/files/v3/files/search?after={after + limit}")}}
+        body["paging"] = {
+            "next": {
+                "after": str(after + limit),
+                "link": (f"{em.base_url}/files/v3/files/search?after={after + limit}"),
+            }
+        }
     return Response.json(body)
 
 
@@ -371,8 +474,9 @@ def file_archive(em: HubSpotEmulator, request: Request) -> Response:
 
 
 def signature(em: HubSpotEmulator, file_id: str, expires: int) -> str:
-    return hmac.new(em._signing_key, f"{file_id}:{expires}".encode(),
-                    hashlib.sha256).hexdigest()[:40]
+    return hmac.new(em._signing_key, f"{file_id}:{expires}".encode(), hashlib.sha256).hexdigest()[
+        :40
+    ]
 
 
 def file_signed_url(em: HubSpotEmulator, request: Request) -> Response:
@@ -381,11 +485,20 @@ def file_signed_url(em: HubSpotEmulator, request: Request) -> Response:
     expires = em._now_ms() // 1000 + seconds  # the sandbox clock: advance() expires it
     name = f"{meta['name']}.{meta['extension']}" if meta["extension"] else meta["name"]
 
-    url = (f"{em.base_url}/signed-files/{meta['id']}/{quote(name)}?Expires={expires}"
-           f"&Signature={signature(em, meta['id'], expires)}")
-    return Response.json({"url": url, "expiresAt": iso(expires * 1000), "name": meta["name"],
-                          "extension": meta["extension"], "type": meta["type"],
-                          "size": meta["size"]})
+    url = (
+        f"{em.base_url}/signed-files/{meta['id']}/{quote(name)}?Expires={expires}"
+        f"&Signature={signature(em, meta['id'], expires)}"
+    )
+    return Response.json(
+        {
+            "url": url,
+            "expiresAt": iso(expires * 1000),
+            "name": meta["name"],
+            "extension": meta["extension"],
+            "type": meta["type"],
+            "size": meta["size"],
+        }
+    )
 
 
 def file_download(em: HubSpotEmulator, request: Request) -> Response:
@@ -402,8 +515,10 @@ def file_download(em: HubSpotEmulator, request: Request) -> Response:
     with em.lock:
         meta = dict(em.portal.files.get(file_id) or {})
     if denied or not meta:
-        body = (f"<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code>"
-                f"<Message>{denied or 'Not found'}</Message></Error>").encode()
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code>'
+            f"<Message>{denied or 'Not found'}</Message></Error>"
+        ).encode()
         return Response.raw(body, "application/xml", status=403)
     data = meta.get("data")
     if data is None:
@@ -417,7 +532,8 @@ def files_upload(em: HubSpotEmulator, request: Request) -> Response:
     and ``options`` (JSON), as the SDK's ``files_api.upload`` sends it."""
     ctype = request.headers.get("content-type", "")
     message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        f"Content-Type: {ctype}\r\n\r\n".encode() + request.body)
+        f"Content-Type: {ctype}\r\n\r\n".encode() + request.body
+    )
     fields: dict[str, str] = {}
     data: bytes | None = None
     filename = ""
@@ -440,7 +556,6 @@ def files_upload(em: HubSpotEmulator, request: Request) -> Response:
     options = json.loads(fields.get("options") or "{}")
     meta["access"] = options.get("access", "PRIVATE")
     return Response.json(file_json(em, meta), status=201)
-
 
 
 def generated_bytes(seed: int, file_id: str, size: int) -> bytes:
