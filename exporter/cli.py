@@ -37,6 +37,7 @@ from exporter.keys import (
     write_private_file,
 )
 from exporter.logs import setup_logging
+from exporter.sandbox.cli import sandbox
 
 log = logging.getLogger("exporter.cli")
 
@@ -55,6 +56,8 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (errors.ExporterError, 1),
 ]
 EXIT_OK = 0
+EXIT_SYNC_PARTIAL = 11
+EXIT_SYNC_FAILED = 12
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_DAMAGED = 6
@@ -183,6 +186,16 @@ def _new_passphrase(prompt: str = "New passphrase") -> str | None:
     return None
 
 
+def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise errors.ConfigError(f"The config file {path} cannot be read ({exc}); fix or "
+                                 "remove it.") from None
+
+
 def _recovery_lines(key: str) -> list[str]:
     groups = key.split("-")
     return ["-".join(groups[:4]), "-".join(groups[4:])]
@@ -233,9 +246,13 @@ def init(state: State, archive_path: Path | None, init_key_file: Path | None,
       exporter init --archive D:/exporter/archive.db --key-file D:/exporter/archive.key
     """
     config_path = state.config_path or default_config_path()
+    existing: dict[str, Any] = {}
     if config_path.exists():
-        raise errors.ConfigError(f"exporter is already set up: the config file {config_path} "
-                                 "exists. Use it, or pass --config with a new path.")
+        existing = _read_toml(config_path)
+        if "archive" in existing:
+            raise errors.ConfigError(f"exporter is already set up: the config file "
+                                     f"{config_path} exists. Use it, or pass --config with a "
+                                     "new path.")
     archive_path = (archive_path or default_archive_path()).expanduser().resolve()
     key_file = init_key_file or state.key_file
     if key_file is not None:
@@ -248,7 +265,8 @@ def init(state: State, archive_path: Path | None, init_key_file: Path | None,
         create_key_file(key_file)
     archive, recovery = Archive.create(archive_path, passphrase=passphrase, key_file=key_file)
     with archive:
-        data: dict[str, Any] = {"archive": {"path": str(archive_path), "stale_after_hours": 36}}
+        data: dict[str, Any] = existing | {
+            "archive": {"path": str(archive_path), "stale_after_hours": 36}}
         if key_file is not None:
             data["archive"]["key_file"] = str(key_file)
         write_config(config_path, data)
@@ -567,6 +585,123 @@ def keys_recovery(state: State) -> None:
     out.print("New recovery key (write it down now; it is shown only once):\n")
     for line in _recovery_lines(key):
         out.print(f"    {line}")
+
+
+# -- sync, check, connectors ------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--source", "sources", multiple=True,
+              help="Only this configured source (repeatable); default: all of them.")
+@click.option("--full", is_flag=True,
+              help="Read everything again and check for hard deletes (slower).")
+@pass_state
+@handle_errors
+def sync(state: State, sources: tuple[str, ...], full: bool) -> None:
+    """Copy every configured source into the archive (the nightly job).
+
+    Only what changed since the last run is fetched; deletions are recorded. One failing
+    source never stops the others: the run then ends "partial" (exit 11); if every source
+    failed it ends "failed" (exit 12). Shows progress bars at a terminal and one line per
+    stream otherwise (for cron and Task Scheduler).
+
+    \b
+    Example:
+      exporter sync
+      exporter sync --source salesforce --full
+    """
+    from exporter.progress import progress_for
+    from exporter.sources import build_connectors
+    from exporter.sync import run_sync
+
+    config = state.config
+    connectors = build_connectors(config, sources)
+    every = float(config.raw.get("sync", {}).get("reconcile_every_days", 7))
+    with state.open(write=True) as archive, progress_for(err) as progress:
+        report = run_sync(archive, connectors, full=full, reconcile_every_days=every,
+                          progress=progress)
+    words = {"ok": "finished", "partial": "finished PARTIALLY", "failed": "FAILED"}
+    out.print(f"Sync run {report.run_id} {words.get(report.status, report.status)}.")
+    for src in report.sources:
+        if src.status != "ok":
+            out.print(f"  {src.name}: {src.status}: {src.error}")
+    if report.status == "partial":
+        raise SystemExit(EXIT_SYNC_PARTIAL)
+    if report.status == "failed":
+        raise SystemExit(EXIT_SYNC_FAILED)
+
+
+@cli.command()
+@pass_state
+@handle_errors
+def check(state: State) -> None:
+    """Test each source's credentials and reach, and say what to fix.
+
+    \b
+    Example:
+      exporter check
+    """
+    from exporter.sources import build_connector
+
+    config = state.config
+    if not config.sources:
+        raise errors.ConfigError(f"No sources are configured in {config.path}; add a "
+                                 "[sources.NAME] table (see README).")
+    failures = 0
+    for name, table in config.sources.items():
+        try:
+            connector = build_connector(name, table, config.path)
+            results = connector.check()
+            connector.close()
+        except errors.ExporterError as exc:
+            failures += 1
+            out.print(f"[red]✗[/] {name}: {exc}", markup=True)
+            continue
+        for r in results:
+            mark = "[green]✓[/]" if r.ok else "[red]✗[/]"
+            out.print(f"{mark} {name}: {r.what}" + ("" if r.ok else f": {r.detail}"),
+                      markup=True)
+            failures += not r.ok
+    if failures:
+        raise SystemExit(EXIT_SYNC_FAILED)
+    out.print("Every source answered.")
+
+
+@cli.command()
+@click.option("--streams", "show_streams", is_flag=True,
+              help="Also ask each configured source for its streams (uses the network).")
+@pass_state
+@handle_errors
+def connectors(state: State, show_streams: bool) -> None:
+    """List the installed connectors (built-in and plugins) and their streams.
+
+    \b
+    Example:
+      exporter connectors --streams
+    """
+    from exporter.connector import load_connectors
+    from exporter.sources import build_connector
+
+    loaded = load_connectors()
+    for type_name, cls in sorted(loaded.classes.items()):
+        doc = (cls.__doc__ or "").strip().splitlines()
+        out.print(f"[bold]{type_name}[/] ({cls.__module__}): {doc[0] if doc else ''}",
+                  markup=True)
+        if cls.known_streams:
+            out.print("  streams: " + ", ".join(cls.known_streams))
+    for type_name, problem in sorted(loaded.problems.items()):
+        out.print(f"[red]{type_name}[/]: failed to load ({problem})", markup=True)
+    if show_streams:
+        for name, table in state.config.sources.items():
+            connector = build_connector(name, table, state.config.path)
+            try:
+                names = [s.name for s in connector.streams()]
+            finally:
+                connector.close()
+            out.print(f"source {name}: {len(names)} streams: {', '.join(names)}")
+
+
+cli.add_command(sandbox)
 
 
 def main() -> None:

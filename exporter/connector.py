@@ -106,6 +106,9 @@ class Connector:
     name: ClassVar[str] = ""
     #: Config keys whose values are secrets (resolved from env, keyring or a file).
     secret_fields: ClassVar[tuple[str, ...]] = ()
+    #: The streams a typical account has, for ``exporter connectors`` (documentation only;
+    #: streams() is the truth).
+    known_streams: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, source: str, config: Mapping[str, Any], secrets: Mapping[str, str],
                  log: logging.Logger | None = None) -> None:

@@ -134,7 +134,8 @@ class Sandbox:
     def save(self, path: str | Path) -> None:
         """Write every emulator's data to ``path`` (JSON), atomically."""
         path = Path(path)
-        data: dict[str, Any] = {"format": 1, "now": self.agency.now.isoformat()}
+        data: dict[str, Any] = {"format": 1, "now": self.agency.now.isoformat(),
+                                "agency": self.agency.dump_state()}
         for name, em in self.emulators.items():
             with em.lock:
                 data[name] = em.dump_state()
@@ -145,6 +146,8 @@ class Sandbox:
 
     def load(self, path: str | Path) -> None:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if "agency" in data:
+            self.agency.load_state(data["agency"])
         self.agency.now = dt.datetime.fromisoformat(data["now"])
         for name, em in self.emulators.items():
             if name in data:

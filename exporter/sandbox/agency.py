@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = ["Agency", "ChangeSet", "Client", "Medication"]
@@ -289,6 +289,36 @@ class Agency:
                         {"substance": substance, "reaction": reaction, "severity": severity})
                     changes.edited_allergies.append(client.number)
         return changes
+
+    # -- persistence (``--state``) -------------------------------------------------------
+
+    def dump_state(self) -> dict[str, Any]:
+        """The whole agency (clients, clock, random state) as JSON-serialisable data."""
+        version, internal, gauss = self.rng.getstate()
+        clients = []
+        for c in self.clients.values():
+            d = asdict(c)
+            for key in ("birthdate", "start_date", "discharge_date"):
+                d[key] = d[key].isoformat() if d[key] else None
+            clients.append(d)
+        return {"seed": self.seed, "start": self.start.isoformat(), "now": self.now.isoformat(),
+                "next_number": self._next_number, "rng": [version, list(internal), gauss],
+                "clients": clients}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.seed = state["seed"]
+        self.start = dt.datetime.fromisoformat(state["start"])
+        self.now = dt.datetime.fromisoformat(state["now"])
+        self._next_number = state["next_number"]
+        version, internal, gauss = state["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+        self.clients = {}
+        for d in state["clients"]:
+            d = dict(d)
+            for key in ("birthdate", "start_date", "discharge_date"):
+                d[key] = dt.date.fromisoformat(d[key]) if d[key] else None
+            d["medications"] = [Medication(**m) for m in d["medications"]]
+            self.clients[d["number"]] = Client(**d)
 
     def to_dict(self) -> dict[str, Any]:
         """A summary for logs and the CLI."""

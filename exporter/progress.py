@@ -1,0 +1,66 @@
+"""Progress for long work: bars at a terminal, one plain line per stream otherwise (so the
+mail cron sends, or Task Scheduler's history, stays readable)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from exporter.sync import NullProgress, SourceReport, StreamReport
+
+__all__ = ["LineProgress", "RichProgress", "progress_for"]
+
+
+class LineProgress(NullProgress):
+    def __init__(self, console: Console) -> None:
+        self.console = console
+
+    def stream_finished(self, report: StreamReport) -> None:
+        self.console.print(report.summary(), markup=False, highlight=False)
+
+    def source_finished(self, report: SourceReport) -> None:
+        if report.status != "ok":
+            self.console.print(f"{report.name}: {report.status}: {report.error}", markup=False)
+
+
+class RichProgress(LineProgress):
+    def __init__(self, console: Console) -> None:
+        super().__init__(console)
+        self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                            TextColumn("{task.completed:,} records"), TimeElapsedColumn(),
+                            console=console, transient=False)
+        self.tasks: dict[tuple[str, str], TaskID] = {}
+
+    def stream_started(self, source: str, stream: str) -> None:
+        self.tasks[(source, stream)] = self.bar.add_task(f"{source} {stream}", total=None)
+
+    def advanced(self, source: str, stream: str, records: int) -> None:
+        self.bar.advance(self.tasks[(source, stream)], records)
+
+    def stream_finished(self, report: StreamReport) -> None:
+        task = self.tasks.get((report.source, report.stream))
+        if task is not None:
+            self.bar.update(task, total=self.bar.tasks[task].completed or 1,
+                            completed=self.bar.tasks[task].completed or 1)
+        if report.status != "ok":
+            self.bar.console.print(report.summary(), markup=False)
+
+
+@contextmanager
+def progress_for(console: Console) -> Iterator[NullProgress]:
+    if console.is_terminal:
+        rich = RichProgress(console)
+        with rich.bar:
+            yield rich
+    else:
+        yield LineProgress(console)
