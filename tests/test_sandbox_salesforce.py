@@ -230,6 +230,30 @@ def test_soql_where_in_or_order_limit_and_count(sf: Salesforce) -> None:
     assert like and all(r["Name"].lower().startswith("m") for r in like)
 
 
+def test_parent_relationship_fields_in_rest_and_bulk(sf: Salesforce) -> None:
+    soql = ("SELECT Id, Dose__c, Client__r.Client_Number__c, Client__r.Name FROM Medication__c "
+            "WHERE Client__r.Client_Number__c = 'C-00002' ORDER BY Client__r.Name, Id")
+    rows = sf.query(soql)["records"]
+    assert rows and all(r["Client__r"]["Client_Number__c"] == "C-00002" for r in rows)
+    parent = rows[0]["Client__r"]
+    assert parent["attributes"]["type"] == "Account" and set(parent) == {
+        "attributes", "Client_Number__c", "Name"}
+    account = sf.query("SELECT Id, Name FROM Account WHERE Client_Number__c = 'C-00002'")
+    assert parent["Name"] == account["records"][0]["Name"]
+    no_doctor = sf.Account.create({"Name": "No Doctor"})["id"]
+    got = sf.query(f"SELECT Primary_Physician__r.Name FROM Account WHERE Id = '{no_doctor}'")
+    assert got["records"][0]["Primary_Physician__r"] is None
+    csv_rows = [row for chunk in sf.bulk2.Medication__c.query(soql, wait=0.01)
+                for row in csv.DictReader(io.StringIO(chunk))]
+    assert [r["Client__r.Client_Number__c"] for r in csv_rows] == ["C-00002"] * len(rows)
+    for bad, code in (("SELECT Client__x.Name FROM Medication__c", "INVALID_FIELD"),
+                      ("SELECT Client__r.Nope FROM Medication__c", "INVALID_FIELD"),
+                      ("SELECT Client__r.Owner.Name FROM Medication__c", "MALFORMED_QUERY")):
+        with pytest.raises(SalesforceMalformedRequest) as exc:
+            sf.query(bad)
+        assert exc.value.content[0]["errorCode"] == code
+
+
 def test_soql_errors_are_salesforce_shaped(sf: Salesforce) -> None:
     cases = {
         "SELECT Id, Nope__c FROM Account": ("INVALID_FIELD", "No such column 'Nope__c'"),
@@ -255,8 +279,9 @@ def test_soql_parser_unit() -> None:
               "order by Id desc nulls last limit 5 offset 2")
     assert q.sobject == "Account" and q.limit == 5 and q.offset == 2
     assert q.order[0].desc and q.order[0].nulls_last
+    assert parse("SELECT Client__r.Name FROM Care_Plan__c").fields == [("Client__r.Name", 7)]
     for bad in ("SELECT FROM Account", "SELECT Id FROM Account LIMIT x", "SELECT Id FROM A WHERE "
-                "Name = 'open", "SELECT Client__r.Name FROM Care_Plan__c", "SELECT MAX(Id) FROM A"):
+                "Name = 'open", "SELECT Id FROM A WHERE B", "SELECT MAX(Id) FROM A"):
         with pytest.raises(SoqlError):
             parse(bad)
 

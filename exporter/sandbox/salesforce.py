@@ -26,6 +26,7 @@ import secrets
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -57,6 +58,7 @@ BATCH_MIN, BATCH_MAX = 200, 2000
 MAX_CURSORS = 64  # open query locators kept; older ones answer INVALID_QUERY_LOCATOR
 BAD_LOGIN = "Invalid username, password, security token; or user locked out."
 Handler = Callable[[Request], Response]
+Getter = Callable[[dict[str, Any]], Any]
 
 
 def sf_error(status: int, code: str, message: str, fields: list[str] | None = None,
@@ -66,6 +68,19 @@ def sf_error(status: int, code: str, message: str, fields: list[str] | None = No
     if fields is not None:
         body["fields"] = fields
     return HTTPError(Response.json([body], status=status, headers=headers))
+
+
+@dataclass
+class Column:
+    """A selected or filtered field: ``Name`` or a parent's ``Client__r.Client_Number__c``."""
+
+    name: str  # canonical path, the Bulk CSV header
+    field: FieldDef  # the leaf field
+    get: Getter  # row -> wire value (through the lookup for parent fields)
+    leaf: Getter  # the leaf object's record -> wire value
+    rel: str | None = None  # relationship name for parent fields
+    rel_type: str = ""  # the parent object
+    ref: str = ""  # the lookup field on the row
 
 
 class SalesforceEmulator(Emulator):
@@ -326,9 +341,39 @@ class SalesforceEmulator(Emulator):
             out[f.name] = self._getter(f, obj.name, ver)(rec)
         return out
 
+    def _column(self, obj: ObjectDef, name: str, pos: int, text: str, ver: str) -> Column:
+        """Resolve a field path of the query; unknown ones raise Salesforce's errors."""
+        rel, _, leaf_name = name.rpartition(".")
+        if "." in rel:
+            raise SoqlError("MALFORMED_QUERY", "relationship paths deeper than one parent are "
+                            "not supported by the sandbox", text, pos)
+        if not rel:
+            f = _field(obj, name, pos, text)
+            getter = self._getter(f, obj.name, ver)
+            return Column(f.name, f, getter, getter)
+        ref = next((f for f in obj.fields if f.relationship_name
+                    and f.relationship_name.lower() == rel.lower()), None)
+        parent = OBJECTS_LOWER.get(ref.reference_to[0].lower()) if ref else None
+        if ref is None or parent is None:
+            raise SoqlError("INVALID_FIELD", f"Didn't understand relationship '{rel}' in field "
+                            "path. If you are attempting to use a custom relationship, be sure "
+                            "to append the '__r' after the custom relationship name. Please "
+                            "reference your WSDL or the describe call for the appropriate "
+                            "names.", text, pos)
+        f = _field(parent, leaf_name, pos, text)
+        leaf = self._getter(f, parent.name, ver)
+        table, ref_name = self.store.records[parent.name], ref.name
+
+        def through(rec: dict[str, Any]) -> Any:
+            row = table.get(rec.get(ref_name) or "")
+            return None if row is None else leaf(row)
+
+        return Column(f"{ref.relationship_name}.{f.name}", f, through, leaf,
+                      ref.relationship_name, parent.name, ref_name)
+
     def _run_soql(self, text: str, include_deleted: bool, ver: str
-                  ) -> tuple[ObjectDef, list[FieldDef], list[dict[str, Any]], bool]:
-        """Parse and run a query: (object, selected fields, matching rows, count-only)."""
+                  ) -> tuple[ObjectDef, list[Column], list[dict[str, Any]], bool]:
+        """Parse and run a query: (object, selected columns, matching rows, count-only)."""
         q = parse(text)
         obj = OBJECTS_LOWER.get(q.sobject.lower())
         if obj is None:
@@ -340,31 +385,20 @@ class SalesforceEmulator(Emulator):
             raise SoqlError("INVALID_TYPE_FOR_OPERATION",
                             f"entity type {obj.name} does not support query", text, q.sobject_pos)
 
-        def field(name: str, pos: int) -> FieldDef:
-            f = obj.field(name)
-            if f is None:
-                raise SoqlError("INVALID_FIELD", f"No such column '{name}' on entity "
-                                f"'{obj.name}'. If you are attempting to use a custom field, be "
-                                "sure to append the '__c' after the custom field name. Please "
-                                "reference your WSDL or the describe call for the appropriate "
-                                "names.", text, pos)
-            return f
-
-        def resolve(name: str, pos: int) -> tuple[Callable[[dict[str, Any]], Any], str]:
-            f = field(name, pos)
-            if f.type in ("address", "base64"):
-                raise SoqlError("INVALID_FIELD", f"field '{f.name}' can not be filtered in a "
-                                "query call", text, pos)
-            return self._getter(f, obj.name, ver), f.type
+        def resolve(name: str, pos: int) -> tuple[Getter, str]:
+            col = self._column(obj, name, pos, text, ver)
+            if col.field.type in ("address", "base64"):
+                raise SoqlError("INVALID_FIELD", f"field '{col.field.name}' can not be "
+                                "filtered in a query call", text, pos)
+            return col.get, col.field.type
 
         def norm_id(value: str) -> str:
             return normalize_id(value) or value  # a malformed id simply matches nothing
 
-        selected: list[FieldDef] = []
+        selected: dict[str, Column] = {}
         for name, pos in q.fields:
-            f = field(name, pos)
-            if f not in selected:
-                selected.append(f)
+            col = self._column(obj, name, pos, text, ver)
+            selected.setdefault(col.name, col)
         rows = self.store.rows(obj.name, include_deleted)
         if q.where is not None:
             pred = compile_where(q.where, resolve, text, norm_id)
@@ -380,7 +414,7 @@ class SalesforceEmulator(Emulator):
         rows = rows[q.offset:]
         if q.limit is not None:
             rows = rows[: q.limit]
-        return obj, selected, rows, q.count
+        return obj, list(selected.values()), rows, q.count
 
     def _query(self, request: Request) -> Response:
         text = request.arg("q")
@@ -421,17 +455,29 @@ class SalesforceEmulator(Emulator):
         body: dict[str, Any] = {"totalSize": len(rows), "done": offset + size >= len(rows)}
         if not body["done"]:
             body["nextRecordsUrl"] = f"/services/data/v{ver}/query/{cursor}-{offset + size}"
-        obj, fields = state["obj"], state["fields"]
-        getters = [(f.name, self._getter(f, obj.name, ver)) for f in fields]
-        prefix = f"/services/data/v{ver}/sobjects/{obj.name}/"
-        records = []
-        for rec in page:
-            out: dict[str, Any] = {"attributes": {"type": obj.name, "url": prefix + rec["Id"]}}
-            for name, get in getters:
-                out[name] = get(rec)
-            records.append(out)
-        body["records"] = records
+        body["records"] = [self._project(state["obj"], rec, state["fields"], ver)
+                           for rec in page]
         return Response.json(body)
+
+    def _project(self, obj: ObjectDef, rec: dict[str, Any], columns: list[Column],
+                 ver: str) -> dict[str, Any]:
+        """A REST query record: attributes, fields, and parents as nested records."""
+        out: dict[str, Any] = {"attributes": {
+            "type": obj.name, "url": f"/services/data/v{ver}/sobjects/{obj.name}/{rec['Id']}"}}
+        for col in columns:
+            if col.rel is None:
+                out[col.name] = col.get(rec)
+                continue
+            parent = self.store.records[col.rel_type].get(rec.get(col.ref) or "")
+            if parent is None:
+                out[col.rel] = None
+                continue
+            nested = out.get(col.rel)
+            if nested is None:
+                nested = out[col.rel] = {"attributes": {"type": col.rel_type, "url": (
+                    f"/services/data/v{ver}/sobjects/{col.rel_type}/{parent['Id']}")}}
+            nested[col.field.name] = col.leaf(parent)
+        return out
 
     def _window(self, request: Request) -> tuple[str, str]:
         start, end = (sf_datetime(request.arg(k) or "") for k in ("start", "end"))
@@ -602,7 +648,7 @@ class SalesforceEmulator(Emulator):
             "apiVersion": float(request.params["ver"]), "lineEnding": body.get("lineEnding", "LF"),
             "columnDelimiter": body.get("columnDelimiter", "COMMA"),
         }
-        compound = [f.name for f in fields if f.type in ("address", "base64")]
+        compound = [c.name for c in fields if c.field.type in ("address", "base64")]
         self.jobs[job_id] = {"info": job, "fields": fields, "rows": rows, "polls": 0,
                              "delimiter": delimiter, "error": None if not compound else
                              "FUNCTIONALITY_NOT_ENABLED: Selecting compound data not supported "
@@ -653,15 +699,13 @@ class SalesforceEmulator(Emulator):
         offset = int(base64.b64decode(locator).decode()) if locator else 0
         rows = job["rows"][offset: offset + size]
         nxt = offset + size if offset + size < len(job["rows"]) else None
-        info, ver = job["info"], request.params["ver"]
-        obj = OBJECTS_LOWER[info["object"].lower()]
+        info = job["info"]
         out = io.StringIO()
         writer = csv.writer(out, delimiter=job["delimiter"], quoting=csv.QUOTE_ALL,
                             lineterminator="\r\n" if info["lineEnding"] == "CRLF" else "\n")
-        writer.writerow([f.name for f in job["fields"]])
-        getters = [self._getter(f, obj.name, ver) for f in job["fields"]]
+        writer.writerow([c.name for c in job["fields"]])
         for rec in rows:
-            writer.writerow([_csv_value(g(rec)) for g in getters])
+            writer.writerow([_csv_value(c.get(rec)) for c in job["fields"]])
         headers = {"Sforce-NumberOfRecords": str(len(rows)), "Sforce-Locator":
                    "null" if nxt is None else base64.b64encode(str(nxt).encode()).decode()}
         return Response.raw(out.getvalue().encode("utf-8"), "text/csv; charset=UTF-8",
@@ -692,6 +736,16 @@ def _credentials() -> dict[str, str]:
     from exporter.sandbox import CREDENTIALS  # the package imports this module first
 
     return CREDENTIALS["salesforce"]
+
+
+def _field(obj: ObjectDef, name: str, pos: int, text: str) -> FieldDef:
+    f = obj.field(name)
+    if f is None:
+        raise SoqlError("INVALID_FIELD", f"No such column '{name}' on entity '{obj.name}'. If "
+                        "you are attempting to use a custom field, be sure to append the '__c' "
+                        "after the custom field name. Please reference your WSDL or the "
+                        "describe call for the appropriate names.", text, pos)
+    return f
 
 
 def _soap_fault(code: str, message: str) -> Response:

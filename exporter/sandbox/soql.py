@@ -7,8 +7,9 @@ Literals: quoted strings (backslash escapes), numbers, ``true``/``false``, ``nul
 unquoted dates (``2024-01-01``) and datetimes (``2024-01-01T00:00:00Z``, with optional
 fraction and ``+hh:mm``/``+hhmm`` offset).
 
-Not supported (a query using them gets MALFORMED_QUERY): relationship paths
-(``Client__r.Name``), sub-queries, aggregate functions other than ``COUNT()``,
+Field names may be one-level parent paths (``Client__r.Client_Number__c``); the emulator
+resolves them. Not supported (MALFORMED_QUERY): deeper paths, sub-queries (child
+relationships), aggregate functions other than ``COUNT()``,
 ``GROUP BY``, date literals such as ``LAST_N_DAYS:7``, ``INCLUDES``/``EXCLUDES``,
 ``FIELDS(...)``.
 
@@ -268,9 +269,6 @@ class _Parser:
         tok = self.tok
         if tok.kind != "ident" or tok.value.lower() in KEYWORDS:
             raise self.error(f"unexpected token: '{tok.value or 'end of query'}'")
-        if "." in tok.value:
-            raise SoqlError("MALFORMED_QUERY", "relationship queries are not supported by the "
-                            "sandbox", self.text, tok.pos)
         return self.advance()
 
     def parse(self) -> Query:
