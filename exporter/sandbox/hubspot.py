@@ -219,7 +219,8 @@ class HubSpotEmulator(Emulator):
             return None, headers
 
     def _correlation_id(self) -> str:
-        return str(uuid.UUID(int=(self.agency.seed << 64) | next(self._correlation)))
+        high = (self.agency.seed & (2**64 - 1)) << 64  # deterministic per seed, unique per call
+        return str(uuid.UUID(int=high | next(self._correlation)))
 
     def _error(self, status: int, message: str, category: str, **extra: Any) -> Response:
         body = {"status": "error", "message": message, "correlationId": self._correlation_id(),
