@@ -1,0 +1,138 @@
+"""The sync engine with an in-memory connector (a real Connector subclass, no mocks)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from exporter.archive import Archive, Record
+from exporter.connector import (
+    Batch,
+    CheckResult,
+    Connector,
+    FileBody,
+    QuotaExhausted,
+    SourceError,
+    Stream,
+)
+from exporter.sync import run_sync
+
+
+class MemoryConnector(Connector):
+    """A source held in a dict: {stream: {id: data}}, read in pages of ``page`` records with
+    the position as cursor; ``fail`` names streams that raise."""
+
+    name = "memory"
+
+    def __init__(self, source: str, data: dict[str, dict[str, Any]], page: int = 3,
+                 fail: dict[str, Exception] | None = None) -> None:
+        super().__init__(source, {}, {})
+        self.data = data
+        self.page = page
+        self.fail = fail or {}
+        self.file_opens = 0
+        self.reads: list[tuple[str, Any]] = []
+
+    def check(self) -> list[CheckResult]:
+        return [CheckResult(True, "memory is always there")]
+
+    def streams(self) -> list[Stream]:
+        return [Stream(name, "id", "seq", reconcile=True) for name in self.data]
+
+    def read(self, stream: Stream, cursor: Any, full: bool = False) -> Iterator[Batch]:
+        self.reads.append((stream.name, cursor))
+        if stream.name in self.fail:
+            raise self.fail[stream.name]
+        rows = sorted(self.data[stream.name].items(), key=lambda kv: kv[1]["seq"])
+        start = 0 if full or cursor is None else cursor
+        rows = [r for r in rows if r[1]["seq"] > start]
+        for i in range(0, len(rows), self.page):
+            chunk = rows[i : i + self.page]
+            files = {rid: [FileBody("body", self._opener(rid))]
+                     for rid, d in chunk if d.get("file")}
+            yield Batch([Record(rid, d) for rid, d in chunk], cursor=chunk[-1][1]["seq"],
+                        files=files)
+
+    def _opener(self, rid: str) -> Any:
+        def open_() -> Iterator[bytes]:
+            self.file_opens += 1
+            yield f"content of {rid}".encode()
+        return open_
+
+    def list_ids(self, stream: Stream) -> Iterator[str]:
+        yield from self.data[stream.name]
+
+
+def _data(n: int) -> dict[str, dict[str, Any]]:
+    things = {str(i): {"id": str(i), "seq": i, "file": i % 2 == 0} for i in range(1, n + 1)}
+    return {"things": things, "others": {"x": {"id": "x", "seq": 1}}}
+
+
+def test_incremental_files_and_reconciliation(archive: Archive) -> None:
+    data = _data(10)
+    conn = MemoryConnector("mem", data)
+    report = run_sync(archive, {"mem": conn})
+    assert report.status == "ok"
+    things = report.sources[0].streams[0]
+    assert (things.new, things.files, things.reconciled) == (10, 5, True)
+    assert archive.get_cursor("mem", "things") == 10
+    body = archive.files_of("mem", "things", "2")["body"]
+    assert b"".join(archive.read_file(body)) == b"content of 2"
+
+    # Incremental: only records after the cursor are read; an edited one gets a version.
+    data["things"]["11"] = {"id": "11", "seq": 11}
+    data["things"]["3"] = {"id": "3", "seq": 12, "file": False, "edited": True}
+    opens = conn.file_opens
+    report = run_sync(archive, {"mem": conn}, reconcile_every_days=7)
+    things = report.sources[0].streams[0]
+    assert conn.reads[-2] == ("things", 10)
+    assert (things.new, things.changed, things.reconciled) == (1, 1, False)
+    assert conn.file_opens == opens  # no file bodies fetched again
+
+    # --full re-reads everything, fetches no file it already has, and finds hard deletes.
+    del data["things"]["5"]
+    report = run_sync(archive, {"mem": conn}, full=True)
+    things = report.sources[0].streams[0]
+    assert (things.new, things.changed, things.deleted, things.reconciled) == (0, 0, 1, True)
+    assert conn.file_opens == opens
+    assert "5" not in archive.record_ids("mem", "things")
+    # ... and one more run with no changes adds nothing.
+    report = run_sync(archive, {"mem": conn})
+    s = report.sources[0].streams[0]
+    assert (s.new, s.changed, s.deleted) == (0, 0, 0)
+
+
+def test_a_failing_source_does_not_stop_the_others(archive: Archive) -> None:
+    good = MemoryConnector("good", _data(4))
+    bad = MemoryConnector("bad", _data(4), fail={"things": SourceError("Salesforce said no.")})
+    report = run_sync(archive, {"bad": bad, "good": good})
+    assert report.status == "partial"
+    statuses = {s.name: s.status for s in report.sources}
+    assert statuses == {"bad": "partial", "good": "ok"}
+    assert "Salesforce said no." in (report.sources[0].error or "")
+    run = archive.run(report.run_id)
+    assert run.status == "partial" and "Salesforce said no." in (run.error or "")
+    assert run.stats["sources"]["good"]["status"] == "ok"
+    assert len(archive.record_ids("good", "things")) == 4
+    assert len(archive.record_ids("bad", "others")) == 1  # its other stream still synced
+
+
+def test_quota_stops_the_source_and_all_failing_is_failed(archive: Archive) -> None:
+    quota = MemoryConnector("q", _data(4), fail={"things": QuotaExhausted("Daily limit reached.")})
+    report = run_sync(archive, {"q": quota})
+    # The quota belongs to the source: its remaining streams are not attempted.
+    assert report.status == "partial"
+    assert [s.stream for s in report.sources[0].streams] == ["things"]
+    both_bad = MemoryConnector("b", {"things": {}}, fail={"things": SourceError("down")})
+    assert run_sync(archive, {"b": both_bad}).status == "failed"
+
+
+def test_reconciliation_refuses_to_delete_most_of_a_stream(archive: Archive) -> None:
+    data = _data(20)
+    conn = MemoryConnector("mem", data)
+    run_sync(archive, {"mem": conn})
+    data["things"] = {"1": data["things"]["1"]}  # the API suddenly lists 1 of 20
+    report = run_sync(archive, {"mem": conn}, full=True)
+    things = report.sources[0].streams[0]
+    assert things.status == "failed" and "did not mark the rest deleted" in (things.error or "")
+    assert len(archive.record_ids("mem", "things")) == 20
