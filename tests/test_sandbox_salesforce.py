@@ -369,6 +369,39 @@ def test_time_travel_edits_soft_and_hard_deletes_and_replication_endpoints() -> 
         org.stop()
 
 
+def test_advance_survives_clients_the_org_no_longer_holds() -> None:
+    org = Org(clients=20, seed=11)
+    try:
+        sf = org.sf()
+        accounts = sf.query_all("SELECT Id FROM Account")["records"]
+        for acc in accounts:  # an operator deleted every client through the API
+            sf.Account.delete(acc["Id"])
+        changes = org.advance(3)
+        assert changes.discharged or changes.edited_clients or changes.stopped_medications
+        live = sf.query_all("SELECT Client_Number__c FROM Account")["records"]
+        assert {r["Client_Number__c"] for r in live} == set(changes.new_clients)
+    finally:
+        org.stop()
+
+
+def test_concurrent_clients_are_served_consistently(org: Org) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(i: int) -> tuple[int, int]:
+        sf = org.sf()
+        sf.Physician__c.create({"Name": f"Dr. Thread {i}"})
+        rows = sf.query_all("SELECT Id FROM Care_Task__c",
+                            headers={"Sforce-Query-Options": "batchSize=200"})["records"]
+        return len(rows), len(set(ids(rows)))
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(work, range(12)))
+    assert len(set(results)) == 1 and results[0][0] == results[0][1] > 0
+    sf = org.sf()
+    made = sf.query("SELECT Name FROM Physician__c WHERE Name LIKE 'Dr. Thread %'")
+    assert made["totalSize"] == 12
+
+
 def test_same_seed_same_org_and_state_round_trip(tmp_path: Any) -> None:
     a = SalesforceEmulator(Agency(clients=15, seed=5, start=START))
     b = SalesforceEmulator(Agency(clients=15, seed=5, start=START))

@@ -9,7 +9,7 @@ Collections; ContentVersion/Attachment bodies; Bulk API 2.0 query jobs with CSV 
 ``limits``; the ``Sforce-Limit-Info`` usage header, a daily limit (``daily_limit``) and the
 faults ``session_expired`` and ``request_limit`` besides the generic ones.
 
-Not emulated: relationship queries, SOSL search, Bulk ingest jobs, Bulk 1.0, Metadata and
+Not emulated: child-relationship sub-queries, SOSL search, Bulk ingest jobs, Bulk 1.0, Metadata and
 Tooling APIs, composite graph/batch/tree, record types, sharing. Data model and time
 travel: ``salesforce_data.py`` and ``docs/sandbox-salesforce.md``.
 """

@@ -674,49 +674,52 @@ def advance(store: OrgStore, agency: Agency, changes: ChangeSet) -> None:
     def when() -> str:
         return stamp(prev + dt.timedelta(seconds=rng.randint(3600, span - 3600)))
 
+    # Changes for clients or medications this org does not hold (deleted through the API,
+    # or a loaded state that diverged from the agency) are skipped, never fatal.
     accounts = store.unique[("Account", "Client_Number__c")]
     meds = store.unique[("Medication__c", "Medication_Key__c")]
     for i, number in enumerate(changes.new_clients):
         at = when()
-        add_client(store, agency.clients[number], at, at, rng, with_file=i == 0)
+        if number.lower() not in accounts:
+            add_client(store, agency.clients[number], at, at, rng, with_file=i == 0)
     batch = when()  # the nightly discharge job stamps all its rows alike
     for number in changes.discharged:
-        acc = store.records["Account"][accounts[number.lower()]]
-        client = agency.clients[number]
-        store.update("Account", acc, {"Status__c": "Discharged", "Discharge_Date__c":
-                                      client.discharge_date.isoformat()
-                                      if client.discharge_date else None}, batch)
+        client, aid = agency.clients[number], accounts.get(number.lower())
+        if aid is not None:
+            store.update("Account", store.records["Account"][aid], {
+                "Status__c": "Discharged", "Discharge_Date__c":
+                client.discharge_date.isoformat() if client.discharge_date else None}, batch)
     for number in changes.edited_clients:
-        at, aid = when(), accounts[number.lower()]
-        client = agency.clients[number]
+        at, aid, client = when(), accounts.get(number.lower()), agency.clients[number]
+        if aid is None:
+            continue
         store.update("Account", store.records["Account"][aid], {"Phone": client.phone}, at)
         for obj, rec in store.children(aid):
             if obj == "Care_Plan__c" and not rec["IsDeleted"]:
                 store.update(obj, rec, {"Fall_Risk__c": client.fall_risk}, at)
     by_key = {m.key: (c, m) for c in agency.clients.values() for m in c.medications}
     for key in changes.edited_medications:
-        rid = meds.get(key.lower())
+        at, rid = when(), meds.get(key.lower())
         if rid is not None:
             rec = store.records["Medication__c"][rid]
-            store.update("Medication__c", rec, {"Dose__c": by_key[key][1].dose}, when())
+            store.update("Medication__c", rec, {"Dose__c": by_key[key][1].dose}, at)
     for key in changes.new_medications:
         client, med = by_key[key]
-        if key.lower() not in meds and client.number.lower() in accounts:
-            at = when()
-            store.insert("Medication__c", _medication_values(accounts[client.number.lower()],
-                                                             med), at)
+        at, aid = when(), accounts.get(client.number.lower())
+        if key.lower() not in meds and aid is not None:
+            store.insert("Medication__c", _medication_values(aid, med), at)
     for key in changes.stopped_medications:
-        rid = meds.get(key.lower())
+        at, rid = when(), meds.get(key.lower())
         if rid is not None:  # unticked and deleted by the same user action
-            at = when()
             store.update("Medication__c", store.records["Medication__c"][rid],
                          {"Active__c": False}, at)
             store.soft_delete("Medication__c", store.records["Medication__c"][rid], at)
     for number in changes.edited_allergies:
-        aid = accounts[number.lower()]
+        at, aid = when(), accounts.get(number.lower())
+        if aid is None:
+            continue
         have = {r["Substance__c"] for o, r in store.children(aid)
                 if o == "Allergy__c" and not r["IsDeleted"]}
-        at = when()
         for allergy in agency.clients[number].allergies:
             if allergy["substance"] not in have:
                 store.insert("Allergy__c", _allergy_values(aid, allergy), at)
