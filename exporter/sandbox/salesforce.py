@@ -9,9 +9,9 @@ Collections; ContentVersion/Attachment bodies; Bulk API 2.0 query jobs with CSV 
 ``limits``; the ``Sforce-Limit-Info`` usage header, a daily limit (``daily_limit``) and the
 faults ``session_expired`` and ``request_limit`` besides the generic ones.
 
-Not emulated: child-relationship sub-queries, SOSL search, Bulk ingest jobs, Bulk 1.0, Metadata and
-Tooling APIs, composite graph/batch/tree, record types, sharing. Data model and time
-travel: ``salesforce_data.py`` and ``docs/sandbox-salesforce.md``.
+Not emulated: child-relationship sub-queries, SOSL search, Bulk ingest jobs, Bulk 1.0,
+Metadata and Tooling APIs, composite graph/batch/tree, record types, sharing. Data model
+and time travel: ``salesforce_data.py`` and ``docs/sandbox-salesforce.md``.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ USER_ID = "005Dn0000000001AAA"
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 BATCH_MIN, BATCH_MAX = 200, 2000
 MAX_CURSORS = 64  # open query locators kept; older ones answer INVALID_QUERY_LOCATOR
+MAX_JOBS = 200  # Bulk query jobs kept (each holds its result rows)
 BAD_LOGIN = "Invalid username, password, security token; or user locked out."
 Handler = Callable[[Request], Response]
 Getter = Callable[[dict[str, Any]], Any]
@@ -526,6 +527,8 @@ class SalesforceEmulator(Emulator):
             if blob is None or blob.type != "base64":
                 raise sf_error(404, "NOT_FOUND", "The requested resource does not exist")
             rec = self._live(obj, a)
+            if rec["Id"] not in self.store.blobs:
+                raise sf_error(404, "NOT_FOUND", "The requested resource does not exist")
             data = self.store.body(rec["Id"])
             ctype = rec.get("ContentType") or "application/octetstream"
             return Response.raw(data, ctype)
@@ -604,6 +607,9 @@ class SalesforceEmulator(Emulator):
     def _composite(self, request: Request) -> Response:
         if request.method == "DELETE":
             ids = request.args("ids")
+            if len(ids) > 200:
+                raise sf_error(400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit "
+                               "more than 200 records into this call")
             all_or_none = (request.arg("allOrNone") or "false").lower() == "true"
             return Response.json(self.writer.collection("delete", [{"id": i} for i in ids],
                                                         all_or_none))
@@ -653,6 +659,8 @@ class SalesforceEmulator(Emulator):
                              "delimiter": delimiter, "error": None if not compound else
                              "FUNCTIONALITY_NOT_ENABLED: Selecting compound data not supported "
                              f"in Bulk Query ({', '.join(compound)})"}
+        while len(self.jobs) > MAX_JOBS:  # oldest first: dicts keep insertion order
+            del self.jobs[next(iter(self.jobs))]
         return Response.json(job)
 
     def _job(self, request: Request) -> dict[str, Any]:
@@ -694,7 +702,7 @@ class SalesforceEmulator(Emulator):
         job = self._job(request)
         if job["info"]["state"] != "JobComplete":
             raise sf_error(400, "INVALIDJOB", f"Job is not complete: {job['info']['state']}")
-        size = int(request.arg("maxRecords") or 50000)
+        size = max(1, int(request.arg("maxRecords") or 50000))
         locator = request.arg("locator") or ""
         offset = int(base64.b64decode(locator).decode()) if locator else 0
         rows = job["rows"][offset: offset + size]
