@@ -1,0 +1,298 @@
+"""The Google connector's client side: credentials, SDK services, the one error mapping,
+paged calls through the shared retry policy, chunked downloads and discovery schemas.
+
+Error mapping (:func:`source_error`), from what google-api-python-client and google-auth
+raise to exporter's errors::
+
+    HttpError 401, RefreshError            -> AuthError      (reconnect the account)
+    HttpError 403 insufficient permissions -> AuthError      (grant read access)
+    HttpError 403 daily/project quota      -> QuotaExhausted (wait for tomorrow)
+    HttpError 429, 403 rate limits, 5xx    -> TransientError (retried, Retry-After honoured)
+    HttpError 410 (Calendar sync token)    -> SyncTokenExpired (the caller resyncs)
+    other HttpError (400, 404, ...)        -> SourceError
+    timeouts, dropped or truncated bodies  -> TransientError
+    a body that is not a JSON object       -> TransientError (the SDK returns HTML as a str)
+
+Not covered: batch requests (they ignore ``api_endpoint``), shared drives.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import logging
+import os
+import socket
+import stat
+from collections.abc import Callable, Iterator, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import google.auth.exceptions
+import google.oauth2.credentials
+import google.oauth2.service_account
+import google_auth_httplib2
+import httplib2
+import requests
+from googleapiclient.discovery import build
+from googleapiclient.discovery_cache import get_static_doc
+from googleapiclient.errors import HttpError
+from googleapiclient.http import MediaIoBaseDownload, build_http
+
+from exporter.connector import AuthError, QuotaExhausted, SourceError, TransientError
+from exporter.errors import ConfigError
+from exporter.retry import RetryPolicy
+from exporter.transport import LoopbackHttp
+
+__all__ = ["GoogleApi", "RequestRefused", "SyncTokenExpired", "discovery_schema", "source_error"]
+
+SCOPES = (
+    "https://www.googleapis.com/auth/drive.readonly",
+    "https://www.googleapis.com/auth/spreadsheets.readonly",
+    "https://www.googleapis.com/auth/calendar.readonly",
+)
+ENDPOINTS = {"drive": "/drive/v3/", "sheets": "/", "calendar": "/calendar/v3/"}
+VERSIONS = {"drive": "v3", "sheets": "v4", "calendar": "v3"}
+RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "backendError"}
+QUOTA_REASONS = {"dailyLimitExceeded", "quotaExceeded", "dailyLimitExceededUnreg"}
+PERMISSION_REASONS = {"insufficientPermissions", "forbidden", "appNotAuthorizedToFile",
+                      "insufficientFilePermissions", "domainPolicy"}
+TRANSPORT_ERRORS = (httplib2.HttpLib2Error, socket.timeout, TimeoutError, ConnectionError,
+                    http.client.HTTPException, requests.exceptions.RequestException,
+                    google.auth.exceptions.TransportError)
+
+
+class SyncTokenExpired(SourceError):
+    """Calendar answered 410: the sync token is no longer valid; do a full sync."""
+
+
+class RequestRefused(SourceError):
+    """Google refused a request as invalid or not found (400, 404)."""
+
+    def __init__(self, message: str, status: int, reason: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+def _reason(exc: HttpError) -> str:
+    try:
+        details = exc.error_details
+        if isinstance(details, list) and details and isinstance(details[0], dict):
+            return str(details[0].get("reason", ""))
+    except (AttributeError, TypeError):
+        pass
+    return ""
+
+
+def _retry_after(exc: HttpError) -> float | None:
+    try:
+        value = exc.resp.get("retry-after")
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None  # an HTTP-date: let the backoff decide
+
+
+def source_error(exc: BaseException, what: str) -> SourceError:
+    """The one mapping from SDK and transport exceptions to exporter's errors."""
+    if isinstance(exc, SourceError):
+        return exc
+    if isinstance(exc, google.auth.exceptions.RefreshError):
+        return AuthError("Google refused the saved sign-in (the access token is wrong, expired "
+                         "or revoked); reconnect the Google account and update the token.")
+    if isinstance(exc, HttpError):
+        status, reason = exc.resp.status, _reason(exc)
+        if status == 401:
+            return AuthError("Google refused the saved sign-in (401); reconnect the Google "
+                             "account and update the token.")
+        if status == 410:
+            return SyncTokenExpired(f"{what}: the sync token expired.")
+        if status == 429 or status >= 500 or (status == 403 and reason in RATE_REASONS):
+            return TransientError(f"{what} answered {status} {reason}".strip(),
+                                  _retry_after(exc))
+        if status == 403 and reason in QUOTA_REASONS:
+            return QuotaExhausted("The Google API quota for today is used up; the next "
+                                  "sync will continue, or raise the quota in Google Cloud.")
+        if status == 403 and reason in PERMISSION_REASONS:
+            return AuthError(f"{what} was refused: the Google account lacks read access; "
+                             "grant it (read-only scopes) and try again.")
+        return RequestRefused(f"{what} failed with Google error {status} {reason}".strip()
+                              + "; check the source settings (ids, calendars, spreadsheets).",
+                              status, reason)
+    if isinstance(exc, TRANSPORT_ERRORS):
+        return TransientError(f"{what}: the connection failed or timed out "
+                              f"({type(exc).__name__})")
+    if isinstance(exc, json.JSONDecodeError):  # an undecodable body
+        return TransientError(f"{what}: Google sent a response that cannot be read")
+    raise exc
+
+
+def _private_file(path_text: str, key: str) -> str:
+    path = Path(path_text).expanduser()
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        raise ConfigError(f"The Google {key} {path} does not exist or cannot be read.") from None
+    if os.name != "nt" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"The Google {key} {path} can be read by other users; run "
+                          f"'chmod 600 {path}' and try again.")
+    return str(path)
+
+
+def credentials(config: Mapping[str, Any], secrets: Mapping[str, str]) -> Any:
+    """google-auth credentials from the source's settings, read-only scopes."""
+    if config.get("service_account_file"):
+        path = _private_file(str(config["service_account_file"]), "service_account_file")
+        try:
+            creds = google.oauth2.service_account.Credentials.from_service_account_file(
+                path, scopes=list(SCOPES))
+        except (ValueError, OSError, google.auth.exceptions.GoogleAuthError):
+            raise ConfigError(f"The Google service account file {path} is not a valid key "
+                              "file; download a new JSON key.") from None
+        subject = config.get("delegated_user")
+        return creds.with_subject(str(subject)) if subject else creds
+    if config.get("authorized_user_file"):
+        path = _private_file(str(config["authorized_user_file"]), "authorized_user_file")
+        try:
+            return google.oauth2.credentials.Credentials.from_authorized_user_file(
+                path, scopes=list(SCOPES))
+        except (ValueError, OSError):
+            raise ConfigError(f"The Google authorized user file {path} is not valid; sign in "
+                              "again to create it.") from None
+    if not secrets.get("token") and not secrets.get("refresh_token"):
+        raise ConfigError("The Google source needs token (or refresh_token with client_id and "
+                          "client_secret), service_account_file or authorized_user_file.")
+    return google.oauth2.credentials.Credentials(
+        token=secrets.get("token"), refresh_token=secrets.get("refresh_token"),
+        client_id=config.get("client_id"), client_secret=secrets.get("client_secret"),
+        token_uri=config.get("token_uri", "https://oauth2.googleapis.com/token"),
+        scopes=list(SCOPES))
+
+
+class GoogleApi:
+    """The three SDK services over one authorized transport, and calls through one retry
+    policy. Counts requests for :meth:`usage`."""
+
+    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, str],
+                 log: logging.Logger, policy: RetryPolicy | None = None) -> None:
+        self.log = log
+        self.policy = policy or RetryPolicy(
+            attempts=int(config.get("retry_attempts", 6)),
+            base_delay=float(config.get("retry_base_delay", 0.5)))
+        self.requests = 0
+        self.chunk_bytes = int(config.get("download_chunk_bytes", 4 * 1024 * 1024))
+        timeout = float(config.get("timeout", 60))
+        base = str(config.get("base_url") or "").rstrip("/")
+        creds = credentials(config, secrets)
+        transport: Any = (LoopbackHttp(base, timeout=timeout) if base.startswith("http://")
+                          else build_http())
+        if not base.startswith("http://"):
+            transport.timeout = timeout
+        self.http = google_auth_httplib2.AuthorizedHttp(creds, http=transport)
+        self._services: dict[str, Any] = {}
+        self._base = base
+
+    def service(self, name: str) -> Any:
+        """The SDK service (built lazily from the discovery documents in the package)."""
+        if name not in self._services:
+            options = {"api_endpoint": self._base + ENDPOINTS[name]} if self._base else None
+            self._services[name] = build(name, VERSIONS[name], http=self.http,
+                                         static_discovery=True, client_options=options,
+                                         cache_discovery=False)
+        return self._services[name]
+
+    def call(self, what: str, request: Any) -> dict[str, Any]:
+        """Execute one SDK request with retries; the response must be a JSON object."""
+        def attempt() -> dict[str, Any]:
+            self.requests += 1
+            try:
+                result = request.execute(num_retries=0)  # the shared policy retries, not the SDK
+            except Exception as exc:  # mapped in one place; unknown kinds re-raise there
+                raise source_error(exc, what) from None
+            if not isinstance(result, dict):  # the SDK hands back a non-JSON body as a str
+                raise TransientError(f"{what}: Google sent a malformed response")
+            return result
+        return self.policy.call(what, attempt)
+
+    def pages(self, what: str, make: Callable[[str | None], Any]
+              ) -> Iterator[dict[str, Any]]:
+        """Every page of a listing; ``make(page_token)`` builds the request. A repeated page
+        token is refused instead of looping forever."""
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = self.call(what, make(token))
+            yield page
+            token = page.get("nextPageToken")
+            if not token:
+                return
+            if token in seen:
+                raise SourceError(f"{what}: Google repeated a page token; try again later.")
+            seen.add(token)
+
+    def download(self, what: str, request: Any) -> Iterator[bytes]:
+        """The body of a media request in chunks (Range requests), never more than one chunk
+        in memory; each chunk is retried on its own."""
+        buf = io.BytesIO()
+        downloader = MediaIoBaseDownload(buf, request, chunksize=self.chunk_bytes)
+        done = False
+        while not done:
+            def chunk() -> bool:
+                self.requests += 1
+                try:
+                    return bool(downloader.next_chunk(num_retries=0)[1])
+                except Exception as exc:
+                    raise source_error(exc, what) from None
+            done = self.policy.call(what, chunk)
+            data = buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+            if data:
+                yield data
+
+    def usage(self) -> dict[str, Any]:
+        return {"requests": self.requests, "retries": self.policy.retries}
+
+
+# -- JSON Schema from the discovery documents ---------------------------------------------
+
+_TYPES = {"string", "integer", "number", "boolean", "object", "array"}
+
+
+@lru_cache(maxsize=8)
+def _discovery(api: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(get_static_doc(api, VERSIONS[api]))
+    return doc
+
+
+def _convert(spec: Mapping[str, Any], schemas: Mapping[str, Any], depth: int) -> dict[str, Any]:
+    if "$ref" in spec:
+        if depth > 6:  # self-referencing schemas: stop describing, accept anything
+            return {}
+        return _convert(schemas[spec["$ref"]], schemas, depth + 1)
+    kind = spec.get("type")
+    if kind not in _TYPES:
+        return {}  # "any"
+    out: dict[str, Any] = {"type": [kind, "null"]}
+    if kind == "object":
+        if "properties" in spec:
+            out["properties"] = {k: _convert(v, schemas, depth + 1)
+                                 for k, v in spec["properties"].items()}
+        if isinstance(spec.get("additionalProperties"), dict):
+            out["additionalProperties"] = _convert(spec["additionalProperties"], schemas,
+                                                   depth + 1)
+    elif kind == "array" and isinstance(spec.get("items"), dict):
+        out["items"] = _convert(spec["items"], schemas, depth + 1)
+    return out
+
+
+def discovery_schema(api: str, name: str) -> dict[str, Any]:
+    """JSON Schema of a discovery resource (every field nullable, unknown fields allowed:
+    Google adds fields before the discovery document catches up)."""
+    schemas = _discovery(api)["schemas"]
+    out = _convert(schemas[name], schemas, 0)
+    out["type"] = "object"
+    out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return out
