@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import hubspot
+import hubspot.crm.contacts
 import pytest
 import requests
 import urllib3

@@ -33,8 +33,6 @@ import hashlib
 import itertools
 import json
 import math
-import socket
-import sys
 import threading
 import time
 import uuid
@@ -93,23 +91,6 @@ class HubSpotEmulator(Emulator):
         self._add_routes()
 
     # -- plumbing ---------------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        return self._base_url
-
-    @base_url.setter
-    def base_url(self, value: str) -> None:
-        """Set by :class:`EmulatorServer` once it listens. Workaround, until http.py sets
-        ``disable_nagle_algorithm`` on its handler: the server writes headers and body in two
-        sends, and Nagle plus the client's delayed ACK stall every response ~40 ms (25
-        requests/s). Accepted sockets inherit TCP_NODELAY from the listening socket."""
-        self._base_url = value
-        server = sys._getframe(1).f_locals.get("self")
-        sock = getattr(getattr(server, "httpd", None), "socket", None)
-        if isinstance(sock, socket.socket):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
 
     def _add_routes(self) -> None:
         obj = r"/crm/v3/objects/(?P<type>[^/]+)"
