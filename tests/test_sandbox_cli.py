@@ -1,0 +1,73 @@
+"""`exporter sandbox serve` and `exporter sandbox advance`, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import requests
+
+from exporter.sandbox import CREDENTIALS
+
+
+def _serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "exporter", "--config", str(tmp_path / "config.toml"),
+         "sandbox", "serve", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    urls: dict[str, str] = {}
+    for line in proc.stdout:
+        parts = line.split()
+        if len(parts) == 2 and parts[1].startswith("http://127.0.0.1:"):
+            urls[parts[0]] = parts[1]
+        if line.startswith("Sources in"):
+            break
+    problem = proc.stderr.read() if proc.stderr and not urls else ""
+    assert set(urls) == {"salesforce", "hubspot", "google"}, problem
+    return proc, urls
+
+
+def test_serve_writes_a_ready_config_and_keeps_state(tmp_path: Path) -> None:
+    state = tmp_path / "sandbox.json"
+    proc, urls = _serve(tmp_path, "--clients", "5", "--state", str(state))
+    try:
+        config = tomllib.loads((tmp_path / "config.toml").read_text())
+        assert {n: t["base_url"] for n, t in config["sources"].items()} == urls
+        secret = Path(config["sources"]["hubspot"]["access_token"]["file"])
+        assert secret.stat().st_mode & 0o077 == 0
+        token = CREDENTIALS["hubspot"]["access_token"]
+        r = requests.get(f"{urls['hubspot']}/crm/v3/objects/contacts?limit=100",
+                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert r.status_code == 200 and len(r.json()["results"]) > 5
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert proc.returncode == 0
+    saved = json.loads(state.read_text())
+    assert len(saved["agency"]["clients"]) == 5
+
+    result = subprocess.run(
+        [sys.executable, "-m", "exporter", "sandbox", "advance", "3", "--state", str(state)],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "3 day(s) passed" in result.stdout
+    later = json.loads(state.read_text())
+    assert later["now"] > saved["now"]
+    assert len(later["agency"]["clients"]) >= 5
+
+
+def test_serve_empty_is_a_fresh_restore_target(tmp_path: Path) -> None:
+    proc, urls = _serve(tmp_path, "--empty")
+    try:
+        token = CREDENTIALS["hubspot"]["access_token"]
+        r = requests.get(f"{urls['hubspot']}/crm/v3/objects/contacts",
+                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert r.status_code == 200 and r.json()["results"] == []
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
