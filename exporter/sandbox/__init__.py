@@ -17,6 +17,7 @@ import datetime as dt
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 from exporter.sandbox.agency import Agency, ChangeSet
 from exporter.sandbox.faults import FaultPlan
 from exporter.sandbox.google import GoogleEmulator
-from exporter.sandbox.http import EmulatorServer, RequestLog
+from exporter.sandbox.http import Emulator, EmulatorServer, RequestLog
 from exporter.sandbox.hubspot import HubSpotEmulator
 from exporter.sandbox.salesforce import SalesforceEmulator
 
@@ -48,16 +49,28 @@ class Sandbox:
     """All three emulators over one :class:`Agency`; a context manager that serves them."""
 
     def __init__(self, clients: int = 100, seed: int = 1, start: dt.datetime | None = None,
-                 state: str | Path | None = None) -> None:
+                 state: str | Path | None = None,
+                 vendors: Iterable[str] = ("salesforce", "hubspot", "google")) -> None:
         self.state_path = Path(state) if state else None
         self.faults = FaultPlan()
         self.log = RequestLog()
         self.agency = Agency(clients=clients, seed=seed, start=start)
-        self.salesforce = SalesforceEmulator(self.agency, self.faults)
-        self.hubspot = HubSpotEmulator(self.agency, self.faults)
-        self.google = GoogleEmulator(self.agency, self.faults)
-        self.emulators = {"salesforce": self.salesforce, "hubspot": self.hubspot,
-                          "google": self.google}
+        chosen = set(vendors)
+        unknown = chosen - {"salesforce", "hubspot", "google"}
+        if unknown:
+            raise ValueError(f"unknown vendor(s): {', '.join(sorted(unknown))}")
+        # Vendors left out get an empty agency: cheap to build, never served.
+        empty = Agency(clients=0, seed=seed, start=self.agency.start)
+
+        def pick(name: str) -> Agency:
+            return self.agency if name in chosen else empty
+
+        self.salesforce = SalesforceEmulator(pick("salesforce"), self.faults)
+        self.hubspot = HubSpotEmulator(pick("hubspot"), self.faults)
+        self.google = GoogleEmulator(pick("google"), self.faults)
+        every: dict[str, Emulator] = {"salesforce": self.salesforce, "hubspot": self.hubspot,
+                                      "google": self.google}
+        self.emulators = {name: em for name, em in every.items() if name in chosen}
         self._servers: list[EmulatorServer] = []
         if self.state_path and self.state_path.exists():
             self.load(self.state_path)
@@ -112,22 +125,24 @@ class Sandbox:
             return {"file": str(path)}
 
         sf, hs, g = CREDENTIALS["salesforce"], CREDENTIALS["hubspot"], CREDENTIALS["google"]
-        return {
+        urls = self.urls
+        tables = {
             "salesforce": {
-                "type": "salesforce", "base_url": self.urls["salesforce"],
+                "type": "salesforce", "base_url": urls.get("salesforce"),
                 "username": sf["username"],
                 "password": secret("salesforce_password", sf["password"]),
                 "security_token": secret("salesforce_token", sf["security_token"]),
             },
             "hubspot": {
-                "type": "hubspot", "base_url": self.urls["hubspot"],
+                "type": "hubspot", "base_url": urls.get("hubspot"),
                 "access_token": secret("hubspot_token", hs["access_token"]),
             },
             "google": {
-                "type": "google", "base_url": self.urls["google"],
+                "type": "google", "base_url": urls.get("google"),
                 "token": secret("google_token", g["token"]),
             },
         }
+        return {name: table for name, table in tables.items() if name in urls}
 
     # -- persistence --------------------------------------------------------------------
 

@@ -44,9 +44,12 @@ def sandbox() -> None:
 @click.option("--port", default=0, show_default=True,
               help="First of three ports (Salesforce, HubSpot, Google); 0 picks free ones.")
 @click.option("--empty", is_flag=True, help="Start with no data (a fresh restore target).")
+@click.option("--only", "vendors", multiple=True,
+              type=click.Choice(["salesforce", "hubspot", "google"]),
+              help="Serve only this vendor (repeatable); default: all three.")
 @click.pass_context
 def serve(ctx: click.Context, clients: int, seed: int, state: Path | None, port: int,
-          empty: bool) -> None:
+          empty: bool, vendors: tuple[str, ...]) -> None:
     """Serve the three emulators on 127.0.0.1 until Ctrl-C, and point the config file's
     sources at them (secrets in 0600 files beside it).
 
@@ -58,7 +61,8 @@ def serve(ctx: click.Context, clients: int, seed: int, state: Path | None, port:
     from exporter.sandbox import Sandbox
 
     config_path = ctx.find_root().params.get("config_path") or default_config_path()
-    sb = Sandbox(clients=0 if empty else clients, seed=seed, state=state)
+    sb = Sandbox(clients=0 if empty else clients, seed=seed, state=state,
+                 vendors=vendors or ("salesforce", "hubspot", "google"))
     ports = {"salesforce": port, "hubspot": port + 1, "google": port + 2} if port else None
     sb.start(ports)
     try:
