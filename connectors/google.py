@@ -159,8 +159,8 @@ class GoogleConnector(Connector):
 
     def check(self) -> list[CheckResult]:
         results: list[CheckResult] = []
-        probes = [("Sign in to Google and list Drive files", self._probe_drive),
-                  ("Read the Google Calendar list", self._probe_calendar),
+        probes = [("Sign in to Google and read the calendar list", self._probe_calendar),
+                  ("List Google Drive files", self._probe_drive),
                   ("Open the chosen Google Sheets", self._probe_sheets)]
         for what, probe in probes:
             try:

@@ -19,14 +19,14 @@ Not covered: batch requests (they ignore ``api_endpoint``), shared drives.
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import logging
 import os
+import re
 import socket
 import stat
 from collections.abc import Callable, Iterator, Mapping
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ import requests
 from googleapiclient.discovery import build
 from googleapiclient.discovery_cache import get_static_doc
 from googleapiclient.errors import HttpError
-from googleapiclient.http import MediaIoBaseDownload, build_http
+from googleapiclient.http import build_http
 
 from exporter.connector import AuthError, QuotaExhausted, SourceError, TransientError
 from exporter.errors import ConfigError
@@ -232,25 +232,49 @@ class GoogleApi:
                 raise SourceError(f"{what}: Google repeated a page token; try again later.")
             seen.add(token)
 
-    def download(self, what: str, request: Any) -> Iterator[bytes]:
-        """The body of a media request in chunks (Range requests), never more than one chunk
-        in memory; each chunk is retried on its own."""
-        buf = io.BytesIO()
-        downloader = MediaIoBaseDownload(buf, request, chunksize=self.chunk_bytes)
-        done = False
-        while not done:
-            def chunk() -> bool:
-                self.requests += 1
-                try:
-                    return bool(downloader.next_chunk(num_retries=0)[1])
-                except Exception as exc:
-                    raise source_error(exc, what) from None
-            done = self.policy.call(what, chunk)
-            data = buf.getvalue()
-            buf.seek(0)
-            buf.truncate()
+    def download(self, what: str, request: Any, media_type: str | None = None
+                 ) -> Iterator[bytes]:
+        """The body of a media request (``get_media``/``export_media``) in Range chunks
+        through the SDK's authorized transport, one chunk in memory; each chunk is checked
+        (status, Content-Range, length, and for exports the media type) and retried alone."""
+        start, total = 0, None
+        while total is None or start < total:
+            end = start + self.chunk_bytes - 1
+            data, total = self.policy.call(what, partial(self._chunk, what, request, start, end,
+                                                         media_type))
             if data:
                 yield data
+            start += len(data)
+            if total is None:  # a plain 200: the whole body came at once
+                return
+
+    def _chunk(self, what: str, request: Any, start: int, end: int, media_type: str | None
+               ) -> tuple[bytes, int | None]:
+        self.requests += 1
+        headers = dict(request.headers or {})
+        headers["range"] = f"bytes={start}-{end}"
+        try:
+            resp, content = request.http.request(request.uri, "GET", headers=headers)
+        except Exception as exc:  # mapped in one place; unknown kinds re-raise there
+            raise source_error(exc, what) from None
+        if resp.status == 416 and resp.get("content-range", "").endswith("/0"):
+            return b"", 0  # an empty file
+        if resp.status not in (200, 206):
+            raise source_error(HttpError(resp, content, uri=request.uri), what)
+        ctype = resp.get("content-type", "")
+        if media_type and not ctype.startswith(media_type):
+            raise TransientError(f"{what}: Google sent {ctype or 'no type'} instead of "
+                                 f"{media_type}")
+        length = resp.get("content-length")
+        if length is not None and "content-encoding" not in resp and int(length) != len(content):
+            raise TransientError(f"{what}: the body was cut short")
+        if resp.status == 200:
+            return content, None
+        match = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+)", resp.get("content-range", ""))
+        if (match is None or int(match.group(1)) != start
+                or int(match.group(2)) - start + 1 != len(content)):
+            raise TransientError(f"{what}: the chunk does not match the range asked for")
+        return content, int(match.group(3))
 
     def usage(self) -> dict[str, Any]:
         return {"requests": self.requests, "retries": self.policy.retries}

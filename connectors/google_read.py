@@ -144,7 +144,7 @@ class DriveReader:
 
     def _export(self, fid: str, target: str) -> Iterator[bytes]:
         return self.api.download("Drive export", self.drive.files().export_media(
-            fileId=fid, mimeType=target))
+            fileId=fid, mimeType=target), media_type=target)
 
     def list_ids(self) -> Iterator[str]:
         for page in self.api.pages("Drive file ids", lambda t: self.drive.files().list(
