@@ -1,4 +1,4 @@
--- The exporter archive format, version 1 (PRAGMA user_version = 1).
+-- The exporter archive format, version 2 (PRAGMA user_version = 2).
 --
 -- One SQLCipher 4 database; every page (tables, indexes, WAL) is encrypted under a raw key
 -- derived from the archive's master key (see docs/design.md). This file is the one source of
@@ -8,7 +8,7 @@
 -- Times are ISO 8601 UTC strings ("2026-11-30T03:32:46.123456+00:00").
 -- Record data is canonical JSON: keys sorted, no insignificant whitespace, UTF-8.
 
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 
 -- Facts about the archive itself: archive_id (matches the key-slot file), created_at,
 -- created_by (exporter version).
@@ -128,3 +128,23 @@ CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
+
+-- Restores (format version 2): which archived record became which record of a restore
+-- target. A row is written in the same transaction as its batch's bookkeeping, so a killed
+-- restore resumes without creating anything twice. target_id IS NULL marks a pending write
+-- (sent to a target that cannot upsert by a unique key): the next run looks it up there
+-- before creating it again. hash is the SHA-256 (hex) of what was last written, so a re-run
+-- sends only what changed.
+CREATE TABLE id_map (
+    target         TEXT NOT NULL,   -- configured target name, e.g. "hubspot"
+    source         TEXT NOT NULL,   -- source of the archived record, e.g. "salesforce"
+    stream         TEXT NOT NULL,   -- its stream, e.g. "Account"
+    source_id      TEXT NOT NULL,   -- its record id in the archive
+    target_object  TEXT NOT NULL,   -- the target's object, e.g. "contacts"
+    target_id      TEXT,            -- the target's id; NULL while pending
+    hash           TEXT,            -- SHA-256 hex of the last write; NULL while pending
+    run_id         INTEGER REFERENCES runs (id),
+    updated_at     TEXT NOT NULL,
+    PRIMARY KEY (target, source, stream, source_id, target_object)
+) WITHOUT ROWID;
+CREATE INDEX id_map_by_target_id ON id_map (target, target_object, target_id);

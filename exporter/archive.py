@@ -64,16 +64,34 @@ __all__ = [
     "Archive",
     "BatchResult",
     "FileInfo",
+    "IdMapEntry",
     "Record",
     "Run",
     "Version",
     "canonical_json",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CHUNK_SIZE = 1 << 20
 #: SQL that takes an archive from version N to N + 1, keyed by N.
-MIGRATIONS: dict[int, str] = {}
+MIGRATIONS: dict[int, str] = {
+    # 1 -> 2: the restore id map (see archive_schema.sql).
+    1: """
+CREATE TABLE id_map (
+    target         TEXT NOT NULL,
+    source         TEXT NOT NULL,
+    stream         TEXT NOT NULL,
+    source_id      TEXT NOT NULL,
+    target_object  TEXT NOT NULL,
+    target_id      TEXT,
+    hash           TEXT,
+    run_id         INTEGER REFERENCES runs (id),
+    updated_at     TEXT NOT NULL,
+    PRIMARY KEY (target, source, stream, source_id, target_object)
+) WITHOUT ROWID;
+CREATE INDEX id_map_by_target_id ON id_map (target, target_object, target_id);
+""",
+}
 RUN_STATUSES = ("running", "ok", "partial", "failed", "interrupted")
 _DB_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, sqlcipher3.dbapi2.Error)
 _KEEP: Any = object()  # "leave the cursor as it is"
@@ -160,6 +178,19 @@ class Run:
     status: str
     stats: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class IdMapEntry:
+    """One row of the restore id map: archived record -> target record. ``target_id`` and
+    ``hash`` are None while the write is pending (sent, not yet confirmed)."""
+
+    source: str
+    stream: str
+    source_id: str
+    target_object: str
+    target_id: str | None
+    hash: str | None
 
 
 @dataclass(frozen=True)
@@ -328,14 +359,16 @@ class Archive:
     def _migrate(self, version: int) -> None:
         if self._lock is None:
             raise ArchiveLocked("This archive needs upgrading to the new format; run a command "
-                                "that writes (e.g. 'exporter verify') while no sync is running.")
+                                "that writes (e.g. 'exporter sync') while no sync is running.")
         with self.transaction():
             while version < FORMAT_VERSION:
                 step = MIGRATIONS.get(version)
                 if step is None:
                     raise UnsupportedFormat(f"This archive has format version {version}, which "
                                             "this exporter cannot upgrade.")
-                self.conn.executescript(step)
+                # Statement by statement: executescript() would commit the open transaction.
+                for statement in _statements(step):
+                    self.conn.execute(statement)
                 version += 1
                 self.conn.execute(f"PRAGMA user_version = {version}")
             self.audit("migrate", {"to_version": version})
@@ -712,6 +745,44 @@ class Archive:
             "AND v.superseded_run IS NULL", (sid, record_id))
         return {r[0]: r[1].hex() for r in rows}
 
+    # -- restore id map --------------------------------------------------------------------
+
+    def id_map(self, target: str, source: str | None = None, stream: str | None = None,
+               target_object: str | None = None) -> list[IdMapEntry]:
+        """The id-map rows of a restore target, optionally of one stream and target object."""
+        sql = ("SELECT source, stream, source_id, target_object, target_id, hash FROM id_map "
+               "WHERE target = ?")
+        params: list[Any] = [target]
+        for column, value in (("source", source), ("stream", stream),
+                              ("target_object", target_object)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                params.append(value)
+        return [IdMapEntry(*r) for r in self._query(sql + " ORDER BY source_id", params)]
+
+    def put_id_map(self, target: str, entries: Iterable[IdMapEntry],
+                   run_id: int | None = None) -> None:
+        """Insert or replace id-map rows (joins an open transaction, so a batch's rows commit
+        with the rest of its bookkeeping)."""
+        self._require_write()
+        now = _now()
+        with self.transaction():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO id_map (target, source, stream, source_id, "
+                "target_object, target_id, hash, run_id, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(target, e.source, e.stream, e.source_id, e.target_object, e.target_id,
+                  e.hash, run_id, now) for e in entries])
+
+    def drop_id_map(self, target: str, entries: Iterable[IdMapEntry]) -> None:
+        """Forget id-map rows (a pending write the target turned out not to hold)."""
+        self._require_write()
+        with self.transaction():
+            self.conn.executemany(
+                "DELETE FROM id_map WHERE target = ? AND source = ? AND stream = ? "
+                "AND source_id = ? AND target_object = ?",
+                [(target, e.source, e.stream, e.source_id, e.target_object) for e in entries])
+
     # -- audit log -------------------------------------------------------------------------
 
     def audit(self, action: str, detail: Mapping[str, Any] | None = None,
@@ -820,6 +891,18 @@ class Archive:
             if p.exists():
                 total += p.stat().st_size
         return total
+
+
+def _statements(script: str) -> Iterator[str]:
+    """The complete SQL statements of a script, in order (triggers' inner ';' included)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            yield pending.strip()
+            pending = ""
+    if pending.strip():
+        yield pending.strip()
 
 
 def _rechunk(content: IO[bytes] | Iterable[bytes], size: int) -> Iterator[bytes]:

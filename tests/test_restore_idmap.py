@@ -1,0 +1,64 @@
+"""The restore id map in the archive (format version 2) and the migration from version 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exporter.archive import FORMAT_VERSION, Archive, IdMapEntry
+from exporter.errors import ArchiveLocked
+from exporter.keys import KeyFile
+
+
+def _make_v1(archive_path: Path, key_path: Path) -> None:
+    """A version-1 archive: today's schema with the version-2 additions taken away."""
+    arc, _ = Archive.create(archive_path, key_file=key_path)
+    run = arc.begin_run()
+    arc.put_batch(run, "salesforce", "Account", [("001A", {"Name": "Ada"})])
+    arc.finish_run(run, "ok")
+    arc.conn.execute("DROP TABLE id_map")
+    arc.conn.execute("PRAGMA user_version = 1")
+    arc.close()
+
+
+def test_format_version_is_2(archive: Archive) -> None:
+    assert FORMAT_VERSION == 2
+    assert archive.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+def test_v1_archive_is_refused_read_only_and_migrated_for_writing(
+        archive_path: Path, key_path: Path) -> None:
+    _make_v1(archive_path, key_path)
+    with pytest.raises(ArchiveLocked, match="needs upgrading"):
+        Archive.open(archive_path, KeyFile(key_path))
+    with Archive.open(archive_path, KeyFile(key_path), write=True) as arc:
+        assert arc.conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert [e["detail"] for e in arc.audit_entries("migrate")] == [{"to_version": 2}]
+        assert list(arc.records("salesforce", "Account")) == [("001A", {"Name": "Ada"})]
+        arc.put_id_map("hs", [IdMapEntry("salesforce", "Account", "001A", "contacts", "51",
+                                         "ab")])
+        assert arc.verify() == []
+    with Archive.open(archive_path, KeyFile(key_path)) as ro:  # now readable read-only
+        assert ro.id_map("hs")[0].target_id == "51"
+
+
+def test_id_map_put_replace_filter_and_drop(archive: Archive) -> None:
+    rows = [IdMapEntry("salesforce", "Account", str(i), "contacts", None, None)
+            for i in range(3)]
+    archive.put_id_map("hs", rows, run_id=None)
+    assert all(e.target_id is None for e in archive.id_map("hs"))
+    archive.put_id_map("hs", [IdMapEntry("salesforce", "Account", "1", "contacts", "77", "h1")])
+    got = {e.source_id: e.target_id for e in archive.id_map("hs", "salesforce", "Account")}
+    assert got == {"0": None, "1": "77", "2": None}
+    assert archive.id_map("other") == []
+    assert archive.id_map("hs", target_object="notes") == []
+    archive.drop_id_map("hs", rows[:1])
+    assert [e.source_id for e in archive.id_map("hs")] == ["1", "2"]
+
+
+def test_id_map_rolls_back_with_its_transaction(archive: Archive) -> None:
+    with pytest.raises(RuntimeError), archive.transaction():
+        archive.put_id_map("hs", [IdMapEntry("s", "x", "1", "o", "9", "h")])
+        raise RuntimeError("the batch's bookkeeping failed")
+    assert archive.id_map("hs") == []
