@@ -1,0 +1,372 @@
+"""Salesforce access for the connector: login, one error mapping, retries, quota share.
+
+Every SDK call goes through :meth:`SalesforceApi.call`, which (1) refuses to start when the
+daily API usage seen in ``Sforce-Limit-Info`` has reached our share (``QuotaExhausted``),
+(2) runs the call under the shared :class:`~exporter.retry.RetryPolicy` after mapping the
+SDK's exceptions with :func:`map_error`, and (3) logs in again once when the session
+expired and the SDK gave up (its own re-login is unbounded on some paths, so this one is
+bounded: one fresh login per call, then ``AuthError``).
+
+Response headers (``Retry-After``, ``Sforce-Limit-Info``) are read by a ``requests``
+response hook on the SDK's session, because the SDK's exceptions do not carry headers and
+Bulk 2.0 and file downloads do not update ``sf.api_usage``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+import time
+import xml.parsers.expat
+from collections.abc import Callable, Generator, Iterator, Mapping
+from functools import partial
+from typing import Any, TypeVar
+
+import requests
+from simple_salesforce import Salesforce
+from simple_salesforce.exceptions import (
+    SalesforceAuthenticationFailed,
+    SalesforceError,
+    SalesforceExpiredSession,
+    SalesforceGeneralError,
+    SalesforceOperationError,
+)
+
+from exporter.connector import AuthError, QuotaExhausted, SourceError, TransientError
+from exporter.errors import ConfigError
+from exporter.retry import RetryPolicy
+from exporter.transport import LOGIN_HOSTS, LoopbackSession
+
+__all__ = ["BulkFailed", "QueryTimeout", "SalesforceApi", "map_error"]
+
+T = TypeVar("T")
+DOWNLOAD_CHUNK = 1 << 20
+
+
+class SessionExpired(SourceError):
+    """The Salesforce session expired and the SDK could not renew it."""
+
+
+class BulkFailed(SourceError):
+    """A Bulk API 2.0 job failed (the caller falls back to REST)."""
+
+
+class QueryTimeout(SourceError):
+    """Salesforce gave up on a query as too long-running (QUERY_TIMEOUT)."""
+
+
+def _error_code(content: Any) -> tuple[str, str]:
+    """(errorCode, message) of a Salesforce error body (a JSON array), or ("", text)."""
+    if isinstance(content, list) and content and isinstance(content[0], Mapping):
+        return str(content[0].get("errorCode", "")), str(content[0].get("message", ""))
+    if isinstance(content, Mapping):
+        return str(content.get("errorCode") or content.get("error") or ""), str(
+            content.get("message") or content.get("error_description") or "")
+    return "", str(content)[:200]
+
+
+def map_error(exc: BaseException, what: str, retry_after: float | None) -> SourceError:
+    """The one place SDK and transport exceptions become exporter's SourceErrors."""
+    if isinstance(exc, SourceError):
+        return exc
+    if isinstance(exc, SalesforceAuthenticationFailed):
+        code = exc.code
+        if isinstance(code, int) and (code == 429 or code >= 500):
+            return TransientError(f"the Salesforce login service answered {code}")
+        return AuthError(f"Salesforce refused the login ({code}: {exc.message}); check the "
+                         "username, password and security token (or the connected app's "
+                         "client id, secret or key) in the config.")
+    if isinstance(exc, SalesforceExpiredSession):
+        return SessionExpired("The Salesforce session expired and could not be renewed.")
+    if isinstance(exc, SalesforceError):
+        code, message = _error_code(exc.content)
+        status = exc.status
+        if code == "REQUEST_LIMIT_EXCEEDED" and status == 403:
+            return QuotaExhausted("Salesforce says the organisation's daily API limit is used "
+                                  "up; the sync continues tomorrow when the limit resets.")
+        if status == 429 or status >= 500:
+            return TransientError(f"Salesforce answered {status} {code}".strip(), retry_after)
+        if code == "QUERY_TIMEOUT":
+            return QueryTimeout(f"Salesforce stopped a long query during {what}.")
+        if status == 403:
+            return AuthError(f"Salesforce refused {what} ({code}: {message}); the exporter "
+                             "user needs 'API Enabled' and read access to every object.")
+        return SourceError(f"Salesforce refused {what} ({status} {code}: {message}); check "
+                           "the object and field names in the config (include/exclude).")
+    if isinstance(exc, SalesforceOperationError):
+        return BulkFailed(f"a Bulk API job failed during {what}: {str(exc)[:200]}")
+    if isinstance(exc, requests.Timeout):
+        return TransientError("Salesforce did not answer in time")
+    if isinstance(exc, requests.RequestException):
+        return TransientError(f"the connection to Salesforce failed ({type(exc).__name__})")
+    if isinstance(exc, (ValueError, KeyError, TypeError, IndexError,
+                        xml.parsers.expat.ExpatError)):
+        # json decode errors are ValueErrors; missing keys mean a cut or foreign body
+        return TransientError(f"Salesforce sent a malformed response ({type(exc).__name__})")
+    raise exc
+
+
+class _TimedSession(requests.Session):
+    """The SDK's session for https: a default timeout on every request (the SDK sets none)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(method, url, *args, **kwargs)  # type: ignore[arg-type]
+
+
+class _TimedLoopbackSession(LoopbackSession):
+    """:class:`LoopbackSession` (the one URL rewriter) with a default timeout."""
+
+    def __init__(self, base_url: str, timeout: float, extra_hosts: tuple[str, ...]) -> None:
+        super().__init__(base_url, extra_hosts)
+        self.timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("timeout", self.timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
+def _read_key_file(path: str) -> str:
+    try:
+        mode = os.stat(path).st_mode
+        text = open(path, encoding="utf-8").read()  # noqa: SIM115 - small PEM file
+    except OSError:
+        raise ConfigError(f"The Salesforce private key file {path} cannot be read.") from None
+    if os.name != "nt" and mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"The private key file {path} can be read by other users; run "
+                          f"'chmod 600 {path}' and try again.")
+    return text
+
+
+class SalesforceApi:
+    """A logged-in simple-salesforce client with retries, re-login and the usage limit."""
+
+    def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, str],
+                 policy: RetryPolicy, log: logging.Logger) -> None:
+        self.config = config
+        self.secrets = secrets
+        self.policy = policy
+        self.log = log
+        self.version = str(config.get("api_version", "59.0"))
+        self.share = float(config.get("api_share_limit", 0.8))
+        self.timeout = float(config.get("timeout", 120))
+        self.used: int | None = None
+        self.total: int | None = None
+        self.requests = 0
+        self.logins = 0
+        self._retry_after: float | None = None
+        self._sf: Salesforce | None = None
+        self.session = self._session()
+        self.session.hooks["response"].append(self._on_response)
+
+    # -- session and login -------------------------------------------------------------
+
+    def _session(self) -> requests.Session:
+        base_url = str(self.config.get("base_url") or "")
+        if base_url.startswith("http://"):
+            domain = str(self.config.get("domain") or "login")
+            hosts = (*LOGIN_HOSTS, f"{domain}.salesforce.com")
+            return _TimedLoopbackSession(base_url, self.timeout, hosts)
+        return _TimedSession(self.timeout)
+
+    def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self.requests += 1
+        after = response.headers.get("Retry-After")
+        try:
+            self._retry_after = float(after) if after is not None else None
+        except ValueError:
+            self._retry_after = None
+        info = response.headers.get("Sforce-Limit-Info")
+        if info:
+            usage = Salesforce.parse_api_usage(info).get("api-usage")
+            if usage is not None:
+                self.used, self.total = usage.used, usage.total
+
+    def _login_kwargs(self) -> dict[str, Any]:
+        """The SDK constructor's arguments for the configured login flow."""
+        c, s = self.config, self.secrets
+        kw: dict[str, Any] = {"version": self.version, "session": self.session,
+                              "domain": str(c.get("domain") or "login"),
+                              "object_pairs_hook": dict}  # plain dicts: faster than OrderedDict
+        username = c.get("username")
+        client_id = c.get("client_id")
+        key = s.get("private_key")
+        if key is None and c.get("private_key_file"):
+            key = _read_key_file(str(c["private_key_file"]))
+        if username and client_id and key:
+            kw.update(username=username, consumer_key=client_id, privatekey=key)
+            if c.get("instance_url"):
+                kw["instance_url"] = c["instance_url"]
+        elif username and client_id and "client_secret" in s and "password" in s:
+            kw.update(username=username, consumer_key=client_id,
+                      consumer_secret=s["client_secret"],
+                      password=s["password"] + s.get("security_token", ""))
+        elif username and "password" in s:
+            kw.update(username=username, password=s["password"],
+                      security_token=s.get("security_token", ""))
+        elif client_id and "client_secret" in s:
+            kw.update(consumer_key=client_id, consumer_secret=s["client_secret"])
+        else:
+            raise ConfigError("The Salesforce source needs username + password (+ "
+                              "security_token), or client_id + client_secret, or username + "
+                              "client_id + private_key; see the connector's documentation.")
+        return kw
+
+    def login(self) -> Salesforce:
+        kwargs = self._login_kwargs()
+
+        def attempt() -> Salesforce:
+            try:
+                return Salesforce(**kwargs)
+            except Exception as exc:
+                raise map_error(exc, "the Salesforce login", self._retry_after) from None
+
+        self._sf = self.policy.call("Logging in to Salesforce", attempt)
+        self.logins += 1
+        return self._sf
+
+    @property
+    def sf(self) -> Salesforce:
+        return self._sf or self.login()
+
+    # -- calls ---------------------------------------------------------------------------
+
+    def _check_share(self) -> None:
+        if self.used is None or not self.total:
+            return
+        if self.used + 1 > self.share * self.total:
+            raise QuotaExhausted(
+                f"Salesforce API use today is {self.used} of {self.total} calls, the "
+                f"{self.share:.0%} share exporter may use (api_share_limit); the sync goes on "
+                "tomorrow, or raise api_share_limit in the config.")
+
+    def call(self, what: str, fn: Callable[[Salesforce], T]) -> T:
+        """``fn(sf)`` with the usage check, the shared retries and one bounded re-login."""
+        for relogin in (False, True):
+            def attempt() -> T:
+                self._check_share()
+                self._retry_after = None
+                try:
+                    return fn(self.sf)
+                except Exception as exc:
+                    raise map_error(exc, what, self._retry_after) from None
+            try:
+                return self.policy.call(what, attempt)
+            except SessionExpired:
+                if relogin:
+                    break
+                self.log.info("Salesforce session expired during %s; logging in again", what)
+                self.login()
+        raise AuthError("Salesforce keeps refusing exporter's session right after logging in; "
+                        "check that the user may use the API and is not frozen.")
+
+    def rest(self, what: str, path: str) -> Any:
+        return self.call(what, lambda sf: sf.restful(path))
+
+    def query(self, soql: str, page_size: int,
+              include_deleted: bool = True) -> Generator[Any, None, None]:
+        """Each page (the JSON dict) of a REST query, queryAll by default."""
+        headers = {"Sforce-Query-Options": f"batchSize={page_size}"}
+        page = self.call("a Salesforce query", lambda sf: _checked(
+            sf.query(soql, include_deleted=include_deleted, headers=headers)))
+        while True:
+            yield page
+            if page.get("done", True):
+                return
+            page = self.call("the next page of a Salesforce query",
+                             partial(_query_more, url=str(page["nextRecordsUrl"]),
+                                     headers=headers))
+
+    def bulk_query(self, obj: str, soql: str, max_records: int, wait: int) -> Iterator[str]:
+        """CSV pages of a Bulk API 2.0 queryAll. Any failure is a :class:`BulkFailed`, as a
+        broken generator cannot be resumed: the caller falls back to REST."""
+        self._check_share()
+        try:
+            handler = getattr(self.sf.bulk2, obj)
+            yield from handler.query_all(soql, max_records=max_records, wait=wait)
+        except SourceError:
+            raise
+        except Exception as exc:
+            err = map_error(exc, f"the Bulk API query of {obj}", self._retry_after)
+            if isinstance(err, (QuotaExhausted, AuthError)):
+                raise err from None
+            raise BulkFailed(f"{err}") from None
+
+    # -- files ---------------------------------------------------------------------------
+
+    def download(self, path: str, size: int | None) -> Iterator[bytes]:
+        """A file body, streamed in chunks. A connection cut mid-body is retried with a new
+        request that skips the bytes already handed on (bodies of a version never change);
+        ``size`` (when known) catches bodies that end early."""
+        sent = 0
+        cuts = 0
+        while True:
+            response = self.call(f"downloading {path}", lambda sf: self._get_stream(sf, path))
+            try:
+                skip = sent
+                for chunk in response.iter_content(DOWNLOAD_CHUNK):
+                    if skip:
+                        cut = min(skip, len(chunk))
+                        chunk, skip = chunk[cut:], skip - cut
+                    if chunk:
+                        sent += len(chunk)
+                        yield chunk
+                if size is not None and sent != size:
+                    raise SourceError(f"Salesforce sent {sent} bytes of {path}, expected {size}; "
+                                      "try the sync again later.")
+                return
+            except requests.RequestException as exc:
+                self.log.info("download of %s cut after %d bytes (%s); resuming", path, sent,
+                              type(exc).__name__)
+                cuts += 1
+                self.policy.retries += 1
+                if cuts >= self.policy.attempts:
+                    raise SourceError(f"Downloading {path} from Salesforce kept failing after "
+                                      f"{cuts} tries; try the sync again later.") from None
+                time.sleep(self.policy.base_delay * cuts)
+            finally:
+                response.close()
+
+    def _get_stream(self, sf: Salesforce, path: str) -> requests.Response:
+        url = f"https://{sf.sf_instance}/services/data/v{self.version}/{path}"
+        response = self.session.get(url, headers=sf.headers, stream=True)
+        if response.status_code == 401:
+            response.close()
+            raise SessionExpired("The Salesforce session expired.")
+        if response.status_code >= 300:
+            try:
+                content = response.json()
+            except ValueError:
+                content = response.text
+            response.close()
+            raise _status_error(response, content)
+        return response
+
+    def usage(self) -> dict[str, Any]:
+        return {"requests": self.requests, "logins": self.logins, "api_used": self.used,
+                "api_limit": self.total, "retries": self.policy.retries}
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def _status_error(response: requests.Response, content: Any) -> SalesforceError:
+    return SalesforceGeneralError(response.url, response.status_code, "download", content)
+
+
+def _query_more(sf: Salesforce, url: str, headers: dict[str, str]) -> Any:
+    return _checked(sf.query_more(url, identifier_is_url=True, headers=headers))
+
+
+def _checked(page: Any) -> Any:
+    """A query page with its required keys, or a malformed-response error (retried)."""
+    if not isinstance(page, Mapping) or not isinstance(page.get("records"), list):
+        raise ValueError("query page without records")
+    if not page.get("done", True) and not page.get("nextRecordsUrl"):
+        raise ValueError("query page without nextRecordsUrl")
+    return page
