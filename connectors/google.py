@@ -10,18 +10,16 @@ Streams (names, primary key, cursor, deletes)
   reconciliation. Bodies are archived as files on the record: ``content`` for binary files
   (chunked Range downloads, one chunk in memory), ``export.<ext>`` for Google documents
   (``export_formats``). A saved token Drive refuses leads to a full listing (``reset``).
-- ``sheet_rows`` (key ``<spreadsheetId>/<tab title>/<row number>``): one record per
-  non-empty row below the header of every grid tab, fields named by the header row (empty
-  header cells by column letter, repeats get " (2)"); values as Sheets formats them,
-  trailing empty cells omitted as the API omits them. Spreadsheets have no change feed: the
-  cursor keeps each spreadsheet's Drive ``modifiedTime`` and each tab's last row; an
-  unchanged spreadsheet is skipped without a Sheets request, a changed one is re-read and
-  the archive keeps a new version only of rows whose content changed. Rows past the new end,
-  emptied rows, renamed or removed tabs and spreadsheets gone from Drive become tombstones.
-  Row numbers are the key because a sheet row has no identity of its own: a row inserted
-  in the middle shifts the rows below, which then get new versions (the archive still equals
-  the sheet). ``schema()`` archives each spreadsheet's properties, tab properties and header
-  row (two requests per spreadsheet per run).
+- ``sheet_rows`` (key ``<spreadsheetId>/<tab title>/<row number>``, or
+  ``<spreadsheetId>/<tab title>/<key values>`` for tabs named in ``row_keys``): one record
+  per non-empty row below the header of every grid tab, fields named by the header row
+  (empty header cells by column letter, repeats get " (2)"); values as Sheets formats them,
+  trailing empty cells omitted as the API omits them. No change feed: the cursor keeps each
+  spreadsheet's Drive ``modifiedTime`` and its row ids; an unchanged spreadsheet costs no
+  Sheets request for rows, a changed one is re-read and only rows whose content changed get
+  new versions; ids gone since the last run become tombstones. ``schema()`` archives each
+  spreadsheet's properties, tab properties and header row (two requests per spreadsheet per
+  run). Why row numbers by default: connectors/google_sheets.py.
 - ``calendar_events`` (key ``<calendarId>/<eventId>``): a full listing per calendar
   (``showDeleted``, ``singleEvents``), then its ``nextSyncToken``; cursor =
   ``{calendarId: syncToken}``. Cancelled events are tombstones that keep their data. A 410
@@ -40,6 +38,8 @@ Config keys ([sources.NAME], type = "google")
 - ``drive`` (bool, default true): archive Drive files.
 - ``spreadsheets``: spreadsheet ids (default: every Google Sheet in Drive, not trashed).
 - ``calendars``: calendar ids (default: every calendar in the calendar list).
+- ``row_keys``: tab title -> header names whose values identify a row, e.g.
+  ``{ Medications = ["Client Number", "Medication"], Roster = ["Email"] }`` (default none).
 - ``export_formats``: e.g. ``{ document = ["pdf", "docx"], spreadsheet = ["xlsx"],
   presentation = ["pdf", "pptx"] }`` (the default).
 - ``single_events`` (default true), ``download_chunk_bytes`` (default 4 MiB),
@@ -57,7 +57,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from connectors.google_api import GoogleApi, discovery_schema
-from connectors.google_read import CalendarReader, DriveReader, SheetsReader, export_formats
+from connectors.google_read import CalendarReader, DriveReader, export_formats
+from connectors.google_sheets import SheetsReader
 from exporter.connector import (
     AuthError,
     Batch,
@@ -88,6 +89,16 @@ def _id_list(config: Mapping[str, Any], key: str) -> list[str] | None:
     return list(value)
 
 
+def _row_keys(config: Mapping[str, Any]) -> dict[str, list[str]]:
+    value = config.get("row_keys") or {}
+    if not isinstance(value, Mapping) or not all(
+            isinstance(v, list) and v and all(isinstance(c, str) for c in v)
+            for v in value.values()):
+        raise ConfigError('The Google source\'s row_keys must map tab titles to header names, '
+                          'e.g. row_keys = { Roster = ["Email"] }.')
+    return {str(k): list(v) for k, v in value.items()}
+
+
 class GoogleConnector(Connector):
     """Drive files (changes feed), sheet rows and calendar events (sync tokens)."""
 
@@ -104,7 +115,8 @@ class GoogleConnector(Connector):
         except SourceError as exc:
             raise ConfigError(str(exc)) from None
         self.drive = DriveReader(self.api, formats, self.log)
-        self.sheets = SheetsReader(self.api, _id_list(config, "spreadsheets"), self.log)
+        self.sheets = SheetsReader(self.api, _id_list(config, "spreadsheets"),
+                                   _row_keys(config), self.log)
         self.calendar = CalendarReader(self.api, _id_list(config, "calendars"), single, self.log)
 
     # -- contract -------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""How the Google connector reads each stream: Drive files (changes feed), sheet rows
-(re-read only when the spreadsheet's Drive ``modifiedTime`` moved) and calendar events
-(sync tokens). See connectors/google.py for the streams, cursors and config keys.
+"""How the Google connector reads Drive files (changes feed) and calendar events (sync
+tokens); sheet rows are in connectors/google_sheets.py. See connectors/google.py for the
+streams, cursors and config keys.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from typing import Any
 from connectors.google_api import GoogleApi, RequestRefused, SyncTokenExpired
 from exporter.connector import Batch, FileBody, Record, SourceError, TransientError
 
-__all__ = ["CalendarReader", "DriveReader", "SheetsReader", "export_formats"]
+__all__ = ["CalendarReader", "DriveReader", "export_formats"]
 
 GOOGLE_APPS = "application/vnd.google-apps."
-SHEET = GOOGLE_APPS + "spreadsheet"
-KINDS = {"document": GOOGLE_APPS + "document", "spreadsheet": SHEET,
+KINDS = {"document": GOOGLE_APPS + "document", "spreadsheet": GOOGLE_APPS + "spreadsheet",
          "presentation": GOOGLE_APPS + "presentation", "drawing": GOOGLE_APPS + "drawing"}
 EXTENSIONS = {
     "pdf": "application/pdf",
@@ -31,8 +30,6 @@ EXTENSIONS = {
 }
 DEFAULT_EXPORTS = {"document": ["pdf", "docx"], "spreadsheet": ["xlsx"],
                    "presentation": ["pdf", "pptx"]}
-ROW_WINDOW = 5000  # sheet rows per values.get: bounded memory, few requests
-TOMBSTONE_BATCH = 5000
 
 
 def export_formats(config: Any) -> dict[str, list[tuple[str, str]]]:
@@ -151,172 +148,6 @@ class DriveReader:
                 pageSize=1000, pageToken=t, fields="nextPageToken,files(id)")):
             for f in page.get("files") or []:
                 yield str(f["id"])
-
-
-def _a1_tab(title: str) -> str:
-    return "'" + title.replace("'", "''") + "'"
-
-
-def _column(n: int) -> str:
-    name = ""
-    while n >= 0:
-        n, rem = divmod(n, 26)
-        name = chr(65 + rem) + name
-        n -= 1
-    return name
-
-
-def field_names(header: list[Any], width: int) -> list[str]:
-    """Field names for ``width`` columns: the header cell, or the column letter when the
-    header cell is empty; a repeated name gets " (2)", " (3)"..."""
-    names: list[str] = []
-    seen: set[str] = set()
-    for i in range(width):
-        base = str(header[i]).strip() if i < len(header) and str(header[i]).strip() else _column(i)
-        name, n = base, 1
-        while name in seen:
-            n += 1
-            name = f"{base} ({n})"
-        seen.add(name)
-        names.append(name)
-    return names
-
-
-class SheetsReader:
-    """sheet_rows: every grid tab of the chosen spreadsheets, one record per non-empty row
-    below the header, id ``<spreadsheetId>/<tab title>/<row number>``. The cursor keeps each
-    spreadsheet's Drive ``modifiedTime`` and each tab's last row: an unchanged spreadsheet
-    is skipped; rows past the new end, emptied rows, removed tabs and spreadsheets become
-    tombstones."""
-
-    def __init__(self, api: GoogleApi, chosen: list[str] | None, log: logging.Logger) -> None:
-        self.api = api
-        self.chosen = chosen
-        self.log = log
-        self._files: list[dict[str, Any]] | None = None
-        self._meta: dict[str, dict[str, Any]] = {}
-
-    def spreadsheets(self) -> list[dict[str, Any]]:
-        """The spreadsheets to read (id, name, modifiedTime), from one Drive listing."""
-        if self._files is None:
-            drive = self.api.service("drive")
-            q = f"mimeType = '{SHEET}' and trashed = false"
-            found = [f for page in self.api.pages("Drive spreadsheet listing",
-                                                  lambda t: drive.files().list(
-                                                      q=q, pageSize=1000, pageToken=t,
-                                                      fields="nextPageToken,files(id,name,"
-                                                             "modifiedTime)"))
-                     for f in page.get("files") or []]
-            if self.chosen is not None:
-                by_id = {f["id"]: f for f in found}
-                for sid in self.chosen:
-                    if sid not in by_id:
-                        self.log.warning("spreadsheet %s is not in Drive (or is trashed)", sid)
-                found = [by_id[s] for s in self.chosen if s in by_id]
-            self._files = found
-        return self._files
-
-    def meta(self, sid: str) -> dict[str, Any]:
-        """Spreadsheet properties, grid tabs and their header rows (two requests)."""
-        if sid not in self._meta:
-            sheets = self.api.service("sheets").spreadsheets()
-            info = self.api.call("Sheets spreadsheet", sheets.get(
-                spreadsheetId=sid, fields="spreadsheetId,properties,sheets(properties)"))
-            tabs = [s["properties"] for s in info.get("sheets") or []
-                    if s.get("properties", {}).get("sheetType", "GRID") == "GRID"]
-            headers: list[Any] = []
-            if tabs:
-                got = self.api.call("Sheets header rows", sheets.values().batchGet(
-                    spreadsheetId=sid, ranges=[f"{_a1_tab(t['title'])}!1:1" for t in tabs]))
-                headers = got.get("valueRanges") or []
-                if len(headers) != len(tabs):
-                    raise TransientError("Sheets header rows: the answer lacks some tabs")
-            info["sheets"] = [{"properties": t, "header": (h.get("values") or [[]])[0]}
-                              for t, h in zip(tabs, headers, strict=True)]
-            self._meta[sid] = info
-        return self._meta[sid]
-
-    def schema(self) -> dict[str, Any]:
-        return {"spreadsheets": {
-            f["id"]: {"name": f.get("name"), "modifiedTime": f.get("modifiedTime"),
-                      **self.meta(f["id"])} for f in self.spreadsheets()}}
-
-    def read(self, cursor: Any, full: bool) -> Iterator[Batch]:
-        prev: dict[str, Any] = {} if full or not isinstance(cursor, dict) else cursor
-        state = dict(prev)
-        current = self.spreadsheets()
-        for f in current:
-            sid = f["id"]
-            old = prev.get(sid) or {}
-            if old.get("modifiedTime") == f.get("modifiedTime") and not full:
-                continue
-            last_rows: dict[str, int] = {}
-            for tab in self.meta(sid)["sheets"]:
-                yield from self._tab(sid, tab, last_rows)
-            gone = [f"{sid}/{title}/{row}" for title, n in (old.get("rows") or {}).items()
-                    for row in range(last_rows.get(title, 1) + 1, n + 1)]
-            state[sid] = {"modifiedTime": f.get("modifiedTime"), "rows": last_rows}
-            yield from self._tombstones(gone, dict(state))
-        for sid in [s for s in prev if s not in {f["id"] for f in current}]:
-            gone = [f"{sid}/{title}/{row}" for title, n in (prev[sid].get("rows") or {}).items()
-                    for row in range(2, n + 1)]
-            del state[sid]
-            yield from self._tombstones(gone, dict(state))
-
-    def _tombstones(self, ids: list[str], cursor: dict[str, Any]) -> Iterator[Batch]:
-        for i in range(0, max(len(ids), 1), TOMBSTONE_BATCH):
-            chunk = ids[i:i + TOMBSTONE_BATCH]
-            last = i + TOMBSTONE_BATCH >= len(ids)
-            yield Batch([Record(rid, None, deleted=True) for rid in chunk],
-                        cursor=cursor if last else None)
-
-    def _windows(self, sid: str, tab: Mapping[str, Any]) -> Iterator[tuple[int, list[Any]]]:
-        """(first row number, rows) per window of the tab below the header."""
-        props = tab["properties"]
-        title = props["title"]
-        total = int((props.get("gridProperties") or {}).get("rowCount", 0))
-        values = self.api.service("sheets").spreadsheets().values()
-        start = 2
-        while start <= total:
-            end = min(start + ROW_WINDOW - 1, total)
-            got = self.api.call("Sheets rows", values.get(
-                spreadsheetId=sid, range=f"{_a1_tab(title)}!{start}:{end}",
-                majorDimension="ROWS"))
-            rows = got.get("values") or []
-            if not isinstance(rows, list):
-                raise TransientError("Sheets rows: the answer is not a list of rows")
-            yield start, rows
-            start = end + 1
-
-    def _tab(self, sid: str, tab: Mapping[str, Any], last_rows: dict[str, int]) -> Iterator[Batch]:
-        title = tab["properties"]["title"]
-        header = list(tab["header"])
-        names = field_names(header, len(header))
-        last = 1
-        for start, rows in self._windows(sid, tab):
-            records = []
-            for offset, row in enumerate(rows):
-                number = start + offset
-                rid = f"{sid}/{title}/{number}"
-                if not any(str(v) != "" for v in row):
-                    records.append(Record(rid, None, deleted=True))  # an emptied row
-                    continue
-                if len(row) > len(names):
-                    names = field_names(header, len(row))
-                records.append(Record(rid, dict(zip(names, row, strict=False))))
-                last = number
-            if records:
-                yield Batch(records)
-        last_rows[title] = last
-
-    def list_ids(self) -> Iterator[str]:
-        for f in self.spreadsheets():
-            for tab in self.meta(f["id"])["sheets"]:
-                title = tab["properties"]["title"]
-                for start, rows in self._windows(f["id"], tab):
-                    for offset, row in enumerate(rows):
-                        if any(str(v) != "" for v in row):
-                            yield f"{f['id']}/{title}/{start + offset}"
 
 
 class CalendarReader:

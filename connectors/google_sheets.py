@@ -1,0 +1,242 @@
+"""How the Google connector reads sheet rows (stream ``sheet_rows``).
+
+Spreadsheets have no change feed. The cursor keeps, per spreadsheet, its Drive
+``modifiedTime`` and the row ids each tab had: an unchanged spreadsheet costs no Sheets
+request; a changed one is re-read in row windows and the archive keeps a new version only
+of rows whose content changed (it dedups by content hash). Ids that were there last time and
+are not now (a row emptied or cut off, a tab renamed or removed, a spreadsheet trashed or
+deleted) become tombstones in the same run.
+
+Row ids: ``<spreadsheetId>/<tab title>/<row number>`` by default. A sheet row has no
+identity of its own, so deleting a row in the middle renumbers every row below it, and those
+rows get new versions. For tabs with a natural key, ``row_keys`` (tab title -> header
+names) makes the id ``<spreadsheetId>/<tab title>/<key values joined by "|">`` (a repeated
+key gets "#2", "#3"...): inserting or deleting rows then touches only those rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from connectors.google_api import GoogleApi
+from exporter.connector import Batch, Record, SourceError, TransientError
+
+__all__ = ["SheetsReader", "field_names"]
+
+SHEET = "application/vnd.google-apps.spreadsheet"
+ROW_WINDOW = 5000  # rows per values.get: bounded memory, few requests
+TOMBSTONE_BATCH = 5000
+
+
+def _a1_tab(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def _column(n: int) -> str:
+    name = ""
+    while n >= 0:
+        n, rem = divmod(n, 26)
+        name = chr(65 + rem) + name
+        n -= 1
+    return name
+
+
+def field_names(header: list[Any], width: int) -> list[str]:
+    """Field names for ``width`` columns: the header cell, or the column letter when the
+    header cell is empty; a repeated name gets " (2)", " (3)"..."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for i in range(width):
+        cell = str(header[i]).strip() if i < len(header) else ""
+        base = cell or _column(i)
+        name, n = base, 1
+        while name in seen:
+            n += 1
+            name = f"{base} ({n})"
+        seen.add(name)
+        names.append(name)
+    return names
+
+
+class _TabRows:
+    """Turns one tab's value rows into (row id suffix, data)."""
+
+    def __init__(self, title: str, header: list[Any], key_names: list[str] | None) -> None:
+        self.title = title
+        self.header = header
+        self.names = field_names(header, len(header))
+        self.key_cols: list[int] | None = None
+        if key_names:
+            missing = [k for k in key_names if k not in self.names]
+            if missing:
+                raise SourceError(f"row_keys names {', '.join(missing)}, which the tab "
+                                  f"'{title}' has no header for; fix row_keys in the config.")
+            self.key_cols = [self.names.index(k) for k in key_names]
+        self.seen: dict[str, int] = {}
+
+    def row(self, number: int, cells: list[Any]) -> tuple[str, dict[str, Any]] | None:
+        if not any(str(v) != "" for v in cells):
+            return None  # an empty row is no record
+        if len(cells) > len(self.names):
+            self.names = field_names(self.header, len(cells))
+        data = dict(zip(self.names, cells, strict=False))
+        if self.key_cols is None:
+            return str(number), data
+        key = "|".join(str(cells[i]) if i < len(cells) else "" for i in self.key_cols)
+        n = self.seen[key] = self.seen.get(key, 0) + 1
+        return (key if n == 1 else f"{key}#{n}"), data
+
+
+class SheetsReader:
+    """sheet_rows: see the module docstring."""
+
+    def __init__(self, api: GoogleApi, chosen: list[str] | None,
+                 row_keys: Mapping[str, list[str]], log: logging.Logger) -> None:
+        self.api = api
+        self.chosen = chosen
+        self.row_keys = row_keys
+        self.log = log
+        self._files: list[dict[str, Any]] | None = None
+        self._meta: dict[str, dict[str, Any]] = {}
+
+    def spreadsheets(self) -> list[dict[str, Any]]:
+        """The spreadsheets to read (id, name, modifiedTime), from one Drive listing."""
+        if self._files is None:
+            drive = self.api.service("drive")
+            q = f"mimeType = '{SHEET}' and trashed = false"
+            found = [f for page in self.api.pages("Drive spreadsheet listing",
+                                                  lambda t: drive.files().list(
+                                                      q=q, pageSize=1000, pageToken=t,
+                                                      fields="nextPageToken,files(id,name,"
+                                                             "modifiedTime)"))
+                     for f in page.get("files") or []]
+            if self.chosen is not None:
+                by_id = {f["id"]: f for f in found}
+                for sid in self.chosen:
+                    if sid not in by_id:
+                        self.log.warning("spreadsheet %s is not in Drive (or is trashed)", sid)
+                found = [by_id[s] for s in self.chosen if s in by_id]
+            self._files = found
+        return self._files
+
+    def meta(self, sid: str) -> dict[str, Any]:
+        """Spreadsheet properties, grid tabs and their header rows (two requests)."""
+        if sid not in self._meta:
+            sheets = self.api.service("sheets").spreadsheets()
+            info = self.api.call("Sheets spreadsheet", sheets.get(
+                spreadsheetId=sid, fields="spreadsheetId,properties,sheets(properties)"))
+            tabs = [s["properties"] for s in info.get("sheets") or []
+                    if s.get("properties", {}).get("sheetType", "GRID") == "GRID"]
+            headers: list[Any] = []
+            if tabs:
+                got = self.api.call("Sheets header rows", sheets.values().batchGet(
+                    spreadsheetId=sid, ranges=[f"{_a1_tab(t['title'])}!1:1" for t in tabs]))
+                headers = got.get("valueRanges") or []
+                if len(headers) != len(tabs):
+                    raise TransientError("Sheets header rows: the answer lacks some tabs")
+            info["sheets"] = [{"properties": t, "header": (h.get("values") or [[]])[0]}
+                              for t, h in zip(tabs, headers, strict=True)]
+            self._meta[sid] = info
+        return self._meta[sid]
+
+    def schema(self) -> dict[str, Any]:
+        return {"row_keys": dict(self.row_keys), "spreadsheets": {
+            f["id"]: {"name": f.get("name"), "modifiedTime": f.get("modifiedTime"),
+                      **self.meta(f["id"])} for f in self.spreadsheets()}}
+
+    def read(self, cursor: Any, full: bool) -> Iterator[Batch]:
+        prev: dict[str, Any] = {} if full or not isinstance(cursor, dict) else cursor
+        state = dict(prev)
+        current = self.spreadsheets()
+        for f in current:
+            sid = f["id"]
+            old = prev.get(sid) or {}
+            if old.get("modifiedTime") == f.get("modifiedTime"):
+                continue
+            now: dict[str, list[str]] = {}
+            for tab in self.meta(sid)["sheets"]:
+                yield from self._tab(sid, tab, now)
+            gone = [f"{sid}/{title}/{key}" for title, keys in _ids(old).items()
+                    for key in sorted(set(keys) - set(now.get(title, ())))]
+            state[sid] = {"modifiedTime": f.get("modifiedTime"),
+                          "tabs": _compact(now, set(self.row_keys))}
+            yield from self._tombstones(gone, dict(state))
+        for sid in [s for s in prev if s not in {f["id"] for f in current}]:
+            gone = [f"{sid}/{title}/{key}" for title, keys in _ids(prev[sid]).items()
+                    for key in keys]
+            del state[sid]
+            yield from self._tombstones(gone, dict(state))
+
+    def _tombstones(self, ids: list[str], cursor: dict[str, Any]) -> Iterator[Batch]:
+        for i in range(0, max(len(ids), 1), TOMBSTONE_BATCH):
+            last = i + TOMBSTONE_BATCH >= len(ids)
+            yield Batch([Record(rid, None, deleted=True) for rid in ids[i:i + TOMBSTONE_BATCH]],
+                        cursor=cursor if last else None)
+
+    def _windows(self, sid: str, tab: Mapping[str, Any]) -> Iterator[tuple[int, list[Any]]]:
+        """(first row number, rows) per window of the tab below the header."""
+        props = tab["properties"]
+        total = int((props.get("gridProperties") or {}).get("rowCount", 0))
+        values = self.api.service("sheets").spreadsheets().values()
+        start = 2
+        while start <= total:
+            end = min(start + ROW_WINDOW - 1, total)
+            got = self.api.call("Sheets rows", values.get(
+                spreadsheetId=sid, range=f"{_a1_tab(props['title'])}!{start}:{end}",
+                majorDimension="ROWS"))
+            rows = got.get("values") or []
+            if not isinstance(rows, list):
+                raise TransientError("Sheets rows: the answer is not a list of rows")
+            yield start, rows
+            start = end + 1
+
+    def _rows(self, sid: str, tab: Mapping[str, Any]) -> Iterator[list[tuple[str, Any]]]:
+        """Per window: (row id suffix, data) of the tab's non-empty rows."""
+        title = tab["properties"]["title"]
+        rows = _TabRows(title, list(tab["header"]), self.row_keys.get(title))
+        for start, window in self._windows(sid, tab):
+            out = []
+            for offset, cells in enumerate(window):
+                got = rows.row(start + offset, cells)
+                if got is not None:
+                    out.append(got)
+            yield out
+
+    def _tab(self, sid: str, tab: Mapping[str, Any], now: dict[str, list[str]]
+             ) -> Iterator[Batch]:
+        title = tab["properties"]["title"]
+        keys = now.setdefault(title, [])
+        for window in self._rows(sid, tab):
+            keys.extend(key for key, _ in window)
+            if window:
+                yield Batch([Record(f"{sid}/{title}/{key}", data) for key, data in window])
+
+    def list_ids(self) -> Iterator[str]:
+        for f in self.spreadsheets():
+            for tab in self.meta(f["id"])["sheets"]:
+                title = tab["properties"]["title"]
+                for window in self._rows(f["id"], tab):
+                    yield from (f"{f['id']}/{title}/{key}" for key, _ in window)
+
+
+def _compact(tabs: dict[str, list[str]], keyed: set[str]) -> dict[str, Any]:
+    """The cursor's form of each tab's row ids: positional ids as their last row number
+    (rows 2..last; blanks among them are harmless tombstones), keys as a list."""
+    out: dict[str, Any] = {}
+    for title, keys in tabs.items():
+        if title not in keyed:
+            out[title] = max((int(k) for k in keys), default=1)
+        else:
+            out[title] = keys
+    return out
+
+
+def _ids(entry: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Row id suffixes per tab from a cursor entry (see :func:`_compact`)."""
+    out: dict[str, list[str]] = {}
+    for title, value in (entry.get("tabs") or {}).items():
+        out[title] = ([str(n) for n in range(2, int(value) + 1)] if isinstance(value, int)
+                      else [str(k) for k in value])
+    return out
