@@ -161,6 +161,7 @@ class SalesforceApi:
         self.logins = 0
         self._retry_after: float | None = None
         self._sf: Salesforce | None = None
+        self._refused: AuthError | None = None
         self.session = self._session()
         self.session.hooks["response"].append(self._on_response)
 
@@ -247,6 +248,8 @@ class SalesforceApi:
 
     def call(self, what: str, fn: Callable[[Salesforce], T]) -> T:
         """``fn(sf)`` with the usage check, the shared retries and one bounded re-login."""
+        if self._refused is not None:
+            raise self._refused  # sessions die at once: stop asking (no login storm)
         for relogin in (False, True):
             def attempt() -> T:
                 self._check_share()
@@ -262,8 +265,10 @@ class SalesforceApi:
                     break
                 self.log.info("Salesforce session expired during %s; logging in again", what)
                 self.login()
-        raise AuthError("Salesforce keeps refusing exporter's session right after logging in; "
-                        "check that the user may use the API and is not frozen.")
+        self._refused = AuthError("Salesforce keeps refusing exporter's session right after "
+                                  "logging in; check that the user may use the API and is not "
+                                  "frozen.")
+        raise self._refused
 
     def rest(self, what: str, path: str) -> Any:
         return self.call(what, lambda sf: sf.restful(path))
@@ -306,7 +311,8 @@ class SalesforceApi:
         sent = 0
         cuts = 0
         while True:
-            response = self.call(f"downloading {path}", lambda sf: self._get_stream(sf, path))
+            response = self.call(f"downloading {path}",
+                                 lambda sf: self._get_stream(sf, path, size))
             try:
                 skip = sent
                 for chunk in response.iter_content(DOWNLOAD_CHUNK):
@@ -332,7 +338,7 @@ class SalesforceApi:
             finally:
                 response.close()
 
-    def _get_stream(self, sf: Salesforce, path: str) -> requests.Response:
+    def _get_stream(self, sf: Salesforce, path: str, size: int | None) -> requests.Response:
         url = f"https://{sf.sf_instance}/services/data/v{self.version}/{path}"
         response = self.session.get(url, headers=sf.headers, stream=True)
         if response.status_code == 401:
@@ -345,6 +351,10 @@ class SalesforceApi:
                 content = response.text
             response.close()
             raise _status_error(response, content)
+        length = response.headers.get("Content-Length")
+        if size is not None and length is not None and length != str(size):
+            response.close()  # an error page in place of the body: retried
+            raise ValueError(f"a body of {length} bytes where {size} were expected")
         return response
 
     def usage(self) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 import logging
 from collections.abc import Iterator, Mapping
@@ -234,8 +235,22 @@ class ObjectReader:
         name, size_field = self.file_field
         size = data.get(size_field)
         path = f"sobjects/{self.obj}/{rid}/{name}"
-        return FileBody(name, lambda: self.api.download(
-            path, size if isinstance(size, int) else None), data.get("ContentType"))
+        checksum = data.get("Checksum")
+
+        def body() -> Iterator[bytes]:
+            chunks = self.api.download(path, size if isinstance(size, int) else None)
+            if not isinstance(checksum, str):
+                yield from chunks
+                return
+            digest = hashlib.md5(usedforsecurity=False)  # Salesforce's own checksum is MD5
+            for chunk in chunks:
+                digest.update(chunk)
+                yield chunk
+            if digest.hexdigest() != checksum.lower():
+                raise SourceError(f"The body of {self.obj} {rid} does not match the checksum "
+                                  "Salesforce gives for it; run the sync again.")
+
+        return FileBody(name, body, data.get("ContentType"))
 
     # -- ids -------------------------------------------------------------------------------
 

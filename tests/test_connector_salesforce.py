@@ -19,7 +19,7 @@ import pytest
 from simple_salesforce import Salesforce
 
 from exporter.archive import Archive
-from exporter.connector import Connector
+from exporter.connector import AuthError, Connector
 from exporter.sandbox import CREDENTIALS, Sandbox
 from exporter.sources import build_connector
 from exporter.sync import SyncReport, run_sync
@@ -198,3 +198,109 @@ def test_bulk_path_gives_the_same_archive_and_falls_back_to_rest(sandbox: Sandbo
         expected = archived(rest)
         assert archived(bulk) == expected
         assert archived(fallback) == expected
+
+
+def assert_bodies(archive: Archive, sb: Sandbox) -> None:
+    sf = direct_sdk(sb)
+    for obj, field in (("ContentVersion", "VersionData"), ("Attachment", "Body")):
+        for rid, data in archive.records("salesforce", obj):
+            assert data is not None
+            stored = b"".join(archive.read_file(archive.files_of("salesforce", obj, rid)[field]))
+            assert stored == getattr(sf, obj).get_base64(rid, base64_field=field), (obj, rid)
+
+
+@pytest.mark.parametrize(("kind", "endpoint", "options"), [
+    ("rate_limit", "query", {"retry_after": 0.1}),
+    ("rate_limit", "describe", {}),
+    ("server_error", "query", {"status": 503}),
+    ("server_error", "describe_global", {"status": 500}),
+    ("server_error", "login", {"status": 503}),
+    ("timeout", "query", {"delay": 1.2}),
+    ("truncated", "query", {}),
+    ("malformed", "query", {}),
+    ("truncated", "retrieve", {}),  # a file body cut mid-way: resumed
+    ("malformed", "retrieve", {}),  # an error page in place of a body
+    ("session_expired", "query", {"after": 4}),
+    ("session_expired", "retrieve", {"after": 1}),  # exporter's own download re-login
+])
+def test_faults_are_retried_and_the_archive_is_complete(kind: str, endpoint: str,
+                                                        options: dict[str, Any],
+                                                        sandbox: Sandbox,
+                                                        tmp_path: Path) -> None:
+    fault = sandbox.faults.add("salesforce", kind, endpoint=endpoint, times=2 if
+                               kind != "session_expired" else 1, **options)
+    with new_archive(tmp_path) as archive:
+        report = sync(archive, sandbox, tmp_path, timeout=0.6)
+        assert report.status == "ok", report.stats()
+        assert fault.fired == fault.times
+        if kind != "session_expired":
+            assert report.sources[0].usage["retries"] >= 2
+        assert_matches(archive, reference(sandbox))
+        assert_bodies(archive, sandbox)
+
+
+def test_slow_answers_are_waited_for_without_retries(sandbox: Sandbox, tmp_path: Path) -> None:
+    fault = sandbox.faults.add("salesforce", "slow", endpoint="query", times=2, delay=0.3)
+    with new_archive(tmp_path) as archive:
+        report = sync(archive, sandbox, tmp_path, timeout=1.5)
+        assert report.status == "ok"
+        assert fault.fired == 2
+        assert report.sources[0].usage["retries"] == 0
+
+
+def test_a_session_that_never_renews_fails_plainly(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.faults.add("salesforce", "session_expired", endpoint="query", times=-1)
+    with new_archive(tmp_path) as archive:
+        report = sync(archive, sandbox, tmp_path)
+    assert report.status == "failed"
+    error = report.sources[0].streams[0].error or ""
+    assert error.startswith("Salesforce keeps refusing") and "\n" not in error
+    # bounded: the SDK's own re-logins (3) twice, and no new storm per stream
+    assert sandbox.log.count("salesforce", "login") <= 10
+    assert all(s.status == "failed" for s in report.sources[0].streams)
+
+
+def test_request_limit_ends_partial_then_resumes(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.faults.add("salesforce", "request_limit", endpoint="query", after=4)
+    with new_archive(tmp_path) as archive:
+        report = sync(archive, sandbox, tmp_path)
+        assert report.status == "partial"
+        source = report.sources[0]
+        assert source.error is not None and "daily API limit" in source.error
+        done = [s for s in source.streams if s.status == "ok"]
+        # the 5th query (2 per object with the first reconciliation) hit the limit: the
+        # source stopped asking at once
+        assert len(done) == 2 and len(source.streams) == 3
+        ref = reference(sandbox)
+        for stream in done:  # what was committed is intact
+            assert {r for r, _ in archive.records("salesforce", stream.stream,
+                                                  include_deleted=True)} == set(ref[stream.stream])
+        assert sync(archive, sandbox, tmp_path).status == "ok"
+        assert_matches(archive, reference(sandbox))
+
+
+def test_api_share_limit_stops_cleanly(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.salesforce.daily_limit = 60
+    with new_archive(tmp_path) as archive:
+        report = sync(archive, sandbox, tmp_path, api_share_limit=0.5)
+        assert report.status == "partial"
+        assert "api_share_limit" in (report.sources[0].error or "")
+        assert sandbox.salesforce.api_usage <= 30
+
+
+def test_wrong_password_is_a_plain_auth_error(sandbox: Sandbox, tmp_path: Path) -> None:
+    table = dict(sandbox.source_configs(tmp_path / "secrets")["salesforce"], **FAST)
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-the-password")
+    wrong.chmod(0o600)
+    table["password"] = {"file": str(wrong)}
+    conn = build_connector("salesforce", table, tmp_path / "config.toml")
+    results = conn.check()
+    assert not results[0].ok and "password" in results[0].detail
+    assert "not-the-password" not in results[0].detail
+    with pytest.raises(AuthError, match="refused the login"):
+        conn.streams()
+    with new_archive(tmp_path) as archive:
+        report = run_sync(archive, {"salesforce": conn})
+    assert report.status == "failed"
+    assert "check the username, password" in (report.sources[0].error or "")
