@@ -2,7 +2,8 @@
 
 Streams (names, primary key, cursor, deletes)
 
-- ``drive_files`` (key ``id``): every file and folder, all metadata (``fields="*"``).
+- ``drive_files`` (key ``id``; cursor field ``modifiedTime``, the cursor itself is the
+  changes page token): every file and folder, all metadata (``fields="*"``).
   First run: ``changes.getStartPageToken`` is taken BEFORE listing every file, and stored
   once the listing is done; later runs read ``changes.list`` from that token (cursor = the
   page token, stored per page). Trashed files stay records with ``trashed: true``;
@@ -10,21 +11,24 @@ Streams (names, primary key, cursor, deletes)
   reconciliation. Bodies are archived as files on the record: ``content`` for binary files
   (chunked Range downloads, one chunk in memory), ``export.<ext>`` for Google documents
   (``export_formats``). A saved token Drive refuses leads to a full listing (``reset``).
-- ``sheet_rows`` (key ``<spreadsheetId>/<tab title>/<row number>``, or
+- ``sheet_rows`` (key ``id`` = ``<spreadsheetId>/<tab title>/<row number>``, or
   ``<spreadsheetId>/<tab title>/<key values>`` for tabs named in ``row_keys``): one record
-  per non-empty row below the header of every grid tab, fields named by the header row
-  (empty header cells by column letter, repeats get " (2)"); values as Sheets formats them,
-  trailing empty cells omitted as the API omits them. No change feed: the cursor keeps each
-  spreadsheet's Drive ``modifiedTime`` and its row ids; an unchanged spreadsheet costs no
-  Sheets request for rows, a changed one is re-read and only rows whose content changed get
-  new versions; ids gone since the last run become tombstones. ``schema()`` archives each
-  spreadsheet's properties, tab properties and header row (two requests per spreadsheet per
-  run). Why row numbers by default: connectors/google_sheets.py.
-- ``calendar_events`` (key ``<calendarId>/<eventId>``): a full listing per calendar
+  ``{id, spreadsheetId, sheet, values}`` per non-empty row below the header of every grid
+  tab; ``values`` is named by the header row (empty header cells by column letter, repeats
+  get " (2)"), cells as Sheets formats them, trailing empty cells omitted as the API omits
+  them. No change feed: the cursor keeps each spreadsheet's Drive ``modifiedTime`` and its
+  row ids; an unchanged spreadsheet costs no Sheets request for rows, a changed one is
+  re-read and only rows whose content changed get new versions; ids gone since the last run
+  become tombstones. ``schema()`` archives each spreadsheet's properties, tab properties and
+  header row (two requests per spreadsheet per run). Why row numbers by default:
+  connectors/google_sheets.py.
+- ``calendar_events`` (key ``id``, the event id; cursor field ``updated``): the event as
+  sent plus ``calendarId`` (the calendar it was read from). A full listing per calendar
   (``showDeleted``, ``singleEvents``), then its ``nextSyncToken``; cursor =
   ``{calendarId: syncToken}``. Cancelled events are tombstones that keep their data. A 410
   (``fullSyncRequired``) resyncs that calendar fully (``Batch.reset``); events gone without
-  a cancelled copy are found by reconciliation (``list_ids``).
+  a cancelled copy are found by reconciliation (``list_ids``). An event copied into two
+  chosen calendars (same id) is archived once: the copy read last wins.
 - ``calendars`` (key ``id``): the calendarList entries, re-read every run (small).
 
 Config keys ([sources.NAME], type = "google")
@@ -74,9 +78,21 @@ __all__ = ["GoogleConnector"]
 ROW_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
-    "description": "One sheet row: header-row field name -> formatted cell text.",
-    "additionalProperties": {"type": ["string", "number", "boolean", "null"]},
+    "description": "One sheet row; values maps header-row field names to formatted cells.",
+    "required": ["id", "spreadsheetId", "sheet", "values"],
+    "properties": {
+        "id": {"type": "string"}, "spreadsheetId": {"type": "string"},
+        "sheet": {"type": "string"},
+        "values": {"type": "object",
+                   "additionalProperties": {"type": ["string", "number", "boolean", "null"]}},
+    },
 }
+
+
+def _event_schema() -> dict[str, Any]:
+    schema = discovery_schema("calendar", "Event")
+    schema["properties"]["calendarId"] = {"type": "string"}  # added by the connector
+    return schema
 
 
 def _id_list(config: Mapping[str, Any], key: str) -> list[str] | None:
@@ -124,7 +140,7 @@ class GoogleConnector(Connector):
     def streams(self) -> list[Stream]:
         out = []
         if self.config.get("drive", True):
-            out.append(Stream("drive_files", "id", None,
+            out.append(Stream("drive_files", "id", "modifiedTime",
                               discovery_schema("drive", "File"), reconcile=True,
                               description="Drive files and folders (changes feed)"))
         out += [
@@ -132,7 +148,7 @@ class GoogleConnector(Connector):
                    description="Rows of every tab of the chosen spreadsheets"),
             Stream("calendars", "id", None, discovery_schema("calendar", "CalendarListEntry"),
                    reconcile=True, description="Calendar list entries"),
-            Stream("calendar_events", "id", None, discovery_schema("calendar", "Event"),
+            Stream("calendar_events", "id", "updated", _event_schema(),
                    reconcile=True, description="Events of the chosen calendars (sync tokens)"),
         ]
         return out

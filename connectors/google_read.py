@@ -154,8 +154,7 @@ class CalendarReader:
     """calendars and calendar_events. Events: a full listing (showDeleted, singleEvents) per
     calendar, then its nextSyncToken; later runs list only changes. Cancelled events are
     tombstones that keep their data. A 410 (expired token) resyncs that calendar fully
-    (Batch.reset). Event ids are ``<calendarId>/<eventId>`` (one event can sit in several
-    calendars under the same id)."""
+    (Batch.reset). Records are keyed by the event id, with ``calendarId`` added."""
 
     def __init__(self, api: GoogleApi, chosen: list[str] | None, single_events: bool,
                  log: logging.Logger) -> None:
@@ -213,8 +212,10 @@ class CalendarReader:
             items = page.get("items")
             if not isinstance(items, list):
                 raise TransientError("Calendar events: a page had no item list")
-            records = [Record(f"{cal}/{ev['id']}", ev, deleted=ev.get("status") == "cancelled")
-                       for ev in items]
+            # calendarId is added (nothing else changes): an event does not say which
+            # calendar it was read from, and a restore needs to know.
+            records = [Record(str(ev["id"]), {**ev, "calendarId": cal},
+                              deleted=ev.get("status") == "cancelled") for ev in items]
             cursor = None
             if not page.get("nextPageToken"):
                 if not page.get("nextSyncToken"):
@@ -226,7 +227,7 @@ class CalendarReader:
     def event_ids(self) -> Iterator[str]:
         for cal in self.calendar_ids():
             for page in self.api.pages("Calendar event ids", partial(self._id_page, cal)):
-                yield from (f"{cal}/{ev['id']}" for ev in page.get("items") or [])
+                yield from (str(ev["id"]) for ev in page.get("items") or [])
 
     def _id_page(self, cal: str, token: str | None) -> Any:
         return self.calendar.events().list(

@@ -7,7 +7,8 @@ of rows whose content changed (it dedups by content hash). Ids that were there l
 are not now (a row emptied or cut off, a tab renamed or removed, a spreadsheet trashed or
 deleted) become tombstones in the same run.
 
-Row ids: ``<spreadsheetId>/<tab title>/<row number>`` by default. A sheet row has no
+A record is ``{"id", "spreadsheetId", "sheet" (the tab title), "values": {header name:
+cell text}}``. Row ids: ``<spreadsheetId>/<tab title>/<row number>`` by default. A sheet row has no
 identity of its own, so deleting a row in the middle renumbers every row below it, and those
 rows get new versions. For tabs with a natural key, ``row_keys`` (tab title -> header
 names) makes the id ``<spreadsheetId>/<tab title>/<key values joined by "|">`` (a repeated
@@ -208,10 +209,13 @@ class SheetsReader:
              ) -> Iterator[Batch]:
         title = tab["properties"]["title"]
         keys = now.setdefault(title, [])
+        prefix = f"{sid}/{title}/"
         for window in self._rows(sid, tab):
             keys.extend(key for key, _ in window)
             if window:
-                yield Batch([Record(f"{sid}/{title}/{key}", data) for key, data in window])
+                yield Batch([Record(prefix + key, {"id": prefix + key, "spreadsheetId": sid,
+                                                   "sheet": title, "values": values})
+                             for key, values in window])
 
     def list_ids(self) -> Iterator[str]:
         for f in self.spreadsheets():

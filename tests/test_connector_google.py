@@ -84,13 +84,16 @@ def sandbox_view(sb: Sandbox, stream: str, row_keys: dict[str, list[str]] | None
                         if row:
                             key = row_id(header, row, (row_keys or {}).get(tab["title"]),
                                          number, seen)
-                            out[f"{sid}/{tab['title']}/{key}"] = (False, dict(zip(
-                                header, row, strict=False)))
+                            rid = f"{sid}/{tab['title']}/{key}"
+                            out[rid] = (False, {"id": rid, "spreadsheetId": sid,
+                                                "sheet": tab["title"],
+                                                "values": dict(zip(header, row, strict=False))})
         elif stream == "calendar_events":
             for cal_id, cal in store.calendars.items():
                 for ev in cal["events"].values():
                     data = {k: v for k, v in ev.items() if not k.startswith("_")}
-                    out[f"{cal_id}/{ev['id']}"] = (ev["status"] == "cancelled", data)
+                    data["calendarId"] = cal_id
+                    out[ev["id"]] = (ev["status"] == "cancelled", data)
         elif stream == "calendars":
             for cal_id, cal in store.calendars.items():
                 out[cal_id] = (False, g._cal_meta(cal_id, cal))
@@ -302,8 +305,9 @@ def test_chosen_calendars_spreadsheets_and_exports(tmp_path: Path) -> None:
         report = sync(arc, sb, tmp_path, calendars=["visits@sunrise-homecare.example"],
                       spreadsheets=[roster["id"]], export_formats={"document": ["txt"]})
         assert report.status == "ok", report.sources[0].error
-        assert {rid.split("/")[0] for rid in arc.record_ids(SRC, "calendar_events")} == {
-            "visits@sunrise-homecare.example"}
+        calendars = {(data or {}).get("calendarId")
+                     for _, data in arc.records(SRC, "calendar_events")}
+        assert calendars == {"visits@sunrise-homecare.example"}
         assert {rid.split("/")[0] for rid in arc.record_ids(SRC, "sheet_rows")} == {roster["id"]}
         doc = next(f for f in store.files.values() if f["mimeType"] == DOC)
         assert file_bytes(arc, doc["id"]) == {"export.txt": store.doc_text(doc).encode()}
