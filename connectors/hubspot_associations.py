@@ -1,0 +1,176 @@
+"""The ``associations`` stream: HubSpot v4 associations, one record per edge and direction.
+
+Key ``<fromType>/<fromId>/<toType>/<toId>/<typeId>`` (stream names, e.g.
+``notes/10234/contacts/10012/202``); data ``{fromObjectType, fromObjectId, toObjectType,
+toObjectId, associationTypeId, category, label}`` as v4 returns each association type.
+
+Why one record per edge rather than per object type stream: an edge belongs to two objects
+and may carry several labels (type ids); one flat stream keyed by the whole edge is what a
+restore replays with ``batch/create``, and a removed edge is a tombstone of exactly that key.
+
+How it is read (``POST /crm/v4/associations/{from}/{to}/batch/read``, 1,000 ids a call):
+
+- full runs: every live id of every object type (the ids the object streams just listed,
+  else a listing), to every other type;
+- incremental runs: the ids the object streams found changed in this run, and — since
+  HubSpot stores both directions but only the new record's modified date moves — the other
+  end of each of their edges is read back towards the changed type (so a new note's
+  ``contacts -> notes`` edge arrives with its ``notes -> contacts`` edge);
+- removed edges, edges of archived records and edges added between two unchanged records
+  are found by reconciliation (``list_ids``, weekly or ``--full``) or a ``--full`` run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
+
+from connectors.hubspot_api import HubSpotApi
+from connectors.hubspot_read import ObjectReader
+from exporter.connector import Batch, Record, SourceError
+
+__all__ = ["ASSOCIATION_SCHEMA", "AssociationReader"]
+
+BATCH = 1000  # v4 batch/read inputs per call
+ASSOCIATION_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["id", "fromObjectType", "fromObjectId", "toObjectType", "toObjectId",
+                 "associationTypeId"],
+    "properties": {
+        "id": {"type": "string"},
+        "fromObjectType": {"type": "string"}, "fromObjectId": {"type": "string"},
+        "toObjectType": {"type": "string"}, "toObjectId": {"type": "string"},
+        "associationTypeId": {"type": "integer"},
+        "category": {"type": ["string", "null"]},
+        "label": {"type": ["string", "null"]},
+    },
+}
+
+
+def _edges(from_type: str, from_id: str, to_type: str, rows: Iterable[Any]) -> Iterator[Record]:
+    for row in rows:
+        to_id = str(row.to_object_id)
+        for spec in row.association_types or []:
+            key = f"{from_type}/{from_id}/{to_type}/{to_id}/{spec.type_id}"
+            yield Record(key, {"id": key, "fromObjectType": from_type, "fromObjectId": from_id,
+                               "toObjectType": to_type, "toObjectId": to_id,
+                               "associationTypeId": spec.type_id, "category": spec.category,
+                               "label": spec.label})
+
+
+class AssociationReader:
+    """Reads edges for sets of ids through v4 batch/read."""
+
+    def __init__(self, api: HubSpotApi, readers: dict[str, ObjectReader],
+                 log: logging.Logger) -> None:
+        self.api = api
+        self.readers = readers
+        self.log = log
+
+    def read(self, cursor: Any, full: bool) -> Iterator[Batch]:
+        """Edges of this run's changed records (all records when ``full`` or on the first
+        run). The cursor keeps the type pairs that had edges at the last full read; later
+        runs ask only those pairs (a new kind of pair is found by the next ``--full``)."""
+        known = cursor.get("pairs") if isinstance(cursor, dict) else None
+        full = full or not isinstance(known, list)
+        pairs = {(str(a), str(b)) for a, b in known or []}
+        found: set[tuple[str, str]] = set()
+        targets: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+        for name, reader in self.readers.items():
+            ids: Iterable[int]
+            if reader.listed_all:  # a full listing: ascending, no repeats
+                ids = reader.seen
+            elif full:
+                ids = (int(i) for i in reader.ids())
+            else:  # this run's changes: few, maybe repeated by the lookback
+                ids = sorted(set(reader.seen))
+            to = None if full else [b for a, b in sorted(pairs) if a == name and
+                                    b in self.readers]
+            if to == []:
+                continue
+            for batch in self._read_ids(name, ids, to):
+                for rec in batch.records:
+                    data = rec.data or {}
+                    to_name = str(data["toObjectType"])
+                    found.add((name, to_name))
+                    if not full:
+                        targets[to_name][name].add(int(data["toObjectId"]))
+                yield batch
+        # the far end of each new or changed edge, read back towards the changed type
+        for to_name, by_type in targets.items():
+            if to_name not in self.readers:
+                continue
+            done = set(self.readers[to_name].seen)
+            for from_name, ids in by_type.items():
+                rest = sorted(ids - done)
+                if rest:
+                    yield from self._read_ids(to_name, rest, [from_name])
+        if full:
+            yield Batch([], cursor={"pairs": sorted([a, b] for a, b in found)})
+
+    def ids(self) -> Iterator[str]:
+        for name, reader in self.readers.items():
+            for batch in self._read_ids(name, (int(i) for i in reader.ids()), None):
+                for rec in batch.records:
+                    yield rec.id
+
+    def _read_ids(self, from_name: str, ids: Iterable[int],
+                  only: list[str] | None) -> Iterator[Batch]:
+        chunk: list[int] = []
+        for rid in ids:
+            chunk.append(rid)
+            if len(chunk) == BATCH:
+                yield from self._read_chunk(from_name, chunk, only)
+                chunk = []
+        if chunk:
+            yield from self._read_chunk(from_name, chunk, only)
+
+    def _read_chunk(self, from_name: str, chunk: list[int],
+                    only: list[str] | None) -> Iterator[Batch]:
+        from_api = self.readers[from_name].ot.api_name
+        for to_name in only or [n for n in self.readers if n != from_name]:
+            to_api = self.readers[to_name].ot.api_name
+            body = BatchInputPublicFetchAssociationsBatchRequest(
+                inputs=[{"id": str(i)} for i in chunk])
+            what = f"Reading HubSpot associations {from_name} -> {to_name}"
+            page = self.api.call(what, self.api.assoc_batch.get_page_with_http_info,
+                                 from_api, to_api, body)
+            self._check_errors(page, what)
+            records: list[Record] = []
+            for result in page.results or []:
+                from_id = str(result._from.id)
+                records.extend(_edges(from_name, from_id, to_name, result.to or []))
+                after = getattr(getattr(result.paging, "next", None), "after", None)
+                if after:  # more than one page of edges for this object
+                    records.extend(self._rest(from_name, from_id, to_name, str(after)))
+            if records:
+                yield Batch(records)
+
+    def _rest(self, from_name: str, from_id: str, to_name: str,
+              after: str | None) -> Iterator[Record]:
+        what = f"Reading HubSpot associations of {from_name} {from_id}"
+        from_api = self.readers[from_name].ot.api_name
+        to_api = self.readers[to_name].ot.api_name
+        while after:
+            page = self.api.call(what, self.api.assoc_basic.get_page_with_http_info,
+                                 from_api, from_id, to_api, after=after, limit=500)
+            yield from _edges(from_name, from_id, to_name, page.results or [])
+            paging = getattr(page, "paging", None)
+            nxt = getattr(getattr(paging, "next", None), "after", None)
+            if nxt == after:
+                raise SourceError(f"{what}: HubSpot returned the same page twice.")
+            after = nxt
+
+    @staticmethod
+    def _check_errors(page: Any, what: str) -> None:
+        """A 207 lists ids without associations (normal); any other error fails the read."""
+        for err in getattr(page, "errors", None) or []:
+            sub = str(getattr(err, "sub_category", "") or "")
+            if "NO_ASSOCIATIONS_FOUND" not in sub:
+                raise SourceError(f"{what} failed: {getattr(err, 'message', 'error')}.")
+

@@ -1,0 +1,238 @@
+"""Reading HubSpot CRM objects: full lists, incremental search in time windows, archived
+records as tombstones, and the ids changed in this run (for the associations stream).
+
+Incremental search (:meth:`ObjectReader.changed`): ``modified >= cursor - lookback``, sorted
+ascending by the modified date, in windows ``[lo, hi]``. The first request of a run asks
+for the newest match (``hi``); a window whose ``total`` exceeds HubSpot's 10,000-result
+paging cap is split in halves by time; a window of one millisecond that still holds more
+than 10,000 records (ties) is read by ``hs_object_id`` ranges instead of offsets, so it is
+complete too. Each page is a batch whose cursor is the modified date of its last record
+(ascending order: every earlier record is in this batch or before it). Offsets shift when a
+record leaves the window while it is paged (it was edited again): a change of ``total``
+between pages restarts the window from the last committed date, so nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import array
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from hubspot.crm.objects import PublicObjectSearchRequest
+
+from connectors.hubspot_api import HubSpotApi, ms_iso, parse_ms, to_json
+from exporter.connector import Batch, Record, SourceError
+
+__all__ = ["ObjectReader", "ObjectType"]
+
+SEARCH_CAP = 10_000  # HubSpot pages no further into one search's results
+LIST_PAGE = 100  # the list endpoint's maximum
+MAX_RESTARTS = 5
+
+
+class ObjectType:
+    """One CRM object type: stream name, the name the API takes, its property names."""
+
+    def __init__(self, name: str, api_name: str, properties: list[str]) -> None:
+        self.name = name
+        self.api_name = api_name
+        self.properties = properties
+        self.modified = "lastmodifieddate" if name == "contacts" else "hs_lastmodifieddate"
+
+
+class ObjectReader:
+    """Reads one object type; remembers the ids it saw live in this run (``seen``)."""
+
+    def __init__(self, api: HubSpotApi, ot: ObjectType, lookback_ms: int, search_page: int,
+                 window_ms: int | None, log: logging.Logger) -> None:
+        self.api = api
+        self.ot = ot
+        self.lookback_ms = lookback_ms
+        self.search_page = search_page
+        self.window_ms = window_ms
+        self.log = log
+        self.seen = array.array("q")  # compact: a million ids take 8 MB
+        self.listed_all = False  # every live id is in ``seen`` (a full listing ran)
+
+    # -- records ----------------------------------------------------------------------------
+
+    def _record(self, obj: Any, deleted: bool = False) -> Record:
+        return Record(str(obj.id), to_json(obj), deleted)
+
+    def _remember(self, records: list[Record]) -> None:
+        self.seen.extend(int(r.id) for r in records if r.id.isdigit())
+
+    # -- full -------------------------------------------------------------------------------
+
+    def read(self, cursor: Any, full: bool) -> Iterator[Batch]:
+        if full or not isinstance(cursor, str):
+            yield from self.full()
+        else:
+            yield from self.changed(parse_ms(cursor))
+        yield from self.archived()
+
+    def full(self) -> Iterator[Batch]:
+        """Every live record via the list endpoint (cheaper than search); the cursor is the
+        newest modified date found BEFORE listing, stored once the listing is complete."""
+        newest, _total = self._newest(None)
+        mark = ms_iso(newest) if newest is not None else ms_iso(0)
+        for page in self._list(archived=False):
+            self._remember(page)
+            yield Batch(page)
+        self.listed_all = True
+        yield Batch([], cursor=mark)
+
+    def _list(self, archived: bool) -> Iterator[list[Record]]:
+        after: str | None = None
+        what = f"Listing HubSpot {self.ot.name}" + (" (archived)" if archived else "")
+        while True:
+            kwargs: dict[str, Any] = {"limit": LIST_PAGE, "archived": archived,
+                                      "properties": self.ot.properties}
+            if after:
+                kwargs["after"] = after
+            page = self.api.call(what, self.api.objects.get_page_with_http_info,
+                                 self.ot.api_name, **kwargs)
+            yield [self._record(o, deleted=archived) for o in page.results or []]
+            after = _next_after(page, after, what)
+            if after is None:
+                return
+
+    def archived(self) -> Iterator[Batch]:
+        """Archived records as tombstones with their data: archiving does not change the
+        modified date, so search never shows it. The archive keeps an unchanged tombstone
+        once (same content), so listing them every run adds nothing new."""
+        for page in self._list(archived=True):
+            if page:
+                yield Batch(page)
+
+    def ids(self) -> Iterator[str]:
+        """Every live id (list without properties: the smallest pages)."""
+        after: str | None = None
+        what = f"Listing HubSpot {self.ot.name} ids"
+        while True:
+            kwargs: dict[str, Any] = {"limit": LIST_PAGE, "archived": False}
+            if after:
+                kwargs["after"] = after
+            page = self.api.call(what, self.api.objects.get_page_with_http_info,
+                                 self.ot.api_name, **kwargs)
+            for obj in page.results or []:
+                yield str(obj.id)
+            after = _next_after(page, after, what)
+            if after is None:
+                return
+
+    # -- incremental search -----------------------------------------------------------------
+
+    def _search(self, filters: list[dict[str, Any]], sort: str, direction: str, limit: int,
+                after: int = 0) -> Any:
+        request = PublicObjectSearchRequest(
+            filter_groups=[{"filters": filters}], sorts=[{"propertyName": sort,
+                                                          "direction": direction}],
+            properties=self.ot.properties, limit=limit, after=str(after))
+        return self.api.call(f"Searching HubSpot {self.ot.name}",
+                             self.api.search.do_search_with_http_info, self.ot.api_name,
+                             request)
+
+    def _range(self, lo: int, hi: int | None) -> list[dict[str, Any]]:
+        out = [{"propertyName": self.ot.modified, "operator": "GTE", "value": str(lo)}]
+        if hi is not None:
+            out.append({"propertyName": self.ot.modified, "operator": "LTE", "value": str(hi)})
+        return out
+
+    def _modified(self, obj: Any) -> int:
+        value = (obj.properties or {}).get(self.ot.modified)
+        if value:
+            return parse_ms(value)
+        return int(obj.updated_at.timestamp() * 1000)
+
+    def _newest(self, lo: int | None) -> tuple[int | None, int]:
+        """The newest modified date (and count) of records modified at or after ``lo``."""
+        page = self._search(self._range(lo or 0, None), self.ot.modified, "DESCENDING", 1)
+        results = page.results or []
+        return (self._modified(results[0]) if results else None), int(page.total or 0)
+
+    def changed(self, cursor_ms: int) -> Iterator[Batch]:
+        """Records modified since ``cursor - lookback``, window by window."""
+        lo = max(0, cursor_ms - self.lookback_ms)
+        if self.window_ms is None:
+            # the usual night: one page holds every change, no bound needed
+            first = self._search(self._range(lo, None), self.ot.modified, "ASCENDING",
+                                 self.search_page)
+            if not first.paging:
+                records = [self._record(o) for o in first.results or []]
+                self._remember(records)
+                last = self._modified(first.results[-1]) if first.results else cursor_ms
+                yield Batch(records, cursor=ms_iso(max(last, cursor_ms)))
+                return
+        hi, total = self._newest(lo)
+        if hi is None or total == 0:
+            return
+        step = self.window_ms or (hi - lo + 1)
+        start = lo
+        while start <= hi:
+            end = min(hi, start + step - 1)
+            yield from self._window(start, end, cursor_ms, 0)
+            start = end + 1
+
+    def _window(self, lo: int, hi: int, floor: int, restarts: int) -> Iterator[Batch]:
+        first = self._search(self._range(lo, hi), self.ot.modified, "ASCENDING",
+                             self.search_page)
+        total = int(first.total or 0)
+        if total > SEARCH_CAP:
+            if lo < hi:
+                mid = (lo + hi) // 2
+                self.log.info("%s: %d changes in one window, splitting it", self.ot.name, total)
+                yield from self._window(lo, mid, floor, restarts)
+                yield from self._window(mid + 1, hi, floor, restarts)
+            else:
+                yield from self._ties(lo, floor)
+            return
+        page, offset = first, 0
+        while True:
+            records = [self._record(o) for o in page.results or []]
+            self._remember(records)
+            last = self._modified(page.results[-1]) if page.results else None
+            cursor = ms_iso(max(last, floor)) if last is not None else None
+            yield Batch(records, cursor=cursor)
+            offset += len(records)
+            if not page.paging or not records or offset >= total:
+                return
+            page = self._search(self._range(lo, hi), self.ot.modified, "ASCENDING",
+                                self.search_page, offset)
+            if int(page.total or 0) != total:
+                # records left or joined the window while it was paged: offsets moved
+                if restarts >= MAX_RESTARTS:
+                    raise SourceError(f"HubSpot {self.ot.name} kept changing while exporter "
+                                      "read them; the next sync will try again.")
+                resume = last if last is not None else lo
+                yield from self._window(resume, hi, floor, restarts + 1)
+                return
+
+    def _ties(self, at: int, floor: int) -> Iterator[Batch]:
+        """More than 10,000 records modified in the same millisecond: page by id."""
+        last_id = 0
+        while True:
+            filters = [{"propertyName": self.ot.modified, "operator": "EQ", "value": str(at)},
+                       {"propertyName": "hs_object_id", "operator": "GT",
+                        "value": str(last_id)}]
+            page = self._search(filters, "hs_object_id", "ASCENDING", self.search_page)
+            records = [self._record(o) for o in page.results or []]
+            self._remember(records)
+            # the cursor stays at ``at`` (inclusive search): a crash re-reads the ties
+            yield Batch(records, cursor=ms_iso(max(at, floor)))
+            if not records or not page.paging:
+                return
+            last_id = int(records[-1].id)
+
+
+def _next_after(page: Any, previous: str | None, what: str) -> str | None:
+    """The next page token, refusing a repeated one instead of looping forever."""
+    paging = getattr(page, "paging", None)
+    nxt = getattr(paging, "next", None) if paging is not None else None
+    after = getattr(nxt, "after", None) if nxt is not None else None
+    if after is None:
+        return None
+    if after == previous:
+        raise SourceError(f"{what}: HubSpot returned the same page twice; try again later.")
+    return str(after)
