@@ -162,14 +162,19 @@ class CalendarReader:
         self.chosen = chosen
         self.single_events = single_events
         self.log = log
+        self._pages: list[dict[str, Any]] | None = None
 
     @property
     def calendar(self) -> Any:
         return self.api.service("calendar")
 
-    def _list_pages(self) -> Iterator[dict[str, Any]]:
-        return self.api.pages("Calendar list", lambda t: self.calendar.calendarList().list(
-            pageToken=t, showHidden=True, maxResults=250))
+    def _list_pages(self) -> list[dict[str, Any]]:
+        """The calendar list, read once per connector (per run): it is small."""
+        if self._pages is None:
+            self._pages = list(self.api.pages(
+                "Calendar list", lambda t: self.calendar.calendarList().list(
+                    pageToken=t, showHidden=True, maxResults=250)))
+        return self._pages
 
     def calendar_ids(self) -> list[str]:
         if self.chosen is not None:

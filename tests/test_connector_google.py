@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
 
+import httplib2
 import jsonschema
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from googleapiclient.errors import HttpError
 
+from connectors.google_api import source_error
 from exporter.archive import Archive
-from exporter.connector import Connector
+from exporter.connector import AuthError, Connector, QuotaExhausted, SourceError, TransientError
 from exporter.errors import ConfigError
 from exporter.sandbox import Sandbox
 from exporter.sandbox.google_data import DOC, SHEET, make_docx, make_pdf, make_xlsx
@@ -203,9 +209,9 @@ def test_full_incremental_and_idle_syncs_match_the_sandbox(tmp_path: Path) -> No
         assert sum(totals(report).values()) == 0
         assert {c["stream"]: c["versions"] for c in arc.counts()} == versions
         # changes (1) + spreadsheet lookup (1) + 2 per spreadsheet for the schema + calendar
-        # list for calendars and for events (2) + one events page per calendar (2)
+        # list (1) + one events page per calendar (2)
         assert sb.log.count(SRC, "sheets.values.get") == 0
-        assert sb.log.count(SRC) <= 1 + 1 + 2 * 2 + 2 + 2
+        assert sb.log.count(SRC) == 1 + 1 + 2 * 2 + 1 + 2
         assert report.sources[0].usage["requests"] == sb.log.count(SRC)
 
 
@@ -365,3 +371,43 @@ def test_a_refused_drive_token_relists_everything(tmp_path: Path) -> None:
         drive = next(r for r in report.sources[0].streams if r.stream == "drive_files")
         assert drive.resynced and drive.reconciled and drive.deleted >= 1
         assert_complete(arc, sb)
+
+
+@pytest.mark.parametrize(("status", "reason", "kind"), [
+    (403, "dailyLimitExceeded", QuotaExhausted),
+    (403, "userRateLimitExceeded", TransientError),
+    (403, "insufficientPermissions", AuthError),
+    (429, "rateLimitExceeded", TransientError),
+    (502, "backendError", TransientError),
+    (404, "notFound", SourceError),
+])
+def test_google_errors_map_to_exporter_errors(status: int, reason: str,
+                                              kind: type[SourceError]) -> None:
+    body = json.dumps({"error": {"code": status, "message": "x",
+                                 "errors": [{"reason": reason}]}}).encode()
+    exc = HttpError(httplib2.Response({"status": str(status), "retry-after": "2"}), body)
+    err = source_error(exc, "Drive file listing")
+    assert type(err) is kind or (kind is SourceError and isinstance(err, SourceError))
+    if isinstance(err, TransientError):
+        assert err.retry_after == 2.0
+
+
+def test_service_account_and_authorized_user_files_are_used(tmp_path: Path) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    sa = tmp_path / "sa.json"
+    sa.write_text(json.dumps({"type": "service_account", "project_id": "p",
+                              "private_key_id": "1", "private_key": pem,
+                              "client_email": "exporter@p.iam.gserviceaccount.com",
+                              "client_id": "1", "token_uri": "https://oauth2.googleapis.com/token"}))
+    user = tmp_path / "user.json"
+    user.write_text(json.dumps({"type": "authorized_user", "client_id": "c",
+                                "client_secret": "s", "refresh_token": "r"}))
+    for path in (sa, user):
+        os.chmod(path, 0o600)
+    table = {"type": "google", "base_url": "http://127.0.0.1:9"}
+    for extra in ({"service_account_file": str(sa), "delegated_user": "office@example.org"},
+                  {"authorized_user_file": str(user)}):
+        conn = build_connector(SRC, {**table, **extra}, tmp_path / "config.toml")
+        assert {s.name for s in conn.streams()} == set(STREAMS)
