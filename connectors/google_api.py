@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import re
-import socket
 import stat
 from collections.abc import Callable, Iterator, Mapping
 from functools import lru_cache, partial
@@ -59,9 +58,9 @@ RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded", "backendError"}
 QUOTA_REASONS = {"dailyLimitExceeded", "quotaExceeded", "dailyLimitExceededUnreg"}
 PERMISSION_REASONS = {"insufficientPermissions", "forbidden", "appNotAuthorizedToFile",
                       "insufficientFilePermissions", "domainPolicy"}
-TRANSPORT_ERRORS = (httplib2.HttpLib2Error, socket.timeout, TimeoutError, ConnectionError,
-                    http.client.HTTPException, requests.exceptions.RequestException,
-                    google.auth.exceptions.TransportError)
+# OSError covers socket timeouts, refused or reset connections and TLS failures.
+TRANSPORT_ERRORS = (httplib2.HttpLib2Error, OSError, http.client.HTTPException,
+                    requests.exceptions.RequestException, google.auth.exceptions.TransportError)
 
 
 class SyncTokenExpired(SourceError):

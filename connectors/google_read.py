@@ -5,6 +5,7 @@ streams, cursors and config keys.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterator, Mapping
 from functools import partial
@@ -134,10 +135,20 @@ class DriveReader:
         if mime.startswith(GOOGLE_APPS):
             return [FileBody(name, partial(self._export, fid, target), target)
                     for name, target in self.formats.get(mime, [])]
-        return [FileBody("content", partial(self._media, fid), mime or None)]
+        return [FileBody("content", partial(self._media, fid, f.get("md5Checksum")),
+                         mime or None)]
 
-    def _media(self, fid: str) -> Iterator[bytes]:
-        return self.api.download("Drive download", self.drive.files().get_media(fileId=fid))
+    def _media(self, fid: str, md5: Any) -> Iterator[bytes]:
+        digest = hashlib.md5(usedforsecurity=False)  # Drive's own checksum is MD5
+        for chunk in self.api.download("Drive download",
+                                       self.drive.files().get_media(fileId=fid)):
+            digest.update(chunk)
+            yield chunk
+        if isinstance(md5, str) and digest.hexdigest() != md5:
+            # Each chunk was checked; a different checksum means the file changed after it
+            # was listed. The change feed brings it again next time, with its new checksum.
+            self.log.warning("a Drive file changed while it was downloaded; the next sync "
+                             "archives its new version")
 
     def _export(self, fid: str, target: str) -> Iterator[bytes]:
         return self.api.download("Drive export", self.drive.files().export_media(
