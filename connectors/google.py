@@ -213,8 +213,13 @@ class GoogleConnector(Connector):
         return ""
 
     def _probe_calendar(self) -> str:
-        ids = self.calendar.calendar_ids()
-        return f"{len(ids)} calendar(s)."
+        listed = set(self.calendar.calendar_list_ids())
+        chosen = self.calendar.chosen
+        missing = sorted(set(chosen or ()) - listed)
+        if missing:
+            raise SourceError(f"Calendar(s) {', '.join(missing)} are not in this account's "
+                              "calendar list; check the calendars setting and the sharing.")
+        return f"{len(chosen if chosen is not None else listed)} calendar(s)."
 
     def _probe_sheets(self) -> str:
         found = self.sheets.spreadsheets()

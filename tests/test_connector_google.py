@@ -318,8 +318,10 @@ def test_chosen_calendars_spreadsheets_and_exports(tmp_path: Path) -> None:
         doc = next(f for f in store.files.values() if f["mimeType"] == DOC)
         assert file_bytes(arc, doc["id"]) == {"export.txt": store.doc_text(doc).encode()}
         assert file_bytes(arc, roster["id"]) == {}
-        missing = connector(sb, tmp_path, spreadsheets=["no-such-sheet"]).check()
-        assert [r.ok for r in missing] == [True, True, False, True]
+        missing = connector(sb, tmp_path, spreadsheets=["no-such-sheet"],
+                            calendars=["nobody@example.org"]).check()
+        assert [r.ok for r in missing] == [False, True, False, True]
+        assert "nobody@example.org" in missing[0].detail
         assert "no-such-sheet" in missing[2].detail
 
 
