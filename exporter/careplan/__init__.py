@@ -1,0 +1,7 @@
+"""Printable care plans from the archive, with no network.
+
+    definition.py  view definitions (TOML): where each section lives, how vendors join
+    build.py       the archive's records joined into CarePlan objects; finding a client
+    render.py      Jinja2 HTML + print CSS, WeasyPrint PDF (no URL is ever fetched)
+    printing.py    the print job: choose clients, render, write 0600 atomically, audit
+"""

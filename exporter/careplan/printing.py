@@ -1,0 +1,194 @@
+"""The print job behind ``exporter print``: choose the clients, build their care plans from
+the archive (as of a run, if asked), render HTML or PDF, write the files (0600, atomically)
+and record the print in the archive's audit log.
+
+    result = print_care_plans(archive, load_definition(), query="Zoë Müller")
+    result = print_care_plans(archive, definition, everyone=True, out=Path("binder.pdf"))
+
+Health data leaves the archive only here, on purpose: a file is renamed into place only after
+its audit entry is written, so nothing is printed without a trace.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from exporter.archive import Archive, Run
+from exporter.careplan.build import (
+    ArchiveView,
+    CarePlan,
+    Client,
+    binder_clients,
+    build_care_plan,
+    find_clients,
+)
+from exporter.careplan.definition import Definition, DefinitionError, check_against
+from exporter.careplan.render import PrintInfo, render_binder, render_html, render_pdf
+from exporter.errors import NotFound
+
+__all__ = ["PrintResult", "data_run", "print_care_plans"]
+
+FORMATS = ("pdf", "html")
+PAPERS = ("letter", "a4")
+
+
+@dataclass
+class PrintResult:
+    files: list[Path] = field(default_factory=list)
+    clients: list[Client] = field(default_factory=list)
+    as_of_run: int | None = None
+    data_run: int | None = None
+    stale: str = ""
+
+
+def data_run(archive: Archive, as_of: int | None) -> Run:
+    """The last successful sync at or before ``as_of`` (the newest partial one when no run
+    finished fully)."""
+    runs = [r for r in archive.runs() if r.kind == "sync" and (as_of is None or r.id <= as_of)]
+    for wanted in (("ok",), ("partial",)):
+        for run in runs:  # newest first
+            if run.status in wanted and run.finished_at:
+                return run
+    raise NotFound("The archive holds no synced data yet (or none as of that run); run "
+                   "'exporter sync' first.")
+
+
+def _moment(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def _when(moment: dt.datetime) -> str:
+    local = moment.astimezone()
+    return f"{local.day} {local:%b %Y %H:%M} {local.tzname() or ''}".strip()
+
+
+def _age(hours: float) -> str:
+    if hours < 48:
+        return f"{hours:.0f} hours"
+    return f"{hours / 24:.0f} days"
+
+
+def print_info(archive: Archive, definition: Definition, as_of: int | None, now: dt.datetime,
+               stale_after_hours: float) -> tuple[PrintInfo, Run]:
+    run = data_run(archive, as_of)
+    synced = _moment(run.finished_at or run.started_at)
+    data_as_of = f"{_when(synced)} (sync run {run.id})"
+    stale = historical = ""
+    if as_of is not None:
+        historical = (f"HISTORICAL PRINT: the care plan as it was at sync run {run.id} "
+                      f"({_when(synced)}), not necessarily the current plan.")
+    else:
+        hours = (now - synced).total_seconds() / 3600
+        limit = definition.stale_after_hours or stale_after_hours
+        if hours > limit:
+            stale = (f"DATA MAY BE OUT OF DATE: the last successful sync was {_age(hours)} ago "
+                     f"(over {limit:g} hours). Check recent changes with the office.")
+    return PrintInfo(_when(now), data_as_of, definition.organisation, stale, historical), run
+
+
+@contextmanager
+def _staged(path: Path) -> Iterator[Path]:
+    """A 0600 temporary file beside ``path``, renamed onto it when the block succeeds."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
+    os.close(fd)
+    os.chmod(tmp, 0o600)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write(tmp: Path, data: bytes) -> None:
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _default_name(clients: list[Client], fmt: str, now: dt.datetime, binder: bool) -> str:
+    stamp = now.astimezone().strftime("%Y%m%d-%H%M")
+    if binder:
+        return f"careplans-{stamp}.{fmt}"
+    return f"careplan-{clients[0].display_key}-{stamp}.{fmt}"
+
+
+def print_care_plans(archive: Archive, definition: Definition, *, query: str | None = None,
+                     everyone: bool = False, as_of: str | int | None = None,
+                     fmt: str = "pdf", out: Path | None = None, paper: str = "letter",
+                     split: bool = False, stale_after_hours: float = 36.0,
+                     now: dt.datetime | None = None, workers: int = 1) -> PrintResult:
+    """Print one client (``query``: a name or id) or everyone in the binder (``everyone``)."""
+    if fmt not in FORMATS or paper not in PAPERS:
+        raise ValueError(f"format {fmt!r} / paper {paper!r}")
+    if (query is None) == (not everyone):
+        raise ValueError("give a query or everyone=True, not both")
+    problems = check_against(definition, archive)
+    if problems:
+        raise DefinitionError(f"The care-plan definition {definition.path} does not fit this "
+                              f"archive: {'; '.join(problems)}.")
+    now = now or dt.datetime.now(dt.UTC)
+    run_id = archive.resolve_as_of(as_of)
+    info, synced = print_info(archive, definition, run_id, now, stale_after_hours)
+    view = ArchiveView(archive, run_id)
+    clients = binder_clients(view, definition) if everyone else [
+        find_clients(view, definition, query or "")]
+    if not clients:
+        raise NotFound("No client is in the binder (none matches the definition's [client] "
+                       "binder filter).")
+    # Visits are "the next 14 days" from the moment the data describes.
+    anchor = _moment(synced.finished_at or synced.started_at) if run_id is not None else now
+    plans = [build_care_plan(view, definition, c, anchor) for c in clients]
+    outputs: list[tuple[Path, list[CarePlan]]]
+    if everyone and split:
+        folder = out or Path(f"careplans-{now.astimezone():%Y%m%d-%H%M}")
+        outputs = [(folder / f"careplan-{p.client.display_key}.{fmt}", [p]) for p in plans]
+    else:
+        target = out or Path(_default_name(clients, fmt, now, everyone))
+        if target.is_dir():
+            target = target / _default_name(clients, fmt, now, everyone)
+        outputs = [(target, plans)]
+    rendered = [(path, _render(group, info, fmt, paper, binder=everyone and not split,
+                               workers=workers)) for path, group in outputs]
+    result = PrintResult([p for p, _ in rendered], clients, run_id, synced.id,
+                         info.stale)
+    staged = [_staged(path) for path, _ in rendered]
+    tmps = [s.__enter__() for s in staged]
+    try:
+        for tmp, (_, data) in zip(tmps, rendered, strict=True):
+            _write(tmp, data)
+        archive.audit("print", {
+            "clients": [{"key": c.display_key, "record": c.record_id} for c in clients],
+            "as_of_run": run_id, "data_run": synced.id, "format": fmt, "paper": paper,
+            "files": [str(p.resolve()) for p in result.files], "definition": definition.path,
+        })
+    except BaseException as exc:
+        for s in staged:
+            s.__exit__(type(exc), exc, exc.__traceback__)
+        raise
+    for s in staged:
+        s.__exit__(None, None, None)
+    return result
+
+
+def _render(plans: list[CarePlan], info: PrintInfo, fmt: str, paper: str, binder: bool,
+            workers: int) -> bytes:
+    if fmt == "html":
+        toc: list[dict[str, Any]] | None = None
+        if binder:
+            toc = [{"name": p.client.name, "key": p.client.display_key,
+                    "birthdate": p.client.birthdate, "page": ""} for p in plans]
+        return render_html(plans, info, paper, toc=toc).encode("utf-8")
+    if binder:
+        return render_binder(plans, info, paper, workers=workers)
+    return render_pdf(plans, info, paper)

@@ -1,0 +1,166 @@
+"""Rendering care plans: Jinja2 HTML with print CSS, and PDF with WeasyPrint.
+
+Nothing here touches the network: WeasyPrint gets a URL fetcher that refuses every URL
+except embedded ``data:`` ones, fonts are the system's (fontconfig), and the templates are
+package data read with importlib.resources.
+
+A binder (``--all``) is one PDF: a table of contents, then each client's plan rendered as its
+own document (so "page X of Y" counts that client's pages, and clients can be laid out in
+parallel processes), joined with pypdf; each client is a PDF bookmark.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+
+from exporter.careplan.build import CarePlan
+
+__all__ = ["PrintInfo", "pdf_of_html", "render_binder", "render_html", "render_pdf"]
+
+PAPER = {"letter": "letter", "a4": "A4"}
+
+
+@dataclass(frozen=True)
+class PrintInfo:
+    """What every page says about the print itself."""
+
+    printed_at: str
+    data_as_of: str
+    organisation: str = ""
+    stale: str = ""  # the stale-data warning, "" when the data is fresh
+    historical: str = ""  # set for --as-of prints
+
+    def footer(self) -> str:
+        text = f"Printed {self.printed_at} from data as of {self.data_as_of}"
+        warning = self.historical or self.stale
+        return f"⚠ {warning}\n{text}" if warning else text
+
+
+def css_str(value: Any) -> str:
+    """A CSS string literal (for @page margin boxes): quotes, backslashes, newlines escaped."""
+    text = str(value)
+    out = ['"']
+    for ch in text:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\A ")
+        elif ch in "<>&":  # the CSS sits in a <style> element: never let data close it
+            out.append(f"\\{ord(ch):X} ")
+        elif ord(ch) < 32:
+            out.append(" ")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _breakable(value: Any) -> Markup:
+    """Escaped text that may wrap after '/' and '@' (long record ids in a narrow column)."""
+    text = str(escape(str(value)))  # escaped first: only zero-width spaces are added
+    return Markup(text.replace("/", "/\u200b").replace("@", "@\u200b"))  # noqa: S704
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FunctionLoader(_template_source),
+                             autoescape=jinja2.select_autoescape(["html"]),
+                             undefined=jinja2.StrictUndefined, trim_blocks=True,
+                             lstrip_blocks=True)
+    env.filters["css_str"] = css_str
+    env.filters["breakable"] = _breakable
+    return env
+
+
+def _template_source(name: str) -> str:
+    folder = resources.files("exporter.careplan").joinpath("templates")
+    return folder.joinpath(name).read_text("utf-8")
+
+
+def render_html(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter",
+                toc: Sequence[dict[str, Any]] | None = None) -> str:
+    """One HTML document holding the plans (and a table of contents when given)."""
+    env = _env()
+    css = env.get_template("careplan.css").render(
+        paper=PAPER[paper], plans=plans, footer=info.footer(), stale=info.stale or info.historical,
+        organisation=info.organisation or "Care plans")
+    return env.get_template("careplan.html").render(
+        plans=plans, info=info, css=css, toc=toc or [],
+        organisation=info.organisation or "Care plans")
+
+
+def _fetcher() -> Any:
+    from weasyprint.urls import URLFetcher
+
+    class _NoNetwork(URLFetcher):
+        """Only data: URLs; everything else (http, https, file, ftp) is refused."""
+
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if not url.startswith("data:"):
+                raise ValueError(f"care plans never load {url.split(':', 1)[0]}: resources")
+            return super().fetch(url, headers)
+
+    return _NoNetwork(allowed_protocols={"data"})
+
+
+def pdf_of_html(html: str) -> bytes:
+    """WeasyPrint, with the no-network URL fetcher (a top-level function: worker processes
+    call it)."""
+    from weasyprint import HTML
+
+    return bytes(HTML(string=html, url_fetcher=_fetcher(), base_url="data:,").write_pdf())
+
+
+def render_pdf(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter") -> bytes:
+    """One PDF holding the plans (one client, or several sharing one page count)."""
+    return pdf_of_html(render_html(plans, info, paper))
+
+
+def render_binder(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter",
+                  workers: int = 1) -> bytes:
+    """A binder: a table of contents, then each client's plan rendered on its own (so "page
+    X of Y" counts that client's pages), joined with pypdf; each client is a bookmark.
+    ``workers`` > 1 lays clients out in that many processes."""
+    from pypdf import PdfReader, PdfWriter
+
+    htmls = [render_html([p], info, paper) for p in plans]
+    if workers > 1 and len(htmls) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            parts = list(pool.map(pdf_of_html, htmls, chunksize=max(1, len(htmls) // (
+                workers * 4))))
+    else:
+        parts = [pdf_of_html(h) for h in htmls]
+    readers = [PdfReader(io.BytesIO(part)) for part in parts]
+    toc_pages = 1
+    while True:  # the contents' own length shifts every start page
+        entries, page = [], toc_pages + 1
+        for plan, reader in zip(plans, readers, strict=True):
+            entries.append({"name": plan.client.name, "key": plan.client.display_key,
+                            "birthdate": plan.client.birthdate, "page": page,
+                            "pages": len(reader.pages)})
+            page += len(reader.pages)
+        toc = PdfReader(io.BytesIO(pdf_of_html(render_html([], info, paper, toc=entries))))
+        if len(toc.pages) == toc_pages:
+            break
+        toc_pages = len(toc.pages)
+    writer = PdfWriter()
+    writer.append(toc)
+    writer.add_outline_item(title="Contents", page_number=0)
+    for entry, reader in zip(entries, readers, strict=True):
+        start = len(writer.pages)
+        writer.append(reader, import_outline=False)
+        writer.add_outline_item(title=f"{entry['name']} ({entry['key']})", page_number=start)
+    writer.add_metadata({"/Title": f"Care plan binder ({len(plans)} clients)",
+                         "/Creator": "exporter"})
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
