@@ -516,9 +516,12 @@ class OrgStore:
         if blob["kind"] == "pdf":
             head, tail = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n", b"\n%%EOF\n"
             return head + rng.randbytes(size - len(head) - len(tail)) + tail
-        lines = [f"{i:05d} Intake note: {rng.choice(FILE_NOTES) or 'no remarks'}\n"
-                 for i in range(size // 40 + 1)]
-        return "".join(lines).encode("utf-8")[:size]
+        out = bytearray()
+        i = 0
+        while len(out) < size:  # BodyLength is the body's exact length, as in Salesforce
+            out += f"{i:05d} Intake note: {rng.choice(FILE_NOTES) or 'no remarks'}\n".encode()
+            i += 1
+        return bytes(out[:size])
 
     def checksum(self, record_id: str) -> str | None:
         if record_id not in self.blobs:
