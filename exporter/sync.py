@@ -187,7 +187,10 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
             if stream.reconcile:
                 last = _last_reconciled(archive, f"{name}/{stream.name}")
                 now = dt.datetime.now(dt.UTC)
-                if full or last is None or now - last >= reconcile_every:
+                # A reset (expired sync token, refused page token) re-listed everything:
+                # what vanished meanwhile is found only by comparing ids.
+                if (full or sync.report.resynced or last is None
+                        or now - last >= reconcile_every):
                     sync.reconcile(connector)
         except QuotaExhausted as exc:
             sync.report.status, sync.report.error = "failed", str(exc)

@@ -136,3 +136,23 @@ def test_reconciliation_refuses_to_delete_most_of_a_stream(archive: Archive) -> 
     things = report.sources[0].streams[0]
     assert things.status == "failed" and "did not mark the rest deleted" in (things.error or "")
     assert len(archive.record_ids("mem", "things")) == 20
+
+
+class ResettingConnector(MemoryConnector):
+    """Its stored cursor has expired: every read starts over and says so."""
+
+    def read(self, stream: Stream, cursor: Any, full: bool = False) -> Iterator[Batch]:
+        for batch in super().read(stream, None, full=True):
+            batch.reset = cursor is not None
+            yield batch
+
+
+def test_a_reset_read_is_followed_by_reconciliation(archive: Archive) -> None:
+    data = _data(6)
+    conn = ResettingConnector("mem", data)
+    run_sync(archive, {"mem": conn})
+    del data["things"]["4"]
+    report = run_sync(archive, {"mem": conn}, reconcile_every_days=7)
+    things = report.sources[0].streams[0]
+    assert things.resynced and things.reconciled and things.deleted == 1
+    assert "4" not in archive.record_ids("mem", "things")
