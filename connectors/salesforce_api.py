@@ -88,14 +88,15 @@ def map_error(exc: BaseException, what: str, retry_after: float | None) -> Sourc
         if status == 429 or status >= 500:
             return TransientError(f"Salesforce answered {status} {code}".strip(), retry_after)
         if code == "QUERY_TIMEOUT":
-            return QueryTimeout(f"Salesforce stopped a long query during {what}.")
+            return QueryTimeout(f"Salesforce stopped {what} as running too long; try again "
+                                "later.")
         if status == 403:
             return AuthError(f"Salesforce refused {what} ({code}: {message}); the exporter "
                              "user needs 'API Enabled' and read access to every object.")
         return SourceError(f"Salesforce refused {what} ({status} {code}: {message}); check "
                            "the object and field names in the config (include/exclude).")
     if isinstance(exc, SalesforceOperationError):
-        return BulkFailed(f"a Bulk API job failed during {what}: {str(exc)[:200]}")
+        return BulkFailed(f"Salesforce's Bulk API failed during {what} ({str(exc)[:200]})")
     if isinstance(exc, requests.Timeout):
         return TransientError("Salesforce did not answer in time")
     if isinstance(exc, requests.RequestException):
@@ -277,7 +278,7 @@ class SalesforceApi:
               include_deleted: bool = True) -> Generator[Any, None, None]:
         """Each page (the JSON dict) of a REST query, queryAll by default."""
         headers = {"Sforce-Query-Options": f"batchSize={page_size}"}
-        page = self.call("a Salesforce query", lambda sf: _checked(
+        page = self.call("a query", lambda sf: _checked(
             sf.query(soql, include_deleted=include_deleted, headers=headers)))
         while True:
             yield page
@@ -287,13 +288,16 @@ class SalesforceApi:
                              partial(_query_more, url=str(page["nextRecordsUrl"]),
                                      headers=headers))
 
-    def bulk_query(self, obj: str, soql: str, max_records: int, wait: int) -> Iterator[str]:
-        """CSV pages of a Bulk API 2.0 queryAll. Any failure is a :class:`BulkFailed`, as a
-        broken generator cannot be resumed: the caller falls back to REST."""
+    def bulk_query(self, obj: str, soql: str, max_records: int, wait: int,
+                   include_deleted: bool = True) -> Iterator[str]:
+        """CSV pages of a Bulk API 2.0 queryAll (query without ``include_deleted``). Any
+        failure is a :class:`BulkFailed`, as a broken generator cannot be resumed: the caller
+        falls back to REST."""
         self._check_share()
         try:
             handler = getattr(self.sf.bulk2, obj)
-            yield from handler.query_all(soql, max_records=max_records, wait=wait)
+            run = handler.query_all if include_deleted else handler.query
+            yield from run(soql, max_records=max_records, wait=wait)
         except SourceError:
             raise
         except Exception as exc:

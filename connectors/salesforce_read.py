@@ -14,6 +14,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import itertools
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -181,7 +182,12 @@ class ObjectReader:
             first = next(pages)
         except QueryTimeout:
             self.log.info("%s: REST query timed out; reading with Bulk API 2.0", self.obj)
-            yield from self._bulk(state)
+            try:
+                yield from self._bulk(state)
+            except BulkFailed as exc:
+                raise SourceError(f"Salesforce stopped the query of {self.obj} as too long and "
+                                  f"the Bulk API read failed too ({exc}); try again later, or "
+                                  "exclude the object in the config.") from None
             return
         if first.get("totalSize", 0) > self.settings.bulk_threshold:
             pages.close()
@@ -256,10 +262,26 @@ class ObjectReader:
 
     def list_ids(self) -> Iterator[str]:
         """Every live Id (query, not queryAll: recycle-bin rows are not current)."""
-        soql = f"SELECT Id FROM {self.obj} ORDER BY Id"
-        for page in self.api.query(soql, self.settings.page_size, include_deleted=False):
+        soql = f"SELECT Id FROM {self.obj}"
+        pages = self.api.query(soql, self.settings.page_size, include_deleted=False)
+        try:
+            first = next(pages)
+        except QueryTimeout:  # a big object: Bulk API 2.0 lists ids without timing out
+            yield from self._bulk_ids(soql)
+            return
+        for page in itertools.chain([first], pages):
             for row in page["records"]:
                 yield str(row["Id"])
+
+    def _bulk_ids(self, soql: str) -> Iterator[str]:
+        try:
+            for text in self.api.bulk_query(self.obj, soql, self.settings.bulk_page * 5,
+                                            self.settings.bulk_wait, include_deleted=False):
+                for row in csv.DictReader(io.StringIO(text)):
+                    yield row["Id"]
+        except (BulkFailed, KeyError, csv.Error) as exc:
+            raise SourceError(f"Salesforce could not list the {self.obj} ids for the "
+                              f"deleted-record check ({exc}); try again later.") from None
 
 
 @dataclass(frozen=True)

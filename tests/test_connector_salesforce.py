@@ -11,6 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +25,7 @@ from simple_salesforce import Salesforce
 
 from exporter.archive import Archive
 from exporter.connector import AuthError, Connector
+from exporter.keys import KeyFile
 from exporter.sandbox import CREDENTIALS, Sandbox
 from exporter.sources import build_connector
 from exporter.sync import SyncReport, run_sync
@@ -200,6 +206,17 @@ def test_bulk_path_gives_the_same_archive_and_falls_back_to_rest(sandbox: Sandbo
         assert archived(fallback) == expected
 
 
+def test_query_timeout_is_read_with_bulk(sandbox: Sandbox, tmp_path: Path) -> None:
+    sandbox.salesforce.query_timeout_rows = 50  # REST gives up on bigger objects
+    with new_archive(tmp_path, "rest") as rest, new_archive(tmp_path, "timeout") as timeout:
+        jobs = sandbox.log.count("salesforce", "bulk_create")
+        assert sync(timeout, sandbox, tmp_path).status == "ok"
+        assert sandbox.log.count("salesforce", "bulk_create") - jobs >= 2
+        sandbox.salesforce.query_timeout_rows = None
+        assert sync(rest, sandbox, tmp_path).status == "ok"
+        assert archived(timeout) == archived(rest)
+
+
 def assert_bodies(archive: Archive, sb: Sandbox) -> None:
     sf = direct_sdk(sb)
     for obj, field in (("ContentVersion", "VersionData"), ("Attachment", "Body")):
@@ -304,3 +321,101 @@ def test_wrong_password_is_a_plain_auth_error(sandbox: Sandbox, tmp_path: Path) 
         report = run_sync(archive, {"salesforce": conn})
     assert report.status == "failed"
     assert "check the username, password" in (report.sources[0].error or "")
+
+
+CHILD = """
+import json, sys
+from pathlib import Path
+from exporter.archive import Archive
+from exporter.keys import KeyFile
+from exporter.sources import build_connector
+from exporter.sync import run_sync
+db, key, table = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+with Archive.open(Path(db), KeyFile(Path(key)), write=True) as archive:
+    conn = build_connector("salesforce", table, Path(db).parent / "config.toml")
+    run_sync(archive, {"salesforce": conn})
+"""
+
+
+def test_sigkill_mid_sync_then_resume_gives_the_same_archive(tmp_path: Path) -> None:
+    with Sandbox(clients=30, seed=9) as sb:
+        with new_archive(tmp_path, "straight") as straight:
+            assert sync(straight, sb, tmp_path, page_size=200).status == "ok"
+            expected = archived(straight)
+        with new_archive(tmp_path, "killed"):
+            pass
+        table = dict(sb.source_configs(tmp_path / "secrets")["salesforce"], **FAST,
+                     page_size=200)
+        for endpoint in ("query", "query_more", "retrieve"):
+            sb.faults.add("salesforce", "slow", endpoint=endpoint, times=-1, delay=0.1)
+        queries = sb.log.count("salesforce", "query")
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(tmp_path / "killed.db"),
+             str(tmp_path / "killed.key"), json.dumps(table)],
+            env=dict(os.environ), stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 30
+        while sb.log.count("salesforce", "query") - queries < 5:
+            assert child.poll() is None, child.stderr.read() if child.stderr else ""
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        sb.faults.clear()
+        with Archive.open(tmp_path / "killed.db", KeyFile(tmp_path / "killed.key"),
+                          write=True) as killed:
+            partial = archived(killed)
+            assert 0 < sum(map(len, partial.values())) < sum(map(len, expected.values()))
+            assert sync(killed, sb, tmp_path, page_size=200).status == "ok"
+            assert archived(killed) == expected
+            assert_bodies(killed, sb)
+
+
+def _pem() -> str:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
+@pytest.mark.parametrize("flow", ["oauth_password", "jwt", "jwt_file", "client_credentials"])
+def test_login_flows(flow: str, sandbox: Sandbox, tmp_path: Path) -> None:
+    c = CREDENTIALS["salesforce"]
+    base = sandbox.source_configs(tmp_path / "secrets")["salesforce"]
+
+    def secret(name: str, value: str) -> dict[str, str]:
+        path = tmp_path / "secrets" / name
+        path.write_text(value)
+        path.chmod(0o600)
+        return {"file": str(path)}
+
+    table: dict[str, Any] = {"type": "salesforce", "base_url": base["base_url"],
+                             "client_id": c["client_id"], "include": ["Account"]}
+    if flow == "oauth_password":
+        table.update(username=c["username"], password=base["password"],
+                     security_token=base["security_token"],
+                     client_secret=secret("cs", c["client_secret"]))
+    elif flow == "jwt":
+        table.update(username=c["username"], private_key=secret("key.pem", _pem()))
+    elif flow == "jwt_file":
+        table.update(username=c["username"],
+                     private_key_file=secret("key.pem", _pem())["file"])
+    else:
+        table.update(domain="sunrise.my", client_secret=secret("cs", c["client_secret"]))
+    conn = build_connector("salesforce", table, tmp_path / "config.toml")
+    assert all(r.ok for r in conn.check()), conn.check()
+    assert [s.name for s in conn.streams()] == ["Account"]
+
+
+def test_private_key_file_readable_by_others_is_refused(sandbox: Sandbox,
+                                                        tmp_path: Path) -> None:
+    key = tmp_path / "key.pem"
+    key.write_text(_pem())
+    key.chmod(0o644)
+    table = {"type": "salesforce", "base_url": sandbox.urls["salesforce"],
+             "username": CREDENTIALS["salesforce"]["username"],
+             "client_id": CREDENTIALS["salesforce"]["client_id"],
+             "private_key_file": str(key)}
+    results = build_connector("salesforce", table, tmp_path / "config.toml").check()
+    assert not results[0].ok and "chmod 600" in results[0].detail
