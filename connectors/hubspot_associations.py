@@ -16,6 +16,9 @@ How it is read (``POST /crm/v4/associations/{from}/{to}/batch/read``, 1,000 ids 
   HubSpot stores both directions but only the new record's modified date moves — the other
   end of each of their edges is read back towards the changed type (so a new note's
   ``contacts -> notes`` edge arrives with its ``notes -> contacts`` edge);
+- only the type pairs that had edges at the last full read are asked on incremental runs
+  (kept in the stream's cursor, ``{"pairs": [[from, to], ...]}``): 11 other types per
+  changed type would otherwise cost a dozen calls each night for nothing;
 - removed edges, edges of archived records and edges added between two unchanged records
   are found by reconciliation (``list_ids``, weekly or ``--full``) or a ``--full`` run.
 """

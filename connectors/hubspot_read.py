@@ -107,7 +107,11 @@ class ObjectReader:
                 yield Batch(page)
 
     def ids(self) -> Iterator[str]:
-        """Every live id (list without properties: the smallest pages)."""
+        """Every live id (list without properties: the smallest pages). Right after a full
+        listing in this run, the ids it listed (no second listing)."""
+        if self.listed_all:
+            yield from (str(i) for i in self.seen)
+            return
         after: str | None = None
         what = f"Listing HubSpot {self.ot.name} ids"
         while True:

@@ -15,7 +15,7 @@ import pytest
 from exporter.archive import Archive
 from exporter.connector import Connector
 from exporter.sandbox import Sandbox
-from exporter.sandbox.hubspot_data import TYPES, iso
+from exporter.sandbox.hubspot_data import TYPES, iso, to_ms
 from exporter.sandbox.hubspot_extras import generated_bytes
 from exporter.sources import build_connector
 from exporter.sync import SyncReport, run_sync
@@ -225,6 +225,21 @@ def test_search_lag_is_caught_by_the_next_run(tmp_path: Path) -> None:
         second = sync(arc, sb, tmp_path)
         assert second.status == "ok"
         assert_objects_match(arc, sb)
+
+        # Lag as a client sees it: an edit stamped a minute BEFORE the stored cursor becomes
+        # searchable only after that cursor was committed. Without a lookback it is lost.
+        cursor_ms = to_ms(arc.get_cursor(SRC, "contacts"))
+        store = sb.hubspot.portal.store
+        late = next(r for r in contacts if r.updated < cursor_ms - 60_000
+                    and r.archived_at is None)
+        with sb.hubspot.lock:
+            store.update("contacts", late, {"phone": "+1 555 0100"}, cursor_ms - 60_000)
+            store.version += 1
+        blind = sync(arc, sb, tmp_path, lookback_seconds=0)
+        assert versions(blind)["contacts"] == 0  # missed: older than the cursor
+        caught = sync(arc, sb, tmp_path)  # the default 300 s lookback
+        assert versions(caught)["contacts"] == 1
+        assert live(arc, "contacts")[str(late.id)]["properties"]["phone"] == "+1 555 0100"
 
 
 @pytest.mark.parametrize(("kind", "endpoint", "extra"), [
