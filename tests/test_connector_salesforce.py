@@ -172,10 +172,18 @@ def test_incremental_syncs_archive_exactly_the_changes(sandbox: Sandbox,
         # Day 7 empties the recycle bin: rows deleted before vanish (hard deletes).
         gone_before = {obj: {r for r, d in after[obj].items() if d["IsDeleted"]}
                        for obj in OBJECTS}
-        sandbox.advance(5)
+        # deleted now and purged before the next sync sees it in the recycle bin
+        victim = next(r for r, d in after["Allergy__c"].items() if not d["IsDeleted"])
+        direct_sdk(sandbox).restful(f"sobjects/Allergy__c/{victim}", method="DELETE")
+        sandbox.advance(1)  # the bin keeps only rows deleted in earlier steps
+        sandbox.advance(4)
         final = reference(sandbox, skip_calculated=True)
         purged = {obj: gone_before[obj] - set(final[obj]) for obj in OBJECTS}
         assert any(purged.values()), "crossing day 7 hard-deleted something"
+        # live in the archive, gone from queryAll: only the id reconciliation can tell
+        unseen = {obj: archive.record_ids("salesforce", obj) - set(final[obj])
+                  for obj in OBJECTS}
+        assert victim in unseen["Allergy__c"]
         full = sync(archive, sandbox, tmp_path, full=True)
         assert full.status == "ok", full.stats()
         assert all(s.reconciled for s in full.sources[0].streams)
@@ -183,7 +191,7 @@ def test_incremental_syncs_archive_exactly_the_changes(sandbox: Sandbox,
             current = archive.record_ids("salesforce", obj)
             live = {r for r, d in final[obj].items() if not d["IsDeleted"]}
             assert current == live, obj
-            for rid in purged[obj]:
+            for rid in purged[obj] | unseen[obj]:
                 assert archive.history("salesforce", obj, rid)[-1].deleted
 
 
