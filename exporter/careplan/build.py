@@ -110,6 +110,7 @@ class SectionView:
     emphasis: list[bool] = field(default_factory=list)
     multiline: list[bool] = field(default_factory=list)
     below: list[bool] = field(default_factory=list)
+    nowrap: list[bool] = field(default_factory=list)
     rows: list[Row] = field(default_factory=list)
     note: str = ""
     lines: list[str] = field(default_factory=list)
@@ -147,6 +148,11 @@ class SectionView:
         """(label, text, multiline) of the row's below-the-row columns that have a value."""
         return [(self.labels[i], row.cells[i], self.multiline[i])
                 for i, b in enumerate(self.below) if b and row.cells[i]]
+
+    @property
+    def long(self) -> bool:
+        """Too long to keep on one page (may break inside)."""
+        return sum(len(c) for r in self.rows for c in r.cells) > 1500
 
     @property
     def source_label(self) -> str:
@@ -408,10 +414,14 @@ def section_records(view: ArchiveView, definition: Definition, section: Section,
         norm = join.normalise or "exact"
         fn = NORMALISERS[norm]
         idx = view.index(section.stream, join.field, norm)
-        recs = []
-        for _rid, data in ident.get(tstream, []):
-            for value in get_path(data, tpath):
-                recs.extend(idx.get(fn(str(value)), []))
+        values = [v for _rid, data in ident.get(tstream, []) for v in get_path(data, tpath)]
+        if join.via is not None:
+            via = join.via
+            links = view.index(via.stream, via.to_field, norm)
+            values = [v for value in values for link in links.get(fn(str(value)), [])
+                      if _matches(link[1], via.where, {})
+                      for v in get_path(link[1], via.from_field)]
+        recs = [r for value in values for r in idx.get(fn(str(value)), [])]
     recs = [r for r in _unique(recs) if _matches(r[1], section.where, section.exclude)]
     if section.window_days and section.date_field:
         end = now + dt.timedelta(days=section.window_days)
@@ -442,6 +452,7 @@ def build_care_plan(view: ArchiveView, definition: Definition, client: Client,
             sv.emphasis = [c.emphasis for c in s.columns]
             sv.multiline = [c.format in ("multiline", "html") for c in s.columns]
             sv.below = [c.below and s.layout == "table" for c in s.columns]
+            sv.nowrap = [c.format in ("date", "day", "time", "datetime") for c in s.columns]
             recs = section_records(view, definition, s, client, ident, now)
             if s.layout == "fields":
                 recs = recs[:1]

@@ -32,6 +32,7 @@ __all__ = [
     "DefinitionError",
     "Join",
     "Section",
+    "Via",
     "check_against",
     "default_definition_text",
     "field_paths",
@@ -159,6 +160,18 @@ class Column:
 
 
 @dataclass(frozen=True)
+class Via:
+    """A link stream between a section's records and the client's (HubSpot associations):
+    link records whose ``to`` value is the client's value give, at ``from``, the values the
+    section's ``field`` must have."""
+
+    stream: str
+    from_field: str
+    to_field: str
+    where: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Join:
     """How a section's records belong to a client: the value(s) at ``field`` equal, after
     ``normalise``, the client key (``to = "key"``) or the values at a path of the client's
@@ -167,6 +180,7 @@ class Join:
     field: str
     to: str = "key"
     normalise: str | None = None  # default: the client's normaliser for "key", else exact
+    via: Via | None = None
 
     @property
     def target(self) -> tuple[str, str] | None:
@@ -244,7 +258,8 @@ _CLIENT = {"stream", "key", "normalise", "name", "birthdate", "where", "exclude"
 _MATCH = {"stream", "key", "where", "exclude"}
 _SECTION = {"stream", "join", "where", "exclude", "sort", "limit", "group_by", "group_order",
             "window_days", "date_field", "fields", "title", "note", "lines"}
-_JOIN = {"field", "to", "normalise"}
+_JOIN = {"field", "to", "normalise", "via"}
+_VIA = {"stream", "from", "to", "where"}
 _COLUMN = {"label", "field", "format", "sep", "emphasis", "below"}
 _ORDERS = ("text", "weekday", "number")
 
@@ -359,7 +374,19 @@ def _join(p: _Parser, value: Any, place: str) -> Join | None:
     if to != "key" and ("/" not in to or "." not in to.split("/", 1)[1]):
         p.fail(f"{place}.join.to must be \"key\" or source/stream.field, e.g. "
                "\"salesforce/Account.Id\"")
-    return Join(fld, to, norm) if fld else None
+    via = None
+    if table.get("via") is not None:
+        v = p.keys(table["via"], _VIA, f"{place}.join.via")
+        vstream = p.stream(p.text(v, "stream", f"{place}.join.via", required=True),
+                           f"{place}.join.via")
+        vfrom = p.text(v, "from", f"{place}.join.via", required=True)
+        vto = p.text(v, "to", f"{place}.join.via", required=True)
+        if to == "key" or not (vstream and vfrom and vto):
+            if to == "key":
+                p.fail(f"{place}.join.via goes with to = \"source/stream.field\"")
+        else:
+            via = Via(vstream, vfrom, vto, p.filters(v.get("where"), f"{place}.join.via.where"))
+    return Join(fld, to, norm, via) if fld else None
 
 
 def parse_definition(text: str, where: str = "<definition>") -> Definition:
@@ -503,6 +530,10 @@ def _uses(definition: Definition) -> list[tuple[str, str, str]]:
         place = f"[sections.{s.id}]"
         if s.join is not None:
             uses.append((s.stream, s.join.field, f"{place}.join.field"))
+            if s.join.via is not None:
+                v = s.join.via
+                uses += [(v.stream, f, f"{place}.join.via")
+                         for f in (v.from_field, v.to_field, *v.where)]
             target = s.join.target
             if target is not None:
                 uses.append((target[0], target[1], f"{place}.join.to"))
