@@ -25,6 +25,7 @@ How it is read (``POST /crm/v4/associations/{from}/{to}/batch/read``, 1,000 ids 
 
 from __future__ import annotations
 
+import array
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -39,6 +40,7 @@ from exporter.connector import Batch, Record, SourceError
 __all__ = ["ASSOCIATION_SCHEMA", "AssociationReader"]
 
 BATCH = 1000  # v4 batch/read inputs per call
+KEEP_EDGES = 3_000_000  # edges kept for reconciliation after a full read (72 MB at most)
 ASSOCIATION_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -74,6 +76,9 @@ class AssociationReader:
         self.api = api
         self.readers = readers
         self.log = log
+        # the edges a full read found in this run, packed (24 bytes an edge), so that the
+        # reconciliation right after it needs no second read; None when not kept
+        self._edges: array.array[int] | None = None
 
     def read(self, cursor: Any, full: bool) -> Iterator[Batch]:
         """Edges of this run's changed records (all records when ``full`` or on the first
@@ -84,6 +89,8 @@ class AssociationReader:
         pairs = {(str(a), str(b)) for a, b in known or []}
         found: set[tuple[str, str]] = set()
         targets: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+        names = list(self.readers)
+        packed = array.array("q") if full else None
         for name, reader in self.readers.items():
             ids: Iterable[int]
             if reader.listed_all:  # a full listing: ascending, no repeats
@@ -101,6 +108,10 @@ class AssociationReader:
                     data = rec.data or {}
                     to_name = str(data["toObjectType"])
                     found.add((name, to_name))
+                    if packed is not None and len(packed) < KEEP_EDGES * 3:
+                        packed.extend((int(data["fromObjectId"]), int(data["toObjectId"]),
+                                       names.index(name) << 48 | names.index(to_name) << 32
+                                       | int(data["associationTypeId"])))
                     if not full:
                         targets[to_name][name].add(int(data["toObjectId"]))
                 yield batch
@@ -115,8 +126,18 @@ class AssociationReader:
                     yield from self._read_ids(to_name, rest, [from_name])
         if full:
             yield Batch([], cursor={"pairs": sorted([a, b] for a, b in found)})
+            if packed is not None and len(packed) < KEEP_EDGES * 3:
+                self._edges = packed
 
     def ids(self) -> Iterator[str]:
+        if self._edges is not None:  # a full read just ran: its edges are the live ones
+            names = list(self.readers)
+            edges = self._edges
+            for i in range(0, len(edges), 3):
+                kind = edges[i + 2]
+                yield (f"{names[kind >> 48]}/{edges[i]}/{names[(kind >> 32) & 0xFFFF]}/"
+                       f"{edges[i + 1]}/{kind & 0xFFFFFFFF}")
+            return
         for name, reader in self.readers.items():
             for batch in self._read_ids(name, (int(i) for i in reader.ids()), None):
                 for rec in batch.records:
