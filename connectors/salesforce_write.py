@@ -1,0 +1,331 @@
+"""Restore writer for Salesforce (the write side of the Salesforce connector).
+
+Records are written with sObject Collections (``composite/sobjects``, at most 200 records
+per call, ``allOrNone: false`` so one bad record never sinks its batch): upsert by the
+object's unique external id when it has one (``Account.Client_Number__c``,
+``Medication__c.Medication_Key__c``), else create and update. References are lookup fields
+set in the same write; a second pass (``link``) sets the ones that close a cycle.
+
+Creates are not idempotent, so the engine records them as pending first, and a create
+retried after an answer that may have been applied (5xx, timeout) first looks the records
+up by the mapping's ``match`` fields. simple-salesforce does no retries itself: the shared
+policy retries 429, 5xx and dropped connections; 401 re-logs-in inside the SDK; the daily
+API usage (``Sforce-Limit-Info``) is watched and the restore stops, resumable, before the
+org's limit is reached.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import requests
+
+from exporter.connector import AuthError, QuotaExhausted, SourceError, TransientError
+from exporter.errors import ConfigError
+from exporter.restore.target import ObjectInfo, WriteItem, Writer, WriteResult, chunks
+from exporter.retry import RetryPolicy
+from exporter.transport import LoopbackSession
+
+__all__ = ["SalesforceWriter"]
+
+COLLECTION_MAX = 200
+READ_IDS = 200
+
+
+def _quote(value: Any) -> str:
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
+class SalesforceWriter(Writer):
+    """Restores into a Salesforce org (sObject Collections, lookups)."""
+
+    name = "salesforce"
+    secret_fields: ClassVar[tuple[str, ...]] = ("password", "security_token", "session_id")
+    batch_size: int = COLLECTION_MAX
+
+    def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
+                 log: Any = None) -> None:
+        super().__init__(target, config, secrets, log)
+        self.policy = RetryPolicy(**dict(config.get("retry", {})))
+        self.version = str(config.get("api_version", "59.0"))
+        self.share = float(config.get("api_share_limit", 0.8))
+        self._calls = 0
+        self._sf: Any = None
+        self._infos: dict[str, ObjectInfo] = {}
+        self._fixed: dict[str, frozenset[str]] = {}  # set on create only (e.g. master-detail)
+        self._retry_after: float | None = None
+        self.used: int | None = None
+        self.total: int | None = None
+
+    # -- session ---------------------------------------------------------------------------
+
+    def _session(self) -> requests.Session:
+        base_url = str(self.config.get("base_url") or "")
+        session = LoopbackSession(base_url) if base_url.startswith("http://") \
+            else requests.Session()
+        session.hooks["response"].append(self._on_response)
+        return session
+
+    def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        self._calls += 1
+        after = response.headers.get("Retry-After")
+        self._retry_after = float(after) if after and after.replace(".", "").isdigit() \
+            else None
+        info = response.headers.get("Sforce-Limit-Info", "")
+        if info.startswith("api-usage="):
+            used, _, total = info.partition("=")[2].partition("/")
+            if used.isdigit() and total.isdigit():
+                self.used, self.total = int(used), int(total)
+
+    @property
+    def sf(self) -> Any:
+        if self._sf is None:
+            from simple_salesforce import Salesforce
+
+            c, s = self.config, self.secrets
+            kw: dict[str, Any] = {"version": self.version, "session": self._session(),
+                                  "domain": str(c.get("domain") or "login")}
+            if "session_id" in s and c.get("instance_url"):
+                kw.update(session_id=s["session_id"], instance_url=c["instance_url"])
+            elif c.get("username") and "password" in s:
+                kw.update(username=c["username"], password=s["password"],
+                          security_token=s.get("security_token", ""))
+            else:
+                raise ConfigError(f"The Salesforce target {self.target} needs username + "
+                                  "password (+ security_token), or session_id + instance_url.")
+
+            def login() -> Any:
+                try:
+                    return Salesforce(**kw)
+                except Exception as exc:
+                    raise self._map(exc, "the Salesforce login") from None
+
+            self._sf = self.policy.call("Logging in to Salesforce", login)
+        return self._sf
+
+    def _map(self, exc: Exception, what: str) -> Exception:
+        from simple_salesforce.exceptions import (
+            SalesforceAuthenticationFailed,
+            SalesforceError,
+            SalesforceExpiredSession,
+        )
+
+        if isinstance(exc, requests.ConnectionError | requests.Timeout):
+            return TransientError(f"{what}: the connection failed ({type(exc).__name__})")
+        if isinstance(exc, SalesforceAuthenticationFailed | SalesforceExpiredSession):
+            return AuthError(f"Salesforce refused the target's credentials ({what}).")
+        if isinstance(exc, SalesforceError):
+            status = int(getattr(exc, "status", 0) or 0)
+            text = str(getattr(exc, "content", "") or exc)[:300]
+            if status == 429 or status >= 500:
+                return TransientError(f"Salesforce answered {status} to {what}",
+                                      self._retry_after)
+            if "REQUEST_LIMIT_EXCEEDED" in text:
+                return QuotaExhausted("The Salesforce org's daily API limit is used up; run "
+                                      "the restore again tomorrow (it resumes).")
+            return SourceError(f"Salesforce refused {what}: {text}")
+        return exc
+
+    def _call(self, what: str, path: str, method: str = "GET", body: Any = None,
+              maybe_applied: Any = None) -> Any:
+        """One REST call with the shared retries. ``maybe_applied`` runs before a retry that
+        follows an answer which may have been applied (5xx, dropped connection)."""
+        state = {"failed": False}
+
+        def attempt() -> Any:
+            if state["failed"] and maybe_applied is not None:
+                maybe_applied()
+            self._check_share()
+            try:
+                return self.sf.restful(path, method=method, json=body)
+            except Exception as exc:
+                mapped = self._map(exc, what)
+                state["failed"] = "429" not in str(mapped)
+                raise mapped from None
+        return self.policy.call(what, attempt)
+
+    def _check_share(self) -> None:
+        if self.used is not None and self.total and self.used >= self.share * self.total:
+            raise QuotaExhausted(f"The restore has used {self.used} of the org's "
+                                 f"{self.total} daily API calls (its share is "
+                                 f"{self.share:.0%}); run it again tomorrow (it resumes).")
+
+    # -- describe --------------------------------------------------------------------------
+
+    def objects(self) -> list[str]:
+        body = self._call("describe the org", "sobjects/")
+        return [o["name"] for o in body.get("sobjects", []) if o.get("createable")]
+
+    def describe(self, obj: str) -> ObjectInfo | None:
+        if obj in self._infos:
+            return self._infos[obj]
+        try:
+            body = self._call(f"describe {obj}", f"sobjects/{obj}/describe/")
+        except SourceError as exc:
+            if "NOT_FOUND" in str(exc) or "INVALID_TYPE" in str(exc) or "404" in str(exc):
+                return None
+            raise
+        fields = {f["name"]: f["type"] for f in body["fields"]
+                  if f.get("createable") or f.get("updateable")}
+        keys = [f["name"] for f in body["fields"] if f.get("externalId") and f.get("unique")]
+        options = {f["name"]: frozenset(v["value"] for v in f.get("picklistValues") or [])
+                   for f in body["fields"] if f.get("restrictedPicklist")}
+        required = frozenset(f["name"] for f in body["fields"]
+                             if f.get("createable") and not f.get("nillable")
+                             and not f.get("defaultedOnCreate") and f["type"] != "boolean")
+        self._fixed[obj] = frozenset(f["name"] for f in body["fields"]
+                                     if f.get("createable") and not f.get("updateable"))
+        info = ObjectInfo(obj, fields, keys[0] if keys else None, options, required)
+        self._infos[obj] = info
+        return info
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def _record(self, obj: str, item: WriteItem, with_id: bool) -> dict[str, Any]:
+        rec: dict[str, Any] = {"attributes": {"type": obj}}
+        fixed = self._fixed.get(obj, frozenset()) if with_id else frozenset()
+        for name, value in item.fields.items():
+            if (value is None and not with_id) or name in fixed:
+                continue
+            rec[name] = value
+        for link in item.links:
+            if link.name not in fixed:
+                rec[link.name] = link.to_id
+        if item.file is not None and not with_id:
+            data = b"".join(item.file.open())
+            rec["VersionData" if obj == "ContentVersion" else "Body"] = \
+                base64.b64encode(data).decode()
+        if with_id:
+            rec["Id"] = item.target_id
+        return rec
+
+    @staticmethod
+    def _results(items: list[WriteItem], answers: list[dict[str, Any]],
+                 upsert: bool = False) -> list[WriteResult]:
+        out = []
+        for item, ans in zip(items, answers, strict=False):
+            if ans.get("success"):
+                created = bool(ans.get("created")) if upsert else item.target_id is None
+                out.append(WriteResult(item.key, str(ans["id"]), created))
+            else:
+                errs = ans.get("errors") or [{}]
+                message = "; ".join(f"{e.get('statusCode', 'ERROR')}: {e.get('message', '')}"
+                                    + (f" ({', '.join(e['fields'])})" if e.get("fields") else "")
+                                    for e in errs)
+                out.append(WriteResult(item.key, error=f"Salesforce: {message}"))
+        return out
+
+    def write(self, obj: str, items: list[WriteItem],
+              match: list[str] | None = None) -> list[WriteResult]:
+        info = self.describe(obj)
+        results: list[WriteResult] = []
+        if info is not None and info.upsert is not None:
+            for batch in chunks(items, COLLECTION_MAX):
+                records = [self._record(obj, i, False) for i in batch]
+                answers = self._call(f"upsert {len(batch)} {obj}",
+                                     f"composite/sobjects/{obj}/{info.upsert}", "PATCH",
+                                     {"allOrNone": False, "records": records})
+                results += self._results(batch, answers, upsert=True)
+            return results
+        updates = [i for i in items if i.target_id is not None]
+        creates = [i for i in items if i.target_id is None]
+        for batch in chunks(updates, COLLECTION_MAX):
+            answers = self._call(f"update {len(batch)} {obj}", "composite/sobjects", "PATCH",
+                                 {"allOrNone": False,
+                                  "records": [self._record(obj, i, True) for i in batch]})
+            results += self._results(batch, answers)
+        for batch in chunks(creates, COLLECTION_MAX):
+            results += self._create(obj, batch, match or [])
+        return results
+
+    def _create(self, obj: str, batch: list[WriteItem], match: list[str]) -> list[WriteResult]:
+        found: dict[str, str] = {}
+        todo = list(batch)
+
+        def recover() -> None:
+            # The failed call may have created some: find them before sending again.
+            if match:
+                found.update(self.find(obj, todo, match, exclude=set(found.values())))
+            todo[:] = [i for i in todo if i.key not in found]
+
+        def send() -> list[WriteResult]:
+            if not todo:
+                return []
+            answers = self._call(f"create {len(todo)} {obj}", "composite/sobjects", "POST",
+                                 {"allOrNone": False,
+                                  "records": [self._record(obj, i, False) for i in todo]},
+                                 maybe_applied=recover)
+            return self._results(todo, answers)
+
+        results = send()
+        return results + [WriteResult(k, tid, True) for k, tid in found.items()]
+
+    def link(self, obj: str, items: list[WriteItem]) -> list[WriteResult]:
+        results: list[WriteResult] = []
+        for batch in chunks(items, COLLECTION_MAX):
+            records = [{"attributes": {"type": obj}, "Id": i.target_id,
+                        **{ln.name: ln.to_id for ln in i.links}} for i in batch]
+            answers = self._call(f"link {len(batch)} {obj}", "composite/sobjects", "PATCH",
+                                 {"allOrNone": False, "records": records})
+            results += self._results(batch, answers)
+        return results
+
+    def find(self, obj: str, items: list[WriteItem], match: list[str],
+             exclude: set[str] | None = None) -> dict[str, str]:
+        if not match or not items:
+            return {}
+        from exporter.restore.verify import same
+
+        def value(item: WriteItem, name: str) -> Any:
+            for link in item.links:
+                if link.name == name:
+                    return link.to_id
+            return item.fields.get(name)
+
+        first = match[0]
+        values = sorted({str(value(i, first)) for i in items if value(i, first) is not None})
+        rows: list[dict[str, Any]] = []
+        for batch in chunks(values, 100):
+            soql = (f"SELECT Id, {', '.join(match)} FROM {obj} WHERE {first} IN "
+                    f"({', '.join(_quote(v) for v in batch)}) ORDER BY Id")
+            rows += self._query(soql)
+        taken = set(exclude or ())
+        found: dict[str, str] = {}
+        for item in items:
+            for row in rows:
+                if row["Id"] in taken:
+                    continue
+                if all(same(value(item, n), row.get(n)) for n in match):
+                    found[item.key] = row["Id"]
+                    taken.add(row["Id"])
+                    break
+        return found
+
+    def _query(self, soql: str) -> list[dict[str, Any]]:
+        def attempt() -> list[dict[str, Any]]:
+            try:
+                return list(self.sf.query_all(soql)["records"])
+            except Exception as exc:
+                raise self._map(exc, "a Salesforce query") from None
+        return self.policy.call("query Salesforce", attempt)
+
+    # -- reading back ----------------------------------------------------------------------
+
+    def read(self, obj: str, ids: list[str], fields: list[str],
+             links: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        columns = sorted({"Id", *fields, *links} - {"VersionData", "Body"})
+        out: dict[str, dict[str, Any]] = {}
+        for batch in chunks(ids, READ_IDS):
+            soql = (f"SELECT {', '.join(columns)} FROM {obj} WHERE Id IN "
+                    f"({', '.join(_quote(i) for i in batch)})")
+            for row in self._query(soql):
+                row.pop("attributes", None)
+                row["@links"] = {name: [row[name]] if row.get(name) else [] for name in links}
+                out[str(row["Id"])] = row
+        return out
+
+    def calls(self) -> int:
+        return self._calls

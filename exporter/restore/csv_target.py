@@ -1,0 +1,157 @@
+"""The CSV folder target: one import-ready CSV file per target object, files beside them.
+
+    [targets.csv]
+    type = "csv"
+    path = "D:/exporter/restore-csv"
+
+Each file has an ``id`` column (the archived record's id, which is also the record's id
+in the id map), the mapped fields, one column per reference (the parent's id) and, for
+records with a file, ``file`` (its path under ``files/``). Files are rewritten whole
+(to a temporary name, then renamed) after each batch, so a killed restore leaves every
+CSV whole and matching the id map.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from exporter.errors import ConfigError
+from exporter.keys import write_private_file
+from exporter.restore.target import ObjectInfo, WriteItem, Writer, WriteResult
+
+__all__ = ["CsvWriter"]
+
+
+class _AnyFields(Mapping[str, str]):
+    """A CSV file takes any column."""
+
+    def __getitem__(self, key: str) -> str:
+        return "string"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._ -]+", "_", name).strip(" .") or "file"
+
+
+class CsvWriter(Writer):
+    """A folder of CSV files, one per target object."""
+
+    name = "csv"
+    batch_size: int = 1000
+
+    def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
+                 log: Any = None) -> None:
+        super().__init__(target, config, secrets, log)
+        if not isinstance(config.get("path"), str):
+            raise ConfigError(f"[targets.{target}] of type csv needs path = \"FOLDER\".")
+        self.folder = Path(str(config["path"])).expanduser()
+        self._tables: dict[str, tuple[list[str], dict[str, dict[str, str]]]] = {}
+        self._calls = 0
+
+    def describe(self, obj: str) -> ObjectInfo | None:
+        return ObjectInfo(obj, _AnyFields(), upsert="id")
+
+    def _path(self, obj: str) -> Path:
+        return self.folder / f"{_safe(obj)}.csv"
+
+    def _table(self, obj: str) -> tuple[list[str], dict[str, dict[str, str]]]:
+        if obj not in self._tables:
+            columns: list[str] = ["id"]
+            rows: dict[str, dict[str, str]] = {}
+            path = self._path(obj)
+            if path.exists():
+                with path.open(encoding="utf-8", newline="") as fh:
+                    reader = csv.DictReader(fh)
+                    columns = list(reader.fieldnames or ["id"])
+                    rows = {r["id"]: dict(r) for r in reader}
+            self._tables[obj] = (columns, rows)
+        return self._tables[obj]
+
+    def _save(self, obj: str) -> None:
+        columns, rows = self._table(obj)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows.values())
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_private_file(self._path(obj), buf.getvalue().encode("utf-8"))
+        self._calls += 1
+
+    def _put(self, obj: str, item: WriteItem) -> WriteResult:
+        columns, rows = self._table(obj)
+        row = rows.get(item.key)
+        created = row is None
+        row = row or {"id": item.key}
+        values = {k: _cell(v) for k, v in item.fields.items()}
+        values.update({ln.name: ln.to_id for ln in item.links})
+        if item.file is not None:
+            rel = Path("files") / _safe(obj) / f"{_safe(item.key)}-{_safe(item.file.name)}"
+            dest = self.folder / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(dest.name + ".part")
+            with tmp.open("wb") as fh:
+                for chunk in item.file.open():
+                    fh.write(chunk)
+            tmp.chmod(0o600)
+            tmp.replace(dest)
+            values["file"] = rel.as_posix()
+        for name in values:
+            if name not in columns:
+                columns.append(name)
+        row.update(values)
+        rows[item.key] = row
+        return WriteResult(item.key, item.key, created)
+
+    def write(self, obj: str, items: list[WriteItem],
+              match: list[str] | None = None) -> list[WriteResult]:
+        results = [self._put(obj, item) for item in items]
+        self._save(obj)
+        return results
+
+    def link(self, obj: str, items: list[WriteItem]) -> list[WriteResult]:
+        return self.write(obj, items)
+
+    def find(self, obj: str, items: list[WriteItem], match: list[str]) -> dict[str, str]:
+        rows = self._table(obj)[1]
+        return {i.key: i.key for i in items if i.key in rows}
+
+    def read(self, obj: str, ids: list[str], fields: list[str],
+             links: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        rows = self._table(obj)[1]
+        out: dict[str, dict[str, Any]] = {}
+        for rid in ids:
+            row = rows.get(rid)
+            if row is None:
+                continue
+            got: dict[str, Any] = {f: row.get(f) for f in fields}
+            got["@links"] = {ln: [row[ln]] if row.get(ln) else [] for ln in links}
+            out[rid] = got
+        return out
+
+    def calls(self) -> int:
+        return self._calls

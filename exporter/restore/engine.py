@@ -1,0 +1,395 @@
+"""Running a restore: archived records written to a target through a mapping, parents
+first, in the target's batch size, with the id map kept in the archive.
+
+Per batch: items the target cannot upsert by a unique key are first recorded as pending
+in the id map; then the batch is written; then, in one transaction, the id map gets each
+success's target id and payload hash, and pending rows of records the target refused are
+dropped. A killed restore therefore resumes without creating anything twice (pending rows
+are looked up in the target first), and a re-run sends only what changed.
+
+One record's failure never stops the run: it goes to the error report (with the vendor's
+message) and the run ends ``partial``.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from exporter.archive import Archive, IdMapEntry
+from exporter.connector import SourceError
+from exporter.restore.mapping import Mapping_, MappingError, ObjectRule, nearest
+from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
+from exporter.restore.target import Link, WriteItem, Writer, WriteResult, chunks
+
+__all__ = ["ErrorRow", "ObjectReport", "RestoreProgress", "RestoreReport", "expand",
+           "run_restore", "select_rules"]
+
+log = logging.getLogger("exporter.restore")
+
+
+@dataclass
+class ErrorRow:
+    target_object: str
+    stream: str
+    source_id: str
+    message: str
+
+
+@dataclass
+class ObjectReport:
+    stream: str
+    object: str
+    records: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    recovered: int = 0  # pending writes of a killed run found in the target
+    linked: int = 0  # second-pass updates for references in a cycle
+    failed: int = 0
+    files: int = 0
+
+    def summary(self, dry_run: bool = False) -> str:
+        if dry_run:
+            return (f"{self.stream} -> {self.object}: {self.records} records: {self.created} "
+                    f"to create, {self.updated} to update, {self.unchanged} unchanged, "
+                    f"{self.failed} failing validation")
+        extra = f", {self.recovered} recovered" if self.recovered else ""
+        extra += f", {self.linked} relinked" if self.linked else ""
+        extra += f", {self.files} files" if self.files else ""
+        return (f"{self.stream} -> {self.object}: {self.created} created, {self.updated} "
+                f"updated, {self.unchanged} unchanged, {self.failed} failed{extra}")
+
+
+@dataclass
+class RestoreReport:
+    target: str
+    mapping: str
+    run_id: int | None = None
+    status: str = "ok"  # ok | partial | failed
+    dry_run: bool = False
+    objects: list[ObjectReport] = field(default_factory=list)
+    errors: list[ErrorRow] = field(default_factory=list)
+    unmapped: dict[str, list[str]] = field(default_factory=dict)
+    unmapped_streams: list[str] = field(default_factory=list)
+    created_fields: dict[str, list[str]] = field(default_factory=dict)
+    calls: int = 0
+    seconds: float = 0.0
+    errors_file: Path | None = None
+
+    def total(self, name: str) -> int:
+        return sum(int(getattr(o, name)) for o in self.objects)
+
+    def stats(self) -> dict[str, Any]:
+        return {"target": self.target, "mapping": self.mapping, "dry_run": self.dry_run,
+                "objects": [asdict(o) for o in self.objects], "errors": len(self.errors),
+                "calls": self.calls, "seconds": round(self.seconds, 3),
+                "created_fields": self.created_fields}
+
+
+class RestoreProgress(Protocol):
+    def started(self, label: str, total: int | None) -> None: ...
+    def advanced(self, label: str, records: int) -> None: ...
+    def finished(self, label: str, summary: str) -> None: ...
+
+
+class NullRestoreProgress:
+    def started(self, label: str, total: int | None) -> None:
+        pass
+
+    def advanced(self, label: str, records: int) -> None:
+        pass
+
+    def finished(self, label: str, summary: str) -> None:
+        pass
+
+
+def expand(mapping: Mapping_, archive: Archive, source: str | None = None) -> Mapping_:
+    """A concrete mapping: ``source = "*"`` becomes ``source`` (or the archive's only
+    source), and a ``stream = "*"`` rule one rule per archived stream of that source
+    (target object = stream name), e.g. for the any->CSV mapping."""
+    import dataclasses
+
+    sources = sorted({src for src, _s in archive.streams()})
+    chosen = source or (mapping.source if mapping.source != "*" else None)
+    if chosen is None:
+        if len(sources) != 1:
+            raise MappingError(f"The mapping {mapping.path.name} fits any source: name one "
+                               f"with --source ({', '.join(sources) or 'none archived'}).")
+        chosen = sources[0]
+    elif mapping.source not in ("*", chosen):
+        raise MappingError(f"The mapping {mapping.path.name} is for the source "
+                           f"{mapping.source}, not {chosen}.")
+    rules: list[ObjectRule] = []
+    for rule in mapping.objects:
+        if rule.stream != "*":
+            rules.append(rule)
+            continue
+        taken = {r.stream for r in mapping.objects}
+        rules += [dataclasses.replace(rule, stream=stream, object=stream, fields=[],
+                                      all_fields=True)
+                  for src, stream in archive.streams() if src == chosen and stream not in taken]
+    return dataclasses.replace(mapping, source=chosen, objects=rules)
+
+
+def select_rules(mapping: Mapping_, only: Iterable[str] | None) -> list[ObjectRule]:
+    """The mapping's rules for the streams (or target objects) named in ``only``."""
+    wanted = list(only or [])
+    if not wanted:
+        return list(mapping.objects)
+    names = {r.stream for r in mapping.objects} | {r.object for r in mapping.objects}
+    for name in wanted:
+        if name not in names:
+            raise MappingError(f"--only {name}: the mapping {mapping.path.name} has no such "
+                               "stream or object" + nearest(name, names))
+    return [r for r in mapping.objects if r.stream in wanted or r.object in wanted]
+
+
+class _Run:
+    def __init__(self, ctx: Context, report: RestoreReport, progress: RestoreProgress) -> None:
+        self.ctx = ctx
+        self.report = report
+        self.progress = progress
+        self.run_id = report.run_id
+
+    @property
+    def writer(self) -> Writer:
+        return self.ctx.writer
+
+    def fail(self, rule: ObjectRule, sid: str, message: str, rep: ObjectReport) -> None:
+        rep.failed += 1
+        self.report.errors.append(ErrorRow(rule.object, rule.stream, sid, message))
+
+    def entry(self, rule: ObjectRule, sid: str, target_id: str | None,
+              digest: str | None) -> IdMapEntry:
+        return IdMapEntry(self.ctx.source, rule.stream, sid, rule.object, target_id, digest)
+
+    def restore(self, rule: ObjectRule, dry_run: bool) -> tuple[ObjectReport, list[Planned]]:
+        ctx = self.ctx
+        rep = ObjectReport(rule.stream, rule.object)
+        ids = ctx.id_map(rule.stream, rule.object)
+        info = ctx.infos[rule.object]
+        new: list[Planned] = []
+        changed: list[tuple[Planned, str]] = []
+        deferred: list[Planned] = []
+        for item in plan_records(ctx, rule):
+            rep.records += 1
+            if item.error is not None:
+                self.fail(rule, item.source_id, item.error, rep)
+                continue
+            if item.deferred:
+                deferred.append(item)
+            entry = ids.get(item.source_id)
+            digest = item.digest(self._resolved(item))
+            if entry is not None and entry.target_id is not None:
+                if entry.hash == digest:
+                    rep.unchanged += 1
+                else:
+                    changed.append((item, entry.target_id))
+            else:
+                new.append(item)
+        if dry_run:
+            rep.created, rep.updated = len(new), len(changed)
+            return rep, []
+        self.progress.started(rule.label, len(new) + len(changed))
+        pending = [p for p in new if p.source_id in ids]  # written by a killed run, maybe
+        if pending and info.upsert is None:
+            found = self._find(rule, pending)
+            rep.recovered = len(found)
+            changed += [(p, found[p.source_id]) for p in pending if p.source_id in found]
+            new = [p for p in new if p.source_id not in found]
+        for batch in chunks([(p, None) for p in new] + changed, self.writer.batch_size):
+            self._write(rule, batch, rep, create_pending=info.upsert is None)
+            self.progress.advanced(rule.label, len(batch))
+        return rep, deferred
+
+    def _resolved(self, item: Planned) -> list[Link]:
+        """The deferred links of an item whose parents are restored by now."""
+        out = []
+        for link, pid in item.deferred:
+            parent = self.ctx.parent_rule(link)
+            entry = self.ctx.id_map(parent.stream, parent.object).get(pid)
+            if entry is not None and entry.target_id is not None:
+                out.append(Link(link.name, parent.object, entry.target_id, link.type_id))
+        return out
+
+    def _find(self, rule: ObjectRule, pending: list[Planned]) -> dict[str, str]:
+        taken = {e.target_id for e in self.ctx.id_map(rule.stream, rule.object).values()
+                 if e.target_id}
+        found: dict[str, str] = {}
+        for batch in chunks(pending, self.writer.batch_size):
+            items = [WriteItem(p.source_id, p.fields, p.links) for p in batch]
+            for key, tid in self.writer.find(rule.object, items, rule.match).items():
+                if tid not in taken:
+                    found[key] = tid
+                    taken.add(tid)
+        return found
+
+    def _write(self, rule: ObjectRule, batch: list[tuple[Planned, str | None]],
+               rep: ObjectReport, create_pending: bool) -> None:
+        archive, ids = self.ctx.archive, self.ctx.id_map(rule.stream, rule.object)
+        info = self.ctx.infos[rule.object]
+        items = [WriteItem(p.source_id, p.fields, p.links, tid,
+                           key_value=(str(p.fields.get(rule.key)) if rule.key else None),
+                           file=p.file) for p, tid in batch]
+        fresh = [self.entry(rule, p.source_id, None, None) for p, tid in batch if tid is None]
+        if create_pending and fresh:
+            archive.put_id_map(self.ctx.target, fresh, self.run_id)
+            for e in fresh:
+                ids[e.source_id] = e
+        try:
+            results = self.writer.write(rule.object, items, rule.match)
+        except SourceError as exc:
+            for p, _tid in batch:
+                self.fail(rule, p.source_id, str(exc), rep)
+            return
+        by_key: dict[str, WriteResult] = {r.key: r for r in results}
+        done: list[IdMapEntry] = []
+        refused: list[IdMapEntry] = []
+        for p, tid in batch:
+            result = by_key.get(p.source_id)
+            if result is None or result.error is not None or not result.target_id:
+                message = result.error if result is not None and result.error else \
+                    "the target did not answer for this record"
+                self.fail(rule, p.source_id, message, rep)
+                if tid is None and p.source_id in ids and ids[p.source_id].target_id is None:
+                    refused.append(ids.pop(p.source_id))
+                continue
+            created = tid is None and (result.created or info.upsert is None)
+            rep.created += created
+            rep.updated += not created
+            rep.files += p.file is not None
+            done.append(self.entry(rule, p.source_id, result.target_id,
+                                   p.digest(self._resolved(p))))
+        with archive.transaction():
+            archive.put_id_map(self.ctx.target, done, self.run_id)
+            archive.drop_id_map(self.ctx.target, refused)
+        for e in done:
+            ids[e.source_id] = e
+
+    def relink(self, rule: ObjectRule, deferred: list[Planned], rep: ObjectReport) -> None:
+        """The second pass: references that closed a cycle, now that every parent exists."""
+        ids = self.ctx.id_map(rule.stream, rule.object)
+        todo = []
+        for p in deferred:
+            entry = ids.get(p.source_id)
+            links = self._resolved(p)
+            if entry is None or entry.target_id is None or not links \
+                    or entry.hash == p.digest(links):  # linked already
+                continue
+            todo.append((p, entry.target_id, links))
+        for batch in chunks(todo, self.writer.batch_size):
+            items = [WriteItem(p.source_id, {}, links, tid) for p, tid, links in batch]
+            try:
+                results = {r.key: r for r in self.writer.link(rule.object, items)}
+            except SourceError as exc:
+                for p, _tid, _links in batch:
+                    self.fail(rule, p.source_id, str(exc), rep)
+                continue
+            done = []
+            for p, tid, links in batch:
+                r = results.get(p.source_id)
+                if r is None or r.error:
+                    self.fail(rule, p.source_id, r.error if r and r.error else "not linked",
+                              rep)
+                    continue
+                rep.linked += 1
+                done.append(self.entry(rule, p.source_id, tid, p.digest(links)))
+            self.ctx.archive.put_id_map(self.ctx.target, done, self.run_id)
+            for e in done:
+                ids[e.source_id] = e
+
+
+def _write_errors(path: Path, errors: list[ErrorRow]) -> None:
+    from exporter.keys import write_private_file
+
+    lines: list[list[str]] = [["target_object", "source_stream", "source_id", "message"]]
+    lines += [[e.target_object, e.stream, e.source_id, e.message] for e in errors]
+    import io
+
+    buf = io.StringIO()
+    csv.writer(buf).writerows(lines)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_private_file(path, buf.getvalue().encode("utf-8"))
+
+
+def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: str,
+                only: Iterable[str] | None = None, as_of: str | int | None = None,
+                dry_run: bool = False, errors_path: Path | None = None,
+                progress: RestoreProgress | None = None,
+                source: str | None = None) -> RestoreReport:
+    """Restore the archive (as of a run or date) into ``writer``'s target through
+    ``mapping``. With ``dry_run`` nothing is written anywhere: the report is the plan."""
+    started = time.monotonic()
+    progress = progress or NullRestoreProgress()
+    if mapping.target is not None and writer.name and mapping.target != writer.name:
+        raise MappingError(f"The mapping {mapping.path.name} is written for a {mapping.target} "
+                           f"target, but {target} is a {writer.name} target.")
+    mapping = expand(mapping, archive, source)
+    rules = select_rules(mapping, only)
+    run_as_of = archive.resolve_as_of(as_of)
+    ctx = Context(archive, mapping, writer, target, run_as_of, dry_run=dry_run)
+    report = RestoreReport(target, mapping.path.name, dry_run=dry_run)
+    report.unmapped = check_mapping(ctx, rules)
+    report.unmapped_streams = sorted(
+        {st for src, st in archive.streams() if src == mapping.source}
+        - {r.stream for r in mapping.objects})
+    ordered = order_rules(ctx, rules)
+    if not dry_run:
+        for rule in ordered:
+            if rule.create_fields:
+                made = writer.ensure_fields(rule.object, rule.create_fields)
+                if made:
+                    report.created_fields[rule.object] = made
+                    info = writer.describe(rule.object)
+                    if info is not None:
+                        ctx.infos[rule.object] = info
+        report.run_id = archive.begin_run("restore")
+    run = _Run(ctx, report, progress)
+    deferred: list[tuple[ObjectRule, ObjectReport, list[Planned]]] = []
+    try:
+        for rule in ordered:
+            rep, later = run.restore(rule, dry_run)
+            report.objects.append(rep)
+            if later:
+                deferred.append((rule, rep, later))
+            if not deferred or not later:
+                progress.finished(rule.label, rep.summary(dry_run))
+        for rule, rep, later in deferred:
+            run.relink(rule, later, rep)
+            progress.finished(rule.label, rep.summary(dry_run))
+    except BaseException as exc:
+        if report.run_id is not None:
+            report.calls = writer.calls()
+            archive.finish_run(report.run_id, "interrupted" if isinstance(
+                exc, KeyboardInterrupt) else "failed", report.stats(), str(exc)[:500])
+            archive.audit("restore", {**_audit(report, only, as_of), "status": "failed"},
+                          run_id=report.run_id)
+        raise
+    report.calls = writer.calls()
+    report.seconds = time.monotonic() - started
+    written = report.total("created") + report.total("updated") + report.total("unchanged")
+    if report.errors:
+        report.status = "partial" if written else "failed"
+    if errors_path is not None and report.errors:
+        _write_errors(errors_path, report.errors)
+        report.errors_file = errors_path
+    if report.run_id is not None:
+        archive.finish_run(report.run_id, report.status, report.stats(),
+                           f"{len(report.errors)} records failed" if report.errors else None)
+    archive.audit("restore", _audit(report, only, as_of), run_id=report.run_id)
+    return report
+
+
+def _audit(report: RestoreReport, only: Iterable[str] | None,
+           as_of: str | int | None) -> dict[str, Any]:
+    return {"target": report.target, "mapping": report.mapping, "dry_run": report.dry_run,
+            "only": list(only or []), "as_of": as_of, "status": report.status,
+            "created": report.total("created"), "updated": report.total("updated"),
+            "unchanged": report.total("unchanged"), "failed": report.total("failed"),
+            "errors_file": str(report.errors_file) if report.errors_file else None}

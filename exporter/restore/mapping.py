@@ -1,0 +1,237 @@
+"""Restore mappings: which archived stream becomes which target object, field by field.
+
+A mapping is a TOML file (bundled ones are in ``exporter/restore/mappings/``):
+
+    source = "salesforce"            # the archived source
+    target = "hubspot"               # the target type it is written for
+
+    [[objects]]
+    stream = "Account"               # archived stream
+    object = "contacts"              # target object
+    key = "source_record_id"         # unique property to find restored records on a re-run
+    where = { Status__c = ["Active", "Discharged"] }   # optional record filter
+    [objects.fields]
+    phone = "Phone"                                    # rename
+    firstname = { from = "Name", split = " ", part = "first" }
+    lifecyclestage = { from = "Status__c", map = { Active = "customer" }, default = "other" }
+    date_of_birth = { from = "Birthdate__c", date = "%Y-%m-%d" }
+    name = { join = ["FirstName", "LastName"], sep = " " }
+    client_number = { parent = "Client__c", stream = "Account", from = "Client_Number__c" }
+    [[objects.links]]
+    from = "Primary_Physician__c"    # source field holding the parent's archived id
+    to = "Physician__c"              # the parent's stream (its mapping must exist)
+    type_id = 279                    # HubSpot association type (Salesforce: field = "...")
+
+Field paths are dotted (``BillingAddress.street``); with ``prefix = "properties."`` at the
+top (HubSpot sources) plain names are looked up under ``properties`` and ``@id``,
+``@createdAt`` reach the record's own keys. See docs/restore.md for every transform.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from exporter.errors import ConfigError
+
+__all__ = [
+    "FieldRule",
+    "LinkRule",
+    "MappingError",
+    "Mapping_",
+    "ObjectRule",
+    "bundled_mappings",
+    "load_mapping",
+    "nearest",
+]
+
+TRANSFORM_KEYS = {"from", "join", "sep", "value", "split", "part", "map", "default", "date",
+                  "parent", "stream", "type", "strip", "max_length", "prefix_text"}
+
+
+class MappingError(ConfigError):
+    """The mapping file is wrong (unknown stream, field or target property, bad transform)."""
+
+
+def nearest(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean X?)`` for the closest known names, or ``""``."""
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    target: str
+    paths: tuple[str, ...] = ()  # source paths read (one, or several for join)
+    value: Any = None  # a constant, when no path
+    sep: str = " "
+    split: str | None = None
+    part: str | int | None = None
+    map: Mapping[str, Any] | None = None
+    default: Any = None
+    date: str | None = None
+    parent: str | None = None  # reference field whose parent record supplies ``paths``
+    parent_stream: str | None = None
+    type: str | None = None  # string | number | bool: the value's type in the target
+    max_length: int | None = None
+    prefix_text: str | None = None  # a label put before a non-empty value ("Dose: ")
+
+
+@dataclass(frozen=True)
+class LinkRule:
+    name: str  # the target lookup field (Salesforce) or a label for the association
+    to_stream: str  # the parent's stream
+    path: str | None = None  # source field holding the parent's archived id
+    by: str | None = None  # or: join on this source field ...
+    on: str | None = None  # ... equal to this field of the parent
+    to_object: str | None = None  # the parent's target object when its stream maps to several
+    type_id: int | None = None
+    deferred: bool = False  # set by the planner for links that close a cycle
+
+
+@dataclass
+class ObjectRule:
+    stream: str
+    object: str
+    fields: list[FieldRule]
+    links: list[LinkRule] = field(default_factory=list)
+    key: str | None = None
+    match: list[str] = field(default_factory=list)
+    where: dict[str, list[Any]] = field(default_factory=dict)
+    file: str | None = None  # the archived file link restored with each record
+    create_fields: dict[str, str] = field(default_factory=dict)  # custom fields to create
+    all_fields: bool = False  # any->CSV: every field of the record, flattened
+    unique: dict[str, str] = field(default_factory=dict)  # unique field -> where repeats go
+
+    @property
+    def label(self) -> str:
+        return f"{self.stream} -> {self.object}"
+
+
+@dataclass
+class Mapping_:
+    path: Path
+    source: str
+    target: str | None
+    prefix: str
+    objects: list[ObjectRule]
+    ignore: list[str] = field(default_factory=list)  # source fields never reported unmapped
+
+
+def _fail(path: Path, where: str, message: str) -> MappingError:
+    return MappingError(f"In the mapping {path.name}, {where}: {message}")
+
+
+def _paths(raw: Any) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        return (raw,)
+    return tuple(str(p) for p in raw)
+
+
+def _field_rule(path: Path, where: str, target: str, spec: Any) -> FieldRule:
+    if isinstance(spec, str):
+        return FieldRule(target, (spec,))
+    if not isinstance(spec, dict):
+        raise _fail(path, where, f"field {target} must be a source field name or a table")
+    unknown = set(spec) - TRANSFORM_KEYS
+    if unknown:
+        bad = sorted(unknown)[0]
+        raise _fail(path, where, f"field {target} has an unknown transform '{bad}'"
+                    + nearest(bad, TRANSFORM_KEYS))
+    sources = [k for k in ("from", "join", "value") if k in spec]
+    if len(sources) != 1:
+        raise _fail(path, where, f"field {target} needs exactly one of from, join or value")
+    if "date" in spec:
+        try:
+            dt.date(2026, 1, 2).strftime(str(spec["date"]))
+        except ValueError:
+            raise _fail(path, where, f"field {target} has a bad date format") from None
+    if "parent" in spec and "stream" not in spec:
+        raise _fail(path, where, f"field {target} takes a parent's field: name its stream")
+    if spec.get("type") not in (None, "string", "number", "bool"):
+        raise _fail(path, where, f"field {target}: type must be string, number or bool")
+    part = spec.get("part")
+    if part is not None and not isinstance(part, int) and part not in ("first", "rest", "last"):
+        raise _fail(path, where, f"field {target}: part must be first, rest, last or a number")
+    return FieldRule(
+        target=target, paths=_paths(spec.get("from", spec.get("join"))), value=spec.get("value"),
+        sep=str(spec.get("sep", " ")), split=spec.get("split"), part=part, map=spec.get("map"),
+        default=spec.get("default"), date=spec.get("date"), parent=spec.get("parent"),
+        parent_stream=spec.get("stream"), type=spec.get("type"),
+        max_length=spec.get("max_length"), prefix_text=spec.get("prefix_text"))
+
+
+def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
+    if not isinstance(raw, dict) or not isinstance(raw.get("stream"), str) \
+            or not isinstance(raw.get("object"), str):
+        raise _fail(path, f"[[objects]] number {n}", "stream and object are required")
+    where = f"[[objects]] {raw['stream']} -> {raw['object']}"
+    known = {"stream", "object", "fields", "links", "key", "match", "where", "file",
+             "create_fields", "all_fields", "unique"}
+    for k in raw:
+        if k not in known:
+            raise _fail(path, where, f"unknown setting '{k}'" + nearest(k, known))
+    fields_raw = raw.get("fields", {})
+    if not isinstance(fields_raw, dict):
+        raise _fail(path, where, "fields must be a table")
+    fields = [_field_rule(path, where, t, s) for t, s in fields_raw.items()]
+    links = []
+    for link in raw.get("links", []):
+        if not isinstance(link, dict) or "to" not in link or not (("from" in link) ^
+                                                                    ("by" in link)):
+            raise _fail(path, where, "each link needs to, and from (an id field) or by/on")
+        links.append(LinkRule(
+            name=str(link.get("field") or link.get("name") or link.get("from") or link["to"]),
+            to_stream=str(link["to"]), path=link.get("from"), by=link.get("by"),
+            on=link.get("on", link.get("by")), to_object=link.get("to_object"),
+            type_id=link.get("type_id")))
+    where_raw = raw.get("where", {})
+    filt = {k: (v if isinstance(v, list) else [v]) for k, v in where_raw.items()}
+    return ObjectRule(stream=raw["stream"], object=raw["object"], fields=fields, links=links,
+                      key=raw.get("key"), match=list(raw.get("match", [])), where=filt,
+                      file=raw.get("file"), create_fields=dict(raw.get("create_fields", {})),
+                      all_fields=bool(raw.get("all_fields", False)),
+                      unique=dict(raw.get("unique", {})))
+
+
+def bundled_mappings() -> dict[str, Path]:
+    """The mappings shipped with exporter, by name (file name without .toml)."""
+    folder = resources.files("exporter.restore").joinpath("mappings")
+    return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir()
+            if str(p).endswith(".toml")}
+
+
+def load_mapping(name_or_path: str | Path) -> Mapping_:
+    """A mapping from a file, or a bundled one by name (``salesforce_to_hubspot``)."""
+    path = Path(name_or_path)
+    if not path.exists():
+        bundled = bundled_mappings()
+        if str(name_or_path) in bundled:
+            path = bundled[str(name_or_path)]
+        else:
+            raise MappingError(f"There is no mapping file {path}; bundled mappings: "
+                               f"{', '.join(sorted(bundled))}" + nearest(str(name_or_path),
+                                                                         bundled))
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise MappingError(f"The mapping {path} cannot be read ({exc}).") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise MappingError(f"The mapping {path} has a mistake: {exc}.") from None
+    if not isinstance(raw.get("source"), str):
+        raise _fail(path, "the top", 'source = "NAME" (the archived source) is required')
+    objects = raw.get("objects")
+    if not isinstance(objects, list) or not objects:
+        raise _fail(path, "the top", "at least one [[objects]] table is required")
+    rules = [_object_rule(path, n, o) for n, o in enumerate(objects, 1)]
+    return Mapping_(path=path, source=raw["source"], target=raw.get("target"),
+                    prefix=str(raw.get("prefix", "")), objects=rules,
+                    ignore=[str(i) for i in raw.get("ignore", [])])

@@ -1,0 +1,360 @@
+"""Planning a restore: checking a mapping against the archive and the target, ordering the
+objects parents first, and turning archived records into the payloads to write."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from exporter.archive import Archive, IdMapEntry, canonical_json
+from exporter.restore.mapping import LinkRule, Mapping_, MappingError, ObjectRule, nearest
+from exporter.restore.target import FileItem, Link, ObjectInfo, Writer
+from exporter.restore.transforms import MISSING, TransformError, apply, flatten, get_path
+
+__all__ = ["Context", "Planned", "check_mapping", "order_rules", "plan_records"]
+
+SAMPLE = 500  # records read per stream to learn its fields when no schema was archived
+
+
+@dataclass
+class Planned:
+    """One archived record as it will be written."""
+
+    source_id: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    links: list[Link] = field(default_factory=list)
+    deferred: list[tuple[LinkRule, str]] = field(default_factory=list)  # (link, parent id)
+    file: FileItem | None = None
+    file_hash: str | None = None
+    error: str | None = None
+
+    def digest(self, with_deferred: list[Link] | None = None) -> str:
+        links = sorted((ln.name, ln.to_object, ln.to_id) for ln in
+                       [*self.links, *(with_deferred or [])])
+        body = {"fields": self.fields, "links": links, "file": self.file_hash}
+        return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+@dataclass
+class Context:
+    """Everything a restore plans with: the archive (as of a run), the mapping, the target
+    and the id map held in memory."""
+
+    archive: Archive
+    mapping: Mapping_
+    writer: Writer
+    target: str
+    as_of: int | None = None
+    dry_run: bool = False  # parents that would be created count as restored
+    infos: dict[str, ObjectInfo] = field(default_factory=dict)
+    ids: dict[tuple[str, str], dict[str, IdMapEntry]] = field(default_factory=dict)
+    _parents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _key_index: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
+    _unique: dict[tuple[str, str], dict[str, tuple[str, str]]] = field(default_factory=dict)
+    _selected: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+
+    def first_holder(self, obj: str, name: str, value: Any, holder: tuple[str, str]) -> bool:
+        """Whether ``holder`` (stream, id) is the first record of this restore to claim a
+        value of the target's unique field ``name`` (compared case-insensitively)."""
+        seen = self._unique.setdefault((obj, name), {})
+        return seen.setdefault(str(value).lower(), holder) == holder
+
+    def would_restore(self, rule: ObjectRule, record_id: str) -> bool:
+        key = (rule.stream, rule.object)
+        if key not in self._selected:
+            self._selected[key] = {rid for rid, _d in self.records(rule)}
+        return record_id in self._selected[key]
+
+    @property
+    def source(self) -> str:
+        return self.mapping.source
+
+    def id_map(self, stream: str, obj: str) -> dict[str, IdMapEntry]:
+        key = (stream, obj)
+        if key not in self.ids:
+            self.ids[key] = {e.source_id: e for e in self.archive.id_map(
+                self.target, self.source, stream, obj)}
+        return self.ids[key]
+
+    def parent(self, stream: str, record_id: str) -> Mapping[str, Any] | None:
+        if stream not in self._parents:
+            self._parents[stream] = dict(self.archive.records(self.source, stream, self.as_of))
+        data = self._parents[stream].get(record_id)
+        return data if isinstance(data, Mapping) else None
+
+    def records(self, rule: ObjectRule) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        for rid, data in self.archive.records(self.source, rule.stream, self.as_of):
+            if data is not None and self.selected(rule, data):
+                yield rid, data
+
+    def selected(self, rule: ObjectRule, data: Mapping[str, Any]) -> bool:
+        for path, allowed in rule.where.items():
+            value = get_path(data, path, self.mapping.prefix)
+            value = None if value is MISSING else value
+            if not any(value == a or (a is not None and str(value) == str(a)) for a in allowed):
+                return False
+        return True
+
+    def parent_rule(self, link: LinkRule) -> ObjectRule:
+        rules = [r for r in self.mapping.objects if r.stream == link.to_stream
+                 and (link.to_object is None or r.object == link.to_object)]
+        if len(rules) != 1:
+            raise MappingError(f"The link {link.name} -> {link.to_stream} must name one "
+                               f"mapped object (to_object = ...): found {len(rules)}.")
+        return rules[0]
+
+    def parent_id(self, link: LinkRule, data: Mapping[str, Any]) -> str | None:
+        """The archived id of the record a link points at (None: the link is empty)."""
+        prefix = self.mapping.prefix
+        if link.path is not None:
+            value = get_path(data, link.path, prefix)
+            return None if value in (MISSING, None, "") else str(value)
+        assert link.by is not None and link.on is not None
+        value = get_path(data, link.by, prefix)
+        if value in (MISSING, None, ""):
+            return None
+        rule = self.parent_rule(link)
+        key = (rule.stream, rule.object, link.on)
+        if key not in self._key_index:
+            index: dict[str, str] = {}
+            for rid, pdata in self.records(rule):
+                pv = get_path(pdata, link.on, prefix)
+                if pv not in (MISSING, None, ""):
+                    index.setdefault(str(pv), rid)
+            self._key_index[key] = index
+        return self._key_index[key].get(str(value))
+
+
+def _source_fields(archive: Archive, source: str, stream: str) -> set[str]:
+    """Field paths a stream's records have: its archived JSON Schema plus a sample."""
+    known: set[str] = set()
+    schema = archive.get_schema(source, stream)
+    if isinstance(schema, Mapping) and isinstance(schema.get("properties"), Mapping):
+        known.update(schema["properties"])
+    for n, (_rid, data) in enumerate(archive.records(source, stream)):
+        if n >= SAMPLE:
+            break
+        flat = flatten(data)
+        known.update(flat)
+        for name in flat:  # parents of nested paths too ("BillingAddress")
+            parts = name.split(".")
+            known.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    return known
+
+
+def _full(path: str, prefix: str) -> str:
+    return path[1:] if path.startswith("@") else prefix + path
+
+
+def check_mapping(ctx: Context, rules: list[ObjectRule]) -> dict[str, list[str]]:
+    """Check every stream, field and target property the rules name; raise one MappingError
+    listing every problem (with the nearest names). Returns the unmapped source fields per
+    stream."""
+    mapping, archive, writer = ctx.mapping, ctx.archive, ctx.writer
+    problems: list[str] = []
+    streams = [s for src, s in archive.streams() if src == mapping.source]
+    fields_of: dict[str, set[str]] = {}
+
+    def known(stream: str) -> set[str]:
+        if stream not in fields_of:
+            fields_of[stream] = _source_fields(archive, mapping.source, stream)
+        return fields_of[stream]
+
+    def check_path(stream: str, path: str, what: str) -> None:
+        names = known(stream)
+        full = _full(path, mapping.prefix)
+        if names and full not in names:
+            shown = {n[len(mapping.prefix):] if n.startswith(mapping.prefix) else "@" + n
+                     for n in names}
+            problems.append(f"{what}: {stream} has no field '{path}'" + nearest(path, shown))
+
+    unmapped: dict[str, list[str]] = {}
+    used_by: dict[str, set[str]] = {}
+    for rule in rules:
+        where = rule.label
+        if rule.stream not in streams:
+            problems.append(f"{where}: the archive has no stream '{rule.stream}' from "
+                            f"{mapping.source}" + nearest(rule.stream, streams))
+            continue
+        used = used_by.setdefault(rule.stream, set())
+        used.update(_full(p, mapping.prefix) for p in rule.where)
+        for f in rule.fields:
+            stream = f.parent_stream if f.parent else rule.stream
+            if f.parent:
+                check_path(rule.stream, f.parent, where)
+                used.add(_full(f.parent, mapping.prefix))
+                if stream not in streams:
+                    problems.append(f"{where}: field {f.target} reads a parent from unknown "
+                                    f"stream '{stream}'" + nearest(str(stream), streams))
+                    continue
+            for p in f.paths:
+                check_path(str(stream), p, f"{where}, field {f.target}")
+                if not f.parent:
+                    used.add(_full(p, mapping.prefix))
+        for path in rule.where:
+            check_path(rule.stream, path, f"{where}, where")
+        for link in rule.links:
+            for lp in (link.path, link.by):
+                if lp:
+                    check_path(rule.stream, lp, f"{where}, link {link.name}")
+                    used.add(_full(lp, mapping.prefix))
+            try:
+                ctx.parent_rule(link)
+            except MappingError as exc:
+                problems.append(f"{where}: {exc}")
+        info = writer.describe(rule.object)
+        if info is None:
+            problems.append(f"{where}: the target {ctx.target} has no object '{rule.object}'"
+                            + nearest(rule.object, writer.objects()))
+            continue
+        ctx.infos[rule.object] = info
+        if not rule.all_fields:
+            targets = [f.target for f in rule.fields]
+            if rule.key and rule.key not in targets:
+                targets.append(rule.key)
+            targets += [ln.name for ln in rule.links if ln.type_id is None
+                        and ln.name in info.fields]
+            targets += list(rule.unique.values())
+            for name in targets:
+                if name not in info.fields and name not in rule.create_fields:
+                    problems.append(f"{where}: the target object {rule.object} has no field "
+                                    f"'{name}'" + nearest(name, info.fields))
+            for name in rule.match:
+                if name not in targets and name not in [ln.name for ln in rule.links]:
+                    problems.append(f"{where}: match field '{name}' is not written")
+            if rule.key and info.upsert is not None and rule.key != info.upsert \
+                    and info.upsert != "id":
+                problems.append(f"{where}: {ctx.target} finds {rule.object} records by "
+                                f"'{info.upsert}', so key must be '{info.upsert}'")
+            if rule.key and info.upsert is None and rule.key not in info.fields:
+                problems.append(f"{where}: the key '{rule.key}' is not a field of {rule.object}")
+            if not rule.key and not rule.match and info.upsert is None:
+                problems.append(f"{where}: give key = (a unique field) or match = [fields] so "
+                                "a re-run finds the records already restored")
+        ignored = {_full(i, mapping.prefix) for i in mapping.ignore}
+        plen = len(mapping.prefix)
+        unmapped[rule.stream] = sorted(
+            n[plen:] for n in {n for n in known(rule.stream) if "." not in n[plen:]
+                               and n.startswith(mapping.prefix)}
+            - used - ignored - {mapping.prefix.rstrip(".")}
+            - {u.rsplit(".", 1)[0] for u in used if "." in u[plen:]})
+    if problems:
+        raise MappingError(f"The mapping {mapping.path.name} does not fit: "
+                           + "; ".join(problems))
+    if any(r.all_fields for r in rules):
+        unmapped = {r.stream: [] for r in rules if r.all_fields} | {
+            k: v for k, v in unmapped.items() if k not in {r.stream for r in rules
+                                                           if r.all_fields}}
+    return unmapped
+
+
+def order_rules(ctx: Context, rules: list[ObjectRule]) -> list[ObjectRule]:
+    """Parents before children (Kahn's algorithm over the links); a cycle is broken at the
+    rule with the fewest waiting parents, whose links into the cycle are marked deferred
+    (written by a second, update pass)."""
+    deps: dict[int, set[int]] = {}
+    for i, rule in enumerate(rules):
+        deps[i] = set()
+        for link in rule.links:
+            parent = ctx.parent_rule(link)
+            if parent in rules and parent is not rule:
+                deps[i].add(rules.index(parent))
+            elif parent is rule:
+                deps[i].add(i)  # a self-reference is a cycle of one
+    done: list[int] = []
+    while len(done) < len(rules):
+        ready = [i for i in deps if i not in done and deps[i] <= set(done)]
+        if not ready:
+            waiting = [i for i in deps if i not in done]
+            pick = min(waiting, key=lambda i: (len(deps[i] - set(done)), i))
+            rule = rules[pick]
+            rule.links = [
+                LinkRule(**{**ln.__dict__, "deferred": True})
+                if rules.index(ctx.parent_rule(ln)) not in done else ln
+                for ln in rule.links]
+            deps[pick] = set(done)
+            ready = [pick]
+        done.append(ready[0])
+    return [rules[i] for i in done]
+
+
+def _file(ctx: Context, rule: ObjectRule, rid: str) -> tuple[FileItem | None, str | None]:
+    if rule.file is None:
+        return None, None
+    files = ctx.archive.files_of(ctx.source, rule.stream, rid)
+    sha = files.get(rule.file) if rule.file != "*" else next(iter(sorted(files.values())),
+                                                              None)
+    if sha is None:
+        return None, None
+    info = ctx.archive.file_info(sha)
+    name = f"{rid}-{rule.file}"
+    for path in ("PathOnClient", "Name", "name", "properties.name", "Title"):
+        value = get_path(ctx.parent(rule.stream, rid), path)
+        if isinstance(value, str) and value:
+            name = value
+            break
+    return FileItem(name, info.size, lambda: ctx.archive.read_file(sha), info.media_type), sha
+
+
+def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
+    """Each selected record of the rule's stream as a payload, or with ``error`` set."""
+    info = ctx.infos.get(rule.object)
+    prefix = ctx.mapping.prefix
+    for rid, data in ctx.records(rule):
+        item = Planned(rid)
+        try:
+            if rule.all_fields:
+                item.fields = {k: v for k, v in flatten(data).items()}
+            else:
+                for f in rule.fields:
+                    item.fields[f.target] = apply(f, data, prefix, ctx.parent)
+        except TransformError as exc:
+            item.error = f"cannot be mapped: {exc}"
+            yield item
+            continue
+        for name, other in rule.unique.items():
+            value = item.fields.get(name)
+            if value not in (None, "") and not ctx.first_holder(rule.object, name, value,
+                                                                (rule.stream, rid)):
+                item.fields[name], item.fields[other] = None, value
+        if rule.key and info is not None and rule.key not in item.fields:
+            item.fields[rule.key] = f"{ctx.source}/{rule.stream}/{rid}"
+        for link in rule.links:
+            pid = ctx.parent_id(link, data)
+            if pid is None:
+                continue
+            parent_rule = ctx.parent_rule(link)
+            entry = ctx.id_map(parent_rule.stream, parent_rule.object).get(pid)
+            if entry is not None and entry.target_id is not None:
+                item.links.append(Link(link.name, parent_rule.object, entry.target_id,
+                                       link.type_id))
+            elif link.deferred:
+                item.deferred.append((link, pid))
+            elif ctx.dry_run and ctx.would_restore(parent_rule, pid):
+                item.links.append(Link(link.name, parent_rule.object, "(new)", link.type_id))
+            else:
+                item.error = (f"its {link.to_stream} {pid} ({link.name}) is not restored "
+                              "(not archived, filtered out, or failed)")
+        if item.error is None and info is not None:
+            item.error = _invalid(info, item.fields)
+        if item.error is None:
+            item.file, item.file_hash = _file(ctx, rule, rid)
+        yield item
+
+
+def _invalid(info: ObjectInfo, fields: Mapping[str, Any]) -> str | None:
+    """Why the target would refuse these fields (required, picklist options), if it would."""
+    for name, allowed in info.options.items():
+        value = fields.get(name)
+        if value in (None, ""):
+            continue
+        values = str(value).split(";") if ";" in str(value) else [str(value)]
+        bad = [v for v in values if v not in allowed]
+        if bad:
+            return f"{name} '{bad[0]}' is not one of the target's options"
+    for name in info.required:
+        if name in fields and fields[name] in (None, ""):
+            return f"{name} is required by the target but empty"
+    return None

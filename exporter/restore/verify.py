@@ -1,0 +1,160 @@
+"""``restore --verify``: read the target back and compare it with the archive, through the
+mapping, field by field and reference by reference."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from exporter.archive import Archive
+from exporter.restore.engine import expand, select_rules
+from exporter.restore.mapping import Mapping_
+from exporter.restore.plan import Context, check_mapping, order_rules, plan_records
+from exporter.restore.target import Writer, chunks
+from exporter.restore.transforms import TransformError, parse_when
+
+__all__ = ["Mismatch", "VerifyReport", "same", "verify_restore"]
+
+READ_BATCH = 100
+
+
+@dataclass
+class Mismatch:
+    object: str
+    source_id: str
+    target_id: str | None
+    field: str
+    expected: Any
+    found: Any
+
+
+@dataclass
+class VerifyReport:
+    records: int = 0
+    records_matching: int = 0
+    fields: int = 0
+    fields_matching: int = 0
+    links: int = 0
+    links_matching: int = 0
+    per_object: dict[str, tuple[int, int]] = field(default_factory=dict)
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+    @property
+    def record_rate(self) -> float:
+        return 100.0 * self.records_matching / self.records if self.records else 100.0
+
+    @property
+    def field_rate(self) -> float:
+        total = self.fields + self.links
+        return 100.0 * (self.fields_matching + self.links_matching) / total if total else 100.0
+
+    def summary(self) -> str:
+        return (f"{self.records_matching} of {self.records} records match "
+                f"({self.record_rate:.1f}%); {self.fields_matching + self.links_matching} of "
+                f"{self.fields + self.links} fields and references match "
+                f"({self.field_rate:.1f}%)")
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def same(expected: Any, found: Any) -> bool:
+    """Equal as the target stores them: empty is empty (Salesforce keeps null for ""),
+    numbers by value, booleans by truth, multi-selects as sets, dates as instants."""
+    if expected in (None, "") or found in (None, ""):
+        return expected in (None, "") and found in (None, "")
+    if isinstance(expected, bool) or isinstance(found, bool):
+        return str(expected).lower() == str(found).lower()
+    a, b = str(expected).strip(), str(found).strip()
+    if a == b:
+        return True
+    na, nb = _number(expected), _number(found)
+    if na is not None and nb is not None:
+        return abs(na - nb) < 1e-9
+    if ";" in a or ";" in b:
+        return set(a.split(";")) == set(b.split(";"))
+    try:
+        return parse_when(a) == parse_when(b)
+    except (TransformError, ValueError, TypeError):
+        return False
+
+
+def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: str,
+                   only: Iterable[str] | None = None, as_of: str | int | None = None,
+                   keep: int = 50, source: str | None = None) -> VerifyReport:
+    """Compare every mapped record with what the target holds now."""
+    mapping = expand(mapping, archive, source)
+    rules = select_rules(mapping, only)
+    ctx = Context(archive, mapping, writer, target, archive.resolve_as_of(as_of))
+    check_mapping(ctx, rules)
+    report = VerifyReport()
+
+    def miss(m: Mismatch) -> None:
+        if len(report.mismatches) < keep:
+            report.mismatches.append(m)
+
+    for rule in order_rules(ctx, rules):
+        ids = ctx.id_map(rule.stream, rule.object)
+        planned = [p for p in plan_records(ctx, rule) if p.error is None]
+        good = 0
+        for batch in chunks(planned, READ_BATCH):
+            tids = [ids[p.source_id].target_id for p in batch
+                    if p.source_id in ids and ids[p.source_id].target_id]
+            names = sorted({k for p in batch for k in p.fields})
+            link_names = {ln.name: ctx.parent_rule(ln).object for ln in rule.links}
+            found = writer.read(rule.object, [t for t in tids if t], names, link_names)
+            for p in batch:
+                report.records += 1
+                entry = ids.get(p.source_id)
+                tid = entry.target_id if entry else None
+                got = found.get(tid) if tid else None
+                if got is None:
+                    miss(Mismatch(rule.object, p.source_id, tid, "(record)", "restored",
+                                  "missing"))
+                    report.fields += len(p.fields)
+                    report.links += len(p.links) + len(p.deferred)
+                    continue
+                ok = True
+                for name, value in p.fields.items():
+                    report.fields += 1
+                    if same(value, got.get(name)):
+                        report.fields_matching += 1
+                    else:
+                        ok = False
+                        miss(Mismatch(rule.object, p.source_id, tid, name, value,
+                                      got.get(name)))
+                links = got.get("@links", {})
+                for link, pid in p.deferred:  # in a cycle: resolved through the id map
+                    parent = ctx.parent_rule(link)
+                    pe = ctx.id_map(parent.stream, parent.object).get(pid)
+                    report.links += 1
+                    if pe is not None and pe.target_id in links.get(link.name, []):
+                        report.links_matching += 1
+                    else:
+                        ok = False
+                        miss(Mismatch(rule.object, p.source_id, tid, link.name,
+                                      pe.target_id if pe else None, links.get(link.name)))
+                for ln in p.links:
+                    report.links += 1
+                    if ln.to_id in links.get(ln.name, []):
+                        report.links_matching += 1
+                    else:
+                        ok = False
+                        miss(Mismatch(rule.object, p.source_id, tid, ln.name, ln.to_id,
+                                      links.get(ln.name)))
+                if ok:
+                    report.records_matching += 1
+                    good += 1
+        report.per_object[rule.label] = (good, len(planned))
+    archive.audit("restore.verify", {"target": target, "mapping": mapping.path.name,
+                                     "records": report.records,
+                                     "records_matching": report.records_matching,
+                                     "field_rate": round(report.field_rate, 3)})
+    return report
