@@ -427,3 +427,27 @@ def test_private_key_file_readable_by_others_is_refused(sandbox: Sandbox,
              "private_key_file": str(key)}
     results = build_connector("salesforce", table, tmp_path / "config.toml").check()
     assert not results[0].ok and "chmod 600" in results[0].detail
+
+
+def test_a_cursor_stored_inside_a_tie_misses_nothing(tmp_path: Path) -> None:
+    """Rows sharing a SystemModstamp across a page boundary, no lookback at all: the stored
+    cursor is the first page's last stamp, and ``>=`` re-reads the rest of the tie."""
+    with Sandbox(clients=40, seed=5) as sb, new_archive(tmp_path) as archive:
+        rows = direct_sdk(sb).query_all("SELECT Id, SystemModstamp FROM Care_Task__c "
+                                        "ORDER BY SystemModstamp, Id", include_deleted=True)
+        stamps = [r["SystemModstamp"] for r in rows["records"]]
+        assert len(stamps) > 200 and stamps[199] == stamps[200], "a tie across pages"
+        conn = connector(sb, tmp_path, page_size=200, lookback_seconds=0,
+                         include=["Care_Task__c"])
+        stream = conn.streams()[0]
+        run = archive.begin_run()
+        first = next(iter(conn.read(stream, None)))  # then the sync is "killed"
+        archive.put_batch(run, "salesforce", stream.name, first.records, cursor=first.cursor)
+        archive.finish_run(run, "interrupted")
+        assert first.cursor == {"SystemModstamp": stamps[199]}
+        report = sync(archive, sb, tmp_path, page_size=200, lookback_seconds=0,
+                      include=["Care_Task__c"])
+        assert report.status == "ok"
+        assert {rid for rid, _ in archive.records("salesforce", "Care_Task__c",
+                                                  include_deleted=True)} == {
+            r["Id"] for r in rows["records"]}
