@@ -451,3 +451,18 @@ def test_a_cursor_stored_inside_a_tie_misses_nothing(tmp_path: Path) -> None:
         assert {rid for rid, _ in archive.records("salesforce", "Care_Task__c",
                                                   include_deleted=True)} == {
             r["Id"] for r in rows["records"]}
+
+
+@pytest.mark.parametrize(("kind", "options"), [
+    ("truncated", {"times": 2}),
+    ("malformed", {"times": 1}),
+    ("rate_limit", {"times": 1, "retry_after": 0.05}),
+    ("session_expired", {"times": 1}),  # the SDK's retry drops batchSize: pages change size
+])
+def test_faults_on_next_pages(kind: str, options: dict[str, Any], tmp_path: Path) -> None:
+    with Sandbox(clients=40, seed=5) as sb, new_archive(tmp_path) as archive:
+        fault = sb.faults.add("salesforce", kind, endpoint="query_more", **options)
+        report = sync(archive, sb, tmp_path, page_size=200)
+        assert report.status == "ok", report.stats()
+        assert fault.fired == fault.times
+        assert_matches(archive, reference(sb))
