@@ -9,7 +9,6 @@ says, into :class:`CarePlan` objects that the templates print.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -205,16 +204,28 @@ def _matches(data: Mapping[str, Any], where: Mapping[str, Any],
 class _Text(HTMLParser):
     BREAKS = {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4"}
 
+    HIDDEN = {"script", "style", "head", "title"}
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.hidden = 0
 
     def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in self.HIDDEN:
+            self.hidden += 1
+        if tag in self.BREAKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.HIDDEN:
+            self.hidden = max(0, self.hidden - 1)
         if tag in self.BREAKS:
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+        if not self.hidden:
+            self.parts.append(data)
 
 
 def html_to_text(text: str) -> str:
@@ -223,7 +234,7 @@ def html_to_text(text: str) -> str:
     parser.feed(text)
     parser.close()
     lines = [re.sub(r"[ \t]+", " ", ln).strip() for ln in "".join(parser.parts).splitlines()]
-    return html.unescape("\n".join(ln for ln in lines if ln))
+    return "\n".join(ln for ln in lines if ln)
 
 
 def _parse_moment(value: Any) -> dt.datetime | None:

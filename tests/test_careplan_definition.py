@@ -1,0 +1,117 @@
+"""Care-plan view definitions: parsing, validation messages with the nearest names, joins,
+value formats. No archive needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exporter.careplan.build import format_value, html_to_text
+from exporter.careplan.definition import (
+    SECTIONS,
+    DefinitionError,
+    default_definition_text,
+    get_path,
+    load_definition,
+    parse_definition,
+)
+from exporter.careplan.render import css_str
+
+MINIMAL = '''
+[client]
+stream = "crm/Client"
+key = "Number"
+name = "Name"
+'''
+
+
+def test_the_default_definition_maps_every_section_in_order() -> None:
+    d = load_definition()
+    assert [s.id for s in d.sections] == list(SECTIONS)
+    assert d.client.stream == "salesforce/Account" and d.normalise == "client_number"
+
+
+def test_a_minimal_definition_maps_nothing_but_the_client() -> None:
+    d = parse_definition(MINIMAL)
+    assert d.sections == () and d.streams() == ["crm/Client"]
+
+
+@pytest.mark.parametrize("change,expected", [
+    ("[sections.medication]\nstream = 'crm/Meds'\njoin = { field = 'c', to = 'key' }\n"
+     "fields = [{ label = 'x', field = 'y' }]",
+     "no care-plan section 'medication' (did you mean: medications?)"),
+    ("[sections.diet]\nstream = 'crm/Client'\nfeilds = []",
+     "unknown key 'feilds' (did you mean: fields"),
+    ("[sections.diet]\nstream = 'crm/Client'\nfields = [{ label = 'x', field = 'y', "
+     "format = 'dat' }]", "format 'dat' is not one of"),
+    ("[sections.visits]\nstream = 'g/events'\njoin = { field = 'c' }\nwindow_days = 14\n"
+     "fields = [{ label = 'x', field = 'y' }]", "has window_days but no date_field"),
+    ("[sections.notes]\nstream = 'crm/Notes'\nfields = [{ label = 'x', field = 'y' }]",
+     "not the client stream: it needs join"),
+    ("[sections.notes]\nstream = 'Notes'\njoin = { field = 'c' }\n"
+     "fields = [{ label = 'x', field = 'y' }]", "must be written source/stream"),
+    ("[sections.notes]\nstream = 'crm/Notes'\njoin = { field = 'c', to = 'crm/Client' }\n"
+     "fields = [{ label = 'x', field = 'y' }]", "join.to must be \"key\" or source/stream.field"),
+    ("[sections.notes]\nstream = 'crm/Notes'\njoin = { field = 'c', normalise = 'mail' }\n"
+     "fields = [{ label = 'x', field = 'y' }]", "(did you mean: email?)"),
+])
+def test_mistakes_are_named_with_the_nearest_names(change: str, expected: str) -> None:
+    with pytest.raises(DefinitionError) as info:
+        parse_definition(MINIMAL + change, "mine.toml")
+    assert "mine.toml" in str(info.value) and expected in str(info.value)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    mistakes = r"has 4 problem\(s\): .*'streem' \(did you mean: stream\?\)"
+    with pytest.raises(DefinitionError, match=mistakes):
+        parse_definition("[client]\nstreem = 'a/b'\n", "x.toml")
+
+
+def test_toml_syntax_errors_and_missing_files_are_definition_errors(tmp_path: Path) -> None:
+    with pytest.raises(DefinitionError, match="has a mistake"):
+        parse_definition("[client\n")
+    with pytest.raises(DefinitionError, match="cannot be read"):
+        load_definition(tmp_path / "missing.toml")
+
+
+def test_an_edited_copy_of_the_default_loads(tmp_path: Path) -> None:
+    path = tmp_path / "agency.toml"
+    path.write_text(default_definition_text().replace(
+        'organisation = "Sunrise Home Care"', 'organisation = "Harbour Care"'), encoding="utf-8")
+    assert load_definition(path).organisation == "Harbour Care"
+
+
+def test_paths_walk_into_nested_objects_and_lists() -> None:
+    data = {"a": {"b": [{"c": 1}, {"c": 2}, {"d": 3}]}, "Client Number": "C-1", "n": None}
+    assert get_path(data, "a.b.c") == [1, 2]
+    assert get_path(data, "Client Number") == ["C-1"]
+    assert get_path(data, "n") == [] and get_path(data, "a.x.c") == []
+
+
+@pytest.mark.parametrize("value,fmt,shown", [
+    ("1942-10-22", "date", "22 Oct 1942"),
+    ("2026-12-01T08:00:00-06:00", "datetime", "Tue 1 Dec 2026, 08:00"),
+    ("2026-12-01T08:00:00-06:00", "day", "Tue 1 Dec 2026"),
+    ("2026-12-01T08:00:00.000+0000", "time", "08:00"),
+    ("08:00;18:00", "list", "08:00, 18:00"),
+    ("Mon", "weekday", "Monday"),
+    (True, "text", "Yes"),
+    (84.0, "text", "84"),
+    ("first\nsecond", "firstline", "first"),
+    ("not a date", "date", "not a date"),
+])
+def test_value_formats(value: object, fmt: str, shown: str) -> None:
+    assert format_value(value, fmt) == shown
+
+
+def test_html_note_bodies_become_plain_text() -> None:
+    body = '<p>Fell &amp; <b>bruised</b> knee</p><script>alert(1)</script><img src=x>'
+    assert html_to_text(body) == "Fell & bruised knee"
+    assert html_to_text("Line one<br>line two") == "Line one\nline two"
+
+
+def test_css_strings_cannot_escape_the_style_element() -> None:
+    text = css_str('Zoë "O\'Brien" </style><script>\nx')
+    assert "</" not in text and "<" not in text and text.startswith('"') and text.endswith('"')
+    assert '\\"' in text and "\\A " in text
