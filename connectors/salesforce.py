@@ -99,12 +99,12 @@ class SalesforceConnector(Connector):
                 bulk_wait=int(config.get("bulk_poll_seconds", 5)))
             policy = RetryPolicy(attempts=int(config.get("retry_attempts", 6)),
                                  base_delay=float(config.get("retry_base_delay", 0.5)))
+            self.api = SalesforceApi(config, secrets, policy, self.log)
         except (TypeError, ValueError):
             raise ConfigError(f"A numeric setting of [sources.{source}] is not a number; see "
                               "the Salesforce connector's documentation.") from None
         self.include = _names(config.get("include"), "include")
         self.exclude = _names(config.get("exclude"), "exclude") or set()
-        self.api = SalesforceApi(config, secrets, policy, self.log)
         self._describes: dict[str, Mapping[str, Any]] = {}
 
     # -- check -----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from typing import Any
 from connectors.salesforce_api import BulkFailed, QueryTimeout, SalesforceApi
 from exporter.connector import Batch, FileBody, Record, SourceError
 
-__all__ = ["FILE_FIELDS", "ObjectReader", "json_schema"]
+__all__ = ["FILE_FIELDS", "STAMP", "ObjectReader", "Settings", "json_schema"]
 
 STAMP = "SystemModstamp"
 #: Objects whose binary field is archived as a file, by the file's name in the archive.

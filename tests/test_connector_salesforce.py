@@ -466,3 +466,15 @@ def test_faults_on_next_pages(kind: str, options: dict[str, Any], tmp_path: Path
         assert report.status == "ok", report.stats()
         assert fault.fired == fault.times
         assert_matches(archive, reference(sb))
+
+
+def test_config_mistakes_are_plain_config_errors(sandbox: Sandbox, tmp_path: Path) -> None:
+    from exporter.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="not a number"):
+        connector(sandbox, tmp_path, api_share_limit="most")
+    with pytest.raises(ConfigError, match="list of object names"):
+        connector(sandbox, tmp_path, include="Account")
+    table = {"type": "salesforce", "base_url": sandbox.urls["salesforce"], "username": "x"}
+    results = build_connector("salesforce", table, tmp_path / "config.toml").check()
+    assert not results[0].ok and "needs username + password" in results[0].detail
