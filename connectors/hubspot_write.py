@@ -35,6 +35,7 @@ from exporter.retry import RetryPolicy
 __all__ = ["HubSpotWriter"]
 
 ASSOC_BATCH = 1000
+UPSERT_BATCH = 100
 STANDARD = ("contacts", "companies", "deals", "tickets", "products", "line_items", "notes",
             "tasks", "calls", "meetings", "emails")
 PROPERTY_TYPES = {"string": ("string", "text"), "number": ("number", "number"),
@@ -57,7 +58,9 @@ class HubSpotWriter(Writer):
 
     name = "hubspot"
     secret_fields: ClassVar[tuple[str, ...]] = ("access_token",)
-    batch_size: int = 100
+    #: Items per engine batch: upserted 100 per call (HubSpot's limit), then associated up
+    #: to 1,000 per call, before the batch's id-map rows are committed.
+    batch_size: int = ASSOC_BATCH
 
     def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
                  log: Any = None) -> None:
@@ -172,9 +175,15 @@ class HubSpotWriter(Writer):
                 spec["options"] = [{"label": "Yes", "value": "true"},
                                    {"label": "No", "value": "false"}]
             inputs.append(spec)
-        self._call(f"create {obj} properties", lambda: self.client.crm.properties.batch_api.create(
-            obj, {"inputs": inputs}, _preload_content=False))
-        self._infos.pop(obj, None)
+        self._call(f"create {obj} properties", functools.partial(
+            self.client.crm.properties.batch_api.create, obj, {"inputs": inputs},
+            _preload_content=False))
+        if info is not None:  # known now: no need to read the properties again
+            self._infos[obj] = ObjectInfo(obj, {**info.fields, **{
+                i["name"]: i["type"] for i in inputs}}, info.upsert, info.options,
+                info.required)
+        else:
+            self._infos.pop(obj, None)
         return missing
 
     # -- writes ----------------------------------------------------------------------------
@@ -185,6 +194,15 @@ class HubSpotWriter(Writer):
         key = info.upsert if info is not None else None
         if key is None:
             raise SourceError(f"HubSpot {obj} has no unique property to restore by.")
+        results: dict[str, WriteResult] = {}
+        for batch in chunks(items, UPSERT_BATCH):
+            self._upsert(obj, key, batch, results)
+        self._associate(obj, [i for i in items if i.key in results
+                              and results[i.key].target_id], results)
+        return list(results.values())
+
+    def _upsert(self, obj: str, key: str, items: list[WriteItem],
+                results: dict[str, WriteResult]) -> None:
         inputs = []
         for item in items:
             props = {k: _text(v) for k, v in item.fields.items()
@@ -192,13 +210,20 @@ class HubSpotWriter(Writer):
             props.pop(key, None)
             inputs.append({"idProperty": key, "id": item.key_value or item.key,
                            "properties": props})
-        body = self._call(f"upsert {len(items)} {obj}", lambda: self._objects_api.batch_api.upsert(
-            obj, {"inputs": inputs}, _preload_content=False))
+        try:
+            body = self._call(f"upsert {len(items)} {obj}", functools.partial(
+                self._objects_api.batch_api.upsert, obj, {"inputs": inputs},
+                _preload_content=False))
+        except SourceError as exc:
+            if isinstance(exc, AuthError | QuotaExhausted):
+                raise
+            for item in items:
+                results[item.key] = WriteResult(item.key, error=str(exc))
+            return
         # Results come in any order, and an update's may not echo the key property: match
         # them by the known id, then by the key, then in order.
         by_id = {item.target_id: item for item in items if item.target_id}
         by_value = {item.key_value or item.key: item for item in items}
-        results: dict[str, WriteResult] = {}
         leftover = []
         for r in (body or {}).get("results", []):
             hit = by_id.get(str(r["id"])) or by_value.get(
@@ -212,9 +237,6 @@ class HubSpotWriter(Writer):
             for item, r in zip(waiting, leftover, strict=False):
                 results[item.key] = WriteResult(item.key, str(r["id"]), bool(r.get("new")))
         self._errors(obj, items, results, (body or {}).get("errors", []))
-        self._associate(obj, [i for i in items if i.key in results
-                              and results[i.key].target_id], results)
-        return list(results.values())
 
     @staticmethod
     def _errors(obj: str, items: list[WriteItem], results: dict[str, WriteResult],

@@ -1,0 +1,72 @@
+"""Restore benchmark: API calls per 1,000 records restored (associations and lookups
+included) and records/s, Salesforce -> HubSpot and HubSpot -> Salesforce, into fresh empty
+sandbox targets, from archives filled by real syncs.
+
+    python bench/restore.py [--clients 500]
+
+Prints figures; asserts nothing (targets: <= 15 calls per 1,000 records to HubSpot,
+<= 10 to Salesforce). Calls are counted by the target sandbox's request log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from exporter.archive import Archive
+from exporter.restore import load_mapping, run_restore, verify_restore
+from exporter.restore.target import build_writer
+from exporter.sandbox import Sandbox
+from exporter.sources import build_connector
+from exporter.sync import run_sync
+
+CASES = (("salesforce", "hubspot", "salesforce_to_hubspot", 15),
+         ("hubspot", "salesforce", "hubspot_to_salesforce", 10))
+
+
+def bench(tmp: Path, clients: int, source: str, target: str, mapping_name: str,
+          goal: int) -> None:
+    archive, _ = Archive.create(tmp / f"{source}.db", key_file=tmp / f"{source}.key")
+    with archive, Sandbox(clients=clients, seed=1) as src, Sandbox(clients=0, seed=2) as dst:
+        table = src.source_configs(tmp / "s1")[source]
+        run_sync(archive, {source: build_connector(source, table, tmp / "config.toml")})
+        writer = build_writer(target, dst.source_configs(tmp / "s2")[target],
+                              tmp / "config.toml")
+        mapping = load_mapping(mapping_name)
+        dst.log.clear()
+        started = time.perf_counter()
+        report = run_restore(archive, writer, mapping, target=target)
+        seconds = time.perf_counter() - started
+        calls = dst.log.count(target)
+        by_endpoint = sorted(((e, n) for (v, e), n in dst.log.counters.items() if v == target),
+                             key=lambda en: -en[1])
+        records = report.total("created") + report.total("updated")
+        links = sum(len(r.links) for r in mapping.objects)
+        rerun_before = dst.log.count(target)
+        again = run_restore(archive, writer, mapping, target=target)
+        rerun_calls = dst.log.count(target) - rerun_before
+        check = verify_restore(archive, writer, mapping, target=target)
+        per_k = 1000 * calls / max(records, 1)
+        print(f"{source} -> {target} ({clients} clients): {records:,} records restored "
+              f"({report.status}, {len(report.errors)} failed, {links} reference kinds) in "
+              f"{seconds:.2f} s = {records / seconds:,.0f} records/s; {calls} API calls = "
+              f"{per_k:.1f} per 1,000 records (target <= {goal}: "
+              f"{'met' if per_k <= goal else 'NOT met'})")
+        print("  calls by endpoint: " + ", ".join(f"{e} {n}" for e, n in by_endpoint))
+        print(f"  re-run: {again.total('created')} created, {again.total('updated')} updated, "
+              f"{rerun_calls} API calls; verify: {check.summary()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=500)
+    args = parser.parse_args()
+    for source, target, mapping_name, goal in CASES:
+        with tempfile.TemporaryDirectory() as tmp:
+            bench(Path(tmp), args.clients, source, target, mapping_name, goal)
+
+
+if __name__ == "__main__":
+    main()
