@@ -225,6 +225,12 @@ def _make_handler(server: EmulatorServer) -> type[BaseHTTPRequestHandler]:
                         response = hit[1](request)
                 except HTTPError as exc:
                     response = exc.response
+            # Logged before the response goes out, so a client that has its answer always
+            # finds the request counted.
+            log.add(LoggedRequest(
+                emulator.vendor, request.method, request.path, endpoint,
+                response.status, time.perf_counter() - started, request.query,
+            ))
             payload = response.body
             if malformed:
                 payload = b"<html><body>Bad gateway</body></html>"
@@ -240,10 +246,6 @@ def _make_handler(server: EmulatorServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
             else:
                 self.wfile.write(payload)
-            log.add(LoggedRequest(
-                emulator.vendor, request.method, request.path, endpoint,
-                response.status, time.perf_counter() - started, request.query,
-            ))
 
         do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
