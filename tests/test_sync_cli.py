@@ -1,0 +1,81 @@
+"""`exporter sync` and `exporter check` end to end: the sandbox cloud, the real connectors,
+the command line as cron runs it."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterator
+
+import pytest
+
+from exporter.config import write_config
+from exporter.sandbox import CREDENTIALS, Sandbox
+from exporter.sandbox.cli import merge_sources_into_config
+from tests.conftest import Cli
+
+PASSPHRASE = "correct horse battery"
+
+
+@pytest.fixture
+def agency(run_cli: Cli) -> Iterator[Sandbox]:
+    with Sandbox(clients=6, seed=5) as sb:
+        run_cli.init(passphrase=PASSPHRASE)
+        merge_sources_into_config(run_cli.config, sb.source_configs(run_cli.tmp / "secrets"))
+        text = run_cli.config.read_text()
+        run_cli.config.write_text(text + f'\n[log]\ndir = "{run_cli.tmp / "logs"}"\n')
+        yield sb
+
+
+def test_nightly_sync_check_and_status(run_cli: Cli, agency: Sandbox) -> None:
+    result = run_cli("check")
+    assert result.exit_code == 0, result.output
+    assert "✗" not in result.output
+
+    result = run_cli("sync")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    # Not a terminal: one plain line per stream, then the verdict.
+    assert any(line.startswith("salesforce Account: ") for line in lines)
+    assert any(line.startswith("hubspot contacts: ") for line in lines)
+    assert any(line.startswith("google ") for line in lines)
+    assert "Sync run 1 finished." in result.output
+
+    agency.advance(1)
+    result = run_cli("sync", "--source", "salesforce")
+    assert result.exit_code == 0, result.output
+    assert "Sync run 2 finished." in result.output
+
+    result = run_cli("status")
+    for source in ("salesforce", "hubspot", "google"):
+        assert f"Last successful sync of {source}" in result.output
+
+    # No secret reached the log file or the output.
+    log_text = "".join(p.read_text() for p in (run_cli.tmp / "logs").glob("exporter.log*"))
+    secrets = [PASSPHRASE, CREDENTIALS["salesforce"]["password"],
+               CREDENTIALS["salesforce"]["security_token"],
+               CREDENTIALS["hubspot"]["access_token"], CREDENTIALS["google"]["token"]]
+    for secret in secrets:
+        assert secret not in log_text
+        assert secret not in result.output
+
+
+def test_one_failing_source_makes_the_run_partial(run_cli: Cli, agency: Sandbox) -> None:
+    (run_cli.tmp / "secrets" / "hubspot_token").write_text("revoked-token")
+    result = run_cli("sync")
+    assert result.exit_code == 11, result.output
+    assert "finished PARTIALLY" in result.output
+    assert "hubspot" in result.output
+    assert "Traceback" not in result.output
+    result = run_cli("check")
+    assert result.exit_code == 12
+    assert "✗ hubspot" in result.output
+
+
+def test_secrets_in_plain_text_are_refused(run_cli: Cli, agency: Sandbox) -> None:
+    data = tomllib.loads(run_cli.config.read_text())
+    data["sources"]["hubspot"]["access_token"] = "pasted-token"
+    write_config(run_cli.config, data)
+    result = run_cli("sync")
+    assert result.exit_code == 3
+    assert "keep secrets out of the config" in result.output
+    assert "pasted-token" not in result.output
