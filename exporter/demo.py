@@ -1,10 +1,11 @@
-"""``make demo``: the main job, end to end, on the built-in sandbox agency.
+"""``make demo``: the main job, end to end, on the built-in sandbox cloud.
 
     python -m exporter.demo demo-output
 
-Everything goes under the given folder (git-ignored): config, encrypted archive, key files.
-Each step prints what it does. Until the connectors land, the agency's records are written
-through the archive's library API; ``exporter sync`` replaces that step when it exists.
+Starts the sandbox (local Salesforce, HubSpot and Google emulators holding a made-up agency of
+100 clients), creates an encrypted archive with a key file, checks the sources, syncs two
+nights (one day passes in between), then shows status and verifies the archive. Everything is
+left under the given folder (git-ignored). Each step runs the real ``exporter`` command.
 """
 
 from __future__ import annotations
@@ -12,68 +13,44 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
-from exporter.archive import Archive, Record
-from exporter.keys import KeyFile
-from exporter.sandbox.agency import Agency, Client
+from exporter.sandbox import Sandbox
+from exporter.sandbox.cli import merge_sources_into_config
 
 
-def _client_record(c: Client) -> dict[str, Any]:
-    data = asdict(c)
-    data["birthdate"] = c.birthdate.isoformat()
-    data["start_date"] = c.start_date.isoformat()
-    data["discharge_date"] = c.discharge_date.isoformat() if c.discharge_date else None
-    data.pop("medications")
-    return data
-
-
-def _archive_agency(archive: Archive, agency: Agency) -> None:
-    run = archive.begin_run()
-    clients = [Record(c.number, _client_record(c)) for c in agency.clients.values()]
-    meds = [Record(m.key, asdict(m) | {"client": c.number})
-            for c in agency.clients.values() for m in c.medications]
-    cursor = {"as_of": agency.now.isoformat()}
-    a = archive.put_batch(run, "sandbox", "clients", clients, cursor=cursor)
-    b = archive.put_batch(run, "sandbox", "medications", meds, cursor=cursor)
-    archive.finish_run(run, "ok", stats={
-        "sources": {"sandbox": {"status": "ok"}},
-        "streams": {"sandbox/clients": vars(a), "sandbox/medications": vars(b)}})
-    print(f"  run {run}: clients {a.new} new, {a.changed} changed; "
-          f"medications {b.new} new, {b.changed} changed")
-
-
-def _exporter(config: Path, *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "exporter", "--config", str(config), *args], check=True)
+def _exporter(config: Path, *args: str, ok: tuple[int, ...] = (0,)) -> int:
+    print(f"\n$ exporter {' '.join(args)}", flush=True)
+    code = subprocess.run([sys.executable, "-m", "exporter", "--config", str(config), *args],
+                          check=False).returncode
+    if code not in ok:
+        raise SystemExit(f"'exporter {args[0]}' ended with exit code {code}; see above.")
+    return code
 
 
 def main(out: Path) -> None:
     out = out.resolve()
-    for name in ("config.toml", "archive.db", "archive.db.keys", "archive.db.lock", "archive.key",
-                 "archive.db-wal", "archive.db-shm"):
-        (out / name).unlink(missing_ok=True)
-    shutil.rmtree(out / "logs", ignore_errors=True)
-    out.mkdir(parents=True, exist_ok=True)
-    config, archive_path, key_file = out / "config.toml", out / "archive.db", out / "archive.key"
-
-    print("1. Creating an encrypted archive with a key file for unattended runs")
-    _exporter(config, "init", "--archive", str(archive_path), "--key-file", str(key_file))
-
-    print("\n2. Archiving the sandbox agency (100 clients) on two nights, one day apart")
-    agency = Agency(clients=100, seed=1)
-    with Archive.open(archive_path, KeyFile(key_file), write=True) as archive:
-        _archive_agency(archive, agency)
-        agency.advance(1)
-        _archive_agency(archive, agency)
-
-    print("\n3. exporter status")
-    _exporter(config, "status")
-    print("\n4. exporter verify")
-    _exporter(config, "verify")
-    print(f"\nEverything is in {out}. Try: .venv/bin/exporter --config {config} history "
-          "sandbox medications C-00001-M1")
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    config = out / "config.toml"
+    print("Starting the sandbox cloud (100 clients) ...")
+    with Sandbox(clients=100, seed=1) as sb:
+        for name, url in sb.urls.items():
+            print(f"  {name:<11} {url}")
+        _exporter(config, "init", "--archive", str(out / "archive.db"),
+                  "--key-file", str(out / "archive.key"))
+        merge_sources_into_config(config, sb.source_configs(out / "sandbox-secrets"))
+        _exporter(config, "check")
+        print("\nNight 1: the first sync copies everything.")
+        _exporter(config, "sync")
+        sb.advance(1)
+        print("\nA day passes in the agency (edits, a new client, a discharge, deletions).")
+        print("Night 2: only what changed is fetched.")
+        _exporter(config, "sync")
+        _exporter(config, "status")
+        _exporter(config, "verify")
+    print(f"\nEverything is in {out}. Try:\n  .venv/bin/exporter --config {config} status")
 
 
 if __name__ == "__main__":
