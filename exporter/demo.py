@@ -13,8 +13,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
+from exporter.config import write_config
 from exporter.sandbox import Sandbox
 from exporter.sandbox.cli import merge_sources_into_config
 
@@ -41,6 +43,9 @@ def main(out: Path) -> None:
         _exporter(config, "init", "--archive", str(out / "archive.db"),
                   "--key-file", str(out / "archive.key"))
         merge_sources_into_config(config, sb.source_configs(out / "sandbox-secrets"))
+        data = tomllib.loads(config.read_text(encoding="utf-8"))
+        data["log"] = {"dir": str(out / "logs")}
+        write_config(config, data)
         _exporter(config, "check")
         print("\nNight 1: the first sync copies everything.")
         _exporter(config, "sync")
