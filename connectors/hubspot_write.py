@@ -1,11 +1,14 @@
 """Restore writer for HubSpot (the write side of the HubSpot connector).
 
 Records are written with batch upsert (at most 100 per call) by a unique property: the
-mapping's key, ``source_record_id`` for the bundled mappings (a property every type has
-here; in a real portal the restore creates it as a unique property), so resending a batch
-never duplicates. References become v4 associations, created in batches of up to 1,000
-per call (``batch/associate/default``, or ``batch/create`` with an explicit type id).
-Properties a mapping needs and the portal lacks are created in one ``batch/create``.
+mapping's key, ``source_record_id`` for the bundled mappings (every type has it in the
+sandbox; in a real portal it must first exist as a unique property, or the mapping names
+another unique property), so resending a batch never duplicates. A record's file
+(``file =`` in the mapping) is uploaded with the files API into a folder of its own (looked
+up first when an earlier run may have sent it) and attached through ``hs_attachment_ids``
+(notes). References become v4 associations, created in batches of up to 1,000 per call
+(``batch/associate/default``, or ``batch/create`` with an explicit type id). Properties a
+mapping needs and the portal lacks are created in one ``batch/create``.
 
 All calls go through hubspot-api-client over its ``host`` (the sandbox or the real API),
 with the shared retry policy (429 with Retry-After, 5xx, timeouts) and the secondly
@@ -16,9 +19,12 @@ from __future__ import annotations
 
 import functools
 import json
+import re
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 from exporter.connector import AuthError, QuotaExhausted, SourceError, TransientError
@@ -195,18 +201,52 @@ class HubSpotWriter(Writer):
         if key is None:
             raise SourceError(f"HubSpot {obj} has no unique property to restore by.")
         results: dict[str, WriteResult] = {}
-        for batch in chunks(items, UPSERT_BATCH):
-            self._upsert(obj, key, batch, results)
+        extra: dict[str, dict[str, str]] = {}
+        for item in items:
+            if item.file is not None:
+                try:
+                    extra[item.key] = {"hs_attachment_ids": self._attach(item)}
+                except SourceError as exc:
+                    if isinstance(exc, AuthError | QuotaExhausted):
+                        raise
+                    results[item.key] = WriteResult(item.key, error=f"file: {exc}")
+        todo = [i for i in items if i.key not in results]
+        for batch in chunks(todo, UPSERT_BATCH):
+            self._upsert(obj, key, batch, results, extra)
         self._associate(obj, [i for i in items if i.key in results
                               and results[i.key].target_id], results)
         return list(results.values())
 
+    def _attach(self, item: WriteItem) -> str:
+        """Upload a record's file into a folder of its own (found again on a re-run, so a
+        file is never uploaded twice); returns the HubSpot file id."""
+        assert item.file is not None
+        folder = "/Restored/" + re.sub(r"[^A-Za-z0-9_.-]+", "-", item.key_value or item.key)
+        files_api = self.client.files.files_api
+        if item.attempted or item.target_id is not None:
+            found = self._call("look for a restored file", functools.partial(
+                files_api.do_search, path=folder + "/", limit=1, _preload_content=False))
+            if (found or {}).get("results"):
+                return str(found["results"][0]["id"])
+        with tempfile.TemporaryDirectory(prefix="exporter-restore-") as tmp:
+            # The SDK uploads from a path: the file lives in a private folder for the call.
+            path = Path(tmp) / re.sub(r"[/\\]+", "_", item.file.name or "file")
+            with path.open("wb") as fh:
+                for chunk in item.file.open():
+                    fh.write(chunk)
+            body = self._call(f"upload {item.file.name}", functools.partial(
+                files_api.upload, file=str(path), folder_path=folder,
+                options=json.dumps({"access": "PRIVATE", "overwrite": False}),
+                _preload_content=False))
+        return str(body["id"])
+
     def _upsert(self, obj: str, key: str, items: list[WriteItem],
-                results: dict[str, WriteResult]) -> None:
+                results: dict[str, WriteResult], extra: Mapping[str, dict[str, str]]) -> None:
         inputs = []
         for item in items:
             props = {k: _text(v) for k, v in item.fields.items()
                      if item.target_id is not None or v not in (None, "")}
+            props.update(extra.get(item.key, {}))
             props.pop(key, None)
             inputs.append({"idProperty": key, "id": item.key_value or item.key,
                            "properties": props})

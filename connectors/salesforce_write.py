@@ -31,12 +31,31 @@ from exporter.transport import LoopbackSession
 __all__ = ["SalesforceWriter"]
 
 COLLECTION_MAX = 200
+FILE_BYTES = 4 << 20  # file bytes per create call (base64 makes them a third bigger)
 READ_IDS = 200
 
 
 def _quote(value: Any) -> str:
     text = str(value).replace("\\", "\\\\").replace("'", "\\'")
     return f"'{text}'"
+
+
+def _by_size(items: list[WriteItem]) -> list[list[WriteItem]]:
+    """Batches of at most 200 records whose file bodies add up to at most FILE_BYTES (a
+    bigger file goes alone): REST request bodies are limited in size."""
+    batches: list[list[WriteItem]] = []
+    batch: list[WriteItem] = []
+    size = 0
+    for item in items:
+        need = item.file.size if item.file is not None else 0
+        if batch and (len(batch) >= COLLECTION_MAX or size + need > FILE_BYTES):
+            batches.append(batch)
+            batch, size = [], 0
+        batch.append(item)
+        size += need
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 class SalesforceWriter(Writer):
@@ -237,7 +256,7 @@ class SalesforceWriter(Writer):
                                  {"allOrNone": False,
                                   "records": [self._record(obj, i, True) for i in batch]})
             results += self._results(batch, answers)
-        for batch in chunks(creates, COLLECTION_MAX):
+        for batch in _by_size(creates):
             results += self._create(obj, batch, match or [])
         return results
 
@@ -316,7 +335,9 @@ class SalesforceWriter(Writer):
 
     def read(self, obj: str, ids: list[str], fields: list[str],
              links: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-        columns = sorted({"Id", *fields, *links} - {"VersionData", "Body"})
+        size = {"ContentVersion": "ContentSize", "Attachment": "BodyLength"}.get(obj)
+        columns = sorted({"Id", *fields, *links, *([size] if size else [])}
+                         - {"VersionData", "Body"})
         out: dict[str, dict[str, Any]] = {}
         for batch in chunks(ids, READ_IDS):
             soql = (f"SELECT {', '.join(columns)} FROM {obj} WHERE Id IN "
@@ -324,6 +345,8 @@ class SalesforceWriter(Writer):
             for row in self._query(soql):
                 row.pop("attributes", None)
                 row["@links"] = {name: [row[name]] if row.get(name) else [] for name in links}
+                if size:
+                    row["@file_size"] = row.get(size)
                 out[str(row["Id"])] = row
         return out
 

@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import requests
 import tomli_w
 from click.testing import CliRunner
 
@@ -99,6 +100,17 @@ def test_salesforce_to_hubspot_verifies_relinks_and_reruns_only_changes(
             assert [companies[i]["properties"]["physician_name"] for i in linked] == \
                 [physicians[acc["Primary_Physician__c"]]["Name"]]
 
+        # files: each signed document is a note on the client with the file attached
+        doc_id, _doc = next(iter(archive.records("salesforce", "ContentVersion")))
+        note_id = archive.id_map("hs", "salesforce", "ContentVersion")[0].target_id
+        assert archive.id_map("hs", "salesforce", "ContentVersion")[0].source_id == doc_id
+        client = hubspot_client(dst)
+        note = client.crm.objects.notes.basic_api.get_by_id(
+            note_id, properties=["hs_attachment_ids"])
+        url = client.files.files_api.get_signed_url(note.properties["hs_attachment_ids"]).url
+        sha = archive.files_of("salesforce", "ContentVersion", doc_id)["VersionData"]
+        assert requests.get(url, timeout=30).content == b"".join(archive.read_file(sha))
+
         before = dst.log.count("hubspot")
         again = run_restore(archive, writer, mapping, target="hs")
         assert (again.total("created"), again.total("updated")) == (0, 0)
@@ -129,7 +141,8 @@ def _salesforce_state(dst: Sandbox) -> dict[str, Counter[tuple[Any, ...]]]:
                                  "Client__r.Client_Number__c FROM Emergency_Contact__c",
          "Care_Plan__c": "SELECT Name, Code_Status__c, Fall_Risk__c, Diet__c, "
                          "Client__r.Client_Number__c FROM Care_Plan__c",
-         "Physician__c": "SELECT Name, Practice__c, Phone__c FROM Physician__c"}
+         "Physician__c": "SELECT Name, Practice__c, Phone__c FROM Physician__c",
+         "ContentVersion": "SELECT Title, PathOnClient, ContentSize FROM ContentVersion"}
     state = {}
     for obj, soql in q.items():
         rows = []
@@ -164,6 +177,13 @@ def test_hubspot_to_salesforce_verifies_and_relinks_lookups(tmp_path: Path) -> N
         restored = Counter((row[-1], dict(row[:-1])["Name"])
                            for row in state["Emergency_Contact__c"].elements())
         assert restored == families
+        file_row = archive.id_map("sf", "hubspot", "files")[0]
+        sha = archive.files_of("hubspot", "files", file_row.source_id)["content"]
+        body = salesforce(dst).ContentVersion.get_base64(file_row.target_id,
+                                                         base64_field="VersionData")
+        assert body == b"".join(archive.read_file(sha))
+        assert sum(state["ContentVersion"].values()) == len(dict(archive.records("hubspot",
+                                                                                 "files")))
         again = run_restore(archive, writer, mapping, target="sf")
         assert (again.total("created"), again.total("updated")) == (0, 0)
         assert _salesforce_state(dst) == state

@@ -150,6 +150,9 @@ class CsvWriter(Writer):
                 continue
             got: dict[str, Any] = {f: row.get(f) for f in fields}
             got["@links"] = {ln: [row[ln]] if row.get(ln) else [] for ln in links}
+            if row.get("file"):
+                path = self.folder / row["file"]
+                got["@file_size"] = path.stat().st_size if path.exists() else None
             out[rid] = got
         return out
 

@@ -236,9 +236,13 @@ class _Run:
         info = self.ctx.infos[rule.object]
         items = [WriteItem(p.source_id, p.fields, p.links, tid,
                            key_value=(str(p.fields.get(rule.key)) if rule.key else None),
-                           file=p.file) for p, tid in batch]
-        fresh = [self.entry(rule, p.source_id, None, None) for p, tid in batch if tid is None]
-        if create_pending and fresh:
+                           file=p.file, attempted=p.source_id in ids) for p, tid in batch]
+        # Creates that cannot be repeated safely are recorded as pending first: records of
+        # a target without a unique key, and files (uploads are never upserts).
+        fresh = [self.entry(rule, p.source_id, None, None) for p, tid in batch
+                 if tid is None and p.source_id not in ids
+                 and (create_pending or p.file is not None)]
+        if fresh:
             archive.put_id_map(self.ctx.target, fresh, self.run_id)
             for e in fresh:
                 ids[e.source_id] = e
@@ -257,7 +261,10 @@ class _Run:
                 message = result.error if result is not None and result.error else \
                     "the target did not answer for this record"
                 self.fail(rule, p.source_id, message, rep)
-                if tid is None and p.source_id in ids and ids[p.source_id].target_id is None:
+                # A refused create was not made; keep a file's row pending all the same,
+                # since its upload may have gone through before the record was refused.
+                if tid is None and p.source_id in ids and ids[p.source_id].target_id is None \
+                        and p.file is None:
                     refused.append(ids.pop(p.source_id))
                 continue
             created = tid is None and (result.created or info.upsert is None)

@@ -90,6 +90,7 @@ class WriteItem:
     target_id: str | None = None  # known: update this record
     key_value: str | None = None  # the unique key's value, for upserts
     file: FileItem | None = None
+    attempted: bool = False  # an earlier run may have sent it (look before uploading again)
 
 
 @dataclass

@@ -130,6 +130,14 @@ def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, targe
                         ok = False
                         miss(Mismatch(rule.object, p.source_id, tid, name, value,
                                       got.get(name)))
+                if p.file is not None and "@file_size" in got:  # the file came through whole
+                    report.fields += 1
+                    if same(p.file.size, got["@file_size"]):
+                        report.fields_matching += 1
+                    else:
+                        ok = False
+                        miss(Mismatch(rule.object, p.source_id, tid, "(file size)",
+                                      p.file.size, got["@file_size"]))
                 links = got.get("@links", {})
                 for link, pid in p.deferred:  # in a cycle: resolved through the id map
                     parent = ctx.parent_rule(link)
