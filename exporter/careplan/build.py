@@ -39,6 +39,7 @@ __all__ = [
 ]
 
 Rec = tuple[str, Mapping[str, Any]]
+SHORT = 14  # values up to this long are never wrapped
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday",
              "fri": "Friday", "sat": "Saturday", "sun": "Sunday"}
@@ -142,6 +143,10 @@ class SectionView:
     def _wide(self, cells: list[str]) -> set[int]:
         return {i for i in range(len(self.labels)) if self.multiline[i] or self.emphasis[i]
                 or len(cells[i] if i < len(cells) else "") > 40}
+
+    def unwrapped(self, i: int) -> bool:
+        """Column ``i`` is printed without wrapping (dates, times, short values: phones)."""
+        return self.nowrap[i] or max((len(r.cells[i]) for r in self.rows), default=0) <= SHORT
 
     def below_cells(self, row: Row) -> list[tuple[str, str, bool]]:
         """(label, text, multiline) of the row's below-the-row columns that have a value."""
