@@ -120,6 +120,8 @@ class GoogleConnector(Connector):
 
     name: ClassVar[str] = "google"
     secret_fields: ClassVar[tuple[str, ...]] = ("token", "client_secret", "refresh_token")
+    known_streams: ClassVar[tuple[str, ...]] = ("drive_files", "sheet_rows", "calendars",
+                                                "calendar_events")
 
     def __init__(self, source: str, config: Mapping[str, Any], secrets: Mapping[str, str],
                  log: logging.Logger | None = None) -> None:
