@@ -142,7 +142,9 @@ def _salesforce_state(dst: Sandbox) -> dict[str, Counter[tuple[Any, ...]]]:
          "Care_Plan__c": "SELECT Name, Code_Status__c, Fall_Risk__c, Diet__c, "
                          "Client__r.Client_Number__c FROM Care_Plan__c",
          "Physician__c": "SELECT Name, Practice__c, Phone__c FROM Physician__c",
-         "ContentVersion": "SELECT Title, PathOnClient, ContentSize FROM ContentVersion"}
+         "ContentVersion": "SELECT Title, PathOnClient, ContentSize FROM ContentVersion",
+         "Care_Task__c": "SELECT Name, Day__c, Time__c, Notes__c, Client__r.Client_Number__c "
+                         "FROM Care_Task__c"}
     state = {}
     for obj, soql in q.items():
         rows = []
@@ -177,6 +179,16 @@ def test_hubspot_to_salesforce_verifies_and_relinks_lookups(tmp_path: Path) -> N
         restored = Counter((row[-1], dict(row[:-1])["Name"])
                            for row in state["Emergency_Contact__c"].elements())
         assert restored == families
+        # lookups from the archived associations: a task hangs off its client's Account
+        contacts = dict(archive.records("hubspot", "contacts"))
+        client_of = {e["fromObjectId"]: contacts[e["toObjectId"]]["properties"]["client_number"]
+                     for _i, e in archive.records("hubspot", "associations")
+                     if e["fromObjectType"] == "tasks" and e["toObjectType"] == "contacts"
+                     and contacts[e["toObjectId"]]["properties"]["relationship"] == "Client"}
+        tasks = Counter((client_of[t["id"]], t["properties"]["hs_task_body"])
+                        for _i, t in archive.records("hubspot", "tasks"))
+        assert Counter((row[-1], dict(row[:-1])["Notes__c"])
+                       for row in state["Care_Task__c"].elements()) == tasks
         file_row = archive.id_map("sf", "hubspot", "files")[0]
         sha = archive.files_of("hubspot", "files", file_row.source_id)["content"]
         body = salesforce(dst).ContentVersion.get_base64(file_row.target_id,

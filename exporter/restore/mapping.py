@@ -92,6 +92,7 @@ class LinkRule:
     on: str | None = None  # ... equal to this field of the parent
     to_object: str | None = None  # the parent's target object when its stream maps to several
     type_id: int | None = None
+    via: str | None = None  # or: an archived associations stream (HubSpot's edges)
     deferred: bool = False  # set by the planner for links that close a cycle
 
 
@@ -185,14 +186,15 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
     fields = [_field_rule(path, where, t, s) for t, s in fields_raw.items()]
     links = []
     for link in raw.get("links", []):
-        if not isinstance(link, dict) or "to" not in link or not (("from" in link) ^
-                                                                    ("by" in link)):
-            raise _fail(path, where, "each link needs to, and from (an id field) or by/on")
+        if not isinstance(link, dict) or "to" not in link or \
+                sum(k in link for k in ("from", "by", "via")) != 1:
+            raise _fail(path, where, "each link needs to, and one of from (an id field), "
+                        "by/on (a shared key) or via (an associations stream)")
         links.append(LinkRule(
             name=str(link.get("field") or link.get("name") or link.get("from") or link["to"]),
             to_stream=str(link["to"]), path=link.get("from"), by=link.get("by"),
             on=link.get("on", link.get("by")), to_object=link.get("to_object"),
-            type_id=link.get("type_id")))
+            type_id=link.get("type_id"), via=link.get("via")))
     where_raw = raw.get("where", {})
     filt = {k: (v if isinstance(v, list) else [v]) for k, v in where_raw.items()}
     return ObjectRule(stream=raw["stream"], object=raw["object"], fields=fields, links=links,

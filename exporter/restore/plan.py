@@ -54,6 +54,7 @@ class Context:
     _key_index: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
     _unique: dict[tuple[str, str], dict[str, tuple[str, str]]] = field(default_factory=dict)
     _selected: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    edges: dict[tuple[str, str, str], dict[str, list[str]]] = field(default_factory=dict)
 
     def first_holder(self, obj: str, name: str, value: Any, holder: tuple[str, str]) -> bool:
         """Whether ``holder`` (stream, id) is the first record of this restore to claim a
@@ -97,6 +98,16 @@ class Context:
                 return False
         return True
 
+    def _via(self, link: LinkRule, data: Mapping[str, Any], stream: str) -> str | None:
+        """The first associated record (by id) that the parent's rule restores."""
+        assert link.via is not None
+        rid = get_path(data, "@id")
+        rule = self.parent_rule(link)
+        for to_id in _edges(self, link.via, stream, link.to_stream).get(str(rid), []):
+            if self.would_restore(rule, to_id):
+                return to_id
+        return None
+
     def parent_rule(self, link: LinkRule) -> ObjectRule:
         rules = [r for r in self.mapping.objects if r.stream == link.to_stream
                  and (link.to_object is None or r.object == link.to_object)]
@@ -105,12 +116,14 @@ class Context:
                                f"mapped object (to_object = ...): found {len(rules)}.")
         return rules[0]
 
-    def parent_id(self, link: LinkRule, data: Mapping[str, Any]) -> str | None:
+    def parent_id(self, link: LinkRule, data: Mapping[str, Any], stream: str) -> str | None:
         """The archived id of the record a link points at (None: the link is empty)."""
         prefix = self.mapping.prefix
         if link.path is not None:
             value = get_path(data, link.path, prefix)
             return None if value in (MISSING, None, "") else str(value)
+        if link.via is not None:
+            return self._via(link, data, stream)
         assert link.by is not None and link.on is not None
         value = get_path(data, link.by, prefix)
         if value in (MISSING, None, ""):
@@ -125,6 +138,20 @@ class Context:
                     index.setdefault(str(pv), rid)
             self._key_index[key] = index
         return self._key_index[key].get(str(value))
+
+
+def _edges(ctx: Context, via: str, from_type: str, to_type: str) -> dict[str, list[str]]:
+    """From id -> to ids, from an archived associations stream (one record per edge:
+    fromObjectType, fromObjectId, toObjectType, toObjectId)."""
+    key = (via, from_type, to_type)
+    if key not in ctx.edges:
+        edges: dict[str, list[str]] = {}
+        for _rid, edge in ctx.archive.records(ctx.source, via, ctx.as_of):
+            if edge and edge.get("fromObjectType") == from_type \
+                    and edge.get("toObjectType") == to_type:
+                edges.setdefault(str(edge["fromObjectId"]), []).append(str(edge["toObjectId"]))
+        ctx.edges[key] = {k: sorted(set(v)) for k, v in edges.items()}
+    return ctx.edges[key]
 
 
 def _source_fields(archive: Archive, source: str, stream: str) -> set[str]:
@@ -200,6 +227,9 @@ def check_mapping(ctx: Context, rules: list[ObjectRule]) -> dict[str, list[str]]
                 if lp:
                     check_path(rule.stream, lp, f"{where}, link {link.name}")
                     used.add(_full(lp, mapping.prefix))
+            if link.via is not None and link.via not in streams:
+                problems.append(f"{where}: link {link.name} reads associations from unknown "
+                                f"stream '{link.via}'" + nearest(link.via, streams))
             try:
                 ctx.parent_rule(link)
             except MappingError as exc:
@@ -322,7 +352,7 @@ def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
         if rule.key and info is not None and rule.key not in item.fields:
             item.fields[rule.key] = f"{ctx.source}/{rule.stream}/{rid}"
         for link in rule.links:
-            pid = ctx.parent_id(link, data)
+            pid = ctx.parent_id(link, data, rule.stream)
             if pid is None:
                 continue
             parent_rule = ctx.parent_rule(link)
