@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from exporter.archive import Archive
 from exporter.cli import cli
+from exporter.connector import QuotaExhausted
 from exporter.keys import KeyFile
 from exporter.restore import load_mapping, run_restore, verify_restore
 from exporter.restore.target import build_writer
@@ -293,3 +294,35 @@ def test_sigkill_mid_restore_then_rerun_equals_an_uninterrupted_restore(
             assert [r.status for r in runs if r.kind == "restore"][-1] == "interrupted"
             recovered = sum(o["recovered"] for o in runs[1].stats["objects"])
             assert recovered > 0  # the killed batch was found, not created again
+
+
+def test_hubspot_secondly_limit_is_respected_and_a_used_up_quota_stops_resumably(
+        tmp_path: Path) -> None:
+    archive, _ = Archive.create(tmp_path / "a.db", key_file=tmp_path / "a.key")
+    mapping = load_mapping("salesforce_to_hubspot")
+    with archive, Sandbox(clients=3, seed=5) as src, Sandbox(clients=0, seed=6) as dst:
+        _sync(archive, src, "salesforce", tmp_path)
+        dst.hubspot.secondly_limit = 8
+        writer = build_writer("hs", _target(dst, "hubspot", tmp_path), tmp_path / "c.toml")
+        report = run_restore(archive, writer, mapping, target="hs")
+        assert report.status == "ok" and report.calls > 2 * 8  # more than two seconds' worth
+        assert [e for e in dst.log.entries if e.status == 429] == []  # paced, never refused
+
+    archive2, _ = Archive.create(tmp_path / "b.db", key_file=tmp_path / "b.key")
+    with archive2, Sandbox(clients=3, seed=5) as src, Sandbox(clients=0, seed=6) as dst:
+        _sync(archive2, src, "hubspot", tmp_path)
+        table = _target(dst, "salesforce", tmp_path, api_share_limit=0.5)
+        dst.salesforce.daily_limit = 20  # the org allows 20 calls today; we take half
+        writer = build_writer("sf", table, tmp_path / "c.toml")
+        try:
+            run_restore(archive2, writer, load_mapping("hubspot_to_salesforce"), target="sf")
+        except QuotaExhausted as exc:
+            assert "run it again tomorrow" in str(exc)
+        else:
+            raise AssertionError("the restore should stop at its share of the API limit")
+        assert archive2.runs(limit=1)[0].status == "failed"
+        done = [e for e in archive2.id_map("sf") if e.target_id]
+        dst.salesforce.daily_limit = 15000  # the next day
+        report = run_restore(archive2, build_writer("sf", table, tmp_path / "c.toml"),
+                             load_mapping("hubspot_to_salesforce"), target="sf")
+        assert report.status == "ok" and report.total("unchanged") == len(done) > 0

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from exporter.archive import Archive, IdMapEntry
-from exporter.connector import SourceError
+from exporter.connector import AuthError, QuotaExhausted, SourceError
 from exporter.restore.mapping import Mapping_, MappingError, ObjectRule, nearest
 from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
 from exporter.restore.target import Link, WriteItem, Writer, WriteResult, chunks
@@ -248,6 +248,8 @@ class _Run:
                 ids[e.source_id] = e
         try:
             results = self.writer.write(rule.object, items, rule.match)
+        except (AuthError, QuotaExhausted):
+            raise  # every later call would fail the same way: stop, resumable
         except SourceError as exc:
             for p, _tid in batch:
                 self.fail(rule, p.source_id, str(exc), rep)
