@@ -848,7 +848,7 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
     mapping = load_mapping(mapping_name)
     streams = [s.strip() for item in only for s in item.split(",") if s.strip()]
     with build_writer(target, table, config.path) as writer, \
-            state.open(write=not (dry_run and verify)) as archive:
+            state.open(write=not dry_run) as archive:
         report = None
         if not (dry_run and verify):
             default_errors = config.archive.parent / f"restore-{target}-errors.csv"

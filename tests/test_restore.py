@@ -151,7 +151,9 @@ def test_csv_restore_relinks_a_cycle_reports_failures_and_reruns_idempotently(
     assert meds["a02X"]["client"] == "001A" and meds["a02X"]["client_number"] == "C-00001"
 
     check = verify_restore(archive, writer, mapping, target="files")
-    assert check.records == 5 and check.record_rate == 100.0 and check.field_rate == 100.0
+    assert (check.records, check.records_matching, check.field_rate) == (6, 5, 100.0)
+    assert [(m.source_id, m.found) for m in check.mismatches] == [
+        ("a02Y", "not restored: cannot be mapped: 'not a date' is not a date")]
 
     again = run_restore(archive, CsvWriter("files", {"path": str(out)}, {}), mapping,
                         target="files")

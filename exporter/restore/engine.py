@@ -14,6 +14,7 @@ message) and the run ends ``partial``.
 from __future__ import annotations
 
 import csv
+import io
 import logging
 import time
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 
 from exporter.archive import Archive, IdMapEntry
 from exporter.connector import AuthError, QuotaExhausted, SourceError
+from exporter.keys import write_private_file
 from exporter.restore.mapping import Mapping_, MappingError, ObjectRule, nearest
 from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
 from exporter.restore.target import Link, WriteItem, Writer, WriteResult, chunks
@@ -315,12 +317,9 @@ class _Run:
 
 
 def _write_errors(path: Path, errors: list[ErrorRow]) -> None:
-    from exporter.keys import write_private_file
-
+    """The error report: 0600, written whole (vendor messages can quote values)."""
     lines: list[list[str]] = [["target_object", "source_stream", "source_id", "message"]]
     lines += [[e.target_object, e.stream, e.source_id, e.message] for e in errors]
-    import io
-
     buf = io.StringIO()
     csv.writer(buf).writerows(lines)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -367,7 +366,7 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
             report.objects.append(rep)
             if later:
                 deferred.append((rule, rep, later))
-            if not deferred or not later:
+            if not later:
                 progress.finished(rule.label, rep.summary(dry_run))
         for rule, rep, later in deferred:
             run.relink(rule, later, rep)

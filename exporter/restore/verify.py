@@ -102,7 +102,13 @@ def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, targe
 
     for rule in order_rules(ctx, rules):
         ids = ctx.id_map(rule.stream, rule.object)
-        planned = [p for p in plan_records(ctx, rule) if p.error is None]
+        everything = list(plan_records(ctx, rule))
+        for p in everything:  # records that could not be mapped or linked are not restored
+            if p.error is not None:
+                report.records += 1
+                miss(Mismatch(rule.object, p.source_id, None, "(record)", "restored",
+                              f"not restored: {p.error}"))
+        planned = [p for p in everything if p.error is None]
         good = 0
         for batch in chunks(planned, READ_BATCH):
             tids = [ids[p.source_id].target_id for p in batch
@@ -160,7 +166,7 @@ def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, targe
                 if ok:
                     report.records_matching += 1
                     good += 1
-        report.per_object[rule.label] = (good, len(planned))
+        report.per_object[rule.label] = (good, len(everything))
     archive.audit("restore.verify", {"target": target, "mapping": mapping.path.name,
                                      "records": report.records,
                                      "records_matching": report.records_matching,
