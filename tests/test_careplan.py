@@ -446,3 +446,23 @@ def test_cli_prints_and_lists_candidates_when_ambiguous(copy: Archive, tmp_path:
                               "--as-of", str(copy.runs()[-1].id), "--out", str(html)])
     assert run.exit_code == 0, run.output
     assert "HISTORICAL PRINT" in html.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("as_of", [False, True])
+def test_one_client_reads_and_the_binder_reads_give_the_same_plan(
+        agency: Agency, as_of: bool) -> None:
+    """A single print reads only the records holding the client's ids; the binder reads
+    whole streams. Both must see the same records."""
+    definition = load_definition()
+    now = dt.datetime.now(dt.UTC)
+    run = agency.first_night if as_of else None
+    with agency.open() as archive:
+        for number in ("C-00001", "C-00003", "C-00017", "C-00030"):
+            plans = []
+            for bulk in (True, False):
+                view = ArchiveView(archive, run, bulk=bulk)
+                plan = build_care_plan(view, definition, find_clients(view, definition, number),
+                                       now)
+                plans.append([(s.id, [(r.cells, r.ref) for r in s.rows]) for s in plan.sections])
+            assert plans[0] == plans[1], number
+            assert sum(len(rows) for _, rows in plans[0]) > 10

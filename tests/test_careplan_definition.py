@@ -115,3 +115,118 @@ def test_css_strings_cannot_escape_the_style_element() -> None:
     text = css_str('Zoë "O\'Brien" </style><script>\nx')
     assert "</" not in text and "<" not in text and text.startswith('"') and text.endswith('"')
     assert '\\"' in text and "\\A " in text
+
+
+# -- the worked example of docs/careplan.md: another organisation's objects -------------------
+
+HARBOUR = '''
+name = "Harbour care plan"
+organisation = "Harbour Home Health"
+
+[client]
+stream = "hubspot/patients"
+key = "properties.mrn"
+normalise = "client_number"
+name = ["properties.first_name", "properties.last_name"]
+birthdate = "properties.date_of_birth"
+binder = { "properties.status" = "Admitted" }
+
+[sections.code_status]
+stream = "hubspot/patients"
+fields = [
+  { label = "Code status", field = "properties.code_status", emphasis = true },
+  { label = "Advance directive", field = "properties.polst_location" },
+]
+
+[sections.allergies]
+stream = "hubspot/allergies"
+join = { field = "properties.patient_mrn", to = "key" }
+fields = [{ label = "Substance", field = "properties.substance" }]
+
+[sections.emergency_contacts]
+stream = "hubspot/contacts"
+fields = [
+  { label = "Name", field = ["properties.firstname", "properties.lastname"], sep = " " },
+  { label = "Relationship", field = "properties.relationship" },
+  { label = "Phone", field = "properties.phone" },
+]
+
+[sections.emergency_contacts.join]
+field = "id"
+to = "hubspot/patients.id"
+
+[sections.emergency_contacts.join.via]
+stream = "hubspot/associations"
+from = "toObjectId"       # the link's field holding a section record's value
+to = "fromObjectId"       # the link's field holding the client's value
+where = { fromObjectType = "patients", toObjectType = "contacts" }
+
+[sections.medications]
+stream = "hubspot/medications_list"
+join = { field = "properties.patient_mrn", to = "key" }
+exclude = { "properties.discontinued" = "true" }
+sort = ["properties.drug"]
+fields = [
+  { label = "Medication", field = "properties.drug", emphasis = true },
+  { label = "Dose", field = "properties.strength" },
+  { label = "Times", field = "properties.schedule", format = "list" },
+  { label = "As needed (PRN)", field = "properties.prn_note", below = true },
+]
+
+[sections.signoff]
+lines = ["Nurse"]
+'''
+
+
+def _obj(oid: str, **props: str) -> tuple[str, dict[str, object]]:
+    return oid, {"id": oid, "properties": props, "archived": False}
+
+
+def test_the_worked_example_prints_another_organisations_objects(tmp_path: Path) -> None:
+    from pypdf import PdfReader
+
+    from exporter.archive import Archive
+    from exporter.careplan.printing import print_care_plans
+
+    archive, _ = Archive.create(tmp_path / "h.db", key_file=tmp_path / "h.key")
+    with archive:
+        run = archive.begin_run("sync")
+        archive.put_batch(run, "hubspot", "patients", [
+            _obj("1", mrn="MRN-4512", first_name="Ngozi", last_name="Ọkafor",
+                 date_of_birth="1939-04-02", status="Admitted", code_status="DNR",
+                 polst_location="Kitchen drawer"),
+            _obj("2", mrn="MRN-77", first_name="Tom", last_name="Reed", status="Discharged",
+                 date_of_birth="1950-01-01", code_status="Full Code", polst_location="")])
+        archive.put_batch(run, "hubspot", "medications_list", [
+            _obj("m1", patient_mrn="mrn 4512", drug="Metoprolol", strength="25 mg",
+                 schedule="08:00;20:00", discontinued="false", prn_note=""),
+            _obj("m2", patient_mrn=" mrn4512 ", drug="Morphine", strength="2.5 mg",
+                 schedule="", discontinued="false", prn_note="For breathlessness"),
+            _obj("m3", patient_mrn="MRN-4512", drug="Digoxin", strength="62.5 mcg",
+                 schedule="08:00", discontinued="true", prn_note=""),
+            _obj("m4", patient_mrn="MRN-77", drug="Aspirin", strength="75 mg",
+                 schedule="08:00", discontinued="false", prn_note="")])
+        archive.put_batch(run, "hubspot", "allergies", [])
+        archive.put_batch(run, "hubspot", "contacts", [
+            _obj("c1", firstname="Ada", lastname="Ọkafor", relationship="Daughter",
+                 phone="(555) 010-2030"),
+            _obj("c2", firstname="Sam", lastname="Reed", relationship="Son", phone="1")])
+        archive.put_batch(run, "hubspot", "associations", [
+            ("patients/1/contacts/c1", {"fromObjectType": "patients", "fromObjectId": "1",
+                                        "toObjectType": "contacts", "toObjectId": "c1"}),
+            ("patients/2/contacts/c2", {"fromObjectType": "patients", "fromObjectId": "2",
+                                        "toObjectType": "contacts", "toObjectId": "c2"})])
+        archive.finish_run(run, "ok", {"sources": {"hubspot": {"status": "ok"}}})
+        out = tmp_path / "harbour.pdf"
+        definition = parse_definition(HARBOUR, "harbour.toml")
+        result = print_care_plans(archive, definition, query="okafor", out=out)
+    assert result.clients[0].display_key == "MRN-4512"
+    text = " ".join((p.extract_text() or "") for p in PdfReader(out).pages)
+    assert "HARBOUR HOME HEALTH" in text  # the heading is set in capitals
+    for value in ("Ngozi Ọkafor", "2 Apr 1939", "DNR", "Kitchen drawer",
+                  "Metoprolol", "08:00, 20:00", "Morphine", "For breathlessness",
+                  "Ada Ọkafor", "Daughter", "(555) 010-2030", "Nurse"):
+        assert value in text, value
+    for absent in ("Digoxin", "Aspirin", "Sam Reed"):  # discontinued; another patient's
+        assert absent not in text, absent
+    assert "Not recorded: no allergies are recorded" in text

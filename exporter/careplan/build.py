@@ -9,8 +9,9 @@ says, into :class:`CarePlan` objects that the templates print.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -54,11 +55,16 @@ class AmbiguousClient(NotFound):
 
 
 class ArchiveView:
-    """The archive's records as of one run, loaded once per stream and indexed on demand."""
+    """The archive's records as of one run, read once per stream and indexed on demand.
 
-    def __init__(self, archive: Any, as_of: int | None = None) -> None:
+    With ``bulk=False`` (one client) exact-value joins read only the records whose JSON text
+    contains the value, instead of whole streams: a few rows of a large associations or
+    medications stream rather than all of them."""
+
+    def __init__(self, archive: Any, as_of: int | None = None, bulk: bool = True) -> None:
         self.archive = archive
         self.as_of = as_of
+        self.bulk = bulk
         self._records: dict[str, list[Rec]] = {}
         self._indexes: dict[tuple[str, str, str], dict[str, list[Rec]]] = {}
 
@@ -81,6 +87,45 @@ class ArchiveView:
                         idx.setdefault(fn(str(value)), []).append(rec)
             self._indexes[key] = idx
         return self._indexes[key]
+
+    def lookup(self, stream: str, path: str, norm: str, values: Iterable[Any]) -> list[Rec]:
+        """The records whose value at ``path`` normalises to one of ``values`` (normalised
+        the same way), in record-id order."""
+        fn = NORMALISERS[norm]
+        wanted = {fn(str(v)) for v in values if isinstance(v, str | int | float)}
+        found: dict[str, Rec] = {}
+        if self.bulk or norm != "exact" or stream in self._records:
+            idx = self.index(stream, path, norm)
+            for w in wanted:
+                found.update((r[0], r) for r in idx.get(w, []))
+        else:
+            for w in wanted:
+                for rec in self._containing(stream, w):
+                    if any(fn(str(v)) == w for v in get_path(rec[1], path)
+                           if isinstance(v, str | int | float) and not isinstance(v, bool)):
+                        found[rec[0]] = rec
+        return [found[k] for k in sorted(found)]
+
+    def _containing(self, stream: str, text: str) -> Iterator[Rec]:
+        """Records whose canonical JSON contains ``text`` as written in a JSON string: a
+        superset of those holding the value exactly (archive_schema.sql's versions table,
+        with Archive.records' as-of rule)."""
+        source, name = stream.split("/", 1)
+        needle = json.dumps(text, ensure_ascii=False)[1:-1]
+        if self.as_of is None:
+            when, params = "v.superseded_run IS NULL", []
+        else:
+            when = "v.first_run <= ? AND (v.superseded_run IS NULL OR v.superseded_run > ?)"
+            params = [self.as_of, self.as_of]
+        rows = self.archive.conn.execute(
+            "SELECT v.record_id, v.data FROM versions v JOIN streams s ON s.id = v.stream_id "
+            f"WHERE s.source = ? AND s.stream = ? AND v.deleted = 0 AND {when} "
+            "AND instr(v.data, ?) > 0 ORDER BY v.record_id",
+            [source, name, *params, needle]).fetchall()
+        for rid, data in rows:
+            value = json.loads(data) if data else None
+            if isinstance(value, Mapping):
+                yield rid, value
 
 
 @dataclass(frozen=True)
@@ -406,7 +451,7 @@ def find_clients(view: ArchiveView, definition: Definition, query: str) -> Clien
 def _identity(view: ArchiveView, definition: Definition, client: Client) -> dict[str, list[Rec]]:
     ident: dict[str, list[Rec]] = {definition.client.stream: [(client.record_id, client.data)]}
     for m in definition.matches:
-        found = view.index(m.stream, m.key, definition.normalise).get(client.key, [])
+        found = view.lookup(m.stream, m.key, definition.normalise, [client.key])
         ident.setdefault(m.stream, []).extend(
             r for r in found if _matches(r[1], m.where, m.exclude))
     return ident
@@ -424,20 +469,17 @@ def section_records(view: ArchiveView, definition: Definition, section: Section,
         recs = list(ident.get(section.stream, []))
     elif join.target is None:
         norm = join.normalise or definition.normalise
-        recs = view.index(section.stream, join.field, norm).get(client.key, [])
+        recs = view.lookup(section.stream, join.field, norm, [client.key])
     else:
         tstream, tpath = join.target
         norm = join.normalise or "exact"
-        fn = NORMALISERS[norm]
-        idx = view.index(section.stream, join.field, norm)
         values = [v for _rid, data in ident.get(tstream, []) for v in get_path(data, tpath)]
         if join.via is not None:
             via = join.via
-            links = view.index(via.stream, via.to_field, norm)
-            values = [v for value in values for link in links.get(fn(str(value)), [])
-                      if _matches(link[1], via.where, {})
+            links = view.lookup(via.stream, via.to_field, norm, values)
+            values = [v for link in links if _matches(link[1], via.where, {})
                       for v in get_path(link[1], via.from_field)]
-        recs = [r for value in values for r in idx.get(fn(str(value)), [])]
+        recs = view.lookup(section.stream, join.field, norm, values)
     recs = [r for r in _unique(recs) if _matches(r[1], section.where, section.exclude)]
     if section.window_days and section.date_field:
         end = now + dt.timedelta(days=section.window_days)

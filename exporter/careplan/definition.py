@@ -37,6 +37,7 @@ __all__ = [
     "default_definition_text",
     "field_paths",
     "get_path",
+    "has_path",
     "load_definition",
     "normaliser",
     "parse_definition",
@@ -508,7 +509,7 @@ def load_definition(path: Path | None = None) -> Definition:
 
 # -- checking against an archive ----------------------------------------------------------------
 
-_SAMPLE = 400  # records read per stream to learn its field paths
+_SAMPLE = 300  # records read per stream to learn its field paths
 
 
 def _uses(definition: Definition) -> list[tuple[str, str, str]]:
@@ -554,11 +555,12 @@ def _uses(definition: Definition) -> list[tuple[str, str, str]]:
 
 
 def check_against(definition: Definition, archive: Any) -> list[str]:
-    """Problems with a definition for this archive: streams it does not hold and fields its
-    records never have, each with the nearest existing names. Empty when all is well."""
+    """Problems with a definition for this archive: streams it does not hold and fields that
+    neither its archived schema nor its records have, each with the nearest existing names.
+    Empty when all is well."""
     present = {f"{src}/{stream}" for src, stream in archive.streams()}
     problems: list[str] = []
-    paths: dict[str, set[str]] = {}
+    samples: dict[str, tuple[list[Any], set[str]]] = {}
     join_targets = {definition.client.stream, *(m.stream for m in definition.matches)}
     for stream, fld, place in _uses(definition):
         if stream not in present:
@@ -570,27 +572,54 @@ def check_against(definition: Definition, archive: Any) -> list[str]:
             problems.append(f"{place}: '{stream}' is not the client stream or a [[client.match]]"
                             f" stream ({', '.join(sorted(join_targets))})")
             continue
-        if stream not in paths:
-            paths[stream] = _stream_paths(archive, stream)
-        known = paths[stream]
-        if known and fld not in known:
-            problems.append(f"{place}: {stream} has no field '{fld}'{suggest(fld, known)}")
+        if stream not in samples:
+            samples[stream] = _sample(archive, stream)
+        records, schema = samples[stream]
+        if fld in schema or any(has_path(r, fld) for r in records) or not records:
+            continue
+        known = schema.union(*(field_paths(r) for r in records))
+        problems.append(f"{place}: {stream} has no field '{fld}'{suggest(fld, known)}")
     return problems
 
 
-def _stream_paths(archive: Any, stream: str) -> set[str]:
+def has_path(data: Any, path: str) -> bool:
+    """Whether a record has the field at ``path`` at all (its value may be null)."""
+    if isinstance(data, Mapping) and path in data:
+        return True
+    head, _, rest = path.partition(".")
+    items = data if isinstance(data, list) else [data]
+    for item in items:
+        if isinstance(item, Mapping) and head in item and (
+                not rest or has_path(item[head], rest)):
+            return True
+    return False
+
+
+def _sample(archive: Any, stream: str) -> tuple[list[Any], set[str]]:
+    """Some of the stream's records, and the field paths its archived schema names."""
     source, name = stream.split("/", 1)
-    found: set[str] = set()
+    records = []
     for i, (_rid, data) in enumerate(archive.records(source, name)):
-        if data is not None:
-            found |= field_paths(data)
-            if isinstance(data, Mapping):
-                found |= set(data)
         if i >= _SAMPLE:
             break
-    schema = archive.get_schema(source, name)
-    if isinstance(schema, Mapping) and isinstance(schema.get("properties"), Mapping):
-        found |= _schema_paths(schema)
+        if data is not None:
+            records.append(data)
+    return records, _schema_fields(archive.get_schema(source, name))
+
+
+def _schema_fields(schema: Any) -> set[str]:
+    """Field paths from a JSON schema (also under "json_schema"), or the names of a
+    Salesforce describe's fields."""
+    if not isinstance(schema, Mapping):
+        return set()
+    found: set[str] = set()
+    for candidate in (schema, schema.get("json_schema")):
+        if isinstance(candidate, Mapping) and isinstance(candidate.get("properties"), Mapping):
+            found |= _schema_paths(candidate)
+    fields = schema.get("fields")
+    if isinstance(fields, list):
+        found |= {f["name"] for f in fields if isinstance(f, Mapping)
+                  and isinstance(f.get("name"), str)}
     return found
 
 

@@ -140,7 +140,7 @@ def print_care_plans(archive: Archive, definition: Definition, *, query: str | N
     now = now or dt.datetime.now(dt.UTC)
     run_id = archive.resolve_as_of(as_of)
     info, synced = print_info(archive, definition, run_id, now, stale_after_hours)
-    view = ArchiveView(archive, run_id)
+    view = ArchiveView(archive, run_id, bulk=everyone)
     clients = binder_clients(view, definition) if everyone else [
         find_clients(view, definition, query or "")]
     if not clients:
