@@ -855,7 +855,8 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
             report = run_restore(archive, writer, mapping, target=target, only=streams,
                                  as_of=as_of, dry_run=dry_run,
                                  errors_path=errors_path or default_errors,
-                                 progress=_RestoreLines(err), source=source)
+                                 progress=None if dry_run else _RestoreLines(err),
+                                 source=source)
         check = verify_restore(archive, writer, mapping, target=target, only=streams,
                                as_of=as_of, source=source) if verify else None
     if report is not None and report.dry_run:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from exporter.archive import Archive, Record
+from exporter.keys import KeyFile
 from exporter.restore import MappingError, load_mapping, run_restore, verify_restore
 from exporter.restore.csv_target import CsvWriter
 from exporter.restore.mapping import FieldRule
@@ -223,3 +224,35 @@ def test_mapping_errors_name_the_problem_and_the_nearest_name(
                     _mapping(tmp_path, text), target="x")
     assert message in str(err.value)
     assert archive.id_map("x") == []
+
+
+def test_cli_restore_to_a_csv_target_exit_codes_and_error_report(run_cli: Any,
+                                                                 tmp_path: Path) -> None:
+    run_cli.init()
+    with run_cli.config.open("a", encoding="utf-8") as fh:
+        fh.write(f'\n[targets.folder]\ntype = "csv"\npath = "{tmp_path / "out"}"\n')
+    with Archive.open(run_cli.archive, KeyFile(run_cli.key_file), write=True) as arc:
+        _fill(arc)
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    errors = tmp_path / "bad.csv"
+
+    plan = run_cli("restore", "--to", "folder", "--mapping", str(mapping), "--dry-run",
+                   "--errors", str(errors))
+    assert plan.exit_code == 0, plan.output
+    assert "Account -> clients: 2 records: 2 to create" in plan.output
+    assert "would fail: Medication__c a02Y" in plan.output
+    assert not (tmp_path / "out").exists() and not errors.exists()
+
+    done = run_cli("restore", "--to", "folder", "--mapping", str(mapping), "--errors",
+                   str(errors), "--verify")
+    assert done.exit_code == 11, done.output  # partial: one record failed
+    assert "5 created" in done.output and str(errors) in done.output
+    assert "a02Y" in errors.read_text(encoding="utf-8")
+
+    check = run_cli("restore", "--to", "folder", "--mapping", str(mapping), "--dry-run",
+                    "--verify", "--only", "Account,Staff__c")
+    assert check.exit_code == 0 and "4 of 4 records match (100.0%)" in check.output
+
+    bad = run_cli("restore", "--to", "foldr", "--mapping", str(mapping))
+    assert bad.exit_code == 3 and "did you mean folder" in bad.output

@@ -382,9 +382,9 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
     report.calls = writer.calls()
     report.seconds = time.monotonic() - started
     written = report.total("created") + report.total("updated") + report.total("unchanged")
-    if report.errors:
+    if report.errors and not dry_run:  # a plan's failures are "would fail", listed
         report.status = "partial" if written else "failed"
-    if errors_path is not None and report.errors:
+    if errors_path is not None and report.errors and not dry_run:
         _write_errors(errors_path, report.errors)
         report.errors_file = errors_path
     if report.run_id is not None:
