@@ -176,7 +176,7 @@ class SectionView:
         cells = self.rows[0].cells if self.rows else []
         for i in range(len(self.labels)):
             wide = self.multiline[i] or self.emphasis[i] or len(cells[i] if i < len(cells)
-                                                                else "") > 40
+                                                                else "") > 24
             if wide:
                 rows.append([i])
             elif rows and len(rows[-1]) == 1 and rows[-1][-1] not in self._wide(cells):
@@ -187,7 +187,7 @@ class SectionView:
 
     def _wide(self, cells: list[str]) -> set[int]:
         return {i for i in range(len(self.labels)) if self.multiline[i] or self.emphasis[i]
-                or len(cells[i] if i < len(cells) else "") > 40}
+                or len(cells[i] if i < len(cells) else "") > 24}
 
     def unwrapped(self, i: int) -> bool:
         """Column ``i`` is printed without wrapping (dates, times, short values: phones)."""

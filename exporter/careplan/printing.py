@@ -90,7 +90,7 @@ def print_info(archive: Archive, definition: Definition, as_of: int | None, now:
         limit = definition.stale_after_hours or stale_after_hours
         if hours > limit:
             stale = (f"DATA MAY BE OUT OF DATE: the last successful sync was {_age(hours)} ago "
-                     f"(over {limit:g} hours). Check recent changes with the office.")
+                     f"(over {limit:g} hours). Check changes with the office.")
     return PrintInfo(_when(now), data_as_of, definition.organisation, stale, historical), run
 
 
