@@ -618,12 +618,15 @@ class Archive:
             "AND deleted = 0", (sid,))}
 
     def records(self, source: str, stream: str, as_of: int | None = None,
-                include_deleted: bool = False) -> Iterator[tuple[str, dict[str, Any] | None]]:
+                include_deleted: bool = False, containing: str | None = None,
+                ) -> Iterator[tuple[str, dict[str, Any] | None]]:
         """(record id, data) of the records as they are now, or as of run ``as_of``,
-        streamed in record-id order."""
+        streamed in record-id order. ``containing`` keeps only records whose canonical JSON
+        text contains that string (a fast pre-filter; callers check the field itself)."""
         sid = self._stream_id(source, stream, create=False)
         if sid is None:
             return
+        params: list[Any]
         if as_of is None:
             where, params = "superseded_run IS NULL", [sid]
         else:
@@ -631,6 +634,9 @@ class Archive:
             params = [sid, as_of, as_of]
         if not include_deleted:
             where += " AND deleted = 0"
+        if containing is not None:
+            where += " AND instr(data, ?) > 0"
+            params.append(containing)
         with _translated(self.path):
             cur = self.conn.execute(f"SELECT record_id, data FROM versions WHERE stream_id = ? "
                                     f"AND {where} ORDER BY record_id", params)

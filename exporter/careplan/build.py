@@ -108,22 +108,11 @@ class ArchiveView:
 
     def _containing(self, stream: str, text: str) -> Iterator[Rec]:
         """Records whose canonical JSON contains ``text`` as written in a JSON string: a
-        superset of those holding the value exactly (archive_schema.sql's versions table,
-        with Archive.records' as-of rule)."""
+        superset of those holding the value exactly."""
         source, name = stream.split("/", 1)
         needle = json.dumps(text, ensure_ascii=False)[1:-1]
-        if self.as_of is None:
-            when, params = "v.superseded_run IS NULL", []
-        else:
-            when = "v.first_run <= ? AND (v.superseded_run IS NULL OR v.superseded_run > ?)"
-            params = [self.as_of, self.as_of]
-        rows = self.archive.conn.execute(
-            "SELECT v.record_id, v.data FROM versions v JOIN streams s ON s.id = v.stream_id "
-            f"WHERE s.source = ? AND s.stream = ? AND v.deleted = 0 AND {when} "
-            "AND instr(v.data, ?) > 0 ORDER BY v.record_id",
-            [source, name, *params, needle]).fetchall()
-        for rid, data in rows:
-            value = json.loads(data) if data else None
+        for rid, value in self.archive.records(source, name, as_of=self.as_of,
+                                               containing=needle):
             if isinstance(value, Mapping):
                 yield rid, value
 
