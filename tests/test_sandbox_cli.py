@@ -25,7 +25,7 @@ def _serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], dict[str,
         parts = line.split()
         if len(parts) == 2 and parts[1].startswith("http://127.0.0.1:"):
             urls[parts[0]] = parts[1]
-        if line.startswith("Sources in"):
+        if line.startswith(("Sources in", "Targets in")):
             break
     problem = proc.stderr.read() if proc.stderr and not urls else ""
     assert set(urls) == {"salesforce", "hubspot", "google"}, problem
@@ -64,6 +64,9 @@ def test_serve_writes_a_ready_config_and_keeps_state(tmp_path: Path) -> None:
 def test_serve_empty_is_a_fresh_restore_target(tmp_path: Path) -> None:
     proc, urls = _serve(tmp_path, "--empty")
     try:
+        config = tomllib.loads((tmp_path / "config.toml").read_text())
+        assert "sources" not in config
+        assert {n: t["base_url"] for n, t in config["targets"].items()} == urls
         token = CREDENTIALS["hubspot"]["access_token"]
         r = requests.get(f"{urls['hubspot']}/crm/v3/objects/contacts",
                          headers={"Authorization": f"Bearer {token}"}, timeout=10)

@@ -5,9 +5,8 @@ a folder of CSV files). The engine (exporter.restore.engine) hands it batches of
 :class:`WriteItem` per target object, parents first, and records what it answers in the
 archive's id map. A writer never touches SQL; the core never imports a vendor SDK.
 
-Writers are found like connectors: a connector class names its writer in a ``writer``
-class attribute (``"module:Class"``), or a package declares one in the entry-point group
-``exporter.targets``; the CSV folder target is built in (:data:`BUILTIN`).
+Writers are found like connectors, by the entry-point group ``exporter.targets``; the
+built-in ones (HubSpot, Salesforce, a CSV folder) are registered there in pyproject.toml.
 
 Idempotency: an object with a *unique key* (``ObjectInfo.upsert``) is written by upsert on
 that key, so resending a batch never duplicates. Other objects are created; the engine
@@ -21,7 +20,6 @@ a failing call raises ``SourceError`` subclasses (``TransientError`` is retried 
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,11 +27,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar
 
-from exporter.connector import connector_class
 from exporter.errors import ConfigError
 
 __all__ = [
-    "BUILTIN",
     "FileItem",
     "Link",
     "ObjectInfo",
@@ -47,9 +43,6 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "exporter.targets"
 #: Writers shipped in the core, by target type.
-BUILTIN: dict[str, str] = {"csv": "exporter.restore.csv_target:CsvWriter"}
-
-
 @dataclass(frozen=True)
 class ObjectInfo:
     """What the target knows of one object: its fields or properties (name -> type), the
@@ -169,44 +162,21 @@ class Writer:
         self.close()
 
 
-def _load(spec: str) -> type[Writer]:
-    module, _, attr = spec.partition(":")
-    cls = getattr(importlib.import_module(module), attr)
-    if not (isinstance(cls, type) and issubclass(cls, Writer)):
-        raise ConfigError(f"{spec} is not an exporter Writer.")
-    return cls
-
-
-def _entry_points() -> Iterator[Any]:
-    yield from metadata.entry_points(group=ENTRY_POINT_GROUP)
-
-
 def writer_class(type_name: str) -> type[Writer]:
-    """The writer for a target type: built-in, an ``exporter.targets`` entry point, or the
-    ``writer`` attribute of the connector of that type."""
-    if type_name in BUILTIN:
-        return _load(BUILTIN[type_name])
-    for ep in _entry_points():
-        if ep.name == type_name:
-            return _load(ep.value)
-    try:
-        conn = connector_class(type_name)
-    except ConfigError:
-        conn = None
-    spec = getattr(conn, "writer", None) if conn is not None else None
-    if spec is None:
-        spec = _KNOWN.get(type_name)
-    if spec is None:
+    """The writer registered for a target type in the ``exporter.targets`` entry-point group
+    (built-in writers are registered there too, in pyproject.toml)."""
+    eps = {ep.name: ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)}
+    if type_name not in eps:
         raise ConfigError(f"There is no restore target of type '{type_name}' (known: "
-                          f"{', '.join(sorted({*BUILTIN, *_KNOWN}))}).")
-    return _load(spec)
-
-
-#: The writers of the built-in connectors, until their connector classes name them.
-_KNOWN: dict[str, str] = {
-    "hubspot": "connectors.hubspot_write:HubSpotWriter",
-    "salesforce": "connectors.salesforce_write:SalesforceWriter",
-}
+                          f"{', '.join(sorted(eps)) or 'none'}).")
+    try:
+        cls = eps[type_name].load()
+    except Exception as exc:  # a broken plugin must say so, not crash the restore
+        raise ConfigError(f"The restore target '{type_name}' is installed but failed to load "
+                          f"({type(exc).__name__}: {exc}); reinstall it.") from None
+    if not (isinstance(cls, type) and issubclass(cls, Writer)):
+        raise ConfigError(f"The restore target '{type_name}' is not an exporter Writer.")
+    return cls
 
 
 def target_table(config_raw: Mapping[str, Any], name: str, config_path: Path) -> Any:

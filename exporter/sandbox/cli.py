@@ -14,14 +14,15 @@ import click
 __all__ = ["sandbox"]
 
 
-def merge_sources_into_config(config_path: Path, sources: dict[str, Any]) -> None:
-    """Put ``sources`` into the config file's [sources], keeping everything else."""
+def merge_sources_into_config(config_path: Path, tables: dict[str, Any],
+                              section: str = "sources") -> None:
+    """Put ``tables`` into the config file's [sources] (or [targets]), keeping the rest."""
     from exporter.config import write_config
 
     data: dict[str, Any] = {}
     if config_path.exists():
         data = tomllib.loads(config_path.read_text(encoding="utf-8"))
-    data["sources"] = sources
+    data[section] = tables
     write_config(config_path, data)
 
 
@@ -51,7 +52,7 @@ def sandbox() -> None:
 def serve(ctx: click.Context, clients: int, seed: int, state: Path | None, port: int,
           empty: bool, vendors: tuple[str, ...]) -> None:
     """Serve the three emulators on 127.0.0.1 until Ctrl-C, and point the config file's
-    sources at them (secrets in 0600 files beside it).
+    sources at them (with --empty: its restore targets), secrets in 0600 files beside it.
 
     \b
     Example:
@@ -66,12 +67,16 @@ def serve(ctx: click.Context, clients: int, seed: int, state: Path | None, port:
     ports = {"salesforce": port, "hubspot": port + 1, "google": port + 2} if port else None
     sb.start(ports)
     try:
+        # An empty sandbox is a restore target; a full one is something to sync from.
+        section = "targets" if empty else "sources"
         merge_sources_into_config(
-            config_path, sb.source_configs(config_path.parent / "sandbox-secrets"))
+            config_path, sb.source_configs(config_path.parent / f"sandbox-{section}-secrets"),
+            section)
         click.echo("The sandbox cloud is running:")
         for name, url in sb.urls.items():
             click.echo(f"  {name:<11} {url}")
-        click.echo(f"Sources in {config_path} now point at it. Press Ctrl-C to stop.")
+        click.echo(f"{section.capitalize()} in {config_path} now point at it. Press Ctrl-C "
+                   "to stop.")
         done = threading.Event()
 
         def stop(signum: int, frame: FrameType | None) -> None:
