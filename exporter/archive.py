@@ -357,9 +357,19 @@ class Archive:
             raise
 
     def _migrate(self, version: int) -> None:
+        """Upgrade an older archive in one transaction. A reader takes the write lock just
+        for this, so that any command can do it."""
         if self._lock is None:
-            raise ArchiveLocked("This archive needs upgrading to the new format; run a command "
-                                "that writes (e.g. 'exporter sync') while no sync is running.")
+            try:
+                with ArchiveLock(self.path):
+                    self._migrate_locked(version)
+            except ArchiveLocked:
+                raise ArchiveLocked("This archive needs upgrading to the new format, and a "
+                                    "sync is running; try again when it has finished.") from None
+        else:
+            self._migrate_locked(version)
+
+    def _migrate_locked(self, version: int) -> None:
         with self.transaction():
             while version < FORMAT_VERSION:
                 step = MIGRATIONS.get(version)

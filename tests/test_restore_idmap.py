@@ -9,6 +9,7 @@ import pytest
 from exporter.archive import FORMAT_VERSION, Archive, IdMapEntry
 from exporter.errors import ArchiveLocked
 from exporter.keys import KeyFile
+from exporter.lock import ArchiveLock
 
 
 def _make_v1(archive_path: Path, key_path: Path) -> None:
@@ -27,19 +28,21 @@ def test_format_version_is_2(archive: Archive) -> None:
     assert archive.conn.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
-def test_v1_archive_is_refused_read_only_and_migrated_for_writing(
+def test_v1_archive_is_migrated_on_open_unless_a_sync_holds_it(
         archive_path: Path, key_path: Path) -> None:
     _make_v1(archive_path, key_path)
-    with pytest.raises(ArchiveLocked, match="needs upgrading"):
-        Archive.open(archive_path, KeyFile(key_path))
-    with Archive.open(archive_path, KeyFile(key_path), write=True) as arc:
+    with ArchiveLock(archive_path), pytest.raises(ArchiveLocked, match="needs upgrading"):
+        Archive.open(archive_path, KeyFile(key_path))  # a sync is running: not now
+    with Archive.open(archive_path, KeyFile(key_path)) as arc:  # a reader upgrades it
         assert arc.conn.execute("PRAGMA user_version").fetchone()[0] == 2
         assert [e["detail"] for e in arc.audit_entries("migrate")] == [{"to_version": 2}]
         assert list(arc.records("salesforce", "Account")) == [("001A", {"Name": "Ada"})]
+    with Archive.open(archive_path, KeyFile(key_path), write=True) as arc:
         arc.put_id_map("hs", [IdMapEntry("salesforce", "Account", "001A", "contacts", "51",
                                          "ab")])
         assert arc.verify() == []
-    with Archive.open(archive_path, KeyFile(key_path)) as ro:  # now readable read-only
+        assert len(arc.audit_entries("migrate")) == 1
+    with Archive.open(archive_path, KeyFile(key_path)) as ro:
         assert ro.id_map("hs")[0].target_id == "51"
 
 
