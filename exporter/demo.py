@@ -4,8 +4,11 @@
 
 Starts the sandbox (local Salesforce, HubSpot and Google emulators holding a made-up agency of
 100 clients), creates an encrypted archive with a key file, checks the sources, syncs two
-nights (one day passes in between), then shows status and verifies the archive. Everything is
-left under the given folder (git-ignored). Each step runs the real ``exporter`` command.
+nights (one day passes in between), shows status and verifies the archive. Then, with the
+sandbox stopped, it prints care plans (one client, the binder of every client) and runs a
+restore drill into an empty HubSpot portal (dry run, restore with verification, a re-run
+that creates nothing). Everything is left under the given folder (git-ignored). Each step
+runs the real ``exporter`` command.
 """
 
 from __future__ import annotations
@@ -55,7 +58,27 @@ def main(out: Path) -> None:
         _exporter(config, "sync")
         _exporter(config, "status")
         _exporter(config, "verify")
-    print(f"\nEverything is in {out}. Try:\n  .venv/bin/exporter --config {config} status")
+
+    print("\nThe cloud is gone: every sandbox server is stopped. Care plans print from the "
+          "archive alone.")
+    plans = out / "care-plans"
+    _exporter(config, "print", "C-00003", "--out", str(plans / "C-00003.pdf"))
+    _exporter(config, "print", "C-00001", "--format", "html", "--out",
+              str(plans / "C-00001.html"))
+    _exporter(config, "print", "--all", "--out", str(plans / "binder.pdf"))
+
+    print("\nRestore drill: Salesforce's data, from the archive, into an empty HubSpot portal.")
+    with Sandbox(clients=0, seed=2, vendors=["hubspot"]) as target:
+        merge_sources_into_config(config, target.source_configs(out / "target-secrets"),
+                                  "targets")
+        _exporter(config, "restore", "--to", "hubspot", "--mapping", "salesforce_to_hubspot",
+                  "--dry-run")
+        _exporter(config, "restore", "--to", "hubspot", "--mapping", "salesforce_to_hubspot",
+                  "--verify")
+        print("\nRun it again: nothing is created twice.")
+        _exporter(config, "restore", "--to", "hubspot", "--mapping", "salesforce_to_hubspot")
+    print(f"\nEverything is in {out}: the archive, its keys, the care plans in {plans}.\n"
+          f"Try:  .venv/bin/exporter --config {config} status")
 
 
 if __name__ == "__main__":
