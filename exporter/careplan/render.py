@@ -11,6 +11,7 @@ parallel processes), joined with pypdf; each client is a PDF bookmark.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -112,12 +113,21 @@ def _fetcher() -> Any:
     return _NoNetwork(allowed_protocols={"data"})
 
 
+@functools.cache
+def _font_config() -> Any:
+    """One font configuration per process: a binder's worker reuses it for every client."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    return FontConfiguration()
+
+
 def pdf_of_html(html: str) -> bytes:
     """WeasyPrint, with the no-network URL fetcher (a top-level function: worker processes
     call it)."""
     from weasyprint import HTML
 
-    return bytes(HTML(string=html, url_fetcher=_fetcher(), base_url="data:,").write_pdf())
+    doc = HTML(string=html, url_fetcher=_fetcher(), base_url="data:,")
+    return bytes(doc.write_pdf(font_config=_font_config()))
 
 
 def render_pdf(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter") -> bytes:
