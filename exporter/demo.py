@@ -48,6 +48,11 @@ def main(out: Path) -> None:
         merge_sources_into_config(config, sb.source_configs(out / "sandbox-secrets"))
         data = tomllib.loads(config.read_text(encoding="utf-8"))
         data["log"] = {"dir": str(out / "logs")}
+        # Sheet rows keyed by what identifies them, so a row deleted mid-sheet does not
+        # renumber (and re-version) every row below it.
+        data["sources"]["google"]["row_keys"] = {
+            "Care Tasks": ["Client Number", "Day", "Time"],
+            "Medications": ["Client Number", "Medication"], "Roster": ["Email"]}
         write_config(config, data)
         _exporter(config, "check")
         print("\nNight 1: the first sync copies everything.")
