@@ -206,8 +206,8 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
     failed = [s for s in report.streams if s.status != "ok"]
     if failed and report.status == "ok":
         report.status = "failed" if len(failed) == len(report.streams) else "partial"
-        report.error = report.error or f"{len(failed)} stream(s) failed: " + "; ".join(
-            f"{s.stream}: {s.error}" for s in failed[:3])
+        more = f" ({len(failed) - 1} more stream(s) failed too)" if len(failed) > 1 else ""
+        report.error = report.error or f"{failed[0].stream}: {failed[0].error}{more}"
     return report
 
 
