@@ -16,7 +16,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from exporter.sync import NullProgress, SourceReport, StreamReport
+from exporter.sync import NullProgress, StreamReport
 
 __all__ = ["LineProgress", "RichProgress", "progress_for"]
 
@@ -27,10 +27,6 @@ class LineProgress(NullProgress):
 
     def stream_finished(self, report: StreamReport) -> None:
         self.console.print(report.summary(), markup=False, highlight=False)
-
-    def source_finished(self, report: SourceReport) -> None:
-        if report.status != "ok":
-            self.console.print(f"{report.name}: {report.status}: {report.error}", markup=False)
 
 
 class RichProgress(LineProgress):
