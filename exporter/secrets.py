@@ -20,7 +20,7 @@ from typing import Any
 
 from exporter.errors import ConfigError
 
-__all__ = ["resolve_secrets"]
+__all__ = ["resolve_secrets", "split_settings"]
 
 
 def _from_file(base: Path, value: str, source: str, name: str) -> str:
@@ -87,3 +87,11 @@ def resolve_secrets(config_path: Path, source: str, config: Mapping[str, Any],
             raise ConfigError(f"In {config_path}, [sources.{source}] {name} uses '{kind}'; "
                               "use env, keyring or file.")
     return out
+
+
+def split_settings(config_path: Path, name: str, table: Mapping[str, Any],
+                   fields: Iterable[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """A source or target table split into (settings, resolved secrets)."""
+    fields = tuple(fields)
+    secrets = resolve_secrets(config_path, name, table, fields)
+    return {k: v for k, v in table.items() if k not in fields}, secrets

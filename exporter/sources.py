@@ -16,7 +16,7 @@ from typing import Any
 from exporter.config import Config
 from exporter.connector import Connector, connector_class
 from exporter.errors import ConfigError
-from exporter.secrets import resolve_secrets
+from exporter.secrets import split_settings
 
 __all__ = ["build_connector", "build_connectors"]
 
@@ -26,8 +26,7 @@ def build_connector(name: str, table: Mapping[str, Any], config_path: Path) -> C
         raise ConfigError(f"In {config_path}, [sources.{name}] needs a type, e.g. "
                           'type = "salesforce".')
     cls = connector_class(table["type"])
-    secrets = resolve_secrets(config_path, name, table, cls.secret_fields)
-    settings = {k: v for k, v in table.items() if k not in cls.secret_fields}
+    settings, secrets = split_settings(config_path, name, table, cls.secret_fields)
     return cls(name, settings, secrets)
 
 

@@ -195,14 +195,13 @@ def target_table(config_raw: Mapping[str, Any], name: str, config_path: Path) ->
 
 def build_writer(name: str, table: Mapping[str, Any], config_path: Path) -> Writer:
     """A writer for the config's ``[targets.NAME]`` table (secrets resolved)."""
-    from exporter.secrets import resolve_secrets
+    from exporter.secrets import split_settings
 
     if not isinstance(table, Mapping) or not isinstance(table.get("type"), str):
         raise ConfigError(f"In {config_path}, [targets.{name}] needs a type, e.g. "
                           'type = "hubspot" or type = "csv".')
     cls = writer_class(table["type"])
-    secrets = resolve_secrets(config_path, name, table, cls.secret_fields)
-    settings = {k: v for k, v in table.items() if k not in cls.secret_fields}
+    settings, secrets = split_settings(config_path, name, table, cls.secret_fields)
     return cls(name, settings, secrets)
 
 
