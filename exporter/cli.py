@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from exporter import __version__, errors
@@ -64,8 +65,8 @@ EXIT_DAMAGED = 6
 EXIT_INTERRUPTED = 130
 
 F = TypeVar("F", bound=Callable[..., Any])
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False, soft_wrap=True, markup=False)  # markup only where asked
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 
 def exit_code_for(exc: BaseException) -> int:
@@ -128,7 +129,7 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except errors.ExporterError as exc:
             log.warning("%s: %s", type(exc).__name__, exc)
-            err.print(f"[bold red]Error:[/] {exc}", markup=True)
+            err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True)
             raise SystemExit(exit_code_for(exc)) from None
         except KeyboardInterrupt:
             err.print("Stopped. Anything not yet committed was rolled back; run the command "
@@ -655,12 +656,12 @@ def check(state: State) -> None:
             connector.close()
         except errors.ExporterError as exc:
             failures += 1
-            out.print(f"[red]✗[/] {name}: {exc}", markup=True)
+            out.print(f"[red]✗[/] {escape(name)}: {escape(str(exc))}", markup=True)
             continue
         for r in results:
             mark = "[green]✓[/]" if r.ok else "[red]✗[/]"
-            out.print(f"{mark} {name}: {r.what}" + ("" if r.ok else f": {r.detail}"),
-                      markup=True)
+            text = f"{name}: {r.what}" + ("" if r.ok else f": {r.detail}")
+            out.print(f"{mark} {escape(text)}", markup=True)
             failures += not r.ok
     if failures:
         raise SystemExit(EXIT_SYNC_FAILED)
@@ -685,12 +686,13 @@ def connectors(state: State, show_streams: bool) -> None:
     loaded = load_connectors()
     for type_name, cls in sorted(loaded.classes.items()):
         doc = (cls.__doc__ or "").strip().splitlines()
-        out.print(f"[bold]{type_name}[/] ({cls.__module__}): {doc[0] if doc else ''}",
-                  markup=True)
+        out.print(f"[bold]{escape(type_name)}[/] ({cls.__module__}): "
+                  f"{escape(doc[0]) if doc else ''}", markup=True)
         if cls.known_streams:
             out.print("  streams: " + ", ".join(cls.known_streams))
     for type_name, problem in sorted(loaded.problems.items()):
-        out.print(f"[red]{type_name}[/]: failed to load ({problem})", markup=True)
+        out.print(f"[red]{escape(type_name)}[/]: failed to load ({escape(problem)})",
+                  markup=True)
     if show_streams:
         for name, table in state.config.sources.items():
             connector = build_connector(name, table, state.config.path)
@@ -758,8 +760,8 @@ def print_(state: State, client: str | None, everyone: bool, as_of: str | None, 
                 out=out_path, paper=paper, split=split,
                 stale_after_hours=config.stale_after_hours, workers=os.cpu_count() or 1)
         except AmbiguousClient as exc:
-            err.print(f"[bold red]Error:[/] '{client}' matches {len(exc.candidates)} clients; "
-                      "give the client number:", markup=True)
+            err.print(f"[bold red]Error:[/] '{escape(client or '')}' matches "
+                      f"{len(exc.candidates)} clients; give the client number:", markup=True)
             for c in exc.candidates:
                 err.print(f"  {c.display_key}  {c.name}  (born {c.birthdate or '?'})")
             raise SystemExit(exit_code_for(exc)) from None
