@@ -152,3 +152,10 @@ def test_init_writes_a_recovery_sheet(run_cli: Cli) -> None:
     html = sheet.read_text(encoding="utf-8")
     assert all(line in html for line in printed) and len(printed) == 2
     assert sheet.stat().st_mode & 0o077 == 0
+
+
+def test_messages_keep_their_square_brackets(run_cli: Cli) -> None:
+    run_cli.config.write_text('[log]\ndir = "logs"\n')
+    result = run_cli("status")
+    assert result.exit_code == 3
+    assert "has no [archive] path" in result.output and "under [archive]." in result.output
