@@ -27,15 +27,24 @@ class RetryPolicy:
     max_delay: float = 30.0  # no single wait is longer (a longer Retry-After gives up)
     max_total: float = 300.0  # give up when the waits would exceed this in all
     retries: int = 0  # how many retries this policy has made (for stats and benches)
+    #: Tries per call once some call has used up all its tries: a service that is down
+    #: should not cost the full backoff again for every stream (a light circuit breaker).
+    attempts_after_exhaustion: int = 2
+    exhausted: bool = False
 
     def call(self, what: str, fn: Callable[[], T]) -> T:
         """Run ``fn``; retry it on :class:`TransientError`."""
         waited = 0.0
-        for attempt in range(1, self.attempts + 1):
+        attempts = min(self.attempts, self.attempts_after_exhaustion) if self.exhausted \
+            else self.attempts
+        for attempt in range(1, attempts + 1):
             try:
-                return fn()
+                result = fn()
+                self.exhausted = False  # it answers again: full patience next time
+                return result
             except TransientError as exc:
-                if attempt == self.attempts:
+                if attempt == attempts:
+                    self.exhausted = True
                     raise SourceError(f"{what} kept failing after {attempt} tries ({exc}); "
                                       "the service may be down: try again later.") from None
                 delay = self.base_delay * 2 ** (attempt - 1)
@@ -43,11 +52,12 @@ class RetryPolicy:
                 if exc.retry_after is not None:
                     delay = max(float(exc.retry_after), 0.0)
                 if delay > self.max_delay or waited + delay > self.max_total:
+                    self.exhausted = True
                     raise SourceError(f"{what} was refused for now ({exc}) and asks to wait "
                                       f"{delay:.0f} s, longer than exporter waits; try again "
                                       "later.") from None
                 log.info("%s: %s; retrying in %.1f s (try %d of %d)", what, exc, delay,
-                         attempt + 1, self.attempts)
+                         attempt + 1, attempts)
                 time.sleep(delay)
                 waited += delay
                 self.retries += 1
