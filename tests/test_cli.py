@@ -159,3 +159,14 @@ def test_messages_keep_their_square_brackets(run_cli: Cli) -> None:
     result = run_cli("status")
     assert result.exit_code == 3
     assert "has no [archive] path" in result.output and "under [archive]." in result.output
+
+
+def test_connectors_lists_the_installed_connectors(run_cli: Cli) -> None:
+    run_cli.init()
+    result = run_cli("connectors")
+    assert result.exit_code == 0, result.output
+    for name, stream in (("salesforce", "Account"), ("hubspot", "contacts"),
+                         ("google", "calendar_events")):
+        assert f"{name} (connectors.{name})" in result.output
+        assert stream in result.output
+    assert "failed to load" not in result.output
