@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import random
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -148,6 +149,17 @@ def schema(em: HubSpotEmulator, request: Request) -> Response:
     return Response.json(schema_json(em))
 
 
+def offset_page(items: list[Any], after: int, limit: int, link: str,
+                shape: Callable[[Any], Any] | None = None) -> Response:
+    """One page of a listing paged by offset, with HubSpot's ``paging.next``."""
+    page = items[after : after + limit]
+    body: dict[str, Any] = {"results": [shape(x) for x in page] if shape else page}
+    if after + limit < len(items):
+        body["paging"] = {"next": {"after": str(after + limit),
+                                   "link": f"{link}?after={after + limit}"}}
+    return Response.json(body)
+
+
 def owners(em: HubSpotEmulator, request: Request) -> Response:
     limit = min(int(request.arg("limit") or 100), 500)
     after = int(request.arg("after") or 0)
@@ -156,15 +168,7 @@ def owners(em: HubSpotEmulator, request: Request) -> Response:
         owners = [o for o in owners if o["email"] == request.arg("email")]
     if (request.arg("archived") or "false").lower() == "true":
         owners = []  # no coordinator has left
-    body: dict[str, Any] = {"results": owners[after : after + limit]}
-    if after + limit < len(owners):
-        body["paging"] = {
-            "next": {
-                "after": str(after + limit),
-                "link": (f"{em.base_url}/crm/v3/owners/?after={after + limit}"),
-            }
-        }
-    return Response.json(body)
+    return offset_page(owners, after, limit, f"{em.base_url}/crm/v3/owners/")
 
 
 def owner(em: HubSpotEmulator, request: Request) -> Response:
@@ -196,15 +200,7 @@ def assoc_list(em: HubSpotEmulator, request: Request) -> Response:
     after = int(request.arg("after") or 0)
     rec = live(em, tname, request.params["id"])
     rows = assoc_rows(em, tname, rec.id, to_type) if rec is not None else []
-    body: dict[str, Any] = {"results": rows[after : after + limit]}
-    if after + limit < len(rows):
-        body["paging"] = {
-            "next": {
-                "after": str(after + limit),
-                "link": (f"{em.base_url}{request.path}?after={after + limit}"),
-            }
-        }
-    return Response.json(body)
+    return offset_page(rows, after, limit, f"{em.base_url}{request.path}")
 
 
 def assoc_batch_read(em: HubSpotEmulator, request: Request) -> Response:
@@ -452,15 +448,8 @@ def files_search(em: HubSpotEmulator, request: Request) -> Response:
             limit_ms = to_ms(bound)
             files = [m for m in files if (m[field] - limit_ms) * cmp >= 0]
     files.sort(key=lambda m: int(m["id"]))
-    body: dict[str, Any] = {"results": [file_json(em, m) for m in files[after : after + limit]]}
-    if after + limit < len(files):
-        body["paging"] = {
-            "next": {
-                "after": str(after + limit),
-                "link": (f"{em.base_url}/files/v3/files/search?after={after + limit}"),
-            }
-        }
-    return Response.json(body)
+    return offset_page(files, after, limit, f"{em.base_url}/files/v3/files/search",
+                       lambda m: file_json(em, m))
 
 
 def file_get(em: HubSpotEmulator, request: Request) -> Response:
