@@ -355,6 +355,47 @@ def test_paper_size(copy: Archive, tmp_path: Path, paper: str, size: tuple[int, 
     assert (round(float(box.width)), round(float(box.height))) == size
 
 
+def _boxes(box: Any) -> Iterator[Any]:
+    yield box
+    for child in getattr(box, "children", []):
+        yield from _boxes(child)
+
+
+@pytest.mark.parametrize("paper", ["letter", "a4"])
+@pytest.mark.parametrize("number", ["C-00001", "C-00003", "C-00004"])
+def test_every_table_fits_between_the_margins(copy: Archive, number: str, paper: str) -> None:
+    """No table, cell or line of text runs past the right margin (an email address or a long
+    record id once pushed the emergency-contacts table off the page), and every record id
+    is printed on one line so it can be read back."""
+    from weasyprint import HTML
+
+    from exporter.careplan.printing import print_info
+    from exporter.careplan.render import render_html
+
+    definition = load_definition()
+    now = dt.datetime.now(dt.UTC)
+    info, _ = print_info(copy, definition, None, now, 36)
+    view = ArchiveView(copy, None)
+    plan = build_care_plan(view, definition, find_clients(view, definition, number), now)
+    document = HTML(string=render_html([plan], info, paper)).render()
+    checked = 0
+    for page in document.pages:
+        body = page._page_box.children[0]  # the html element's box
+        right = body.content_box_x() + body.width
+        for box in _boxes(body):
+            if box.element_tag in ("table", "td", "th") or type(box).__name__ == "LineBox":
+                checked += 1
+                assert box.position_x + box.margin_width() <= right + 0.5, (
+                    box.element_tag, box.element.get("class"), getattr(box, "text", ""),
+                    box.position_x, right)
+    assert checked > 50
+    reader = PdfReader(io.BytesIO(document.write_pdf()))
+    text = "\n".join(page.extract_text() or "" for page in reader.pages)
+    refs = [r.ref for s in plan.sections if s.layout == "table" for r in s.rows]
+    assert refs and all(re.search(rf"(?<!\w){re.escape(ref)}(?!\w)", text) for ref in refs), (
+        [r for r in refs if r not in text], text)
+
+
 def _three_client_definition() -> Any:
     text = default_definition_text().replace(
         'binder = { Status__c = "Active" }',

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from exporter.careplan.build import format_value, html_to_text
+from exporter.careplan.build import (
+    REF_COLUMN,
+    TABLE_CHARS,
+    Row,
+    SectionView,
+    format_value,
+    html_to_text,
+)
 from exporter.careplan.definition import (
     SECTIONS,
     DefinitionError,
@@ -230,3 +237,38 @@ def test_the_worked_example_prints_another_organisations_objects(tmp_path: Path)
     for absent in ("Digoxin", "Aspirin", "Sam Reed"):  # discontinued; another patient's
         assert absent not in text, absent
     assert "Not recorded: no allergies are recorded" in text
+
+
+def _table(labels: list[str], rows: list[list[str]], nowrap: list[bool] | None = None
+           ) -> SectionView:
+    n = len(labels)
+    return SectionView(id="t", title="T", layout="table", stream="crm/T", labels=labels,
+                       emphasis=[False] * n, multiline=[False] * n, below=[False] * n,
+                       nowrap=nowrap or [False] * n,
+                       rows=[Row(cells=r, ref=f"id{i}") for i, r in enumerate(rows)])
+
+
+def test_column_widths_fill_the_table_and_fit_unwrapped_values() -> None:
+    s = _table(["Day", "Task", "Notes"],
+               [["Thu 3 Dec 2026", "Light housekeeping", "Use the shower chair " * 4],
+                ["Fri 4 Dec 2026", "Blood sugar check", ""]], nowrap=[True, False, False])
+    cols = s.columns()
+    assert [c[0] for c in cols] == [0, 1, 2]
+    assert sum(w for _, w, _ in cols) == pytest.approx(100 - REF_COLUMN, abs=0.05)
+    per_char = (100 - REF_COLUMN) / TABLE_CHARS
+    day, task, notes = cols
+    assert day[2] and day[1] >= len("Thu 3 Dec 2026") * per_char  # a date never wraps
+    assert notes[1] > task[1] > day[1] * 0.5  # the long notes get the room that is left
+    assert not notes[2]
+
+
+def test_short_columns_share_the_room_by_length() -> None:
+    cols = _table(["Name", "Phone"], [["Mildred Haddad", "(445) 555-5127"]]).columns()
+    assert cols[0][1] == pytest.approx(cols[1][1], rel=0.1)
+
+
+def test_when_nothing_fits_every_column_may_wrap() -> None:
+    wide = ["x" * 30] * 4
+    cols = _table(["A", "B", "C", "D"], [wide], nowrap=[True] * 4).columns()
+    assert not any(unwrapped for _, _, unwrapped in cols)
+    assert sum(w for _, w, _ in cols) == pytest.approx(100 - REF_COLUMN, abs=0.05)

@@ -41,6 +41,12 @@ __all__ = [
 
 Rec = tuple[str, Mapping[str, Any]]
 SHORT = 14  # values up to this long are never wrapped
+# A records table's width in characters of 11.5pt body text (about 2.43 mm each: the 180 mm
+# between A4 margins, less the record column), the record column's share (an 18-20 character
+# record id in 5.5pt on one line) and a cell's padding.
+TABLE_CHARS = 63.5
+REF_COLUMN = 14.5
+CELL_PAD = 1.3
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thursday",
              "fri": "Friday", "sat": "Saturday", "sun": "Sunday"}
@@ -181,6 +187,59 @@ class SectionView:
     def unwrapped(self, i: int) -> bool:
         """Column ``i`` is printed without wrapping (dates, times, short values: phones)."""
         return self.nowrap[i] or max((len(r.cells[i]) for r in self.rows), default=0) <= SHORT
+
+    def columns(self) -> list[tuple[int, float, bool]]:
+        """(column index, width in % of the table, printed unwrapped) for each inline column.
+
+        Records tables are laid out with ``table-layout: fixed`` (automatic table layout is a
+        fifth of WeasyPrint's time for a binder), so the widths are worked out here. Every
+        column first gets its longest word (never split: "Acetaminophen" must stay whole), or
+        its whole value when it is printed unwrapped (dates, times, phone numbers); then the
+        room left goes to the columns that need least to fit most of their values on one
+        line (then all of them), so short values (a dose, a name) stay whole and long text
+        wraps. Widths are counted in
+        characters of body text; the record column keeps REF_COLUMN % of the table.
+        """
+        room = TABLE_CHARS
+        cols = []
+        for i in self.inline():
+            scale = 1.3 if self.emphasis[i] else 1.0  # bold and larger
+            texts = [r.cells[i] or "—" for r in self.rows] or [""]
+            lengths = sorted(len(line) for t in texts for line in (t.splitlines() or [""]))
+            longest, typical = lengths[-1], lengths[(len(lengths) * 3) // 4]
+            words = [w for t in texts for w in t.split()]
+            # an address (email, web) may break anywhere; a word (a drug's name) may not
+            word = max((min(len(w), 16) if any(c in w for c in "@/.") else min(len(w), 30)
+                        for w in words), default=0)
+            # headings are bold capitals: wider per character, and never split inside a word
+            label = max((len(w) for w in self.labels[i].split()), default=0) * 1.2
+            unwrapped = self.unwrapped(i)
+            word_low = max(word * scale, label) + CELL_PAD
+            low = max(longest * scale + CELL_PAD, word_low) if unwrapped else word_low
+            high = max(longest * scale, label) + CELL_PAD
+            usual = min(max(typical * scale, label) + CELL_PAD, high)
+            cols.append([i, low, high, unwrapped, usual, word_low])
+        # too wide: let unwrapped columns wrap between words, the one that saves most first
+        for c in sorted(cols, key=lambda c: c[5] - c[1]):
+            if sum(c[1] for c in cols) <= room:
+                break
+            c[1], c[3] = c[5], False
+        widths = [c[1] for c in cols]
+        spare = room - sum(widths)
+        if spare < 0:  # even single words do not fit: squeeze every column alike
+            widths = [w * room / sum(widths) for w in widths]
+        else:
+            for want in (4, 2):  # most values on one line first, then the longest ones
+                for n in sorted(range(len(cols)), key=lambda n: cols[n][want] - widths[n]):
+                    grant = max(0.0, min(cols[n][want] - widths[n], spare))
+                    widths[n] += grant
+                    spare -= grant
+            if spare > 0:  # everything fits on one line: share out the rest by width
+                total = sum(widths)
+                widths = [w + spare * w / total for w in widths]
+        scale_pct = (100.0 - REF_COLUMN) / room
+        return [(int(c[0]), round(w * scale_pct, 2), bool(c[3]))
+                for c, w in zip(cols, widths, strict=True)]
 
     def below_cells(self, row: Row) -> list[tuple[str, str, bool]]:
         """(label, text, multiline) of the row's below-the-row columns that have a value."""

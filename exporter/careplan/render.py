@@ -23,7 +23,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from exporter.careplan.build import CarePlan
+from exporter.careplan.build import REF_COLUMN, CarePlan
 
 __all__ = ["PrintInfo", "pdf_of_html", "render_binder", "render_html", "render_pdf"]
 
@@ -93,7 +93,7 @@ def render_html(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter
     env = _env()
     css = env.get_template("careplan.css").render(
         paper=PAPER[paper], plans=plans, footer=info.footer(), stale=info.stale or info.historical,
-        organisation=info.organisation or "Care plans")
+        organisation=info.organisation or "Care plans", ref_column=REF_COLUMN)
     return env.get_template("careplan.html").render(
         plans=plans, info=info, css=css, toc=toc or [],
         organisation=info.organisation or "Care plans")
@@ -144,9 +144,12 @@ def render_binder(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "lett
 
     htmls = [render_html([p], info, paper) for p in plans]
     if workers > 1 and len(htmls) > 1:
+        import weasyprint  # noqa: F401  (imported once here, not in every forked worker)
+
+        # One client per task: a client takes ~0.5 s, so bigger chunks only leave one
+        # worker finishing a long last chunk while the other waits.
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(pdf_of_html, htmls, chunksize=max(1, len(htmls) // (
-                workers * 4))))
+            parts = list(pool.map(pdf_of_html, htmls))
     else:
         parts = [pdf_of_html(h) for h in htmls]
     readers = [PdfReader(io.BytesIO(part)) for part in parts]
