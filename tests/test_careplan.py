@@ -431,6 +431,18 @@ def test_split_writes_one_file_per_client(copy: Archive, tmp_path: Path) -> None
     assert result.files and all(p.stat().st_mode & 0o777 == 0o600 for p in result.files)
 
 
+def test_split_pdfs_are_laid_out_in_parallel_one_client_each(copy: Archive,
+                                                             tmp_path: Path) -> None:
+    result = print_care_plans(copy, _three_client_definition(), everyone=True, split=True,
+                              out=tmp_path / "plans", workers=2)
+    assert [p.name for p in result.files] == [
+        f"careplan-{c.display_key}.pdf" for c in result.clients]
+    for path, client in zip(result.files, result.clients, strict=True):
+        pages = pdf_pages(path)
+        assert all(client.name in page for page in pages)  # each file holds its own client
+        assert f"Page 1 of {len(pages)}" in pages[0]
+
+
 def test_html_never_carries_markup_from_the_data(copy: Archive, tmp_path: Path) -> None:
     out = tmp_path / "p.html"
     print_care_plans(copy, load_definition(), query="C-00001", out=out, fmt="html")

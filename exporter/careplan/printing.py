@@ -30,7 +30,13 @@ from exporter.careplan.build import (
     find_clients,
 )
 from exporter.careplan.definition import Definition, DefinitionError, check_against
-from exporter.careplan.render import PrintInfo, render_binder, render_html, render_pdf
+from exporter.careplan.render import (
+    PrintInfo,
+    render_binder,
+    render_html,
+    render_pdf,
+    render_pdfs,
+)
 from exporter.errors import NotFound
 
 __all__ = ["PrintResult", "data_run", "print_care_plans"]
@@ -158,8 +164,12 @@ def print_care_plans(archive: Archive, definition: Definition, *, query: str | N
         if target.is_dir():
             target = target / _default_name(clients, fmt, now, everyone)
         outputs = [(target, plans)]
-    rendered = [(path, _render(group, info, fmt, paper, binder=everyone and not split,
-                               workers=workers)) for path, group in outputs]
+    if everyone and split and fmt == "pdf":  # one file per client, laid out in parallel
+        pdfs = render_pdfs(plans, info, paper, workers)
+        rendered = [(path, pdf) for (path, _), pdf in zip(outputs, pdfs, strict=True)]
+    else:
+        rendered = [(path, _render(group, info, fmt, paper, binder=everyone and not split,
+                                   workers=workers)) for path, group in outputs]
     result = PrintResult([p for p, _ in rendered], clients, run_id, synced.id,
                          info.stale)
     staged = [_staged(path) for path, _ in rendered]

@@ -25,7 +25,8 @@ from markupsafe import Markup, escape
 
 from exporter.careplan.build import REF_COLUMN, CarePlan
 
-__all__ = ["PrintInfo", "pdf_of_html", "render_binder", "render_html", "render_pdf"]
+__all__ = ["PrintInfo", "pdf_of_html", "render_binder", "render_html", "render_pdf",
+           "render_pdfs"]
 
 PAPER = {"letter": "letter", "a4": "A4"}
 
@@ -135,6 +136,20 @@ def render_pdf(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter"
     return pdf_of_html(render_html(plans, info, paper))
 
 
+def render_pdfs(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter",
+                workers: int = 1) -> list[bytes]:
+    """One PDF per client; ``workers`` > 1 lays clients out in that many processes."""
+    htmls = [render_html([p], info, paper) for p in plans]
+    if workers > 1 and len(htmls) > 1:
+        import weasyprint  # noqa: F401  (imported once here, not in every forked worker)
+
+        # One client per task: a client takes ~0.5 s, so bigger chunks only leave one
+        # worker finishing a long last chunk while the other waits.
+        with ProcessPoolExecutor(max_workers=min(workers, len(htmls))) as pool:
+            return list(pool.map(pdf_of_html, htmls))
+    return [pdf_of_html(h) for h in htmls]
+
+
 def render_binder(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter",
                   workers: int = 1) -> bytes:
     """A binder: a table of contents, then each client's plan rendered on its own (so "page
@@ -142,16 +157,7 @@ def render_binder(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "lett
     ``workers`` > 1 lays clients out in that many processes."""
     from pypdf import PdfReader, PdfWriter
 
-    htmls = [render_html([p], info, paper) for p in plans]
-    if workers > 1 and len(htmls) > 1:
-        import weasyprint  # noqa: F401  (imported once here, not in every forked worker)
-
-        # One client per task: a client takes ~0.5 s, so bigger chunks only leave one
-        # worker finishing a long last chunk while the other waits.
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            parts = list(pool.map(pdf_of_html, htmls))
-    else:
-        parts = [pdf_of_html(h) for h in htmls]
+    parts = render_pdfs(plans, info, paper, workers)
     readers = [PdfReader(io.BytesIO(part)) for part in parts]
     toc_pages = 1
     while True:  # the contents' own length shifts every start page
