@@ -5,12 +5,14 @@ Only this module prints and chooses exit codes (EXIT_CODES, listed in the README
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import functools
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,12 +25,14 @@ from exporter import __version__, errors
 from exporter.archive import Archive
 from exporter.config import (
     Config,
+    CopyTarget,
     default_archive_path,
     default_config_path,
     default_log_dir,
     load_config,
     write_config,
 )
+from exporter.copies import CopyDestinationProblem
 from exporter.keys import (
     Credential,
     KeyFile,
@@ -54,6 +58,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (errors.ArchiveNotFound, 8),
     (errors.NotFound, 9),
     (errors.DiskFull, 10),
+    (CopyDestinationProblem, 14),
     (errors.ExporterError, 1),
 ]
 EXIT_OK = 0
@@ -62,6 +67,7 @@ EXIT_SYNC_FAILED = 12
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_DAMAGED = 6
+EXIT_COPY_FAILED = 14
 EXIT_INTERRUPTED = 130
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -322,6 +328,7 @@ def status(state: State) -> None:
             for source, run in sorted(last_success(runs).items()):
                 out.print(f"Last successful sync of {source}: run {run.id}, "
                           f"{(run.finished_at or run.started_at)[:16].replace('T', ' ')} UTC.")
+        _print_last_copies(archive, state.config)
         if counts:
             table = Table(title="Records", title_justify="left")
             for col in ("source", "stream", "records", "deleted", "versions kept"):
@@ -330,6 +337,31 @@ def status(state: State) -> None:
                 table.add_row(c["source"], c["stream"], str(c["current"]), str(c["deleted"]),
                               str(c["versions"]))
             out.print(table)
+
+
+def _print_last_copies(archive: Archive, config: Config) -> None:
+    """The last copy per destination (from the audit log), flagged when it is stale."""
+    last: dict[str, dict[str, Any]] = {}
+    for entry in archive.audit_entries("copy"):  # oldest first
+        where = entry["detail"].get("destination")
+        if entry["action"] == "copy" and isinstance(where, str):
+            last[where] = entry
+    now = dt.datetime.now(dt.UTC)
+    for where, entry in sorted(last.items()):
+        out.print(f"Last copy to {where}: {entry['at'][:16].replace('T', ' ')} UTC "
+                  f"({entry['detail'].get('folder')}).")
+        try:
+            age = (now - dt.datetime.fromisoformat(entry["at"])).total_seconds() / 3600
+        except ValueError:
+            continue
+        if age > config.stale_after_hours:
+            out.print(f"Warning: the last copy to {where} is {age:.0f} hours old (more than "
+                      f"{config.stale_after_hours:g}): check that the copy still runs there "
+                      "(is the USB disk plugged in?) and run 'exporter copy'.")
+    for target in config.copies:
+        if str(target.path) not in last:
+            out.print(f"Warning: no copy has been made to {target.path} ({target.name}) yet: "
+                      "run 'exporter copy'.")
 
 
 def last_success(runs: list[Any]) -> dict[str, Any]:
@@ -604,7 +636,9 @@ def sync(state: State, sources: tuple[str, ...], full: bool) -> None:
     Only what changed since the last run is fetched; deletions are recorded. One failing
     source never stops the others: the run then ends "partial" (exit 11); if every source
     failed it ends "failed" (exit 12). Shows progress bars at a terminal and one line per
-    stream otherwise (for cron and Task Scheduler).
+    stream otherwise (for cron and Task Scheduler). Then every [[copies]] with
+    after_sync = true is made (see 'exporter copy'); a failed copy keeps the sync and, if
+    the sync itself succeeded, exits 14.
 
     \b
     Example:
@@ -618,18 +652,27 @@ def sync(state: State, sources: tuple[str, ...], full: bool) -> None:
     config = state.config
     connectors = build_connectors(config, sources)
     every = float(config.raw.get("sync", {}).get("reconcile_every_days", 7))
-    with state.open(write=True) as archive, progress_for(err) as progress:
-        report = run_sync(archive, connectors, full=full, reconcile_every_days=every,
-                          progress=progress)
-    words = {"ok": "finished", "partial": "finished PARTIALLY", "failed": "FAILED"}
-    out.print(f"Sync run {report.run_id} {words.get(report.status, report.status)}.")
-    for src in report.sources:
-        if src.status != "ok":
-            out.print(f"  {src.name}: {src.status}: {src.error}")
+    credential = state.credential()
+    copy_failures: list[int] = []
+    with Archive.open(config.archive, credential, write=True) as archive:
+        with progress_for(err) as progress:
+            report = run_sync(archive, connectors, full=full, reconcile_every_days=every,
+                              progress=progress)
+        words = {"ok": "finished", "partial": "finished PARTIALLY", "failed": "FAILED"}
+        out.print(f"Sync run {report.run_id} {words.get(report.status, report.status)}.")
+        for src in report.sources:
+            if src.status != "ok":
+                out.print(f"  {src.name}: {src.status}: {src.error}")
+        if report.status in ("ok", "partial"):
+            # Still under the write lock: the copies hold exactly what this sync archived.
+            copy_failures = _make_copies(archive, credential,
+                                         [t for t in config.copies if t.after_sync])
     if report.status == "partial":
         raise SystemExit(EXIT_SYNC_PARTIAL)
     if report.status == "failed":
         raise SystemExit(EXIT_SYNC_FAILED)
+    if copy_failures:
+        raise SystemExit(EXIT_COPY_FAILED)
 
 
 @cli.command()
@@ -701,6 +744,188 @@ def connectors(state: State, show_streams: bool) -> None:
             finally:
                 connector.close()
             out.print(f"source {name}: {len(names)} streams: {', '.join(names)}")
+
+
+# -- copy --------------------------------------------------------------------------------
+
+
+_BIG_COPY = 64 << 20  # show a progress bar from this many bytes on
+
+
+@contextlib.contextmanager
+def _copy_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A byte progress bar for a big copy at a terminal; nothing otherwise."""
+    if not err.is_terminal:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                   TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True)
+    tasks: list[Any] = []
+
+    def advanced(done: int, total: int) -> None:
+        if total < _BIG_COPY:
+            return
+        if not tasks:
+            bar.start()
+            tasks.append(bar.add_task(label, total=total))
+        bar.update(tasks[0], completed=done)
+
+    try:
+        yield advanced
+    finally:
+        bar.stop()
+
+
+def _make_copies(archive: Archive, credential: Credential,
+                 targets: list[CopyTarget]) -> list[int]:
+    """Make each copy, one plain line each; returns the exit codes of those that failed."""
+    from exporter.copies import make_copy
+
+    failures = []
+    for target in targets:
+        try:
+            with _copy_bar(f"copying to {target.name}") as progress:
+                result = make_copy(archive, credential, target.path, keep=target.keep,
+                                   progress=progress)
+        except errors.ExporterError as exc:
+            log.warning("copy to %s: %s: %s", target.path, type(exc).__name__, exc)
+            err.print(f"[bold red]Error:[/] the copy to {escape(str(target.path))} failed: "
+                      f"{escape(str(exc))}", markup=True)
+            failures.append(exit_code_for(exc))
+            continue
+        there = "1 copy" if result.kept == 1 else f"{result.kept} copies"
+        out.print(f"Copied the archive ({_size(result.size)}) to {result.folder}; verified; "
+                  f"{there} kept there.")
+        for problem in result.problems:
+            err.print(f"Warning: {problem}.")
+    return failures
+
+
+def _chosen_copies(config: Config, to: str | None) -> list[CopyTarget]:
+    if to is None:
+        if not config.copies:
+            raise errors.ConfigError(
+                f"No copies are configured in {config.path}: add a [[copies]] table with the "
+                "folder to copy to (see README), or give a folder with --to.")
+        return list(config.copies)
+    for target in config.copies:
+        if target.name == to:
+            return [target]
+    folder = Path(to).expanduser()
+    if not folder.exists() and not any(sep in to for sep in ("/", "\\", ":")):
+        names = ", ".join(t.name for t in config.copies) or "none"
+        raise errors.ConfigError(f"There is no copy named '{to}' in {config.path} (configured: "
+                                 f"{names}), and no folder '{to}' here.")
+    folder = folder.resolve()
+    for target in config.copies:  # a configured folder given by its path keeps its settings
+        if target.path == folder:
+            return [target]
+    return [CopyTarget(name=str(folder), path=folder)]
+
+
+def _archive_id_of(config: Config) -> str | None:
+    """The archive's id from its .keys file (no unlocking needed), if it is there."""
+    from exporter.keys import KeySlots, slots_path_for
+
+    try:
+        return KeySlots.load(slots_path_for(config.archive)).archive_id
+    except errors.ExporterError:
+        return None
+
+
+def _list_copies(config: Config, targets: list[CopyTarget], check: bool) -> None:
+    from exporter.copies import list_copies
+
+    archive_id = _archive_id_of(config)
+    damaged = missing = 0
+    for target in targets:
+        try:
+            found = list_copies(target.path, archive_id, check=check)
+        except errors.ExporterError as exc:
+            err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True)
+            missing += 1
+            continue
+        out.print(f"{target.path} ({target.name}): {len(found)} "
+                  f"{'copy' if len(found) == 1 else 'copies'} of this archive"
+                  f"{'' if archive_id else ' (the archive is not there: every copy is listed)'}.")
+        for info in found:
+            run = info.newest_run
+            newest = (f"newest run {run.get('id')} of {str(run.get('started_at', ''))[:16]}"
+                      .replace("T", " ") + " UTC" if isinstance(run, dict) else "no runs")
+            line = (f"  {info.name}: made {info.created_at[:16].replace('T', ' ')} UTC, "
+                    f"{_size(info.size)}, {newest}")
+            if info.problems:
+                damaged += 1
+                line += f"; DAMAGED: {'; '.join(info.problems)}"
+            elif info.problems is not None:
+                line += "; checked: every file matches its manifest"
+            out.print(line)
+    if damaged:
+        err.print(f"[bold red]{damaged} damaged copy(ies) found.[/] Delete them and make a new "
+                  "copy with 'exporter copy'; the other copies are fine.", markup=True)
+        raise SystemExit(EXIT_DAMAGED)
+    if missing:
+        raise SystemExit(EXIT_COPY_FAILED)
+
+
+@cli.command()
+@click.option("--to", "to", metavar="NAME|FOLDER",
+              help="One configured copy (its name), or any folder; default: every [[copies]] "
+              "in the config.")
+@click.option("--list", "listing", is_flag=True,
+              help="List the copies of this archive in each folder instead of copying.")
+@click.option("--check", is_flag=True,
+              help="List the copies and read every file again against its manifest "
+              "(exit 6 if one is damaged).")
+@pass_state
+@handle_errors
+def copy(state: State, to: str | None, listing: bool, check: bool) -> None:
+    """Put a second copy of the archive elsewhere: a USB disk, a NAS share, a synced folder.
+
+    Each copy is a dated folder holding the encrypted archive and its .keys file (never the
+    key file), checked after it is written; the oldest copies beyond the configured 'keep'
+    are deleted. The folder must exist (a missing USB disk exits 14 and says so). The
+    archive is locked while it is copied, so no sync writes meanwhile.
+
+    \b
+    Example:
+      exporter copy
+      exporter copy --to usb
+      exporter copy --to E:/exporter-copies
+      exporter copy --list --check
+    """
+    from exporter.copies import check_destination
+
+    config = state.config
+    targets = _chosen_copies(config, to)
+    if listing or check:
+        _list_copies(config, targets, check)
+        return
+    failures: list[int] = []
+    reachable = []
+    for target in targets:  # before unlocking: a missing disk touches nothing
+        try:
+            check_destination(target.path)
+            reachable.append(target)
+        except CopyDestinationProblem as exc:
+            log.warning("copy to %s: %s", target.path, exc)
+            err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True)
+            failures.append(EXIT_COPY_FAILED)
+    if reachable:
+        credential = state.credential()
+        with Archive.open(config.archive, credential, write=True) as archive:
+            failures += _make_copies(archive, credential, reachable)
+    if failures:
+        raise SystemExit(failures[0])
 
 
 # -- print -------------------------------------------------------------------------------

@@ -1,0 +1,508 @@
+"""Second copies of the archive in another folder (a USB disk, a NAS share, a synced folder).
+
+    with Archive.open(path, credential, write=True) as archive:
+        result = make_copy(archive, credential, Path("E:/exporter-copies"), keep=7)
+    for info in list_copies(Path("E:/exporter-copies"), archive_id, check=True): ...
+
+A copy is a folder ``<archive stem>-<UTC YYYYmmdd-HHMMSS>`` holding the archive file, its
+``.keys`` file (both ciphertext only) and ``MANIFEST.json`` (sizes and SHA-256 of the two, the
+archive id, the newest run; no secrets). The key file that unlocks the archive unattended is
+never copied. A copy is a complete archive: point a config's ``[archive] path`` at its file.
+
+How one copy is made, so that it is consistent and never half there under its final name:
+
+1. the caller holds the archive's write lock (no sync writes meanwhile);
+2. ``PRAGMA wal_checkpoint(TRUNCATE)`` moves everything into the main file, then a read
+   transaction is held so that no other connection can checkpoint into it while it is read;
+3. the two files are streamed (1 MiB at a time, SHA-256 on the way) into a hidden folder
+   ``.partial-<archive id>-<stamp>-<pid>`` in the destination, fsynced with the folder;
+4. the copy is verified: the files are read back and hashed again, the copy's ``.keys`` file
+   is unlocked with the same credential and the copy's database is opened read-only and
+   ``PRAGMA quick_check``-ed;
+5. the folder is renamed into place; older copies of the same archive (matched by the
+   archive id in their manifest) beyond ``keep`` are deleted, nothing else ever is.
+
+A run killed at any moment leaves at most a ``.partial-*`` folder, which the next copy of that
+archive removes. No click here: the CLI prints and picks exit codes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import errno
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlcipher3
+
+from exporter import __version__
+from exporter.archive import Archive, translate_db_error
+from exporter.errors import ArchiveDamaged, ArchiveLocked, DiskFull, ExporterError
+from exporter.keys import Credential, KeySlots, slots_path_for
+
+__all__ = [
+    "MANIFEST",
+    "CopyDestinationProblem",
+    "CopyInfo",
+    "CopyResult",
+    "check_destination",
+    "list_copies",
+    "make_copy",
+]
+
+log = logging.getLogger("exporter.copies")
+
+MANIFEST = "MANIFEST.json"
+MANIFEST_FORMAT = "exporter-copy"
+MANIFEST_VERSION = 1
+CHUNK = 1 << 20
+PARTIAL_PREFIX = ".partial-"
+_DB_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, sqlcipher3.dbapi2.Error)
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+#: (bytes done, bytes in all) while the files are copied.
+Progress = Callable[[int, int], None]
+
+
+class CopyDestinationProblem(ExporterError):
+    """The copy folder is missing, not a folder, or cannot be written to (exit 14)."""
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    destination: Path
+    folder: Path  # the new copy
+    size: int  # bytes of the archive and its .keys file
+    sha256: str  # of the archive file
+    kept: int  # copies of this archive now in the destination
+    removed: list[str] = field(default_factory=list)  # old copies deleted by keep
+    problems: list[str] = field(default_factory=list)  # old copies that could not be deleted
+
+
+@dataclass(frozen=True)
+class CopyInfo:
+    """A copy found in a destination folder."""
+
+    name: str
+    path: Path
+    archive_id: str
+    created_at: str
+    size: int
+    newest_run: dict[str, Any] | None
+    problems: list[str] | None = None  # None: not checked; []: the hashes match
+
+    @property
+    def damaged(self) -> bool:
+        return bool(self.problems)
+
+
+# -- the destination -----------------------------------------------------------------------
+
+
+def check_destination(dest: Path) -> None:
+    """Raise CopyDestinationProblem unless ``dest`` is an existing folder. The folder is never
+    created: a missing USB disk must not turn into a copy on the computer's own disk."""
+    dest = Path(dest)
+    try:
+        if dest.is_dir():
+            return
+        if dest.exists():
+            raise CopyDestinationProblem(
+                f"The copy destination {dest} is a file, not a folder; give the folder to copy "
+                "into.")
+    except OSError as exc:  # e.g. a NAS that does not answer
+        raise CopyDestinationProblem(f"The copy folder {dest} cannot be reached "
+                                     f"({exc.strerror or exc}); is the disk or the network share "
+                                     "there?") from None
+    for parent in dest.parents:
+        if parent.exists() and not parent.is_dir():
+            raise CopyDestinationProblem(
+                f"The copy folder {dest} cannot be used: {parent} is a file, not a folder.")
+    raise CopyDestinationProblem(
+        f"The copy folder {dest} is not there: is the USB disk plugged in? (A network share: "
+        "is it reachable? A first copy there: create the folder first.)")
+
+
+def _stamp(now: dt.datetime) -> str:
+    return now.strftime("%Y%m%d-%H%M%S")
+
+
+def _final_name(dest: Path, stem: str, now: dt.datetime) -> Path:
+    base = f"{stem}-{_stamp(now)}"
+    candidate, n = dest / base, 2
+    while candidate.exists():
+        candidate, n = dest / f"{base}-{n}", n + 1
+    return candidate
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries to disk (not possible on Windows: skipped there)."""
+    if sys.platform == "win32":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some network file systems refuse it
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+def _drop_cache(fh: Any) -> None:
+    """Ask the OS to forget its cached pages of a written file, so reading it back reads the
+    disk (Linux; elsewhere it is a no-op)."""
+    if hasattr(os, "posix_fadvise"):
+        with contextlib.suppress(OSError):
+            os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+
+
+def _remove_stale_partials(dest: Path, archive_id: str) -> None:
+    prefix = f"{PARTIAL_PREFIX}{archive_id}-"
+    for entry in dest.iterdir():
+        if entry.name.startswith(prefix) and entry.is_dir():
+            log.info("removing an unfinished copy left by a stopped run: %s", entry)
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _remove_quietly(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        shutil.rmtree(folder)
+
+
+# -- the snapshot --------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _frozen_main_file(archive: Archive) -> Iterator[None]:
+    """Move the WAL into the main file and keep that file unchanged until the block ends.
+
+    The caller holds the write lock, so no sync writes. After a TRUNCATE checkpoint, a read
+    transaction on our connection holds SQLite's read slot 0 (\"the main file alone\"); no
+    other connection can then checkpoint into the main file, even a reader appending an
+    audit entry."""
+    conn = archive.conn
+    try:
+        for attempt in range(3):
+            busy, frames, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if busy == 0 and frames in (0, -1, done):
+                break
+            time.sleep(0.5 * (attempt + 1))
+        else:
+            raise ArchiveLocked("The archive is busy being read by another exporter process; "
+                                "wait a minute and try the copy again.")
+        conn.execute("BEGIN")
+        conn.execute("SELECT count(*) FROM archive_meta").fetchone()
+    except _DB_ERRORS as exc:
+        raise translate_db_error(exc, archive.path) from None
+    try:
+        yield
+    finally:
+        with contextlib.suppress(*_DB_ERRORS):
+            conn.execute("COMMIT")
+
+
+# -- copying -------------------------------------------------------------------------------
+
+
+def _write_error(exc: OSError, dest: Path) -> ExporterError:
+    if exc.errno in _NO_SPACE:
+        return DiskFull(f"The disk holding the copy folder {dest} is full; free some space there "
+                        "(or lower keep) and run the copy again. The unfinished copy was removed "
+                        "and the archive is unchanged.")
+    if isinstance(exc, PermissionError):
+        return CopyDestinationProblem(f"The copy folder {dest} cannot be written to (permission "
+                                      "denied); give the office user write access to it.")
+    return CopyDestinationProblem(f"Writing the copy to {dest} failed ({exc.strerror or exc}): "
+                                  "is the disk still plugged in? The unfinished copy was "
+                                  "removed and the archive is unchanged.")
+
+
+def _stream_copy(src: Path, dst: Path, dest: Path, done: int, total: int,
+                 progress: Progress | None) -> tuple[int, str]:
+    """Copy one file chunk by chunk (memory stays flat), fsync it; (size, sha256)."""
+    sha = hashlib.sha256()
+    size = 0
+    try:
+        reader = open(src, "rb")  # noqa: SIM115 (closed below; read and write errors differ)
+    except OSError as exc:
+        raise ExporterError(f"The archive file {src} cannot be read ({exc.strerror or exc}); "
+                            "no copy was made.") from None
+    with reader:
+        try:
+            writer = open(dst, "xb")  # noqa: SIM115
+        except OSError as exc:
+            raise _write_error(exc, dest) from None
+        with writer:
+            while True:
+                try:
+                    block = reader.read(CHUNK)
+                except OSError as exc:
+                    raise ExporterError(f"Reading the archive file {src} failed "
+                                        f"({exc.strerror or exc}); run 'exporter verify'. No "
+                                        "copy was made.") from None
+                if not block:
+                    break
+                sha.update(block)
+                size += len(block)
+                try:
+                    writer.write(block)
+                except OSError as exc:
+                    raise _write_error(exc, dest) from None
+                if progress is not None:
+                    progress(done + size, total)
+            try:
+                writer.flush()
+                os.fsync(writer.fileno())
+                _drop_cache(writer)
+            except OSError as exc:
+                raise _write_error(exc, dest) from None
+    return size, sha.hexdigest()
+
+
+def _sha256_of(path: Path) -> tuple[int, str]:
+    sha = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(CHUNK):
+            sha.update(block)
+            size += len(block)
+    return size, sha.hexdigest()
+
+
+def _write_manifest(folder: Path, manifest: dict[str, Any], dest: Path) -> None:
+    data = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    try:
+        with open(folder / MANIFEST, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+            _drop_cache(fh)
+    except OSError as exc:
+        raise _write_error(exc, dest) from None
+
+
+def _newest_run(archive: Archive) -> dict[str, Any] | None:
+    runs = archive.runs(limit=1)
+    if not runs:
+        return None
+    r = runs[0]
+    return {"id": r.id, "kind": r.kind, "started_at": r.started_at,
+            "finished_at": r.finished_at, "status": r.status}
+
+
+def _check_files(folder: Path, manifest: dict[str, Any]) -> list[str]:
+    """Re-hash a copy's files against its manifest; the problems in plain words."""
+    problems = []
+    for entry in manifest.get("files", []):
+        name = str(entry.get("name", ""))
+        path = folder / name
+        if not name or Path(name).name != name:
+            problems.append(f"the manifest names a file oddly ({name!r})")
+            continue
+        try:
+            size, digest = _sha256_of(path)
+        except FileNotFoundError:
+            problems.append(f"{name} is missing")
+            continue
+        except OSError as exc:
+            problems.append(f"{name} cannot be read ({exc.strerror or exc})")
+            continue
+        if size != entry.get("size"):
+            problems.append(f"{name} has {size} bytes instead of {entry.get('size')}")
+        elif digest != entry.get("sha256"):
+            problems.append(f"{name} does not match its SHA-256 (some bytes changed)")
+    return problems
+
+
+def _open_copy_readonly(db: Path, key_hex: str) -> Any:
+    """The copy's database, opened so that nothing is written beside it (no -wal, -shm)."""
+    conn = sqlcipher3.connect(db.resolve().as_uri() + "?immutable=1", uri=True,
+                              isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA cipher_log_level = NONE")
+    conn.execute(f"PRAGMA key = \"x'{key_hex}'\"")
+    conn.execute("PRAGMA temp_store = MEMORY")
+    return conn
+
+
+def _verify_copy(folder: Path, manifest: dict[str, Any], archive: Archive,
+                 credential: Credential, dest: Path) -> None:
+    """Read the copy back and open it as an archive; raise if it is not right."""
+    try:
+        written = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        written = None
+    problems = ["MANIFEST.json does not read back"] if written != manifest else []
+    problems += _check_files(folder, manifest)
+    if problems:
+        raise CopyDestinationProblem(
+            f"The copy written to {dest} did not read back the same ({'; '.join(problems)}); "
+            "the disk there may be failing. The copy was removed; try another disk.")
+    db = folder / archive.path.name
+    slots = KeySlots.load(slots_path_for(db))
+    master, _slot = slots.unlock(credential)
+    if slots.archive_id != archive.archive_id or master != archive.master:
+        raise ArchiveDamaged("The copy's key file does not belong to this archive; the copy "
+                             "was removed. Run 'exporter verify'.")
+    try:
+        conn = _open_copy_readonly(db, master.sqlcipher_key(slots.archive_id))
+        try:
+            meta = dict(conn.execute("SELECT key, value FROM archive_meta").fetchall())
+            rows = [r[0] for r in conn.execute("PRAGMA quick_check")]
+        finally:
+            conn.close()
+    except _DB_ERRORS as exc:
+        raise ArchiveDamaged(f"The copy does not open as an archive ({exc}); it was removed. "
+                             "Run 'exporter verify' on the archive.") from None
+    if meta.get("archive_id") != archive.archive_id or rows != ["ok"]:
+        raise ArchiveDamaged("The copy failed its database check (" + "; ".join(rows[:3]) +
+                             "); it was removed. Run 'exporter verify' on the archive.")
+
+
+def make_copy(archive: Archive, credential: Credential, dest: Path, *, keep: int = 7,
+              progress: Progress | None = None) -> CopyResult:
+    """Make one verified, dated copy of ``archive`` in the folder ``dest`` and apply ``keep``.
+
+    ``archive`` must be open for writing (its write lock held); ``credential`` is the one that
+    opened it, used to prove the copy opens too. Then an audit entry ``copy`` is appended to
+    the archive (so the copy itself does not hold its own entry)."""
+    if not archive.writable:
+        raise RuntimeError("make_copy needs the archive open for writing (its lock held)")
+    if keep < 1:
+        raise ValueError("keep must be at least 1")
+    dest = Path(dest)
+    check_destination(dest)
+    try:
+        _remove_stale_partials(dest, archive.archive_id)
+    except OSError as exc:
+        raise CopyDestinationProblem(f"The copy folder {dest} cannot be read "
+                                     f"({exc.strerror or exc}).") from None
+    now = dt.datetime.now(dt.UTC)
+    partial = dest / f"{PARTIAL_PREFIX}{archive.archive_id}-{_stamp(now)}-{os.getpid()}"
+    try:
+        partial.mkdir()
+    except OSError as exc:
+        raise _write_error(exc, dest) from None
+    sources = [archive.path, slots_path_for(archive.path)]
+    try:
+        files: list[dict[str, Any]] = []
+        with _frozen_main_file(archive):
+            total = sum(p.stat().st_size for p in sources)
+            done = 0
+            for src in sources:
+                size, digest = _stream_copy(src, partial / src.name, dest, done, total, progress)
+                done += size
+                files.append({"name": src.name, "size": size, "sha256": digest})
+            newest = _newest_run(archive)
+            version = int(archive.conn.execute("PRAGMA user_version").fetchone()[0])
+        manifest = {
+            "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION,
+            "archive_id": archive.archive_id, "archive_format_version": version,
+            "archive_file": archive.path.name, "newest_run": newest, "files": files,
+            "created_at": now.isoformat(), "exporter_version": __version__,
+        }
+        _write_manifest(partial, manifest, dest)
+        try:
+            _fsync_dir(partial)
+        except OSError as exc:
+            raise _write_error(exc, dest) from None
+        _verify_copy(partial, manifest, archive, credential, dest)
+        final = _final_name(dest, archive.path.stem, now)
+        try:
+            os.replace(partial, final)
+            _fsync_dir(dest)
+        except OSError as exc:
+            raise _write_error(exc, dest) from None
+    except BaseException:
+        _remove_quietly(partial)
+        raise
+    removed, problems = _apply_keep(dest, archive.archive_id, keep, final)
+    kept = len(list_copies(dest, archive.archive_id))
+    size = sum(int(f["size"]) for f in files)
+    archive.audit("copy", {"destination": str(dest), "folder": final.name, "size": size,
+                           "sha256": files[0]["sha256"], "verified": True, "kept": kept,
+                           "removed": removed})
+    return CopyResult(dest, final, size, str(files[0]["sha256"]), kept, removed, problems)
+
+
+# -- listing and keep ----------------------------------------------------------------------
+
+
+def _read_manifest(folder: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
+        return None
+    return data
+
+
+def list_copies(dest: Path, archive_id: str | None = None, *,
+                check: bool = False) -> list[CopyInfo]:
+    """The complete copies in ``dest`` (of one archive, if given), newest first. With
+    ``check`` every file is hashed again and compared with the manifest."""
+    dest = Path(dest)
+    check_destination(dest)
+    found = []
+    for entry in dest.iterdir():
+        if entry.name.startswith(".") or not entry.is_dir():
+            continue
+        manifest = _read_manifest(entry)
+        if manifest is None:
+            continue
+        if archive_id is not None and manifest.get("archive_id") != archive_id:
+            continue
+        listed = manifest.get("files")
+        files: list[Any] = listed if isinstance(listed, list) else []
+        found.append(CopyInfo(
+            name=entry.name, path=entry, archive_id=str(manifest.get("archive_id")),
+            created_at=str(manifest.get("created_at", "")),
+            size=sum(int(f.get("size", 0)) for f in files if isinstance(f, dict)),
+            newest_run=manifest.get("newest_run"),
+            problems=_check_files(entry, manifest) if check else None))
+    found.sort(key=lambda c: (c.created_at, c.name), reverse=True)
+    return found
+
+
+def _remove_copy(info: CopyInfo) -> None:
+    """Delete a copy's own files only (its manifest last); the folder goes if it is then
+    empty. Anything else someone put in it stays."""
+    manifest = _read_manifest(info.path) or {}
+    names = [str(f.get("name")) for f in manifest.get("files", []) if isinstance(f, dict)]
+    db = str(manifest.get("archive_file") or "")
+    if db:  # left if someone opened the copy in place
+        names += [f"{db}-wal", f"{db}-shm", f"{db}-journal", f"{db}.lock"]
+    for name in names:
+        if name and Path(name).name == name:
+            (info.path / name).unlink(missing_ok=True)
+    (info.path / MANIFEST).unlink()
+    with contextlib.suppress(OSError):
+        info.path.rmdir()
+
+
+def _apply_keep(dest: Path, archive_id: str, keep: int,
+                new: Path) -> tuple[list[str], list[str]]:
+    """Delete the oldest copies of this archive beyond ``keep`` (never the new one)."""
+    older = [c for c in list_copies(dest, archive_id) if c.path != new]
+    removed, problems = [], []
+    for info in older[keep - 1:]:
+        try:
+            _remove_copy(info)
+            removed.append(info.name)
+        except OSError as exc:
+            problems.append(f"the old copy {info.path} could not be deleted "
+                            f"({exc.strerror or exc})")
+            log.warning("keep: %s", problems[-1])
+    return removed, problems
