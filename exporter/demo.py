@@ -4,7 +4,8 @@
 
 Starts the sandbox (local Salesforce, HubSpot and Google emulators holding a made-up agency of
 100 clients), creates an encrypted archive with a key file, checks the sources, syncs two
-nights (one day passes in between), shows status and verifies the archive. Then, with the
+nights (one day passes in between), makes a second copy of the archive in
+``second-copy/`` (as onto a USB disk), shows status and verifies the archive. Then, with the
 sandbox stopped, it prints care plans (one client, the binder of every client) and runs a
 restore drill into an empty HubSpot portal (dry run, restore with verification, a re-run
 that creates nothing). Everything is left under the given folder (git-ignored). Each step
@@ -61,6 +62,9 @@ def main(out: Path) -> None:
         print("\nA day passes in the agency (edits, a new client, a discharge, deletions).")
         print("Night 2: only what changed is fetched.")
         _exporter(config, "sync")
+        print("\nA second copy elsewhere (here a folder standing in for a USB disk).")
+        (out / "second-copy").mkdir()
+        _exporter(config, "copy", "--to", str(out / "second-copy"))
         _exporter(config, "status")
         _exporter(config, "verify")
 
