@@ -16,7 +16,11 @@ No message ever contains a passphrase, key or token.
     │   ├── ArchiveDamaged     the archive file is damaged (bytes changed on disk)
     │   ├── UnsupportedFormat  the archive was written by a newer exporter
     │   └── NotFound           a record, run or file asked for is not in the archive
-    └── DiskFull               the disk is full; nothing was written
+    ├── DiskFull               the disk is full; nothing was written
+    └── ObjectStoreError       an object store (S3-compatible copy destination) refused a
+                               request or could not be reached; ``kind`` says which
+                               (auth, bucket, missing, damaged, network, busy, refused). A full
+                               store raises DiskFull instead, naming the store.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ __all__ = [
     "KeyProblem",
     "KeySlotsDamaged",
     "NotFound",
+    "ObjectStoreError",
     "UnsupportedFormat",
     "WrongKey",
 ]
@@ -93,3 +98,11 @@ class NotFound(ArchiveProblem):
 
 class DiskFull(ExporterError):
     """There is no space left on the disk."""
+
+
+class ObjectStoreError(ExporterError):
+    """An object store refused a request or could not be reached."""
+
+    def __init__(self, message: str, kind: str = "refused") -> None:
+        super().__init__(message)
+        self.kind = kind
