@@ -854,7 +854,8 @@ def _list_copies(config: Config, targets: list[CopyTarget], check: bool) -> None
             err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True)
             missing += 1
             continue
-        out.print(f"{target.path} ({target.name}): {len(found)} "
+        named = "" if target.name == str(target.path) else f" ({target.name})"
+        out.print(f"{target.path}{named}: {len(found)} "
                   f"{'copy' if len(found) == 1 else 'copies'} of this archive"
                   f"{'' if archive_id else ' (the archive is not there: every copy is listed)'}.")
         for info in found:
