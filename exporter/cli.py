@@ -59,6 +59,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (errors.NotFound, 9),
     (errors.DiskFull, 10),
     (CopyDestinationProblem, 14),
+    (errors.ObjectStoreError, 14),
     (errors.ExporterError, 1),
 ]
 EXIT_OK = 0
@@ -359,8 +360,8 @@ def _print_last_copies(archive: Archive, config: Config) -> None:
                       f"{config.stale_after_hours:g}): check that the copy still runs there "
                       "(is the USB disk plugged in?) and run 'exporter copy'.")
     for target in config.copies:
-        if str(target.path) not in last:
-            out.print(f"Warning: no copy has been made to {target.path} ({target.name}) yet: "
+        if target.where not in last:
+            out.print(f"Warning: no copy has been made to {target.where} ({target.name}) yet: "
                       "run 'exporter copy'.")
 
 
@@ -785,20 +786,31 @@ def _copy_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
         bar.stop()
 
 
-def _make_copies(archive: Archive, credential: Credential,
-                 targets: list[CopyTarget]) -> list[int]:
+def _open_destination(target: CopyTarget) -> Any:
+    """The folder, or the object store with its secrets resolved now (not before: a missing
+    variable for a store must not break other commands)."""
+    if target.url:
+        from exporter.copies import open_store
+
+        return open_store(target)
+    return target.path
+
+
+def _make_copies(archive: Archive, credential: Credential, targets: list[CopyTarget],
+                 opened: dict[str, Any] | None = None) -> list[int]:
     """Make each copy, one plain line each; returns the exit codes of those that failed."""
     from exporter.copies import make_copy
 
     failures = []
     for target in targets:
         try:
+            dest = (opened or {}).get(target.name) or _open_destination(target)
             with _copy_bar(f"copying to {target.name}") as progress:
-                result = make_copy(archive, credential, target.path, keep=target.keep,
+                result = make_copy(archive, credential, dest, keep=target.keep,
                                    progress=progress)
         except errors.ExporterError as exc:
-            log.warning("copy to %s: %s: %s", target.path, type(exc).__name__, exc)
-            err.print(f"[bold red]Error:[/] the copy to {escape(str(target.path))} failed: "
+            log.warning("copy to %s: %s: %s", target.where, type(exc).__name__, exc)
+            err.print(f"[bold red]Error:[/] the copy to {escape(target.where)} failed: "
                       f"{escape(str(exc))}", markup=True)
             failures.append(exit_code_for(exc))
             continue
@@ -820,6 +832,13 @@ def _chosen_copies(config: Config, to: str | None) -> list[CopyTarget]:
     for target in config.copies:
         if target.name == to:
             return [target]
+    if to.startswith("s3://"):  # a store's keys live in the config: it must be configured
+        for target in config.copies:
+            if target.url == to.rstrip("/"):
+                return [target]
+        raise errors.ConfigError(
+            f"{to} is not a configured copy in {config.path}: add a [[copies]] table with "
+            "url, endpoint_url, access_key_id and secret_access_key for it (see README).")
     folder = Path(to).expanduser()
     if not folder.exists() and not any(sep in to for sep in ("/", "\\", ":")):
         names = ", ".join(t.name for t in config.copies) or "none"
@@ -849,13 +868,13 @@ def _list_copies(config: Config, targets: list[CopyTarget], check: bool) -> None
     damaged = missing = 0
     for target in targets:
         try:
-            found = list_copies(target.path, archive_id, check=check)
+            found = list_copies(_open_destination(target), archive_id, check=check)
         except errors.ExporterError as exc:
             err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True)
-            missing += 1
+            missing = missing or exit_code_for(exc)
             continue
-        named = "" if target.name == str(target.path) else f" ({target.name})"
-        out.print(f"{target.path}{named}: {len(found)} "
+        named = "" if target.name == target.where else f" ({target.name})"
+        out.print(f"{target.where}{named}: {len(found)} "
                   f"{'copy' if len(found) == 1 else 'copies'} of this archive"
                   f"{'' if archive_id else ' (the archive is not there: every copy is listed)'}.")
         for info in found:
@@ -875,27 +894,74 @@ def _list_copies(config: Config, targets: list[CopyTarget], check: bool) -> None
                   "copy with 'exporter copy'; the other copies are fine.", markup=True)
         raise SystemExit(EXIT_DAMAGED)
     if missing:
-        raise SystemExit(EXIT_COPY_FAILED)
+        raise SystemExit(missing)
+
+
+def _fetch_source(state: State, to: str) -> tuple[Any, str]:
+    """What --fetch reads from: a configured copy (name or URL) or any folder. A folder needs
+    no config file at all (the office PC, and its config, may be gone)."""
+    folder = Path(to).expanduser()
+    if not to.startswith("s3://") and folder.is_dir():
+        try:
+            names = {t.name for t in state.config.copies}
+        except errors.ConfigError:
+            names = set()
+        if to not in names:
+            return folder.resolve(), str(folder.resolve())
+    [target] = _chosen_copies(state.config, to)
+    return _open_destination(target), target.where
+
+
+def _fetch(state: State, name: str, to: str | None, into: Path | None) -> None:
+    from exporter.copies import check_destination, fetch_copy
+
+    if not to or into is None:
+        raise click.UsageError("--fetch needs --to (where the copy is: a configured copy's "
+                               "name, its s3:// url, or a folder) and --into (an empty folder "
+                               "for the archive).")
+    source, where = _fetch_source(state, to)
+    check_destination(source)
+    with _copy_bar(f"fetching {name}") as progress:
+        result = fetch_copy(source, name, into, progress=progress)
+    log.info("fetched copy %s from %s into %s", result.copy.name, where, result.folder)
+    out.print(f"Fetched the copy {result.copy.name} (made "
+              f"{result.copy.created_at[:16].replace('T', ' ')} UTC, {_size(result.size)}) from "
+              f"{where} into {result.folder}; every file matches its manifest.")
+    out.print(f"Next: point [archive] path at {result.archive} and unlock it with your "
+              "passphrase, key file or recovery key (then run 'exporter verify').")
 
 
 @cli.command()
-@click.option("--to", "to", metavar="NAME|FOLDER",
-              help="One configured copy (its name), or any folder; default: every [[copies]] "
-              "in the config.")
+@click.option("--to", "to", metavar="NAME|FOLDER|URL",
+              help="One configured copy (its name or s3:// url), or any folder; default: every "
+              "[[copies]] in the config.")
 @click.option("--list", "listing", is_flag=True,
-              help="List the copies of this archive in each folder instead of copying.")
+              help="List the copies of this archive in each destination instead of copying.")
 @click.option("--check", is_flag=True,
-              help="List the copies and read every file again against its manifest "
-              "(exit 6 if one is damaged).")
+              help="List the copies and read every file again against its manifest (from an "
+              "object store: download and re-hash; exit 6 if one is damaged).")
+@click.option("--fetch", "fetch", metavar="COPY",
+              help="Get the copy COPY (its name, or 'latest') back from --to into the folder "
+              "--into; needs no archive here.")
+@click.option("--into", type=click.Path(path_type=Path),
+              help="With --fetch: the folder to put the archive in (created if missing; an "
+              "archive already there is never overwritten).")
 @pass_state
 @handle_errors
-def copy(state: State, to: str | None, listing: bool, check: bool) -> None:
-    """Put a second copy of the archive elsewhere: a USB disk, a NAS share, a synced folder.
+def copy(state: State, to: str | None, listing: bool, check: bool, fetch: str | None,
+         into: Path | None) -> None:
+    """Put a second copy of the archive elsewhere: a USB disk, a NAS share, a synced folder,
+    or an S3-compatible object store (Backblaze B2, Wasabi, MinIO, AWS S3).
 
-    Each copy is a dated folder holding the encrypted archive and its .keys file (never the
-    key file), checked after it is written; the oldest copies beyond the configured 'keep'
-    are deleted. The folder must exist (a missing USB disk exits 14 and says so). The
+    Each copy is a dated folder (in a store: a dated prefix) holding the encrypted archive
+    and its .keys file (never the key file), checked after it is written; the oldest copies
+    beyond the configured 'keep' are deleted. A folder must exist (a missing USB disk exits
+    14 and says so); a store must answer with the configured keys (else exit 14). The
     archive is locked while it is copied, so no sync writes meanwhile.
+
+    With --fetch, a copy comes back into an empty folder when this computer's archive is
+    gone: its files are checked against the copy's manifest; then point [archive] path at
+    it and unlock it as usual.
 
     \b
     Example:
@@ -903,9 +969,15 @@ def copy(state: State, to: str | None, listing: bool, check: bool) -> None:
       exporter copy --to usb
       exporter copy --to E:/exporter-copies
       exporter copy --list --check
+      exporter copy --fetch latest --to b2 --into C:/exporter-restored
     """
     from exporter.copies import check_destination
 
+    if fetch is not None:
+        _fetch(state, fetch, to, into)
+        return
+    if into is not None:
+        raise click.UsageError("--into goes with --fetch.")
     config = state.config
     targets = _chosen_copies(config, to)
     if listing or check:
@@ -913,18 +985,21 @@ def copy(state: State, to: str | None, listing: bool, check: bool) -> None:
         return
     failures: list[int] = []
     reachable = []
+    opened: dict[str, Any] = {}
     for target in targets:  # before unlocking: a missing disk touches nothing
         try:
-            check_destination(target.path)
+            dest = _open_destination(target)
+            check_destination(dest)
+            opened[target.name] = dest
             reachable.append(target)
-        except CopyDestinationProblem as exc:
-            log.warning("copy to %s: %s", target.path, exc)
+        except errors.ExporterError as exc:
+            log.warning("copy to %s: %s", target.where, exc)
             err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True)
-            failures.append(EXIT_COPY_FAILED)
+            failures.append(exit_code_for(exc))
     if reachable:
         credential = state.credential()
         with Archive.open(config.archive, credential, write=True) as archive:
-            failures += _make_copies(archive, credential, reachable)
+            failures += _make_copies(archive, credential, reachable, opened)
     if failures:
         raise SystemExit(failures[0])
 

@@ -11,6 +11,14 @@
     keep = 7                         # dated copies kept there (at least 1)
     after_sync = true                # `exporter sync` also makes this copy
 
+    [[copies]]                       # or an S3-compatible object store (B2, Wasabi, MinIO, AWS)
+    name = "b2"
+    url = "s3://agency-copies/office"
+    endpoint_url = "https://s3.eu-central-003.backblazeb2.com"   # leave out for AWS
+    region = "eu-central-003"
+    access_key_id = { env = "B2_KEY_ID" }              # secret references, as for sources
+    secret_access_key = { file = "secrets/b2-key.txt" }
+
 Secrets are never required in this file: passphrases come from the environment, a prompt, the
 OS keyring or a key file.
 """
@@ -48,12 +56,25 @@ def default_log_dir() -> Path:
 
 @dataclass(frozen=True)
 class CopyTarget:
-    """One ``[[copies]]`` table: a folder that receives dated copies of the archive."""
+    """One ``[[copies]]`` table: a folder (``path``) or an object store (``url``) that
+    receives dated copies of the archive. The store's secrets stay references here; they are
+    resolved only when a copy there is made, listed, checked or fetched
+    (:func:`exporter.copies.open_store`)."""
 
     name: str
-    path: Path
+    path: Path | None = None
     keep: int = 7
     after_sync: bool = False
+    url: str | None = None
+    endpoint_url: str | None = None
+    region: str | None = None
+    secrets: dict[str, Any] = field(default_factory=dict, compare=False)  # references
+    config_path: Path | None = None  # where relative { file = ... } references start
+
+    @property
+    def where(self) -> str:
+        """The folder or the store URL: what messages, the audit log and status name."""
+        return self.url if self.url else str(self.path)
 
 
 @dataclass
@@ -77,7 +98,10 @@ def _resolve(base: Path, value: str) -> Path:
     return p if p.is_absolute() else (base.parent / p).resolve()
 
 
-_COPY_KEYS = ("name", "path", "keep", "after_sync")
+_COPY_KEYS = ("name", "path", "url", "endpoint_url", "region", "access_key_id",
+              "secret_access_key", "keep", "after_sync")
+COPY_SECRET_FIELDS = ("access_key_id", "secret_access_key")
+_STORE_ONLY = ("endpoint_url", "region", *COPY_SECRET_FIELDS)
 
 
 def _copy_targets(path: Path, raw: dict[str, Any]) -> list[CopyTarget]:
@@ -94,27 +118,66 @@ def _copy_targets(path: Path, raw: dict[str, Any]) -> list[CopyTarget]:
         unknown = sorted(set(table) - set(_COPY_KEYS))
         if unknown:
             raise ConfigError(f"{where} has a setting exporter does not know: "
-                              f"{', '.join(unknown)}; the settings are name, path, keep and "
-                              "after_sync.")
-        folder = table.get("path")
-        if not isinstance(folder, str) or not folder.strip():
+                              f"{', '.join(unknown)}; the settings are name, path (a folder) or "
+                              "url, endpoint_url, region, access_key_id and secret_access_key "
+                              "(an object store), keep and after_sync.")
+        folder, url = table.get("path"), table.get("url")
+        if folder is not None and url is not None:
+            raise ConfigError(f"{where} has both a path and a url; give one: path for a "
+                              "folder, url for an object store (write two [[copies]] tables "
+                              "for both).")
+        if url is None and (not isinstance(folder, str) or not folder.strip()):
             raise ConfigError(f'{where} needs a path: the folder to copy to, e.g. '
-                              'path = "E:/exporter-copies".')
+                              'path = "E:/exporter-copies" (or url = "s3://bucket/prefix" '
+                              'for an object store).')
+        if url is not None:
+            _check_store_table(where, url, table)
+        elif any(k in table for k in _STORE_ONLY):
+            extra = ", ".join(k for k in _STORE_ONLY if k in table)
+            raise ConfigError(f"{where}: {extra} belong(s) to an object store (url = "
+                              "\"s3://...\"), not to a folder copy.")
         keep = table.get("keep", 7)
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
             raise ConfigError(f"{where}: keep must be a whole number of copies, 1 or more.")
         after_sync = table.get("after_sync", False)
         if not isinstance(after_sync, bool):
             raise ConfigError(f"{where}: after_sync must be true or false.")
-        resolved = _resolve(path, folder)
-        name = table.get("name", resolved.name or folder)
+        resolved = _resolve(path, folder) if isinstance(folder, str) else None
+        default = url if isinstance(url, str) else (resolved.name if resolved else "") or folder
+        name = table.get("name", default)
         if not isinstance(name, str) or not name.strip():
             raise ConfigError(f"{where}: name must be a word in quotes, e.g. name = \"usb\".")
         if any(t.name == name for t in targets):
             raise ConfigError(f"In {path}, two copies are named '{name}'; give each its own "
                               "name.")
-        targets.append(CopyTarget(name=name, path=resolved, keep=keep, after_sync=after_sync))
+        targets.append(CopyTarget(
+            name=name, path=resolved, keep=keep, after_sync=after_sync,
+            url=url.rstrip("/") if isinstance(url, str) else None,
+            endpoint_url=table.get("endpoint_url"), region=table.get("region"),
+            secrets={k: table[k] for k in COPY_SECRET_FIELDS if k in table},
+            config_path=path))
     return targets
+
+
+def _check_store_table(where: str, url: Any, table: dict[str, Any]) -> None:
+    """An object-store copy's settings, checked for shape only: the secret references are
+    resolved when the copy is used, so a missing variable never breaks other commands."""
+    if not isinstance(url, str) or not url.startswith("s3://") or \
+            not url[len("s3://"):].split("/", 1)[0]:
+        raise ConfigError(f'{where}: url must be an object store address, e.g. '
+                          'url = "s3://agency-copies/office".')
+    for key in ("endpoint_url", "region"):
+        value = table.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(f"{where}: {key} must be text in quotes.")
+    endpoint = table.get("endpoint_url")
+    if isinstance(endpoint, str) and not endpoint.startswith(("https://", "http://")):
+        raise ConfigError(f'{where}: endpoint_url must start with https://, e.g. '
+                          'endpoint_url = "https://s3.eu-central-003.backblazeb2.com".')
+    missing = [k for k in COPY_SECRET_FIELDS if k not in table]
+    if missing:
+        raise ConfigError(f'{where} needs {" and ".join(missing)} for the object store, as '
+                          'secret references, e.g. secret_access_key = { env = "B2_KEY" }.')
 
 
 def load_config(path: Path | None) -> Config:

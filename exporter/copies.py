@@ -24,6 +24,23 @@ How one copy is made, so that it is consistent and never half there under its fi
 
 A run killed at any moment leaves at most a ``.partial-*`` folder, which the next copy of that
 archive removes. No click here: the CLI prints and picks exit codes.
+
+The destination is either a folder (a :class:`~pathlib.Path`) or an S3-compatible object
+store (an :class:`~exporter.objectstore.ObjectStore`, see :func:`open_store`);
+:func:`make_copy`, :func:`list_copies`, :func:`check_destination` and :func:`fetch_copy` take
+either. In a store, the same steps are done with objects (docs/design.md):
+
+1. ``<stem>-<stamp>/.partial-<archive id>`` (empty) is written first: it ties everything
+   under that copy name to this archive until the copy is complete;
+2. under the write lock and the same frozen main file, the archive and its ``.keys`` file
+   are uploaded (streamed, SHA-256 in the object's metadata) to ``<stem>-<stamp>/<name>``;
+3. verified without a download: each object's size (listing) and stored SHA-256 (HEAD)
+   must equal what was read locally;
+4. ``MANIFEST.json`` is uploaded LAST (a copy exists only once its manifest does), then the
+   marker is deleted; ``keep`` deletes the oldest copies of this archive.
+
+A killed run leaves objects under a copy name with the marker and no manifest: the next
+copy of that archive deletes them (and aborts that name's unfinished multipart uploads).
 """
 
 from __future__ import annotations
@@ -35,6 +52,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import sys
@@ -43,24 +61,40 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlcipher3
 
 from exporter import __version__
 from exporter.archive import Archive, translate_db_error
-from exporter.errors import ArchiveDamaged, ArchiveLocked, DiskFull, ExporterError
+from exporter.errors import (
+    ArchiveDamaged,
+    ArchiveLocked,
+    ConfigError,
+    DiskFull,
+    ExporterError,
+    NotFound,
+    ObjectStoreError,
+)
 from exporter.keys import Credential, KeySlots, slots_path_for
+from exporter.objectstore import ObjectStore
 
 __all__ = [
     "MANIFEST",
     "CopyDestinationProblem",
     "CopyInfo",
     "CopyResult",
+    "Destination",
+    "FetchResult",
     "check_destination",
+    "fetch_copy",
     "list_copies",
     "make_copy",
+    "open_store",
 ]
+
+if TYPE_CHECKING:
+    from exporter.config import CopyTarget
 
 log = logging.getLogger("exporter.copies")
 
@@ -74,6 +108,8 @@ _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 #: (bytes done, bytes in all) while the files are copied.
 Progress = Callable[[int, int], None]
+#: Where copies go: a folder or an object store (bucket and prefix).
+Destination = Path | ObjectStore
 
 
 class CopyDestinationProblem(ExporterError):
@@ -82,8 +118,8 @@ class CopyDestinationProblem(ExporterError):
 
 @dataclass(frozen=True)
 class CopyResult:
-    destination: Path
-    folder: Path  # the new copy
+    destination: Path | str  # the folder, or the store's URL
+    folder: Path | str  # the new copy (in a store: its URL, s3://bucket/prefix/name)
     size: int  # bytes of the archive and its .keys file
     sha256: str  # of the archive file
     kept: int  # copies of this archive now in the destination
@@ -96,7 +132,7 @@ class CopyInfo:
     """A copy found in a destination folder."""
 
     name: str
-    path: Path
+    path: Path | str  # the copy's folder, or its URL in a store
     archive_id: str
     created_at: str
     size: int
@@ -111,9 +147,14 @@ class CopyInfo:
 # -- the destination -----------------------------------------------------------------------
 
 
-def check_destination(dest: Path) -> None:
-    """Raise CopyDestinationProblem unless ``dest`` is an existing folder. The folder is never
-    created: a missing USB disk must not turn into a copy on the computer's own disk."""
+def check_destination(dest: Destination) -> None:
+    """Raise CopyDestinationProblem unless ``dest`` is an existing folder (or a store whose
+    bucket answers to its keys). The folder is never created: a missing USB disk must not
+    turn into a copy on the computer's own disk."""
+    if isinstance(dest, ObjectStore):
+        with _store_errors():
+            dest.probe()
+        return
     dest = Path(dest)
     try:
         if dest.is_dir():
@@ -380,7 +421,7 @@ def _verify_copy(folder: Path, manifest: dict[str, Any], archive: Archive,
                              "); it was removed. Run 'exporter verify' on the archive.")
 
 
-def make_copy(archive: Archive, credential: Credential, dest: Path, *, keep: int = 7,
+def make_copy(archive: Archive, credential: Credential, dest: Destination, *, keep: int = 7,
               progress: Progress | None = None) -> CopyResult:
     """Make one verified, dated copy of ``archive`` in the folder ``dest`` and apply ``keep``.
 
@@ -391,6 +432,8 @@ def make_copy(archive: Archive, credential: Credential, dest: Path, *, keep: int
         raise RuntimeError("make_copy needs the archive open for writing (its lock held)")
     if keep < 1:
         raise ValueError("keep must be at least 1")
+    if isinstance(dest, ObjectStore):
+        return _make_store_copy(archive, dest, keep=keep, progress=progress)
     dest = Path(dest)
     check_destination(dest)
     try:
@@ -449,20 +492,31 @@ def make_copy(archive: Archive, credential: Credential, dest: Path, *, keep: int
 # -- listing and keep ----------------------------------------------------------------------
 
 
-def _read_manifest(folder: Path) -> dict[str, Any] | None:
+def _parse_manifest(raw: bytes) -> dict[str, Any] | None:
     try:
-        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(raw.decode("utf-8"))
+    except ValueError:
         return None
     if not isinstance(data, dict) or data.get("format") != MANIFEST_FORMAT:
         return None
     return data
 
 
-def list_copies(dest: Path, archive_id: str | None = None, *,
+def _read_manifest(folder: Path) -> dict[str, Any] | None:
+    try:
+        raw = (folder / MANIFEST).read_bytes()
+    except OSError:
+        return None
+    return _parse_manifest(raw)
+
+
+def list_copies(dest: Destination, archive_id: str | None = None, *,
                 check: bool = False) -> list[CopyInfo]:
     """The complete copies in ``dest`` (of one archive, if given), newest first. With
-    ``check`` every file is hashed again and compared with the manifest."""
+    ``check`` every file is read again (in a store: downloaded) and compared with the
+    manifest."""
+    if isinstance(dest, ObjectStore):
+        return _list_store_copies(dest, archive_id, check=check)
     dest = Path(dest)
     check_destination(dest)
     found = []
@@ -489,17 +543,18 @@ def list_copies(dest: Path, archive_id: str | None = None, *,
 def _remove_copy(info: CopyInfo) -> None:
     """Delete a copy's own files only (its manifest last); the folder goes if it is then
     empty. Anything else someone put in it stays."""
-    manifest = _read_manifest(info.path) or {}
+    folder = Path(info.path)
+    manifest = _read_manifest(folder) or {}
     names = [str(f.get("name")) for f in manifest.get("files", []) if isinstance(f, dict)]
     db = str(manifest.get("archive_file") or "")
     if db:  # left if someone opened the copy in place
         names += [f"{db}-wal", f"{db}-shm", f"{db}-journal", f"{db}.lock"]
     for name in names:
         if name and Path(name).name == name:
-            (info.path / name).unlink(missing_ok=True)
-    (info.path / MANIFEST).unlink()
+            (folder / name).unlink(missing_ok=True)
+    (folder / MANIFEST).unlink()
     with contextlib.suppress(OSError):
-        info.path.rmdir()
+        folder.rmdir()
 
 
 def _apply_keep(dest: Path, archive_id: str, keep: int,
@@ -516,3 +571,345 @@ def _apply_keep(dest: Path, archive_id: str, keep: int,
                             f"({exc.strerror or exc})")
             log.warning("keep: %s", problems[-1])
     return removed, problems
+
+
+# -- object stores -------------------------------------------------------------------------
+
+#: A copy's name in a store: ``<archive stem>-<UTC YYYYmmdd-HHMMSS>[-N]``.
+_COPY_NAME = re.compile(r"^.+-\d{8}-\d{6}(?:-\d+)?$")
+
+
+def open_store(target: CopyTarget) -> ObjectStore:
+    """The object store of a ``[[copies]]`` table with a ``url``; its secret references are
+    resolved now (environment, keyring or a 0600 file), never earlier."""
+    from exporter.config import COPY_SECRET_FIELDS
+    from exporter.secrets import resolve_secrets
+
+    if not target.url:
+        raise ValueError("not an object-store copy")
+    where = target.config_path or Path("the config file")
+    for name in COPY_SECRET_FIELDS:
+        ref = target.secrets.get(name)
+        if isinstance(ref, str):  # the sentence sources get, naming the copy
+            raise ConfigError(
+                f"In {where}, [[copies]] '{target.name}' {name} is written in plain text; keep "
+                f'secrets out of the config: {name} = {{ env = "VARIABLE" }}, '
+                '{ keyring = "service/user" } or { file = "path" }.')
+        if not isinstance(ref, dict) or len(ref) != 1:
+            raise ConfigError(f"In {where}, [[copies]] '{target.name}' {name} must be one of "
+                              '{ env = ... }, { keyring = ... } or { file = ... }.')
+    keys = resolve_secrets(where, f"copy '{target.name}'", target.secrets, COPY_SECRET_FIELDS)
+    return ObjectStore(target.url, access_key_id=keys["access_key_id"],
+                       secret_access_key=keys["secret_access_key"],
+                       endpoint_url=target.endpoint_url, region=target.region)
+
+
+@contextlib.contextmanager
+def _store_errors() -> Iterator[None]:
+    """An object store that refuses or cannot be reached is a destination problem (exit 14);
+    a body that does not match its stored SHA-256 is damage (exit 6). DiskFull and
+    ConfigError pass as they are."""
+    try:
+        yield
+    except ObjectStoreError as exc:
+        if exc.kind == "damaged":
+            raise ArchiveDamaged(str(exc)) from None
+        raise CopyDestinationProblem(str(exc)) from None
+
+
+def _store_url(store: ObjectStore, name: str) -> str:
+    return f"{store.url.rstrip('/')}/{name}"
+
+
+def _groups(keys: list[str]) -> dict[str, set[str]]:
+    """Object keys grouped by copy name: {copy name: {file names}}."""
+    out: dict[str, set[str]] = {}
+    for key in keys:
+        top, _, rest = key.partition("/")
+        if rest:
+            out.setdefault(top, set()).add(rest)
+    return out
+
+
+def _remove_store_partials(store: ObjectStore, archive_id: str,
+                           groups: dict[str, set[str]]) -> None:
+    """Delete what a killed copy of this archive left: a copy name holding our marker and no
+    manifest. Names without our marker (other archives, anything else) are never touched."""
+    marker = f"{PARTIAL_PREFIX}{archive_id}"
+    for top, names in groups.items():
+        if marker not in names or not _COPY_NAME.match(top):
+            continue
+        if MANIFEST not in names:
+            log.info("removing an unfinished copy left by a stopped run: %s",
+                     _store_url(store, top))
+            store.delete([f"{top}/{n}" for n in sorted(names) if n != marker])
+            store.abort_uploads(f"{top}/")
+        store.delete([f"{top}/{marker}"])  # the marker last: a failure here is retried
+
+
+def _discard_store_copy(store: ObjectStore, name: str, keys: list[str], marker: str) -> None:
+    with contextlib.suppress(ExporterError):
+        store.delete(keys)
+        store.abort_uploads(f"{name}/")
+        store.delete([marker])
+
+
+def _verify_store_copy(store: ObjectStore, name: str, files: list[dict[str, Any]]) -> None:
+    """Each object's size (from a listing) and stored SHA-256 (HEAD) must equal what was
+    read locally; no download (``copy --check`` downloads and re-hashes)."""
+    listed = {o.key: o.size for o in store.list(f"{name}/")}
+    problems = []
+    for entry in files:
+        key = f"{name}/{entry['name']}"
+        if key not in listed:
+            problems.append(f"{entry['name']} is missing")
+        elif listed[key] != entry["size"]:
+            problems.append(f"{entry['name']} has {listed[key]} bytes instead of "
+                            f"{entry['size']}")
+        elif store.stored_sha256(key) != entry["sha256"]:
+            problems.append(f"{entry['name']} does not carry the SHA-256 that was sent")
+    if problems:
+        raise CopyDestinationProblem(
+            f"The copy written to {store.url} did not read back the same "
+            f"({'; '.join(problems)}); the copy was removed. Try again, or check the store.")
+
+
+def _make_store_copy(archive: Archive, store: ObjectStore, *, keep: int,
+                     progress: Progress | None) -> CopyResult:
+    check_destination(store)
+    with _store_errors():
+        groups = _groups([o.key for o in store.list()])
+        _remove_store_partials(store, archive.archive_id, groups)
+    now = dt.datetime.now(dt.UTC)
+    base = f"{archive.path.stem}-{_stamp(now)}"
+    name, n = base, 2
+    while name in groups:
+        name, n = f"{base}-{n}", n + 1
+    marker = f"{name}/{PARTIAL_PREFIX}{archive.archive_id}"
+    uploaded: list[str] = []
+    sources = [archive.path, slots_path_for(archive.path)]
+    files: list[dict[str, Any]] = []
+    try:
+        with _store_errors():
+            store.put_bytes(marker, b"")
+            with _frozen_main_file(archive):
+                total = sum(p.stat().st_size for p in sources)
+                done = 0
+                for src in sources:
+                    key = f"{name}/{src.name}"
+                    uploaded.append(key)
+
+                    def step(d: int, t: int, before: int = done) -> None:
+                        if progress is not None:
+                            progress(before + d, total)
+
+                    size, digest = store.upload(src, key, step if progress else None)
+                    done += size
+                    files.append({"name": src.name, "size": size, "sha256": digest})
+                newest = _newest_run(archive)
+                version = int(archive.conn.execute("PRAGMA user_version").fetchone()[0])
+            _verify_store_copy(store, name, files)
+            manifest = {
+                "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION,
+                "archive_id": archive.archive_id, "archive_format_version": version,
+                "archive_file": archive.path.name, "newest_run": newest, "files": files,
+                "created_at": now.isoformat(), "exporter_version": __version__,
+            }
+            data = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+            uploaded.append(f"{name}/{MANIFEST}")
+            store.put_bytes(f"{name}/{MANIFEST}", data)  # last: now the copy exists
+            if store.get_bytes(f"{name}/{MANIFEST}") != data:
+                raise CopyDestinationProblem(f"The manifest written to {store.url} did not "
+                                             "read back the same; the copy was removed.")
+    except DiskFull as exc:
+        _discard_store_copy(store, name, uploaded, marker)
+        raise DiskFull(f"{exc} The unfinished copy there was removed; the archive is "
+                       "unchanged.") from None
+    except BaseException:
+        _discard_store_copy(store, name, uploaded, marker)
+        raise
+    with contextlib.suppress(ExporterError):  # if it stays, the next copy removes it
+        store.delete([marker])
+    removed, problems = _apply_store_keep(store, archive.archive_id, keep, name)
+    with _store_errors():
+        kept = len(list_copies(store, archive.archive_id))
+    size = sum(int(f["size"]) for f in files)
+    archive.audit("copy", {"destination": store.url, "folder": name, "size": size,
+                           "sha256": files[0]["sha256"], "verified": True, "kept": kept,
+                           "removed": removed})
+    return CopyResult(store.url, _store_url(store, name), size, str(files[0]["sha256"]), kept,
+                      removed, problems)
+
+
+def _check_store_files(store: ObjectStore, name: str, manifest: dict[str, Any],
+                       sizes: dict[str, int]) -> list[str]:
+    """Download and re-hash a copy's objects against its manifest; the problems in words."""
+    problems = []
+    for entry in manifest.get("files", []):
+        fname = str(entry.get("name", ""))
+        if not fname or "/" in fname:
+            problems.append(f"the manifest names a file oddly ({fname!r})")
+            continue
+        key = f"{name}/{fname}"
+        if key not in sizes:
+            problems.append(f"{fname} is missing")
+        elif sizes[key] != entry.get("size"):
+            problems.append(f"{fname} has {sizes[key]} bytes instead of {entry.get('size')}")
+        elif store.sha256_of(key) != entry.get("sha256"):
+            problems.append(f"{fname} does not match its SHA-256 (some bytes changed)")
+    return problems
+
+
+def _list_store_copies(store: ObjectStore, archive_id: str | None, *,
+                       check: bool) -> list[CopyInfo]:
+    found = []
+    with _store_errors():
+        sizes = {o.key: o.size for o in store.list()}
+        for top in sorted(_groups(list(sizes))):
+            if f"{top}/{MANIFEST}" not in sizes:
+                continue
+            manifest = _parse_manifest(store.get_bytes(f"{top}/{MANIFEST}"))
+            if manifest is None:
+                continue
+            if archive_id is not None and manifest.get("archive_id") != archive_id:
+                continue
+            listed = manifest.get("files")
+            files: list[Any] = listed if isinstance(listed, list) else []
+            found.append(CopyInfo(
+                name=top, path=_store_url(store, top),
+                archive_id=str(manifest.get("archive_id")),
+                created_at=str(manifest.get("created_at", "")),
+                size=sum(int(f.get("size", 0)) for f in files if isinstance(f, dict)),
+                newest_run=manifest.get("newest_run"),
+                problems=_check_store_files(store, top, manifest, sizes) if check else None))
+    found.sort(key=lambda c: (c.created_at, c.name), reverse=True)
+    return found
+
+
+def _apply_store_keep(store: ObjectStore, archive_id: str, keep: int,
+                      new: str) -> tuple[list[str], list[str]]:
+    """Delete the oldest copies of this archive beyond ``keep`` (never the new one): the
+    objects their manifest names, then the manifest. Other objects are never touched."""
+    removed, problems = [], []
+    try:
+        with _store_errors():
+            older = [c for c in list_copies(store, archive_id) if c.name != new]
+    except ExporterError as exc:
+        return [], [f"the old copies in {store.url} could not be listed ({exc})"]
+    for info in older[keep - 1:]:
+        try:
+            with _store_errors():
+                manifest = _parse_manifest(store.get_bytes(f"{info.name}/{MANIFEST}")) or {}
+                names = [str(f.get("name")) for f in manifest.get("files", [])
+                         if isinstance(f, dict) and "/" not in str(f.get("name"))]
+                store.delete([f"{info.name}/{n}" for n in names if n])
+                store.delete([f"{info.name}/{MANIFEST}"])
+            removed.append(info.name)
+        except ExporterError as exc:
+            problems.append(f"the old copy {info.path} could not be deleted ({exc})")
+            log.warning("keep: %s", problems[-1])
+    return removed, problems
+
+
+# -- fetching a copy back ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    copy: CopyInfo
+    folder: Path  # where the files now are
+    archive: Path  # the archive file in it
+    size: int
+
+
+def _label(source: Destination) -> str:
+    return source.url if isinstance(source, ObjectStore) else str(source)
+
+
+def _pick_copy(source: Destination, name: str) -> CopyInfo:
+    copies = list_copies(source)
+    where = _label(source)
+    if name == "latest":
+        if not copies:
+            raise NotFound(f"There is no copy in {where}.")
+        ids = {c.archive_id for c in copies}
+        if len(ids) > 1:
+            raise NotFound(f"{where} holds copies of {len(ids)} different archives; name the "
+                           "copy to fetch ('exporter copy --list --to ...' lists them).")
+        return copies[0]
+    for info in copies:
+        if info.name == name:
+            return info
+    newest = f" (the newest is {copies[0].name})" if copies else ""
+    raise NotFound(f"There is no copy named '{name}' in {where}{newest}; 'exporter copy "
+                   "--list --to ...' lists them, or use latest.")
+
+
+def fetch_copy(source: Destination, name: str, into: Path, *,
+               progress: Progress | None = None) -> FetchResult:
+    """Bring the copy ``name`` (or ``"latest"``) from ``source`` into the folder ``into``,
+    each file checked against the manifest. Needs no archive and no key: what comes back is
+    ciphertext, unlocked later with the passphrase, key file or recovery key. Refuses to
+    overwrite an archive already in ``into``; writes nothing anywhere else (no audit entry:
+    there is no archive yet)."""
+    info = _pick_copy(source, name)
+    if isinstance(source, ObjectStore):
+        with _store_errors():
+            manifest = _parse_manifest(source.get_bytes(f"{info.name}/{MANIFEST}"))
+    else:
+        manifest = _read_manifest(Path(info.path))
+    entries = [f for f in (manifest or {}).get("files", []) if isinstance(f, dict)]
+    names = [str(f.get("name", "")) for f in entries]
+    db_name = str((manifest or {}).get("archive_file", ""))
+    if not entries or not db_name or any(not n or Path(n).name != n or n.startswith(".")
+                                         for n in [*names, db_name]):
+        raise ArchiveDamaged(f"The manifest of the copy {info.path} is damaged; fetch another "
+                             "copy.")
+    into = Path(into)
+    try:
+        into.mkdir(parents=True, exist_ok=True)
+        there = [n for n in [*names, f"{db_name}-wal", f"{db_name}-shm"]
+                 if (into / n).exists()]
+    except OSError as exc:
+        raise _write_error(exc, into) from None
+    if there:
+        raise CopyDestinationProblem(
+            f"There is already an archive in {into} ({there[0]}); nothing was overwritten. "
+            "Fetch into an empty folder.")
+    total = sum(int(f.get("size", 0)) for f in entries)
+    temps: list[Path] = []
+    done = 0
+    try:
+        for entry, fname in zip(entries, names, strict=True):
+            tmp = into / f".{fname}.fetching"
+            temps.append(tmp)
+            tmp.unlink(missing_ok=True)
+
+            def step(d: int, t: int, before: int = done) -> None:
+                if progress is not None:
+                    progress(before + d, total)
+
+            try:
+                if isinstance(source, ObjectStore):
+                    with _store_errors():
+                        size, digest = source.download(f"{info.name}/{fname}", tmp,
+                                                       step if progress else None)
+                else:
+                    size, digest = _stream_copy(Path(info.path) / fname, tmp, into, 0, total,
+                                                step if progress else None)
+            except OSError as exc:
+                raise _write_error(exc, into) from None
+            done += size
+            if size != entry.get("size") or digest != entry.get("sha256"):
+                raise ArchiveDamaged(
+                    f"{fname} of the copy {info.name} does not match its manifest: that copy "
+                    "is damaged. Nothing was kept; fetch another copy ('exporter copy --list "
+                    "--check' shows which are good).")
+        for tmp, fname in reversed(list(zip(temps, names, strict=True))):  # the archive last
+            os.replace(tmp, into / fname)
+    except BaseException:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+            tmp.with_name(tmp.name + ".part").unlink(missing_ok=True)
+        raise
+    return FetchResult(info, into, into / db_name, done)

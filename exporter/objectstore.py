@@ -443,5 +443,24 @@ class ObjectStore:
         flush()
         return done
 
+    def abort_uploads(self, prefix: str = "") -> int:
+        """Abort the unfinished multipart uploads under ``prefix`` (relative): the parts a
+        killed upload left, which the store keeps (and bills) otherwise. Looks at the first
+        1000 unfinished uploads of the bucket; returns how many were aborted."""
+        full = self.key_for(prefix)
+        try:
+            page = self.client.list_multipart_uploads(Bucket=self.bucket, Prefix=full)
+            uploads = [u for u in page.get("Uploads", []) if str(u["Key"]).startswith(full)]
+            for up in uploads:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=up["Key"],
+                                                   UploadId=up["UploadId"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                return 0  # finished or aborted meanwhile
+            self._fail(exc, "removing unfinished uploads")
+        except BotoCoreError as exc:
+            self._fail(exc, "removing unfinished uploads")
+        return len(uploads)
+
     def close(self) -> None:
         self.client.close()
