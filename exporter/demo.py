@@ -5,15 +5,18 @@
 Starts the sandbox (local Salesforce, HubSpot and Google emulators holding a made-up agency of
 100 clients), creates an encrypted archive with a key file, checks the sources, syncs two
 nights (one day passes in between), makes a second copy of the archive in
-``second-copy/`` (as onto a USB disk), shows status and verifies the archive. Then, with the
+``second-copy/`` (as onto a USB disk) and one in the sandbox's S3 object store (as into
+Backblaze B2 or Wasabi), shows status and verifies the archive. Then, with the vendor
 sandbox stopped, it prints care plans (one client, the binder of every client) and runs a
 restore drill into an empty HubSpot portal (dry run, restore with verification, a re-run
-that creates nothing). Everything is left under the given folder (git-ignored). Each step
-runs the real ``exporter`` command.
+that creates nothing). Last, a fire drill: the newest copy is fetched back from the object
+store into ``fetched/`` and verified with the key file, as on a new PC. Everything is left
+under the given folder (git-ignored). Each step runs the real ``exporter`` command.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -22,7 +25,13 @@ from pathlib import Path
 
 from exporter.config import write_config
 from exporter.sandbox import Sandbox
-from exporter.sandbox.cli import merge_sources_into_config
+from exporter.sandbox.cli import (
+    SANDBOX_COPY_NAME,
+    merge_copy_into_config,
+    merge_sources_into_config,
+    sandbox_copy_table,
+)
+from exporter.sandbox.s3 import s3_sandbox
 
 
 def _exporter(config: Path, *args: str, ok: tuple[int, ...] = (0,)) -> int:
@@ -30,7 +39,8 @@ def _exporter(config: Path, *args: str, ok: tuple[int, ...] = (0,)) -> int:
     code = subprocess.run([sys.executable, "-m", "exporter", "--config", str(config), *args],
                           check=False).returncode
     if code not in ok:
-        raise SystemExit(f"'exporter {args[0]}' ended with exit code {code}; see above.")
+        command = next((a for a in args if not a.startswith("-")), args[0])
+        raise SystemExit(f"'exporter {command}' ended with exit code {code}; see above.")
     return code
 
 
@@ -40,10 +50,17 @@ def main(out: Path) -> None:
         shutil.rmtree(out)
     out.mkdir(parents=True)
     config = out / "config.toml"
+    with contextlib.ExitStack() as stack:
+        s3_url, _creds, _emulator = stack.enter_context(s3_sandbox(out / "sandbox-s3"))
+        _main(out, config, s3_url)
+
+
+def _main(out: Path, config: Path, s3_url: str) -> None:
     print("Starting the sandbox cloud (100 clients) ...")
     with Sandbox(clients=100, seed=1) as sb:
         for name, url in sb.urls.items():
             print(f"  {name:<11} {url}")
+        print(f"  {'s3':<11} {s3_url} (an object store for copies, bucket 'copies')")
         _exporter(config, "init", "--archive", str(out / "archive.db"),
                   "--key-file", str(out / "archive.key"))
         merge_sources_into_config(config, sb.source_configs(out / "sandbox-secrets"))
@@ -55,6 +72,7 @@ def main(out: Path) -> None:
             "Care Tasks": ["Client Number", "Day", "Time"],
             "Medications": ["Client Number", "Medication"], "Roster": ["Email"]}
         write_config(config, data)
+        merge_copy_into_config(config, sandbox_copy_table(s3_url, out / "sandbox-secrets"))
         _exporter(config, "check")
         print("\nNight 1: the first sync copies everything.")
         _exporter(config, "sync")
@@ -65,6 +83,9 @@ def main(out: Path) -> None:
         print("\nA second copy elsewhere (here a folder standing in for a USB disk).")
         (out / "second-copy").mkdir()
         _exporter(config, "copy", "--to", str(out / "second-copy"))
+        print("\nAnd one in an object store (the sandbox's S3 store, standing in for Backblaze "
+              "B2 or Wasabi).")
+        _exporter(config, "copy", "--to", SANDBOX_COPY_NAME)
         _exporter(config, "status")
         _exporter(config, "verify")
 
@@ -86,6 +107,15 @@ def main(out: Path) -> None:
                   "--verify")
         print("\nRun it again: nothing is created twice.")
         _exporter(config, "restore", "--to", "hubspot", "--mapping", "salesforce_to_hubspot")
+
+    print("\nFire drill: the office PC is gone. Fetch the newest copy from the object store "
+          "into a new folder and verify it with the key file.")
+    fetched = out / "fetched"
+    _exporter(config, "copy", "--fetch", "latest", "--to", SANDBOX_COPY_NAME,
+              "--into", str(fetched))
+    fetched_config = out / "fetched-config.toml"
+    write_config(fetched_config, {"archive": {"path": str(fetched / "archive.db")}})
+    _exporter(fetched_config, "--key-file", str(out / "archive.key"), "verify")
     print(f"\nEverything is in {out}: the archive, its keys, the care plans in {plans}.\n"
           f"Try:  .venv/bin/exporter --config {config} status")
 

@@ -21,15 +21,36 @@ def _serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], dict[str,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     urls: dict[str, str] = {}
+    s3_urls: list[str] = []
     for line in proc.stdout:
         parts = line.split()
         if len(parts) == 2 and parts[1].startswith("http://127.0.0.1:"):
             urls[parts[0]] = parts[1]
+        if parts[:1] == ["s3"]:  # the object store for copies: "s3 URL (bucket copies)"
+            s3_urls.append(parts[1])
         if line.startswith(("Sources in", "Targets in")):
             break
     problem = proc.stderr.read() if proc.stderr and not urls else ""
     assert set(urls) == {"salesforce", "hubspot", "google"}, problem
+    assert len(s3_urls) == 1, problem
+    _check_copy_entry(tmp_path / "config.toml", s3_urls[0])
     return proc, urls
+
+
+def _check_copy_entry(config_path: Path, s3_url: str) -> None:
+    """The [[copies]] entry points at the served store, keys in 0600 files, and they work."""
+    from exporter.config import _copy_targets
+    from exporter.copies import check_destination, list_copies, open_store
+
+    [target] = _copy_targets(config_path, tomllib.loads(config_path.read_text()))
+    assert (target.name, target.url, target.endpoint_url) == (
+        "sandbox-s3", "s3://copies/agency", s3_url)
+    for ref in target.secrets.values():
+        assert Path(ref["file"]).stat().st_mode & 0o077 == 0
+    store = open_store(target)
+    check_destination(store)
+    assert list_copies(store) == []
+    store.close()
 
 
 def test_serve_writes_a_ready_config_and_keeps_state(tmp_path: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import tempfile
 import threading
 import tomllib
 from pathlib import Path
@@ -26,10 +28,48 @@ def merge_sources_into_config(config_path: Path, tables: dict[str, Any],
     write_config(config_path, data)
 
 
+#: The [[copies]] entry `sandbox serve` and the demo write for the sandbox object store.
+SANDBOX_COPY_NAME = "sandbox-s3"
+SANDBOX_COPY_URL = "s3://copies/agency"
+
+
+def sandbox_copy_table(endpoint_url: str, secret_dir: Path, *, name: str = SANDBOX_COPY_NAME,
+                       url: str = SANDBOX_COPY_URL, keep: int = 3) -> dict[str, Any]:
+    """A ``[[copies]]`` table pointing at the sandbox S3 emulator; its (public) credentials
+    go into 0600 files under ``secret_dir``, referenced with ``{ file = ... }``."""
+    from exporter.keys import write_private_file
+    from exporter.sandbox.s3 import CREDENTIALS
+
+    secret_dir.mkdir(parents=True, exist_ok=True)
+    refs = {}
+    for field, cred in (("access_key_id", "aws_access_key_id"),
+                        ("secret_access_key", "aws_secret_access_key")):
+        path = secret_dir / f"s3_{field}"
+        write_private_file(path, CREDENTIALS[cred].encode())
+        refs[field] = {"file": str(path)}
+    return {"name": name, "url": url, "endpoint_url": endpoint_url, "region": "us-east-1",
+            **refs, "keep": keep}
+
+
+def merge_copy_into_config(config_path: Path, table: dict[str, Any]) -> None:
+    """Add ``table`` to the config's [[copies]], replacing one of the same name; the other
+    copies and the rest of the file stay."""
+    from exporter.config import write_config
+
+    data: dict[str, Any] = {}
+    if config_path.exists():
+        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    copies = [t for t in data.get("copies", []) if isinstance(t, dict)
+              and t.get("name") != table["name"]]
+    data["copies"] = [*copies, table]
+    write_config(config_path, data)
+
+
 @click.group()
 def sandbox() -> None:
     """The sandbox cloud: local Salesforce, HubSpot and Google emulators holding a made-up
-    home-care agency, for demos, staff training and restore drills.
+    home-care agency, and an S3-compatible object store for copies, for demos, staff
+    training and restore drills.
 
     \b
     Example:
@@ -53,6 +93,9 @@ def serve(ctx: click.Context, clients: int, seed: int, state: Path | None, port:
           empty: bool, vendors: tuple[str, ...]) -> None:
     """Serve the three emulators on 127.0.0.1 until Ctrl-C, and point the config file's
     sources at them (with --empty: its restore targets), secrets in 0600 files beside it.
+    An S3 object store with a bucket 'copies' is served too, and a [[copies]] entry named
+    'sandbox-s3' points at it (try 'exporter copy --to sandbox-s3'; its objects last only
+    while the sandbox runs).
 
     \b
     Example:
@@ -65,32 +108,44 @@ def serve(ctx: click.Context, clients: int, seed: int, state: Path | None, port:
     sb = Sandbox(clients=0 if empty else clients, seed=seed, state=state,
                  vendors=vendors or ("salesforce", "hubspot", "google"))
     ports = {"salesforce": port, "hubspot": port + 1, "google": port + 2} if port else None
-    sb.start(ports)
+    from exporter.sandbox.s3 import s3_sandbox
+
+    with contextlib.ExitStack() as stack:
+        sb.start(ports)
+        stack.callback(sb.stop)
+        s3_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="exporter-sandbox-s3-"))
+        s3_url, _creds, _emulator = stack.enter_context(s3_sandbox(s3_dir, buckets=("copies",)))
+        _point_config_and_wait(sb, config_path, empty, s3_url)
+    click.echo("Sandbox stopped." + (f" Its data is saved in {state}." if state else ""))
+
+
+def _point_config_and_wait(sb: Any, config_path: Path, empty: bool, s3_url: str) -> None:
+    # An empty sandbox is a restore target; a full one is something to sync from.
+    section = "targets" if empty else "sources"
+    merge_sources_into_config(
+        config_path, sb.source_configs(config_path.parent / f"sandbox-{section}-secrets"),
+        section)
+    merge_copy_into_config(config_path, sandbox_copy_table(
+        s3_url, config_path.parent / "sandbox-copies-secrets"))
+    click.echo("The sandbox cloud is running:")
+    for name, url in sb.urls.items():
+        click.echo(f"  {name:<11} {url}")
+    click.echo(f"  {'s3':<11} {s3_url} (bucket copies)")
+    click.echo(f"The copy '{SANDBOX_COPY_NAME}' in {config_path} goes to {SANDBOX_COPY_URL} "
+               "there (its objects last while the sandbox runs).")
+    click.echo(f"{section.capitalize()} in {config_path} now point at it. Press Ctrl-C "
+               "to stop.")
+    done = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, stop)
     try:
-        # An empty sandbox is a restore target; a full one is something to sync from.
-        section = "targets" if empty else "sources"
-        merge_sources_into_config(
-            config_path, sb.source_configs(config_path.parent / f"sandbox-{section}-secrets"),
-            section)
-        click.echo("The sandbox cloud is running:")
-        for name, url in sb.urls.items():
-            click.echo(f"  {name:<11} {url}")
-        click.echo(f"{section.capitalize()} in {config_path} now point at it. Press Ctrl-C "
-                   "to stop.")
-        done = threading.Event()
-
-        def stop(signum: int, frame: FrameType | None) -> None:
-            done.set()
-
-        signal.signal(signal.SIGTERM, stop)
-        try:
-            while not done.wait(0.5):
-                pass
-        except KeyboardInterrupt:
+        while not done.wait(0.5):
             pass
-    finally:
-        sb.stop()
-        click.echo("Sandbox stopped." + (f" Its data is saved in {state}." if state else ""))
+    except KeyboardInterrupt:
+        pass
 
 
 @sandbox.command()
