@@ -344,3 +344,16 @@ def test_bad_urls_and_missing_keys_are_config_errors() -> None:
         ObjectStore("https://copies", access_key_id="a", secret_access_key="b")
     with pytest.raises(ConfigError, match="needs access_key_id and secret_access_key"):
         ObjectStore("s3://copies", access_key_id="a", secret_access_key="")
+
+
+def test_abort_uploads_aborts_only_unfinished_uploads_under_the_prefix(
+        store: ObjectStore, s3: tuple[str, dict[str, str], S3Emulator]) -> None:
+    emulator = s3[2]
+    for key in ("office/copy-1/archive.db", "office/copy-2/archive.db", "elsewhere/x"):
+        up = store.client.create_multipart_upload(Bucket="copies", Key=key)
+        store.client.upload_part(Bucket="copies", Key=key, UploadId=up["UploadId"],
+                                 PartNumber=1, Body=b"part")
+    assert store.abort_uploads("copy-1/") == 1
+    assert sorted(u.key for u in emulator.open_uploads()) == [
+        "elsewhere/x", "office/copy-2/archive.db"]
+    assert store.abort_uploads("copy-1/") == 0
