@@ -1,0 +1,617 @@
+"""``exporter schedule``: set up, show and remove the nightly ``exporter sync`` job.
+
+cron on Linux and macOS (one line in the user's crontab, found again by its marker comment),
+Task Scheduler on Windows (a task created from XML with ``schtasks /Create /XML``, so that it
+also runs after a missed start and wakes the computer).
+
+The platform logic is pure and testable anywhere: :func:`plan_cron` and
+:func:`plan_cron_removal` turn the existing crontab text into the new one, :func:`task_xml`
+and :func:`plan_schtasks` build the task and the ``schtasks`` argument lists. Thin runners
+(:func:`read_crontab`, :func:`write_crontab`, :func:`run_schtasks`) execute them.
+
+The command is registered on the main group in ``exporter.cli``; it imports that module only
+when it runs, so either module may be imported first.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import ntpath
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from xml.sax.saxutils import escape as xml_escape
+
+import click
+
+from exporter import errors
+
+if TYPE_CHECKING:
+    from exporter.cli import State
+
+__all__ = [
+    "MARKER_SUFFIX",
+    "CronPlan",
+    "Job",
+    "NoScheduler",
+    "SchtasksPlan",
+    "find_cron_line",
+    "marker",
+    "parse_time",
+    "plan_cron",
+    "plan_cron_removal",
+    "plan_schtasks",
+    "program_argv",
+    "schedule",
+    "task_xml",
+    "windows_quote",
+]
+
+DEFAULT_TASK = "exporter-nightly"
+MARKER_SUFFIX = "(managed by 'exporter schedule')"
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class NoScheduler(errors.ConfigError):
+    """This computer has no usable scheduler (no crontab program, or it refused). Exit 3."""
+
+
+# -- what runs every night ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """The nightly job: ``program --config CONFIG [--key-file KEY] sync`` at ``hour:minute``.
+
+    Paths are plain strings so that Windows paths can be planned on Linux and back."""
+
+    program: tuple[str, ...]  # the exporter entry point: a console script, or python -m exporter
+    config: str
+    hour: int
+    minute: int
+    log: str  # cron: where the output is appended
+    task_name: str = DEFAULT_TASK
+    key_file: str | None = None  # only when given on the command line, not in the config
+
+    def argv(self) -> list[str]:
+        args = [*self.program, "--config", self.config]
+        if self.key_file:
+            args += ["--key-file", self.key_file]
+        return [*args, "sync"]
+
+    @property
+    def at(self) -> str:
+        return f"{self.hour:02d}:{self.minute:02d}"
+
+
+def parse_time(text: str) -> tuple[int, int]:
+    """``HH:MM`` on a 24-hour clock; ValueError with a plain sentence otherwise."""
+    match = _TIME.match(text.strip())
+    if not match:
+        raise ValueError(f"The time must be HH:MM on a 24-hour clock, e.g. --at 02:30 "
+                         f"(not '{text}').")
+    return int(match.group(1)), int(match.group(2))
+
+
+def program_argv(platform: str | None = None, executable: str | None = None) -> list[str]:
+    """This installation's ``exporter``: the console script beside the Python running now
+    (``Scripts\\exporter.exe`` on Windows), else ``python -m exporter``. Absolute, and not
+    resolved through symlinks (a virtual environment's python is one)."""
+    platform = platform or sys.platform
+    exe = executable or os.path.abspath(sys.executable)
+    if platform == "win32":
+        folder = ntpath.dirname(exe)
+        for candidate in (ntpath.join(folder, "exporter.exe"),
+                          ntpath.join(folder, "Scripts", "exporter.exe")):
+            if os.path.isfile(candidate):
+                return [candidate]
+        return [exe, "-m", "exporter"]
+    script = os.path.join(os.path.dirname(exe), "exporter")
+    if os.path.isfile(script) and os.access(script, os.X_OK):
+        return [script]
+    return [exe, "-m", "exporter"]
+
+
+# -- cron ---------------------------------------------------------------------------------
+
+
+def marker(task_name: str = DEFAULT_TASK) -> str:
+    """The comment that ends our crontab line: how we find it again."""
+    return f"# {task_name} {MARKER_SUFFIX}"
+
+
+def _cron_quote(text: str) -> str:
+    # cron turns an unescaped % into a newline, even inside shell quotes; \% is a plain %.
+    return shlex.quote(text).replace("%", "\\%")
+
+
+def cron_line(job: Job) -> str:
+    """Our crontab line (no newline): the time, the command quoted for /bin/sh, the output
+    appended to the log file (so cron mails nobody), and the marker comment."""
+    for value in (*job.argv(), job.log):
+        if "\n" in value or "\r" in value:
+            raise errors.ConfigError("A path for the nightly job contains a line break; cron "
+                                     "cannot run it. Move the file to a plain folder name.")
+    command = " ".join(_cron_quote(a) for a in job.argv())
+    return (f"{job.minute} {job.hour} * * * {command} >> {_cron_quote(job.log)} 2>&1 "
+            f"{marker(job.task_name)}")
+
+
+def _is_ours(line: str, task_name: str) -> bool:
+    return line.rstrip("\r\n").endswith(marker(task_name)) and not line.lstrip().startswith("#")
+
+
+def find_cron_line(existing: str, task_name: str = DEFAULT_TASK) -> str | None:
+    """Our line in a crontab (without its newline), or None."""
+    for line in existing.splitlines():
+        if _is_ours(line, task_name):
+            return line
+    return None
+
+
+@dataclass(frozen=True)
+class CronPlan:
+    """A crontab before and after: ``text`` is the whole new table."""
+
+    text: str
+    line: str | None  # our line after (None when removed)
+    old_line: str | None  # our line before, if there was one
+
+    @property
+    def changed(self) -> bool:
+        return self.line != self.old_line
+
+
+def plan_cron(existing: str, job: Job) -> CronPlan:
+    """The crontab with our line in it: an old line of ours is replaced where it stood (any
+    duplicates dropped); every other line is kept byte for byte; else ours is appended."""
+    new = cron_line(job)
+    old = find_cron_line(existing, job.task_name)
+    lines = existing.splitlines(keepends=True)
+    out: list[str] = []
+    placed = False
+    for line in lines:
+        if _is_ours(line, job.task_name):
+            if not placed:
+                ending = line[len(line.rstrip("\r\n")):] or "\n"
+                out.append(new + ending)
+                placed = True
+            continue
+        out.append(line)
+    if not placed:
+        if out and not out[-1].endswith(("\n", "\r")):
+            out[-1] += "\n"  # cron needs every line to end; only a missing newline is added
+        out.append(new + "\n")
+    return CronPlan(text="".join(out), line=new, old_line=old)
+
+
+def plan_cron_removal(existing: str, task_name: str = DEFAULT_TASK) -> CronPlan:
+    """The crontab without our line; every other line byte for byte."""
+    old = find_cron_line(existing, task_name)
+    kept = [line for line in existing.splitlines(keepends=True) if not _is_ours(line, task_name)]
+    return CronPlan(text="".join(kept), line=None, old_line=old)
+
+
+def _crontab_program() -> str | None:
+    return shutil.which("crontab")
+
+
+def _no_cron(job: Job | None) -> NoScheduler:
+    line = f": {cron_line(job)}" if job is not None else "."
+    return NoScheduler("This computer has no cron (the 'crontab' program): install cron, or "
+                       f"run 'exporter sync' from your own scheduler{line}")
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", errors="surrogateescape")
+
+
+def read_crontab(program: str) -> str:
+    """The current user's crontab (empty if there is none)."""
+    try:
+        done = subprocess.run([program, "-l"], capture_output=True, timeout=60, check=False)
+    except OSError as exc:
+        raise NoScheduler(f"The crontab program ({program}) could not be run "
+                          f"({exc.strerror}); install cron or fix its permissions.") from None
+    if done.returncode == 0:
+        return _decode(done.stdout)
+    message = _decode(done.stderr).strip()
+    if "no crontab" in message.lower():
+        return ""
+    raise NoScheduler(f"cron would not show your crontab "
+                      f"({message or f'exit code {done.returncode}'}); ask whoever looks after "
+                      "this computer to allow you to use cron.")
+
+
+def write_crontab(program: str, text: str) -> None:
+    """Install ``text`` as the current user's crontab (``crontab -``)."""
+    try:
+        done = subprocess.run([program, "-"], input=text.encode("utf-8", "surrogateescape"),
+                              capture_output=True, timeout=60, check=False)
+    except OSError as exc:
+        raise NoScheduler(f"The crontab program ({program}) could not be run "
+                          f"({exc.strerror}); install cron or fix its permissions.") from None
+    if done.returncode != 0:
+        message = _decode(done.stderr).strip() or f"exit code {done.returncode}"
+        raise NoScheduler(f"cron refused the new crontab ({message}); nothing was changed. "
+                          "Ask whoever looks after this computer to allow you to use cron.")
+
+
+# -- Windows Task Scheduler ---------------------------------------------------------------
+
+
+def windows_quote(args: Sequence[str]) -> str:
+    """A Windows command line for ``args`` (the MS C runtime rules a program uses to split
+    its command line): quotes around arguments with spaces, backslashes doubled only before
+    a quote."""
+    parts = []
+    for arg in args:
+        if arg and not any(c in arg for c in ' \t"'):
+            parts.append(arg)
+            continue
+        result, backslashes = ['"'], 0
+        for ch in arg:
+            if ch == "\\":
+                backslashes += 1
+            elif ch == '"':
+                result.append("\\" * (2 * backslashes + 1) + '"')
+                backslashes = 0
+            else:
+                result.append("\\" * backslashes + ch)
+                backslashes = 0
+        result.append("\\" * (2 * backslashes) + '"')
+        parts.append("".join(result))
+    return " ".join(parts)
+
+
+def _cmd_quote(arg: str) -> str:
+    """One argument for a line typed into cmd.exe or PowerShell (task and user names)."""
+    return f'"{arg}"' if any(c in arg for c in ' \t&|<>^()') else arg
+
+
+def task_xml(job: Job, user: str | None = None) -> str:
+    """The Task Scheduler definition (schema 1.2, Windows 7 and later): daily at the time,
+    started as soon as possible after a missed start (StartWhenAvailable), waking the computer
+    (WakeToRun), also on battery, never two at once, stopped after 12 hours. It runs as
+    ``user`` while that user is logged on; see :func:`plan_schtasks` for the other option."""
+    argv = job.argv()
+    command, arguments = argv[0], windows_quote(argv[1:])
+    user_line = f"\n      <UserId>{xml_escape(user)}</UserId>" if user else ""
+    workdir = ntpath.dirname(job.config)
+    description = f"exporter: the nightly sync of the encrypted archive {MARKER_SUFFIX}"
+    workdir_line = (f"\n      <WorkingDirectory>{xml_escape(workdir)}</WorkingDirectory>"
+                    if workdir else "")
+    return f"""<?xml version="1.0" encoding="UTF-16"?>
+<Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">
+  <RegistrationInfo>
+    <Description>{xml_escape(description)}</Description>
+    <URI>\\{xml_escape(job.task_name)}</URI>
+  </RegistrationInfo>
+  <Triggers>
+    <CalendarTrigger>
+      <StartBoundary>2024-01-01T{job.at}:00</StartBoundary>
+      <Enabled>true</Enabled>
+      <ScheduleByDay>
+        <DaysInterval>1</DaysInterval>
+      </ScheduleByDay>
+    </CalendarTrigger>
+  </Triggers>
+  <Principals>
+    <Principal id="Author">{user_line}
+      <LogonType>InteractiveToken</LogonType>
+      <RunLevel>LeastPrivilege</RunLevel>
+    </Principal>
+  </Principals>
+  <Settings>
+    <MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy>
+    <DisallowStartIfOnBatteries>false</DisallowStartIfOnBatteries>
+    <StopIfGoingOnBatteries>false</StopIfGoingOnBatteries>
+    <AllowHardTerminate>true</AllowHardTerminate>
+    <StartWhenAvailable>true</StartWhenAvailable>
+    <RunOnlyIfNetworkAvailable>false</RunOnlyIfNetworkAvailable>
+    <AllowStartOnDemand>true</AllowStartOnDemand>
+    <Enabled>true</Enabled>
+    <Hidden>false</Hidden>
+    <RunOnlyIfIdle>false</RunOnlyIfIdle>
+    <WakeToRun>true</WakeToRun>
+    <ExecutionTimeLimit>PT12H</ExecutionTimeLimit>
+    <Priority>7</Priority>
+  </Settings>
+  <Actions Context="Author">
+    <Exec>
+      <Command>{xml_escape(command)}</Command>
+      <Arguments>{xml_escape(arguments)}</Arguments>{workdir_line}
+    </Exec>
+  </Actions>
+</Task>
+"""
+
+
+@dataclass(frozen=True)
+class SchtasksPlan:
+    """The ``schtasks`` calls for one job; ``xml`` goes into the file ``create`` names."""
+
+    xml: str
+    create: list[str]
+    query: list[str]
+    delete: list[str]
+    run_as: list[str]  # for "Run whether user is logged on or not": pasted by the user
+    command_line: str  # what the task runs, as one Windows command line
+
+    def run_as_text(self) -> str:
+        return " ".join(_cmd_quote(a) for a in self.run_as)
+
+
+def plan_schtasks(job: Job, xml_path: str, user: str | None = None) -> SchtasksPlan:
+    """The task's XML and the argument lists for schtasks (no shell: each is one argv)."""
+    name = job.task_name
+    return SchtasksPlan(
+        xml=task_xml(job, user),
+        create=["schtasks", "/Create", "/F", "/TN", name, "/XML", xml_path],
+        query=["schtasks", "/Query", "/TN", name, "/FO", "LIST", "/V"],
+        delete=["schtasks", "/Delete", "/F", "/TN", name],
+        # /RU without /RP: schtasks asks for the password itself, so it is never typed on
+        # a command line nor seen by exporter.
+        run_as=["schtasks", "/Change", "/TN", name, "/RU", user or "<DOMAIN\\user>"],
+        command_line=windows_quote(job.argv()),
+    )
+
+
+def run_schtasks(argv: list[str]) -> tuple[int, str]:
+    """Run schtasks; its exit code and what it printed (in the console's code page)."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, errors="replace",
+                              timeout=120, check=False)
+    except OSError as exc:
+        raise NoScheduler(f"Task Scheduler (schtasks) could not be run ({exc.strerror}).") \
+            from None
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def windows_user() -> str | None:
+    name = os.environ.get("USERNAME")
+    domain = os.environ.get("USERDOMAIN")
+    if not name:
+        return None
+    return f"{domain}\\{name}" if domain else name
+
+
+# -- the unattended credential --------------------------------------------------------------
+
+
+def unattended_key_file(state: State) -> tuple[Path, bool]:
+    """The key file the nightly run will unlock with, checked the way ``sync`` unlocks: the
+    global --key-file (then passed on to the job: second value True), else the config's
+    key_file. A passphrase cannot be typed at 02:30 and EXPORTER_PASSPHRASE is not set
+    there, so without a key file the job is refused. The key file must open this archive's
+    key slots (nothing else is opened or written)."""
+    from exporter.keys import KeyFile, KeySlots, read_key_file, slots_path_for
+
+    config = state.config
+    given = state.key_file is not None
+    key_file = state.key_file.expanduser().absolute() if state.key_file else config.key_file
+    if key_file is None:
+        suggestion = config.archive.with_name("nightly.key")
+        raise errors.KeyNeeded(
+            f"The nightly job could not unlock the archive: {config.path} has no key_file, and "
+            "nobody is there at night to type a passphrase. Add a key file first: run "
+            f"'exporter keys add --key-file {suggestion}', put key_file = "
+            f"\"{suggestion.as_posix()}\" under [archive] in {config.path}, then run "
+            "'exporter schedule' again.")
+    read_key_file(key_file)  # a plain sentence (exit 4) if missing or not a key file
+    if not config.archive.exists():
+        raise errors.ArchiveNotFound(f"There is no archive at {config.archive}; run "
+                                     "'exporter init' first, or check the archive path in the "
+                                     "config file.")
+    KeySlots.load(slots_path_for(config.archive)).unlock(KeyFile(key_file))
+    return key_file, given
+
+
+# -- the command --------------------------------------------------------------------------
+
+
+def _handled(fn: F) -> F:
+    """exporter.cli.handle_errors, looked up when the command runs (no import cycle)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from exporter.cli import handle_errors
+
+        return handle_errors(fn)(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _state(ctx: click.Context) -> State:
+    from exporter.cli import State
+
+    state = ctx.find_object(State)
+    if state is None:  # run on its own: the same defaults the main group reads
+        key = os.environ.get("EXPORTER_KEY_FILE")
+        config = os.environ.get("EXPORTER_CONFIG")
+        state = State(Path(config) if config else None, Path(key) if key else None, False)
+    return state
+
+
+def _check_time(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, int]:
+    try:
+        return parse_time(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _check_task_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    if not _TASK_NAME.match(value):
+        raise click.BadParameter("The task name may hold only letters, digits, '.', '-' and "
+                                 f"'_' (up to 64), e.g. {DEFAULT_TASK}.")
+    return value
+
+
+def _job(state: State, at: tuple[int, int], task_name: str,
+         key_file: Path | None) -> Job:
+    from exporter.config import default_log_dir
+
+    config = state.config
+    log_dir = config.log_dir or default_log_dir()
+    return Job(program=tuple(program_argv()), config=str(config.path.expanduser().absolute()),
+               hour=at[0], minute=at[1], log=str(log_dir / f"{task_name}.log"),
+               task_name=task_name, key_file=str(key_file) if key_file else None)
+
+
+@click.command("schedule")
+@click.option("--at", "at", default="02:30", show_default=True, metavar="HH:MM",
+              callback=_check_time, help="When the nightly job runs (24-hour clock).")
+@click.option("--show", is_flag=True,
+              help="Only show what would be installed and what is installed now.")
+@click.option("--remove", is_flag=True, help="Remove the nightly job (only ours).")
+@click.option("--task-name", default=DEFAULT_TASK, show_default=True,
+              callback=_check_task_name,
+              help="The name of the job in cron or Task Scheduler.")
+@click.pass_context
+@_handled
+def schedule(ctx: click.Context, at: tuple[int, int], show: bool, remove: bool,
+             task_name: str) -> None:
+    """Run 'exporter sync' every night: cron on Linux and macOS, Task Scheduler on Windows.
+
+    The job runs this installation of exporter with this config file. It unlocks the archive
+    with the key file named in the config (key_file under [archive]): without one it is
+    refused, as nobody is there at night to type a passphrase. Run it again to change the
+    time; only the job exporter made is ever replaced or removed.
+
+    \b
+    Example:
+      exporter schedule --at 02:30
+      exporter schedule --show
+      exporter schedule --remove
+    """
+    from exporter.cli import out
+
+    if show and remove:
+        raise click.UsageError("Give --show or --remove, not both.")
+    state = _state(ctx)
+    if remove:
+        job = None
+        key_problem = None
+    else:
+        key_file: Path | None = None
+        key_problem = None
+        try:
+            path, given = unattended_key_file(state)
+            key_file = path if given else None
+        except errors.ExporterError as exc:
+            if not show:
+                raise
+            key_problem = str(exc)
+        job = _job(state, at, task_name, key_file)
+    if sys.platform == "win32":
+        _windows(out, job, task_name, show, remove)
+    else:
+        _cron(out, job, task_name, show, remove)
+    if key_problem:
+        out.print(f"Before installing it: {key_problem}")
+
+
+def _cron(out: Any, job: Job | None, task_name: str, show: bool, remove: bool) -> None:
+    program = _crontab_program()
+    if show and job is not None:
+        out.print(f"Would install (cron, every day at {job.at}):")
+        out.print(f"  {cron_line(job)}")
+    if program is None:
+        raise _no_cron(job)
+    existing = read_crontab(program)
+    user = getpass.getuser()
+    if show:
+        line = find_cron_line(existing, task_name)
+        out.print(f"Installed now in the crontab of {user}:")
+        out.print(f"  {line}" if line else f"  nothing (no line marked '{marker(task_name)}')")
+        return
+    if remove:
+        plan = plan_cron_removal(existing, task_name)
+        if plan.old_line is None:
+            out.print(f"There is no nightly job '{task_name}' in the crontab of {user}; "
+                      "nothing was changed.")
+            return
+        write_crontab(program, plan.text)
+        out.print(f"Removed the nightly job '{task_name}' from the crontab of {user}; its "
+                  "other lines were kept as they were.")
+        return
+    assert job is not None
+    plan = plan_cron(existing, job)
+    if not plan.changed:
+        out.print(f"The nightly job '{task_name}' is already in the crontab of {user}, every "
+                  f"day at {job.at}; nothing was changed.")
+        return
+    Path(job.log).parent.mkdir(parents=True, exist_ok=True)
+    write_crontab(program, plan.text)
+    verb = "Replaced" if plan.old_line else "Installed"
+    out.print(f"{verb} the nightly job '{task_name}' in the crontab of {user}: every day at "
+              f"{job.at} it runs")
+    out.print(f"  {' '.join(shlex.quote(a) for a in job.argv())}")
+    out.print(f"Its output is added to {job.log}. The computer must be on (not asleep) at "
+              f"{job.at}. 'exporter schedule --show' shows the job, 'exporter schedule "
+              "--remove' removes it.")
+
+
+def _windows(out: Any, job: Job | None, task_name: str, show: bool, remove: bool) -> None:
+    user = windows_user()
+    query = ["schtasks", "/Query", "/TN", task_name, "/FO", "LIST", "/V"]
+    if remove:
+        code, text = run_schtasks(["schtasks", "/Delete", "/F", "/TN", task_name])
+        if code != 0:
+            if run_schtasks(query)[0] != 0:
+                out.print(f"There is no task '{task_name}' in Task Scheduler; nothing was "
+                          "changed.")
+                return
+            raise NoScheduler(f"Task Scheduler would not remove the task '{task_name}' "
+                              f"({text}).")
+        out.print(f"Removed the task '{task_name}' from Task Scheduler.")
+        return
+    assert job is not None
+    fd, xml_path = tempfile.mkstemp(prefix=f"{task_name}-", suffix=".xml")
+    os.close(fd)
+    try:
+        plan = plan_schtasks(job, xml_path, user)
+        if show:
+            out.print(f"Would install (Task Scheduler, every day at {job.at}, as {user}):")
+            out.print(f"  {plan.command_line}")
+            code, text = run_schtasks(plan.query)
+            out.print("Installed now:")
+            out.print(f"  {text}" if code == 0 else f"  nothing (no task '{task_name}')")
+            return
+        # schtasks reads task XML as UTF-16 (with its byte order mark).
+        Path(xml_path).write_text(plan.xml, encoding="utf-16")
+        code, text = run_schtasks(plan.create)
+        if code != 0:
+            raise NoScheduler(f"Task Scheduler would not create the task '{task_name}' "
+                              f"({text}); nothing was changed.")
+    finally:
+        _unlink_quietly(xml_path)
+    out.print(f"Installed the task '{task_name}' in Task Scheduler: every day at {job.at} "
+              f"(or as soon as possible after, if the computer was off or asleep) it runs")
+    out.print(f"  {plan.command_line}")
+    out.print(f"It runs as {user} while {user} is logged on, and its exit code shows in the "
+              "task's history (Last Run Result). It must run as the user who owns the key file.")
+    out.print("To run it whether the user is logged on or not, Task Scheduler must keep that "
+              "user's Windows password (schtasks /RU <user> /RP). exporter never asks for it: "
+              "paste this into an administrator prompt, and schtasks asks for the password "
+              "itself:")
+    out.print(f"  {plan.run_as_text()}")
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
