@@ -61,7 +61,7 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import sqlcipher3
 
@@ -77,7 +77,6 @@ from exporter.errors import (
     ObjectStoreError,
 )
 from exporter.keys import Credential, KeySlots, slots_path_for
-from exporter.objectstore import ObjectStore
 
 __all__ = [
     "MANIFEST",
@@ -95,6 +94,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from exporter.config import CopyTarget
+    from exporter.objectstore import ObjectStore  # boto3: imported only when used
 
 log = logging.getLogger("exporter.copies")
 
@@ -109,7 +109,7 @@ _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 #: (bytes done, bytes in all) while the files are copied.
 Progress = Callable[[int, int], None]
 #: Where copies go: a folder or an object store (bucket and prefix).
-Destination = Path | ObjectStore
+Destination: TypeAlias = "Path | ObjectStore"
 
 
 class CopyDestinationProblem(ExporterError):
@@ -151,7 +151,7 @@ def check_destination(dest: Destination) -> None:
     """Raise CopyDestinationProblem unless ``dest`` is an existing folder (or a store whose
     bucket answers to its keys). The folder is never created: a missing USB disk must not
     turn into a copy on the computer's own disk."""
-    if isinstance(dest, ObjectStore):
+    if not isinstance(dest, Path):
         with _store_errors():
             dest.probe()
         return
@@ -432,7 +432,7 @@ def make_copy(archive: Archive, credential: Credential, dest: Destination, *, ke
         raise RuntimeError("make_copy needs the archive open for writing (its lock held)")
     if keep < 1:
         raise ValueError("keep must be at least 1")
-    if isinstance(dest, ObjectStore):
+    if not isinstance(dest, Path):
         return _make_store_copy(archive, dest, keep=keep, progress=progress)
     dest = Path(dest)
     check_destination(dest)
@@ -515,7 +515,7 @@ def list_copies(dest: Destination, archive_id: str | None = None, *,
     """The complete copies in ``dest`` (of one archive, if given), newest first. With
     ``check`` every file is read again (in a store: downloaded) and compared with the
     manifest."""
-    if isinstance(dest, ObjectStore):
+    if not isinstance(dest, Path):
         return _list_store_copies(dest, archive_id, check=check)
     dest = Path(dest)
     check_destination(dest)
@@ -599,6 +599,8 @@ def open_store(target: CopyTarget) -> ObjectStore:
             raise ConfigError(f"In {where}, [[copies]] '{target.name}' {name} must be one of "
                               '{ env = ... }, { keyring = ... } or { file = ... }.')
     keys = resolve_secrets(where, f"copy '{target.name}'", target.secrets, COPY_SECRET_FIELDS)
+    from exporter.objectstore import ObjectStore
+
     return ObjectStore(target.url, access_key_id=keys["access_key_id"],
                        secret_access_key=keys["secret_access_key"],
                        endpoint_url=target.endpoint_url, region=target.region)
@@ -823,7 +825,7 @@ class FetchResult:
 
 
 def _label(source: Destination) -> str:
-    return source.url if isinstance(source, ObjectStore) else str(source)
+    return str(source) if isinstance(source, Path) else source.url
 
 
 def _pick_copy(source: Destination, name: str) -> CopyInfo:
@@ -853,7 +855,7 @@ def fetch_copy(source: Destination, name: str, into: Path, *,
     overwrite an archive already in ``into``; writes nothing anywhere else (no audit entry:
     there is no archive yet)."""
     info = _pick_copy(source, name)
-    if isinstance(source, ObjectStore):
+    if not isinstance(source, Path):
         with _store_errors():
             manifest = _parse_manifest(source.get_bytes(f"{info.name}/{MANIFEST}"))
     else:
@@ -890,7 +892,7 @@ def fetch_copy(source: Destination, name: str, into: Path, *,
                     progress(before + d, total)
 
             try:
-                if isinstance(source, ObjectStore):
+                if not isinstance(source, Path):
                     with _store_errors():
                         size, digest = source.download(f"{info.name}/{fname}", tmp,
                                                        step if progress else None)
