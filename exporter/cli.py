@@ -60,6 +60,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (errors.DiskFull, 10),
     (CopyDestinationProblem, 14),
     (errors.ObjectStoreError, 14),
+    (errors.NotifyError, 15),  # only 'notify --test' lets it through; a sync never does
     (errors.ExporterError, 1),
 ]
 EXIT_OK = 0
@@ -69,6 +70,7 @@ EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_DAMAGED = 6
 EXIT_COPY_FAILED = 14
+EXIT_NOTIFY_FAILED = 15
 EXIT_INTERRUPTED = 130
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -316,9 +318,13 @@ def status(state: State) -> None:
     Example:
       exporter status
     """
+    from exporter import notify as alerts
+
     with state.open() as archive:
         runs = archive.runs()
         counts = archive.counts()
+        stale = alerts.stale_sources(runs, list(state.config.sources),
+                                     state.config.stale_after_hours)
         out.print(f"Archive: {archive.path} ({_size(archive.size_bytes())}, encrypted)")
         if not runs:
             out.print("No runs yet: the archive is empty. Run 'exporter sync' to fill it.")
@@ -338,6 +344,12 @@ def status(state: State) -> None:
                 table.add_row(c["source"], c["stream"], str(c["current"]), str(c["deleted"]),
                               str(c["versions"]))
             out.print(table)
+    if stale:
+        names = ", ".join(source for source, _ in stale)
+        out.print(f"Warning: no complete sync of {names} for more than "
+                  f"{state.config.stale_after_hours:g} hours: check that the nightly job still "
+                  "runs, then run 'exporter sync'.")
+        _alert_stale(state.config, stale, alerts.last_good_sync(runs))
 
 
 def _print_last_copies(archive: Archive, config: Config) -> None:
@@ -646,6 +658,23 @@ def sync(state: State, sources: tuple[str, ...], full: bool) -> None:
       exporter sync
       exporter sync --source salesforce --full
     """
+    config = state.config  # a config that does not load cannot say where to send an alert
+    alerted: list[bool] = []
+    try:
+        _sync(state, sources, full, alerted)
+    except errors.ExporterError as exc:
+        if not alerted:
+            _alert_sync_error(config, str(exc))
+        raise
+    except Exception as exc:  # a bug: say so in the mail too (the details stay in the log)
+        if not alerted:
+            _alert_sync_error(config, f"exporter hit an unexpected problem "
+                              f"({type(exc).__name__}); the details are in its log file.")
+        raise
+
+
+def _sync(state: State, sources: tuple[str, ...], full: bool, alerted: list[bool]) -> None:
+    from exporter import notify as alerts
     from exporter.progress import progress_for
     from exporter.sources import build_connectors
     from exporter.sync import run_sync
@@ -655,7 +684,11 @@ def sync(state: State, sources: tuple[str, ...], full: bool) -> None:
     every = float(config.raw.get("sync", {}).get("reconcile_every_days", 7))
     credential = state.credential()
     copy_failures: list[int] = []
+    problems: list[alerts.Problem] = []
     with Archive.open(config.archive, credential, write=True) as archive:
+        # Checked before the run: if this run fails too, its alert says how old the data is.
+        stale = alerts.stale_sources(archive.runs(), list(config.sources),
+                                     config.stale_after_hours) if config.notify else []
         with progress_for(err) as progress:
             report = run_sync(archive, connectors, full=full, reconcile_every_days=every,
                               progress=progress)
@@ -667,7 +700,12 @@ def sync(state: State, sources: tuple[str, ...], full: bool) -> None:
         if report.status in ("ok", "partial"):
             # Still under the write lock: the copies hold exactly what this sync archived.
             copy_failures = _make_copies(archive, credential,
-                                         [t for t in config.copies if t.after_sync])
+                                         [t for t in config.copies if t.after_sync],
+                                         problems=problems)
+        last_good = alerts.last_good_sync(archive.runs()) if config.notify else None
+    alerted.append(True)  # from here on, the run's own alert (if any) tells what happened
+    if config.notify is not None:  # after the lock is released: a slow mail server holds nothing
+        _alert_after_sync(config, report, problems, stale, last_good)
     if report.status == "partial":
         raise SystemExit(EXIT_SYNC_PARTIAL)
     if report.status == "failed":
@@ -747,6 +785,135 @@ def connectors(state: State, show_streams: bool) -> None:
             out.print(f"source {name}: {len(names)} streams: {', '.join(names)}")
 
 
+# -- alert emails ([notify]) ---------------------------------------------------------------
+
+
+def _copy_label(target: CopyTarget) -> str:
+    """How an alert names a copy: its name, or the folder's last part for an ad-hoc folder."""
+    if target.path is not None and target.name == str(target.path):
+        return target.path.name or target.name
+    return target.name
+
+
+def _send_alert(config: Config, alert: Any) -> bool:
+    """Send ``alert`` if [notify] asks for it. A mail that cannot be sent is logged and one
+    warning line on stderr: it never changes the command's exit code or loses its work."""
+    from exporter import notify as alerts
+
+    settings = config.notify
+    if settings is None or not alerts.wanted(settings, alert):
+        return False
+    try:
+        alerts.send(settings, alert)
+    except errors.ExporterError as exc:
+        log.warning("alert email %r not sent: %s: %s", alert.kind, type(exc).__name__, exc)
+        err.print(f"Warning: the alert email could not be sent: {exc}")
+        return False
+    except Exception as exc:  # never lose a sync for a mail
+        log.error("alert email %r not sent\n%s", alert.kind, traceback.format_exc())
+        err.print(f"Warning: the alert email could not be sent ({type(exc).__name__}); the "
+                  "details are in the log file.")
+        return False
+    out.print(f"Alert email sent to {', '.join(settings.to)}: {alert.subject}")
+    return True
+
+
+def _alert_after_sync(config: Config, report: Any, problems: list[Any],
+                      stale: list[tuple[str, str | None]], last_good: str | None) -> None:
+    """One alert for the run (its outcome and the copies after it); a stale-data alert only
+    when the run's own alert is not wanted, at most once a day."""
+    import datetime as dt
+
+    from exporter import notify as alerts
+
+    settings = config.notify
+    assert settings is not None
+    state = alerts.NotifyState.for_archive(config.archive)
+    if report.status == "ok":
+        state.record_good_sync(last_good or dt.datetime.now(dt.UTC).isoformat())
+    stale_hours = None
+    if stale and report.status != "ok":
+        ages = [h for h in (alerts.hours_since(when) for _, when in stale) if h is not None]
+        stale_hours = max(ages) if ages else None
+    alert = alerts.sync_alert(settings, report, problems, last_good, stale_hours)
+    if alerts.wanted(settings, alert):
+        if _send_alert(config, alert) and stale:
+            state.mark_stale_sent()  # that mail said how old the data is: no second one today
+    elif stale and report.status != "ok":
+        _alert_stale(config, stale, last_good)
+
+
+def _alert_stale(config: Config, stale: list[tuple[str, str | None]],
+                 last_good: str | None) -> None:
+    from exporter import notify as alerts
+
+    settings = config.notify
+    if settings is None or "stale" not in settings.on:
+        return
+    state = alerts.NotifyState.for_archive(config.archive)
+    if not state.stale_due():
+        log.info("stale-data alert already sent today; not sending another")
+        return
+    if _send_alert(config, alerts.stale_alert(settings, stale, config.stale_after_hours,
+                                              last_good or state.last_good_sync)):
+        state.mark_stale_sent()
+
+
+def _alert_sync_error(config: Config, message: str) -> None:
+    """The alert for a sync that stopped before it could finish (the archive would not open,
+    is locked, the disk is full ...): exporter's plain message."""
+    from exporter import notify as alerts
+
+    if config.notify is None:
+        return
+    last_good = alerts.NotifyState.for_archive(config.archive).last_good_sync
+    _send_alert(config, alerts.error_alert(config.notify, message, last_good))
+
+
+@cli.command("notify")
+@click.option("--test", "send_test", is_flag=True,
+              help="Send a test message to the [notify] addresses and say whether it worked "
+              "(exit 15 if it could not be sent).")
+@pass_state
+@handle_errors
+def notify_command(state: State, send_test: bool) -> None:
+    """Alert emails: who is told when the nightly job fails, and a test message.
+
+    Configured in the config file's [notify] table (see README). Without --test, shows the
+    settings; with --test, sends a test message through the mail server now. Exit 15 means
+    the test message could not be sent (the message says why).
+
+    \b
+    Example:
+      exporter notify --test
+    """
+    from exporter import notify as alerts
+
+    config = state.config
+    settings = config.notify
+    if settings is None:
+        raise errors.ConfigError(f"No alert emails are set up: add a [notify] table to "
+                                 f"{config.path} with to, from, smtp_host, username and "
+                                 "password (see README).")
+    login = f", logging in as {settings.username}" if settings.username else ""
+    out.print(f"Alert emails go to {', '.join(settings.to)} from {settings.sender} through "
+              f"{settings.smtp_host}:{settings.smtp_port} ({settings.security}{login}), on: "
+              f"{', '.join(settings.on)}.")
+    if not send_test:
+        out.print("Run 'exporter notify --test' to send a test message.")
+        return
+    alert = alerts.test_alert(settings,
+                              alerts.NotifyState.for_archive(config.archive).last_good_sync)
+    try:
+        alerts.send(settings, alert)
+    except errors.NotifyError as exc:
+        log.warning("test email not sent: %s", exc)
+        raise errors.NotifyError(f"The test email could not be sent. {exc}") from None
+    log.info("test email sent to %s", ", ".join(settings.to))
+    out.print(f"Sent a test email to {', '.join(settings.to)} ('{alert.subject}'). It worked "
+              "on this side: check that it arrived (look in the junk folder too).")
+
+
 # -- copy --------------------------------------------------------------------------------
 
 
@@ -797,9 +964,12 @@ def _open_destination(target: CopyTarget) -> Any:
 
 
 def _make_copies(archive: Archive, credential: Credential, targets: list[CopyTarget],
-                 opened: dict[str, Any] | None = None) -> list[int]:
-    """Make each copy, one plain line each; returns the exit codes of those that failed."""
+                 opened: dict[str, Any] | None = None,
+                 problems: list[Any] | None = None) -> list[int]:
+    """Make each copy, one plain line each; returns the exit codes of those that failed (and
+    adds each failure to ``problems``, for the alert email)."""
     from exporter.copies import make_copy
+    from exporter.notify import Problem
 
     failures = []
     for target in targets:
@@ -813,6 +983,8 @@ def _make_copies(archive: Archive, credential: Credential, targets: list[CopyTar
             err.print(f"[bold red]Error:[/] the copy to {escape(target.where)} failed: "
                       f"{escape(str(exc))}", markup=True)
             failures.append(exit_code_for(exc))
+            if problems is not None:
+                problems.append(Problem(f"the copy to {_copy_label(target)}", str(exc)))
             continue
         there = "1 copy" if result.kept == 1 else f"{result.kept} copies"
         out.print(f"Copied the archive ({_size(result.size)}) to {result.folder}; verified; "
@@ -983,7 +1155,10 @@ def copy(state: State, to: str | None, listing: bool, check: bool, fetch: str | 
     if listing or check:
         _list_copies(config, targets, check)
         return
+    from exporter import notify as alerts
+
     failures: list[int] = []
+    problems: list[alerts.Problem] = []
     reachable = []
     opened: dict[str, Any] = {}
     for target in targets:  # before unlocking: a missing disk touches nothing
@@ -996,10 +1171,14 @@ def copy(state: State, to: str | None, listing: bool, check: bool, fetch: str | 
             log.warning("copy to %s: %s", target.where, exc)
             err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True)
             failures.append(exit_code_for(exc))
+            problems.append(alerts.Problem(f"the copy to {_copy_label(target)}", str(exc)))
     if reachable:
         credential = state.credential()
         with Archive.open(config.archive, credential, write=True) as archive:
-            failures += _make_copies(archive, credential, reachable, opened)
+            failures += _make_copies(archive, credential, reachable, opened, problems)
+    if problems and config.notify is not None:
+        last_good = alerts.NotifyState.for_archive(config.archive).last_good_sync
+        _send_alert(config, alerts.copy_alert(config.notify, problems, last_good))
     if failures:
         raise SystemExit(failures[0])
 

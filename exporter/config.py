@@ -19,6 +19,17 @@
     access_key_id = { env = "B2_KEY_ID" }              # secret references, as for sources
     secret_access_key = { file = "secrets/b2-key.txt" }
 
+    [notify]                         # alert emails when the nightly job fails (exporter/notify.py)
+    to = ["office@sunrise-homecare.example"]
+    from = "exporter@sunrise-homecare.example"
+    smtp_host = "smtp.office365.com"
+    smtp_port = 587                  # default: 587 starttls, 465 tls, 25 none
+    security = "starttls"            # starttls | tls | none (none only to a loopback host)
+    username = "exporter@sunrise-homecare.example"
+    password = { env = "EXPORTER_SMTP_PASSWORD" }      # a secret reference
+    on = ["failure", "partial", "copy_failed", "stale"] # the default; "success" too for an OK mail
+    agency = "Sunrise Home Care"     # optional: the name in the subject (default: this computer's)
+
 Secrets are never required in this file: passphrases come from the environment, a prompt, the
 OS keyring or a key file.
 """
@@ -36,8 +47,8 @@ import tomli_w
 from exporter.errors import ConfigError
 from exporter.keys import write_private_file
 
-__all__ = ["Config", "CopyTarget", "default_archive_path", "default_config_path", "load_config",
-           "write_config"]
+__all__ = ["Config", "CopyTarget", "NotifySettings", "default_archive_path",
+           "default_config_path", "is_loopback", "load_config", "write_config"]
 
 APP = "exporter"
 
@@ -77,6 +88,127 @@ class CopyTarget:
         return self.url if self.url else str(self.path)
 
 
+#: What [notify] on may name; the default leaves out "success".
+NOTIFY_EVENTS = ("failure", "partial", "copy_failed", "stale", "success")
+NOTIFY_DEFAULT_ON = ("failure", "partial", "copy_failed", "stale")
+_NOTIFY_KEYS = ("to", "from", "smtp_host", "smtp_port", "security", "username", "password",
+                "on", "agency")
+_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """The ``[notify]`` table: who gets the alert emails and through which mail server. The
+    password stays a secret reference here; it is resolved only when a mail is sent
+    (:func:`exporter.notify.send`)."""
+
+    to: tuple[str, ...]
+    sender: str
+    smtp_host: str
+    smtp_port: int = 587
+    security: str = "starttls"  # starttls | tls | none
+    username: str | None = None
+    password: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    on: tuple[str, ...] = NOTIFY_DEFAULT_ON
+    agency: str | None = None
+    config_path: Path | None = None  # where relative { file = ... } references start
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and 127.x / ::1 addresses: the only hosts mail may go to unencrypted."""
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _address(where: str, key: str, value: Any) -> str:
+    if not isinstance(value, str) or "@" not in value.strip(" @") or any(
+            c in value for c in " ,;<>\r\n"):
+        raise ConfigError(f'{where} {key} must be an email address in quotes, e.g. '
+                          f'{key} = "office@sunrise-homecare.example".')
+    return value.strip()
+
+
+def _notify_settings(path: Path, raw: dict[str, Any]) -> NotifySettings | None:
+    """The ``[notify]`` table, checked: a plain sentence for each mistake."""
+    table = raw.get("notify")
+    if table is None:
+        return None
+    where = f"In {path}, [notify]"
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where} must be a table: a line [notify] with the settings under "
+                          "it (see README).")
+    unknown = sorted(set(table) - set(_NOTIFY_KEYS))
+    if unknown:
+        raise ConfigError(f"{where} has a setting exporter does not know: {', '.join(unknown)}; "
+                          f"the settings are {', '.join(_NOTIFY_KEYS)}.")
+    to = table.get("to")
+    if isinstance(to, str):
+        to = [to]
+    if not isinstance(to, list) or not to:
+        raise ConfigError(f'{where} needs to: who gets the alerts, e.g. '
+                          'to = ["office@sunrise-homecare.example"].')
+    recipients = tuple(_address(where, "to", t) for t in to)
+    if "from" not in table:
+        raise ConfigError(f'{where} needs from: the address the alerts come from, e.g. '
+                          'from = "exporter@sunrise-homecare.example".')
+    sender = _address(where, "from", table["from"])
+    host = table.get("smtp_host")
+    if not isinstance(host, str) or not host.strip() or " " in host.strip():
+        raise ConfigError(f'{where} needs smtp_host: the mail server, e.g. '
+                          'smtp_host = "smtp.office365.com".')
+    host = host.strip()
+    security = table.get("security", "starttls")
+    if security not in _DEFAULT_PORTS:
+        raise ConfigError(f'{where} security must be "starttls" (port 587), "tls" (port 465) '
+                          'or "none" (only to a mail server on this computer).')
+    if security == "none" and not is_loopback(host):
+        raise ConfigError(f'{where} security = "none" would send the password and the alert '
+                          f"unencrypted to {host}; use \"starttls\" (port 587) or \"tls\" "
+                          '(port 465). "none" is allowed only for a mail server on this '
+                          "computer (localhost).")
+    port = table.get("smtp_port", _DEFAULT_PORTS[security])
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ConfigError(f"{where} smtp_port must be a port number, e.g. 587.")
+    username = table.get("username")
+    if username is not None and (not isinstance(username, str) or not username.strip()):
+        raise ConfigError(f"{where} username must be text in quotes (often the from address).")
+    password = table.get("password")
+    if isinstance(password, str):
+        raise ConfigError(f'{where} password is written in plain text; keep secrets out of the '
+                          'config: password = { env = "EXPORTER_SMTP_PASSWORD" }, '
+                          '{ keyring = "service/user" } or { file = "path" }.')
+    if password is not None and (not isinstance(password, dict) or len(password) != 1
+                                 or next(iter(password)) not in ("env", "keyring", "file")):
+        raise ConfigError(f"{where} password must be one of {{ env = ... }}, "
+                          "{ keyring = ... } or { file = ... }.")
+    if (username is None) != (password is None):
+        raise ConfigError(f"{where} needs both username and password to log in to the mail "
+                          "server, or neither (a server that takes mail without a login).")
+    on = table.get("on", list(NOTIFY_DEFAULT_ON))
+    if isinstance(on, str):
+        on = [on]
+    if not isinstance(on, list) or not all(isinstance(o, str) for o in on):
+        raise ConfigError(f'{where} on must be a list, e.g. on = ["failure", "partial", '
+                          '"copy_failed", "stale"].')
+    wrong = [o for o in on if o not in NOTIFY_EVENTS]
+    if wrong:
+        raise ConfigError(f"{where} on names {', '.join(wrong)}, which exporter does not know; "
+                          f"choose from {', '.join(NOTIFY_EVENTS)}.")
+    agency = table.get("agency")
+    if agency is not None and (not isinstance(agency, str) or not agency.strip()):
+        raise ConfigError(f'{where} agency must be a name in quotes, e.g. '
+                          'agency = "Sunrise Home Care".')
+    return NotifySettings(to=recipients, sender=sender, smtp_host=host, smtp_port=port,
+                          security=security, username=username, password=password,
+                          on=tuple(dict.fromkeys(on)), agency=agency, config_path=path)
+
+
 @dataclass
 class Config:
     path: Path
@@ -86,6 +218,7 @@ class Config:
     log_dir: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
     copies: list[CopyTarget] = field(default_factory=list)
+    notify: NotifySettings | None = None
 
     @property
     def sources(self) -> dict[str, Any]:
@@ -214,6 +347,7 @@ def load_config(path: Path | None) -> Config:
         log_dir=_resolve(path, log_dir) if isinstance(log_dir, str) else None,
         raw=raw,
         copies=_copy_targets(path, raw),
+        notify=_notify_settings(path, raw),
     )
 
 

@@ -21,6 +21,10 @@ No message ever contains a passphrase, key or token.
                                request or could not be reached; ``kind`` says which
                                (auth, bucket, missing, damaged, network, busy, refused). A full
                                store raises DiskFull instead, naming the store.
+
+    NotifyError                the alert email could not be sent (mail server down, login
+                               refused, secure connection failed); exit 15 for
+                               ``notify --test`` only: a sync never changes its exit code for it
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ __all__ = [
     "KeyProblem",
     "KeySlotsDamaged",
     "NotFound",
+    "NotifyError",
     "ObjectStoreError",
     "UnsupportedFormat",
     "WrongKey",
@@ -106,3 +111,8 @@ class ObjectStoreError(ExporterError):
     def __init__(self, message: str, kind: str = "refused") -> None:
         super().__init__(message)
         self.kind = kind
+
+
+class NotifyError(ExporterError):
+    """The alert email could not be sent: the mail server did not answer, refused the login
+    or the message, or the secure connection failed. The message never holds the password."""

@@ -34,7 +34,23 @@ def _serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], dict[str,
     assert set(urls) == {"salesforce", "hubspot", "google"}, problem
     assert len(s3_urls) == 1, problem
     _check_copy_entry(tmp_path / "config.toml", s3_urls[0])
+    _check_notify_entry(tmp_path / "config.toml")
     return proc, urls
+
+
+def _check_notify_entry(config_path: Path) -> None:
+    """[notify] points at the served mail server, its password in a 0600 file, and a test
+    message arrives in sandbox-mail/ beside the config."""
+    from exporter.config import _notify_settings
+    from exporter.notify import send, test_alert
+
+    settings = _notify_settings(config_path, tomllib.loads(config_path.read_text()))
+    assert settings is not None and settings.security == "none"
+    assert settings.password is not None
+    assert Path(settings.password["file"]).stat().st_mode & 0o077 == 0
+    send(settings, test_alert(settings))
+    [eml] = (config_path.parent / "sandbox-mail").glob("*.eml")
+    assert b"Subject: exporter: test message" in eml.read_bytes()
 
 
 def _check_copy_entry(config_path: Path, s3_url: str) -> None:

@@ -65,11 +65,42 @@ def merge_copy_into_config(config_path: Path, table: dict[str, Any]) -> None:
     write_config(config_path, data)
 
 
+#: Where the sandbox's alert emails go ([notify] to).
+SANDBOX_ALERTS_TO = "office@sunrise-homecare.example"
+
+
+def sandbox_notify_table(host: str, port: int, secret_dir: Path) -> dict[str, Any]:
+    """A ``[notify]`` table pointing at the sandbox mail server (loopback, so security
+    "none"); its (public) password goes into a 0600 file under ``secret_dir``, referenced
+    with ``{ file = ... }``."""
+    from exporter.keys import write_private_file
+    from exporter.sandbox.smtp import CREDENTIALS as SMTP_CREDENTIALS
+
+    secret_dir.mkdir(parents=True, exist_ok=True)
+    path = secret_dir / "smtp_password"
+    write_private_file(path, SMTP_CREDENTIALS["password"].encode())
+    return {"to": [SANDBOX_ALERTS_TO], "from": SMTP_CREDENTIALS["username"],
+            "smtp_host": host, "smtp_port": port, "security": "none",
+            "username": SMTP_CREDENTIALS["username"], "password": {"file": str(path)},
+            "agency": "Sunrise Home Care (sandbox)"}
+
+
+def merge_notify_into_config(config_path: Path, table: dict[str, Any]) -> None:
+    """Put ``table`` into the config's [notify], keeping the rest of the file."""
+    from exporter.config import write_config
+
+    data: dict[str, Any] = {}
+    if config_path.exists():
+        data = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    data["notify"] = table
+    write_config(config_path, data)
+
+
 @click.group()
 def sandbox() -> None:
     """The sandbox cloud: local Salesforce, HubSpot and Google emulators holding a made-up
-    home-care agency, and an S3-compatible object store for copies, for demos, staff
-    training and restore drills.
+    home-care agency, an S3-compatible object store for copies and a mail server for alert
+    emails, for demos, staff training and restore drills.
 
     \b
     Example:
@@ -95,7 +126,9 @@ def serve(ctx: click.Context, clients: int, seed: int, state: Path | None, port:
     sources at them (with --empty: its restore targets), secrets in 0600 files beside it.
     An S3 object store with a bucket 'copies' is served too, and a [[copies]] entry named
     'sandbox-s3' points at it (try 'exporter copy --to sandbox-s3'; its objects last only
-    while the sandbox runs).
+    while the sandbox runs). A mail server takes the alert emails: [notify] points at it,
+    and what it receives is saved as .eml files in sandbox-mail/ beside the config (try
+    'exporter notify --test').
 
     \b
     Example:
@@ -109,17 +142,20 @@ def serve(ctx: click.Context, clients: int, seed: int, state: Path | None, port:
                  vendors=vendors or ("salesforce", "hubspot", "google"))
     ports = {"salesforce": port, "hubspot": port + 1, "google": port + 2} if port else None
     from exporter.sandbox.s3 import s3_sandbox
+    from exporter.sandbox.smtp import SMTPEmulator
 
     with contextlib.ExitStack() as stack:
         sb.start(ports)
         stack.callback(sb.stop)
         s3_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="exporter-sandbox-s3-"))
         s3_url, _creds, _emulator = stack.enter_context(s3_sandbox(s3_dir, buckets=("copies",)))
-        _point_config_and_wait(sb, config_path, empty, s3_url)
+        smtp = stack.enter_context(SMTPEmulator(folder=config_path.parent / "sandbox-mail"))
+        _point_config_and_wait(sb, config_path, empty, s3_url, smtp)
     click.echo("Sandbox stopped." + (f" Its data is saved in {state}." if state else ""))
 
 
-def _point_config_and_wait(sb: Any, config_path: Path, empty: bool, s3_url: str) -> None:
+def _point_config_and_wait(sb: Any, config_path: Path, empty: bool, s3_url: str,
+                           smtp: Any) -> None:
     # An empty sandbox is a restore target; a full one is something to sync from.
     section = "targets" if empty else "sources"
     merge_sources_into_config(
@@ -127,12 +163,17 @@ def _point_config_and_wait(sb: Any, config_path: Path, empty: bool, s3_url: str)
         section)
     merge_copy_into_config(config_path, sandbox_copy_table(
         s3_url, config_path.parent / "sandbox-copies-secrets"))
+    merge_notify_into_config(config_path, sandbox_notify_table(
+        smtp.host, smtp.port, config_path.parent / "sandbox-notify-secrets"))
     click.echo("The sandbox cloud is running:")
     for name, url in sb.urls.items():
         click.echo(f"  {name:<11} {url}")
     click.echo(f"  {'s3':<11} {s3_url} (bucket copies)")
+    click.echo(f"  {'smtp':<11} {smtp.host}:{smtp.port} (alert emails, saved in {smtp.folder})")
     click.echo(f"The copy '{SANDBOX_COPY_NAME}' in {config_path} goes to {SANDBOX_COPY_URL} "
                "there (its objects last while the sandbox runs).")
+    click.echo(f"[notify] in {config_path} sends alert emails to {SANDBOX_ALERTS_TO} through "
+               "the sandbox mail server (try 'exporter notify --test').")
     click.echo(f"{section.capitalize()} in {config_path} now point at it. Press Ctrl-C "
                "to stop.")
     done = threading.Event()
