@@ -6,7 +6,9 @@ Starts the sandbox (local Salesforce, HubSpot and Google emulators holding a mad
 100 clients), creates an encrypted archive with a key file, checks the sources, syncs two
 nights (one day passes in between), makes a second copy of the archive in
 ``second-copy/`` (as onto a USB disk) and one in the sandbox's S3 object store (as into
-Backblaze B2 or Wasabi), shows status and verifies the archive. Then, with the vendor
+Backblaze B2 or Wasabi); alert emails go to the sandbox's mail server (saved in
+``sandbox-mail/``): a test message, then the alert for a copy to an unplugged USB disk. It
+shows status and verifies the archive. Then, with the vendor
 sandbox stopped, it prints care plans (one client, the binder of every client) and runs a
 restore drill into an empty HubSpot portal (dry run, restore with verification, a re-run
 that creates nothing). Last, a fire drill: the newest copy is fetched back from the object
@@ -28,10 +30,13 @@ from exporter.sandbox import Sandbox
 from exporter.sandbox.cli import (
     SANDBOX_COPY_NAME,
     merge_copy_into_config,
+    merge_notify_into_config,
     merge_sources_into_config,
     sandbox_copy_table,
+    sandbox_notify_table,
 )
 from exporter.sandbox.s3 import s3_sandbox
+from exporter.sandbox.smtp import SMTPEmulator
 
 
 def _exporter(config: Path, *args: str, ok: tuple[int, ...] = (0,)) -> int:
@@ -52,15 +57,17 @@ def main(out: Path) -> None:
     config = out / "config.toml"
     with contextlib.ExitStack() as stack:
         s3_url, _creds, _emulator = stack.enter_context(s3_sandbox(out / "sandbox-s3"))
-        _main(out, config, s3_url)
+        smtp = stack.enter_context(SMTPEmulator(folder=out / "sandbox-mail"))
+        _main(out, config, s3_url, smtp)
 
 
-def _main(out: Path, config: Path, s3_url: str) -> None:
+def _main(out: Path, config: Path, s3_url: str, smtp: SMTPEmulator) -> None:
     print("Starting the sandbox cloud (100 clients) ...")
     with Sandbox(clients=100, seed=1) as sb:
         for name, url in sb.urls.items():
             print(f"  {name:<11} {url}")
         print(f"  {'s3':<11} {s3_url} (an object store for copies, bucket 'copies')")
+        print(f"  {'smtp':<11} {smtp.host}:{smtp.port} (a mail server for alert emails)")
         _exporter(config, "init", "--archive", str(out / "archive.db"),
                   "--key-file", str(out / "archive.key"))
         merge_sources_into_config(config, sb.source_configs(out / "sandbox-secrets"))
@@ -73,6 +80,8 @@ def _main(out: Path, config: Path, s3_url: str) -> None:
             "Medications": ["Client Number", "Medication"], "Roster": ["Email"]}
         write_config(config, data)
         merge_copy_into_config(config, sandbox_copy_table(s3_url, out / "sandbox-secrets"))
+        merge_notify_into_config(config, sandbox_notify_table(smtp.host, smtp.port,
+                                                              out / "sandbox-secrets"))
         _exporter(config, "check")
         print("\nNight 1: the first sync copies everything.")
         _exporter(config, "sync")
@@ -86,6 +95,7 @@ def _main(out: Path, config: Path, s3_url: str) -> None:
         print("\nAnd one in an object store (the sandbox's S3 store, standing in for Backblaze "
               "B2 or Wasabi).")
         _exporter(config, "copy", "--to", SANDBOX_COPY_NAME)
+        _alerts(out, config, smtp)
         _exporter(config, "status")
         _exporter(config, "verify")
 
@@ -118,6 +128,19 @@ def _main(out: Path, config: Path, s3_url: str) -> None:
     _exporter(fetched_config, "--key-file", str(out / "archive.key"), "verify")
     print(f"\nEverything is in {out}: the archive, its keys, the care plans in {plans}.\n"
           f"Try:  .venv/bin/exporter --config {config} status")
+
+
+def _alerts(out: Path, config: Path, smtp: SMTPEmulator) -> None:
+    print("\nAlert emails: when the nightly job fails, a person is told. First a test "
+          "message, then a copy to a USB disk that is not plugged in.")
+    _exporter(config, "notify", "--test")
+    _exporter(config, "copy", "--to", str(out / "unplugged-usb"), ok=(14,))
+    mail = smtp.messages[-1]
+    where = f", saved as {mail.path}" if mail.path else ""
+    print(f"The sandbox mail server received it (to {', '.join(mail.rcpt_to)}: "
+          f"'{mail.subject}'{where}); it reads:\n")
+    for line in mail.text.splitlines():
+        print(f"    {line}")
 
 
 if __name__ == "__main__":
