@@ -43,6 +43,7 @@ from exporter.keys import (
 )
 from exporter.logs import setup_logging
 from exporter.sandbox.cli import sandbox
+from exporter.schedule import schedule
 
 log = logging.getLogger("exporter.cli")
 
@@ -1376,6 +1377,7 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
 
 
 cli.add_command(sandbox)
+cli.add_command(schedule)
 
 
 def main() -> None:
