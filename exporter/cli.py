@@ -719,7 +719,11 @@ def _sync(state: State, sources: tuple[str, ...], full: bool, alerted: list[bool
 @pass_state
 @handle_errors
 def check(state: State) -> None:
-    """Test each source's credentials and reach, and say what to fix.
+    """Test everything tonight's job needs, and say what to fix: each source's credentials
+    and reach, the key file that unlocks the archive unattended (when one is set), each
+    [[copies]] destination (the folder is there and can be written to; the object store's
+    bucket answers to its keys) and the [notify] settings (nothing is sent: use
+    'exporter notify --test' for that). Nothing is written to the archive.
 
     \b
     Example:
@@ -732,23 +736,69 @@ def check(state: State) -> None:
         raise errors.ConfigError(f"No sources are configured in {config.path}; add a "
                                  "[sources.NAME] table (see README).")
     failures = 0
+
+    def mark(ok: bool, text: str) -> None:
+        nonlocal failures
+        failures += not ok
+        out.print(f"{'[green]✓[/]' if ok else '[red]✗[/]'} {escape(text)}", markup=True)
+
     for name, table in config.sources.items():
         try:
             connector = build_connector(name, table, config.path)
             results = connector.check()
             connector.close()
         except errors.ExporterError as exc:
-            failures += 1
-            out.print(f"[red]✗[/] {escape(name)}: {escape(str(exc))}", markup=True)
+            mark(False, f"{name}: {exc}")
             continue
         for r in results:
-            mark = "[green]✓[/]" if r.ok else "[red]✗[/]"
-            text = f"{name}: {r.what}" + ("" if r.ok else f": {r.detail}")
-            out.print(f"{mark} {escape(text)}", markup=True)
-            failures += not r.ok
+            mark(r.ok, f"{name}: {r.what}" + ("" if r.ok else f": {r.detail}"))
+    for what, ok, text in _readiness(state):
+        mark(ok, f"{what}: {text}")
     if failures:
         raise SystemExit(EXIT_SYNC_FAILED)
-    out.print("Every source answered.")
+    out.print("Every source answered" + (", and the rest is ready." if config.copies or
+                                         config.notify or config.key_file else "."))
+
+
+def _readiness(state: State) -> Iterator[tuple[str, bool, str]]:
+    """(what, ok, one sentence) for the parts of the nightly job beyond the sources."""
+    import tempfile
+
+    from exporter.copies import check_destination
+    from exporter.keys import KeyFile, KeySlots, slots_path_for
+
+    config = state.config
+    if config.key_file is not None:
+        try:
+            KeySlots.load(slots_path_for(config.archive)).unlock(KeyFile(config.key_file))
+            yield "key file", True, f"{config.key_file} unlocks the archive"
+        except errors.ExporterError as exc:
+            yield "key file", False, str(exc)
+    for target in config.copies:
+        what = f"copy {target.name}"
+        try:
+            dest = _open_destination(target)
+            check_destination(dest)
+            if isinstance(dest, Path):
+                with tempfile.NamedTemporaryFile(dir=dest, prefix=".exporter-check-"):
+                    pass
+                yield what, True, f"the folder {dest} is there and can be written to"
+            else:
+                yield what, True, f"{dest.url} answers to its keys"
+        except errors.ExporterError as exc:
+            yield what, False, str(exc)
+        except OSError as exc:
+            yield what, False, (f"the folder {target.path} cannot be written to "
+                                f"({exc.strerror or exc}).")
+    if config.notify is not None:
+        from exporter.notify import resolve_password
+
+        try:
+            resolve_password(config.notify)
+            yield "alert email", True, (f"settings complete, to {', '.join(config.notify.to)} "
+                                        "(run 'exporter notify --test' to send a test message)")
+        except errors.ExporterError as exc:
+            yield "alert email", False, str(exc)
 
 
 @cli.command()

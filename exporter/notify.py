@@ -407,7 +407,7 @@ def _reply(exc: smtplib.SMTPResponseException) -> str:
     return f"{exc.smtp_code} {text[:200]}"
 
 
-def _password(settings: NotifySettings) -> str | None:
+def resolve_password(settings: NotifySettings) -> str | None:
     if settings.password is None:
         return None
     from exporter.secrets import resolve_secrets
@@ -421,7 +421,7 @@ def send(settings: NotifySettings, alert: Alert, timeout: float = TIMEOUT) -> No
     """Send ``alert`` to the ``[notify]`` recipients. Raises NotifyError (a plain sentence,
     never the password) if the mail server cannot be reached or refuses; ConfigError if the
     password reference cannot be resolved."""
-    password = _password(settings)
+    password = resolve_password(settings)
     msg = build_message(settings, alert)
     server = f"{settings.smtp_host}:{settings.smtp_port}"
     try:

@@ -79,3 +79,36 @@ def test_secrets_in_plain_text_are_refused(run_cli: Cli, agency: Sandbox) -> Non
     assert result.exit_code == 3
     assert "keep secrets out of the config" in result.output
     assert "pasted-token" not in result.output
+
+
+def test_check_covers_copies_and_alert_settings_too(run_cli: Cli, agency: Sandbox,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    usb = run_cli.tmp / "usb"
+    usb.mkdir()
+    data = tomllib.loads(run_cli.config.read_text())
+    data["copies"] = [{"name": "usb", "path": str(usb)},
+                      {"name": "nas", "path": str(run_cli.tmp / "unplugged")}]
+    data["notify"] = {"to": ["office@example.org"], "from": "exporter@example.org",
+                      "smtp_host": "127.0.0.1", "smtp_port": 2525, "security": "none",
+                      "username": "exporter@example.org",
+                      "password": {"env": "EXPORTER_TEST_SMTP_PASSWORD"}}
+    data["archive"]["key_file"] = str(run_cli.tmp / "lost.key")
+    write_config(run_cli.config, data)
+    monkeypatch.delenv("EXPORTER_TEST_SMTP_PASSWORD", raising=False)
+    result = run_cli("check")
+    assert result.exit_code == 12, result.output
+    assert f"✓ copy usb: the folder {usb} is there and can be written to" in result.output
+    assert "✗ copy nas: " in result.output and "plugged in" in result.output
+    assert "✗ alert email: " in result.output and "EXPORTER_TEST_SMTP_PASSWORD" in result.output
+    assert "✗ key file: " in result.output and "lost.key" in result.output
+    assert list(usb.iterdir()) == []  # the write test leaves nothing behind
+    assert not (run_cli.tmp / "unplugged").exists()  # and creates no folder
+
+    data["copies"] = data["copies"][:1]
+    del data["archive"]["key_file"]
+    write_config(run_cli.config, data)
+    monkeypatch.setenv("EXPORTER_TEST_SMTP_PASSWORD", "s3cret-smtp")
+    result = run_cli("check")
+    assert result.exit_code == 0, result.output
+    assert "✓ alert email: settings complete" in result.output
+    assert "the rest is ready" in result.output and "s3cret-smtp" not in result.output
