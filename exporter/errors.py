@@ -1,5 +1,5 @@
 """The errors exporter raises. Library code raises these; only the CLI prints them and picks
-exit codes (see ``exporter.cli.EXIT_CODES`` and the README).
+exit codes (see ``exporter.cli_base.EXIT_CODES`` and the README).
 
 Every message is one plain sentence for an office manager: what happened and what to do.
 No message ever contains a passphrase, key or token.

@@ -1,0 +1,283 @@
+"""``exporter init``, ``status``, ``verify`` and ``history``: create the archive, its config
+file and its keys; say what it holds, how the last runs and copies went, whether it is sound,
+and every version of one record."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from exporter import errors
+from exporter.archive import Archive
+from exporter.cli_alerts import _alert_stale
+from exporter.cli_base import (
+    EXIT_DAMAGED,
+    State,
+    _recovery_lines,
+    _size,
+    err,
+    handle_errors,
+    out,
+    pass_state,
+)
+from exporter.config import Config, default_archive_path, default_config_path, write_config
+from exporter.keys import create_key_file, write_private_file
+
+__all__ = [
+    "history",
+    "init",
+    "last_success",
+    "status",
+    "verify",
+    "write_recovery_sheet",
+]
+
+
+# -- init --------------------------------------------------------------------------------
+
+
+def _new_passphrase(prompt: str = "New passphrase") -> str | None:
+    text = os.environ.get("EXPORTER_PASSPHRASE")
+    if text:
+        return text
+    if sys.stdin.isatty():
+        return str(click.prompt(prompt, hide_input=True, confirmation_prompt=True))
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise errors.ConfigError(f"The config file {path} cannot be read ({exc}); fix or "
+                                 "remove it.") from None
+
+
+def write_recovery_sheet(path: Path, key: str, archive: Path) -> None:
+    """A printable page with the recovery key (HTML, or PDF when the name ends in .pdf)."""
+    lines = "<br>".join(_recovery_lines(key))
+    html = f"""<!doctype html><html><head><meta charset="utf-8"><title>Recovery key</title>
+<style>body{{font-family:sans-serif;margin:2cm;font-size:14pt}}
+.key{{font-family:monospace;font-size:24pt;letter-spacing:2px;border:2px solid #000;
+padding:1cm;margin:1cm 0}}</style></head><body>
+<h1>exporter recovery key</h1>
+<p>This key opens the encrypted archive <b>{archive.name}</b> when nobody knows the
+passphrase. Keep this page locked away, apart from the computer. Anyone holding it and a copy
+of the archive can read every client's records.</p>
+<div class="key">{lines}</div>
+<p>To use it: <code>exporter --recovery status</code>, then type the key.
+Then set a new passphrase with <code>exporter --recovery keys passwd</code>.</p>
+</body></html>"""
+    if path.suffix.lower() == ".pdf":
+        from weasyprint import HTML
+
+        data = HTML(string=html).write_pdf()
+        write_private_file(path, data or b"")
+    else:
+        write_private_file(path, html.encode("utf-8"))
+
+
+@click.command()
+@click.option("--archive", "archive_path", type=click.Path(path_type=Path),
+              help="Where to keep the archive (default: the platform's data directory).")
+@click.option("--key-file", "init_key_file", type=click.Path(path_type=Path),
+              help="Also create a key file for unattended nightly runs (kept 0600).")
+@click.option("--recovery-sheet", type=click.Path(path_type=Path),
+              help="Also write the recovery key as a printable page (.html or .pdf).")
+@pass_state
+@handle_errors
+def init(state: State, archive_path: Path | None, init_key_file: Path | None,
+         recovery_sheet: Path | None) -> None:
+    """Create the config file, the encrypted archive and its keys.
+
+    Asks for a passphrase twice (or reads EXPORTER_PASSPHRASE), and prints the recovery key
+    once: write it on paper and keep it safe.
+
+    \b
+    Example:
+      exporter init --archive D:/exporter/archive.db --key-file D:/exporter/archive.key
+    """
+    config_path = state.config_path or default_config_path()
+    existing: dict[str, Any] = {}
+    if config_path.exists():
+        existing = _read_toml(config_path)
+        if "archive" in existing:
+            raise errors.ConfigError(f"exporter is already set up: the config file "
+                                     f"{config_path} exists. Use it, or pass --config with a "
+                                     "new path.")
+    archive_path = (archive_path or default_archive_path()).expanduser().resolve()
+    key_file = init_key_file or state.key_file
+    if key_file is not None:
+        key_file = key_file.expanduser().resolve()
+    passphrase = _new_passphrase()
+    if not passphrase and key_file is None:
+        raise errors.KeyNeeded("A passphrase is needed: set EXPORTER_PASSPHRASE, run at a "
+                               "terminal, or give --key-file for a key file.")
+    if key_file is not None and not key_file.exists():
+        create_key_file(key_file)
+    archive, recovery = Archive.create(archive_path, passphrase=passphrase, key_file=key_file)
+    with archive:
+        data: dict[str, Any] = existing | {
+            "archive": {"path": str(archive_path), "stale_after_hours": 36}}
+        if key_file is not None:
+            data["archive"]["key_file"] = str(key_file)
+        write_config(config_path, data)
+        if recovery_sheet is not None:
+            write_recovery_sheet(recovery_sheet, recovery, archive_path)
+            archive.audit("init.recovery_sheet", {"path": str(recovery_sheet)})
+    out.print(f"Created the encrypted archive {archive_path}")
+    out.print(f"Config file: {config_path}")
+    if key_file is not None:
+        out.print(f"Key file for unattended runs: {key_file} (keep it private; back it up)")
+    out.print("\nRecovery key (write it down now and keep it somewhere safe; it is shown only "
+              "once):\n")
+    for line in _recovery_lines(recovery):
+        out.print(f"    {line}")
+    if recovery_sheet is not None:
+        out.print(f"\nThe recovery key was also written to {recovery_sheet}: print it, then "
+                  "delete the file.")
+
+
+# -- status, verify, history -------------------------------------------------------------
+
+
+@click.command()
+@pass_state
+@handle_errors
+def status(state: State) -> None:
+    """Say in plain words what the archive holds and how the last runs went.
+
+    \b
+    Example:
+      exporter status
+    """
+    from exporter import notify as alerts
+
+    with state.open() as archive:
+        runs = archive.runs()
+        counts = archive.counts()
+        stale = alerts.stale_sources(runs, list(state.config.sources),
+                                     state.config.stale_after_hours)
+        out.print(f"Archive: {archive.path} ({_size(archive.size_bytes())}, encrypted)")
+        if not runs:
+            out.print("No runs yet: the archive is empty. Run 'exporter sync' to fill it.")
+        else:
+            last = runs[0]
+            out.print(f"Runs: {len(runs)}. The last one (run {last.id}, {last.kind}) started "
+                      f"{last.started_at[:16].replace('T', ' ')} UTC and ended {last.status}.")
+            for source, run in sorted(last_success(runs).items()):
+                out.print(f"Last successful sync of {source}: run {run.id}, "
+                          f"{(run.finished_at or run.started_at)[:16].replace('T', ' ')} UTC.")
+        _print_last_copies(archive, state.config)
+        if counts:
+            table = Table(title="Records", title_justify="left")
+            for col in ("source", "stream", "records", "deleted", "versions kept"):
+                table.add_column(col, justify="left" if col in ("source", "stream") else "right")
+            for c in counts:
+                table.add_row(c["source"], c["stream"], str(c["current"]), str(c["deleted"]),
+                              str(c["versions"]))
+            out.print(table)
+    if stale:
+        names = ", ".join(source for source, _ in stale)
+        out.print(f"Warning: no complete sync of {names} for more than "
+                  f"{state.config.stale_after_hours:g} hours: check that the nightly job still "
+                  "runs, then run 'exporter sync'.")
+        _alert_stale(state.config, stale, alerts.last_good_sync(runs))
+
+
+def _print_last_copies(archive: Archive, config: Config) -> None:
+    """The last copy per destination (from the audit log), flagged when it is stale."""
+    last: dict[str, dict[str, Any]] = {}
+    for entry in archive.audit_entries("copy"):  # oldest first
+        where = entry["detail"].get("destination")
+        if entry["action"] == "copy" and isinstance(where, str):
+            last[where] = entry
+    now = dt.datetime.now(dt.UTC)
+    for where, entry in sorted(last.items()):
+        out.print(f"Last copy to {where}: {entry['at'][:16].replace('T', ' ')} UTC "
+                  f"({entry['detail'].get('folder')}).")
+        try:
+            age = (now - dt.datetime.fromisoformat(entry["at"])).total_seconds() / 3600
+        except ValueError:
+            continue
+        if age > config.stale_after_hours:
+            out.print(f"Warning: the last copy to {where} is {age:.0f} hours old (more than "
+                      f"{config.stale_after_hours:g}): check that the copy still runs there "
+                      "(is the USB disk plugged in?) and run 'exporter copy'.")
+    for target in config.copies:
+        if target.where not in last:
+            out.print(f"Warning: no copy has been made to {target.where} ({target.name}) yet: "
+                      "run 'exporter copy'.")
+
+
+def last_success(runs: list[Any]) -> dict[str, Any]:
+    """Per source, the newest run in which that source synced fully."""
+    found: dict[str, Any] = {}
+    for run in runs:  # newest first
+        for source, info in (run.stats.get("sources") or {}).items():
+            if source not in found and isinstance(info, dict) and info.get("status") == "ok":
+                found[source] = run
+    return found
+
+
+@click.command()
+@pass_state
+@handle_errors
+def verify(state: State) -> None:
+    """Check the whole archive: encryption, structure, every record and file.
+
+    Exits 0 when all is sound, 6 when something is damaged (and says what).
+
+    \b
+    Example:
+      exporter verify
+    """
+    with state.open() as archive:
+        problems = archive.verify(progress=lambda msg: err.print(f"… {msg}"))
+        try:
+            archive.audit("verify", {"problems": len(problems)})
+        except errors.ExporterError:
+            if not problems:
+                raise  # a sound archive must take the audit entry; a damaged one may refuse
+    if problems:
+        err.print(f"[bold red]The archive is damaged:[/] {len(problems)} problem(s) found. "
+                  "Restore it from your second copy.", markup=True)
+        for p in problems[:50]:
+            err.print(f"  - {p}")
+        raise SystemExit(EXIT_DAMAGED)
+    out.print("The archive is sound: every page, record version and file checked out.")
+
+
+@click.command()
+@click.argument("source")
+@click.argument("stream")
+@click.argument("record_id")
+@pass_state
+@handle_errors
+def history(state: State, source: str, stream: str, record_id: str) -> None:
+    """Show every archived version of one record.
+
+    \b
+    Example:
+      exporter history salesforce Medication__c a0B5e00000AbCdEFGH
+    """
+    import json
+
+    with state.open() as archive:
+        versions = archive.history(source, stream, record_id)
+        archive.audit("history", {"source": source, "stream": stream, "record": record_id})
+    for v in versions:
+        until = f"until run {v.superseded_run}" if v.superseded_run else "current"
+        what = "deleted" if v.deleted else "version"
+        out.print(f"[bold]{what} from run {v.first_run}[/] ({until}, first seen "
+                  f"{v.seen_at[:19].replace('T', ' ')} UTC)", markup=True)
+        if v.data is not None:
+            out.print(json.dumps(v.data, indent=2, ensure_ascii=False, sort_keys=True))

@@ -1,0 +1,184 @@
+"""What every ``exporter`` command shares: the ``out`` and ``err`` consoles, :class:`State`
+(the global options; the config and an open archive), ``pass_state``, ``handle_errors`` (our
+errors become one plain sentence and an exit code), ``exit_code_for``, ``EXIT_CODES`` and the
+``EXIT_*`` codes, and small helpers several commands use (``_size``, ``_recovery_lines``).
+
+Only the CLI prints and chooses exit codes (EXIT_CODES, listed in the README too). This module
+imports no other ``exporter.cli*`` module, so every command module can import it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from exporter import errors
+from exporter.archive import Archive
+from exporter.config import Config, default_log_dir, load_config
+from exporter.copies import CopyDestinationProblem
+from exporter.keys import Credential, KeyFile, Passphrase, RecoveryKey
+from exporter.logs import setup_logging
+
+__all__ = [
+    "EXIT_CODES",
+    "EXIT_COPY_FAILED",
+    "EXIT_DAMAGED",
+    "EXIT_INTERNAL",
+    "EXIT_INTERRUPTED",
+    "EXIT_NOTIFY_FAILED",
+    "EXIT_NOT_MATCHING",
+    "EXIT_OK",
+    "EXIT_SYNC_FAILED",
+    "EXIT_SYNC_PARTIAL",
+    "EXIT_USAGE",
+    "State",
+    "err",
+    "exit_code_for",
+    "handle_errors",
+    "log",
+    "out",
+    "pass_state",
+]
+
+
+log = logging.getLogger("exporter.cli")
+
+#: Exit codes, most specific first. Documented in README.md ("Exit codes").
+EXIT_CODES: list[tuple[type[BaseException], int]] = [
+    (errors.ConfigError, 3),
+    (errors.KeyNeeded, 3),
+    (errors.WrongKey, 4),
+    (errors.ArchiveLocked, 5),
+    (errors.KeySlotsDamaged, 6),
+    (errors.ArchiveDamaged, 6),
+    (errors.UnsupportedFormat, 7),
+    (errors.ArchiveNotFound, 8),
+    (errors.NotFound, 9),
+    (errors.DiskFull, 10),
+    (CopyDestinationProblem, 14),
+    (errors.ObjectStoreError, 14),
+    (errors.NotifyError, 15),  # only 'notify --test' lets it through; a sync never does
+    (errors.ExporterError, 1),
+]
+EXIT_OK = 0
+EXIT_SYNC_PARTIAL = 11
+EXIT_SYNC_FAILED = 12
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_DAMAGED = 6
+EXIT_COPY_FAILED = 14
+EXIT_NOTIFY_FAILED = 15
+EXIT_NOT_MATCHING = 13
+EXIT_INTERRUPTED = 130
+
+F = TypeVar("F", bound=Callable[..., Any])
+out = Console(highlight=False, soft_wrap=True, markup=False)  # markup only where asked
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+
+
+def exit_code_for(exc: BaseException) -> int:
+    for cls, code in EXIT_CODES:
+        if isinstance(exc, cls):
+            return code
+    return EXIT_INTERNAL
+
+
+class State:
+    """What the global options say; commands ask it for the config and for an open archive."""
+
+    def __init__(self, config_path: Path | None, key_file: Path | None, recovery: bool) -> None:
+        self.config_path = config_path
+        self.key_file = key_file
+        self.recovery = recovery
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+            setup_logging(self._config.log_dir or default_log_dir())
+        return self._config
+
+    def credential(self) -> Credential:
+        """--key-file, else the config's key file, else a recovery key if asked for, else
+        EXPORTER_PASSPHRASE, else a prompt on a terminal."""
+        if self.key_file is not None:
+            return KeyFile(self.key_file)
+        if self.recovery:
+            text = os.environ.get("EXPORTER_RECOVERY_KEY")
+            if not text:
+                if not sys.stdin.isatty():
+                    raise errors.KeyNeeded("Set EXPORTER_RECOVERY_KEY to use the recovery key "
+                                           "when not running at a terminal.")
+                text = click.prompt("Recovery key", hide_input=True)
+            return RecoveryKey.of(text)
+        if self.config.key_file is not None:
+            return KeyFile(self.config.key_file)
+        text = os.environ.get("EXPORTER_PASSPHRASE")
+        if text:
+            return Passphrase.of(text)
+        if sys.stdin.isatty():
+            return Passphrase.of(click.prompt("Passphrase", hide_input=True))
+        raise errors.KeyNeeded(
+            "The archive is locked and no passphrase was given: set EXPORTER_PASSPHRASE, "
+            "give --key-file, or set key_file in the config file.")
+
+    def open(self, write: bool = False) -> Archive:
+        return Archive.open(self.config.archive, self.credential(), write=write)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn our errors into one plain sentence and an exit code; never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except errors.ExporterError as exc:
+            log.warning("%s: %s", type(exc).__name__, exc)
+            err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True)
+            raise SystemExit(exit_code_for(exc)) from None
+        except KeyboardInterrupt:
+            err.print("Stopped. Anything not yet committed was rolled back; run the command "
+                      "again to continue.")
+            raise SystemExit(EXIT_INTERRUPTED) from None
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            log.error("unexpected error\n%s", traceback.format_exc())
+            from exporter.logs import log_file
+
+            where = log_file() or "the log file"
+            err.print(f"Error: exporter hit an unexpected problem ({type(exc).__name__}). "
+                      f"Nothing was lost; the details are in {where}. Please send that file to "
+                      "whoever supports exporter.")
+            raise SystemExit(EXIT_INTERNAL) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def _recovery_lines(key: str) -> list[str]:
+    groups = key.split("-")
+    return ["-".join(groups[:4]), "-".join(groups[4:])]
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"

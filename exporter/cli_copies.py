@@ -1,0 +1,298 @@
+"""``exporter copy``: second copies of the archive in folders or object stores, listing and
+checking them, and ``--fetch`` to get one back. Also the copy helpers ``sync`` and ``check``
+use (``_make_copies``, ``_open_destination``)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+
+from exporter import errors
+from exporter.archive import Archive
+from exporter.cli_alerts import _copy_label, _send_alert
+from exporter.cli_base import (
+    EXIT_DAMAGED,
+    State,
+    _size,
+    err,
+    exit_code_for,
+    handle_errors,
+    log,
+    out,
+    pass_state,
+)
+from exporter.config import Config, CopyTarget
+from exporter.keys import Credential
+
+__all__ = ["copy"]
+
+
+_BIG_COPY = 64 << 20  # show a progress bar from this many bytes on
+
+
+@contextlib.contextmanager
+def _copy_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A byte progress bar for a big copy at a terminal; nothing otherwise."""
+    if not err.is_terminal:
+        yield None
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                   TransferSpeedColumn(), TimeRemainingColumn(), console=err, transient=True)
+    tasks: list[Any] = []
+
+    def advanced(done: int, total: int) -> None:
+        if total < _BIG_COPY:
+            return
+        if not tasks:
+            bar.start()
+            tasks.append(bar.add_task(label, total=total))
+        bar.update(tasks[0], completed=done)
+
+    try:
+        yield advanced
+    finally:
+        bar.stop()
+
+
+def _open_destination(target: CopyTarget) -> Any:
+    """The folder, or the object store with its secrets resolved now (not before: a missing
+    variable for a store must not break other commands)."""
+    if target.url:
+        from exporter.copies import open_store
+
+        return open_store(target)
+    return target.path
+
+
+def _make_copies(archive: Archive, credential: Credential, targets: list[CopyTarget],
+                 opened: dict[str, Any] | None = None,
+                 problems: list[Any] | None = None) -> list[int]:
+    """Make each copy, one plain line each; returns the exit codes of those that failed (and
+    adds each failure to ``problems``, for the alert email)."""
+    from exporter.copies import make_copy
+    from exporter.notify import Problem
+
+    failures = []
+    for target in targets:
+        try:
+            dest = (opened or {}).get(target.name) or _open_destination(target)
+            with _copy_bar(f"copying to {target.name}") as progress:
+                result = make_copy(archive, credential, dest, keep=target.keep,
+                                   progress=progress)
+        except errors.ExporterError as exc:
+            log.warning("copy to %s: %s: %s", target.where, type(exc).__name__, exc)
+            err.print(f"[bold red]Error:[/] the copy to {escape(target.where)} failed: "
+                      f"{escape(str(exc))}", markup=True)
+            failures.append(exit_code_for(exc))
+            if problems is not None:
+                problems.append(Problem(f"the copy to {_copy_label(target)}", str(exc)))
+            continue
+        there = "1 copy" if result.kept == 1 else f"{result.kept} copies"
+        out.print(f"Copied the archive ({_size(result.size)}) to {result.folder}; verified; "
+                  f"{there} kept there.")
+        for problem in result.problems:
+            err.print(f"Warning: {problem}.")
+    return failures
+
+
+def _chosen_copies(config: Config, to: str | None) -> list[CopyTarget]:
+    if to is None:
+        if not config.copies:
+            raise errors.ConfigError(
+                f"No copies are configured in {config.path}: add a [[copies]] table with the "
+                "folder to copy to (see README), or give a folder with --to.")
+        return list(config.copies)
+    for target in config.copies:
+        if target.name == to:
+            return [target]
+    if to.startswith("s3://"):  # a store's keys live in the config: it must be configured
+        for target in config.copies:
+            if target.url == to.rstrip("/"):
+                return [target]
+        raise errors.ConfigError(
+            f"{to} is not a configured copy in {config.path}: add a [[copies]] table with "
+            "url, endpoint_url, access_key_id and secret_access_key for it (see README).")
+    folder = Path(to).expanduser()
+    if not folder.exists() and not any(sep in to for sep in ("/", "\\", ":")):
+        names = ", ".join(t.name for t in config.copies) or "none"
+        raise errors.ConfigError(f"There is no copy named '{to}' in {config.path} (configured: "
+                                 f"{names}), and no folder '{to}' here.")
+    folder = folder.resolve()
+    for target in config.copies:  # a configured folder given by its path keeps its settings
+        if target.path == folder:
+            return [target]
+    return [CopyTarget(name=str(folder), path=folder)]
+
+
+def _archive_id_of(config: Config) -> str | None:
+    """The archive's id from its .keys file (no unlocking needed), if it is there."""
+    from exporter.keys import KeySlots, slots_path_for
+
+    try:
+        return KeySlots.load(slots_path_for(config.archive)).archive_id
+    except errors.ExporterError:
+        return None
+
+
+def _list_copies(config: Config, targets: list[CopyTarget], check: bool) -> None:
+    from exporter.copies import list_copies
+
+    archive_id = _archive_id_of(config)
+    damaged = missing = 0
+    for target in targets:
+        try:
+            found = list_copies(_open_destination(target), archive_id, check=check)
+        except errors.ExporterError as exc:
+            err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True)
+            missing = missing or exit_code_for(exc)
+            continue
+        named = "" if target.name == target.where else f" ({target.name})"
+        out.print(f"{target.where}{named}: {len(found)} "
+                  f"{'copy' if len(found) == 1 else 'copies'} of this archive"
+                  f"{'' if archive_id else ' (the archive is not there: every copy is listed)'}.")
+        for info in found:
+            run = info.newest_run
+            newest = (f"newest run {run.get('id')} of {str(run.get('started_at', ''))[:16]}"
+                      .replace("T", " ") + " UTC" if isinstance(run, dict) else "no runs")
+            line = (f"  {info.name}: made {info.created_at[:16].replace('T', ' ')} UTC, "
+                    f"{_size(info.size)}, {newest}")
+            if info.problems:
+                damaged += 1
+                line += f"; DAMAGED: {'; '.join(info.problems)}"
+            elif info.problems is not None:
+                line += "; checked: every file matches its manifest"
+            out.print(line)
+    if damaged:
+        err.print(f"[bold red]{damaged} damaged copy(ies) found.[/] Delete them and make a new "
+                  "copy with 'exporter copy'; the other copies are fine.", markup=True)
+        raise SystemExit(EXIT_DAMAGED)
+    if missing:
+        raise SystemExit(missing)
+
+
+def _fetch_source(state: State, to: str) -> tuple[Any, str]:
+    """What --fetch reads from: a configured copy (name or URL) or any folder. A folder needs
+    no config file at all (the office PC, and its config, may be gone)."""
+    folder = Path(to).expanduser()
+    if not to.startswith("s3://") and folder.is_dir():
+        try:
+            names = {t.name for t in state.config.copies}
+        except errors.ConfigError:
+            names = set()
+        if to not in names:
+            return folder.resolve(), str(folder.resolve())
+    [target] = _chosen_copies(state.config, to)
+    return _open_destination(target), target.where
+
+
+def _fetch(state: State, name: str, to: str | None, into: Path | None) -> None:
+    from exporter.copies import check_destination, fetch_copy
+
+    if not to or into is None:
+        raise click.UsageError("--fetch needs --to (where the copy is: a configured copy's "
+                               "name, its s3:// url, or a folder) and --into (an empty folder "
+                               "for the archive).")
+    source, where = _fetch_source(state, to)
+    check_destination(source)
+    with _copy_bar(f"fetching {name}") as progress:
+        result = fetch_copy(source, name, into, progress=progress)
+    log.info("fetched copy %s from %s into %s", result.copy.name, where, result.folder)
+    out.print(f"Fetched the copy {result.copy.name} (made "
+              f"{result.copy.created_at[:16].replace('T', ' ')} UTC, {_size(result.size)}) from "
+              f"{where} into {result.folder}; every file matches its manifest.")
+    out.print(f"Next: point [archive] path at {result.archive} and unlock it with your "
+              "passphrase, key file or recovery key (then run 'exporter verify').")
+
+
+@click.command()
+@click.option("--to", "to", metavar="NAME|FOLDER|URL",
+              help="One configured copy (its name or s3:// url), or any folder; default: every "
+              "[[copies]] in the config.")
+@click.option("--list", "listing", is_flag=True,
+              help="List the copies of this archive in each destination instead of copying.")
+@click.option("--check", is_flag=True,
+              help="List the copies and read every file again against its manifest (from an "
+              "object store: download and re-hash; exit 6 if one is damaged).")
+@click.option("--fetch", "fetch", metavar="COPY",
+              help="Get the copy COPY (its name, or 'latest') back from --to into the folder "
+              "--into; needs no archive here.")
+@click.option("--into", type=click.Path(path_type=Path),
+              help="With --fetch: the folder to put the archive in (created if missing; an "
+              "archive already there is never overwritten).")
+@pass_state
+@handle_errors
+def copy(state: State, to: str | None, listing: bool, check: bool, fetch: str | None,
+         into: Path | None) -> None:
+    """Put a second copy of the archive elsewhere: a USB disk, a NAS share, a synced folder,
+    or an S3-compatible object store (Backblaze B2, Wasabi, MinIO, AWS S3).
+
+    Each copy is a dated folder (in a store: a dated prefix) holding the encrypted archive
+    and its .keys file (never the key file), checked after it is written; the oldest copies
+    beyond the configured 'keep' are deleted. A folder must exist (a missing USB disk exits
+    14 and says so); a store must answer with the configured keys (else exit 14). The
+    archive is locked while it is copied, so no sync writes meanwhile.
+
+    With --fetch, a copy comes back into an empty folder when this computer's archive is
+    gone: its files are checked against the copy's manifest; then point [archive] path at
+    it and unlock it as usual.
+
+    \b
+    Example:
+      exporter copy
+      exporter copy --to usb
+      exporter copy --to E:/exporter-copies
+      exporter copy --list --check
+      exporter copy --fetch latest --to b2 --into C:/exporter-restored
+    """
+    from exporter.copies import check_destination
+
+    if fetch is not None:
+        _fetch(state, fetch, to, into)
+        return
+    if into is not None:
+        raise click.UsageError("--into goes with --fetch.")
+    config = state.config
+    targets = _chosen_copies(config, to)
+    if listing or check:
+        _list_copies(config, targets, check)
+        return
+    from exporter import notify as alerts
+
+    failures: list[int] = []
+    problems: list[alerts.Problem] = []
+    reachable = []
+    opened: dict[str, Any] = {}
+    for target in targets:  # before unlocking: a missing disk touches nothing
+        try:
+            dest = _open_destination(target)
+            check_destination(dest)
+            opened[target.name] = dest
+            reachable.append(target)
+        except errors.ExporterError as exc:
+            log.warning("copy to %s: %s", target.where, exc)
+            err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True)
+            failures.append(exit_code_for(exc))
+            problems.append(alerts.Problem(f"the copy to {_copy_label(target)}", str(exc)))
+    if reachable:
+        credential = state.credential()
+        with Archive.open(config.archive, credential, write=True) as archive:
+            failures += _make_copies(archive, credential, reachable, opened, problems)
+    if problems and config.notify is not None:
+        last_good = alerts.NotifyState.for_archive(config.archive).last_good_sync
+        _send_alert(config, alerts.copy_alert(config.notify, problems, last_good))
+    if failures:
+        raise SystemExit(failures[0])

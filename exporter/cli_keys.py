@@ -1,0 +1,171 @@
+"""``exporter keys``: list, add, remove and change the passphrases, key files and recovery key
+that open the archive."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from exporter import errors
+from exporter.cli_base import State, _recovery_lines, handle_errors, out, pass_state
+from exporter.keys import create_key_file
+
+__all__ = ["keys"]
+
+
+@click.group()
+def keys() -> None:
+    """Manage the passphrases, key files and recovery key that open the archive.
+
+    \b
+    Example:
+      exporter keys list
+    """
+
+
+@keys.command("list")
+@pass_state
+@handle_errors
+def keys_list(state: State) -> None:
+    """List the key slots (never the keys themselves).
+
+    \b
+    Example:
+      exporter keys list
+    """
+    with state.open() as archive:
+        table = Table()
+        for col in ("id", "kind", "label", "created", "protection"):
+            table.add_column(col)
+        for slot in archive.slots.slots:
+            kdf = slot["kdf"]
+            prot = {"argon2id": f"Argon2id m={kdf.get('memory_kib')} KiB t={kdf.get('iterations')}",
+                    "scrypt": f"scrypt n={kdf.get('n')} r={kdf.get('r')}"}.get(
+                        kdf.get("name"), "random key (high entropy)")
+            table.add_row(slot["id"], slot["kind"], slot.get("label", ""),
+                          slot.get("created", "")[:10], prot)
+        out.print(table)
+
+
+@keys.command("add")
+@click.option("--passphrase", "add_passphrase", is_flag=True,
+              help="Add a passphrase (asked twice, or EXPORTER_NEW_PASSPHRASE).")
+@click.option("--key-file", "add_key_file", type=click.Path(path_type=Path),
+              help="Create a new key file here and add it.")
+@click.option("--label", default=None, help="A name for the slot, e.g. a person's name.")
+@pass_state
+@handle_errors
+def keys_add(state: State, add_passphrase: bool, add_key_file: Path | None,
+             label: str | None) -> None:
+    """Add a passphrase or a key file that also opens the archive.
+
+    \b
+    Example:
+      exporter keys add --passphrase --label "finance officer"
+      exporter keys add --key-file D:/exporter/nightly.key
+    """
+    if add_passphrase == (add_key_file is not None):
+        raise click.UsageError("Give exactly one of --passphrase or --key-file.")
+    with state.open(write=True) as archive:
+        master, slots = archive.master, archive.slots
+        if add_key_file is not None:
+            key = create_key_file(add_key_file.expanduser().resolve())
+            slot_id = slots.add_key_file(master, key, label or f"key file {add_key_file.name}")
+        else:
+            text = os.environ.get("EXPORTER_NEW_PASSPHRASE") or (
+                click.prompt("New passphrase", hide_input=True, confirmation_prompt=True)
+                if sys.stdin.isatty() else None)
+            if not text:
+                raise errors.KeyNeeded("Set EXPORTER_NEW_PASSPHRASE or run at a terminal to "
+                                       "add a passphrase.")
+            slot_id = slots.add_passphrase(master, text, label or "passphrase")
+        slots.save(master)
+        archive.audit("keys.add", {"slot": slot_id})
+    out.print(f"Added key slot {slot_id}.")
+
+
+@keys.command("remove")
+@click.argument("slot_id")
+@pass_state
+@handle_errors
+def keys_remove(state: State, slot_id: str) -> None:
+    """Remove a key slot (the last passphrase or key file cannot be removed).
+
+    \b
+    Example:
+      exporter keys remove 3f9a0c1b2d4e
+    """
+    with state.open(write=True) as archive:
+        try:
+            archive.slots.remove(slot_id)
+        except ValueError as exc:
+            msg = (f"There is no key slot {slot_id}; 'exporter keys list' shows them."
+                   if "no key slot" in str(exc) else
+                   "That is the last passphrase or key file; add another before removing it.")
+            raise errors.ConfigError(msg) from None
+        archive.slots.save(archive.master)
+        archive.audit("keys.remove", {"slot": slot_id})
+    out.print(f"Removed key slot {slot_id}.")
+
+
+@keys.command("passwd")
+@click.argument("slot_id", required=False)
+@pass_state
+@handle_errors
+def keys_passwd(state: State, slot_id: str | None) -> None:
+    """Change a passphrase (re-wraps the key; the data is not re-encrypted).
+
+    Unlock as usual (the current passphrase, a key file or --recovery); the new passphrase is
+    asked twice, or read from EXPORTER_NEW_PASSPHRASE.
+
+    \b
+    Example:
+      exporter keys passwd
+    """
+    with state.open(write=True) as archive:
+        slots = archive.slots
+        candidates = [s for s in slots.slots if s["kind"] == "passphrase"
+                      and (slot_id is None or s["id"] == slot_id)]
+        if slot_id is not None and not candidates:
+            raise errors.ConfigError(f"There is no passphrase slot {slot_id}; 'exporter keys "
+                                     "list' shows them.")
+        if len(candidates) > 1:
+            raise errors.ConfigError("There are several passphrases; name the slot to change "
+                                     "('exporter keys list' shows them).")
+        text = os.environ.get("EXPORTER_NEW_PASSPHRASE") or (
+            click.prompt("New passphrase", hide_input=True, confirmation_prompt=True)
+            if sys.stdin.isatty() else None)
+        if not text:
+            raise errors.KeyNeeded("Set EXPORTER_NEW_PASSPHRASE or run at a terminal to change "
+                                   "the passphrase.")
+        label = candidates[0].get("label", "passphrase") if candidates else "passphrase"
+        new_id = slots.add_passphrase(archive.master, text, label)
+        if candidates:
+            slots.slots = [s for s in slots.slots if s["id"] != candidates[0]["id"]]
+        slots.save(archive.master)
+        archive.audit("keys.passwd", {"slot": new_id,
+                                      "replaced": candidates[0]["id"] if candidates else None})
+    out.print("The passphrase was changed.")
+
+
+@keys.command("recovery")
+@pass_state
+@handle_errors
+def keys_recovery(state: State) -> None:
+    """Replace the recovery key with a new one (the old one stops working).
+
+    \b
+    Example:
+      exporter keys recovery
+    """
+    with state.open(write=True) as archive:
+        key = archive.slots.set_recovery(archive.master)
+        archive.slots.save(archive.master)
+        archive.audit("keys.recovery", {})
+    out.print("New recovery key (write it down now; it is shown only once):\n")
+    for line in _recovery_lines(key):
+        out.print(f"    {line}")

@@ -1,0 +1,120 @@
+"""``exporter export`` and ``exporter print``: archived records out as plain files (jsonl,
+csv) and care plans as PDF or HTML. Both write unencrypted health data, on purpose."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from rich.markup import escape
+
+from exporter.cli_base import State, err, exit_code_for, handle_errors, out, pass_state
+
+__all__ = ["export", "print_"]
+
+
+# -- export ------------------------------------------------------------------------------
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), required=True,
+              help="jsonl: one file; csv: one file per stream.")
+@click.option("--stream", "streams", multiple=True,
+              help="Only this stream (e.g. Account or salesforce/Account); repeatable.")
+@click.option("--as-of", help="A run number or a date (2026-11-30): the data as it was then.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path), required=True,
+              help="File (jsonl, or csv with one --stream) or folder to write.")
+@pass_state
+@handle_errors
+def export(state: State, fmt: str, streams: tuple[str, ...], as_of: str | None,
+           out_path: Path) -> None:
+    """Write archived records out as plain files, on purpose.
+
+    The files are NOT encrypted: they hold health data. Every export is written to the
+    archive's audit log.
+
+    \b
+    Example:
+      exporter export --format csv --stream Medication__c --out medications.csv
+    """
+    from exporter.export import export_archive
+
+    with state.open() as archive:
+        result = export_archive(archive, fmt, out_path, list(streams) or None, as_of)
+    out.print(f"Exported {result.records} records to {len(result.files)} file(s):")
+    for p in result.files:
+        out.print(f"  {p}")
+    out.print("These files are not encrypted: keep them safe and delete them when done.")
+
+
+# -- print -------------------------------------------------------------------------------
+
+
+@click.command("print")
+@click.argument("client", required=False)
+@click.option("--all", "everyone", is_flag=True,
+              help="Every client in the binder (active clients): one PDF with a table of "
+              "contents, or one file per client with --split.")
+@click.option("--as-of", help="A run number or a date (2026-11-30): the plan as it was then.")
+@click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf",
+              show_default=True, help="PDF to print, or HTML to open in a browser.")
+@click.option("--out", "out_path", type=click.Path(path_type=Path),
+              help="File (or folder) to write; default: careplan-<number>-<time>.pdf here.")
+@click.option("--paper", type=click.Choice(["letter", "a4"]), default="letter",
+              show_default=True, help="Paper size.")
+@click.option("--split", is_flag=True, help="With --all: one file per client in the --out "
+              "folder instead of one binder.")
+@click.option("--definition", "definition_path", type=click.Path(path_type=Path),
+              help="A care-plan view definition (TOML); default: the config's [careplan] "
+              "definition, else the built-in one for the sandbox agency.")
+@pass_state
+@handle_errors
+def print_(state: State, client: str | None, everyone: bool, as_of: str | None, fmt: str,
+           out_path: Path | None, paper: str, split: bool, definition_path: Path | None) -> None:
+    """Print a client's care plan from the archive, with no network.
+
+    CLIENT is a name or an id (client number or record id), in any case, with or without
+    accents; a name that fits several clients lists them. The file holds health data: it is
+    written readable by you only, and every print is written to the archive's audit log.
+
+    \b
+    Example:
+      exporter print "zoe muller"
+      exporter print C-00001 --as-of 2026-11-28 --paper a4
+      exporter print --all --out binder.pdf
+    """
+    from exporter.careplan.build import AmbiguousClient
+    from exporter.careplan.definition import load_definition
+    from exporter.careplan.printing import print_care_plans
+
+    if everyone == (client is not None):
+        raise click.UsageError("Give a CLIENT (name or number) or --all.")
+    if split and not everyone:
+        raise click.UsageError("--split goes with --all.")
+    config = state.config
+    table = config.raw.get("careplan")
+    configured = table.get("definition") if isinstance(table, dict) else None
+    if definition_path is None and isinstance(configured, str):
+        definition_path = (config.path.parent / configured).expanduser()
+    definition = load_definition(definition_path)
+    with state.open() as archive:
+        try:
+            result = print_care_plans(
+                archive, definition, query=client, everyone=everyone, as_of=as_of, fmt=fmt,
+                out=out_path, paper=paper, split=split,
+                stale_after_hours=config.stale_after_hours, workers=os.cpu_count() or 1)
+        except AmbiguousClient as exc:
+            err.print(f"[bold red]Error:[/] '{escape(client or '')}' matches "
+                      f"{len(exc.candidates)} clients; give the client number:", markup=True)
+            for c in exc.candidates:
+                err.print(f"  {c.display_key}  {c.name}  (born {c.birthdate or '?'})")
+            raise SystemExit(exit_code_for(exc)) from None
+    if len(result.files) > 1:
+        out.print(f"Wrote {len(result.files)} care plans to {result.files[0].parent}")
+    else:
+        what = "care plan" if len(result.clients) == 1 else f"{len(result.clients)} care plans"
+        out.print(f"Wrote the {what} to {result.files[0]}")
+    if result.stale:
+        err.print(f"Warning: {result.stale}")
+    out.print("The file holds health data: print it, then delete it.")
