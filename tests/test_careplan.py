@@ -443,6 +443,14 @@ def test_split_pdfs_are_laid_out_in_parallel_one_client_each(copy: Archive,
         assert f"Page 1 of {len(pages)}" in pages[0]
 
 
+def test_a_binder_reports_each_client_laid_out(copy: Archive, tmp_path: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    result = print_care_plans(copy, _three_client_definition(), everyone=True,
+                              out=tmp_path / "b.pdf", workers=2,
+                              progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(1, 3), (2, 3), (3, 3)] and len(result.clients) == 3
+
+
 def test_html_never_carries_markup_from_the_data(copy: Archive, tmp_path: Path) -> None:
     out = tmp_path / "p.html"
     print_care_plans(copy, load_definition(), query="C-00001", out=out, fmt="html")

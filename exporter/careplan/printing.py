@@ -32,6 +32,7 @@ from exporter.careplan.build import (
 from exporter.careplan.definition import Definition, DefinitionError, check_against
 from exporter.careplan.render import (
     PrintInfo,
+    Progress,
     render_binder,
     render_html,
     render_pdf,
@@ -133,8 +134,10 @@ def print_care_plans(archive: Archive, definition: Definition, *, query: str | N
                      everyone: bool = False, as_of: str | int | None = None,
                      fmt: str = "pdf", out: Path | None = None, paper: str = "letter",
                      split: bool = False, stale_after_hours: float = 36.0,
-                     now: dt.datetime | None = None, workers: int = 1) -> PrintResult:
-    """Print one client (``query``: a name or id) or everyone in the binder (``everyone``)."""
+                     now: dt.datetime | None = None, workers: int = 1,
+                     progress: Progress | None = None) -> PrintResult:
+    """Print one client (``query``: a name or id) or everyone in the binder (``everyone``);
+    ``progress(done, total)`` is called as the clients of a PDF binder are laid out."""
     if fmt not in FORMATS or paper not in PAPERS:
         raise ValueError(f"format {fmt!r} / paper {paper!r}")
     if (query is None) == (not everyone):
@@ -165,11 +168,12 @@ def print_care_plans(archive: Archive, definition: Definition, *, query: str | N
             target = target / _default_name(clients, fmt, now, everyone)
         outputs = [(target, plans)]
     if everyone and split and fmt == "pdf":  # one file per client, laid out in parallel
-        pdfs = render_pdfs(plans, info, paper, workers)
+        pdfs = render_pdfs(plans, info, paper, workers, progress)
         rendered = [(path, pdf) for (path, _), pdf in zip(outputs, pdfs, strict=True)]
     else:
         rendered = [(path, _render(group, info, fmt, paper, binder=everyone and not split,
-                                   workers=workers)) for path, group in outputs]
+                                   workers=workers, progress=progress))
+                    for path, group in outputs]
     result = PrintResult([p for p, _ in rendered], clients, run_id, synced.id,
                          info.stale)
     staged = [_staged(path) for path, _ in rendered]
@@ -192,7 +196,7 @@ def print_care_plans(archive: Archive, definition: Definition, *, query: str | N
 
 
 def _render(plans: list[CarePlan], info: PrintInfo, fmt: str, paper: str, binder: bool,
-            workers: int) -> bytes:
+            workers: int, progress: Progress | None = None) -> bytes:
     if fmt == "html":
         toc: list[dict[str, Any]] | None = None
         if binder:
@@ -200,5 +204,5 @@ def _render(plans: list[CarePlan], info: PrintInfo, fmt: str, paper: str, binder
                     "birthdate": p.client.birthdate, "page": ""} for p in plans]
         return render_html(plans, info, paper, toc=toc).encode("utf-8")
     if binder:
-        return render_binder(plans, info, paper, workers=workers)
+        return render_binder(plans, info, paper, workers=workers, progress=progress)
     return render_pdf(plans, info, paper)

@@ -11,9 +11,10 @@ parallel processes), joined with pypdf; each client is a PDF bookmark.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,7 +26,7 @@ from markupsafe import Markup, escape
 
 from exporter.careplan.build import REF_COLUMN, CarePlan
 
-__all__ = ["PrintInfo", "pdf_of_html", "render_binder", "render_html", "render_pdf",
+__all__ = ["PrintInfo", "Progress", "pdf_of_html", "render_binder", "render_html", "render_pdf",
            "render_pdfs"]
 
 PAPER = {"letter": "letter", "a4": "A4"}
@@ -136,28 +137,41 @@ def render_pdf(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter"
     return pdf_of_html(render_html(plans, info, paper))
 
 
+#: Called with (clients laid out, clients in all) as a binder's clients are laid out.
+Progress = Callable[[int, int], None]
+
+
 def render_pdfs(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter",
-                workers: int = 1) -> list[bytes]:
+                workers: int = 1, progress: Progress | None = None) -> list[bytes]:
     """One PDF per client; ``workers`` > 1 lays clients out in that many processes."""
     htmls = [render_html([p], info, paper) for p in plans]
-    if workers > 1 and len(htmls) > 1:
-        import weasyprint  # noqa: F401  (imported once here, not in every forked worker)
+    parts: list[bytes] = []
+    with contextlib.ExitStack() as stack:
+        if workers > 1 and len(htmls) > 1:
+            import weasyprint  # noqa: F401  (imported once here, not in every forked worker)
 
-        # One client per task: a client takes ~0.5 s, so bigger chunks only leave one
-        # worker finishing a long last chunk while the other waits.
-        with ProcessPoolExecutor(max_workers=min(workers, len(htmls))) as pool:
-            return list(pool.map(pdf_of_html, htmls))
-    return [pdf_of_html(h) for h in htmls]
+            # One client per task: a client takes ~0.5 s, so bigger chunks only leave one
+            # worker finishing a long last chunk while the other waits.
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=min(workers,
+                                                                           len(htmls))))
+            done: Iterable[bytes] = pool.map(pdf_of_html, htmls)
+        else:
+            done = map(pdf_of_html, htmls)
+        for part in done:  # in order, each as soon as it (and those before it) is laid out
+            parts.append(part)
+            if progress is not None:
+                progress(len(parts), len(htmls))
+    return parts
 
 
 def render_binder(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter",
-                  workers: int = 1) -> bytes:
+                  workers: int = 1, progress: Progress | None = None) -> bytes:
     """A binder: a table of contents, then each client's plan rendered on its own (so "page
     X of Y" counts that client's pages), joined with pypdf; each client is a bookmark.
     ``workers`` > 1 lays clients out in that many processes."""
     from pypdf import PdfReader, PdfWriter
 
-    parts = render_pdfs(plans, info, paper, workers)
+    parts = render_pdfs(plans, info, paper, workers, progress)
     readers = [PdfReader(io.BytesIO(part)) for part in parts]
     toc_pages = 1
     while True:  # the contents' own length shifts every start page
