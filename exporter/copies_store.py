@@ -79,17 +79,13 @@ def open_store(target: CopyTarget) -> ObjectStore:
     if not target.url:
         raise ValueError("not an object-store copy")
     where = target.config_path or Path("the config file")
+    table = f"[[copies]] '{target.name}'"
+    keys = resolve_secrets(where, f"copy '{target.name}'", target.secrets, COPY_SECRET_FIELDS,
+                           table=table)
     for name in COPY_SECRET_FIELDS:
-        ref = target.secrets.get(name)
-        if isinstance(ref, str):  # the sentence sources get, naming the copy
-            raise ConfigError(
-                f"In {where}, [[copies]] '{target.name}' {name} is written in plain text; keep "
-                f'secrets out of the config: {name} = {{ env = "VARIABLE" }}, '
-                '{ keyring = "service/user" } or { file = "path" }.')
-        if not isinstance(ref, dict) or len(ref) != 1:
-            raise ConfigError(f"In {where}, [[copies]] '{target.name}' {name} must be one of "
+        if name not in keys:
+            raise ConfigError(f"In {where}, {table} {name} must be one of "
                               '{ env = ... }, { keyring = ... } or { file = ... }.')
-    keys = resolve_secrets(where, f"copy '{target.name}'", target.secrets, COPY_SECRET_FIELDS)
     from exporter.objectstore import ObjectStore
 
     return ObjectStore(target.url, access_key_id=keys["access_key_id"],

@@ -414,7 +414,7 @@ def resolve_password(settings: NotifySettings) -> str | None:
 
     base = settings.config_path or Path("config.toml")
     return resolve_secrets(base, "notify", {"password": settings.password},
-                           ["password"])["password"]
+                           ["password"], table="[notify]")["password"]
 
 
 def send(settings: NotifySettings, alert: Alert, timeout: float = TIMEOUT) -> None:

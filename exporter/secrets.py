@@ -57,8 +57,10 @@ def _from_keyring(value: str, source: str, name: str) -> str:
 
 
 def resolve_secrets(config_path: Path, source: str, config: Mapping[str, Any],
-                    fields: Iterable[str]) -> dict[str, str]:
-    """The source's secret fields, resolved. Absent fields are left out."""
+                    fields: Iterable[str], table: str | None = None) -> dict[str, str]:
+    """The source's secret fields, resolved. Absent fields are left out. ``table`` is how
+    messages name the config table (default ``[sources.SOURCE]``; e.g. ``[notify]``)."""
+    table = table or f"[sources.{source}]"
     out: dict[str, str] = {}
     for name in fields:
         if name not in config:
@@ -66,11 +68,11 @@ def resolve_secrets(config_path: Path, source: str, config: Mapping[str, Any],
         ref = config[name]
         if isinstance(ref, str):
             raise ConfigError(
-                f"In {config_path}, [sources.{source}] {name} is written in plain text; keep "
+                f"In {config_path}, {table} {name} is written in plain text; keep "
                 f'secrets out of the config: {name} = {{ env = "VARIABLE" }}, '
                 '{ keyring = "service/user" } or { file = "path" }.')
         if not isinstance(ref, dict) or len(ref) != 1:
-            raise ConfigError(f"In {config_path}, [sources.{source}] {name} must be one of "
+            raise ConfigError(f"In {config_path}, {table} {name} must be one of "
                               '{ env = ... }, { keyring = ... } or { file = ... }.')
         kind, value = next(iter(ref.items()))
         if kind == "env":
@@ -84,14 +86,16 @@ def resolve_secrets(config_path: Path, source: str, config: Mapping[str, Any],
         elif kind == "file":
             out[name] = _from_file(config_path, str(value), source, name)
         else:
-            raise ConfigError(f"In {config_path}, [sources.{source}] {name} uses '{kind}'; "
+            raise ConfigError(f"In {config_path}, {table} {name} uses '{kind}'; "
                               "use env, keyring or file.")
     return out
 
 
 def split_settings(config_path: Path, name: str, table: Mapping[str, Any],
-                   fields: Iterable[str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """A source or target table split into (settings, resolved secrets)."""
+                   fields: Iterable[str], kind: str = "sources"
+                   ) -> tuple[dict[str, Any], dict[str, str]]:
+    """A ``[sources.NAME]`` (or ``[targets.NAME]``: ``kind``) table split into (settings,
+    resolved secrets)."""
     fields = tuple(fields)
-    secrets = resolve_secrets(config_path, name, table, fields)
+    secrets = resolve_secrets(config_path, name, table, fields, table=f"[{kind}.{name}]")
     return {k: v for k, v in table.items() if k not in fields}, secrets

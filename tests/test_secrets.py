@@ -48,3 +48,18 @@ def test_a_secret_file_others_can_read_is_refused(tmp_path: Path) -> None:
     path.chmod(0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
         resolve_secrets(tmp_path / "c.toml", "src", {"token": {"file": str(path)}}, ["token"])
+
+
+@pytest.mark.parametrize("kind,expected", [("sources", "[sources.crm]"),
+                                           ("targets", "[targets.crm]")])
+def test_messages_name_the_table_the_secret_is_in(tmp_path: Path, kind: str,
+                                                  expected: str) -> None:
+    from exporter.secrets import split_settings
+
+    with pytest.raises(ConfigError) as caught:
+        split_settings(tmp_path / "c.toml", "crm", {"type": "x", "token": "pasted"}, ["token"],
+                       kind=kind)
+    assert f"{expected} token is written in plain text" in str(caught.value)
+    with pytest.raises(ConfigError, match=r"\[notify\] password uses 'vault'"):
+        resolve_secrets(tmp_path / "c.toml", "notify", {"password": {"vault": "x"}},
+                        ["password"], table="[notify]")

@@ -201,7 +201,8 @@ def build_writer(name: str, table: Mapping[str, Any], config_path: Path) -> Writ
         raise ConfigError(f"In {config_path}, [targets.{name}] needs a type, e.g. "
                           'type = "hubspot" or type = "csv".')
     cls = writer_class(table["type"])
-    settings, secrets = split_settings(config_path, name, table, cls.secret_fields)
+    settings, secrets = split_settings(config_path, name, table, cls.secret_fields,
+                                       kind="targets")
     return cls(name, settings, secrets)
 
 
