@@ -123,8 +123,9 @@ def notify_command(state: State, send_test: bool) -> None:
                                  f"{config.path} with to, from, smtp_host, username and "
                                  "password (see README).")
     login = f", logging in as {settings.username}" if settings.username else ""
+    trust = f", trusting the CA in {settings.ca_file}" if settings.ca_file else ""
     out.print(f"Alert emails go to {', '.join(settings.to)} from {settings.sender} through "
-              f"{settings.smtp_host}:{settings.smtp_port} ({settings.security}{login}), on: "
+              f"{settings.smtp_host}:{settings.smtp_port} ({settings.security}{trust}{login}), on: "
               f"{', '.join(settings.on)}.")
     if not send_test:
         out.print("Run 'exporter notify --test' to send a test message.")

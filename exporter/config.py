@@ -25,6 +25,7 @@
     smtp_host = "smtp.office365.com"
     smtp_port = 587                  # default: 587 starttls, 465 tls, 25 none
     security = "starttls"            # starttls | tls | none (none only to a loopback host)
+    # ca_file = "mail-ca.pem"        # optional: an internal mail server's CA (default: system's)
     username = "exporter@sunrise-homecare.example"
     password = { env = "EXPORTER_SMTP_PASSWORD" }      # a secret reference
     on = ["failure", "partial", "copy_failed", "stale"] # the default; "success" too for an OK mail
@@ -91,8 +92,8 @@ class CopyTarget:
 #: What [notify] on may name; the default leaves out "success".
 NOTIFY_EVENTS = ("failure", "partial", "copy_failed", "stale", "success")
 NOTIFY_DEFAULT_ON = ("failure", "partial", "copy_failed", "stale")
-_NOTIFY_KEYS = ("to", "from", "smtp_host", "smtp_port", "security", "username", "password",
-                "on", "agency")
+_NOTIFY_KEYS = ("to", "from", "smtp_host", "smtp_port", "security", "ca_file", "username",
+                "password", "on", "agency")
 _DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
 
@@ -112,6 +113,7 @@ class NotifySettings:
     on: tuple[str, ...] = NOTIFY_DEFAULT_ON
     agency: str | None = None
     config_path: Path | None = None  # where relative { file = ... } references start
+    ca_file: Path | None = None  # trust this CA (PEM) instead of the system's trust store
 
 
 def is_loopback(host: str) -> bool:
@@ -175,6 +177,13 @@ def _notify_settings(path: Path, raw: dict[str, Any]) -> NotifySettings | None:
     port = table.get("smtp_port", _DEFAULT_PORTS[security])
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         raise ConfigError(f"{where} smtp_port must be a port number, e.g. 587.")
+    ca_file = table.get("ca_file")
+    if ca_file is not None and (not isinstance(ca_file, str) or not ca_file.strip()):
+        raise ConfigError(f'{where} ca_file must be a path in quotes, e.g. '
+                          'ca_file = "C:/exporter/mail-ca.pem".')
+    if ca_file is not None and security == "none":
+        raise ConfigError(f'{where} ca_file goes with security = "starttls" or "tls": with '
+                          '"none" no certificate is checked.')
     username = table.get("username")
     if username is not None and (not isinstance(username, str) or not username.strip()):
         raise ConfigError(f"{where} username must be text in quotes (often the from address).")
@@ -206,7 +215,8 @@ def _notify_settings(path: Path, raw: dict[str, Any]) -> NotifySettings | None:
                           'agency = "Sunrise Home Care".')
     return NotifySettings(to=recipients, sender=sender, smtp_host=host, smtp_port=port,
                           security=security, username=username, password=password,
-                          on=tuple(dict.fromkeys(on)), agency=agency, config_path=path)
+                          on=tuple(dict.fromkeys(on)), agency=agency, config_path=path,
+                          ca_file=_resolve(path, ca_file.strip()) if ca_file else None)
 
 
 @dataclass

@@ -9,9 +9,11 @@ sync was, the computer's name and the command to see more (``exporter status``).
 An alert never holds health data (no client names, no record contents: only source, stream
 and copy names, run numbers, times and exporter's own one-sentence messages) and never a
 secret. Sending uses the standard library (``smtplib``, ``email.message``) with a 15-second
-timeout; a failure raises :class:`~exporter.errors.NotifyError` with a plain sentence and the
-caller (the CLI) logs it and goes on: a mail that cannot be sent never changes a sync's exit
-code.
+timeout; with ``starttls``/``tls`` nothing, the login included, is sent before the connection
+is encrypted and the certificate and host name are verified (against ``[notify] ca_file`` if
+set, else the system's trust store: :func:`tls_context`). A failure raises
+:class:`~exporter.errors.NotifyError` with a plain sentence and the caller (the CLI) logs it
+and goes on: a mail that cannot be sent never changes a sync's exit code.
 
 The "stale" alert is sent at most once per calendar day; when it was last sent, and when the
 last complete sync finished, are kept in a small JSON file beside the archive
@@ -52,6 +54,7 @@ __all__ = [
     "state_path",
     "sync_alert",
     "test_alert",
+    "tls_context",
     "wanted",
 ]
 
@@ -417,6 +420,39 @@ def resolve_password(settings: NotifySettings) -> str | None:
                            ["password"], table="[notify]")["password"]
 
 
+def tls_context(settings: NotifySettings) -> ssl.SSLContext:
+    """How the mail server's certificate is checked: against ``[notify] ca_file`` if set,
+    else the system's trust store; the host name is always checked (smtp_host must be a name
+    or address the certificate is for). Raises NotifyError if ca_file cannot be used."""
+    if settings.ca_file is None:
+        return ssl.create_default_context()
+    try:
+        return ssl.create_default_context(cafile=str(settings.ca_file))
+    except FileNotFoundError:
+        raise NotifyError(f"The ca_file {settings.ca_file} in [notify] does not exist; give "
+                          "the path of the mail server's CA certificate (a .pem file), or "
+                          "leave ca_file out to use the system's trusted certificates.") \
+            from None
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) \
+            or type(exc).__name__
+        raise NotifyError(f"The ca_file {settings.ca_file} in [notify] is not a CA "
+                          f"certificate in PEM form ({reason}); give the mail server's CA "
+                          "certificate (a .pem file, text starting with -----BEGIN "
+                          "CERTIFICATE-----).") from None
+
+
+def _certificate_message(settings: NotifySettings, server: str,
+                         exc: ssl.SSLCertVerificationError) -> str:
+    reason = f"{server}: {(exc.verify_message or exc.reason or 'not trusted').rstrip('.')}"
+    if settings.ca_file is None:
+        return (f"The mail server's certificate could not be verified ({reason}): check "
+                "smtp_host, or set ca_file for an internal mail server.")
+    return (f"The mail server's certificate could not be verified ({reason}): check "
+            f"smtp_host, and that ca_file ({settings.ca_file}) is the CA that signed the mail "
+            "server's certificate.")
+
+
 def send(settings: NotifySettings, alert: Alert, timeout: float = TIMEOUT) -> None:
     """Send ``alert`` to the ``[notify]`` recipients. Raises NotifyError (a plain sentence,
     never the password) if the mail server cannot be reached or refuses; ConfigError if the
@@ -424,17 +460,20 @@ def send(settings: NotifySettings, alert: Alert, timeout: float = TIMEOUT) -> No
     password = resolve_password(settings)
     msg = build_message(settings, alert)
     server = f"{settings.smtp_host}:{settings.smtp_port}"
+    context = tls_context(settings) if settings.security != "none" else None
     try:
         smtp: smtplib.SMTP
         if settings.security == "tls":
             smtp = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port, timeout=timeout,
-                                    context=ssl.create_default_context())
+                                    context=context)
         else:
             smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
         with smtp:
             smtp.ehlo()
             if settings.security == "starttls":
-                smtp.starttls(context=ssl.create_default_context())
+                # Raises SMTPNotSupportedError if STARTTLS is not offered: nothing, and
+                # certainly not the password, goes over an unencrypted connection.
+                smtp.starttls(context=context)
                 smtp.ehlo()
             if settings.username is not None and password is not None:
                 smtp.login(settings.username, password)
@@ -445,10 +484,13 @@ def send(settings: NotifySettings, alert: Alert, timeout: float = TIMEOUT) -> No
             "check username and password in [notify] (Microsoft 365 needs SMTP AUTH turned on "
             "for that mailbox; Gmail needs an app password).") from None
     except smtplib.SMTPNotSupportedError as exc:
-        what = "STARTTLS (a secure connection)" if "STARTTLS" in str(exc).upper() \
-            else "a login (AUTH)"
-        raise NotifyError(f"The mail server {server} does not offer {what}; check smtp_host, "
-                          "smtp_port and security in [notify].") from None
+        if "STARTTLS" in str(exc).upper():
+            raise NotifyError(f"The mail server {server} does not offer STARTTLS (a secure "
+                              "connection), so nothing was sent, not even the login; check "
+                              'smtp_host, smtp_port and security in [notify] (587 goes with '
+                              '"starttls", 465 with "tls").') from None
+        raise NotifyError(f"The mail server {server} does not offer a login (AUTH); check "
+                          "smtp_host, smtp_port and security in [notify].") from None
     except smtplib.SMTPRecipientsRefused as exc:
         refused = ", ".join(sorted(exc.recipients))
         raise NotifyError(f"The mail server {server} refused the address(es) {refused}; check "
@@ -468,9 +510,7 @@ def send(settings: NotifySettings, alert: Alert, timeout: float = TIMEOUT) -> No
         raise NotifyError(f"The mail server {server} could not take the alert "
                           f"({type(exc).__name__}).") from None
     except ssl.SSLCertVerificationError as exc:
-        raise NotifyError(f"The mail server {server} showed a certificate that cannot be "
-                          f"trusted ({exc.verify_message}); check smtp_host in [notify] (use "
-                          "the server's own name, e.g. smtp.office365.com).") from None
+        raise NotifyError(_certificate_message(settings, server, exc)) from None
     except ssl.SSLError as exc:
         raise NotifyError(f"The secure connection to the mail server {server} failed "
                           f"({exc.reason or type(exc).__name__}); check smtp_port and security "
