@@ -182,10 +182,12 @@ def _readiness(state: State) -> Iterator[tuple[str, bool, str]]:
             yield what, False, (f"the folder {target.path} cannot be written to "
                                 f"({exc.strerror or exc}).")
     if config.notify is not None:
-        from exporter.notify import resolve_password
+        from exporter.notify import resolve_password, tls_context
 
         try:
             resolve_password(config.notify)
+            if config.notify.ca_file is not None:
+                tls_context(config.notify)  # a ca_file that cannot be used is found now
             yield "alert email", True, (f"settings complete, to {', '.join(config.notify.to)} "
                                         "(run 'exporter notify --test' to send a test message)")
         except errors.ExporterError as exc:

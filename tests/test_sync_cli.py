@@ -101,6 +101,15 @@ def test_check_covers_copies_and_alert_settings_too(run_cli: Cli, agency: Sandbo
     assert "✗ copy nas: " in result.output and "plugged in" in result.output
     assert "✗ alert email: " in result.output and "EXPORTER_TEST_SMTP_PASSWORD" in result.output
     assert "✗ key file: " in result.output and "lost.key" in result.output
+    data["notify"]["security"] = "starttls"
+    data["notify"]["ca_file"] = str(run_cli.tmp / "no-such-ca.pem")
+    monkeypatch.setenv("EXPORTER_TEST_SMTP_PASSWORD", "s3cret-smtp")
+    write_config(run_cli.config, data)
+    result = run_cli("check")
+    assert "✗ alert email: The ca_file " in result.output and "does not exist" in result.output
+    del data["notify"]["ca_file"]
+    data["notify"]["security"] = "none"
+    monkeypatch.delenv("EXPORTER_TEST_SMTP_PASSWORD")
     assert list(usb.iterdir()) == []  # the write test leaves nothing behind
     assert not (run_cli.tmp / "unplugged").exists()  # and creates no folder
 
