@@ -14,10 +14,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(PY) -m exporter.demo demo-output
+	$(PY) -m sandbox.demo demo-output
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check exporter connectors tests bench
+	$(VENV)/bin/ruff check exporter connectors sandbox tests bench
 	$(VENV)/bin/mypy
 
 test: lint

@@ -25,9 +25,9 @@ from exporter.archive import Archive
 from exporter.careplan.definition import load_definition
 from exporter.careplan.printing import print_care_plans
 from exporter.keys import KeyFile
-from exporter.sandbox import Sandbox
 from exporter.sources import build_connector
 from exporter.sync import run_sync
+from sandbox import Sandbox
 
 
 def _cpu() -> float:

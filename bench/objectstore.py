@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from exporter.objectstore import ObjectStore
-from exporter.sandbox.s3 import s3_sandbox
+from sandbox.s3 import s3_sandbox
 
 MiB = 1024 * 1024
 

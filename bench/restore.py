@@ -20,9 +20,9 @@ from pathlib import Path
 from exporter.archive import Archive
 from exporter.restore import load_mapping, run_restore, verify_restore
 from exporter.restore.target import build_writer
-from exporter.sandbox import Sandbox
 from exporter.sources import build_connector
 from exporter.sync import run_sync
+from sandbox import Sandbox
 
 CASES = (("salesforce", "hubspot", "salesforce_to_hubspot", 15),
          ("hubspot", "salesforce", "hubspot_to_salesforce", 10))

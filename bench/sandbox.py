@@ -17,8 +17,8 @@ from google.oauth2.credentials import Credentials
 from googleapiclient.discovery import build
 from simple_salesforce import Salesforce
 
-from exporter.sandbox import CREDENTIALS, Sandbox
 from exporter.transport import LoopbackSession
+from sandbox import CREDENTIALS, Sandbox
 
 SF_OBJECTS = ["Account", "Care_Plan__c", "Medication__c", "Allergy__c", "Diagnosis__c",
               "Care_Task__c", "Emergency_Contact__c", "Physician__c"]

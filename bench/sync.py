@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from exporter.sandbox import CREDENTIALS, Sandbox
+from sandbox import CREDENTIALS, Sandbox
 
 HERE = Path(__file__).resolve()
 BODY_FIELDS = {"ContentVersion": "VersionData", "Attachment": "Body"}

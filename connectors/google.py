@@ -63,15 +63,8 @@ from typing import Any, ClassVar
 from connectors.google_api import GoogleApi, discovery_schema
 from connectors.google_read import CalendarReader, DriveReader, export_formats
 from connectors.google_sheets import SheetsReader
-from exporter.connector import (
-    AuthError,
-    Batch,
-    CheckResult,
-    Connector,
-    SourceError,
-    Stream,
-)
-from exporter.errors import ConfigError
+from exporter.connector import Batch, CheckResult, Connector, Stream
+from exporter.errors import AuthError, ConfigError, SourceError
 
 __all__ = ["GoogleConnector"]
 

@@ -8,7 +8,7 @@ raise to exporter's errors::
     HttpError 403 insufficient permissions -> AuthError      (grant read access)
     HttpError 403 daily/project quota      -> QuotaExhausted (wait for tomorrow)
     HttpError 429, 403 rate limits, 5xx    -> TransientError (retried, Retry-After honoured)
-    HttpError 410 (Calendar sync token)    -> SyncTokenExpired (the caller resyncs)
+    HttpError 410 (Calendar sync token)    -> CursorExpired (the caller resyncs)
     other HttpError (400, 404, ...)        -> SourceError
     timeouts, dropped or truncated bodies  -> TransientError
     a body that is not a JSON object       -> TransientError (the SDK returns HTML as a str)
@@ -40,12 +40,19 @@ from googleapiclient.discovery_cache import get_static_doc
 from googleapiclient.errors import HttpError
 from googleapiclient.http import build_http
 
-from exporter.connector import AuthError, QuotaExhausted, SourceError, TransientError
-from exporter.errors import ConfigError
+from exporter.errors import (
+    AuthError,
+    ConfigError,
+    CursorExpired,
+    QuotaExhausted,
+    RequestRefused,
+    SourceError,
+    TransientError,
+)
 from exporter.retry import RetryPolicy
 from exporter.transport import LoopbackHttp
 
-__all__ = ["GoogleApi", "RequestRefused", "SyncTokenExpired", "discovery_schema", "source_error"]
+__all__ = ["GoogleApi", "discovery_schema", "source_error"]
 
 SCOPES = (
     "https://www.googleapis.com/auth/drive.readonly",
@@ -63,17 +70,6 @@ TRANSPORT_ERRORS = (httplib2.HttpLib2Error, OSError, http.client.HTTPException,
                     requests.exceptions.RequestException, google.auth.exceptions.TransportError)
 
 
-class SyncTokenExpired(SourceError):
-    """Calendar answered 410: the sync token is no longer valid; do a full sync."""
-
-
-class RequestRefused(SourceError):
-    """Google refused a request as invalid or not found (400, 404)."""
-
-    def __init__(self, message: str, status: int, reason: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.reason = reason
 
 
 def _reason(exc: HttpError) -> str:
@@ -107,7 +103,7 @@ def source_error(exc: BaseException, what: str) -> SourceError:
             return AuthError("Google refused the saved sign-in (401); reconnect the Google "
                              "account and update the token.")
         if status == 410:
-            return SyncTokenExpired(f"{what}: the sync token expired.")
+            return CursorExpired(f"{what}: the sync token expired.")
         if status == 429 or status >= 500 or (status == 403 and reason in RATE_REASONS):
             return TransientError(f"{what} answered {status} {reason}".strip(),
                                   _retry_after(exc))

@@ -11,8 +11,10 @@ from collections.abc import Iterator, Mapping
 from functools import partial
 from typing import Any
 
-from connectors.google_api import GoogleApi, RequestRefused, SyncTokenExpired
-from exporter.connector import Batch, FileBody, Record, SourceError, TransientError
+from connectors.google_api import GoogleApi
+from exporter.connector import Batch, FileBody
+from exporter.errors import CursorExpired, RequestRefused, SourceError, TransientError
+from exporter.record import Record
 
 __all__ = ["CalendarReader", "DriveReader", "export_formats"]
 
@@ -210,7 +212,7 @@ class CalendarReader:
                 try:
                     yield from self._events(cal, token, state, reset=False)
                     continue
-                except SyncTokenExpired:
+                except CursorExpired:
                     self.log.info("calendar sync token expired: full resync of one calendar")
                 yield from self._events(cal, None, state, reset=True)
             else:

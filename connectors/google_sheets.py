@@ -22,7 +22,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from connectors.google_api import GoogleApi
-from exporter.connector import Batch, Record, SourceError, TransientError
+from exporter.connector import Batch
+from exporter.errors import SourceError, TransientError
+from exporter.record import Record
 
 __all__ = ["SheetsReader", "field_names"]
 

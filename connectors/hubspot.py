@@ -54,15 +54,8 @@ from connectors.hubspot_api import HubSpotApi, to_json
 from connectors.hubspot_associations import ASSOCIATION_SCHEMA, AssociationReader
 from connectors.hubspot_files import FILE_SCHEMA, OWNER_SCHEMA, FileReader, OwnerReader
 from connectors.hubspot_read import ObjectReader, ObjectType
-from exporter.connector import (
-    AuthError,
-    Batch,
-    CheckResult,
-    Connector,
-    SourceError,
-    Stream,
-)
-from exporter.errors import ConfigError
+from exporter.connector import Batch, CheckResult, Connector, Stream
+from exporter.errors import AuthError, ConfigError, SourceError
 
 __all__ = ["HubSpotConnector"]
 

@@ -32,8 +32,7 @@ import requests
 import urllib3
 from urllib3.util.retry import Retry
 
-from exporter.connector import AuthError, QuotaExhausted, SourceError, TransientError
-from exporter.errors import ConfigError
+from exporter.errors import AuthError, ConfigError, QuotaExhausted, SourceError, TransientError
 from exporter.retry import RetryPolicy
 from exporter.transport import LoopbackSession
 

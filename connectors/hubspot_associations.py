@@ -35,7 +35,9 @@ from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRe
 
 from connectors.hubspot_api import HubSpotApi
 from connectors.hubspot_read import ObjectReader
-from exporter.connector import Batch, Record, SourceError
+from exporter.connector import Batch
+from exporter.errors import SourceError
+from exporter.record import Record
 
 __all__ = ["ASSOCIATION_SCHEMA", "AssociationReader"]
 

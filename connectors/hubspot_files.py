@@ -14,7 +14,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from connectors.hubspot_api import HubSpotApi, ms_iso, parse_ms, source_error, to_json
-from exporter.connector import Batch, FileBody, Record, SourceError, TransientError
+from exporter.connector import Batch, FileBody
+from exporter.errors import SourceError, TransientError
+from exporter.record import Record
 
 __all__ = ["FILE_SCHEMA", "OWNER_SCHEMA", "FileReader", "OwnerReader"]
 

@@ -22,7 +22,9 @@ from typing import Any
 from hubspot.crm.objects import PublicObjectSearchRequest
 
 from connectors.hubspot_api import HubSpotApi, ms_iso, parse_ms, to_json
-from exporter.connector import Batch, Record, SourceError
+from exporter.connector import Batch
+from exporter.errors import SourceError
+from exporter.record import Record
 
 __all__ = ["ObjectReader", "ObjectType"]
 

@@ -27,16 +27,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from exporter.connector import AuthError, QuotaExhausted, SourceError, TransientError
-from exporter.restore.target import (
-    Link,
-    ObjectInfo,
-    WriteItem,
-    Writer,
-    WriteResult,
-    chunks,
-)
+from exporter.errors import AuthError, QuotaExhausted, SourceError, TransientError
 from exporter.retry import RetryPolicy
+from exporter.writer import Link, ObjectInfo, WriteItem, Writer, WriteResult, chunks
 
 __all__ = ["HubSpotWriter"]
 

@@ -55,15 +55,8 @@ from typing import Any, ClassVar
 
 from connectors.salesforce_api import SalesforceApi
 from connectors.salesforce_read import STAMP, ObjectReader, Settings, json_schema
-from exporter.connector import (
-    AuthError,
-    Batch,
-    CheckResult,
-    Connector,
-    SourceError,
-    Stream,
-)
-from exporter.errors import ConfigError
+from exporter.connector import Batch, CheckResult, Connector, Stream
+from exporter.errors import AuthError, ConfigError, SourceError
 from exporter.retry import RetryPolicy
 
 __all__ = ["SalesforceConnector"]

@@ -33,8 +33,16 @@ from simple_salesforce.exceptions import (
     SalesforceOperationError,
 )
 
-from exporter.connector import AuthError, QuotaExhausted, SourceError, TransientError
-from exporter.errors import ConfigError
+from exporter.errors import (
+    AuthError,
+    BulkFailed,
+    ConfigError,
+    QueryTimeout,
+    QuotaExhausted,
+    SessionExpired,
+    SourceError,
+    TransientError,
+)
 from exporter.retry import RetryPolicy
 from exporter.transport import LOGIN_HOSTS, LoopbackSession
 
@@ -44,16 +52,7 @@ T = TypeVar("T")
 DOWNLOAD_CHUNK = 1 << 20
 
 
-class SessionExpired(SourceError):
-    """The Salesforce session expired and the SDK could not renew it."""
 
-
-class BulkFailed(SourceError):
-    """A Bulk API 2.0 job failed (the caller falls back to REST)."""
-
-
-class QueryTimeout(SourceError):
-    """Salesforce gave up on a query as too long-running (QUERY_TIMEOUT)."""
 
 
 def _error_code(content: Any) -> tuple[str, str]:

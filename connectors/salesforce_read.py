@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.salesforce_api import BulkFailed, QueryTimeout, SalesforceApi
-from exporter.connector import Batch, FileBody, Record, SourceError
+from exporter.connector import Batch, FileBody
+from exporter.errors import SourceError
+from exporter.record import Record
 
 __all__ = ["FILE_FIELDS", "STAMP", "ObjectReader", "Settings", "json_schema"]
 

@@ -22,11 +22,10 @@ from typing import Any, ClassVar
 
 import requests
 
-from exporter.connector import AuthError, QuotaExhausted, SourceError, TransientError
-from exporter.errors import ConfigError
-from exporter.restore.target import ObjectInfo, WriteItem, Writer, WriteResult, chunks
+from exporter.errors import AuthError, ConfigError, QuotaExhausted, SourceError, TransientError
 from exporter.retry import RetryPolicy
 from exporter.transport import LoopbackSession
+from exporter.writer import ObjectInfo, WriteItem, Writer, WriteResult, chunks
 
 __all__ = ["SalesforceWriter"]
 

@@ -57,6 +57,7 @@ from exporter.keys import (
     slots_path_for,
 )
 from exporter.lock import ArchiveLock
+from exporter.record import Record, canonical_json
 
 __all__ = [
     "CHUNK_SIZE",
@@ -107,10 +108,6 @@ def schema_sql() -> str:
         encoding="utf-8")
 
 
-def canonical_json(obj: Any) -> str:
-    """Keys sorted, no insignificant whitespace, UTF-8 kept: equal data, equal text."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False)
 
 
 def _now() -> str:
@@ -125,23 +122,6 @@ def _actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-@dataclass(frozen=True)
-class Record:
-    """One record as a connector hands it over. ``files`` maps a name to a file's SHA-256
-    (hex) stored with :meth:`Archive.put_file`."""
-
-    id: str
-    data: Mapping[str, Any] | None
-    deleted: bool = False
-    files: Mapping[str, str] | None = None
-
-    def content_hash(self) -> tuple[bytes, str | None]:
-        text = None if self.data is None else canonical_json(self.data)
-        h = hashlib.sha256(b"tombstone:" if self.deleted else b"record:")
-        h.update((text or "null").encode("utf-8"))
-        if self.files:
-            h.update(b"\0files:" + canonical_json(dict(self.files)).encode())
-        return h.digest(), text
 
 
 @dataclass

@@ -13,7 +13,7 @@ family, each registered here on ``cli``:
 - :mod:`exporter.cli_alerts`: ``notify`` and the alert emails the other commands send
 - :mod:`exporter.cli_copies`: ``copy`` (and ``copy --fetch``)
 - :mod:`exporter.cli_restore`: ``restore``
-- :mod:`exporter.sandbox.cli` and :mod:`exporter.schedule`: ``sandbox`` and ``schedule``
+- :mod:`sandbox.cli` and :mod:`exporter.schedule`: ``sandbox`` and ``schedule``
 
 The names other code imports from here (``cli``, ``main``, ``EXIT_CODES``, ``State``,
 ``out``, ``err``, ``handle_errors``, ``exit_code_for`` ...) are re-exported.
@@ -52,8 +52,8 @@ from exporter.cli_keys import keys
 from exporter.cli_print import export, print_
 from exporter.cli_restore import restore
 from exporter.cli_sync import check, connectors, sync
-from exporter.sandbox.cli import sandbox
 from exporter.schedule import schedule
+from sandbox.cli import sandbox
 
 __all__ = [
     "EXIT_CODES",

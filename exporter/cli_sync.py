@@ -206,10 +206,10 @@ def connectors(state: State, show_streams: bool) -> None:
     Example:
       exporter connectors --streams
     """
-    from exporter.connector import load_connectors
+    from exporter.plugin import CONNECTORS, load_plugins
     from exporter.sources import build_connector
 
-    loaded = load_connectors()
+    loaded = load_plugins(CONNECTORS)
     for type_name, cls in sorted(loaded.classes.items()):
         doc = (cls.__doc__ or "").strip().splitlines()
         out.print(f"[bold]{escape(type_name)}[/] ({cls.__module__}): "

@@ -1,16 +1,18 @@
-"""The connector contract: what a vendor module in ``connectors/`` provides.
+"""The connector contract: what a vendor package in ``connectors/`` provides.
 
-A connector declares its streams and reads them in batches, each batch with the cursor that
-covers it; it can list every current id (hard-delete reconciliation), hand over file bodies as
-streams, and check its credentials. It never touches SQL: the sync engine stores what it yields.
+A connector is a :class:`Connector` subclass holding one client for its vendor. It declares
+its settings (:class:`exporter.settings.Setting` rows) and discovers its streams. Each
+:class:`Stream` is declared by attributes (name, primary key, cursor field, ``depends_on``,
+schema), in the manner of the Singer SDK, and owns its reading: ``read(cursor, full)`` yields
+batches, each with the cursor that covers it; ``ids()`` lists every current id for
+hard-delete reconciliation. The base class dispatches to the streams: a connector writes no
+per-stream if-chains. A connector never touches SQL: the sync engine stores what it yields.
 
-Connectors are found by the entry-point group ``exporter.connectors`` (built-ins are
-registered there too, in pyproject.toml); each entry point names a :class:`Connector`
-subclass. Third-party packages add vendors the same way.
+Third-party connectors import all of this from :mod:`exporter.plugin`, their one surface.
 
-Errors: a connector raises :class:`SourceError` subclasses (from its own SDK's exceptions,
-mapped in one place per connector); the shared :class:`exporter.retry.RetryPolicy` retries
-:class:`TransientError` with backoff and ``Retry-After``.
+Errors: a connector raises :class:`exporter.errors.SourceError` subclasses, mapped from its
+SDK's exceptions in one place (its client) with the cause kept; the shared
+:class:`exporter.retry.RetryPolicy` retries :class:`~exporter.errors.TransientError`.
 """
 
 from __future__ import annotations
@@ -18,59 +20,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any, ClassVar
 
-from exporter.archive import Record
-from exporter.errors import ConfigError, ExporterError
+from exporter.errors import SourceError
+from exporter.record import Record
+from exporter.settings import Setting
 
-__all__ = [
-    "AuthError",
-    "Batch",
-    "CheckResult",
-    "Connector",
-    "FileBody",
-    "QuotaExhausted",
-    "Record",
-    "SourceError",
-    "Stream",
-    "TransientError",
-    "load_connectors",
-]
-
-ENTRY_POINT_GROUP = "exporter.connectors"
-
-
-class SourceError(ExporterError):
-    """A source (vendor account) failed; the run goes on with the other sources."""
-
-
-class AuthError(SourceError):
-    """The source refused the credentials (wrong, expired or revoked)."""
-
-
-class QuotaExhausted(SourceError):
-    """The source's API quota for the day is used up (or our share of it)."""
-
-
-class TransientError(SourceError):
-    """A failure worth retrying (429, 5xx, timeout, dropped connection)."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-@dataclass(frozen=True)
-class Stream:
-    """One kind of record in a source."""
-
-    name: str
-    primary_key: str
-    cursor_field: str | None = None
-    schema: Mapping[str, Any] | None = None  # JSON Schema of a record's data
-    reconcile: bool = False  # list_ids() works: hard deletes can be found
-    description: str = ""
+__all__ = ["Batch", "CheckResult", "Connector", "FileBody", "Record", "Stream", "order_streams"]
 
 
 @dataclass
@@ -100,12 +56,102 @@ class CheckResult:
     detail: str = ""  # on failure: what happened and the fix to try
 
 
+class Stream:
+    """One kind of record in a source, and its reader.
+
+    Declared by class attributes; a stream found at run time (one per Salesforce object or
+    HubSpot object type) passes them to ``__init__`` instead::
+
+        class OwnersStream(Stream):
+            name = "owners"
+            primary_key = "id"
+            reconcile = True
+            schema = OWNER_SCHEMA
+
+            def read(self, cursor, full=False): ...
+            def ids(self): ...
+    """
+
+    name: str = ""
+    primary_key: str = "id"
+    #: The field whose newest value is the stream's cursor (None: read in full each run, or
+    #: a vendor token such as a Drive page token).
+    cursor_field: str | None = None
+    #: JSON Schema of a record's data.
+    schema: Mapping[str, Any] | None = None
+    #: ``ids()`` works: hard deletes can be found by comparing ids.
+    reconcile: bool = False
+    #: Streams of the same source that must be read before this one in a run (HubSpot
+    #: associations read the ids its object streams found changed).
+    depends_on: tuple[str, ...] = ()
+    description: str = ""
+
+    def __init__(self, name: str | None = None, primary_key: str | None = None,
+                 cursor_field: str | None = None, schema: Mapping[str, Any] | None = None,
+                 *, reconcile: bool | None = None, depends_on: Iterable[str] | None = None,
+                 description: str | None = None) -> None:
+        given = {"name": name, "primary_key": primary_key, "cursor_field": cursor_field,
+                 "schema": schema, "reconcile": reconcile, "description": description,
+                 "depends_on": None if depends_on is None else tuple(depends_on)}
+        for attr, value in given.items():
+            if value is not None:
+                setattr(self, attr, value)
+        if not self.name:
+            raise TypeError(f"{type(self).__name__} has no name")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+    def archived_schema(self) -> Any:
+        """What the archive keeps as this stream's schema for this run (the describe output,
+        property definitions ...); by default the JSON Schema."""
+        return dict(self.schema or {})
+
+    def read(self, cursor: Any, full: bool = False) -> Iterator[Batch]:
+        """Batches of records changed since ``cursor`` (all records if ``full`` or no cursor).
+        Deleted records come as tombstones (``Record(deleted=True)``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot read")
+
+    def ids(self) -> Iterator[str]:
+        """Every id the source holds now in this stream (for hard-delete reconciliation)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list its ids")
+
+
+def order_streams(streams: Iterable[Stream], source: str) -> list[Stream]:
+    """``streams`` with each one after those it ``depends_on``, otherwise in the order given.
+    A dependency on a stream that is not there, or a cycle, is the connector's bug: a
+    SourceError that names it."""
+    pending = list(streams)
+    names = {s.name for s in pending}
+    for s in pending:
+        missing = [d for d in s.depends_on if d not in names]
+        if missing:
+            raise SourceError(f"The {source} stream {s.name} needs {', '.join(missing)}, which "
+                              "this source does not have; report this to the connector's "
+                              "authors.")
+    done: list[Stream] = []
+    placed: set[str] = set()
+    while pending:
+        ready = [s for s in pending if set(s.depends_on) <= placed]
+        if not ready:
+            cycle = ", ".join(s.name for s in pending)
+            raise SourceError(f"The {source} streams {cycle} depend on each other; report "
+                              "this to the connector's authors.")
+        for s in ready:
+            done.append(s)
+            placed.add(s.name)
+        pending = [s for s in pending if s.name not in placed]
+    return done
+
+
 class Connector:
-    """Base class of connectors. Subclasses set ``name`` and implement the methods."""
+    """Base class of connectors. Subclasses set ``name`` and ``settings`` and implement
+    :meth:`discover` and :meth:`check`; reading is the streams' work."""
 
     name: ClassVar[str] = ""
-    #: Config keys whose values are secrets (resolved from env, keyring or a file).
-    secret_fields: ClassVar[tuple[str, ...]] = ()
+    #: Every setting of a ``[sources.NAME]`` table of this type (besides ``type`` and the
+    #: engine's own, see :data:`exporter.sources.ENGINE_SETTINGS`).
+    settings: ClassVar[tuple[Setting, ...]] = ()
     #: The streams a typical account has, for ``exporter connectors`` (documentation only;
     #: streams() is the truth).
     known_streams: ClassVar[tuple[str, ...]] = ()
@@ -117,26 +163,34 @@ class Connector:
         self.secrets = secrets
         self.log = log or logging.getLogger(f"exporter.connectors.{source}")
 
+    @classmethod
+    def secret_fields(cls) -> tuple[str, ...]:
+        """The settings whose values are secrets (resolved from env, keyring or a file)."""
+        return tuple(s.name for s in cls.settings if s.secret)
+
     def check(self) -> list[CheckResult]:
         """Test credentials and reach; never raises for a foreseeable problem."""
         raise NotImplementedError
 
-    def streams(self) -> list[Stream]:
+    def discover(self) -> list[Stream]:
         """The streams this source has (may ask the API, e.g. describe)."""
         raise NotImplementedError
 
+    def streams(self) -> list[Stream]:
+        """The streams to read, each after those it depends on."""
+        return order_streams(self.discover(), self.source)
+
     def schema(self, stream: Stream) -> Any:
-        """What to archive as this stream's schema for this run (describe output, ...)."""
-        return dict(stream.schema or {})
+        """What to archive as this stream's schema for this run."""
+        return stream.archived_schema()
 
     def read(self, stream: Stream, cursor: Any, full: bool = False) -> Iterator[Batch]:
-        """Batches of records changed since ``cursor`` (all records if ``full`` or no cursor).
-        Deleted records come as tombstones (``Record(deleted=True)``)."""
-        raise NotImplementedError
+        """The stream's batches since ``cursor`` (see :meth:`Stream.read`)."""
+        return stream.read(cursor, full)
 
     def list_ids(self, stream: Stream) -> Iterator[str]:
-        """Every id the source holds now in this stream (for hard-delete reconciliation)."""
-        raise NotImplementedError
+        """Every id the source holds now in the stream (see :meth:`Stream.ids`)."""
+        return stream.ids()
 
     def usage(self) -> dict[str, Any]:
         """API usage seen so far (requests, quota remaining), for the run's stats."""
@@ -144,37 +198,3 @@ class Connector:
 
     def close(self) -> None:
         """Release connections."""
-
-
-@dataclass
-class LoadedConnectors:
-    classes: dict[str, type[Connector]]
-    problems: dict[str, str]
-
-
-def load_connectors() -> LoadedConnectors:
-    """Every installed connector class by type name, and those that failed to load."""
-    classes: dict[str, type[Connector]] = {}
-    problems: dict[str, str] = {}
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            cls = ep.load()
-        except Exception as exc:  # a broken plugin must not stop the others
-            problems[ep.name] = f"{type(exc).__name__}: {exc}"
-            continue
-        if not (isinstance(cls, type) and issubclass(cls, Connector)):
-            problems[ep.name] = "is not an exporter Connector"
-            continue
-        classes[ep.name] = cls
-    return LoadedConnectors(classes, problems)
-
-
-def connector_class(type_name: str) -> type[Connector]:
-    loaded = load_connectors()
-    if type_name in loaded.classes:
-        return loaded.classes[type_name]
-    if type_name in loaded.problems:
-        raise ConfigError(f"The connector '{type_name}' is installed but failed to load "
-                          f"({loaded.problems[type_name]}); reinstall it.")
-    known = ", ".join(sorted(loaded.classes)) or "none"
-    raise ConfigError(f"There is no connector of type '{type_name}' (installed: {known}).")

@@ -24,7 +24,7 @@ from typing import Any
 import sqlcipher3
 
 from exporter.archive import Archive, translate_db_error
-from exporter.errors import ArchiveLocked, ExporterError
+from exporter.errors import ArchiveLocked, CopyDestinationProblem
 
 __all__ = [
     "MANIFEST",
@@ -46,9 +46,6 @@ _DB_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, sqlcipher3.dbapi2.
 #: (bytes done, bytes in all) while the files are copied.
 Progress = Callable[[int, int], None]
 
-
-class CopyDestinationProblem(ExporterError):
-    """The copy folder is missing, not a folder, or cannot be written to (exit 14)."""
 
 
 @dataclass(frozen=True)

@@ -1,50 +1,80 @@
-"""The errors exporter raises. Library code raises these; only the CLI prints them and picks
-exit codes (see ``exporter.cli_base.EXIT_CODES`` and the README).
+"""Every error exporter raises, in one tree. Library code and connectors raise these; only the
+CLI prints them and turns them into exit codes (:data:`EXIT_CODES`, also in the README).
 
 Every message is one plain sentence for an office manager: what happened and what to do.
-No message ever contains a passphrase, key or token.
+No message ever contains a passphrase, key or token. A vendor's or library's own exception is
+kept as the cause (``raise SourceError(...) from exc``): the log shows it, the screen does not.
 
-    ExporterError
-    ├── ConfigError            the config file is missing, unreadable or wrong
+    ExporterError                       exit
+    ├── ConfigError                        3  the config file is missing, unreadable or wrong
+    │   ├── DefinitionError                3  a care-plan view definition is wrong
+    │   ├── MappingError                   3  a restore mapping is wrong
+    │   └── NoScheduler                    3  this computer has no usable scheduler
     ├── KeyProblem
-    │   ├── WrongKey           the passphrase, key file or recovery key does not open the archive
-    │   ├── KeyNeeded          no way to unlock was given (non-interactive run)
-    │   └── KeySlotsDamaged    the key-slot file is missing, unreadable or has been tampered with
+    │   ├── KeyNeeded                      3  no way to unlock was given (non-interactive run)
+    │   ├── WrongKey                       4  the passphrase, key file or recovery key is wrong
+    │   └── KeySlotsDamaged                6  the key-slot file is missing, unreadable or altered
     ├── ArchiveProblem
-    │   ├── ArchiveNotFound    no archive at the configured path
-    │   ├── ArchiveLocked      another exporter process is writing to the archive
-    │   ├── ArchiveDamaged     the archive file is damaged (bytes changed on disk)
-    │   ├── UnsupportedFormat  the archive was written by a newer exporter
-    │   └── NotFound           a record, run or file asked for is not in the archive
-    ├── DiskFull               the disk is full; nothing was written
-    └── ObjectStoreError       an object store (S3-compatible copy destination) refused a
-                               request or could not be reached; ``kind`` says which
-                               (auth, bucket, missing, damaged, network, busy, refused). A full
-                               store raises DiskFull instead, naming the store.
+    │   ├── ArchiveLocked                  5  another exporter process is writing to the archive
+    │   ├── ArchiveDamaged                 6  the archive file is damaged (bytes changed on disk)
+    │   ├── UnsupportedFormat              7  the archive was written by a newer exporter
+    │   ├── ArchiveNotFound                8  no archive at the configured path
+    │   └── NotFound                       9  a record, run or file asked for is not archived
+    ├── DiskFull                          10  the disk (or an object store) is full
+    ├── CopyDestinationProblem            14  a copy folder is missing or cannot be written
+    ├── ObjectStoreError                  14  an object store refused or could not be reached
+    ├── NotifyError                       15  the alert email could not be sent (notify --test
+    │                                         only: a sync never changes its exit code for it)
+    ├── TransformError                     -  a value cannot be restored (one record fails)
+    └── SourceError                        -  a vendor account failed; the run goes on (a sync
+        │                                     ends partial, 11, or failed, 12)
+        ├── AuthError                         the vendor refused the credentials
+        ├── QuotaExhausted                    the vendor's API quota for the day is used up
+        ├── TransientError                    worth retrying: 429, 5xx, timeout, dropped link
+        ├── SessionExpired                    the session expired and could not be renewed
+        ├── CursorExpired                     the vendor no longer accepts the saved cursor
+        │                                     (Calendar sync token): read everything again
+        ├── RequestRefused                    the vendor refused a request as invalid or absent
+        ├── BulkFailed                        a bulk job failed (the caller falls back)
+        └── QueryTimeout                      the vendor gave up on a query as too long
 
-    NotifyError                the alert email could not be sent (mail server down, login
-                               refused, secure connection failed); exit 15 for
-                               ``notify --test`` only: a sync never changes its exit code for it
+Anything else (a bug) exits 1 with the traceback in the log, never on the screen.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "EXIT_CODES",
     "ArchiveDamaged",
     "ArchiveLocked",
     "ArchiveNotFound",
     "ArchiveProblem",
+    "AuthError",
+    "BulkFailed",
     "ConfigError",
+    "CopyDestinationProblem",
+    "CursorExpired",
+    "DefinitionError",
     "DiskFull",
     "ExporterError",
     "KeyNeeded",
     "KeyProblem",
     "KeySlotsDamaged",
+    "MappingError",
+    "NoScheduler",
     "NotFound",
     "NotifyError",
     "ObjectStoreError",
+    "QueryTimeout",
+    "QuotaExhausted",
+    "RequestRefused",
+    "SessionExpired",
+    "SourceError",
+    "TransformError",
+    "TransientError",
     "UnsupportedFormat",
     "WrongKey",
+    "exit_code_for",
 ]
 
 
@@ -52,8 +82,26 @@ class ExporterError(Exception):
     """Base class: a foreseeable problem with a plain-language message."""
 
 
+# -- configuration -----------------------------------------------------------------------
+
+
 class ConfigError(ExporterError):
     """The configuration is missing or wrong."""
+
+
+class DefinitionError(ConfigError):
+    """A care-plan view definition is malformed or names streams or fields that do not exist."""
+
+
+class MappingError(ConfigError):
+    """The mapping file is wrong (unknown stream, field or target property, bad transform)."""
+
+
+class NoScheduler(ConfigError):
+    """This computer has no usable scheduler (no crontab program, or it refused)."""
+
+
+# -- keys --------------------------------------------------------------------------------
 
 
 class KeyProblem(ExporterError):
@@ -70,6 +118,9 @@ class KeyNeeded(KeyProblem):
 
 class KeySlotsDamaged(KeyProblem):
     """The key-slot file beside the archive is missing, unreadable or was altered."""
+
+
+# -- the archive ---------------------------------------------------------------------------
 
 
 class ArchiveProblem(ExporterError):
@@ -105,8 +156,16 @@ class DiskFull(ExporterError):
     """There is no space left on the disk."""
 
 
+# -- copies and alerts -----------------------------------------------------------------------
+
+
+class CopyDestinationProblem(ExporterError):
+    """The copy folder is missing, not a folder, or cannot be written to."""
+
+
 class ObjectStoreError(ExporterError):
-    """An object store refused a request or could not be reached."""
+    """An object store refused a request or could not be reached. ``kind`` says which: auth,
+    bucket, missing, damaged, network, busy, refused. A full store raises DiskFull instead."""
 
     def __init__(self, message: str, kind: str = "refused") -> None:
         super().__init__(message)
@@ -116,3 +175,86 @@ class ObjectStoreError(ExporterError):
 class NotifyError(ExporterError):
     """The alert email could not be sent: the mail server did not answer, refused the login
     or the message, or the secure connection failed. The message never holds the password."""
+
+
+class TransformError(ExporterError, ValueError):
+    """A value cannot be transformed for a restore (e.g. an unreadable date): that record
+    fails validation; the others go on."""
+
+
+# -- sources (connectors) and targets (writers) ----------------------------------------------
+
+
+class SourceError(ExporterError):
+    """A source (vendor account) or restore target failed; the run goes on with the others."""
+
+
+class AuthError(SourceError):
+    """The vendor refused the credentials (wrong, expired or revoked)."""
+
+
+class QuotaExhausted(SourceError):
+    """The vendor's API quota for the day is used up (or our share of it)."""
+
+
+class TransientError(SourceError):
+    """A failure worth retrying (429, 5xx, timeout, dropped connection)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class SessionExpired(SourceError):
+    """The vendor's session expired and could not be renewed."""
+
+
+class CursorExpired(SourceError):
+    """The vendor no longer accepts the saved cursor (e.g. Calendar answered 410 to a sync
+    token): the stream must be read in full."""
+
+
+class RequestRefused(SourceError):
+    """The vendor refused a request as invalid or not found (400, 404)."""
+
+    def __init__(self, message: str, status: int = 400, reason: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+class BulkFailed(SourceError):
+    """A bulk job failed (the caller falls back to the plain API)."""
+
+
+class QueryTimeout(SourceError):
+    """The vendor gave up on a query as too long-running."""
+
+
+#: Exit codes of the CLI, most specific first (README, "Exit codes"). A sync's own codes
+#: (11 partial, 12 failed), 2 (usage), 13 (verify mismatch) and 130 (interrupted) are chosen
+#: by the commands, not by an error class.
+EXIT_CODES: list[tuple[type[BaseException], int]] = [
+    (ConfigError, 3),
+    (KeyNeeded, 3),
+    (WrongKey, 4),
+    (ArchiveLocked, 5),
+    (KeySlotsDamaged, 6),
+    (ArchiveDamaged, 6),
+    (UnsupportedFormat, 7),
+    (ArchiveNotFound, 8),
+    (NotFound, 9),
+    (DiskFull, 10),
+    (CopyDestinationProblem, 14),
+    (ObjectStoreError, 14),
+    (NotifyError, 15),
+    (ExporterError, 1),
+]
+
+
+def exit_code_for(exc: BaseException) -> int:
+    """The exit code for an error that ends a command (1 for anything unforeseen)."""
+    for cls, code in EXIT_CODES:
+        if isinstance(exc, cls):
+            return code
+    return 1

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from exporter.connector import SourceError, TransientError
+from exporter.errors import SourceError, TransientError
 
 __all__ = ["RetryPolicy"]
 

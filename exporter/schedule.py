@@ -34,6 +34,7 @@ from xml.sax.saxutils import escape as xml_escape
 import click
 
 from exporter import errors
+from exporter.errors import NoScheduler
 
 if TYPE_CHECKING:
     from exporter.cli import State
@@ -63,9 +64,6 @@ _TASK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-
-class NoScheduler(errors.ConfigError):
-    """This computer has no usable scheduler (no crontab program, or it refused). Exit 3."""
 
 
 # -- what runs every night ---------------------------------------------------------------

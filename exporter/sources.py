@@ -4,21 +4,47 @@
     type = "salesforce"                      # the connector (entry point name)
     username = "office@agency.example"
     password = { env = "SALESFORCE_PASSWORD" }
-    reconcile_every_days = 7                 # hard-delete check (every connector)
+
+Every key is checked against the connector's declared settings (:mod:`exporter.settings`):
+an unknown one is refused with "did you mean".
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from exporter.config import Config
-from exporter.connector import Connector, connector_class
+from exporter.connector import Connector
 from exporter.errors import ConfigError
+from exporter.plugin import CONNECTORS, plugin_class
 from exporter.secrets import split_settings
+from exporter.settings import check_table, did_you_mean
+from exporter.writer import Writer
 
-__all__ = ["build_connector", "build_connectors"]
+__all__ = ["build_connector", "build_connectors", "checked_settings", "connector_class"]
+
+
+def connector_class(type_name: str) -> type[Connector]:
+    """The connector registered as ``type_name`` in the ``exporter.connectors`` group."""
+    cls: type[Connector] = plugin_class(CONNECTORS, type_name)
+    return cls
+
+
+def checked_settings(config_path: Path, kind: Literal["sources", "targets"], name: str,
+                     table: Mapping[str, Any], cls: type[Connector] | type[Writer]
+                     ) -> tuple[dict[str, Any], dict[str, str]]:
+    """A ``[sources.NAME]`` or ``[targets.NAME]`` table checked against ``cls.settings``
+    (defaults filled in) and split into (settings, resolved secrets)."""
+    where = f"[{kind}.{name}] in {config_path}"
+    # TRANSITION (issue 10): connectors not yet re-housed declare no settings.
+    if not cls.settings or isinstance(cls.secret_fields, tuple):
+        fields: Any = cls.secret_fields
+        fields = fields if isinstance(fields, tuple) else fields()
+        return split_settings(config_path, name, table, fields, kind=kind)
+    checked = check_table(where, table, cls.settings, extra=("type",))
+    return split_settings(config_path, name, checked, cls.secret_fields(), kind=kind)
 
 
 def build_connector(name: str, table: Mapping[str, Any], config_path: Path) -> Connector:
@@ -26,7 +52,7 @@ def build_connector(name: str, table: Mapping[str, Any], config_path: Path) -> C
         raise ConfigError(f"In {config_path}, [sources.{name}] needs a type, e.g. "
                           'type = "salesforce".')
     cls = connector_class(table["type"])
-    settings, secrets = split_settings(config_path, name, table, cls.secret_fields)
+    settings, secrets = checked_settings(config_path, "sources", name, table, cls)
     return cls(name, settings, secrets)
 
 
@@ -37,7 +63,7 @@ def build_connectors(config: Config, only: Iterable[str] | None = None) -> dict[
     if unknown:
         known = ", ".join(sources) or "none"
         raise ConfigError(f"There is no source named {', '.join(unknown)} in {config.path} "
-                          f"(configured: {known}).")
+                          f"(configured: {known}){did_you_mean(unknown[0], sources)}.")
     if not sources:
         raise ConfigError(f"No sources are configured in {config.path}; add a [sources.NAME] "
                           "table (see README), or try 'exporter sandbox serve'.")

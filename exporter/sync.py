@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from exporter.archive import Archive, BatchResult, Record, canonical_json
-from exporter.connector import Batch, Connector, QuotaExhausted, SourceError, Stream
-from exporter.errors import ExporterError
+from exporter.connector import Batch, Connector, Stream
+from exporter.errors import ExporterError, QuotaExhausted, SourceError
 
 __all__ = ["NullProgress", "Progress", "SourceReport", "StreamReport", "SyncReport", "run_sync"]
 

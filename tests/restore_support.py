@@ -7,8 +7,8 @@ from typing import Any
 import hubspot
 from simple_salesforce import Salesforce
 
-from exporter.sandbox import CREDENTIALS, Sandbox
 from exporter.transport import LoopbackSession
+from sandbox import CREDENTIALS, Sandbox
 
 
 def salesforce(sb: Sandbox) -> Any:

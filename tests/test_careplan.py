@@ -29,9 +29,9 @@ from exporter.careplan.printing import print_care_plans
 from exporter.cli import cli
 from exporter.errors import NotFound
 from exporter.keys import KeyFile
-from exporter.sandbox import Sandbox
 from exporter.sources import build_connector
 from exporter.sync import run_sync
+from sandbox import Sandbox
 
 CLIENTS = 30
 

@@ -13,12 +13,12 @@ import jsonschema
 import pytest
 
 from exporter.archive import Archive
-from exporter.connector import load_connectors
-from exporter.sandbox import Sandbox
+from exporter.plugin import CONNECTORS, load_plugins
 from exporter.sources import build_connector
 from exporter.sync import run_sync
+from sandbox import Sandbox
 
-LOADED = load_connectors()
+LOADED = load_plugins(CONNECTORS)
 BUILT_IN = ("salesforce", "hubspot", "google")
 
 

@@ -22,12 +22,12 @@ from googleapiclient.errors import HttpError
 
 from connectors.google_api import source_error
 from exporter.archive import Archive
-from exporter.connector import AuthError, Connector, QuotaExhausted, SourceError, TransientError
-from exporter.errors import ConfigError
-from exporter.sandbox import Sandbox
-from exporter.sandbox.google_data import DOC, SHEET, make_docx, make_pdf, make_xlsx
+from exporter.connector import Connector
+from exporter.errors import AuthError, ConfigError, QuotaExhausted, SourceError, TransientError
 from exporter.sources import build_connector
 from exporter.sync import SyncReport, run_sync
+from sandbox import Sandbox
+from sandbox.google_data import DOC, SHEET, make_docx, make_pdf, make_xlsx
 
 START = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
 SRC = "google"

@@ -14,11 +14,11 @@ import pytest
 
 from exporter.archive import Archive
 from exporter.connector import Connector
-from exporter.sandbox import Sandbox
-from exporter.sandbox.hubspot_data import TYPES, iso, to_ms
-from exporter.sandbox.hubspot_extras import generated_bytes
 from exporter.sources import build_connector
 from exporter.sync import SyncReport, run_sync
+from sandbox import Sandbox
+from sandbox.hubspot_data import TYPES, iso, to_ms
+from sandbox.hubspot_extras import generated_bytes
 
 SRC = "hubspot"
 API_NAME = {"care_recipients": "2-1234567"}

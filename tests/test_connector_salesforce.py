@@ -24,12 +24,13 @@ import pytest
 from simple_salesforce import Salesforce
 
 from exporter.archive import Archive
-from exporter.connector import AuthError, Connector
+from exporter.connector import Connector
+from exporter.errors import AuthError
 from exporter.keys import KeyFile
-from exporter.sandbox import CREDENTIALS, Sandbox
 from exporter.sources import build_connector
 from exporter.sync import SyncReport, run_sync
 from exporter.transport import LoopbackSession
+from sandbox import CREDENTIALS, Sandbox
 
 OBJECTS = ("Account", "Care_Plan__c", "Medication__c", "Allergy__c", "Diagnosis__c",
            "Care_Task__c", "Physician__c", "Emergency_Contact__c", "ContentVersion",

@@ -17,8 +17,8 @@ import pytest
 from exporter.archive import Archive, Record
 from exporter.copies import list_copies, make_copy
 from exporter.keys import KeyFile, Passphrase
-from exporter.sandbox import Sandbox
-from exporter.sandbox.cli import merge_sources_into_config
+from sandbox import Sandbox
+from sandbox.cli import merge_sources_into_config
 from tests.conftest import Cli
 
 PASSPHRASE = "correct horse battery"

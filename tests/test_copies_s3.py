@@ -1,5 +1,5 @@
 """`exporter copy` into an S3-compatible object store: the real command line, the real boto3
-client over loopback to the S3 emulator (exporter.sandbox.s3), real SQLCipher files; a killed
+client over loopback to the S3 emulator (sandbox.s3), real SQLCipher files; a killed
 copy is a real SIGKILL in the middle of a multipart upload. No mocks."""
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from exporter.archive import Archive
 from exporter.copies import list_copies, make_copy
 from exporter.keys import KeyFile, write_private_file
 from exporter.objectstore import ObjectStore
-from exporter.sandbox import Sandbox
-from exporter.sandbox.cli import merge_sources_into_config
-from exporter.sandbox.s3 import CREDENTIALS, S3Emulator, s3_sandbox
+from sandbox import Sandbox
+from sandbox.cli import merge_sources_into_config
+from sandbox.s3 import CREDENTIALS, S3Emulator, s3_sandbox
 from tests.conftest import Cli
 from tests.test_copies import MARKERS, PASSPHRASE, _fill
 

@@ -17,15 +17,15 @@ import pytest
 from exporter.config import write_config
 from exporter.keys import create_key_file
 from exporter.notify import state_path
-from exporter.sandbox import CREDENTIALS, Sandbox
-from exporter.sandbox.cli import (
+from sandbox import CREDENTIALS, Sandbox
+from sandbox.cli import (
     SANDBOX_ALERTS_TO,
     merge_notify_into_config,
     merge_sources_into_config,
     sandbox_notify_table,
 )
-from exporter.sandbox.smtp import CREDENTIALS as SMTP_CREDENTIALS
-from exporter.sandbox.smtp import ReceivedMail, SMTPEmulator
+from sandbox.smtp import CREDENTIALS as SMTP_CREDENTIALS
+from sandbox.smtp import ReceivedMail, SMTPEmulator
 from tests.conftest import Cli
 
 SECRETS = [CREDENTIALS["hubspot"]["access_token"], CREDENTIALS["google"]["token"],

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from exporter.sandbox.cli import SANDBOX_ALERTS_TO, merge_notify_into_config, sandbox_notify_table
-from exporter.sandbox.smtp import CREDENTIALS as SMTP_CREDENTIALS
-from exporter.sandbox.smtp import Certificates, SMTPEmulator, make_certificates
+from sandbox.cli import SANDBOX_ALERTS_TO, merge_notify_into_config, sandbox_notify_table
+from sandbox.smtp import CREDENTIALS as SMTP_CREDENTIALS
+from sandbox.smtp import Certificates, SMTPEmulator, make_certificates
 from tests.conftest import Cli
 
 UNVERIFIED = "The mail server's certificate could not be verified ("

@@ -1,5 +1,5 @@
 """The object-store copy destination: exporter.objectstore with the real boto3 client over
-loopback HTTP to the S3 emulator in exporter.sandbox.s3."""
+loopback HTTP to the S3 emulator in sandbox.s3."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from exporter.errors import DiskFull, ExporterError, ObjectStoreError
 from exporter.objectstore import ObjectStore
-from exporter.sandbox.s3 import CREDENTIALS, S3Emulator, s3_sandbox
+from sandbox.s3 import CREDENTIALS, S3Emulator, s3_sandbox
 
 MiB = 1024 * 1024
 SECRET = CREDENTIALS["aws_secret_access_key"]

@@ -19,13 +19,13 @@ from click.testing import CliRunner
 
 from exporter.archive import Archive
 from exporter.cli import cli
-from exporter.connector import QuotaExhausted
+from exporter.errors import QuotaExhausted
 from exporter.keys import KeyFile
 from exporter.restore import load_mapping, run_restore, verify_restore
 from exporter.restore.target import build_writer
-from exporter.sandbox import Sandbox
 from exporter.sources import build_connector
 from exporter.sync import run_sync
+from sandbox import Sandbox
 from tests.restore_support import hubspot_client, salesforce
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exporter.connector import SourceError, TransientError
+from exporter.errors import SourceError, TransientError
 from exporter.retry import RetryPolicy
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import requests
 
-from exporter.sandbox import CREDENTIALS
+from sandbox import CREDENTIALS
 
 
 def _serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:

@@ -31,13 +31,13 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import HttpRequest, MediaInMemoryUpload, MediaIoBaseDownload, build_http
 
-from exporter.sandbox import CREDENTIALS, Sandbox
-from exporter.sandbox.agency import Agency, ChangeSet
-from exporter.sandbox.faults import FaultPlan
-from exporter.sandbox.google import GoogleEmulator
-from exporter.sandbox.google_data import DOC, FOLDER, OFFICE_CAL, PDF, SHEET, VISITS_CAL
-from exporter.sandbox.http import EmulatorServer, RequestLog
 from exporter.transport import LoopbackSession
+from sandbox import CREDENTIALS, Sandbox
+from sandbox.agency import Agency, ChangeSet
+from sandbox.faults import FaultPlan
+from sandbox.google import GoogleEmulator
+from sandbox.google_data import DOC, FOLDER, OFFICE_CAL, PDF, SHEET, VISITS_CAL
+from sandbox.http import EmulatorServer, RequestLog
 
 START = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
 TOKEN = CREDENTIALS["google"]["token"]

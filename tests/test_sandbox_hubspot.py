@@ -25,12 +25,12 @@ from hubspot.crm.objects import PublicObjectSearchRequest
 from hubspot.crm.objects import models as om
 from urllib3.util.retry import Retry
 
-from exporter.sandbox import CREDENTIALS, Sandbox
-from exporter.sandbox.agency import Agency, ChangeSet
-from exporter.sandbox.faults import FaultPlan
-from exporter.sandbox.http import EmulatorServer, RequestLog
-from exporter.sandbox.hubspot import HubSpotEmulator
-from exporter.sandbox.hubspot_data import CUSTOM_FQN, CUSTOM_TYPE_ID, TYPES, iso, to_ms
+from sandbox import CREDENTIALS, Sandbox
+from sandbox.agency import Agency, ChangeSet
+from sandbox.faults import FaultPlan
+from sandbox.http import EmulatorServer, RequestLog
+from sandbox.hubspot import HubSpotEmulator
+from sandbox.hubspot_data import CUSTOM_FQN, CUSTOM_TYPE_ID, TYPES, iso, to_ms
 
 TOKEN = CREDENTIALS["hubspot"]["access_token"]
 START = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)

@@ -34,13 +34,13 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from exporter.sandbox import CREDENTIALS, Sandbox
-from exporter.sandbox.agency import Agency, ChangeSet
-from exporter.sandbox.faults import FaultPlan
-from exporter.sandbox.http import EmulatorServer, RequestLog
-from exporter.sandbox.salesforce import SalesforceEmulator
-from exporter.sandbox.soql import SoqlError, parse
 from exporter.transport import LoopbackSession
+from sandbox import CREDENTIALS, Sandbox
+from sandbox.agency import Agency, ChangeSet
+from sandbox.faults import FaultPlan
+from sandbox.http import EmulatorServer, RequestLog
+from sandbox.salesforce import SalesforceEmulator
+from sandbox.soql import SoqlError, parse
 
 CREDS = CREDENTIALS["salesforce"]
 START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from exporter.config import write_config
-from exporter.sandbox import CREDENTIALS, Sandbox
-from exporter.sandbox.cli import merge_sources_into_config
+from sandbox import CREDENTIALS, Sandbox
+from sandbox.cli import merge_sources_into_config
 from tests.conftest import Cli
 
 PASSPHRASE = "correct horse battery"

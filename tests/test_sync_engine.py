@@ -6,15 +6,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from exporter.archive import Archive, Record
-from exporter.connector import (
-    Batch,
-    CheckResult,
-    Connector,
-    FileBody,
-    QuotaExhausted,
-    SourceError,
-    Stream,
-)
+from exporter.connector import Batch, CheckResult, Connector, FileBody, Stream
+from exporter.errors import QuotaExhausted, SourceError
 from exporter.sync import run_sync
 
 

@@ -20,7 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from exporter.errors import ConfigError
+from exporter.errors import DefinitionError
 
 __all__ = [
     "CLIENT_PREFIX",
@@ -44,9 +44,6 @@ __all__ = [
     "suggest",
 ]
 
-
-class DefinitionError(ConfigError):
-    """A care-plan view definition is malformed or names streams or fields that do not exist."""
 
 
 #: Section id -> (heading, layout). Printed in this order; "fields" shows one record as

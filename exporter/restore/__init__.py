@@ -10,8 +10,9 @@ docs/restore.md describes the mapping format and the guarantees.
 
 from exporter.restore.engine import ErrorRow, ObjectReport, RestoreReport, run_restore
 from exporter.restore.mapping import MappingError, load_mapping
-from exporter.restore.target import Writer, build_writer
+from exporter.restore.target import build_writer
 from exporter.restore.verify import VerifyReport, verify_restore
+from exporter.writer import Writer
 
 __all__ = ["ErrorRow", "MappingError", "ObjectReport", "RestoreReport", "VerifyReport",
            "Writer", "build_writer", "load_mapping", "run_restore", "verify_restore"]

@@ -23,7 +23,8 @@ from typing import Any
 
 from exporter.errors import ConfigError
 from exporter.keys import write_private_file
-from exporter.restore.target import ObjectInfo, WriteItem, Writer, WriteResult
+from exporter.settings import Setting
+from exporter.writer import BATCH_SIZE, ObjectInfo, WriteItem, Writer, WriteResult
 
 __all__ = ["CsvWriter"]
 
@@ -63,6 +64,8 @@ class CsvWriter(Writer):
 
     name = "csv"
     batch_size: int = 1000
+    settings = (Setting("path", "path", "The folder the CSV files are written to (made if "
+                        "missing)", required=True), BATCH_SIZE)
 
     def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
                  log: Any = None) -> None:

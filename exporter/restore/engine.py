@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from exporter.archive import Archive, IdMapEntry
-from exporter.connector import AuthError, QuotaExhausted, SourceError
+from exporter.errors import AuthError, MappingError, QuotaExhausted, SourceError
 from exporter.keys import write_private_file
-from exporter.restore.mapping import Mapping_, MappingError, ObjectRule, nearest
+from exporter.restore.mapping import Mapping_, ObjectRule
 from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
-from exporter.restore.target import Link, WriteItem, Writer, WriteResult, chunks
+from exporter.settings import did_you_mean
+from exporter.writer import Link, WriteItem, Writer, WriteResult, chunks
 
 __all__ = ["ErrorRow", "ObjectReport", "RestoreProgress", "RestoreReport", "expand",
            "run_restore", "select_rules"]
@@ -148,7 +149,7 @@ def select_rules(mapping: Mapping_, only: Iterable[str] | None) -> list[ObjectRu
     for name in wanted:
         if name not in names:
             raise MappingError(f"--only {name}: the mapping {mapping.path.name} has no such "
-                               "stream or object" + nearest(name, names))
+                               "stream or object" + did_you_mean(name, names))
     return [r for r in mapping.objects if r.stream in wanted or r.object in wanted]
 
 

@@ -30,15 +30,15 @@ top (HubSpot sources) plain names are looked up under ``properties`` and ``@id``
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from exporter.errors import ConfigError
+from exporter.errors import MappingError
+from exporter.settings import did_you_mean
 
 __all__ = [
     "FieldRule",
@@ -48,21 +48,13 @@ __all__ = [
     "ObjectRule",
     "bundled_mappings",
     "load_mapping",
-    "nearest",
 ]
 
 TRANSFORM_KEYS = {"from", "join", "sep", "value", "split", "part", "map", "default", "date",
                   "parent", "stream", "type", "strip", "max_length", "prefix_text"}
 
 
-class MappingError(ConfigError):
-    """The mapping file is wrong (unknown stream, field or target property, bad transform)."""
 
-
-def nearest(name: str, known: Iterable[str]) -> str:
-    """`` (did you mean X?)`` for the closest known names, or ``""``."""
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
-    return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
 @dataclass(frozen=True)
@@ -146,7 +138,7 @@ def _field_rule(path: Path, where: str, target: str, spec: Any) -> FieldRule:
     if unknown:
         bad = sorted(unknown)[0]
         raise _fail(path, where, f"field {target} has an unknown transform '{bad}'"
-                    + nearest(bad, TRANSFORM_KEYS))
+                    + did_you_mean(bad, TRANSFORM_KEYS))
     sources = [k for k in ("from", "join", "value") if k in spec]
     if len(sources) != 1:
         raise _fail(path, where, f"field {target} needs exactly one of from, join or value")
@@ -179,7 +171,7 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
              "create_fields", "all_fields", "unique"}
     for k in raw:
         if k not in known:
-            raise _fail(path, where, f"unknown setting '{k}'" + nearest(k, known))
+            raise _fail(path, where, f"unknown setting '{k}'" + did_you_mean(k, known))
     fields_raw = raw.get("fields", {})
     if not isinstance(fields_raw, dict):
         raise _fail(path, where, "fields must be a table")
@@ -220,7 +212,7 @@ def load_mapping(name_or_path: str | Path) -> Mapping_:
             path = bundled[str(name_or_path)]
         else:
             raise MappingError(f"There is no mapping file {path}; bundled mappings: "
-                               f"{', '.join(sorted(bundled))}" + nearest(str(name_or_path),
+                               f"{', '.join(sorted(bundled))}" + did_you_mean(str(name_or_path),
                                                                          bundled))
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))

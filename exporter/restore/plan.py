@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.archive import Archive, IdMapEntry, canonical_json
-from exporter.restore.mapping import LinkRule, Mapping_, MappingError, ObjectRule, nearest
-from exporter.restore.target import FileItem, Link, ObjectInfo, Writer
+from exporter.errors import MappingError
+from exporter.restore.mapping import LinkRule, Mapping_, ObjectRule
 from exporter.restore.transforms import MISSING, TransformError, apply, flatten, get_path
+from exporter.settings import did_you_mean
+from exporter.writer import FileItem, Link, ObjectInfo, Writer
 
 __all__ = ["Context", "Planned", "check_mapping", "order_rules", "plan_records"]
 
@@ -195,7 +197,7 @@ def check_mapping(ctx: Context, rules: list[ObjectRule]) -> dict[str, list[str]]
         if names and full not in names:
             shown = {n[len(mapping.prefix):] if n.startswith(mapping.prefix) else "@" + n
                      for n in names}
-            problems.append(f"{what}: {stream} has no field '{path}'" + nearest(path, shown))
+            problems.append(f"{what}: {stream} has no field '{path}'" + did_you_mean(path, shown))
 
     unmapped: dict[str, list[str]] = {}
     used_by: dict[str, set[str]] = {}
@@ -203,7 +205,7 @@ def check_mapping(ctx: Context, rules: list[ObjectRule]) -> dict[str, list[str]]
         where = rule.label
         if rule.stream not in streams:
             problems.append(f"{where}: the archive has no stream '{rule.stream}' from "
-                            f"{mapping.source}" + nearest(rule.stream, streams))
+                            f"{mapping.source}" + did_you_mean(rule.stream, streams))
             continue
         used = used_by.setdefault(rule.stream, set())
         used.update(_full(p, mapping.prefix) for p in rule.where)
@@ -214,7 +216,7 @@ def check_mapping(ctx: Context, rules: list[ObjectRule]) -> dict[str, list[str]]
                 used.add(_full(f.parent, mapping.prefix))
                 if stream not in streams:
                     problems.append(f"{where}: field {f.target} reads a parent from unknown "
-                                    f"stream '{stream}'" + nearest(str(stream), streams))
+                                    f"stream '{stream}'" + did_you_mean(str(stream), streams))
                     continue
             for p in f.paths:
                 check_path(str(stream), p, f"{where}, field {f.target}")
@@ -229,7 +231,7 @@ def check_mapping(ctx: Context, rules: list[ObjectRule]) -> dict[str, list[str]]
                     used.add(_full(lp, mapping.prefix))
             if link.via is not None and link.via not in streams:
                 problems.append(f"{where}: link {link.name} reads associations from unknown "
-                                f"stream '{link.via}'" + nearest(link.via, streams))
+                                f"stream '{link.via}'" + did_you_mean(link.via, streams))
             try:
                 ctx.parent_rule(link)
             except MappingError as exc:
@@ -237,7 +239,7 @@ def check_mapping(ctx: Context, rules: list[ObjectRule]) -> dict[str, list[str]]
         info = writer.describe(rule.object)
         if info is None:
             problems.append(f"{where}: the target {ctx.target} has no object '{rule.object}'"
-                            + nearest(rule.object, writer.objects()))
+                            + did_you_mean(rule.object, writer.objects()))
             continue
         ctx.infos[rule.object] = info
         if not rule.all_fields:
@@ -250,7 +252,7 @@ def check_mapping(ctx: Context, rules: list[ObjectRule]) -> dict[str, list[str]]
             for name in targets:
                 if name not in info.fields and name not in rule.create_fields:
                     problems.append(f"{where}: the target object {rule.object} has no field "
-                                    f"'{name}'" + nearest(name, info.fields))
+                                    f"'{name}'" + did_you_mean(name, info.fields))
             for name in rule.match:
                 if name not in targets and name not in [ln.name for ln in rule.links]:
                     problems.append(f"{where}: match field '{name}' is not written")

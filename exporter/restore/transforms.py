@@ -6,15 +6,13 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from exporter.errors import TransformError
 from exporter.restore.mapping import FieldRule
 
 __all__ = ["TransformError", "apply", "flatten", "get_path", "parse_when"]
 
 MISSING: Any = object()
 
-
-class TransformError(ValueError):
-    """A value cannot be transformed (e.g. an unreadable date): the record fails validation."""
 
 
 def get_path(data: Mapping[str, Any] | None, path: str, prefix: str = "") -> Any:

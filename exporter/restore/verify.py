@@ -11,8 +11,8 @@ from exporter.archive import Archive
 from exporter.restore.engine import expand, select_rules
 from exporter.restore.mapping import Mapping_
 from exporter.restore.plan import Context, check_mapping, order_rules, plan_records
-from exporter.restore.target import Writer, chunks
 from exporter.restore.transforms import TransformError, parse_when
+from exporter.writer import Writer, chunks
 
 __all__ = ["Mismatch", "VerifyReport", "same", "verify_restore"]
 

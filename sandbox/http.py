@@ -20,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from exporter.sandbox.agency import ChangeSet
-from exporter.sandbox.faults import Fault, FaultPlan
+from sandbox.agency import ChangeSet
+from sandbox.faults import Fault, FaultPlan
 
 __all__ = [
     "Emulator",

@@ -1,7 +1,7 @@
 """The HubSpot sandbox portal's data: object types, property definitions, the record store,
 associations, generation from the agency, time travel and search.
 
-:mod:`exporter.sandbox.hubspot` serves this over HTTP; this module knows nothing of HTTP.
+:mod:`sandbox.hubspot` serves this over HTTP; this module knows nothing of HTTP.
 
 Emulated: CRM objects as HubSpot v3 models them (``id``, string-valued ``properties``,
 ``createdAt``/``updatedAt``, ``archived``/``archivedAt``), the default property set a list
@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.sandbox.agency import CODE_STATUS, PRACTICES, REFERRALS, Agency, Client
+from sandbox.agency import CODE_STATUS, PRACTICES, REFERRALS, Agency, Client
 
 PORTAL_ID = 24681357
 CUSTOM_SCHEMA_ID = "1234567"

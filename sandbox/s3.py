@@ -21,9 +21,9 @@ PutObject and UploadPart answer 507 ``QuotaExceeded`` (a full NAS or a capped bu
 
 This module is the storage model: buckets, objects and multipart uploads over files, the
 SigV4 check, each operation's answer, and :func:`s3_sandbox`, which serves it. The HTTP side
-(the request handler, :class:`~exporter.sandbox.s3_http.S3EmulatorServer`: HEAD,
+(the request handler, :class:`~sandbox.s3_http.S3EmulatorServer`: HEAD,
 ``Expect: 100-continue``, bodies streamed to and from disk, error answers, the request log)
-is :mod:`exporter.sandbox.s3_http`.
+is :mod:`sandbox.s3_http`.
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ from urllib.parse import quote
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
-from exporter.sandbox.faults import Fault, FaultPlan
-from exporter.sandbox.http import Emulator, RequestLog
+from sandbox.faults import Fault, FaultPlan
+from sandbox.http import Emulator, RequestLog
 
 __all__ = ["CREDENTIALS", "S3Emulator", "s3_sandbox"]
 
@@ -627,8 +627,8 @@ def s3_sandbox(tmp: str | Path, buckets: tuple[str, ...] = ("copies",),
                ) -> Iterator[tuple[str, dict[str, str], S3Emulator]]:
     """Serve an S3 emulator storing its objects under ``tmp``; yields the endpoint URL, the
     credentials it accepts (boto3 keyword names) and the emulator (``.faults``, ``.log``)."""
-    # exporter.sandbox.s3_http imports this module: the server is imported here, when used.
-    from exporter.sandbox.s3_http import S3EmulatorServer
+    # sandbox.s3_http imports this module: the server is imported here, when used.
+    from sandbox.s3_http import S3EmulatorServer
 
     creds = dict(credentials or CREDENTIALS)
     emulator = S3Emulator(Path(tmp), creds, region=region, quota_bytes=quota_bytes,

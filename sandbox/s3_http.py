@@ -1,14 +1,14 @@
-"""The HTTP side of the S3 emulator (:mod:`exporter.sandbox.s3`): the request handler and
-:class:`S3EmulatorServer`, which serves an :class:`~exporter.sandbox.s3.S3Emulator` on
+"""The HTTP side of the S3 emulator (:mod:`sandbox.s3`): the request handler and
+:class:`S3EmulatorServer`, which serves an :class:`~sandbox.s3.S3Emulator` on
 127.0.0.1.
 
-For each request the handler builds an :class:`~exporter.sandbox.s3.S3Request`, names the
+For each request the handler builds an :class:`~sandbox.s3.S3Request`, names the
 S3 operation, applies the fault plan, checks the signature (before an upload's body is sent:
 ``Expect: 100-continue`` is answered only then, and a full store refuses first), streams a
 PutObject or UploadPart body into a file (checking ``Content-MD5``, ``x-amz-checksum-*`` and
 ``x-amz-content-sha256`` on the way), calls the emulator, and streams a GetObject body back
 from its file. Errors are answered as S3's XML; every request goes into the request log.
-Start it with :func:`exporter.sandbox.s3.s3_sandbox`.
+Start it with :func:`sandbox.s3.s3_sandbox`.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
-from exporter.sandbox.http import EmulatorServer, LoggedRequest, RequestLog
-from exporter.sandbox.s3 import CHUNK, S3Emulator, S3Error, S3Request, S3Response, _md5
+from sandbox.http import EmulatorServer, LoggedRequest, RequestLog
+from sandbox.s3 import CHUNK, S3Emulator, S3Error, S3Request, S3Response, _md5
 
 __all__ = ["S3EmulatorServer"]
 

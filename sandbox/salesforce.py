@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from exporter.sandbox.agency import Agency, ChangeSet
-from exporter.sandbox.faults import Fault, FaultPlan
-from exporter.sandbox.http import Emulator, HTTPError, Request, Response
-from exporter.sandbox.salesforce_data import (
+from sandbox.agency import Agency, ChangeSet
+from sandbox.faults import Fault, FaultPlan
+from sandbox.http import Emulator, HTTPError, Request, Response
+from sandbox.salesforce_data import (
     OBJECTS_LOWER,
     FieldDef,
     ObjectDef,
@@ -45,8 +45,8 @@ from exporter.sandbox.salesforce_data import (
     normalize_id,
     populate,
 )
-from exporter.sandbox.salesforce_writes import WriteError, Writer
-from exporter.sandbox.soql import SoqlError, compile_where, parse, sf_datetime
+from sandbox.salesforce_writes import WriteError, Writer
+from sandbox.soql import SoqlError, compile_where, parse, sf_datetime
 
 __all__ = ["SalesforceEmulator"]
 
@@ -741,7 +741,7 @@ class SalesforceEmulator(Emulator):
 # -- helpers -----------------------------------------------------------------------------
 
 def _credentials() -> dict[str, str]:
-    from exporter.sandbox import CREDENTIALS  # the package imports this module first
+    from sandbox import CREDENTIALS  # the package imports this module first
 
     return CREDENTIALS["salesforce"]
 

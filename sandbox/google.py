@@ -32,9 +32,9 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from exporter.sandbox.agency import Agency, ChangeSet
-from exporter.sandbox.faults import Fault, FaultPlan
-from exporter.sandbox.google_data import (
+from sandbox.agency import Agency, ChangeSet
+from sandbox.faults import Fault, FaultPlan
+from sandbox.google_data import (
     DOC,
     FOLDER,
     OFFICE_CAL,
@@ -48,8 +48,8 @@ from exporter.sandbox.google_data import (
     parse_time,
     rfc3339,
 )
-from exporter.sandbox.google_query import A1Range, apply_mask, parse_fields, parse_q
-from exporter.sandbox.http import Emulator, HTTPError, Request, Response
+from sandbox.google_query import A1Range, apply_mask, parse_fields, parse_q
+from sandbox.http import Emulator, HTTPError, Request, Response
 
 __all__ = ["GoogleEmulator"]
 
@@ -161,7 +161,7 @@ class GoogleEmulator(Emulator):
 
     def __init__(self, agency: Agency, faults: FaultPlan | None = None) -> None:
         super().__init__(faults)
-        from exporter.sandbox import CREDENTIALS  # here: the package imports this module
+        from sandbox import CREDENTIALS  # here: the package imports this module
 
         self.agency = agency
         self.token = CREDENTIALS["google"]["token"]

@@ -32,7 +32,7 @@ import zipfile
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from exporter.sandbox.agency import DAYS, Agency, ChangeSet, Client
+from sandbox.agency import DAYS, Agency, ChangeSet, Client
 
 VISITS_CAL = "visits@sunrise-homecare.example"
 OFFICE_CAL = "office@sunrise-homecare.example"

@@ -1,6 +1,6 @@
 """``make demo``: the main job, end to end, on the built-in sandbox cloud.
 
-    python -m exporter.demo demo-output
+    python -m sandbox.demo demo-output
 
 Starts the sandbox (local Salesforce, HubSpot and Google emulators holding a made-up agency of
 100 clients), creates an encrypted archive with a key file, checks the sources, syncs two
@@ -26,8 +26,8 @@ import tomllib
 from pathlib import Path
 
 from exporter.config import write_config
-from exporter.sandbox import Sandbox
-from exporter.sandbox.cli import (
+from sandbox import Sandbox
+from sandbox.cli import (
     SANDBOX_COPY_NAME,
     merge_copy_into_config,
     merge_notify_into_config,
@@ -35,8 +35,8 @@ from exporter.sandbox.cli import (
     sandbox_copy_table,
     sandbox_notify_table,
 )
-from exporter.sandbox.s3 import s3_sandbox
-from exporter.sandbox.smtp import SMTPEmulator
+from sandbox.s3 import s3_sandbox
+from sandbox.smtp import SMTPEmulator
 
 
 def _exporter(config: Path, *args: str, ok: tuple[int, ...] = (0,)) -> int:

@@ -24,8 +24,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.sandbox.agency import Agency, ChangeSet, Client, Medication
-from exporter.sandbox.soql import format_datetime
+from sandbox.agency import Agency, ChangeSet, Client, Medication
+from sandbox.soql import format_datetime
 
 __all__ = [
     "OBJECTS", "FieldDef", "ObjectDef", "OrgStore", "add_client", "advance",

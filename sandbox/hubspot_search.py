@@ -1,5 +1,5 @@
 """CRM search for the HubSpot emulator: filter groups (OR of groups, AND of filters), typed
-comparisons, sorts and free-text query over a :class:`~exporter.sandbox.hubspot_data.Store`.
+comparisons, sorts and free-text query over a :class:`~sandbox.hubspot_data.Store`.
 
 Values compare by the property's type: datetimes and dates as epoch millis (filters may give
 millis or ISO strings), numbers as floats, everything else case-insensitively as text.
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from exporter.sandbox.hubspot_data import TYPES, Record, Store, to_ms
+from sandbox.hubspot_data import TYPES, Record, Store, to_ms
 
 __all__ = ["SearchError", "search_ids"]
 

@@ -22,12 +22,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from exporter.sandbox.agency import Agency, ChangeSet
-from exporter.sandbox.faults import FaultPlan
-from exporter.sandbox.google import GoogleEmulator
-from exporter.sandbox.http import Emulator, EmulatorServer, RequestLog
-from exporter.sandbox.hubspot import HubSpotEmulator
-from exporter.sandbox.salesforce import SalesforceEmulator
+from sandbox.agency import Agency, ChangeSet
+from sandbox.faults import FaultPlan
+from sandbox.google import GoogleEmulator
+from sandbox.http import Emulator, EmulatorServer, RequestLog
+from sandbox.hubspot import HubSpotEmulator
+from sandbox.salesforce import SalesforceEmulator
 
 __all__ = ["CREDENTIALS", "Sandbox"]
 

@@ -17,8 +17,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from exporter.sandbox.http import HTTPError, Request, Response
-from exporter.sandbox.hubspot_data import (
+from sandbox.http import HTTPError, Request, Response
+from sandbox.hubspot_data import (
     ALIASES,
     CUSTOM_NAME,
     DEFAULT_ASSOC,
@@ -32,7 +32,7 @@ from exporter.sandbox.hubspot_data import (
 )
 
 if TYPE_CHECKING:
-    from exporter.sandbox.hubspot import HubSpotEmulator
+    from sandbox.hubspot import HubSpotEmulator
 
 SEARCH_CAP = 10_000
 

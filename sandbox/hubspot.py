@@ -4,7 +4,7 @@ and files, over HTTP, for the unmodified ``hubspot-api-client`` (12.x).
     client = hubspot.Client.create(access_token=CREDENTIALS["hubspot"]["access_token"],
                                    host=sandbox.urls["hubspot"])
 
-What is emulated (the data model is in :mod:`exporter.sandbox.hubspot_data` and
+What is emulated (the data model is in :mod:`sandbox.hubspot_data` and
 ``docs/sandbox-hubspot.md``):
 
 - ``/crm/v3/objects/{type}``: list (``limit`` <= 100, ``after``, ``properties``,
@@ -40,11 +40,11 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from exporter.sandbox import hubspot_extras
-from exporter.sandbox.agency import Agency, ChangeSet
-from exporter.sandbox.faults import Fault, FaultPlan
-from exporter.sandbox.http import Emulator, HTTPError, Request, Response
-from exporter.sandbox.hubspot_data import (
+from sandbox import hubspot_extras
+from sandbox.agency import Agency, ChangeSet
+from sandbox.faults import Fault, FaultPlan
+from sandbox.http import Emulator, HTTPError, Request, Response
+from sandbox.hubspot_data import (
     ALIASES,
     DEFAULT_ASSOC,
     LABELLED_ASSOC,
@@ -56,7 +56,7 @@ from exporter.sandbox.hubspot_data import (
     iso,
     to_ms,
 )
-from exporter.sandbox.hubspot_search import SearchError, search_ids
+from sandbox.hubspot_search import SearchError, search_ids
 
 __all__ = ["HubSpotEmulator"]
 
@@ -85,7 +85,7 @@ class HubSpotEmulator(Emulator):
         self._correlation = itertools.count(1)
         self._search_cache: dict[str, tuple[Any, list[int]]] = {}
         self._signing_key = hashlib.sha256(f"hubspot-signing:{agency.seed}".encode()).digest()
-        from exporter.sandbox import CREDENTIALS  # late: the package imports this module
+        from sandbox import CREDENTIALS  # late: the package imports this module
 
         self._token = CREDENTIALS["hubspot"]["access_token"]
         self._add_routes()

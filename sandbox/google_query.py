@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from exporter.sandbox.google_data import col_letters, parse_time
+from sandbox.google_data import col_letters, parse_time
 
 __all__ = ["A1Range", "apply_mask", "parse_fields", "parse_q"]
 

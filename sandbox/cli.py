@@ -38,7 +38,7 @@ def sandbox_copy_table(endpoint_url: str, secret_dir: Path, *, name: str = SANDB
     """A ``[[copies]]`` table pointing at the sandbox S3 emulator; its (public) credentials
     go into 0600 files under ``secret_dir``, referenced with ``{ file = ... }``."""
     from exporter.keys import write_private_file
-    from exporter.sandbox.s3 import CREDENTIALS
+    from sandbox.s3 import CREDENTIALS
 
     secret_dir.mkdir(parents=True, exist_ok=True)
     refs = {}
@@ -74,7 +74,7 @@ def sandbox_notify_table(host: str, port: int, secret_dir: Path) -> dict[str, An
     "none"); its (public) password goes into a 0600 file under ``secret_dir``, referenced
     with ``{ file = ... }``."""
     from exporter.keys import write_private_file
-    from exporter.sandbox.smtp import CREDENTIALS as SMTP_CREDENTIALS
+    from sandbox.smtp import CREDENTIALS as SMTP_CREDENTIALS
 
     secret_dir.mkdir(parents=True, exist_ok=True)
     path = secret_dir / "smtp_password"
@@ -135,14 +135,14 @@ def serve(ctx: click.Context, clients: int, seed: int, state: Path | None, port:
       exporter --config demo/config.toml sandbox serve --clients 100
     """
     from exporter.config import default_config_path
-    from exporter.sandbox import Sandbox
+    from sandbox import Sandbox
 
     config_path = ctx.find_root().params.get("config_path") or default_config_path()
     sb = Sandbox(clients=0 if empty else clients, seed=seed, state=state,
                  vendors=vendors or ("salesforce", "hubspot", "google"))
     ports = {"salesforce": port, "hubspot": port + 1, "google": port + 2} if port else None
-    from exporter.sandbox.s3 import s3_sandbox
-    from exporter.sandbox.smtp import SMTPEmulator
+    from sandbox.s3 import s3_sandbox
+    from sandbox.smtp import SMTPEmulator
 
     with contextlib.ExitStack() as stack:
         sb.start(ports)
@@ -200,7 +200,7 @@ def advance(days: int, state: Path) -> None:
     Example:
       exporter sandbox advance 3 --state sandbox.json
     """
-    from exporter.sandbox import Sandbox
+    from sandbox import Sandbox
 
     sb = Sandbox(state=state)
     changes = sb.advance(days)

@@ -18,8 +18,8 @@ import binascii
 import datetime as dt
 from typing import Any
 
-from exporter.sandbox.http import HTTPError, Response
-from exporter.sandbox.salesforce_data import (
+from sandbox.http import HTTPError, Response
+from sandbox.salesforce_data import (
     OBJECTS_LOWER,
     PREFIXES,
     FieldDef,
@@ -28,7 +28,7 @@ from exporter.sandbox.salesforce_data import (
     make_id,
     normalize_id,
 )
-from exporter.sandbox.soql import NUMBER_TYPES, TEXT_TYPES, sf_datetime
+from sandbox.soql import NUMBER_TYPES, TEXT_TYPES, sf_datetime
 
 __all__ = ["WriteError", "Writer"]
 

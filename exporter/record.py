@@ -1,0 +1,42 @@
+"""A record as a connector hands it over, and the canonical JSON its content hash is made of.
+
+Kept apart from :mod:`exporter.archive` so that the connector contract (and every plugin)
+imports neither SQLCipher nor the archive.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Record", "canonical_json"]
+
+
+def canonical_json(obj: Any) -> str:
+    """Keys sorted, no insignificant whitespace, UTF-8 kept: equal data, equal text."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record as a connector hands it over. ``files`` maps a name to a file's SHA-256
+    (hex), stored by the archive before the record."""
+
+    id: str
+    data: Mapping[str, Any] | None
+    deleted: bool = False
+    files: Mapping[str, str] | None = None
+
+    def content_hash(self) -> tuple[bytes, str | None]:
+        """(SHA-256 of the content, its canonical JSON): a new version is stored only when
+        the hash changes."""
+        text = None if self.data is None else canonical_json(self.data)
+        h = hashlib.sha256(b"tombstone:" if self.deleted else b"record:")
+        h.update((text or "null").encode("utf-8"))
+        if self.files:
+            h.update(b"\0files:" + canonical_json(dict(self.files)).encode())
+        return h.digest(), text

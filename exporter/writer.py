@@ -1,0 +1,174 @@
+"""The writer contract: the write side of a connector, used by ``exporter restore``.
+
+Third-party targets import all of this from :mod:`exporter.plugin`, their one surface.
+
+A *writer* restores records into one configured target (a HubSpot portal, a Salesforce org,
+a folder of CSV files). The engine (exporter.restore.engine) hands it batches of
+:class:`WriteItem` per target object, parents first, and records what it answers in the
+archive's id map. A writer never touches SQL; the core never imports a vendor SDK.
+
+Writers are found like connectors (:func:`exporter.plugin.plugin_class`), by the entry-point
+group ``exporter.targets``; the built-in ones (HubSpot, Salesforce, a CSV folder) are
+registered there in pyproject.toml.
+
+Idempotency: an object with a *unique key* (``ObjectInfo.upsert``) is written by upsert on
+that key, so resending a batch never duplicates. Other objects are created; the engine
+first records the items as pending in the id map, and on the next run asks the writer to
+:meth:`Writer.find` them (by their ``match`` fields) before creating anything again.
+
+Errors: per-record failures come back as :class:`WriteResult` with the vendor's message;
+a failing call raises ``SourceError`` subclasses (``TransientError`` is retried by
+:class:`exporter.retry.RetryPolicy`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from exporter.settings import Setting
+
+__all__ = ["BATCH_SIZE", "FileItem", "Link", "ObjectInfo", "WriteItem", "WriteResult", "Writer",
+           "chunks"]
+
+#: The setting every writer takes: a smaller batch than the vendor's limit, never a larger.
+BATCH_SIZE = Setting("batch_size", "integer", "Records sent per write call (never more than "
+                     "the vendor allows)", minimum=1)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What the target knows of one object: its fields or properties (name -> type), the
+    unique key to upsert by (None: create, then find pending ones by ``match`` fields)."""
+
+    name: str
+    fields: Mapping[str, str]
+    upsert: str | None = None
+    options: Mapping[str, frozenset[str]] = field(default_factory=dict)  # picklists, enums
+    required: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Link:
+    """A reference to restore: a lookup field (Salesforce) or an association (HubSpot)."""
+
+    name: str  # the lookup field, or an association label for the log
+    to_object: str
+    to_id: str  # the target id of the record pointed at
+    type_id: int | None = None  # HubSpot association type id (None: the default one)
+
+
+@dataclass
+class FileItem:
+    """A file to restore with a record: its name and its bytes, chunk by chunk."""
+
+    name: str
+    size: int
+    open: Any  # () -> Iterable[bytes]
+    media_type: str | None = None
+
+
+@dataclass
+class WriteItem:
+    key: str  # the engine's handle (source id); echoed in the result
+    fields: dict[str, Any]
+    links: list[Link] = field(default_factory=list)
+    target_id: str | None = None  # known: update this record
+    key_value: str | None = None  # the unique key's value, for upserts
+    file: FileItem | None = None
+    attempted: bool = False  # an earlier run may have sent it (look before uploading again)
+
+
+@dataclass
+class WriteResult:
+    key: str
+    target_id: str | None = None
+    created: bool = False
+    error: str | None = None  # the vendor's message
+
+
+class Writer:
+    """Base class of writers. Subclasses set ``name`` and implement the methods."""
+
+    name: ClassVar[str] = ""
+    #: Every setting of a ``[targets.NAME]`` table of this type (besides ``type``).
+    settings: ClassVar[tuple[Setting, ...]] = (BATCH_SIZE,)
+    #: Items per write call (the vendor's batch limit).
+    batch_size: int = 100
+
+    def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
+                 log: logging.Logger | None = None) -> None:
+        self.target = target
+        self.config = config
+        self.secrets = secrets
+        self.log = log or logging.getLogger(f"exporter.restore.{target}")
+        limit = type(self).batch_size
+        # A smaller batch may be configured (e.g. to keep requests short); never a larger one.
+        self.batch_size = max(1, min(int(config.get("batch_size", limit)), limit))
+
+    @classmethod
+    def secret_fields(cls) -> tuple[str, ...]:
+        """The settings whose values are secrets (resolved from env, keyring or a file)."""
+        return tuple(s.name for s in cls.settings if s.secret)
+
+    def objects(self) -> list[str]:
+        """The objects the target has (for suggestions in mapping errors)."""
+        return []
+
+    def describe(self, obj: str) -> ObjectInfo | None:
+        """The object's fields and key, or None if the target has no such object."""
+        raise NotImplementedError
+
+    def ensure_fields(self, obj: str, fields: Mapping[str, str]) -> list[str]:
+        """Create the custom fields/properties the mapping needs and the target lacks
+        (name -> type: string, number, date, datetime, bool); returns those created."""
+        return []
+
+    def write(self, obj: str, items: list[WriteItem],
+              match: list[str] | None = None) -> list[WriteResult]:
+        """Create or update (upsert when the object has a key) one batch; one result per
+        item, in any order. ``match`` names the fields that identify a record of an object
+        without a key (to look up creates a failed call may have applied before a retry)."""
+        raise NotImplementedError
+
+    def link(self, obj: str, items: list[WriteItem]) -> list[WriteResult]:
+        """Add references to records already written (the second pass for cycles)."""
+        raise NotImplementedError
+
+    def find(self, obj: str, items: list[WriteItem], match: list[str]) -> dict[str, str]:
+        """Pending items the target already holds (equal on every ``match`` field, and not
+        in ``exclude``): item key -> target id."""
+        raise NotImplementedError
+
+    def read(self, obj: str, ids: list[str], fields: list[str],
+             links: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+        """Records by target id: field values, plus ``"@links"`` {link name: [target ids]}
+        for the links named in ``links`` (name -> the object pointed at), for verification.
+        Missing records are left out."""
+        raise NotImplementedError
+
+    def calls(self) -> int:
+        """API calls made so far."""
+        return 0
+
+    def close(self) -> None:
+        """Release connections."""
+
+    def __enter__(self) -> Writer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
