@@ -15,7 +15,6 @@ from rich.table import Table
 
 from exporter import errors
 from exporter.archive import Archive
-from exporter.cli_alerts import _alert_stale
 from exporter.cli_base import (
     EXIT_DAMAGED,
     State,
@@ -190,7 +189,10 @@ def status(state: State) -> None:
         out.print(f"Warning: no complete sync of {names} for more than "
                   f"{state.config.stale_after_hours:g} hours: check that the nightly job still "
                   "runs, then run 'exporter sync'.")
-        _alert_stale(state.config, stale, alerts.last_good_sync(runs))
+        from exporter.cli_copies import ConsoleEvents
+        from exporter.nightly import alert_stale
+
+        alert_stale(state.config, stale, alerts.last_good_sync(runs), ConsoleEvents())
 
 
 def _print_last_copies(archive: Archive, config: Config) -> None:

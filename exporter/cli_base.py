@@ -16,16 +16,15 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.markup import escape
 
 from exporter import errors
-from exporter.archive import Archive
 from exporter.config import Config, default_log_dir, load_config
-from exporter.copies import CopyDestinationProblem
+from exporter.errors import EXIT_CODES, exit_code_for
 from exporter.keys import Credential, KeyFile, Passphrase, RecoveryKey
 from exporter.logs import setup_logging
 
@@ -53,23 +52,7 @@ __all__ = [
 
 log = logging.getLogger("exporter.cli")
 
-#: Exit codes, most specific first. Documented in README.md ("Exit codes").
-EXIT_CODES: list[tuple[type[BaseException], int]] = [
-    (errors.ConfigError, 3),
-    (errors.KeyNeeded, 3),
-    (errors.WrongKey, 4),
-    (errors.ArchiveLocked, 5),
-    (errors.KeySlotsDamaged, 6),
-    (errors.ArchiveDamaged, 6),
-    (errors.UnsupportedFormat, 7),
-    (errors.ArchiveNotFound, 8),
-    (errors.NotFound, 9),
-    (errors.DiskFull, 10),
-    (CopyDestinationProblem, 14),
-    (errors.ObjectStoreError, 14),
-    (errors.NotifyError, 15),  # only 'notify --test' lets it through; a sync never does
-    (errors.ExporterError, 1),
-]
+#: Exit codes chosen by commands rather than by an error class (errors.EXIT_CODES has those).
 EXIT_OK = 0
 EXIT_SYNC_PARTIAL = 11
 EXIT_SYNC_FAILED = 12
@@ -81,16 +64,12 @@ EXIT_NOTIFY_FAILED = 15
 EXIT_NOT_MATCHING = 13
 EXIT_INTERRUPTED = 130
 
+if TYPE_CHECKING:
+    from exporter.archive import Archive
+
 F = TypeVar("F", bound=Callable[..., Any])
 out = Console(highlight=False, soft_wrap=True, markup=False)  # markup only where asked
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
-
-
-def exit_code_for(exc: BaseException) -> int:
-    for cls, code in EXIT_CODES:
-        if isinstance(exc, cls):
-            return code
-    return EXIT_INTERNAL
 
 
 class State:
@@ -134,6 +113,8 @@ class State:
             "give --key-file, or set key_file in the config file.")
 
     def open(self, write: bool = False) -> Archive:
+        from exporter.archive import Archive
+
         return Archive.open(self.config.archive, self.credential(), write=write)
 
 
@@ -145,7 +126,9 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except errors.ExporterError as exc:
-            log.warning("%s: %s", type(exc).__name__, exc)
+            # The vendor's or library's own error, when there is one, goes to the log only.
+            log.warning("%s: %s", type(exc).__name__, exc,
+                        exc_info=exc if exc.__cause__ is not None else None)
             err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True)
             raise SystemExit(exit_code_for(exc)) from None
         except KeyboardInterrupt:

@@ -1,6 +1,6 @@
 """``exporter copy``: second copies of the archive in folders or object stores, listing and
 checking them, and ``--fetch`` to get one back. Also the copy helpers ``sync`` and ``check``
-use (``_make_copies``, ``_open_destination``)."""
+use (``ConsoleEvents``: the nightly job's events as plain lines)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ import click
 from rich.markup import escape
 
 from exporter import errors
-from exporter.archive import Archive
-from exporter.cli_alerts import _copy_label, _send_alert
 from exporter.cli_base import (
     EXIT_DAMAGED,
     State,
@@ -27,7 +25,7 @@ from exporter.cli_base import (
     pass_state,
 )
 from exporter.config import Config, CopyTarget
-from exporter.keys import Credential
+from exporter.nightly import open_destination, run_copies
 
 __all__ = ["copy"]
 
@@ -68,45 +66,36 @@ def _copy_bar(label: str) -> Iterator[Callable[[int, int], None] | None]:
         bar.stop()
 
 
-def _open_destination(target: CopyTarget) -> Any:
-    """The folder, or the object store with its secrets resolved now (not before: a missing
-    variable for a store must not break other commands)."""
-    if target.url:
-        from exporter.copies import open_store
+class ConsoleEvents:
+    """The nightly job's events as plain lines (and a byte bar for a big copy at a
+    terminal)."""
 
-        return open_store(target)
-    return target.path
+    def sync_finished(self, report: Any) -> None:
+        words = {"ok": "finished", "partial": "finished PARTIALLY", "failed": "FAILED"}
+        out.print(f"Sync run {report.run_id} {words.get(report.status, report.status)}.")
+        for src in report.sources:
+            if src.status != "ok":
+                out.print(f"  {src.name}: {src.status}: {src.error}")
 
+    def copy_progress(self, label: str) -> contextlib.AbstractContextManager[Any]:
+        return _copy_bar(label)
 
-def _make_copies(archive: Archive, credential: Credential, targets: list[CopyTarget],
-                 opened: dict[str, Any] | None = None,
-                 problems: list[Any] | None = None) -> list[int]:
-    """Make each copy, one plain line each; returns the exit codes of those that failed (and
-    adds each failure to ``problems``, for the alert email)."""
-    from exporter.copies import make_copy
-    from exporter.notify import Problem
-
-    failures = []
-    for target in targets:
-        try:
-            dest = (opened or {}).get(target.name) or _open_destination(target)
-            with _copy_bar(f"copying to {target.name}") as progress:
-                result = make_copy(archive, credential, dest, keep=target.keep,
-                                   progress=progress)
-        except errors.ExporterError as exc:
-            log.warning("copy to %s: %s: %s", target.where, type(exc).__name__, exc)
-            err.print(f"[bold red]Error:[/] the copy to {escape(target.where)} failed: "
-                      f"{escape(str(exc))}", markup=True)
-            failures.append(exit_code_for(exc))
-            if problems is not None:
-                problems.append(Problem(f"the copy to {_copy_label(target)}", str(exc)))
-            continue
+    def copy_made(self, target: CopyTarget, result: Any) -> None:
         there = "1 copy" if result.kept == 1 else f"{result.kept} copies"
         out.print(f"Copied the archive ({_size(result.size)}) to {result.folder}; verified; "
                   f"{there} kept there.")
         for problem in result.problems:
             err.print(f"Warning: {problem}.")
-    return failures
+
+    def copy_failed(self, target: CopyTarget, exc: errors.ExporterError) -> None:
+        err.print(f"[bold red]Error:[/] the copy to {escape(target.where)} failed: "
+                  f"{escape(str(exc))}", markup=True)
+
+    def alert_sent(self, alert: Any, to: Any) -> None:
+        out.print(f"Alert email sent to {', '.join(to)}: {alert.subject}")
+
+    def alert_not_sent(self, alert: Any, why: str) -> None:
+        err.print(f"Warning: the alert email could not be sent: {why}")
 
 
 def _chosen_copies(config: Config, to: str | None) -> list[CopyTarget]:
@@ -155,7 +144,7 @@ def _list_copies(config: Config, targets: list[CopyTarget], check: bool) -> None
     damaged = missing = 0
     for target in targets:
         try:
-            found = list_copies(_open_destination(target), archive_id, check=check)
+            found = list_copies(open_destination(target), archive_id, check=check)
         except errors.ExporterError as exc:
             err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True)
             missing = missing or exit_code_for(exc)
@@ -196,7 +185,7 @@ def _fetch_source(state: State, to: str) -> tuple[Any, str]:
         if to not in names:
             return folder.resolve(), str(folder.resolve())
     [target] = _chosen_copies(state.config, to)
-    return _open_destination(target), target.where
+    return open_destination(target), target.where
 
 
 def _fetch(state: State, name: str, to: str | None, into: Path | None) -> None:
@@ -258,8 +247,6 @@ def copy(state: State, to: str | None, listing: bool, check: bool, fetch: str | 
       exporter copy --list --check
       exporter copy --fetch latest --to b2 --into C:/exporter-restored
     """
-    from exporter.copies import check_destination
-
     if fetch is not None:
         _fetch(state, fetch, to, into)
         return
@@ -270,29 +257,6 @@ def copy(state: State, to: str | None, listing: bool, check: bool, fetch: str | 
     if listing or check:
         _list_copies(config, targets, check)
         return
-    from exporter import notify as alerts
-
-    failures: list[int] = []
-    problems: list[alerts.Problem] = []
-    reachable = []
-    opened: dict[str, Any] = {}
-    for target in targets:  # before unlocking: a missing disk touches nothing
-        try:
-            dest = _open_destination(target)
-            check_destination(dest)
-            opened[target.name] = dest
-            reachable.append(target)
-        except errors.ExporterError as exc:
-            log.warning("copy to %s: %s", target.where, exc)
-            err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True)
-            failures.append(exit_code_for(exc))
-            problems.append(alerts.Problem(f"the copy to {_copy_label(target)}", str(exc)))
-    if reachable:
-        credential = state.credential()
-        with Archive.open(config.archive, credential, write=True) as archive:
-            failures += _make_copies(archive, credential, reachable, opened, problems)
-    if problems and config.notify is not None:
-        last_good = alerts.NotifyState.for_archive(config.archive).last_good_sync
-        _send_alert(config, alerts.copy_alert(config.notify, problems, last_good))
+    failures = run_copies(config, state.credential, targets, ConsoleEvents())
     if failures:
         raise SystemExit(failures[0])

@@ -4,26 +4,21 @@ connectors."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
 
 from exporter import errors
-from exporter.archive import Archive
-from exporter.cli_alerts import _alert_after_sync, _alert_sync_error
 from exporter.cli_base import (
-    EXIT_COPY_FAILED,
     EXIT_SYNC_FAILED,
-    EXIT_SYNC_PARTIAL,
     State,
     err,
     handle_errors,
     out,
     pass_state,
 )
-from exporter.cli_copies import _make_copies, _open_destination
+from exporter.cli_copies import ConsoleEvents
 
 __all__ = ["check", "connectors", "sync"]
 
@@ -50,60 +45,15 @@ def sync(state: State, sources: tuple[str, ...], full: bool) -> None:
       exporter sync
       exporter sync --source salesforce --full
     """
-    config = state.config  # a config that does not load cannot say where to send an alert
-    alerted: list[bool] = []
-    try:
-        _sync(state, sources, full, alerted)
-    except errors.ExporterError as exc:
-        if not alerted:
-            _alert_sync_error(config, str(exc))
-        raise
-    except Exception as exc:  # a bug: say so in the mail too (the details stay in the log)
-        if not alerted:
-            _alert_sync_error(config, f"exporter hit an unexpected problem "
-                              f"({type(exc).__name__}); the details are in its log file.")
-        raise
-
-
-def _sync(state: State, sources: tuple[str, ...], full: bool, alerted: list[bool]) -> None:
-    from exporter import notify as alerts
+    from exporter.nightly import run_nightly
     from exporter.progress import progress_for
-    from exporter.sources import build_connectors
-    from exporter.sync import run_sync
 
-    config = state.config
-    connectors = build_connectors(config, sources)
-    every = float(config.raw.get("sync", {}).get("reconcile_every_days", 7))
-    credential = state.credential()
-    copy_failures: list[int] = []
-    problems: list[alerts.Problem] = []
-    with Archive.open(config.archive, credential, write=True) as archive:
-        # Checked before the run: if this run fails too, its alert says how old the data is.
-        stale = alerts.stale_sources(archive.runs(), list(config.sources),
-                                     config.stale_after_hours) if config.notify else []
-        with progress_for(err) as progress:
-            report = run_sync(archive, connectors, full=full, reconcile_every_days=every,
-                              progress=progress)
-        words = {"ok": "finished", "partial": "finished PARTIALLY", "failed": "FAILED"}
-        out.print(f"Sync run {report.run_id} {words.get(report.status, report.status)}.")
-        for src in report.sources:
-            if src.status != "ok":
-                out.print(f"  {src.name}: {src.status}: {src.error}")
-        if report.status in ("ok", "partial"):
-            # Still under the write lock: the copies hold exactly what this sync archived.
-            copy_failures = _make_copies(archive, credential,
-                                         [t for t in config.copies if t.after_sync],
-                                         problems=problems)
-        last_good = alerts.last_good_sync(archive.runs()) if config.notify else None
-    alerted.append(True)  # from here on, the run's own alert (if any) tells what happened
-    if config.notify is not None:  # after the lock is released: a slow mail server holds nothing
-        _alert_after_sync(config, report, problems, stale, last_good)
-    if report.status == "partial":
-        raise SystemExit(EXIT_SYNC_PARTIAL)
-    if report.status == "failed":
-        raise SystemExit(EXIT_SYNC_FAILED)
-    if copy_failures:
-        raise SystemExit(EXIT_COPY_FAILED)
+    config = state.config  # a config that does not load cannot say where to send an alert
+    with progress_for(err) as progress:
+        result = run_nightly(config, state.credential, sources=sources, full=full,
+                             progress=progress, events=ConsoleEvents())
+    if result.exit_code:
+        raise SystemExit(result.exit_code)
 
 
 @click.command()
@@ -120,6 +70,7 @@ def check(state: State) -> None:
     Example:
       exporter check
     """
+    from exporter.nightly import readiness
     from exporter.sources import build_connector
 
     config = state.config
@@ -143,7 +94,7 @@ def check(state: State) -> None:
             continue
         for r in results:
             mark(r.ok, f"{name}: {r.what}" + ("" if r.ok else f": {r.detail}"))
-    for what, ok, text in _readiness(state):
+    for what, ok, text in readiness(config):
         mark(ok, f"{what}: {text}")
     if failures:
         raise SystemExit(EXIT_SYNC_FAILED)
@@ -151,79 +102,80 @@ def check(state: State) -> None:
                                          config.notify or config.key_file else "."))
 
 
-def _readiness(state: State) -> Iterator[tuple[str, bool, str]]:
-    """(what, ok, one sentence) for the parts of the nightly job beyond the sources."""
-    import tempfile
-
-    from exporter.copies import check_destination
-    from exporter.keys import KeyFile, KeySlots, slots_path_for
-
-    config = state.config
-    if config.key_file is not None:
-        try:
-            KeySlots.load(slots_path_for(config.archive)).unlock(KeyFile(config.key_file))
-            yield "key file", True, f"{config.key_file} unlocks the archive"
-        except errors.ExporterError as exc:
-            yield "key file", False, str(exc)
-    for target in config.copies:
-        what = f"copy {target.name}"
-        try:
-            dest = _open_destination(target)
-            check_destination(dest)
-            if isinstance(dest, Path):
-                with tempfile.NamedTemporaryFile(dir=dest, prefix=".exporter-check-"):
-                    pass
-                yield what, True, f"the folder {dest} is there and can be written to"
-            else:
-                yield what, True, f"{dest.url} answers to its keys"
-        except errors.ExporterError as exc:
-            yield what, False, str(exc)
-        except OSError as exc:
-            yield what, False, (f"the folder {target.path} cannot be written to "
-                                f"({exc.strerror or exc}).")
-    if config.notify is not None:
-        from exporter.notify import resolve_password, tls_context
-
-        try:
-            resolve_password(config.notify)
-            if config.notify.ca_file is not None:
-                tls_context(config.notify)  # a ca_file that cannot be used is found now
-            yield "alert email", True, (f"settings complete, to {', '.join(config.notify.to)} "
-                                        "(run 'exporter notify --test' to send a test message)")
-        except errors.ExporterError as exc:
-            yield "alert email", False, str(exc)
-
-
 @click.command()
 @click.option("--streams", "show_streams", is_flag=True,
               help="Also ask each configured source for its streams (uses the network).")
+@click.option("--settings", "show_settings", is_flag=True,
+              help="Also list every setting of the config file, of each connector and of each "
+              "restore target.")
+@click.option("--markdown", is_flag=True,
+              help="With --settings: print docs/settings.md (Markdown) instead.")
 @pass_state
 @handle_errors
-def connectors(state: State, show_streams: bool) -> None:
-    """List the installed connectors (built-in and plugins) and their streams.
+def connectors(state: State, show_streams: bool, show_settings: bool, markdown: bool) -> None:
+    """List the installed connectors and restore targets, and their settings.
+
+    Built-in ones and plugins are found the same way (entry points); a plugin that fails to
+    load is listed with the reason.
 
     \b
     Example:
+      exporter connectors --settings
       exporter connectors --streams
     """
-    from exporter.plugin import CONNECTORS, load_plugins
+    from exporter.plugin import CONNECTORS, TARGETS, load_plugins
+
+    if markdown:
+        from exporter.config_schema import settings_document
+
+        if not show_settings:
+            raise click.UsageError("--markdown goes with --settings.")
+        click.echo(settings_document(), nl=False)
+        return
+    if show_settings:
+        _print_core_settings()
+    for group, kind in ((CONNECTORS, "connector"), (TARGETS, "restore target")):
+        loaded = load_plugins(group)
+        for type_name, cls in sorted(loaded.classes.items()):
+            doc = (cls.__doc__ or "").strip().splitlines()
+            out.print(f"[bold]{escape(type_name)}[/] {kind} ({cls.__module__}): "
+                      f"{escape(doc[0]) if doc else ''}", markup=True)
+            if getattr(cls, "known_streams", ()):
+                out.print("  streams: " + ", ".join(cls.known_streams))
+            if show_settings:
+                _print_settings(cls.settings)
+        for type_name, problem in sorted(loaded.problems.items()):
+            out.print(f"[red]{escape(type_name)}[/] {kind}: failed to load ({escape(problem)})",
+                      markup=True)
+    if show_streams:
+        _print_streams(state)
+
+
+def _print_core_settings() -> None:
+    from exporter.config_schema import TABLES
+
+    for name, (settings, what, repeated) in TABLES.items():
+        if settings:
+            title = f"[[{name}]]" if repeated else f"[{name}]"
+            out.print(f"[bold]{escape(title)}[/]: {escape(what)}", markup=True)
+            _print_settings(settings)
+
+
+def _print_settings(settings: Any) -> None:
+    for s in settings:
+        flags = ["secret reference" if s.secret else s.type]
+        flags += ["required"] if s.required else []
+        flags += [f"default {s.default!r}"] if s.default is not None else []
+        out.print(f"  {s.name} ({', '.join(flags)}): {s.help}")
+
+
+def _print_streams(state: State) -> None:
     from exporter.sources import build_connector
 
-    loaded = load_plugins(CONNECTORS)
-    for type_name, cls in sorted(loaded.classes.items()):
-        doc = (cls.__doc__ or "").strip().splitlines()
-        out.print(f"[bold]{escape(type_name)}[/] ({cls.__module__}): "
-                  f"{escape(doc[0]) if doc else ''}", markup=True)
-        if cls.known_streams:
-            out.print("  streams: " + ", ".join(cls.known_streams))
-    for type_name, problem in sorted(loaded.problems.items()):
-        out.print(f"[red]{escape(type_name)}[/]: failed to load ({escape(problem)})",
-                  markup=True)
-    if show_streams:
-        for name, table in state.config.sources.items():
-            connector = build_connector(name, table, state.config.path)
-            try:
-                names = [s.name for s in connector.streams()]
-            finally:
-                connector.close()
-            out.print(f"source {name}: {len(names)} streams: {', '.join(names)}")
+    for name, table in state.config.sources.items():
+        connector = build_connector(name, table, state.config.path)
+        try:
+            names = [s.name for s in connector.streams()]
+        finally:
+            connector.close()
+        out.print(f"source {name}: {len(names)} streams: {', '.join(names)}")

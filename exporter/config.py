@@ -45,6 +45,7 @@ from typing import Any
 import platformdirs
 import tomli_w
 
+from exporter.config_schema import check_tables
 from exporter.errors import ConfigError
 from exporter.keys import write_private_file
 
@@ -92,8 +93,6 @@ class CopyTarget:
 #: What [notify] on may name; the default leaves out "success".
 NOTIFY_EVENTS = ("failure", "partial", "copy_failed", "stale", "success")
 NOTIFY_DEFAULT_ON = ("failure", "partial", "copy_failed", "stale")
-_NOTIFY_KEYS = ("to", "from", "smtp_host", "smtp_port", "security", "ca_file", "username",
-                "password", "on", "agency")
 _DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
 
@@ -145,10 +144,6 @@ def _notify_settings(path: Path, raw: dict[str, Any]) -> NotifySettings | None:
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table: a line [notify] with the settings under "
                           "it (see README).")
-    unknown = sorted(set(table) - set(_NOTIFY_KEYS))
-    if unknown:
-        raise ConfigError(f"{where} has a setting exporter does not know: {', '.join(unknown)}; "
-                          f"the settings are {', '.join(_NOTIFY_KEYS)}.")
     to = table.get("to")
     if isinstance(to, str):
         to = [to]
@@ -241,8 +236,6 @@ def _resolve(base: Path, value: str) -> Path:
     return p if p.is_absolute() else (base.parent / p).resolve()
 
 
-_COPY_KEYS = ("name", "path", "url", "endpoint_url", "region", "access_key_id",
-              "secret_access_key", "keep", "after_sync")
 COPY_SECRET_FIELDS = ("access_key_id", "secret_access_key")
 _STORE_ONLY = ("endpoint_url", "region", *COPY_SECRET_FIELDS)
 
@@ -258,12 +251,6 @@ def _copy_targets(path: Path, raw: dict[str, Any]) -> list[CopyTarget]:
     targets: list[CopyTarget] = []
     for n, table in enumerate(tables, 1):
         where = f"In {path}, copy number {n} ([[copies]])"
-        unknown = sorted(set(table) - set(_COPY_KEYS))
-        if unknown:
-            raise ConfigError(f"{where} has a setting exporter does not know: "
-                              f"{', '.join(unknown)}; the settings are name, path (a folder) or "
-                              "url, endpoint_url, region, access_key_id and secret_access_key "
-                              "(an object store), keep and after_sync.")
         folder, url = table.get("path"), table.get("url")
         if folder is not None and url is not None:
             raise ConfigError(f"{where} has both a path and a url; give one: path for a "
@@ -338,6 +325,7 @@ def load_config(path: Path | None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"The config file {path} has a mistake: {exc}. Fix that line and "
                           "try again.") from None
+    check_tables(path, raw)
     archive = raw.get("archive")
     if not isinstance(archive, dict) or not isinstance(archive.get("path"), str):
         raise ConfigError(f"The config file {path} has no [archive] path; add one, e.g. "

@@ -12,7 +12,7 @@ import click
 import pytest
 
 from exporter.archive import Archive, Record
-from exporter.cli import EXIT_CODES, cli
+from exporter.cli import COMMANDS, EXIT_CODES, cli
 from exporter.keys import KeyFile
 from tests.conftest import Cli
 
@@ -21,7 +21,10 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 
 def _commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
     found = []
-    for name, cmd in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in sorted(group.list_commands(ctx)):
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None, name
         full = f"{prefix}{name}"
         found.append((full, cmd))
         if isinstance(cmd, click.Group):
@@ -34,6 +37,21 @@ def test_every_command_has_help_with_an_example_and_is_in_the_readme(
         name: str, cmd: click.Command) -> None:
     assert cmd.help and "Example:" in cmd.help, f"'{name}' needs help with an example"
     assert f"exporter {name}" in README.read_text(encoding="utf-8"), f"README lacks '{name}'"
+
+
+def test_the_command_list_says_what_each_command_says_of_itself() -> None:
+    """`exporter --help` lists the commands without importing them; each line is the start
+    of the command's own help, so the two cannot drift apart."""
+    for name, (_, _, short) in COMMANDS.items():
+        cmd = cli.get_command(click.Context(cli), name)
+        assert cmd is not None and cmd.help, name
+        assert " ".join(cmd.help.split()).startswith(short.rstrip(".")), (name, short)
+
+
+def test_a_mistyped_command_gets_a_suggestion(run_cli: Cli) -> None:
+    result = run_cli("stauts")
+    assert result.exit_code == 2
+    assert "There is no command 'stauts' (did you mean status?)" in result.output
 
 
 def test_readme_lists_every_exit_code() -> None:
@@ -167,6 +185,6 @@ def test_connectors_lists_the_installed_connectors(run_cli: Cli) -> None:
     assert result.exit_code == 0, result.output
     for name, stream in (("salesforce", "Account"), ("hubspot", "contacts"),
                          ("google", "calendar_events")):
-        assert f"{name} (connectors.{name})" in result.output
+        assert f"{name} connector (connectors.{name}" in result.output
         assert stream in result.output
     assert "failed to load" not in result.output

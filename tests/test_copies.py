@@ -261,7 +261,8 @@ def test_config_mistakes_are_plain_sentences(filled: Cli) -> None:
     cases = [
         ('[[copies]]\npath = "x"\nkeep = 0\n', "keep must be a whole number of copies, 1 or more"),
         ('[[copies]]\nname = "usb"\n', "needs a path"),
-        ('[[copies]]\npath = "x"\nkeeep = 3\n', "does not know: keeep"),
+        ('[[copies]]\npath = "x"\nkeeep = 3\n',
+         "a setting 'keeep' that exporter does not know (did you mean keep?)"),
         ('[copies]\npath = "x"\n', "[[copies]] (two brackets)"),
         ('[[copies]]\npath = "x"\nafter_sync = "yes"\n', "after_sync must be true or false"),
     ]

@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from exporter.cli import State
+from exporter.cli_schedule import schedule
 from exporter.schedule import (
     Job,
     find_cron_line,
@@ -25,7 +26,6 @@ from exporter.schedule import (
     plan_cron_removal,
     plan_schtasks,
     program_argv,
-    schedule,
     task_xml,
     windows_quote,
 )
