@@ -165,10 +165,8 @@ def _verify_store_copy(store: ObjectStore, name: str, files: list[dict[str, Any]
 
 def _make_store_copy(archive: Archive, store: ObjectStore, *, keep: int,
                      progress: Progress | None) -> CopyResult:
-    # exporter.copies imports this module: its dispatchers are imported here, when used.
-    from exporter.copies import check_destination, list_copies
-
-    check_destination(store)
+    with _store_errors():
+        store.probe()
     with _store_errors():
         groups = _groups([o.key for o in store.list()])
         _remove_store_partials(store, archive.archive_id, groups)
@@ -224,7 +222,7 @@ def _make_store_copy(archive: Archive, store: ObjectStore, *, keep: int,
         store.delete([marker])
     removed, problems = _apply_store_keep(store, archive.archive_id, keep, name)
     with _store_errors():
-        kept = len(list_copies(store, archive.archive_id))
+        kept = len(_list_store_copies(store, archive.archive_id, check=False))
     size = sum(int(f["size"]) for f in files)
     archive.audit("copy", {"destination": store.url, "folder": name, "size": size,
                            "sha256": files[0]["sha256"], "verified": True, "kept": kept,
@@ -282,13 +280,10 @@ def _apply_store_keep(store: ObjectStore, archive_id: str, keep: int,
                       new: str) -> tuple[list[str], list[str]]:
     """Delete the oldest copies of this archive beyond ``keep`` (never the new one): the
     objects their manifest names, then the manifest. Other objects are never touched."""
-    # exporter.copies imports this module: list_copies is imported here, when used.
-    from exporter.copies import list_copies
-
     removed, problems = [], []
     try:
         with _store_errors():
-            older = [c for c in list_copies(store, archive_id) if c.name != new]
+            older = [c for c in _list_store_copies(store, archive_id, check=False) if c.name != new]
     except ExporterError as exc:
         return [], [f"the old copies in {store.url} could not be listed ({exc})"]
     for info in older[keep - 1:]:

@@ -118,7 +118,7 @@ class NightlyResult:
             return EXIT_SYNC_PARTIAL
         if self.report.status == "failed":
             return EXIT_SYNC_FAILED
-        return self.copy_failures[0] if self.copy_failures else 0
+        return EXIT_COPY_FAILED if self.copy_failures else 0
 
 
 # -- alerts ---------------------------------------------------------------------------------
