@@ -50,7 +50,7 @@ def notify_command(state: State, send_test: bool) -> None:
         alerts.send(settings, alert)
     except errors.NotifyError as exc:
         log.warning("test email not sent: %s", exc)
-        raise errors.NotifyError(f"The test email could not be sent. {exc}") from None
+        raise errors.NotifyError(f"The test email could not be sent. {exc}") from exc
     log.info("test email sent to %s", ", ".join(settings.to))
     out.print(f"Sent a test email to {', '.join(settings.to)} ('{alert.subject}'). It worked "
               "on this side: check that it arrived (look in the junk folder too).")

@@ -57,7 +57,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise errors.ConfigError(f"The config file {path} cannot be read ({exc}); fix or "
-                                 "remove it.") from None
+                                 "remove it.") from exc
 
 
 def write_recovery_sheet(path: Path, key: str, archive: Path) -> None:

@@ -106,7 +106,7 @@ def keys_remove(state: State, slot_id: str) -> None:
             msg = (f"There is no key slot {slot_id}; 'exporter keys list' shows them."
                    if "no key slot" in str(exc) else
                    "That is the last passphrase or key file; add another before removing it.")
-            raise errors.ConfigError(msg) from None
+            raise errors.ConfigError(msg) from exc
         archive.slots.save(archive.master)
         archive.audit("keys.remove", {"slot": slot_id})
     out.print(f"Removed key slot {slot_id}.")

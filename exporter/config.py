@@ -318,13 +318,13 @@ def load_config(path: Path | None) -> Config:
         raise ConfigError(f"There is no config file at {path}; run 'exporter init' first, or "
                           "give the right one with --config.") from None
     except OSError as exc:
-        raise ConfigError(f"The config file {path} cannot be read ({exc.strerror}).") from None
+        raise ConfigError(f"The config file {path} cannot be read ({exc.strerror}).") from exc
     except UnicodeDecodeError:
         raise ConfigError(f"The config file {path} is not text (UTF-8); restore it from a "
                           "copy or run 'exporter init' again.") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"The config file {path} has a mistake: {exc}. Fix that line and "
-                          "try again.") from None
+                          "try again.") from exc
     check_tables(path, raw)
     archive = raw.get("archive")
     if not isinstance(archive, dict) or not isinstance(archive.get("path"), str):

@@ -126,7 +126,7 @@ def check_destination(dest: Destination) -> None:
     except OSError as exc:  # e.g. a NAS that does not answer
         raise CopyDestinationProblem(f"The copy folder {dest} cannot be reached "
                                      f"({exc.strerror or exc}); is the disk or the network share "
-                                     "there?") from None
+                                     "there?") from exc
     for parent in dest.parents:
         if parent.exists() and not parent.is_dir():
             raise CopyDestinationProblem(
@@ -204,12 +204,12 @@ def _stream_copy(src: Path, dst: Path, dest: Path, done: int, total: int,
         reader = open(src, "rb")  # noqa: SIM115 (closed below; read and write errors differ)
     except OSError as exc:
         raise ExporterError(f"The archive file {src} cannot be read ({exc.strerror or exc}); "
-                            "no copy was made.") from None
+                            "no copy was made.") from exc
     with reader:
         try:
             writer = open(dst, "xb")  # noqa: SIM115
         except OSError as exc:
-            raise _write_error(exc, dest) from None
+            raise _write_error(exc, dest) from exc
         with writer:
             while True:
                 try:
@@ -217,7 +217,7 @@ def _stream_copy(src: Path, dst: Path, dest: Path, done: int, total: int,
                 except OSError as exc:
                     raise ExporterError(f"Reading the archive file {src} failed "
                                         f"({exc.strerror or exc}); run 'exporter verify'. No "
-                                        "copy was made.") from None
+                                        "copy was made.") from exc
                 if not block:
                     break
                 sha.update(block)
@@ -225,7 +225,7 @@ def _stream_copy(src: Path, dst: Path, dest: Path, done: int, total: int,
                 try:
                     writer.write(block)
                 except OSError as exc:
-                    raise _write_error(exc, dest) from None
+                    raise _write_error(exc, dest) from exc
                 if progress is not None:
                     progress(done + size, total)
             try:
@@ -233,7 +233,7 @@ def _stream_copy(src: Path, dst: Path, dest: Path, done: int, total: int,
                 os.fsync(writer.fileno())
                 _drop_cache(writer)
             except OSError as exc:
-                raise _write_error(exc, dest) from None
+                raise _write_error(exc, dest) from exc
     return size, sha.hexdigest()
 
 
@@ -256,7 +256,7 @@ def _write_manifest(folder: Path, manifest: dict[str, Any], dest: Path) -> None:
             os.fsync(fh.fileno())
             _drop_cache(fh)
     except OSError as exc:
-        raise _write_error(exc, dest) from None
+        raise _write_error(exc, dest) from exc
 
 
 def _check_files(folder: Path, manifest: dict[str, Any]) -> list[str]:
@@ -330,7 +330,7 @@ def _verify_copy(folder: Path, manifest: dict[str, Any], archive: Archive,
             conn.close()
     except _DB_ERRORS as exc:
         raise ArchiveDamaged(f"The copy does not open as an archive ({exc}); it was removed. "
-                             "Run 'exporter verify' on the archive.") from None
+                             "Run 'exporter verify' on the archive.") from exc
     if meta.get("archive_id") != archive.archive_id or rows != ["ok"]:
         raise ArchiveDamaged("The copy failed its database check (" + "; ".join(rows[:3]) +
                              "); it was removed. Run 'exporter verify' on the archive.")
@@ -355,13 +355,13 @@ def make_copy(archive: Archive, credential: Credential, dest: Destination, *, ke
         _remove_stale_partials(dest, archive.archive_id)
     except OSError as exc:
         raise CopyDestinationProblem(f"The copy folder {dest} cannot be read "
-                                     f"({exc.strerror or exc}).") from None
+                                     f"({exc.strerror or exc}).") from exc
     now = dt.datetime.now(dt.UTC)
     partial = dest / f"{PARTIAL_PREFIX}{archive.archive_id}-{_stamp(now)}-{os.getpid()}"
     try:
         partial.mkdir()
     except OSError as exc:
-        raise _write_error(exc, dest) from None
+        raise _write_error(exc, dest) from exc
     sources = [archive.path, slots_path_for(archive.path)]
     try:
         files: list[dict[str, Any]] = []
@@ -384,14 +384,14 @@ def make_copy(archive: Archive, credential: Credential, dest: Destination, *, ke
         try:
             _fsync_dir(partial)
         except OSError as exc:
-            raise _write_error(exc, dest) from None
+            raise _write_error(exc, dest) from exc
         _verify_copy(partial, manifest, archive, credential, dest)
         final = _final_name(dest, archive.path.stem, now)
         try:
             os.replace(partial, final)
             _fsync_dir(dest)
         except OSError as exc:
-            raise _write_error(exc, dest) from None
+            raise _write_error(exc, dest) from exc
     except BaseException:
         _remove_quietly(partial)
         raise
@@ -538,7 +538,7 @@ def fetch_copy(source: Destination, name: str, into: Path, *,
         there = [n for n in [*names, f"{db_name}-wal", f"{db_name}-shm"]
                  if (into / n).exists()]
     except OSError as exc:
-        raise _write_error(exc, into) from None
+        raise _write_error(exc, into) from exc
     if there:
         raise CopyDestinationProblem(
             f"There is already an archive in {into} ({there[0]}); nothing was overwritten. "
@@ -565,7 +565,7 @@ def fetch_copy(source: Destination, name: str, into: Path, *,
                     size, digest = _stream_copy(Path(info.path) / fname, tmp, into, 0, total,
                                                 step if progress else None)
             except OSError as exc:
-                raise _write_error(exc, into) from None
+                raise _write_error(exc, into) from exc
             done += size
             if size != entry.get("size") or digest != entry.get("sha256"):
                 raise ArchiveDamaged(

@@ -123,7 +123,7 @@ def _frozen_main_file(archive: Archive) -> Iterator[None]:
         conn.execute("BEGIN")
         conn.execute("SELECT count(*) FROM archive_meta").fetchone()
     except _DB_ERRORS as exc:
-        raise translate_db_error(exc, archive.path) from None
+        raise translate_db_error(exc, archive.path) from exc
     try:
         yield
     finally:

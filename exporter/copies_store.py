@@ -102,8 +102,8 @@ def _store_errors() -> Iterator[None]:
         yield
     except ObjectStoreError as exc:
         if exc.kind == "damaged":
-            raise ArchiveDamaged(str(exc)) from None
-        raise CopyDestinationProblem(str(exc)) from None
+            raise ArchiveDamaged(str(exc)) from exc
+        raise CopyDestinationProblem(str(exc)) from exc
 
 
 def _store_url(store: ObjectStore, name: str) -> str:
@@ -214,7 +214,7 @@ def _make_store_copy(archive: Archive, store: ObjectStore, *, keep: int,
     except DiskFull as exc:
         _discard_store_copy(store, name, uploaded, marker)
         raise DiskFull(f"{exc} The unfinished copy there was removed; the archive is "
-                       "unchanged.") from None
+                       "unchanged.") from exc
     except BaseException:
         _discard_store_copy(store, name, uploaded, marker)
         raise

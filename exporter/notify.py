@@ -439,7 +439,7 @@ def tls_context(settings: NotifySettings) -> ssl.SSLContext:
         raise NotifyError(f"The ca_file {settings.ca_file} in [notify] is not a CA "
                           f"certificate in PEM form ({reason}); give the mail server's CA "
                           "certificate (a .pem file, text starting with -----BEGIN "
-                          "CERTIFICATE-----).") from None
+                          "CERTIFICATE-----).") from exc
 
 
 def _certificate_message(settings: NotifySettings, server: str,
@@ -482,39 +482,39 @@ def send(settings: NotifySettings, alert: Alert, timeout: float = TIMEOUT) -> No
         raise NotifyError(
             f"The mail server {server} refused the login of {settings.username} ({_reply(exc)}); "
             "check username and password in [notify] (Microsoft 365 needs SMTP AUTH turned on "
-            "for that mailbox; Gmail needs an app password).") from None
+            "for that mailbox; Gmail needs an app password).") from exc
     except smtplib.SMTPNotSupportedError as exc:
         if "STARTTLS" in str(exc).upper():
             raise NotifyError(f"The mail server {server} does not offer STARTTLS (a secure "
                               "connection), so nothing was sent, not even the login; check "
                               'smtp_host, smtp_port and security in [notify] (587 goes with '
-                              '"starttls", 465 with "tls").') from None
+                              '"starttls", 465 with "tls").') from exc
         raise NotifyError(f"The mail server {server} does not offer a login (AUTH); check "
-                          "smtp_host, smtp_port and security in [notify].") from None
+                          "smtp_host, smtp_port and security in [notify].") from exc
     except smtplib.SMTPRecipientsRefused as exc:
         refused = ", ".join(sorted(exc.recipients))
         raise NotifyError(f"The mail server {server} refused the address(es) {refused}; check "
-                          "to in [notify].") from None
+                          "to in [notify].") from exc
     except smtplib.SMTPSenderRefused as exc:
         raise NotifyError(f"The mail server {server} refused the sender {settings.sender} "
                           f"({_reply(exc)}); the from address in [notify] must be one the "
-                          "login may send as.") from None
+                          "login may send as.") from exc
     except smtplib.SMTPServerDisconnected:
         raise NotifyError(f"The mail server {server} closed the connection before the alert "
                           "was sent; check smtp_port and security in [notify] (587 goes with "
                           '"starttls", 465 with "tls").') from None
     except smtplib.SMTPResponseException as exc:
         raise NotifyError(f"The mail server {server} refused the alert ({_reply(exc)}).") \
-            from None
+            from exc
     except smtplib.SMTPException as exc:
         raise NotifyError(f"The mail server {server} could not take the alert "
-                          f"({type(exc).__name__}).") from None
+                          f"({type(exc).__name__}).") from exc
     except ssl.SSLCertVerificationError as exc:
-        raise NotifyError(_certificate_message(settings, server, exc)) from None
+        raise NotifyError(_certificate_message(settings, server, exc)) from exc
     except ssl.SSLError as exc:
         raise NotifyError(f"The secure connection to the mail server {server} failed "
                           f"({exc.reason or type(exc).__name__}); check smtp_port and security "
-                          'in [notify]: 587 goes with "starttls", 465 with "tls".') from None
+                          'in [notify]: 587 goes with "starttls", 465 with "tls".') from exc
     except TimeoutError:
         raise NotifyError(f"The mail server {server} did not answer within {timeout:g} "
                           "seconds; check smtp_host and smtp_port in [notify] and that this "
@@ -526,5 +526,5 @@ def send(settings: NotifySettings, alert: Alert, timeout: float = TIMEOUT) -> No
     except OSError as exc:
         raise NotifyError(f"The mail server {server} could not be reached "
                           f"({exc.strerror or type(exc).__name__}); check smtp_host and "
-                          "smtp_port in [notify] and the internet connection.") from None
+                          "smtp_port in [notify] and the internet connection.") from exc
     log.info("alert email %r sent to %s through %s", alert.kind, ", ".join(settings.to), server)

@@ -194,45 +194,45 @@ class ObjectStore:
             if code in _FULL_CODES or status == 507 or "cap exceeded" in text:
                 raise DiskFull(f"The object store {where.url} is full (its storage quota is "
                                "used up); free space there or raise the quota, then run "
-                               "again.") from None
+                               "again.") from exc
             if code in ("NoSuchBucket",) or (code in ("404", "NotFound") and key is None):
                 raise ObjectStoreError(
                     f"The bucket '{self.bucket}' does not exist at {where.endpoint}: check "
                     "the url (s3://BUCKET/PREFIX) and endpoint_url in the config, or create "
-                    "the bucket.", kind="bucket") from None
+                    "the bucket.", kind="bucket") from exc
             if code in ("NoSuchKey", "404", "NotFound"):
                 raise ObjectStoreError(f"{key} is not in the object store {where.url}.",
-                                       kind="missing") from None
+                                       kind="missing") from exc
             if code in ("AccessDenied", "AllAccessDisabled") and status == 403:
                 raise ObjectStoreError(
                     f"The object store {where.url} refused {what} for this access key: check "
                     "access_key_id and secret_access_key in the config, and that the key may "
-                    "read and write this bucket.", kind="auth") from None
+                    "read and write this bucket.", kind="auth") from exc
             if code in _AUTH_CODES:
                 raise ObjectStoreError(
                     f"The object store refused the access key: check access_key_id and "
                     f"secret_access_key in the config ({where.url} at {where.endpoint}).",
-                    kind="auth") from None
+                    kind="auth") from exc
             if code in _BUSY_CODES or status >= 500:
                 raise ObjectStoreError(
                     f"The object store {where.url} was still busy or failing ({code or status})"
-                    f" after {tries} tries at {what}; try again later.", kind="busy") from None
+                    f" after {tries} tries at {what}; try again later.", kind="busy") from exc
             raise ObjectStoreError(f"The object store {where.url} refused {what}: "
-                                   f"{code or status} ({err.get('Message', '')}).") from None
+                                   f"{code or status} ({err.get('Message', '')}).") from exc
         if isinstance(exc, NoCredentialsError):
             raise ConfigError(f"The object store {where.url} needs access_key_id and "
-                              "secret_access_key in the config.") from None
+                              "secret_access_key in the config.") from exc
         if isinstance(exc, ReadTimeoutError | ResponseStreamingError | IncompleteReadError |
                       ConnectionClosedError):
             raise ObjectStoreError(f"{where.endpoint} stopped answering during {what} "
                                    "(connection lost or too slow); try again later.",
-                                   kind="network") from None
+                                   kind="network") from exc
         if isinstance(exc, EndpointConnectionError | BotoConnectionError):
             raise ObjectStoreError(f"Could not reach {where.endpoint}: is the computer online? "
-                                   f"(object store {where.url})", kind="network") from None
+                                   f"(object store {where.url})", kind="network") from exc
         if isinstance(exc, BotoCoreError):
             raise ObjectStoreError(f"{what} on the object store {where.url} failed: "
-                                   f"{type(exc).__name__}.", kind="refused") from None
+                                   f"{type(exc).__name__}.", kind="refused") from exc
         raise exc
 
     # -- checks ---------------------------------------------------------------------------

@@ -46,7 +46,7 @@ class RetryPolicy:
                 if attempt == attempts:
                     self.exhausted = True
                     raise SourceError(f"{what} kept failing after {attempt} tries ({exc}); "
-                                      "the service may be down: try again later.") from None
+                                      "the service may be down: try again later.") from exc
                 delay = self.base_delay * 2 ** (attempt - 1)
                 delay = delay * random.uniform(0.8, 1.2)  # jitter so parallel runs spread out
                 if exc.retry_after is not None:
@@ -55,7 +55,7 @@ class RetryPolicy:
                     self.exhausted = True
                     raise SourceError(f"{what} was refused for now ({exc}) and asks to wait "
                                       f"{delay:.0f} s, longer than exporter waits; try again "
-                                      "later.") from None
+                                      "later.") from exc
                 log.info("%s: %s; retrying in %.1f s (try %d of %d)", what, exc, delay,
                          attempt + 1, attempts)
                 time.sleep(delay)

@@ -209,7 +209,7 @@ def read_crontab(program: str) -> str:
         done = subprocess.run([program, "-l"], capture_output=True, timeout=60, check=False)
     except OSError as exc:
         raise NoScheduler(f"The crontab program ({program}) could not be run "
-                          f"({exc.strerror}); install cron or fix its permissions.") from None
+                          f"({exc.strerror}); install cron or fix its permissions.") from exc
     if done.returncode == 0:
         return _decode(done.stdout)
     message = _decode(done.stderr).strip()
@@ -227,7 +227,7 @@ def write_crontab(program: str, text: str) -> None:
                               capture_output=True, timeout=60, check=False)
     except OSError as exc:
         raise NoScheduler(f"The crontab program ({program}) could not be run "
-                          f"({exc.strerror}); install cron or fix its permissions.") from None
+                          f"({exc.strerror}); install cron or fix its permissions.") from exc
     if done.returncode != 0:
         message = _decode(done.stderr).strip() or f"exit code {done.returncode}"
         raise NoScheduler(f"cron refused the new crontab ({message}); nothing was changed. "
@@ -361,7 +361,7 @@ def run_schtasks(argv: list[str]) -> tuple[int, str]:
                               timeout=120, check=False)
     except OSError as exc:
         raise NoScheduler(f"Task Scheduler (schtasks) could not be run ({exc.strerror}).") \
-            from None
+            from exc
     return done.returncode, (done.stdout + done.stderr).strip()
 
 

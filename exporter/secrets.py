@@ -49,7 +49,7 @@ def _from_keyring(value: str, source: str, name: str) -> str:
         secret = keyring.get_password(service, user or name)
     except keyring.errors.KeyringError as exc:
         raise ConfigError(f"The OS keyring could not be read for {source} {name} "
-                          f"({type(exc).__name__}).") from None
+                          f"({type(exc).__name__}).") from exc
     if secret is None:
         raise ConfigError(f"The OS keyring has no entry '{value}' for {source} {name}; add it "
                           f"with: keyring set {service} {user or name}")

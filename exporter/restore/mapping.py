@@ -217,9 +217,9 @@ def load_mapping(name_or_path: str | Path) -> Mapping_:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise MappingError(f"The mapping {path} cannot be read ({exc}).") from None
+        raise MappingError(f"The mapping {path} cannot be read ({exc}).") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise MappingError(f"The mapping {path} has a mistake: {exc}.") from None
+        raise MappingError(f"The mapping {path} has a mistake: {exc}.") from exc
     if not isinstance(raw.get("source"), str):
         raise _fail(path, "the top", 'source = "NAME" (the archived source) is required')
     objects = raw.get("objects")
