@@ -207,12 +207,14 @@ class ObjectStore:
                 raise ObjectStoreError(
                     f"The object store {where.url} refused {what} for this access key: check "
                     "access_key_id and secret_access_key in the config, and that the key may "
-                    "read and write this bucket.", kind="auth") from exc
+                    "read and write this bucket.", kind="auth") from None  # see below
             if code in _AUTH_CODES:
+                # The one cause dropped on purpose: S3's auth errors echo the access key id,
+                # the string to sign and the signature, which must not reach the log.
                 raise ObjectStoreError(
                     f"The object store refused the access key: check access_key_id and "
                     f"secret_access_key in the config ({where.url} at {where.endpoint}).",
-                    kind="auth") from exc
+                    kind="auth") from None
             if code in _BUSY_CODES or status >= 500:
                 raise ObjectStoreError(
                     f"The object store {where.url} was still busy or failing ({code or status})"
