@@ -25,7 +25,7 @@ from exporter.cli_base import (
     pass_state,
 )
 from exporter.config import Config, CopyTarget
-from exporter.nightly import open_destination, run_copies
+from exporter.nightly import choose_copies, open_destination, run_copies
 
 __all__ = ["copy"]
 
@@ -98,35 +98,6 @@ class ConsoleEvents:
         err.print(f"Warning: the alert email could not be sent: {why}")
 
 
-def _chosen_copies(config: Config, to: str | None) -> list[CopyTarget]:
-    if to is None:
-        if not config.copies:
-            raise errors.ConfigError(
-                f"No copies are configured in {config.path}: add a [[copies]] table with the "
-                "folder to copy to (see README), or give a folder with --to.")
-        return list(config.copies)
-    for target in config.copies:
-        if target.name == to:
-            return [target]
-    if to.startswith("s3://"):  # a store's keys live in the config: it must be configured
-        for target in config.copies:
-            if target.url == to.rstrip("/"):
-                return [target]
-        raise errors.ConfigError(
-            f"{to} is not a configured copy in {config.path}: add a [[copies]] table with "
-            "url, endpoint_url, access_key_id and secret_access_key for it (see README).")
-    folder = Path(to).expanduser()
-    if not folder.exists() and not any(sep in to for sep in ("/", "\\", ":")):
-        names = ", ".join(t.name for t in config.copies) or "none"
-        raise errors.ConfigError(f"There is no copy named '{to}' in {config.path} (configured: "
-                                 f"{names}), and no folder '{to}' here.")
-    folder = folder.resolve()
-    for target in config.copies:  # a configured folder given by its path keeps its settings
-        if target.path == folder:
-            return [target]
-    return [CopyTarget(name=str(folder), path=folder)]
-
-
 def _archive_id_of(config: Config) -> str | None:
     """The archive's id from its .keys file (no unlocking needed), if it is there."""
     from exporter.keys import KeySlots, slots_path_for
@@ -184,7 +155,7 @@ def _fetch_source(state: State, to: str) -> tuple[Any, str]:
             names = set()
         if to not in names:
             return folder.resolve(), str(folder.resolve())
-    [target] = _chosen_copies(state.config, to)
+    [target] = choose_copies(state.config, to)
     return open_destination(target), target.where
 
 
@@ -253,7 +224,7 @@ def copy(state: State, to: str | None, listing: bool, check: bool, fetch: str | 
     if into is not None:
         raise click.UsageError("--into goes with --fetch.")
     config = state.config
-    targets = _chosen_copies(config, to)
+    targets = choose_copies(config, to)
     if listing or check:
         _list_copies(config, targets, check)
         return

@@ -51,6 +51,7 @@ __all__ = [
     "LogEvents",
     "NightlyResult",
     "alert_stale",
+    "choose_copies",
     "copy_label",
     "make_copies",
     "open_destination",
@@ -241,6 +242,37 @@ def make_copies(archive: Archive, credential: Credential, targets: list[CopyTarg
             continue
         events.copy_made(target, result)
     return failures
+
+
+def choose_copies(config: Config, to: str | None) -> list[CopyTarget]:
+    """The copies ``exporter copy --to TO`` means: every configured one (None), one by name or
+    store url, or any folder (a configured folder given by its path keeps its settings)."""
+    if to is None:
+        if not config.copies:
+            raise errors.ConfigError(
+                f"No copies are configured in {config.path}: add a [[copies]] table with the "
+                "folder to copy to (see README), or give a folder with --to.")
+        return list(config.copies)
+    for target in config.copies:
+        if target.name == to:
+            return [target]
+    if to.startswith("s3://"):  # a store's keys live in the config: it must be configured
+        for target in config.copies:
+            if target.url == to.rstrip("/"):
+                return [target]
+        raise errors.ConfigError(
+            f"{to} is not a configured copy in {config.path}: add a [[copies]] table with "
+            "url, endpoint_url, access_key_id and secret_access_key for it (see README).")
+    folder = Path(to).expanduser()
+    if not folder.exists() and not any(sep in to for sep in ("/", "\\", ":")):
+        names = ", ".join(t.name for t in config.copies) or "none"
+        raise errors.ConfigError(f"There is no copy named '{to}' in {config.path} (configured: "
+                                 f"{names}), and no folder '{to}' here.")
+    folder = folder.resolve()
+    for target in config.copies:  # a configured folder given by its path keeps its settings
+        if target.path == folder:
+            return [target]
+    return [CopyTarget(name=str(folder), path=folder)]
 
 
 def run_copies(config: Config, unlock: Callable[[], Credential], targets: list[CopyTarget],
