@@ -18,7 +18,6 @@ from exporter.archive import Archive
 from exporter.cli_base import (
     EXIT_DAMAGED,
     State,
-    _recovery_lines,
     _size,
     err,
     handle_errors,
@@ -26,7 +25,8 @@ from exporter.cli_base import (
     pass_state,
 )
 from exporter.config import Config, default_archive_path, default_config_path, write_config
-from exporter.keys import create_key_file, write_private_file
+from exporter.keys import create_key_file
+from exporter.recovery_sheet import recovery_lines
 
 __all__ = [
     "history",
@@ -34,7 +34,6 @@ __all__ = [
     "last_success",
     "status",
     "verify",
-    "write_recovery_sheet",
 ]
 
 
@@ -58,30 +57,6 @@ def _read_toml(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise errors.ConfigError(f"The config file {path} cannot be read ({exc}); fix or "
                                  "remove it.") from exc
-
-
-def write_recovery_sheet(path: Path, key: str, archive: Path) -> None:
-    """A printable page with the recovery key (HTML, or PDF when the name ends in .pdf)."""
-    lines = "<br>".join(_recovery_lines(key))
-    html = f"""<!doctype html><html><head><meta charset="utf-8"><title>Recovery key</title>
-<style>body{{font-family:sans-serif;margin:2cm;font-size:14pt}}
-.key{{font-family:monospace;font-size:24pt;letter-spacing:2px;border:2px solid #000;
-padding:1cm;margin:1cm 0}}</style></head><body>
-<h1>exporter recovery key</h1>
-<p>This key opens the encrypted archive <b>{archive.name}</b> when nobody knows the
-passphrase. Keep this page locked away, apart from the computer. Anyone holding it and a copy
-of the archive can read every client's records.</p>
-<div class="key">{lines}</div>
-<p>To use it: <code>exporter --recovery status</code>, then type the key.
-Then set a new passphrase with <code>exporter --recovery keys passwd</code>.</p>
-</body></html>"""
-    if path.suffix.lower() == ".pdf":
-        from weasyprint import HTML
-
-        data = HTML(string=html).write_pdf()
-        write_private_file(path, data or b"")
-    else:
-        write_private_file(path, html.encode("utf-8"))
 
 
 @click.command()
@@ -130,6 +105,8 @@ def init(state: State, archive_path: Path | None, init_key_file: Path | None,
             data["archive"]["key_file"] = str(key_file)
         write_config(config_path, data)
         if recovery_sheet is not None:
+            from exporter.recovery_sheet import write_recovery_sheet
+
             write_recovery_sheet(recovery_sheet, recovery, archive_path)
             archive.audit("init.recovery_sheet", {"path": str(recovery_sheet)})
     out.print(f"Created the encrypted archive {archive_path}")
@@ -138,7 +115,7 @@ def init(state: State, archive_path: Path | None, init_key_file: Path | None,
         out.print(f"Key file for unattended runs: {key_file} (keep it private; back it up)")
     out.print("\nRecovery key (write it down now and keep it somewhere safe; it is shown only "
               "once):\n")
-    for line in _recovery_lines(recovery):
+    for line in recovery_lines(recovery):
         out.print(f"    {line}")
     if recovery_sheet is not None:
         out.print(f"\nThe recovery key was also written to {recovery_sheet}: print it, then "

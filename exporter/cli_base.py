@@ -1,7 +1,7 @@
 """What every ``exporter`` command shares: the ``out`` and ``err`` consoles, :class:`State`
 (the global options; the config and an open archive), ``pass_state``, ``handle_errors`` (our
 errors become one plain sentence and an exit code), ``exit_code_for``, ``EXIT_CODES`` and the
-``EXIT_*`` codes, and small helpers several commands use (``_size``, ``_recovery_lines``).
+``EXIT_*`` codes, and small helpers several commands use (``_size``).
 
 Only the CLI prints and chooses exit codes (EXIT_CODES, listed in the README too). This module
 imports no other ``exporter.cli*`` module, so every command module can import it.
@@ -153,9 +153,6 @@ def handle_errors(fn: F) -> F:
 pass_state = click.make_pass_decorator(State)
 
 
-def _recovery_lines(key: str) -> list[str]:
-    groups = key.split("-")
-    return ["-".join(groups[:4]), "-".join(groups[4:])]
 
 
 def _size(n: int) -> str:

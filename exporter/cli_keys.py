@@ -11,8 +11,9 @@ import click
 from rich.table import Table
 
 from exporter import errors
-from exporter.cli_base import State, _recovery_lines, handle_errors, out, pass_state
+from exporter.cli_base import State, handle_errors, out, pass_state
 from exporter.keys import create_key_file
+from exporter.recovery_sheet import recovery_lines
 
 __all__ = ["keys"]
 
@@ -167,5 +168,5 @@ def keys_recovery(state: State) -> None:
         archive.slots.save(archive.master)
         archive.audit("keys.recovery", {})
     out.print("New recovery key (write it down now; it is shown only once):\n")
-    for line in _recovery_lines(key):
+    for line in recovery_lines(key):
         out.print(f"    {line}")
