@@ -483,3 +483,10 @@ def test_config_mistakes_are_plain_config_errors(sandbox: Sandbox, tmp_path: Pat
     table = {"type": "salesforce", "base_url": sandbox.urls["salesforce"], "username": "x"}
     results = build_connector("salesforce", table, tmp_path / "config.toml").check()
     assert not results[0].ok and "needs username + password" in results[0].detail
+    # the restore target's retry table is checked the same way
+    from exporter.restore.target import build_writer
+
+    target = dict(sandbox.source_configs(tmp_path / "secrets")["salesforce"],
+                  retry={"atempts": 2})
+    with pytest.raises(ConfigError, match=r"'atempts'.*did you mean attempts"):
+        build_writer("sf", target, tmp_path / "config.toml")

@@ -18,7 +18,7 @@ API counter (``Sforce-Limit-Info``).
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
@@ -93,7 +93,7 @@ class SalesforceWriter(Writer):
         self._fixed: dict[str, frozenset[str]] = {}  # set on create only (e.g. master-detail)
 
     def _call(self, what: str, path: str, method: str = "GET", body: Any = None,
-              maybe_applied: Any = None) -> Any:
+              maybe_applied: Callable[[], None] | None = None) -> Any:
         """One REST call through the shared client. ``maybe_applied`` runs before a retry
         that follows an answer which may have been applied (5xx, dropped connection)."""
         return self.client.rest(what, path, method, body, before_retry=maybe_applied)
