@@ -472,10 +472,21 @@ def test_faults_on_next_pages(kind: str, options: dict[str, Any], tmp_path: Path
 def test_config_mistakes_are_plain_config_errors(sandbox: Sandbox, tmp_path: Path) -> None:
     from exporter.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="not a number"):
+    # types are checked from the declared settings (exporter.settings.check_table)
+    with pytest.raises(ConfigError, match="api_share_limit must be a number"):
         connector(sandbox, tmp_path, api_share_limit="most")
-    with pytest.raises(ConfigError, match="list of object names"):
+    with pytest.raises(ConfigError, match="include must be a list"):
         connector(sandbox, tmp_path, include="Account")
+    # what a type cannot say, the connector checks itself
+    with pytest.raises(ConfigError, match="list of object names"):
+        connector(sandbox, tmp_path, include=["Account", 7])
     table = {"type": "salesforce", "base_url": sandbox.urls["salesforce"], "username": "x"}
     results = build_connector("salesforce", table, tmp_path / "config.toml").check()
     assert not results[0].ok and "needs username + password" in results[0].detail
+    # the restore target's retry table is checked the same way
+    from exporter.restore.target import build_writer
+
+    target = dict(sandbox.source_configs(tmp_path / "secrets")["salesforce"],
+                  retry={"atempts": 2})
+    with pytest.raises(ConfigError, match=r"'atempts'.*did you mean attempts"):
+        build_writer("sf", target, tmp_path / "config.toml")

@@ -1,11 +1,19 @@
-"""Salesforce access for the connector: login, one error mapping, retries, quota share.
+"""The one Salesforce client, used by reading (the streams) and by restore writes alike.
 
-Every SDK call goes through :meth:`SalesforceApi.call`, which (1) refuses to start when the
-daily API usage seen in ``Sforce-Limit-Info`` has reached our share (``QuotaExhausted``),
-(2) runs the call under the shared :class:`~exporter.retry.RetryPolicy` after mapping the
-SDK's exceptions with :func:`map_error`, and (3) logs in again once when the session
-expired and the SDK gave up (its own re-login is unbounded on some paths, so this one is
-bounded: one fresh login per call, then ``AuthError``).
+Every SDK call goes through :meth:`SalesforceClient.call`, which (1) refuses to start when
+the daily API usage seen in ``Sforce-Limit-Info`` has reached our share (the quota guard,
+``QuotaExhausted``), (2) runs the call under the shared :class:`~exporter.retry.RetryPolicy`
+after mapping the SDK's exceptions with :func:`map_error` (the one place they become
+exporter's errors, the cause kept), and (3) logs in again once when the session expired and
+the SDK gave up (its own re-login is unbounded on some paths, so this one is bounded: one
+fresh login per call, then ``AuthError``).
+
+The quota is the org's, not the client's: Salesforce counts every API call of the org in a
+rolling 24 hours and reports the count, this call included, on every response
+(``Sforce-Limit-Info: api-usage=18/15000``, perhaps followed by ``; per-app-api-usage=...``).
+A sync and a restore into the same org therefore read the same counter, and both stop by the
+same rule: a call is made only if the usage it brings (``used + 1``) stays within
+``api_share_limit`` of the daily limit.
 
 Response headers (``Retry-After``, ``Sforce-Limit-Info``) are read by a ``requests``
 response hook on the SDK's session, because the SDK's exceptions do not carry headers and
@@ -39,20 +47,51 @@ from exporter.errors import (
     ConfigError,
     QueryTimeout,
     QuotaExhausted,
+    RequestRefused,
     SessionExpired,
     SourceError,
     TransientError,
 )
 from exporter.retry import RetryPolicy
+from exporter.settings import Setting
 from exporter.transport import LOGIN_HOSTS, LoopbackSession
 
-__all__ = ["BulkFailed", "QueryTimeout", "SalesforceApi", "map_error"]
+__all__ = ["CLIENT_SETTINGS", "SalesforceClient", "map_error"]
 
 T = TypeVar("T")
 DOWNLOAD_CHUNK = 1 << 20
 
-
-
+#: The settings of the client, shared by ``[sources.X]`` and ``[targets.X]`` tables of type
+#: salesforce: login (one of the flows in :meth:`SalesforceClient._login_kwargs`), where to
+#: reach, the quota share and the request timeout.
+CLIENT_SETTINGS: tuple[Setting, ...] = (
+    Setting("username", "string", "The Salesforce user exporter logs in as"),
+    Setting("password", "secret", "That user's password", secret=True),
+    Setting("security_token", "secret", "The user's security token (SOAP and OAuth password "
+            "logins)", secret=True),
+    Setting("client_id", "string", "The connected app's consumer key (OAuth password, JWT "
+            "bearer and client credentials logins)"),
+    Setting("client_secret", "secret", "The connected app's consumer secret (OAuth password "
+            "and client credentials logins)", secret=True),
+    Setting("private_key", "secret", "The connected app's private key, PEM (JWT bearer "
+            "login)", secret=True),
+    Setting("private_key_file", "path", "A file holding that private key instead (JWT bearer "
+            "login); it must be readable by its owner only (0600)"),
+    Setting("session_id", "secret", "An existing session id, with instance_url (no login; "
+            "the session cannot be renewed)", secret=True),
+    Setting("instance_url", "string", "The org's instance, e.g. agency.my.salesforce.com "
+            "(JWT bearer and session_id logins)"),
+    Setting("domain", "string", 'Where to log in: "login", "test" (sandboxes) or '
+            '"<mydomain>.my" (client credentials)', default="login"),
+    Setting("base_url", "string", "An http URL (exporter's sandbox or a test double) that "
+            "every Salesforce URL is sent to"),
+    Setting("api_version", "string", "The Salesforce API version", default="59.0"),
+    Setting("api_share_limit", "number", "Stop (resumably) before the org's daily API usage "
+            "seen in Sforce-Limit-Info goes over this share of its daily limit",
+            default=0.8, minimum=0, maximum=1),
+    Setting("timeout", "number", "Seconds to wait for each answer", default=120),
+)
+_DEFAULTS = {s.name: s.default for s in CLIENT_SETTINGS}
 
 
 def _error_code(content: Any) -> tuple[str, str]:
@@ -65,8 +104,11 @@ def _error_code(content: Any) -> tuple[str, str]:
     return "", str(content)[:200]
 
 
-def map_error(exc: BaseException, what: str, retry_after: float | None) -> SourceError:
-    """The one place SDK and transport exceptions become exporter's SourceErrors."""
+def map_error(exc: BaseException, what: str, retry_after: float | None,
+              resume: str = "the sync goes on tomorrow") -> SourceError:
+    """The one place SDK and transport exceptions become exporter's SourceErrors (the
+    caller raises the result ``from exc``). ``resume`` says what happens after a used-up
+    quota ("the sync goes on tomorrow")."""
     if isinstance(exc, SourceError):
         return exc
     if isinstance(exc, SalesforceAuthenticationFailed):
@@ -79,21 +121,7 @@ def map_error(exc: BaseException, what: str, retry_after: float | None) -> Sourc
     if isinstance(exc, SalesforceExpiredSession):
         return SessionExpired("The Salesforce session expired and could not be renewed.")
     if isinstance(exc, SalesforceError):
-        code, message = _error_code(exc.content)
-        status = exc.status
-        if code == "REQUEST_LIMIT_EXCEEDED" and status == 403:
-            return QuotaExhausted("Salesforce says the organisation's daily API limit is used "
-                                  "up; the sync continues tomorrow when the limit resets.")
-        if status == 429 or status >= 500:
-            return TransientError(f"Salesforce answered {status} {code}".strip(), retry_after)
-        if code == "QUERY_TIMEOUT":
-            return QueryTimeout(f"Salesforce stopped {what} as running too long; try again "
-                                "later.")
-        if status == 403:
-            return AuthError(f"Salesforce refused {what} ({code}: {message}); the exporter "
-                             "user needs 'API Enabled' and read access to every object.")
-        return SourceError(f"Salesforce refused {what} ({status} {code}: {message}); check "
-                           "the object and field names in the config (include/exclude).")
+        return _map_status(exc, what, retry_after, resume)
     if isinstance(exc, SalesforceOperationError):
         return BulkFailed(f"Salesforce's Bulk API failed during {what} ({str(exc)[:200]})")
     if isinstance(exc, requests.Timeout):
@@ -105,6 +133,36 @@ def map_error(exc: BaseException, what: str, retry_after: float | None) -> Sourc
         # json decode errors are ValueErrors; missing keys mean a cut or foreign body
         return TransientError(f"Salesforce sent a malformed response ({type(exc).__name__})")
     raise exc
+
+
+def _map_status(exc: SalesforceError, what: str, retry_after: float | None,
+                resume: str) -> SourceError:
+    code, message = _error_code(exc.content)
+    status = exc.status
+    # 403 REQUEST_LIMIT_EXCEEDED is the daily limit; a 429 with the same code is a
+    # concurrency limit, over in seconds: retried.
+    if code == "REQUEST_LIMIT_EXCEEDED" and status == 403:
+        return QuotaExhausted(f"Salesforce says the organisation's daily API limit is used "
+                              f"up; {resume}, when the limit resets.")
+    if status == 429 or status >= 500:
+        return TransientError(f"Salesforce answered {status} {code}".strip(), retry_after)
+    if code == "QUERY_TIMEOUT":
+        return QueryTimeout(f"Salesforce stopped {what} as running too long; try again "
+                            "later.")
+    if status == 403:
+        return AuthError(f"Salesforce refused {what} ({code}: {message}); the exporter "
+                         "user needs 'API Enabled' and access to every object it uses.")
+    return RequestRefused(f"Salesforce refused {what} ({status} {code}: {message}); check "
+                          "the object and field names in the config or the mapping.",
+                          status, code)
+
+
+def _maybe_applied(err: SourceError, exc: BaseException) -> bool:
+    """Whether a call that failed with ``exc`` (mapped to ``err``) may have been applied all
+    the same: a 5xx, a cut or malformed answer may; a 429, 401 or 4xx never was."""
+    if isinstance(exc, SalesforceError):
+        return exc.status >= 500
+    return isinstance(err, TransientError)
 
 
 class _TimedSession(requests.Session):
@@ -134,29 +192,42 @@ class _TimedLoopbackSession(LoopbackSession):
 def _read_key_file(path: str) -> str:
     try:
         mode = os.stat(path).st_mode
-        text = open(path, encoding="utf-8").read()  # noqa: SIM115 - small PEM file
-    except OSError:
-        raise ConfigError(f"The Salesforce private key file {path} cannot be read.") from None
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise ConfigError(f"The Salesforce private key file {path} cannot be read.") from exc
     if os.name != "nt" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(f"The private key file {path} can be read by other users; run "
                           f"'chmod 600 {path}' and try again.")
     return text
 
 
-class SalesforceApi:
-    """A logged-in simple-salesforce client with retries, re-login and the usage limit."""
+def _retry_after(value: str | None) -> float | None:
+    """A ``Retry-After`` in seconds (Salesforce sends seconds; anything else is ignored)."""
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class SalesforceClient:
+    """A logged-in simple-salesforce client with retries, one bounded re-login and the
+    daily quota guard. ``resume`` finishes the quota messages: what happens next (a sync
+    goes on tomorrow; a restore is run again)."""
 
     def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, str],
-                 policy: RetryPolicy, log: logging.Logger) -> None:
+                 policy: RetryPolicy, log: logging.Logger,
+                 resume: str = "the sync goes on tomorrow") -> None:
         self.config = config
         self.secrets = secrets
         self.policy = policy
         self.log = log
-        self.version = str(config.get("api_version", "59.0"))
-        self.share = float(config.get("api_share_limit", 0.8))
-        self.timeout = float(config.get("timeout", 120))
-        self.used: int | None = None
-        self.total: int | None = None
+        self.resume = resume
+        self.version = str(self._get("api_version"))
+        self.share = float(self._get("api_share_limit"))
+        self.timeout = float(self._get("timeout"))
+        self.used: int | None = None  # the org's API calls in the last 24 h, as last seen
+        self.total: int | None = None  # the org's daily limit, as last seen
         self.requests = 0
         self.logins = 0
         self._retry_after: float | None = None
@@ -165,25 +236,25 @@ class SalesforceApi:
         self.session = self._session()
         self.session.hooks["response"].append(self._on_response)
 
+    def _get(self, name: str) -> Any:
+        value = self.config.get(name)
+        return _DEFAULTS.get(name) if value is None else value
+
     # -- session and login -------------------------------------------------------------
 
     def _session(self) -> requests.Session:
         base_url = str(self.config.get("base_url") or "")
         if base_url.startswith("http://"):
-            domain = str(self.config.get("domain") or "login")
-            hosts = (*LOGIN_HOSTS, f"{domain}.salesforce.com")
+            hosts = (*LOGIN_HOSTS, f"{self._get('domain')}.salesforce.com")
             return _TimedLoopbackSession(base_url, self.timeout, hosts)
         return _TimedSession(self.timeout)
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self.requests += 1
-        after = response.headers.get("Retry-After")
-        try:
-            self._retry_after = float(after) if after is not None else None
-        except ValueError:
-            self._retry_after = None
+        self._retry_after = _retry_after(response.headers.get("Retry-After"))
         info = response.headers.get("Sforce-Limit-Info")
         if info:
+            # The SDK's parser reads "api-usage=N/M" with or without a per-app part after it.
             usage = Salesforce.parse_api_usage(info).get("api-usage")
             if usage is not None:
                 self.used, self.total = usage.used, usage.total
@@ -192,14 +263,16 @@ class SalesforceApi:
         """The SDK constructor's arguments for the configured login flow."""
         c, s = self.config, self.secrets
         kw: dict[str, Any] = {"version": self.version, "session": self.session,
-                              "domain": str(c.get("domain") or "login"),
+                              "domain": str(self._get("domain")),
                               "object_pairs_hook": dict}  # plain dicts: faster than OrderedDict
         username = c.get("username")
         client_id = c.get("client_id")
         key = s.get("private_key")
         if key is None and c.get("private_key_file"):
             key = _read_key_file(str(c["private_key_file"]))
-        if username and client_id and key:
+        if "session_id" in s and c.get("instance_url"):
+            kw.update(session_id=s["session_id"], instance_url=c["instance_url"])
+        elif username and client_id and key:
             kw.update(username=username, consumer_key=client_id, privatekey=key)
             if c.get("instance_url"):
                 kw["instance_url"] = c["instance_url"]
@@ -213,9 +286,10 @@ class SalesforceApi:
         elif client_id and "client_secret" in s:
             kw.update(consumer_key=client_id, consumer_secret=s["client_secret"])
         else:
-            raise ConfigError("The Salesforce source needs username + password (+ "
-                              "security_token), or client_id + client_secret, or username + "
-                              "client_id + private_key; see the connector's documentation.")
+            raise ConfigError("Salesforce needs username + password (+ security_token), or "
+                              "client_id + client_secret, or username + client_id + "
+                              "private_key, or session_id + instance_url; see the "
+                              "Salesforce settings ('exporter connectors --settings').")
         return kw
 
     def login(self) -> Salesforce:
@@ -225,7 +299,10 @@ class SalesforceApi:
             try:
                 return Salesforce(**kwargs)
             except Exception as exc:
-                raise map_error(exc, "the Salesforce login", self._retry_after) from None
+                err = map_error(exc, "the Salesforce login", self._retry_after, self.resume)
+                if err is exc:
+                    raise
+                raise err from exc
 
         self._sf = self.policy.call("Logging in to Salesforce", attempt)
         self.logins += 1
@@ -235,29 +312,41 @@ class SalesforceApi:
     def sf(self) -> Salesforce:
         return self._sf or self.login()
 
-    # -- calls ---------------------------------------------------------------------------
+    # -- the quota guard and calls ----------------------------------------------------------
 
-    def _check_share(self) -> None:
+    def check_share(self) -> None:
+        """QuotaExhausted if one more call would take the org's usage past our share."""
         if self.used is None or not self.total:
-            return
+            return  # not known before the first answer
         if self.used + 1 > self.share * self.total:
             raise QuotaExhausted(
                 f"Salesforce API use today is {self.used} of {self.total} calls, the "
-                f"{self.share:.0%} share exporter may use (api_share_limit); the sync goes on "
-                "tomorrow, or raise api_share_limit in the config.")
+                f"{self.share:.0%} share exporter may use (api_share_limit); {self.resume}, "
+                "or raise api_share_limit in the config.")
 
-    def call(self, what: str, fn: Callable[[Salesforce], T]) -> T:
-        """``fn(sf)`` with the usage check, the shared retries and one bounded re-login."""
+    def call(self, what: str, fn: Callable[[Salesforce], T],
+             before_retry: Callable[[], None] | None = None) -> T:
+        """``fn(sf)`` with the quota guard, the shared retries and one bounded re-login.
+        ``before_retry`` runs before a retry that follows an answer which may have been
+        applied (a 5xx, a cut answer): a create looks up what it may have made."""
         if self._refused is not None:
             raise self._refused  # sessions die at once: stop asking (no login storm)
+        uncertain = False
         for relogin in (False, True):
             def attempt() -> T:
-                self._check_share()
+                nonlocal uncertain
+                if uncertain and before_retry is not None:
+                    before_retry()
+                self.check_share()
                 self._retry_after = None
                 try:
                     return fn(self.sf)
                 except Exception as exc:
-                    raise map_error(exc, what, self._retry_after) from None
+                    err = map_error(exc, what, self._retry_after, self.resume)
+                    uncertain = _maybe_applied(err, exc)
+                    if err is exc:
+                        raise
+                    raise err from exc
             try:
                 return self.policy.call(what, attempt)
             except SessionExpired:
@@ -270,8 +359,13 @@ class SalesforceApi:
                                   "frozen.")
         raise self._refused
 
-    def rest(self, what: str, path: str) -> Any:
-        return self.call(what, lambda sf: sf.restful(path))
+    def rest(self, what: str, path: str, method: str = "GET", body: Any = None,
+             before_retry: Callable[[], None] | None = None) -> Any:
+        """A REST call (``path`` under ``/services/data/vNN.N/``); its JSON answer."""
+        if method == "GET" and body is None:
+            return self.call(what, lambda sf: sf.restful(path), before_retry)
+        return self.call(what, lambda sf: sf.restful(path, method=method, json=body),
+                         before_retry)
 
     def query(self, soql: str, page_size: int,
               include_deleted: bool = True) -> Generator[Any, None, None]:
@@ -287,12 +381,17 @@ class SalesforceApi:
                              partial(_query_more, url=str(page["nextRecordsUrl"]),
                                      headers=headers))
 
+    def query_all(self, soql: str) -> list[dict[str, Any]]:
+        """Every record of a small REST query (live rows only), read in one retried unit."""
+        return self.call("a Salesforce query",
+                         lambda sf: list(_checked(sf.query_all(soql))["records"]))
+
     def bulk_query(self, obj: str, soql: str, max_records: int, wait: int,
                    include_deleted: bool = True) -> Iterator[str]:
         """CSV pages of a Bulk API 2.0 queryAll (query without ``include_deleted``). Any
         failure is a :class:`BulkFailed`, as a broken generator cannot be resumed: the caller
         falls back to REST."""
-        self._check_share()
+        self.check_share()
         try:
             handler = getattr(self.sf.bulk2, obj)
             run = handler.query_all if include_deleted else handler.query
@@ -300,10 +399,11 @@ class SalesforceApi:
         except SourceError:
             raise
         except Exception as exc:
-            err = map_error(exc, f"the Bulk API query of {obj}", self._retry_after)
+            err = map_error(exc, f"the Bulk API query of {obj}", self._retry_after,
+                            self.resume)
             if isinstance(err, (QuotaExhausted, AuthError)):
-                raise err from None
-            raise BulkFailed(f"{err}") from None
+                raise err from exc
+            raise BulkFailed(f"{err}") from exc
 
     # -- files ---------------------------------------------------------------------------
 
@@ -336,7 +436,7 @@ class SalesforceApi:
                 self.policy.retries += 1
                 if cuts >= self.policy.attempts:
                     raise SourceError(f"Downloading {path} from Salesforce kept failing after "
-                                      f"{cuts} tries; try the sync again later.") from None
+                                      f"{cuts} tries; try the sync again later.") from exc
                 time.sleep(self.policy.base_delay * cuts)
             finally:
                 response.close()
@@ -353,7 +453,8 @@ class SalesforceApi:
             except ValueError:
                 content = response.text
             response.close()
-            raise _status_error(response, content)
+            raise SalesforceGeneralError(response.url, response.status_code, "download",
+                                         content)
         length = response.headers.get("Content-Length")
         if size is not None and length is not None and length != str(size):
             response.close()  # an error page in place of the body: retried
@@ -366,10 +467,6 @@ class SalesforceApi:
 
     def close(self) -> None:
         self.session.close()
-
-
-def _status_error(response: requests.Response, content: Any) -> SalesforceError:
-    return SalesforceGeneralError(response.url, response.status_code, "download", content)
 
 
 def _query_more(sf: Salesforce, url: str, headers: dict[str, str]) -> Any:

@@ -4,8 +4,9 @@ Streams (one per object; names are Salesforce's own API names, custom ones inclu
 
 - Which: every object describeGlobal marks ``queryable`` and ``replicateable`` (so change
   events, RecentlyViewed and the like are left out), narrowed by ``include`` / ``exclude``.
-  ``schema()`` archives the object's full describe output each run; ``Stream.schema`` is a
-  JSON Schema built from the describe's field types (nillable fields allow null).
+  Each stream archives the object's full describe output each run as its schema; its
+  ``schema`` is a JSON Schema built from the describe's field types (nillable fields allow
+  null).
 - Records: key ``Id`` (18 chars); data = the REST record without ``attributes``, every
   field selected, nulls kept, compound fields (``BillingAddress``) nested as REST sends them.
 - Incremental: objects with ``SystemModstamp`` are read with queryAll
@@ -19,50 +20,67 @@ Streams (one per object; names are Salesforce's own API names, custom ones inclu
   values typed back by the describe; compound fields, which Bulk refuses, rebuilt from their
   component fields; base64 fields given the URL REST gives). Any Bulk failure falls back to
   REST from the last stored stamp.
-- Hard deletes: every stream has ``reconcile = True``; ``list_ids()`` is ``SELECT Id`` with
+- Hard deletes: every stream has ``reconcile = True``; ``ids()`` is ``SELECT Id`` with
   query (recycle-bin rows excluded). The engine runs it weekly and with ``--full``.
 - Files: ContentVersion.VersionData and Attachment.Body are archived as files named
   ``VersionData`` / ``Body``, streamed with the SDK's session (``stream=True``), fetched only
   when the archive lacks them; a body cut mid-way is resumed by a new request.
 
-Config keys ([sources.NAME], type = "salesforce")
+Settings ([sources.NAME], type = "salesforce"): declared in :data:`SETTINGS` (login, reach,
+quota share and timeout are the client's, shared with the restore target); ``exporter
+connectors --settings`` and docs/settings.md list them.
 
-- Login, one of: ``username`` + ``password`` + ``security_token`` (SOAP login);
-  ``username`` + ``password`` + ``client_id`` + ``client_secret`` (OAuth password flow);
-  ``username`` + ``client_id`` + ``private_key`` or ``private_key_file`` (JWT bearer; the
-  file must be 0600); ``client_id`` + ``client_secret`` with a My Domain ``domain``
-  (client credentials). Secrets: password, security_token, client_secret, private_key.
-- ``domain``: "login" (default), "test" or "<mydomain>.my"; ``instance_url`` (JWT);
-  ``base_url``: an http URL (the sandbox) is reached through exporter's loopback transport.
-- ``api_version`` (default "59.0"); ``include`` / ``exclude``: object name lists.
-- ``page_size``: REST batchSize (200..2000, default 2000); ``lookback_seconds`` (default 300).
-- ``bulk_threshold`` (records, default 50000); ``bulk_page_size`` (CSV rows per Bulk results
-  page, default 10000); ``bulk_poll_seconds`` (the SDK's wait between job polls, default 5).
-- ``api_share_limit`` (default 0.8): stop (QuotaExhausted) before the day's API usage seen
-  in ``Sforce-Limit-Info`` goes over this share of the daily limit.
-- ``timeout`` (seconds per request, default 120); ``retry_attempts`` (default 6) and
-  ``retry_base_delay`` (seconds, default 0.5) for the shared retry policy.
+Package layout: ``client.py`` (the one client: login, quota guard, retries, error mapping),
+``streams.py`` (one stream per object, reading itself), ``bulk_csv.py`` (Bulk CSV to REST
+records), ``writer.py`` (the restore target).
 
 Not covered: formula fields that change without their record's SystemModstamp (e.g. an age)
 are refreshed only by a full read (``--full``); field history, Chatter feeds, metadata.
 """
 
+
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from connectors.salesforce_api import SalesforceApi
-from connectors.salesforce_read import STAMP, ObjectReader, Settings, json_schema
-from exporter.connector import Batch, CheckResult, Connector, Stream
+from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
+from connectors.salesforce.streams import ObjectStream, ReadOptions
+from connectors.salesforce.writer import SalesforceWriter
+from exporter.connector import CheckResult, Connector, Stream
 from exporter.errors import AuthError, ConfigError, SourceError
 from exporter.retry import RetryPolicy
+from exporter.settings import Setting
 
-__all__ = ["SalesforceConnector"]
+__all__ = ["SETTINGS", "SalesforceConnector", "SalesforceWriter"]
+
+#: Every key of a ``[sources.NAME]`` table of type salesforce.
+SETTINGS: tuple[Setting, ...] = (
+    *CLIENT_SETTINGS,
+    Setting("include", "list", 'Only these objects (API names, e.g. ["Account", '
+            '"Care_Plan__c"]); all by default'),
+    Setting("exclude", "list", "Leave these objects out (API names)"),
+    Setting("page_size", "integer", "Records per REST query page (Salesforce's batchSize, "
+            "200 to 2000; other values are brought into that range)", default=2000),
+    Setting("lookback_seconds", "number", "Each incremental read starts this many seconds "
+            "before the saved cursor, to catch late commits", default=300, minimum=0),
+    Setting("bulk_threshold", "integer", "Read an object with the Bulk API 2.0 when a query "
+            "finds more records than this", default=50_000, minimum=0),
+    Setting("bulk_page_size", "integer", "CSV rows per Bulk API results page",
+            default=10_000, minimum=1),
+    Setting("bulk_poll_seconds", "integer", "Seconds between polls of a Bulk job",
+            default=5, minimum=0),
+    Setting("retry_attempts", "integer", "Tries in all for a call that fails for a passing "
+            "reason (429, 5xx, timeout)", default=6, minimum=1),
+    Setting("retry_base_delay", "number", "Seconds before the second try; doubles each "
+            "time", default=0.5, minimum=0),
+)
+_DEFAULTS = {s.name: s.default for s in SETTINGS}
 
 
 def _names(value: Any, key: str) -> set[str] | None:
+    """An include/exclude list; its items must be names (the settings check sees a list)."""
     if value is None:
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -75,30 +93,29 @@ class SalesforceConnector(Connector):
     """Salesforce objects (REST queryAll / Bulk API 2.0) and their file bodies."""
 
     name: ClassVar[str] = "salesforce"
-    secret_fields: ClassVar[tuple[str, ...]] = (
-        "password", "security_token", "client_secret", "private_key")
+    settings: ClassVar[tuple[Setting, ...]] = SETTINGS
     known_streams: ClassVar[tuple[str, ...]] = (
         "Account", "Contact", "ContentVersion", "Attachment", "<custom objects>__c")
 
     def __init__(self, source: str, config: Mapping[str, Any], secrets: Mapping[str, str],
                  log: logging.Logger | None = None) -> None:
         super().__init__(source, config, secrets, log)
-        try:
-            self.settings = Settings(
-                page_size=max(200, min(2000, int(config.get("page_size", 2000)))),
-                lookback=float(config.get("lookback_seconds", 300)),
-                bulk_threshold=int(config.get("bulk_threshold", 50_000)),
-                bulk_page=int(config.get("bulk_page_size", 10_000)),
-                bulk_wait=int(config.get("bulk_poll_seconds", 5)))
-            policy = RetryPolicy(attempts=int(config.get("retry_attempts", 6)),
-                                 base_delay=float(config.get("retry_base_delay", 0.5)))
-            self.api = SalesforceApi(config, secrets, policy, self.log)
-        except (TypeError, ValueError):
-            raise ConfigError(f"A numeric setting of [sources.{source}] is not a number; see "
-                              "the Salesforce connector's documentation.") from None
+
+        def get(name: str) -> Any:
+            value = config.get(name)
+            return _DEFAULTS[name] if value is None else value
+
+        self.options = ReadOptions(
+            page_size=max(200, min(2000, int(get("page_size")))),
+            lookback=float(get("lookback_seconds")),
+            bulk_threshold=int(get("bulk_threshold")),
+            bulk_page=int(get("bulk_page_size")),
+            bulk_wait=int(get("bulk_poll_seconds")))
+        policy = RetryPolicy(attempts=int(get("retry_attempts")),
+                             base_delay=float(get("retry_base_delay")))
+        self.client = SalesforceClient(config, secrets, policy, self.log)
         self.include = _names(config.get("include"), "include")
         self.exclude = _names(config.get("exclude"), "exclude") or set()
-        self._describes: dict[str, Mapping[str, Any]] = {}
 
     # -- check -----------------------------------------------------------------------------
 
@@ -106,7 +123,7 @@ class SalesforceConnector(Connector):
         who = str(self.config.get("username") or self.config.get("client_id") or "?")
         login = f"Log in to Salesforce as {who}"
         try:
-            self.api.login()
+            self.client.login()
         except (AuthError, ConfigError) as exc:
             return [CheckResult(False, login, str(exc))]
         except SourceError as exc:
@@ -115,16 +132,17 @@ class SalesforceConnector(Connector):
         results = [CheckResult(True, login)]
         reach = "Read Salesforce's object list"
         try:
-            self.api.rest("the object list", "sobjects")
+            self.client.rest("the object list", "sobjects")
             results.append(CheckResult(True, reach))
         except SourceError as exc:
             results.append(CheckResult(False, reach, str(exc)))
         usage = "Salesforce daily API usage is below api_share_limit"
-        if self.api.used is not None and self.api.total:
-            share = self.api.used / self.api.total
-            ok = share < self.api.share
+        used, total = self.client.used, self.client.total
+        if used is not None and total:
+            share = used / total
+            ok = share < self.client.share
             results.append(CheckResult(ok, usage, "" if ok else (
-                f"{self.api.used} of {self.api.total} calls are used today ({share:.0%}); "
+                f"{used} of {total} calls are used today ({share:.0%}); "
                 "wait for tomorrow's reset or raise api_share_limit.")))
         return results
 
@@ -138,50 +156,30 @@ class SalesforceConnector(Connector):
             return False
         return name not in self.exclude
 
-    def streams(self) -> list[Stream]:
-        listing = self.api.rest("the object list", "sobjects")
+    def discover(self) -> list[Stream]:
+        """One stream per wanted object, each holding the describe it was built from."""
+        listing = self.client.rest("the object list", "sobjects")
         try:
             names = [str(o["name"]) for o in listing["sobjects"] if self._wanted(o)]
-        except (TypeError, KeyError):
-            raise SourceError("Salesforce sent an unreadable object list; try again later.") \
-                from None
+        except (TypeError, KeyError) as exc:
+            raise SourceError("Salesforce sent an unreadable object list; try again "
+                              "later.") from exc
         missing = sorted((self.include or set()) - set(names))
         if missing:
             self.log.warning("include names objects Salesforce does not offer for export: %s",
                              ", ".join(missing))
-        out = []
+        out: list[Stream] = []
         for name in names:
-            describe = self.api.rest(f"the description of {name}", f"sobjects/{name}/describe")
+            describe = self.client.rest(f"the description of {name}",
+                                        f"sobjects/{name}/describe")
             if not isinstance(describe, Mapping) or not isinstance(describe.get("fields"), list):
                 raise SourceError(f"Salesforce sent an unreadable description of {name}; try "
                                   "again later.")
-            self._describes[name] = describe
-            fields = {f.get("name") for f in describe["fields"]}
-            out.append(Stream(name, "Id", STAMP if STAMP in fields else None,
-                              json_schema(describe), reconcile=True,
-                              description=str(describe.get("label", ""))))
+            out.append(ObjectStream(self.client, describe, self.options, self.log))
         return out
 
-    def schema(self, stream: Stream) -> Any:
-        return self._describes.get(stream.name) or dict(stream.schema or {})
-
-    def _reader(self, stream: Stream) -> ObjectReader:
-        describe = self._describes.get(stream.name)
-        if describe is None:
-            describe = self.api.rest(f"the description of {stream.name}",
-                                     f"sobjects/{stream.name}/describe")
-            self._describes[stream.name] = describe
-        return ObjectReader(self.api, describe, self.settings, self.log)
-
-    def read(self, stream: Stream, cursor: Any, full: bool = False) -> Iterator[Batch]:
-        yield from self._reader(stream).read(None if full else cursor)
-
-    def list_ids(self, stream: Stream) -> Iterator[str]:
-        yield from self._reader(stream).list_ids()
-
     def usage(self) -> dict[str, Any]:
-        return self.api.usage()
+        return self.client.usage()
 
     def close(self) -> None:
-        self.api.close()
-
+        self.client.close()

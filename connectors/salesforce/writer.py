@@ -8,24 +8,24 @@ set in the same write; a second pass (``link``) sets the ones that close a cycle
 
 Creates are not idempotent, so the engine records them as pending first, and a create
 retried after an answer that may have been applied (5xx, timeout) first looks the records
-up by the mapping's ``match`` fields. simple-salesforce does no retries itself: the shared
-policy retries 429, 5xx and dropped connections; 401 re-logs-in inside the SDK; the daily
-API usage (``Sforce-Limit-Info``) is watched and the restore stops, resumable, before the
-org's limit is reached.
+up by the mapping's ``match`` fields. Every call goes through the connector's own
+:class:`~connectors.salesforce.client.SalesforceClient`: the same login flows, retries
+(429, 5xx, dropped connections), bounded re-login and quota guard as a sync, so a restore
+into an org stops, resumable, by the same ``api_share_limit`` rule on the org's one daily
+API counter (``Sforce-Limit-Info``).
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-import requests
-
-from exporter.errors import AuthError, ConfigError, QuotaExhausted, SourceError, TransientError
+from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
+from exporter.errors import RequestRefused
 from exporter.retry import RetryPolicy
-from exporter.transport import LoopbackSession
-from exporter.writer import ObjectInfo, WriteItem, Writer, WriteResult, chunks
+from exporter.settings import Setting, check_table
+from exporter.writer import BATCH_SIZE, ObjectInfo, WriteItem, Writer, WriteResult, chunks
 
 __all__ = ["SalesforceWriter"]
 
@@ -57,119 +57,46 @@ def _by_size(items: list[WriteItem]) -> list[list[WriteItem]]:
     return batches
 
 
+#: The keys of a Salesforce target's ``retry`` table (the shared retry policy's knobs).
+RETRY_SETTINGS: tuple[Setting, ...] = (
+    Setting("attempts", "integer", "Tries in all", minimum=1),
+    Setting("base_delay", "number", "Seconds before the second try; doubles each time",
+            minimum=0),
+    Setting("max_delay", "number", "The longest single wait (a longer Retry-After gives up)",
+            minimum=0),
+    Setting("max_total", "number", "Give up when the waits would add up to more", minimum=0),
+)
+#: Every key of a ``[targets.NAME]`` table of type salesforce.
+SETTINGS: tuple[Setting, ...] = (
+    *CLIENT_SETTINGS,
+    Setting("retry", "table", "Retry policy for this target: attempts, base_delay, max_delay, "
+            "max_total (seconds)"),
+    BATCH_SIZE,
+)
+
+
 class SalesforceWriter(Writer):
     """Restores into a Salesforce org (sObject Collections, lookups)."""
 
     name = "salesforce"
-    secret_fields: ClassVar[tuple[str, ...]] = ("password", "security_token", "session_id")
+    settings: ClassVar[tuple[Setting, ...]] = SETTINGS
     batch_size: int = COLLECTION_MAX
 
     def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
                  log: Any = None) -> None:
         super().__init__(target, config, secrets, log)
-        self.policy = RetryPolicy(**dict(config.get("retry", {})))
-        self.version = str(config.get("api_version", "59.0"))
-        self.share = float(config.get("api_share_limit", 0.8))
-        self._calls = 0
-        self._sf: Any = None
+        retry = check_table(f"The retry table of [targets.{target}]",
+                            config.get("retry") or {}, RETRY_SETTINGS)
+        self.client = SalesforceClient(config, secrets, RetryPolicy(**retry), self.log,
+                                       resume="run it again tomorrow (it resumes)")
         self._infos: dict[str, ObjectInfo] = {}
         self._fixed: dict[str, frozenset[str]] = {}  # set on create only (e.g. master-detail)
-        self._retry_after: float | None = None
-        self.used: int | None = None
-        self.total: int | None = None
-
-    # -- session ---------------------------------------------------------------------------
-
-    def _session(self) -> requests.Session:
-        base_url = str(self.config.get("base_url") or "")
-        session = LoopbackSession(base_url) if base_url.startswith("http://") \
-            else requests.Session()
-        session.hooks["response"].append(self._on_response)
-        return session
-
-    def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self._calls += 1
-        after = response.headers.get("Retry-After")
-        self._retry_after = float(after) if after and after.replace(".", "").isdigit() \
-            else None
-        info = response.headers.get("Sforce-Limit-Info", "")
-        if info.startswith("api-usage="):
-            used, _, total = info.partition("=")[2].partition("/")
-            if used.isdigit() and total.isdigit():
-                self.used, self.total = int(used), int(total)
-
-    @property
-    def sf(self) -> Any:
-        if self._sf is None:
-            from simple_salesforce import Salesforce
-
-            c, s = self.config, self.secrets
-            kw: dict[str, Any] = {"version": self.version, "session": self._session(),
-                                  "domain": str(c.get("domain") or "login")}
-            if "session_id" in s and c.get("instance_url"):
-                kw.update(session_id=s["session_id"], instance_url=c["instance_url"])
-            elif c.get("username") and "password" in s:
-                kw.update(username=c["username"], password=s["password"],
-                          security_token=s.get("security_token", ""))
-            else:
-                raise ConfigError(f"The Salesforce target {self.target} needs username + "
-                                  "password (+ security_token), or session_id + instance_url.")
-
-            def login() -> Any:
-                try:
-                    return Salesforce(**kw)
-                except Exception as exc:
-                    raise self._map(exc, "the Salesforce login") from None
-
-            self._sf = self.policy.call("Logging in to Salesforce", login)
-        return self._sf
-
-    def _map(self, exc: Exception, what: str) -> Exception:
-        from simple_salesforce.exceptions import (
-            SalesforceAuthenticationFailed,
-            SalesforceError,
-            SalesforceExpiredSession,
-        )
-
-        if isinstance(exc, requests.ConnectionError | requests.Timeout):
-            return TransientError(f"{what}: the connection failed ({type(exc).__name__})")
-        if isinstance(exc, SalesforceAuthenticationFailed | SalesforceExpiredSession):
-            return AuthError(f"Salesforce refused the target's credentials ({what}).")
-        if isinstance(exc, SalesforceError):
-            status = int(getattr(exc, "status", 0) or 0)
-            text = str(getattr(exc, "content", "") or exc)[:300]
-            if status == 429 or status >= 500:
-                return TransientError(f"Salesforce answered {status} to {what}",
-                                      self._retry_after)
-            if "REQUEST_LIMIT_EXCEEDED" in text:
-                return QuotaExhausted("The Salesforce org's daily API limit is used up; run "
-                                      "the restore again tomorrow (it resumes).")
-            return SourceError(f"Salesforce refused {what}: {text}")
-        return exc
 
     def _call(self, what: str, path: str, method: str = "GET", body: Any = None,
-              maybe_applied: Any = None) -> Any:
-        """One REST call with the shared retries. ``maybe_applied`` runs before a retry that
-        follows an answer which may have been applied (5xx, dropped connection)."""
-        state = {"failed": False}
-
-        def attempt() -> Any:
-            if state["failed"] and maybe_applied is not None:
-                maybe_applied()
-            self._check_share()
-            try:
-                return self.sf.restful(path, method=method, json=body)
-            except Exception as exc:
-                mapped = self._map(exc, what)
-                state["failed"] = "429" not in str(mapped)
-                raise mapped from None
-        return self.policy.call(what, attempt)
-
-    def _check_share(self) -> None:
-        if self.used is not None and self.total and self.used >= self.share * self.total:
-            raise QuotaExhausted(f"The restore has used {self.used} of the org's "
-                                 f"{self.total} daily API calls (its share is "
-                                 f"{self.share:.0%}); run it again tomorrow (it resumes).")
+              maybe_applied: Callable[[], None] | None = None) -> Any:
+        """One REST call through the shared client. ``maybe_applied`` runs before a retry
+        that follows an answer which may have been applied (5xx, dropped connection)."""
+        return self.client.rest(what, path, method, body, before_retry=maybe_applied)
 
     # -- describe --------------------------------------------------------------------------
 
@@ -182,8 +109,8 @@ class SalesforceWriter(Writer):
             return self._infos[obj]
         try:
             body = self._call(f"describe {obj}", f"sobjects/{obj}/describe/")
-        except SourceError as exc:
-            if "NOT_FOUND" in str(exc) or "INVALID_TYPE" in str(exc) or "404" in str(exc):
+        except RequestRefused as exc:
+            if exc.status == 404 or exc.reason in ("NOT_FOUND", "INVALID_TYPE"):
                 return None
             raise
         fields = {f["name"]: f["type"] for f in body["fields"]
@@ -323,12 +250,7 @@ class SalesforceWriter(Writer):
         return found
 
     def _query(self, soql: str) -> list[dict[str, Any]]:
-        def attempt() -> list[dict[str, Any]]:
-            try:
-                return list(self.sf.query_all(soql)["records"])
-            except Exception as exc:
-                raise self._map(exc, "a Salesforce query") from None
-        return self.policy.call("query Salesforce", attempt)
+        return self.client.query_all(soql)
 
     # -- reading back ----------------------------------------------------------------------
 
@@ -350,4 +272,7 @@ class SalesforceWriter(Writer):
         return out
 
     def calls(self) -> int:
-        return self._calls
+        return self.client.requests
+
+    def close(self) -> None:
+        self.client.close()

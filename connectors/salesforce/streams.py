@@ -1,4 +1,5 @@
-"""Reading one Salesforce object: SOQL, pages to batches, cursors, Bulk 2.0 CSV to records.
+"""The Salesforce streams: one per object, each reading itself (SOQL, pages to batches,
+cursors, Bulk 2.0 for large reads, file bodies, ids for reconciliation).
 
 Covered: REST queryAll paging (``Sforce-Query-Options: batchSize``), Bulk API 2.0 queryAll
 for large reads (CSV values typed back by the describe, compound address/location fields
@@ -20,12 +21,13 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.salesforce_api import BulkFailed, QueryTimeout, SalesforceApi
-from exporter.connector import Batch, FileBody
-from exporter.errors import SourceError
+from connectors.salesforce.bulk_csv import INT_TYPES, NUMBER_TYPES, BulkRows
+from connectors.salesforce.client import SalesforceClient
+from exporter.connector import Batch, FileBody, Stream
+from exporter.errors import BulkFailed, QueryTimeout, SourceError
 from exporter.record import Record
 
-__all__ = ["FILE_FIELDS", "STAMP", "ObjectReader", "Settings", "json_schema"]
+__all__ = ["FILE_FIELDS", "STAMP", "ObjectStream", "ReadOptions", "json_schema"]
 
 STAMP = "SystemModstamp"
 #: Objects whose binary field is archived as a file, by the file's name in the archive.
@@ -36,10 +38,6 @@ FILE_FIELDS: dict[str, tuple[str, str]] = {
 _STRING_TYPES = {"id", "reference", "string", "textarea", "picklist", "multipicklist",
                  "combobox", "email", "phone", "url", "encryptedstring", "base64", "date",
                  "datetime", "time"}
-_NUMBER_TYPES = {"double", "currency", "percent"}
-_INT_TYPES = {"int", "long"}
-_ADDRESS_KEYS = ("city", "country", "geocodeAccuracy", "latitude", "longitude", "postalCode",
-                 "state", "street")
 
 
 def _json_type(field: Mapping[str, Any]) -> dict[str, Any]:
@@ -48,9 +46,9 @@ def _json_type(field: Mapping[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {"type": "string"}
     elif kind == "boolean":
         out = {"type": "boolean"}
-    elif kind in _INT_TYPES:
+    elif kind in INT_TYPES:
         out = {"type": "integer"}
-    elif kind in _NUMBER_TYPES:
+    elif kind in NUMBER_TYPES:
         out = {"type": "number"}
     elif kind in ("address", "location"):
         out = {"type": "object", "additionalProperties": {
@@ -81,105 +79,63 @@ def soql_datetime(stamp: str, lookback: float) -> str:
     return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass
-class _Converter:
-    """Bulk CSV rows to the records REST would have returned."""
+@dataclass(frozen=True)
+class ReadOptions:
+    """How the streams read (from the connector's settings)."""
 
-    obj: str
-    version: str
-    fields: list[Mapping[str, Any]]
-
-    def __post_init__(self) -> None:
-        self.kinds = {f["name"]: f.get("type") for f in self.fields}
-        self.compound: dict[str, list[str]] = {}
-        for f in self.fields:
-            parent = f.get("compoundFieldName")
-            if parent and parent in self.kinds:
-                self.compound.setdefault(parent, []).append(f["name"])
-
-    def bulk_columns(self) -> list[str]:
-        return [f["name"] for f in self.fields if f.get("type") not in
-                ("address", "location", "base64")]
-
-    def value(self, name: str, text: str) -> Any:
-        if text == "":
-            return None
-        kind = self.kinds.get(name)
-        if kind == "boolean":
-            return text == "true"
-        if kind in _INT_TYPES:
-            return int(text)
-        if kind in _NUMBER_TYPES:
-            return float(text)
-        if kind == "datetime" and text.endswith("Z"):
-            return text[:-1] + "+0000"  # Bulk writes Z where REST writes +0000
-        return text
-
-    @staticmethod
-    def _component_key(parent: str, name: str) -> str:
-        """BillingAddress/BillingPostalCode -> postalCode; Home__c/Home__Street__s -> street."""
-        if name.endswith("__s"):
-            key = name.removesuffix("__s").rsplit("__", 1)[-1]
-        else:
-            key = name.removeprefix(parent.removesuffix("Address"))
-        return key[:1].lower() + key[1:]
-
-    def record(self, row: Mapping[str, str]) -> dict[str, Any]:
-        data = {name: self.value(name, text) for name, text in row.items()}
-        out: dict[str, Any] = {}
-        for f in self.fields:  # REST's field order
-            name, kind = f["name"], f.get("type")
-            if kind == "base64":
-                out[name] = (None if data.get("Id") is None else
-                             f"/services/data/v{self.version}/sobjects/{self.obj}/"
-                             f"{data['Id']}/{name}")
-            elif kind in ("address", "location"):
-                out[name] = self._compound(name, data)
-            else:
-                out[name] = data.get(name)
-        return out
-
-    def _compound(self, name: str, data: Mapping[str, Any]) -> dict[str, Any] | None:
-        parts = {self._component_key(name, c): data.get(c) for c in self.compound.get(name, [])}
-        if all(v is None for v in parts.values()):
-            return None
-        keys = _ADDRESS_KEYS if self.kinds[name] == "address" else ("latitude", "longitude")
-        return {**dict.fromkeys(keys), **parts}
+    page_size: int = 2000
+    lookback: float = 300.0
+    bulk_threshold: int = 50_000
+    bulk_page: int = 10_000
+    bulk_wait: int = 5
 
 
-class ObjectReader:
-    """Reads one object (a stream) given its describe."""
+class ObjectStream(Stream):
+    """One Salesforce object (a stream found at run time by describe), and its reader."""
 
-    def __init__(self, api: SalesforceApi, describe: Mapping[str, Any], settings: Settings,
-                 log: logging.Logger) -> None:
-        self.api = api
+    primary_key = "Id"
+    reconcile = True
+
+    def __init__(self, client: SalesforceClient, describe: Mapping[str, Any],
+                 options: ReadOptions, log: logging.Logger) -> None:
+        self.client = client
+        self.describe = describe
         self.obj = str(describe["name"])
         self.fields: list[Mapping[str, Any]] = list(describe.get("fields", []))
         self.names = [f["name"] for f in self.fields]
-        self.settings = settings
+        self.options = options
         self.log = log
         self.incremental = STAMP in self.names
-        self.converter = _Converter(self.obj, api.version, self.fields)
+        super().__init__(self.obj, cursor_field=STAMP if self.incremental else None,
+                         schema=json_schema(describe),
+                         description=str(describe.get("label", "")))
+        self.converter = BulkRows(self.obj, client.version, self.fields)
         self.file_field = FILE_FIELDS.get(self.obj)
         if self.file_field and self.file_field[0] not in self.names:
             self.file_field = None
+
+    def archived_schema(self) -> Any:
+        """The object's full describe output, as Salesforce sent it this run."""
+        return self.describe
 
     # -- SOQL ------------------------------------------------------------------------------
 
     def soql(self, columns: list[str], since: str | None) -> str:
         where = ""
         if since is not None:
-            where = f" WHERE {STAMP} >= {soql_datetime(since, self.settings.lookback)}"
+            where = f" WHERE {STAMP} >= {soql_datetime(since, self.options.lookback)}"
         order = f"{STAMP}, Id" if self.incremental else "Id"
         return f"SELECT {', '.join(columns)} FROM {self.obj}{where} ORDER BY {order}"
 
     # -- read ------------------------------------------------------------------------------
 
-    def read(self, cursor: Any) -> Iterator[Batch]:
-        """Batches since ``cursor`` ({"SystemModstamp": ...}; None reads everything)."""
-        since = cursor.get(STAMP) if isinstance(cursor, Mapping) and self.incremental else None
+    def read(self, cursor: Any, full: bool = False) -> Iterator[Batch]:
+        """Batches since ``cursor`` ({"SystemModstamp": ...}; None or ``full`` reads
+        everything)."""
+        since = cursor.get(STAMP) if isinstance(cursor, Mapping) and self.incremental \
+            and not full else None
         state = {"stamp": since}
-        pages = self.api.query(self.soql(self.names, since), self.settings.page_size)
+        pages = self.client.query(self.soql(self.names, since), self.options.page_size)
         try:
             first = next(pages)
         except QueryTimeout:
@@ -189,17 +145,17 @@ class ObjectReader:
             except BulkFailed as exc:
                 raise SourceError(f"Salesforce stopped the query of {self.obj} as too long and "
                                   f"the Bulk API read failed too ({exc}); try again later, or "
-                                  "exclude the object in the config.") from None
+                                  "exclude the object in the config.") from exc
             return
-        if first.get("totalSize", 0) > self.settings.bulk_threshold:
+        if first.get("totalSize", 0) > self.options.bulk_threshold:
             pages.close()
             try:
                 yield from self._bulk(state)
                 return
             except BulkFailed as exc:
                 self.log.warning("%s: %s; reading with the REST API instead", self.obj, exc)
-            pages = self.api.query(self.soql(self.names, state["stamp"]),
-                                   self.settings.page_size)
+            pages = self.client.query(self.soql(self.names, state["stamp"]),
+                                      self.options.page_size)
             first = next(pages)
         yield self._batch([_strip(r) for r in first["records"]], state)
         for page in pages:
@@ -207,13 +163,13 @@ class ObjectReader:
 
     def _bulk(self, state: dict[str, Any]) -> Iterator[Batch]:
         soql = self.soql(self.converter.bulk_columns(), state["stamp"])
-        for text in self.api.bulk_query(self.obj, soql, self.settings.bulk_page,
-                                        self.settings.bulk_wait):
+        for text in self.client.bulk_query(self.obj, soql, self.options.bulk_page,
+                                           self.options.bulk_wait):
             rows = csv.DictReader(io.StringIO(text))
             try:
                 records = [self.converter.record(row) for row in rows]
             except (ValueError, csv.Error) as exc:
-                raise BulkFailed(f"unreadable Bulk CSV ({exc})") from None
+                raise BulkFailed(f"unreadable Bulk CSV ({exc})") from exc
             yield self._batch(records, state)
 
     def _batch(self, rows: list[dict[str, Any]], state: dict[str, Any]) -> Batch:
@@ -246,7 +202,7 @@ class ObjectReader:
         checksum = data.get("Checksum")
 
         def body() -> Iterator[bytes]:
-            chunks = self.api.download(path, size if isinstance(size, int) else None)
+            chunks = self.client.download(path, size if isinstance(size, int) else None)
             if not isinstance(checksum, str):
                 yield from chunks
                 return
@@ -262,10 +218,10 @@ class ObjectReader:
 
     # -- ids -------------------------------------------------------------------------------
 
-    def list_ids(self) -> Iterator[str]:
+    def ids(self) -> Iterator[str]:
         """Every live Id (query, not queryAll: recycle-bin rows are not current)."""
         soql = f"SELECT Id FROM {self.obj}"
-        pages = self.api.query(soql, self.settings.page_size, include_deleted=False)
+        pages = self.client.query(soql, self.options.page_size, include_deleted=False)
         try:
             first = next(pages)
         except QueryTimeout:  # a big object: Bulk API 2.0 lists ids without timing out
@@ -277,22 +233,13 @@ class ObjectReader:
 
     def _bulk_ids(self, soql: str) -> Iterator[str]:
         try:
-            for text in self.api.bulk_query(self.obj, soql, self.settings.bulk_page * 5,
-                                            self.settings.bulk_wait, include_deleted=False):
+            for text in self.client.bulk_query(self.obj, soql, self.options.bulk_page * 5,
+                                               self.options.bulk_wait, include_deleted=False):
                 for row in csv.DictReader(io.StringIO(text)):
                     yield row["Id"]
         except (BulkFailed, KeyError, csv.Error) as exc:
             raise SourceError(f"Salesforce could not list the {self.obj} ids for the "
-                              f"deleted-record check ({exc}); try again later.") from None
-
-
-@dataclass(frozen=True)
-class Settings:
-    page_size: int = 2000
-    lookback: float = 300.0
-    bulk_threshold: int = 50_000
-    bulk_page: int = 10_000
-    bulk_wait: int = 5
+                              f"deleted-record check ({exc}); try again later.") from exc
 
 
 def _strip(record: dict[str, Any]) -> dict[str, Any]:
