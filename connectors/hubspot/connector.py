@@ -75,10 +75,10 @@ SETTINGS = (
     Setting("exclude", "list", "Object types to leave out"),
     Setting("lookback_seconds", "integer", "Search lags edits: each run re-reads this many "
             "seconds before its cursor", default=300, minimum=0, maximum=86_400 * 7),
-    Setting("search_page", "integer", "Records per search page (HubSpot allows 200)",
+    Setting("search_page", "integer", "Records per search page",
             default=SEARCH_MAX, minimum=1, maximum=SEARCH_MAX),
-    Setting("window", "integer", "Seconds of changes per search window (default: one window "
-            "from the cursor to the newest change, split past 10,000)", minimum=1,
+    Setting("window", "integer", "Seconds of changes per search window (unset or 0: one "
+            "window from the cursor to the newest change, split past 10,000)", minimum=0,
             maximum=10**9),
     DAILY_RESERVE,
     TIMEOUT,
