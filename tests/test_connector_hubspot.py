@@ -12,8 +12,13 @@ from typing import Any
 
 import pytest
 
+from connectors.hubspot import HubSpotWriter
+from connectors.hubspot.streams import AssociationsStream, ObjectStream
 from exporter.archive import Archive
-from exporter.connector import Connector
+from exporter.connector import Connector, order_streams
+from exporter.errors import ConfigError, QuotaExhausted
+from exporter.restore import load_mapping, run_restore
+from exporter.restore.target import build_writer
 from exporter.sources import build_connector
 from exporter.sync import SyncReport, run_sync
 from sandbox import Sandbox
@@ -315,3 +320,77 @@ def test_daily_limit_ends_the_run_partial(tmp_path: Path) -> None:
         sb.advance(1)
         assert sync(arc, sb, tmp_path).status == "ok"  # the next day picks up
         assert_objects_match(arc, sb)
+
+
+def test_reading_and_writing_share_one_quota_account(tmp_path: Path) -> None:
+    """A restore after a sync counts on from the portal's daily counter the sync consumed (as
+    HubSpot reports it in its headers), and stops by the same daily_reserve rule."""
+    arc = new_archive(tmp_path)
+    with Sandbox(clients=3, seed=5) as sb, arc:
+        tables = sb.source_configs(tmp_path / "secrets")
+        salesforce = build_connector("salesforce", tables["salesforce"], tmp_path / "c.toml")
+        report = run_sync(arc, {"salesforce": salesforce, SRC: connector(sb, tmp_path)})
+        assert report.status == "ok", report.stats()
+        read = report.sources[1].usage
+        limit = sb.hubspot.daily_limit
+        assert read["daily_limit"] == limit
+        assert read["daily_remaining"] == limit - sb.log.count("hubspot")  # all the sync used
+
+        # the same portal as a restore target: its writer's client sees the same counter
+        target = {**tables[SRC], "retry": {"base_delay": 0.01}}
+        writer = build_writer("hs", target, tmp_path / "c.toml")
+        assert isinstance(writer, HubSpotWriter)
+        assert writer.client.quota.daily_remaining is None  # nothing asked yet
+        writer.objects()
+        assert writer.client.quota.daily_remaining == read["daily_remaining"] - 1
+
+        # one rule for both: calls go on while at least daily_reserve are left, so with a
+        # reserve 10 under what is left, each makes 11 calls and stops, QuotaExhausted
+        left = read["daily_remaining"] - 1
+        stopped = sync(arc, sb, tmp_path, daily_reserve=left - 10)
+        assert "under the reserve of" in (stopped.sources[0].error or "")
+        assert stopped.sources[0].usage["requests"] == 11
+        assert stopped.sources[0].usage["daily_remaining"] == left - 11
+
+        left -= 11
+        restorer = build_writer("hs", {**target, "daily_reserve": left - 10}, tmp_path / "c.toml")
+        assert isinstance(restorer, HubSpotWriter)
+        with pytest.raises(QuotaExhausted, match="under the reserve of") as stop:
+            run_restore(arc, restorer, load_mapping("salesforce_to_hubspot"), target="hs")
+        assert "run the restore again tomorrow" in str(stop.value)
+        assert restorer.calls() == 11
+        assert restorer.client.quota.daily_remaining == left - 11 == limit - sb.log.count("hubspot")
+        assert [e for e in sb.log.entries if e.status == 429] == []  # we stopped, not HubSpot
+
+        # HubSpot's own daily 429 (policyName DAILY) stops the writer as it stops reading
+        sb.hubspot.daily_limit = limit - restorer.client.quota.daily_remaining  # used up
+        spent = build_writer("hs", {**target, "daily_reserve": 0}, tmp_path / "c.toml")
+        with pytest.raises(QuotaExhausted, match="limit for today is used up; run the restore"):
+            spent.objects()
+        assert spent.calls() == 1  # not retried
+
+
+def test_associations_declare_their_dependency_on_the_object_streams(tmp_path: Path) -> None:
+    with Sandbox(clients=2, seed=2) as sb:
+        conn = connector(sb, tmp_path, owners=False)
+        discovered = conn.discover()
+        assoc = next(s for s in discovered if isinstance(s, AssociationsStream))
+        objects = [s.name for s in discovered if isinstance(s, ObjectStream)]
+        assert set(assoc.depends_on) == set(objects) and "care_recipients" in objects
+        # the order comes from the declaration, not from the order of discovery
+        for given in (discovered, list(reversed(discovered))):
+            ordered = [s.name for s in order_streams(given, SRC)]
+            assert ordered.index("associations") > max(ordered.index(n) for n in objects)
+
+
+def test_unknown_or_out_of_range_settings_are_refused(tmp_path: Path) -> None:
+    with Sandbox(clients=1, seed=2, vendors=["hubspot"]) as sb:
+        with pytest.raises(ConfigError, match=r"'lookback_second'.*did you mean lookback_seconds"):
+            connector(sb, tmp_path, lookback_second=60)
+        with pytest.raises(ConfigError, match="search_page must be at most 200"):
+            connector(sb, tmp_path, search_page=500)
+        target = sb.source_configs(tmp_path / "secrets")[SRC]
+        with pytest.raises(ConfigError, match=r"'daily_reserv'.*did you mean daily_reserve"):
+            build_writer("hs", {**target, "daily_reserv": 5}, tmp_path / "c.toml")
+        with pytest.raises(ConfigError, match=r"'atempts'.*did you mean attempts"):
+            build_writer("hs", {**target, "retry": {"atempts": 3}}, tmp_path / "c.toml")

@@ -10,36 +10,50 @@ up first when an earlier run may have sent it) and attached through ``hs_attachm
 (``batch/associate/default``, or ``batch/create`` with an explicit type id). Properties a
 mapping needs and the portal lacks are created in one ``batch/create``.
 
-All calls go through hubspot-api-client over its ``host`` (the sandbox or the real API),
-with the shared retry policy (429 with Retry-After, 5xx, timeouts) and the secondly
-budget from the ``X-HubSpot-RateLimit-Secondly-Remaining`` header respected.
+All calls go through the one HubSpot client (:mod:`connectors.hubspot.client`), the one the
+connector reads with: the same retries (429 with Retry-After, 5xx, timeouts), the same
+pacing by ``X-HubSpot-RateLimit-Secondly-Remaining``, and the same quota guard, so a restore
+stops (resumably, QuotaExhausted) by the same ``daily_reserve`` rule as a sync, counting
+from the portal's daily counter as HubSpot reports it. Responses are read as raw JSON
+(``_preload_content=False``): no SDK model per record.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import tempfile
-import time
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from exporter.errors import AuthError, QuotaExhausted, SourceError, TransientError
+from connectors.hubspot.client import BASE_URL, DAILY_RESERVE, TIMEOUT, WRITING, HubSpotClient
+from connectors.hubspot.wire import STANDARD
+from exporter.errors import AuthError, ConfigError, QuotaExhausted, SourceError
 from exporter.retry import RetryPolicy
-from exporter.writer import Link, ObjectInfo, WriteItem, Writer, WriteResult, chunks
+from exporter.settings import Setting, unknown_keys
+from exporter.writer import BATCH_SIZE, Link, ObjectInfo, WriteItem, Writer, WriteResult, chunks
 
 __all__ = ["HubSpotWriter"]
 
 ASSOC_BATCH = 1000
 UPSERT_BATCH = 100
-STANDARD = ("contacts", "companies", "deals", "tickets", "products", "line_items", "notes",
-            "tasks", "calls", "meetings", "emails")
 PROPERTY_TYPES = {"string": ("string", "text"), "number": ("number", "number"),
                   "date": ("date", "date"), "datetime": ("datetime", "date"),
                   "bool": ("enumeration", "booleancheckbox")}
+RETRY_KEYS = ("attempts", "base_delay", "max_delay", "max_total")
+
+SETTINGS = (
+    Setting("access_token", "secret", "A private-app token with write scopes for CRM "
+            "objects, properties, associations and files", required=True, secret=True),
+    BASE_URL,
+    DAILY_RESERVE,
+    TIMEOUT,
+    Setting("retry", "table", "The shared retry policy: attempts, base_delay, max_delay, "
+            "max_total (seconds)"),
+    BATCH_SIZE,
+)
 
 
 def _text(value: Any) -> str:
@@ -52,11 +66,19 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _policy(target: str, config: Mapping[str, Any]) -> RetryPolicy:
+    table = dict(config.get("retry") or {})
+    for key, hint in unknown_keys(table, RETRY_KEYS):
+        raise ConfigError(f"The retry table of [targets.{target}] has a setting '{key}' that "
+                          f"exporter does not know{hint}; use {', '.join(RETRY_KEYS)}.")
+    return RetryPolicy(**table)
+
+
 class HubSpotWriter(Writer):
     """Restores into a HubSpot portal (CRM v3 batch upsert, v4 associations)."""
 
     name = "hubspot"
-    secret_fields: ClassVar[tuple[str, ...]] = ("access_token",)
+    settings: ClassVar[tuple[Setting, ...]] = SETTINGS
     #: Items per engine batch: upserted 100 per call (HubSpot's limit), then associated up
     #: to 1,000 per call, before the batch's id-map rows are committed.
     batch_size: int = ASSOC_BATCH
@@ -64,88 +86,23 @@ class HubSpotWriter(Writer):
     def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
                  log: Any = None) -> None:
         super().__init__(target, config, secrets, log)
-        import hubspot
-
-        kwargs: dict[str, Any] = {"access_token": secrets.get("access_token", "")}
-        if config.get("base_url"):
-            kwargs["host"] = str(config["base_url"]).rstrip("/")
-        self.client = hubspot.Client.create(**kwargs)
-        self.policy = RetryPolicy(**dict(config.get("retry", {})))
-        self._calls = 0
+        self.client = HubSpotClient.from_settings(config, secrets, WRITING,
+                                                  _policy(target, config), self.log)
         self._infos: dict[str, ObjectInfo] = {}
-        self._window = (0.0, 1_000_000)  # (second, requests left in it)
-
-    # -- plumbing --------------------------------------------------------------------------
-
-    def _call(self, what: str, fn: Callable[[], Any], missing_ok: bool = False) -> Any:
-        """One API call with retries; returns the decoded JSON body (None: no body, or a
-        404 when ``missing_ok``)."""
-        def attempt() -> Any:
-            self._pace()
-            self._calls += 1
-            try:
-                resp = fn()
-            except Exception as exc:  # each SDK sub-package has its own ApiException
-                if missing_ok and getattr(exc, "status", None) == 404:
-                    return None
-                raise self._map(what, exc) from None
-            self._note_limits(getattr(resp, "headers", {}) or {})
-            body = resp.data if hasattr(resp, "data") else b""
-            return json.loads(body) if body else None
-        return self.policy.call(what, attempt)
-
-    def _map(self, what: str, exc: Exception) -> Exception:
-        status = getattr(exc, "status", None)
-        if status is None:
-            return exc
-        body = getattr(exc, "body", None) or ""
-        try:
-            message = json.loads(body).get("message", body)
-        except (ValueError, AttributeError):
-            message = str(body)[:200]
-        headers = getattr(exc, "headers", None) or {}
-        if status == 429:
-            retry = headers.get("Retry-After")
-            if "DAILY" in str(body):
-                return QuotaExhausted(f"HubSpot's daily API limit is used up ({what}); the "
-                                      "restore can be run again tomorrow and resumes.")
-            return TransientError(f"HubSpot rate limit during {what}",
-                                  float(retry) if retry else None)
-        if status == 0 or status >= 500:
-            return TransientError(f"HubSpot answered {status} to {what}")
-        if status in (401, 403):
-            return AuthError(f"HubSpot refused the access token ({message}); check the "
-                             "target's access_token.")
-        return SourceError(f"HubSpot refused {what}: {message}")
-
-    def _pace(self) -> None:
-        second, left = self._window
-        if left <= 1 and time.time() - second < 1.0:
-            time.sleep(max(0.0, 1.0 - (time.time() - second)))
-
-    def _note_limits(self, headers: Mapping[str, str]) -> None:
-        left = headers.get("X-HubSpot-RateLimit-Secondly-Remaining")
-        if left is not None and left.isdigit():
-            self._window = (time.time(), int(left))
-
-    @property
-    def _objects_api(self) -> Any:
-        return self.client.crm.objects
 
     # -- describe and properties -----------------------------------------------------------
 
     def objects(self) -> list[str]:
-        body = self._call("list schemas", lambda: self.client.crm.schemas.core_api.get_all(
-            _preload_content=False))
+        body = self.client.call_json("Listing HubSpot custom object schemas",
+                                     self.client.schemas.get_all)
         custom = [r.get("name") for r in (body or {}).get("results", [])]
         return [*STANDARD, *[c for c in custom if isinstance(c, str)]]
 
     def describe(self, obj: str) -> ObjectInfo | None:
         if obj in self._infos:
             return self._infos[obj]
-        body = self._call(f"read the {obj} properties",
-                          lambda: self.client.crm.properties.core_api.get_all(
-                              obj, _preload_content=False), missing_ok=True)
+        body = self.client.call_json(f"Reading the HubSpot {obj} properties",
+                                     self.client.properties.get_all, obj, missing_ok=True)
         if body is None:
             return None
         results = (body or {}).get("results", [])
@@ -174,9 +131,8 @@ class HubSpotWriter(Writer):
                 spec["options"] = [{"label": "Yes", "value": "true"},
                                    {"label": "No", "value": "false"}]
             inputs.append(spec)
-        self._call(f"create {obj} properties", functools.partial(
-            self.client.crm.properties.batch_api.create, obj, {"inputs": inputs},
-            _preload_content=False))
+        self.client.call_json(f"Creating HubSpot {obj} properties",
+                              self.client.properties_batch.create, obj, {"inputs": inputs})
         if info is not None:  # known now: no need to read the properties again
             self._infos[obj] = ObjectInfo(obj, {**info.fields, **{
                 i["name"]: i["type"] for i in inputs}}, info.upsert, info.options,
@@ -215,10 +171,10 @@ class HubSpotWriter(Writer):
         file is never uploaded twice); returns the HubSpot file id."""
         assert item.file is not None
         folder = "/Restored/" + re.sub(r"[^A-Za-z0-9_.-]+", "-", item.key_value or item.key)
-        files_api = self.client.files.files_api
+        files_api = self.client.files
         if item.attempted or item.target_id is not None:
-            found = self._call("look for a restored file", functools.partial(
-                files_api.do_search, path=folder + "/", limit=1, _preload_content=False))
+            found = self.client.call_json("Looking for a restored HubSpot file",
+                                          files_api.do_search, path=folder + "/", limit=1)
             if (found or {}).get("results"):
                 return str(found["results"][0]["id"])
         with tempfile.TemporaryDirectory(prefix="exporter-restore-") as tmp:
@@ -227,10 +183,9 @@ class HubSpotWriter(Writer):
             with path.open("wb") as fh:
                 for chunk in item.file.open():
                     fh.write(chunk)
-            body = self._call(f"upload {item.file.name}", functools.partial(
-                files_api.upload, file=str(path), folder_path=folder,
-                options=json.dumps({"access": "PRIVATE", "overwrite": False}),
-                _preload_content=False))
+            body = self.client.call_json(
+                "Uploading a file to HubSpot", files_api.upload, file=str(path),
+                folder_path=folder, options=json.dumps({"access": "PRIVATE", "overwrite": False}))
         return str(body["id"])
 
     def _upsert(self, obj: str, key: str, items: list[WriteItem],
@@ -244,9 +199,9 @@ class HubSpotWriter(Writer):
             inputs.append({"idProperty": key, "id": item.key_value or item.key,
                            "properties": props})
         try:
-            body = self._call(f"upsert {len(items)} {obj}", functools.partial(
-                self._objects_api.batch_api.upsert, obj, {"inputs": inputs},
-                _preload_content=False))
+            body = self.client.call_json(f"Upserting {len(items)} HubSpot {obj}",
+                                         self.client.objects_batch.upsert, obj,
+                                         {"inputs": inputs})
         except SourceError as exc:
             if isinstance(exc, AuthError | QuotaExhausted):
                 raise
@@ -302,11 +257,11 @@ class HubSpotWriter(Writer):
                         pair["types"] = [{"associationCategory": "HUBSPOT_DEFINED",
                                           "associationTypeId": type_id}]
                     inputs.append(pair)
-                api = self.client.crm.associations.v4.batch_api
+                api = self.client.assoc_batch
                 method = api.create_default if type_id is None else api.create
                 try:
-                    self._call(f"associate {obj} with {to_object}", functools.partial(
-                        method, obj, to_object, {"inputs": inputs}, _preload_content=False))
+                    self.client.call_json(f"Associating HubSpot {obj} with {to_object}",
+                                          method, obj, to_object, {"inputs": inputs})
                 except SourceError as exc:
                     for item, _link in batch:
                         res[item.key] = WriteResult(item.key, error=f"associations: {exc}")
@@ -322,9 +277,9 @@ class HubSpotWriter(Writer):
         if key is None:
             return {}
         values = {item.key_value or item.key: item.key for item in items}
-        body = self._call(f"read {obj}", lambda: self._objects_api.batch_api.read(
-            obj, {"idProperty": key, "inputs": [{"id": v} for v in values],
-                  "properties": [key]}, _preload_content=False))
+        body = self.client.call_json(
+            f"Looking up HubSpot {obj}", self.client.objects_batch.read, obj,
+            {"idProperty": key, "inputs": [{"id": v} for v in values], "properties": [key]})
         return {values[str(r["properties"][key])]: str(r["id"])
                 for r in (body or {}).get("results", [])
                 if str((r.get("properties") or {}).get(key)) in values}
@@ -335,10 +290,9 @@ class HubSpotWriter(Writer):
              links: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for batch in chunks(ids, 100):
-            body = self._call(f"read {obj}", functools.partial(
-                self._objects_api.batch_api.read, obj,
-                {"inputs": [{"id": i} for i in batch], "properties": fields},
-                _preload_content=False))
+            body = self.client.call_json(
+                f"Reading HubSpot {obj}", self.client.objects_batch.read, obj,
+                {"inputs": [{"id": i} for i in batch], "properties": fields})
             for r in (body or {}).get("results", []):
                 out[str(r["id"])] = {**(r.get("properties") or {}), "@links": {}}
         for to_object in set(links.values()):
@@ -352,14 +306,16 @@ class HubSpotWriter(Writer):
     def read_links(self, obj: str, ids: list[str], to_object: str) -> dict[str, list[str]]:
         """Associated ids of ``to_object`` per record id."""
         found: dict[str, list[str]] = {}
-        api = self.client.crm.associations.v4.batch_api
         for batch in chunks(ids, ASSOC_BATCH):
-            body = self._call(f"read {obj} associations", functools.partial(
-                api.get_page, obj, to_object, {"inputs": [{"id": i} for i in batch]},
-                _preload_content=False))
+            body = self.client.call_json(
+                f"Reading HubSpot {obj} associations", self.client.assoc_batch.get_page, obj,
+                to_object, {"inputs": [{"id": i} for i in batch]})
             for r in (body or {}).get("results", []):
                 found[str(r["from"]["id"])] = [str(t["toObjectId"]) for t in r.get("to", [])]
         return found
 
     def calls(self) -> int:
-        return self._calls
+        return self.client.requests
+
+    def close(self) -> None:
+        self.client.close()

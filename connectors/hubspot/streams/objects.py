@@ -1,7 +1,8 @@
-"""Reading HubSpot CRM objects: full lists, incremental search in time windows, archived
-records as tombstones, and the ids changed in this run (for the associations stream).
+"""The CRM object streams: one per object type (``contacts``, ``notes``, a custom object by
+its schema name ...), full lists, incremental search in time windows, archived records as
+tombstones, and the ids changed in this run (for the associations stream).
 
-Incremental search (:meth:`ObjectReader.changed`): ``modified >= cursor - lookback``, sorted
+Incremental search (:meth:`ObjectStream.changed`): ``modified >= cursor - lookback``, sorted
 ascending by the modified date, in windows ``[lo, hi]``. The first request of a run asks
 for the newest match (``hi``); a window whose ``total`` exceeds HubSpot's 10,000-result
 paging cap is split in halves by time; a window of one millisecond that still holds more
@@ -17,20 +18,32 @@ from __future__ import annotations
 import array
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from hubspot.crm.objects import PublicObjectSearchRequest
 
-from connectors.hubspot_api import HubSpotApi, ms_iso, parse_ms, to_json
-from exporter.connector import Batch
+from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.wire import ms_iso, next_after, parse_ms, to_json
+from exporter.connector import Batch, Stream
 from exporter.errors import SourceError
 from exporter.record import Record
 
-__all__ = ["ObjectReader", "ObjectType"]
+__all__ = ["SEARCH_MAX", "ObjectStream", "ObjectType", "ReadOptions", "object_schema"]
 
 SEARCH_CAP = 10_000  # HubSpot pages no further into one search's results
+SEARCH_MAX = 200  # the search endpoint's largest page
 LIST_PAGE = 100  # the list endpoint's maximum
 MAX_RESTARTS = 5
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How the object streams read: the lookback, the search page and the window."""
+
+    lookback_ms: int = 300_000
+    search_page: int = SEARCH_MAX
+    window_ms: int | None = None  # None: one window from the cursor to the newest change
 
 
 class ObjectType:
@@ -43,19 +56,60 @@ class ObjectType:
         self.modified = "lastmodifieddate" if name == "contacts" else "hs_lastmodifieddate"
 
 
-class ObjectReader:
-    """Reads one object type; remembers the ids it saw live in this run (``seen``)."""
+def object_schema(name: str, definitions: list[dict[str, Any]]) -> dict[str, Any]:
+    """JSON Schema of one object record: every property a string or null (HubSpot sends
+    all values as strings), the documented top-level fields."""
+    props = {d["name"]: {"type": ["string", "null"], "description": str(d.get("label") or "")}
+             for d in definitions}
+    stamp = {"type": "string", "format": "date-time"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"HubSpot {name}",
+        "type": "object",
+        "required": ["id", "properties", "createdAt", "updatedAt"],
+        "properties": {
+            "id": {"type": "string"},
+            "properties": {"type": "object", "properties": props,
+                           "additionalProperties": {"type": ["string", "null"]}},
+            "createdAt": stamp, "updatedAt": stamp,
+            "archived": {"type": "boolean"},
+            "archivedAt": {"type": ["string", "null"], "format": "date-time"},
+            "associations": {"type": "object"},
+            "propertiesWithHistory": {"type": "object"},
+            "objectWriteTraceId": {"type": ["string", "null"]},
+            "url": {"type": ["string", "null"]},
+        },
+    }
 
-    def __init__(self, api: HubSpotApi, ot: ObjectType, lookback_ms: int, search_page: int,
-                 window_ms: int | None, log: logging.Logger) -> None:
-        self.api = api
+
+class ObjectStream(Stream):
+    """One object type; remembers the ids it saw live in this run (``seen``). Key ``id``;
+    the cursor is the newest ``lastmodifieddate`` (contacts) or ``hs_lastmodifieddate``."""
+
+    primary_key = "id"
+    reconcile = True
+
+    def __init__(self, client: HubSpotClient, ot: ObjectType, definitions: list[dict[str, Any]],
+                 custom: dict[str, Any] | None, options: ReadOptions,
+                 log: logging.Logger) -> None:
+        super().__init__(ot.name, cursor_field=f"properties.{ot.modified}",
+                         schema=object_schema(ot.name, definitions),
+                         description=f"HubSpot {ot.name} (search on {ot.modified})")
+        self.client = client
         self.ot = ot
-        self.lookback_ms = lookback_ms
-        self.search_page = search_page
-        self.window_ms = window_ms
+        self.definitions = definitions
+        self.custom = custom
+        self.lookback_ms = options.lookback_ms
+        self.search_page = options.search_page
+        self.window_ms = options.window_ms
         self.log = log
         self.seen = array.array("q")  # compact: a million ids take 8 MB
         self.listed_all = False  # every live id is in ``seen`` (a full listing ran)
+
+    def archived_schema(self) -> dict[str, Any]:
+        """Every property definition (and a custom object's schema), with the JSON Schema."""
+        return {"properties": self.definitions, "json_schema": dict(self.schema or {}),
+                **({"object_schema": self.custom} if self.custom else {})}
 
     # -- records ----------------------------------------------------------------------------
 
@@ -67,7 +121,7 @@ class ObjectReader:
 
     # -- full -------------------------------------------------------------------------------
 
-    def read(self, cursor: Any, full: bool) -> Iterator[Batch]:
+    def read(self, cursor: Any, full: bool = False) -> Iterator[Batch]:
         if full or not isinstance(cursor, str):
             yield from self.full()
         else:
@@ -93,10 +147,10 @@ class ObjectReader:
                                       "properties": self.ot.properties}
             if after:
                 kwargs["after"] = after
-            page = self.api.call(what, self.api.objects.get_page_with_http_info,
-                                 self.ot.api_name, **kwargs)
+            page = self.client.call(what, self.client.objects.get_page_with_http_info,
+                                    self.ot.api_name, **kwargs)
             yield [self._record(o, deleted=archived) for o in page.results or []]
-            after = _next_after(page, after, what)
+            after = next_after(page, after, what)
             if after is None:
                 return
 
@@ -120,11 +174,11 @@ class ObjectReader:
             kwargs: dict[str, Any] = {"limit": LIST_PAGE, "archived": False}
             if after:
                 kwargs["after"] = after
-            page = self.api.call(what, self.api.objects.get_page_with_http_info,
-                                 self.ot.api_name, **kwargs)
+            page = self.client.call(what, self.client.objects.get_page_with_http_info,
+                                    self.ot.api_name, **kwargs)
             for obj in page.results or []:
                 yield str(obj.id)
-            after = _next_after(page, after, what)
+            after = next_after(page, after, what)
             if after is None:
                 return
 
@@ -136,9 +190,9 @@ class ObjectReader:
             filter_groups=[{"filters": filters}], sorts=[{"propertyName": sort,
                                                           "direction": direction}],
             properties=self.ot.properties, limit=limit, after=str(after))
-        return self.api.call(f"Searching HubSpot {self.ot.name}",
-                             self.api.search.do_search_with_http_info, self.ot.api_name,
-                             request)
+        return self.client.call(f"Searching HubSpot {self.ot.name}",
+                                self.client.search.do_search_with_http_info, self.ot.api_name,
+                                request)
 
     def _range(self, lo: int, hi: int | None) -> list[dict[str, Any]]:
         out = [{"propertyName": self.ot.modified, "operator": "GTE", "value": str(lo)}]
@@ -231,14 +285,3 @@ class ObjectReader:
                 return
             last_id = int(records[-1].id)
 
-
-def _next_after(page: Any, previous: str | None, what: str) -> str | None:
-    """The next page token, refusing a repeated one instead of looping forever."""
-    paging = getattr(page, "paging", None)
-    nxt = getattr(paging, "next", None) if paging is not None else None
-    after = getattr(nxt, "after", None) if nxt is not None else None
-    if after is None:
-        return None
-    if after == previous:
-        raise SourceError(f"{what}: HubSpot returned the same page twice; try again later.")
-    return str(after)

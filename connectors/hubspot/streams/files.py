@@ -1,10 +1,11 @@
-"""The ``owners`` and ``files`` streams of the HubSpot connector.
+"""The ``files`` stream: File Manager files, their bodies archived.
 
-Files: metadata from ``/files/v3/files/search`` (100 a page; ``updatedAtGte`` on later runs),
-bodies through ``/files/v3/files/{id}/signed-url`` and that URL, asked for only when the
-archive lacks the body (``FileBody.open``), so an expired URL is never reused. Bodies up to
-``BUFFER_LIMIT`` are read whole inside the retry policy (a cut-off download is retried);
-larger ones are streamed in chunks, and a cut there fails the stream (the next sync retries).
+Key ``id``. Metadata from ``/files/v3/files/search`` (100 a page; ``updatedAtGte`` on later
+runs; cursor = the newest ``updatedAt``), bodies through ``/files/v3/files/{id}/signed-url``
+and that URL, asked for only when the archive lacks the body (``FileBody.open``), so an
+expired URL is never reused. Bodies up to ``BUFFER_LIMIT`` are read whole inside the retry
+policy (a cut-off download is retried); larger ones are streamed in chunks, and a cut there
+fails the stream (the next sync retries).
 """
 
 from __future__ import annotations
@@ -13,29 +14,17 @@ import datetime as dt
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from connectors.hubspot_api import HubSpotApi, ms_iso, parse_ms, source_error, to_json
-from exporter.connector import Batch, FileBody
+from connectors.hubspot.client import HubSpotClient, source_error
+from connectors.hubspot.wire import ms_iso, next_after, parse_ms, to_json
+from exporter.connector import Batch, FileBody, Stream
 from exporter.errors import SourceError, TransientError
 from exporter.record import Record
 
-__all__ = ["FILE_SCHEMA", "OWNER_SCHEMA", "FileReader", "OwnerReader"]
+__all__ = ["FILE_SCHEMA", "FilesStream"]
 
 CHUNK = 1024 * 1024
 BUFFER_LIMIT = 16 * 1024 * 1024
 STAMP = {"type": "string", "format": "date-time"}
-OWNER_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "required": ["id", "createdAt", "updatedAt", "archived", "type"],
-    "properties": {
-        "id": {"type": "string"}, "email": {"type": ["string", "null"]},
-        "firstName": {"type": ["string", "null"]}, "lastName": {"type": ["string", "null"]},
-        "userId": {"type": ["integer", "null"]},
-        "userIdIncludingInactive": {"type": ["integer", "null"]},
-        "type": {"type": "string"}, "archived": {"type": "boolean"},
-        "createdAt": STAMP, "updatedAt": STAMP, "teams": {"type": "array"},
-    },
-}
 FILE_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -56,63 +45,35 @@ FILE_SCHEMA: dict[str, Any] = {
 }
 
 
-def _after(page: Any) -> str | None:
-    nxt = getattr(getattr(page, "paging", None), "next", None)
-    after = getattr(nxt, "after", None)
-    return str(after) if after else None
+class FilesStream(Stream):
+    name = "files"
+    primary_key = "id"
+    cursor_field = "updatedAt"
+    reconcile = True
+    schema = FILE_SCHEMA
+    description = "File Manager files, bodies archived"
 
-
-class OwnerReader:
-    def __init__(self, api: HubSpotApi) -> None:
-        self.api = api
-
-    def _pages(self, archived: bool) -> Iterator[list[Any]]:
-        after: str | None = None
-        while True:
-            kwargs: dict[str, Any] = {"limit": 100, "archived": archived}
-            if after:
-                kwargs["after"] = after
-            page = self.api.call("Listing HubSpot owners",
-                                 self.api.owners.get_page_with_http_info, **kwargs)
-            yield page.results or []
-            nxt = _after(page)
-            if nxt is None or nxt == after:
-                return
-            after = nxt
-
-    def read(self) -> Iterator[Batch]:
-        for archived in (False, True):  # deactivated users as tombstones keeping their data
-            for owners in self._pages(archived):
-                if owners:
-                    yield Batch([Record(str(o.id), to_json(o), archived) for o in owners])
-
-    def ids(self) -> Iterator[str]:
-        for owners in self._pages(False):
-            yield from (str(o.id) for o in owners)
-
-
-class FileReader:
-    def __init__(self, api: HubSpotApi, lookback_ms: int) -> None:
-        self.api = api
+    def __init__(self, client: HubSpotClient, lookback_ms: int) -> None:
+        super().__init__()
+        self.client = client
         self.lookback_ms = lookback_ms
 
     def _pages(self, since: dt.datetime | None) -> Iterator[list[Any]]:
         after: str | None = None
+        what = "Listing HubSpot files"
         while True:
             kwargs: dict[str, Any] = {"limit": 100}
             if since is not None:
                 kwargs["updated_at_gte"] = since
             if after:
                 kwargs["after"] = after
-            page = self.api.call("Listing HubSpot files", self.api.files.do_search_with_http_info,
-                                 **kwargs)
+            page = self.client.call(what, self.client.files.do_search_with_http_info, **kwargs)
             yield page.results or []
-            nxt = _after(page)
-            if nxt is None or nxt == after:
+            after = next_after(page, after, what)
+            if after is None:
                 return
-            after = nxt
 
-    def read(self, cursor: Any, full: bool) -> Iterator[Batch]:
+    def read(self, cursor: Any, full: bool = False) -> Iterator[Batch]:
         since = None
         if isinstance(cursor, str) and not full:
             ms = max(0, parse_ms(cursor) - self.lookback_ms)
@@ -143,31 +104,20 @@ class FileReader:
     def _open(self, file_id: str, size: int | None) -> Iterable[bytes]:
         what = f"Downloading HubSpot file {file_id}"
         if size is not None and size <= BUFFER_LIMIT:
-            return self.api.policy.call(what, lambda: self._whole(file_id, size, what))
+            return self.client.policy.call(what, lambda: self._whole(file_id, size, what))
         return self._stream(file_id, size, what)
 
     def _response(self, file_id: str, what: str) -> Any:
-        signed = self.api.call(f"Signing the download of HubSpot file {file_id}",
-                               self.api.files.get_signed_url_with_http_info, file_id)
-        try:
-            response = self.api.session().get(signed.url, stream=True, timeout=self.api.timeout)
-        except Exception as exc:
-            raise source_error(exc, what) from None
-        if response.status_code != 200:
-            response.close()
-            status = response.status_code
-            if status == 429 or status >= 500:
-                raise TransientError(f"{what} answered {status}")
-            raise SourceError(f"{what} failed: the file server answered {status}; the next "
-                              "sync will ask for a new link.")
-        return response
+        signed = self.client.call(f"Signing the download of HubSpot file {file_id}",
+                                  self.client.files.get_signed_url_with_http_info, file_id)
+        return self.client.fetch_signed(signed.url, what)
 
     def _whole(self, file_id: str, size: int, what: str) -> list[bytes]:
         response = self._response(file_id, what)
         try:
             chunks = list(response.iter_content(CHUNK))
         except Exception as exc:
-            raise source_error(exc, what) from None
+            raise source_error(exc, what) from exc
         finally:
             response.close()
         got = sum(len(c) for c in chunks)
@@ -176,7 +126,7 @@ class FileReader:
         return chunks
 
     def _stream(self, file_id: str, size: int | None, what: str) -> Iterator[bytes]:
-        response = self.api.policy.call(what, lambda: self._response(file_id, what))
+        response = self.client.policy.call(what, lambda: self._response(file_id, what))
         got = 0
         try:
             for chunk in response.iter_content(CHUNK):
@@ -184,7 +134,7 @@ class FileReader:
                 yield chunk
         except Exception as exc:
             raise SourceError(f"{what} was cut off ({source_error(exc, what)}); the next sync "
-                              "will try again.") from None
+                              "will try again.") from exc
         finally:
             response.close()
         if size is not None and got != size:

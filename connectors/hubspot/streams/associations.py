@@ -4,6 +4,9 @@ Key ``<fromType>/<fromId>/<toType>/<toId>/<typeId>`` (stream names, e.g.
 ``notes/10234/contacts/10012/202``); data ``{fromObjectType, fromObjectId, toObjectType,
 toObjectId, associationTypeId, category, label}`` as v4 returns each association type.
 
+It declares ``depends_on`` = the object streams: it reads the ids they listed or found
+changed in this run, so the base connector orders it after them.
+
 Why one record per edge rather than per object type stream: an edge belongs to two objects
 and may carry several labels (type ids); one flat stream keyed by the whole edge is what a
 restore replays with ``batch/create``, and a removed edge is a tombstone of exactly that key.
@@ -28,18 +31,18 @@ from __future__ import annotations
 import array
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
 
-from connectors.hubspot_api import HubSpotApi
-from connectors.hubspot_read import ObjectReader
-from exporter.connector import Batch
+from connectors.hubspot.client import HubSpotClient
+from connectors.hubspot.streams.objects import ObjectStream
+from exporter.connector import Batch, Stream
 from exporter.errors import SourceError
 from exporter.record import Record
 
-__all__ = ["ASSOCIATION_SCHEMA", "AssociationReader"]
+__all__ = ["ASSOCIATION_SCHEMA", "AssociationsStream"]
 
 BATCH = 1000  # v4 batch/read inputs per call
 KEEP_EDGES = 3_000_000  # edges kept for reconciliation after a full read (72 MB at most)
@@ -70,19 +73,26 @@ def _edges(from_type: str, from_id: str, to_type: str, rows: Iterable[Any]) -> I
                                "label": spec.label})
 
 
-class AssociationReader:
-    """Reads edges for sets of ids through v4 batch/read."""
+class AssociationsStream(Stream):
+    """Edges for sets of ids through v4 batch/read; after the object streams it reads from."""
 
-    def __init__(self, api: HubSpotApi, readers: dict[str, ObjectReader],
+    name = "associations"
+    primary_key = "id"
+    reconcile = True
+    schema = ASSOCIATION_SCHEMA
+    description = "v4 associations, one record per edge"
+
+    def __init__(self, client: HubSpotClient, objects: Mapping[str, ObjectStream],
                  log: logging.Logger) -> None:
-        self.api = api
-        self.readers = readers
+        super().__init__(depends_on=tuple(objects))
+        self.client = client
+        self.readers = dict(objects)
         self.log = log
         # the edges a full read found in this run, packed (24 bytes an edge), so that the
         # reconciliation right after it needs no second read; None when not kept
         self._edges: array.array[int] | None = None
 
-    def read(self, cursor: Any, full: bool) -> Iterator[Batch]:
+    def read(self, cursor: Any, full: bool = False) -> Iterator[Batch]:
         """Edges of this run's changed records (all records when ``full`` or on the first
         run). The cursor keeps the type pairs that had edges at the last full read; later
         runs ask only those pairs (a new kind of pair is found by the next ``--full``)."""
@@ -164,8 +174,8 @@ class AssociationReader:
             body = BatchInputPublicFetchAssociationsBatchRequest(
                 inputs=[{"id": str(i)} for i in chunk])
             what = f"Reading HubSpot associations {from_name} -> {to_name}"
-            page = self.api.call(what, self.api.assoc_batch.get_page_with_http_info,
-                                 from_api, to_api, body)
+            page = self.client.call(what, self.client.assoc_batch.get_page_with_http_info,
+                                    from_api, to_api, body)
             self._check_errors(page, what)
             records: list[Record] = []
             for result in page.results or []:
@@ -183,8 +193,8 @@ class AssociationReader:
         from_api = self.readers[from_name].ot.api_name
         to_api = self.readers[to_name].ot.api_name
         while after:
-            page = self.api.call(what, self.api.assoc_basic.get_page_with_http_info,
-                                 from_api, from_id, to_api, after=after, limit=500)
+            page = self.client.call(what, self.client.assoc_basic.get_page_with_http_info,
+                                    from_api, from_id, to_api, after=after, limit=500)
             yield from _edges(from_name, from_id, to_name, page.results or [])
             paging = getattr(page, "paging", None)
             nxt = getattr(getattr(paging, "next", None), "after", None)
