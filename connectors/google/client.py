@@ -58,9 +58,11 @@ from exporter.errors import (
     TransientError,
 )
 from exporter.retry import RetryPolicy
+from exporter.settings import Setting
 from exporter.transport import LoopbackHttp
 
-__all__ = ["READ_SCOPES", "WRITE_SCOPES", "GoogleClient", "credentials", "source_error"]
+__all__ = ["CREDENTIAL_SETTINGS", "READ_SCOPES", "WRITE_SCOPES", "GoogleClient", "credentials",
+           "source_error"]
 
 READ_SCOPES = (
     "https://www.googleapis.com/auth/drive.readonly",
@@ -82,6 +84,33 @@ PERMISSION_REASONS = {"insufficientPermissions", "forbidden", "appNotAuthorizedT
 TRANSPORT_ERRORS = (httplib2.HttpLib2Error, OSError, http.client.HTTPException,
                     requests.exceptions.RequestException, google.auth.exceptions.TransportError)
 OAUTH_REFRESH_URL = "https://oauth2.googleapis.com/token"
+
+
+#: How to sign in and reach Google: settings of the connector and of the Sheets restore
+#: target alike.
+CREDENTIAL_SETTINGS: tuple[Setting, ...] = (
+    Setting("token", "secret", "An OAuth access token (refreshed with refresh_token when it "
+            "expires)", secret=True),
+    Setting("refresh_token", "secret", "An OAuth refresh token, with client_id and "
+            "client_secret", secret=True),
+    Setting("client_id", "string", "The OAuth client id that issued the refresh token"),
+    Setting("client_secret", "secret", "The OAuth client's secret", secret=True),
+    Setting("token_uri", "string", "Where OAuth tokens are refreshed",
+            default=OAUTH_REFRESH_URL),
+    Setting("service_account_file", "path", "A service account's JSON key file, readable "
+            "only by its owner (chmod 600)"),
+    Setting("delegated_user", "string", "With service_account_file: the Workspace user to "
+            "act as (domain-wide delegation)"),
+    Setting("authorized_user_file", "path", "An OAuth sign-in saved as JSON (with its "
+            "refresh token), readable only by its owner (chmod 600)"),
+    Setting("base_url", "string", "Where the Google APIs are (e.g. the sandbox's URL); "
+            "default: Google itself"),
+    Setting("timeout", "number", "Seconds to wait for an answer", default=60, minimum=1),
+    Setting("retry_attempts", "integer", "Tries per request when Google is busy or the "
+            "connection fails", default=6, minimum=1),
+    Setting("retry_base_delay", "number", "Seconds before the first retry; doubles each time",
+            default=0.5, minimum=0),
+)
 
 
 # -- errors ---------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from connectors.google.client import OAUTH_REFRESH_URL, GoogleClient
+from connectors.google.client import CREDENTIAL_SETTINGS, GoogleClient
 from connectors.google.streams import (
     CalendarEventsStream,
     CalendarList,
@@ -38,32 +38,7 @@ from exporter.connector import CheckResult, Connector, Stream
 from exporter.errors import AuthError, ConfigError, SourceError
 from exporter.settings import Setting
 
-__all__ = ["CREDENTIAL_SETTINGS", "SETTINGS", "GoogleConnector"]
-
-#: How to sign in and reach Google; shared with the Sheets restore target.
-CREDENTIAL_SETTINGS: tuple[Setting, ...] = (
-    Setting("token", "secret", "An OAuth access token (refreshed with refresh_token when it "
-            "expires)", secret=True),
-    Setting("refresh_token", "secret", "An OAuth refresh token, with client_id and "
-            "client_secret", secret=True),
-    Setting("client_id", "string", "The OAuth client id that issued the refresh token"),
-    Setting("client_secret", "secret", "The OAuth client's secret", secret=True),
-    Setting("token_uri", "string", "Where OAuth tokens are refreshed",
-            default=OAUTH_REFRESH_URL),
-    Setting("service_account_file", "path", "A service account's JSON key file, readable "
-            "only by its owner (chmod 600)"),
-    Setting("delegated_user", "string", "With service_account_file: the Workspace user to "
-            "act as (domain-wide delegation)"),
-    Setting("authorized_user_file", "path", "An OAuth sign-in saved as JSON (with its "
-            "refresh token), readable only by its owner (chmod 600)"),
-    Setting("base_url", "string", "Where the Google APIs are (e.g. the sandbox's URL); "
-            "default: Google itself"),
-    Setting("timeout", "number", "Seconds to wait for an answer", default=60, minimum=1),
-    Setting("retry_attempts", "integer", "Tries per request when Google is busy or the "
-            "connection fails", default=6, minimum=1),
-    Setting("retry_base_delay", "number", "Seconds before the first retry; doubles each time",
-            default=0.5, minimum=0),
-)
+__all__ = ["SETTINGS", "GoogleConnector"]
 
 SETTINGS: tuple[Setting, ...] = (
     *CREDENTIAL_SETTINGS,
