@@ -132,3 +132,29 @@ def test_the_spreadsheet_setting_is_required(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="spreadsheet_id"):
         build_writer("sheets", {"type": "google_sheets", "token": {"env": "NOPE"}},
                      tmp_path / "config.toml")
+
+
+def test_answers_lost_after_the_write_never_duplicate_rows_or_tabs(
+        archive: Archive, tmp_path: Path) -> None:
+    run = archive.begin_run()
+    archive.put_batch(run, "salesforce", "Account", ACCOUNTS)
+    archive.put_batch(run, "salesforce", "Staff__c", STAFF)
+    archive.finish_run(run, "ok")
+    mapping_path = tmp_path / "m.toml"
+    mapping_path.write_text(MAPPING, encoding="utf-8")
+    with Sandbox(clients=3, seed=4, vendors=("google",)) as sb:
+        drive, sheets = google_service(sb, "drive"), google_service(sb, "sheets")
+        sid = drive.files().create(body={"name": "Restore", "mimeType": SHEET}).execute()["id"]
+        # The emulator applies each of these writes, then cuts its answer short.
+        sb.faults.add("google", "truncated", endpoint="sheets.values.append", times=2)
+        sb.faults.add("google", "truncated", endpoint="sheets.spreadsheets.batchUpdate")
+        sb.faults.add("google", "server_error", endpoint="sheets.values.batchUpdate")
+        writer = _writer(sb, tmp_path, sid)
+        report = run_restore(archive, writer, load_mapping(mapping_path), target="sheets")
+        assert report.status == "ok", report.errors
+        assert all(f.fired == f.times for f in sb.faults.faults)
+        titles = [s["properties"]["title"] for s in sheets.spreadsheets().get(
+            spreadsheetId=sid).execute()["sheets"]]
+        assert titles == ["Sheet1", "Clients", "Staff"]
+        assert sorted(_rows(sheets, sid, "Clients")) == ["001A", "001B"]
+        assert len(_tab(sheets, sid, "Clients")) == 3 and len(_tab(sheets, sid, "Staff")) == 3

@@ -260,16 +260,20 @@ class GoogleClient:
 
     def call(self, what: str, request: Any) -> dict[str, Any]:
         """Execute one SDK request with retries; the response must be a JSON object."""
-        def attempt() -> dict[str, Any]:
-            self.requests += 1
-            try:
-                result = request.execute(num_retries=0)  # the shared policy retries, not the SDK
-            except Exception as exc:  # mapped in one place; unknown kinds re-raise there
-                raise_mapped(exc, what)
-            if not isinstance(result, dict):  # the SDK hands back a non-JSON body as a str
-                raise TransientError(f"{what}: Google sent a malformed response")
-            return result
-        return self.policy.call(what, attempt)
+        return self.policy.call(what, partial(self.execute, what, request))
+
+    def execute(self, what: str, request: Any) -> dict[str, Any]:
+        """One try of one SDK request, errors mapped. For writes that must look before they
+        try again (an append whose answer was lost may have been applied): the caller runs
+        its own attempts through :attr:`policy`."""
+        self.requests += 1
+        try:
+            result = request.execute(num_retries=0)  # the shared policy retries, not the SDK
+        except Exception as exc:  # mapped in one place; unknown kinds re-raise there
+            raise_mapped(exc, what)
+        if not isinstance(result, dict):  # the SDK hands back a non-JSON body as a str
+            raise TransientError(f"{what}: Google sent a malformed response")
+        return result
 
     def pages(self, what: str, make: Callable[[str | None], Any]
               ) -> Iterator[dict[str, Any]]:

@@ -24,6 +24,7 @@ import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar
 
 from connectors.google.client import CREDENTIAL_SETTINGS, WRITE_SCOPES, GoogleClient
@@ -97,14 +98,15 @@ class GoogleSheetsWriter(Writer):
 
     # -- tabs ------------------------------------------------------------------------------
 
-    def _titles(self) -> dict[str, _Tab]:
-        if self._tabs is None:
+    def _titles(self, refresh: bool = False) -> dict[str, _Tab]:
+        if self._tabs is None or refresh:
             info = self.client.call("Sheets spreadsheet", self._sheets.get(
                 spreadsheetId=self.spreadsheet, fields="sheets(properties(title))"))
             self._tabs = {}
             for s in info.get("sheets") or []:
                 title = str(s.get("properties", {}).get("title", ""))
                 self._tabs[title] = _Tab(title)
+            self._loaded.clear()
         return self._tabs
 
     def _tab(self, obj: str, create: bool) -> _Tab | None:
@@ -113,20 +115,28 @@ class GoogleSheetsWriter(Writer):
         if obj not in tabs:
             if not create:
                 return None
-            self.client.call("Sheets add tab", self._sheets.batchUpdate(
-                spreadsheetId=self.spreadsheet,
-                body={"requests": [{"addSheet": {"properties": {"title": obj}}}]}))
-            tabs[obj] = _Tab(obj)
-            self._loaded.add(obj)
+            # ``[]`` counts the tries: a retry looks before it adds again.
+            self.client.policy.call("Sheets add tab", partial(self._add_tab, obj, []))
+            tabs = self._titles()  # a retry may have read them again
+            tabs.setdefault(obj, _Tab(obj))
         tab = tabs[obj]
         if obj not in self._loaded:
             self._read_tab(tab)
             self._loaded.add(obj)
         return tab
 
+    def _add_tab(self, obj: str, tries: list[int]) -> None:
+        tries.append(1)
+        if len(tries) > 1 and obj in self._titles(refresh=True):
+            return  # the earlier try added it; only its answer was lost
+        self.client.execute("Sheets add tab", self._sheets.batchUpdate(
+            spreadsheetId=self.spreadsheet,
+            body={"requests": [{"addSheet": {"properties": {"title": obj}}}]}))
+
     def _read_tab(self, tab: _Tab) -> None:
         rows = self._values(tab.title)
         tab.header = [str(c) for c in rows[0]] if rows else []
+        tab.rows = {}
         if ID not in tab.header:
             if any(rows[1:]):
                 raise SourceError(f"The tab '{tab.title}' of the Google spreadsheet has no "
@@ -177,7 +187,9 @@ class GoogleSheetsWriter(Writer):
         tab.header = header
         new = [key for key in rows if key not in tab.rows]
         if new:
-            self._append(tab, [[rows[k].get(n) for n in header] for k in new], new)
+            # ``[]`` counts the tries: a retry looks before it appends again.
+            self.client.policy.call("Sheets append rows", partial(self._append, tab, rows, new,
+                                                                  []))
         results += [WriteResult(key, key, created=key in new) for key in rows]
         return results
 
@@ -186,10 +198,20 @@ class GoogleSheetsWriter(Writer):
         values.update({ln.name: ln.to_id for ln in item.links})
         return values
 
-    def _append(self, tab: _Tab, rows: list[list[Any]], keys: list[str]) -> None:
-        got = self.client.call("Sheets append rows", self._sheets.values().append(
+    def _append(self, tab: _Tab, rows: Mapping[str, Mapping[str, Any]], keys: list[str],
+                tries: list[int]) -> None:
+        """One try at appending the rows of ``keys``. An append is not idempotent: after a
+        failed try, the tab is read again and only the rows still missing are sent."""
+        tries.append(1)
+        if len(tries) > 1:
+            self._read_tab(tab)
+            keys = [k for k in keys if k not in tab.rows]
+            if not keys:
+                return
+        got = self.client.execute("Sheets append rows", self._sheets.values().append(
             spreadsheetId=self.spreadsheet, range=f"{a1_tab(tab.title)}!A1",
-            valueInputOption="RAW", insertDataOption="INSERT_ROWS", body={"values": rows}))
+            valueInputOption="RAW", insertDataOption="INSERT_ROWS",
+            body={"values": [[rows[k].get(n) for n in tab.header] for k in keys]}))
         where = str((got.get("updates") or {}).get("updatedRange", ""))
         found = re.search(r"![A-Z]+(\d+)(?::[A-Z]+(\d+))?$", where)
         if found is None:
