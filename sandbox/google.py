@@ -50,6 +50,7 @@ from sandbox.google_data import (
 )
 from sandbox.google_query import A1Range, apply_mask, parse_fields, parse_q
 from sandbox.http import Emulator, HTTPError, Request, Response
+from sandbox.sheets_writes import sheet_write_routes
 
 __all__ = ["GoogleEmulator"]
 
@@ -196,6 +197,7 @@ class GoogleEmulator(Emulator):
             ("DELETE", cal + "/events/(?P<eid>[^/]+)", "calendar.events.delete",
              self.events_delete),
         ]
+        routes += sheet_write_routes(self.store)
         for method, pattern, endpoint, handler in routes:
             self.add_route(method, pattern, endpoint, self._guard(endpoint, handler))
 

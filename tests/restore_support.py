@@ -21,3 +21,19 @@ def salesforce(sb: Sandbox) -> Any:
 def hubspot_client(sb: Sandbox) -> Any:
     return hubspot.Client.create(access_token=CREDENTIALS["hubspot"]["access_token"],
                                  host=sb.urls["hubspot"])
+
+
+def google_service(sb: Sandbox, api: str) -> Any:
+    """A google-api-python-client service (``drive`` or ``sheets``) on the sandbox."""
+    import google.oauth2.credentials
+    import google_auth_httplib2
+    from googleapiclient.discovery import build
+
+    from exporter.transport import LoopbackHttp
+
+    base = sb.urls["google"]
+    creds = google.oauth2.credentials.Credentials(token=CREDENTIALS["google"]["token"])
+    http = google_auth_httplib2.AuthorizedHttp(creds, http=LoopbackHttp(base))
+    endpoint = {"drive": "/drive/v3/", "sheets": "/"}[api]
+    return build(api, {"drive": "v3", "sheets": "v4"}[api], http=http, static_discovery=True,
+                 client_options={"api_endpoint": base + endpoint}, cache_discovery=False)

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from googleapiclient.errors import HttpError
 
-from connectors.google_api import source_error
+from connectors.google.client import source_error
 from exporter.archive import Archive
 from exporter.connector import Connector
 from exporter.errors import AuthError, ConfigError, QuotaExhausted, SourceError, TransientError

@@ -1,4 +1,4 @@
-"""How the Google connector reads sheet rows (stream ``sheet_rows``).
+"""Stream ``sheet_rows``: one record per non-empty row below the header of every grid tab.
 
 Spreadsheets have no change feed. The cursor keeps, per spreadsheet, its Drive
 ``modifiedTime`` and the row ids each tab had: an unchanged spreadsheet costs no Sheets
@@ -21,23 +21,24 @@ import logging
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from connectors.google_api import GoogleApi
-from exporter.connector import Batch
+from connectors.google.client import GoogleClient
+from connectors.google.schemas import ROW_SCHEMA
+from exporter.connector import Batch, Stream
 from exporter.errors import SourceError, TransientError
 from exporter.record import Record
 
-__all__ = ["SheetsReader", "field_names"]
+__all__ = ["SheetRowsStream", "a1_tab", "column_letter", "field_names"]
 
 SHEET = "application/vnd.google-apps.spreadsheet"
 ROW_WINDOW = 5000  # rows per values.get: bounded memory, few requests
 TOMBSTONE_BATCH = 5000
 
 
-def _a1_tab(title: str) -> str:
+def a1_tab(title: str) -> str:
     return "'" + title.replace("'", "''") + "'"
 
 
-def _column(n: int) -> str:
+def column_letter(n: int) -> str:
     name = ""
     while n >= 0:
         n, rem = divmod(n, 26)
@@ -53,7 +54,7 @@ def field_names(header: list[Any], width: int) -> list[str]:
     seen: set[str] = set()
     for i in range(width):
         cell = str(header[i]).strip() if i < len(header) else ""
-        base = cell or _column(i)
+        base = cell or column_letter(i)
         name, n = base, 1
         while name in seen:
             n += 1
@@ -92,12 +93,19 @@ class _TabRows:
         return (key if n == 1 else f"{key}#{n}"), data
 
 
-class SheetsReader:
-    """sheet_rows: see the module docstring."""
+class SheetRowsStream(Stream):
+    """Rows of every tab of the chosen spreadsheets; see the module docstring."""
 
-    def __init__(self, api: GoogleApi, chosen: list[str] | None,
+    name = "sheet_rows"
+    primary_key = "id"
+    schema = ROW_SCHEMA
+    reconcile = True
+    description = "Rows of every tab of the chosen spreadsheets"
+
+    def __init__(self, client: GoogleClient, chosen: list[str] | None,
                  row_keys: Mapping[str, list[str]], log: logging.Logger) -> None:
-        self.api = api
+        super().__init__()
+        self.client = client
         self.chosen = chosen
         self.row_keys = row_keys
         self.log = log
@@ -107,9 +115,9 @@ class SheetsReader:
     def spreadsheets(self) -> list[dict[str, Any]]:
         """The spreadsheets to read (id, name, modifiedTime), from one Drive listing."""
         if self._files is None:
-            drive = self.api.service("drive")
+            drive = self.client.service("drive")
             q = f"mimeType = '{SHEET}' and trashed = false"
-            found = [f for page in self.api.pages("Drive spreadsheet listing",
+            found = [f for page in self.client.pages("Drive spreadsheet listing",
                                                   lambda t: drive.files().list(
                                                       q=q, pageSize=1000, pageToken=t,
                                                       fields="nextPageToken,files(id,name,"
@@ -127,15 +135,15 @@ class SheetsReader:
     def meta(self, sid: str) -> dict[str, Any]:
         """Spreadsheet properties, grid tabs and their header rows (two requests)."""
         if sid not in self._meta:
-            sheets = self.api.service("sheets").spreadsheets()
-            info = self.api.call("Sheets spreadsheet", sheets.get(
+            sheets = self.client.service("sheets").spreadsheets()
+            info = self.client.call("Sheets spreadsheet", sheets.get(
                 spreadsheetId=sid, fields="spreadsheetId,properties,sheets(properties)"))
             tabs = [s["properties"] for s in info.get("sheets") or []
                     if s.get("properties", {}).get("sheetType", "GRID") == "GRID"]
             headers: list[Any] = []
             if tabs:
-                got = self.api.call("Sheets header rows", sheets.values().batchGet(
-                    spreadsheetId=sid, ranges=[f"{_a1_tab(t['title'])}!1:1" for t in tabs]))
+                got = self.client.call("Sheets header rows", sheets.values().batchGet(
+                    spreadsheetId=sid, ranges=[f"{a1_tab(t['title'])}!1:1" for t in tabs]))
                 headers = got.get("valueRanges") or []
                 if len(headers) != len(tabs):
                     raise TransientError("Sheets header rows: the answer lacks some tabs")
@@ -144,12 +152,23 @@ class SheetsReader:
             self._meta[sid] = info
         return self._meta[sid]
 
-    def schema(self) -> dict[str, Any]:
-        return {"row_keys": dict(self.row_keys), "spreadsheets": {
+    def archived_schema(self) -> dict[str, Any]:
+        """The row schema, and each spreadsheet's properties, tab properties and header row
+        (two requests per spreadsheet per run)."""
+        return {"row": dict(ROW_SCHEMA), "row_keys": dict(self.row_keys), "spreadsheets": {
             f["id"]: {"name": f.get("name"), "modifiedTime": f.get("modifiedTime"),
                       **self.meta(f["id"])} for f in self.spreadsheets()}}
 
-    def read(self, cursor: Any, full: bool) -> Iterator[Batch]:
+    def probe(self) -> str:
+        """The chosen spreadsheets are all in Drive (for ``check``)."""
+        found = self.spreadsheets()
+        if self.chosen is not None and len(found) < len(self.chosen):
+            missing = sorted(set(self.chosen) - {f["id"] for f in found})
+            raise SourceError(f"Spreadsheet(s) {', '.join(missing)} were not found in Drive; "
+                              "check the ids in the spreadsheets setting and the sharing.")
+        return f"{len(found)} spreadsheet(s)."
+
+    def read(self, cursor: Any, full: bool = False) -> Iterator[Batch]:
         prev: dict[str, Any] = {} if full or not isinstance(cursor, dict) else cursor
         state = dict(prev)
         current = self.spreadsheets()
@@ -182,12 +201,12 @@ class SheetsReader:
         """(first row number, rows) per window of the tab below the header."""
         props = tab["properties"]
         total = int((props.get("gridProperties") or {}).get("rowCount", 0))
-        values = self.api.service("sheets").spreadsheets().values()
+        values = self.client.service("sheets").spreadsheets().values()
         start = 2
         while start <= total:
             end = min(start + ROW_WINDOW - 1, total)
-            got = self.api.call("Sheets rows", values.get(
-                spreadsheetId=sid, range=f"{_a1_tab(props['title'])}!{start}:{end}",
+            got = self.client.call("Sheets rows", values.get(
+                spreadsheetId=sid, range=f"{a1_tab(props['title'])}!{start}:{end}",
                 majorDimension="ROWS"))
             rows = got.get("values") or []
             if not isinstance(rows, list):
@@ -219,7 +238,7 @@ class SheetsReader:
                                                    "sheet": title, "values": values})
                              for key, values in window])
 
-    def list_ids(self) -> Iterator[str]:
+    def ids(self) -> Iterator[str]:
         for f in self.spreadsheets():
             for tab in self.meta(f["id"])["sheets"]:
                 title = tab["properties"]["title"]

@@ -1,17 +1,26 @@
-"""The Google connector's client side: credentials, SDK services, the one error mapping,
-paged calls through the shared retry policy, chunked downloads and discovery schemas.
+"""The one Google client: credentials, the SDK services over one authorized transport,
+calls and paged listings through the shared retry policy, chunked downloads, and the one
+mapping from what google-api-python-client and google-auth raise to exporter's errors.
 
-Error mapping (:func:`source_error`), from what google-api-python-client and google-auth
-raise to exporter's errors::
+Credentials (:func:`credentials`), first match wins:
+
+- ``service_account_file`` (+ ``delegated_user`` for domain-wide delegation);
+- ``authorized_user_file`` (an OAuth client's saved sign-in, with its refresh token);
+- ``token`` and/or ``refresh_token`` (+ ``client_id``, ``client_secret``, ``token_uri``).
+
+Error mapping (:func:`source_error`)::
 
     HttpError 401, RefreshError            -> AuthError      (reconnect the account)
-    HttpError 403 insufficient permissions -> AuthError      (grant read access)
+    HttpError 403 insufficient permissions -> AuthError      (grant access)
     HttpError 403 daily/project quota      -> QuotaExhausted (wait for tomorrow)
     HttpError 429, 403 rate limits, 5xx    -> TransientError (retried, Retry-After honoured)
-    HttpError 410 (Calendar sync token)    -> CursorExpired (the caller resyncs)
-    other HttpError (400, 404, ...)        -> SourceError
+    HttpError 410 (Calendar sync token)    -> CursorExpired  (the caller resyncs)
+    other HttpError (400, 404, ...)        -> RequestRefused
     timeouts, dropped or truncated bodies  -> TransientError
     a body that is not a JSON object       -> TransientError (the SDK returns HTML as a str)
+
+The SDK's own retries are off (``num_retries=0``): :class:`exporter.retry.RetryPolicy`
+retries, so the quota arithmetic and backoff are the same for every call and every vendor.
 
 Not covered: batch requests (they ignore ``api_endpoint``), shared drives.
 """
@@ -25,9 +34,9 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator, Mapping
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import google.auth.exceptions
 import google.oauth2.credentials
@@ -36,7 +45,6 @@ import google_auth_httplib2
 import httplib2
 import requests
 from googleapiclient.discovery import build
-from googleapiclient.discovery_cache import get_static_doc
 from googleapiclient.errors import HttpError
 from googleapiclient.http import build_http
 
@@ -50,14 +58,21 @@ from exporter.errors import (
     TransientError,
 )
 from exporter.retry import RetryPolicy
+from exporter.settings import Setting
 from exporter.transport import LoopbackHttp
 
-__all__ = ["GoogleApi", "discovery_schema", "source_error"]
+__all__ = ["CREDENTIAL_SETTINGS", "READ_SCOPES", "WRITE_SCOPES", "GoogleClient", "credentials",
+           "source_error"]
 
-SCOPES = (
+READ_SCOPES = (
     "https://www.googleapis.com/auth/drive.readonly",
     "https://www.googleapis.com/auth/spreadsheets.readonly",
     "https://www.googleapis.com/auth/calendar.readonly",
+)
+#: A restore writes spreadsheets only (and finds them through Drive).
+WRITE_SCOPES = (
+    "https://www.googleapis.com/auth/drive.readonly",
+    "https://www.googleapis.com/auth/spreadsheets",
 )
 ENDPOINTS = {"drive": "/drive/v3/", "sheets": "/", "calendar": "/calendar/v3/"}
 VERSIONS = {"drive": "v3", "sheets": "v4", "calendar": "v3"}
@@ -68,9 +83,37 @@ PERMISSION_REASONS = {"insufficientPermissions", "forbidden", "appNotAuthorizedT
 # OSError covers socket timeouts, refused or reset connections and TLS failures.
 TRANSPORT_ERRORS = (httplib2.HttpLib2Error, OSError, http.client.HTTPException,
                     requests.exceptions.RequestException, google.auth.exceptions.TransportError)
+OAUTH_REFRESH_URL = "https://oauth2.googleapis.com/token"
 
 
+#: How to sign in and reach Google: settings of the connector and of the Sheets restore
+#: target alike.
+CREDENTIAL_SETTINGS: tuple[Setting, ...] = (
+    Setting("token", "secret", "An OAuth access token (refreshed with refresh_token when it "
+            "expires)", secret=True),
+    Setting("refresh_token", "secret", "An OAuth refresh token, with client_id and "
+            "client_secret", secret=True),
+    Setting("client_id", "string", "The OAuth client id that issued the refresh token"),
+    Setting("client_secret", "secret", "The OAuth client's secret", secret=True),
+    Setting("token_uri", "string", "Where OAuth tokens are refreshed",
+            default=OAUTH_REFRESH_URL),
+    Setting("service_account_file", "path", "A service account's JSON key file, readable "
+            "only by its owner (chmod 600)"),
+    Setting("delegated_user", "string", "With service_account_file: the Workspace user to "
+            "act as (domain-wide delegation)"),
+    Setting("authorized_user_file", "path", "An OAuth sign-in saved as JSON (with its "
+            "refresh token), readable only by its owner (chmod 600)"),
+    Setting("base_url", "string", "Where the Google APIs are (e.g. the sandbox's URL); "
+            "default: Google itself"),
+    Setting("timeout", "number", "Seconds to wait for an answer", default=60, minimum=1),
+    Setting("retry_attempts", "integer", "Tries per request when Google is busy or the "
+            "connection fails", default=6, minimum=1),
+    Setting("retry_base_delay", "number", "Seconds before the first retry; doubles each time",
+            default=0.5, minimum=0),
+)
 
+
+# -- errors ---------------------------------------------------------------------------------
 
 def _reason(exc: HttpError) -> str:
     try:
@@ -90,32 +133,36 @@ def _retry_after(exc: HttpError) -> float | None:
         return None  # an HTTP-date: let the backoff decide
 
 
+def _http_error(exc: HttpError, what: str) -> SourceError:
+    status, reason = exc.resp.status, _reason(exc)
+    if status == 401:
+        return AuthError("Google refused the saved sign-in (401); reconnect the Google "
+                         "account and update the token.")
+    if status == 410:
+        return CursorExpired(f"{what}: the sync token expired.")
+    if status == 429 or status >= 500 or (status == 403 and reason in RATE_REASONS):
+        return TransientError(f"{what} answered {status} {reason}".strip(), _retry_after(exc))
+    if status == 403 and reason in QUOTA_REASONS:
+        return QuotaExhausted("The Google API quota for today is used up; the next "
+                              "sync will continue, or raise the quota in Google Cloud.")
+    if status == 403 and reason in PERMISSION_REASONS:
+        return AuthError(f"{what} was refused: the Google account lacks access; grant it "
+                         "(the scopes exporter asks for) and try again.")
+    return RequestRefused(f"{what} failed with Google error {status} {reason}".strip()
+                          + "; check the settings (ids, calendars, spreadsheets).",
+                          status, reason)
+
+
 def source_error(exc: BaseException, what: str) -> SourceError:
-    """The one mapping from SDK and transport exceptions to exporter's errors."""
+    """The one mapping from SDK and transport exceptions to exporter's errors; anything it
+    does not know is re-raised as it is (a bug, not a vendor problem)."""
     if isinstance(exc, SourceError):
         return exc
     if isinstance(exc, google.auth.exceptions.RefreshError):
         return AuthError("Google refused the saved sign-in (the access token is wrong, expired "
                          "or revoked); reconnect the Google account and update the token.")
     if isinstance(exc, HttpError):
-        status, reason = exc.resp.status, _reason(exc)
-        if status == 401:
-            return AuthError("Google refused the saved sign-in (401); reconnect the Google "
-                             "account and update the token.")
-        if status == 410:
-            return CursorExpired(f"{what}: the sync token expired.")
-        if status == 429 or status >= 500 or (status == 403 and reason in RATE_REASONS):
-            return TransientError(f"{what} answered {status} {reason}".strip(),
-                                  _retry_after(exc))
-        if status == 403 and reason in QUOTA_REASONS:
-            return QuotaExhausted("The Google API quota for today is used up; the next "
-                                  "sync will continue, or raise the quota in Google Cloud.")
-        if status == 403 and reason in PERMISSION_REASONS:
-            return AuthError(f"{what} was refused: the Google account lacks read access; "
-                             "grant it (read-only scopes) and try again.")
-        return RequestRefused(f"{what} failed with Google error {status} {reason}".strip()
-                              + "; check the source settings (ids, calendars, spreadsheets).",
-                              status, reason)
+        return _http_error(exc, what)
     if isinstance(exc, TRANSPORT_ERRORS):
         return TransientError(f"{what}: the connection failed or timed out "
                               f"({type(exc).__name__})")
@@ -124,54 +171,67 @@ def source_error(exc: BaseException, what: str) -> SourceError:
     raise exc
 
 
+def raise_mapped(exc: BaseException, what: str) -> NoReturn:
+    """Raise :func:`source_error` of ``exc`` with ``exc`` kept as its cause."""
+    err = source_error(exc, what)
+    if err is exc:
+        raise err
+    raise err from exc
+
+
+# -- credentials ------------------------------------------------------------------------------
+
 def _private_file(path_text: str, key: str) -> str:
     path = Path(path_text).expanduser()
     try:
         mode = path.stat().st_mode
-    except OSError:
-        raise ConfigError(f"The Google {key} {path} does not exist or cannot be read.") from None
+    except OSError as exc:
+        raise ConfigError(f"The Google {key} {path} does not exist or cannot be read.") from exc
     if os.name != "nt" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(f"The Google {key} {path} can be read by other users; run "
                           f"'chmod 600 {path}' and try again.")
     return str(path)
 
 
-def credentials(config: Mapping[str, Any], secrets: Mapping[str, str]) -> Any:
-    """google-auth credentials from the source's settings, read-only scopes."""
+def credentials(config: Mapping[str, Any], secrets: Mapping[str, str],
+                scopes: tuple[str, ...] = READ_SCOPES) -> Any:
+    """google-auth credentials from the settings (see the module docstring)."""
     if config.get("service_account_file"):
         path = _private_file(str(config["service_account_file"]), "service_account_file")
         try:
             creds = google.oauth2.service_account.Credentials.from_service_account_file(
-                path, scopes=list(SCOPES))
-        except (ValueError, OSError, google.auth.exceptions.GoogleAuthError):
+                path, scopes=list(scopes))
+        except (ValueError, OSError, google.auth.exceptions.GoogleAuthError) as exc:
             raise ConfigError(f"The Google service account file {path} is not a valid key "
-                              "file; download a new JSON key.") from None
+                              "file; download a new JSON key.") from exc
         subject = config.get("delegated_user")
         return creds.with_subject(str(subject)) if subject else creds
     if config.get("authorized_user_file"):
         path = _private_file(str(config["authorized_user_file"]), "authorized_user_file")
         try:
             return google.oauth2.credentials.Credentials.from_authorized_user_file(
-                path, scopes=list(SCOPES))
-        except (ValueError, OSError):
+                path, scopes=list(scopes))
+        except (ValueError, OSError) as exc:
             raise ConfigError(f"The Google authorized user file {path} is not valid; sign in "
-                              "again to create it.") from None
+                              "again to create it.") from exc
     if not secrets.get("token") and not secrets.get("refresh_token"):
-        raise ConfigError("The Google source needs token (or refresh_token with client_id and "
+        raise ConfigError("The Google settings need token (or refresh_token with client_id and "
                           "client_secret), service_account_file or authorized_user_file.")
     return google.oauth2.credentials.Credentials(
         token=secrets.get("token"), refresh_token=secrets.get("refresh_token"),
         client_id=config.get("client_id"), client_secret=secrets.get("client_secret"),
-        token_uri=config.get("token_uri", "https://oauth2.googleapis.com/token"),
-        scopes=list(SCOPES))
+        token_uri=config.get("token_uri") or OAUTH_REFRESH_URL, scopes=list(scopes))
 
 
-class GoogleApi:
-    """The three SDK services over one authorized transport, and calls through one retry
-    policy. Counts requests for :meth:`usage`."""
+# -- the client -------------------------------------------------------------------------------
+
+class GoogleClient:
+    """The SDK services over one authorized transport, and calls through one retry policy.
+    Counts requests for :meth:`usage`. Used by the streams and by the Sheets restore target."""
 
     def __init__(self, config: Mapping[str, Any], secrets: Mapping[str, str],
-                 log: logging.Logger, policy: RetryPolicy | None = None) -> None:
+                 log: logging.Logger, policy: RetryPolicy | None = None,
+                 scopes: tuple[str, ...] = READ_SCOPES) -> None:
         self.log = log
         self.policy = policy or RetryPolicy(
             attempts=int(config.get("retry_attempts", 6)),
@@ -180,7 +240,7 @@ class GoogleApi:
         self.chunk_bytes = int(config.get("download_chunk_bytes", 4 * 1024 * 1024))
         timeout = float(config.get("timeout", 60))
         base = str(config.get("base_url") or "").rstrip("/")
-        creds = credentials(config, secrets)
+        creds = credentials(config, secrets, scopes)
         transport: Any = (LoopbackHttp(base, timeout=timeout) if base.startswith("http://")
                           else build_http())
         if not base.startswith("http://"):
@@ -200,16 +260,20 @@ class GoogleApi:
 
     def call(self, what: str, request: Any) -> dict[str, Any]:
         """Execute one SDK request with retries; the response must be a JSON object."""
-        def attempt() -> dict[str, Any]:
-            self.requests += 1
-            try:
-                result = request.execute(num_retries=0)  # the shared policy retries, not the SDK
-            except Exception as exc:  # mapped in one place; unknown kinds re-raise there
-                raise source_error(exc, what) from None
-            if not isinstance(result, dict):  # the SDK hands back a non-JSON body as a str
-                raise TransientError(f"{what}: Google sent a malformed response")
-            return result
-        return self.policy.call(what, attempt)
+        return self.policy.call(what, partial(self.execute, what, request))
+
+    def execute(self, what: str, request: Any) -> dict[str, Any]:
+        """One try of one SDK request, errors mapped. For writes that must look before they
+        try again (an append whose answer was lost may have been applied): the caller runs
+        its own attempts through :attr:`policy`."""
+        self.requests += 1
+        try:
+            result = request.execute(num_retries=0)  # the shared policy retries, not the SDK
+        except Exception as exc:  # mapped in one place; unknown kinds re-raise there
+            raise_mapped(exc, what)
+        if not isinstance(result, dict):  # the SDK hands back a non-JSON body as a str
+            raise TransientError(f"{what}: Google sent a malformed response")
+        return result
 
     def pages(self, what: str, make: Callable[[str | None], Any]
               ) -> Iterator[dict[str, Any]]:
@@ -251,7 +315,7 @@ class GoogleApi:
         try:
             resp, content = request.http.request(request.uri, "GET", headers=headers)
         except Exception as exc:  # mapped in one place; unknown kinds re-raise there
-            raise source_error(exc, what) from None
+            raise_mapped(exc, what)
         if resp.status == 416 and resp.get("content-range", "").endswith("/0"):
             return b"", 0  # an empty file
         if resp.status not in (200, 206):
@@ -273,45 +337,3 @@ class GoogleApi:
 
     def usage(self) -> dict[str, Any]:
         return {"requests": self.requests, "retries": self.policy.retries}
-
-
-# -- JSON Schema from the discovery documents ---------------------------------------------
-
-_TYPES = {"string", "integer", "number", "boolean", "object", "array"}
-
-
-@lru_cache(maxsize=8)
-def _discovery(api: str) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(get_static_doc(api, VERSIONS[api]))
-    return doc
-
-
-def _convert(spec: Mapping[str, Any], schemas: Mapping[str, Any], depth: int) -> dict[str, Any]:
-    if "$ref" in spec:
-        if depth > 6:  # self-referencing schemas: stop describing, accept anything
-            return {}
-        return _convert(schemas[spec["$ref"]], schemas, depth + 1)
-    kind = spec.get("type")
-    if kind not in _TYPES:
-        return {}  # "any"
-    out: dict[str, Any] = {"type": [kind, "null"]}
-    if kind == "object":
-        if "properties" in spec:
-            out["properties"] = {k: _convert(v, schemas, depth + 1)
-                                 for k, v in spec["properties"].items()}
-        if isinstance(spec.get("additionalProperties"), dict):
-            out["additionalProperties"] = _convert(spec["additionalProperties"], schemas,
-                                                   depth + 1)
-    elif kind == "array" and isinstance(spec.get("items"), dict):
-        out["items"] = _convert(spec["items"], schemas, depth + 1)
-    return out
-
-
-def discovery_schema(api: str, name: str) -> dict[str, Any]:
-    """JSON Schema of a discovery resource (every field nullable, unknown fields allowed:
-    Google adds fields before the discovery document catches up)."""
-    schemas = _discovery(api)["schemas"]
-    out = _convert(schemas[name], schemas, 0)
-    out["type"] = "object"
-    out["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    return out
