@@ -138,7 +138,8 @@ def connectors(state: State, show_streams: bool, show_settings: bool, markdown: 
         loaded = load_plugins(group)
         for type_name, cls in sorted(loaded.classes.items()):
             doc = (cls.__doc__ or "").strip().splitlines()
-            out.print(f"[bold]{escape(type_name)}[/] {kind} ({cls.__module__}): "
+            out.print(f"[bold]{escape(type_name)}[/] {kind} "
+                      f"({escape(loaded.addresses[type_name])}): "
                       f"{escape(doc[0]) if doc else ''}", markup=True)
             if getattr(cls, "known_streams", ()):
                 out.print("  streams: " + ", ".join(cls.known_streams))

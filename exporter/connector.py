@@ -149,8 +149,7 @@ class Connector:
     :meth:`discover` and :meth:`check`; reading is the streams' work."""
 
     name: ClassVar[str] = ""
-    #: Every setting of a ``[sources.NAME]`` table of this type (besides ``type`` and the
-    #: engine's own, see :data:`exporter.sources.ENGINE_SETTINGS`).
+    #: Every setting of a ``[sources.NAME]`` table of this type (besides ``type``).
     settings: ClassVar[tuple[Setting, ...]] = ()
     #: The streams a typical account has, for ``exporter connectors`` (documentation only;
     #: streams() is the truth).

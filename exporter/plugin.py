@@ -81,11 +81,13 @@ _WHAT = {CONNECTORS: ("connector", "source"), TARGETS: ("restore target", "targe
 
 @dataclass
 class Loaded:
-    """The installed plugins of one group: classes by type name, and those that failed to
-    load (type name -> why)."""
+    """The installed plugins of one group: classes by type name, the entry point each came
+    from (type name -> "module:Class", the address people install and configure), and those
+    that failed to load (type name -> why)."""
 
     classes: dict[str, type[Any]]
     problems: dict[str, str]
+    addresses: dict[str, str]
 
 
 _cache: dict[str, Loaded] = {}
@@ -99,7 +101,9 @@ def load_plugins(group: Group) -> Loaded:
     base = _BASES[group]
     classes: dict[str, type[Any]] = {}
     problems: dict[str, str] = {}
+    addresses: dict[str, str] = {}
     for ep in metadata.entry_points(group=group):
+        addresses[ep.name] = ep.value
         try:
             cls = ep.load()
         except Exception as exc:  # a broken plugin must not stop the others
@@ -109,7 +113,7 @@ def load_plugins(group: Group) -> Loaded:
             problems[ep.name] = f"is not an exporter {base.__name__}"
             continue
         classes[ep.name] = cls
-    _cache[group] = Loaded(classes, problems)
+    _cache[group] = Loaded(classes, problems, addresses)
     return _cache[group]
 
 

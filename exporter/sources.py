@@ -38,11 +38,6 @@ def checked_settings(config_path: Path, kind: Literal["sources", "targets"], nam
     """A ``[sources.NAME]`` or ``[targets.NAME]`` table checked against ``cls.settings``
     (defaults filled in) and split into (settings, resolved secrets)."""
     where = f"[{kind}.{name}] in {config_path}"
-    # TRANSITION (issue 10): connectors not yet re-housed declare no settings.
-    if not cls.settings or isinstance(cls.secret_fields, tuple):
-        fields: Any = cls.secret_fields
-        fields = fields if isinstance(fields, tuple) else fields()
-        return split_settings(config_path, name, table, fields, kind=kind)
     checked = check_table(where, table, cls.settings, extra=("type",))
     return split_settings(config_path, name, checked, cls.secret_fields(), kind=kind)
 

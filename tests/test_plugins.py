@@ -58,7 +58,7 @@ def test_an_installed_plugin_is_listed_and_syncs(site: Path, run_cli: Cli) -> No
 
     listed = _exporter(site, run_cli, "connectors")
     assert listed.returncode == 0, listed.stderr
-    assert "csvfolder connector (exporter_csvfolder)" in listed.stdout
+    assert "csvfolder connector (exporter_csvfolder:CsvFolderConnector)" in listed.stdout
     assert "failed to load" not in listed.stdout
 
     first = _exporter(site, run_cli, "sync")

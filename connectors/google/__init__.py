@@ -14,6 +14,3 @@ from connectors.google.writer import GoogleSheetsWriter
 
 __all__ = ["GoogleConnector", "GoogleSheetsWriter"]
 
-# Shown where the classes are listed (``exporter connectors``): the public address the entry
-# points name, not the module that happens to define them.
-GoogleConnector.__module__ = GoogleSheetsWriter.__module__ = __name__
