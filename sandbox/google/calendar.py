@@ -27,6 +27,8 @@ from sandbox.google.workspace import (
 )
 from sandbox.http import Request, Response
 
+__all__ = ["CalendarAPI"]
+
 EVENT_FIELDS = {"summary", "description", "location", "start", "end", "attendees",
                 "extendedProperties", "status", "colorId", "transparency", "visibility",
                 "reminders", "source", "eventType"}

@@ -9,6 +9,8 @@ import random
 import unicodedata
 import zipfile
 
+__all__ = ["make_docx", "make_pdf", "make_xlsx"]
+
 
 def ascii_text(text: str) -> str:
     """Text a PDF base-14 font can show (names lose their accents)."""

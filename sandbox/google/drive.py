@@ -33,6 +33,8 @@ from sandbox.google.workspace import (
 )
 from sandbox.http import Request, Response
 
+__all__ = ["DriveAPI"]
+
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

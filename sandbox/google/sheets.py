@@ -16,6 +16,8 @@ from sandbox.google.workspace import (
 )
 from sandbox.http import Request, Response
 
+__all__ = ["SheetsAPI"]
+
 
 class SheetsAPI(WorkspaceAPI):
     """Spreadsheets held in the Drive store."""

@@ -34,6 +34,8 @@ from zoneinfo import ZoneInfo
 from sandbox.agency import DAYS, Agency, ChangeSet, Client
 from sandbox.google.content import make_pdf
 
+__all__ = ["GoogleStore"]
+
 VISITS_CAL = "visits@sunrise-homecare.example"
 OFFICE_CAL = "office@sunrise-homecare.example"
 TIMEZONE = "America/Chicago"

@@ -21,6 +21,8 @@ from sandbox.google.store import (
 )
 from sandbox.http import Emulator, HTTPError, Request, Response
 
+__all__ = ["WorkspaceAPI", "fail", "google_error", "sheets_error"]
+
 STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
                 404: "NOT_FOUND", 409: "ALREADY_EXISTS", 410: "GONE", 429: "RESOURCE_EXHAUSTED",
                 500: "INTERNAL", 502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}

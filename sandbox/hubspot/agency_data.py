@@ -17,6 +17,8 @@ from sandbox.agency import PRACTICES, REFERRALS, Agency, Client
 from sandbox.hubspot.schema import CARE_LEVELS, CUSTOM_NAME, EPOCH_ISO, SERVICES
 from sandbox.hubspot.store import Store, iso, to_ms
 
+__all__ = ["Portal"]
+
 HOURLY_RATE = {"Personal care": 34, "Companionship": 28, "Medication management": 38,
                "Respite": 32, "Meal preparation": 27, "Skilled nursing": 65}
 

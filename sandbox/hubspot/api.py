@@ -27,6 +27,8 @@ from sandbox.hubspot.agency_data import Portal
 from sandbox.hubspot.schema import ALIASES, DEFAULT_ASSOC, TYPES, assoc_label
 from sandbox.hubspot.store import iso, to_ms
 
+__all__ = ["PortalAPI", "batch_response", "inputs", "offset_page"]
+
 SEARCH_CAP = 10_000
 Handler = Callable[[Request], Response]
 

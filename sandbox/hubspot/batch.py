@@ -11,6 +11,8 @@ from sandbox.hubspot.objects import ObjectsAPI
 from sandbox.hubspot.schema import TYPES
 from sandbox.hubspot.store import iso
 
+__all__ = ["BatchAPI"]
+
 BATCH_MAX = 100
 
 

@@ -15,6 +15,8 @@ from sandbox.hubspot.api import PortalAPI
 from sandbox.hubspot.schema import ALIASES, LABELLED_ASSOC, TYPE_ID_PAIRS, TYPES
 from sandbox.hubspot.store import Record, iso, to_ms
 
+__all__ = ["ObjectsAPI"]
+
 READ_ONLY = frozenset({"hs_object_id", "hs_lastmodifieddate", "lastmodifieddate", "hs_createdate"})
 
 

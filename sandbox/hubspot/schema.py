@@ -12,6 +12,8 @@ from typing import Any
 
 from sandbox.agency import CODE_STATUS
 
+__all__ = ["ALIASES", "TYPES", "ObjectType", "assoc_label", "property_definition"]
+
 PORTAL_ID = 24681357
 CUSTOM_SCHEMA_ID = "1234567"
 CUSTOM_NAME = "care_recipients"

@@ -19,7 +19,7 @@ from sandbox.hubspot.objects import ObjectsAPI
 from sandbox.hubspot.schema import TYPES
 from sandbox.hubspot.store import Record, Store, to_ms
 
-__all__ = ["SearchError", "search_ids"]
+__all__ = ["SearchAPI", "SearchError", "search_ids"]
 
 MAX_GROUPS = 5
 MAX_FILTERS = 6  # per group

@@ -21,6 +21,8 @@ from sandbox.hubspot.schema import (
     inverse_type_id,
 )
 
+__all__ = ["Record", "Store", "TypeStore", "iso", "to_ms"]
+
 # -- the store ------------------------------------------------------------------------------
 
 

@@ -37,6 +37,8 @@ from sandbox.s3.messages import (
     md5_hash,
 )
 
+__all__ = ["S3Emulator"]
+
 
 def _xml(root: str, inner: str) -> bytes:
     return (f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{NS}">{inner}</{root}>'
@@ -51,11 +53,8 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
 
-__all__ = ["S3Emulator"]
-
-
 class S3Emulator(Emulator):
-    """S3's REST API over files in ``root``; see the module docstring."""
+    """S3's REST API over files in ``root``; see the package docstring."""
 
     vendor = "s3"
 

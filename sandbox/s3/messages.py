@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+__all__ = ["CREDENTIALS", "S3Error", "S3Request", "S3Response", "StoredObject", "md5_hash"]
+
 #: The credentials the S3 sandbox accepts. Not secrets: anyone may read them.
 CREDENTIALS: dict[str, str] = {
     "aws_access_key_id": "SANDBOXACCESSKEY0001",

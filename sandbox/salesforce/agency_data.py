@@ -17,6 +17,8 @@ from typing import Any
 from sandbox.agency import Agency, ChangeSet, Client, Medication
 from sandbox.salesforce.store import FILE_NOTES, OrgStore, make_id, stamp
 
+__all__ = ["add_client", "advance", "populate"]
+
 DAY = dt.timedelta(days=1)
 BIN_EMPTIED_EVERY = 7  # days since the sandbox start; see OrgStore.advance
 BIG_FILES = 3  # care-plan PDFs of several MB, however many clients there are

@@ -17,6 +17,8 @@ from sandbox.credentials import CREDENTIALS
 from sandbox.http import Request, Response
 from sandbox.salesforce.org import ORG_ID, USER_ID, OrgAPI
 
+__all__ = ["LoginAPI"]
+
 SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 BAD_LOGIN = "Invalid username, password, security token; or user locked out."
 

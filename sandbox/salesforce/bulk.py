@@ -16,6 +16,8 @@ from sandbox.salesforce.records import RecordReader
 from sandbox.salesforce.soql import SoqlError
 from sandbox.salesforce.store import make_id
 
+__all__ = ["BulkQueryAPI"]
+
 MAX_JOBS = 200  # Bulk query jobs kept (each holds its result rows)
 
 

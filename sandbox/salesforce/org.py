@@ -22,6 +22,8 @@ from sandbox.salesforce.schema import (
 from sandbox.salesforce.store import OrgStore
 from sandbox.salesforce.writes import Writer
 
+__all__ = ["OrgAPI", "sf_error"]
+
 V = r"/services/data/v(?P<ver>\d+\.\d+)"
 ORG_ID = "00DDn0000000001EAA"
 USER_ID = "005Dn0000000001AAA"

@@ -16,6 +16,8 @@ from sandbox.salesforce.schema import (
 from sandbox.salesforce.soql import SoqlError
 from sandbox.salesforce.store import make_id
 
+__all__ = ["QueryAPI"]
+
 BATCH_MIN, BATCH_MAX = 200, 2000
 MAX_CURSORS = 64  # open query locators kept; older ones answer INVALID_QUERY_LOCATOR
 

@@ -19,6 +19,8 @@ from sandbox.salesforce.schema import (
 from sandbox.salesforce.soql import SoqlError, compile_where, parse
 from sandbox.salesforce.store import normalize_id
 
+__all__ = ["Column", "RecordReader"]
+
 
 @dataclass
 class Column:

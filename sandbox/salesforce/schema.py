@@ -15,6 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+__all__ = [
+    "OBJECTS", "OBJECTS_LOWER", "FieldDef", "ObjectDef", "describe_global_entry",
+    "describe_object",
+]
+
 
 @dataclass(frozen=True)
 class FieldDef:

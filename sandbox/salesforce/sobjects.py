@@ -22,6 +22,8 @@ from sandbox.salesforce.schema import (
 from sandbox.salesforce.soql import sf_datetime
 from sandbox.salesforce.writes import WriteError
 
+__all__ = ["SObjectAPI"]
+
 
 class SObjectAPI(RecordReader):
     """Metadata, single records and Collections."""

@@ -14,6 +14,8 @@ from typing import Any
 from sandbox.salesforce.schema import OBJECT_LIST, OBJECTS, PREFIXES
 from sandbox.salesforce.soql import format_datetime
 
+__all__ = ["OrgStore", "make_id", "normalize_id"]
+
 # -- ids ---------------------------------------------------------------------------------
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
