@@ -15,10 +15,8 @@ from urllib.parse import unquote
 from sandbox.agency import Agency, ChangeSet
 from sandbox.credentials import CREDENTIALS
 from sandbox.faults import Fault, FaultPlan
+from sandbox.google.agency_data import GoogleStore
 from sandbox.google.query import apply_mask, parse_fields
-from sandbox.google.store import (
-    GoogleStore,
-)
 from sandbox.http import Emulator, HTTPError, Request, Response
 
 __all__ = ["WorkspaceAPI", "fail", "google_error", "sheets_error"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.http import Request, Response
-from sandbox.hubspot.api import PortalAPI, batch_response, inputs, offset_page
+from sandbox.hubspot.portal import PortalAPI, batch_response, inputs, offset_page
 from sandbox.hubspot.schema import DEFAULT_ASSOC, LABELLED_ASSOC, TYPES, assoc_label
 from sandbox.hubspot.store import Record
 

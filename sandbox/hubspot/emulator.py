@@ -33,7 +33,6 @@ from collections.abc import Callable
 from sandbox.agency import Agency
 from sandbox.faults import FaultPlan
 from sandbox.http import Request, Response
-from sandbox.hubspot.api import Handler, PortalAPI
 from sandbox.hubspot.associations import (
     assoc_batch_archive,
     assoc_batch_create,
@@ -56,6 +55,7 @@ from sandbox.hubspot.files import (
     owner,
     owners,
 )
+from sandbox.hubspot.portal import Handler, PortalAPI
 from sandbox.hubspot.properties import (
     create_properties,
     create_property,

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sandbox.http import Request, Response
-from sandbox.hubspot.api import SEARCH_CAP, PortalAPI, offset_page
+from sandbox.hubspot.portal import SEARCH_CAP, PortalAPI, offset_page
 from sandbox.hubspot.store import iso, to_ms
 
 

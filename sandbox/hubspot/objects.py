@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from sandbox.http import HTTPError, Request, Response
-from sandbox.hubspot.api import PortalAPI
+from sandbox.hubspot.portal import PortalAPI
 from sandbox.hubspot.schema import ALIASES, LABELLED_ASSOC, TYPE_ID_PAIRS, TYPES
 from sandbox.hubspot.store import Record, iso, to_ms
 

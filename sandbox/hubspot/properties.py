@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from sandbox.http import HTTPError, Request, Response
-from sandbox.hubspot.api import PortalAPI, batch_response, inputs
+from sandbox.hubspot.portal import PortalAPI, batch_response, inputs
 from sandbox.hubspot.schema import ALIASES, CUSTOM_NAME, DEFAULT_ASSOC, TYPES, property_definition
 from sandbox.hubspot.store import iso
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.http import Request, Response
-from sandbox.hubspot.api import SEARCH_CAP
 from sandbox.hubspot.objects import ObjectsAPI
+from sandbox.hubspot.portal import SEARCH_CAP
 from sandbox.hubspot.schema import TYPES
 from sandbox.hubspot.store import Record, Store, to_ms
 
