@@ -10,13 +10,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from sandbox.google.store import (
-    OFFICE_CAL,
-    TIMEZONE,
-    TZ,
-    parse_time,
-    rfc3339,
-)
+from sandbox.google.store import OFFICE_CAL, TIMEZONE, TZ, parse_time, rfc3339
 from sandbox.google.workspace import (
     WorkspaceAPI,
     bool_arg,

@@ -15,14 +15,7 @@ from typing import Any
 
 from sandbox.google.content import make_docx, make_pdf, make_xlsx
 from sandbox.google.query import apply_mask, parse_fields, parse_q
-from sandbox.google.store import (
-    DOC,
-    FOLDER,
-    OFFICE_CAL,
-    SHEET,
-    parse_time,
-    rfc3339,
-)
+from sandbox.google.store import DOC, FOLDER, OFFICE_CAL, SHEET, parse_time, rfc3339
 from sandbox.google.workspace import (
     WorkspaceAPI,
     bool_arg,

@@ -7,13 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.google.query import A1Range
-from sandbox.google.store import (
-    TIMEZONE,
-)
-from sandbox.google.workspace import (
-    WorkspaceAPI,
-    sheets_error,
-)
+from sandbox.google.store import TIMEZONE
+from sandbox.google.workspace import WorkspaceAPI, sheets_error
 from sandbox.http import Request, Response
 
 __all__ = ["SheetsAPI"]

@@ -15,10 +15,7 @@ from sandbox.agency import Agency, ChangeSet
 from sandbox.faults import Fault, FaultPlan
 from sandbox.http import Emulator, HTTPError, Request, Response
 from sandbox.salesforce.agency_data import advance, populate
-from sandbox.salesforce.schema import (
-    OBJECTS_LOWER,
-    ObjectDef,
-)
+from sandbox.salesforce.schema import OBJECTS_LOWER, ObjectDef
 from sandbox.salesforce.store import OrgStore
 from sandbox.salesforce.writes import Writer
 

@@ -10,9 +10,7 @@ from typing import Any
 from sandbox.http import Request, Response
 from sandbox.salesforce.org import sf_error
 from sandbox.salesforce.records import Column, RecordReader
-from sandbox.salesforce.schema import (
-    ObjectDef,
-)
+from sandbox.salesforce.schema import ObjectDef
 from sandbox.salesforce.soql import SoqlError
 from sandbox.salesforce.store import make_id
 

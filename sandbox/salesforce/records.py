@@ -11,11 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.salesforce.org import Getter, OrgAPI
-from sandbox.salesforce.schema import (
-    OBJECTS_LOWER,
-    FieldDef,
-    ObjectDef,
-)
+from sandbox.salesforce.schema import OBJECTS_LOWER, FieldDef, ObjectDef
 from sandbox.salesforce.soql import SoqlError, compile_where, parse
 from sandbox.salesforce.store import normalize_id
 
