@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from sandbox.agency import Agency, ChangeSet
+from sandbox.credentials import CREDENTIALS
 from sandbox.faults import FaultPlan
 from sandbox.google import GoogleEmulator
 from sandbox.http import Emulator, EmulatorServer, RequestLog
@@ -30,19 +31,6 @@ from sandbox.hubspot import HubSpotEmulator
 from sandbox.salesforce import SalesforceEmulator
 
 __all__ = ["CREDENTIALS", "Sandbox"]
-
-#: The credentials the sandbox accepts. They are not secrets: anyone may read them.
-CREDENTIALS: dict[str, dict[str, str]] = {
-    "salesforce": {
-        "username": "office@sunrise-homecare.example",
-        "password": "sandbox-password",
-        "security_token": "sandboxtoken",
-        "client_id": "sandbox-client-id",
-        "client_secret": "sandbox-client-secret",
-    },
-    "hubspot": {"access_token": "sandbox-hubspot-token"},
-    "google": {"token": "sandbox-google-token"},
-}
 
 
 class Sandbox:

@@ -27,7 +27,8 @@ from exporter.errors import AuthError, ConfigError, QuotaExhausted, SourceError,
 from exporter.sources import build_connector
 from exporter.sync import SyncReport, run_sync
 from sandbox import Sandbox
-from sandbox.google_data import DOC, SHEET, make_docx, make_pdf, make_xlsx
+from sandbox.google.content import make_docx, make_pdf, make_xlsx
+from sandbox.google.store import DOC, SHEET
 
 START = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
 SRC = "google"

@@ -22,8 +22,9 @@ from exporter.restore.target import build_writer
 from exporter.sources import build_connector
 from exporter.sync import SyncReport, run_sync
 from sandbox import Sandbox
-from sandbox.hubspot_data import TYPES, iso, to_ms
-from sandbox.hubspot_extras import generated_bytes
+from sandbox.hubspot.files import generated_bytes
+from sandbox.hubspot.schema import TYPES
+from sandbox.hubspot.store import iso, to_ms
 
 SRC = "hubspot"
 API_NAME = {"care_recipients": "2-1234567"}

@@ -15,7 +15,7 @@ from exporter.restore import load_mapping, run_restore, verify_restore
 from exporter.restore.target import build_writer
 from exporter.writer import Writer
 from sandbox import Sandbox
-from sandbox.google_data import SHEET
+from sandbox.google.store import SHEET
 from tests.restore_support import google_service
 
 ACCOUNTS = [

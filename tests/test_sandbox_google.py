@@ -36,7 +36,7 @@ from sandbox import CREDENTIALS, Sandbox
 from sandbox.agency import Agency, ChangeSet
 from sandbox.faults import FaultPlan
 from sandbox.google import GoogleEmulator
-from sandbox.google_data import DOC, FOLDER, OFFICE_CAL, PDF, SHEET, VISITS_CAL
+from sandbox.google.store import DOC, FOLDER, OFFICE_CAL, PDF, SHEET, VISITS_CAL
 from sandbox.http import EmulatorServer, RequestLog
 
 START = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)

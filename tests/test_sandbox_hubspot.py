@@ -30,7 +30,8 @@ from sandbox.agency import Agency, ChangeSet
 from sandbox.faults import FaultPlan
 from sandbox.http import EmulatorServer, RequestLog
 from sandbox.hubspot import HubSpotEmulator
-from sandbox.hubspot_data import CUSTOM_FQN, CUSTOM_TYPE_ID, TYPES, iso, to_ms
+from sandbox.hubspot.schema import CUSTOM_FQN, CUSTOM_TYPE_ID, TYPES
+from sandbox.hubspot.store import iso, to_ms
 
 TOKEN = CREDENTIALS["hubspot"]["access_token"]
 START = dt.datetime(2025, 3, 1, tzinfo=dt.UTC)

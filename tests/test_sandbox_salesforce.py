@@ -40,7 +40,7 @@ from sandbox.agency import Agency, ChangeSet
 from sandbox.faults import FaultPlan
 from sandbox.http import EmulatorServer, RequestLog
 from sandbox.salesforce import SalesforceEmulator
-from sandbox.soql import SoqlError, parse
+from sandbox.salesforce.soql import SoqlError, parse
 
 CREDS = CREDENTIALS["salesforce"]
 START = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)

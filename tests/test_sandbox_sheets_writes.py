@@ -11,7 +11,7 @@ import pytest
 from googleapiclient.errors import HttpError
 
 from sandbox import Sandbox
-from sandbox.google_data import SHEET
+from sandbox.google.store import SHEET
 from tests.restore_support import google_service
 
 

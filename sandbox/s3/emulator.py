@@ -1,29 +1,6 @@
-"""A loopback emulator of the S3 REST API, for the object-store copy destination.
-
-    with s3_sandbox(tmp_path, buckets=("copies",)) as (endpoint_url, creds, emulator):
-        boto3.client("s3", endpoint_url=endpoint_url, **creds, ...)
-        emulator.faults.add("s3", "rate_limit", endpoint="UploadPart", times=2)
-        emulator.log.count("s3", "PutObject")
-
-Path-style addressing only (``http://127.0.0.1:PORT/bucket/key``). Enough of S3 for boto3's
-client and its transfer manager: ListBuckets, CreateBucket, HeadBucket, PutObject, GetObject
-(with Range), HeadObject, DeleteObject, DeleteObjects, ListObjectsV2, the multipart calls
-and ListMultipartUploads. Requests are signed with SigV4 and the signature is checked, so a
-wrong secret fails as it does on real S3. Object bodies live in files under a folder on disk,
-and request and response bodies are streamed in chunks, so copies of hundreds of MB cost
-little memory.
-
-Faults come from the shared :class:`FaultPlan` (vendor ``"s3"``, endpoints named after the
-S3 operations): ``rate_limit`` answers 503 SlowDown, ``server_error`` 500 InternalError or
-503, ``truncated`` drops the connection (mid-body for a GET), ``slow``/``timeout`` delay.
-``quota_bytes`` is a byte quota: once stored objects and pending parts would pass it,
-PutObject and UploadPart answer 507 ``QuotaExceeded`` (a full NAS or a capped bucket).
-
-This module is the storage model: buckets, objects and multipart uploads over files, the
-SigV4 check, each operation's answer, and :func:`s3_sandbox`, which serves it. The HTTP side
-(the request handler, :class:`~sandbox.s3_http.S3EmulatorServer`: HEAD,
-``Expect: 100-continue``, bodies streamed to and from disk, error answers, the request log)
-is :mod:`sandbox.s3_http`.
+"""The S3 emulator's storage model: buckets, objects and multipart uploads over files on
+disk, the byte quota, the SigV4 check, and each operation's answer. It knows nothing of
+sockets: :mod:`sandbox.s3.server` reads the requests and streams the bodies.
 """
 
 from __future__ import annotations
@@ -38,93 +15,29 @@ import shutil
 import time
 import uuid
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 from xml.etree import ElementTree as ET
 from xml.sax.saxutils import escape
 
 from sandbox.faults import Fault, FaultPlan
 from sandbox.http import Emulator, RequestLog
+from sandbox.s3.messages import (
+    CHUNK,
+    CREDENTIALS,
+    MIN_PART_SIZE,
+    NS,
+    Part,
+    S3Error,
+    S3Request,
+    S3Response,
+    StoredObject,
+    Upload,
+    md5_hash,
+)
 
-__all__ = ["CREDENTIALS", "S3Emulator", "s3_sandbox"]
-
-#: The credentials the S3 sandbox accepts. Not secrets: anyone may read them.
-CREDENTIALS: dict[str, str] = {
-    "aws_access_key_id": "SANDBOXACCESSKEY0001",
-    "aws_secret_access_key": "sandbox-secret-access-key-not-a-secret",
-}
-
-NS = "http://s3.amazonaws.com/doc/2006-03-01/"
-CHUNK = 1024 * 1024
-MIN_PART_SIZE = 5 * 1024 * 1024
-
-
-class S3Error(Exception):
-    """An S3 error answer: status, code and message as S3 sends them."""
-
-    def __init__(self, status: int, code: str, message: str, **extra: str) -> None:
-        super().__init__(code)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.extra = extra
-
-
-@dataclass
-class StoredObject:
-    path: Path
-    size: int
-    etag: str  # with the quotes, as S3 sends it
-    last_modified: float
-    metadata: dict[str, str] = field(default_factory=dict)
-    content_type: str = "binary/octet-stream"
-
-
-@dataclass
-class Part:
-    path: Path
-    size: int
-    md5: bytes
-
-
-@dataclass
-class Upload:
-    bucket: str
-    key: str
-    metadata: dict[str, str]
-    content_type: str
-    initiated: float
-    parts: dict[int, Part] = field(default_factory=dict)
-
-
-@dataclass
-class S3Request:
-    method: str
-    raw_path: str  # as sent, still percent-encoded (what SigV4 signs)
-    raw_query: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]  # lower-cased names
-    bucket: str
-    key: str
-
-    def arg(self, name: str) -> str | None:
-        values = self.query.get(name)
-        return values[-1] if values else None
-
-
-@dataclass
-class S3Response:
-    status: int = 200
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    file: Path | None = None  # stream this file's [start, start + length) as the body
-    start: int = 0
-    length: int = 0
+__all__ = ["S3Emulator"]
 
 
 def _xml(root: str, inner: str) -> bytes:
@@ -136,17 +49,12 @@ def _iso(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def _md5(data: bytes = b"") -> Any:
-    # S3's ETags and Content-MD5 are MD5: an integrity check, not security.
-    return hashlib.md5(data, usedforsecurity=False)
-
-
 def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
 
 class S3Emulator(Emulator):
-    """S3's REST API over files in ``root``; see the module docstring."""
+    """S3's REST API over files in ``root``; see the package docstring."""
 
     vendor = "s3"
 
@@ -448,7 +356,7 @@ class S3Emulator(Emulator):
 
     def _check_body_checksum(self, req: S3Request, body: bytes, required: bool) -> None:
         if "content-md5" in req.headers:
-            if base64.b64encode(_md5(body).digest()).decode() != req.headers["content-md5"]:
+            if base64.b64encode(md5_hash(body).digest()).decode() != req.headers["content-md5"]:
                 raise S3Error(400, "BadDigest", "The Content-MD5 you specified did not match "
                               "what we received.")
             return
@@ -583,7 +491,7 @@ class S3Emulator(Emulator):
             for part in parts:
                 with part.path.open("rb") as src:
                     shutil.copyfileobj(src, out, CHUNK)
-        digest = _md5(b"".join(p.md5 for p in parts)).hexdigest()
+        digest = md5_hash(b"".join(p.md5 for p in parts)).hexdigest()
         etag = f'"{digest}-{len(parts)}"'
         obj = StoredObject(target, sum(p.size for p in parts), etag, time.time(), up.metadata,
                            up.content_type)
@@ -618,25 +526,3 @@ class S3Emulator(Emulator):
             return S3Error(503, "ServiceUnavailable", "Service is unable to handle request.")
         return S3Error(fault.status or 500, "InternalError",
                        "We encountered an internal error. Please try again.")
-
-
-@contextmanager
-def s3_sandbox(tmp: str | Path, buckets: tuple[str, ...] = ("copies",),
-               credentials: dict[str, str] | None = None, quota_bytes: int | None = None,
-               min_part_size: int = MIN_PART_SIZE, region: str = "us-east-1",
-               ) -> Iterator[tuple[str, dict[str, str], S3Emulator]]:
-    """Serve an S3 emulator storing its objects under ``tmp``; yields the endpoint URL, the
-    credentials it accepts (boto3 keyword names) and the emulator (``.faults``, ``.log``)."""
-    # sandbox.s3_http imports this module: the server is imported here, when used.
-    from sandbox.s3_http import S3EmulatorServer
-
-    creds = dict(credentials or CREDENTIALS)
-    emulator = S3Emulator(Path(tmp), creds, region=region, quota_bytes=quota_bytes,
-                          min_part_size=min_part_size)
-    for name in buckets:
-        emulator.create_bucket(name)
-    server = S3EmulatorServer(emulator, emulator.log).start()
-    try:
-        yield server.base_url, creds, emulator
-    finally:
-        server.stop()

@@ -15,7 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.google_data import col_letters, parse_time
+from sandbox.google.content import col_letters
+from sandbox.google.store import parse_time
 
 __all__ = ["A1Range", "apply_mask", "parse_fields", "parse_q"]
 

@@ -19,16 +19,9 @@ import datetime as dt
 from typing import Any
 
 from sandbox.http import HTTPError, Response
-from sandbox.salesforce_data import (
-    OBJECTS_LOWER,
-    PREFIXES,
-    FieldDef,
-    ObjectDef,
-    OrgStore,
-    make_id,
-    normalize_id,
-)
-from sandbox.soql import NUMBER_TYPES, TEXT_TYPES, sf_datetime
+from sandbox.salesforce.schema import OBJECTS_LOWER, PREFIXES, FieldDef, ObjectDef
+from sandbox.salesforce.soql import NUMBER_TYPES, TEXT_TYPES, sf_datetime
+from sandbox.salesforce.store import OrgStore, make_id, normalize_id
 
 __all__ = ["WriteError", "Writer"]
 

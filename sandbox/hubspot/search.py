@@ -1,5 +1,7 @@
 """CRM search for the HubSpot emulator: filter groups (OR of groups, AND of filters), typed
-comparisons, sorts and free-text query over a :class:`~sandbox.hubspot_data.Store`.
+comparisons, sorts and free-text query over a :class:`~sandbox.hubspot.store.Store`;
+and the route, :class:`SearchAPI`: ``limit`` <= 200, the 10,000-result paging cap, and the
+``search_lag`` fault.
 
 Values compare by the property's type: datetimes and dates as epoch millis (filters may give
 millis or ISO strings), numbers as floats, everything else case-insensitively as text.
@@ -7,12 +9,17 @@ millis or ISO strings), numbers as floats, everything else case-insensitively as
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.hubspot_data import TYPES, Record, Store, to_ms
+from sandbox.http import Request, Response
+from sandbox.hubspot.objects import ObjectsAPI
+from sandbox.hubspot.portal import SEARCH_CAP
+from sandbox.hubspot.schema import TYPES
+from sandbox.hubspot.store import Record, Store, to_ms
 
-__all__ = ["SearchError", "search_ids"]
+__all__ = ["SearchAPI", "SearchError", "search_ids"]
 
 MAX_GROUPS = 5
 MAX_FILTERS = 6  # per group
@@ -143,3 +150,43 @@ def search_ids(store: Store, tname: str, query: dict[str, Any],
         present.sort(key=get, reverse=descending)  # stable: ties stay in id order
         hits = present + absent
     return [r.id for r in hits]
+
+
+class SearchAPI(ObjectsAPI):
+    """``/crm/v3/objects/{type}/search`` over :func:`search_ids`, cached per query and
+    store version."""
+
+    def _search(self, request: Request) -> Response:
+        tname = self._type(request.params["type"])
+        body = self._body(request)
+        limit = int(body.get("limit") or 10)
+        if not 1 <= limit <= 200:
+            raise self._fail(400, "limit must be between 1 and 200", "VALIDATION_ERROR")
+        after = int(body.get("after") or 0)
+        if after >= SEARCH_CAP:
+            # HubSpot refuses to page past 10,000 results of one query (wording: ours)
+            raise self._fail(400, f"Paging past {SEARCH_CAP} results is not supported. Narrow "
+                             "the search with filters (for example on hs_object_id or the "
+                             "last-modified date) and search again.", "VALIDATION_ERROR")
+        now = max(self._now_ms(), self.portal.store.clock)
+        lag = self.faults.active("search_lag", self.vendor)
+        visible_until = now - int(lag.delay * 1000) if lag is not None else None
+        query = {k: body.get(k) for k in ("filterGroups", "sorts", "query")}
+        key = (json.dumps(query, sort_keys=True), self.portal.store.version, visible_until)
+        cached = self._search_cache.get(tname)
+        if cached is not None and cached[0] == key:
+            ids = cached[1]
+        else:
+            try:
+                ids = search_ids(self.portal.store, tname, query, visible_until)
+            except SearchError as exc:
+                raise self._fail(400, str(exc), "VALIDATION_ERROR") from exc
+            self._search_cache[tname] = (key, ids)
+        names = self._prop_names(tname, list(body.get("properties") or []))
+        records = self.portal.store.types[tname].records
+        page = [self._obj(tname, records[i], names) for i in ids[after:after + limit]]
+        out: dict[str, Any] = {"total": len(ids), "results": page}
+        if after + limit < len(ids):
+            out["paging"] = {"next": {"after": str(after + limit)}}
+        return Response.json(out)
+

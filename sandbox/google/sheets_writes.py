@@ -27,8 +27,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sandbox.google_data import GoogleStore, col_letters
-from sandbox.google_query import A1Range
+from sandbox.google.agency_data import GoogleStore
+from sandbox.google.content import col_letters
+from sandbox.google.query import A1Range
 from sandbox.http import HTTPError, Request, Response
 
 __all__ = ["sheet_write_routes"]

@@ -1,0 +1,124 @@
+"""Properties and custom-object schemas: ``/crm/v3/properties/{type}`` (list, get, create,
+batch create) and ``/crm/v3/schemas`` (and the SDK's ``/crm-object-schemas/v3/schemas``).
+
+Each handler is a function of the emulator and the request, run under its lock.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sandbox.http import HTTPError, Request, Response
+from sandbox.hubspot.portal import PortalAPI, batch_response, inputs
+from sandbox.hubspot.schema import ALIASES, CUSTOM_NAME, DEFAULT_ASSOC, TYPES, property_definition
+from sandbox.hubspot.store import iso
+
+
+def properties(em: PortalAPI, request: Request) -> Response:
+    tname = em._type(request.params["type"])
+    return Response.json({"results": list(em.portal.store.properties[tname].values())})
+
+
+def property(em: PortalAPI, request: Request) -> Response:
+    tname = em._type(request.params["type"])
+    spec = em.portal.store.properties[tname].get(request.params["name"])
+    if spec is None:
+        raise em._fail(404, f"Unable to find property {request.params['name']}", "OBJECT_NOT_FOUND")
+    return Response.json(spec)
+
+
+def create_property(em: PortalAPI, request: Request) -> Response:
+    """Create a custom property (a restore target is prepared with these)."""
+    tname = em._type(request.params["type"])
+    return Response.json(new_property(em, tname, em._body(request)), status=201)
+
+
+def create_properties(em: PortalAPI, request: Request) -> Response:
+    """``batch/create``: each input like a single create; failures are 207 errors."""
+    tname = em._type(request.params["type"])
+    results, errors = [], []
+    for body in inputs(em, request):
+        try:
+            results.append(new_property(em, tname, body))
+        except HTTPError as exc:
+            detail = json.loads(exc.response.body)
+            errors.append(
+                em._standard_error(
+                    detail["category"], detail["message"], {"name": [str(body.get("name"))]}
+                )
+            )
+    return batch_response(em, results, errors, 201)
+
+
+def new_property(em: PortalAPI, tname: str, body: dict[str, Any]) -> dict[str, Any]:
+    missing = [k for k in ("name", "label", "type", "fieldType", "groupName") if not body.get(k)]
+    if missing:
+        raise em._fail(400, f"Missing required fields: {missing}", "VALIDATION_ERROR")
+    name = str(body["name"])
+    defs = em.portal.store.properties[tname]
+    if name in defs:
+        raise em._fail(409, f"Property named '{name}' already exists.", "OBJECT_ALREADY_EXISTS")
+    options = [(str(o["value"]), str(o["label"])) for o in body.get("options") or []]
+    spec = property_definition(
+        (name, str(body["label"]), str(body["type"]), str(body["fieldType"]), options),
+        bool(body.get("hasUniqueValue")),
+        iso(em._stamp()),
+        hubspot_defined=False,
+    )
+    spec.update(groupName=body["groupName"], description=body.get("description") or "")
+    defs[name] = spec
+    if spec["hasUniqueValue"]:
+        em.portal.store.types[tname].add_unique(name)
+    return spec
+
+
+def schema_json(em: PortalAPI) -> dict[str, Any]:
+    ot = TYPES[CUSTOM_NAME]
+    props = list(em.portal.store.properties[CUSTOM_NAME].values())
+    contacts = TYPES["contacts"].type_id
+    return {
+        "id": ot.type_id.split("-")[1],
+        "objectTypeId": ot.type_id,
+        "name": CUSTOM_NAME,
+        "fullyQualifiedName": ot.singular,
+        "labels": {"singular": "Care recipient", "plural": "Care recipients"},
+        "primaryDisplayProperty": "client_name",
+        "requiredProperties": ["client_number"],
+        "searchableProperties": ["client_number", "client_name"],
+        "secondaryDisplayProperties": ["client_number"],
+        "properties": props,
+        "associations": [
+            {
+                "id": str(DEFAULT_ASSOC[(CUSTOM_NAME, "contacts")]),
+                "name": "care_recipient_to_contact",
+                "fromObjectTypeId": ot.type_id,
+                "toObjectTypeId": contacts,
+                "createdAt": props[0]["createdAt"],
+                "updatedAt": props[0]["createdAt"],
+            },
+            {
+                "id": str(DEFAULT_ASSOC[("contacts", CUSTOM_NAME)]),
+                "name": "contact_to_care_recipient",
+                "fromObjectTypeId": contacts,
+                "toObjectTypeId": ot.type_id,
+                "createdAt": props[0]["createdAt"],
+                "updatedAt": props[0]["createdAt"],
+            },
+        ],
+        "archived": False,
+        "createdAt": props[0]["createdAt"],
+        "updatedAt": props[0]["createdAt"],
+    }
+
+
+def schemas(em: PortalAPI, request: Request) -> Response:
+    return Response.json({"results": [schema_json(em)]})
+
+
+def schema(em: PortalAPI, request: Request) -> Response:
+    if ALIASES.get(request.params["type"]) != CUSTOM_NAME:
+        raise em._fail(
+            404, f"Unable to find object type {request.params['type']}", "OBJECT_NOT_FOUND"
+        )
+    return Response.json(schema_json(em))
