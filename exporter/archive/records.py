@@ -1,8 +1,9 @@
 """Records and their versions, the cursors committed with them, and schema snapshots.
 
 The hot path (:meth:`Records.put_batch`) writes versions with a plain ``executemany`` rather
-than sqlite-utils' ``insert_all``: docs/design.md ("sqlite-utils in the archive") has the
-figures from bench/archive.py. Lookups by many ids are cut into statements of at most
+than sqlite-utils' ``insert_all``, and its cursor with a plain upsert statement rather than
+``table.upsert()``: docs/design.md ("sqlite-utils in the archive") has the figures from
+bench/archive.py. Lookups by many ids are cut into statements of at most
 sqlite-utils' ``SQLITE_MAX_VARS`` variables, the limit its ``insert_all`` sizes batches by.
 """
 
@@ -121,9 +122,12 @@ class Records(ArchiveBase):
             for rid, files in changes.links:
                 link_files(self, sid, rid, files)
             if cursor is not KEEP:
-                self.db.table("cursors").upsert(
-                    {"stream_id": sid, "value": canonical_json(cursor), "run_id": run_id,
-                     "updated_at": now()}, pk="stream_id")
+                self.conn.execute(
+                    "INSERT INTO cursors (stream_id, value, run_id, updated_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (stream_id) DO UPDATE SET "
+                    "value = excluded.value, run_id = excluded.run_id, "
+                    "updated_at = excluded.updated_at",
+                    (sid, canonical_json(cursor), run_id, now()))
         return result
 
     def _current_hashes(self, sid: int | None, ids: list[str]) -> dict[str, tuple[int, bytes]]:
