@@ -3,7 +3,8 @@
 -- One SQLCipher 4 database; every page (tables, indexes, WAL) is encrypted under a raw key
 -- derived from the archive's master key (see docs/design.md). This file is the one source of
 -- truth for the format: a new archive is created by running it; an older archive is migrated
--- by the steps in exporter/archive.py (MIGRATIONS); a newer one is refused.
+-- by the named steps in exporter/archive/format.py (MIGRATIONS), which take their DDL from
+-- this file, when a writer opens it; a newer one is refused.
 --
 -- Times are ISO 8601 UTC strings ("2026-11-30T03:32:46.123456+00:00").
 -- Record data is canonical JSON: keys sorted, no insignificant whitespace, UTF-8.

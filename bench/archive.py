@@ -3,7 +3,7 @@ memory while storing a large file.
 
     python bench/archive.py [--records 100000] [--file-mb 500]
 
-Prints figures; asserts nothing (targets: ratio >= 0.5, unlock <= 1 s, flat memory).
+Prints figures; asserts nothing (targets: ratio >= 0.9, unlock <= 1 s, flat memory).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from exporter.archive import Archive, Record, canonical_json
 from exporter.keys import KeyFile, Passphrase
@@ -33,31 +34,40 @@ def records(n: int) -> list[tuple[str, dict[str, object]]]:
     return out
 
 
+def _raw_batch(conn: Any, rows: list[tuple[str, dict[str, object]]]) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany("INSERT INTO raw VALUES (?, ?, ?)",
+                     [(k, hashlib.sha256(json.dumps(d).encode()).digest(), json.dumps(d))
+                      for k, d in rows])
+    conn.execute("COMMIT")
+
+
 def bench_ingest(tmp: Path, n: int, batch: int) -> None:
     rows = records(n)
     size = sum(len(canonical_json(d)) for _, d in rows) / n
     key = tmp / "a.key"
     arc, _ = Archive.create(tmp / "a.db", passphrase="bench passphrase", key_file=key)
-    t0 = time.perf_counter()
+    # The same rows through a raw executemany on a table of the same shape, same connection
+    # settings and encryption, committed in the same batches. The two alternate batch by
+    # batch, so that a machine shared with other work slows both alike; wall and CPU time
+    # are summed per side.
+    arc.conn.execute("CREATE TABLE raw (record_id TEXT, hash BLOB, data TEXT)")
+    api = [0.0, 0.0]
+    raw = [0.0, 0.0]
     run = arc.begin_run()
     for i in range(0, n, batch):
+        w0, c0 = time.perf_counter(), time.process_time()
         arc.put_batch(run, "bench", "Account", [Record(k, d) for k, d in rows[i : i + batch]],
                       cursor={"i": i})
+        w1, c1 = time.perf_counter(), time.process_time()
+        _raw_batch(arc.conn, rows[i : i + batch])
+        w2, c2 = time.perf_counter(), time.process_time()
+        api[0] += w1 - w0
+        api[1] += c1 - c0
+        raw[0] += w2 - w1
+        raw[1] += c2 - c1
     arc.finish_run(run, "ok")
-    t_api = time.perf_counter() - t0
-
-    # The same rows through a raw executemany on a table of the same shape, same connection
-    # settings and encryption, committed in the same batches.
-    conn = arc.conn
-    conn.execute("CREATE TABLE raw (record_id TEXT, hash BLOB, data TEXT)")
-    t0 = time.perf_counter()
-    for i in range(0, n, batch):
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("INSERT INTO raw VALUES (?, ?, ?)",
-                         [(k, hashlib.sha256(json.dumps(d).encode()).digest(), json.dumps(d))
-                          for k, d in rows[i : i + batch]])
-        conn.execute("COMMIT")
-    t_raw = time.perf_counter() - t0
+    t_api, t_raw = api[0], raw[0]
 
     t0 = time.perf_counter()
     run2 = arc.begin_run()
@@ -68,9 +78,12 @@ def bench_ingest(tmp: Path, n: int, batch: int) -> None:
     arc.close()
 
     print(f"records: {n} of ~{size:.0f} bytes, batches of {batch}")
-    print(f"archive API ingest:     {n / t_api:10,.0f} records/s  ({t_api:.2f} s)")
-    print(f"raw sqlcipher3 insert:  {n / t_raw:10,.0f} records/s  ({t_raw:.2f} s)")
-    print(f"ratio API / raw:        {t_raw / t_api:10.2f}   (target >= 0.5)")
+    print(f"archive API ingest:     {n / t_api:10,.0f} records/s  ({t_api:.2f} s, "
+          f"CPU {api[1]:.2f} s)")
+    print(f"raw sqlcipher3 insert:  {n / t_raw:10,.0f} records/s  ({t_raw:.2f} s, "
+          f"CPU {raw[1]:.2f} s)")
+    print(f"ratio API / raw:        {t_raw / t_api:10.2f}   (target >= 0.9; CPU time ratio "
+          f"{raw[1] / api[1]:.2f})")
     print(f"re-sync, all unchanged: {n / t_same:10,.0f} records/s  ({t_same:.2f} s)")
 
     for label, cred in (("passphrase (Argon2id m=64 MiB t=3 p=4)",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from exporter.archive import FORMAT_VERSION, Archive, IdMapEntry
-from exporter.errors import ArchiveLocked
+from exporter.errors import ArchiveLocked, UnsupportedFormat
 from exporter.keys import KeyFile
 from exporter.lock import ArchiveLock
 
@@ -28,14 +28,17 @@ def test_format_version_is_2(archive: Archive) -> None:
     assert archive.conn.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
-def test_v1_archive_is_migrated_on_open_unless_a_sync_holds_it(
+def test_v1_archive_is_migrated_by_a_writer_and_refused_read_only(
         archive_path: Path, key_path: Path) -> None:
     _make_v1(archive_path, key_path)
-    with ArchiveLock(archive_path), pytest.raises(ArchiveLocked, match="needs upgrading"):
-        Archive.open(archive_path, KeyFile(key_path))  # a sync is running: not now
-    with Archive.open(archive_path, KeyFile(key_path)) as arc:  # a reader upgrades it
+    with ArchiveLock(archive_path), pytest.raises(ArchiveLocked):
+        Archive.open(archive_path, KeyFile(key_path), write=True)  # a sync is running: not now
+    with pytest.raises(UnsupportedFormat, match=r"older exporter.*exporter sync"):
+        Archive.open(archive_path, KeyFile(key_path))  # a reader never upgrades it
+    with Archive.open(archive_path, KeyFile(key_path), write=True) as arc:  # a writer does
         assert arc.conn.execute("PRAGMA user_version").fetchone()[0] == 2
-        assert [e["detail"] for e in arc.audit_entries("migrate")] == [{"to_version": 2}]
+        assert [e["detail"] for e in arc.audit_entries("migrate")] == [
+            {"migration": "restore_id_map", "to_version": 2}]
         assert list(arc.records("salesforce", "Account")) == [("001A", {"Name": "Ada"})]
     with Archive.open(archive_path, KeyFile(key_path), write=True) as arc:
         arc.put_id_map("hs", [IdMapEntry("salesforce", "Account", "001A", "contacts", "51",

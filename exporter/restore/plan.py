@@ -177,108 +177,140 @@ def _full(path: str, prefix: str) -> str:
     return path[1:] if path.startswith("@") else prefix + path
 
 
+class _MappingCheck:
+    """The checks of :func:`check_mapping`, collecting problems in the order they are found."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.mapping = ctx.mapping
+        self.problems: list[str] = []
+        self.streams = [s for src, s in ctx.archive.streams() if src == ctx.mapping.source]
+        self._fields_of: dict[str, set[str]] = {}
+
+    def known(self, stream: str) -> set[str]:
+        if stream not in self._fields_of:
+            self._fields_of[stream] = _source_fields(self.ctx.archive, self.mapping.source,
+                                                     stream)
+        return self._fields_of[stream]
+
+    def full(self, path: str) -> str:
+        return _full(path, self.mapping.prefix)
+
+    def check_path(self, stream: str, path: str, what: str) -> None:
+        names = self.known(stream)
+        prefix = self.mapping.prefix
+        if names and self.full(path) not in names:
+            shown = {n[len(prefix):] if n.startswith(prefix) else "@" + n for n in names}
+            self.problems.append(f"{what}: {stream} has no field '{path}'"
+                                 + did_you_mean(path, shown))
+
+    def fields(self, rule: ObjectRule, used: set[str]) -> None:
+        where = rule.label
+        for f in rule.fields:
+            stream = f.parent_stream if f.parent else rule.stream
+            if f.parent:
+                self.check_path(rule.stream, f.parent, where)
+                used.add(self.full(f.parent))
+                if stream not in self.streams:
+                    self.problems.append(
+                        f"{where}: field {f.target} reads a parent from unknown stream "
+                        f"'{stream}'" + did_you_mean(str(stream), self.streams))
+                    continue
+            for path in f.paths:
+                self.check_path(str(stream), path, f"{where}, field {f.target}")
+                if not f.parent:
+                    used.add(self.full(path))
+        for path in rule.where:
+            self.check_path(rule.stream, path, f"{where}, where")
+
+    def links(self, rule: ObjectRule, used: set[str]) -> None:
+        where = rule.label
+        for link in rule.links:
+            for lp in (link.path, link.by):
+                if lp:
+                    self.check_path(rule.stream, lp, f"{where}, link {link.name}")
+                    used.add(self.full(lp))
+            if link.via is not None and link.via not in self.streams:
+                self.problems.append(
+                    f"{where}: link {link.name} reads associations from unknown stream "
+                    f"'{link.via}'" + did_you_mean(link.via, self.streams))
+            try:
+                self.ctx.parent_rule(link)
+            except MappingError as exc:
+                self.problems.append(f"{where}: {exc}")
+
+    def target(self, rule: ObjectRule, info: ObjectInfo) -> None:
+        """The target fields written, the key and the match fields exist and fit."""
+        where, ctx, problems = rule.label, self.ctx, self.problems
+        targets = [f.target for f in rule.fields]
+        if rule.key and rule.key not in targets:
+            targets.append(rule.key)
+        targets += [ln.name for ln in rule.links if ln.type_id is None
+                    and ln.name in info.fields]
+        targets += list(rule.unique.values())
+        for name in targets:
+            if name not in info.fields and name not in rule.create_fields:
+                problems.append(f"{where}: the target object {rule.object} has no field "
+                                f"'{name}'" + did_you_mean(name, info.fields))
+        for name in rule.match:
+            if name not in targets and name not in [ln.name for ln in rule.links]:
+                problems.append(f"{where}: match field '{name}' is not written")
+        if rule.key and info.upsert is not None and rule.key != info.upsert \
+                and info.upsert != "id":
+            problems.append(f"{where}: {ctx.target} finds {rule.object} records by "
+                            f"'{info.upsert}', so key must be '{info.upsert}'")
+        if rule.key and info.upsert is None and rule.key not in info.fields:
+            problems.append(f"{where}: the key '{rule.key}' is not a field of {rule.object}")
+        if not rule.key and not rule.match and info.upsert is None:
+            problems.append(f"{where}: give key = (a unique field) or match = [fields] so "
+                            "a re-run finds the records already restored")
+
+    def unmapped(self, rule: ObjectRule, used: set[str]) -> list[str]:
+        """The stream's top-level fields that no rule reads and the mapping does not ignore."""
+        mapping = self.mapping
+        ignored = {self.full(i) for i in mapping.ignore}
+        plen = len(mapping.prefix)
+        return sorted(
+            n[plen:] for n in {n for n in self.known(rule.stream) if "." not in n[plen:]
+                               and n.startswith(mapping.prefix)}
+            - used - ignored - {mapping.prefix.rstrip(".")}
+            - {u.rsplit(".", 1)[0] for u in used if "." in u[plen:]})
+
+
 def check_mapping(ctx: Context, rules: list[ObjectRule]) -> dict[str, list[str]]:
     """Check every stream, field and target property the rules name; raise one MappingError
     listing every problem (with the nearest names). Returns the unmapped source fields per
     stream."""
-    mapping, archive, writer = ctx.mapping, ctx.archive, ctx.writer
-    problems: list[str] = []
-    streams = [s for src, s in archive.streams() if src == mapping.source]
-    fields_of: dict[str, set[str]] = {}
-
-    def known(stream: str) -> set[str]:
-        if stream not in fields_of:
-            fields_of[stream] = _source_fields(archive, mapping.source, stream)
-        return fields_of[stream]
-
-    def check_path(stream: str, path: str, what: str) -> None:
-        names = known(stream)
-        full = _full(path, mapping.prefix)
-        if names and full not in names:
-            shown = {n[len(mapping.prefix):] if n.startswith(mapping.prefix) else "@" + n
-                     for n in names}
-            problems.append(f"{what}: {stream} has no field '{path}'" + did_you_mean(path, shown))
-
+    check = _MappingCheck(ctx)
     unmapped: dict[str, list[str]] = {}
     used_by: dict[str, set[str]] = {}
     for rule in rules:
-        where = rule.label
-        if rule.stream not in streams:
-            problems.append(f"{where}: the archive has no stream '{rule.stream}' from "
-                            f"{mapping.source}" + did_you_mean(rule.stream, streams))
+        if rule.stream not in check.streams:
+            check.problems.append(
+                f"{rule.label}: the archive has no stream '{rule.stream}' from "
+                f"{ctx.mapping.source}" + did_you_mean(rule.stream, check.streams))
             continue
         used = used_by.setdefault(rule.stream, set())
-        used.update(_full(p, mapping.prefix) for p in rule.where)
-        for f in rule.fields:
-            stream = f.parent_stream if f.parent else rule.stream
-            if f.parent:
-                check_path(rule.stream, f.parent, where)
-                used.add(_full(f.parent, mapping.prefix))
-                if stream not in streams:
-                    problems.append(f"{where}: field {f.target} reads a parent from unknown "
-                                    f"stream '{stream}'" + did_you_mean(str(stream), streams))
-                    continue
-            for p in f.paths:
-                check_path(str(stream), p, f"{where}, field {f.target}")
-                if not f.parent:
-                    used.add(_full(p, mapping.prefix))
-        for path in rule.where:
-            check_path(rule.stream, path, f"{where}, where")
-        for link in rule.links:
-            for lp in (link.path, link.by):
-                if lp:
-                    check_path(rule.stream, lp, f"{where}, link {link.name}")
-                    used.add(_full(lp, mapping.prefix))
-            if link.via is not None and link.via not in streams:
-                problems.append(f"{where}: link {link.name} reads associations from unknown "
-                                f"stream '{link.via}'" + did_you_mean(link.via, streams))
-            try:
-                ctx.parent_rule(link)
-            except MappingError as exc:
-                problems.append(f"{where}: {exc}")
-        info = writer.describe(rule.object)
+        used.update(check.full(p) for p in rule.where)
+        check.fields(rule, used)
+        check.links(rule, used)
+        info = ctx.writer.describe(rule.object)
         if info is None:
-            problems.append(f"{where}: the target {ctx.target} has no object '{rule.object}'"
-                            + did_you_mean(rule.object, writer.objects()))
+            check.problems.append(
+                f"{rule.label}: the target {ctx.target} has no object '{rule.object}'"
+                + did_you_mean(rule.object, ctx.writer.objects()))
             continue
         ctx.infos[rule.object] = info
         if not rule.all_fields:
-            targets = [f.target for f in rule.fields]
-            if rule.key and rule.key not in targets:
-                targets.append(rule.key)
-            targets += [ln.name for ln in rule.links if ln.type_id is None
-                        and ln.name in info.fields]
-            targets += list(rule.unique.values())
-            for name in targets:
-                if name not in info.fields and name not in rule.create_fields:
-                    problems.append(f"{where}: the target object {rule.object} has no field "
-                                    f"'{name}'" + did_you_mean(name, info.fields))
-            for name in rule.match:
-                if name not in targets and name not in [ln.name for ln in rule.links]:
-                    problems.append(f"{where}: match field '{name}' is not written")
-            if rule.key and info.upsert is not None and rule.key != info.upsert \
-                    and info.upsert != "id":
-                problems.append(f"{where}: {ctx.target} finds {rule.object} records by "
-                                f"'{info.upsert}', so key must be '{info.upsert}'")
-            if rule.key and info.upsert is None and rule.key not in info.fields:
-                problems.append(f"{where}: the key '{rule.key}' is not a field of {rule.object}")
-            if not rule.key and not rule.match and info.upsert is None:
-                problems.append(f"{where}: give key = (a unique field) or match = [fields] so "
-                                "a re-run finds the records already restored")
-        ignored = {_full(i, mapping.prefix) for i in mapping.ignore}
-        plen = len(mapping.prefix)
-        unmapped[rule.stream] = sorted(
-            n[plen:] for n in {n for n in known(rule.stream) if "." not in n[plen:]
-                               and n.startswith(mapping.prefix)}
-            - used - ignored - {mapping.prefix.rstrip(".")}
-            - {u.rsplit(".", 1)[0] for u in used if "." in u[plen:]})
-    if problems:
-        raise MappingError(f"The mapping {mapping.path.name} does not fit: "
-                           + "; ".join(problems))
+            check.target(rule, info)
+        unmapped[rule.stream] = check.unmapped(rule, used)
+    if check.problems:
+        raise MappingError(f"The mapping {ctx.mapping.path.name} does not fit: "
+                           + "; ".join(check.problems))
     if any(r.all_fields for r in rules):
+        whole = {r.stream for r in rules if r.all_fields}
         unmapped = {r.stream: [] for r in rules if r.all_fields} | {
-            k: v for k, v in unmapped.items() if k not in {r.stream for r in rules
-                                                           if r.all_fields}}
+            k: v for k, v in unmapped.items() if k not in whole}
     return unmapped
 
 

@@ -3,14 +3,14 @@ mapping, field by field and reference by reference."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from exporter.archive import Archive
+from exporter.archive import Archive, IdMapEntry
 from exporter.restore.engine import expand, select_rules
-from exporter.restore.mapping import Mapping_
-from exporter.restore.plan import Context, check_mapping, order_rules, plan_records
+from exporter.restore.mapping import Mapping_, ObjectRule
+from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
 from exporter.restore.transforms import TransformError, parse_when
 from exporter.writer import Writer, chunks
 
@@ -86,6 +86,104 @@ def same(expected: Any, found: Any) -> bool:
         return False
 
 
+class _Verifier:
+    """Compares one rule's records at a time, counting into one report; the first ``keep``
+    mismatches are kept, in the order they are found."""
+
+    def __init__(self, ctx: Context, writer: Writer, keep: int) -> None:
+        self.ctx = ctx
+        self.writer = writer
+        self.keep = keep
+        self.report = VerifyReport()
+
+    def miss(self, m: Mismatch) -> None:
+        if len(self.report.mismatches) < self.keep:
+            self.report.mismatches.append(m)
+
+    def rule(self, rule: ObjectRule) -> None:
+        ids = self.ctx.id_map(rule.stream, rule.object)
+        everything = list(plan_records(self.ctx, rule))
+        for p in everything:  # records that could not be mapped or linked are not restored
+            if p.error is not None:
+                self.report.records += 1
+                self.miss(Mismatch(rule.object, p.source_id, None, "(record)", "restored",
+                                   f"not restored: {p.error}"))
+        planned = [p for p in everything if p.error is None]
+        good = 0
+        for batch in chunks(planned, READ_BATCH):
+            good += self.batch(rule, ids, batch)
+        self.report.per_object[rule.label] = (good, len(everything))
+
+    def batch(self, rule: ObjectRule, ids: dict[str, IdMapEntry], batch: list[Planned]) -> int:
+        """Read one batch back from the target; the number of records that match."""
+        tids = [ids[p.source_id].target_id for p in batch
+                if p.source_id in ids and ids[p.source_id].target_id]
+        names = sorted({k for p in batch for k in p.fields})
+        link_names = {ln.name: self.ctx.parent_rule(ln).object for ln in rule.links}
+        found = self.writer.read(rule.object, [t for t in tids if t], names, link_names)
+        good = 0
+        for p in batch:
+            self.report.records += 1
+            entry = ids.get(p.source_id)
+            tid = entry.target_id if entry else None
+            got = found.get(tid) if tid else None
+            if got is None:
+                self.miss(Mismatch(rule.object, p.source_id, tid, "(record)", "restored",
+                                   "missing"))
+                self.report.fields += len(p.fields)
+                self.report.links += len(p.links) + len(p.deferred)
+                continue
+            fields_ok = self.fields(rule, p, tid, got)
+            links_ok = self.links(rule, p, tid, got.get("@links", {}))
+            if fields_ok and links_ok:
+                self.report.records_matching += 1
+                good += 1
+        return good
+
+    def fields(self, rule: ObjectRule, p: Planned, tid: str | None,
+               got: Mapping[str, Any]) -> bool:
+        report, ok = self.report, True
+        for name, value in p.fields.items():
+            report.fields += 1
+            if same(value, got.get(name)):
+                report.fields_matching += 1
+            else:
+                ok = False
+                self.miss(Mismatch(rule.object, p.source_id, tid, name, value, got.get(name)))
+        if p.file is not None and "@file_size" in got:  # the file came through whole
+            report.fields += 1
+            if same(p.file.size, got["@file_size"]):
+                report.fields_matching += 1
+            else:
+                ok = False
+                self.miss(Mismatch(rule.object, p.source_id, tid, "(file size)", p.file.size,
+                                   got["@file_size"]))
+        return ok
+
+    def links(self, rule: ObjectRule, p: Planned, tid: str | None,
+              links: Mapping[str, Any]) -> bool:
+        report, ok = self.report, True
+        for link, pid in p.deferred:  # in a cycle: resolved through the id map
+            parent = self.ctx.parent_rule(link)
+            pe = self.ctx.id_map(parent.stream, parent.object).get(pid)
+            report.links += 1
+            if pe is not None and pe.target_id in links.get(link.name, []):
+                report.links_matching += 1
+            else:
+                ok = False
+                self.miss(Mismatch(rule.object, p.source_id, tid, link.name,
+                                   pe.target_id if pe else None, links.get(link.name)))
+        for ln in p.links:
+            report.links += 1
+            if ln.to_id in links.get(ln.name, []):
+                report.links_matching += 1
+            else:
+                ok = False
+                self.miss(Mismatch(rule.object, p.source_id, tid, ln.name, ln.to_id,
+                                   links.get(ln.name)))
+        return ok
+
+
 def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: str,
                    only: Iterable[str] | None = None, as_of: str | int | None = None,
                    keep: int = 50, source: str | None = None) -> VerifyReport:
@@ -94,79 +192,10 @@ def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, targe
     rules = select_rules(mapping, only)
     ctx = Context(archive, mapping, writer, target, archive.resolve_as_of(as_of))
     check_mapping(ctx, rules)
-    report = VerifyReport()
-
-    def miss(m: Mismatch) -> None:
-        if len(report.mismatches) < keep:
-            report.mismatches.append(m)
-
+    verifier = _Verifier(ctx, writer, keep)
     for rule in order_rules(ctx, rules):
-        ids = ctx.id_map(rule.stream, rule.object)
-        everything = list(plan_records(ctx, rule))
-        for p in everything:  # records that could not be mapped or linked are not restored
-            if p.error is not None:
-                report.records += 1
-                miss(Mismatch(rule.object, p.source_id, None, "(record)", "restored",
-                              f"not restored: {p.error}"))
-        planned = [p for p in everything if p.error is None]
-        good = 0
-        for batch in chunks(planned, READ_BATCH):
-            tids = [ids[p.source_id].target_id for p in batch
-                    if p.source_id in ids and ids[p.source_id].target_id]
-            names = sorted({k for p in batch for k in p.fields})
-            link_names = {ln.name: ctx.parent_rule(ln).object for ln in rule.links}
-            found = writer.read(rule.object, [t for t in tids if t], names, link_names)
-            for p in batch:
-                report.records += 1
-                entry = ids.get(p.source_id)
-                tid = entry.target_id if entry else None
-                got = found.get(tid) if tid else None
-                if got is None:
-                    miss(Mismatch(rule.object, p.source_id, tid, "(record)", "restored",
-                                  "missing"))
-                    report.fields += len(p.fields)
-                    report.links += len(p.links) + len(p.deferred)
-                    continue
-                ok = True
-                for name, value in p.fields.items():
-                    report.fields += 1
-                    if same(value, got.get(name)):
-                        report.fields_matching += 1
-                    else:
-                        ok = False
-                        miss(Mismatch(rule.object, p.source_id, tid, name, value,
-                                      got.get(name)))
-                if p.file is not None and "@file_size" in got:  # the file came through whole
-                    report.fields += 1
-                    if same(p.file.size, got["@file_size"]):
-                        report.fields_matching += 1
-                    else:
-                        ok = False
-                        miss(Mismatch(rule.object, p.source_id, tid, "(file size)",
-                                      p.file.size, got["@file_size"]))
-                links = got.get("@links", {})
-                for link, pid in p.deferred:  # in a cycle: resolved through the id map
-                    parent = ctx.parent_rule(link)
-                    pe = ctx.id_map(parent.stream, parent.object).get(pid)
-                    report.links += 1
-                    if pe is not None and pe.target_id in links.get(link.name, []):
-                        report.links_matching += 1
-                    else:
-                        ok = False
-                        miss(Mismatch(rule.object, p.source_id, tid, link.name,
-                                      pe.target_id if pe else None, links.get(link.name)))
-                for ln in p.links:
-                    report.links += 1
-                    if ln.to_id in links.get(ln.name, []):
-                        report.links_matching += 1
-                    else:
-                        ok = False
-                        miss(Mismatch(rule.object, p.source_id, tid, ln.name, ln.to_id,
-                                      links.get(ln.name)))
-                if ok:
-                    report.records_matching += 1
-                    good += 1
-        report.per_object[rule.label] = (good, len(everything))
+        verifier.rule(rule)
+    report = verifier.report
     archive.audit("restore.verify", {"target": target, "mapping": mapping.path.name,
                                      "records": report.records,
                                      "records_matching": report.records_matching,

@@ -1,0 +1,58 @@
+"""The append-only, hash-chained audit log: who did what (sync, print, export, restore, key
+changes, format migrations)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from exporter.archive.base import ArchiveBase
+from exporter.archive.database import actor as _actor
+from exporter.archive.database import now
+from exporter.record import canonical_json
+
+__all__ = ["AuditLog", "verify_audit_chain"]
+
+
+class AuditLog(ArchiveBase):
+    def audit(self, action: str, detail: Mapping[str, Any] | None = None,
+              run_id: int | None = None, actor: str | None = None) -> None:
+        """Append an entry to the audit log (its own transaction unless one is open)."""
+        with self.transaction():
+            prev = self.conn.execute(
+                "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+            prev_hash = prev[0] if prev else b""
+            entry = {"at": now(), "actor": actor or _actor(), "action": action,
+                     "detail": dict(detail or {}), "run_id": run_id}
+            digest = hashlib.sha256(prev_hash + canonical_json(entry).encode()).digest()
+            self.db.table("audit_log").insert({
+                "at": entry["at"], "actor": entry["actor"], "action": action,
+                "detail": canonical_json(entry["detail"]), "run_id": run_id,
+                "prev_hash": prev_hash or None, "hash": digest})
+
+    def audit_entries(self, action: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT id, at, actor, action, detail, run_id FROM audit_log"
+        params: tuple[Any, ...] = ()
+        if action:
+            sql += " WHERE action = ? OR action LIKE ?"
+            params = (action, action + ".%")
+        rows = self._query(sql + " ORDER BY id", params)
+        return [{"id": r[0], "at": r[1], "actor": r[2], "action": r[3],
+                 "detail": json.loads(r[4]), "run_id": r[5]} for r in rows]
+
+
+def verify_audit_chain(conn: Any) -> list[str]:
+    """Recompute the chain; the first broken link is reported (the rest follow from it)."""
+    prev = b""
+    for aid, at, actor, action, detail, run_id, prev_hash, digest in conn.execute(
+            "SELECT id, at, actor, action, detail, run_id, prev_hash, hash FROM audit_log "
+            "ORDER BY id"):
+        entry = {"at": at, "actor": actor, "action": action, "detail": json.loads(detail),
+                 "run_id": run_id}
+        want = hashlib.sha256(prev + canonical_json(entry).encode()).digest()
+        if (prev_hash or b"") != prev or digest != want:
+            return [f"audit log entry {aid} was altered or an entry before it was removed"]
+        prev = digest
+    return []

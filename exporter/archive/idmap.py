@@ -1,0 +1,65 @@
+"""The restore id map: which archived record became which record of a restore target."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from exporter.archive.base import ArchiveBase
+from exporter.archive.database import now
+
+__all__ = ["IdMap", "IdMapEntry"]
+
+_KEY = ("target", "source", "stream", "source_id", "target_object")
+
+
+@dataclass(frozen=True)
+class IdMapEntry:
+    """One row of the restore id map: archived record -> target record. ``target_id`` and
+    ``hash`` are None while the write is pending (sent, not yet confirmed)."""
+
+    source: str
+    stream: str
+    source_id: str
+    target_object: str
+    target_id: str | None
+    hash: str | None
+
+
+class IdMap(ArchiveBase):
+    def id_map(self, target: str, source: str | None = None, stream: str | None = None,
+               target_object: str | None = None) -> list[IdMapEntry]:
+        """The id-map rows of a restore target, optionally of one stream and target object."""
+        sql = ("SELECT source, stream, source_id, target_object, target_id, hash FROM id_map "
+               "WHERE target = ?")
+        params: list[Any] = [target]
+        for column, value in (("source", source), ("stream", stream),
+                              ("target_object", target_object)):
+            if value is not None:
+                sql += f" AND {column} = ?"
+                params.append(value)
+        return [IdMapEntry(*r) for r in self._query(sql + " ORDER BY source_id", params)]
+
+    def put_id_map(self, target: str, entries: Iterable[IdMapEntry],
+                   run_id: int | None = None) -> None:
+        """Insert or replace id-map rows (joins an open transaction, so a batch's rows commit
+        with the rest of its bookkeeping)."""
+        self._require_write()
+        updated_at = now()
+        rows = ({"target": target, "source": e.source, "stream": e.stream,
+                 "source_id": e.source_id, "target_object": e.target_object,
+                 "target_id": e.target_id, "hash": e.hash, "run_id": run_id,
+                 "updated_at": updated_at} for e in entries)
+        with self.transaction():
+            # Every column is given, so an upsert leaves exactly what INSERT OR REPLACE would.
+            self.db.table("id_map").upsert_all(rows, pk=_KEY)
+
+    def drop_id_map(self, target: str, entries: Iterable[IdMapEntry]) -> None:
+        """Forget id-map rows (a pending write the target turned out not to hold)."""
+        self._require_write()
+        with self.transaction():
+            self.conn.executemany(
+                "DELETE FROM id_map WHERE target = ? AND source = ? AND stream = ? "
+                "AND source_id = ? AND target_object = ?",
+                [(target, e.source, e.stream, e.source_id, e.target_object) for e in entries])

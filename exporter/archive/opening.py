@@ -1,0 +1,209 @@
+"""Creating, unlocking and opening an archive, checking its format and migrating it; the
+:class:`Archive` class that puts the parts together."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from exporter import __version__
+from exporter.archive.audit import verify_audit_chain
+from exporter.archive.database import DB_ERRORS, connect, database, now, translated
+from exporter.archive.files import Files, verify_files
+from exporter.archive.format import (
+    FORMAT_VERSION,
+    migrations_from,
+    reference_schema,
+    schema_sql,
+)
+from exporter.archive.idmap import IdMap
+from exporter.archive.records import Records, verify_versions
+from exporter.archive.runs import Runs
+from exporter.errors import (
+    ArchiveNotFound,
+    ExporterError,
+    KeySlotsDamaged,
+    UnsupportedFormat,
+)
+from exporter.keys import (
+    Credential,
+    KeyFile,
+    KeySlots,
+    MasterKey,
+    create_key_file,
+    read_key_file,
+    slots_path_for,
+)
+from exporter.lock import ArchiveLock
+
+__all__ = ["Archive"]
+
+
+def _new_slots(path: Path, passphrase: str | None, key_file: Path | None,
+               passphrase_kdf: dict[str, Any] | None) -> tuple[MasterKey, KeySlots, str]:
+    """A fresh master key, wrapped in a slot per credential given and a recovery slot."""
+    slots_path = slots_path_for(path)
+    if path.exists():
+        raise ExporterError(f"There is already an archive at {path}; use it, or choose "
+                            "another path with --archive.")
+    if slots_path.exists():
+        raise ExporterError(f"A key file {slots_path} exists without its archive; move it "
+                            "away if it is not needed, then run init again.")
+    if not passphrase and key_file is None:
+        raise ValueError("a passphrase or a key file is needed")
+    master = MasterKey.generate()
+    slots = KeySlots.new(slots_path, str(uuid.uuid4()))
+    if passphrase:
+        slots.add_passphrase(master, passphrase, "passphrase", kdf=passphrase_kdf)
+    if key_file is not None:
+        key = read_key_file(key_file) if key_file.exists() else create_key_file(key_file)
+        slots.add_key_file(master, key, f"key file {key_file.name}")
+    return master, slots, slots.set_recovery(master)
+
+
+def _build(path: Path, master: MasterKey, slots: KeySlots) -> None:
+    """Write the database from archive_schema.sql under a temporary name and rename it into
+    place last (after the key slots), so a crash leaves either nothing or a whole archive."""
+    tmp = path.with_name(path.name + ".creating")
+    for leftover in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
+        leftover.unlink(missing_ok=True)
+    with translated(path):
+        conn = connect(tmp, master.sqlcipher_key(slots.archive_id))
+        try:
+            db = database(conn)
+            db.executescript(schema_sql())
+            conn.execute("PRAGMA journal_mode = WAL")
+            db.table("archive_meta").insert_all([
+                {"key": "archive_id", "value": slots.archive_id},
+                {"key": "created_at", "value": now()},
+                {"key": "created_by", "value": f"exporter {__version__}"}])
+        finally:
+            conn.close()
+        os.chmod(tmp, 0o600)
+        slots.save(master)
+        os.replace(tmp, path)
+
+
+def _read_header(path: Path, master: MasterKey, archive_id: str) -> tuple[Any, int, str | None]:
+    """A keyed connection, the format version and the archive id stored inside."""
+    with translated(path):
+        conn = connect(path, master.sqlcipher_key(archive_id))
+        try:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            row = conn.execute(
+                "SELECT value FROM archive_meta WHERE key = 'archive_id'").fetchone()
+        except BaseException:
+            conn.close()
+            raise
+    return conn, version, (row[0] if row else None)
+
+
+def _format_problem(version: int, write: bool) -> UnsupportedFormat | None:
+    """Why this archive cannot be opened so, if it cannot. Only a writer (holding the lock)
+    upgrades an older archive: a reader may sit on read-only media or run beside a sync."""
+    if version > FORMAT_VERSION:
+        return UnsupportedFormat(
+            f"This archive has format version {version}, written by a newer exporter; "
+            f"this exporter ({__version__}) reads up to version {FORMAT_VERSION}. "
+            "Update exporter.")
+    if version < FORMAT_VERSION and not write:
+        return UnsupportedFormat(
+            f"This archive has format version {version}, from an older exporter, and is "
+            "upgraded the first time it is opened for writing; run 'exporter sync' once "
+            "(or wait for the nightly sync), then try again.")
+    return None
+
+
+class Archive(Runs, Records, Files, IdMap):
+    """An open archive. Use :meth:`create` or :meth:`open`; close it (or use ``with``)."""
+
+    @classmethod
+    def create(cls, path: Path, *, passphrase: str | None = None, key_file: Path | None = None,
+               passphrase_kdf: dict[str, Any] | None = None) -> tuple[Archive, str]:
+        """Create a new archive with its key-slot file; returns it (open for writing) and the
+        recovery key, to be shown once."""
+        path = Path(path)
+        key_file = Path(key_file) if key_file is not None else None
+        master, slots, recovery = _new_slots(path, passphrase, key_file, passphrase_kdf)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _build(path, master, slots)
+        archive = cls.open(path, KeyFile(key_file) if key_file else None, write=True,
+                           _unlocked=(master, slots))
+        archive.audit("init", {"slots": [s["kind"] for s in slots.slots]})
+        return archive, recovery
+
+    @classmethod
+    def open(cls, path: Path, credential: Credential | None, *, write: bool = False,
+             _unlocked: tuple[MasterKey, KeySlots] | None = None) -> Archive:
+        """Unlock and open the archive at ``path``. With ``write=True`` the write lock is
+        taken (ArchiveLocked if another process has it) and an older format is upgraded;
+        a read-only open of an older format is refused (UnsupportedFormat), writing nothing."""
+        path = Path(path)
+        if not path.exists():
+            raise ArchiveNotFound(f"There is no archive at {path}; run 'exporter init' first, "
+                                  "or check the archive path in the config file.")
+        if _unlocked is not None:
+            master, slots = _unlocked
+        else:
+            if credential is None:
+                raise ValueError("credential needed")
+            slots = KeySlots.load(slots_path_for(path))
+            master, _ = slots.unlock(credential)
+        lock = ArchiveLock(path).acquire() if write else None
+        try:
+            conn, version, stored_id = _read_header(path, master, slots.archive_id)
+            archive = cls(path, conn, slots.archive_id, slots, master, lock)
+            if stored_id != slots.archive_id:
+                archive.close()
+                raise KeySlotsDamaged(f"The key file {slots.path} belongs to another archive; "
+                                      "put the right key file beside the archive.")
+            problem = _format_problem(version, write)
+            if problem is not None:
+                archive.close()
+                raise problem
+            if write:
+                archive._migrate(version)
+                archive._interrupt_stale_runs()
+            return archive
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+
+    def _migrate(self, version: int) -> None:
+        """Apply the pending migrations in one transaction (we hold the write lock), each
+        recorded by name in the audit log."""
+        steps = migrations_from(version)
+        if not steps:
+            return
+        schema = reference_schema()
+        with self.transaction():
+            for step in steps:
+                step.apply(self.db, schema)
+                self.conn.execute(f"PRAGMA user_version = {int(step.to_version)}")
+                self.audit("migrate", {"migration": step.name, "to_version": step.to_version})
+
+    def verify(self, progress: Callable[[str], None] | None = None) -> list[str]:
+        """Every check there is; returns the problems found, in plain words (empty = sound)."""
+        say = progress or (lambda _msg: None)
+        problems: list[str] = []
+        try:
+            say("checking page authentication (cipher_integrity_check)")
+            for (row,) in self.conn.execute("PRAGMA cipher_integrity_check"):
+                problems.append(f"encrypted page check: {row}")
+            say("checking database structure (integrity_check)")
+            rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check")]
+            if rows != ["ok"]:
+                problems.extend(f"database structure: {r}" for r in rows[:20])
+            say("checking every record version against its hash")
+            problems.extend(verify_versions(self.conn))
+            say("checking every file is complete")
+            problems.extend(verify_files(self.conn))
+            say("checking the audit log chain")
+            problems.extend(verify_audit_chain(self.conn))
+        except DB_ERRORS as exc:
+            problems.append(f"reading the archive failed: {exc}")
+        return problems
