@@ -106,9 +106,9 @@ def print_(state: State, client: str | None, everyone: bool, as_of: str | None, 
       exporter print C-00001 --as-of 2026-11-28 --paper a4
       exporter print --all --out binder.pdf
     """
-    from exporter.careplan.build import AmbiguousClient
     from exporter.careplan.definition import load_definition
     from exporter.careplan.printing import print_care_plans
+    from exporter.errors import AmbiguousClient
 
     if everyone == (client is not None):
         raise click.UsageError("Give a CLIENT (name or number) or --all.")

@@ -14,16 +14,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import sqlcipher3
-
 from exporter.archive import Archive, translate_db_error
+from exporter.archive.database import DB_ERRORS
 from exporter.errors import ArchiveLocked, CopyDestinationProblem
 
 __all__ = [
@@ -41,7 +39,7 @@ MANIFEST = "MANIFEST.json"
 MANIFEST_FORMAT = "exporter-copy"
 MANIFEST_VERSION = 1
 PARTIAL_PREFIX = ".partial-"
-_DB_ERRORS: tuple[type[BaseException], ...] = (sqlite3.Error, sqlcipher3.dbapi2.Error)
+_DB_ERRORS = DB_ERRORS
 
 #: (bytes done, bytes in all) while the files are copied.
 Progress = Callable[[int, int], None]

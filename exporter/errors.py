@@ -17,9 +17,11 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
     ├── ArchiveProblem
     │   ├── ArchiveLocked                  5  another exporter process is writing to the archive
     │   ├── ArchiveDamaged                 6  the archive file is damaged (bytes changed on disk)
-    │   ├── UnsupportedFormat              7  the archive was written by a newer exporter
+    │   ├── UnsupportedFormat              7  a newer format, or an older one opened
+    │   │                                     read-only (only a writer upgrades it)
     │   ├── ArchiveNotFound                8  no archive at the configured path
     │   └── NotFound                       9  a record, run or file asked for is not archived
+    │       └── AmbiguousClient            9  a name matches several clients (``candidates``)
     ├── DiskFull                          10  the disk (or an object store) is full
     ├── CopyDestinationProblem            14  a copy folder is missing or cannot be written
     ├── ObjectStoreError                  14  an object store refused or could not be reached
@@ -43,8 +45,11 @@ Anything else (a bug) exits 1 with the traceback in the log, never on the screen
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "EXIT_CODES",
+    "AmbiguousClient",
     "ArchiveDamaged",
     "ArchiveLocked",
     "ArchiveNotFound",
@@ -150,6 +155,14 @@ class UnsupportedFormat(ArchiveProblem):
 
 class NotFound(ArchiveProblem):
     """The record, run or file asked for is not in the archive."""
+
+
+class AmbiguousClient(NotFound):
+    """The name or id given matches more than one client; ``candidates`` lists them."""
+
+    def __init__(self, message: str, candidates: list[Any]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
 
 
 class DiskFull(ExporterError):

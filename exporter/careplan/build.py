@@ -25,7 +25,7 @@ from exporter.careplan.definition import (
     get_path,
     suggest,
 )
-from exporter.errors import NotFound
+from exporter.errors import AmbiguousClient, NotFound
 
 __all__ = [
     "AmbiguousClient",
@@ -52,12 +52,6 @@ DAY_NAMES = {"mon": "Monday", "tue": "Tuesday", "wed": "Wednesday", "thu": "Thur
              "fri": "Friday", "sat": "Saturday", "sun": "Sunday"}
 
 
-class AmbiguousClient(NotFound):
-    """The name or id given matches more than one client."""
-
-    def __init__(self, message: str, candidates: list[Client]) -> None:
-        super().__init__(message)
-        self.candidates = candidates
 
 
 class ArchiveView:
