@@ -38,11 +38,21 @@ from exporter.errors import (
 )
 from exporter.record import Record
 from exporter.settings import Setting, did_you_mean
-from exporter.writer import FileItem, Link, ObjectInfo, WriteItem, Writer, WriteResult, chunks
+from exporter.writer import (
+    AnyFields,
+    FileItem,
+    Link,
+    ObjectInfo,
+    WriteItem,
+    Writer,
+    WriteResult,
+    chunks,
+)
 
 __all__ = [
     "CONNECTORS",
     "TARGETS",
+    "AnyFields",
     "AuthError",
     "Batch",
     "CheckResult",

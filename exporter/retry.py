@@ -8,13 +8,14 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from exporter.errors import SourceError, TransientError
+from exporter.settings import Setting, check_table
 
-__all__ = ["RetryPolicy"]
+__all__ = ["RETRY", "RETRY_TABLE", "RetryPolicy", "policy_from"]
 
 T = TypeVar("T")
 log = logging.getLogger("exporter.retry")
@@ -62,3 +63,23 @@ class RetryPolicy:
                 waited += delay
                 self.retries += 1
         raise AssertionError("unreachable")
+
+
+#: The keys of a ``retry`` table (a restore target's own retry policy).
+RETRY_TABLE: tuple[Setting, ...] = (
+    Setting("attempts", "integer", "Tries in all", minimum=1),
+    Setting("base_delay", "number", "Seconds before the second try; doubles each time",
+            minimum=0),
+    Setting("max_delay", "number", "The longest single wait (a longer Retry-After gives up)",
+            minimum=0),
+    Setting("max_total", "number", "Give up when the waits would add up to more", minimum=0),
+)
+#: The setting a writer declares for its retry table.
+RETRY = Setting("retry", "table", "The retry policy for this target: attempts, base_delay, "
+                "max_delay, max_total (seconds)")
+
+
+def policy_from(where: str, table: Mapping[str, Any] | None) -> RetryPolicy:
+    """A policy from a ``retry`` table (``where`` names it in messages), its keys checked."""
+    return RetryPolicy(**check_table(where, table or {}, RETRY_TABLE))
+

@@ -30,12 +30,29 @@ from typing import Any, ClassVar
 
 from exporter.settings import Setting
 
-__all__ = ["BATCH_SIZE", "FileItem", "Link", "ObjectInfo", "WriteItem", "WriteResult", "Writer",
-           "chunks"]
+__all__ = ["BATCH_SIZE", "AnyFields", "FileItem", "Link", "ObjectInfo", "WriteItem", "WriteResult",
+           "Writer", "chunks"]
 
 #: The setting every writer takes: a smaller batch than the vendor's limit, never a larger.
 BATCH_SIZE = Setting("batch_size", "integer", "Records sent per write call (never more than "
                      "the vendor allows)", minimum=1)
+
+
+class AnyFields(Mapping[str, str]):
+    """The fields of an object that takes any column (a CSV file, a spreadsheet tab): every
+    name is a string field, and none is listed."""
+
+    def __getitem__(self, key: str) -> str:
+        return "string"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, ClassVar
@@ -31,7 +31,7 @@ from connectors.google.client import CREDENTIAL_SETTINGS, WRITE_SCOPES, GoogleCl
 from connectors.google.streams.sheets import a1_tab
 from exporter.errors import SourceError, TransientError
 from exporter.settings import Setting
-from exporter.writer import BATCH_SIZE, ObjectInfo, WriteItem, Writer, WriteResult
+from exporter.writer import BATCH_SIZE, AnyFields, ObjectInfo, WriteItem, Writer, WriteResult
 
 __all__ = ["GoogleSheetsWriter"]
 
@@ -40,20 +40,6 @@ FILE_REFUSED = ("Google Sheets cannot hold files; restore this object to a csv t
                 "keep its file.")
 
 
-class _AnyFields(Mapping[str, str]):
-    """A tab takes any column."""
-
-    def __getitem__(self, key: str) -> str:
-        return "string"
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str)
 
 
 def _cell(value: Any) -> Any:
@@ -161,7 +147,7 @@ class GoogleSheetsWriter(Writer):
         return sorted(self._titles())
 
     def describe(self, obj: str) -> ObjectInfo | None:
-        return ObjectInfo(obj, _AnyFields(), upsert=ID)
+        return ObjectInfo(obj, AnyFields(), upsert=ID)
 
     def write(self, obj: str, items: list[WriteItem],
               match: list[str] | None = None) -> list[WriteResult]:

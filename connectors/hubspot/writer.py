@@ -30,9 +30,9 @@ from typing import Any, ClassVar
 
 from connectors.hubspot.client import BASE_URL, DAILY_RESERVE, TIMEOUT, WRITING, HubSpotClient
 from connectors.hubspot.wire import STANDARD
-from exporter.errors import AuthError, ConfigError, QuotaExhausted, SourceError
-from exporter.retry import RetryPolicy
-from exporter.settings import Setting, unknown_keys
+from exporter.errors import AuthError, QuotaExhausted, SourceError
+from exporter.retry import RETRY, policy_from
+from exporter.settings import Setting
 from exporter.writer import BATCH_SIZE, Link, ObjectInfo, WriteItem, Writer, WriteResult, chunks
 
 __all__ = ["HubSpotWriter"]
@@ -42,7 +42,6 @@ UPSERT_BATCH = 100
 PROPERTY_TYPES = {"string": ("string", "text"), "number": ("number", "number"),
                   "date": ("date", "date"), "datetime": ("datetime", "date"),
                   "bool": ("enumeration", "booleancheckbox")}
-RETRY_KEYS = ("attempts", "base_delay", "max_delay", "max_total")
 
 SETTINGS = (
     Setting("access_token", "secret", "A private-app token with write scopes for CRM "
@@ -50,8 +49,7 @@ SETTINGS = (
     BASE_URL,
     DAILY_RESERVE,
     TIMEOUT,
-    Setting("retry", "table", "The shared retry policy: attempts, base_delay, max_delay, "
-            "max_total (seconds)"),
+    RETRY,
     BATCH_SIZE,
 )
 
@@ -66,12 +64,6 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _policy(target: str, config: Mapping[str, Any]) -> RetryPolicy:
-    table = dict(config.get("retry") or {})
-    for key, hint in unknown_keys(table, RETRY_KEYS):
-        raise ConfigError(f"The retry table of [targets.{target}] has a setting '{key}' that "
-                          f"exporter does not know{hint}; use {', '.join(RETRY_KEYS)}.")
-    return RetryPolicy(**table)
 
 
 class HubSpotWriter(Writer):
@@ -86,8 +78,8 @@ class HubSpotWriter(Writer):
     def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
                  log: Any = None) -> None:
         super().__init__(target, config, secrets, log)
-        self.client = HubSpotClient.from_settings(config, secrets, WRITING,
-                                                  _policy(target, config), self.log)
+        policy = policy_from(f"The retry table of [targets.{target}]", config.get("retry"))
+        self.client = HubSpotClient.from_settings(config, secrets, WRITING, policy, self.log)
         self._infos: dict[str, ObjectInfo] = {}
 
     # -- describe and properties -----------------------------------------------------------

@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 
 from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
 from exporter.errors import RequestRefused
-from exporter.retry import RetryPolicy
-from exporter.settings import Setting, check_table
+from exporter.retry import RETRY, policy_from
+from exporter.settings import Setting
 from exporter.writer import BATCH_SIZE, ObjectInfo, WriteItem, Writer, WriteResult, chunks
 
 __all__ = ["SalesforceWriter"]
@@ -58,19 +58,10 @@ def _by_size(items: list[WriteItem]) -> list[list[WriteItem]]:
 
 
 #: The keys of a Salesforce target's ``retry`` table (the shared retry policy's knobs).
-RETRY_SETTINGS: tuple[Setting, ...] = (
-    Setting("attempts", "integer", "Tries in all", minimum=1),
-    Setting("base_delay", "number", "Seconds before the second try; doubles each time",
-            minimum=0),
-    Setting("max_delay", "number", "The longest single wait (a longer Retry-After gives up)",
-            minimum=0),
-    Setting("max_total", "number", "Give up when the waits would add up to more", minimum=0),
-)
 #: Every key of a ``[targets.NAME]`` table of type salesforce.
 SETTINGS: tuple[Setting, ...] = (
     *CLIENT_SETTINGS,
-    Setting("retry", "table", "Retry policy for this target: attempts, base_delay, max_delay, "
-            "max_total (seconds)"),
+    RETRY,
     BATCH_SIZE,
 )
 
@@ -85,9 +76,8 @@ class SalesforceWriter(Writer):
     def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
                  log: Any = None) -> None:
         super().__init__(target, config, secrets, log)
-        retry = check_table(f"The retry table of [targets.{target}]",
-                            config.get("retry") or {}, RETRY_SETTINGS)
-        self.client = SalesforceClient(config, secrets, RetryPolicy(**retry), self.log,
+        policy = policy_from(f"The retry table of [targets.{target}]", config.get("retry"))
+        self.client = SalesforceClient(config, secrets, policy, self.log,
                                        resume="run it again tomorrow (it resumes)")
         self._infos: dict[str, ObjectInfo] = {}
         self._fixed: dict[str, frozenset[str]] = {}  # set on create only (e.g. master-detail)

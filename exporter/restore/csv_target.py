@@ -17,32 +17,18 @@ import csv
 import io
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from exporter.errors import ConfigError
 from exporter.keys import write_private_file
 from exporter.settings import Setting
-from exporter.writer import BATCH_SIZE, ObjectInfo, WriteItem, Writer, WriteResult
+from exporter.writer import BATCH_SIZE, AnyFields, ObjectInfo, WriteItem, Writer, WriteResult
 
 __all__ = ["CsvWriter"]
 
 
-class _AnyFields(Mapping[str, str]):
-    """A CSV file takes any column."""
-
-    def __getitem__(self, key: str) -> str:
-        return "string"
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(())
-
-    def __len__(self) -> int:
-        return 0
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str)
 
 
 def _cell(value: Any) -> str:
@@ -77,7 +63,7 @@ class CsvWriter(Writer):
         self._calls = 0
 
     def describe(self, obj: str) -> ObjectInfo | None:
-        return ObjectInfo(obj, _AnyFields(), upsert="id")
+        return ObjectInfo(obj, AnyFields(), upsert="id")
 
     def _path(self, obj: str) -> Path:
         return self.folder / f"{_safe(obj)}.csv"
