@@ -1,0 +1,146 @@
+"""The Salesforce connector: discovery, check and declared settings (the streams read
+themselves, see :mod:`connectors.salesforce.streams`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
+from connectors.salesforce.streams import ObjectStream, ReadOptions
+from exporter.connector import CheckResult, Connector, Stream
+from exporter.errors import AuthError, ConfigError, SourceError
+from exporter.retry import RetryPolicy
+from exporter.settings import Setting
+
+__all__ = ["SETTINGS", "SalesforceConnector"]
+
+#: Every key of a ``[sources.NAME]`` table of type salesforce.
+SETTINGS: tuple[Setting, ...] = (
+    *CLIENT_SETTINGS,
+    Setting("include", "list", 'Only these objects (API names, e.g. ["Account", '
+            '"Care_Plan__c"]); all by default'),
+    Setting("exclude", "list", "Leave these objects out (API names)"),
+    Setting("page_size", "integer", "Records per REST query page (Salesforce's batchSize, "
+            "200 to 2000; other values are brought into that range)", default=2000),
+    Setting("lookback_seconds", "number", "Each incremental read starts this many seconds "
+            "before the saved cursor, to catch late commits", default=300, minimum=0),
+    Setting("bulk_threshold", "integer", "Read an object with the Bulk API 2.0 when a query "
+            "finds more records than this", default=50_000, minimum=0),
+    Setting("bulk_page_size", "integer", "CSV rows per Bulk API results page",
+            default=10_000, minimum=1),
+    Setting("bulk_poll_seconds", "integer", "Seconds between polls of a Bulk job",
+            default=5, minimum=0),
+    Setting("retry_attempts", "integer", "Tries in all for a call that fails for a passing "
+            "reason (429, 5xx, timeout)", default=6, minimum=1),
+    Setting("retry_base_delay", "number", "Seconds before the second try; doubles each "
+            "time", default=0.5, minimum=0),
+)
+_DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+def _names(value: Any, key: str) -> set[str] | None:
+    """An include/exclude list; its items must be names (the settings check sees a list)."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"The Salesforce setting {key} must be a list of object names, "
+                          'e.g. ["Account", "Care_Plan__c"].')
+    return set(value)
+
+
+class SalesforceConnector(Connector):
+    """Salesforce objects (REST queryAll / Bulk API 2.0) and their file bodies."""
+
+    name: ClassVar[str] = "salesforce"
+    settings: ClassVar[tuple[Setting, ...]] = SETTINGS
+    known_streams: ClassVar[tuple[str, ...]] = (
+        "Account", "Contact", "ContentVersion", "Attachment", "<custom objects>__c")
+
+    def __init__(self, source: str, config: Mapping[str, Any], secrets: Mapping[str, str],
+                 log: logging.Logger | None = None) -> None:
+        super().__init__(source, config, secrets, log)
+
+        def get(name: str) -> Any:
+            value = config.get(name)
+            return _DEFAULTS[name] if value is None else value
+
+        self.options = ReadOptions(
+            page_size=max(200, min(2000, int(get("page_size")))),
+            lookback=float(get("lookback_seconds")),
+            bulk_threshold=int(get("bulk_threshold")),
+            bulk_page=int(get("bulk_page_size")),
+            bulk_wait=int(get("bulk_poll_seconds")))
+        policy = RetryPolicy(attempts=int(get("retry_attempts")),
+                             base_delay=float(get("retry_base_delay")))
+        self.client = SalesforceClient(config, secrets, policy, self.log)
+        self.include = _names(config.get("include"), "include")
+        self.exclude = _names(config.get("exclude"), "exclude") or set()
+
+    # -- check -----------------------------------------------------------------------------
+
+    def check(self) -> list[CheckResult]:
+        who = str(self.config.get("username") or self.config.get("client_id") or "?")
+        login = f"Log in to Salesforce as {who}"
+        try:
+            self.client.login()
+        except (AuthError, ConfigError) as exc:
+            return [CheckResult(False, login, str(exc))]
+        except SourceError as exc:
+            return [CheckResult(False, login, f"{exc} Check the network and the domain / "
+                                "base_url settings.")]
+        results = [CheckResult(True, login)]
+        reach = "Read Salesforce's object list"
+        try:
+            self.client.rest("the object list", "sobjects")
+            results.append(CheckResult(True, reach))
+        except SourceError as exc:
+            results.append(CheckResult(False, reach, str(exc)))
+        usage = "Salesforce daily API usage is below api_share_limit"
+        used, total = self.client.used, self.client.total
+        if used is not None and total:
+            share = used / total
+            ok = share < self.client.share
+            results.append(CheckResult(ok, usage, "" if ok else (
+                f"{used} of {total} calls are used today ({share:.0%}); "
+                "wait for tomorrow's reset or raise api_share_limit.")))
+        return results
+
+    # -- streams ---------------------------------------------------------------------------
+
+    def _wanted(self, entry: Mapping[str, Any]) -> bool:
+        name = str(entry.get("name"))
+        if not (entry.get("queryable") and entry.get("replicateable")):
+            return False
+        if self.include is not None and name not in self.include:
+            return False
+        return name not in self.exclude
+
+    def discover(self) -> list[Stream]:
+        """One stream per wanted object, each holding the describe it was built from."""
+        listing = self.client.rest("the object list", "sobjects")
+        try:
+            names = [str(o["name"]) for o in listing["sobjects"] if self._wanted(o)]
+        except (TypeError, KeyError) as exc:
+            raise SourceError("Salesforce sent an unreadable object list; try again "
+                              "later.") from exc
+        missing = sorted((self.include or set()) - set(names))
+        if missing:
+            self.log.warning("include names objects Salesforce does not offer for export: %s",
+                             ", ".join(missing))
+        out: list[Stream] = []
+        for name in names:
+            describe = self.client.rest(f"the description of {name}",
+                                        f"sobjects/{name}/describe")
+            if not isinstance(describe, Mapping) or not isinstance(describe.get("fields"), list):
+                raise SourceError(f"Salesforce sent an unreadable description of {name}; try "
+                                  "again later.")
+            out.append(ObjectStream(self.client, describe, self.options, self.log))
+        return out
+
+    def usage(self) -> dict[str, Any]:
+        return self.client.usage()
+
+    def close(self) -> None:
+        self.client.close()
