@@ -18,6 +18,7 @@ from typing import IO, Any
 
 from exporter.archive import Archive
 from exporter.errors import NotFound
+from exporter.private_files import make_private
 
 __all__ = ["ExportResult", "export_archive"]
 
@@ -32,7 +33,7 @@ class ExportResult:
 def _private_text(path: Path) -> Iterator[IO[str]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
-    os.chmod(tmp, 0o600)
+    make_private(Path(tmp))
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             yield fh

@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from exporter.errors import KeySlotsDamaged, WrongKey
+from exporter.private_files import make_private, read_private
 
 __all__ = [
     "ARGON2ID_DEFAULT",
@@ -62,6 +63,7 @@ VERSION = 1
 ARGON2ID_DEFAULT = {"name": "argon2id", "memory_kib": 65536, "iterations": 3, "lanes": 4}
 SCRYPT_DEFAULT = {"name": "scrypt", "n": 2**17, "r": 8, "p": 1}
 KEYFILE_PREFIX = "exporter-keyfile-v1:"
+KEYFILE_LIMIT = 4096  # a key file holds 65 bytes; /dev/zero or a video is refused unread
 _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 
 
@@ -168,13 +170,13 @@ def slots_path_for(archive: Path) -> Path:
 
 def write_private_file(path: Path, data: bytes, *, exclusive: bool = False) -> None:
     """Write ``data`` to ``path`` atomically, readable by the owner only (0600 on POSIX; on
-    Windows the file inherits the folder's ACL: keep it in the user's profile)."""
+    Windows a protected DACL that grants the owner alone, set before the data is written)."""
     path = Path(path)
     if exclusive and path.exists():
         raise FileExistsError(str(path))
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
     try:
-        os.chmod(tmp, 0o600)
+        make_private(Path(tmp))
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -197,14 +199,14 @@ def create_key_file(path: Path) -> bytes:
 
 
 def read_key_file(path: Path) -> bytes:
+    """The key in a key file. The file must be private to the user (like OpenSSH's
+    StrictModes) and tiny: anything over :data:`KEYFILE_LIMIT` bytes is refused unread."""
+    data = read_private(Path(path), "key file", KEYFILE_LIMIT, WrongKey,
+                        missing="check the path, or unlock with the passphrase instead")
     try:
-        text = Path(path).read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        raise WrongKey(f"The key file {path} does not exist; check the path, or unlock with "
-                       "the passphrase instead.") from None
-    except (OSError, UnicodeDecodeError):
-        raise WrongKey(f"The key file {path} cannot be read; check that it is the file "
-                       "exporter created and that you may read it.") from None
+        text = data.decode("ascii").strip()
+    except UnicodeDecodeError:
+        text = ""
     if text.startswith(KEYFILE_PREFIX):
         try:
             key = _unb64(text[len(KEYFILE_PREFIX):])

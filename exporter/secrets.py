@@ -12,32 +12,28 @@ A plain string is refused for a secret field, so a token is never pasted into th
 from __future__ import annotations
 
 import os
-import stat
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from exporter.errors import ConfigError
+from exporter.private_files import read_private
 
 __all__ = ["resolve_secrets", "split_settings"]
+
+SECRET_FILE_LIMIT = 64 * 1024  # a token or a PEM key; anything larger is a wrong path
 
 
 def _from_file(base: Path, value: str, source: str, name: str) -> str:
     path = Path(value).expanduser()
     if not path.is_absolute():
         path = base.parent / path
+    data = read_private(path, f"secret file for {source} {name}", SECRET_FILE_LIMIT, ConfigError)
     try:
-        mode = path.stat().st_mode
-        text = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise ConfigError(f"The secret file {path} for {source} {name} does not exist.") from None
-    except (OSError, UnicodeDecodeError):
-        raise ConfigError(f"The secret file {path} for {source} {name} cannot be read.") from None
-    if sys.platform != "win32" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"The secret file {path} can be read by other users; run "
-                          f"'chmod 600 {path}' and try again.")
-    return text
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"The secret file {path} for {source} {name} is not text; put the "
+                          "secret alone in it, as plain text.") from None
 
 
 def _from_keyring(value: str, source: str, name: str) -> str:

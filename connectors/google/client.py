@@ -30,9 +30,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-import os
 import re
-import stat
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
@@ -57,6 +55,7 @@ from exporter.errors import (
     SourceError,
     TransientError,
 )
+from exporter.private_files import read_private
 from exporter.retry import RetryPolicy
 from exporter.settings import Setting
 from exporter.transport import LoopbackHttp
@@ -179,17 +178,14 @@ def raise_mapped(exc: BaseException, what: str) -> NoReturn:
     raise err from exc
 
 
+GOOGLE_FILE_LIMIT = 64 * 1024  # a service-account JSON key is about 2.4 KB
+
 # -- credentials ------------------------------------------------------------------------------
 
 def _private_file(path_text: str, key: str) -> str:
+    """The path of a Google key file after checking it is small and private to the user."""
     path = Path(path_text).expanduser()
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise ConfigError(f"The Google {key} {path} does not exist or cannot be read.") from exc
-    if os.name != "nt" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"The Google {key} {path} can be read by other users; run "
-                          f"'chmod 600 {path}' and try again.")
+    read_private(path, f"Google {key}", GOOGLE_FILE_LIMIT, ConfigError)
     return str(path)
 
 

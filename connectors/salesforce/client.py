@@ -23,12 +23,11 @@ Bulk 2.0 and file downloads do not update ``sf.api_usage``.
 from __future__ import annotations
 
 import logging
-import os
-import stat
 import time
 import xml.parsers.expat
 from collections.abc import Callable, Generator, Iterator, Mapping
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import requests
@@ -52,6 +51,7 @@ from exporter.errors import (
     SourceError,
     TransientError,
 )
+from exporter.private_files import read_private
 from exporter.retry import RetryPolicy
 from exporter.settings import Setting
 from exporter.transport import LOGIN_HOSTS, LoopbackSession
@@ -190,16 +190,13 @@ class _TimedLoopbackSession(LoopbackSession):
 
 
 def _read_key_file(path: str) -> str:
+    """The PEM private key for the JWT flow, after checking it is small and private."""
+    data = read_private(Path(path), "Salesforce private key file", 64 * 1024, ConfigError)
     try:
-        mode = os.stat(path).st_mode
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError as exc:
-        raise ConfigError(f"The Salesforce private key file {path} cannot be read.") from exc
-    if os.name != "nt" and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"The private key file {path} can be read by other users; run "
-                          f"'chmod 600 {path}' and try again.")
-    return text
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"The Salesforce private key file {path} is not a PEM key; use "
+                          "the server.key file made for the connected app.") from None
 
 
 def _retry_after(value: str | None) -> float | None:

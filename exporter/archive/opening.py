@@ -38,6 +38,7 @@ from exporter.keys import (
     slots_path_for,
 )
 from exporter.lock import ArchiveLock
+from exporter.private_files import make_private
 
 __all__ = ["Archive"]
 
@@ -82,7 +83,7 @@ def _build(path: Path, master: MasterKey, slots: KeySlots) -> None:
                 {"key": "created_by", "value": f"exporter {__version__}"}])
         finally:
             conn.close()
-        os.chmod(tmp, 0o600)
+        make_private(Path(tmp))
         slots.save(master)
         os.replace(tmp, path)
 

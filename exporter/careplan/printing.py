@@ -39,6 +39,7 @@ from exporter.careplan.render import (
     render_pdfs,
 )
 from exporter.errors import NotFound
+from exporter.private_files import make_private
 
 __all__ = ["PrintResult", "data_run", "print_care_plans"]
 
@@ -107,7 +108,7 @@ def _staged(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
     os.close(fd)
-    os.chmod(tmp, 0o600)
+    make_private(Path(tmp))
     try:
         yield Path(tmp)
         os.replace(tmp, path)
