@@ -136,4 +136,7 @@ def cli(ctx: click.Context, config_path: Path | None, key_file: Path | None,
 
 
 def main() -> None:
+    from exporter.terminal import encodable_output
+
+    encodable_output()  # a cp1252 console or file must not crash on a check mark
     cli(prog_name="exporter")
