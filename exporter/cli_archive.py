@@ -95,6 +95,10 @@ def init(state: State, archive_path: Path | None, init_key_file: Path | None,
     if not passphrase and key_file is None:
         raise errors.KeyNeeded("A passphrase is needed: set EXPORTER_PASSPHRASE, run at a "
                                "terminal, or give --key-file for a key file.")
+    if recovery_sheet is not None and recovery_sheet.suffix.lower() == ".pdf":
+        from exporter.pdf_engine import load_weasyprint
+
+        load_weasyprint()  # refuse before anything is created, not after the key is made
     if key_file is not None and not key_file.exists():
         create_key_file(key_file)
     archive, recovery = Archive.create(archive_path, passphrase=passphrase, key_file=key_file)

@@ -51,6 +51,7 @@ __all__ = [
 
 
 log = logging.getLogger("exporter.cli")
+log.addHandler(logging.NullHandler())  # before the log file is set up: no traceback on screen
 
 #: Exit codes chosen by commands rather than by an error class (errors.EXIT_CODES has those).
 EXIT_OK = 0

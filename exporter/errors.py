@@ -9,7 +9,8 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
     ├── ConfigError                        3  the config file is missing, unreadable or wrong
     │   ├── DefinitionError                3  a care-plan view definition is wrong
     │   ├── MappingError                   3  a restore mapping is wrong
-    │   └── NoScheduler                    3  this computer has no usable scheduler
+    │   ├── NoScheduler                    3  this computer has no usable scheduler
+    │   └── NoPdfEngine                    3  WeasyPrint's system libraries (Pango) are missing
     ├── KeyProblem
     │   ├── KeyNeeded                      3  no way to unlock was given (non-interactive run)
     │   ├── WrongKey                       4  the passphrase, key file or recovery key is wrong
@@ -66,6 +67,7 @@ __all__ = [
     "KeyProblem",
     "KeySlotsDamaged",
     "MappingError",
+    "NoPdfEngine",
     "NoScheduler",
     "NotFound",
     "NotifyError",
@@ -104,6 +106,11 @@ class MappingError(ConfigError):
 
 class NoScheduler(ConfigError):
     """This computer has no usable scheduler (no crontab program, or it refused)."""
+
+
+class NoPdfEngine(ConfigError):
+    """WeasyPrint cannot load: its Pango/GTK libraries, which pip cannot install, are missing
+    (on Windows an OSError at import). HTML output works without them."""
 
 
 # -- keys --------------------------------------------------------------------------------

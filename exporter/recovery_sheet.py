@@ -32,9 +32,9 @@ of the archive can read every client's records.</p>
 Then set a new passphrase with <code>exporter --recovery keys passwd</code>.</p>
 </body></html>"""
     if path.suffix.lower() == ".pdf":
-        from weasyprint import HTML
+        from exporter.pdf_engine import load_weasyprint
 
-        data = HTML(string=html).write_pdf()
+        data = load_weasyprint().HTML(string=html).write_pdf()
         write_private_file(path, data or b"")
     else:
         write_private_file(path, html.encode("utf-8"))

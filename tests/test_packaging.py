@@ -12,6 +12,11 @@ import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Modules imported directly that arrive with a declared dependency (jinja2 requires
+#: markupsafe; google-api-python-client google-auth-httplib2 and httplib2; boto3 botocore and
+#: s3transfer; requests urllib3).
+INDIRECT = frozenset({"markupsafe", "google_auth_httplib2", "httplib2", "botocore",
+                      "s3transfer", "urllib3"})
 
 
 def test_a_wheel_install_finds_the_schema_templates_and_mappings(tmp_path: Path) -> None:
@@ -50,3 +55,37 @@ def test_a_wheel_install_finds_the_schema_templates_and_mappings(tmp_path: Path)
                          text=True, env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.strip().startswith(str(site)), run.stdout
+
+
+def _third_party_imports(package: Path) -> set[str]:
+    import ast
+
+    found: set[str] = set()
+    for source in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                found |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+    return found - set(sys.stdlib_module_names) - {"exporter", "connectors", "sandbox"}
+
+
+def test_every_library_the_program_imports_is_a_runtime_dependency() -> None:
+    """A normal install (no [test] extra) has what `print --all` and every other command
+    import: pypdf was a test dependency only, and the binder failed after `pip install`."""
+    import re
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = {re.split(r"[<>=!~\[; ]", dep, maxsplit=1)[0].lower().replace("_", "-")
+                for dep in project["dependencies"]}
+    dists = packages_distributions()
+    imported = _third_party_imports(ROOT / "exporter") | _third_party_imports(ROOT / "connectors")
+    missing = {}
+    for module in sorted(imported):
+        names = {d.lower().replace("_", "-") for d in dists.get(module, [module])}
+        if not names & declared and module not in INDIRECT:
+            missing[module] = sorted(names)
+    assert "pypdf" in imported
+    assert missing == {}

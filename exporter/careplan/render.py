@@ -25,6 +25,7 @@ import jinja2
 from markupsafe import Markup, escape
 
 from exporter.careplan.build import REF_COLUMN, CarePlan
+from exporter.pdf_engine import load_weasyprint
 
 __all__ = ["PrintInfo", "Progress", "pdf_of_html", "render_binder", "render_html", "render_pdf",
            "render_pdfs"]
@@ -126,9 +127,8 @@ def _font_config() -> Any:
 def pdf_of_html(html: str) -> bytes:
     """WeasyPrint, with the no-network URL fetcher (a top-level function: worker processes
     call it)."""
-    from weasyprint import HTML
-
-    doc = HTML(string=html, url_fetcher=_fetcher(), base_url="data:,")
+    html_class = load_weasyprint().HTML  # a plain sentence when Pango is missing
+    doc = html_class(string=html, url_fetcher=_fetcher(), base_url="data:,")
     return bytes(doc.write_pdf(font_config=_font_config()))
 
 
@@ -148,7 +148,7 @@ def render_pdfs(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter
     parts: list[bytes] = []
     with contextlib.ExitStack() as stack:
         if workers > 1 and len(htmls) > 1:
-            import weasyprint  # noqa: F401  (imported once here, not in every forked worker)
+            load_weasyprint()  # imported once here, not in every forked worker
 
             # One client per task: a client takes ~0.5 s, so bigger chunks only leave one
             # worker finishing a long last chunk while the other waits.
