@@ -75,6 +75,7 @@ from exporter.copies_store import (
     _store_errors,
     open_store,
 )
+from exporter.dbfile import DatabaseFileReader
 from exporter.errors import ArchiveDamaged, DiskFull, ExporterError, NotFound
 from exporter.keys import Credential, KeySlots, slots_path_for
 
@@ -196,12 +197,14 @@ def _write_error(exc: OSError, dest: Path) -> ExporterError:
 
 
 def _stream_copy(src: Path, dst: Path, dest: Path, done: int, total: int,
-                 progress: Progress | None) -> tuple[int, str]:
-    """Copy one file chunk by chunk (memory stays flat), fsync it; (size, sha256)."""
+                 progress: Progress | None,
+                 reader_class: type[DatabaseFileReader] = DatabaseFileReader) -> tuple[int, str]:
+    """Copy one file chunk by chunk (memory stays flat), fsync it; (size, sha256). Read
+    around SQLite's locked bytes at 1 GiB, which Windows refuses to read (exporter.dbfile)."""
     sha = hashlib.sha256()
     size = 0
     try:
-        reader = open(src, "rb")  # noqa: SIM115 (closed below; read and write errors differ)
+        reader = reader_class(src)
     except OSError as exc:
         raise ExporterError(f"The archive file {src} cannot be read ({exc.strerror or exc}); "
                             "no copy was made.") from exc

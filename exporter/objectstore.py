@@ -30,6 +30,7 @@ Choices (docs/objectstore.md says more):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -58,6 +59,7 @@ from botocore.exceptions import (
 from s3transfer.manager import TransferConfig, TransferManager
 from s3transfer.subscribers import BaseSubscriber
 
+from exporter.dbfile import LOCKED_RANGE, DatabaseFileReader
 from exporter.errors import ConfigError, DiskFull, ExporterError, ObjectStoreError
 
 __all__ = ["ObjectInfo", "ObjectStore", "Progress"]
@@ -114,7 +116,7 @@ class _ProgressSubscriber(BaseSubscriber):
 def _sha256_file(path: Path) -> tuple[int, str]:
     sha = hashlib.sha256()
     size = 0
-    with path.open("rb") as f:
+    with DatabaseFileReader(path) as f:  # never the bytes SQLite locks at 1 GiB on Windows
         while block := f.read(HASH_BLOCK):
             sha.update(block)
             size += len(block)
@@ -276,8 +278,12 @@ class ObjectStore:
         subscribers = [_ProgressSubscriber(progress, size)] if progress else None
         full_key = self.key_for(key)
         try:
-            with self._transfer() as tm:
-                tm.upload(str(path), self.bucket, full_key,
+            with self._transfer() as tm, contextlib.ExitStack() as stack:
+                # Past 1 GiB, read around SQLite's locked bytes (Windows refuses them); the
+                # parts are then held in memory (part_size x concurrency), so only then.
+                source: Any = str(path) if size <= LOCKED_RANGE[0] else stack.enter_context(
+                    DatabaseFileReader(path))
+                tm.upload(source, self.bucket, full_key,
                           extra_args={"Metadata": {SHA256_META: sha256}},
                           subscribers=subscribers).result()
         except (ClientError, BotoCoreError) as exc:
