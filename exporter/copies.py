@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 
 import sqlcipher3
 
-from exporter import __version__
+from exporter import __version__, winfs
 from exporter.archive import Archive
 from exporter.copies_base import (
     _DB_ERRORS,
@@ -363,6 +363,7 @@ def make_copy(archive: Archive, credential: Credential, dest: Destination, *, ke
     partial = dest / f"{PARTIAL_PREFIX}{archive.archive_id}-{_stamp(now)}-{os.getpid()}"
     try:
         partial.mkdir()
+        winfs.hide(partial)
     except OSError as exc:
         raise _write_error(exc, dest) from exc
     sources = [archive.path, slots_path_for(archive.path)]
@@ -391,7 +392,7 @@ def make_copy(archive: Archive, credential: Credential, dest: Destination, *, ke
         _verify_copy(partial, manifest, archive, credential, dest)
         final = _final_name(dest, archive.path.stem, now)
         try:
-            os.replace(partial, final)
+            winfs.replace(partial, final)  # retried: OneDrive, Defender
             _fsync_dir(dest)
         except OSError as exc:
             raise _write_error(exc, dest) from exc
@@ -576,7 +577,7 @@ def fetch_copy(source: Destination, name: str, into: Path, *,
                     "is damaged. Nothing was kept; fetch another copy ('exporter copy --list "
                     "--check' shows which are good).")
         for tmp, fname in reversed(list(zip(temps, names, strict=True))):  # the archive last
-            os.replace(tmp, into / fname)
+            winfs.replace(tmp, into / fname)
     except BaseException:
         for tmp in temps:
             tmp.unlink(missing_ok=True)
