@@ -163,7 +163,7 @@ def _body(lead: str, problems: Sequence[Problem], todo: str, last_good: str | No
               _last_good_line(last_good, now),
               f"Computer: {machine}",
               f"To see more, run this on {machine}: exporter status",
-              "(the log file on that computer, exporter.log, has the details).", "",
+              "(the log files on that computer, exporter-DATE.log, have the details).", "",
               _FOOTER]
     return "\n".join(lines) + "\n"
 

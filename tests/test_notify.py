@@ -143,7 +143,7 @@ def test_a_mail_server_that_is_down_changes_nothing(run_cli: Cli, agency: Sandbo
     assert len(warnings) == 1
     assert warnings[0].startswith("Warning: the alert email could not be sent: The mail server")
     assert "Traceback" not in result.output
-    log_text = "".join(p.read_text() for p in (run_cli.tmp / "logs").glob("exporter.log*"))
+    log_text = "".join(p.read_text() for p in (run_cli.tmp / "logs").glob("exporter*.log"))
     assert "alert email 'partial' not sent" in log_text
     assert SMTP_CREDENTIALS["password"] not in log_text + result.output
     result = run_cli("status")

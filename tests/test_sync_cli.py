@@ -50,7 +50,7 @@ def test_nightly_sync_check_and_status(run_cli: Cli, agency: Sandbox) -> None:
         assert f"Last successful sync of {source}" in result.output
 
     # No secret reached the log file or the output.
-    log_text = "".join(p.read_text() for p in (run_cli.tmp / "logs").glob("exporter.log*"))
+    log_text = "".join(p.read_text() for p in (run_cli.tmp / "logs").glob("exporter*.log"))
     secrets = [PASSPHRASE, CREDENTIALS["salesforce"]["password"],
                CREDENTIALS["salesforce"]["security_token"],
                CREDENTIALS["hubspot"]["access_token"], CREDENTIALS["google"]["token"]]
