@@ -14,6 +14,7 @@ CSV whole and matching the id map.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import re
@@ -41,8 +42,28 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._ -]+", "_", name).strip(" .") or "file"
+#: Names Windows keeps for devices, whatever the extension ("nul.csv" is the null device).
+RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+                      *(f"{dev}{n}" for dev in ("COM", "LPT") for n in "123456789¹²³")})
+#: Characters in one file name. ``files/<object>/<key>-<name>`` then stays near 190, so the
+#: whole path keeps under Windows' MAX_PATH (260) with a restore folder of up to ~65.
+NAME_LIMIT = 120
+
+
+def _safe(name: str, limit: int = NAME_LIMIT) -> str:
+    """A file name any OS accepts: odd characters replaced, Windows device names (CON, NUL,
+    COM1 ...) prefixed with "_", and a long name cut to ``limit`` with a hash of the whole
+    name (distinct names stay distinct) and its extension kept."""
+    safe = re.sub(r"[^A-Za-z0-9._ -]+", "_", name).strip(" .") or "file"
+    if safe.split(".")[0].rstrip(" ").upper() in RESERVED:
+        safe = "_" + safe
+    if len(safe) <= limit:
+        return safe
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    stem, dot, ext = safe.rpartition(".")
+    ext = f".{ext}" if dot and stem and len(ext) <= 10 else ""
+    stem = stem if ext else safe
+    return f"{stem[: limit - len(digest) - 1 - len(ext)].rstrip(' .')}-{digest}{ext}"
 
 
 class CsvWriter(Writer):
@@ -66,7 +87,7 @@ class CsvWriter(Writer):
         return ObjectInfo(obj, AnyFields(), upsert="id")
 
     def _path(self, obj: str) -> Path:
-        return self.folder / f"{_safe(obj)}.csv"
+        return self.folder / f"{_safe(obj, 60)}.csv"
 
     def _table(self, obj: str) -> tuple[list[str], dict[str, dict[str, str]]]:
         if obj not in self._tables:
@@ -99,7 +120,8 @@ class CsvWriter(Writer):
         values = {k: _cell(v) for k, v in item.fields.items()}
         values.update({ln.name: ln.to_id for ln in item.links})
         if item.file is not None:
-            rel = Path("files") / _safe(obj) / f"{_safe(item.key)}-{_safe(item.file.name)}"
+            name = _safe(f"{_safe(item.key)}-{_safe(item.file.name)}")
+            rel = Path("files") / _safe(obj, 60) / name
             dest = self.folder / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.with_name(dest.name + ".part")
