@@ -31,7 +31,7 @@ def test_a_wheel_install_finds_the_schema_templates_and_mappings(tmp_path: Path)
                             "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)],
                            capture_output=True, text=True)
     assert build.returncode == 0, build.stderr[-2000:]
-    wheel = next((tmp_path / "dist").glob("exporter-*.whl"))
+    wheel = next((tmp_path / "dist").glob("exporter_homecare-*.whl"))
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(site)
@@ -42,9 +42,12 @@ def test_a_wheel_install_finds_the_schema_templates_and_mappings(tmp_path: Path)
                    "exporter/careplan/templates/careplan.html",
                    "exporter/restore/mappings/salesforce_to_hubspot.toml"):
         assert needed in names, needed
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    assert "Name: exporter-homecare\n" in (site / metadata).read_text(encoding="utf-8")
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = (site / entry_points).read_text()
     assert "[exporter.connectors]" in text and "[exporter.targets]" in text
+    assert "exporter = exporter.cli:main" in text  # the command keeps its name
     # Import from the unpacked wheel only (not the repository) and read each resource.
     probe = ("import exporter, exporter.archive as a, exporter.careplan.definition as d\n"
              "from exporter.careplan.render import _template_source\n"
