@@ -127,7 +127,23 @@ def _main(out: Path, config: Path, s3_url: str, smtp: SMTPEmulator) -> None:
     write_config(fetched_config, {"archive": {"path": str(fetched / "archive.db")}})
     _exporter(fetched_config, "--key-file", str(out / "archive.key"), "verify")
     print(f"\nEverything is in {out}: the archive, its keys, the care plans in {plans}.\n"
-          f"Try:  .venv/bin/exporter --config {config} status")
+          f"Try:  {exporter_command()} --config {config} status")
+
+
+def exporter_command() -> str:
+    """How to type the ``exporter`` of this environment here: ``.venv/bin/exporter`` on Linux
+    and macOS, ``.venv\\Scripts\\exporter.exe`` on Windows (no ``bin`` there), or plain
+    ``exporter`` when it is the one on PATH."""
+    folder = Path(sys.executable).parent
+    name = "exporter.exe" if sys.platform == "win32" else "exporter"
+    found = shutil.which("exporter")
+    if found and Path(found).parent == folder:
+        return "exporter"
+    path = folder / name
+    with contextlib.suppress(ValueError):
+        path = path.relative_to(Path.cwd())
+    text = str(path)
+    return f'"{text}"' if " " in text else text
 
 
 def _alerts(out: Path, config: Path, smtp: SMTPEmulator) -> None:
