@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +109,8 @@ class PosixAcl(AclReader):
     trusted = frozenset({"0"})  # root can read anything anyway
 
     def current_user(self) -> str:
+        if sys.platform == "win32":  # Windows uses exporter._win32acl.WindowsAcl
+            raise NotImplementedError
         return str(os.geteuid())
 
     def permissions(self, path: Path) -> Permissions:

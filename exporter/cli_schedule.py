@@ -19,14 +19,18 @@ from exporter.cli_base import State, handle_errors, out
 from exporter.errors import NoScheduler
 from exporter.schedule import (
     DEFAULT_TASK,
+    LAST_RUN_RESULTS,
     TASK_NAME,
     Job,
+    SchtasksPlan,
     cron_line,
     crontab_program,
     find_cron_line,
+    last_run_result,
     marker,
     no_cron,
     parse_time,
+    password_refused,
     plan_cron,
     plan_cron_removal,
     plan_schtasks,
@@ -117,10 +121,13 @@ def _job(state: State, at: tuple[int, int], task_name: str,
 @click.option("--task-name", default=DEFAULT_TASK, show_default=True,
               callback=_check_task_name,
               help="The name of the job in cron or Task Scheduler.")
+@click.option("--logged-off", is_flag=True,
+              help="Windows: also run while nobody is logged on (Task Scheduler asks for "
+              "your Windows password and keeps it; exporter never sees it).")
 @click.pass_context
 @handle_errors
 def schedule(ctx: click.Context, at: tuple[int, int], show: bool, remove: bool,
-             task_name: str) -> None:
+             task_name: str, logged_off: bool) -> None:
     """Run 'exporter sync' every night: cron on Linux and macOS, Task Scheduler on Windows.
 
     The job runs this installation of exporter with this config file. It unlocks the archive
@@ -152,7 +159,7 @@ def schedule(ctx: click.Context, at: tuple[int, int], show: bool, remove: bool,
             key_problem = str(exc)
         job = _job(state, at, task_name, key_file)
     if sys.platform == "win32":
-        _windows(out, job, task_name, show, remove)
+        _windows(out, job, task_name, show, remove, logged_off)
     else:
         _cron(out, job, task_name, show, remove)
     if key_problem:
@@ -200,7 +207,8 @@ def _cron(out: Any, job: Job | None, task_name: str, show: bool, remove: bool) -
               "--remove' removes it.")
 
 
-def _windows(out: Any, job: Job | None, task_name: str, show: bool, remove: bool) -> None:
+def _windows(out: Any, job: Job | None, task_name: str, show: bool, remove: bool,
+             logged_off: bool = False) -> None:
     user = windows_user()
     query = ["schtasks", "/Query", "/TN", task_name, "/FO", "LIST", "/V"]
     if remove:
@@ -225,6 +233,9 @@ def _windows(out: Any, job: Job | None, task_name: str, show: bool, remove: bool
             code, text = run_schtasks(plan.query)
             out.print("Installed now:")
             out.print(f"  {text}" if code == 0 else f"  nothing (no task '{task_name}')")
+            out.print("Last Run Result, what each number means:")
+            for number, _ in LAST_RUN_RESULTS:
+                out.print(f"  {last_run_result(number)}")
             return
         # schtasks reads task XML as UTF-16 (with its byte order mark).
         Path(xml_path).write_text(plan.xml, encoding="utf-16")
@@ -237,13 +248,34 @@ def _windows(out: Any, job: Job | None, task_name: str, show: bool, remove: bool
     out.print(f"Installed the task '{task_name}' in Task Scheduler: every day at {job.at} "
               f"(or as soon as possible after, if the computer was off or asleep) it runs")
     out.print(f"  {plan.command_line}")
-    out.print(f"It runs as {user} while {user} is logged on, and its exit code shows in the "
-              "task's history (Last Run Result). It must run as the user who owns the key file.")
-    out.print("To run it whether the user is logged on or not, Task Scheduler must keep that "
-              "user's Windows password (schtasks /RU <user> /RP). exporter never asks for it: "
-              "paste this into an administrator prompt, and schtasks asks for the password "
-              "itself:")
+    out.print("Its exit code shows in the task's Last Run Result column:")
+    for code in (0, 11, 12, 14):
+        out.print(f"  {last_run_result(code)}")
+    if logged_off:
+        _store_password(out, plan, user)
+        return
+    out.print(f"It runs as {user} while {user} is logged on. It must run as the user who owns "
+              "the key file. To run it whether the user is logged on or not, run this again "
+              "with --logged-off (Task Scheduler asks for the Windows password), or paste this "
+              "into an administrator prompt:")
     out.print(f"  {plan.run_as_text()}")
+
+
+def _store_password(out: Any, plan: SchtasksPlan, user: str | None) -> None:
+    """schtasks /Change /RU user /RP: schtasks prompts for the password in this console."""
+    import subprocess
+
+    try:
+        done = subprocess.run(plan.store_password, stderr=subprocess.PIPE, text=True,
+                              errors="replace", timeout=600, check=False)
+        code, text = done.returncode, done.stderr.strip()
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        code, text = -1, str(exc)
+    if code == 0:
+        out.print(f"It runs as {user} whether or not {user} is logged on. When the Windows "
+                  "password changes, run 'exporter schedule --logged-off' again.")
+    else:
+        out.print(password_refused(code, text))
 
 
 def _unlink_quietly(path: str) -> None:

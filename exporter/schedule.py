@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from xml.sax.saxutils import escape as xml_escape
 
 from exporter import errors
@@ -334,6 +334,7 @@ class SchtasksPlan:
     delete: list[str]
     run_as: list[str]  # for "Run whether user is logged on or not": pasted by the user
     command_line: str  # what the task runs, as one Windows command line
+    store_password: list[str] = field(default_factory=list)  # schtasks prompts for it
 
     def run_as_text(self) -> str:
         return " ".join(_cmd_quote(a) for a in self.run_as)
@@ -351,6 +352,8 @@ def plan_schtasks(job: Job, xml_path: str, user: str | None = None) -> SchtasksP
         # a command line nor seen by exporter.
         run_as=["schtasks", "/Change", "/TN", name, "/RU", user or "<DOMAIN\\user>"],
         command_line=windows_quote(job.argv()),
+        # /RP with no value: schtasks itself prompts for the password, in this console
+        store_password=["schtasks", "/Change", "/TN", name, "/RU", user or "", "/RP"],
     )
 
 
@@ -371,3 +374,49 @@ def windows_user() -> str | None:
     if not name:
         return None
     return f"{domain}\\{name}" if domain else name
+
+
+#: What a number in Task Scheduler's *Last Run Result* column means: exporter's exit codes of
+#: the nightly sync (shown in hex there: 0xB is 11), then Task Scheduler's own.
+LAST_RUN_RESULTS: tuple[tuple[int, str], ...] = (
+    (0, "the sync and the copies completed"),
+    (11, "partial: a source could not be read; the rest is archived ('exporter status')"),
+    (12, "failed: no source could be read; nothing new was archived ('exporter status')"),
+    (14, "the sync completed but a copy failed (a disk not plugged in?)"),
+    (3, "a setting is wrong, or the key file is missing from the config"),
+    (4, "the key file does not open the archive"),
+    (5, "another exporter was writing the archive"),
+    (6, "the archive or its .keys file is damaged: run 'exporter verify'"),
+    (7, "the archive was written by a newer exporter: update exporter"),
+    (8, "the archive is not where the config says"),
+    (10, "the disk is full"),
+    (1, "an unexpected problem: see the day's exporter log"),
+    (0x41301, "Task Scheduler: the task is running now"),
+    (0x41303, "Task Scheduler: the task has not run yet"),
+    (0x41306, "Task Scheduler: the run was stopped (ran over 12 hours, or ended by hand)"),
+    (0x8007052E, "Task Scheduler: the stored Windows password is wrong (it changed?): set it "
+                 "again"),
+    (0x80070569, "Task Scheduler: this user may not run tasks while logged off (the 'Log on "
+                 "as a batch job' right)"),
+    (0x800710E0, "Task Scheduler: the run was refused (the user was not logged on, or a "
+                 "condition was not met)"),
+)
+
+
+def last_run_result(code: int) -> str:
+    """``0xB (11): partial: ...``: a *Last Run Result* number as Task Scheduler shows it,
+    with its meaning (an unknown one is said to be unknown)."""
+    code &= 0xFFFF_FFFF  # schtasks and PowerShell may show it as a negative int32
+    meaning = dict(LAST_RUN_RESULTS).get(code, "not an exporter code; search the number with "
+                                         "'Task Scheduler'")
+    return f"0x{code:X} ({code}): {meaning}" if code < 0x10000 else f"0x{code:X}: {meaning}"
+
+
+def password_refused(code: int, text: str) -> str:
+    """The plain sentence when schtasks would not store the user's password."""
+    why = ("this Windows account may not run tasks while logged off (ask whoever manages the "
+           "PC for the 'Log on as a batch job' right, or use an administrator account)"
+           if "0x80070569" in text or "logon type" in text.lower() else
+           "the password was not accepted, or the prompt was not an administrator's")
+    return (f"The task still runs only while you are logged on: {why}; the PC must then stay "
+            f"logged in at night (locked is fine) (schtasks said: {text or code}).")
