@@ -84,13 +84,15 @@ class AclReader(ABC):
     def fix(self, path: Path) -> str:
         """The command that makes ``path`` private, for the message."""
 
-    def problem(self, path: Path, what: str) -> str | None:
+    def problem(self, path: Path, what: str, label: str | None = None) -> str | None:
         """None when ``path`` is private to the running user, else the plain sentence that
-        says why it is refused and how to fix it."""
+        says why it is refused and how to fix it. ``label`` names the file in that sentence
+        (default: ``what`` and the path)."""
+        label = label or f"{what} {path}"
         perms = self.permissions(path)
         me = self.current_user()
         if perms.owner != me and perms.owner not in self.trusted:
-            return (f"The {what} {path} belongs to another user of this computer; make your "
+            return (f"The {label} belongs to another user of this computer; make your "
                     f"own copy of it, run '{self.fix(path)}' and try again.")
         if perms.aces is None:
             others = True
@@ -98,7 +100,7 @@ class AclReader(ABC):
             others = any(ace.reads or ace.writes for ace in perms.aces
                          if ace.trustee != me and ace.trustee not in self.trusted)
         if others:
-            return (f"The {what} {path} can be read or changed by other users of this "
+            return (f"The {label} can be read or changed by other users of this "
                     f"computer; run '{self.fix(path)}' and try again.")
         return None
 

@@ -28,7 +28,8 @@ def _from_file(base: Path, value: str, source: str, name: str) -> str:
     path = Path(value).expanduser()
     if not path.is_absolute():
         path = base.parent / path
-    data = read_private(path, f"secret file for {source} {name}", SECRET_FILE_LIMIT, ConfigError)
+    data = read_private(path, "secret file", SECRET_FILE_LIMIT, ConfigError,
+                        label=f"secret file {path} for {source} {name}")
     try:
         return data.decode("utf-8").strip()
     except UnicodeDecodeError:

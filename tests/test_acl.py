@@ -111,7 +111,7 @@ def test_a_huge_key_file_is_refused_without_reading_it(tmp_path: Path) -> None:
      "read_key_file('/dev/zero')", "The key file /dev/zero is not a plain file"),
     ("from exporter.secrets import resolve_secrets\nfrom pathlib import Path\n"
      "resolve_secrets(Path('c.toml'), 'src', {'t': {'file': '/dev/zero'}}, ['t'])",
-     "/dev/zero is not a plain file"),
+     "The secret file /dev/zero for src t is not a plain file"),
 ])
 def test_devices_are_refused_and_do_not_hang(code: str, message: str) -> None:
     """`--key-file /dev/zero` grew to 23 GB before (issue 17); now it is one refusal."""
