@@ -16,6 +16,7 @@ from exporter.acl import WINDOWS_TRUSTED, Ace, AclReader, Permissions
 from exporter.errors import ConfigError, WrongKey
 from exporter.keys import create_key_file, read_key_file
 from exporter.private_files import read_private
+from tests.conftest import Cli
 
 ME = "S-1-5-21-1004336348-1177238915-682003330-1001"
 OTHER = "S-1-5-21-1004336348-1177238915-682003330-1002"
@@ -156,3 +157,18 @@ def test_a_key_file_owned_by_another_user_is_refused(tmp_path: Path) -> None:
     os.chown(path, 65534, 65534)
     with pytest.raises(WrongKey, match="belongs to another user of this computer"):
         read_key_file(path)
+
+
+def test_the_cli_refuses_key_file_dev_zero_at_once(run_cli: Cli) -> None:
+    """`exporter --key-file /dev/zero status` grew to 23 GB before (issue 17 point 5)."""
+    run_cli.init()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXPORTER_")}
+    done = subprocess.run([sys.executable, "-m", "exporter", "--config", str(run_cli.config),
+                           "--key-file", "/dev/zero", "status"], env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 4, done.stderr
+    assert "The key file /dev/zero is not a plain file" in done.stderr
+    run_cli.key_file.chmod(0o644)
+    result = run_cli("--key-file", str(run_cli.key_file), "status")
+    assert result.exit_code == 4
+    assert f"run 'chmod 600 {run_cli.key_file}' and try again" in result.output
