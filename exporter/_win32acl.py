@@ -37,6 +37,38 @@ DENY_TYPES = frozenset({1, 6, 10, 12})  # ACCESS_DENIED[_OBJECT|_CALLBACK|_CALLB
 _advapi32 = ctypes.WinDLL("advapi32", use_last_error=True)
 _kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
 
+# Declared signatures: without them ctypes passes Python ints as 32-bit C ints, which cuts
+# 64-bit pointers and handles.
+_PVOID = ctypes.POINTER(ctypes.c_void_p)
+_SIGNATURES = {
+    (_advapi32, "GetNamedSecurityInfoW"): (
+        [wintypes.LPCWSTR, ctypes.c_int, wintypes.DWORD, _PVOID, _PVOID, _PVOID, _PVOID,
+         _PVOID], wintypes.DWORD),
+    (_advapi32, "SetNamedSecurityInfoW"): (
+        [wintypes.LPWSTR, ctypes.c_int, wintypes.DWORD, ctypes.c_void_p, ctypes.c_void_p,
+         ctypes.c_void_p, ctypes.c_void_p], wintypes.DWORD),
+    (_advapi32, "ConvertSidToStringSidW"): (
+        [ctypes.c_void_p, ctypes.POINTER(wintypes.LPWSTR)], wintypes.BOOL),
+    (_advapi32, "GetAce"): ([ctypes.c_void_p, wintypes.DWORD, _PVOID], wintypes.BOOL),
+    (_advapi32, "OpenProcessToken"): (
+        [wintypes.HANDLE, wintypes.DWORD, ctypes.POINTER(wintypes.HANDLE)], wintypes.BOOL),
+    (_advapi32, "GetTokenInformation"): (
+        [wintypes.HANDLE, ctypes.c_int, ctypes.c_void_p, wintypes.DWORD,
+         ctypes.POINTER(wintypes.DWORD)], wintypes.BOOL),
+    (_advapi32, "GetLengthSid"): ([ctypes.c_void_p], wintypes.DWORD),
+    (_advapi32, "InitializeAcl"): ([ctypes.c_void_p, wintypes.DWORD, wintypes.DWORD],
+                                   wintypes.BOOL),
+    (_advapi32, "AddAccessAllowedAce"): (
+        [ctypes.c_void_p, wintypes.DWORD, wintypes.DWORD, ctypes.c_void_p], wintypes.BOOL),
+    (_kernel32, "GetCurrentProcess"): ([], wintypes.HANDLE),
+    (_kernel32, "CloseHandle"): ([wintypes.HANDLE], wintypes.BOOL),
+    (_kernel32, "LocalFree"): ([ctypes.c_void_p], ctypes.c_void_p),
+}
+for (_dll, _name), (_args, _result) in _SIGNATURES.items():
+    _function = getattr(_dll, _name)
+    _function.argtypes = _args
+    _function.restype = _result
+
 
 class _AceHeader(ctypes.Structure):
     _fields_ = [("AceType", ctypes.c_ubyte), ("AceFlags", ctypes.c_ubyte),
@@ -98,7 +130,7 @@ class WindowsAcl(AclReader):
     def permissions(self, path: Path) -> Permissions:
         owner, dacl, sd = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_void_p()
         err = _advapi32.GetNamedSecurityInfoW(
-            ctypes.c_wchar_p(str(path)), SE_FILE_OBJECT,
+            str(path), SE_FILE_OBJECT,
             OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, ctypes.byref(owner), None,
             ctypes.byref(dacl), None, ctypes.byref(sd))
         if err:
@@ -134,7 +166,7 @@ class WindowsAcl(AclReader):
         _check(_advapi32.AddAccessAllowedAce(acl, ACL_REVISION, FILE_ALL_ACCESS,
                                              ctypes.c_void_p(sid)))
         err = _advapi32.SetNamedSecurityInfoW(
-            ctypes.c_wchar_p(str(path)), SE_FILE_OBJECT,
+            str(path), SE_FILE_OBJECT,
             DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION, None, None, acl,
             None)
         if err:
