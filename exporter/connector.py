@@ -26,7 +26,8 @@ from exporter.errors import SourceError
 from exporter.record import Record
 from exporter.settings import Setting
 
-__all__ = ["Batch", "CheckResult", "Connector", "FileBody", "Record", "Stream", "order_streams"]
+__all__ = ["Batch", "CheckResult", "Connector", "FileBody", "Record", "Stream", "UnavailableStream",
+           "order_streams"]
 
 
 @dataclass
@@ -115,6 +116,22 @@ class Stream:
     def ids(self) -> Iterator[str]:
         """Every id the source holds now in this stream (for hard-delete reconciliation)."""
         raise NotImplementedError(f"{type(self).__name__} cannot list its ids")
+
+
+class UnavailableStream(Stream):
+    """A stream that discovery found but could not prepare (one object type refused, its
+    describe failed): kept in the list so that the sync reports it failed and goes on with
+    the others, instead of the whole source failing. Reading it raises the kept error."""
+
+    def __init__(self, name: str, error: SourceError) -> None:
+        super().__init__(name, description="could not be read this run")
+        self.error = error
+
+    def archived_schema(self) -> Any:
+        raise self.error
+
+    def read(self, cursor: Any, full: bool = False) -> Iterator[Batch]:
+        raise self.error
 
 
 def order_streams(streams: Iterable[Stream], source: str) -> list[Stream]:

@@ -24,7 +24,15 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Literal
 
-from exporter.connector import Batch, CheckResult, Connector, FileBody, Stream, order_streams
+from exporter.connector import (
+    Batch,
+    CheckResult,
+    Connector,
+    FileBody,
+    Stream,
+    UnavailableStream,
+    order_streams,
+)
 from exporter.errors import (
     AuthError,
     ConfigError,
@@ -73,6 +81,7 @@ __all__ = [
     "SourceError",
     "Stream",
     "TransientError",
+    "UnavailableStream",
     "WriteItem",
     "WriteResult",
     "Writer",

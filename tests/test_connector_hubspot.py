@@ -395,3 +395,30 @@ def test_unknown_or_out_of_range_settings_are_refused(tmp_path: Path) -> None:
             build_writer("hs", {**target, "daily_reserv": 5}, tmp_path / "c.toml")
         with pytest.raises(ConfigError, match=r"'atempts'.*did you mean attempts"):
             build_writer("hs", {**target, "retry": {"atempts": 3}}, tmp_path / "c.toml")
+
+
+def test_a_type_the_token_may_not_read_is_skipped_and_the_rest_archived(
+        tmp_path: Path) -> None:
+    """A portal without access to deals (HubSpot's 403 MISSING_SCOPES on every deals call):
+    deals fail, every other type, edge, owner and file is archived, the run ends partial."""
+    arc = new_archive(tmp_path)
+    with Sandbox(clients=6, seed=3) as sb, arc:
+        sb.hubspot.denied_types.add("deals")
+        report = sync(arc, sb, tmp_path)
+        assert report.status == "partial", report.stats()
+        streams = {r.stream: r for r in report.sources[0].streams}
+        assert streams["deals"].status == "failed"
+        assert "403" in (streams["deals"].error or "")
+        assert "required scopes" in (streams["deals"].error or "")
+        assert [n for n, r in streams.items() if r.status != "ok"] == ["deals"]
+        assert dict(arc.records(SRC, "deals")) == {}
+        store = sb.hubspot.portal.store
+        for tname, ts in store.types.items():
+            if tname == "deals":
+                continue
+            assert set(dict(arc.records(SRC, tname, include_deleted=True))) == {
+                str(i) for i in ts.records}, tname
+        no_deals = {e for e in expected_edges(sb) if "deals" not in e.split("/")[0::2]}
+        assert no_deals and set(dict(arc.records(SRC, "associations"))) == no_deals
+        assert set(dict(arc.records(SRC, "owners")))
+        assert set(dict(arc.records(SRC, "files"))) == set(sb.hubspot.portal.files)

@@ -490,3 +490,24 @@ def test_config_mistakes_are_plain_config_errors(sandbox: Sandbox, tmp_path: Pat
                   retry={"atempts": 2})
     with pytest.raises(ConfigError, match=r"'atempts'.*did you mean attempts"):
         build_writer("sf", target, tmp_path / "config.toml")
+
+
+@pytest.mark.parametrize("refusal", ["refuse_describe", "refuse_query"])
+def test_an_object_that_is_refused_is_skipped_and_the_rest_archived(
+        refusal: str, sandbox: Sandbox, tmp_path: Path) -> None:
+    """One object whose describe (404) or query (400 INVALID_TYPE) Salesforce refuses fails
+    alone: every other object is archived and the run ends partial."""
+    getattr(sandbox.salesforce, refusal).add("Medication__c")
+    with new_archive(tmp_path) as archive:
+        report = sync(archive, sandbox, tmp_path)
+        assert report.status == "partial", report.stats()
+        streams = {r.stream: r for r in report.sources[0].streams}
+        assert [n for n, r in streams.items() if r.status != "ok"] == ["Medication__c"]
+        assert "Medication__c" in (report.sources[0].error or "")
+        assert dict(archive.records("salesforce", "Medication__c")) == {}
+        getattr(sandbox.salesforce, refusal).clear()  # for the direct SDK's reference read
+        ref = reference(sandbox)
+        got = archived(archive)
+        for obj in OBJECTS:
+            if obj != "Medication__c":
+                assert set(got[obj]) == set(ref[obj]), obj

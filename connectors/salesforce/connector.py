@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 
 from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
 from connectors.salesforce.streams import ObjectStream, ReadOptions
-from exporter.connector import CheckResult, Connector, Stream
-from exporter.errors import AuthError, ConfigError, SourceError
+from exporter.connector import CheckResult, Connector, Stream, UnavailableStream
+from exporter.errors import AuthError, ConfigError, QuotaExhausted, SessionExpired, SourceError
 from exporter.retry import RetryPolicy
 from exporter.settings import Setting
 
@@ -131,13 +131,22 @@ class SalesforceConnector(Connector):
                              ", ".join(missing))
         out: list[Stream] = []
         for name in names:
-            describe = self.client.rest(f"the description of {name}",
-                                        f"sobjects/{name}/describe")
-            if not isinstance(describe, Mapping) or not isinstance(describe.get("fields"), list):
-                raise SourceError(f"Salesforce sent an unreadable description of {name}; try "
-                                  "again later.")
-            out.append(ObjectStream(self.client, describe, self.options, self.log))
+            try:
+                out.append(self._object_stream(name))
+            except (AuthError, QuotaExhausted, SessionExpired):
+                raise  # the whole source's problem, not this object's
+            except SourceError as exc:
+                # one object refused (no access, a describe that fails): the others go on
+                self.log.warning("Salesforce %s left out of this run: %s", name, exc)
+                out.append(UnavailableStream(name, exc))
         return out
+
+    def _object_stream(self, name: str) -> ObjectStream:
+        describe = self.client.rest(f"the description of {name}", f"sobjects/{name}/describe")
+        if not isinstance(describe, Mapping) or not isinstance(describe.get("fields"), list):
+            raise SourceError(f"Salesforce sent an unreadable description of {name}; try "
+                              "again later.")
+        return ObjectStream(self.client, describe, self.options, self.log)
 
     def usage(self) -> dict[str, Any]:
         return self.client.usage()

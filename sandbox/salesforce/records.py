@@ -103,7 +103,7 @@ class RecordReader(OrgAPI):
         """Parse and run a query: (object, selected columns, matching rows, count-only)."""
         q = parse(text)
         obj = OBJECTS_LOWER.get(q.sobject.lower())
-        if obj is None:
+        if obj is None or obj.name in self.refuse_query:
             raise SoqlError("INVALID_TYPE", f"sObject type '{q.sobject}' is not supported. If "
                             "you are attempting to use a custom object, be sure to append the "
                             "'__c' after the entity name. Please reference your WSDL or the "
