@@ -3,7 +3,8 @@
 One failing stream or source never stops the others (the run ends ``partial``); each batch is
 stored with its cursor in one transaction, so a killed sync resumes where its last commit
 ended. Hard deletes are found by comparing the archive's ids with the source's full id list,
-for streams that support it, with ``--full`` or every ``reconcile_every_days``.
+for streams that support it, with ``--full`` or every ``reconcile_every_days``. A stream that
+others depend on is read again from where a run left its dependents unfinished (:class:`_Resume`).
 """
 
 from __future__ import annotations
@@ -166,6 +167,60 @@ class _StreamSync:
         self.report.reconciled = True
 
 
+class _Resume:
+    """Streams that others depend on are read again, on the next run, from the cursor they
+    had before a run whose dependents did not all finish (killed, or failed): HubSpot
+    associations read the ids their object streams found changed in the same run, so the
+    changes of an interrupted night would otherwise never get their edges read."""
+
+    def __init__(self, archive: Archive, source: str, streams: list[Stream]) -> None:
+        self.archive = archive
+        self.source = source
+        self.waiting: dict[str, set[str]] = {}  # dependency -> dependents not yet finished
+        for s in streams:
+            for dep in s.depends_on:
+                self.waiting.setdefault(dep, set()).add(s.name)
+        self.marks = archive.resume_marks(source) if self.waiting else {}
+
+    def start(self, stream: Stream, cursor: Any) -> tuple[Any, bool]:
+        """The cursor to read ``stream`` from, and whether it is an older, resumed one."""
+        if stream.name not in self.waiting:
+            return cursor, False
+        if stream.name in self.marks:
+            mark = self.marks[stream.name]
+            return mark, mark != cursor
+        self.archive.set_resume_mark(self.source, stream.name, cursor)
+        return cursor, False
+
+    def finished(self, report: StreamReport) -> None:
+        if report.status != "ok":
+            return
+        for dep, dependents in self.waiting.items():
+            if report.stream in dependents:
+                dependents.discard(report.stream)
+                if not dependents:  # every reader of dep's changes has them all now
+                    self.archive.clear_resume_mark(self.source, dep)
+
+
+def _read_stream(archive: Archive, run_id: int, connector: Connector, sync: _StreamSync,
+                 resume: _Resume, full: bool, reconcile_every: dt.timedelta) -> None:
+    name, stream = sync.source, sync.stream
+    archive.put_schema(run_id, name, stream.name, connector.schema(stream))
+    cursor, resumed = resume.start(stream, archive.get_cursor(name, stream.name))
+    if resumed:
+        log.info("%s %s: read again from where an unfinished run left its dependents",
+                 name, stream.name)
+    for batch in connector.read(stream, None if full else cursor, full=full):
+        sync.store(batch)
+    if stream.reconcile:
+        last = _last_reconciled(archive, f"{name}/{stream.name}")
+        now = dt.datetime.now(dt.UTC)
+        # A reset (expired sync token, refused page token) re-listed everything:
+        # what vanished meanwhile is found only by comparing ids.
+        if full or sync.report.resynced or last is None or now - last >= reconcile_every:
+            sync.reconcile(connector)
+
+
 def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector, full: bool,
                  reconcile_every: dt.timedelta, progress: Progress) -> SourceReport:
     report = SourceReport(name)
@@ -174,24 +229,14 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
     except SourceError as exc:
         report.status, report.error = "failed", str(exc)
         return report
+    resume = _Resume(archive, name, streams)
     for stream in streams:
         sync = _StreamSync(archive, run_id, name, stream, progress)
         report.streams.append(sync.report)
         progress.stream_started(name, stream.name)
         started = time.perf_counter()
         try:
-            archive.put_schema(run_id, name, stream.name, connector.schema(stream))
-            cursor = None if full else archive.get_cursor(name, stream.name)
-            for batch in connector.read(stream, cursor, full=full):
-                sync.store(batch)
-            if stream.reconcile:
-                last = _last_reconciled(archive, f"{name}/{stream.name}")
-                now = dt.datetime.now(dt.UTC)
-                # A reset (expired sync token, refused page token) re-listed everything:
-                # what vanished meanwhile is found only by comparing ids.
-                if (full or sync.report.resynced or last is None
-                        or now - last >= reconcile_every):
-                    sync.reconcile(connector)
+            _read_stream(archive, run_id, connector, sync, resume, full, reconcile_every)
         except QuotaExhausted as exc:
             sync.report.status, sync.report.error = "failed", str(exc)
             report.status, report.error = "partial", str(exc)
@@ -201,6 +246,7 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
         except SourceError as exc:
             sync.report.status, sync.report.error = "failed", str(exc)
         sync.report.seconds = time.perf_counter() - started
+        resume.finished(sync.report)
         log.info("%s", sync.report.summary())
         progress.stream_finished(sync.report)
     failed = [s for s in report.streams if s.status != "ok"]

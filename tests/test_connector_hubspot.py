@@ -422,3 +422,35 @@ def test_a_type_the_token_may_not_read_is_skipped_and_the_rest_archived(
         assert no_deals and set(dict(arc.records(SRC, "associations"))) == no_deals
         assert set(dict(arc.records(SRC, "owners")))
         assert set(dict(arc.records(SRC, "files"))) == set(sb.hubspot.portal.files)
+
+
+def test_associations_an_interrupted_night_left_undone_come_the_next_night(
+        tmp_path: Path) -> None:
+    """The associations batch read fails (500s) after the object streams committed a night's
+    changes; the next normal night reads the edges of those changes too, so the archive
+    equals that of a twin whose nights were never interrupted (issue 17, point 1)."""
+    arc, twin = new_archive(tmp_path), Archive.create(tmp_path / "twin.db",
+                                                      key_file=tmp_path / "twin.key")[0]
+    with Sandbox(clients=8, seed=11) as sb, Sandbox(clients=8, seed=11) as sb2, arc, twin:
+        assert sync(arc, sb, tmp_path).status == "ok"
+        assert run_sync(twin, {SRC: connector(sb2, tmp_path)}).status == "ok"
+        sb.advance(3)
+        sb2.advance(3)
+        sb.faults.add("hubspot", "server_error", endpoint="associations.batch_read",
+                      status=500, times=-1)
+        night = sync(arc, sb, tmp_path, retry_attempts=2)
+        streams = {r.stream: r for r in night.sources[0].streams}
+        assert night.status == "partial" and streams["associations"].status == "failed"
+        assert streams["notes"].status == "ok" and streams["notes"].new > 0
+        sb.faults.clear()
+        assert run_sync(twin, {SRC: connector(sb2, tmp_path)}).status == "ok"
+
+        nxt = sync(arc, sb, tmp_path)
+        assert nxt.status == "ok", nxt.stats()
+        edges = set(live(arc, "associations"))
+        assert expected_edges(sb) - edges == set()
+        assert edges == set(dict(twin.records(SRC, "associations")))
+        # the object changes re-read for their edges add no versions: only edges are new
+        assert {s: n for s, n in versions(nxt).items() if n and s != "associations"} == {}
+        assert versions(nxt)["associations"] > 0
+        assert arc.resume_marks(SRC) == {}

@@ -149,3 +149,30 @@ def test_a_reset_read_is_followed_by_reconciliation(archive: Archive) -> None:
     things = report.sources[0].streams[0]
     assert things.resynced and things.reconciled and things.deleted == 1
     assert "4" not in archive.record_ids("mem", "things")
+
+
+class DependentConnector(MemoryConnector):
+    """``links`` depends on ``things`` (as HubSpot associations on the object streams)."""
+
+    def streams(self) -> list[Stream]:
+        return [Stream("things", "id", "seq"), Stream("links", "id", depends_on=["things"])]
+
+
+def test_a_dependency_is_read_again_after_its_dependents_were_left_unfinished(
+        archive: Archive) -> None:
+    data = _data(5)
+    data["links"] = {"l": {"id": "l", "seq": 1}}
+    conn = DependentConnector("mem", data)
+    assert run_sync(archive, {"mem": conn}).status == "ok"
+    data["things"].update({str(i): {"id": str(i), "seq": i} for i in (6, 7)})
+    conn.fail = {"links": SourceError("links refused")}
+    assert run_sync(archive, {"mem": conn}).status == "partial"
+    assert archive.get_cursor("mem", "things") == 7  # the changes themselves are stored
+    conn.fail = {}
+    conn.reads.clear()
+    assert run_sync(archive, {"mem": conn}).status == "ok"
+    # things is read from before the night links missed, so links sees its changes
+    assert conn.reads == [("things", 5), ("links", 1)]
+    conn.reads.clear()
+    assert run_sync(archive, {"mem": conn}).status == "ok"
+    assert conn.reads == [("things", 7), ("links", 1)]  # nothing left undone: as usual

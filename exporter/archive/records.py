@@ -152,6 +152,36 @@ class Records(ArchiveBase):
         rows = self._query("SELECT value FROM cursors WHERE stream_id = ?", (sid,))
         return json.loads(rows[0][0]) if rows else None
 
+    # -- resume marks: where a dependency stream must be read again from -------------------
+    # Kept in archive_meta under "resume:" + canonical JSON [source, stream], value
+    # {"cursor": ...}: the stream's cursor before the first run whose dependent streams did
+    # not all finish (docs/design.md, "Streams that depend on others").
+
+    def resume_marks(self, source: str) -> dict[str, Any]:
+        """{stream: the cursor it had before its dependents were last left unfinished}."""
+        out: dict[str, Any] = {}
+        for key, value in self._query("SELECT key, value FROM archive_meta "
+                                      "WHERE substr(key, 1, 7) = 'resume:'"):
+            src, stream = json.loads(key[7:])
+            if src == source:
+                out[stream] = json.loads(value)["cursor"]
+        return out
+
+    def set_resume_mark(self, source: str, stream: str, cursor: Any) -> None:
+        """Remember ``cursor`` unless a mark is already kept (the older one wins)."""
+        self._require_write()
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO archive_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                ("resume:" + canonical_json([source, stream]),
+                 canonical_json({"cursor": cursor})))
+
+    def clear_resume_mark(self, source: str, stream: str) -> None:
+        self._require_write()
+        with self.transaction():
+            self.conn.execute("DELETE FROM archive_meta WHERE key = ?",
+                              ("resume:" + canonical_json([source, stream]),))
+
     def current(self, source: str, stream: str,
                 record_id: str) -> tuple[str | None, dict[str, str]] | None:
         """The current version of a record as (canonical JSON or None, linked files), or None

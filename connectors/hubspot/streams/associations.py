@@ -22,6 +22,10 @@ How it is read (``POST /crm/v4/associations/{from}/{to}/batch/read``, 1,000 ids 
 - only the type pairs that had edges at the last full read are asked on incremental runs
   (kept in the stream's cursor, ``{"pairs": [[from, to], ...]}``): 11 other types per
   changed type would otherwise cost a dozen calls each night for nothing;
+- a run that stopped after the object streams committed but before this stream finished
+  (a kill, repeated 5xx) leaves nothing undone: the sync engine reads the object streams
+  again from where that run found them (its resume marks, ``exporter.sync``), so the next
+  run's ``seen`` holds those changes too;
 - removed edges, edges of archived records and edges added between two unchanged records
   are found by reconciliation (``list_ids``, weekly or ``--full``) or a ``--full`` run.
 """
