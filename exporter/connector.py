@@ -38,6 +38,10 @@ class FileBody:
     name: str
     open: Callable[[], Iterable[bytes]]
     media_type: str | None = None
+    #: What to archive instead when the vendor refuses this body alone (``open()`` raises
+    #: :class:`~exporter.errors.ItemRefused`), e.g. a plain-text export of a document too
+    #: large to export as PDF.
+    fallback: FileBody | None = None
 
 
 @dataclass
@@ -116,6 +120,12 @@ class Stream:
     def ids(self) -> Iterator[str]:
         """Every id the source holds now in this stream (for hard-delete reconciliation)."""
         raise NotImplementedError(f"{type(self).__name__} cannot list its ids")
+
+    def retry_items(self, ids: list[str]) -> Iterator[Batch]:
+        """These records again (items a vendor refused on an earlier run, e.g. a document
+        over an export limit), as batches without a cursor. By default nothing: the item
+        is tried again when the stream next reads it as changed."""
+        return iter(())
 
 
 class UnavailableStream(Stream):
@@ -203,6 +213,10 @@ class Connector:
     def read(self, stream: Stream, cursor: Any, full: bool = False) -> Iterator[Batch]:
         """The stream's batches since ``cursor`` (see :meth:`Stream.read`)."""
         return stream.read(cursor, full)
+
+    def retry_items(self, stream: Stream, ids: list[str]) -> Iterator[Batch]:
+        """Records refused on an earlier run, again (see :meth:`Stream.retry_items`)."""
+        return stream.retry_items(ids)
 
     def list_ids(self, stream: Stream) -> Iterator[str]:
         """Every id the source holds now in the stream (see :meth:`Stream.ids`)."""

@@ -37,6 +37,8 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
         ├── CursorExpired                     the vendor no longer accepts the saved cursor
         │                                     (Calendar sync token): read everything again
         ├── RequestRefused                    the vendor refused a request as invalid or absent
+        ├── ItemRefused                       one record's or file's content was refused (an
+        │                                     export over the limit): that item fails alone
         ├── BulkFailed                        a bulk job failed (the caller falls back)
         └── QueryTimeout                      the vendor gave up on a query as too long
 
@@ -62,6 +64,7 @@ __all__ = [
     "DefinitionError",
     "DiskFull",
     "ExporterError",
+    "ItemRefused",
     "KeyNeeded",
     "KeyProblem",
     "KeySlotsDamaged",
@@ -234,6 +237,11 @@ class RequestRefused(SourceError):
         super().__init__(message)
         self.status = status
         self.reason = reason
+
+
+class ItemRefused(SourceError):
+    """The vendor refused one record's or file's content (a Drive export over its size limit):
+    the sync keeps the record, reports the item and tries it again on later runs."""
 
 
 class BulkFailed(SourceError):

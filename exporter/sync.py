@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from exporter.archive import Archive, BatchResult, Record, canonical_json
-from exporter.connector import Batch, Connector, Stream
-from exporter.errors import ExporterError, QuotaExhausted, SourceError
+from exporter.connector import Batch, Connector, FileBody, Stream
+from exporter.errors import ExporterError, ItemRefused, QuotaExhausted, SourceError
 
 __all__ = ["NullProgress", "Progress", "SourceReport", "StreamReport", "SyncReport", "run_sync"]
 
@@ -43,6 +43,8 @@ class StreamReport:
     resynced: bool = False
     seconds: float = 0.0
     error: str | None = None
+    #: Items the vendor refused in part this run (record id -> its reason); kept, retried.
+    failed_items: dict[str, str] = field(default_factory=dict)
 
     def add(self, result: BatchResult) -> None:
         self.new += result.new
@@ -55,8 +57,10 @@ class StreamReport:
             return f"{self.source} {self.stream}: FAILED: {self.error}"
         extra = " (hard deletes checked)" if self.reconciled else ""
         files = f", {self.files} files" if self.files else ""
+        refused = (f", {len(self.failed_items)} item(s) not read in full"
+                   if self.failed_items else "")
         return (f"{self.source} {self.stream}: {self.new} new, {self.changed} changed, "
-                f"{self.deleted} deleted, {self.unchanged} unchanged{files}{extra} "
+                f"{self.deleted} deleted, {self.unchanged} unchanged{files}{refused}{extra} "
                 f"in {self.seconds:.1f} s")
 
 
@@ -125,6 +129,7 @@ class _StreamSync:
         self.stream = stream
         self.progress = progress
         self.report = StreamReport(source, stream.name)
+        self.stored: set[str] = set()  # ids stored this run
 
     def store(self, batch: Batch) -> None:
         records = [self._with_files(rec, batch.files.get(rec.id, [])) for rec in batch.records]
@@ -133,6 +138,7 @@ class _StreamSync:
         result = self.archive.put_batch(self.run_id, self.source, self.stream.name, records,
                                         **kwargs)
         self.report.add(result)
+        self.stored.update(rec.id for rec in records)
         if batch.reset:
             self.report.resynced = True
         self.progress.advanced(self.source, self.stream.name, len(records))
@@ -147,10 +153,43 @@ class _StreamSync:
             if body.name in known:  # same record content, file already archived
                 hashes[body.name] = known[body.name]
                 continue
-            info = self.archive.put_file(self.run_id, body.open(), body.media_type)
+            try:
+                info = self._put(body)
+            except ItemRefused as exc:
+                # this body alone: the record is archived with what could be read, its
+                # earlier versions keep their bodies, and the item is tried again later
+                log.warning("%s %s %s: %s", self.source, self.stream.name, rec.id, exc)
+                self.report.failed_items[rec.id] = str(exc)
+                fallback = body.fallback
+                if fallback is None or fallback.name in hashes:
+                    continue
+                try:
+                    info, body = self._put(fallback), fallback
+                except ItemRefused:
+                    continue
             hashes[body.name] = info.hash
-            self.report.files += 1
         return Record(rec.id, rec.data, rec.deleted, hashes)
+
+    def _put(self, body: FileBody) -> Any:
+        info = self.archive.put_file(self.run_id, body.open(), body.media_type)
+        self.report.files += 1
+        return info
+
+    def retry_failed(self, connector: Connector) -> None:
+        """Read again the items refused on earlier runs that this run did not bring."""
+        again = sorted(set(self.archive.failed_items(self.source, self.stream.name))
+                       - self.stored)
+        if again:
+            for batch in connector.retry_items(self.stream, again):
+                self.store(Batch(batch.records, None, batch.files))
+
+    def keep_failed(self) -> None:
+        """Keep the items still refused: this run's, and earlier ones it did not re-read."""
+        earlier = self.archive.failed_items(self.source, self.stream.name)
+        left = {i: r for i, r in earlier.items() if i not in self.stored}
+        left.update(self.report.failed_items)
+        if left or earlier:
+            self.archive.set_failed_items(self.source, self.stream.name, left)
 
     def reconcile(self, connector: Connector) -> None:
         live = set(connector.list_ids(self.stream))
@@ -210,8 +249,12 @@ def _read_stream(archive: Archive, run_id: int, connector: Connector, sync: _Str
     if resumed:
         log.info("%s %s: read again from where an unfinished run left its dependents",
                  name, stream.name)
-    for batch in connector.read(stream, None if full else cursor, full=full):
-        sync.store(batch)
+    try:
+        for batch in connector.read(stream, None if full else cursor, full=full):
+            sync.store(batch)
+        sync.retry_failed(connector)
+    finally:
+        sync.keep_failed()
     if stream.reconcile:
         last = _last_reconciled(archive, f"{name}/{stream.name}")
         now = dt.datetime.now(dt.UTC)
@@ -254,6 +297,13 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
         report.status = "failed" if len(failed) == len(report.streams) else "partial"
         more = f" ({len(failed) - 1} more stream(s) failed too)" if len(failed) > 1 else ""
         report.error = report.error or f"{failed[0].stream}: {failed[0].error}{more}"
+    refused = [s for s in report.streams if s.failed_items]
+    if refused and report.status == "ok":
+        first = refused[0]
+        report.status = "partial"
+        report.error = (f"{first.stream}: {len(first.failed_items)} item(s) could not be read "
+                        f"in full and will be tried again next run; "
+                        f"{next(iter(first.failed_items.values()))}")
     return report
 
 

@@ -182,6 +182,25 @@ class Records(ArchiveBase):
             self.conn.execute("DELETE FROM archive_meta WHERE key = ?",
                               ("resume:" + canonical_json([source, stream]),))
 
+    # -- failed items: records a vendor refused in part, tried again on later runs ------
+
+    def failed_items(self, source: str, stream: str) -> dict[str, str]:
+        """{record id: the vendor's reason} of the stream's items still to be tried again."""
+        rows = self._query("SELECT value FROM archive_meta WHERE key = ?",
+                           ("failed:" + canonical_json([source, stream]),))
+        return dict(json.loads(rows[0][0])) if rows else {}
+
+    def set_failed_items(self, source: str, stream: str, items: Mapping[str, str]) -> None:
+        self._require_write()
+        key = "failed:" + canonical_json([source, stream])
+        with self.transaction():
+            if items:
+                self.conn.execute("INSERT INTO archive_meta (key, value) VALUES (?, ?) "
+                                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                                  (key, canonical_json(dict(items))))
+            else:
+                self.conn.execute("DELETE FROM archive_meta WHERE key = ?", (key,))
+
     def current(self, source: str, stream: str,
                 record_id: str) -> tuple[str | None, dict[str, str]] | None:
         """The current version of a record as (canonical JSON or None, linked files), or None
