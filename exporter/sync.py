@@ -5,6 +5,8 @@ stored with its cursor in one transaction, so a killed sync resumes where its la
 ended. Hard deletes are found by comparing the archive's ids with the source's full id list,
 for streams that support it, with ``--full`` or every ``reconcile_every_days``. A stream that
 others depend on is read again from where a run left its dependents unfinished (:class:`_Resume`).
+One item a vendor refuses alone is archived in part and retried on later runs; no run marks
+more than ``max_delete_share`` of a stream deleted (:class:`_DeletionGuard`).
 """
 
 from __future__ import annotations
@@ -12,20 +14,27 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from exporter.archive import Archive, BatchResult, Record, canonical_json
 from exporter.connector import Batch, Connector, FileBody, Stream
-from exporter.errors import ExporterError, ItemRefused, QuotaExhausted, SourceError
+from exporter.errors import (
+    DeletionsHeld,
+    ExporterError,
+    ItemRefused,
+    QuotaExhausted,
+    SourceError,
+)
 
 __all__ = ["NullProgress", "Progress", "SourceReport", "StreamReport", "SyncReport", "run_sync"]
 
 log = logging.getLogger("exporter.sync")
 
-#: Reconciliation never tombstones more than this share of a stream at once: an API that
-#: suddenly lists nothing is more likely broken than the agency's data gone.
+#: No run marks deleted more than this share of a stream (``[sync] max_delete_share``): an
+#: API that suddenly lists nothing, or lists live records as archived, is more likely broken
+#: than the agency's data gone.
 RECONCILE_MAX_SHARE = 0.5
 
 
@@ -118,11 +127,46 @@ def _last_reconciled(archive: Archive, key: str) -> dt.datetime | None:
     return None
 
 
+class _DeletionGuard:
+    """What one run would mark deleted in one stream, by every path (tombstones a connector
+    sends, archived listings, the id check); past the share, the deletions are held."""
+
+    def __init__(self, archive: Archive, source: str, stream: str, share: float) -> None:
+        self.archive = archive
+        self.source = source
+        self.stream = stream
+        self.share = share
+        self.live: set[str] | None = None  # the live ids archived, read at the first deletion
+        self.doomed: set[str] = set()  # marked deleted in this run
+        self.held: set[str] = set()
+
+    def admit(self, ids: Iterable[str]) -> bool:
+        """Whether these deletions may be stored; once one is held, every later one is too."""
+        if self.live is None:
+            self.live = self.archive.record_ids(self.source, self.stream)
+        new = {i for i in ids if i in self.live} - self.doomed
+        base = len(self.live)
+        if self.held or (new and len(self.doomed) + len(new) > self.share * base):
+            self.held |= new
+            return False
+        self.doomed |= new
+        return True
+
+    def error(self) -> DeletionsHeld:
+        total = len(self.doomed | self.held)
+        return DeletionsHeld(
+            f"{self.source} would have {total} of the {len(self.live or ())} {self.stream} "
+            f"records archived marked deleted in one run, more than max_delete_share "
+            f"({self.share:.0%}) allows, so exporter held these deletions and did not mark the "
+            "rest deleted; if they really were deleted, set max_delete_share = 1 in the "
+            "[sync] section of the config for one sync.")
+
+
 class _StreamSync:
     """Stores one stream's batches, files first."""
 
     def __init__(self, archive: Archive, run_id: int, source: str, stream: Stream,
-                 progress: Progress) -> None:
+                 progress: Progress, max_delete_share: float = RECONCILE_MAX_SHARE) -> None:
         self.archive = archive
         self.run_id = run_id
         self.source = source
@@ -130,10 +174,17 @@ class _StreamSync:
         self.progress = progress
         self.report = StreamReport(source, stream.name)
         self.stored: set[str] = set()  # ids stored this run
+        self.guard = _DeletionGuard(archive, source, stream.name, max_delete_share)
 
     def store(self, batch: Batch) -> None:
-        records = [self._with_files(rec, batch.files.get(rec.id, [])) for rec in batch.records]
+        given: list[Record] = batch.records
         cursor: Any = batch.cursor
+        gone = [rec.id for rec in given if rec.deleted]
+        if (gone and not self.guard.admit(gone)) or self.guard.held:
+            # held: the rest is stored, the cursor stays before the held deletions, so the
+            # next run reads them again
+            given, cursor = [rec for rec in given if not rec.deleted], None
+        records = [self._with_files(rec, batch.files.get(rec.id, [])) for rec in given]
         kwargs = {} if cursor is None else {"cursor": cursor}
         result = self.archive.put_batch(self.run_id, self.source, self.stream.name, records,
                                         **kwargs)
@@ -195,11 +246,8 @@ class _StreamSync:
         live = set(connector.list_ids(self.stream))
         archived = self.archive.record_ids(self.source, self.stream.name)
         missing = archived - live
-        if missing and len(archived) > 10 and len(missing) > RECONCILE_MAX_SHARE * len(archived):
-            raise SourceError(
-                f"{self.source} lists only {len(live)} of the {len(archived)} {self.stream.name} "
-                "records archived; exporter did not mark the rest deleted. If they really were "
-                "deleted, run 'exporter sync --full' again after checking the account.")
+        if missing and not self.guard.admit(missing):
+            raise self.guard.error()
         if missing:
             self.report.add(self.archive.tombstone(self.run_id, self.source, self.stream.name,
                                                    sorted(missing)))
@@ -241,9 +289,18 @@ class _Resume:
                     self.archive.clear_resume_mark(self.source, dep)
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """How this run reads: in full, how often ids are checked, what share may be deleted."""
+
+    full: bool
+    reconcile_every: dt.timedelta
+    max_delete_share: float
+
+
 def _read_stream(archive: Archive, run_id: int, connector: Connector, sync: _StreamSync,
-                 resume: _Resume, full: bool, reconcile_every: dt.timedelta) -> None:
-    name, stream = sync.source, sync.stream
+                 resume: _Resume, rules: _Rules) -> None:
+    name, stream, full = sync.source, sync.stream, rules.full
     archive.put_schema(run_id, name, stream.name, connector.schema(stream))
     cursor, resumed = resume.start(stream, archive.get_cursor(name, stream.name))
     if resumed:
@@ -255,17 +312,20 @@ def _read_stream(archive: Archive, run_id: int, connector: Connector, sync: _Str
         sync.retry_failed(connector)
     finally:
         sync.keep_failed()
+    if sync.guard.held:
+        raise sync.guard.error()
     if stream.reconcile:
         last = _last_reconciled(archive, f"{name}/{stream.name}")
         now = dt.datetime.now(dt.UTC)
         # A reset (expired sync token, refused page token) re-listed everything:
         # what vanished meanwhile is found only by comparing ids.
-        if full or sync.report.resynced or last is None or now - last >= reconcile_every:
+        if (full or sync.report.resynced or last is None
+                or now - last >= rules.reconcile_every):
             sync.reconcile(connector)
 
 
-def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector, full: bool,
-                 reconcile_every: dt.timedelta, progress: Progress) -> SourceReport:
+def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector, rules: _Rules,
+                 progress: Progress) -> SourceReport:
     report = SourceReport(name)
     try:
         streams = connector.streams()
@@ -274,12 +334,12 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
         return report
     resume = _Resume(archive, name, streams)
     for stream in streams:
-        sync = _StreamSync(archive, run_id, name, stream, progress)
+        sync = _StreamSync(archive, run_id, name, stream, progress, rules.max_delete_share)
         report.streams.append(sync.report)
         progress.stream_started(name, stream.name)
         started = time.perf_counter()
         try:
-            _read_stream(archive, run_id, connector, sync, resume, full, reconcile_every)
+            _read_stream(archive, run_id, connector, sync, resume, rules)
         except QuotaExhausted as exc:
             sync.report.status, sync.report.error = "failed", str(exc)
             report.status, report.error = "partial", str(exc)
@@ -308,17 +368,20 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
 
 
 def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: bool = False,
-             reconcile_every_days: float = 7.0, progress: Progress | None = None) -> SyncReport:
-    """Sync every source in ``connectors`` into ``archive`` (opened for writing) as one run."""
+             reconcile_every_days: float = 7.0, max_delete_share: float = RECONCILE_MAX_SHARE,
+             progress: Progress | None = None) -> SyncReport:
+    """Sync every source in ``connectors`` into ``archive`` (opened for writing) as one run.
+    No stream has more than ``max_delete_share`` of its records marked deleted in the run;
+    deletions past it are held (the stream fails, the run ends partial)."""
     progress = progress or NullProgress()
+    rules = _Rules(full, dt.timedelta(days=reconcile_every_days), max_delete_share)
     run_id = archive.begin_run("sync")
     report = SyncReport(run_id)
     status = "failed"
     try:
         for name, connector in connectors.items():
             try:
-                src = _sync_source(archive, run_id, name, connector, full,
-                                   dt.timedelta(days=reconcile_every_days), progress)
+                src = _sync_source(archive, run_id, name, connector, rules, progress)
             finally:
                 connector.close()
             src.usage = connector.usage()

@@ -454,3 +454,27 @@ def test_associations_an_interrupted_night_left_undone_come_the_next_night(
         assert {s: n for s, n in versions(nxt).items() if n and s != "associations"} == {}
         assert versions(nxt)["associations"] > 0
         assert arc.resume_marks(SRC) == {}
+
+
+def test_an_archived_listing_that_lists_live_records_is_held(tmp_path: Path) -> None:
+    """HubSpot's archived=true listing returns live records (a vendor bug seen once): the sync
+    would mark nearly every contact deleted; the guard holds those deletions, the run ends
+    partial saying why, nothing is marked deleted, and the next good night is ok."""
+    arc = new_archive(tmp_path)
+    with Sandbox(clients=20, seed=9) as sb, arc:
+        assert sync(arc, sb, tmp_path).status == "ok"
+        contacts = set(live(arc, "contacts"))
+        sb.advance(1)
+        fault = sb.faults.add("hubspot", "archived_lists_live", times=-1)
+        report = sync(arc, sb, tmp_path)
+        assert report.status == "partial", report.stats()
+        streams = {r.stream: r for r in report.sources[0].streams}
+        assert streams["contacts"].status == "failed"
+        assert "max_delete_share" in (streams["contacts"].error or "")
+        assert set(live(arc, "contacts")) >= contacts  # none marked deleted
+        for tname in TYPES:  # every type: held, none marked deleted
+            assert streams[tname].status == "failed" and streams[tname].deleted == 0, tname
+        sb.faults.faults.remove(fault)
+        again = sync(arc, sb, tmp_path)
+        assert again.status == "ok", again.stats()
+        assert_objects_match(arc, sb)
