@@ -54,6 +54,9 @@ class StreamReport:
     error: str | None = None
     #: Items the vendor refused in part this run (record id -> its reason); kept, retried.
     failed_items: dict[str, str] = field(default_factory=dict)
+    #: Ids the id check marked deleted (what ``export --include-deleted`` tells apart from
+    #: the vendor's own tombstones).
+    id_check_deleted: list[str] = field(default_factory=list)
 
     def add(self, result: BatchResult) -> None:
         self.new += result.new
@@ -249,8 +252,10 @@ class _StreamSync:
         if missing and not self.guard.admit(missing):
             raise self.guard.error()
         if missing:
+            gone = sorted(missing)
             self.report.add(self.archive.tombstone(self.run_id, self.source, self.stream.name,
-                                                   sorted(missing)))
+                                                   gone))
+            self.report.id_check_deleted = gone
         self.report.reconciled = True
 
 

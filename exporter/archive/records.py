@@ -247,6 +247,24 @@ class Records(ArchiveBase):
             for rid, text in cur:
                 yield rid, (None if text is None else json.loads(text))
 
+    def deletions(self, source: str, stream: str, as_of: int | None = None
+                  ) -> dict[str, tuple[int, str, bool]]:
+        """{record id: (run, its start time, whether the tombstone kept vendor data)} of the
+        records deleted now (or as of run ``as_of``)."""
+        sid = self._stream_id(source, stream, create=False)
+        if sid is None:
+            return {}
+        if as_of is None:
+            where, params = "v.superseded_run IS NULL", [sid]
+        else:
+            where = "v.first_run <= ? AND (v.superseded_run IS NULL OR v.superseded_run > ?)"
+            params = [sid, as_of, as_of]
+        rows = self._query(
+            f"SELECT v.record_id, v.first_run, r.started_at, v.data IS NOT NULL FROM versions v "
+            f"JOIN runs r ON r.id = v.first_run WHERE v.stream_id = ? AND v.deleted = 1 "
+            f"AND {where}", params)
+        return {r[0]: (r[1], r[2], bool(r[3])) for r in rows}
+
     def history(self, source: str, stream: str, record_id: str) -> list[Version]:
         sid = self._stream_id(source, stream, create=False)
         rows = self._query(
