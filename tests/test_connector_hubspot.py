@@ -422,6 +422,12 @@ def test_a_type_the_token_may_not_read_is_skipped_and_the_rest_archived(
         assert no_deals and set(dict(arc.records(SRC, "associations"))) == no_deals
         assert set(dict(arc.records(SRC, "owners")))
         assert set(dict(arc.records(SRC, "files"))) == set(sb.hubspot.portal.files)
+        # the next night, with access granted: the deals and every edge to and from them
+        sb.hubspot.denied_types.clear()
+        report = sync(arc, sb, tmp_path)
+        assert report.status == "ok", report.stats()
+        assert_objects_match(arc, sb)
+        assert set(live(arc, "associations")) == expected_edges(sb)
 
 
 def test_associations_an_interrupted_night_left_undone_come_the_next_night(
