@@ -27,10 +27,13 @@ __all__ = ["export", "print_"]
 @click.option("--as-of", help="A run number or a date (2026-11-30): the data as it was then.")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), required=True,
               help="File (jsonl, or csv with one --stream) or folder to write.")
+@click.option("--include-deleted", is_flag=True,
+              help="Deleted records too, each with when it was found deleted and how (the "
+                   "vendor said so, or exporter's id check no longer found it).")
 @pass_state
 @handle_errors
 def export(state: State, fmt: str, streams: tuple[str, ...], as_of: str | None,
-           out_path: Path) -> None:
+           out_path: Path, include_deleted: bool) -> None:
     """Write archived records out as plain files, on purpose.
 
     The files are NOT encrypted: they hold health data. Every export is written to the
@@ -39,11 +42,13 @@ def export(state: State, fmt: str, streams: tuple[str, ...], as_of: str | None,
     \b
     Example:
       exporter export --format csv --stream Medication__c --out medications.csv
+      exporter export --format jsonl --include-deleted --out everything.jsonl
     """
     from exporter.export import export_archive
 
     with state.open() as archive:
-        result = export_archive(archive, fmt, out_path, list(streams) or None, as_of)
+        result = export_archive(archive, fmt, out_path, list(streams) or None, as_of,
+                                include_deleted)
     out.print(f"Exported {result.records} records to {len(result.files)} file(s):")
     for p in result.files:
         out.print(f"  {p}")

@@ -58,6 +58,9 @@ NOTIFY = (
 SYNC = (
     Setting("reconcile_every_days", "number", "How often every id is listed to find hard "
             "deletes", default=7, minimum=0),
+    Setting("max_delete_share", "number", "The largest share of a stream one sync may mark "
+            "deleted; more are held and the run ends partial (set 1 for one sync to let a real "
+            "mass deletion through)", default=0.5, minimum=0, maximum=1),
 )
 LOG = (Setting("dir", "path", "Where the log files go (default: the platform's log folder)"),)
 CAREPLAN = (

@@ -26,7 +26,8 @@ from exporter.errors import SourceError
 from exporter.record import Record
 from exporter.settings import Setting
 
-__all__ = ["Batch", "CheckResult", "Connector", "FileBody", "Record", "Stream", "order_streams"]
+__all__ = ["Batch", "CheckResult", "Connector", "FileBody", "Record", "Stream", "UnavailableStream",
+           "order_streams"]
 
 
 @dataclass
@@ -37,6 +38,10 @@ class FileBody:
     name: str
     open: Callable[[], Iterable[bytes]]
     media_type: str | None = None
+    #: What to archive instead when the vendor refuses this body alone (``open()`` raises
+    #: :class:`~exporter.errors.ItemRefused`), e.g. a plain-text export of a document too
+    #: large to export as PDF.
+    fallback: FileBody | None = None
 
 
 @dataclass
@@ -116,6 +121,28 @@ class Stream:
         """Every id the source holds now in this stream (for hard-delete reconciliation)."""
         raise NotImplementedError(f"{type(self).__name__} cannot list its ids")
 
+    def retry_items(self, ids: list[str]) -> Iterator[Batch]:
+        """These records again (items a vendor refused on an earlier run, e.g. a document
+        over an export limit), as batches without a cursor. By default nothing: the item
+        is tried again when the stream next reads it as changed."""
+        return iter(())
+
+
+class UnavailableStream(Stream):
+    """A stream that discovery found but could not prepare (one object type refused, its
+    describe failed): kept in the list so that the sync reports it failed and goes on with
+    the others, instead of the whole source failing. Reading it raises the kept error."""
+
+    def __init__(self, name: str, error: SourceError) -> None:
+        super().__init__(name, description="could not be read this run")
+        self.error = error
+
+    def archived_schema(self) -> Any:
+        raise self.error
+
+    def read(self, cursor: Any, full: bool = False) -> Iterator[Batch]:
+        raise self.error
+
 
 def order_streams(streams: Iterable[Stream], source: str) -> list[Stream]:
     """``streams`` with each one after those it ``depends_on``, otherwise in the order given.
@@ -186,6 +213,10 @@ class Connector:
     def read(self, stream: Stream, cursor: Any, full: bool = False) -> Iterator[Batch]:
         """The stream's batches since ``cursor`` (see :meth:`Stream.read`)."""
         return stream.read(cursor, full)
+
+    def retry_items(self, stream: Stream, ids: list[str]) -> Iterator[Batch]:
+        """Records refused on an earlier run, again (see :meth:`Stream.retry_items`)."""
+        return stream.retry_items(ids)
 
     def list_ids(self, stream: Stream) -> Iterator[str]:
         """Every id the source holds now in the stream (see :meth:`Stream.ids`)."""

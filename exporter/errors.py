@@ -38,6 +38,10 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
         ├── CursorExpired                     the vendor no longer accepts the saved cursor
         │                                     (Calendar sync token): read everything again
         ├── RequestRefused                    the vendor refused a request as invalid or absent
+        ├── ItemRefused                       one record's or file's content was refused (an
+        │                                     export over the limit): that item fails alone
+        ├── DeletionsHeld                     a run would mark more of a stream deleted than
+        │                                     [sync] max_delete_share allows: held
         ├── BulkFailed                        a bulk job failed (the caller falls back)
         └── QueryTimeout                      the vendor gave up on a query as too long
 
@@ -61,8 +65,10 @@ __all__ = [
     "CopyDestinationProblem",
     "CursorExpired",
     "DefinitionError",
+    "DeletionsHeld",
     "DiskFull",
     "ExporterError",
+    "ItemRefused",
     "KeyNeeded",
     "KeyProblem",
     "KeySlotsDamaged",
@@ -241,6 +247,16 @@ class RequestRefused(SourceError):
         super().__init__(message)
         self.status = status
         self.reason = reason
+
+
+class ItemRefused(SourceError):
+    """The vendor refused one record's or file's content (a Drive export over its size limit):
+    the sync keeps the record, reports the item and tries it again on later runs."""
+
+
+class DeletionsHeld(SourceError):
+    """One run would mark more of a stream deleted than ``[sync] max_delete_share`` allows:
+    the deletions are held (the stream fails, the run ends partial) until someone checks."""
 
 
 class BulkFailed(SourceError):

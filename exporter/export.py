@@ -20,7 +20,7 @@ from exporter.archive import Archive
 from exporter.errors import NotFound
 from exporter.private_files import make_private
 
-__all__ = ["ExportResult", "export_archive"]
+__all__ = ["BY_ID_CHECK", "BY_VENDOR", "ExportResult", "export_archive"]
 
 
 @dataclass
@@ -69,42 +69,91 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
+#: How a deletion was found, as ``export --include-deleted`` writes it.
+BY_VENDOR, BY_ID_CHECK = "vendor", "id check"
+
+
+def _deleted(archive: Archive, source: str, stream: str, run: int | None
+             ) -> dict[str, dict[str, Any]]:
+    """{record id: when and how it was found deleted} of the stream's deleted records: by
+    the vendor (a tombstone it sent: Salesforce IsDeleted, a Drive removal, a HubSpot
+    archived record) or by exporter's id check (the id was no longer listed)."""
+    stats: dict[int, set[str]] = {}
+    out: dict[str, dict[str, Any]] = {}
+    for rid, (run_id, at, kept_data) in archive.deletions(source, stream, run).items():
+        if run_id not in stats:
+            info = (archive.run(run_id).stats.get("streams") or {}).get(f"{source}/{stream}")
+            stats[run_id] = set((info or {}).get("id_check_deleted") or ())
+        how = BY_ID_CHECK if not kept_data and rid in stats[run_id] else BY_VENDOR
+        out[rid] = {"deleted_at": at, "deleted_run": run_id, "deleted_by": how}
+    return out
+
+
+def _jsonl(archive: Archive, chosen: list[tuple[str, str]], target: Path, run: int | None,
+           include_deleted: bool) -> int:
+    count = 0
+    with _private_text(target) as fh:
+        for source, stream in chosen:
+            gone = _deleted(archive, source, stream, run) if include_deleted else {}
+            for rid, data in archive.records(source, stream, as_of=run,
+                                             include_deleted=include_deleted):
+                line: dict[str, Any] = {"source": source, "stream": stream, "id": rid,
+                                        "data": data}
+                if include_deleted:
+                    line["deleted"] = rid in gone
+                    line.update(gone.get(rid, {}))
+                fh.write(json.dumps(line, ensure_ascii=False, sort_keys=True))
+                fh.write("\n")
+                count += 1
+    return count
+
+
+def _csv(archive: Archive, source: str, stream: str, target: Path, run: int | None,
+         include_deleted: bool) -> int:
+    count = 0
+    gone = _deleted(archive, source, stream, run) if include_deleted else {}
+    extra = ["_deleted", "_deleted_at", "_deleted_run", "_deleted_by"] if include_deleted else []
+    columns: dict[str, None] = {}
+    for _rid, data in archive.records(source, stream, as_of=run,
+                                      include_deleted=include_deleted):
+        columns.update(dict.fromkeys(data or {}))
+    with _private_text(target) as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["_id", *extra, *columns])
+        for rid, data in archive.records(source, stream, as_of=run,
+                                         include_deleted=include_deleted):
+            row = data or {}
+            how = gone.get(rid, {})
+            marks = ([_cell(rid in gone), _cell(how.get("deleted_at")),
+                      _cell(how.get("deleted_run")), _cell(how.get("deleted_by"))]
+                     if include_deleted else [])
+            writer.writerow([rid, *marks, *(_cell(row.get(c)) for c in columns)])
+            count += 1
+    return count
+
+
 def export_archive(archive: Archive, fmt: str, out: Path, streams: list[str] | None = None,
-                   as_of: str | None = None) -> ExportResult:
-    """Export current (or as-of) records as JSON Lines (one file) or CSV (a file per stream)."""
+                   as_of: str | None = None, include_deleted: bool = False) -> ExportResult:
+    """Export current (or as-of) records as JSON Lines (one file) or CSV (a file per stream);
+    with ``include_deleted``, deleted records too, each with when and how it was found
+    deleted."""
     run = archive.resolve_as_of(as_of)
     chosen = _select(archive, streams)
     result = ExportResult()
     if fmt == "jsonl":
         target = out / "export.jsonl" if out.is_dir() else out
-        with _private_text(target) as fh:
-            for source, stream in chosen:
-                for rid, data in archive.records(source, stream, as_of=run):
-                    fh.write(json.dumps({"source": source, "stream": stream, "id": rid,
-                                         "data": data}, ensure_ascii=False, sort_keys=True))
-                    fh.write("\n")
-                    result.records += 1
+        result.records += _jsonl(archive, chosen, target, run, include_deleted)
         result.files.append(target)
     elif fmt == "csv":
         single = len(chosen) == 1 and out.suffix.lower() == ".csv"
         for source, stream in chosen:
             target = out if single else out / f"{source}.{stream}.csv"
-            columns: dict[str, None] = {}
-            for _rid, data in archive.records(source, stream, as_of=run):
-                columns.update(dict.fromkeys(data or {}))
-            with _private_text(target) as fh:
-                writer = csv.writer(fh)
-                writer.writerow(["_id", *columns])
-                for rid, data in archive.records(source, stream, as_of=run):
-                    row = data or {}
-                    writer.writerow([rid, *(_cell(row.get(c)) for c in columns)])
-                    result.records += 1
+            result.records += _csv(archive, source, stream, target, run, include_deleted)
             result.files.append(target)
     else:
         raise ValueError(f"unknown format {fmt}")
     archive.audit("export", {"format": fmt, "streams": [f"{s}/{t}" for s, t in chosen],
                              "as_of_run": run, "records": result.records,
+                             "include_deleted": include_deleted,
                              "files": [str(p) for p in result.files]})
     return result
-
-

@@ -346,6 +346,7 @@ def _sync_and_copy(config: Config, unlock: Callable[[], Credential], sources: Se
 
     connectors = build_connectors(config, sources)
     every = float(config.raw.get("sync", {}).get("reconcile_every_days", 7))
+    share = float(config.raw.get("sync", {}).get("max_delete_share", 0.5))
     credential = unlock()
     problems: list[Problem] = []
     with Archive.open(config.archive, credential, write=True) as archive:
@@ -353,7 +354,7 @@ def _sync_and_copy(config: Config, unlock: Callable[[], Credential], sources: Se
         stale = alerts.stale_sources(archive.runs(), list(config.sources),
                                      config.stale_after_hours) if config.notify else []
         report = run_sync(archive, connectors, full=full, reconcile_every_days=every,
-                          progress=progress)
+                          max_delete_share=share, progress=progress)
         events.sync_finished(report)
         result = NightlyResult(report)
         if report.status in ("ok", "partial"):

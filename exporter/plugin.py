@@ -24,12 +24,21 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Any, Literal
 
-from exporter.connector import Batch, CheckResult, Connector, FileBody, Stream, order_streams
+from exporter.connector import (
+    Batch,
+    CheckResult,
+    Connector,
+    FileBody,
+    Stream,
+    UnavailableStream,
+    order_streams,
+)
 from exporter.errors import (
     AuthError,
     ConfigError,
     CursorExpired,
     ExporterError,
+    ItemRefused,
     QuotaExhausted,
     RequestRefused,
     SessionExpired,
@@ -62,6 +71,7 @@ __all__ = [
     "ExporterError",
     "FileBody",
     "FileItem",
+    "ItemRefused",
     "Link",
     "Loaded",
     "ObjectInfo",
@@ -73,6 +83,7 @@ __all__ = [
     "SourceError",
     "Stream",
     "TransientError",
+    "UnavailableStream",
     "WriteItem",
     "WriteResult",
     "Writer",

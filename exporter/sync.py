@@ -3,7 +3,10 @@
 One failing stream or source never stops the others (the run ends ``partial``); each batch is
 stored with its cursor in one transaction, so a killed sync resumes where its last commit
 ended. Hard deletes are found by comparing the archive's ids with the source's full id list,
-for streams that support it, with ``--full`` or every ``reconcile_every_days``.
+for streams that support it, with ``--full`` or every ``reconcile_every_days``. A stream that
+others depend on is read again from where a run left its dependents unfinished (:class:`_Resume`).
+One item a vendor refuses alone is archived in part and retried on later runs; no run marks
+more than ``max_delete_share`` of a stream deleted (:class:`_DeletionGuard`).
 """
 
 from __future__ import annotations
@@ -11,20 +14,27 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from exporter.archive import Archive, BatchResult, Record, canonical_json
-from exporter.connector import Batch, Connector, Stream
-from exporter.errors import ExporterError, QuotaExhausted, SourceError
+from exporter.connector import Batch, Connector, FileBody, Stream
+from exporter.errors import (
+    DeletionsHeld,
+    ExporterError,
+    ItemRefused,
+    QuotaExhausted,
+    SourceError,
+)
 
 __all__ = ["NullProgress", "Progress", "SourceReport", "StreamReport", "SyncReport", "run_sync"]
 
 log = logging.getLogger("exporter.sync")
 
-#: Reconciliation never tombstones more than this share of a stream at once: an API that
-#: suddenly lists nothing is more likely broken than the agency's data gone.
+#: No run marks deleted more than this share of a stream (``[sync] max_delete_share``): an
+#: API that suddenly lists nothing, or lists live records as archived, is more likely broken
+#: than the agency's data gone.
 RECONCILE_MAX_SHARE = 0.5
 
 
@@ -42,6 +52,11 @@ class StreamReport:
     resynced: bool = False
     seconds: float = 0.0
     error: str | None = None
+    #: Items the vendor refused in part this run (record id -> its reason); kept, retried.
+    failed_items: dict[str, str] = field(default_factory=dict)
+    #: Ids the id check marked deleted (what ``export --include-deleted`` tells apart from
+    #: the vendor's own tombstones).
+    id_check_deleted: list[str] = field(default_factory=list)
 
     def add(self, result: BatchResult) -> None:
         self.new += result.new
@@ -54,8 +69,10 @@ class StreamReport:
             return f"{self.source} {self.stream}: FAILED: {self.error}"
         extra = " (hard deletes checked)" if self.reconciled else ""
         files = f", {self.files} files" if self.files else ""
+        refused = (f", {len(self.failed_items)} item(s) not read in full"
+                   if self.failed_items else "")
         return (f"{self.source} {self.stream}: {self.new} new, {self.changed} changed, "
-                f"{self.deleted} deleted, {self.unchanged} unchanged{files}{extra} "
+                f"{self.deleted} deleted, {self.unchanged} unchanged{files}{refused}{extra} "
                 f"in {self.seconds:.1f} s")
 
 
@@ -113,25 +130,69 @@ def _last_reconciled(archive: Archive, key: str) -> dt.datetime | None:
     return None
 
 
+class _DeletionGuard:
+    """What one run would mark deleted in one stream, by every path (tombstones a connector
+    sends, archived listings, the id check); past the share, the deletions are held."""
+
+    def __init__(self, archive: Archive, source: str, stream: str, share: float) -> None:
+        self.archive = archive
+        self.source = source
+        self.stream = stream
+        self.share = share
+        self.live: set[str] | None = None  # the live ids archived, read at the first deletion
+        self.doomed: set[str] = set()  # marked deleted in this run
+        self.held: set[str] = set()
+
+    def admit(self, ids: Iterable[str]) -> bool:
+        """Whether these deletions may be stored; once one is held, every later one is too."""
+        if self.live is None:
+            self.live = self.archive.record_ids(self.source, self.stream)
+        new = {i for i in ids if i in self.live} - self.doomed
+        base = len(self.live)
+        if self.held or (new and len(self.doomed) + len(new) > self.share * base):
+            self.held |= new
+            return False
+        self.doomed |= new
+        return True
+
+    def error(self) -> DeletionsHeld:
+        total = len(self.doomed | self.held)
+        return DeletionsHeld(
+            f"{self.source} would have {total} of the {len(self.live or ())} {self.stream} "
+            f"records archived marked deleted in one run, more than max_delete_share "
+            f"({self.share:.0%}) allows, so exporter held these deletions and did not mark the "
+            "rest deleted; if they really were deleted, set max_delete_share = 1 in the "
+            "[sync] section of the config for one sync.")
+
+
 class _StreamSync:
     """Stores one stream's batches, files first."""
 
     def __init__(self, archive: Archive, run_id: int, source: str, stream: Stream,
-                 progress: Progress) -> None:
+                 progress: Progress, max_delete_share: float = RECONCILE_MAX_SHARE) -> None:
         self.archive = archive
         self.run_id = run_id
         self.source = source
         self.stream = stream
         self.progress = progress
         self.report = StreamReport(source, stream.name)
+        self.stored: set[str] = set()  # ids stored this run
+        self.guard = _DeletionGuard(archive, source, stream.name, max_delete_share)
 
     def store(self, batch: Batch) -> None:
-        records = [self._with_files(rec, batch.files.get(rec.id, [])) for rec in batch.records]
+        given: list[Record] = batch.records
         cursor: Any = batch.cursor
+        gone = [rec.id for rec in given if rec.deleted]
+        if (gone and not self.guard.admit(gone)) or self.guard.held:
+            # held: the rest is stored, the cursor stays before the held deletions, so the
+            # next run reads them again
+            given, cursor = [rec for rec in given if not rec.deleted], None
+        records = [self._with_files(rec, batch.files.get(rec.id, [])) for rec in given]
         kwargs = {} if cursor is None else {"cursor": cursor}
         result = self.archive.put_batch(self.run_id, self.source, self.stream.name, records,
                                         **kwargs)
         self.report.add(result)
+        self.stored.update(rec.id for rec in records)
         if batch.reset:
             self.report.resynced = True
         self.progress.advanced(self.source, self.stream.name, len(records))
@@ -146,52 +207,144 @@ class _StreamSync:
             if body.name in known:  # same record content, file already archived
                 hashes[body.name] = known[body.name]
                 continue
-            info = self.archive.put_file(self.run_id, body.open(), body.media_type)
+            try:
+                info = self._put(body)
+            except ItemRefused as exc:
+                # this body alone: the record is archived with what could be read, its
+                # earlier versions keep their bodies, and the item is tried again later
+                log.warning("%s %s %s: %s", self.source, self.stream.name, rec.id, exc)
+                self.report.failed_items[rec.id] = str(exc)
+                fallback = body.fallback
+                if fallback is None or fallback.name in hashes:
+                    continue
+                try:
+                    info, body = self._put(fallback), fallback
+                except ItemRefused:
+                    continue
             hashes[body.name] = info.hash
-            self.report.files += 1
         return Record(rec.id, rec.data, rec.deleted, hashes)
+
+    def _put(self, body: FileBody) -> Any:
+        info = self.archive.put_file(self.run_id, body.open(), body.media_type)
+        self.report.files += 1
+        return info
+
+    def retry_failed(self, connector: Connector) -> None:
+        """Read again the items refused on earlier runs that this run did not bring."""
+        again = sorted(set(self.archive.failed_items(self.source, self.stream.name))
+                       - self.stored)
+        if again:
+            for batch in connector.retry_items(self.stream, again):
+                self.store(Batch(batch.records, None, batch.files))
+
+    def keep_failed(self) -> None:
+        """Keep the items still refused: this run's, and earlier ones it did not re-read."""
+        earlier = self.archive.failed_items(self.source, self.stream.name)
+        left = {i: r for i, r in earlier.items() if i not in self.stored}
+        left.update(self.report.failed_items)
+        if left or earlier:
+            self.archive.set_failed_items(self.source, self.stream.name, left)
 
     def reconcile(self, connector: Connector) -> None:
         live = set(connector.list_ids(self.stream))
         archived = self.archive.record_ids(self.source, self.stream.name)
         missing = archived - live
-        if missing and len(archived) > 10 and len(missing) > RECONCILE_MAX_SHARE * len(archived):
-            raise SourceError(
-                f"{self.source} lists only {len(live)} of the {len(archived)} {self.stream.name} "
-                "records archived; exporter did not mark the rest deleted. If they really were "
-                "deleted, run 'exporter sync --full' again after checking the account.")
+        if missing and not self.guard.admit(missing):
+            raise self.guard.error()
         if missing:
+            gone = sorted(missing)
             self.report.add(self.archive.tombstone(self.run_id, self.source, self.stream.name,
-                                                   sorted(missing)))
+                                                   gone))
+            self.report.id_check_deleted = gone
         self.report.reconciled = True
 
 
-def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector, full: bool,
-                 reconcile_every: dt.timedelta, progress: Progress) -> SourceReport:
+class _Resume:
+    """Streams that others depend on are read again, on the next run, from the cursor they
+    had before a run whose dependents did not all finish (killed, or failed): HubSpot
+    associations read the ids their object streams found changed in the same run, so the
+    changes of an interrupted night would otherwise never get their edges read."""
+
+    def __init__(self, archive: Archive, source: str, streams: list[Stream]) -> None:
+        self.archive = archive
+        self.source = source
+        self.waiting: dict[str, set[str]] = {}  # dependency -> dependents not yet finished
+        for s in streams:
+            for dep in s.depends_on:
+                self.waiting.setdefault(dep, set()).add(s.name)
+        self.marks = archive.resume_marks(source) if self.waiting else {}
+
+    def start(self, stream: Stream, cursor: Any) -> tuple[Any, bool]:
+        """The cursor to read ``stream`` from, and whether it is an older, resumed one."""
+        if stream.name not in self.waiting:
+            return cursor, False
+        if stream.name in self.marks:
+            mark = self.marks[stream.name]
+            return mark, mark != cursor
+        self.archive.set_resume_mark(self.source, stream.name, cursor)
+        return cursor, False
+
+    def finished(self, report: StreamReport) -> None:
+        if report.status != "ok":
+            return
+        for dep, dependents in self.waiting.items():
+            if report.stream in dependents:
+                dependents.discard(report.stream)
+                if not dependents:  # every reader of dep's changes has them all now
+                    self.archive.clear_resume_mark(self.source, dep)
+
+
+@dataclass(frozen=True)
+class _Rules:
+    """How this run reads: in full, how often ids are checked, what share may be deleted."""
+
+    full: bool
+    reconcile_every: dt.timedelta
+    max_delete_share: float
+
+
+def _read_stream(archive: Archive, run_id: int, connector: Connector, sync: _StreamSync,
+                 resume: _Resume, rules: _Rules) -> None:
+    name, stream, full = sync.source, sync.stream, rules.full
+    archive.put_schema(run_id, name, stream.name, connector.schema(stream))
+    cursor, resumed = resume.start(stream, archive.get_cursor(name, stream.name))
+    if resumed:
+        log.info("%s %s: read again from where an unfinished run left its dependents",
+                 name, stream.name)
+    try:
+        for batch in connector.read(stream, None if full else cursor, full=full):
+            sync.store(batch)
+        sync.retry_failed(connector)
+    finally:
+        sync.keep_failed()
+    if sync.guard.held:
+        raise sync.guard.error()
+    if stream.reconcile:
+        last = _last_reconciled(archive, f"{name}/{stream.name}")
+        now = dt.datetime.now(dt.UTC)
+        # A reset (expired sync token, refused page token) re-listed everything:
+        # what vanished meanwhile is found only by comparing ids.
+        if (full or sync.report.resynced or last is None
+                or now - last >= rules.reconcile_every):
+            sync.reconcile(connector)
+
+
+def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector, rules: _Rules,
+                 progress: Progress) -> SourceReport:
     report = SourceReport(name)
     try:
         streams = connector.streams()
     except SourceError as exc:
         report.status, report.error = "failed", str(exc)
         return report
+    resume = _Resume(archive, name, streams)
     for stream in streams:
-        sync = _StreamSync(archive, run_id, name, stream, progress)
+        sync = _StreamSync(archive, run_id, name, stream, progress, rules.max_delete_share)
         report.streams.append(sync.report)
         progress.stream_started(name, stream.name)
         started = time.perf_counter()
         try:
-            archive.put_schema(run_id, name, stream.name, connector.schema(stream))
-            cursor = None if full else archive.get_cursor(name, stream.name)
-            for batch in connector.read(stream, cursor, full=full):
-                sync.store(batch)
-            if stream.reconcile:
-                last = _last_reconciled(archive, f"{name}/{stream.name}")
-                now = dt.datetime.now(dt.UTC)
-                # A reset (expired sync token, refused page token) re-listed everything:
-                # what vanished meanwhile is found only by comparing ids.
-                if (full or sync.report.resynced or last is None
-                        or now - last >= reconcile_every):
-                    sync.reconcile(connector)
+            _read_stream(archive, run_id, connector, sync, resume, rules)
         except QuotaExhausted as exc:
             sync.report.status, sync.report.error = "failed", str(exc)
             report.status, report.error = "partial", str(exc)
@@ -201,6 +354,7 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
         except SourceError as exc:
             sync.report.status, sync.report.error = "failed", str(exc)
         sync.report.seconds = time.perf_counter() - started
+        resume.finished(sync.report)
         log.info("%s", sync.report.summary())
         progress.stream_finished(sync.report)
     failed = [s for s in report.streams if s.status != "ok"]
@@ -208,21 +362,31 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
         report.status = "failed" if len(failed) == len(report.streams) else "partial"
         more = f" ({len(failed) - 1} more stream(s) failed too)" if len(failed) > 1 else ""
         report.error = report.error or f"{failed[0].stream}: {failed[0].error}{more}"
+    refused = [s for s in report.streams if s.failed_items]
+    if refused and report.status == "ok":
+        first = refused[0]
+        report.status = "partial"
+        report.error = (f"{first.stream}: {len(first.failed_items)} item(s) could not be read "
+                        f"in full and will be tried again next run; "
+                        f"{next(iter(first.failed_items.values()))}")
     return report
 
 
 def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: bool = False,
-             reconcile_every_days: float = 7.0, progress: Progress | None = None) -> SyncReport:
-    """Sync every source in ``connectors`` into ``archive`` (opened for writing) as one run."""
+             reconcile_every_days: float = 7.0, max_delete_share: float = RECONCILE_MAX_SHARE,
+             progress: Progress | None = None) -> SyncReport:
+    """Sync every source in ``connectors`` into ``archive`` (opened for writing) as one run.
+    No stream has more than ``max_delete_share`` of its records marked deleted in the run;
+    deletions past it are held (the stream fails, the run ends partial)."""
     progress = progress or NullProgress()
+    rules = _Rules(full, dt.timedelta(days=reconcile_every_days), max_delete_share)
     run_id = archive.begin_run("sync")
     report = SyncReport(run_id)
     status = "failed"
     try:
         for name, connector in connectors.items():
             try:
-                src = _sync_source(archive, run_id, name, connector, full,
-                                   dt.timedelta(days=reconcile_every_days), progress)
+                src = _sync_source(archive, run_id, name, connector, rules, progress)
             finally:
                 connector.close()
             src.usage = connector.usage()

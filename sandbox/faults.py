@@ -14,7 +14,9 @@ fire (``times``). Generic kinds are applied by the HTTP layer:
 Vendor kinds are consulted by the emulators themselves through :meth:`FaultPlan.take`:
 ``session_expired`` (Salesforce INVALID_SESSION_ID), ``request_limit`` (Salesforce
 REQUEST_LIMIT_EXCEEDED), ``sync_token_expired`` (Calendar 410), ``search_lag`` (HubSpot
-search hides records modified in the last ``delay`` seconds of the sandbox clock).
+search hides records modified in the last ``delay`` seconds of the sandbox clock),
+``archived_lists_live`` (HubSpot: while active, a list asked for ``archived=true`` records
+returns the live ones, as a broken vendor listing once did).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from dataclasses import dataclass
 
 GENERIC_KINDS = frozenset(
     {"rate_limit", "server_error", "slow", "timeout", "truncated", "malformed"})
-VENDOR_KINDS = frozenset({"session_expired", "request_limit", "sync_token_expired", "search_lag"})
+VENDOR_KINDS = frozenset({"session_expired", "request_limit", "sync_token_expired", "search_lag",
+                          "archived_lists_live"})
 
 
 @dataclass

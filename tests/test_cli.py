@@ -188,3 +188,40 @@ def test_connectors_lists_the_installed_connectors(run_cli: Cli) -> None:
         assert f"{name} connector (connectors.{name}" in result.output
         assert stream in result.output
     assert "failed to load" not in result.output
+
+
+def test_export_include_deleted_says_when_and_how_each_deletion_was_found(
+        run_cli: Cli, tmp_path: Path) -> None:
+    from exporter.sync import run_sync
+    from tests.test_sync_engine import TombstoningConnector, _data
+
+    run_cli.init()
+    data = _data(6)
+    conn = TombstoningConnector("mem", data)
+    with Archive.open(run_cli.archive, KeyFile(run_cli.key_file), write=True) as arc:
+        assert run_sync(arc, {"mem": conn}).status == "ok"
+        conn.gone = ("2",)  # the vendor says 2 is deleted
+        del data["things"]["3"]  # 3 is no longer listed: the id check finds it
+        assert run_sync(arc, {"mem": conn}, full=True).status == "ok"
+        second = arc.runs()[0]
+    out = tmp_path / "all.jsonl"
+    result = run_cli("export", "--format", "jsonl", "--stream", "things", "--include-deleted",
+                     "--out", str(out))
+    assert result.exit_code == 0, result.output
+    lines = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    assert sorted(lines) == ["1", "2", "3", "4", "5", "6"]
+    assert {i: (r["deleted"], r.get("deleted_by")) for i, r in lines.items()} == {
+        "1": (False, None), "2": (True, "vendor"), "3": (True, "id check"),
+        "4": (False, None), "5": (False, None), "6": (False, None)}
+    assert lines["3"]["deleted_at"] == second.started_at and lines["3"]["deleted_run"] == 2
+    out_csv = tmp_path / "things.csv"
+    assert run_cli("export", "--format", "csv", "--stream", "things", "--include-deleted",
+                   "--out", str(out_csv)).exit_code == 0
+    rows = {r["_id"]: r for r in csv.DictReader(out_csv.open(encoding="utf-8"))}
+    assert (rows["2"]["_deleted"], rows["2"]["_deleted_by"]) == ("true", "vendor")
+    assert (rows["3"]["_deleted"], rows["3"]["_deleted_by"]) == ("true", "id check")
+    assert rows["1"]["_deleted"] == "false" and rows["1"]["_deleted_at"] == ""
+    # without the flag: live records only, as before
+    assert run_cli("export", "--format", "jsonl", "--stream", "things",
+                   "--out", str(out)).exit_code == 0
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 4

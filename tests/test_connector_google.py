@@ -414,3 +414,58 @@ def test_service_account_and_authorized_user_files_are_used(tmp_path: Path) -> N
                   {"authorized_user_file": str(user)}):
         conn = build_connector(SRC, {**table, **extra}, tmp_path / "config.toml")
         assert {s.name for s in conn.streams()} == set(STREAMS)
+
+
+def _grow_document(sb: Sandbox) -> tuple[str, str]:
+    """One client document rewritten with ~200 KB of text that compresses poorly."""
+    store = sb.google.store
+    with sb.google.lock:
+        rec = next(r for r in store.files.values() if r["mimeType"] == DOC
+                   and r["_gen"] != "blob" and not r["trashed"])
+        text = "".join(f"Visit {i}: {hashlib.sha256(str(i).encode()).hexdigest()}\n"
+                       for i in range(3000))
+        store.blobs[rec["id"]] = text.encode()
+        rec["_gen"] = "blob"
+        store.modify_file(rec)
+    return rec["id"], text
+
+
+def test_a_document_over_the_export_limit_fails_alone_night_after_night(
+        tmp_path: Path) -> None:
+    """Drive refuses (403 exportSizeLimitExceeded) to export one document: every other Drive
+    change is archived that night and the next, the document's details and a plain-text
+    export are archived, the run is partial with Drive's reason, and once Drive exports it
+    again the next night archives its exports."""
+    with Sandbox(clients=6, seed=4, start=START) as sb:
+        arc = new_archive(tmp_path)
+        assert sync(arc, sb, tmp_path).status == "ok"
+        fid, text = _grow_document(sb)
+        sb.google.export_limit = len(text.encode()) + 10
+        pdf, docx = make_pdf(text.splitlines()), make_docx(text)
+        assert len(pdf) > sb.google.export_limit  # the PDF is refused
+        want = {"export.txt": text.encode()}
+        if len(docx) <= sb.google.export_limit:
+            want["export.docx"] = docx
+        for night in (1, 2):
+            sb.advance(1)
+            cursor = arc.get_cursor(SRC, "drive_files")
+            report = sync(arc, sb, tmp_path)
+            assert report.status == "partial", night
+            drive = next(r for r in report.sources[0].streams if r.stream == "drive_files")
+            assert drive.status == "ok" and list(drive.failed_items) == [fid]
+            assert "exportSizeLimitExceeded" in drive.failed_items[fid]
+            assert "exportSizeLimitExceeded" in (report.sources[0].error or "")
+            assert arc.get_cursor(SRC, "drive_files") != cursor  # the cursor moved on
+            assert_matches(arc, sb, "drive_files")  # every change, the big document's too
+            assert file_bytes(arc, fid) == want
+            assert arc.failed_items(SRC, "drive_files") == drive.failed_items
+            for other, rec in sb.google.store.files.items():  # every other body, exactly
+                if other != fid and rec["mimeType"] == DOC and not rec["trashed"]:
+                    assert file_bytes(arc, other)["export.pdf"] == make_pdf(
+                        sb.google.store.doc_text(rec).splitlines())
+        sb.google.export_limit = 10 * 1024 * 1024
+        report = sync(arc, sb, tmp_path)  # no change to the document: the retry reads it
+        assert report.status == "ok", report.sources[0].error
+        assert file_bytes(arc, fid) == {"export.pdf": pdf, "export.docx": docx}
+        assert arc.failed_items(SRC, "drive_files") == {}
+        assert_complete(arc, sb)

@@ -395,3 +395,92 @@ def test_unknown_or_out_of_range_settings_are_refused(tmp_path: Path) -> None:
             build_writer("hs", {**target, "daily_reserv": 5}, tmp_path / "c.toml")
         with pytest.raises(ConfigError, match=r"'atempts'.*did you mean attempts"):
             build_writer("hs", {**target, "retry": {"atempts": 3}}, tmp_path / "c.toml")
+
+
+def test_a_type_the_token_may_not_read_is_skipped_and_the_rest_archived(
+        tmp_path: Path) -> None:
+    """A portal without access to deals (HubSpot's 403 MISSING_SCOPES on every deals call):
+    deals fail, every other type, edge, owner and file is archived, the run ends partial."""
+    arc = new_archive(tmp_path)
+    with Sandbox(clients=6, seed=3) as sb, arc:
+        sb.hubspot.denied_types.add("deals")
+        report = sync(arc, sb, tmp_path)
+        assert report.status == "partial", report.stats()
+        streams = {r.stream: r for r in report.sources[0].streams}
+        assert streams["deals"].status == "failed"
+        assert "403" in (streams["deals"].error or "")
+        assert "required scopes" in (streams["deals"].error or "")
+        assert [n for n, r in streams.items() if r.status != "ok"] == ["deals"]
+        assert dict(arc.records(SRC, "deals")) == {}
+        store = sb.hubspot.portal.store
+        for tname, ts in store.types.items():
+            if tname == "deals":
+                continue
+            assert set(dict(arc.records(SRC, tname, include_deleted=True))) == {
+                str(i) for i in ts.records}, tname
+        no_deals = {e for e in expected_edges(sb) if "deals" not in e.split("/")[0::2]}
+        assert no_deals and set(dict(arc.records(SRC, "associations"))) == no_deals
+        assert set(dict(arc.records(SRC, "owners")))
+        assert set(dict(arc.records(SRC, "files"))) == set(sb.hubspot.portal.files)
+        # the next night, with access granted: the deals and every edge to and from them
+        sb.hubspot.denied_types.clear()
+        report = sync(arc, sb, tmp_path)
+        assert report.status == "ok", report.stats()
+        assert_objects_match(arc, sb)
+        assert set(live(arc, "associations")) == expected_edges(sb)
+
+
+def test_associations_an_interrupted_night_left_undone_come_the_next_night(
+        tmp_path: Path) -> None:
+    """The associations batch read fails (500s) after the object streams committed a night's
+    changes; the next normal night reads the edges of those changes too, so the archive
+    equals that of a twin whose nights were never interrupted (issue 17, point 1)."""
+    arc, twin = new_archive(tmp_path), Archive.create(tmp_path / "twin.db",
+                                                      key_file=tmp_path / "twin.key")[0]
+    with Sandbox(clients=8, seed=11) as sb, Sandbox(clients=8, seed=11) as sb2, arc, twin:
+        assert sync(arc, sb, tmp_path).status == "ok"
+        assert run_sync(twin, {SRC: connector(sb2, tmp_path)}).status == "ok"
+        sb.advance(3)
+        sb2.advance(3)
+        sb.faults.add("hubspot", "server_error", endpoint="associations.batch_read",
+                      status=500, times=-1)
+        night = sync(arc, sb, tmp_path, retry_attempts=2)
+        streams = {r.stream: r for r in night.sources[0].streams}
+        assert night.status == "partial" and streams["associations"].status == "failed"
+        assert streams["notes"].status == "ok" and streams["notes"].new > 0
+        sb.faults.clear()
+        assert run_sync(twin, {SRC: connector(sb2, tmp_path)}).status == "ok"
+
+        nxt = sync(arc, sb, tmp_path)
+        assert nxt.status == "ok", nxt.stats()
+        edges = set(live(arc, "associations"))
+        assert expected_edges(sb) - edges == set()
+        assert edges == set(dict(twin.records(SRC, "associations")))
+        # the object changes re-read for their edges add no versions: only edges are new
+        assert {s: n for s, n in versions(nxt).items() if n and s != "associations"} == {}
+        assert versions(nxt)["associations"] > 0
+        assert arc.resume_marks(SRC) == {}
+
+
+def test_an_archived_listing_that_lists_live_records_is_held(tmp_path: Path) -> None:
+    """HubSpot's archived=true listing returns live records (a vendor bug seen once): the sync
+    would mark nearly every contact deleted; the guard holds those deletions, the run ends
+    partial saying why, nothing is marked deleted, and the next good night is ok."""
+    arc = new_archive(tmp_path)
+    with Sandbox(clients=20, seed=9) as sb, arc:
+        assert sync(arc, sb, tmp_path).status == "ok"
+        contacts = set(live(arc, "contacts"))
+        sb.advance(1)
+        fault = sb.faults.add("hubspot", "archived_lists_live", times=-1)
+        report = sync(arc, sb, tmp_path)
+        assert report.status == "partial", report.stats()
+        streams = {r.stream: r for r in report.sources[0].streams}
+        assert streams["contacts"].status == "failed"
+        assert "max_delete_share" in (streams["contacts"].error or "")
+        assert set(live(arc, "contacts")) >= contacts  # none marked deleted
+        for tname in TYPES:  # every type: held, none marked deleted
+            assert streams[tname].status == "failed" and streams[tname].deleted == 0, tname
+        sb.faults.faults.remove(fault)
+        again = sync(arc, sb, tmp_path)
+        assert again.status == "ok", again.stats()
+        assert_objects_match(arc, sb)

@@ -149,3 +149,67 @@ def test_a_reset_read_is_followed_by_reconciliation(archive: Archive) -> None:
     things = report.sources[0].streams[0]
     assert things.resynced and things.reconciled and things.deleted == 1
     assert "4" not in archive.record_ids("mem", "things")
+
+
+class DependentConnector(MemoryConnector):
+    """``links`` depends on ``things`` (as HubSpot associations on the object streams)."""
+
+    def streams(self) -> list[Stream]:
+        return [Stream("things", "id", "seq"), Stream("links", "id", depends_on=["things"])]
+
+
+def test_a_dependency_is_read_again_after_its_dependents_were_left_unfinished(
+        archive: Archive) -> None:
+    data = _data(5)
+    data["links"] = {"l": {"id": "l", "seq": 1}}
+    conn = DependentConnector("mem", data)
+    assert run_sync(archive, {"mem": conn}).status == "ok"
+    data["things"].update({str(i): {"id": str(i), "seq": i} for i in (6, 7)})
+    conn.fail = {"links": SourceError("links refused")}
+    assert run_sync(archive, {"mem": conn}).status == "partial"
+    assert archive.get_cursor("mem", "things") == 7  # the changes themselves are stored
+    conn.fail = {}
+    conn.reads.clear()
+    assert run_sync(archive, {"mem": conn}).status == "ok"
+    # things is read from before the night links missed, so links sees its changes
+    assert conn.reads == [("things", 5), ("links", 1)]
+    conn.reads.clear()
+    assert run_sync(archive, {"mem": conn}).status == "ok"
+    assert conn.reads == [("things", 7), ("links", 1)]  # nothing left undone: as usual
+
+
+class TombstoningConnector(MemoryConnector):
+    """Sends tombstones for the ids in ``gone`` (as a broken listing of deleted records)."""
+
+    gone: tuple[str, ...] = ()
+
+    def read(self, stream: Stream, cursor: Any, full: bool = False) -> Iterator[Batch]:
+        yield from super().read(stream, cursor, full)
+        if stream.name == "things" and self.gone:
+            yield Batch([Record(i, None, deleted=True) for i in self.gone], cursor=99)
+
+
+def test_tombstones_past_the_share_are_held_until_allowed(archive: Archive) -> None:
+    data = _data(20)
+    conn = TombstoningConnector("mem", data)
+    assert run_sync(archive, {"mem": conn}).status == "ok"
+    cursor = archive.get_cursor("mem", "things")
+    data["things"]["21"] = {"id": "21", "seq": 21}
+    conn.gone = tuple(str(i) for i in range(1, 16))  # 15 of 20
+    report = run_sync(archive, {"mem": conn}, max_delete_share=0.5)
+    assert report.status == "partial"
+    things = report.sources[0].streams[0]
+    assert things.status == "failed" and things.deleted == 0
+    assert "held these deletions" in (things.error or "")
+    assert "max_delete_share = 1" in (report.sources[0].error or "")
+    assert "21" in archive.record_ids("mem", "things")  # the rest of the batch is stored
+    assert len(archive.record_ids("mem", "things")) == 21
+    assert archive.get_cursor("mem", "things") == 21 != 99  # not past the held deletions
+    assert cursor != 21
+    conn.gone = tuple(str(i) for i in range(1, 5))  # a few: under the share, stored
+    assert run_sync(archive, {"mem": conn}).status == "ok"
+    assert len(archive.record_ids("mem", "things")) == 17
+    conn.gone = tuple(str(i) for i in range(5, 16))
+    report = run_sync(archive, {"mem": conn}, max_delete_share=1)  # someone checked
+    assert report.status == "ok" and report.sources[0].streams[0].deleted == 11
+    assert archive.record_ids("mem", "things") == {"16", "17", "18", "19", "20", "21"}

@@ -59,8 +59,8 @@ from connectors.hubspot.streams import (
     ReadOptions,
 )
 from connectors.hubspot.wire import STANDARD, to_json
-from exporter.connector import CheckResult, Connector, Stream
-from exporter.errors import AuthError, ConfigError, SourceError
+from exporter.connector import CheckResult, Connector, Stream, UnavailableStream
+from exporter.errors import AuthError, ConfigError, QuotaExhausted, SourceError
 from exporter.retry import RetryPolicy
 from exporter.settings import Setting
 
@@ -145,14 +145,26 @@ class HubSpotConnector(Connector):
                 if (wanted is None or t[0] in wanted) and t[0] not in self.exclude]
 
     def discover(self) -> list[Stream]:
+        """One stream per object type; a type whose properties HubSpot refuses (a portal or
+        token without access to it) becomes an :class:`UnavailableStream`, so the other
+        types are still archived and the run ends partial."""
         objects: dict[str, ObjectStream] = {}
+        out: list[Stream] = []
         for name, api_name, custom in self._object_types():
-            page = self.client.call(f"Reading HubSpot {name} properties",
-                                    self.client.properties.get_all_with_http_info, api_name)
+            try:
+                page = self.client.call(f"Reading HubSpot {name} properties",
+                                        self.client.properties.get_all_with_http_info,
+                                        api_name)
+            except QuotaExhausted:
+                raise
+            except SourceError as exc:
+                self.log.warning("HubSpot %s left out of this run: %s", name, exc)
+                out.append(UnavailableStream(name, exc))
+                continue
             defs = [to_json(p) for p in page.results or []]
             ot = ObjectType(name, api_name, [d["name"] for d in defs])
             objects[name] = ObjectStream(self.client, ot, defs, custom, self.options, self.log)
-        out: list[Stream] = list(objects.values())
+            out.append(objects[name])
         if self.config.get("associations", True) and objects:
             out.append(AssociationsStream(self.client, objects, self.log))
         if self.config.get("owners", True):

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
-from connectors.salesforce.streams import ObjectStream, ReadOptions
-from exporter.connector import CheckResult, Connector, Stream
-from exporter.errors import AuthError, ConfigError, SourceError
+from connectors.salesforce.streams import ObjectStream, ReadOptions, formula_parents
+from exporter.connector import CheckResult, Connector, Stream, UnavailableStream
+from exporter.errors import AuthError, ConfigError, QuotaExhausted, SessionExpired, SourceError
 from exporter.retry import RetryPolicy
 from exporter.settings import Setting
 
@@ -48,6 +48,18 @@ def _names(value: Any, key: str) -> set[str] | None:
         raise ConfigError(f"The Salesforce setting {key} must be a list of object names, "
                           'e.g. ["Account", "Care_Plan__c"].')
     return set(value)
+
+
+def _link_formula_parents(streams: list[Stream]) -> None:
+    """Each object whose formulas read a parent archived too follows that parent: it is read
+    after it and re-reads its records under the parent's changes (formula drift)."""
+    objects = {s.name: s for s in streams if isinstance(s, ObjectStream)}
+    for stream in objects.values():
+        for ref, parent in formula_parents(stream.describe).items():
+            if parent in objects and parent != stream.name:
+                stream.parents[ref] = objects[parent]
+                objects[parent].followed = True
+        stream.depends_on = tuple(sorted({p.name for p in stream.parents.values()}))
 
 
 class SalesforceConnector(Connector):
@@ -131,13 +143,23 @@ class SalesforceConnector(Connector):
                              ", ".join(missing))
         out: list[Stream] = []
         for name in names:
-            describe = self.client.rest(f"the description of {name}",
-                                        f"sobjects/{name}/describe")
-            if not isinstance(describe, Mapping) or not isinstance(describe.get("fields"), list):
-                raise SourceError(f"Salesforce sent an unreadable description of {name}; try "
-                                  "again later.")
-            out.append(ObjectStream(self.client, describe, self.options, self.log))
+            try:
+                out.append(self._object_stream(name))
+            except (AuthError, QuotaExhausted, SessionExpired):
+                raise  # the whole source's problem, not this object's
+            except SourceError as exc:
+                # one object refused (no access, a describe that fails): the others go on
+                self.log.warning("Salesforce %s left out of this run: %s", name, exc)
+                out.append(UnavailableStream(name, exc))
+        _link_formula_parents(out)
         return out
+
+    def _object_stream(self, name: str) -> ObjectStream:
+        describe = self.client.rest(f"the description of {name}", f"sobjects/{name}/describe")
+        if not isinstance(describe, Mapping) or not isinstance(describe.get("fields"), list):
+            raise SourceError(f"Salesforce sent an unreadable description of {name}; try "
+                              "again later.")
+        return ObjectStream(self.client, describe, self.options, self.log)
 
     def usage(self) -> dict[str, Any]:
         return self.client.usage()

@@ -5,6 +5,13 @@ Covered: REST queryAll paging (``Sforce-Query-Options: batchSize``), Bulk API 2.
 for large reads (CSV values typed back by the describe, compound address/location fields
 rebuilt from their components, base64 fields given the URL REST gives), tombstones for
 ``IsDeleted`` rows, and file bodies (ContentVersion.VersionData, Attachment.Body).
+Formula drift: a calculated field that reads a parent (``Client__r.Name`` in its
+``calculatedFormula``) changes when the parent is edited, while the child's SystemModstamp
+stays. Such an object ``depends_on`` its parent's stream and, on an incremental read,
+re-reads its records whose parent changed since the last run (``WHERE Client__c IN (...)``,
+200 ids a query, none on a night without parent edits); the archive versions those whose
+values changed. A formula that reads only the record's own fields or ``TODAY()`` (an age)
+is not followed: it is repaired by ``--full``.
 Not covered: objects whose SOQL field list exceeds Salesforce's URL limit (hundreds of
 long custom field names); child sub-queries; history objects' special rules.
 """
@@ -17,6 +24,7 @@ import hashlib
 import io
 import itertools
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +35,8 @@ from exporter.connector import Batch, FileBody, Stream
 from exporter.errors import BulkFailed, QueryTimeout, SourceError
 from exporter.record import Record
 
-__all__ = ["FILE_FIELDS", "STAMP", "ObjectStream", "ReadOptions", "json_schema"]
+__all__ = ["FILE_FIELDS", "STAMP", "ObjectStream", "ReadOptions", "formula_parents",
+           "json_schema"]
 
 STAMP = "SystemModstamp"
 #: Objects whose binary field is archived as a file, by the file's name in the archive.
@@ -69,6 +78,29 @@ def json_schema(describe: Mapping[str, Any]) -> dict[str, Any]:
         "required": ["Id"],
         "properties": {f["name"]: _json_type(f) for f in describe.get("fields", [])},
     }
+
+
+_PATH = re.compile(r"\b([A-Za-z]\w*)\.[A-Za-z]\w*")
+_ID = re.compile(r"[A-Za-z0-9]{15,18}")
+FOLLOW_CHUNK = 200  # parent ids per IN (...) list: ~4 KB of query, well under the URL limit
+
+
+def formula_parents(describe: Mapping[str, Any]) -> dict[str, str]:
+    """{reference field: parent object} of the parents this object's calculated fields
+    read (``Client__r.Name`` in a formula): an edit of such a parent changes the formula's
+    value without moving this object's SystemModstamp."""
+    by_relation = {str(f.get("relationshipName")): f for f in describe.get("fields", [])
+                   if f.get("relationshipName") and f.get("referenceTo")}
+    out: dict[str, str] = {}
+    for f in describe.get("fields", []):
+        formula = f.get("calculatedFormula")
+        if not (f.get("calculated") and isinstance(formula, str)):
+            continue
+        for rel in _PATH.findall(formula):
+            ref = by_relation.get(rel)
+            if ref is not None and len(ref["referenceTo"]) == 1:
+                out[str(ref["name"])] = str(ref["referenceTo"][0])
+    return out
 
 
 def soql_datetime(stamp: str, lookback: float) -> str:
@@ -113,6 +145,11 @@ class ObjectStream(Stream):
         self.file_field = FILE_FIELDS.get(self.obj)
         if self.file_field and self.file_field[0] not in self.names:
             self.file_field = None
+        #: {reference field: parent stream} whose edits change this object's formulas; the
+        #: connector fills it (and depends_on) with the parents it archives too
+        self.parents: dict[str, ObjectStream] = {}
+        self.followed = False  # another stream's formulas read this one: keep changed ids
+        self.changed: set[str] = set()  # ids read in this run (when followed)
 
     def archived_schema(self) -> Any:
         """The object's full describe output, as Salesforce sent it this run."""
@@ -131,10 +168,15 @@ class ObjectStream(Stream):
 
     def read(self, cursor: Any, full: bool = False) -> Iterator[Batch]:
         """Batches since ``cursor`` ({"SystemModstamp": ...}; None or ``full`` reads
-        everything)."""
+        everything), then, on an incremental read, the records whose parents changed."""
         since = cursor.get(STAMP) if isinstance(cursor, Mapping) and self.incremental \
             and not full else None
-        state = {"stamp": since}
+        yield from self._read_since(since)
+        if since is not None:
+            yield from self._follow_parents()
+
+    def _read_since(self, since: str | None) -> Iterator[Batch]:
+        state = {"stamp": since, "stamp_from": since}
         pages = self.client.query(self.soql(self.names, since), self.options.page_size)
         try:
             first = next(pages)
@@ -161,6 +203,20 @@ class ObjectStream(Stream):
         for page in pages:
             yield self._batch([_strip(r) for r in page["records"]], state)
 
+    def _follow_parents(self) -> Iterator[Batch]:
+        """Records whose parent (read earlier in this run) changed: their formulas that
+        read the parent may have changed too. Batches without a cursor."""
+        for ref, parent in self.parents.items():
+            ids = sorted(i for i in parent.changed if _ID.fullmatch(i))
+            for at in range(0, len(ids), FOLLOW_CHUNK):
+                listed = ", ".join(f"'{i}'" for i in ids[at : at + FOLLOW_CHUNK])
+                soql = (f"SELECT {', '.join(self.names)} FROM {self.obj} "
+                        f"WHERE {ref} IN ({listed}) ORDER BY Id")
+                for page in self.client.query(soql, self.options.page_size):
+                    batch = self._batch([_strip(r) for r in page["records"]],
+                                        {"stamp": None, "stamp_from": None})
+                    yield Batch(batch.records, None, batch.files)
+
     def _bulk(self, state: dict[str, Any]) -> Iterator[Batch]:
         soql = self.soql(self.converter.bulk_columns(), state["stamp"])
         for text in self.client.bulk_query(self.obj, soql, self.options.bulk_page,
@@ -182,6 +238,10 @@ class ObjectStream(Stream):
                                   "sync again, and tell support if it persists.")
             deleted = data.get("IsDeleted") is True
             records.append(Record(rid, data, deleted))
+            if self.followed and (state["stamp_from"] is None
+                                  or str(data.get(STAMP) or "") > state["stamp_from"]):
+                # changed since the last run (not a lookback re-read of its own records)
+                self.changed.add(rid)
             if self.file_field and not deleted and data.get(self.file_field[0]):
                 files[rid] = [self._file(rid, data)]
         cursor = None

@@ -152,6 +152,55 @@ class Records(ArchiveBase):
         rows = self._query("SELECT value FROM cursors WHERE stream_id = ?", (sid,))
         return json.loads(rows[0][0]) if rows else None
 
+    # -- resume marks: where a dependency stream must be read again from -------------------
+    # Kept in archive_meta under "resume:" + canonical JSON [source, stream], value
+    # {"cursor": ...}: the stream's cursor before the first run whose dependent streams did
+    # not all finish (docs/design.md, "Streams that depend on others").
+
+    def resume_marks(self, source: str) -> dict[str, Any]:
+        """{stream: the cursor it had before its dependents were last left unfinished}."""
+        out: dict[str, Any] = {}
+        for key, value in self._query("SELECT key, value FROM archive_meta "
+                                      "WHERE substr(key, 1, 7) = 'resume:'"):
+            src, stream = json.loads(key[7:])
+            if src == source:
+                out[stream] = json.loads(value)["cursor"]
+        return out
+
+    def set_resume_mark(self, source: str, stream: str, cursor: Any) -> None:
+        """Remember ``cursor`` unless a mark is already kept (the older one wins)."""
+        self._require_write()
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO archive_meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+                ("resume:" + canonical_json([source, stream]),
+                 canonical_json({"cursor": cursor})))
+
+    def clear_resume_mark(self, source: str, stream: str) -> None:
+        self._require_write()
+        with self.transaction():
+            self.conn.execute("DELETE FROM archive_meta WHERE key = ?",
+                              ("resume:" + canonical_json([source, stream]),))
+
+    # -- failed items: records a vendor refused in part, tried again on later runs ------
+
+    def failed_items(self, source: str, stream: str) -> dict[str, str]:
+        """{record id: the vendor's reason} of the stream's items still to be tried again."""
+        rows = self._query("SELECT value FROM archive_meta WHERE key = ?",
+                           ("failed:" + canonical_json([source, stream]),))
+        return dict(json.loads(rows[0][0])) if rows else {}
+
+    def set_failed_items(self, source: str, stream: str, items: Mapping[str, str]) -> None:
+        self._require_write()
+        key = "failed:" + canonical_json([source, stream])
+        with self.transaction():
+            if items:
+                self.conn.execute("INSERT INTO archive_meta (key, value) VALUES (?, ?) "
+                                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                                  (key, canonical_json(dict(items))))
+            else:
+                self.conn.execute("DELETE FROM archive_meta WHERE key = ?", (key,))
+
     def current(self, source: str, stream: str,
                 record_id: str) -> tuple[str | None, dict[str, str]] | None:
         """The current version of a record as (canonical JSON or None, linked files), or None
@@ -197,6 +246,24 @@ class Records(ArchiveBase):
                                     f"AND {where} ORDER BY record_id", params)
             for rid, text in cur:
                 yield rid, (None if text is None else json.loads(text))
+
+    def deletions(self, source: str, stream: str, as_of: int | None = None
+                  ) -> dict[str, tuple[int, str, bool]]:
+        """{record id: (run, its start time, whether the tombstone kept vendor data)} of the
+        records deleted now (or as of run ``as_of``)."""
+        sid = self._stream_id(source, stream, create=False)
+        if sid is None:
+            return {}
+        if as_of is None:
+            where, params = "v.superseded_run IS NULL", [sid]
+        else:
+            where = "v.first_run <= ? AND (v.superseded_run IS NULL OR v.superseded_run > ?)"
+            params = [sid, as_of, as_of]
+        rows = self._query(
+            f"SELECT v.record_id, v.first_run, r.started_at, v.data IS NOT NULL FROM versions v "
+            f"JOIN runs r ON r.id = v.first_run WHERE v.stream_id = ? AND v.deleted = 1 "
+            f"AND {where}", params)
+        return {r[0]: (r[1], r[2], bool(r[3])) for r in rows}
 
     def history(self, source: str, stream: str, record_id: str) -> list[Version]:
         sid = self._stream_id(source, stream, create=False)

@@ -72,6 +72,10 @@ def _parse_multipart(content_type: str, body: bytes) -> tuple[dict[str, Any], by
 class DriveAPI(WorkspaceAPI):
     """Drive files and the changes feed."""
 
+    #: Drive exports at most 10 MB of converted content; a larger export answers 403
+    #: exportSizeLimitExceeded. Tests lower it to make one document too large.
+    export_limit = 10 * 1024 * 1024
+
     def _file(self, file_id: str) -> dict[str, Any]:
         rec = self.store.files.get(self.store.root_id if file_id == "root" else file_id)
         if rec is None:
@@ -172,7 +176,10 @@ class DriveAPI(WorkspaceAPI):
         if target not in makers:
             raise fail(400, "The requested conversion is not supported.", "badRequest",
                        location="convertTo")
-        return Response.raw(makers[target](), target)
+        body = makers[target]()
+        if len(body) > self.export_limit:
+            raise fail(403, "This file is too large to be exported.", "exportSizeLimitExceeded")
+        return Response.raw(body, target)
 
     @staticmethod
     def _csv(rows: list[list[str]]) -> bytes:

@@ -24,7 +24,7 @@ from sandbox.credentials import CREDENTIALS
 from sandbox.faults import Fault, FaultPlan
 from sandbox.http import Emulator, HTTPError, Request, Response
 from sandbox.hubspot.agency_data import Portal
-from sandbox.hubspot.schema import ALIASES, DEFAULT_ASSOC, TYPES, assoc_label
+from sandbox.hubspot.schema import ALIASES, CUSTOM_NAME, DEFAULT_ASSOC, TYPES, assoc_label
 from sandbox.hubspot.store import iso, to_ms
 
 __all__ = ["PortalAPI", "batch_response", "inputs", "offset_page"]
@@ -55,6 +55,9 @@ class PortalAPI(Emulator):
         self._search_cache: dict[str, tuple[Any, list[int]]] = {}
         self._signing_key = hashlib.sha256(f"hubspot-signing:{agency.seed}".encode()).digest()
         self._token = CREDENTIALS["hubspot"]["access_token"]
+        #: Object types the private app has no scope for (a portal without deals access,
+        #: say): every call naming one answers HubSpot's 403 MISSING_SCOPES.
+        self.denied_types: set[str] = set()
 
     def _wrap(self, handler: Handler, auth: bool, locked: bool = True) -> Handler:
         """Count the request against the budgets, check the token, run the handler under the
@@ -73,6 +76,8 @@ class PortalAPI(Emulator):
                                            "more details at https://developers.hubspot.com/docs"
                                            "/methods/auth/oauth-overview",
                                            "INVALID_AUTHENTICATION")
+                elif auth and (refusal := self._missing_scope(request)) is not None:
+                    response = refusal
                 elif locked:
                     with self.lock:
                         response = handler(request)
@@ -86,6 +91,24 @@ class PortalAPI(Emulator):
             return response
 
         return run
+
+    def _missing_scope(self, request: Request) -> Response | None:
+        """HubSpot's answer to a call on an object type the token has no scope for."""
+        named = [request.params.get(k) for k in ("type", "from", "to")]
+        types = {ALIASES.get(n) or ALIASES.get(n.lower()) for n in named if n}
+        denied = sorted(t for t in types if t in self.denied_types)
+        if not denied:
+            return None
+        reading = request.method == "GET" or request.path.endswith(("/search", "/batch/read"))
+        scopes = [f"crm.objects.{'custom' if t == CUSTOM_NAME else t}."
+                  f"{'read' if reading else 'write'}" for t in denied]
+        return self._error(
+            403, "This app hasn't been granted all required scopes to make this call. Read "
+            "more about required scopes here: https://developers.hubspot.com/scopes.",
+            "MISSING_SCOPES",
+            errors=[{"message": "One or more of the following scopes are required.",
+                     "context": {"requiredGranularScopes": scopes}}],
+            links={"scopes": "https://developers.hubspot.com/scopes"})
 
     def _count_request(self) -> tuple[str | None, dict[str, str]]:
         with self._rate_lock:

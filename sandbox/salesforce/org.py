@@ -57,6 +57,10 @@ class OrgAPI(Emulator):
         # REST queries matching more rows than this answer QUERY_TIMEOUT (None: never)
         self.query_timeout_rows: int | None = None
         self._serial = 0
+        #: Objects this user may see listed but not describe, or not query (a profile
+        #: without access): Salesforce's 404 NOT_FOUND and 400 INVALID_TYPE answers.
+        self.refuse_describe: set[str] = set()
+        self.refuse_query: set[str] = set()
 
     def _api(self, endpoint: str, handler: Handler) -> Handler:
         """Session check, limits and faults, usage counting and the usage header."""

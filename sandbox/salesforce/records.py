@@ -55,6 +55,15 @@ class RecordReader(OrgAPI):
                 return None if born is None else float(
                     int((today - _date(born)).days / 365.2425))
             return age
+        if f.formula and f.formula.count(".") == 1 and "__r." in f.formula:
+            rel, leaf = f.formula.split(".")
+            ref = next(x for x in OBJECTS_LOWER[obj.lower()].fields
+                       if x.relationship_name == rel)
+            parents, ref_name = self.store.records[ref.reference_to[0]], ref.name
+
+            def parent_field(rec: dict[str, Any]) -> Any:
+                return (parents.get(rec.get(ref_name) or "") or {}).get(leaf)
+            return parent_field
         if f.name == "Checksum":
             return lambda rec: self.store.checksum(rec["Id"])
         name = f.name
@@ -103,7 +112,7 @@ class RecordReader(OrgAPI):
         """Parse and run a query: (object, selected columns, matching rows, count-only)."""
         q = parse(text)
         obj = OBJECTS_LOWER.get(q.sobject.lower())
-        if obj is None:
+        if obj is None or obj.name in self.refuse_query:
             raise SoqlError("INVALID_TYPE", f"sObject type '{q.sobject}' is not supported. If "
                             "you are attempting to use a custom object, be sure to append the "
                             "'__c' after the entity name. Please reference your WSDL or the "

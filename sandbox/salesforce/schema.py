@@ -36,6 +36,7 @@ class FieldDef:
     picklist: tuple[str, ...] = ()
     restricted: bool = False
     calculated: bool = False
+    formula: str | None = None  # calculatedFormula; "Rel__r.Field" follows the parent
     compound: str | None = None  # compoundFieldName of an address component
     default: Any = None
     cascade_delete: bool = False
@@ -117,7 +118,8 @@ OBJECT_LIST: list[ObjectDef] = [
     ObjectDef("Account", "Client", "001", [*_system(_f("Name", "string", nillable=False)),
         _f("Client_Number__c", "string", length=20, external_id=True, unique=True),
         _f("Birthdate__c", "date"),
-        _f("Age__c", "double", createable=False, updateable=False, calculated=True),
+        _f("Age__c", "double", createable=False, updateable=False, calculated=True,
+           formula="FLOOR((TODAY() - Birthdate__c) / 365.2425)"),
         _f("Gender__c", "picklist", picklist=("Female", "Male", "Other")),
         _f("Preferred_Language__c", "picklist", picklist=LANGUAGES),
         _f("Status__c", "picklist", picklist=("Active", "Discharged"), restricted=True,
@@ -141,6 +143,10 @@ OBJECT_LIST: list[ObjectDef] = [
     ]),
     ObjectDef("Care_Plan__c", "Care Plan", "a01", [*_system(NAME),
         _client_lookup(),
+        # a formula that follows the parent: an edit of the client's name changes it while
+        # the care plan's SystemModstamp stays
+        _f("Client_Name__c", "string", length=1300, createable=False, updateable=False,
+           calculated=True, formula="Client__r.Name"),
         _f("Code_Status__c", "picklist", picklist=CODE_STATUS),
         _f("Advance_Directive__c", "string"),
         _f("Access_Notes__c", "textarea", length=32768),
@@ -257,8 +263,7 @@ def describe_field(f: FieldDef) -> dict[str, Any]:
     return {
         "aggregatable": filterable, "aiPredictionField": False, "autoNumber": False,
         "byteLength": f.length * 3 if text else f.length, "calculated": f.calculated,
-        "calculatedFormula": "FLOOR((TODAY() - Birthdate__c) / 365.2425)"
-        if f.calculated else None,
+        "calculatedFormula": f.formula if f.calculated else None,
         "cascadeDelete": f.cascade_delete, "caseSensitive": False,
         "compoundFieldName": f.compound, "controllerName": None,
         "createable": f.createable, "custom": f.custom,

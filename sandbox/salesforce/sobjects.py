@@ -53,8 +53,10 @@ class SObjectAPI(RecordReader):
             describe_global_entry(o, ver) for o in OBJECTS_LOWER.values()]})
 
     def _describe(self, request: Request) -> Response:
-        return Response.json(describe_object(self._object(request.params["obj"]),
-                                             request.params["ver"]))
+        obj = self._object(request.params["obj"])
+        if obj.name in self.refuse_describe:
+            raise sf_error(404, "NOT_FOUND", "The requested resource does not exist")
+        return Response.json(describe_object(obj, request.params["ver"]))
 
     def _sobject_info(self, request: Request) -> Response:
         obj = self._object(request.params["obj"])

@@ -5,6 +5,12 @@ The start page token is taken BEFORE the first listing and stored once the listi
 done; later runs read ``changes.list`` from it (the cursor is the page token, stored per
 page). Trashed files stay records with ``trashed: true``; ``removed: true`` changes become
 tombstones. A saved token Drive refuses leads to a full listing (``Batch.reset``).
+
+A Google document Drive refuses to export as too large (403 ``exportSizeLimitExceeded``, over
+10 MB of converted content) fails alone (:class:`~exporter.errors.ItemRefused`): its metadata
+and a plain-text (CSV for a spreadsheet) export are archived instead, the run ends partial
+with Drive's reason, the changes cursor moves on, and each later run reads the file again
+(``retry_items``) until its exports come.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Any
 from connectors.google.client import GoogleClient
 from connectors.google.schemas import DiscoverySchema
 from exporter.connector import Batch, FileBody, Stream
-from exporter.errors import ConfigError, RequestRefused, TransientError
+from exporter.errors import ConfigError, ItemRefused, RequestRefused, TransientError
 from exporter.record import Record
 
 __all__ = ["DEFAULT_EXPORTS", "DriveFilesStream", "export_formats"]
@@ -38,6 +44,11 @@ EXTENSIONS = {
 }
 DEFAULT_EXPORTS = {"document": ["pdf", "docx"], "spreadsheet": ["xlsx"],
                    "presentation": ["pdf", "pptx"]}
+#: What is archived instead of an export Drive refuses as too large: plain text, which the
+#: export size limit (10 MB of converted content) spares longest.
+PLAIN_EXPORTS = {KINDS["document"]: ("export.txt", "text/plain"),
+                 KINDS["presentation"]: ("export.txt", "text/plain"),
+                 KINDS["spreadsheet"]: ("export.csv", "text/csv")}
 
 
 def export_formats(config: Any) -> dict[str, list[tuple[str, str]]]:
@@ -147,7 +158,11 @@ class DriveFilesStream(Stream):
         mime = str(f.get("mimeType", ""))
         fid = str(f["id"])
         if mime.startswith(GOOGLE_APPS):
-            return [FileBody(name, partial(self._export, fid, target), target)
+            plain = PLAIN_EXPORTS.get(mime)
+            fallback = None
+            if plain is not None and plain[1] not in {t for _, t in self.formats.get(mime, [])}:
+                fallback = FileBody(plain[0], partial(self._export, fid, plain[1]), plain[1])
+            return [FileBody(name, partial(self._export, fid, target), target, fallback)
                     for name, target in self.formats.get(mime, [])]
         return [FileBody("content", partial(self._media, fid, f.get("md5Checksum")),
                          mime or None)]
@@ -165,8 +180,31 @@ class DriveFilesStream(Stream):
                              "archives its new version")
 
     def _export(self, fid: str, target: str) -> Iterator[bytes]:
-        return self.client.download("Drive export", self.drive.files().export_media(
-            fileId=fid, mimeType=target), media_type=target)
+        try:
+            yield from self.client.download("Drive export", self.drive.files().export_media(
+                fileId=fid, mimeType=target), media_type=target)
+        except RequestRefused as exc:
+            if exc.reason != "exportSizeLimitExceeded":
+                raise
+            kind = next((e for e, m in EXTENSIONS.items() if m == target), target)
+            raise ItemRefused(
+                f"Google Drive will not export document {fid} as {kind}: it is over Drive's "
+                "export size limit (exportSizeLimitExceeded); its details are archived and "
+                "exporter tries again each night (splitting the document ends this).") from exc
+
+    def retry_items(self, ids: list[str]) -> Iterator[Batch]:
+        """Files refused on an earlier night (an export over the limit), read again."""
+        files = []
+        for fid in ids:
+            try:
+                files.append(self.client.call("Drive file", self.drive.files().get(
+                    fileId=fid, fields="*")))
+            except RequestRefused as exc:
+                if exc.status != 404:
+                    raise
+                # gone: the changes feed brings its removal
+        if files:
+            yield self._batch(files, [], None, False)
 
     def ids(self) -> Iterator[str]:
         for page in self.client.pages("Drive file ids", lambda t: self.drive.files().list(

@@ -20,8 +20,14 @@ How it is read (``POST /crm/v4/associations/{from}/{to}/batch/read``, 1,000 ids 
   end of each of their edges is read back towards the changed type (so a new note's
   ``contacts -> notes`` edge arrives with its ``notes -> contacts`` edge);
 - only the type pairs that had edges at the last full read are asked on incremental runs
-  (kept in the stream's cursor, ``{"pairs": [[from, to], ...]}``): 11 other types per
-  changed type would otherwise cost a dozen calls each night for nothing;
+  (kept in the stream's cursor, ``{"pairs": [[from, to], ...], "types": [...]}``): 11 other
+  types per changed type would otherwise cost a dozen calls each night for nothing; a type
+  the cursor does not list (one the portal could not read then) is read in full, to every
+  other type, the first night it is there;
+- a run that stopped after the object streams committed but before this stream finished
+  (a kill, repeated 5xx) leaves nothing undone: the sync engine reads the object streams
+  again from where that run found them (its resume marks, ``exporter.sync``), so the next
+  run's ``seen`` holds those changes too;
 - removed edges, edges of archived records and edges added between two unchanged records
   are found by reconciliation (``list_ids``, weekly or ``--full``) or a ``--full`` run.
 """
@@ -97,7 +103,12 @@ class AssociationsStream(Stream):
         run). The cursor keeps the type pairs that had edges at the last full read; later
         runs ask only those pairs (a new kind of pair is found by the next ``--full``)."""
         known = cursor.get("pairs") if isinstance(cursor, dict) else None
+        covered = cursor.get("types") if isinstance(cursor, dict) else None
         full = full or not isinstance(known, list)
+        # types the last full read did not have (a portal that gained access to deals):
+        # read in full now, to every other type
+        fresh = set() if full or not isinstance(covered, list) else set(self.readers) - {
+            str(t) for t in covered}
         pairs = {(str(a), str(b)) for a, b in known or []}
         found: set[tuple[str, str]] = set()
         targets: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
@@ -105,14 +116,15 @@ class AssociationsStream(Stream):
         packed = array.array("q") if full else None
         for name, reader in self.readers.items():
             ids: Iterable[int]
+            whole = full or name in fresh
             if reader.listed_all:  # a full listing: ascending, no repeats
                 ids = reader.seen
-            elif full:
+            elif whole:
                 ids = (int(i) for i in reader.ids())
             else:  # this run's changes: few, maybe repeated by the lookback
                 ids = sorted(set(reader.seen))
-            to = None if full else [b for a, b in sorted(pairs) if a == name and
-                                    b in self.readers]
+            to = None if whole else [b for a, b in sorted(pairs) if a == name and
+                                     b in self.readers]
             if to == []:
                 continue
             for batch in self._read_ids(name, ids, to):
@@ -133,11 +145,15 @@ class AssociationsStream(Stream):
                 continue
             done = set(self.readers[to_name].seen)
             for from_name, ids in by_type.items():
-                rest = sorted(ids - done)
+                # a fresh type's pair was not asked for the changed ids either
+                rest = sorted(ids if from_name in fresh else ids - done)
                 if rest:
                     yield from self._read_ids(to_name, rest, [from_name])
-        if full:
-            yield Batch([], cursor={"pairs": sorted([a, b] for a, b in found)})
+        if full or fresh:
+            if not full:  # edges go both ways: the fresh types' pairs, reversed, too
+                found |= pairs | {(b, a) for a, b in found if a in fresh}
+            yield Batch([], cursor={"pairs": sorted([a, b] for a, b in found),
+                                    "types": sorted(self.readers)})
             if packed is not None and len(packed) < KEEP_EDGES * 3:
                 self._edges = packed
 
