@@ -51,6 +51,9 @@ __all__ = [
 
 
 log = logging.getLogger("exporter.cli")
+# Before the config names a log folder (init, a config error) nothing is logged: without this
+# handler Python's last resort would print the warning, with its traceback, on the screen.
+logging.getLogger("exporter").addHandler(logging.NullHandler())
 
 #: Exit codes chosen by commands rather than by an error class (errors.EXIT_CODES has those).
 EXIT_OK = 0

@@ -348,12 +348,13 @@ class KeySlots:
     def add_key_file(self, master: MasterKey, key: bytes, label: str = "key file") -> str:
         return self._add(master, "keyfile", {"name": "hkdf-sha256"}, key, label)
 
-    def set_recovery(self, master: MasterKey) -> str:
-        """Replace the recovery slot; returns the new recovery key (show it once)."""
+    def set_recovery(self, master: MasterKey, text: str | None = None) -> str:
+        """Replace the recovery slot with ``text`` (a new key if None); returns the key. The
+        CLI generates and shows the key first, and calls this only once it was seen."""
+        text = text or generate_recovery_key()
+        material = _recovery_bytes(text)
         self.slots = [s for s in self.slots if s["kind"] != "recovery"]
-        text = generate_recovery_key()
-        self._add(master, "recovery", {"name": "hkdf-sha256"}, _recovery_bytes(text),
-                  "recovery key")
+        self._add(master, "recovery", {"name": "hkdf-sha256"}, material, "recovery key")
         return text
 
     def remove(self, slot_id: str) -> dict[str, Any]:

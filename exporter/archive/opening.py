@@ -43,13 +43,16 @@ __all__ = ["Archive"]
 
 
 def _new_slots(path: Path, passphrase: str | None, key_file: Path | None,
-               passphrase_kdf: dict[str, Any] | None) -> tuple[MasterKey, KeySlots, str]:
+               passphrase_kdf: dict[str, Any] | None,
+               recovery: str | None) -> tuple[MasterKey, KeySlots, str]:
     """A fresh master key, wrapped in a slot per credential given and a recovery slot."""
     slots_path = slots_path_for(path)
     if path.exists():
         raise ExporterError(f"There is already an archive at {path}; use it, or choose "
                             "another path with --archive.")
-    if slots_path.exists():
+    # A .keys file beside a half-built database is what a create killed in _build leaves:
+    # its master key encrypts nothing, so a new create may replace it.
+    if slots_path.exists() and not _creating_path(path).exists():
         raise ExporterError(f"A key file {slots_path} exists without its archive; move it "
                             "away if it is not needed, then run init again.")
     if not passphrase and key_file is None:
@@ -61,13 +64,17 @@ def _new_slots(path: Path, passphrase: str | None, key_file: Path | None,
     if key_file is not None:
         key = read_key_file(key_file) if key_file.exists() else create_key_file(key_file)
         slots.add_key_file(master, key, f"key file {key_file.name}")
-    return master, slots, slots.set_recovery(master)
+    return master, slots, slots.set_recovery(master, recovery)
+
+
+def _creating_path(path: Path) -> Path:
+    return path.with_name(path.name + ".creating")
 
 
 def _build(path: Path, master: MasterKey, slots: KeySlots) -> None:
     """Write the database from archive_schema.sql under a temporary name and rename it into
     place last (after the key slots), so a crash leaves either nothing or a whole archive."""
-    tmp = path.with_name(path.name + ".creating")
+    tmp = _creating_path(path)
     for leftover in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
         leftover.unlink(missing_ok=True)
     with translated(path):
@@ -122,12 +129,15 @@ class Archive(Runs, Records, Files, IdMap):
 
     @classmethod
     def create(cls, path: Path, *, passphrase: str | None = None, key_file: Path | None = None,
-               passphrase_kdf: dict[str, Any] | None = None) -> tuple[Archive, str]:
+               passphrase_kdf: dict[str, Any] | None = None,
+               recovery: str | None = None) -> tuple[Archive, str]:
         """Create a new archive with its key-slot file; returns it (open for writing) and the
-        recovery key, to be shown once."""
+        recovery key (``recovery`` if given: the CLI shows it before creating), to be shown
+        once."""
         path = Path(path)
         key_file = Path(key_file) if key_file is not None else None
-        master, slots, recovery = _new_slots(path, passphrase, key_file, passphrase_kdf)
+        master, slots, recovery = _new_slots(path, passphrase, key_file, passphrase_kdf,
+                                             recovery)
         path.parent.mkdir(parents=True, exist_ok=True)
         _build(path, master, slots)
         archive = cls.open(path, KeyFile(key_file) if key_file else None, write=True,
