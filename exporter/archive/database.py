@@ -89,6 +89,9 @@ def connect(path: Path, key_hex: str) -> Any:
     conn.execute("PRAGMA temp_store = MEMORY")  # no plaintext temp files
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = FULL")
+    # The WAL is truncated at every reset, so frames of an older log never linger after the
+    # current one: archive/wal.py can then tell a damaged log from a kill's leftovers.
+    conn.execute("PRAGMA journal_size_limit = 0")
     return conn
 
 

@@ -22,7 +22,9 @@ from exporter.archive.format import (
 from exporter.archive.idmap import IdMap
 from exporter.archive.records import Records, verify_versions
 from exporter.archive.runs import Runs
+from exporter.archive.wal import wal_path_for, wal_problem, writer_active
 from exporter.errors import (
+    ArchiveDamaged,
     ArchiveNotFound,
     ExporterError,
     KeySlotsDamaged,
@@ -108,6 +110,20 @@ def _read_header(path: Path, master: MasterKey, archive_id: str) -> tuple[Any, i
     return conn, version, (row[0] if row else None)
 
 
+def _check_wal(path: Path, write: bool) -> None:
+    """Refuse a WAL whose committed frames SQLite would silently drop (archive/wal.py), before
+    any connection reads it. A reader skips the check while a writer is at work: the log is
+    then that writer's own, and may be restarted under the reader's feet."""
+    if not write and writer_active(path):
+        return
+    problem = wal_problem(path)
+    if problem is not None and (write or not writer_active(path)):
+        raise ArchiveDamaged(
+            f"The archive's write-ahead log {wal_path_for(path).name} was altered or damaged "
+            f"({problem}), so committed data in it would be lost; leave the files as they "
+            "are and restore the archive from your second copy.")
+
+
 def _format_problem(version: int, write: bool) -> UnsupportedFormat | None:
     """Why this archive cannot be opened so, if it cannot. Only a writer (holding the lock)
     upgrades an older archive: a reader may sit on read-only media or run beside a sync."""
@@ -164,6 +180,7 @@ class Archive(Runs, Records, Files, IdMap):
             master, _ = slots.unlock(credential)
         lock = ArchiveLock(path).acquire() if write else None
         try:
+            _check_wal(path, write)
             conn, version, stored_id = _read_header(path, master, slots.archive_id)
             archive = cls(path, conn, slots.archive_id, slots, master, lock)
             if stored_id != slots.archive_id:
