@@ -15,6 +15,7 @@ import errno
 import getpass
 import socket
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,8 @@ import sqlite_utils
 
 from exporter.errors import ArchiveDamaged, ArchiveLocked, DiskFull, ExporterError
 
-__all__ = ["DB_ERRORS", "actor", "connect", "database", "now", "translate_db_error",
-           "translated"]
+__all__ = ["DB_ERRORS", "actor", "connect", "database", "now", "sqlite_uri",
+           "translate_db_error", "translated"]
 
 #: Every database error class there is: the stdlib's (raised by sqlite-utils itself, e.g.
 #: ``transform()``'s foreign-key check) and sqlcipher3's (raised by the connection).
@@ -77,12 +78,25 @@ def translated(path: Path) -> Iterator[None]:
         raise
 
 
-def connect(path: Path, key_hex: str) -> Any:
+def sqlite_uri(path: Path) -> str:
+    """A file: URI SQLite accepts for any local path, a Windows drive path (file:///C:/...) or
+    a UNC path (file:////nas/share/...: SQLite refuses a host name in the authority)."""
+    text = path.resolve().as_posix()
+    if not text.startswith("/"):
+        text = "/" + text
+    return "file://" + urllib.parse.quote(text, safe="/:")
+
+
+def connect(path: Path, key_hex: str, *, immutable: bool = False) -> Any:
     """A keyed connection in autocommit mode (transactions are explicit: BEGIN IMMEDIATE).
+    ``immutable`` opens a file on read-only media: SQLite then creates no -wal or -shm and
+    takes no lock (nothing can write there), and reads the main file only.
 
     ``PRAGMA key`` comes before any statement that reads the file: SQLCipher decides on the
     first read whether the key fits, so nothing may touch the database before it."""
-    conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False,
+    target, uri = (sqlite_uri(path) + "?mode=ro&immutable=1", True) if immutable else (
+        str(path), False)
+    conn = sqlcipher3.connect(target, uri=uri, isolation_level=None, check_same_thread=False,
                               timeout=30)
     conn.execute("PRAGMA cipher_log_level = NONE")
     conn.execute(f"PRAGMA key = \"x'{key_hex}'\"")

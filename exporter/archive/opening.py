@@ -28,6 +28,7 @@ from exporter.errors import (
     ArchiveNotFound,
     ExporterError,
     KeySlotsDamaged,
+    NotWritable,
     UnsupportedFormat,
 )
 from exporter.keys import (
@@ -96,10 +97,11 @@ def _build(path: Path, master: MasterKey, slots: KeySlots) -> None:
         os.replace(tmp, path)
 
 
-def _read_header(path: Path, master: MasterKey, archive_id: str) -> tuple[Any, int, str | None]:
+def _read_header(path: Path, master: MasterKey, archive_id: str,
+                 immutable: bool = False) -> tuple[Any, int, str | None]:
     """A keyed connection, the format version and the archive id stored inside."""
     with translated(path):
-        conn = connect(path, master.sqlcipher_key(archive_id))
+        conn = connect(path, master.sqlcipher_key(archive_id), immutable=immutable)
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             row = conn.execute(
@@ -108,6 +110,30 @@ def _read_header(path: Path, master: MasterKey, archive_id: str) -> tuple[Any, i
             conn.close()
             raise
     return conn, version, (row[0] if row else None)
+
+
+def _write_lock(path: Path, read_only_media: bool) -> ArchiveLock:
+    """The write lock; on read-only media (a write-protected copy) a plain refusal."""
+    refusal = (f"The archive {path} is on read-only media or in a folder you may not write "
+               "to, so it can be read (status, verify, print, export) but not changed; sync, "
+               "copy and key changes need the original archive, or a copy in a writable "
+               "folder.")
+    if read_only_media:
+        raise NotWritable(refusal)
+    try:
+        return ArchiveLock(path).acquire()
+    except OSError as exc:
+        raise NotWritable(refusal) from exc
+
+
+def _refuse_pending_wal(path: Path) -> None:
+    """Read-only media cannot take a -wal file's changes into the archive, and an immutable
+    open would ignore them: refuse rather than show the archive without them."""
+    wal = wal_path_for(path)
+    if wal.exists() and wal.stat().st_size > 32:
+        raise NotWritable(f"The archive {path} is on read-only media and its {wal.name} file "
+                          "still holds changes from an interrupted run; copy the archive's "
+                          "files to a writable folder and open it there.")
 
 
 def _check_wal(path: Path, write: bool) -> None:
@@ -178,11 +204,16 @@ class Archive(Runs, Records, Files, IdMap):
                 raise ValueError("credential needed")
             slots = KeySlots.load(slots_path_for(path))
             master, _ = slots.unlock(credential)
-        lock = ArchiveLock(path).acquire() if write else None
+        read_only_media = not os.access(path.parent, os.W_OK)
+        lock = _write_lock(path, read_only_media) if write else None
         try:
             _check_wal(path, write)
-            conn, version, stored_id = _read_header(path, master, slots.archive_id)
+            if read_only_media:
+                _refuse_pending_wal(path)
+            conn, version, stored_id = _read_header(path, master, slots.archive_id,
+                                                    immutable=read_only_media)
             archive = cls(path, conn, slots.archive_id, slots, master, lock)
+            archive.read_only_media = read_only_media
             if stored_id != slots.archive_id:
                 archive.close()
                 raise KeySlotsDamaged(f"The key file {slots.path} belongs to another archive; "
