@@ -74,7 +74,15 @@ def keys_add(state: State, add_passphrase: bool, add_key_file: Path | None,
     with state.open(write=True) as archive:
         master, slots = archive.master, archive.slots
         if add_key_file is not None:
-            key = create_key_file(add_key_file.expanduser().resolve())
+            target = add_key_file.expanduser().resolve()
+            if target.exists() or target.is_symlink():
+                raise errors.NotWritable(f"{target} already exists: exporter never writes a "
+                                         "new key file over a file; choose a new name.")
+            try:
+                key = create_key_file(target)
+            except OSError as exc:
+                raise errors.write_error(exc, f"the key file {target}", "no key was added; "
+                                         "choose a folder you may write to.") from exc
             slot_id = slots.add_key_file(master, key, label or f"key file {add_key_file.name}")
         else:
             text = os.environ.get("EXPORTER_NEW_PASSPHRASE") or (

@@ -23,7 +23,13 @@ from typing import Any
 import sqlcipher3
 import sqlite_utils
 
-from exporter.errors import ArchiveDamaged, ArchiveLocked, DiskFull, ExporterError
+from exporter.errors import (
+    ArchiveDamaged,
+    ArchiveLocked,
+    DiskFull,
+    ExporterError,
+    NotWritable,
+)
 
 __all__ = ["DB_ERRORS", "actor", "connect", "database", "now", "sqlite_uri",
            "translate_db_error", "translated"]
@@ -50,12 +56,28 @@ def _disk_full(path: Path) -> DiskFull:
                     "(nothing was written).")
 
 
+def _file_size_limit() -> int | None:
+    """This process's file-size limit (RLIMIT_FSIZE) in bytes, or None without one. SQLite
+    reports a write refused by it (EFBIG) only as "disk I/O error"."""
+    try:
+        import resource
+    except ImportError:  # Windows has no such limit
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
 def translate_db_error(exc: BaseException, path: Path) -> ExporterError:
     """Map a SQLite/SQLCipher error to our error types (the key is known good here)."""
     text = str(exc).lower()
     code = getattr(exc, "sqlite_errorcode", None)
     if "database or disk is full" in text or code == 13:
         return _disk_full(path)
+    if "disk i/o error" in text and _file_size_limit() is not None:
+        return NotWritable(f"The archive {path} could not be written: this process may not "
+                           f"write files larger than {_file_size_limit()} bytes (a file-size "
+                           "limit, 'ulimit -f'); raise or remove the limit and run again "
+                           "(nothing was lost).")
     if "locked" in text or "busy" in text:
         return ArchiveLocked(f"The archive {path} is busy with another exporter process; "
                              "wait a minute and try again.")

@@ -93,8 +93,32 @@ def _build(path: Path, master: MasterKey, slots: KeySlots) -> None:
         finally:
             conn.close()
         os.chmod(tmp, 0o600)
+        slots.db_salt = _db_salt(tmp)
         slots.save(master)
         os.replace(tmp, path)
+
+
+def _db_salt(path: Path) -> str:
+    """SQLCipher's salt: the database file's first 16 bytes, stored in plaintext."""
+    with path.open("rb") as fh:
+        return fh.read(16).hex()
+
+
+def _check_pair(path: Path, slots: KeySlots) -> None:
+    """A key-slot file from another archive is named as such, not taken for a wrong key or a
+    damaged archive (key-slot files written before ``db_salt`` existed cannot be told)."""
+    if slots.db_salt is None:
+        return
+    found, expected = bytes.fromhex(_db_salt(path)), bytes.fromhex(slots.db_salt)
+    differing = sum(a != b for a, b in zip(found, expected, strict=False))
+    if 0 < differing <= 2:  # a few changed bytes: this archive's own salt, damaged
+        raise ArchiveDamaged(f"The archive {path} is damaged (its first bytes were changed); "
+                             "restore it from your second copy.")
+    if found != expected:
+        raise KeySlotsDamaged(
+            f"The key file {slots.path.name} beside the archive belongs to another archive, "
+            f"not to {path.name}; put this archive's own .keys file beside it (from your "
+            "backup, or from the copy the archive came from).")
 
 
 def _read_header(path: Path, master: MasterKey, archive_id: str,
@@ -203,6 +227,7 @@ class Archive(Runs, Records, Files, IdMap):
             if credential is None:
                 raise ValueError("credential needed")
             slots = KeySlots.load(slots_path_for(path))
+            _check_pair(path, slots)
             master, _ = slots.unlock(credential)
         read_only_media = not os.access(path.parent, os.W_OK)
         lock = _write_lock(path, read_only_media) if write else None
@@ -222,6 +247,9 @@ class Archive(Runs, Records, Files, IdMap):
             if problem is not None:
                 archive.close()
                 raise problem
+            if write and slots.db_salt is None:  # written before db_salt: add it now
+                slots.db_salt = _db_salt(path)
+                slots.save(master)
             if write:
                 archive._migrate(version)
                 archive._interrupt_stale_runs()
