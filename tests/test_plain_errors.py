@@ -246,3 +246,41 @@ def test_export_never_replaces_a_device_or_pipe_even_through_a_symlink(run_cli: 
         assert time.monotonic() - started < 30  # never blocked opening the pipe
         after = os.lstat(special)
         assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino), special
+
+
+def _full_disk(folder: Path) -> bool:
+    """Mount a small tmpfs at ``folder`` and fill it (root only); False where it cannot."""
+    if sys.platform == "win32" or os.geteuid() != 0:
+        return False
+    folder.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(folder)],
+                      capture_output=True, check=False).returncode != 0:
+        return False
+    try:
+        with (folder / "filler").open("wb") as fh:
+            while True:
+                fh.write(b"\0" * 4096)
+                fh.flush()
+    except OSError:
+        pass
+    return True
+
+
+def test_export_and_init_on_a_full_disk_say_so(run_cli: Cli) -> None:
+    _filled(run_cli)
+    disk = run_cli.tmp / "full"
+    if not _full_disk(disk):
+        pytest.skip("a full disk needs a small tmpfs mount, which needs root here")
+    try:
+        _plain(run_cli("export", "--format", "jsonl", "--out", str(disk / "x.jsonl")), 10,
+               "no space left", "nothing was exported")
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+        other = Cli(run_cli.tmp / "second")
+        other.tmp.mkdir()
+        result = other("init", "--archive", str(disk / "archive.db"), "--key-file",
+                       str(disk / "archive.key"), env={"EXPORTER_PASSPHRASE": "pw pw pw"})
+        assert result.exit_code == 10, result.output
+        assert "full" in result.output or "no space" in result.output.lower()
+        assert "unexpected problem" not in result.output
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

@@ -22,6 +22,7 @@ from exporter.archive import Archive, Record
 from exporter.errors import NotWritable
 from exporter.keys import KeyFile
 from tests.conftest import Cli
+from tests.test_careplan import Agency, agency  # noqa: F401 (fixture)
 
 
 @contextlib.contextmanager
@@ -113,3 +114,20 @@ def test_a_killed_writers_changes_on_read_only_media_are_refused_not_ignored(
         result = run_cli("status")
         assert result.exit_code == 16, result.output
         assert "writable folder" in result.output
+
+
+def test_care_plans_print_from_a_write_protected_copy(run_cli: Cli, agency: Agency) -> None:  # noqa: F811
+    """The README's promise: print from the copy on a write-protected USB disk."""
+    src = run_cli.tmp / "usb"
+    src.mkdir()
+    for name in ("a.db", "a.db.keys"):
+        shutil.copy2(agency.dir / name, src / name)
+    key = agency.dir / "a.key"
+    with read_only_copy(src) as ro:
+        run_cli.config.write_text(f'[archive]\npath = "{ro / "a.db"}"\nkey_file = "{key}"\n',
+                                  encoding="utf-8")
+        pdf = run_cli.tmp / "plan.pdf"
+        result = run_cli("print", "C-00001", "--out", str(pdf))
+        assert result.exit_code == 0, result.output
+        assert pdf.read_bytes().startswith(b"%PDF")
+        assert sorted(p.name for p in ro.iterdir()) == ["a.db", "a.db.keys"]
