@@ -62,13 +62,23 @@ def _intended_header(page: bytes, order: str, prev: tuple[int, int],
 
 
 def wal_problem(archive: Path) -> str | None:
-    """Why the archive's WAL would lose committed data, in plain words, or None."""
+    """Why the archive's WAL would lose committed data, in plain words, or None. A log that
+    changed while it was read belongs to a live writer (the lock probe cannot see one on
+    Windows): that is not damage, and None is returned."""
     path = wal_path_for(archive)
     try:
-        fh = path.open("rb")
+        before = path.stat()
+        problem = _scan(path)
+        after = path.stat()
     except FileNotFoundError:
         return None
-    with fh:
+    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns):
+        return None
+    return problem
+
+
+def _scan(path: Path) -> str | None:
+    with path.open("rb") as fh:
         header = fh.read(32)
         if len(header) < 32:
             return None
