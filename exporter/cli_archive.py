@@ -24,9 +24,9 @@ from exporter.cli_base import (
     out,
     pass_state,
 )
+from exporter.cli_recovery import present_recovery_key
 from exporter.config import Config, default_archive_path, default_config_path, write_config
-from exporter.keys import create_key_file
-from exporter.recovery_sheet import recovery_lines
+from exporter.keys import create_key_file, generate_recovery_key
 
 __all__ = [
     "history",
@@ -73,7 +73,9 @@ def init(state: State, archive_path: Path | None, init_key_file: Path | None,
     """Create the config file, the encrypted archive and its keys.
 
     Asks for a passphrase twice (or reads EXPORTER_PASSPHRASE), and prints the recovery key
-    once: write it on paper and keep it safe.
+    once: write it on paper and keep it safe (at a terminal you are asked to type its last
+    group back). The key is shown before the archive is created: if it cannot be shown,
+    nothing is created. Running init again after it was interrupted finishes the job.
 
     \b
     Example:
@@ -99,31 +101,74 @@ def init(state: State, archive_path: Path | None, init_key_file: Path | None,
         from exporter.pdf_engine import load_weasyprint
 
         load_weasyprint()  # refuse before anything is created, not after the key is made
-    if key_file is not None and not key_file.exists():
-        create_key_file(key_file)
-    archive, recovery = Archive.create(archive_path, passphrase=passphrase, key_file=key_file)
-    with archive:
-        data: dict[str, Any] = existing | {
-            "archive": {"path": str(archive_path), "stale_after_hours": 36}}
-        if key_file is not None:
-            data["archive"]["key_file"] = str(key_file)
-        write_config(config_path, data)
-        if recovery_sheet is not None:
-            from exporter.recovery_sheet import write_recovery_sheet
-
-            write_recovery_sheet(recovery_sheet, recovery, archive_path)
-            archive.audit("init.recovery_sheet", {"path": str(recovery_sheet)})
-    out.print(f"Created the encrypted archive {archive_path}")
+    interrupted = _interrupted_init(archive_path, passphrase, key_file)
+    recovery = generate_recovery_key()
+    try:
+        present_recovery_key(recovery, recovery_sheet, archive_path,
+                             "nothing was created; run 'exporter init' again where its "
+                             "output can be seen and written.")
+    except BaseException:
+        if interrupted is not None:
+            interrupted.close()
+        raise
+    try:
+        archive = _create_or_finish(archive_path, passphrase, key_file, recovery, interrupted)
+        with archive:
+            data: dict[str, Any] = existing | {
+                "archive": {"path": str(archive_path), "stale_after_hours": 36}}
+            if key_file is not None:
+                data["archive"]["key_file"] = str(key_file)
+            write_config(config_path, data)
+            if recovery_sheet is not None:
+                archive.audit("init.recovery_sheet", {"path": str(recovery_sheet)})
+    except OSError as exc:
+        raise errors.write_error(exc, f"the archive or config file ({archive_path}, "
+                                 f"{config_path})", "free some space or choose another "
+                                 "folder, then run 'exporter init' again.") from exc
+    out.print(f"\nCreated the encrypted archive {archive_path}; the recovery key above opens "
+              "it.")
     out.print(f"Config file: {config_path}")
     if key_file is not None:
         out.print(f"Key file for unattended runs: {key_file} (keep it private; back it up)")
-    out.print("\nRecovery key (write it down now and keep it somewhere safe; it is shown only "
-              "once):\n")
-    for line in recovery_lines(recovery):
-        out.print(f"    {line}")
-    if recovery_sheet is not None:
-        out.print(f"\nThe recovery key was also written to {recovery_sheet}: print it, then "
-                  "delete the file.")
+
+
+def _interrupted_init(path: Path, passphrase: str | None, key_file: Path | None) -> Archive | None:
+    """The archive an interrupted init left at ``path`` (no config file names it, it opens
+    with the credentials given, it holds no run), to be finished; None if there is none."""
+    if not path.exists():
+        return None
+    from exporter.keys import KeyFile, Passphrase
+
+    credential = (KeyFile(key_file) if key_file is not None and key_file.exists()
+                  else Passphrase.of(passphrase) if passphrase else None)
+    refusal = errors.ConfigError(f"There is already an archive at {path}; use it, or choose "
+                                 "another path with --archive.")
+    if credential is None:
+        raise refusal
+    try:
+        archive = Archive.open(path, credential, write=True)
+    except errors.WrongKey as exc:
+        raise refusal from exc
+    if archive.runs():
+        archive.close()
+        raise refusal
+    return archive
+
+
+def _create_or_finish(path: Path, passphrase: str | None, key_file: Path | None,
+                      recovery: str, interrupted: Archive | None) -> Archive:
+    """Create the archive with the recovery key already shown, or put that key into the
+    archive an interrupted init left."""
+    if interrupted is not None:
+        interrupted.slots.set_recovery(interrupted.master, recovery)
+        interrupted.slots.save(interrupted.master)
+        interrupted.audit("init.finished", {})
+        return interrupted
+    if key_file is not None and not key_file.exists():
+        create_key_file(key_file)
+    archive, _ = Archive.create(path, passphrase=passphrase, key_file=key_file,
+                                recovery=recovery)
+    return archive
 
 
 # -- status, verify, history -------------------------------------------------------------

@@ -51,7 +51,12 @@ __all__ = [
 
 
 log = logging.getLogger("exporter.cli")
-log.addHandler(logging.NullHandler())  # before the log file is set up: no traceback on screen
+# Before the config names a log folder (init, a config error) nothing is logged: without this
+# handler Python's last resort would print the warning, with its traceback, on the screen.
+logging.getLogger("exporter").addHandler(logging.NullHandler())
+# A log file that cannot take a line (disk full, a file-size limit) must not print logging's
+# own traceback on the screen: the command's plain message says what went wrong.
+logging.raiseExceptions = False
 
 #: Exit codes chosen by commands rather than by an error class (errors.EXIT_CODES has those).
 EXIT_OK = 0
@@ -86,7 +91,13 @@ class State:
     def config(self) -> Config:
         if self._config is None:
             self._config = load_config(self.config_path)
-            setup_logging(self._config.log_dir or default_log_dir())
+            log_dir = self._config.log_dir or default_log_dir()
+            try:
+                setup_logging(log_dir)
+            except OSError as exc:
+                raise errors.ConfigError(
+                    f"The log folder {log_dir} cannot be used ({exc.strerror or exc}); set "
+                    "[log] dir in the config file to a folder you may write to.") from exc
         return self._config
 
     def credential(self) -> Credential:

@@ -12,8 +12,8 @@ from rich.table import Table
 
 from exporter import errors
 from exporter.cli_base import State, handle_errors, out, pass_state
-from exporter.keys import create_key_file
-from exporter.recovery_sheet import recovery_lines
+from exporter.cli_recovery import present_recovery_key
+from exporter.keys import create_key_file, generate_recovery_key
 
 __all__ = ["keys"]
 
@@ -74,7 +74,15 @@ def keys_add(state: State, add_passphrase: bool, add_key_file: Path | None,
     with state.open(write=True) as archive:
         master, slots = archive.master, archive.slots
         if add_key_file is not None:
-            key = create_key_file(add_key_file.expanduser().resolve())
+            target = add_key_file.expanduser().resolve()
+            if target.exists() or target.is_symlink():
+                raise errors.NotWritable(f"{target} already exists: exporter never writes a "
+                                         "new key file over a file; choose a new name.")
+            try:
+                key = create_key_file(target)
+            except OSError as exc:
+                raise errors.write_error(exc, f"the key file {target}", "no key was added; "
+                                         "choose a folder you may write to.") from exc
             slot_id = slots.add_key_file(master, key, label or f"key file {add_key_file.name}")
         else:
             text = os.environ.get("EXPORTER_NEW_PASSPHRASE") or (
@@ -154,19 +162,27 @@ def keys_passwd(state: State, slot_id: str | None) -> None:
 
 
 @keys.command("recovery")
+@click.option("--recovery-sheet", type=click.Path(path_type=Path),
+              help="Also write the new recovery key as a printable page (.html or .pdf).")
 @pass_state
 @handle_errors
-def keys_recovery(state: State) -> None:
+def keys_recovery(state: State, recovery_sheet: Path | None) -> None:
     """Replace the recovery key with a new one (the old one stops working).
+
+    The new key is shown (and written to the sheet, if asked) and, at a terminal, confirmed
+    by typing its last group, before it replaces the old one: if it cannot be shown, the old
+    key keeps working.
 
     \b
     Example:
-      exporter keys recovery
+      exporter keys recovery --recovery-sheet recovery.pdf
     """
     with state.open(write=True) as archive:
-        key = archive.slots.set_recovery(archive.master)
+        key = generate_recovery_key()
+        present_recovery_key(key, recovery_sheet, archive.path,
+                             "the old recovery key still works (nothing was changed); run "
+                             "'exporter keys recovery' again where its output can be seen.")
+        archive.slots.set_recovery(archive.master, key)
         archive.slots.save(archive.master)
         archive.audit("keys.recovery", {})
-    out.print("New recovery key (write it down now; it is shown only once):\n")
-    for line in recovery_lines(key):
-        out.print(f"    {line}")
+    out.print("\nThe new recovery key is in place; the old one no longer opens the archive.")

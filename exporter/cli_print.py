@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
+from exporter import errors
 from exporter.cli_base import State, err, exit_code_for, handle_errors, out, pass_state
 
 __all__ = ["export", "print_"]
@@ -47,8 +48,13 @@ def export(state: State, fmt: str, streams: tuple[str, ...], as_of: str | None,
     from exporter.export import export_archive
 
     with state.open() as archive:
-        result = export_archive(archive, fmt, out_path, list(streams) or None, as_of,
-                                include_deleted)
+        try:
+            result = export_archive(archive, fmt, out_path, list(streams) or None, as_of,
+                                    include_deleted)
+        except OSError as exc:
+            raise errors.write_error(exc, f"the export {out_path}", "nothing was exported (no "
+                                     "half-written file is left); free some space or choose "
+                                     "another folder.") from exc
     out.print(f"Exported {result.records} records to {len(result.files)} file(s):")
     for p in result.files:
         out.print(f"  {p}")

@@ -57,7 +57,7 @@ NOTIFY = (
 )
 SYNC = (
     Setting("reconcile_every_days", "number", "How often every id is listed to find hard "
-            "deletes", default=7, minimum=0),
+            "deletes", default=7, minimum=0, maximum=3650),
     Setting("max_delete_share", "number", "The largest share of a stream one sync may mark "
             "deleted; more are held and the run ends partial (set 1 for one sync to let a real "
             "mass deletion through)", default=0.5, minimum=0, maximum=1),
@@ -83,6 +83,11 @@ TABLES: dict[str, tuple[tuple[Setting, ...], str, bool]] = {
 }
 
 
+#: Tables read with ``raw.get(name, {})``, whose values nothing else checks: their shape and
+#: values are checked here (the others' readers say what is wrong in their own words).
+_READ_AS_TABLE = ("sync", "log", "careplan")
+
+
 def check_tables(path: Path, raw: Mapping[str, Any]) -> None:
     """Refuse a table or a key that exporter does not know, with the nearest known name."""
     for name, hint in unknown_keys(raw, TABLES):
@@ -98,11 +103,18 @@ def check_tables(path: Path, raw: Mapping[str, Any]) -> None:
         tables = value if repeated and isinstance(value, list) else [value]
         for n, table in enumerate(tables, 1):
             if not isinstance(table, Mapping):
+                if name in _READ_AS_TABLE:
+                    raise ConfigError(f"In {path}, [{name}] must be a table: a line [{name}] "
+                                      "with its settings under it.")
                 continue  # the reader of that table says how to write it
             where = f"[[{name}]] number {n}" if repeated else f"[{name}]"
             for key, hint in unknown_keys(table, [s.name for s in settings]):
                 raise ConfigError(f"In {path}, {where} has a setting '{key}' that exporter "
                                   f"does not know{hint}; fix or remove it.")
+            for setting in settings if name in _READ_AS_TABLE else ():
+                why = setting.problem(table[setting.name]) if setting.name in table else None
+                if why:
+                    raise ConfigError(f"In {path}, {where} {setting.name} {why}.")
 
 
 def _check_named_tables(path: Path, kind: str, value: Any) -> None:

@@ -24,6 +24,9 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
     │   └── NotFound                       9  a record, run or file asked for is not archived
     │       └── AmbiguousClient            9  a name matches several clients (``candidates``)
     ├── DiskFull                          10  the disk (or an object store) is full
+    ├── NotWritable                       16  a file, folder or the output cannot be written
+    │                                         (read-only disk or media, no permission, a
+    │                                         file-size limit, a special file in the way)
     ├── CopyDestinationProblem            14  a copy folder is missing or cannot be written
     ├── ObjectStoreError                  14  an object store refused or could not be reached
     ├── NotifyError                       15  the alert email could not be sent (notify --test
@@ -50,6 +53,7 @@ Anything else (a bug) exits 1 with the traceback in the log, never on the screen
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
 __all__ = [
@@ -76,6 +80,7 @@ __all__ = [
     "NoPdfEngine",
     "NoScheduler",
     "NotFound",
+    "NotWritable",
     "NotifyError",
     "ObjectStoreError",
     "QueryTimeout",
@@ -88,6 +93,7 @@ __all__ = [
     "UnsupportedFormat",
     "WrongKey",
     "exit_code_for",
+    "write_error",
 ]
 
 
@@ -180,6 +186,11 @@ class AmbiguousClient(NotFound):
 
 class DiskFull(ExporterError):
     """There is no space left on the disk."""
+
+
+class NotWritable(ExporterError):
+    """A file, folder or the command's output cannot be written: read-only disk or media,
+    no permission, a file-size limit, or a device or pipe where a file should go."""
 
 
 # -- copies and alerts -----------------------------------------------------------------------
@@ -281,6 +292,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (ArchiveNotFound, 8),
     (NotFound, 9),
     (DiskFull, 10),
+    (NotWritable, 16),
     (CopyDestinationProblem, 14),
     (ObjectStoreError, 14),
     (NotifyError, 15),
@@ -294,3 +306,21 @@ def exit_code_for(exc: BaseException) -> int:
         if isinstance(exc, cls):
             return code
     return 1
+
+
+_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def write_error(exc: OSError, what: str, then: str) -> ExporterError:
+    """The error for an OSError met while writing ``what`` (a file name, or "the output"),
+    with ``then`` saying what that means and what to do; the caller keeps ``exc`` as cause."""
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in _NO_SPACE:
+        return DiskFull(f"There is no space left to write {what}; {then}")
+    if exc.errno == errno.EFBIG:
+        reason = "a file-size limit was reached"
+    elif exc.errno == errno.EROFS:
+        reason = "the disk is read-only"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        reason = "permission denied"
+    return NotWritable(f"{what[:1].upper()}{what[1:]} could not be written ({reason}); {then}")

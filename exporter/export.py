@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from exporter.archive import Archive
-from exporter.errors import NotFound
+from exporter.errors import NotFound, NotWritable
 from exporter.private_files import make_private
 
 __all__ = ["BY_ID_CHECK", "BY_VENDOR", "ExportResult", "export_archive"]
@@ -29,8 +30,25 @@ class ExportResult:
     records: int = 0
 
 
+def _refuse_special(path: Path) -> None:
+    """Never put plaintext in place of a device, pipe or socket (a symlink is followed to see
+    what it points at): only a new name or an ordinary file is replaced."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise NotWritable(f"{path} cannot be checked ({exc.strerror}); choose another name "
+                          "for the export.") from exc
+    if not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else "a device, pipe or other special file"
+        raise NotWritable(f"{path} is {what}, not a file: exporter does not write an export "
+                          "over it; choose a new file name.")
+
+
 @contextmanager
 def _private_text(path: Path) -> Iterator[IO[str]]:
+    _refuse_special(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
     make_private(Path(tmp))

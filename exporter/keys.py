@@ -234,6 +234,16 @@ def _recovery_bytes(text: str) -> bytes:
     return base64.b32decode(cleaned)
 
 
+def _passphrase_bytes(text: str) -> bytes:
+    """A passphrase as UTF-8; one that is not text (bytes from a terminal or environment in
+    another encoding) is refused rather than guessed at."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise WrongKey("That passphrase is not valid text (UTF-8): check the encoding of the "
+                       "terminal or of EXPORTER_PASSPHRASE, and type it again.") from None
+
+
 def _slot_secret(kdf: dict[str, Any], material: bytes) -> bytes:
     salt = _unb64(kdf["salt"])
     name = kdf.get("name")
@@ -257,8 +267,24 @@ def _slot_secret(kdf: dict[str, Any], material: bytes) -> bytes:
                           "archive was altered or written by a newer exporter.")
 
 
+def _check_slot_fields(slot: Any) -> None:
+    """TypeError or KeyError unless ``slot`` has every field, each of the right kind."""
+    if not isinstance(slot, dict):
+        raise TypeError("slot")
+    for field in ("id", "kind", "check", "nonce", "wrapped"):
+        if not isinstance(slot[field], str):
+            raise TypeError(field)
+    kdf = slot["kdf"]
+    if not isinstance(kdf, dict) or not isinstance(kdf.get("salt", ""), str):
+        raise TypeError("kdf")
+
+
 class KeySlots:
-    """The key-slot file of one archive."""
+    """The key-slot file of one archive. ``db_salt`` (hex of the database file's first 16
+    bytes, SQLCipher's plaintext salt; absent in files written before it was added) tells a
+    key-slot file of another archive from a damaged database."""
+
+    db_salt: str | None = None
 
     def __init__(self, path: Path, archive_id: str, slots: list[dict[str, Any]],
                  mac: str | None = None) -> None:
@@ -294,18 +320,21 @@ class KeySlots:
                     f"The key file {path} was written by a newer exporter (version "
                     f"{doc['version']}); update exporter.")
             slots = doc["slots"]
+            if not isinstance(slots, list):
+                raise TypeError("slots")
             for slot in slots:
-                for field in ("id", "kind", "kdf", "check", "nonce", "wrapped"):
-                    if field not in slot:
-                        raise KeyError(field)
-            return cls(path, str(doc["archive_id"]), list(slots), str(doc["mac"]))
+                _check_slot_fields(slot)
+            found = cls(path, str(doc["archive_id"]), list(slots), str(doc["mac"]))
+            found.db_salt = doc.get("db_salt")
+            return found
         except (KeyError, TypeError):
-            raise KeySlotsDamaged(f"The key file {path} is damaged (fields are missing); copy "
-                                  "it back from your backup.") from None
+            raise KeySlotsDamaged(f"The key file {path} is damaged (fields are missing or of "
+                                  "the wrong kind); copy it back from your backup.") from None
 
     def _document(self) -> dict[str, Any]:
-        return {"format": FORMAT, "version": VERSION, "archive_id": self.archive_id,
-                "cipher": "AES-256-GCM", "slots": self.slots}
+        doc = {"format": FORMAT, "version": VERSION, "archive_id": self.archive_id,
+               "cipher": "AES-256-GCM", "slots": self.slots}
+        return doc | ({"db_salt": self.db_salt} if self.db_salt is not None else {})
 
     def _compute_mac(self, master: MasterKey) -> str:
         key = master.derive("keyslots mac", self.archive_id.encode())
@@ -345,17 +374,18 @@ class KeySlots:
         if not passphrase:
             raise ValueError("empty passphrase")
         return self._add(master, "passphrase", kdf or ARGON2ID_DEFAULT,
-                         passphrase.encode("utf-8"), label)
+                         _passphrase_bytes(passphrase), label)
 
     def add_key_file(self, master: MasterKey, key: bytes, label: str = "key file") -> str:
         return self._add(master, "keyfile", {"name": "hkdf-sha256"}, key, label)
 
-    def set_recovery(self, master: MasterKey) -> str:
-        """Replace the recovery slot; returns the new recovery key (show it once)."""
+    def set_recovery(self, master: MasterKey, text: str | None = None) -> str:
+        """Replace the recovery slot with ``text`` (a new key if None); returns the key. The
+        CLI generates and shows the key first, and calls this only once it was seen."""
+        text = text or generate_recovery_key()
+        material = _recovery_bytes(text)
         self.slots = [s for s in self.slots if s["kind"] != "recovery"]
-        text = generate_recovery_key()
-        self._add(master, "recovery", {"name": "hkdf-sha256"}, _recovery_bytes(text),
-                  "recovery key")
+        self._add(master, "recovery", {"name": "hkdf-sha256"}, material, "recovery key")
         return text
 
     def remove(self, slot_id: str) -> dict[str, Any]:
@@ -374,7 +404,7 @@ class KeySlots:
         """The master key and the id of the slot that opened it."""
         if isinstance(credential, Passphrase):
             raw = credential.secret.reveal()
-            material = raw.encode("utf-8") if isinstance(raw, str) else raw
+            material = _passphrase_bytes(raw) if isinstance(raw, str) else raw
             what = "passphrase"
         elif isinstance(credential, KeyFile):
             material = read_key_file(credential.path)

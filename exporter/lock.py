@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -76,18 +77,29 @@ class ArchiveLock:
         except (OSError, ValueError):
             return {}
 
+    def _settled_holder(self) -> dict[str, object]:
+        """The holder's info; a holder that has just taken the lock may not have written it
+        yet (the file is emptied, then written), so wait for it a little."""
+        for _ in range(20):
+            info = self.holder()
+            if isinstance(info.get("pid"), int):
+                return info
+            time.sleep(0.025)
+        return info
+
     def acquire(self) -> ArchiveLock:
         fh = open(self.path, "a+b")  # noqa: SIM115 (held open for the lock's lifetime)
         if not _try_lock(fh):
             fh.close()
-            info = self.holder()
+            info = self._settled_holder()
             pid = info.get("pid")
             host = info.get("host")
             since = info.get("since", "an unknown time")
             where = f" on {host}" if host and host != socket.gethostname() else ""
+            who = (f"PID {pid}{where} (since {since})" if isinstance(pid, int) else
+                   "another exporter process that is just starting")
             raise ArchiveLocked(
-                f"The archive is in use by PID {pid}{where} (since {since}); wait for that run "
-                "to finish and try again.",
+                f"The archive is in use by {who}; wait for that run to finish and try again.",
                 pid=int(pid) if isinstance(pid, int) else None,
                 host=str(host) if host else None,
             )

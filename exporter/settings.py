@@ -15,6 +15,7 @@ Secret settings hold a reference (``{ env = ... }``, ``{ keyring = ... }``, ``{ 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,8 @@ class Setting:
             return f"must be {_article(self.type)}, not true or false"
         if not isinstance(value, kinds):
             return f"must be {_article(self.type)}"
+        if isinstance(value, float) and not math.isfinite(value):
+            return "must be a finite number"
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if self.minimum is not None and value < self.minimum:
                 return f"must be at least {_number(self.minimum)}"

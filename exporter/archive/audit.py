@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,11 +16,17 @@ from exporter.record import canonical_json
 
 __all__ = ["AuditLog", "verify_audit_chain"]
 
+_log = logging.getLogger(__name__)
+
 
 class AuditLog(ArchiveBase):
     def audit(self, action: str, detail: Mapping[str, Any] | None = None,
               run_id: int | None = None, actor: str | None = None) -> None:
-        """Append an entry to the audit log (its own transaction unless one is open)."""
+        """Append an entry to the audit log (its own transaction unless one is open). On
+        read-only media nothing can be appended: the action goes to the log file instead."""
+        if self.read_only_media:
+            _log.info("not recorded in the audit log (read-only media): %s", action)
+            return
         with self.transaction():
             prev = self.conn.execute(
                 "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()

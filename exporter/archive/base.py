@@ -34,6 +34,8 @@ class ArchiveBase:
         self._lock = lock
         self._stream_ids: dict[tuple[str, str], int] = {}
         self._in_txn = False
+        #: Opened immutable from read-only media: nothing can be written, not even the audit log.
+        self.read_only_media = False
 
     def close(self) -> None:
         try:

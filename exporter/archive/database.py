@@ -15,6 +15,7 @@ import errno
 import getpass
 import socket
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,10 +23,16 @@ from typing import Any
 import sqlcipher3
 import sqlite_utils
 
-from exporter.errors import ArchiveDamaged, ArchiveLocked, DiskFull, ExporterError
+from exporter.errors import (
+    ArchiveDamaged,
+    ArchiveLocked,
+    DiskFull,
+    ExporterError,
+    NotWritable,
+)
 
-__all__ = ["DB_ERRORS", "actor", "connect", "database", "now", "translate_db_error",
-           "translated"]
+__all__ = ["DB_ERRORS", "actor", "connect", "database", "now", "sqlite_uri",
+           "translate_db_error", "translated"]
 
 #: Every database error class there is: the stdlib's (raised by sqlite-utils itself, e.g.
 #: ``transform()``'s foreign-key check) and sqlcipher3's (raised by the connection).
@@ -49,12 +56,28 @@ def _disk_full(path: Path) -> DiskFull:
                     "(nothing was written).")
 
 
+def _file_size_limit() -> int | None:
+    """This process's file-size limit (RLIMIT_FSIZE) in bytes, or None without one. SQLite
+    reports a write refused by it (EFBIG) only as "disk I/O error"."""
+    try:
+        import resource
+    except ImportError:  # Windows has no such limit
+        return None
+    soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
 def translate_db_error(exc: BaseException, path: Path) -> ExporterError:
     """Map a SQLite/SQLCipher error to our error types (the key is known good here)."""
     text = str(exc).lower()
     code = getattr(exc, "sqlite_errorcode", None)
     if "database or disk is full" in text or code == 13:
         return _disk_full(path)
+    if "disk i/o error" in text and _file_size_limit() is not None:
+        return NotWritable(f"The archive {path} could not be written: this process may not "
+                           f"write files larger than {_file_size_limit()} bytes (a file-size "
+                           "limit, 'ulimit -f'); raise or remove the limit and run again "
+                           "(nothing was lost).")
     if "locked" in text or "busy" in text:
         return ArchiveLocked(f"The archive {path} is busy with another exporter process; "
                              "wait a minute and try again.")
@@ -77,18 +100,34 @@ def translated(path: Path) -> Iterator[None]:
         raise
 
 
-def connect(path: Path, key_hex: str) -> Any:
+def sqlite_uri(path: Path) -> str:
+    """A file: URI SQLite accepts for any local path, a Windows drive path (file:///C:/...) or
+    a UNC path (file:////nas/share/...: SQLite refuses a host name in the authority)."""
+    text = path.resolve().as_posix()
+    if not text.startswith("/"):
+        text = "/" + text
+    return "file://" + urllib.parse.quote(text, safe="/:")
+
+
+def connect(path: Path, key_hex: str, *, immutable: bool = False) -> Any:
     """A keyed connection in autocommit mode (transactions are explicit: BEGIN IMMEDIATE).
+    ``immutable`` opens a file on read-only media: SQLite then creates no -wal or -shm and
+    takes no lock (nothing can write there), and reads the main file only.
 
     ``PRAGMA key`` comes before any statement that reads the file: SQLCipher decides on the
     first read whether the key fits, so nothing may touch the database before it."""
-    conn = sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False,
+    target, uri = (sqlite_uri(path) + "?mode=ro&immutable=1", True) if immutable else (
+        str(path), False)
+    conn = sqlcipher3.connect(target, uri=uri, isolation_level=None, check_same_thread=False,
                               timeout=30)
     conn.execute("PRAGMA cipher_log_level = NONE")
     conn.execute(f"PRAGMA key = \"x'{key_hex}'\"")
     conn.execute("PRAGMA temp_store = MEMORY")  # no plaintext temp files
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = FULL")
+    # The WAL is truncated at every reset, so frames of an older log never linger after the
+    # current one: archive/wal.py can then tell a damaged log from a kill's leftovers.
+    conn.execute("PRAGMA journal_size_limit = 0")
     return conn
 
 

@@ -22,10 +22,13 @@ from exporter.archive.format import (
 from exporter.archive.idmap import IdMap
 from exporter.archive.records import Records, verify_versions
 from exporter.archive.runs import Runs
+from exporter.archive.wal import wal_path_for, wal_problem, writer_active
 from exporter.errors import (
+    ArchiveDamaged,
     ArchiveNotFound,
     ExporterError,
     KeySlotsDamaged,
+    NotWritable,
     UnsupportedFormat,
 )
 from exporter.keys import (
@@ -44,13 +47,16 @@ __all__ = ["Archive"]
 
 
 def _new_slots(path: Path, passphrase: str | None, key_file: Path | None,
-               passphrase_kdf: dict[str, Any] | None) -> tuple[MasterKey, KeySlots, str]:
+               passphrase_kdf: dict[str, Any] | None,
+               recovery: str | None) -> tuple[MasterKey, KeySlots, str]:
     """A fresh master key, wrapped in a slot per credential given and a recovery slot."""
     slots_path = slots_path_for(path)
     if path.exists():
         raise ExporterError(f"There is already an archive at {path}; use it, or choose "
                             "another path with --archive.")
-    if slots_path.exists():
+    # A .keys file beside a half-built database is what a create killed in _build leaves:
+    # its master key encrypts nothing, so a new create may replace it.
+    if slots_path.exists() and not _creating_path(path).exists():
         raise ExporterError(f"A key file {slots_path} exists without its archive; move it "
                             "away if it is not needed, then run init again.")
     if not passphrase and key_file is None:
@@ -62,13 +68,17 @@ def _new_slots(path: Path, passphrase: str | None, key_file: Path | None,
     if key_file is not None:
         key = read_key_file(key_file) if key_file.exists() else create_key_file(key_file)
         slots.add_key_file(master, key, f"key file {key_file.name}")
-    return master, slots, slots.set_recovery(master)
+    return master, slots, slots.set_recovery(master, recovery)
+
+
+def _creating_path(path: Path) -> Path:
+    return path.with_name(path.name + ".creating")
 
 
 def _build(path: Path, master: MasterKey, slots: KeySlots) -> None:
     """Write the database from archive_schema.sql under a temporary name and rename it into
     place last (after the key slots), so a crash leaves either nothing or a whole archive."""
-    tmp = path.with_name(path.name + ".creating")
+    tmp = _creating_path(path)
     for leftover in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
         leftover.unlink(missing_ok=True)
     with translated(path):
@@ -84,14 +94,39 @@ def _build(path: Path, master: MasterKey, slots: KeySlots) -> None:
         finally:
             conn.close()
         make_private(Path(tmp))
+        slots.db_salt = _db_salt(tmp)
         slots.save(master)
         os.replace(tmp, path)
 
 
-def _read_header(path: Path, master: MasterKey, archive_id: str) -> tuple[Any, int, str | None]:
+def _db_salt(path: Path) -> str:
+    """SQLCipher's salt: the database file's first 16 bytes, stored in plaintext."""
+    with path.open("rb") as fh:
+        return fh.read(16).hex()
+
+
+def _check_pair(path: Path, slots: KeySlots) -> None:
+    """A key-slot file from another archive is named as such, not taken for a wrong key or a
+    damaged archive (key-slot files written before ``db_salt`` existed cannot be told)."""
+    if slots.db_salt is None:
+        return
+    found, expected = bytes.fromhex(_db_salt(path)), bytes.fromhex(slots.db_salt)
+    differing = sum(a != b for a, b in zip(found, expected, strict=False))
+    if 0 < differing <= 2:  # a few changed bytes: this archive's own salt, damaged
+        raise ArchiveDamaged(f"The archive {path} is damaged (its first bytes were changed); "
+                             "restore it from your second copy.")
+    if found != expected:
+        raise KeySlotsDamaged(
+            f"The key file {slots.path.name} beside the archive belongs to another archive, "
+            f"not to {path.name}; put this archive's own .keys file beside it (from your "
+            "backup, or from the copy the archive came from).")
+
+
+def _read_header(path: Path, master: MasterKey, archive_id: str,
+                 immutable: bool = False) -> tuple[Any, int, str | None]:
     """A keyed connection, the format version and the archive id stored inside."""
     with translated(path):
-        conn = connect(path, master.sqlcipher_key(archive_id))
+        conn = connect(path, master.sqlcipher_key(archive_id), immutable=immutable)
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             row = conn.execute(
@@ -100,6 +135,44 @@ def _read_header(path: Path, master: MasterKey, archive_id: str) -> tuple[Any, i
             conn.close()
             raise
     return conn, version, (row[0] if row else None)
+
+
+def _write_lock(path: Path, read_only_media: bool) -> ArchiveLock:
+    """The write lock; on read-only media (a write-protected copy) a plain refusal."""
+    refusal = (f"The archive {path} is on read-only media or in a folder you may not write "
+               "to, so it can be read (status, verify, print, export) but not changed; sync, "
+               "copy and key changes need the original archive, or a copy in a writable "
+               "folder.")
+    if read_only_media:
+        raise NotWritable(refusal)
+    try:
+        return ArchiveLock(path).acquire()
+    except OSError as exc:
+        raise NotWritable(refusal) from exc
+
+
+def _refuse_pending_wal(path: Path) -> None:
+    """Read-only media cannot take a -wal file's changes into the archive, and an immutable
+    open would ignore them: refuse rather than show the archive without them."""
+    wal = wal_path_for(path)
+    if wal.exists() and wal.stat().st_size > 32:
+        raise NotWritable(f"The archive {path} is on read-only media and its {wal.name} file "
+                          "still holds changes from an interrupted run; copy the archive's "
+                          "files to a writable folder and open it there.")
+
+
+def _check_wal(path: Path, write: bool) -> None:
+    """Refuse a WAL whose committed frames SQLite would silently drop (archive/wal.py), before
+    any connection reads it. A reader skips the check while a writer is at work: the log is
+    then that writer's own, and may be restarted under the reader's feet."""
+    if not write and writer_active(path):
+        return
+    problem = wal_problem(path)
+    if problem is not None and (write or not writer_active(path)):
+        raise ArchiveDamaged(
+            f"The archive's write-ahead log {wal_path_for(path).name} was altered or damaged "
+            f"({problem}), so committed data in it would be lost; leave the files as they "
+            "are and restore the archive from your second copy.")
 
 
 def _format_problem(version: int, write: bool) -> UnsupportedFormat | None:
@@ -123,12 +196,15 @@ class Archive(Runs, Records, Files, IdMap):
 
     @classmethod
     def create(cls, path: Path, *, passphrase: str | None = None, key_file: Path | None = None,
-               passphrase_kdf: dict[str, Any] | None = None) -> tuple[Archive, str]:
+               passphrase_kdf: dict[str, Any] | None = None,
+               recovery: str | None = None) -> tuple[Archive, str]:
         """Create a new archive with its key-slot file; returns it (open for writing) and the
-        recovery key, to be shown once."""
+        recovery key (``recovery`` if given: the CLI shows it before creating), to be shown
+        once."""
         path = Path(path)
         key_file = Path(key_file) if key_file is not None else None
-        master, slots, recovery = _new_slots(path, passphrase, key_file, passphrase_kdf)
+        master, slots, recovery = _new_slots(path, passphrase, key_file, passphrase_kdf,
+                                             recovery)
         path.parent.mkdir(parents=True, exist_ok=True)
         _build(path, master, slots)
         archive = cls.open(path, KeyFile(key_file) if key_file else None, write=True,
@@ -152,11 +228,18 @@ class Archive(Runs, Records, Files, IdMap):
             if credential is None:
                 raise ValueError("credential needed")
             slots = KeySlots.load(slots_path_for(path))
+            _check_pair(path, slots)
             master, _ = slots.unlock(credential)
-        lock = ArchiveLock(path).acquire() if write else None
+        read_only_media = not os.access(path.parent, os.W_OK)
+        lock = _write_lock(path, read_only_media) if write else None
         try:
-            conn, version, stored_id = _read_header(path, master, slots.archive_id)
+            _check_wal(path, write)
+            if read_only_media:
+                _refuse_pending_wal(path)
+            conn, version, stored_id = _read_header(path, master, slots.archive_id,
+                                                    immutable=read_only_media)
             archive = cls(path, conn, slots.archive_id, slots, master, lock)
+            archive.read_only_media = read_only_media
             if stored_id != slots.archive_id:
                 archive.close()
                 raise KeySlotsDamaged(f"The key file {slots.path} belongs to another archive; "
@@ -165,6 +248,9 @@ class Archive(Runs, Records, Files, IdMap):
             if problem is not None:
                 archive.close()
                 raise problem
+            if write and slots.db_salt is None:  # written before db_salt: add it now
+                slots.db_salt = _db_salt(path)
+                slots.save(master)
             if write:
                 archive._migrate(version)
                 archive._interrupt_stale_runs()

@@ -83,6 +83,9 @@ class Runs(AuditLog):
             return None
         text = str(value).strip()
         if text.isdigit():
+            if int(text) >= 2**63:  # beyond SQLite's integers: no such run
+                raise NotFound(f"There is no run {text[:20]} in the archive; 'exporter status' "
+                               "shows how many there are.")
             return self.run(int(text)).id
         instant = _instant(text).astimezone(dt.UTC).isoformat()
         rows = self._query("SELECT max(id) FROM runs WHERE started_at <= ?", (instant,))
