@@ -187,7 +187,9 @@ class HubSpotWriter(Writer):
             props = {k: _text(v) for k, v in item.fields.items()
                      if item.target_id is not None or v not in (None, "")}
             props.update(extra.get(item.key, {}))
-            props.pop(key, None)
+            # The key is sent as a property too, so that every result echoes it: results
+            # come in any order and are matched to their input by it, never by position.
+            props[key] = item.key_value or item.key
             inputs.append({"idProperty": key, "id": item.key_value or item.key,
                            "properties": props})
         try:
@@ -200,37 +202,40 @@ class HubSpotWriter(Writer):
             for item in items:
                 results[item.key] = WriteResult(item.key, error=str(exc))
             return
-        # Results come in any order, and an update's may not echo the key property: match
-        # them by the known id, then by the key, then in order.
-        by_id = {item.target_id: item for item in items if item.target_id}
         by_value = {item.key_value or item.key: item for item in items}
-        leftover = []
         for r in (body or {}).get("results", []):
-            hit = by_id.get(str(r["id"])) or by_value.get(
-                str((r.get("properties") or {}).get(key)))
+            hit = by_value.get(str((r.get("properties") or {}).get(key)))
             if hit is not None and hit.key not in results:
                 results[hit.key] = WriteResult(hit.key, str(r["id"]), bool(r.get("new")))
-            else:
-                leftover.append(r)
-        if leftover and not (body or {}).get("errors"):
-            waiting = [i for i in items if i.key not in results]
-            for item, r in zip(waiting, leftover, strict=False):
-                results[item.key] = WriteResult(item.key, str(r["id"]), bool(r.get("new")))
-        self._errors(obj, items, results, (body or {}).get("errors", []))
+        errors = (body or {}).get("errors", [])
+        unanswered = [i for i in items if i.key not in results]
+        if unanswered and len(unanswered) > len(errors):
+            # A result without its key (a portal that echoes only some properties): the
+            # records are looked up by their key instead of guessed at.
+            for k, tid in self.find(obj, unanswered, []).items():
+                results[k] = WriteResult(k, tid, False)
+        self._errors(obj, items, results, errors)
 
     @staticmethod
     def _errors(obj: str, items: list[WriteItem], results: dict[str, WriteResult],
                 errors: list[dict[str, Any]]) -> None:
-        """Per-input errors: HubSpot does not always name the input, so they are matched in
-        order with the inputs that got no result."""
-        failed = [i for i in items if i.key not in results]
-        messages = [str(e.get("message", "refused")) for e in errors]
-        for n, item in enumerate(failed):
-            if len(messages) == len(failed):
-                message = messages[n]
-            else:
-                message = "; ".join(messages) or "HubSpot did not return this record"
-            results[item.key] = WriteResult(item.key, error=f"HubSpot: {message}")
+        """Per-input errors, matched by the ids they name (``context.ids``); an error that
+        names none goes to the only record left without a result, or to each of them."""
+        failed = {i.key_value or i.key: i for i in items if i.key not in results}
+        failed.update({i.target_id: i for i in items if i.target_id and i.key not in results})
+        loose: list[str] = []
+        for e in errors:
+            message = str(e.get("message", "refused"))
+            named = [failed[i] for i in (e.get("context") or {}).get("ids") or []
+                     if i in failed and failed[i].key not in results]
+            for item in named:
+                results[item.key] = WriteResult(item.key, error=f"HubSpot: {message}")
+            if not named:
+                loose.append(message)
+        for item in items:
+            if item.key not in results:
+                message = "; ".join(loose) or "HubSpot did not return this record"
+                results[item.key] = WriteResult(item.key, error=f"HubSpot: {message}")
 
     def _associate(self, obj: str, items: list[WriteItem],
                    results: dict[str, WriteResult]) -> None:

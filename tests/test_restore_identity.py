@@ -1,0 +1,149 @@
+"""Restores that must match what they wrote by identity, never by position or by name: batch
+answers in any order (HubSpot's), a killed restore resumed, a rejected record's children.
+
+The checks read the target only through the vendor SDKs (tests.restore_support), and the
+source only from the archive: no exporter restore code decides what is right."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from click.testing import CliRunner
+
+from exporter.archive import Archive
+from exporter.cli import cli
+from exporter.keys import KeyFile
+from exporter.sources import build_connector
+from exporter.sync import run_sync
+from sandbox import Sandbox
+from tests.restore_support import hubspot_client
+
+ROOT = Path(__file__).resolve().parent.parent
+FAST_RETRY = {"base_delay": 0.01, "max_delay": 5.0}
+#: Salesforce stream -> (HubSpot object, the field naming its parent, parent stream).
+SF_LINKS = {
+    "Account": ("contacts", "Primary_Physician__c", "Physician__c", "companies"),
+    "Care_Plan__c": ("care_recipients", "Client__c", "Account", "contacts"),
+    "Medication__c": ("notes", "Client__c", "Account", "contacts"),
+    "Allergy__c": ("notes", "Client__c", "Account", "contacts"),
+    "Diagnosis__c": ("notes", "Client__c", "Account", "contacts"),
+    "Care_Task__c": ("tasks", "Client__c", "Account", "contacts"),
+}
+
+
+def hubspot_records(sb: Sandbox, obj: str, to: list[str]) -> list[dict[str, Any]]:
+    """Every live record of ``obj`` in the portal, with its source id and associations."""
+    client, after, out = hubspot_client(sb), None, []
+    while True:
+        kw: dict[str, Any] = {"limit": 100, "properties": ["source_record_id"],
+                              "associations": to}
+        if after:
+            kw["after"] = after
+        page = json.loads(client.crm.objects.basic_api.get_page(
+            obj, _preload_content=False, **kw).data)
+        out += page["results"]
+        after = (page.get("paging") or {}).get("next", {}).get("after")
+        if not after:
+            return out
+
+
+def check_hubspot(archive: Archive, sb: Sandbox) -> dict[str, int]:
+    """Duplicates (two records with one source id), wrong links (a record not associated
+    with exactly its source parent) and missing records, counted from the portal."""
+    objects = {"contacts": ["companies"], "companies": [], "care_recipients": ["contacts"],
+               "notes": ["contacts"], "tasks": ["contacts"]}
+    portal = {obj: hubspot_records(sb, obj, to) for obj, to in objects.items()}
+    source_of: dict[str, str] = {}  # HubSpot id -> source id
+    counts: Counter[str] = Counter()
+    for records in portal.values():
+        for r in records:
+            sid = (r["properties"] or {}).get("source_record_id") or ""
+            source_of[str(r["id"])] = sid
+            counts[sid] += 1
+    found = {"duplicates": sum(n - 1 for sid, n in counts.items() if sid and n > 1),
+             "wrong_links": 0, "missing": 0}
+    for stream, (obj, field, parent_stream, to) in SF_LINKS.items():
+        linked = {(r["properties"] or {}).get("source_record_id"): {
+            source_of.get(str(a["id"])) for a in ((r.get("associations") or {}).get(to) or {})
+            .get("results", [])} for r in portal[obj]}
+        for rid, rec in archive.records("salesforce", stream):
+            sid = f"salesforce/{stream}/{rid}"
+            if sid not in linked:
+                found["missing"] += 1
+                continue
+            expected = {f"salesforce/{parent_stream}/{rec[field]}"} if rec.get(field) else set()
+            found["wrong_links"] += linked[sid] != expected
+    return found
+
+
+def _config(tmp: Path, targets: dict[str, Any]) -> Path:
+    path = tmp / "config.toml"
+    path.write_text(tomli_w.dumps({
+        "archive": {"path": str(tmp / "a.db"), "key_file": str(tmp / "a.key")},
+        "targets": targets}), encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def test_sandbox_can_answer_a_batch_in_any_order(tmp_path: Path) -> None:
+    with Sandbox(clients=0, seed=9) as sb:
+        sb.hubspot.shuffle_answers = True
+        client = hubspot_client(sb)
+        inputs = [{"properties": {"firstname": f"P{n}", "email": f"p{n}@example.org"}}
+                  for n in range(30)]
+        body = json.loads(client.crm.objects.batch_api.create(
+            "contacts", {"inputs": inputs}, _preload_content=False).data)
+        names = [r["properties"]["firstname"] for r in body["results"]]
+        assert sorted(names) == sorted(f"P{n}" for n in range(30))
+        assert names != [f"P{n}" for n in range(30)]  # not in input order
+
+
+def test_killed_restore_resumed_with_shuffled_answers_links_every_record_right(
+        tmp_path: Path) -> None:
+    archive, _ = Archive.create(tmp_path / "a.db", key_file=tmp_path / "a.key")
+    with Sandbox(clients=20, seed=1) as src, Sandbox(clients=0, seed=2) as dst:
+        table = src.source_configs(tmp_path / "s1")["salesforce"]
+        assert run_sync(archive, {"salesforce": build_connector(
+            "salesforce", table, tmp_path / "c.toml")}).status == "ok"
+        archive.close()
+        dst.hubspot.shuffle_answers = True  # as HubSpot may: results in any order
+        config = _config(tmp_path, {"hs": {**dst.source_configs(tmp_path / "s2")["hubspot"],
+                                           "retry": FAST_RETRY, "batch_size": 10}})
+        # The 2nd upsert (clients) is held 2 s by the portal, which then applies it: the restore is
+        # killed while it waits, so those records exist in the portal but not in the id map.
+        held = dst.faults.add("hubspot", "slow", path="batch/upsert", after=1, delay=2.0)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "exporter", "--config", str(config), "restore", "--to",
+             "hs", "--mapping", "salesforce_to_hubspot"], cwd=ROOT,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while held.fired == 0 and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert held.fired == 1
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        time.sleep(2.5)  # the held batch is applied after the client died
+
+        result = CliRunner().invoke(cli, ["restore", "--to", "hs", "--mapping",
+                                          "salesforce_to_hubspot"],
+                                    env={"EXPORTER_CONFIG": str(config)})
+        assert result.exit_code == 0, result.output
+        with Archive.open(tmp_path / "a.db", KeyFile(tmp_path / "a.key")) as ro:
+            assert check_hubspot(ro, dst) == {"duplicates": 0, "wrong_links": 0,
+                                              "missing": 0}
+            # the id map agrees with the portal: each source id -> the record carrying it
+            carried = {str(r["id"]): r["properties"]["source_record_id"]
+                       for obj in ("contacts", "companies", "care_recipients", "notes", "tasks")
+                       for r in hubspot_records(dst, obj, [])}
+            wrong = [e for e in ro.id_map("hs")
+                     if carried.get(str(e.target_id)) != f"salesforce/{e.stream}/{e.source_id}"]
+            assert wrong == []
