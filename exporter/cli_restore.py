@@ -121,6 +121,9 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
                   f"{words.get(report.status, report.status)}: {report.total('created')} "
                   f"created, {report.total('updated')} updated, {report.total('unchanged')} "
                   f"unchanged, {len(report.errors)} failed, {report.calls} API calls.")
+        if report.parents_added:
+            out.print("Also restored, as the records asked for link to them: "
+                      + ", ".join(report.parents_added) + ".", markup=False)
         if report.errors_file is not None:
             out.print(f"The records that failed, with the vendor's message: "
                       f"{report.errors_file}", markup=False)

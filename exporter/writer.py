@@ -104,6 +104,9 @@ class WriteResult:
     target_id: str | None = None
     created: bool = False
     error: str | None = None  # the vendor's message
+    #: Fields the target refused and the record was written without (name -> the vendor's
+    #: message): a partial record, never a dropped one.
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 class Writer:

@@ -6,6 +6,7 @@ source only from the archive: no exporter restore code decides what is right."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -22,6 +23,8 @@ from click.testing import CliRunner
 from exporter.archive import Archive
 from exporter.cli import cli
 from exporter.keys import KeyFile
+from exporter.restore import load_mapping, run_restore
+from exporter.restore.target import build_writer
 from exporter.sources import build_connector
 from exporter.sync import run_sync
 from sandbox import Sandbox
@@ -56,7 +59,8 @@ def hubspot_records(sb: Sandbox, obj: str, to: list[str]) -> list[dict[str, Any]
             return out
 
 
-def check_hubspot(archive: Archive, sb: Sandbox) -> dict[str, int]:
+def check_hubspot(archive: Archive, sb: Sandbox,
+                  streams: tuple[str, ...] = tuple(SF_LINKS)) -> dict[str, int]:
     """Duplicates (two records with one source id), wrong links (a record not associated
     with exactly its source parent) and missing records, counted from the portal."""
     objects = {"contacts": ["companies"], "companies": [], "care_recipients": ["contacts"],
@@ -71,7 +75,8 @@ def check_hubspot(archive: Archive, sb: Sandbox) -> dict[str, int]:
             counts[sid] += 1
     found = {"duplicates": sum(n - 1 for sid, n in counts.items() if sid and n > 1),
              "wrong_links": 0, "missing": 0}
-    for stream, (obj, field, parent_stream, to) in SF_LINKS.items():
+    for stream in streams:
+        obj, field, parent_stream, to = SF_LINKS[stream]
         linked = {(r["properties"] or {}).get("source_record_id"): {
             source_of.get(str(a["id"])) for a in ((r.get("associations") or {}).get(to) or {})
             .get("results", [])} for r in portal[obj]}
@@ -147,3 +152,52 @@ def test_killed_restore_resumed_with_shuffled_answers_links_every_record_right(
             wrong = [e for e in ro.id_map("hs")
                      if carried.get(str(e.target_id)) != f"salesforce/{e.stream}/{e.source_id}"]
             assert wrong == []
+
+
+def _synced(tmp: Path, src: Sandbox) -> Archive:
+    archive, _ = Archive.create(tmp / "a.db", key_file=tmp / "a.key")
+    table = src.source_configs(tmp / "s1")["salesforce"]
+    assert run_sync(archive, {"salesforce": build_connector(
+        "salesforce", table, tmp / "c.toml")}).status == "ok"
+    return archive
+
+
+def test_a_client_refused_for_a_shared_email_is_written_without_it_with_her_children(
+        tmp_path: Path) -> None:
+    with Sandbox(clients=6, seed=1) as src, Sandbox(clients=0, seed=2) as dst:
+        archive = _synced(tmp_path, src)
+        (aid, first), (bid, second) = list(archive.records("salesforce", "Account"))[:2]
+        run = archive.begin_run()  # two clients sharing an email: HubSpot refuses the second
+        archive.put_batch(run, "salesforce", "Account", [
+            (aid, {**first, "Email__c": "family@example.org"}),
+            (bid, {**second, "Email__c": "family@example.org"})])
+        archive.finish_run(run, "ok")
+        writer = build_writer("hs", {**dst.source_configs(tmp_path / "s2")["hubspot"],
+                                     "retry": FAST_RETRY}, tmp_path / "c.toml")
+        errors = tmp_path / "errors.csv"
+        report = run_restore(archive, writer, load_mapping("salesforce_to_hubspot"),
+                             target="hs", errors_path=errors)
+        assert report.status == "partial" and report.total("failed") == 0
+        assert report.total("partial") == 1
+        assert check_hubspot(archive, dst) == {"duplicates": 0, "wrong_links": 0,
+                                               "missing": 0}
+        rows = list(csv.DictReader(errors.open(encoding="utf-8")))
+        assert [(r["source_stream"], r["source_id"]) for r in rows] == [("Account", bid)]
+        assert "written without email" in rows[0]["message"]
+        assert "already exists" in rows[0]["message"]  # HubSpot's own words
+        assert rows[0]["client"] == f"{second['Name']} ({second['Client_Number__c']})"
+
+
+def test_only_restores_the_parents_its_records_link_to(tmp_path: Path) -> None:
+    with Sandbox(clients=6, seed=1) as src, Sandbox(clients=0, seed=2) as dst:
+        archive = _synced(tmp_path, src)
+        writer = build_writer("hs", {**dst.source_configs(tmp_path / "s2")["hubspot"],
+                                     "retry": FAST_RETRY}, tmp_path / "c.toml")
+        report = run_restore(archive, writer, load_mapping("salesforce_to_hubspot"),
+                             target="hs", only=["Account", "Medication__c"])
+        assert report.status == "ok", report.errors[:3]
+        assert report.parents_added == ["Physician__c -> companies"]
+        assert check_hubspot(archive, dst, ("Account", "Medication__c")) == {
+            "duplicates": 0, "wrong_links": 0, "missing": 0}
+        care_plans = hubspot_records(dst, "care_recipients", [])
+        assert care_plans == []  # not asked for, and no record asked for links to one

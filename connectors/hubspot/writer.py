@@ -25,6 +25,7 @@ import re
 import tempfile
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -81,6 +82,7 @@ class HubSpotWriter(Writer):
         policy = policy_from(f"The retry table of [targets.{target}]", config.get("retry"))
         self.client = HubSpotClient.from_settings(config, secrets, WRITING, policy, self.log)
         self._infos: dict[str, ObjectInfo] = {}
+        self._unique: dict[str, list[str]] = {}  # object -> its unique properties
 
     # -- describe and properties -----------------------------------------------------------
 
@@ -102,6 +104,7 @@ class HubSpotWriter(Writer):
         options = {p["name"]: frozenset(o["value"] for o in p.get("options") or [])
                    for p in results if p.get("type") == "enumeration" and p.get("options")}
         unique = [p["name"] for p in results if p.get("hasUniqueValue")]
+        self._unique[obj] = unique
         key = "source_record_id" if "source_record_id" in unique else (unique[0] if unique
                                                                        else None)
         info = ObjectInfo(obj, fields, key, options)
@@ -152,11 +155,32 @@ class HubSpotWriter(Writer):
                         raise
                     results[item.key] = WriteResult(item.key, error=f"file: {exc}")
         todo = [i for i in items if i.key not in results]
+        refused: dict[str, dict[str, str]] = {}
         for batch in chunks(todo, UPSERT_BATCH):
-            self._upsert(obj, key, batch, results, extra)
+            self._upsert(obj, key, batch, results, extra, refused)
+        self._without_refused(obj, key, todo, results, extra, refused)
         self._associate(obj, [i for i in items if i.key in results
                               and results[i.key].target_id], results)
         return list(results.values())
+
+    def _without_refused(self, obj: str, key: str, items: list[WriteItem],
+                         results: dict[str, WriteResult], extra: Mapping[str, dict[str, str]],
+                         refused: dict[str, dict[str, str]]) -> None:
+        """Records refused for some of their properties are written again without them (a
+        partial record, never a dropped one: its children still link to it); the refused
+        properties and HubSpot's messages go with the result, for the error report."""
+        again = [replace(i, fields={k: v for k, v in i.fields.items()
+                                    if k not in refused[i.key]})
+                 for i in items if i.key in refused and results[i.key].error]
+        if not again:
+            return
+        for item in again:
+            del results[item.key]
+        for batch in chunks(again, UPSERT_BATCH):
+            self._upsert(obj, key, batch, results, extra, {})
+        for item in again:
+            if not results[item.key].error:
+                results[item.key].refused = refused[item.key]
 
     def _attach(self, item: WriteItem) -> str:
         """Upload a record's file into a folder of its own (found again on a re-run, so a
@@ -181,7 +205,8 @@ class HubSpotWriter(Writer):
         return str(body["id"])
 
     def _upsert(self, obj: str, key: str, items: list[WriteItem],
-                results: dict[str, WriteResult], extra: Mapping[str, dict[str, str]]) -> None:
+                results: dict[str, WriteResult], extra: Mapping[str, dict[str, str]],
+                refused: dict[str, dict[str, str]]) -> None:
         inputs = []
         for item in items:
             props = {k: _text(v) for k, v in item.fields.items()
@@ -215,6 +240,31 @@ class HubSpotWriter(Writer):
             for k, tid in self.find(obj, unanswered, []).items():
                 results[k] = WriteResult(k, tid, False)
         self._errors(obj, items, results, errors)
+        for item in items:
+            bad = self._refused_properties(obj, key, item, errors)
+            if bad and results[item.key].error:
+                refused[item.key] = bad
+
+    def _refused_properties(self, obj: str, key: str, item: WriteItem,
+                            errors: list[dict[str, Any]]) -> dict[str, str]:
+        """The properties HubSpot refused for this input (name -> message): those its
+        validation errors name, or the unique properties a conflict is about."""
+        out: dict[str, str] = {}
+        ids = {item.key_value or item.key, item.target_id}
+        for e in errors:
+            if not ids & set((e.get("context") or {}).get("ids") or []):
+                continue
+            message = str(e.get("message", "refused"))
+            for detail in e.get("errors") or []:
+                for name in (detail.get("context") or {}).get("propertyName") or []:
+                    out[name] = str(detail.get("message") or message)
+            for name in (e.get("context") or {}).get("propertyName") or []:
+                out.setdefault(name, message)
+            if e.get("category") == "CONFLICT":
+                out.update({name: message for name in self._unique.get(obj, [])
+                            if name != key and item.fields.get(name) not in (None, "")})
+        out.pop(key, None)
+        return out
 
     @staticmethod
     def _errors(obj: str, items: list[WriteItem], results: dict[str, WriteResult],

@@ -26,7 +26,14 @@ from exporter.archive import Archive, IdMapEntry
 from exporter.errors import AuthError, MappingError, QuotaExhausted, SourceError
 from exporter.keys import write_private_file
 from exporter.restore.mapping import Mapping_, ObjectRule
-from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
+from exporter.restore.plan import (
+    Context,
+    Planned,
+    check_mapping,
+    order_rules,
+    plan_records,
+    with_parents,
+)
 from exporter.settings import did_you_mean
 from exporter.writer import Link, WriteItem, Writer, WriteResult, chunks
 
@@ -42,6 +49,7 @@ class ErrorRow:
     stream: str
     source_id: str
     message: str
+    client: str = ""  # "name (number)" of the client the record is about
 
 
 @dataclass
@@ -55,6 +63,7 @@ class ObjectReport:
     recovered: int = 0  # pending writes of a killed run found in the target
     linked: int = 0  # second-pass updates for references in a cycle
     failed: int = 0
+    partial: int = 0  # written without a field the target refused, or without a parent
     files: int = 0
 
     def summary(self, dry_run: bool = False) -> str:
@@ -65,6 +74,7 @@ class ObjectReport:
         extra = f", {self.recovered} recovered" if self.recovered else ""
         extra += f", {self.linked} relinked" if self.linked else ""
         extra += f", {self.files} files" if self.files else ""
+        extra += f", {self.partial} partial" if self.partial else ""
         return (f"{self.stream} -> {self.object}: {self.created} created, {self.updated} "
                 f"updated, {self.unchanged} unchanged, {self.failed} failed{extra}")
 
@@ -84,6 +94,7 @@ class RestoreReport:
     calls: int = 0
     seconds: float = 0.0
     errors_file: Path | None = None
+    parents_added: list[str] = field(default_factory=list)  # restored for --only's links
 
     def total(self, name: str) -> int:
         return sum(int(getattr(o, name)) for o in self.objects)
@@ -164,9 +175,19 @@ class _Run:
     def writer(self) -> Writer:
         return self.ctx.writer
 
-    def fail(self, rule: ObjectRule, sid: str, message: str, rep: ObjectReport) -> None:
+    def fail(self, rule: ObjectRule, sid: str, message: str, rep: ObjectReport,
+             client: str = "") -> None:
         rep.failed += 1
-        self.report.errors.append(ErrorRow(rule.object, rule.stream, sid, message))
+        self.report.errors.append(ErrorRow(rule.object, rule.stream, sid, message, client))
+
+    def partial(self, rule: ObjectRule, p: Planned, result: WriteResult,
+                rep: ObjectReport) -> None:
+        """A record written with something left out: each omission to the error report."""
+        notes = [*p.notes, *(f"written without {name}: {message}"
+                             for name, message in result.refused.items())]
+        rep.partial += bool(notes)
+        self.report.errors += [ErrorRow(rule.object, rule.stream, p.source_id, n, p.client)
+                               for n in notes]
 
     def entry(self, rule: ObjectRule, sid: str, target_id: str | None,
               digest: str | None) -> IdMapEntry:
@@ -183,7 +204,7 @@ class _Run:
         for item in plan_records(ctx, rule):
             rep.records += 1
             if item.error is not None:
-                self.fail(rule, item.source_id, item.error, rep)
+                self.fail(rule, item.source_id, item.error, rep, item.client)
                 continue
             if item.deferred:
                 deferred.append(item)
@@ -265,7 +286,7 @@ class _Run:
             if result is None or result.error is not None or not result.target_id:
                 message = result.error if result is not None and result.error else \
                     "the target did not answer for this record"
-                self.fail(rule, p.source_id, message, rep)
+                self.fail(rule, p.source_id, message, rep, p.client)
                 # A refused create was not made; keep a file's row pending all the same,
                 # since its upload may have gone through before the record was refused.
                 if tid is None and p.source_id in ids and ids[p.source_id].target_id is None \
@@ -276,6 +297,7 @@ class _Run:
             rep.created += created
             rep.updated += not created
             rep.files += p.file is not None
+            self.partial(rule, p, result, rep)
             done.append(self.entry(rule, p.source_id, result.target_id,
                                    p.digest(self._resolved(p))))
         with archive.transaction():
@@ -319,8 +341,9 @@ class _Run:
 
 def _write_errors(path: Path, errors: list[ErrorRow]) -> None:
     """The error report: 0600, written whole (vendor messages can quote values)."""
-    lines: list[list[str]] = [["target_object", "source_stream", "source_id", "message"]]
-    lines += [[e.target_object, e.stream, e.source_id, e.message] for e in errors]
+    lines: list[list[str]] = [["target_object", "source_stream", "source_id", "message",
+                               "client"]]
+    lines += [[e.target_object, e.stream, e.source_id, e.message, e.client] for e in errors]
     buf = io.StringIO()
     csv.writer(buf).writerows(lines)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -344,6 +367,9 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
     run_as_of = archive.resolve_as_of(as_of)
     ctx = Context(archive, mapping, writer, target, run_as_of, dry_run=dry_run)
     report = RestoreReport(target, mapping.path.name, dry_run=dry_run)
+    chosen = rules
+    rules = with_parents(ctx, rules)
+    report.parents_added = [r.label for r in rules if r not in chosen]
     report.unmapped = check_mapping(ctx, rules)
     report.unmapped_streams = sorted(
         {st for src, st in archive.streams() if src == mapping.source}

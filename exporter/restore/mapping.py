@@ -22,6 +22,11 @@ A mapping is a TOML file (bundled ones are in ``exporter/restore/mappings/``):
     to = "Physician__c"              # the parent's stream (its mapping must exist)
     type_id = 279                    # HubSpot association type (Salesforce: field = "...")
 
+    [client]                         # optional: names a record's client in the error report
+    stream = "Account"
+    name = "Name"                    # or a list of fields: ["firstname", "lastname"]
+    number = "Client_Number__c"
+
 Field paths are dotted (``BillingAddress.street``); with ``prefix = "properties."`` at the
 top (HubSpot sources) plain names are looked up under ``properties`` and ``@id``,
 ``@createdAt`` reach the record's own keys. See docs/restore.md for every transform.
@@ -115,6 +120,8 @@ class Mapping_:
     prefix: str
     objects: list[ObjectRule]
     ignore: list[str] = field(default_factory=list)  # source fields never reported unmapped
+    #: Where a record's client is read for the error report: {stream, name, number}.
+    client: dict[str, Any] = field(default_factory=dict)
 
 
 def _fail(path: Path, where: str, message: str) -> MappingError:
@@ -226,6 +233,10 @@ def load_mapping(name_or_path: str | Path) -> Mapping_:
     if not isinstance(objects, list) or not objects:
         raise _fail(path, "the top", "at least one [[objects]] table is required")
     rules = [_object_rule(path, n, o) for n, o in enumerate(objects, 1)]
+    client = raw.get("client", {})
+    if not isinstance(client, dict) or (client and "stream" not in client):
+        raise _fail(path, "[client]", "name the client stream: stream = \"Account\"")
     return Mapping_(path=path, source=raw["source"], target=raw.get("target"),
                     prefix=str(raw.get("prefix", "")), objects=rules,
-                    ignore=[str(i) for i in raw.get("ignore", [])])
+                    ignore=[str(i) for i in raw.get("ignore", [])],
+                    client=dict(client))

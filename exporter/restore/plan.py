@@ -15,7 +15,8 @@ from exporter.restore.transforms import MISSING, TransformError, apply, flatten,
 from exporter.settings import did_you_mean
 from exporter.writer import FileItem, Link, ObjectInfo, Writer
 
-__all__ = ["Context", "Planned", "check_mapping", "order_rules", "plan_records"]
+__all__ = ["Context", "Planned", "check_mapping", "client_label", "order_rules",
+           "plan_records", "with_parents"]
 
 SAMPLE = 500  # records read per stream to learn its fields when no schema was archived
 
@@ -31,6 +32,9 @@ class Planned:
     file: FileItem | None = None
     file_hash: str | None = None
     error: str | None = None
+    #: What is left out of a record written all the same (a parent not restored): reported.
+    notes: list[str] = field(default_factory=list)
+    client: str = ""  # the client it belongs to ("name (number)"), for the error report
 
     def digest(self, with_deferred: list[Link] | None = None) -> str:
         links = sorted((ln.name, ln.to_object, ln.to_id) for ln in
@@ -314,6 +318,21 @@ def check_mapping(ctx: Context, rules: list[ObjectRule]) -> dict[str, list[str]]
     return unmapped
 
 
+def with_parents(ctx: Context, rules: list[ObjectRule]) -> list[ObjectRule]:
+    """The rules plus those of every parent they link to (``--only Medication__c`` restores
+    the clients its records belong to, or finds them already restored, never drops them)."""
+    out = list(rules)
+    for rule in out:  # grows while it is walked: parents of parents too
+        for link in rule.links:
+            try:
+                parent = ctx.parent_rule(link)
+            except MappingError:
+                continue  # check_mapping reports it, with every other problem
+            if parent not in out:
+                out.append(parent)
+    return [r for r in ctx.mapping.objects if r in out]
+
+
 def order_rules(ctx: Context, rules: list[ObjectRule]) -> list[ObjectRule]:
     """Parents before children (Kahn's algorithm over the links); a cycle is broken at the
     rule with the fewest waiting parents, whose links into the cycle are marked deferred
@@ -399,13 +418,40 @@ def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
             elif ctx.dry_run and ctx.would_restore(parent_rule, pid):
                 item.links.append(Link(link.name, parent_rule.object, "(new)", link.type_id))
             else:
-                item.error = (f"its {link.to_stream} {pid} ({link.name}) is not restored "
-                              "(not archived, filtered out, or failed)")
+                # Written without this link, never dropped: a later run links it once the
+                # parent is restored (the id map's hash covers the resolved links).
+                item.notes.append(f"written without its {link.to_stream} {pid} "
+                                  f"({link.name}): not restored (not archived, filtered out, "
+                                  "or failed)")
+        item.client = client_label(ctx, rule, rid, data)
         if item.error is None and info is not None:
             item.error = _invalid(info, item.fields)
         if item.error is None:
             item.file, item.file_hash = _file(ctx, rule, rid)
         yield item
+
+
+def client_label(ctx: Context, rule: ObjectRule, rid: str, data: Mapping[str, Any]) -> str:
+    """"Name (number)" of the client a record is about: the record itself when it is of
+    the mapping's client stream (``[client]``), else the parent its links point at."""
+    spec = ctx.mapping.client
+    if not spec:
+        return ""
+    record: Mapping[str, Any] | None = data if rule.stream == spec["stream"] else None
+    for link in rule.links:
+        if record is None and link.to_stream == spec["stream"]:
+            pid = ctx.parent_id(link, data, rule.stream)
+            record = ctx.parent(link.to_stream, pid) if pid else None
+    if record is None:
+        return ""
+    values = []
+    for k in ("name", "number"):
+        paths = spec.get(k) or []
+        got = [get_path(record, str(p), ctx.mapping.prefix)
+               for p in ([paths] if isinstance(paths, str) else paths)]
+        values.append(" ".join(str(v) for v in got if v not in (MISSING, None, "")))
+    parts = [v for v in values if v]
+    return f"{parts[0]} ({parts[1]})" if len(parts) == 2 else "".join(parts)
 
 
 def _invalid(info: ObjectInfo, fields: Mapping[str, Any]) -> str | None:
