@@ -28,7 +28,7 @@ from exporter.restore.target import build_writer
 from exporter.sources import build_connector
 from exporter.sync import run_sync
 from sandbox import Sandbox
-from tests.restore_support import hubspot_client
+from tests.restore_support import hubspot_client, salesforce
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_RETRY = {"base_delay": 0.01, "max_delay": 5.0}
@@ -201,3 +201,64 @@ def test_only_restores_the_parents_its_records_link_to(tmp_path: Path) -> None:
             "duplicates": 0, "wrong_links": 0, "missing": 0}
         care_plans = hubspot_records(dst, "care_recipients", [])
         assert care_plans == []  # not asked for, and no record asked for links to one
+
+
+def test_a_value_outside_the_options_goes_to_a_text_field_and_keeps_the_care_plan(
+        tmp_path: Path) -> None:
+    with Sandbox(clients=4, seed=1) as src, Sandbox(clients=0, seed=2) as dst:
+        archive = _synced(tmp_path, src)
+        pid, plan = next(iter(archive.records("salesforce", "Care_Plan__c")))
+        run = archive.begin_run()
+        archive.put_batch(run, "salesforce", "Care_Plan__c", [
+            (pid, {**plan, "Code_Status__c": "DNR (verbal order)"})])
+        archive.finish_run(run, "ok")
+        writer = build_writer("hs", {**dst.source_configs(tmp_path / "s2")["hubspot"],
+                                     "retry": FAST_RETRY}, tmp_path / "c.toml")
+        report = run_restore(archive, writer, load_mapping("salesforce_to_hubspot"),
+                             target="hs")
+        assert report.status == "ok", report.errors[:3]
+        assert check_hubspot(archive, dst) == {"duplicates": 0, "wrong_links": 0,
+                                               "missing": 0}
+        found = json.loads(hubspot_client(dst).crm.objects.batch_api.read(
+            "care_recipients", {"idProperty": "source_record_id",
+                                "inputs": [{"id": f"salesforce/Care_Plan__c/{pid}"}],
+                                "properties": ["code_status", "code_status_other",
+                                               "access_notes", "safety_notes"]},
+            _preload_content=False).data)["results"][0]["properties"]
+        assert found["code_status_other"] == "DNR (verbal order)"
+        assert not found.get("code_status")
+        assert (found["access_notes"], found["safety_notes"]) == (
+            plan["Access_Notes__c"], plan["Safety_Notes__c"])
+
+
+def test_a_diet_too_long_for_salesforce_is_left_out_and_the_care_plan_written(
+        tmp_path: Path) -> None:
+    with Sandbox(clients=4, seed=1) as src, Sandbox(clients=0, seed=2) as dst:
+        archive, _ = Archive.create(tmp_path / "a.db", key_file=tmp_path / "a.key")
+        table = src.source_configs(tmp_path / "s1")["hubspot"]
+        assert run_sync(archive, {"hubspot": build_connector(
+            "hubspot", table, tmp_path / "c.toml")}).status == "ok"
+        cid, care = next(iter(archive.records("hubspot", "care_recipients")))
+        long_diet = "Soft, low-salt diet; " * 20  # over Salesforce's 255 characters
+        run = archive.begin_run()
+        archive.put_batch(run, "hubspot", "care_recipients", [
+            (cid, {**care, "properties": {**care["properties"], "diet": long_diet}})])
+        archive.finish_run(run, "ok")
+        writer = build_writer("sf", {**dst.source_configs(tmp_path / "s2")["salesforce"],
+                                     "retry": FAST_RETRY}, tmp_path / "c.toml")
+        errors = tmp_path / "errors.csv"
+        report = run_restore(archive, writer, load_mapping("hubspot_to_salesforce"),
+                             target="sf", errors_path=errors)
+        assert report.status == "partial" and report.total("failed") == 0
+        plans = salesforce(dst).query_all(
+            "SELECT Id, Name, Diet__c, Client__r.Client_Number__c FROM Care_Plan__c")["records"]
+        number = care["properties"]["client_number"]
+        mine = [p for p in plans if p["Client__r"]["Client_Number__c"] == number]
+        assert len(mine) == 1 and mine[0]["Diet__c"] is None
+        assert len(plans) == sum(1 for _ in archive.records("hubspot", "care_recipients"))
+        rows = list(csv.DictReader(errors.open(encoding="utf-8")))
+        assert [(r["source_stream"], r["source_id"]) for r in rows] == [
+            ("care_recipients", cid)]
+        assert "written without Diet__c" in rows[0]["message"]
+        assert "STRING_TOO_LONG" in rows[0]["message"]
+        assert rows[0]["client"].endswith(f"({number})")

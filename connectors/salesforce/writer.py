@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
@@ -32,6 +33,11 @@ __all__ = ["SalesforceWriter"]
 COLLECTION_MAX = 200
 FILE_BYTES = 4 << 20  # file bytes per create call (base64 makes them a third bigger)
 READ_IDS = 200
+#: Refusals about a field's value alone: the record is written again without that field.
+VALUE_ERRORS = frozenset({"STRING_TOO_LONG", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                          "INVALID_EMAIL_ADDRESS", "NUMBER_OUTSIDE_VALID_RANGE",
+                          "INVALID_TYPE_ON_FIELD_IN_RECORD", "INVALID_FIELD_FOR_INSERT_UPDATE",
+                          "MALFORMED_ID"})
 
 
 def _quote(value: Any) -> str:
@@ -140,6 +146,8 @@ class SalesforceWriter(Writer):
     @staticmethod
     def _results(items: list[WriteItem], answers: list[dict[str, Any]],
                  upsert: bool = False) -> list[WriteResult]:
+        """One result per record (sObject Collections answer in input order). A refusal
+        that is only about some fields' values names them in ``refused``."""
         out = []
         for item, ans in zip(items, answers, strict=False):
             if ans.get("success"):
@@ -150,11 +158,41 @@ class SalesforceWriter(Writer):
                 message = "; ".join(f"{e.get('statusCode', 'ERROR')}: {e.get('message', '')}"
                                     + (f" ({', '.join(e['fields'])})" if e.get("fields") else "")
                                     for e in errs)
-                out.append(WriteResult(item.key, error=f"Salesforce: {message}"))
+                refused = {f: f"Salesforce: {e.get('statusCode')}: {e.get('message', '')}"
+                           for e in errs for f in e.get("fields") or []}
+                if not all(e.get("statusCode") in VALUE_ERRORS and e.get("fields")
+                           for e in errs):
+                    refused = {}
+                out.append(WriteResult(item.key, error=f"Salesforce: {message}",
+                                       refused=refused))
         return out
 
     def write(self, obj: str, items: list[WriteItem],
               match: list[str] | None = None) -> list[WriteResult]:
+        """Writes the batch; records refused only for some fields' values (too long, not
+        in a restricted picklist) are written again without those fields: partial records,
+        never dropped ones, the refused fields and Salesforce's messages reported."""
+        results = self._write(obj, items, match)
+        info = self.describe(obj)
+        keep = {info.upsert} if info is not None and info.upsert else set()
+        by_key = {i.key: i for i in items}
+        again: dict[str, tuple[WriteItem, dict[str, str]]] = {}
+        for r in results:
+            item = by_key.get(r.key)
+            links = {ln.name for ln in item.links} if item is not None else set()
+            if item is not None and r.error and r.refused and not (set(r.refused)
+                                                                   & (keep | links)):
+                again[r.key] = (replace(item, fields={k: v for k, v in item.fields.items()
+                                                      if k not in r.refused}), r.refused)
+        if not again:
+            return results
+        retried = self._write(obj, [i for i, _r in again.values()], match)
+        for r in retried:
+            r.refused = again[r.key][1] if not r.error else {}
+        return [r for r in results if r.key not in again] + retried
+
+    def _write(self, obj: str, items: list[WriteItem],
+               match: list[str] | None = None) -> list[WriteResult]:
         info = self.describe(obj)
         results: list[WriteResult] = []
         if info is not None and info.upsert is not None:

@@ -10,6 +10,7 @@ A mapping is a TOML file (bundled ones are in ``exporter/restore/mappings/``):
     object = "contacts"              # target object
     key = "source_record_id"         # unique property to find restored records on a re-run
     where = { Status__c = ["Active", "Discharged"] }   # optional record filter
+    unlisted = { code_status = "code_status_other" }  # values outside the options go here
     [objects.fields]
     phone = "Phone"                                    # rename
     firstname = { from = "Name", split = " ", part = "first" }
@@ -106,6 +107,8 @@ class ObjectRule:
     create_fields: dict[str, str] = field(default_factory=dict)  # custom fields to create
     all_fields: bool = False  # any->CSV: every field of the record, flattened
     unique: dict[str, str] = field(default_factory=dict)  # unique field -> where repeats go
+    #: option field -> text field for values outside the target's options (else left out)
+    unlisted: dict[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -175,7 +178,7 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
         raise _fail(path, f"[[objects]] number {n}", "stream and object are required")
     where = f"[[objects]] {raw['stream']} -> {raw['object']}"
     known = {"stream", "object", "fields", "links", "key", "match", "where", "file",
-             "create_fields", "all_fields", "unique"}
+             "create_fields", "all_fields", "unique", "unlisted"}
     for k in raw:
         if k not in known:
             raise _fail(path, where, f"unknown setting '{k}'" + did_you_mean(k, known))
@@ -200,7 +203,8 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
                       key=raw.get("key"), match=list(raw.get("match", [])), where=filt,
                       file=raw.get("file"), create_fields=dict(raw.get("create_fields", {})),
                       all_fields=bool(raw.get("all_fields", False)),
-                      unique=dict(raw.get("unique", {})))
+                      unique=dict(raw.get("unique", {})),
+                      unlisted=dict(raw.get("unlisted", {})))
 
 
 def bundled_mappings() -> dict[str, Path]:

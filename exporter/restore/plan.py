@@ -251,7 +251,7 @@ class _MappingCheck:
             targets.append(rule.key)
         targets += [ln.name for ln in rule.links if ln.type_id is None
                     and ln.name in info.fields]
-        targets += list(rule.unique.values())
+        targets += list(rule.unique.values()) + list(rule.unlisted.values())
         for name in targets:
             if name not in info.fields and name not in rule.create_fields:
                 problems.append(f"{where}: the target object {rule.object} has no field "
@@ -425,7 +425,8 @@ def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
                                   "or failed)")
         item.client = client_label(ctx, rule, rid, data)
         if item.error is None and info is not None:
-            item.error = _invalid(info, item.fields)
+            _fit_options(info, rule, item)
+            item.error = _required_missing(info, item.fields)
         if item.error is None:
             item.file, item.file_hash = _file(ctx, rule, rid)
         yield item
@@ -454,16 +455,29 @@ def client_label(ctx: Context, rule: ObjectRule, rid: str, data: Mapping[str, An
     return f"{parts[0]} ({parts[1]})" if len(parts) == 2 else "".join(parts)
 
 
-def _invalid(info: ObjectInfo, fields: Mapping[str, Any]) -> str | None:
-    """Why the target would refuse these fields (required, picklist options), if it would."""
+def _fit_options(info: ObjectInfo, rule: ObjectRule, item: Planned) -> None:
+    """A value outside the target's options (a picklist, an enumeration) never drops the
+    record: it goes to the rule's text field for it (``unlisted``), or is left out and
+    reported."""
+    fields = item.fields
     for name, allowed in info.options.items():
         value = fields.get(name)
         if value in (None, ""):
             continue
         values = str(value).split(";") if ";" in str(value) else [str(value)]
         bad = [v for v in values if v not in allowed]
-        if bad:
-            return f"{name} '{bad[0]}' is not one of the target's options"
+        if not bad:
+            continue
+        fields[name] = None
+        if name in rule.unlisted:
+            fields[rule.unlisted[name]] = value
+        else:
+            item.notes.append(f"written without {name}: '{bad[0]}' is not one of the "
+                              "target's options")
+
+
+def _required_missing(info: ObjectInfo, fields: Mapping[str, Any]) -> str | None:
+    """Why the target would refuse the record: a required field empty."""
     for name in info.required:
         if name in fields and fields[name] in (None, ""):
             return f"{name} is required by the target but empty"
