@@ -133,6 +133,12 @@ class Writer:
         """The settings whose values are secrets (resolved from env, keyring or a file)."""
         return tuple(s.name for s in cls.settings if s.secret)
 
+    def identity(self) -> str:
+        """The target's own identity (a HubSpot portal id, a Salesforce org id, a folder's
+        full path), which keys the id map with the configured name: the same name pointed
+        at another portal starts afresh. '' when the target has none to tell."""
+        return ""
+
     def objects(self) -> list[str]:
         """The objects the target has (for suggestions in mapping errors)."""
         return []

@@ -262,3 +262,52 @@ def test_a_diet_too_long_for_salesforce_is_left_out_and_the_care_plan_written(
         assert "written without Diet__c" in rows[0]["message"]
         assert "STRING_TOO_LONG" in rows[0]["message"]
         assert rows[0]["client"].endswith(f"({number})")
+
+
+def test_the_same_name_pointed_at_a_new_empty_portal_restores_everything_again(
+        tmp_path: Path) -> None:
+    mapping = load_mapping("salesforce_to_hubspot")
+    with Sandbox(clients=4, seed=1) as src, Sandbox(clients=0, seed=2) as old, \
+            Sandbox(clients=0, seed=3) as new:
+        archive = _synced(tmp_path, src)
+
+        def restore(sb: Sandbox) -> Any:
+            writer = build_writer("hs", {**sb.source_configs(tmp_path / "s2")["hubspot"],
+                                         "retry": FAST_RETRY}, tmp_path / "c.toml")
+            return run_restore(archive, writer, mapping, target="hs")
+
+        first = restore(old)
+        total = first.total("created")
+        assert first.status == "ok" and total > 50
+        moved = restore(new)  # the same target name, now a new, empty portal
+        assert (moved.total("created"), moved.total("unchanged")) == (total, 0)
+        assert check_hubspot(archive, new) == {"duplicates": 0, "wrong_links": 0,
+                                               "missing": 0}
+        back = restore(old)  # and back: that portal's own map is still there
+        assert (back.total("created"), back.total("unchanged")) == (0, total)
+        assert archive.id_map_identities("hs") == [
+            f"hubspot:portal/{old.hubspot.portal_id}", f"hubspot:portal/{new.hubspot.portal_id}"]
+
+
+def test_an_id_map_from_before_identities_is_adopted_only_by_the_portal_holding_it(
+        tmp_path: Path) -> None:
+    mapping = load_mapping("salesforce_to_hubspot")
+    with Sandbox(clients=3, seed=1) as src, Sandbox(clients=0, seed=2) as old, \
+            Sandbox(clients=0, seed=3) as new:
+        archive = _synced(tmp_path, src)
+
+        def restore(sb: Sandbox) -> Any:
+            writer = build_writer("hs", {**sb.source_configs(tmp_path / "s2")["hubspot"],
+                                         "retry": FAST_RETRY}, tmp_path / "c.toml")
+            return run_restore(archive, writer, mapping, target="hs")
+
+        total = restore(old).total("created")
+        with archive.transaction():  # as a format-2 archive's rows come out of the migration
+            archive.conn.execute("UPDATE id_map SET target_identity = ''")
+        assert restore(new).total("created") == total  # the new portal holds none of them
+        assert archive.id_map_identities("hs") == ["", f"hubspot:portal/{new.hubspot.portal_id}"]
+        with archive.transaction():
+            archive.conn.execute("DELETE FROM id_map WHERE target_identity != ''")
+        again = restore(old)  # the portal that holds them adopts them
+        assert (again.total("created"), again.total("unchanged")) == (0, total)
+        assert archive.id_map_identities("hs") == [f"hubspot:portal/{old.hubspot.portal_id}"]

@@ -83,6 +83,30 @@ class HubSpotWriter(Writer):
         self.client = HubSpotClient.from_settings(config, secrets, WRITING, policy, self.log)
         self._infos: dict[str, ObjectInfo] = {}
         self._unique: dict[str, list[str]] = {}  # object -> its unique properties
+        self._identity: str | None = None
+
+    def identity(self) -> str:
+        """The portal id (``GET /account-info/v3/details``, through the SDK's generic
+        request: it has no account-info API of its own)."""
+        if self._identity is None:
+            def details() -> Any:
+                response = self.client.sdk.api_request({
+                    "method": "GET", "path": "/account-info/v3/details",
+                    "base_url": self.client.base_url})
+                self.client.requests += 1
+                if response.status_code in (401, 403):
+                    raise AuthError("HubSpot refused the token while reading the account id; "
+                                    "check the private app's token.")
+                response.raise_for_status()
+                return response.json()
+
+            try:
+                body = self.client.policy.call("Reading the HubSpot account id", details)
+            except (OSError, ValueError) as exc:  # requests' errors are OSErrors
+                raise SourceError("HubSpot did not tell its account id; try again later.") \
+                    from exc
+            self._identity = f"hubspot:portal/{body['portalId']}"
+        return self._identity
 
     # -- describe and properties -----------------------------------------------------------
 

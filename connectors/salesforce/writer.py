@@ -94,6 +94,11 @@ class SalesforceWriter(Writer):
         that follows an answer which may have been applied (5xx, dropped connection)."""
         return self.client.rest(what, path, method, body, before_retry=maybe_applied)
 
+    def identity(self) -> str:
+        """The org id, the part of the session id before its '!' (no extra call)."""
+        org = str(self.client.sf.session_id or "").split("!", 1)[0]
+        return f"salesforce:org/{org[:15]}" if org.startswith("00D") else ""
+
     # -- describe --------------------------------------------------------------------------
 
     def objects(self) -> list[str]:

@@ -38,7 +38,7 @@ from exporter.settings import did_you_mean
 from exporter.writer import Link, WriteItem, Writer, WriteResult, chunks
 
 __all__ = ["ErrorRow", "ObjectReport", "RestoreProgress", "RestoreReport", "expand",
-           "run_restore", "select_rules"]
+           "run_restore", "select_rules", "target_identity"]
 
 log = logging.getLogger("exporter.restore")
 
@@ -267,7 +267,7 @@ class _Run:
                  if tid is None and p.source_id not in ids
                  and (create_pending or p.file is not None)]
         if fresh:
-            archive.put_id_map(self.ctx.target, fresh, self.run_id)
+            archive.put_id_map(self.ctx.target, fresh, self.run_id, self.ctx.identity)
             for e in fresh:
                 ids[e.source_id] = e
         try:
@@ -301,8 +301,8 @@ class _Run:
             done.append(self.entry(rule, p.source_id, result.target_id,
                                    p.digest(self._resolved(p))))
         with archive.transaction():
-            archive.put_id_map(self.ctx.target, done, self.run_id)
-            archive.drop_id_map(self.ctx.target, refused)
+            archive.put_id_map(self.ctx.target, done, self.run_id, self.ctx.identity)
+            archive.drop_id_map(self.ctx.target, refused, self.ctx.identity)
         for e in done:
             ids[e.source_id] = e
 
@@ -334,7 +334,8 @@ class _Run:
                     continue
                 rep.linked += 1
                 done.append(self.entry(rule, p.source_id, tid, p.digest(links)))
-            self.ctx.archive.put_id_map(self.ctx.target, done, self.run_id)
+            self.ctx.archive.put_id_map(self.ctx.target, done, self.run_id,
+                                        self.ctx.identity)
             for e in done:
                 ids[e.source_id] = e
 
@@ -348,6 +349,27 @@ def _write_errors(path: Path, errors: list[ErrorRow]) -> None:
     csv.writer(buf).writerows(lines)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_private_file(path, buf.getvalue().encode("utf-8"))
+
+
+def target_identity(archive: Archive, writer: Writer, target: str, adopt: bool) -> str:
+    """The identity the id map of ``target`` is read under: the writer's identity of its
+    target. Rows of this name written before format 3 (identity '') stand for this target
+    only when it holds a sample of their records (the same portal as before: adopted when
+    ``adopt``, else read as they are); a new, empty portal under the old name starts afresh."""
+    identity = writer.identity()
+    if not identity or archive.id_map_identities(target) != [""]:
+        return identity
+    legacy = [e for e in archive.id_map(target, identity="") if e.target_id]
+    if not legacy:
+        return identity
+    obj = legacy[0].target_object
+    sample = [str(e.target_id) for e in legacy if e.target_object == obj][:20]
+    if len(writer.read(obj, sample, [], {})) != len(sample):
+        return identity
+    if not adopt:
+        return ""
+    archive.adopt_id_map(target, identity)
+    return identity
 
 
 def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: str,
@@ -365,7 +387,8 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
     mapping = expand(mapping, archive, source)
     rules = select_rules(mapping, only)
     run_as_of = archive.resolve_as_of(as_of)
-    ctx = Context(archive, mapping, writer, target, run_as_of, dry_run=dry_run)
+    ctx = Context(archive, mapping, writer, target, run_as_of, dry_run=dry_run,
+                  identity=target_identity(archive, writer, target, adopt=not dry_run))
     report = RestoreReport(target, mapping.path.name, dry_run=dry_run)
     chosen = rules
     rules = with_parents(ctx, rules)

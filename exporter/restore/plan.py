@@ -54,6 +54,7 @@ class Context:
     target: str
     as_of: int | None = None
     dry_run: bool = False  # parents that would be created count as restored
+    identity: str = ""  # the target's own identity (Writer.identity): keys the id map
     infos: dict[str, ObjectInfo] = field(default_factory=dict)
     ids: dict[tuple[str, str], dict[str, IdMapEntry]] = field(default_factory=dict)
     _parents: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -82,7 +83,7 @@ class Context:
         key = (stream, obj)
         if key not in self.ids:
             self.ids[key] = {e.source_id: e for e in self.archive.id_map(
-                self.target, self.source, stream, obj)}
+                self.target, self.source, stream, obj, identity=self.identity)}
         return self.ids[key]
 
     def parent(self, stream: str, record_id: str) -> Mapping[str, Any] | None:

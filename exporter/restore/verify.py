@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.archive import Archive, IdMapEntry
-from exporter.restore.engine import expand, select_rules
+from exporter.restore.engine import expand, select_rules, target_identity
 from exporter.restore.mapping import Mapping_, ObjectRule
 from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
 from exporter.restore.transforms import TransformError, parse_when
@@ -190,7 +190,8 @@ def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, targe
     """Compare every mapped record with what the target holds now."""
     mapping = expand(mapping, archive, source)
     rules = select_rules(mapping, only)
-    ctx = Context(archive, mapping, writer, target, archive.resolve_as_of(as_of))
+    ctx = Context(archive, mapping, writer, target, archive.resolve_as_of(as_of),
+                  identity=target_identity(archive, writer, target, adopt=False))
     check_mapping(ctx, rules)
     verifier = _Verifier(ctx, writer, keep)
     for rule in order_rules(ctx, rules):

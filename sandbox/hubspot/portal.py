@@ -50,6 +50,8 @@ class PortalAPI(Emulator):
         #: HubSpot answers batch calls in any order; off by default so that answers are
         #: reproducible, on to check that a client matches results by id, never by position.
         self.shuffle_answers = False
+        #: The portal's id (account-info): one per portal; tests set it to stand for another.
+        self.portal_id = 40_000_000 + agency.seed
         self._shuffler = random.Random(agency.seed)
         self._rate_lock = threading.Lock()
         self._second = 0
