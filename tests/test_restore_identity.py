@@ -311,3 +311,47 @@ def test_an_id_map_from_before_identities_is_adopted_only_by_the_portal_holding_
         again = restore(old)  # the portal that holds them adopts them
         assert (again.total("created"), again.total("unchanged")) == (0, total)
         assert archive.id_map_identities("hs") == [f"hubspot:portal/{old.hubspot.portal_id}"]
+
+
+def test_a_changed_physician_replaces_the_old_association(tmp_path: Path) -> None:
+    mapping = load_mapping("salesforce_to_hubspot")
+    with Sandbox(clients=6, seed=1) as src, Sandbox(clients=0, seed=2) as dst:
+        archive = _synced(tmp_path, src)
+        writer = build_writer("hs", {**dst.source_configs(tmp_path / "s2")["hubspot"],
+                                     "retry": FAST_RETRY}, tmp_path / "c.toml")
+        assert run_restore(archive, writer, mapping, target="hs").status == "ok"
+        physicians = [pid for pid, _d in archive.records("salesforce", "Physician__c")]
+        aid, client = next(iter(archive.records("salesforce", "Account")))
+        other = next(p for p in physicians if p != client["Primary_Physician__c"])
+        run = archive.begin_run()  # the client's physician changed
+        archive.put_batch(run, "salesforce", "Account", [
+            (aid, {**client, "Primary_Physician__c": other})])
+        archive.finish_run(run, "ok")
+        again = run_restore(archive, writer, mapping, target="hs")
+        assert (again.status, again.total("updated")) == ("ok", 1)
+        assert check_hubspot(archive, dst) == {"duplicates": 0, "wrong_links": 0,
+                                               "missing": 0}  # the new physician only
+
+
+def test_verify_reports_an_association_the_source_does_not_have(tmp_path: Path) -> None:
+    from exporter.restore import verify_restore
+
+    mapping = load_mapping("salesforce_to_hubspot")
+    with Sandbox(clients=4, seed=1) as src, Sandbox(clients=0, seed=2) as dst:
+        archive = _synced(tmp_path, src)
+        writer = build_writer("hs", {**dst.source_configs(tmp_path / "s2")["hubspot"],
+                                     "retry": FAST_RETRY}, tmp_path / "c.toml")
+        assert run_restore(archive, writer, mapping, target="hs").status == "ok"
+        assert verify_restore(archive, writer, mapping, target="hs").stale_links == 0
+        contacts = {r["properties"]["source_record_id"]: r
+                    for r in hubspot_records(dst, "contacts", ["companies"])}
+        aid, _client = next(iter(archive.records("salesforce", "Account")))
+        mine = contacts[f"salesforce/Account/{aid}"]
+        linked = {a["id"] for a in mine["associations"]["companies"]["results"]}
+        other = next(r["id"] for r in hubspot_records(dst, "companies", [])
+                     if r["id"] not in linked)
+        hubspot_client(dst).crm.associations.v4.basic_api.create_default(
+            "contacts", mine["id"], "companies", other)
+        check = verify_restore(archive, writer, mapping, target="hs")
+        assert check.stale_links == 1 and check.record_rate < 100.0
+        assert "1 stale references" in check.summary()

@@ -183,9 +183,29 @@ class HubSpotWriter(Writer):
         for batch in chunks(todo, UPSERT_BATCH):
             self._upsert(obj, key, batch, results, extra, refused)
         self._without_refused(obj, key, todo, results, extra, refused)
-        self._associate(obj, [i for i in items if i.key in results
-                              and results[i.key].target_id], results)
+        written = [i for i in items if i.key in results and results[i.key].target_id]
+        self._unlink_stale(obj, [i for i in written if i.target_id is not None])
+        self._associate(obj, written, results)
         return list(results.values())
+
+    def _unlink_stale(self, obj: str, updates: list[WriteItem]) -> None:
+        """A changed link replaces the old one: an updated record's associations to an object
+        it links to now, other than the records it links to, are removed (v4 batch/archive),
+        so a client whose physician changed is not left with both."""
+        wanted: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for item in updates:
+            for link in item.links:
+                wanted[link.to_object][str(item.target_id)].add(link.to_id)
+        for to_object, per in wanted.items():
+            current = self.read_links(obj, list(per), to_object)
+            stale = [{"from": {"id": rid}, "to": [{"id": t} for t in current.get(rid, [])
+                                                  if t not in keep]}
+                     for rid, keep in per.items()
+                     if any(t not in keep for t in current.get(rid, []))]
+            for batch in chunks(stale, ASSOC_BATCH):
+                self.client.call_json(f"Removing replaced HubSpot {obj} associations",
+                                      self.client.assoc_batch.archive, obj, to_object,
+                                      {"inputs": batch})
 
     def _without_refused(self, obj: str, key: str, items: list[WriteItem],
                          results: dict[str, WriteResult], extra: Mapping[str, dict[str, str]],

@@ -37,6 +37,7 @@ class VerifyReport:
     fields_matching: int = 0
     links: int = 0
     links_matching: int = 0
+    stale_links: int = 0  # associations or lookups to records the source no longer links to
     per_object: dict[str, tuple[int, int]] = field(default_factory=dict)
     mismatches: list[Mismatch] = field(default_factory=list)
 
@@ -53,7 +54,8 @@ class VerifyReport:
         return (f"{self.records_matching} of {self.records} records match "
                 f"({self.record_rate:.1f}%); {self.fields_matching + self.links_matching} of "
                 f"{self.fields + self.links} fields and references match "
-                f"({self.field_rate:.1f}%)")
+                f"({self.field_rate:.1f}%)"
+                + (f"; {self.stale_links} stale references" if self.stale_links else ""))
 
 
 def _number(value: Any) -> float | None:
@@ -181,7 +183,24 @@ class _Verifier:
                 ok = False
                 self.miss(Mismatch(rule.object, p.source_id, tid, ln.name, ln.to_id,
                                    links.get(ln.name)))
-        return ok
+        return self.stale(rule, p, tid, links) and ok
+
+    def stale(self, rule: ObjectRule, p: Planned, tid: str | None,
+              links: Mapping[str, Any]) -> bool:
+        """References the target holds beyond those the source has (an old physician left
+        beside the new one): each a mismatch."""
+        expected: dict[str, set[str]] = {}
+        for ln in p.links:
+            expected.setdefault(ln.to_object, set()).add(ln.to_id)
+        by_name = {ln.name: ln.to_object for ln in p.links}
+        extra = {name: sorted(set(links.get(name) or []) - expected[obj])
+                 for name, obj in by_name.items()}
+        for name, ids in extra.items():
+            if ids:
+                self.report.stale_links += len(ids)
+                self.miss(Mismatch(rule.object, p.source_id, tid, name,
+                                   sorted(expected[by_name[name]]), links.get(name)))
+        return not any(extra.values())
 
 
 def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: str,
