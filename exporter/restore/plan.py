@@ -382,6 +382,16 @@ def _file(ctx: Context, rule: ObjectRule, rid: str) -> tuple[FileItem | None, st
     return FileItem(name, info.size, lambda: ctx.archive.read_file(sha), info.media_type), sha
 
 
+def _whole(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Every field of a record, flattened; the fields of a ``properties`` object (HubSpot's)
+    under their own names ("firstname", not "properties.firstname") where none clashes."""
+    flat = flatten(data)
+    inner = {k[len("properties."):]: v for k, v in flat.items() if k.startswith("properties.")}
+    if set(inner) & set(flat):
+        return dict(flat)
+    return {**{k: v for k, v in flat.items() if not k.startswith("properties.")}, **inner}
+
+
 def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
     """Each selected record of the rule's stream as a payload, or with ``error`` set."""
     info = ctx.infos.get(rule.object)
@@ -390,7 +400,7 @@ def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
         item = Planned(rid)
         try:
             if rule.all_fields:
-                item.fields = {k: v for k, v in flatten(data).items()}
+                item.fields = _whole(data)
             else:
                 for f in rule.fields:
                     item.fields[f.target] = apply(f, data, prefix, ctx.parent)
