@@ -367,7 +367,7 @@ def order_rules(ctx: Context, rules: list[ObjectRule]) -> list[ObjectRule]:
 def _file(ctx: Context, rule: ObjectRule, rid: str) -> tuple[FileItem | None, str | None]:
     if rule.file is None:
         return None, None
-    files = ctx.archive.files_of(ctx.source, rule.stream, rid)
+    files = ctx.archive.files_of(ctx.source, rule.stream, rid, ctx.as_of)
     sha = files.get(rule.file) if rule.file != "*" else next(iter(sorted(files.values())),
                                                               None)
     if sha is None:
