@@ -159,6 +159,11 @@ class Writer:
         without a key (to look up creates a failed call may have applied before a retry)."""
         raise NotImplementedError
 
+    def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
+        """Archive or delete records whose source was deleted (``keys[i]`` is echoed in the
+        result for ``target_ids[i]``); a record already gone counts as removed."""
+        raise NotImplementedError(f"A {self.name or 'this'} target cannot remove records.")
+
     def link(self, obj: str, items: list[WriteItem]) -> list[WriteResult]:
         """Add references to records already written (the second pass for cycles)."""
         raise NotImplementedError

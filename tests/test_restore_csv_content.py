@@ -42,3 +42,28 @@ def test_any_to_csv_writes_a_bom_plain_labels_and_formula_safe_cells(
     again = run_restore(archive, CsvWriter("files", {"path": str(out)}, {}), mapping,
                         target="files")
     assert (again.total("created"), again.total("updated")) == (0, 0)
+
+
+def test_deleted_records_leave_the_csv_files_unless_kept(archive: Archive,
+                                                         tmp_path: Path) -> None:
+    run = archive.begin_run()
+    archive.put_batch(run, "hubspot", "contacts", [*CONTACTS, ("102", {
+        "id": "102", "properties": {"firstname": "Ada"}})])
+    archive.finish_run(run, "ok")
+    out = tmp_path / "csv"
+    mapping = load_mapping("any_to_csv")
+    run_restore(archive, CsvWriter("files", {"path": str(out)}, {}), mapping, target="files")
+    run = archive.begin_run()
+    archive.tombstone(run, "hubspot", "contacts", ["102"])
+    archive.finish_run(run, "ok")
+
+    def ids() -> list[str]:
+        with (out / "contacts.csv").open(encoding="utf-8-sig", newline="") as fh:
+            return [r["id"] for r in csv.DictReader(fh)]
+
+    run_restore(archive, CsvWriter("files", {"path": str(out)}, {}), mapping, target="files",
+                deletions="keep")
+    assert ids() == ["101", "102"]
+    report = run_restore(archive, CsvWriter("files", {"path": str(out)}, {}), mapping,
+                         target="files", deletions="delete")
+    assert report.total("deleted") == 1 and ids() == ["101"]

@@ -355,3 +355,36 @@ def test_verify_reports_an_association_the_source_does_not_have(tmp_path: Path) 
         check = verify_restore(archive, writer, mapping, target="hs")
         assert check.stale_links == 1 and check.record_rate < 100.0
         assert "1 stale references" in check.summary()
+
+
+def test_deletions_reach_the_target_as_its_inactive_or_archived_state(tmp_path: Path) -> None:
+    mapping = load_mapping("salesforce_to_hubspot")
+    with Sandbox(clients=4, seed=1) as src, Sandbox(clients=0, seed=2) as dst:
+        archive = _synced(tmp_path, src)
+        writer = build_writer("hs", {**dst.source_configs(tmp_path / "s2")["hubspot"],
+                                     "retry": FAST_RETRY}, tmp_path / "c.toml")
+        assert run_restore(archive, writer, mapping, target="hs").status == "ok"
+        med, _m = next(iter(archive.records("salesforce", "Medication__c")))
+        allergy, _a = next(iter(archive.records("salesforce", "Allergy__c")))
+        run = archive.begin_run()  # a medication stopped, an allergy struck off
+        archive.tombstone(run, "salesforce", "Medication__c", [med])
+        archive.tombstone(run, "salesforce", "Allergy__c", [allergy])
+        archive.finish_run(run, "ok")
+        kept = run_restore(archive, writer, mapping, target="hs", deletions="keep")
+        assert kept.total("deleted") == 0
+        plan = run_restore(archive, writer, mapping, target="hs", dry_run=True)
+        assert plan.total("deleted") == 2
+        report = run_restore(archive, writer, mapping, target="hs")
+        assert (report.status, report.total("deleted")) == ("ok", 2)
+        notes = {r["properties"]["source_record_id"]: r["id"]
+                 for r in hubspot_records(dst, "notes", [])}
+        assert f"salesforce/Allergy__c/{allergy}" not in notes  # archived in HubSpot
+        found = json.loads(hubspot_client(dst).crm.objects.batch_api.read(
+            "notes", {"inputs": [{"id": notes[f"salesforce/Medication__c/{med}"]}],
+                      "properties": ["medication_active"]}, _preload_content=False).data)
+        assert found["results"][0]["properties"]["medication_active"] == "false"
+        assert check_hubspot(archive, dst) == {"duplicates": 0, "wrong_links": 0,
+                                               "missing": 0}
+        again = run_restore(archive, writer, mapping, target="hs")
+        assert (again.total("deleted"), again.total("created"), again.total("updated")) == (
+            0, 0, 0)

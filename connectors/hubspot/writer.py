@@ -357,6 +357,15 @@ class HubSpotWriter(Writer):
                     for item, _link in batch:
                         res[item.key] = WriteResult(item.key, error=f"associations: {exc}")
 
+    def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
+        """Archives the records (HubSpot's own archived state: restorable for 90 days);
+        archiving one already archived or gone is not an error."""
+        for batch in chunks(target_ids, UPSERT_BATCH):
+            self.client.call_json(f"Archiving {len(batch)} HubSpot {obj}",
+                                  self.client.objects_batch.archive, obj,
+                                  {"inputs": [{"id": i} for i in batch]})
+        return [WriteResult(k, t) for k, t in zip(keys, target_ids, strict=True)]
+
     def link(self, obj: str, items: list[WriteItem]) -> list[WriteResult]:
         results = {i.key: WriteResult(i.key, i.target_id) for i in items}
         self._associate(obj, items, results)

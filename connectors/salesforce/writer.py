@@ -33,6 +33,7 @@ __all__ = ["SalesforceWriter"]
 COLLECTION_MAX = 200
 FILE_BYTES = 4 << 20  # file bytes per create call (base64 makes them a third bigger)
 READ_IDS = 200
+GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})  # deleted already
 #: Refusals about a field's value alone: the record is written again without that field.
 VALUE_ERRORS = frozenset({"STRING_TOO_LONG", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
                           "INVALID_EMAIL_ADDRESS", "NUMBER_OUTSIDE_VALID_RANGE",
@@ -240,6 +241,23 @@ class SalesforceWriter(Writer):
 
         results = send()
         return results + [WriteResult(k, tid, True) for k, tid in found.items()]
+
+    def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
+        """Deletes the records (into the org's recycle bin, Salesforce's archived state:
+        restorable there for 15 days); one already deleted counts as removed."""
+        results: list[WriteResult] = []
+        pairs = list(zip(keys, target_ids, strict=True))
+        for batch in chunks(pairs, COLLECTION_MAX):
+            ids = ",".join(t for _k, t in batch)
+            answers = self._call(f"delete {len(batch)} {obj}",
+                                 f"composite/sobjects?ids={ids}&allOrNone=false", "DELETE")
+            for (key, tid), ans in zip(batch, answers or [], strict=False):
+                codes = {e.get("statusCode") for e in ans.get("errors") or []}
+                if ans.get("success") or codes & GONE:
+                    results.append(WriteResult(key, tid))
+                else:
+                    results.append(self._results([WriteItem(key, {})], [ans])[0])
+        return results
 
     def link(self, obj: str, items: list[WriteItem]) -> list[WriteResult]:
         results: list[WriteResult] = []

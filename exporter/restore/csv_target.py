@@ -144,6 +144,14 @@ class CsvWriter(Writer):
         self._save(obj)
         return results
 
+    def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
+        """Takes the rows out of the file (a folder of CSVs has no archived state)."""
+        rows = self._table(obj)[1]
+        for tid in target_ids:
+            rows.pop(tid, None)
+        self._save(obj)
+        return [WriteResult(k, t) for k, t in zip(keys, target_ids, strict=True)]
+
     def link(self, obj: str, items: list[WriteItem]) -> list[WriteResult]:
         return self.write(obj, items)
 

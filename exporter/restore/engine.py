@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from exporter.archive import Archive, IdMapEntry
 from exporter.errors import AuthError, MappingError, QuotaExhausted, SourceError
 from exporter.keys import write_private_file
+from exporter.restore.deletions import DELETION_MODES, carry_deletions, deleted_since
 from exporter.restore.mapping import Mapping_, ObjectRule
 from exporter.restore.plan import (
     Context,
@@ -64,17 +65,20 @@ class ObjectReport:
     linked: int = 0  # second-pass updates for references in a cycle
     failed: int = 0
     partial: int = 0  # written without a field the target refused, or without a parent
+    deleted: int = 0  # deleted from the source: archived, made inactive or removed
     files: int = 0
 
     def summary(self, dry_run: bool = False) -> str:
         if dry_run:
             return (f"{self.stream} -> {self.object}: {self.records} records: {self.created} "
                     f"to create, {self.updated} to update, {self.unchanged} unchanged, "
-                    f"{self.failed} failing validation")
+                    f"{self.failed} failing validation"
+                    + (f", {self.deleted} deleted since" if self.deleted else ""))
         extra = f", {self.recovered} recovered" if self.recovered else ""
         extra += f", {self.linked} relinked" if self.linked else ""
         extra += f", {self.files} files" if self.files else ""
         extra += f", {self.partial} partial" if self.partial else ""
+        extra += f", {self.deleted} deleted since" if self.deleted else ""
         return (f"{self.stream} -> {self.object}: {self.created} created, {self.updated} "
                 f"updated, {self.unchanged} unchanged, {self.failed} failed{extra}")
 
@@ -306,6 +310,21 @@ class _Run:
         for e in done:
             ids[e.source_id] = e
 
+    def deletions(self, ordered: list[ObjectRule], mode: str, dry_run: bool) -> None:
+        """Records deleted from the source since they were restored, children first."""
+        if mode not in DELETION_MODES:
+            raise MappingError(f"--deletions {mode}: use one of {', '.join(DELETION_MODES)}.")
+        reports = {(r.stream, r.object): r for r in self.report.objects}
+        for rule in reversed(ordered):
+            rep = reports[(rule.stream, rule.object)]
+            if dry_run:
+                rep.deleted = len(deleted_since(self.ctx, rule)) if mode != "keep" else 0
+                continue
+            done = carry_deletions(self.ctx, rule, mode, self.run_id, self.writer.batch_size)
+            rep.deleted += done.done
+            for sid, message in done.failed:
+                self.fail(rule, sid, f"deleted from the source, but: {message}", rep)
+
     def relink(self, rule: ObjectRule, deferred: list[Planned], rep: ObjectReport) -> None:
         """The second pass: references that closed a cycle, now that every parent exists."""
         ids = self.ctx.id_map(rule.stream, rule.object)
@@ -376,7 +395,7 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
                 only: Iterable[str] | None = None, as_of: str | int | None = None,
                 dry_run: bool = False, errors_path: Path | None = None,
                 progress: RestoreProgress | None = None,
-                source: str | None = None) -> RestoreReport:
+                source: str | None = None, deletions: str = "archive") -> RestoreReport:
     """Restore the archive (as of a run or date) into ``writer``'s target through
     ``mapping``. With ``dry_run`` nothing is written anywhere: the report is the plan."""
     started = time.monotonic()
@@ -421,6 +440,7 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
         for rule, rep, later in deferred:
             run.relink(rule, later, rep)
             progress.finished(rule.label, rep.summary(dry_run))
+        run.deletions(ordered, deletions, dry_run)
     except BaseException as exc:
         if report.run_id is not None:
             report.calls = writer.calls()
@@ -450,4 +470,5 @@ def _audit(report: RestoreReport, only: Iterable[str] | None,
             "only": list(only or []), "as_of": as_of, "status": report.status,
             "created": report.total("created"), "updated": report.total("updated"),
             "unchanged": report.total("unchanged"), "failed": report.total("failed"),
+            "deleted": report.total("deleted"),
             "errors_file": str(report.errors_file) if report.errors_file else None}

@@ -11,6 +11,7 @@ A mapping is a TOML file (bundled ones are in ``exporter/restore/mappings/``):
     key = "source_record_id"         # unique property to find restored records on a re-run
     where = { Status__c = ["Active", "Discharged"] }   # optional record filter
     unlisted = { code_status = "code_status_other" }  # values outside the options go here
+    inactive = { medication_active = "false" }  # a record deleted from the source, in the target
     [objects.fields]
     phone = "Phone"                                    # rename
     firstname = { from = "Name", split = " ", part = "first" }
@@ -109,6 +110,8 @@ class ObjectRule:
     unique: dict[str, str] = field(default_factory=dict)  # unique field -> where repeats go
     #: option field -> text field for values outside the target's options (else left out)
     unlisted: dict[str, str] = field(default_factory=dict)
+    #: the target's inactive state for a record deleted from the source: field -> value
+    inactive: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -178,7 +181,7 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
         raise _fail(path, f"[[objects]] number {n}", "stream and object are required")
     where = f"[[objects]] {raw['stream']} -> {raw['object']}"
     known = {"stream", "object", "fields", "links", "key", "match", "where", "file",
-             "create_fields", "all_fields", "unique", "unlisted"}
+             "create_fields", "all_fields", "unique", "unlisted", "inactive"}
     for k in raw:
         if k not in known:
             raise _fail(path, where, f"unknown setting '{k}'" + did_you_mean(k, known))
@@ -204,7 +207,8 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
                       file=raw.get("file"), create_fields=dict(raw.get("create_fields", {})),
                       all_fields=bool(raw.get("all_fields", False)),
                       unique=dict(raw.get("unique", {})),
-                      unlisted=dict(raw.get("unlisted", {})))
+                      unlisted=dict(raw.get("unlisted", {})),
+                      inactive=dict(raw.get("inactive", {})))
 
 
 def bundled_mappings() -> dict[str, Path]:
