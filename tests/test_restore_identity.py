@@ -388,3 +388,43 @@ def test_deletions_reach_the_target_as_its_inactive_or_archived_state(tmp_path: 
         again = run_restore(archive, writer, mapping, target="hs")
         assert (again.total("deleted"), again.total("created"), again.total("updated")) == (
             0, 0, 0)
+
+
+def test_a_family_contact_moved_to_another_client_and_on_hold_never_made_active(
+        tmp_path: Path) -> None:
+    mapping = load_mapping("hubspot_to_salesforce")
+    with Sandbox(clients=4, seed=1) as src, Sandbox(clients=0, seed=2) as dst:
+        archive, _ = Archive.create(tmp_path / "a.db", key_file=tmp_path / "a.key")
+        table = src.source_configs(tmp_path / "s1")["hubspot"]
+        assert run_sync(archive, {"hubspot": build_connector(
+            "hubspot", table, tmp_path / "c.toml")}).status == "ok"
+        writer = build_writer("sf", {**dst.source_configs(tmp_path / "s2")["salesforce"],
+                                     "retry": FAST_RETRY}, tmp_path / "c.toml")
+        assert run_restore(archive, writer, mapping, target="sf").status == "ok"
+        contacts = dict(archive.records("hubspot", "contacts"))
+        clients = [(cid, c) for cid, c in contacts.items()
+                   if c["properties"].get("relationship") == "Client"]
+        fid, family = next((cid, c) for cid, c in contacts.items()
+                           if c["properties"].get("relationship") == "Daughter")
+        old = family["properties"]["client_number"]
+        new = next(c["properties"]["client_number"] for _i, c in clients
+                   if c["properties"]["client_number"] != old)
+        held_id, held = clients[0]
+        run = archive.begin_run()  # she now looks after another client; a client is on hold
+        archive.put_batch(run, "hubspot", "contacts", [
+            (fid, {**family, "properties": {**family["properties"], "client_number": new}}),
+            (held_id, {**held, "properties": {**held["properties"],
+                                              "client_status": "On hold"}})])
+        archive.finish_run(run, "ok")
+        report = run_restore(archive, writer, mapping, target="sf")
+        # The org's restricted status picklist has no "On hold": the status is never turned
+        # into Active silently; it is left out and reported, with the client's name.
+        number = held["properties"]["client_number"]
+        assert [(e.stream, e.source_id, e.client.endswith(f"({number})")) for e in
+                report.errors] == [("contacts", held_id, True)]
+        assert "written without Status__c: 'On hold'" in report.errors[0].message
+        sf = salesforce(dst)
+        name = f"{family['properties']['firstname']} {family['properties']['lastname']}"
+        found = sf.query_all("SELECT Id, Client__r.Client_Number__c FROM Emergency_Contact__c "
+                             f"WHERE Name = '{name}'")["records"]
+        assert [r["Client__r"]["Client_Number__c"] for r in found] == [new]

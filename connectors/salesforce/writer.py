@@ -173,11 +173,40 @@ class SalesforceWriter(Writer):
                                        refused=refused))
         return out
 
+    def _moved(self, obj: str, items: list[WriteItem]) -> list[WriteItem]:
+        """Updates whose lookup that cannot be updated (a master-detail without reparenting:
+        a family contact's client) now points elsewhere: such a record is moved by creating
+        it under its new parent and deleting the old one, never left where it was."""
+        fixed = self._fixed.get(obj, frozenset())
+        cands = [i for i in items if i.target_id and any(ln.name in fixed for ln in i.links)]
+        if not cands:
+            return []
+        names = sorted({ln.name for i in cands for ln in i.links if ln.name in fixed})
+        rows = {}
+        for batch in chunks([str(i.target_id) for i in cands], READ_IDS):
+            rows.update({r["Id"]: r for r in self._query(
+                f"SELECT Id, {', '.join(names)} FROM {obj} WHERE Id IN "
+                f"({', '.join(_quote(t) for t in batch)})")})
+        return [i for i in cands if any(ln.name in fixed and rows.get(str(i.target_id), {})
+                                        .get(ln.name) not in (None, ln.to_id)
+                                        for ln in i.links)]
+
     def write(self, obj: str, items: list[WriteItem],
               match: list[str] | None = None) -> list[WriteResult]:
         """Writes the batch; records refused only for some fields' values (too long, not
         in a restricted picklist) are written again without those fields: partial records,
         never dropped ones, the refused fields and Salesforce's messages reported."""
+        self.describe(obj)
+        moved = {i.key: str(i.target_id) for i in self._moved(obj, items)}
+        items = [replace(i, target_id=None) if i.key in moved else i for i in items]
+        results = self._write_partial(obj, items, match)
+        done = [(r.key, moved[r.key]) for r in results if r.key in moved and not r.error]
+        if done:
+            self.remove(obj, [t for _k, t in done], [k for k, _t in done])
+        return results
+
+    def _write_partial(self, obj: str, items: list[WriteItem],
+                       match: list[str] | None = None) -> list[WriteResult]:
         results = self._write(obj, items, match)
         info = self.describe(obj)
         keep = {info.upsert} if info is not None and info.upsert else set()
