@@ -159,6 +159,11 @@ class Writer:
         without a key (to look up creates a failed call may have applied before a retry)."""
         raise NotImplementedError
 
+    def count(self, obj: str) -> int | None:
+        """How many records of ``obj`` the target holds (None: it cannot tell), so that a
+        restore without an id map looks before creating, and verify sees extras."""
+        return None
+
     def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
         """Archive or delete records whose source was deleted (``keys[i]`` is echoed in the
         result for ``target_ids[i]``); a record already gone counts as removed."""

@@ -428,3 +428,41 @@ def test_a_family_contact_moved_to_another_client_and_on_hold_never_made_active(
         found = sf.query_all("SELECT Id, Client__r.Client_Number__c FROM Emergency_Contact__c "
                              f"WHERE Name = '{name}'")["records"]
         assert [r["Client__r"]["Client_Number__c"] for r in found] == [new]
+
+
+def test_a_rerun_from_an_archive_copy_older_than_the_restore_duplicates_nothing(
+        tmp_path: Path) -> None:
+    import shutil
+
+    from exporter.restore import verify_restore
+
+    mapping = load_mapping("hubspot_to_salesforce")
+    with Sandbox(clients=6, seed=1) as src, Sandbox(clients=0, seed=2) as dst:
+        archive, _ = Archive.create(tmp_path / "a.db", key_file=tmp_path / "a.key")
+        table = src.source_configs(tmp_path / "s1")["hubspot"]
+        assert run_sync(archive, {"hubspot": build_connector(
+            "hubspot", table, tmp_path / "c.toml")}).status == "ok"
+        archive.close()
+        shutil.copy(tmp_path / "a.db", tmp_path / "copy.db")  # fetched back after losing the PC
+        shutil.copy(tmp_path / "a.db.keys", tmp_path / "copy.db.keys")
+        config = {**dst.source_configs(tmp_path / "s2")["salesforce"], "retry": FAST_RETRY}
+        with Archive.open(tmp_path / "a.db", KeyFile(tmp_path / "a.key"), write=True) as first:
+            writer = build_writer("sf", config, tmp_path / "c.toml")
+            assert run_restore(first, writer, mapping, target="sf").status == "ok"
+            assert not any(verify_restore(first, writer, mapping, target="sf").extras.values())
+        counts = {o: salesforce(dst).query(f"SELECT COUNT() FROM {o}")["totalSize"]
+                  for o in ("Account", "Physician__c", "Emergency_Contact__c", "Care_Plan__c",
+                            "Care_Task__c", "ContentVersion")}
+        with Archive.open(tmp_path / "copy.db", KeyFile(tmp_path / "a.key"),
+                          write=True) as copy:
+            writer = build_writer("sf", config, tmp_path / "c.toml")
+            again = run_restore(copy, writer, mapping, target="sf")
+            assert again.status == "ok" and again.total("created") == 0
+            assert {o: salesforce(dst).query(f"SELECT COUNT() FROM {o}")["totalSize"]
+                    for o in counts} == counts  # no duplicates
+            check = verify_restore(copy, writer, mapping, target="sf")
+            assert check.record_rate == 100.0 and not any(check.extras.values())
+            salesforce(dst).Physician__c.create({"Name": "Dr Extra", "Practice__c": "X"})
+            check = verify_restore(copy, writer, mapping, target="sf")  # read on its own
+            assert check.extras["Physician__c"] == 1
+            assert "1 more Physician__c in the target than restored" in check.summary()

@@ -357,6 +357,11 @@ class HubSpotWriter(Writer):
                     for item, _link in batch:
                         res[item.key] = WriteResult(item.key, error=f"associations: {exc}")
 
+    def count(self, obj: str) -> int | None:
+        body = self.client.call_json(f"Counting HubSpot {obj}", self.client.search.do_search,
+                                     obj, {"limit": 1, "properties": ["hs_object_id"]})
+        return int((body or {}).get("total", 0))
+
     def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
         """Archives the records (HubSpot's own archived state: restorable for 90 days);
         archiving one already archived or gone is not an error."""

@@ -21,6 +21,7 @@ import base64
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
 from exporter.errors import RequestRefused
@@ -270,6 +271,10 @@ class SalesforceWriter(Writer):
 
         results = send()
         return results + [WriteResult(k, tid, True) for k, tid in found.items()]
+
+    def count(self, obj: str) -> int | None:
+        body = self._call(f"count {obj}", "query/?q=" + quote(f"SELECT COUNT() FROM {obj}"))
+        return int(body.get("totalSize", 0))
 
     def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
         """Deletes the records (into the org's recycle bin, Salesforce's archived state:

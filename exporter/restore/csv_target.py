@@ -144,6 +144,9 @@ class CsvWriter(Writer):
         self._save(obj)
         return results
 
+    def count(self, obj: str) -> int | None:
+        return len(self._table(obj)[1])
+
     def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
         """Takes the rows out of the file (a folder of CSVs has no archived state)."""
         rows = self._table(obj)[1]

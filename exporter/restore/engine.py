@@ -226,6 +226,11 @@ class _Run:
             return rep, []
         self.progress.started(rule.label, len(new) + len(changed))
         pending = [p for p in new if p.source_id in ids]  # written by a killed run, maybe
+        if new and not ids and info.upsert is None and rule.match \
+                and (self.writer.count(rule.object) or 0) > 0:
+            # No id map here (an archive copy older than the restore, a lost one) but records
+            # in the target: each is looked up before it is created, never duplicated.
+            pending = list(new)
         if pending and info.upsert is None:
             found = self._find(rule, pending)
             rep.recovered = len(found)

@@ -38,6 +38,9 @@ class VerifyReport:
     links: int = 0
     links_matching: int = 0
     stale_links: int = 0  # associations or lookups to records the source no longer links to
+    #: per target object: records the target holds beyond those this restore wrote there
+    #: (duplicates of restored records, or records from elsewhere)
+    extras: dict[str, int] = field(default_factory=dict)
     per_object: dict[str, tuple[int, int]] = field(default_factory=dict)
     mismatches: list[Mismatch] = field(default_factory=list)
 
@@ -55,7 +58,9 @@ class VerifyReport:
                 f"({self.record_rate:.1f}%); {self.fields_matching + self.links_matching} of "
                 f"{self.fields + self.links} fields and references match "
                 f"({self.field_rate:.1f}%)"
-                + (f"; {self.stale_links} stale references" if self.stale_links else ""))
+                + (f"; {self.stale_links} stale references" if self.stale_links else "")
+                + "".join(f"; {n} more {obj} in the target than restored"
+                          for obj, n in self.extras.items() if n))
 
 
 def _number(value: Any) -> float | None:
@@ -203,6 +208,21 @@ class _Verifier:
         return not any(extra.values())
 
 
+def _extras(ctx: Context, rules: list[ObjectRule], writer: Writer) -> dict[str, int]:
+    """The target read on its own, beyond the id map: per mapped object, how many records it
+    holds that this restore did not write (a re-run from an older archive copy that
+    duplicated them shows here)."""
+    out: dict[str, int] = {}
+    for obj in sorted({r.object for r in rules}):
+        held = writer.count(obj)
+        if held is None:
+            continue
+        written = {e.target_id for r in ctx.mapping.objects if r.object == obj
+                   for e in ctx.id_map(r.stream, r.object).values() if e.target_id}
+        out[obj] = max(0, held - len(written))
+    return out
+
+
 def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: str,
                    only: Iterable[str] | None = None, as_of: str | int | None = None,
                    keep: int = 50, source: str | None = None) -> VerifyReport:
@@ -216,6 +236,7 @@ def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, targe
     for rule in order_rules(ctx, rules):
         verifier.rule(rule)
     report = verifier.report
+    report.extras = _extras(ctx, rules, writer)
     archive.audit("restore.verify", {"target": target, "mapping": mapping.path.name,
                                      "records": report.records,
                                      "records_matching": report.records_matching,
