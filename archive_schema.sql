@@ -1,4 +1,4 @@
--- The exporter archive format, version 2 (PRAGMA user_version = 2).
+-- The exporter archive format, version 3 (PRAGMA user_version = 3).
 --
 -- One SQLCipher 4 database; every page (tables, indexes, WAL) is encrypted under a raw key
 -- derived from the archive's master key (see docs/design.md). This file is the one source of
@@ -9,7 +9,7 @@
 -- Times are ISO 8601 UTC strings ("2026-11-30T03:32:46.123456+00:00").
 -- Record data is canonical JSON: keys sorted, no insignificant whitespace, UTF-8.
 
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 -- Facts about the archive itself: archive_id (matches the key-slot file), created_at,
 -- created_by (exporter version).
@@ -138,6 +138,10 @@ END;
 -- sends only what changed.
 CREATE TABLE id_map (
     target         TEXT NOT NULL,   -- configured target name, e.g. "hubspot"
+    -- (format version 3) the target's own identity, e.g. "hubspot:portal/12345",
+    -- "salesforce:org/00D...": a name pointed at another portal or org starts a map of its
+    -- own; '' for rows written before version 3 (adopted once the target is seen to hold them)
+    target_identity TEXT NOT NULL DEFAULT '',
     source         TEXT NOT NULL,   -- source of the archived record, e.g. "salesforce"
     stream         TEXT NOT NULL,   -- its stream, e.g. "Account"
     source_id      TEXT NOT NULL,   -- its record id in the archive
@@ -146,6 +150,7 @@ CREATE TABLE id_map (
     hash           TEXT,            -- SHA-256 hex of the last write; NULL while pending
     run_id         INTEGER REFERENCES runs (id),
     updated_at     TEXT NOT NULL,
-    PRIMARY KEY (target, source, stream, source_id, target_object)
+    PRIMARY KEY (target, target_identity, source, stream, source_id, target_object)
 ) WITHOUT ROWID;
-CREATE INDEX id_map_by_target_id ON id_map (target, target_object, target_id);
+CREATE INDEX id_map_by_target_id ON id_map (target, target_identity, target_object,
+                                            target_id);

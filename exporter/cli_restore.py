@@ -67,11 +67,15 @@ class _RestoreLines:
 @click.option("--errors", "errors_path", type=click.Path(path_type=Path),
               help="Where to write the per-record error report (CSV; default beside the "
               "archive).")
+@click.option("--deletions", type=click.Choice(["archive", "delete", "keep"]),
+              default="archive", show_default=True,
+              help="Records deleted from the archive's source since they were restored: put "
+              "in the target's inactive or archived state, deleted, or kept as they are.")
 @pass_state
 @handle_errors
 def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
             as_of: str | None, dry_run: bool, verify: bool, source: str | None,
-            errors_path: Path | None) -> None:
+            errors_path: Path | None, deletions: str) -> None:
     """Restore the archive into a new vendor (HubSpot, Salesforce or CSV files).
 
     Records are written parents first through the mapping; an id map in the archive makes
@@ -100,7 +104,7 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
                                  as_of=as_of, dry_run=dry_run,
                                  errors_path=errors_path or default_errors,
                                  progress=None if dry_run else _RestoreLines(err),
-                                 source=source)
+                                 source=source, deletions=deletions)
         check = verify_restore(archive, writer, mapping, target=target, only=streams,
                                as_of=as_of, source=source) if verify else None
     if report is not None and report.dry_run:
@@ -120,7 +124,11 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
         out.print(f"Restore run {report.run_id} into {target} "
                   f"{words.get(report.status, report.status)}: {report.total('created')} "
                   f"created, {report.total('updated')} updated, {report.total('unchanged')} "
-                  f"unchanged, {len(report.errors)} failed, {report.calls} API calls.")
+                  f"unchanged, {report.total('deleted')} deleted since (--deletions "
+                  f"{deletions}), {len(report.errors)} failed, {report.calls} API calls.")
+        if report.parents_added:
+            out.print("Also restored, as the records asked for link to them: "
+                      + ", ".join(report.parents_added) + ".", markup=False)
         if report.errors_file is not None:
             out.print(f"The records that failed, with the vendor's message: "
                       f"{report.errors_file}", markup=False)

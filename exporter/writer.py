@@ -104,6 +104,9 @@ class WriteResult:
     target_id: str | None = None
     created: bool = False
     error: str | None = None  # the vendor's message
+    #: Fields the target refused and the record was written without (name -> the vendor's
+    #: message): a partial record, never a dropped one.
+    refused: dict[str, str] = field(default_factory=dict)
 
 
 class Writer:
@@ -130,6 +133,12 @@ class Writer:
         """The settings whose values are secrets (resolved from env, keyring or a file)."""
         return tuple(s.name for s in cls.settings if s.secret)
 
+    def identity(self) -> str:
+        """The target's own identity (a HubSpot portal id, a Salesforce org id, a folder's
+        full path), which keys the id map with the configured name: the same name pointed
+        at another portal starts afresh. '' when the target has none to tell."""
+        return ""
+
     def objects(self) -> list[str]:
         """The objects the target has (for suggestions in mapping errors)."""
         return []
@@ -149,6 +158,16 @@ class Writer:
         item, in any order. ``match`` names the fields that identify a record of an object
         without a key (to look up creates a failed call may have applied before a retry)."""
         raise NotImplementedError
+
+    def count(self, obj: str) -> int | None:
+        """How many records of ``obj`` the target holds (None: it cannot tell), so that a
+        restore without an id map looks before creating, and verify sees extras."""
+        return None
+
+    def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
+        """Archive or delete records whose source was deleted (``keys[i]`` is echoed in the
+        result for ``target_ids[i]``); a record already gone counts as removed."""
+        raise NotImplementedError(f"A {self.name or 'this'} target cannot remove records.")
 
     def link(self, obj: str, items: list[WriteItem]) -> list[WriteResult]:
         """Add references to records already written (the second pass for cycles)."""

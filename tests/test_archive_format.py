@@ -56,7 +56,7 @@ def test_a_migrated_archive_has_the_layout_of_a_new_one(tmp_path: Path) -> None:
 def test_migrations_are_named_in_order_and_end_at_the_format_version() -> None:
     assert [m.to_version for m in MIGRATIONS] == list(range(2, FORMAT_VERSION + 1))
     assert len({m.name for m in MIGRATIONS}) == len(MIGRATIONS)
-    assert [m.name for m in migrations_from(1)] == ["restore_id_map"]
+    assert [m.name for m in migrations_from(1)] == ["restore_id_map", "id_map_target_identity"]
     assert migrations_from(FORMAT_VERSION) == []
     with pytest.raises(UnsupportedFormat, match="cannot upgrade"):
         migrations_from(0)

@@ -100,7 +100,7 @@ def _mapping(tmp_path: Path, text: str = MAPPING) -> Any:
 
 
 def _rows(folder: Path, name: str) -> dict[str, dict[str, str]]:
-    with (folder / f"{name}.csv").open(encoding="utf-8", newline="") as fh:
+    with (folder / f"{name}.csv").open(encoding="utf-8-sig", newline="") as fh:
         return {r["id"]: r for r in csv.DictReader(fh)}
 
 

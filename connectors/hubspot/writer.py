@@ -25,6 +25,7 @@ import re
 import tempfile
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -81,6 +82,31 @@ class HubSpotWriter(Writer):
         policy = policy_from(f"The retry table of [targets.{target}]", config.get("retry"))
         self.client = HubSpotClient.from_settings(config, secrets, WRITING, policy, self.log)
         self._infos: dict[str, ObjectInfo] = {}
+        self._unique: dict[str, list[str]] = {}  # object -> its unique properties
+        self._identity: str | None = None
+
+    def identity(self) -> str:
+        """The portal id (``GET /account-info/v3/details``, through the SDK's generic
+        request: it has no account-info API of its own)."""
+        if self._identity is None:
+            def details() -> Any:
+                response = self.client.sdk.api_request({
+                    "method": "GET", "path": "/account-info/v3/details",
+                    "base_url": self.client.base_url})
+                self.client.requests += 1
+                if response.status_code in (401, 403):
+                    raise AuthError("HubSpot refused the token while reading the account id; "
+                                    "check the private app's token.")
+                response.raise_for_status()
+                return response.json()
+
+            try:
+                body = self.client.policy.call("Reading the HubSpot account id", details)
+            except (OSError, ValueError) as exc:  # requests' errors are OSErrors
+                raise SourceError("HubSpot did not tell its account id; try again later.") \
+                    from exc
+            self._identity = f"hubspot:portal/{body['portalId']}"
+        return self._identity
 
     # -- describe and properties -----------------------------------------------------------
 
@@ -102,6 +128,7 @@ class HubSpotWriter(Writer):
         options = {p["name"]: frozenset(o["value"] for o in p.get("options") or [])
                    for p in results if p.get("type") == "enumeration" and p.get("options")}
         unique = [p["name"] for p in results if p.get("hasUniqueValue")]
+        self._unique[obj] = unique
         key = "source_record_id" if "source_record_id" in unique else (unique[0] if unique
                                                                        else None)
         info = ObjectInfo(obj, fields, key, options)
@@ -152,11 +179,52 @@ class HubSpotWriter(Writer):
                         raise
                     results[item.key] = WriteResult(item.key, error=f"file: {exc}")
         todo = [i for i in items if i.key not in results]
+        refused: dict[str, dict[str, str]] = {}
         for batch in chunks(todo, UPSERT_BATCH):
-            self._upsert(obj, key, batch, results, extra)
-        self._associate(obj, [i for i in items if i.key in results
-                              and results[i.key].target_id], results)
+            self._upsert(obj, key, batch, results, extra, refused)
+        self._without_refused(obj, key, todo, results, extra, refused)
+        written = [i for i in items if i.key in results and results[i.key].target_id]
+        self._unlink_stale(obj, [i for i in written if i.target_id is not None])
+        self._associate(obj, written, results)
         return list(results.values())
+
+    def _unlink_stale(self, obj: str, updates: list[WriteItem]) -> None:
+        """A changed link replaces the old one: an updated record's associations to an object
+        it links to now, other than the records it links to, are removed (v4 batch/archive),
+        so a client whose physician changed is not left with both."""
+        wanted: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        for item in updates:
+            for link in item.links:
+                wanted[link.to_object][str(item.target_id)].add(link.to_id)
+        for to_object, per in wanted.items():
+            current = self.read_links(obj, list(per), to_object)
+            stale = [{"from": {"id": rid}, "to": [{"id": t} for t in current.get(rid, [])
+                                                  if t not in keep]}
+                     for rid, keep in per.items()
+                     if any(t not in keep for t in current.get(rid, []))]
+            for batch in chunks(stale, ASSOC_BATCH):
+                self.client.call_json(f"Removing replaced HubSpot {obj} associations",
+                                      self.client.assoc_batch.archive, obj, to_object,
+                                      {"inputs": batch})
+
+    def _without_refused(self, obj: str, key: str, items: list[WriteItem],
+                         results: dict[str, WriteResult], extra: Mapping[str, dict[str, str]],
+                         refused: dict[str, dict[str, str]]) -> None:
+        """Records refused for some of their properties are written again without them (a
+        partial record, never a dropped one: its children still link to it); the refused
+        properties and HubSpot's messages go with the result, for the error report."""
+        again = [replace(i, fields={k: v for k, v in i.fields.items()
+                                    if k not in refused[i.key]})
+                 for i in items if i.key in refused and results[i.key].error]
+        if not again:
+            return
+        for item in again:
+            del results[item.key]
+        for batch in chunks(again, UPSERT_BATCH):
+            self._upsert(obj, key, batch, results, extra, {})
+        for item in again:
+            if not results[item.key].error:
+                results[item.key].refused = refused[item.key]
 
     def _attach(self, item: WriteItem) -> str:
         """Upload a record's file into a folder of its own (found again on a re-run, so a
@@ -181,13 +249,16 @@ class HubSpotWriter(Writer):
         return str(body["id"])
 
     def _upsert(self, obj: str, key: str, items: list[WriteItem],
-                results: dict[str, WriteResult], extra: Mapping[str, dict[str, str]]) -> None:
+                results: dict[str, WriteResult], extra: Mapping[str, dict[str, str]],
+                refused: dict[str, dict[str, str]]) -> None:
         inputs = []
         for item in items:
             props = {k: _text(v) for k, v in item.fields.items()
                      if item.target_id is not None or v not in (None, "")}
             props.update(extra.get(item.key, {}))
-            props.pop(key, None)
+            # The key is sent as a property too, so that every result echoes it: results
+            # come in any order and are matched to their input by it, never by position.
+            props[key] = item.key_value or item.key
             inputs.append({"idProperty": key, "id": item.key_value or item.key,
                            "properties": props})
         try:
@@ -200,37 +271,65 @@ class HubSpotWriter(Writer):
             for item in items:
                 results[item.key] = WriteResult(item.key, error=str(exc))
             return
-        # Results come in any order, and an update's may not echo the key property: match
-        # them by the known id, then by the key, then in order.
-        by_id = {item.target_id: item for item in items if item.target_id}
         by_value = {item.key_value or item.key: item for item in items}
-        leftover = []
         for r in (body or {}).get("results", []):
-            hit = by_id.get(str(r["id"])) or by_value.get(
-                str((r.get("properties") or {}).get(key)))
+            hit = by_value.get(str((r.get("properties") or {}).get(key)))
             if hit is not None and hit.key not in results:
                 results[hit.key] = WriteResult(hit.key, str(r["id"]), bool(r.get("new")))
-            else:
-                leftover.append(r)
-        if leftover and not (body or {}).get("errors"):
-            waiting = [i for i in items if i.key not in results]
-            for item, r in zip(waiting, leftover, strict=False):
-                results[item.key] = WriteResult(item.key, str(r["id"]), bool(r.get("new")))
-        self._errors(obj, items, results, (body or {}).get("errors", []))
+        errors = (body or {}).get("errors", [])
+        unanswered = [i for i in items if i.key not in results]
+        if unanswered and len(unanswered) > len(errors):
+            # A result without its key (a portal that echoes only some properties): the
+            # records are looked up by their key instead of guessed at.
+            for k, tid in self.find(obj, unanswered, []).items():
+                results[k] = WriteResult(k, tid, False)
+        self._errors(obj, items, results, errors)
+        for item in items:
+            bad = self._refused_properties(obj, key, item, errors)
+            if bad and results[item.key].error:
+                refused[item.key] = bad
+
+    def _refused_properties(self, obj: str, key: str, item: WriteItem,
+                            errors: list[dict[str, Any]]) -> dict[str, str]:
+        """The properties HubSpot refused for this input (name -> message): those its
+        validation errors name, or the unique properties a conflict is about."""
+        out: dict[str, str] = {}
+        ids = {item.key_value or item.key, item.target_id}
+        for e in errors:
+            if not ids & set((e.get("context") or {}).get("ids") or []):
+                continue
+            message = str(e.get("message", "refused"))
+            for detail in e.get("errors") or []:
+                for name in (detail.get("context") or {}).get("propertyName") or []:
+                    out[name] = str(detail.get("message") or message)
+            for name in (e.get("context") or {}).get("propertyName") or []:
+                out.setdefault(name, message)
+            if e.get("category") == "CONFLICT":
+                out.update({name: message for name in self._unique.get(obj, [])
+                            if name != key and item.fields.get(name) not in (None, "")})
+        out.pop(key, None)
+        return out
 
     @staticmethod
     def _errors(obj: str, items: list[WriteItem], results: dict[str, WriteResult],
                 errors: list[dict[str, Any]]) -> None:
-        """Per-input errors: HubSpot does not always name the input, so they are matched in
-        order with the inputs that got no result."""
-        failed = [i for i in items if i.key not in results]
-        messages = [str(e.get("message", "refused")) for e in errors]
-        for n, item in enumerate(failed):
-            if len(messages) == len(failed):
-                message = messages[n]
-            else:
-                message = "; ".join(messages) or "HubSpot did not return this record"
-            results[item.key] = WriteResult(item.key, error=f"HubSpot: {message}")
+        """Per-input errors, matched by the ids they name (``context.ids``); an error that
+        names none goes to the only record left without a result, or to each of them."""
+        failed = {i.key_value or i.key: i for i in items if i.key not in results}
+        failed.update({i.target_id: i for i in items if i.target_id and i.key not in results})
+        loose: list[str] = []
+        for e in errors:
+            message = str(e.get("message", "refused"))
+            named = [failed[i] for i in (e.get("context") or {}).get("ids") or []
+                     if i in failed and failed[i].key not in results]
+            for item in named:
+                results[item.key] = WriteResult(item.key, error=f"HubSpot: {message}")
+            if not named:
+                loose.append(message)
+        for item in items:
+            if item.key not in results:
+                message = "; ".join(loose) or "HubSpot did not return this record"
+                results[item.key] = WriteResult(item.key, error=f"HubSpot: {message}")
 
     def _associate(self, obj: str, items: list[WriteItem],
                    results: dict[str, WriteResult]) -> None:
@@ -257,6 +356,20 @@ class HubSpotWriter(Writer):
                 except SourceError as exc:
                     for item, _link in batch:
                         res[item.key] = WriteResult(item.key, error=f"associations: {exc}")
+
+    def count(self, obj: str) -> int | None:
+        body = self.client.call_json(f"Counting HubSpot {obj}", self.client.search.do_search,
+                                     obj, {"limit": 1, "properties": ["hs_object_id"]})
+        return int((body or {}).get("total", 0))
+
+    def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
+        """Archives the records (HubSpot's own archived state: restorable for 90 days);
+        archiving one already archived or gone is not an error."""
+        for batch in chunks(target_ids, UPSERT_BATCH):
+            self.client.call_json(f"Archiving {len(batch)} HubSpot {obj}",
+                                  self.client.objects_batch.archive, obj,
+                                  {"inputs": [{"id": i} for i in batch]})
+        return [WriteResult(k, t) for k, t in zip(keys, target_ids, strict=True)]
 
     def link(self, obj: str, items: list[WriteItem]) -> list[WriteResult]:
         results = {i.key: WriteResult(i.key, i.target_id) for i in items}

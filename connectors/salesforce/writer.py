@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
 from exporter.errors import RequestRefused
@@ -32,6 +34,12 @@ __all__ = ["SalesforceWriter"]
 COLLECTION_MAX = 200
 FILE_BYTES = 4 << 20  # file bytes per create call (base64 makes them a third bigger)
 READ_IDS = 200
+GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})  # deleted already
+#: Refusals about a field's value alone: the record is written again without that field.
+VALUE_ERRORS = frozenset({"STRING_TOO_LONG", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                          "INVALID_EMAIL_ADDRESS", "NUMBER_OUTSIDE_VALID_RANGE",
+                          "INVALID_TYPE_ON_FIELD_IN_RECORD", "INVALID_FIELD_FOR_INSERT_UPDATE",
+                          "MALFORMED_ID"})
 
 
 def _quote(value: Any) -> str:
@@ -88,6 +96,11 @@ class SalesforceWriter(Writer):
         that follows an answer which may have been applied (5xx, dropped connection)."""
         return self.client.rest(what, path, method, body, before_retry=maybe_applied)
 
+    def identity(self) -> str:
+        """The org id, the part of the session id before its '!' (no extra call)."""
+        org = str(self.client.sf.session_id or "").split("!", 1)[0]
+        return f"salesforce:org/{org[:15]}" if org.startswith("00D") else ""
+
     # -- describe --------------------------------------------------------------------------
 
     def objects(self) -> list[str]:
@@ -140,6 +153,8 @@ class SalesforceWriter(Writer):
     @staticmethod
     def _results(items: list[WriteItem], answers: list[dict[str, Any]],
                  upsert: bool = False) -> list[WriteResult]:
+        """One result per record (sObject Collections answer in input order). A refusal
+        that is only about some fields' values names them in ``refused``."""
         out = []
         for item, ans in zip(items, answers, strict=False):
             if ans.get("success"):
@@ -150,11 +165,70 @@ class SalesforceWriter(Writer):
                 message = "; ".join(f"{e.get('statusCode', 'ERROR')}: {e.get('message', '')}"
                                     + (f" ({', '.join(e['fields'])})" if e.get("fields") else "")
                                     for e in errs)
-                out.append(WriteResult(item.key, error=f"Salesforce: {message}"))
+                refused = {f: f"Salesforce: {e.get('statusCode')}: {e.get('message', '')}"
+                           for e in errs for f in e.get("fields") or []}
+                if not all(e.get("statusCode") in VALUE_ERRORS and e.get("fields")
+                           for e in errs):
+                    refused = {}
+                out.append(WriteResult(item.key, error=f"Salesforce: {message}",
+                                       refused=refused))
         return out
+
+    def _moved(self, obj: str, items: list[WriteItem]) -> list[WriteItem]:
+        """Updates whose lookup that cannot be updated (a master-detail without reparenting:
+        a family contact's client) now points elsewhere: such a record is moved by creating
+        it under its new parent and deleting the old one, never left where it was."""
+        fixed = self._fixed.get(obj, frozenset())
+        cands = [i for i in items if i.target_id and any(ln.name in fixed for ln in i.links)]
+        if not cands:
+            return []
+        names = sorted({ln.name for i in cands for ln in i.links if ln.name in fixed})
+        rows = {}
+        for batch in chunks([str(i.target_id) for i in cands], READ_IDS):
+            rows.update({r["Id"]: r for r in self._query(
+                f"SELECT Id, {', '.join(names)} FROM {obj} WHERE Id IN "
+                f"({', '.join(_quote(t) for t in batch)})")})
+        return [i for i in cands if any(ln.name in fixed and rows.get(str(i.target_id), {})
+                                        .get(ln.name) not in (None, ln.to_id)
+                                        for ln in i.links)]
 
     def write(self, obj: str, items: list[WriteItem],
               match: list[str] | None = None) -> list[WriteResult]:
+        """Writes the batch; records refused only for some fields' values (too long, not
+        in a restricted picklist) are written again without those fields: partial records,
+        never dropped ones, the refused fields and Salesforce's messages reported."""
+        self.describe(obj)
+        moved = {i.key: str(i.target_id) for i in self._moved(obj, items)}
+        items = [replace(i, target_id=None) if i.key in moved else i for i in items]
+        results = self._write_partial(obj, items, match)
+        done = [(r.key, moved[r.key]) for r in results if r.key in moved and not r.error]
+        if done:
+            self.remove(obj, [t for _k, t in done], [k for k, _t in done])
+        return results
+
+    def _write_partial(self, obj: str, items: list[WriteItem],
+                       match: list[str] | None = None) -> list[WriteResult]:
+        results = self._write(obj, items, match)
+        info = self.describe(obj)
+        keep = {info.upsert} if info is not None and info.upsert else set()
+        by_key = {i.key: i for i in items}
+        again: dict[str, tuple[WriteItem, dict[str, str]]] = {}
+        for r in results:
+            item = by_key.get(r.key)
+            links = {ln.name for ln in item.links} if item is not None else set()
+            if item is not None and r.error and r.refused and not (set(r.refused)
+                                                                   & (keep | links)):
+                again[r.key] = (replace(item, fields={k: v for k, v in item.fields.items()
+                                                      if k not in r.refused}), r.refused)
+        if not again:
+            return results
+        retried = self._write(obj, [i for i, _r in again.values()], match)
+        for r in retried:
+            r.refused = again[r.key][1] if not r.error else {}
+        return [r for r in results if r.key not in again] + retried
+
+    def _write(self, obj: str, items: list[WriteItem],
+               match: list[str] | None = None) -> list[WriteResult]:
         info = self.describe(obj)
         results: list[WriteResult] = []
         if info is not None and info.upsert is not None:
@@ -197,6 +271,27 @@ class SalesforceWriter(Writer):
 
         results = send()
         return results + [WriteResult(k, tid, True) for k, tid in found.items()]
+
+    def count(self, obj: str) -> int | None:
+        body = self._call(f"count {obj}", "query/?q=" + quote(f"SELECT COUNT() FROM {obj}"))
+        return int(body.get("totalSize", 0))
+
+    def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
+        """Deletes the records (into the org's recycle bin, Salesforce's archived state:
+        restorable there for 15 days); one already deleted counts as removed."""
+        results: list[WriteResult] = []
+        pairs = list(zip(keys, target_ids, strict=True))
+        for batch in chunks(pairs, COLLECTION_MAX):
+            ids = ",".join(t for _k, t in batch)
+            answers = self._call(f"delete {len(batch)} {obj}",
+                                 f"composite/sobjects?ids={ids}&allOrNone=false", "DELETE")
+            for (key, tid), ans in zip(batch, answers or [], strict=False):
+                codes = {e.get("statusCode") for e in ans.get("errors") or []}
+                if ans.get("success") or codes & GONE:
+                    results.append(WriteResult(key, tid))
+                else:
+                    results.append(self._results([WriteItem(key, {})], [ans])[0])
+        return results
 
     def link(self, obj: str, items: list[WriteItem]) -> list[WriteResult]:
         results: list[WriteResult] = []

@@ -80,13 +80,20 @@ class Files(ArchiveBase):
                                      "archive; run 'exporter verify'.")
             yield bytes(got[0][0])
 
-    def files_of(self, source: str, stream: str, record_id: str) -> dict[str, str]:
-        """The files linked to the current version of a record: name -> SHA-256 hex."""
+    def files_of(self, source: str, stream: str, record_id: str,
+                 as_of: int | None = None) -> dict[str, str]:
+        """The files linked to the current version of a record, or to the version it had as
+        of run ``as_of``: name -> SHA-256 hex."""
         sid = self._stream_id(source, stream, create=False)
+        if as_of is None:
+            when, params = "v.superseded_run IS NULL", [sid, record_id]
+        else:
+            when = "v.first_run <= ? AND (v.superseded_run IS NULL OR v.superseded_run > ?)"
+            params = [sid, record_id, as_of, as_of]
         rows = self._query(
             "SELECT l.name, f.hash FROM versions v JOIN file_links l ON l.version_id = v.id "
             "JOIN files f ON f.id = l.file_id WHERE v.stream_id = ? AND v.record_id = ? "
-            "AND v.superseded_run IS NULL", (sid, record_id))
+            f"AND {when}", params)
         return {r[0]: r[1].hex() for r in rows}
 
 

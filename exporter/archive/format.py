@@ -29,7 +29,7 @@ from exporter.errors import UnsupportedFormat
 __all__ = ["FORMAT_VERSION", "MIGRATIONS", "Migration", "Schema", "layout", "migrations_from",
            "reference_schema", "schema_sql"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def schema_sql() -> str:
@@ -117,9 +117,24 @@ def _restore_id_map(db: sqlite_utils.Database, schema: Schema) -> None:
     schema.create(db, "id_map")
 
 
+def _id_map_target_identity(db: sqlite_utils.Database, schema: Schema) -> None:
+    """id_map keyed by the target's own identity too: rebuilt from archive_schema.sql (it
+    is WITHOUT ROWID), its rows kept with identity '' (adopted by the next restore once the
+    target is seen to hold them)."""
+    db.execute("DROP INDEX id_map_by_target_id")
+    db.execute("ALTER TABLE id_map RENAME TO id_map_v2")
+    schema.create(db, "id_map")
+    columns = ("target, source, stream, source_id, target_object, target_id, hash, run_id, "
+               "updated_at")
+    db.execute(f"INSERT INTO id_map ({columns}, target_identity) "
+               f"SELECT {columns}, '' FROM id_map_v2")
+    db.execute("DROP TABLE id_map_v2")
+
+
 #: Every step, oldest first; the last one's ``to_version`` is FORMAT_VERSION.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("restore_id_map", 2, _restore_id_map),
+    Migration("id_map_target_identity", 3, _id_map_target_identity),
 )
 
 

@@ -11,7 +11,7 @@ from exporter.archive.database import now
 
 __all__ = ["IdMap", "IdMapEntry"]
 
-_KEY = ("target", "source", "stream", "source_id", "target_object")
+_KEY = ("target", "target_identity", "source", "stream", "source_id", "target_object")
 
 
 @dataclass(frozen=True)
@@ -28,38 +28,60 @@ class IdMapEntry:
 
 
 class IdMap(ArchiveBase):
+    """Rows are kept per configured target name *and* the target's own identity (a HubSpot
+    portal id, a Salesforce org id): a name pointed at another portal starts a map of its
+    own instead of believing the old one. Without ``identity`` a read returns every row of
+    the name."""
+
     def id_map(self, target: str, source: str | None = None, stream: str | None = None,
-               target_object: str | None = None) -> list[IdMapEntry]:
+               target_object: str | None = None, identity: str | None = None,
+               ) -> list[IdMapEntry]:
         """The id-map rows of a restore target, optionally of one stream and target object."""
         sql = ("SELECT source, stream, source_id, target_object, target_id, hash FROM id_map "
                "WHERE target = ?")
         params: list[Any] = [target]
         for column, value in (("source", source), ("stream", stream),
-                              ("target_object", target_object)):
+                              ("target_object", target_object), ("target_identity", identity)):
             if value is not None:
                 sql += f" AND {column} = ?"
                 params.append(value)
         return [IdMapEntry(*r) for r in self._query(sql + " ORDER BY source_id", params)]
 
+    def id_map_identities(self, target: str) -> list[str]:
+        """The identities a target name's rows were written for ('' before format 3)."""
+        return [r[0] for r in self._query(
+            "SELECT DISTINCT target_identity FROM id_map WHERE target = ? ORDER BY 1", [target])]
+
+    def adopt_id_map(self, target: str, identity: str) -> int:
+        """Give rows written before format 3 (identity '') the target's identity; returns how
+        many. The caller first checks that the target holds them."""
+        self._require_write()
+        with self.transaction():
+            return self.conn.execute(
+                "UPDATE id_map SET target_identity = ? WHERE target = ? "
+                "AND target_identity = ''", [identity, target]).rowcount
+
     def put_id_map(self, target: str, entries: Iterable[IdMapEntry],
-                   run_id: int | None = None) -> None:
+                   run_id: int | None = None, identity: str = "") -> None:
         """Insert or replace id-map rows (joins an open transaction, so a batch's rows commit
         with the rest of its bookkeeping)."""
         self._require_write()
         updated_at = now()
-        rows = ({"target": target, "source": e.source, "stream": e.stream,
-                 "source_id": e.source_id, "target_object": e.target_object,
-                 "target_id": e.target_id, "hash": e.hash, "run_id": run_id,
-                 "updated_at": updated_at} for e in entries)
+        rows = ({"target": target, "target_identity": identity, "source": e.source,
+                 "stream": e.stream, "source_id": e.source_id,
+                 "target_object": e.target_object, "target_id": e.target_id, "hash": e.hash,
+                 "run_id": run_id, "updated_at": updated_at} for e in entries)
         with self.transaction():
             # Every column is given, so an upsert leaves exactly what INSERT OR REPLACE would.
             self.db.table("id_map").upsert_all(rows, pk=_KEY)
 
-    def drop_id_map(self, target: str, entries: Iterable[IdMapEntry]) -> None:
+    def drop_id_map(self, target: str, entries: Iterable[IdMapEntry],
+                    identity: str = "") -> None:
         """Forget id-map rows (a pending write the target turned out not to hold)."""
         self._require_write()
         with self.transaction():
             self.conn.executemany(
-                "DELETE FROM id_map WHERE target = ? AND source = ? AND stream = ? "
-                "AND source_id = ? AND target_object = ?",
-                [(target, e.source, e.stream, e.source_id, e.target_object) for e in entries])
+                "DELETE FROM id_map WHERE target = ? AND target_identity = ? AND source = ? "
+                "AND stream = ? AND source_id = ? AND target_object = ?",
+                [(target, identity, e.source, e.stream, e.source_id, e.target_object)
+                 for e in entries])

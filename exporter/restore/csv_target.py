@@ -4,7 +4,9 @@
     type = "csv"
     path = "D:/exporter/restore-csv"
 
-Each file has an ``id`` column (the archived record's id, which is also the record's id
+Each file is UTF-8 with a BOM (so that Excel reads accents right), its cells safe from
+formula injection (a cell starting with =, +, - or @ that is not a number gets a leading
+quote). Each file has an ``id`` column (the archived record's id, which is also the record's id
 in the id map), the mapped fields, one column per reference (the parent's id) and, for
 records with a file, ``file`` (its path under ``files/``). Files are rewritten whole
 (to a temporary name, then renamed) after each batch, so a killed restore leaves every
@@ -32,14 +34,32 @@ __all__ = ["CsvWriter"]
 
 
 
+#: A cell a spreadsheet would run as a formula (CSV injection): shown as text, with a quote.
+FORMULA = re.compile(r"^[=+\-@\t\r]")
+NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    else:
+        text = str(value)
+    # Excel and Sheets run "=...", "+...", "-...", "@..." as formulas: such a cell gets a
+    # leading quote (shown as text, as OWASP advises); a plain number such as -5 does not.
+    if FORMULA.match(text) and not NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def _uncell(text: str | None) -> str | None:
+    """A cell's value as restored (the leading quote of a formula-safe cell taken off)."""
+    if text and text.startswith("'") and FORMULA.match(text[1:]) and not NUMBER.match(text[1:]):
+        return text[1:]
+    return text
 
 
 #: Names Windows keeps for devices, whatever the extension ("nul.csv" is the null device).
@@ -95,7 +115,7 @@ class CsvWriter(Writer):
             rows: dict[str, dict[str, str]] = {}
             path = self._path(obj)
             if path.exists():
-                with path.open(encoding="utf-8", newline="") as fh:
+                with path.open(encoding="utf-8-sig", newline="") as fh:
                     reader = csv.DictReader(fh)
                     columns = list(reader.fieldnames or ["id"])
                     rows = {r["id"]: dict(r) for r in reader}
@@ -109,7 +129,9 @@ class CsvWriter(Writer):
         writer.writeheader()
         writer.writerows(rows.values())
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_private_file(self._path(obj), buf.getvalue().encode("utf-8"))
+        # UTF-8 with a BOM: Excel then reads accents right (without one it assumes the
+        # machine's code page); import tools for HubSpot and Salesforce accept it.
+        write_private_file(self._path(obj), buf.getvalue().encode("utf-8-sig"))
         self._calls += 1
 
     def _put(self, obj: str, item: WriteItem) -> WriteResult:
@@ -144,6 +166,17 @@ class CsvWriter(Writer):
         self._save(obj)
         return results
 
+    def count(self, obj: str) -> int | None:
+        return len(self._table(obj)[1])
+
+    def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
+        """Takes the rows out of the file (a folder of CSVs has no archived state)."""
+        rows = self._table(obj)[1]
+        for tid in target_ids:
+            rows.pop(tid, None)
+        self._save(obj)
+        return [WriteResult(k, t) for k, t in zip(keys, target_ids, strict=True)]
+
     def link(self, obj: str, items: list[WriteItem]) -> list[WriteResult]:
         return self.write(obj, items)
 
@@ -159,7 +192,7 @@ class CsvWriter(Writer):
             row = rows.get(rid)
             if row is None:
                 continue
-            got: dict[str, Any] = {f: row.get(f) for f in fields}
+            got: dict[str, Any] = {f: _uncell(row.get(f)) for f in fields}
             got["@links"] = {ln: [row[ln]] if row.get(ln) else [] for ln in links}
             if row.get("file"):
                 path = self.folder / row["file"]

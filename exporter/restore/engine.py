@@ -25,13 +25,21 @@ from typing import Any, Protocol
 from exporter.archive import Archive, IdMapEntry
 from exporter.errors import AuthError, MappingError, QuotaExhausted, SourceError
 from exporter.keys import write_private_file
+from exporter.restore.deletions import DELETION_MODES, carry_deletions, deleted_since
 from exporter.restore.mapping import Mapping_, ObjectRule
-from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
+from exporter.restore.plan import (
+    Context,
+    Planned,
+    check_mapping,
+    order_rules,
+    plan_records,
+    with_parents,
+)
 from exporter.settings import did_you_mean
 from exporter.writer import Link, WriteItem, Writer, WriteResult, chunks
 
 __all__ = ["ErrorRow", "ObjectReport", "RestoreProgress", "RestoreReport", "expand",
-           "run_restore", "select_rules"]
+           "run_restore", "select_rules", "target_identity"]
 
 log = logging.getLogger("exporter.restore")
 
@@ -42,6 +50,7 @@ class ErrorRow:
     stream: str
     source_id: str
     message: str
+    client: str = ""  # "name (number)" of the client the record is about
 
 
 @dataclass
@@ -55,16 +64,21 @@ class ObjectReport:
     recovered: int = 0  # pending writes of a killed run found in the target
     linked: int = 0  # second-pass updates for references in a cycle
     failed: int = 0
+    partial: int = 0  # written without a field the target refused, or without a parent
+    deleted: int = 0  # deleted from the source: archived, made inactive or removed
     files: int = 0
 
     def summary(self, dry_run: bool = False) -> str:
         if dry_run:
             return (f"{self.stream} -> {self.object}: {self.records} records: {self.created} "
                     f"to create, {self.updated} to update, {self.unchanged} unchanged, "
-                    f"{self.failed} failing validation")
+                    f"{self.failed} failing validation"
+                    + (f", {self.deleted} deleted since" if self.deleted else ""))
         extra = f", {self.recovered} recovered" if self.recovered else ""
         extra += f", {self.linked} relinked" if self.linked else ""
         extra += f", {self.files} files" if self.files else ""
+        extra += f", {self.partial} partial" if self.partial else ""
+        extra += f", {self.deleted} deleted since" if self.deleted else ""
         return (f"{self.stream} -> {self.object}: {self.created} created, {self.updated} "
                 f"updated, {self.unchanged} unchanged, {self.failed} failed{extra}")
 
@@ -84,6 +98,7 @@ class RestoreReport:
     calls: int = 0
     seconds: float = 0.0
     errors_file: Path | None = None
+    parents_added: list[str] = field(default_factory=list)  # restored for --only's links
 
     def total(self, name: str) -> int:
         return sum(int(getattr(o, name)) for o in self.objects)
@@ -164,9 +179,19 @@ class _Run:
     def writer(self) -> Writer:
         return self.ctx.writer
 
-    def fail(self, rule: ObjectRule, sid: str, message: str, rep: ObjectReport) -> None:
+    def fail(self, rule: ObjectRule, sid: str, message: str, rep: ObjectReport,
+             client: str = "") -> None:
         rep.failed += 1
-        self.report.errors.append(ErrorRow(rule.object, rule.stream, sid, message))
+        self.report.errors.append(ErrorRow(rule.object, rule.stream, sid, message, client))
+
+    def partial(self, rule: ObjectRule, p: Planned, result: WriteResult,
+                rep: ObjectReport) -> None:
+        """A record written with something left out: each omission to the error report."""
+        notes = [*p.notes, *(f"written without {name}: {message}"
+                             for name, message in result.refused.items())]
+        rep.partial += bool(notes)
+        self.report.errors += [ErrorRow(rule.object, rule.stream, p.source_id, n, p.client)
+                               for n in notes]
 
     def entry(self, rule: ObjectRule, sid: str, target_id: str | None,
               digest: str | None) -> IdMapEntry:
@@ -183,7 +208,7 @@ class _Run:
         for item in plan_records(ctx, rule):
             rep.records += 1
             if item.error is not None:
-                self.fail(rule, item.source_id, item.error, rep)
+                self.fail(rule, item.source_id, item.error, rep, item.client)
                 continue
             if item.deferred:
                 deferred.append(item)
@@ -201,6 +226,11 @@ class _Run:
             return rep, []
         self.progress.started(rule.label, len(new) + len(changed))
         pending = [p for p in new if p.source_id in ids]  # written by a killed run, maybe
+        if new and not ids and info.upsert is None and rule.match \
+                and (self.writer.count(rule.object) or 0) > 0:
+            # No id map here (an archive copy older than the restore, a lost one) but records
+            # in the target: each is looked up before it is created, never duplicated.
+            pending = list(new)
         if pending and info.upsert is None:
             found = self._find(rule, pending)
             rep.recovered = len(found)
@@ -246,7 +276,7 @@ class _Run:
                  if tid is None and p.source_id not in ids
                  and (create_pending or p.file is not None)]
         if fresh:
-            archive.put_id_map(self.ctx.target, fresh, self.run_id)
+            archive.put_id_map(self.ctx.target, fresh, self.run_id, self.ctx.identity)
             for e in fresh:
                 ids[e.source_id] = e
         try:
@@ -265,7 +295,7 @@ class _Run:
             if result is None or result.error is not None or not result.target_id:
                 message = result.error if result is not None and result.error else \
                     "the target did not answer for this record"
-                self.fail(rule, p.source_id, message, rep)
+                self.fail(rule, p.source_id, message, rep, p.client)
                 # A refused create was not made; keep a file's row pending all the same,
                 # since its upload may have gone through before the record was refused.
                 if tid is None and p.source_id in ids and ids[p.source_id].target_id is None \
@@ -276,13 +306,29 @@ class _Run:
             rep.created += created
             rep.updated += not created
             rep.files += p.file is not None
+            self.partial(rule, p, result, rep)
             done.append(self.entry(rule, p.source_id, result.target_id,
                                    p.digest(self._resolved(p))))
         with archive.transaction():
-            archive.put_id_map(self.ctx.target, done, self.run_id)
-            archive.drop_id_map(self.ctx.target, refused)
+            archive.put_id_map(self.ctx.target, done, self.run_id, self.ctx.identity)
+            archive.drop_id_map(self.ctx.target, refused, self.ctx.identity)
         for e in done:
             ids[e.source_id] = e
+
+    def deletions(self, ordered: list[ObjectRule], mode: str, dry_run: bool) -> None:
+        """Records deleted from the source since they were restored, children first."""
+        if mode not in DELETION_MODES:
+            raise MappingError(f"--deletions {mode}: use one of {', '.join(DELETION_MODES)}.")
+        reports = {(r.stream, r.object): r for r in self.report.objects}
+        for rule in reversed(ordered):
+            rep = reports[(rule.stream, rule.object)]
+            if dry_run:
+                rep.deleted = len(deleted_since(self.ctx, rule)) if mode != "keep" else 0
+                continue
+            done = carry_deletions(self.ctx, rule, mode, self.run_id, self.writer.batch_size)
+            rep.deleted += done.done
+            for sid, message in done.failed:
+                self.fail(rule, sid, f"deleted from the source, but: {message}", rep)
 
     def relink(self, rule: ObjectRule, deferred: list[Planned], rep: ObjectReport) -> None:
         """The second pass: references that closed a cycle, now that every parent exists."""
@@ -312,26 +358,49 @@ class _Run:
                     continue
                 rep.linked += 1
                 done.append(self.entry(rule, p.source_id, tid, p.digest(links)))
-            self.ctx.archive.put_id_map(self.ctx.target, done, self.run_id)
+            self.ctx.archive.put_id_map(self.ctx.target, done, self.run_id,
+                                        self.ctx.identity)
             for e in done:
                 ids[e.source_id] = e
 
 
 def _write_errors(path: Path, errors: list[ErrorRow]) -> None:
     """The error report: 0600, written whole (vendor messages can quote values)."""
-    lines: list[list[str]] = [["target_object", "source_stream", "source_id", "message"]]
-    lines += [[e.target_object, e.stream, e.source_id, e.message] for e in errors]
+    lines: list[list[str]] = [["target_object", "source_stream", "source_id", "message",
+                               "client"]]
+    lines += [[e.target_object, e.stream, e.source_id, e.message, e.client] for e in errors]
     buf = io.StringIO()
     csv.writer(buf).writerows(lines)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_private_file(path, buf.getvalue().encode("utf-8"))
 
 
+def target_identity(archive: Archive, writer: Writer, target: str, adopt: bool) -> str:
+    """The identity the id map of ``target`` is read under: the writer's identity of its
+    target. Rows of this name written before format 3 (identity '') stand for this target
+    only when it holds a sample of their records (the same portal as before: adopted when
+    ``adopt``, else read as they are); a new, empty portal under the old name starts afresh."""
+    identity = writer.identity()
+    if not identity or archive.id_map_identities(target) != [""]:
+        return identity
+    legacy = [e for e in archive.id_map(target, identity="") if e.target_id]
+    if not legacy:
+        return identity
+    obj = legacy[0].target_object
+    sample = [str(e.target_id) for e in legacy if e.target_object == obj][:20]
+    if len(writer.read(obj, sample, [], {})) != len(sample):
+        return identity
+    if not adopt:
+        return ""
+    archive.adopt_id_map(target, identity)
+    return identity
+
+
 def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: str,
                 only: Iterable[str] | None = None, as_of: str | int | None = None,
                 dry_run: bool = False, errors_path: Path | None = None,
                 progress: RestoreProgress | None = None,
-                source: str | None = None) -> RestoreReport:
+                source: str | None = None, deletions: str = "archive") -> RestoreReport:
     """Restore the archive (as of a run or date) into ``writer``'s target through
     ``mapping``. With ``dry_run`` nothing is written anywhere: the report is the plan."""
     started = time.monotonic()
@@ -342,8 +411,12 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
     mapping = expand(mapping, archive, source)
     rules = select_rules(mapping, only)
     run_as_of = archive.resolve_as_of(as_of)
-    ctx = Context(archive, mapping, writer, target, run_as_of, dry_run=dry_run)
+    ctx = Context(archive, mapping, writer, target, run_as_of, dry_run=dry_run,
+                  identity=target_identity(archive, writer, target, adopt=not dry_run))
     report = RestoreReport(target, mapping.path.name, dry_run=dry_run)
+    chosen = rules
+    rules = with_parents(ctx, rules)
+    report.parents_added = [r.label for r in rules if r not in chosen]
     report.unmapped = check_mapping(ctx, rules)
     report.unmapped_streams = sorted(
         {st for src, st in archive.streams() if src == mapping.source}
@@ -372,6 +445,7 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
         for rule, rep, later in deferred:
             run.relink(rule, later, rep)
             progress.finished(rule.label, rep.summary(dry_run))
+        run.deletions(ordered, deletions, dry_run)
     except BaseException as exc:
         if report.run_id is not None:
             report.calls = writer.calls()
@@ -401,4 +475,5 @@ def _audit(report: RestoreReport, only: Iterable[str] | None,
             "only": list(only or []), "as_of": as_of, "status": report.status,
             "created": report.total("created"), "updated": report.total("updated"),
             "unchanged": report.total("unchanged"), "failed": report.total("failed"),
+            "deleted": report.total("deleted"),
             "errors_file": str(report.errors_file) if report.errors_file else None}

@@ -10,6 +10,8 @@ A mapping is a TOML file (bundled ones are in ``exporter/restore/mappings/``):
     object = "contacts"              # target object
     key = "source_record_id"         # unique property to find restored records on a re-run
     where = { Status__c = ["Active", "Discharged"] }   # optional record filter
+    unlisted = { code_status = "code_status_other" }  # values outside the options go here
+    inactive = { medication_active = "false" }  # a record deleted from the source, in the target
     [objects.fields]
     phone = "Phone"                                    # rename
     firstname = { from = "Name", split = " ", part = "first" }
@@ -21,6 +23,11 @@ A mapping is a TOML file (bundled ones are in ``exporter/restore/mappings/``):
     from = "Primary_Physician__c"    # source field holding the parent's archived id
     to = "Physician__c"              # the parent's stream (its mapping must exist)
     type_id = 279                    # HubSpot association type (Salesforce: field = "...")
+
+    [client]                         # optional: names a record's client in the error report
+    stream = "Account"
+    name = "Name"                    # or a list of fields: ["firstname", "lastname"]
+    number = "Client_Number__c"
 
 Field paths are dotted (``BillingAddress.street``); with ``prefix = "properties."`` at the
 top (HubSpot sources) plain names are looked up under ``properties`` and ``@id``,
@@ -101,6 +108,10 @@ class ObjectRule:
     create_fields: dict[str, str] = field(default_factory=dict)  # custom fields to create
     all_fields: bool = False  # any->CSV: every field of the record, flattened
     unique: dict[str, str] = field(default_factory=dict)  # unique field -> where repeats go
+    #: option field -> text field for values outside the target's options (else left out)
+    unlisted: dict[str, str] = field(default_factory=dict)
+    #: the target's inactive state for a record deleted from the source: field -> value
+    inactive: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -115,6 +126,8 @@ class Mapping_:
     prefix: str
     objects: list[ObjectRule]
     ignore: list[str] = field(default_factory=list)  # source fields never reported unmapped
+    #: Where a record's client is read for the error report: {stream, name, number}.
+    client: dict[str, Any] = field(default_factory=dict)
 
 
 def _fail(path: Path, where: str, message: str) -> MappingError:
@@ -168,7 +181,7 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
         raise _fail(path, f"[[objects]] number {n}", "stream and object are required")
     where = f"[[objects]] {raw['stream']} -> {raw['object']}"
     known = {"stream", "object", "fields", "links", "key", "match", "where", "file",
-             "create_fields", "all_fields", "unique"}
+             "create_fields", "all_fields", "unique", "unlisted", "inactive"}
     for k in raw:
         if k not in known:
             raise _fail(path, where, f"unknown setting '{k}'" + did_you_mean(k, known))
@@ -193,7 +206,9 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
                       key=raw.get("key"), match=list(raw.get("match", [])), where=filt,
                       file=raw.get("file"), create_fields=dict(raw.get("create_fields", {})),
                       all_fields=bool(raw.get("all_fields", False)),
-                      unique=dict(raw.get("unique", {})))
+                      unique=dict(raw.get("unique", {})),
+                      unlisted=dict(raw.get("unlisted", {})),
+                      inactive=dict(raw.get("inactive", {})))
 
 
 def bundled_mappings() -> dict[str, Path]:
@@ -226,6 +241,10 @@ def load_mapping(name_or_path: str | Path) -> Mapping_:
     if not isinstance(objects, list) or not objects:
         raise _fail(path, "the top", "at least one [[objects]] table is required")
     rules = [_object_rule(path, n, o) for n, o in enumerate(objects, 1)]
+    client = raw.get("client", {})
+    if not isinstance(client, dict) or (client and "stream" not in client):
+        raise _fail(path, "[client]", "name the client stream: stream = \"Account\"")
     return Mapping_(path=path, source=raw["source"], target=raw.get("target"),
                     prefix=str(raw.get("prefix", "")), objects=rules,
-                    ignore=[str(i) for i in raw.get("ignore", [])])
+                    ignore=[str(i) for i in raw.get("ignore", [])],
+                    client=dict(client))

@@ -15,7 +15,8 @@ from exporter.restore.transforms import MISSING, TransformError, apply, flatten,
 from exporter.settings import did_you_mean
 from exporter.writer import FileItem, Link, ObjectInfo, Writer
 
-__all__ = ["Context", "Planned", "check_mapping", "order_rules", "plan_records"]
+__all__ = ["Context", "Planned", "check_mapping", "client_label", "order_rules",
+           "plan_records", "with_parents"]
 
 SAMPLE = 500  # records read per stream to learn its fields when no schema was archived
 
@@ -31,6 +32,9 @@ class Planned:
     file: FileItem | None = None
     file_hash: str | None = None
     error: str | None = None
+    #: What is left out of a record written all the same (a parent not restored): reported.
+    notes: list[str] = field(default_factory=list)
+    client: str = ""  # the client it belongs to ("name (number)"), for the error report
 
     def digest(self, with_deferred: list[Link] | None = None) -> str:
         links = sorted((ln.name, ln.to_object, ln.to_id) for ln in
@@ -50,6 +54,7 @@ class Context:
     target: str
     as_of: int | None = None
     dry_run: bool = False  # parents that would be created count as restored
+    identity: str = ""  # the target's own identity (Writer.identity): keys the id map
     infos: dict[str, ObjectInfo] = field(default_factory=dict)
     ids: dict[tuple[str, str], dict[str, IdMapEntry]] = field(default_factory=dict)
     _parents: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -78,7 +83,7 @@ class Context:
         key = (stream, obj)
         if key not in self.ids:
             self.ids[key] = {e.source_id: e for e in self.archive.id_map(
-                self.target, self.source, stream, obj)}
+                self.target, self.source, stream, obj, identity=self.identity)}
         return self.ids[key]
 
     def parent(self, stream: str, record_id: str) -> Mapping[str, Any] | None:
@@ -247,7 +252,7 @@ class _MappingCheck:
             targets.append(rule.key)
         targets += [ln.name for ln in rule.links if ln.type_id is None
                     and ln.name in info.fields]
-        targets += list(rule.unique.values())
+        targets += list(rule.unique.values()) + list(rule.unlisted.values())
         for name in targets:
             if name not in info.fields and name not in rule.create_fields:
                 problems.append(f"{where}: the target object {rule.object} has no field "
@@ -314,6 +319,21 @@ def check_mapping(ctx: Context, rules: list[ObjectRule]) -> dict[str, list[str]]
     return unmapped
 
 
+def with_parents(ctx: Context, rules: list[ObjectRule]) -> list[ObjectRule]:
+    """The rules plus those of every parent they link to (``--only Medication__c`` restores
+    the clients its records belong to, or finds them already restored, never drops them)."""
+    out = list(rules)
+    for rule in out:  # grows while it is walked: parents of parents too
+        for link in rule.links:
+            try:
+                parent = ctx.parent_rule(link)
+            except MappingError:
+                continue  # check_mapping reports it, with every other problem
+            if parent not in out:
+                out.append(parent)
+    return [r for r in ctx.mapping.objects if r in out]
+
+
 def order_rules(ctx: Context, rules: list[ObjectRule]) -> list[ObjectRule]:
     """Parents before children (Kahn's algorithm over the links); a cycle is broken at the
     rule with the fewest waiting parents, whose links into the cycle are marked deferred
@@ -347,7 +367,7 @@ def order_rules(ctx: Context, rules: list[ObjectRule]) -> list[ObjectRule]:
 def _file(ctx: Context, rule: ObjectRule, rid: str) -> tuple[FileItem | None, str | None]:
     if rule.file is None:
         return None, None
-    files = ctx.archive.files_of(ctx.source, rule.stream, rid)
+    files = ctx.archive.files_of(ctx.source, rule.stream, rid, ctx.as_of)
     sha = files.get(rule.file) if rule.file != "*" else next(iter(sorted(files.values())),
                                                               None)
     if sha is None:
@@ -362,6 +382,16 @@ def _file(ctx: Context, rule: ObjectRule, rid: str) -> tuple[FileItem | None, st
     return FileItem(name, info.size, lambda: ctx.archive.read_file(sha), info.media_type), sha
 
 
+def _whole(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Every field of a record, flattened; the fields of a ``properties`` object (HubSpot's)
+    under their own names ("firstname", not "properties.firstname") where none clashes."""
+    flat = flatten(data)
+    inner = {k[len("properties."):]: v for k, v in flat.items() if k.startswith("properties.")}
+    if set(inner) & set(flat):
+        return dict(flat)
+    return {**{k: v for k, v in flat.items() if not k.startswith("properties.")}, **inner}
+
+
 def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
     """Each selected record of the rule's stream as a payload, or with ``error`` set."""
     info = ctx.infos.get(rule.object)
@@ -370,7 +400,7 @@ def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
         item = Planned(rid)
         try:
             if rule.all_fields:
-                item.fields = {k: v for k, v in flatten(data).items()}
+                item.fields = _whole(data)
             else:
                 for f in rule.fields:
                     item.fields[f.target] = apply(f, data, prefix, ctx.parent)
@@ -399,25 +429,66 @@ def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
             elif ctx.dry_run and ctx.would_restore(parent_rule, pid):
                 item.links.append(Link(link.name, parent_rule.object, "(new)", link.type_id))
             else:
-                item.error = (f"its {link.to_stream} {pid} ({link.name}) is not restored "
-                              "(not archived, filtered out, or failed)")
+                # Written without this link, never dropped: a later run links it once the
+                # parent is restored (the id map's hash covers the resolved links).
+                item.notes.append(f"written without its {link.to_stream} {pid} "
+                                  f"({link.name}): not restored (not archived, filtered out, "
+                                  "or failed)")
+        item.client = client_label(ctx, rule, rid, data)
         if item.error is None and info is not None:
-            item.error = _invalid(info, item.fields)
+            _fit_options(info, rule, item)
+            item.error = _required_missing(info, item.fields)
         if item.error is None:
             item.file, item.file_hash = _file(ctx, rule, rid)
         yield item
 
 
-def _invalid(info: ObjectInfo, fields: Mapping[str, Any]) -> str | None:
-    """Why the target would refuse these fields (required, picklist options), if it would."""
+def client_label(ctx: Context, rule: ObjectRule, rid: str, data: Mapping[str, Any]) -> str:
+    """"Name (number)" of the client a record is about: the record itself when it is of
+    the mapping's client stream (``[client]``), else the parent its links point at."""
+    spec = ctx.mapping.client
+    if not spec:
+        return ""
+    record: Mapping[str, Any] | None = data if rule.stream == spec["stream"] else None
+    for link in rule.links:
+        if record is None and link.to_stream == spec["stream"]:
+            pid = ctx.parent_id(link, data, rule.stream)
+            record = ctx.parent(link.to_stream, pid) if pid else None
+    if record is None:
+        return ""
+    values = []
+    for k in ("name", "number"):
+        paths = spec.get(k) or []
+        got = [get_path(record, str(p), ctx.mapping.prefix)
+               for p in ([paths] if isinstance(paths, str) else paths)]
+        values.append(" ".join(str(v) for v in got if v not in (MISSING, None, "")))
+    parts = [v for v in values if v]
+    return f"{parts[0]} ({parts[1]})" if len(parts) == 2 else "".join(parts)
+
+
+def _fit_options(info: ObjectInfo, rule: ObjectRule, item: Planned) -> None:
+    """A value outside the target's options (a picklist, an enumeration) never drops the
+    record: it goes to the rule's text field for it (``unlisted``), or is left out and
+    reported."""
+    fields = item.fields
     for name, allowed in info.options.items():
         value = fields.get(name)
         if value in (None, ""):
             continue
         values = str(value).split(";") if ";" in str(value) else [str(value)]
         bad = [v for v in values if v not in allowed]
-        if bad:
-            return f"{name} '{bad[0]}' is not one of the target's options"
+        if not bad:
+            continue
+        fields[name] = None
+        if name in rule.unlisted:
+            fields[rule.unlisted[name]] = value
+        else:
+            item.notes.append(f"written without {name}: '{bad[0]}' is not one of the "
+                              "target's options")
+
+
+def _required_missing(info: ObjectInfo, fields: Mapping[str, Any]) -> str | None:
+    """Why the target would refuse the record: a required field empty."""
     for name in info.required:
         if name in fields and fields[name] in (None, ""):
             return f"{name} is required by the target but empty"

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.archive import Archive, IdMapEntry
-from exporter.restore.engine import expand, select_rules
+from exporter.restore.engine import expand, select_rules, target_identity
 from exporter.restore.mapping import Mapping_, ObjectRule
 from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
 from exporter.restore.transforms import TransformError, parse_when
@@ -37,6 +37,10 @@ class VerifyReport:
     fields_matching: int = 0
     links: int = 0
     links_matching: int = 0
+    stale_links: int = 0  # associations or lookups to records the source no longer links to
+    #: per target object: records the target holds beyond those this restore wrote there
+    #: (duplicates of restored records, or records from elsewhere)
+    extras: dict[str, int] = field(default_factory=dict)
     per_object: dict[str, tuple[int, int]] = field(default_factory=dict)
     mismatches: list[Mismatch] = field(default_factory=list)
 
@@ -53,7 +57,10 @@ class VerifyReport:
         return (f"{self.records_matching} of {self.records} records match "
                 f"({self.record_rate:.1f}%); {self.fields_matching + self.links_matching} of "
                 f"{self.fields + self.links} fields and references match "
-                f"({self.field_rate:.1f}%)")
+                f"({self.field_rate:.1f}%)"
+                + (f"; {self.stale_links} stale references" if self.stale_links else "")
+                + "".join(f"; {n} more {obj} in the target than restored"
+                          for obj, n in self.extras.items() if n))
 
 
 def _number(value: Any) -> float | None:
@@ -181,7 +188,39 @@ class _Verifier:
                 ok = False
                 self.miss(Mismatch(rule.object, p.source_id, tid, ln.name, ln.to_id,
                                    links.get(ln.name)))
-        return ok
+        return self.stale(rule, p, tid, links) and ok
+
+    def stale(self, rule: ObjectRule, p: Planned, tid: str | None,
+              links: Mapping[str, Any]) -> bool:
+        """References the target holds beyond those the source has (an old physician left
+        beside the new one): each a mismatch."""
+        expected: dict[str, set[str]] = {}
+        for ln in p.links:
+            expected.setdefault(ln.to_object, set()).add(ln.to_id)
+        by_name = {ln.name: ln.to_object for ln in p.links}
+        extra = {name: sorted(set(links.get(name) or []) - expected[obj])
+                 for name, obj in by_name.items()}
+        for name, ids in extra.items():
+            if ids:
+                self.report.stale_links += len(ids)
+                self.miss(Mismatch(rule.object, p.source_id, tid, name,
+                                   sorted(expected[by_name[name]]), links.get(name)))
+        return not any(extra.values())
+
+
+def _extras(ctx: Context, rules: list[ObjectRule], writer: Writer) -> dict[str, int]:
+    """The target read on its own, beyond the id map: per mapped object, how many records it
+    holds that this restore did not write (a re-run from an older archive copy that
+    duplicated them shows here)."""
+    out: dict[str, int] = {}
+    for obj in sorted({r.object for r in rules}):
+        held = writer.count(obj)
+        if held is None:
+            continue
+        written = {e.target_id for r in ctx.mapping.objects if r.object == obj
+                   for e in ctx.id_map(r.stream, r.object).values() if e.target_id}
+        out[obj] = max(0, held - len(written))
+    return out
 
 
 def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: str,
@@ -190,12 +229,14 @@ def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, targe
     """Compare every mapped record with what the target holds now."""
     mapping = expand(mapping, archive, source)
     rules = select_rules(mapping, only)
-    ctx = Context(archive, mapping, writer, target, archive.resolve_as_of(as_of))
+    ctx = Context(archive, mapping, writer, target, archive.resolve_as_of(as_of),
+                  identity=target_identity(archive, writer, target, adopt=False))
     check_mapping(ctx, rules)
     verifier = _Verifier(ctx, writer, keep)
     for rule in order_rules(ctx, rules):
         verifier.rule(rule)
     report = verifier.report
+    report.extras = _extras(ctx, rules, writer)
     archive.audit("restore.verify", {"target": target, "mapping": mapping.path.name,
                                      "records": report.records,
                                      "records_matching": report.records_matching,

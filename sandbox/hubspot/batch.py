@@ -46,9 +46,12 @@ class BatchAPI(ObjectsAPI):
         else:
             results, errors = [], []
             for item in inputs:
-                outcome = getattr(self, f"_batch_{op}")(tname, item)
+                handler = self._batch_upsert_named if op == "upsert" else getattr(
+                    self, f"_batch_{op}")
+                outcome = handler(tname, item)
                 (errors if "status" in outcome else results).append(outcome)
             status = 201 if op == "create" else 200
+        results, errors = self.in_any_order(results), self.in_any_order(errors)
         out: dict[str, Any] = {"status": "COMPLETE", "results": results, "startedAt": started,
                                "completedAt": iso(self._now_ms())}
         if errors:
@@ -143,4 +146,12 @@ class BatchAPI(ObjectsAPI):
         result = self._batch_create(tname, {"properties": props})
         if "status" not in result:
             result["new"] = True
+        return result
+
+    def _batch_upsert_named(self, tname: str, item: dict[str, Any]) -> dict[str, Any]:
+        """An upsert's error names the input's ``id`` (the ``idProperty`` value) in its
+        context, as HubSpot's do: answers come in any order."""
+        result = self._batch_upsert(tname, item)
+        if "status" in result:
+            result["context"] = {**result.get("context", {}), "ids": [str(item["id"])]}
         return result

@@ -14,7 +14,8 @@ this module, and ``docs/sandbox-hubspot.md``):
 - ``/crm/v3/objects/{type}/search``: filter groups, the usual operators, sorts, free-text
   ``query``, ``limit`` <= 200, the 10,000-result paging cap, and the ``search_lag`` fault.
 - ``/crm/v3/properties/{type}`` (list, get, create), ``/crm/v3/schemas`` (and the SDK's
-  ``/crm-object-schemas/v3/schemas``), ``/crm/v3/owners/``.
+  ``/crm-object-schemas/v3/schemas``), ``/crm/v3/owners/``, ``/account-info/v3/details``
+  (``portalId``: the attribute ``portal_id``, from the seed unless set).
 - ``/crm/v4``: association lists, batch read/create/archive/associate-default, labels.
 - ``/files/v3/files``: search, get, signed URL (served by this emulator, HMAC-signed and
   expiring on the sandbox clock), multipart upload, archive.
@@ -76,6 +77,14 @@ class HubSpotEmulator(SearchAPI, BatchAPI):
         super().__init__(agency, faults)
         self._add_routes()
 
+    def _account_details(self, request: Request) -> Response:
+        """The portal's account details: its id tells one portal from another."""
+        return Response.json({"portalId": self.portal_id, "accountType": "STANDARD",
+                              "timeZone": "US/Eastern", "companyCurrency": "USD",
+                              "additionalCurrencies": [], "utcOffset": "-05:00",
+                              "utcOffsetMilliseconds": -18000000,
+                              "uiDomain": "app.hubspot.com", "dataHostingLocation": "na1"})
+
     def _add_routes(self) -> None:
         obj = r"/crm/v3/objects/(?P<type>[^/]+)"
         v4 = r"/crm/v4/associations/(?P<from>[^/]+)/(?P<to>[^/]+)"
@@ -102,6 +111,7 @@ class HubSpotEmulator(SearchAPI, BatchAPI):
             ("GET", r"/crm(?:-object-schemas)?/v3/schemas", "schemas", x(schemas)),
             ("GET", r"/crm(?:-object-schemas)?/v3/schemas/(?P<type>[^/]+)", "schemas.get",
              x(schema)),
+            ("GET", r"/account-info/v3/details", "account.details", self._account_details),
             ("GET", r"/crm/v3/owners/?", "owners", x(owners)),
             ("GET", r"/crm/v3/owners/(?P<id>\d+)", "owners.get", x(owner)),
             ("GET", v4o + "/(?P<to>[^/]+)", "associations.list", x(assoc_list)),

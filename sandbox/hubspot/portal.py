@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import itertools
 import math
+import random
 import threading
 import time
 import uuid
@@ -46,6 +47,12 @@ class PortalAPI(Emulator):
         #: Request budgets; HubSpot's are ~19/s and 250k-1M/day: the sandbox is generous.
         self.secondly_limit = 1000
         self.daily_limit = 1_000_000
+        #: HubSpot answers batch calls in any order; off by default so that answers are
+        #: reproducible, on to check that a client matches results by id, never by position.
+        self.shuffle_answers = False
+        #: The portal's id (account-info): one per portal; tests set it to stand for another.
+        self.portal_id = 40_000_000 + agency.seed
+        self._shuffler = random.Random(agency.seed)
         self._rate_lock = threading.Lock()
         self._second = 0
         self._second_count = 0
@@ -58,6 +65,14 @@ class PortalAPI(Emulator):
         #: Object types the private app has no scope for (a portal without deals access,
         #: say): every call naming one answers HubSpot's 403 MISSING_SCOPES.
         self.denied_types: set[str] = set()
+
+    def in_any_order(self, answers: list[Any]) -> list[Any]:
+        """A batch's results or errors, shuffled when ``shuffle_answers`` is on."""
+        if not self.shuffle_answers:
+            return answers
+        out = list(answers)
+        self._shuffler.shuffle(out)
+        return out
 
     def _wrap(self, handler: Handler, auth: bool, locked: bool = True) -> Handler:
         """Count the request against the budgets, check the token, run the handler under the
@@ -252,6 +267,7 @@ def batch_response(
     em: PortalAPI, results: list[Any], errors: list[Any], status: int
 ) -> Response:
     now = iso(em._now_ms())
+    results, errors = em.in_any_order(results), em.in_any_order(errors)
     out: dict[str, Any] = {
         "status": "COMPLETE",
         "results": results,
