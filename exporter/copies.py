@@ -45,7 +45,6 @@ import logging
 import os
 import shutil
 import sys
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -54,6 +53,7 @@ import sqlcipher3
 
 from exporter import __version__, winfs
 from exporter.archive import Archive
+from exporter.archive.database import sqlite_uri
 from exporter.copies_base import (
     _DB_ERRORS,
     MANIFEST,
@@ -286,18 +286,10 @@ def _check_files(folder: Path, manifest: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _sqlite_uri(path: Path) -> str:
-    """A file: URI SQLite accepts for any local path, a Windows drive path (file:///C:/...) or
-    a UNC path (file:////nas/share/...: SQLite refuses a host name in the authority)."""
-    text = path.resolve().as_posix()
-    if not text.startswith("/"):
-        text = "/" + text
-    return "file://" + urllib.parse.quote(text, safe="/:")
-
 
 def _open_copy_readonly(db: Path, key_hex: str) -> Any:
     """The copy's database, opened so that nothing is written beside it (no -wal, -shm)."""
-    conn = sqlcipher3.connect(_sqlite_uri(db) + "?immutable=1", uri=True,
+    conn = sqlcipher3.connect(sqlite_uri(db) + "?immutable=1", uri=True,
                               isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA cipher_log_level = NONE")
     conn.execute(f"PRAGMA key = \"x'{key_hex}'\"")
