@@ -94,3 +94,35 @@ def test_a_damaged_byte_in_the_wal_is_reported_not_dropped(run_cli: Cli, where: 
         Archive.open(run_cli.archive, KeyFile(run_cli.key_file), write=True)
     assert run_cli("status").exit_code == 6
     assert wal.read_bytes() == before  # left as it was: nothing folded in, nothing dropped
+
+
+def test_frames_an_earlier_log_left_behind_are_accepted(run_cli: Cli) -> None:
+    """SQLite rewrites the log from its start after a checkpoint and cuts the file only when
+    that first transaction commits: a kill in between leaves the earlier log's frames behind
+    the new ones. That is where SQLite's log ends, not damage."""
+    earlier = _killed_writer(run_cli).read_bytes()
+    Archive.open(run_cli.archive, KeyFile(run_cli.key_file), write=True).close()  # checkpoint
+    subprocess.run([sys.executable, str(WRITER), str(run_cli.archive), str(run_cli.key_file),
+                    "2"], check=False, timeout=120)
+    wal = Path(f"{run_cli.archive}-wal")
+    later = wal.read_bytes()
+    assert later[16:24] != earlier[16:24] and len(later) < len(earlier)  # a new log, shorter
+    wal.write_bytes(later + earlier[len(later):])
+    result = run_cli("verify")
+    assert result.exit_code == 0, result.output
+    with Archive.open(run_cli.archive, KeyFile(run_cli.key_file)) as arc:
+        assert arc.get_cursor("wal", "batches") == {"batch": 1}  # the later log's last commit
+        assert arc.current("wal", "batches", f"b{BATCHES - 1}-0") is not None  # the earlier's
+
+
+def test_a_commit_of_this_log_after_an_earlier_logs_frame_is_reported(run_cli: Cli) -> None:
+    wal = _killed_writer(run_cli)
+    frames = _frames(wal)
+    data = bytearray(wal.read_bytes())
+    middle = frames[len(frames) // 2][0]
+    data[middle + 8:middle + 16] = bytes(8)  # its salts, and its checksum too, now foreign
+    data[middle + 16:middle + 24] = bytes(8)
+    wal.write_bytes(bytes(data))
+    result = run_cli("verify")
+    assert result.exit_code == 6, result.output
+    assert "write-ahead log" in result.output

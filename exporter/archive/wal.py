@@ -8,8 +8,13 @@ before any connection opens the archive, and call it damaged when a transaction 
 committed would be lost:
 
 - the header's checksum fails while whole frames follow it;
-- a whole frame carries salts other than the header's (the archive truncates the log at every
-  reset, so older frames cannot legitimately remain);
+- a whole frame carries salts other than the header's but checks out against this log's
+  checksum chain (its salts were altered). A frame of an earlier log is where SQLite's log
+  ends, and may legitimately remain: SQLite rewrites the log from its start after a
+  checkpoint and truncates the file only when that first transaction commits, so a kill in
+  between leaves the old frames behind the new ones;
+- a frame of this log marked as a commit follows a frame of an earlier log (a log is written
+  from its start, so its frames never come after an older log's);
 - a whole frame marked as a commit fails its checksum, or would pass it but for an altered
   commit field (found by running the checksum backwards from the frame's stored value);
 - after the first failing frame, a later frame that checks out against its predecessor is a
@@ -99,6 +104,7 @@ def _frames_problem(fh: BinaryIO, order: str, page_size: int, salts: tuple[int, 
                     prev: tuple[int, int]) -> str | None:
     read = fh.read
     broken = False  # SQLite's log has ended; what follows must hold no commit
+    foreign = False  # a frame of an earlier log was seen
     number = 0
     while True:
         frame = read(24 + page_size)
@@ -107,10 +113,16 @@ def _frames_problem(fh: BinaryIO, order: str, page_size: int, salts: tuple[int, 
         number += 1
         _pgno, commit, s1, s2, k0, k1 = struct.unpack(">6I", frame[:24])
         page = frame[24:]
-        if (s1, s2) != salts:
-            return f"frame {number} carries the salts of another log"
         stored = (k0, k1)
         good = _checksum(frame[:8] + page, order, *prev) == stored
+        if (s1, s2) != salts:
+            if good and not broken:
+                return f"the salts of frame {number} were altered"
+            broken = foreign = True  # an earlier log's frame: SQLite's log ends here
+            prev = stored
+            continue
+        if foreign and commit:
+            return f"frame {number}, committed after a frame of an earlier log, would be lost"
         if not good and not broken:
             broken = True
             if commit:
