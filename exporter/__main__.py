@@ -1,3 +1,4 @@
 from exporter.cli import main
 
-main()
+if __name__ == "__main__":  # not again in a binder's spawned worker processes
+    main()

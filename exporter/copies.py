@@ -12,10 +12,12 @@ never copied. A copy is a complete archive: point a config's ``[archive] path`` 
 How one copy is made, so that it is consistent and never half there under its final name:
 
 1. the caller holds the archive's write lock (no sync writes meanwhile);
-2. ``PRAGMA wal_checkpoint(TRUNCATE)`` moves everything into the main file, then a read
-   transaction is held so that no other connection can checkpoint into it while it is read;
-3. the two files are streamed (1 MiB at a time, SHA-256 on the way) into a hidden folder
-   ``.partial-<archive id>-<stamp>-<pid>`` in the destination, fsynced with the folder;
+2. a read transaction is held on the archive's connection, and SQLite's online backup API
+   writes the archive as that transaction sees it into a hidden folder
+   ``.partial-<archive id>-<stamp>-<pid>`` in the destination, encrypted with the archive's
+   own key (SQLite reads the pages: the live file is never read as a file, which Windows
+   refuses past 1 GiB while a connection is open); the ``.keys`` file is streamed beside
+   it, both fsynced with the folder;
 4. the copy is verified: the files are read back and hashed again, the copy's ``.keys`` file
    is unlocked with the same credential and the copy's database is opened read-only and
    ``PRAGMA quick_check``-ed;
@@ -30,7 +32,7 @@ store (an :class:`~exporter.objectstore.ObjectStore`, see :func:`open_store`);
 :func:`make_copy`, :func:`list_copies`, :func:`check_destination` and :func:`fetch_copy` take
 either and hand a store to :mod:`exporter.copies_store`, which does the same steps with
 objects (docs/design.md). What both kinds share (:class:`CopyResult`, :class:`CopyInfo`,
-:class:`CopyDestinationProblem`, the manifest format, the frozen snapshot) is in
+:class:`CopyDestinationProblem`, the manifest format, the backup snapshot) is in
 :mod:`exporter.copies_base`; every name is importable from here.
 """
 
@@ -38,13 +40,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import errno
-import hashlib
 import json
 import logging
 import os
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
@@ -64,10 +63,18 @@ from exporter.copies_base import (
     CopyInfo,
     CopyResult,
     Progress,
-    _frozen_main_file,
     _newest_run,
     _parse_manifest,
+    _read_transaction,
     _stamp,
+)
+from exporter.copies_files import (
+    _drop_cache,
+    _fsync_dir,
+    _sha256_of,
+    _stream_copy,
+    _write_error,
+    _write_snapshot,
 )
 from exporter.copies_store import (
     _list_store_copies,
@@ -75,8 +82,7 @@ from exporter.copies_store import (
     _store_errors,
     open_store,
 )
-from exporter.dbfile import DatabaseFileReader
-from exporter.errors import ArchiveDamaged, DiskFull, ExporterError, NotFound
+from exporter.errors import ArchiveDamaged, NotFound
 from exporter.keys import Credential, KeySlots, slots_path_for
 
 __all__ = [
@@ -98,8 +104,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("exporter.copies")
 
-CHUNK = 1 << 20
-_NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 #: Where copies go: a folder or an object store (bucket and prefix).
 Destination: TypeAlias = "Path | ObjectStore"
@@ -145,28 +149,6 @@ def _final_name(dest: Path, stem: str, now: dt.datetime) -> Path:
     return candidate
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Flush a folder's entries to disk (not possible on Windows: skipped there)."""
-    if sys.platform == "win32":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError as exc:  # some network file systems refuse it
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise
-    finally:
-        os.close(fd)
-
-
-def _drop_cache(fh: Any) -> None:
-    """Ask the OS to forget its cached pages of a written file, so reading it back reads the
-    disk (Linux; elsewhere it is a no-op)."""
-    if hasattr(os, "posix_fadvise"):
-        with contextlib.suppress(OSError):
-            os.posix_fadvise(fh.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
-
-
 def _remove_stale_partials(dest: Path, archive_id: str) -> None:
     prefix = f"{PARTIAL_PREFIX}{archive_id}-"
     for entry in dest.iterdir():
@@ -181,73 +163,6 @@ def _remove_quietly(folder: Path) -> None:
 
 
 # -- copying -------------------------------------------------------------------------------
-
-
-def _write_error(exc: OSError, dest: Path) -> ExporterError:
-    if exc.errno in _NO_SPACE:
-        return DiskFull(f"The disk holding the copy folder {dest} is full; free some space there "
-                        "(or lower keep) and run the copy again. The unfinished copy was removed "
-                        "and the archive is unchanged.")
-    if isinstance(exc, PermissionError):
-        return CopyDestinationProblem(f"The copy folder {dest} cannot be written to (permission "
-                                      "denied); give the office user write access to it.")
-    return CopyDestinationProblem(f"Writing the copy to {dest} failed ({exc.strerror or exc}): "
-                                  "is the disk still plugged in? The unfinished copy was "
-                                  "removed and the archive is unchanged.")
-
-
-def _stream_copy(src: Path, dst: Path, dest: Path, done: int, total: int,
-                 progress: Progress | None,
-                 reader_class: type[DatabaseFileReader] = DatabaseFileReader) -> tuple[int, str]:
-    """Copy one file chunk by chunk (memory stays flat), fsync it; (size, sha256). Read
-    around SQLite's locked bytes at 1 GiB, which Windows refuses to read (exporter.dbfile)."""
-    sha = hashlib.sha256()
-    size = 0
-    try:
-        reader = reader_class(src)
-    except OSError as exc:
-        raise ExporterError(f"The archive file {src} cannot be read ({exc.strerror or exc}); "
-                            "no copy was made.") from exc
-    with reader:
-        try:
-            writer = open(dst, "xb")  # noqa: SIM115
-        except OSError as exc:
-            raise _write_error(exc, dest) from exc
-        with writer:
-            while True:
-                try:
-                    block = reader.read(CHUNK)
-                except OSError as exc:
-                    raise ExporterError(f"Reading the archive file {src} failed "
-                                        f"({exc.strerror or exc}); run 'exporter verify'. No "
-                                        "copy was made.") from exc
-                if not block:
-                    break
-                sha.update(block)
-                size += len(block)
-                try:
-                    writer.write(block)
-                except OSError as exc:
-                    raise _write_error(exc, dest) from exc
-                if progress is not None:
-                    progress(done + size, total)
-            try:
-                writer.flush()
-                os.fsync(writer.fileno())
-                _drop_cache(writer)
-            except OSError as exc:
-                raise _write_error(exc, dest) from exc
-    return size, sha.hexdigest()
-
-
-def _sha256_of(path: Path) -> tuple[int, str]:
-    sha = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as fh:
-        while block := fh.read(CHUNK):
-            sha.update(block)
-            size += len(block)
-    return size, sha.hexdigest()
 
 
 def _write_manifest(folder: Path, manifest: dict[str, Any], dest: Path) -> None:
@@ -358,16 +273,10 @@ def make_copy(archive: Archive, credential: Credential, dest: Destination, *, ke
         winfs.hide(partial)
     except OSError as exc:
         raise _write_error(exc, dest) from exc
-    sources = [archive.path, slots_path_for(archive.path)]
+    keys = slots_path_for(archive.path)
     try:
-        files: list[dict[str, Any]] = []
-        with _frozen_main_file(archive):
-            total = sum(p.stat().st_size for p in sources)
-            done = 0
-            for src in sources:
-                size, digest = _stream_copy(src, partial / src.name, dest, done, total, progress)
-                done += size
-                files.append({"name": src.name, "size": size, "sha256": digest})
+        with _read_transaction(archive):
+            files = _write_snapshot(archive, keys, partial, dest, progress)
             newest = _newest_run(archive)
             version = int(archive.conn.execute("PRAGMA user_version").fetchone()[0])
         manifest = {

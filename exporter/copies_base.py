@@ -2,8 +2,8 @@
 (:mod:`exporter.copies_store`) share: :class:`CopyResult`, :class:`CopyInfo`,
 :class:`CopyDestinationProblem`, the manifest's format (``MANIFEST.json``: its name, format and
 version, :func:`_parse_manifest`, the newest run it records) and the snapshot a copy is made
-from (:func:`_frozen_main_file`: the WAL checkpointed into the main file, which then stays
-unchanged while it is read).
+from (:func:`_backup_snapshot`: SQLite's backup API writes the archive, as one read
+transaction sees it, into a new encrypted file; the live file is never read as a file).
 
 Imports neither of those modules, so both can import it without a cycle. No click here: the
 CLI prints and picks exit codes.
@@ -14,15 +14,14 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from exporter.archive import Archive, translate_db_error
-from exporter.archive.database import DB_ERRORS
-from exporter.errors import ArchiveLocked, CopyDestinationProblem
+from exporter.archive.database import DB_ERRORS, connect
+from exporter.errors import CopyDestinationProblem
 
 __all__ = [
     "MANIFEST",
@@ -99,25 +98,19 @@ def _parse_manifest(raw: bytes) -> dict[str, Any] | None:
 
 # -- the snapshot --------------------------------------------------------------------------
 
+#: Database pages per backup step (4 MiB at the archive's 4 KiB pages): progress is
+#: reported, and a kill leaves a partly written file, between steps.
+BACKUP_STEP_PAGES = 1024
+
 
 @contextlib.contextmanager
-def _frozen_main_file(archive: Archive) -> Iterator[None]:
-    """Move the WAL into the main file and keep that file unchanged until the block ends.
-
-    The caller holds the write lock, so no sync writes. After a TRUNCATE checkpoint, a read
-    transaction on our connection holds SQLite's read slot 0 (\"the main file alone\"); no
-    other connection can then checkpoint into the main file, even a reader appending an
-    audit entry."""
+def _read_transaction(archive: Archive) -> Iterator[None]:
+    """Hold one read transaction on the archive's own connection: the snapshot, its newest
+    run and its format version all come from the same state of the archive, whatever other
+    connections commit meanwhile (the caller holds the write lock, so only readers' audit
+    entries can)."""
     conn = archive.conn
     try:
-        for attempt in range(3):
-            busy, frames, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-            if busy == 0 and frames in (0, -1, done):
-                break
-            time.sleep(0.5 * (attempt + 1))
-        else:
-            raise ArchiveLocked("The archive is busy being read by another exporter process; "
-                                "wait a minute and try the copy again.")
         conn.execute("BEGIN")
         conn.execute("SELECT count(*) FROM archive_meta").fetchone()
     except _DB_ERRORS as exc:
@@ -127,3 +120,38 @@ def _frozen_main_file(archive: Archive) -> Iterator[None]:
     finally:
         with contextlib.suppress(*_DB_ERRORS):
             conn.execute("COMMIT")
+
+
+def _snapshot_size(archive: Archive) -> int:
+    """Bytes the snapshot will have (pages x page size), for progress."""
+    conn = archive.conn
+    pages = int(conn.execute("PRAGMA page_count").fetchone()[0])
+    return pages * int(conn.execute("PRAGMA page_size").fetchone()[0])
+
+
+def _backup_snapshot(archive: Archive, dst: Path, progress: Progress | None = None) -> int:
+    """Write the archive as it is in the caller's :func:`_read_transaction` into the new file
+    ``dst``, through SQLite's online backup API, encrypted with the archive's own key (no
+    plaintext ever reaches the disk); returns its size.
+
+    SQLite reads the pages itself, so the live file is never read as a file: on Windows a
+    plain read of the 512 bytes SQLite locks at 1 GiB fails while any connection has the
+    archive open, and no WAL checkpoint is needed (another process reading the archive, which
+    would hold one off, does not stop a copy). Errors are SQLite's (a full disk:
+    "database or disk is full"); the caller names them for its destination."""
+    # The archive's own salt too (a raw key of 64 hex digits then 32 of salt): the copy is
+    # then the same SQLCipher database, whose .keys file names that salt (db_salt).
+    salt = str(archive.conn.execute("PRAGMA cipher_salt").fetchone()[0])
+    target = connect(dst, archive.master.sqlcipher_key(archive.archive_id) + salt)
+    try:
+        page_size = int(archive.conn.execute("PRAGMA page_size").fetchone()[0])
+
+        def step(status: int, remaining: int, total: int) -> None:
+            if progress is not None:
+                progress((total - remaining) * page_size, total * page_size)
+
+        archive.conn.backup(target, pages=BACKUP_STEP_PAGES,
+                            progress=step if progress is not None else None)
+    finally:
+        target.close()  # checkpoints the copy's own WAL into it: one file, no -wal or -shm
+    return dst.stat().st_size

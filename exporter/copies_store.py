@@ -8,8 +8,10 @@ steps as in a folder (:mod:`exporter.copies`), done with objects (docs/design.md
 
 1. ``<stem>-<stamp>/.partial-<archive id>`` (empty) is written first: it ties everything
    under that copy name to this archive until the copy is complete;
-2. under the write lock and the same frozen main file, the archive and its ``.keys`` file
-   are uploaded (streamed, SHA-256 in the object's metadata) to ``<stem>-<stamp>/<name>``;
+2. under the write lock, the archive is written through SQLite's backup API into a hidden
+   scratch folder beside it (``.copy-snapshot-<archive id>-<pid>``, encrypted as the
+   archive is), and that snapshot and the ``.keys`` file are uploaded (streamed, SHA-256
+   in the object's metadata) to ``<stem>-<stamp>/<name>``;
 3. verified without a download: each object's size (listing) and stored SHA-256 (HEAD)
    must equal what was read locally;
 4. ``MANIFEST.json`` is uploaded LAST (a copy exists only once its manifest does), then the
@@ -26,16 +28,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import json
 import logging
+import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from exporter import __version__
-from exporter.archive import Archive
+from exporter import __version__, winfs
+from exporter.archive import Archive, translate_db_error
 from exporter.copies_base import (
+    _DB_ERRORS,
     MANIFEST,
     MANIFEST_FORMAT,
     MANIFEST_VERSION,
@@ -44,9 +50,10 @@ from exporter.copies_base import (
     CopyInfo,
     CopyResult,
     Progress,
-    _frozen_main_file,
+    _backup_snapshot,
     _newest_run,
     _parse_manifest,
+    _read_transaction,
     _stamp,
 )
 from exporter.errors import (
@@ -65,6 +72,9 @@ if TYPE_CHECKING:
     from exporter.objectstore import ObjectStore  # boto3: imported only when used
 
 log = logging.getLogger("exporter.copies")
+
+#: The scratch folder beside the archive that holds its snapshot while it is uploaded.
+SNAPSHOT_PREFIX = ".copy-snapshot-"
 
 #: A copy's name in a store: ``<archive stem>-<UTC YYYYmmdd-HHMMSS>[-N]``.
 _COPY_NAME = re.compile(r"^.+-\d{8}-\d{6}(?:-\d+)?$")
@@ -163,6 +173,39 @@ def _verify_store_copy(store: ObjectStore, name: str, files: list[dict[str, Any]
             f"({'; '.join(problems)}); the copy was removed. Try again, or check the store.")
 
 
+@contextlib.contextmanager
+def _snapshot_folder(archive: Archive) -> Iterator[Path]:
+    """A hidden scratch folder beside the archive (the same disk, which has room for a
+    second archive-sized file more surely than the system's temporary folder), removed
+    afterwards; a killed run's folder is removed by the next copy."""
+    for stale in archive.path.parent.glob(f"{SNAPSHOT_PREFIX}{archive.archive_id}-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # the write lock is ours: none is in use
+    folder = archive.path.parent / f"{SNAPSHOT_PREFIX}{archive.archive_id}-{os.getpid()}"
+    try:
+        folder.mkdir()
+        winfs.hide(folder)
+    except OSError as exc:
+        raise ExporterError(f"No snapshot of the archive could be made beside it in "
+                            f"{folder.parent} ({exc.strerror or exc}); no copy was made.") from exc
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _take_snapshot(archive: Archive, path: Path) -> None:
+    try:
+        _backup_snapshot(archive, path)
+    except _DB_ERRORS as exc:
+        raise translate_db_error(exc, path.parent) from exc
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFull(f"The disk holding the archive is full: no snapshot of it could "
+                           f"be made in {path.parent} for the copy; free some space there.") \
+                from exc
+        raise
+
+
 def _make_store_copy(archive: Archive, store: ObjectStore, *, keep: int,
                      progress: Progress | None) -> CopyResult:
     with _store_errors():
@@ -177,12 +220,14 @@ def _make_store_copy(archive: Archive, store: ObjectStore, *, keep: int,
         name, n = f"{base}-{n}", n + 1
     marker = f"{name}/{PARTIAL_PREFIX}{archive.archive_id}"
     uploaded: list[str] = []
-    sources = [archive.path, slots_path_for(archive.path)]
     files: list[dict[str, Any]] = []
     try:
         with _store_errors():
             store.put_bytes(marker, b"")
-            with _frozen_main_file(archive):
+            with _read_transaction(archive), _snapshot_folder(archive) as scratch:
+                snapshot = scratch / archive.path.name
+                _take_snapshot(archive, snapshot)
+                sources = [snapshot, slots_path_for(archive.path)]
                 total = sum(p.stat().st_size for p in sources)
                 done = 0
                 for src in sources:

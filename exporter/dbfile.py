@@ -8,6 +8,10 @@ read or write" (https://sqlite.org/fileformat.html#the_lock_byte_page): nothing 
 and a file that grew past it holds zeros there. :class:`DatabaseFileReader` reads every other
 byte of the file and gives zeros for the locked range without touching it, so a copy reads
 the same bytes on every OS and never asks Windows for the locked range.
+
+Copies of the live archive no longer read its file (SQLite's backup API writes their
+snapshot, exporter.copies_base); this reader is for files that a connection may still hold
+open when they are read whole: a fetched copy, an object-store upload or its hash.
 """
 
 from __future__ import annotations

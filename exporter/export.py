@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from exporter import winfs
 from exporter.archive import Archive
 from exporter.errors import NotFound, NotWritable
 from exporter.private_files import make_private
@@ -57,7 +58,7 @@ def _private_text(path: Path) -> Iterator[IO[str]]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        winfs.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

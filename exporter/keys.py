@@ -39,6 +39,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from exporter import winfs
 from exporter.errors import KeySlotsDamaged, WrongKey
 from exporter.private_files import make_private, read_private
 
@@ -168,9 +169,13 @@ def slots_path_for(archive: Path) -> Path:
     return archive.with_name(archive.name + ".keys")
 
 
-def write_private_file(path: Path, data: bytes, *, exclusive: bool = False) -> None:
+def write_private_file(path: Path, data: bytes, *, exclusive: bool = False,
+                       renamer: winfs.Renamer | None = None) -> None:
     """Write ``data`` to ``path`` atomically, readable by the owner only (0600 on POSIX; on
-    Windows a protected DACL that grants the owner alone, set before the data is written)."""
+    Windows a protected DACL that grants the owner alone, set before the data is written).
+    The final rename rides out another process holding ``path`` for a moment (Windows:
+    OneDrive, Defender, a second exporter reading the config or notify state), with
+    ``renamer``'s policy (default: :class:`exporter.winfs.Renamer`)."""
     path = Path(path)
     if exclusive and path.exists():
         raise FileExistsError(str(path))
@@ -181,7 +186,7 @@ def write_private_file(path: Path, data: bytes, *, exclusive: bool = False) -> N
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        winfs.replace(tmp, path, renamer)
     except BaseException:
         try:
             os.unlink(tmp)

@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -59,6 +58,7 @@ from botocore.exceptions import (
 from s3transfer.manager import TransferConfig, TransferManager
 from s3transfer.subscribers import BaseSubscriber
 
+from exporter import winfs
 from exporter.dbfile import LOCKED_RANGE, DatabaseFileReader
 from exporter.errors import ConfigError, DiskFull, ExporterError, ObjectStoreError
 
@@ -322,7 +322,7 @@ class ObjectStore:
             raise ObjectStoreError(f"{key} in {self.url} does not match the checksum stored "
                                    "when it was uploaded: the copy there is damaged.",
                                    kind="damaged")
-        os.replace(part, path)
+        winfs.replace(part, path)
         return size, sha256
 
     def sha256_of(self, key: str) -> str:

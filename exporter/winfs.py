@@ -13,10 +13,14 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TypeAlias
 
 __all__ = ["Renamer", "hide", "replace"]
 
 FILE_ATTRIBUTE_HIDDEN = 0x2
+
+#: A path as os.replace takes it.
+StrPath: TypeAlias = "str | os.PathLike[str]"
 
 
 class Renamer:
@@ -24,7 +28,7 @@ class Renamer:
 
     delays: tuple[float, ...] = (0.05, 0.1, 0.2, 0.4, 0.8, 1.5, 2.0, 3.0)
 
-    def replace(self, src: Path, dst: Path) -> None:
+    def replace(self, src: StrPath, dst: StrPath) -> None:
         for delay in (*self.delays, None):
             try:
                 self.rename(src, dst)
@@ -34,16 +38,18 @@ class Renamer:
                     raise
                 self.pause(delay)
 
-    def rename(self, src: Path, dst: Path) -> None:
+    def rename(self, src: StrPath, dst: StrPath) -> None:
         os.replace(src, dst)
 
     def pause(self, seconds: float) -> None:
         time.sleep(seconds)
 
 
-def replace(src: Path, dst: Path) -> None:
-    """Rename ``src`` to ``dst`` (replacing it), riding out other processes' handles."""
-    Renamer().replace(src, dst)
+def replace(src: StrPath, dst: StrPath, renamer: Renamer | None = None) -> None:
+    """Rename ``src`` to ``dst`` (replacing it), riding out other processes' handles: every
+    file exporter replaces (keys, config, notify state, private files, exports, prints,
+    copies) goes through here. ``renamer`` is the policy (default: :class:`Renamer`)."""
+    (renamer or Renamer()).replace(src, dst)
 
 
 def hide(path: Path) -> None:

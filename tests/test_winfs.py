@@ -71,3 +71,60 @@ def test_hide_leaves_a_folder_usable(tmp_path: Path) -> None:
     partial, _ = _partial(tmp_path)
     hide(partial)  # FILE_ATTRIBUTE_HIDDEN on Windows; the leading dot elsewhere
     assert (partial / "archive.db").read_bytes() == b"ciphertext"
+
+
+# -- point 12: files replaced while another process has them open --------------------------
+
+
+def test_a_private_file_held_a_few_times_is_replaced_after_retries(tmp_path: Path) -> None:
+    """Keys, config and notify state are all written by write_private_file."""
+    from exporter.keys import write_private_file
+
+    path = tmp_path / "notify-state.json"
+    write_private_file(path, b"old")
+    renamer = HeldForAMoment(failures=3)
+    write_private_file(path, b"new", renamer=renamer)
+    assert path.read_bytes() == b"new" and renamer.attempts == 4
+    assert renamer.pauses == [0.05, 0.1, 0.2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notify-state.json"]  # no temp left
+    held = HeldForAMoment(failures=1000)
+    with pytest.raises(PermissionError):
+        write_private_file(path, b"newer", renamer=held)
+    assert held.attempts == len(Renamer.delays) + 1
+    assert path.read_bytes() == b"new"  # the old content stays whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notify-state.json"]
+
+
+def _immutable(path: Path, on: bool) -> bool:
+    """``chattr +i``: the kernel then refuses a rename over the file with EPERM (a
+    PermissionError, as Windows gives for a held file) until it is cleared."""
+    import shutil
+    import subprocess
+
+    chattr = shutil.which("chattr")
+    if chattr is None:
+        return False
+    done = subprocess.run([chattr, "+i" if on else "-i", str(path)], capture_output=True)
+    return done.returncode == 0
+
+
+def test_the_config_replaced_while_the_os_refuses_for_a_moment(tmp_path: Path) -> None:
+    """No stand-in at all: the OS itself refuses the rename over the config for 0.3 s (an
+    immutable file, where chattr is allowed), as Windows does while Defender or a second
+    exporter holds it; write_config rides it out."""
+    import threading
+
+    from exporter.config import write_config
+
+    path = tmp_path / "config.toml"
+    write_config(path, {"archive": {"path": "a.db"}})
+    if not _immutable(path, True):
+        pytest.skip("chattr +i is not allowed here (needs CAP_LINUX_IMMUTABLE)")
+    release = threading.Timer(0.3, _immutable, (path, False))
+    release.start()
+    try:
+        write_config(path, {"archive": {"path": "b.db"}})
+    finally:
+        release.join()
+        _immutable(path, False)
+    assert 'path = "b.db"' in path.read_text(encoding="utf-8")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from exporter import __version__
+from exporter import __version__, winfs
 from exporter.archive.audit import verify_audit_chain
 from exporter.archive.database import DB_ERRORS, connect, database, now, translated
 from exporter.archive.files import Files, verify_files
@@ -96,7 +96,7 @@ def _build(path: Path, master: MasterKey, slots: KeySlots) -> None:
         make_private(Path(tmp))
         slots.db_salt = _db_salt(tmp)
         slots.save(master)
-        os.replace(tmp, path)
+        winfs.replace(tmp, path)
 
 
 def _db_salt(path: Path) -> str:

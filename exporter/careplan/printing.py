@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from exporter import winfs
 from exporter.archive import Archive, Run
 from exporter.careplan.build import (
     ArchiveView,
@@ -111,7 +112,7 @@ def _staged(path: Path) -> Iterator[Path]:
     make_private(Path(tmp))
     try:
         yield Path(tmp)
-        os.replace(tmp, path)
+        winfs.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

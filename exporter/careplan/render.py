@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import multiprocessing
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +32,12 @@ __all__ = ["PrintInfo", "Progress", "pdf_of_html", "render_binder", "render_html
            "render_pdfs"]
 
 PAPER = {"letter": "letter", "a4": "A4"}
+
+#: How a binder's worker processes start: "spawn" on every OS, the only method Windows has
+#: (a fresh interpreter that imports this module and gets each client's HTML pickled), so
+#: the path tested on Linux is the one the office PC runs; fork also copies a threaded
+#: parent unsafely (deprecated since Python 3.12).
+POOL_CONTEXT = multiprocessing.get_context("spawn")
 
 
 @dataclass(frozen=True)
@@ -148,12 +155,12 @@ def render_pdfs(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter
     parts: list[bytes] = []
     with contextlib.ExitStack() as stack:
         if workers > 1 and len(htmls) > 1:
-            load_weasyprint()  # imported once here, not in every forked worker
+            load_weasyprint()  # a plain sentence here, before any worker starts, if no Pango
 
             # One client per task: a client takes ~0.5 s, so bigger chunks only leave one
             # worker finishing a long last chunk while the other waits.
-            pool = stack.enter_context(ProcessPoolExecutor(max_workers=min(workers,
-                                                                           len(htmls))))
+            pool = stack.enter_context(ProcessPoolExecutor(
+                max_workers=min(workers, len(htmls)), mp_context=POOL_CONTEXT))
             done: Iterable[bytes] = pool.map(pdf_of_html, htmls)
         else:
             done = map(pdf_of_html, htmls)

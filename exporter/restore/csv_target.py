@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from exporter import winfs
 from exporter.errors import ConfigError
 from exporter.keys import write_private_file
 from exporter.settings import Setting
@@ -151,7 +152,7 @@ class CsvWriter(Writer):
                 for chunk in item.file.open():
                     fh.write(chunk)
             tmp.chmod(0o600)
-            tmp.replace(dest)
+            winfs.replace(tmp, dest)  # the CSV may be open in Excel a moment
             values["file"] = rel.as_posix()
         for name in values:
             if name not in columns:

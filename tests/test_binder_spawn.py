@@ -1,0 +1,60 @@
+"""`print --all` lays clients out in parallel processes started with "spawn", the only start
+method Windows has (issue 12, Must show): each worker is a fresh interpreter that imports
+exporter.careplan.render and gets its client's HTML pickled, with none of the parent's state.
+Used on every OS, so these tests run the office PC's path here."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from exporter.archive import Archive
+from exporter.careplan import render
+from exporter.careplan.printing import print_care_plans
+from tests.test_careplan import (  # noqa: F401 (fixtures)
+    Agency,
+    _three_client_definition,
+    account,
+    agency,
+    copy,
+    pdf_pages,
+)
+
+
+def test_the_binder_pool_spawns_and_lays_out_what_one_process_does(
+        copy: Archive, tmp_path: Path) -> None:  # noqa: F811
+    assert render.POOL_CONTEXT.get_start_method() == "spawn"
+    definition = _three_client_definition()
+    parallel = print_care_plans(copy, definition, everyone=True, out=tmp_path / "two.pdf",
+                                workers=2)
+    alone = print_care_plans(copy, definition, everyone=True, out=tmp_path / "one.pdf",
+                             workers=1)
+    assert [c.display_key for c in parallel.clients] == [c.display_key for c in alone.clients]
+    assert len(parallel.clients) == 3
+    two, one = pdf_pages(tmp_path / "two.pdf"), pdf_pages(tmp_path / "one.pdf")
+    assert len(two) == len(one) and two[1:] == one[1:]  # the contents page holds the time
+    for client in parallel.clients:
+        assert any(client.name in page for page in two[1:])
+
+
+def test_exporter_print_all_runs_once_with_spawned_workers(
+        copy: Archive, tmp_path: Path) -> None:  # noqa: F811
+    """The real command (python -m exporter, whose __main__ must not run again in a spawned
+    worker) with its default workers (one per CPU, at least two here)."""
+    config = tmp_path / "config.toml"
+    config.write_text(f'[archive]\npath = "{copy.path}"\n'
+                      f'key_file = "{copy.path.with_name("a.key")}"\n', encoding="utf-8")
+    before = len(copy.audit_entries("print"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EXPORTER_")}
+    env |= {"EXPORTER_CONFIG": str(config)}
+    binder = tmp_path / "binder.pdf"
+    done = subprocess.run([sys.executable, "-m", "exporter", "print", "--all", "--out",
+                           str(binder)], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    pages = pdf_pages(binder)
+    assert "Care plan binder" in pages[0]
+    assert account(copy, "C-00001")["Name"] in " ".join(pages)
+    assert len(copy.audit_entries("print")) == before + 1  # printed once, not per worker
