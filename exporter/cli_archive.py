@@ -161,7 +161,7 @@ def _create_or_finish(path: Path, passphrase: str | None, key_file: Path | None,
     archive an interrupted init left."""
     if interrupted is not None:
         interrupted.slots.set_recovery(interrupted.master, recovery)
-        interrupted.slots.save(interrupted.master)
+        interrupted.save_slots()
         interrupted.audit("init.finished", {})
         return interrupted
     if key_file is not None and not key_file.exists():

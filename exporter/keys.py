@@ -285,6 +285,11 @@ class KeySlots:
     key-slot file of another archive from a damaged database."""
 
     db_salt: str | None = None
+    #: Raised by every change to the slots, and recorded inside the archive (archive_meta
+    #: ``key_generation``): a key-slot file older than the archive's record is refused, so a
+    #: rolled-back file (one that still holds a removed passphrase) does not open it. 0 in
+    #: files written before the counter existed (then left out of the file and its MAC).
+    generation: int = 0
 
     def __init__(self, path: Path, archive_id: str, slots: list[dict[str, Any]],
                  mac: str | None = None) -> None:
@@ -326,6 +331,10 @@ class KeySlots:
                 _check_slot_fields(slot)
             found = cls(path, str(doc["archive_id"]), list(slots), str(doc["mac"]))
             found.db_salt = doc.get("db_salt")
+            generation = doc.get("generation", 0)
+            if not isinstance(generation, int) or generation < 0:
+                raise TypeError("generation")
+            found.generation = generation
             return found
         except (KeyError, TypeError):
             raise KeySlotsDamaged(f"The key file {path} is damaged (fields are missing or of "
@@ -334,7 +343,8 @@ class KeySlots:
     def _document(self) -> dict[str, Any]:
         doc = {"format": FORMAT, "version": VERSION, "archive_id": self.archive_id,
                "cipher": "AES-256-GCM", "slots": self.slots}
-        return doc | ({"db_salt": self.db_salt} if self.db_salt is not None else {})
+        doc |= {"db_salt": self.db_salt} if self.db_salt is not None else {}
+        return doc | ({"generation": self.generation} if self.generation else {})
 
     def _compute_mac(self, master: MasterKey) -> str:
         key = master.derive("keyslots mac", self.archive_id.encode())

@@ -21,6 +21,14 @@ from exporter.archive.format import (
 )
 from exporter.archive.idmap import IdMap
 from exporter.archive.records import Records, verify_versions
+from exporter.archive.rekey import (
+    check_generation,
+    db_salt,
+    finish_rotation,
+    rekey,
+    save_slots,
+    stored_generation,
+)
 from exporter.archive.runs import Runs
 from exporter.archive.wal import wal_path_for, wal_problem, writer_active
 from exporter.errors import (
@@ -28,6 +36,7 @@ from exporter.errors import (
     ArchiveNotFound,
     ExporterError,
     KeySlotsDamaged,
+    KeysRolledBack,
     NotWritable,
     UnsupportedFormat,
 )
@@ -87,22 +96,18 @@ def _build(path: Path, master: MasterKey, slots: KeySlots) -> None:
             db = database(conn)
             db.executescript(schema_sql())
             conn.execute("PRAGMA journal_mode = WAL")
+            slots.generation = 1
             db.table("archive_meta").insert_all([
                 {"key": "archive_id", "value": slots.archive_id},
+                {"key": "key_generation", "value": "1"},
                 {"key": "created_at", "value": now()},
                 {"key": "created_by", "value": f"exporter {__version__}"}])
         finally:
             conn.close()
         make_private(Path(tmp))
-        slots.db_salt = _db_salt(tmp)
+        slots.db_salt = db_salt(tmp)
         slots.save(master)
         os.replace(tmp, path)
-
-
-def _db_salt(path: Path) -> str:
-    """SQLCipher's salt: the database file's first 16 bytes, stored in plaintext."""
-    with path.open("rb") as fh:
-        return fh.read(16).hex()
 
 
 def _check_pair(path: Path, slots: KeySlots) -> None:
@@ -110,7 +115,7 @@ def _check_pair(path: Path, slots: KeySlots) -> None:
     damaged archive (key-slot files written before ``db_salt`` existed cannot be told)."""
     if slots.db_salt is None:
         return
-    found, expected = bytes.fromhex(_db_salt(path)), bytes.fromhex(slots.db_salt)
+    found, expected = bytes.fromhex(db_salt(path)), bytes.fromhex(slots.db_salt)
     differing = sum(a != b for a, b in zip(found, expected, strict=False))
     if 0 < differing <= 2:  # a few changed bytes: this archive's own salt, damaged
         raise ArchiveDamaged(f"The archive {path} is damaged (its first bytes were changed); "
@@ -123,18 +128,20 @@ def _check_pair(path: Path, slots: KeySlots) -> None:
 
 
 def _read_header(path: Path, master: MasterKey, archive_id: str,
-                 immutable: bool = False) -> tuple[Any, int, str | None]:
-    """A keyed connection, the format version and the archive id stored inside."""
+                 immutable: bool = False) -> tuple[Any, int, str | None, int]:
+    """A keyed connection, the format version, the archive id stored inside and the key
+    generation it records."""
     with translated(path):
         conn = connect(path, master.sqlcipher_key(archive_id), immutable=immutable)
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             row = conn.execute(
                 "SELECT value FROM archive_meta WHERE key = 'archive_id'").fetchone()
+            generation = stored_generation(conn)
         except BaseException:
             conn.close()
             raise
-    return conn, version, (row[0] if row else None)
+    return conn, version, (row[0] if row else None), generation
 
 
 def _write_lock(path: Path, read_only_media: bool) -> ArchiveLock:
@@ -222,35 +229,43 @@ class Archive(Runs, Records, Files, IdMap):
         if not path.exists():
             raise ArchiveNotFound(f"There is no archive at {path}; run 'exporter init' first, "
                                   "or check the archive path in the config file.")
+        slot_id: str | None = None
         if _unlocked is not None:
             master, slots = _unlocked
         else:
             if credential is None:
                 raise ValueError("credential needed")
+            finish_rotation(path)
             slots = KeySlots.load(slots_path_for(path))
             _check_pair(path, slots)
-            master, _ = slots.unlock(credential)
+            master, slot_id = slots.unlock(credential)
         read_only_media = not os.access(path.parent, os.W_OK)
         lock = _write_lock(path, read_only_media) if write else None
         try:
             _check_wal(path, write)
             if read_only_media:
                 _refuse_pending_wal(path)
-            conn, version, stored_id = _read_header(path, master, slots.archive_id,
-                                                    immutable=read_only_media)
+            conn, version, stored_id, generation = _read_header(
+                path, master, slots.archive_id, immutable=read_only_media)
             archive = cls(path, conn, slots.archive_id, slots, master, lock)
             archive.read_only_media = read_only_media
+            archive.unlocked_slot = slot_id
             if stored_id != slots.archive_id:
                 archive.close()
                 raise KeySlotsDamaged(f"The key file {slots.path} belongs to another archive; "
                                       "put the right key file beside the archive.")
+            try:
+                check_generation(path, slots, generation)
+            except KeysRolledBack:
+                archive.close()
+                raise
             problem = _format_problem(version, write)
             if problem is not None:
                 archive.close()
                 raise problem
-            if write and slots.db_salt is None:  # written before db_salt: add it now
-                slots.db_salt = _db_salt(path)
-                slots.save(master)
+            if write and (slots.db_salt is None or slots.generation > generation):
+                slots.db_salt = db_salt(path)  # written before db_salt or generations
+                archive.save_slots()
             if write:
                 archive._migrate(version)
                 archive._interrupt_stale_runs()
@@ -259,6 +274,17 @@ class Archive(Runs, Records, Files, IdMap):
             if lock is not None:
                 lock.release()
             raise
+
+    #: The id of the key slot the credential opened (None right after create).
+    unlocked_slot: str | None = None
+
+    def save_slots(self) -> None:
+        """Save the key slots after a change, raising the key generation (archive/rekey.py)."""
+        save_slots(self)
+
+    def rekey(self, master: MasterKey, slots: KeySlots) -> None:
+        """Re-encrypt the archive under a new master key with new key slots (archive/rekey.py)."""
+        rekey(self, master, slots)
 
     def _migrate(self, version: int) -> None:
         """Apply the pending migrations in one transaction (we hold the write lock), each
