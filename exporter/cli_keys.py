@@ -278,7 +278,8 @@ def keys_rotate(state: State, keep: tuple[Path, ...], recovery_sheet: Path | Non
     from exporter.archive import Archive
 
     credential = state.credential()
-    with Archive.open(state.config.archive, credential, write=True) as archive:
+    with Archive.open(state.config.archive, credential, write=True,
+                      pin=state.config.pin) as archive:
         old = archive.slots
         key_files = _kept_key_files(state, old, credential, keep)
         if isinstance(credential, RecoveryKey):

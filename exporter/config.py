@@ -224,6 +224,9 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     copies: list[CopyTarget] = field(default_factory=list)
     notify: NotifySettings | None = None
+    #: [archive] id and fingerprint as init recorded them (None in older configs): the archive
+    #: opened must be that one (exporter.archive.pin).
+    pin: tuple[str, str | None] | None = None
 
     @property
     def sources(self) -> dict[str, Any]:
@@ -337,6 +340,10 @@ def load_config(path: Path | None) -> Config:
     if not isinstance(stale, int | float) or stale <= 0:
         raise ConfigError(f"In {path}, [archive] stale_after_hours must be a positive number.")
     log_dir = raw.get("log", {}).get("dir") if isinstance(raw.get("log"), dict) else None
+    pin_id, fingerprint = archive.get("id"), archive.get("fingerprint")
+    if not isinstance(pin_id, str | None) or not isinstance(fingerprint, str | None):
+        raise ConfigError(f"In {path}, [archive] id and fingerprint must be text in quotes, as "
+                          "'exporter init' wrote them.")
     return Config(
         path=path,
         archive=_resolve(path, archive["path"]),
@@ -346,6 +353,7 @@ def load_config(path: Path | None) -> Config:
         raw=raw,
         copies=_copy_targets(path, raw),
         notify=_notify_settings(path, raw),
+        pin=(pin_id, fingerprint) if pin_id else None,
     )
 
 

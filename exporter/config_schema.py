@@ -25,6 +25,10 @@ ARCHIVE = (
             "nightly job); readable by its owner only"),
     Setting("stale_after_hours", "number", "Warn and alert when a source has had no complete "
             "sync for this long", default=36, minimum=0.01),
+    Setting("id", "string", "The archive's id, written by init: an archive with another id "
+            "at path is refused (it may have been swapped)"),
+    Setting("fingerprint", "string", "The archive's fingerprint, written by init (a hash of a "
+            "secret inside the encrypted archive): another archive is refused"),
 )
 COPIES = (
     Setting("name", "string", "What messages and --to call this copy (default: the folder's "

@@ -20,6 +20,7 @@ from exporter.archive.format import (
     schema_sql,
 )
 from exporter.archive.idmap import IdMap
+from exporter.archive.pin import fingerprint_of, new_pin_secret, refuse_other_archive
 from exporter.archive.records import Records, verify_versions
 from exporter.archive.rekey import (
     check_generation,
@@ -39,6 +40,7 @@ from exporter.errors import (
     KeysRolledBack,
     NotWritable,
     UnsupportedFormat,
+    WrongArchive,
 )
 from exporter.keys import (
     Credential,
@@ -100,6 +102,7 @@ def _build(path: Path, master: MasterKey, slots: KeySlots) -> None:
             db.table("archive_meta").insert_all([
                 {"key": "archive_id", "value": slots.archive_id},
                 {"key": "key_generation", "value": "1"},
+                {"key": "pin_secret", "value": new_pin_secret()},
                 {"key": "created_at", "value": now()},
                 {"key": "created_by", "value": f"exporter {__version__}"}])
         finally:
@@ -221,10 +224,13 @@ class Archive(Runs, Records, Files, IdMap):
 
     @classmethod
     def open(cls, path: Path, credential: Credential | None, *, write: bool = False,
+             pin: tuple[str, str | None] | None = None,
              _unlocked: tuple[MasterKey, KeySlots] | None = None) -> Archive:
         """Unlock and open the archive at ``path``. With ``write=True`` the write lock is
         taken (ArchiveLocked if another process has it) and an older format is upgraded;
-        a read-only open of an older format is refused (UnsupportedFormat), writing nothing."""
+        a read-only open of an older format is refused (UnsupportedFormat), writing nothing.
+        ``pin`` (the config's [archive] id and fingerprint) refuses any other archive
+        (WrongArchive) before anything is read or written (archive/pin.py)."""
         path = Path(path)
         if not path.exists():
             raise ArchiveNotFound(f"There is no archive at {path}; run 'exporter init' first, "
@@ -255,8 +261,9 @@ class Archive(Runs, Records, Files, IdMap):
                 raise KeySlotsDamaged(f"The key file {slots.path} belongs to another archive; "
                                       "put the right key file beside the archive.")
             try:
+                refuse_other_archive(path, pin, slots.archive_id, archive.fingerprint)
                 check_generation(path, slots, generation)
-            except KeysRolledBack:
+            except (KeysRolledBack, WrongArchive):
                 archive.close()
                 raise
             problem = _format_problem(version, write)
@@ -277,6 +284,12 @@ class Archive(Runs, Records, Files, IdMap):
 
     #: The id of the key slot the credential opened (None right after create).
     unlocked_slot: str | None = None
+
+    @property
+    def fingerprint(self) -> str | None:
+        """What the config pins (archive/pin.py); None for an archive made before pinning."""
+        with translated(self.path):
+            return fingerprint_of(self.conn)
 
     def save_slots(self) -> None:
         """Save the key slots after a change, raising the key generation (archive/rekey.py)."""

@@ -48,10 +48,10 @@ def _rotating(path: Path) -> tuple[Path, Path]:
 def finish_rotation(path: Path) -> None:
     """Complete or undo a rotation a crash interrupted (see the module's docstring)."""
     new_db, new_keys = _rotating(path)
+    if not (new_db.exists() or new_keys.exists()) or not os.access(path.parent, os.W_OK):
+        return  # the common case; and read-only media cannot hold a rotation's leftovers
     if not new_keys.exists():
         new_db.unlink(missing_ok=True)
-        return
-    if not os.access(path.parent, os.W_OK):
         return
     try:
         matches = KeySlots.load(new_keys).db_salt == db_salt(path)
