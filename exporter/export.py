@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from exporter.archive import Archive
 from exporter.errors import NotFound, NotWritable
+from exporter.filenames import safe_file_name
 from exporter.private_files import make_private
 
 __all__ = ["BY_ID_CHECK", "BY_VENDOR", "ExportResult", "export_archive"]
@@ -165,7 +166,7 @@ def export_archive(archive: Archive, fmt: str, out: Path, streams: list[str] | N
     elif fmt == "csv":
         single = len(chosen) == 1 and out.suffix.lower() == ".csv"
         for source, stream in chosen:
-            target = out if single else out / f"{source}.{stream}.csv"
+            target = out if single else out / safe_file_name(f"{source}.{stream}.csv")
             result.records += _csv(archive, source, stream, target, run, include_deleted)
             result.files.append(target)
     else:
