@@ -26,7 +26,7 @@ from exporter.cli_base import (
 )
 from exporter.cli_recovery import present_recovery_key
 from exporter.config import Config, default_archive_path, default_config_path, write_config
-from exporter.keys import create_key_file, generate_recovery_key
+from exporter.keys import create_key_file, generate_recovery_key, require_strong_passphrase
 
 __all__ = [
     "history",
@@ -100,6 +100,8 @@ def init(state: State, archive_path: Path | None, init_key_file: Path | None,
                 "archive (someone else may hold a copy of it); choose a new path for "
                 "--key-file, or move that file away.")
     passphrase = _new_passphrase()
+    if passphrase:
+        require_strong_passphrase(passphrase)
     if not passphrase and key_file is None:
         raise errors.KeyNeeded("A passphrase is needed: set EXPORTER_PASSPHRASE, run at a "
                                "terminal, or give --key-file for a key file.")

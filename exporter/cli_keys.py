@@ -23,6 +23,7 @@ from exporter.keys import (
     create_key_file,
     generate_recovery_key,
     read_key_file,
+    require_strong_passphrase,
 )
 
 #: Said after every change that leaves an old credential able to open older key-slot files.
@@ -106,6 +107,7 @@ def keys_add(state: State, add_passphrase: bool, add_key_file: Path | None,
             if not text:
                 raise errors.KeyNeeded("Set EXPORTER_NEW_PASSPHRASE or run at a terminal to "
                                        "add a passphrase.")
+            require_strong_passphrase(text)
             slot_id = slots.add_passphrase(master, text, label or "passphrase")
         archive.save_slots()
         archive.audit("keys.add", {"slot": slot_id})
@@ -171,6 +173,7 @@ def keys_passwd(state: State, slot_id: str | None, compromised: bool) -> None:
         if not text:
             raise errors.KeyNeeded("Set EXPORTER_NEW_PASSPHRASE or run at a terminal to change "
                                    "the passphrase.")
+        require_strong_passphrase(text)
         label = candidates[0].get("label", "passphrase") if candidates else "passphrase"
         new_id = slots.add_passphrase(archive.master, text, label)
         if candidates:

@@ -13,6 +13,7 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
     │   └── NoPdfEngine                    3  WeasyPrint's system libraries (Pango) are missing
     ├── KeyProblem
     │   ├── KeyNeeded                      3  no way to unlock was given (non-interactive run)
+    │   │   └── WeakPassphrase             3  a new passphrase is too short or too simple
     │   ├── WrongKey                       4  the passphrase, key file or recovery key is wrong
     │   └── KeySlotsDamaged                6  the key-slot file is missing, unreadable or altered
     │       └── KeysRolledBack             6  the key-slot file is older than the archive's record
@@ -95,6 +96,7 @@ __all__ = [
     "TransformError",
     "TransientError",
     "UnsupportedFormat",
+    "WeakPassphrase",
     "WrongArchive",
     "WrongKey",
     "exit_code_for",
@@ -143,6 +145,11 @@ class WrongKey(KeyProblem):
 
 class KeyNeeded(KeyProblem):
     """No passphrase, key file or recovery key was given, and none can be asked for."""
+
+
+class WeakPassphrase(KeyNeeded):
+    """A new passphrase (init, keys add, keys passwd) does not meet the policy
+    (exporter.keys.require_strong_passphrase); nothing was changed."""
 
 
 class KeySlotsDamaged(KeyProblem):

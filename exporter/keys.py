@@ -39,7 +39,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from exporter.errors import KeySlotsDamaged, WrongKey
+from exporter.errors import KeySlotsDamaged, WeakPassphrase, WrongKey
 from exporter.private_files import make_private, read_private
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "Secret",
     "create_key_file",
     "generate_recovery_key",
+    "require_strong_passphrase",
     "slots_path_for",
     "write_private_file",
 ]
@@ -232,6 +233,22 @@ def _recovery_bytes(text: str) -> bytes:
         raise WrongKey("That is not a recovery key: it has 32 letters and digits in eight "
                        "groups of four, as printed when the archive was created.")
     return base64.b32decode(cleaned)
+
+
+#: The passphrase policy: an offline guess costs about 0.2 s of one core (docs/design.md,
+#: "Key slots"), so length is what protects the archive's copies. No dictionary check: a
+#: dependency for it (zxcvbn) is unmaintained; twelve characters, not one repeated, is plain.
+MIN_PASSPHRASE_CHARS = 12
+MIN_DISTINCT_CHARS = 5
+
+
+def require_strong_passphrase(text: str) -> None:
+    """Refuse a new passphrase that is too short or too simple (WeakPassphrase)."""
+    if len(text) < MIN_PASSPHRASE_CHARS or len(set(text.casefold())) < MIN_DISTINCT_CHARS:
+        raise WeakPassphrase(
+            f"That passphrase is too weak: use at least {MIN_PASSPHRASE_CHARS} characters "
+            "that are not one repeated pattern (three or four unrelated words work well); "
+            "nothing was changed.")
 
 
 def _passphrase_bytes(text: str) -> bytes:
