@@ -35,7 +35,7 @@ COPIES = (
             "name or the url)"),
     Setting("path", "path", "A folder to copy to: USB disk, NAS share, synced folder (or url)"),
     Setting("url", "string", 'An object store to copy to, "s3://bucket/prefix" (or path)'),
-    Setting("endpoint_url", "string", "The store's address, e.g. https://s3.eu-central-003."
+    Setting("endpoint_url", "url", "The store's address, e.g. https://s3.eu-central-003."
             "backblazeb2.com (leave out for AWS)"),
     Setting("region", "string", "The store's region"),
     Setting("access_key_id", "secret", "The store's key id", secret=True),

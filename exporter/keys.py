@@ -261,27 +261,51 @@ def _passphrase_bytes(text: str) -> bytes:
                        "terminal or of EXPORTER_PASSPHRASE, and type it again.") from None
 
 
+#: The largest KDF settings accepted: what exporter writes (ARGON2ID_DEFAULT, SCRYPT_DEFAULT)
+#: with headroom (4x memory, about 3x time). A tampered .keys file asking for more (up to
+#: 4 GiB and minutes per slot) is refused before any key derivation runs.
+ARGON2ID_MAX = {"memory_kib": 4 * 65536, "iterations": 10, "lanes": 8}
+SCRYPT_MAX = {"n": 2**19, "r": 8, "p": 2}
+
+
+def _kdf_numbers(kdf: dict[str, Any]) -> tuple[int, int, int]:
+    """The checked cost settings of a slot's KDF (0, 0, 0 for HKDF); KeySlotsDamaged for
+    settings exporter never writes."""
+    name = kdf.get("name")
+    if name == "hkdf-sha256":  # key files and recovery keys carry >= 160 bits of entropy
+        return 0, 0, 0
+    try:
+        if name == "argon2id":
+            m, t, p = (int(kdf[k]) for k in ("memory_kib", "iterations", "lanes"))
+            if 8 * p <= m <= ARGON2ID_MAX["memory_kib"] and 1 <= t <= ARGON2ID_MAX[
+                    "iterations"] and 1 <= p <= ARGON2ID_MAX["lanes"]:
+                return m, t, p
+        elif name == "scrypt":
+            n, r, p = (int(kdf[k]) for k in ("n", "r", "p"))
+            if 2 <= n <= SCRYPT_MAX["n"] and n & (n - 1) == 0 and 1 <= r <= SCRYPT_MAX[
+                    "r"] and 1 <= p <= SCRYPT_MAX["p"]:
+                return n, r, p
+        else:
+            raise KeySlotsDamaged("A key slot uses an unknown key derivation; the key file "
+                                  "beside the archive was altered or written by a newer "
+                                  "exporter.")
+    except (KeyError, TypeError, ValueError):
+        pass
+    raise KeySlotsDamaged(f"A key slot has {name} settings exporter never writes (too costly "
+                          "or impossible); the key file beside the archive was altered: copy "
+                          "it back from your backup.")
+
+
 def _slot_secret(kdf: dict[str, Any], material: bytes) -> bytes:
     salt = _unb64(kdf["salt"])
-    name = kdf.get("name")
-    if name == "argon2id":
+    a, b, c = _kdf_numbers(kdf)
+    if kdf.get("name") == "argon2id":
         from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-        m, t, p = int(kdf["memory_kib"]), int(kdf["iterations"]), int(kdf["lanes"])
-        if not (8 * p <= m <= 4 * 1024 * 1024 and 1 <= t <= 64 and 1 <= p <= 64):
-            raise KeySlotsDamaged("A key slot has impossible Argon2id settings; the key file "
-                                  "beside the archive was altered.")
-        return Argon2id(salt=salt, length=32, iterations=t, lanes=p, memory_cost=m).derive(material)
-    if name == "scrypt":
-        n, r, p = int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
-        if not (2 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16):
-            raise KeySlotsDamaged("A key slot has impossible scrypt settings; the key file "
-                                  "beside the archive was altered.")
-        return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(material)
-    if name == "hkdf-sha256":  # key files and recovery keys carry >= 160 bits of entropy
-        return _hkdf(material, "exporter slot secret v1", salt=salt)
-    raise KeySlotsDamaged("A key slot uses an unknown key derivation; the key file beside the "
-                          "archive was altered or written by a newer exporter.")
+        return Argon2id(salt=salt, length=32, iterations=b, lanes=c, memory_cost=a).derive(material)
+    if kdf.get("name") == "scrypt":
+        return Scrypt(salt=salt, length=32, n=a, r=b, p=c).derive(material)
+    return _hkdf(material, "exporter slot secret v1", salt=salt)
 
 
 def _check_slot_fields(slot: Any) -> None:
@@ -294,6 +318,7 @@ def _check_slot_fields(slot: Any) -> None:
     kdf = slot["kdf"]
     if not isinstance(kdf, dict) or not isinstance(kdf.get("salt", ""), str):
         raise TypeError("kdf")
+    _kdf_numbers(kdf)  # every slot's cost is bounded before any slot's KDF runs
 
 
 class KeySlots:
