@@ -76,7 +76,7 @@ class Setting:
                 return f"must be at most {_number(self.maximum)}"
         if self.choices and isinstance(value, str) and value not in self.choices:
             return f"must be one of {', '.join(self.choices)}"
-        if self.type == "url":
+        if self.type == "url" and isinstance(value, str):
             return url_problem(value)
         return None
 
