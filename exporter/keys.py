@@ -332,6 +332,11 @@ class KeySlots:
     #: rolled-back file (one that still holds a removed passphrase) does not open it. 0 in
     #: files written before the counter existed (then left out of the file and its MAC).
     generation: int = 0
+    #: The audit log's head when a writer last closed the archive: ``{"entries": n,
+    #: "hash": hex of entry n's chain hash}`` (archive/audit.py). Outside the archive and
+    #: under the file's MAC, so that removing audit entries, or putting back an older
+    #: archive, is found by ``verify``. None in files written before it existed.
+    audit_head: dict[str, Any] | None = None
 
     def __init__(self, path: Path, archive_id: str, slots: list[dict[str, Any]],
                  mac: str | None = None) -> None:
@@ -377,6 +382,12 @@ class KeySlots:
             if not isinstance(generation, int) or generation < 0:
                 raise TypeError("generation")
             found.generation = generation
+            head = doc.get("audit_head")
+            if head is not None and not (isinstance(head, dict)
+                                         and isinstance(head.get("entries"), int)
+                                         and isinstance(head.get("hash"), str)):
+                raise TypeError("audit_head")
+            found.audit_head = head
             return found
         except (KeyError, TypeError):
             raise KeySlotsDamaged(f"The key file {path} is damaged (fields are missing or of "
@@ -386,6 +397,7 @@ class KeySlots:
         doc = {"format": FORMAT, "version": VERSION, "archive_id": self.archive_id,
                "cipher": "AES-256-GCM", "slots": self.slots}
         doc |= {"db_salt": self.db_salt} if self.db_salt is not None else {}
+        doc |= {"audit_head": self.audit_head} if self.audit_head is not None else {}
         return doc | ({"generation": self.generation} if self.generation else {})
 
     def _compute_mac(self, master: MasterKey) -> str:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from exporter import __version__
-from exporter.archive.audit import verify_audit_chain
+from exporter.archive.audit import verify_audit_anchor, verify_audit_chain
 from exporter.archive.database import DB_ERRORS, connect, database, now, translated
 from exporter.archive.files import Files, verify_files
 from exporter.archive.format import (
@@ -55,6 +56,8 @@ from exporter.lock import ArchiveLock
 from exporter.private_files import make_private
 
 __all__ = ["Archive"]
+
+_log = logging.getLogger(__name__)
 
 
 def _new_slots(path: Path, passphrase: str | None, key_file: Path | None,
@@ -276,6 +279,7 @@ class Archive(Runs, Records, Files, IdMap):
             if write:
                 archive._migrate(version)
                 archive._interrupt_stale_runs()
+            archive._opened = True
             return archive
         except BaseException:
             if lock is not None:
@@ -284,6 +288,20 @@ class Archive(Runs, Records, Files, IdMap):
 
     #: The id of the key slot the credential opened (None right after create).
     unlocked_slot: str | None = None
+    #: Set once open() accepted the archive: one it refuses is closed untouched.
+    _opened = False
+
+    def close(self) -> None:
+        """Close; a writer first records the audit log's head in the key-slot file (a
+        failure there is logged: the data is safe, only the anchor is older)."""
+        try:
+            if self.writable and self._opened:
+                with translated(self.path):
+                    self.anchor_audit_head()
+        except (ExporterError, OSError) as exc:
+            _log.warning("the audit log's head could not be recorded: %s", exc)
+        finally:
+            super().close()
 
     @property
     def fingerprint(self) -> str | None:
@@ -330,6 +348,8 @@ class Archive(Runs, Records, Files, IdMap):
             problems.extend(verify_files(self.conn))
             say("checking the audit log chain")
             problems.extend(verify_audit_chain(self.conn))
+            problems.extend(verify_audit_anchor(self.conn, self.slots.audit_head,
+                                                f"the key file {self.slots.path.name}"))
         except DB_ERRORS as exc:
             problems.append(f"reading the archive failed: {exc}")
         return problems
