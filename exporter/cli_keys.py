@@ -121,6 +121,9 @@ def keys_add(state: State, add_passphrase: bool, add_key_file: Path | None,
 def keys_remove(state: State, slot_id: str) -> None:
     """Remove a key slot (the last passphrase or key file cannot be removed).
 
+    The master key is unchanged: an older .keys file (a backup, a copy) still opens the
+    archive with the removed credential; run 'exporter keys rotate' afterwards to stop that.
+
     \b
     Example:
       exporter keys remove 3f9a0c1b2d4e

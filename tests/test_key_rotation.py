@@ -106,3 +106,21 @@ def test_copy_warns_that_older_copies_keep_old_credentials(run_cli: Cli) -> None
     second = run_cli("copy", "--to", str(dest))
     assert second.exit_code == 0, second.output
     assert "older copies there still open" in second.output.lower()
+
+
+def test_rotate_unlocked_with_a_passphrase_keeps_it_and_shows_a_new_recovery_key(
+        run_cli: Cli) -> None:
+    import re
+
+    first = run_cli.init(key_file=False).output
+    old_recovery = re.findall(r"^\s+([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})$", first, re.M)
+    env = {"EXPORTER_PASSPHRASE": "correct horse battery"}
+    rotated = run_cli("keys", "rotate", env=env)
+    assert rotated.exit_code == 0, rotated.output
+    new_recovery = re.findall(r"^\s+([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})$", rotated.output, re.M)
+    assert new_recovery and new_recovery != old_recovery
+    assert run_cli("verify", env=env).exit_code == 0
+    assert run_cli("--recovery", "status",
+                   env={"EXPORTER_RECOVERY_KEY": "-".join(new_recovery)}).exit_code == 0
+    assert run_cli("--recovery", "status",
+                   env={"EXPORTER_RECOVERY_KEY": "-".join(old_recovery)}).exit_code == 4
