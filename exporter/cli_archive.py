@@ -26,7 +26,7 @@ from exporter.cli_base import (
 )
 from exporter.cli_recovery import present_recovery_key
 from exporter.config import Config, default_archive_path, default_config_path, write_config
-from exporter.keys import create_key_file, generate_recovery_key
+from exporter.keys import create_key_file, generate_recovery_key, require_strong_passphrase
 
 __all__ = [
     "history",
@@ -79,7 +79,8 @@ def init(state: State, archive_path: Path | None, init_key_file: Path | None,
 
     \b
     Example:
-      exporter init --archive D:/exporter/archive.db --key-file D:/exporter/archive.key
+      exporter init --archive D:/exporter/archive.db \
+        --key-file C:/Users/office/AppData/Local/exporter/archive.key
     """
     config_path = state.config_path or default_config_path()
     existing: dict[str, Any] = {}
@@ -93,7 +94,14 @@ def init(state: State, archive_path: Path | None, init_key_file: Path | None,
     key_file = init_key_file or state.key_file
     if key_file is not None:
         key_file = key_file.expanduser().resolve()
+        if (key_file.exists() or key_file.is_symlink()) and not archive_path.exists():
+            raise errors.ConfigError(
+                f"A file already exists at {key_file}: init never reuses a key file for a new "
+                "archive (someone else may hold a copy of it); choose a new path for "
+                "--key-file, or move that file away.")
     passphrase = _new_passphrase()
+    if passphrase:
+        require_strong_passphrase(passphrase)
     if not passphrase and key_file is None:
         raise errors.KeyNeeded("A passphrase is needed: set EXPORTER_PASSPHRASE, run at a "
                                "terminal, or give --key-file for a key file.")
@@ -115,7 +123,10 @@ def init(state: State, archive_path: Path | None, init_key_file: Path | None,
         archive = _create_or_finish(archive_path, passphrase, key_file, recovery, interrupted)
         with archive:
             data: dict[str, Any] = existing | {
-                "archive": {"path": str(archive_path), "stale_after_hours": 36}}
+                "archive": {"path": str(archive_path), "stale_after_hours": 36,
+                            "id": archive.archive_id}}
+            if archive.fingerprint is not None:  # pins the archive (exporter/archive/pin.py)
+                data["archive"]["fingerprint"] = archive.fingerprint
             if key_file is not None:
                 data["archive"]["key_file"] = str(key_file)
             write_config(config_path, data)
@@ -161,7 +172,7 @@ def _create_or_finish(path: Path, passphrase: str | None, key_file: Path | None,
     archive an interrupted init left."""
     if interrupted is not None:
         interrupted.slots.set_recovery(interrupted.master, recovery)
-        interrupted.slots.save(interrupted.master)
+        interrupted.save_slots()
         interrupted.audit("init.finished", {})
         return interrupted
     if key_file is not None and not key_file.exists():

@@ -127,7 +127,8 @@ class State:
     def open(self, write: bool = False) -> Archive:
         from exporter.archive import Archive
 
-        return Archive.open(self.config.archive, self.credential(), write=write)
+        return Archive.open(self.config.archive, self.credential(), write=write,
+                            pin=self.config.pin)
 
 
 def handle_errors(fn: F) -> F:

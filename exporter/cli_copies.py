@@ -84,6 +84,10 @@ class ConsoleEvents:
         there = "1 copy" if result.kept == 1 else f"{result.kept} copies"
         out.print(f"Copied the archive ({_size(result.size)}) to {result.folder}; verified; "
                   f"{there} kept there.")
+        if result.kept > 1:
+            out.print("The older copies there still open with the passphrases and key files "
+                      "they were made with, even ones removed or rotated since, until they "
+                      "expire.")
         for problem in result.problems:
             err.print(f"Warning: {problem}.")
 

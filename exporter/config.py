@@ -48,6 +48,7 @@ import tomli_w
 from exporter.config_schema import check_tables
 from exporter.errors import ConfigError
 from exporter.keys import write_private_file
+from exporter.settings import is_loopback, url_problem
 
 __all__ = ["Config", "CopyTarget", "NotifySettings", "default_archive_path",
            "default_config_path", "is_loopback", "load_config", "write_config"]
@@ -113,18 +114,6 @@ class NotifySettings:
     agency: str | None = None
     config_path: Path | None = None  # where relative { file = ... } references start
     ca_file: Path | None = None  # trust this CA (PEM) instead of the system's trust store
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and 127.x / ::1 addresses: the only hosts mail may go to unencrypted."""
-    import ipaddress
-
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def _address(where: str, key: str, value: Any) -> str:
@@ -224,6 +213,9 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     copies: list[CopyTarget] = field(default_factory=list)
     notify: NotifySettings | None = None
+    #: [archive] id and fingerprint as init recorded them (None in older configs): the archive
+    #: opened must be that one (exporter.archive.pin).
+    pin: tuple[str, str | None] | None = None
 
     @property
     def sources(self) -> dict[str, Any]:
@@ -301,8 +293,8 @@ def _check_store_table(where: str, url: Any, table: dict[str, Any]) -> None:
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ConfigError(f"{where}: {key} must be text in quotes.")
     endpoint = table.get("endpoint_url")
-    if isinstance(endpoint, str) and not endpoint.startswith(("https://", "http://")):
-        raise ConfigError(f'{where}: endpoint_url must start with https://, e.g. '
+    if isinstance(endpoint, str) and url_problem(endpoint) is not None:
+        raise ConfigError(f'{where}: endpoint_url {url_problem(endpoint)}, e.g. '
                           'endpoint_url = "https://s3.eu-central-003.backblazeb2.com".')
     missing = [k for k in COPY_SECRET_FIELDS if k not in table]
     if missing:
@@ -337,6 +329,10 @@ def load_config(path: Path | None) -> Config:
     if not isinstance(stale, int | float) or stale <= 0:
         raise ConfigError(f"In {path}, [archive] stale_after_hours must be a positive number.")
     log_dir = raw.get("log", {}).get("dir") if isinstance(raw.get("log"), dict) else None
+    pin_id, fingerprint = archive.get("id"), archive.get("fingerprint")
+    if not isinstance(pin_id, str | None) or not isinstance(fingerprint, str | None):
+        raise ConfigError(f"In {path}, [archive] id and fingerprint must be text in quotes, as "
+                          "'exporter init' wrote them.")
     return Config(
         path=path,
         archive=_resolve(path, archive["path"]),
@@ -346,6 +342,7 @@ def load_config(path: Path | None) -> Config:
         raw=raw,
         copies=_copy_targets(path, raw),
         notify=_notify_settings(path, raw),
+        pin=(pin_id, fingerprint) if pin_id else None,
     )
 
 

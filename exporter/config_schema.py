@@ -25,13 +25,17 @@ ARCHIVE = (
             "nightly job); readable by its owner only"),
     Setting("stale_after_hours", "number", "Warn and alert when a source has had no complete "
             "sync for this long", default=36, minimum=0.01),
+    Setting("id", "string", "The archive's id, written by init: an archive with another id "
+            "at path is refused (it may have been swapped)"),
+    Setting("fingerprint", "string", "The archive's fingerprint, written by init (a hash of a "
+            "secret inside the encrypted archive): another archive is refused"),
 )
 COPIES = (
     Setting("name", "string", "What messages and --to call this copy (default: the folder's "
             "name or the url)"),
     Setting("path", "path", "A folder to copy to: USB disk, NAS share, synced folder (or url)"),
     Setting("url", "string", 'An object store to copy to, "s3://bucket/prefix" (or path)'),
-    Setting("endpoint_url", "string", "The store's address, e.g. https://s3.eu-central-003."
+    Setting("endpoint_url", "url", "The store's address, e.g. https://s3.eu-central-003."
             "backblazeb2.com (leave out for AWS)"),
     Setting("region", "string", "The store's region"),
     Setting("access_key_id", "secret", "The store's key id", secret=True),

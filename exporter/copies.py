@@ -52,6 +52,7 @@ import sqlcipher3
 
 from exporter import __version__, winfs
 from exporter.archive import Archive
+from exporter.archive.audit import audit_head
 from exporter.archive.database import sqlite_uri
 from exporter.copies_base import (
     _DB_ERRORS,
@@ -283,6 +284,7 @@ def make_copy(archive: Archive, credential: Credential, dest: Destination, *, ke
             "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION,
             "archive_id": archive.archive_id, "archive_format_version": version,
             "archive_file": archive.path.name, "newest_run": newest, "files": files,
+            "audit_head": audit_head(archive.conn),  # the log's head, kept off the PC too
             "created_at": now.isoformat(), "exporter_version": __version__,
         }
         _write_manifest(partial, manifest, dest)

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from exporter import __version__, winfs
 from exporter.archive import Archive, translate_db_error
+from exporter.archive.audit import audit_head
 from exporter.copies_base import (
     _DB_ERRORS,
     MANIFEST,
@@ -248,6 +249,7 @@ def _make_store_copy(archive: Archive, store: ObjectStore, *, keep: int,
                 "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION,
                 "archive_id": archive.archive_id, "archive_format_version": version,
                 "archive_file": archive.path.name, "newest_run": newest, "files": files,
+                "audit_head": audit_head(archive.conn),  # the log's head, kept off the PC
                 "created_at": now.isoformat(), "exporter_version": __version__,
             }
             data = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")

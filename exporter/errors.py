@@ -13,14 +13,18 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
     │   └── NoPdfEngine                    3  WeasyPrint's system libraries (Pango) are missing
     ├── KeyProblem
     │   ├── KeyNeeded                      3  no way to unlock was given (non-interactive run)
+    │   │   └── WeakPassphrase             3  a new passphrase is too short or too simple
     │   ├── WrongKey                       4  the passphrase, key file or recovery key is wrong
     │   └── KeySlotsDamaged                6  the key-slot file is missing, unreadable or altered
+    │       └── KeysRolledBack             6  the key-slot file is older than the archive's record
     ├── ArchiveProblem
     │   ├── ArchiveLocked                  5  another exporter process is writing to the archive
     │   ├── ArchiveDamaged                 6  the archive file is damaged (bytes changed on disk)
     │   ├── UnsupportedFormat              7  a newer format, or an older one opened
     │   │                                     read-only (only a writer upgrades it)
     │   ├── ArchiveNotFound                8  no archive at the configured path
+    │   ├── WrongArchive                  17  not the archive this config was set up with
+    │   │                                     (swapped: another id or key fingerprint)
     │   └── NotFound                       9  a record, run or file asked for is not archived
     │       └── AmbiguousClient            9  a name matches several clients (``candidates``)
     ├── DiskFull                          10  the disk (or an object store) is full
@@ -76,6 +80,7 @@ __all__ = [
     "KeyNeeded",
     "KeyProblem",
     "KeySlotsDamaged",
+    "KeysRolledBack",
     "MappingError",
     "NoPdfEngine",
     "NoScheduler",
@@ -91,6 +96,8 @@ __all__ = [
     "TransformError",
     "TransientError",
     "UnsupportedFormat",
+    "WeakPassphrase",
+    "WrongArchive",
     "WrongKey",
     "exit_code_for",
     "write_error",
@@ -140,8 +147,18 @@ class KeyNeeded(KeyProblem):
     """No passphrase, key file or recovery key was given, and none can be asked for."""
 
 
+class WeakPassphrase(KeyNeeded):
+    """A new passphrase (init, keys add, keys passwd) does not meet the policy
+    (exporter.keys.require_strong_passphrase); nothing was changed."""
+
+
 class KeySlotsDamaged(KeyProblem):
     """The key-slot file beside the archive is missing, unreadable or was altered."""
+
+
+class KeysRolledBack(KeySlotsDamaged):
+    """The key-slot file is older (a lower key generation) than the archive records: it was
+    put back from a backup or a copy, and may hold removed credentials."""
 
 
 # -- the archive ---------------------------------------------------------------------------
@@ -149,6 +166,11 @@ class KeySlotsDamaged(KeyProblem):
 
 class ArchiveProblem(ExporterError):
     """A problem with the archive file itself."""
+
+
+class WrongArchive(ArchiveProblem):
+    """The archive at the configured path is not the one ``init`` recorded in the config (its
+    id or key fingerprint differ): someone may have swapped it."""
 
 
 class ArchiveNotFound(ArchiveProblem):
@@ -290,6 +312,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (ArchiveDamaged, 6),
     (UnsupportedFormat, 7),
     (ArchiveNotFound, 8),
+    (WrongArchive, 17),
     (NotFound, 9),
     (DiskFull, 10),
     (NotWritable, 16),

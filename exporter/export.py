@@ -20,6 +20,7 @@ from typing import IO, Any
 from exporter import winfs
 from exporter.archive import Archive
 from exporter.errors import NotFound, NotWritable
+from exporter.filenames import safe_file_name
 from exporter.private_files import make_private
 
 __all__ = ["BY_ID_CHECK", "BY_VENDOR", "ExportResult", "export_archive"]
@@ -48,7 +49,9 @@ def _refuse_special(path: Path) -> None:
 
 
 @contextmanager
-def _private_text(path: Path) -> Iterator[IO[str]]:
+def _private_text(path: Path, staged: list[tuple[Path, Path]]) -> Iterator[IO[str]]:
+    """A 0600 ``.part`` file beside ``path``; once written it is added to ``staged`` (part,
+    final), renamed into place only after the export's audit entry is written."""
     _refuse_special(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
@@ -58,7 +61,7 @@ def _private_text(path: Path) -> Iterator[IO[str]]:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        winfs.replace(tmp, path)
+        staged.append((Path(tmp), path))
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -109,9 +112,9 @@ def _deleted(archive: Archive, source: str, stream: str, run: int | None
 
 
 def _jsonl(archive: Archive, chosen: list[tuple[str, str]], target: Path, run: int | None,
-           include_deleted: bool) -> int:
+           include_deleted: bool, staged: list[tuple[Path, Path]]) -> int:
     count = 0
-    with _private_text(target) as fh:
+    with _private_text(target, staged) as fh:
         for source, stream in chosen:
             gone = _deleted(archive, source, stream, run) if include_deleted else {}
             for rid, data in archive.records(source, stream, as_of=run,
@@ -128,7 +131,7 @@ def _jsonl(archive: Archive, chosen: list[tuple[str, str]], target: Path, run: i
 
 
 def _csv(archive: Archive, source: str, stream: str, target: Path, run: int | None,
-         include_deleted: bool) -> int:
+         include_deleted: bool, staged: list[tuple[Path, Path]]) -> int:
     count = 0
     gone = _deleted(archive, source, stream, run) if include_deleted else {}
     extra = ["_deleted", "_deleted_at", "_deleted_run", "_deleted_by"] if include_deleted else []
@@ -136,7 +139,7 @@ def _csv(archive: Archive, source: str, stream: str, target: Path, run: int | No
     for _rid, data in archive.records(source, stream, as_of=run,
                                       include_deleted=include_deleted):
         columns.update(dict.fromkeys(data or {}))
-    with _private_text(target) as fh:
+    with _private_text(target, staged) as fh:
         writer = csv.writer(fh)
         writer.writerow(["_id", *extra, *columns])
         for rid, data in archive.records(source, stream, as_of=run,
@@ -159,20 +162,30 @@ def export_archive(archive: Archive, fmt: str, out: Path, streams: list[str] | N
     run = archive.resolve_as_of(as_of)
     chosen = _select(archive, streams)
     result = ExportResult()
-    if fmt == "jsonl":
-        target = out / "export.jsonl" if out.is_dir() else out
-        result.records += _jsonl(archive, chosen, target, run, include_deleted)
-        result.files.append(target)
-    elif fmt == "csv":
-        single = len(chosen) == 1 and out.suffix.lower() == ".csv"
-        for source, stream in chosen:
-            target = out if single else out / f"{source}.{stream}.csv"
-            result.records += _csv(archive, source, stream, target, run, include_deleted)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        if fmt == "jsonl":
+            target = out / "export.jsonl" if out.is_dir() else out
+            result.records += _jsonl(archive, chosen, target, run, include_deleted, staged)
             result.files.append(target)
-    else:
-        raise ValueError(f"unknown format {fmt}")
-    archive.audit("export", {"format": fmt, "streams": [f"{s}/{t}" for s, t in chosen],
-                             "as_of_run": run, "records": result.records,
-                             "include_deleted": include_deleted,
-                             "files": [str(p) for p in result.files]})
+        elif fmt == "csv":
+            single = len(chosen) == 1 and out.suffix.lower() == ".csv"
+            for source, stream in chosen:
+                target = out if single else out / safe_file_name(f"{source}.{stream}.csv")
+                result.records += _csv(archive, source, stream, target, run, include_deleted,
+                                       staged)
+                result.files.append(target)
+        else:
+            raise ValueError(f"unknown format {fmt}")
+        # The audit entry first: plaintext never reaches its name without its trace.
+        archive.audit("export", {"format": fmt, "streams": [f"{s}/{t}" for s, t in chosen],
+                                 "as_of_run": run, "records": result.records,
+                                 "include_deleted": include_deleted,
+                                 "files": [str(p) for p in result.files]})
+    except BaseException:
+        for part, _ in staged:
+            part.unlink(missing_ok=True)
+        raise
+    for part, final in staged:
+        winfs.replace(part, final)
     return result

@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from exporter import winfs
-from exporter.errors import KeySlotsDamaged, WrongKey
+from exporter.errors import KeySlotsDamaged, WeakPassphrase, WrongKey
 from exporter.private_files import make_private, read_private
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "Secret",
     "create_key_file",
     "generate_recovery_key",
+    "require_strong_passphrase",
     "slots_path_for",
     "write_private_file",
 ]
@@ -239,6 +240,22 @@ def _recovery_bytes(text: str) -> bytes:
     return base64.b32decode(cleaned)
 
 
+#: The passphrase policy: an offline guess costs about 0.2 s of one core (docs/design.md,
+#: "Key slots"), so length is what protects the archive's copies. No dictionary check: a
+#: dependency for it (zxcvbn) is unmaintained; twelve characters, not one repeated, is plain.
+MIN_PASSPHRASE_CHARS = 12
+MIN_DISTINCT_CHARS = 5
+
+
+def require_strong_passphrase(text: str) -> None:
+    """Refuse a new passphrase that is too short or too simple (WeakPassphrase)."""
+    if len(text) < MIN_PASSPHRASE_CHARS or len(set(text.casefold())) < MIN_DISTINCT_CHARS:
+        raise WeakPassphrase(
+            f"That passphrase is too weak: use at least {MIN_PASSPHRASE_CHARS} characters "
+            "that are not one repeated pattern (three or four unrelated words work well); "
+            "nothing was changed.")
+
+
 def _passphrase_bytes(text: str) -> bytes:
     """A passphrase as UTF-8; one that is not text (bytes from a terminal or environment in
     another encoding) is refused rather than guessed at."""
@@ -249,27 +266,51 @@ def _passphrase_bytes(text: str) -> bytes:
                        "terminal or of EXPORTER_PASSPHRASE, and type it again.") from None
 
 
+#: The largest KDF settings accepted: what exporter writes (ARGON2ID_DEFAULT, SCRYPT_DEFAULT)
+#: with headroom (4x memory, about 3x time). A tampered .keys file asking for more (up to
+#: 4 GiB and minutes per slot) is refused before any key derivation runs.
+ARGON2ID_MAX = {"memory_kib": 4 * 65536, "iterations": 10, "lanes": 8}
+SCRYPT_MAX = {"n": 2**19, "r": 8, "p": 2}
+
+
+def _kdf_numbers(kdf: dict[str, Any]) -> tuple[int, int, int]:
+    """The checked cost settings of a slot's KDF (0, 0, 0 for HKDF); KeySlotsDamaged for
+    settings exporter never writes."""
+    name = kdf.get("name")
+    if name == "hkdf-sha256":  # key files and recovery keys carry >= 160 bits of entropy
+        return 0, 0, 0
+    try:
+        if name == "argon2id":
+            m, t, p = (int(kdf[k]) for k in ("memory_kib", "iterations", "lanes"))
+            if 8 * p <= m <= ARGON2ID_MAX["memory_kib"] and 1 <= t <= ARGON2ID_MAX[
+                    "iterations"] and 1 <= p <= ARGON2ID_MAX["lanes"]:
+                return m, t, p
+        elif name == "scrypt":
+            n, r, p = (int(kdf[k]) for k in ("n", "r", "p"))
+            if 2 <= n <= SCRYPT_MAX["n"] and n & (n - 1) == 0 and 1 <= r <= SCRYPT_MAX[
+                    "r"] and 1 <= p <= SCRYPT_MAX["p"]:
+                return n, r, p
+        else:
+            raise KeySlotsDamaged("A key slot uses an unknown key derivation; the key file "
+                                  "beside the archive was altered or written by a newer "
+                                  "exporter.")
+    except (KeyError, TypeError, ValueError):
+        pass
+    raise KeySlotsDamaged(f"A key slot has {name} settings exporter never writes (too costly "
+                          "or impossible); the key file beside the archive was altered: copy "
+                          "it back from your backup.")
+
+
 def _slot_secret(kdf: dict[str, Any], material: bytes) -> bytes:
     salt = _unb64(kdf["salt"])
-    name = kdf.get("name")
-    if name == "argon2id":
+    a, b, c = _kdf_numbers(kdf)
+    if kdf.get("name") == "argon2id":
         from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
-        m, t, p = int(kdf["memory_kib"]), int(kdf["iterations"]), int(kdf["lanes"])
-        if not (8 * p <= m <= 4 * 1024 * 1024 and 1 <= t <= 64 and 1 <= p <= 64):
-            raise KeySlotsDamaged("A key slot has impossible Argon2id settings; the key file "
-                                  "beside the archive was altered.")
-        return Argon2id(salt=salt, length=32, iterations=t, lanes=p, memory_cost=m).derive(material)
-    if name == "scrypt":
-        n, r, p = int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
-        if not (2 <= n <= 2**20 and n & (n - 1) == 0 and 1 <= r <= 32 and 1 <= p <= 16):
-            raise KeySlotsDamaged("A key slot has impossible scrypt settings; the key file "
-                                  "beside the archive was altered.")
-        return Scrypt(salt=salt, length=32, n=n, r=r, p=p).derive(material)
-    if name == "hkdf-sha256":  # key files and recovery keys carry >= 160 bits of entropy
-        return _hkdf(material, "exporter slot secret v1", salt=salt)
-    raise KeySlotsDamaged("A key slot uses an unknown key derivation; the key file beside the "
-                          "archive was altered or written by a newer exporter.")
+        return Argon2id(salt=salt, length=32, iterations=b, lanes=c, memory_cost=a).derive(material)
+    if kdf.get("name") == "scrypt":
+        return Scrypt(salt=salt, length=32, n=a, r=b, p=c).derive(material)
+    return _hkdf(material, "exporter slot secret v1", salt=salt)
 
 
 def _check_slot_fields(slot: Any) -> None:
@@ -282,6 +323,7 @@ def _check_slot_fields(slot: Any) -> None:
     kdf = slot["kdf"]
     if not isinstance(kdf, dict) or not isinstance(kdf.get("salt", ""), str):
         raise TypeError("kdf")
+    _kdf_numbers(kdf)  # every slot's cost is bounded before any slot's KDF runs
 
 
 class KeySlots:
@@ -290,6 +332,16 @@ class KeySlots:
     key-slot file of another archive from a damaged database."""
 
     db_salt: str | None = None
+    #: Raised by every change to the slots, and recorded inside the archive (archive_meta
+    #: ``key_generation``): a key-slot file older than the archive's record is refused, so a
+    #: rolled-back file (one that still holds a removed passphrase) does not open it. 0 in
+    #: files written before the counter existed (then left out of the file and its MAC).
+    generation: int = 0
+    #: The audit log's head when a writer last closed the archive: ``{"entries": n,
+    #: "hash": hex of entry n's chain hash}`` (archive/audit.py). Outside the archive and
+    #: under the file's MAC, so that removing audit entries, or putting back an older
+    #: archive, is found by ``verify``. None in files written before it existed.
+    audit_head: dict[str, Any] | None = None
 
     def __init__(self, path: Path, archive_id: str, slots: list[dict[str, Any]],
                  mac: str | None = None) -> None:
@@ -331,6 +383,16 @@ class KeySlots:
                 _check_slot_fields(slot)
             found = cls(path, str(doc["archive_id"]), list(slots), str(doc["mac"]))
             found.db_salt = doc.get("db_salt")
+            generation = doc.get("generation", 0)
+            if not isinstance(generation, int) or generation < 0:
+                raise TypeError("generation")
+            found.generation = generation
+            head = doc.get("audit_head")
+            if head is not None and not (isinstance(head, dict)
+                                         and isinstance(head.get("entries"), int)
+                                         and isinstance(head.get("hash"), str)):
+                raise TypeError("audit_head")
+            found.audit_head = head
             return found
         except (KeyError, TypeError):
             raise KeySlotsDamaged(f"The key file {path} is damaged (fields are missing or of "
@@ -339,7 +401,9 @@ class KeySlots:
     def _document(self) -> dict[str, Any]:
         doc = {"format": FORMAT, "version": VERSION, "archive_id": self.archive_id,
                "cipher": "AES-256-GCM", "slots": self.slots}
-        return doc | ({"db_salt": self.db_salt} if self.db_salt is not None else {})
+        doc |= {"db_salt": self.db_salt} if self.db_salt is not None else {}
+        doc |= {"audit_head": self.audit_head} if self.audit_head is not None else {}
+        return doc | ({"generation": self.generation} if self.generation else {})
 
     def _compute_mac(self, master: MasterKey) -> str:
         key = master.derive("keyslots mac", self.archive_id.encode())

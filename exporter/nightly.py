@@ -301,7 +301,7 @@ def run_copies(config: Config, unlock: Callable[[], Credential], targets: list[C
             problems.append(alerts.Problem(f"the copy to {copy_label(target)}", str(exc)))
     if reachable:
         credential = unlock()
-        with Archive.open(config.archive, credential, write=True) as archive:
+        with Archive.open(config.archive, credential, write=True, pin=config.pin) as archive:
             failures += make_copies(archive, credential, reachable, events, opened, problems)
     if problems and config.notify is not None:
         last_good = alerts.NotifyState.for_archive(config.archive).last_good_sync
@@ -349,7 +349,7 @@ def _sync_and_copy(config: Config, unlock: Callable[[], Credential], sources: Se
     share = float(config.raw.get("sync", {}).get("max_delete_share", 0.5))
     credential = unlock()
     problems: list[Problem] = []
-    with Archive.open(config.archive, credential, write=True) as archive:
+    with Archive.open(config.archive, credential, write=True, pin=config.pin) as archive:
         # Checked before the run: if this run fails too, its alert says how old the data is.
         stale = alerts.stale_sources(archive.runs(), list(config.sources),
                                      config.stale_after_hours) if config.notify else []

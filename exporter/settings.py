@@ -22,7 +22,8 @@ from typing import Any
 
 from exporter.errors import ConfigError
 
-__all__ = ["Setting", "check_table", "did_you_mean", "settings_markdown", "unknown_keys"]
+__all__ = ["Setting", "check_table", "did_you_mean", "is_loopback", "settings_markdown",
+           "unknown_keys", "url_problem"]
 
 #: Type names a Setting may have, and the TOML values they accept.
 TYPES: dict[str, tuple[type, ...]] = {
@@ -33,6 +34,7 @@ TYPES: dict[str, tuple[type, ...]] = {
     "list": (list,),
     "table": (dict,),
     "path": (str,),
+    "url": (str,),  # https://, or http:// to this computer only (url_problem)
     "secret": (str, dict),  # a reference table; a plain string is refused by exporter.secrets
     "string or list": (str, list),
 }
@@ -74,12 +76,49 @@ class Setting:
                 return f"must be at most {_number(self.maximum)}"
         if self.choices and isinstance(value, str) and value not in self.choices:
             return f"must be one of {', '.join(self.choices)}"
+        if self.type == "url" and isinstance(value, str):
+            return url_problem(value)
         return None
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and 127.x / ::1 addresses: the only hosts that may be spoken to
+    unencrypted (mail with security = "none", http:// URLs)."""
+    import ipaddress
+
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` may not be used, in words, or None: only https://, or plain http:// to
+    this computer (the sandbox, a test double). Plain http to any other host would send
+    passwords and client data in clear (issue 15: a Salesforce password was captured so)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname or ""
+    except ValueError:
+        return "must be a web address such as https://example.com"
+    if parts.scheme == "https" and host:
+        return None
+    if parts.scheme == "http" and host:
+        if is_loopback(host):
+            return None
+        return (f"must start with https:// (plain http:// to {host} would send passwords and "
+                "client data unencrypted; it is allowed only to this computer)")
+    return "must be a web address starting with https://"
 
 
 def _article(type_name: str) -> str:
     words = {"integer": "a whole number", "number": "a number", "boolean": "true or false",
              "list": "a list", "table": "a table", "path": "a path (text)", "string": "text",
+             "url": "a web address (https://)",
              "secret": 'a secret reference such as { env = "NAME" }',
              "string or list": "text or a list"}
     return words[type_name]

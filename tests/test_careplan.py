@@ -527,3 +527,21 @@ def test_one_client_reads_and_the_binder_reads_give_the_same_plan(
                 plans.append([(s.id, [(r.cells, r.ref) for r in s.rows]) for s in plan.sections])
             assert plans[0] == plans[1], number
             assert sum(len(rows) for _, rows in plans[0]) > 10
+
+
+def test_a_client_number_cannot_put_a_print_outside_out(copy: Archive, tmp_path: Path) -> None:
+    """Issue 15: a vendor's client number with a path in it (``C-00001/../../elsewhere/x``)
+    is one harmless file name inside --out, for a single print and a split binder."""
+    acc = dict(account(copy, "C-00002"), Client_Number__c="C-00001/../../elsewhere/x")
+    with Archive.open(copy.path, KeyFile(copy.path.with_name("a.key")), write=True) as arc:
+        run = arc.begin_run()
+        arc.put_batch(run, "salesforce", "Account", [(acc["Id"], acc)])
+        arc.finish_run(run, "ok")
+    out, elsewhere = tmp_path / "prints", tmp_path / "elsewhere"
+    for folder in (out / "careplan-C-00001", elsewhere):
+        folder.mkdir(parents=True)
+    result = print_care_plans(copy, load_definition(), query=acc["Id"], out=out, fmt="html")
+    [written] = result.files
+    assert written.parent == out and written.name.startswith("careplan-C-00001_.._.._")
+    assert list(elsewhere.iterdir()) == []
+    assert written.read_text(encoding="utf-8").count("C-00001/../../elsewhere/x") >= 1

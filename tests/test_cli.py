@@ -164,7 +164,7 @@ def test_config_and_unlock_problems_are_plain_sentences(run_cli: Cli) -> None:
 def test_init_writes_a_recovery_sheet(run_cli: Cli) -> None:
     sheet = run_cli.tmp / "recovery.html"
     result = run_cli("init", "--archive", str(run_cli.archive), "--recovery-sheet", str(sheet),
-                     env={"EXPORTER_PASSPHRASE": "pw pw pw"})
+                     env={"EXPORTER_PASSPHRASE": "correct horse battery"})
     assert result.exit_code == 0, result.output
     printed = re.findall(r"^\s+([A-Z2-7]{4}(?:-[A-Z2-7]{4}){3})$", result.output, re.M)
     html = sheet.read_text(encoding="utf-8")

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from exporter.restore.csv_target import NAME_LIMIT, CsvWriter, _safe
+from exporter.filenames import NAME_LIMIT
+from exporter.filenames import safe_file_name as _safe
+from exporter.restore.csv_target import CsvWriter
 from exporter.writer import FileItem, WriteItem
 
 

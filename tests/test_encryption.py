@@ -173,3 +173,26 @@ def test_key_files_and_archive_are_private(run_cli: Cli) -> None:
     for path in (run_cli.archive, run_cli.key_file, Path(f"{run_cli.archive}.keys"),
                  run_cli.config):
         assert path.stat().st_mode & 0o077 == 0, path
+
+
+def test_oversized_kdf_settings_are_refused_before_any_kdf_work(tmp_path: Path) -> None:
+    """Issue 15: a tampered .keys file asking for 4 GiB of Argon2id (or a huge scrypt) in
+    its LAST slot is refused at load, before the first slot's KDF runs."""
+    import time
+
+    from exporter.keys import KeySlots, slots_path_for
+
+    path = tmp_path / "a.db"
+    arc, _ = Archive.create(path, passphrase="correct horse battery",
+                            passphrase_kdf=FAST_SCRYPT)
+    arc.close()
+    keys = slots_path_for(path)
+    doc = json.loads(keys.read_text())
+    for huge in ({"name": "argon2id", "memory_kib": 4 * 1024 * 1024, "iterations": 64,
+                  "lanes": 4}, {"name": "scrypt", "n": 2**20, "r": 32, "p": 16}):
+        last = dict(doc["slots"][-1], kdf=dict(huge, salt=doc["slots"][-1]["kdf"]["salt"]))
+        keys.write_text(json.dumps(dict(doc, slots=[*doc["slots"], last])))
+        started = time.monotonic()
+        with pytest.raises(KeySlotsDamaged, match="never writes"):
+            KeySlots.load(keys).unlock(Passphrase.of("correct horse battery"))
+        assert time.monotonic() - started < 2

@@ -24,7 +24,7 @@ def _without_pango(tmp_path: Path, config: Path, *args: str) -> subprocess.Compl
     (fake / "__init__.py").write_text(WINDOWS_IMPORT_FAILURE, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXPORTER_")}
     env |= {"PYTHONPATH": str(fake.parent), "EXPORTER_CONFIG": str(config),
-            "EXPORTER_PASSPHRASE": "pw pw pw pw"}
+            "EXPORTER_PASSPHRASE": "correct horse battery"}
     return subprocess.run([sys.executable, "-m", "exporter", *args], env=env,
                           capture_output=True, text=True, timeout=300)
 

@@ -116,7 +116,7 @@ def test_export_and_init_on_a_read_only_disk_say_so(run_cli: Cli) -> None:
         other = Cli(run_cli.tmp / "second")
         other.tmp.mkdir()
         result = other("init", "--archive", str(ro / "archive.db"),
-                       env={"EXPORTER_PASSPHRASE": "pw pw pw"})
+                       env={"EXPORTER_PASSPHRASE": "correct horse battery"})
         _plain(result, 16, "could not be written")
         assert not other.config.exists() or "archive" not in other.config.read_text()
         assert sorted(ro.iterdir()) == []
@@ -278,7 +278,8 @@ def test_export_and_init_on_a_full_disk_say_so(run_cli: Cli) -> None:
         other = Cli(run_cli.tmp / "second")
         other.tmp.mkdir()
         result = other("init", "--archive", str(disk / "archive.db"), "--key-file",
-                       str(disk / "archive.key"), env={"EXPORTER_PASSPHRASE": "pw pw pw"})
+                       str(disk / "archive.key"),
+                       env={"EXPORTER_PASSPHRASE": "correct horse battery"})
         assert result.exit_code == 10, result.output
         assert "full" in result.output or "no space" in result.output.lower()
         assert "unexpected problem" not in result.output

@@ -102,7 +102,7 @@ CREDENTIAL_SETTINGS: tuple[Setting, ...] = (
             "act as (domain-wide delegation)"),
     Setting("authorized_user_file", "path", "An OAuth sign-in saved as JSON (with its "
             "refresh token), readable only by its owner (chmod 600)"),
-    Setting("base_url", "string", "Where the Google APIs are (e.g. the sandbox's URL); "
+    Setting("base_url", "url", "Where the Google APIs are (e.g. the sandbox's URL); "
             "default: Google itself"),
     Setting("timeout", "number", "Seconds to wait for an answer", default=60, minimum=1),
     Setting("retry_attempts", "integer", "Tries per request when Google is busy or the "

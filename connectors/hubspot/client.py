@@ -74,7 +74,7 @@ RENEW_ADVICE = ("create a new private-app access token in HubSpot (Settings > In
                 "Private Apps) and update the hubspot access_token in exporter's settings")
 
 #: Settings of the client, shared by the connector's and the writer's tables.
-BASE_URL = Setting("base_url", "string", "HubSpot's API address (another one for the "
+BASE_URL = Setting("base_url", "url", "HubSpot's API address (another one for the "
                    "sandbox)", default=DEFAULT_URL)
 TIMEOUT = Setting("timeout", "number", "Seconds to wait for HubSpot to answer one call",
                   default=60, minimum=1)

@@ -83,8 +83,8 @@ CLIENT_SETTINGS: tuple[Setting, ...] = (
             "(JWT bearer and session_id logins)"),
     Setting("domain", "string", 'Where to log in: "login", "test" (sandboxes) or '
             '"<mydomain>.my" (client credentials)', default="login"),
-    Setting("base_url", "string", "An http URL (exporter's sandbox or a test double) that "
-            "every Salesforce URL is sent to"),
+    Setting("base_url", "url", "An http URL on this computer (exporter's sandbox or a test "
+            "double) that every Salesforce URL is sent to"),
     Setting("api_version", "string", "The Salesforce API version", default="59.0"),
     Setting("api_share_limit", "number", "Stop (resumably) before the org's daily API usage "
             "seen in Sforce-Limit-Info goes over this share of its daily limit",

@@ -14,7 +14,7 @@ from exporter.archive.database import actor as _actor
 from exporter.archive.database import now
 from exporter.record import canonical_json
 
-__all__ = ["AuditLog", "verify_audit_chain"]
+__all__ = ["AuditLog", "audit_head", "verify_audit_anchor", "verify_audit_chain"]
 
 _log = logging.getLogger(__name__)
 
@@ -39,6 +39,16 @@ class AuditLog(ArchiveBase):
                 "detail": canonical_json(entry["detail"]), "run_id": run_id,
                 "prev_hash": prev_hash or None, "hash": digest})
 
+    def anchor_audit_head(self) -> None:
+        """Record the audit log's head in the key-slot file (a writer, at close): entries
+        removed afterwards, or an older archive put back, no longer match it."""
+        if self._lock is None or self.read_only_media:
+            return
+        head = audit_head(self.conn)
+        if head is not None and head != self.slots.audit_head:
+            self.slots.audit_head = head
+            self.slots.save(self.master)
+
     def audit_entries(self, action: str | None = None) -> list[dict[str, Any]]:
         sql = "SELECT id, at, actor, action, detail, run_id FROM audit_log"
         params: tuple[Any, ...] = ()
@@ -62,4 +72,31 @@ def verify_audit_chain(conn: Any) -> list[str]:
         if (prev_hash or b"") != prev or digest != want:
             return [f"audit log entry {aid} was altered or an entry before it was removed"]
         prev = digest
+    return []
+
+
+def audit_head(conn: Any) -> dict[str, Any] | None:
+    """``{"entries": n, "hash": hex}``: how many entries the log has and the last one's
+    chain hash (None for an empty log)."""
+    count, last = conn.execute(
+        "SELECT count(*), (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1) "
+        "FROM audit_log").fetchone()
+    return {"entries": int(count), "hash": bytes(last).hex()} if count else None
+
+
+def verify_audit_anchor(conn: Any, anchor: dict[str, Any] | None, where: str) -> list[str]:
+    """The log against a head recorded outside the archive (``where`` says where): it must
+    still hold that many entries, the last of them with that hash."""
+    if anchor is None:
+        return []
+    want, digest = int(anchor["entries"]), str(anchor["hash"])
+    rows = conn.execute("SELECT hash FROM audit_log ORDER BY id LIMIT 1 OFFSET ?",
+                        (want - 1,)).fetchall()
+    if not rows:
+        count = conn.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+        return [f"the audit log has {count} entries but {where} recorded {want}: entries were "
+                "removed, or an older archive was put back"]
+    if bytes(rows[0][0]).hex() != digest:
+        return [f"audit log entry {want} differs from the one {where} recorded: the log was "
+                "rewritten, or an older archive was put back"]
     return []

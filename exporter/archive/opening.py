@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from exporter import __version__, winfs
-from exporter.archive.audit import verify_audit_chain
+from exporter.archive.audit import verify_audit_anchor, verify_audit_chain
 from exporter.archive.database import DB_ERRORS, connect, database, now, translated
 from exporter.archive.files import Files, verify_files
 from exporter.archive.format import (
@@ -20,7 +21,16 @@ from exporter.archive.format import (
     schema_sql,
 )
 from exporter.archive.idmap import IdMap
+from exporter.archive.pin import fingerprint_of, new_pin_secret, refuse_other_archive
 from exporter.archive.records import Records, verify_versions
+from exporter.archive.rekey import (
+    check_generation,
+    db_salt,
+    finish_rotation,
+    rekey,
+    save_slots,
+    stored_generation,
+)
 from exporter.archive.runs import Runs
 from exporter.archive.wal import wal_path_for, wal_problem, writer_active
 from exporter.errors import (
@@ -28,8 +38,10 @@ from exporter.errors import (
     ArchiveNotFound,
     ExporterError,
     KeySlotsDamaged,
+    KeysRolledBack,
     NotWritable,
     UnsupportedFormat,
+    WrongArchive,
 )
 from exporter.keys import (
     Credential,
@@ -44,6 +56,8 @@ from exporter.lock import ArchiveLock
 from exporter.private_files import make_private
 
 __all__ = ["Archive"]
+
+_log = logging.getLogger(__name__)
 
 
 def _new_slots(path: Path, passphrase: str | None, key_file: Path | None,
@@ -87,22 +101,19 @@ def _build(path: Path, master: MasterKey, slots: KeySlots) -> None:
             db = database(conn)
             db.executescript(schema_sql())
             conn.execute("PRAGMA journal_mode = WAL")
+            slots.generation = 1
             db.table("archive_meta").insert_all([
                 {"key": "archive_id", "value": slots.archive_id},
+                {"key": "key_generation", "value": "1"},
+                {"key": "pin_secret", "value": new_pin_secret()},
                 {"key": "created_at", "value": now()},
                 {"key": "created_by", "value": f"exporter {__version__}"}])
         finally:
             conn.close()
         make_private(Path(tmp))
-        slots.db_salt = _db_salt(tmp)
+        slots.db_salt = db_salt(tmp)
         slots.save(master)
         winfs.replace(tmp, path)
-
-
-def _db_salt(path: Path) -> str:
-    """SQLCipher's salt: the database file's first 16 bytes, stored in plaintext."""
-    with path.open("rb") as fh:
-        return fh.read(16).hex()
 
 
 def _check_pair(path: Path, slots: KeySlots) -> None:
@@ -110,7 +121,7 @@ def _check_pair(path: Path, slots: KeySlots) -> None:
     damaged archive (key-slot files written before ``db_salt`` existed cannot be told)."""
     if slots.db_salt is None:
         return
-    found, expected = bytes.fromhex(_db_salt(path)), bytes.fromhex(slots.db_salt)
+    found, expected = bytes.fromhex(db_salt(path)), bytes.fromhex(slots.db_salt)
     differing = sum(a != b for a, b in zip(found, expected, strict=False))
     if 0 < differing <= 2:  # a few changed bytes: this archive's own salt, damaged
         raise ArchiveDamaged(f"The archive {path} is damaged (its first bytes were changed); "
@@ -123,18 +134,20 @@ def _check_pair(path: Path, slots: KeySlots) -> None:
 
 
 def _read_header(path: Path, master: MasterKey, archive_id: str,
-                 immutable: bool = False) -> tuple[Any, int, str | None]:
-    """A keyed connection, the format version and the archive id stored inside."""
+                 immutable: bool = False) -> tuple[Any, int, str | None, int]:
+    """A keyed connection, the format version, the archive id stored inside and the key
+    generation it records."""
     with translated(path):
         conn = connect(path, master.sqlcipher_key(archive_id), immutable=immutable)
         try:
             version = int(conn.execute("PRAGMA user_version").fetchone()[0])
             row = conn.execute(
                 "SELECT value FROM archive_meta WHERE key = 'archive_id'").fetchone()
+            generation = stored_generation(conn)
         except BaseException:
             conn.close()
             raise
-    return conn, version, (row[0] if row else None)
+    return conn, version, (row[0] if row else None), generation
 
 
 def _write_lock(path: Path, read_only_media: bool) -> ArchiveLock:
@@ -214,51 +227,95 @@ class Archive(Runs, Records, Files, IdMap):
 
     @classmethod
     def open(cls, path: Path, credential: Credential | None, *, write: bool = False,
+             pin: tuple[str, str | None] | None = None,
              _unlocked: tuple[MasterKey, KeySlots] | None = None) -> Archive:
         """Unlock and open the archive at ``path``. With ``write=True`` the write lock is
         taken (ArchiveLocked if another process has it) and an older format is upgraded;
-        a read-only open of an older format is refused (UnsupportedFormat), writing nothing."""
+        a read-only open of an older format is refused (UnsupportedFormat), writing nothing.
+        ``pin`` (the config's [archive] id and fingerprint) refuses any other archive
+        (WrongArchive) before anything is read or written (archive/pin.py)."""
         path = Path(path)
         if not path.exists():
             raise ArchiveNotFound(f"There is no archive at {path}; run 'exporter init' first, "
                                   "or check the archive path in the config file.")
+        slot_id: str | None = None
         if _unlocked is not None:
             master, slots = _unlocked
         else:
             if credential is None:
                 raise ValueError("credential needed")
+            finish_rotation(path)
             slots = KeySlots.load(slots_path_for(path))
             _check_pair(path, slots)
-            master, _ = slots.unlock(credential)
+            master, slot_id = slots.unlock(credential)
         read_only_media = not os.access(path.parent, os.W_OK)
         lock = _write_lock(path, read_only_media) if write else None
         try:
             _check_wal(path, write)
             if read_only_media:
                 _refuse_pending_wal(path)
-            conn, version, stored_id = _read_header(path, master, slots.archive_id,
-                                                    immutable=read_only_media)
+            conn, version, stored_id, generation = _read_header(
+                path, master, slots.archive_id, immutable=read_only_media)
             archive = cls(path, conn, slots.archive_id, slots, master, lock)
             archive.read_only_media = read_only_media
+            archive.unlocked_slot = slot_id
             if stored_id != slots.archive_id:
                 archive.close()
                 raise KeySlotsDamaged(f"The key file {slots.path} belongs to another archive; "
                                       "put the right key file beside the archive.")
+            try:
+                refuse_other_archive(path, pin, slots.archive_id, archive.fingerprint)
+                check_generation(path, slots, generation)
+            except (KeysRolledBack, WrongArchive):
+                archive.close()
+                raise
             problem = _format_problem(version, write)
             if problem is not None:
                 archive.close()
                 raise problem
-            if write and slots.db_salt is None:  # written before db_salt: add it now
-                slots.db_salt = _db_salt(path)
-                slots.save(master)
+            if write and (slots.db_salt is None or slots.generation > generation):
+                slots.db_salt = db_salt(path)  # written before db_salt or generations
+                archive.save_slots()
             if write:
                 archive._migrate(version)
                 archive._interrupt_stale_runs()
+            archive._opened = True
             return archive
         except BaseException:
             if lock is not None:
                 lock.release()
             raise
+
+    #: The id of the key slot the credential opened (None right after create).
+    unlocked_slot: str | None = None
+    #: Set once open() accepted the archive: one it refuses is closed untouched.
+    _opened = False
+
+    def close(self) -> None:
+        """Close; a writer first records the audit log's head in the key-slot file (a
+        failure there is logged: the data is safe, only the anchor is older)."""
+        try:
+            if self.writable and self._opened:
+                with translated(self.path):
+                    self.anchor_audit_head()
+        except (ExporterError, OSError) as exc:
+            _log.warning("the audit log's head could not be recorded: %s", exc)
+        finally:
+            super().close()
+
+    @property
+    def fingerprint(self) -> str | None:
+        """What the config pins (archive/pin.py); None for an archive made before pinning."""
+        with translated(self.path):
+            return fingerprint_of(self.conn)
+
+    def save_slots(self) -> None:
+        """Save the key slots after a change, raising the key generation (archive/rekey.py)."""
+        save_slots(self)
+
+    def rekey(self, master: MasterKey, slots: KeySlots) -> None:
+        """Re-encrypt the archive under a new master key with new key slots (archive/rekey.py)."""
+        rekey(self, master, slots)
 
     def _migrate(self, version: int) -> None:
         """Apply the pending migrations in one transaction (we hold the write lock), each
@@ -291,6 +348,8 @@ class Archive(Runs, Records, Files, IdMap):
             problems.extend(verify_files(self.conn))
             say("checking the audit log chain")
             problems.extend(verify_audit_chain(self.conn))
+            problems.extend(verify_audit_anchor(self.conn, self.slots.audit_head,
+                                                f"the key file {self.slots.path.name}"))
         except DB_ERRORS as exc:
             problems.append(f"reading the archive failed: {exc}")
         return problems

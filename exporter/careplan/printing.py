@@ -40,6 +40,7 @@ from exporter.careplan.render import (
     render_pdfs,
 )
 from exporter.errors import NotFound
+from exporter.filenames import safe_file_name
 from exporter.private_files import make_private
 
 __all__ = ["PrintResult", "data_run", "print_care_plans"]
@@ -129,7 +130,7 @@ def _default_name(clients: list[Client], fmt: str, now: dt.datetime, binder: boo
     stamp = now.astimezone().strftime("%Y%m%d-%H%M")
     if binder:
         return f"careplans-{stamp}.{fmt}"
-    return f"careplan-{clients[0].display_key}-{stamp}.{fmt}"
+    return safe_file_name(f"careplan-{clients[0].display_key}-{stamp}.{fmt}")
 
 
 def print_care_plans(archive: Archive, definition: Definition, *, query: str | None = None,
@@ -163,7 +164,8 @@ def print_care_plans(archive: Archive, definition: Definition, *, query: str | N
     outputs: list[tuple[Path, list[CarePlan]]]
     if everyone and split:
         folder = out or Path(f"careplans-{now.astimezone():%Y%m%d-%H%M}")
-        outputs = [(folder / f"careplan-{p.client.display_key}.{fmt}", [p]) for p in plans]
+        outputs = [(folder / safe_file_name(f"careplan-{p.client.display_key}.{fmt}"), [p])
+                   for p in plans]
     else:
         target = out or Path(_default_name(clients, fmt, now, everyone))
         if target.is_dir():

@@ -16,7 +16,6 @@ CSV whole and matching the id map.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import re
@@ -26,6 +25,7 @@ from typing import Any
 
 from exporter import winfs
 from exporter.errors import ConfigError
+from exporter.filenames import safe_file_name as _safe
 from exporter.keys import write_private_file
 from exporter.settings import Setting
 from exporter.writer import BATCH_SIZE, AnyFields, ObjectInfo, WriteItem, Writer, WriteResult
@@ -61,30 +61,6 @@ def _uncell(text: str | None) -> str | None:
     if text and text.startswith("'") and FORMULA.match(text[1:]) and not NUMBER.match(text[1:]):
         return text[1:]
     return text
-
-
-#: Names Windows keeps for devices, whatever the extension ("nul.csv" is the null device).
-RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
-                      *(f"{dev}{n}" for dev in ("COM", "LPT") for n in "123456789¹²³")})
-#: Characters in one file name. ``files/<object>/<key>-<name>`` then stays near 190, so the
-#: whole path keeps under Windows' MAX_PATH (260) with a restore folder of up to ~65.
-NAME_LIMIT = 120
-
-
-def _safe(name: str, limit: int = NAME_LIMIT) -> str:
-    """A file name any OS accepts: odd characters replaced, Windows device names (CON, NUL,
-    COM1 ...) prefixed with "_", and a long name cut to ``limit`` with a hash of the whole
-    name (distinct names stay distinct) and its extension kept."""
-    safe = re.sub(r"[^A-Za-z0-9._ -]+", "_", name).strip(" .") or "file"
-    if safe.split(".")[0].rstrip(" ").upper() in RESERVED:
-        safe = "_" + safe
-    if len(safe) <= limit:
-        return safe
-    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    stem, dot, ext = safe.rpartition(".")
-    ext = f".{ext}" if dot and stem and len(ext) <= 10 else ""
-    stem = stem if ext else safe
-    return f"{stem[: limit - len(digest) - 1 - len(ext)].rstrip(' .')}-{digest}{ext}"
 
 
 class CsvWriter(Writer):
