@@ -85,12 +85,14 @@ class State:
         self.config_path = config_path
         self.key_file = key_file
         self.recovery = recovery
+        #: The nightly job sets this: a wrong [[copies]] or [notify] table is skipped.
+        self.set_aside = False
         self._config: Config | None = None
 
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.config_path)
+            self._config = load_config(self.config_path, set_aside=self.set_aside)
             log_dir = self._config.log_dir or default_log_dir()
             try:
                 setup_logging(log_dir)

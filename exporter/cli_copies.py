@@ -97,6 +97,9 @@ class ConsoleEvents:
     def alert_not_sent(self, alert: Any, why: str) -> None:
         err.print(f"Warning: the alert email could not be sent: {why}")
 
+    def setting_skipped(self, what: str, why: str) -> None:
+        err.print(f"[bold red]Error:[/] {escape(what)} skipped: {escape(why)}", markup=True)
+
 
 def _archive_id_of(config: Config) -> str | None:
     """The archive's id from its .keys file (no unlocking needed), if it is there."""

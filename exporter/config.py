@@ -224,6 +224,9 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)
     copies: list[CopyTarget] = field(default_factory=list)
     notify: NotifySettings | None = None
+    #: (what, why) for each [[copies]] or [notify] table left out because it is wrong
+    #: (only with ``load_config(..., set_aside=True)``, as the nightly job loads it).
+    set_aside: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def sources(self) -> dict[str, Any]:
@@ -310,7 +313,39 @@ def _check_store_table(where: str, url: Any, table: dict[str, Any]) -> None:
                           'secret references, e.g. secret_access_key = { env = "B2_KEY" }.')
 
 
-def load_config(path: Path | None) -> Config:
+def _set_aside_wrong_tables(path: Path, raw: dict[str, Any]
+                            ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """``raw`` without the [[copies]] and [notify] tables that are wrong, and what is wrong
+    with each: the nightly job skips a wrong copy or mail setting instead of the whole run."""
+    kept = dict(raw)
+    wrong: list[tuple[str, str]] = []
+    if "notify" in raw:
+        try:
+            check_tables(path, {"notify": raw["notify"]})
+            _notify_settings(path, {"notify": raw["notify"]})
+        except ConfigError as exc:
+            del kept["notify"]
+            wrong.append(("the alert email settings ([notify])", str(exc)))
+    copies = raw.get("copies")
+    if isinstance(copies, list):
+        good = []
+        for n, table in enumerate(copies, 1):
+            try:
+                check_tables(path, {"copies": [table]})
+                _copy_targets(path, {"copies": [table]})
+            except ConfigError as exc:
+                name = table.get("name") if isinstance(table, dict) else None
+                what = f"copy {name}" if isinstance(name, str) else f"copy number {n}"
+                wrong.append((f"the {what} ([[copies]])", str(exc)))
+            else:
+                good.append(table)
+        kept["copies"] = good
+    return kept, wrong
+
+
+def load_config(path: Path | None, *, set_aside: bool = False) -> Config:
+    """The config file, checked. ``set_aside``: a wrong [[copies]] or [notify] table is left
+    out and listed in :attr:`Config.set_aside` instead of refusing the whole file."""
     path = Path(path) if path else default_config_path()
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -325,6 +360,9 @@ def load_config(path: Path | None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"The config file {path} has a mistake: {exc}. Fix that line and "
                           "try again.") from exc
+    wrong: list[tuple[str, str]] = []
+    if set_aside:
+        raw, wrong = _set_aside_wrong_tables(path, raw)
     check_tables(path, raw)
     archive = raw.get("archive")
     if not isinstance(archive, dict) or not isinstance(archive.get("path"), str):
@@ -346,6 +384,7 @@ def load_config(path: Path | None) -> Config:
         raw=raw,
         copies=_copy_targets(path, raw),
         notify=_notify_settings(path, raw),
+        set_aside=wrong,
     )
 
 

@@ -8,8 +8,11 @@ it through a :class:`Events` object, and nothing here prints.
 The rules:
 
 1. Every configured source is synced in one run (:func:`exporter.sync.run_sync`); one failing
-   source never stops the others: the run ends ``partial`` (exit 11), or ``failed`` (12) if
-   every source failed.
+   source, or one whose config is wrong (an unset variable, an unreadable keyring, a missing
+   key file), never stops the others: the run ends ``partial`` (exit 11), or
+   ``failed`` (12) if every source failed.
+   A wrong ``[[copies]]`` or ``[notify]`` table is reported and skipped the same way (the
+   config is loaded with ``set_aside``); the run then ends ``partial`` too.
 2. After an ``ok`` or ``partial`` run, and still under the archive's write lock, every
    ``[[copies]]`` with ``after_sync = true`` is made, so each copy holds exactly what this
    run archived. A failed copy keeps the sync; if the sync itself was ``ok``, the exit is 14.
@@ -81,6 +84,7 @@ class Events(Protocol):
     def copy_failed(self, target: CopyTarget, exc: errors.ExporterError) -> None: ...
     def alert_sent(self, alert: Alert, to: Sequence[str]) -> None: ...
     def alert_not_sent(self, alert: Alert, why: str) -> None: ...
+    def setting_skipped(self, what: str, why: str) -> None: ...
 
 
 class LogEvents:
@@ -105,17 +109,23 @@ class LogEvents:
     def alert_not_sent(self, alert: Alert, why: str) -> None:
         log.warning("alert email %r not sent: %s", alert.kind, why)
 
+    def setting_skipped(self, what: str, why: str) -> None:
+        log.warning("%s skipped: %s", what, why)
+
 
 @dataclass
 class NightlyResult:
-    """What a nightly job did: the sync's report and the exit codes of failed copies."""
+    """What a nightly job did: the sync's report, the exit codes of failed copies and how
+    many [[copies]] or [notify] tables were skipped as wrong (the run then ends partial)."""
 
     report: SyncReport
     copy_failures: list[int] = field(default_factory=list)
+    skipped_settings: int = 0
 
     @property
     def exit_code(self) -> int:
-        if self.report.status == "partial":
+        if self.report.status == "partial" or (self.skipped_settings
+                                               and self.report.status == "ok"):
             return EXIT_SYNC_PARTIAL
         if self.report.status == "failed":
             return EXIT_SYNC_FAILED
@@ -341,22 +351,24 @@ def _sync_and_copy(config: Config, unlock: Callable[[], Credential], sources: Se
     (the copies' problems, the sources stale before the run, the last good sync)."""
     from exporter import notify as alerts
     from exporter.archive import Archive
-    from exporter.sources import build_connectors
+    from exporter.sources import build_each
     from exporter.sync import run_sync
 
-    connectors = build_connectors(config, sources)
+    connectors, unusable = build_each(config, sources)
     every = float(config.raw.get("sync", {}).get("reconcile_every_days", 7))
     share = float(config.raw.get("sync", {}).get("max_delete_share", 0.5))
     credential = unlock()
-    problems: list[Problem] = []
+    problems = [alerts.Problem(what, why) for what, why in config.set_aside]
+    for what, why in config.set_aside:
+        events.setting_skipped(what, why)
     with Archive.open(config.archive, credential, write=True) as archive:
         # Checked before the run: if this run fails too, its alert says how old the data is.
         stale = alerts.stale_sources(archive.runs(), list(config.sources),
                                      config.stale_after_hours) if config.notify else []
         report = run_sync(archive, connectors, full=full, reconcile_every_days=every,
-                          max_delete_share=share, progress=progress)
+                          max_delete_share=share, progress=progress, unusable=unusable)
         events.sync_finished(report)
-        result = NightlyResult(report)
+        result = NightlyResult(report, skipped_settings=len(config.set_aside))
         if report.status in ("ok", "partial"):
             # Still under the write lock: the copies hold exactly what this sync archived.
             result.copy_failures = make_copies(

@@ -21,10 +21,12 @@ from typing import Any, Protocol
 from exporter.archive import Archive, BatchResult, Record, canonical_json
 from exporter.connector import Batch, Connector, FileBody, Stream
 from exporter.errors import (
+    ConfigError,
     DeletionsHeld,
     ExporterError,
     ItemRefused,
     QuotaExhausted,
+    SecretInConfig,
     SourceError,
 )
 
@@ -334,7 +336,10 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
     report = SourceReport(name)
     try:
         streams = connector.streams()
-    except SourceError as exc:
+    except (SourceError, ConfigError) as exc:
+        # A setting read only now (a key file) fails this source, not the run.
+        if isinstance(exc, SecretInConfig):
+            raise
         report.status, report.error = "failed", str(exc)
         return report
     resume = _Resume(archive, name, streams)
@@ -374,8 +379,11 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
 
 def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: bool = False,
              reconcile_every_days: float = 7.0, max_delete_share: float = RECONCILE_MAX_SHARE,
-             progress: Progress | None = None) -> SyncReport:
+             progress: Progress | None = None,
+             unusable: Mapping[str, str] | None = None) -> SyncReport:
     """Sync every source in ``connectors`` into ``archive`` (opened for writing) as one run.
+    ``unusable`` names the sources whose config is wrong (with the message): each is recorded
+    as failed in the run, so that the rest is archived and the run ends partial.
     No stream has more than ``max_delete_share`` of its records marked deleted in the run;
     deletions past it are held (the stream fails, the run ends partial)."""
     progress = progress or NullProgress()
@@ -383,6 +391,9 @@ def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: boo
     run_id = archive.begin_run("sync")
     report = SyncReport(run_id)
     status = "failed"
+    for name, why in (unusable or {}).items():
+        report.sources.append(SourceReport(name, "failed", why))
+        progress.source_finished(report.sources[-1])
     try:
         for name, connector in connectors.items():
             try:

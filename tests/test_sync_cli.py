@@ -121,3 +121,62 @@ def test_check_covers_copies_and_alert_settings_too(run_cli: Cli, agency: Sandbo
     assert result.exit_code == 0, result.output
     assert "✓ alert email: settings complete" in result.output
     assert "the rest is ready" in result.output and "s3cret-smtp" not in result.output
+
+
+@pytest.mark.parametrize("breakage", ["unset_env", "keyring", "missing_key_file"])
+def test_one_sources_config_problem_skips_only_that_source(
+        run_cli: Cli, agency: Sandbox, breakage: str) -> None:
+    """An unset variable, a keyring entry that cannot be read or a missing Google key file
+    is reported for its source; the other sources are archived and the run ends partial
+    (exit 11)."""
+    data = tomllib.loads(run_cli.config.read_text())
+    if breakage == "unset_env":
+        data["sources"]["hubspot"]["access_token"] = {"env": "EXPORTER_TEST_UNSET_TOKEN"}
+        broken = "hubspot"
+    elif breakage == "keyring":
+        data["sources"]["hubspot"]["access_token"] = {"keyring": "exporter-test/no-such-entry"}
+        broken = "hubspot"
+    else:
+        google = data["sources"]["google"]
+        for key in [k for k in google if k not in ("type", "base_url")]:
+            del google[key]
+        google["service_account_file"] = str(run_cli.tmp / "no-such-key.json")
+        broken = "google"
+    write_config(run_cli.config, data)
+    result = run_cli("sync")
+    assert result.exit_code == 11, result.output
+    assert "finished PARTIALLY" in result.output
+    assert broken in result.output
+    assert "Traceback" not in result.output
+    status = run_cli("status").output
+    for source in {"salesforce", "hubspot", "google"} - {broken}:
+        assert f"Last successful sync of {source}" in status
+
+
+def test_a_wrong_copy_or_mail_setting_is_skipped_not_the_night(run_cli: Cli,
+                                                               agency: Sandbox) -> None:
+    """A misspelt key in one [[copies]] table and in [notify]: both are reported and skipped;
+    every source is archived, the good copy is made, and the run ends partial (exit 11)."""
+    data = tomllib.loads(run_cli.config.read_text())
+    good, bad = run_cli.tmp / "good-copies", run_cli.tmp / "bad-copies"
+    good.mkdir()
+    bad.mkdir()
+    data["copies"] = [{"name": "usb", "path": str(bad), "after_sync": True, "kep": 3},
+                      {"name": "nas", "path": str(good), "after_sync": True}]
+    data["notify"] = {"to": ["office@example.com"], "from": "exporter@example.com",
+                      "smtp_host": "127.0.0.1", "smtp_prot": 25}
+    write_config(run_cli.config, data)
+    result = run_cli("sync")
+    assert result.exit_code == 11, result.output
+    assert "copy usb ([[copies]]) skipped" in result.output
+    assert "'kep'" in result.output
+    assert "[notify]) skipped" in result.output and "'smtp_prot'" in result.output
+    assert "Traceback" not in result.output
+    assert any(good.iterdir()) and not any(bad.iterdir())
+    # Other commands still refuse the wrong file outright.
+    assert run_cli("check").exit_code == 3
+    del data["notify"], data["copies"][0]
+    write_config(run_cli.config, data)
+    status = run_cli("status").output
+    for source in ("salesforce", "hubspot", "google"):
+        assert f"Last successful sync of {source}" in status
