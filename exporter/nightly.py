@@ -19,8 +19,11 @@ The rules:
 3. The alert email goes after the lock is released (a slow mail server holds nothing), at
    most one for the run. An alert that cannot be sent is an event and a log line, never a
    changed exit code or lost work.
-4. A run that stops before it can finish (the config, the key, the lock, a full disk) is
-   alerted with exporter's plain message, then raised for the CLI to exit with its code.
+4. A run that stops before it can finish (the config, the key, a full disk) is alerted with
+   exporter's plain message, then raised for the CLI to exit with its code. Not alerted as
+   a failure: a run refused by the lock (the run holding it reports; only data gone stale
+   is mailed) and a ``--source`` name that is not configured (a typing mistake at the
+   keyboard, said on the screen).
 """
 
 from __future__ import annotations
@@ -205,6 +208,20 @@ def alert_stale(config: Config, stale: list[tuple[str, str | None]], last_good: 
         state.mark_stale_sent()
 
 
+def _alert_stale_if_due(config: Config, events: Events) -> None:
+    """The stale-data alert when the last good sync (as recorded beside the archive) is
+    older than ``stale_after_hours``; for a run that could not open the archive."""
+    from exporter import notify as alerts
+
+    if config.notify is None:
+        return
+    last_good = alerts.NotifyState.for_archive(config.archive).last_good_sync
+    hours = alerts.hours_since(last_good)
+    if last_good is None or hours is None or hours <= config.stale_after_hours:
+        return  # fresh, or not known here (no false alarm): `status` tells
+    alert_stale(config, [(name, last_good) for name in config.sources], last_good, events)
+
+
 def _alert_sync_error(config: Config, message: str, events: Events) -> None:
     """The alert for a sync that stopped before it could finish: exporter's plain message."""
     from exporter import notify as alerts
@@ -329,9 +346,17 @@ def run_nightly(config: Config, unlock: Callable[[], Credential], *,
     """The nightly job: sync, copies, alert (the rules in this module's docstring). ``unlock``
     gives the credential (it may prompt); ``sources`` limits the sync to those sources. An
     error that stops the job is alerted, then raised."""
+    from exporter.sources import selected_sources
+
     events = events or LogEvents()
+    selected_sources(config, sources)  # a mistyped --source is the typist's: no alert
     try:
         result, after = _sync_and_copy(config, unlock, sources, full, progress, events)
+    except errors.ArchiveLocked:
+        # Another run is writing: that run reports. Only data gone stale (a hung run
+        # holding the lock for days) is worth a mail.
+        _alert_stale_if_due(config, events)
+        raise
     except errors.ExporterError as exc:
         _alert_sync_error(config, str(exc), events)
         raise
@@ -374,7 +399,11 @@ def _sync_and_copy(config: Config, unlock: Callable[[], Credential], sources: Se
             result.copy_failures = make_copies(
                 archive, credential, [t for t in config.copies if t.after_sync], events,
                 problems=problems)
-        last_good = alerts.last_good_sync(archive.runs()) if config.notify else None
+        last_good = alerts.last_good_sync(archive.runs())
+    if last_good is not None:
+        # Kept beside the archive whether or not [notify] is set: a later alert from a run
+        # that cannot open the archive must still know it (not "none recorded yet").
+        alerts.NotifyState.for_archive(config.archive).record_good_sync(last_good)
     return result, (problems, stale, last_good)
 
 
