@@ -42,7 +42,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "sync": ("exporter.cli_sync", "sync",
              "Copy every configured source into the archive (the nightly job)."),
     "status": ("exporter.cli_archive", "status",
-               "Say in plain words what the archive holds and how the last runs went."),
+               "Say whether the archive is backed up, what it holds and how the last runs "
+               "went."),
     "check": ("exporter.cli_sync", "check",
               "Test everything tonight's job needs, and say what to fix."),
     "print": ("exporter.cli_print", "print_",
