@@ -25,6 +25,7 @@ from exporter.cli_base import (
     pass_state,
 )
 from exporter.cli_recovery import present_recovery_key
+from exporter.clock import local_time
 from exporter.config import Config, default_archive_path, default_config_path, write_config
 from exporter.health import last_success
 from exporter.keys import create_key_file, generate_recovery_key
@@ -228,8 +229,6 @@ def status(state: State, check: bool) -> None:
 
 
 def _print_runs(runs: list[Any]) -> None:
-    from exporter.clock import local_time
-
     if not runs:
         out.print("No runs yet: the archive is empty. Run 'exporter sync' to fill it.")
         return
@@ -253,8 +252,6 @@ def _last_copies(archive: Archive) -> dict[str, dict[str, Any]]:
 
 def _print_last_copies(last: dict[str, dict[str, Any]], config: Config) -> None:
     """The last copy per destination, flagged when it is stale."""
-    from exporter.clock import local_time
-
     now = dt.datetime.now(dt.UTC)
     for where, entry in sorted(last.items()):
         out.print(f"Last copy to {where}: {local_time(entry['at'])} "
@@ -323,6 +320,6 @@ def history(state: State, source: str, stream: str, record_id: str) -> None:
         until = f"until run {v.superseded_run}" if v.superseded_run else "current"
         what = "deleted" if v.deleted else "version"
         out.print(f"[bold]{what} from run {v.first_run}[/] ({until}, first seen "
-                  f"{v.seen_at[:19].replace('T', ' ')} UTC)", markup=True)
+                  f"{local_time(v.seen_at, seconds=True)})", markup=True)
         if v.data is not None:
             out.print(json.dumps(v.data, indent=2, ensure_ascii=False, sort_keys=True))

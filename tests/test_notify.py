@@ -284,3 +284,25 @@ def test_alerts_know_the_last_good_sync_made_before_notify_was_set(
     [sent] = mail.messages
     assert "none recorded yet" not in sent.text
     assert "Last good sync: " in sent.text and "ago)" in sent.text
+
+
+def test_alert_mails_give_times_in_local_time(run_cli: Cli, agency: Sandbox,
+                                              mail: SMTPEmulator) -> None:
+    """The office reads the last good sync in this computer's time zone, named."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "XYZ+5"
+    time.tzset()
+    try:
+        assert run_cli("sync").exit_code == 0
+        _revoke(run_cli, "hubspot")
+        assert run_cli("sync").exit_code == 11
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+    [sent] = mail.messages
+    line = next(x for x in sent.text.splitlines() if x.startswith("Last good sync: "))
+    assert re.match(r"Last good sync: \d{4}-\d\d-\d\d \d\d:\d\d XYZ \(", line), line
+    assert "UTC" not in sent.text

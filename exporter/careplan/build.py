@@ -354,6 +354,10 @@ def format_value(value: Any, fmt: str) -> str:
         moment = _parse_moment(text)
         if moment is None:
             return text
+        if moment.utcoffset() == dt.timedelta(0):
+            # UTC (Salesforce sends every DateTime so): shown as this computer's clock says
+            # it. A value with its own offset (a calendar event) is already wall-clock time.
+            moment = moment.astimezone()
         if fmt == "date":
             return f"{moment.day} {moment:%b %Y}"
         if fmt == "day":
