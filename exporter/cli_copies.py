@@ -72,11 +72,16 @@ class ConsoleEvents:
     terminal)."""
 
     def sync_finished(self, report: Any) -> None:
-        words = {"ok": "finished", "partial": "finished PARTIALLY", "failed": "FAILED"}
-        out.print(f"Sync run {report.run_id} {words.get(report.status, report.status)}.")
+        # The summary first: cron mails it, and most nights it is all there is to read.
+        out.print(report.summary(), markup=False, highlight=False)
         for src in report.sources:
             if src.status != "ok":
-                out.print(f"  {src.name}: {src.status}: {src.error}")
+                out.print(f"  {src.name}: {src.status}: {src.error}", markup=False)
+        if not out.is_terminal:  # at a terminal the progress bars showed every stream
+            for src in report.sources:
+                for stream in src.streams:
+                    if stream.changed_anything:
+                        out.print(stream.summary(), markup=False, highlight=False)
 
     def copy_progress(self, label: str) -> contextlib.AbstractContextManager[Any]:
         return _copy_bar(label)

@@ -67,9 +67,13 @@ def export(state: State, fmt: str, streams: tuple[str, ...], as_of: str | None,
 @contextlib.contextmanager
 def _layout_bar(wanted: bool) -> Iterator[Callable[[int, int], None] | None]:
     """A bar counting the clients laid out, for a binder printed at a terminal (20-30 s for
-    100 clients); nothing otherwise."""
-    if not (wanted and err.is_terminal):
+    100 clients); not at a terminal (a script, a scheduled print), a plain line at each tenth
+    and at least every 15 seconds, so that minutes of work are never silent."""
+    if not wanted:
         yield None
+        return
+    if not err.is_terminal:
+        yield _layout_lines()
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -82,6 +86,24 @@ def _layout_bar(wanted: bool) -> Iterator[Callable[[int, int], None] | None]:
 
     with bar:
         yield advanced
+
+
+def _layout_lines() -> Callable[[int, int], None]:
+    import time
+
+    began = last = time.monotonic()
+    shown = -1
+
+    def advanced(done: int, total: int) -> None:
+        nonlocal last, shown
+        now = time.monotonic()
+        tenth = done * 10 // total if total else 10
+        if tenth > shown or now - last >= 15 or done == total:
+            shown, last = tenth, now
+            err.print(f"Laying out care plans: {done} of {total} clients "
+                      f"({now - began:.0f} s)", markup=False, highlight=False)
+
+    return advanced
 
 
 @click.command("print")

@@ -37,10 +37,10 @@ def sync(state: State, sources: tuple[str, ...], full: bool) -> None:
     source never stops the others: the run then ends "partial" (exit 11); if every source
     failed it ends "failed" (exit 12). A source, copy or [notify] whose settings are wrong
     is reported and skipped the same way (a secret pasted into the config, or a misspelt
-    key of a source, still stops the run). Shows progress bars at a terminal and one line per
-    stream otherwise (for cron and Task Scheduler). Then every [[copies]] with
-    after_sync = true is made (see 'exporter copy'); a failed copy keeps the sync and, if
-    the sync itself succeeded, exits 14.
+    key of a source, still stops the run). Shows progress bars at a terminal; otherwise (cron,
+    Task Scheduler) a one-line summary, then one line per stream that changed. Then every
+    [[copies]] with after_sync = true is made (see 'exporter copy'); a failed copy keeps the
+    sync and, if the sync itself succeeded, exits 14.
 
     \b
     Example:

@@ -66,6 +66,12 @@ class StreamReport:
         self.deleted += result.deleted
         self.unchanged += result.unchanged
 
+    @property
+    def changed_anything(self) -> bool:
+        """Worth a line in the nightly output: something changed, failed or was refused."""
+        return bool(self.status != "ok" or self.new or self.changed or self.deleted
+                    or self.files or self.failed_items)
+
     def summary(self) -> str:
         if self.status != "ok":
             return f"{self.source} {self.stream}: FAILED: {self.error}"
@@ -92,6 +98,22 @@ class SyncReport:
     run_id: int
     status: str = "ok"
     sources: list[SourceReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line for cron's mail and the log: the verdict, the totals, the duration."""
+        words = {"ok": "finished", "partial": "finished PARTIALLY", "failed": "FAILED"}
+        streams = [r for s in self.sources for r in s.streams]
+        total = {k: sum(getattr(r, k) for r in streams)
+                 for k in ("new", "changed", "deleted", "files")}
+        failed = [s.name for s in self.sources if s.status != "ok"]
+        bad = f"; not complete: {', '.join(failed)}" if failed else ""
+        quiet = len([r for r in streams if not r.changed_anything])
+        return (f"Sync run {self.run_id} {words.get(self.status, self.status)}. "
+                f"{len(self.sources)} source(s), {len(streams)} stream(s): {total['new']:,} "
+                f"new, {total['changed']:,} changed, {total['deleted']:,} deleted, "
+                f"{total['files']:,} files; {quiet} stream(s) unchanged{bad}; "
+                f"{self.seconds:.0f} s.")
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -390,6 +412,7 @@ def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: boo
     rules = _Rules(full, dt.timedelta(days=reconcile_every_days), max_delete_share)
     run_id = archive.begin_run("sync")
     report = SyncReport(run_id)
+    began = time.perf_counter()
     status = "failed"
     for name, why in (unusable or {}).items():
         report.sources.append(SourceReport(name, "failed", why))
@@ -420,6 +443,7 @@ def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: boo
         report.sources.append(SourceReport("archive", "failed", str(exc)))
         raise
     finally:
+        report.seconds = time.perf_counter() - began
         errors = [f"{s.name}: {s.error}" for s in report.sources if s.error]
         try:
             archive.finish_run(run_id, status, report.stats(), "; ".join(errors) or None)

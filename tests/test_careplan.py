@@ -527,3 +527,18 @@ def test_one_client_reads_and_the_binder_reads_give_the_same_plan(
                 plans.append([(s.id, [(r.cells, r.ref) for r in s.rows]) for s in plan.sections])
             assert plans[0] == plans[1], number
             assert sum(len(rows) for _, rows in plans[0]) > 10
+
+
+def test_print_all_reports_progress_lines_when_not_at_a_terminal(copy: Archive,
+                                                                 tmp_path: Path) -> None:
+    """A binder takes minutes for a big agency: a script or scheduled print sees plain
+    progress lines (each tenth), ending with every client laid out."""
+    cfg = _config(tmp_path, copy)
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "print", "--all", "--out",
+                                      str(tmp_path / "binder.pdf")])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines()
+             if line.startswith("Laying out care plans: ")]
+    assert len(lines) >= 3, result.output
+    last = re.match(r"Laying out care plans: (\d+) of (\d+) clients \(\d+ s\)$", lines[-1])
+    assert last is not None and last.group(1) == last.group(2), lines

@@ -3,6 +3,7 @@ the command line as cron runs it."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterator
 
@@ -180,3 +181,27 @@ def test_a_wrong_copy_or_mail_setting_is_skipped_not_the_night(run_cli: Cli,
     status = run_cli("status").output
     for source in ("salesforce", "hubspot", "google"):
         assert f"Last successful sync of {source}" in status
+
+
+def test_cron_output_is_a_summary_then_the_streams_that_changed(run_cli: Cli,
+                                                                agency: Sandbox) -> None:
+    """Not at a terminal: the first line is the run's verdict with its totals and duration;
+    then only the streams that changed (a quiet night is a line or two, not one per stream)."""
+    first = run_cli("sync")
+    assert first.exit_code == 0, first.output
+    lines = first.output.splitlines()
+    assert re.match(r"Sync run 1 finished\. 3 source\(s\), (\d+) stream\(s\): [\d,]+ new, "
+                    r"0 changed, 0 deleted, [\d,]+ files; \d+ stream\(s\) unchanged; \d+ s\.$",
+                    lines[0]), lines[0]
+    assert any(line.startswith("hubspot contacts: ") for line in lines[1:])
+    agency.advance(1)
+    again = run_cli("sync")
+    assert again.exit_code == 0, again.output
+    lines = again.output.splitlines()
+    assert lines[0].startswith("Sync run 2 finished. 3 source(s)")
+    streams = [line for line in lines[1:] if re.match(r"\w+ \w+: \d+ new", line)]
+    assert streams, again.output
+    assert not any(", 0 changed, 0 deleted, " in line and ": 0 new" in line and
+                   "files" not in line for line in streams), again.output
+    total = int(re.search(r"(\d+) stream\(s\):", lines[0]).group(1))  # type: ignore[union-attr]
+    assert len(streams) < total
