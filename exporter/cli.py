@@ -84,12 +84,28 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'exporter.cli' has no attribute {name!r}")
 
 
+#: The options of ``exporter`` itself, given before the command.
+GLOBAL_OPTIONS = ("--config", "--key-file", "--recovery")
+
+
 class LazyGroup(click.Group):
     """A group whose commands are imported when they run (or when their own help is asked
     for), never to list them."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.NoSuchOption as exc:
+            # 'exporter status --config x.toml': say where the global option goes.
+            if exc.option_name in GLOBAL_OPTIONS and ctx.invoked_subcommand:
+                name, command = exc.option_name, ctx.invoked_subcommand
+                raise click.NoSuchOption(name, message=(
+                    f"{exc.message.rstrip('.')}. {name} is a global option: it goes before "
+                    f"the command, e.g. 'exporter {name} ... {command}'"), ctx=exc.ctx) from exc
+            raise
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:

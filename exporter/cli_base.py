@@ -9,6 +9,7 @@ imports no other ``exporter.cli*`` module, so every command module can import it
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import os
@@ -41,6 +42,7 @@ __all__ = [
     "EXIT_SYNC_PARTIAL",
     "EXIT_USAGE",
     "State",
+    "check_as_of",
     "err",
     "exit_code_for",
     "handle_errors",
@@ -176,3 +178,20 @@ def _size(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} bytes"
+
+
+def check_as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--as-of``: a run number, a date or an ISO time, else a command-line mistake (exit 2,
+    as the README says), found before the archive is unlocked."""
+    if value is None or value.strip().isdigit():
+        return value
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            dt.date.fromisoformat(text)
+        else:
+            dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is neither a run number nor a date like "
+                                 "2026-11-30 ('exporter status' lists the runs).") from None
+    return value

@@ -12,7 +12,15 @@ import click
 from rich.markup import escape
 
 from exporter import errors
-from exporter.cli_base import State, err, exit_code_for, handle_errors, out, pass_state
+from exporter.cli_base import (
+    State,
+    check_as_of,
+    err,
+    exit_code_for,
+    handle_errors,
+    out,
+    pass_state,
+)
 
 __all__ = ["export", "print_"]
 
@@ -25,7 +33,8 @@ __all__ = ["export", "print_"]
               help="jsonl: one file; csv: one file per stream.")
 @click.option("--stream", "streams", multiple=True,
               help="Only this stream (e.g. Account or salesforce/Account); repeatable.")
-@click.option("--as-of", help="A run number or a date (2026-11-30): the data as it was then.")
+@click.option("--as-of", callback=check_as_of,
+              help="A run number or a date (2026-11-30): the data as it was then.")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), required=True,
               help="File (jsonl, or csv with one --stream) or folder to write.")
 @click.option("--include-deleted", is_flag=True,
@@ -111,7 +120,8 @@ def _layout_lines() -> Callable[[int, int], None]:
 @click.option("--all", "everyone", is_flag=True,
               help="Every client in the binder (active clients): one PDF with a table of "
               "contents, or one file per client with --split.")
-@click.option("--as-of", help="A run number or a date (2026-11-30): the plan as it was then.")
+@click.option("--as-of", callback=check_as_of,
+              help="A run number or a date (2026-11-30): the plan as it was then.")
 @click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf",
               show_default=True, help="PDF to print, or HTML to open in a browser.")
 @click.option("--out", "out_path", type=click.Path(path_type=Path),
