@@ -41,6 +41,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
              "Create the config file, the encrypted archive and its keys."),
     "sync": ("exporter.cli_sync", "sync",
              "Copy every configured source into the archive (the nightly job)."),
+    "clients": ("exporter.cli_print", "clients",
+                "List the clients in the archive: number, name, and whether they are active, "
+                "discharged or deleted upstream (with the date)."),
     "status": ("exporter.cli_archive", "status",
                "Say whether the archive is backed up, what it holds and how the last runs "
                "went."),

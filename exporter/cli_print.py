@@ -7,6 +7,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
@@ -22,7 +23,7 @@ from exporter.cli_base import (
     pass_state,
 )
 
-__all__ = ["export", "print_"]
+__all__ = ["clients", "export", "print_"]
 
 
 # -- export ------------------------------------------------------------------------------
@@ -149,7 +150,6 @@ def print_(state: State, client: str | None, everyone: bool, as_of: str | None, 
       exporter print C-00001 --as-of 2026-11-28 --paper a4
       exporter print --all --out binder.pdf
     """
-    from exporter.careplan.definition import load_definition
     from exporter.careplan.printing import print_care_plans
     from exporter.errors import AmbiguousClient
 
@@ -158,11 +158,7 @@ def print_(state: State, client: str | None, everyone: bool, as_of: str | None, 
     if split and not everyone:
         raise click.UsageError("--split goes with --all.")
     config = state.config
-    table = config.raw.get("careplan")
-    configured = table.get("definition") if isinstance(table, dict) else None
-    if definition_path is None and isinstance(configured, str):
-        definition_path = (config.path.parent / configured).expanduser()
-    definition = load_definition(definition_path)
+    definition = _definition(state, definition_path)
     with state.open() as archive, _layout_bar(everyone and fmt == "pdf") as progress:
         try:
             result = print_care_plans(
@@ -184,3 +180,45 @@ def print_(state: State, client: str | None, everyone: bool, as_of: str | None, 
     if result.stale:
         err.print(f"Warning: {result.stale}")
     out.print("The file holds health data: print it, then delete it.")
+
+
+def _definition(state: State, definition_path: Path | None) -> Any:
+    """--definition, else the config's [careplan] definition, else the built-in one."""
+    from exporter.careplan.definition import load_definition
+
+    table = state.config.raw.get("careplan")
+    configured = table.get("definition") if isinstance(table, dict) else None
+    if definition_path is None and isinstance(configured, str):
+        definition_path = (state.config.path.parent / configured).expanduser()
+    return load_definition(definition_path)
+
+
+@click.command()
+@click.option("--status", "status", type=click.Choice(["active", "discharged", "deleted"]),
+              help="Only these clients: active (in the binder), discharged, or deleted "
+              "upstream; default: all.")
+@click.option("--definition", "definition_path", type=click.Path(path_type=Path),
+              help="Care-plan definition file (default: [careplan] definition, or built in).")
+@pass_state
+@handle_errors
+def clients(state: State, status: str | None, definition_path: Path | None) -> None:
+    """List the clients in the archive: number, name, and whether they are active,
+    discharged or deleted upstream (with the date). Any of them can be printed by name or
+    number with 'exporter print'.
+
+    \b
+    Example:
+      exporter clients
+      exporter clients --status deleted
+    """
+    from exporter.careplan.roster import roster
+    from exporter.clock import local_time
+
+    definition = _definition(state, definition_path)
+    with state.open() as archive:
+        rows = roster(archive, definition, status)
+    for client, kind, deleted_at in rows:
+        when = f" on {local_time(deleted_at)}" if deleted_at else ""
+        out.print(f"{client.display_key}  {client.name}  {kind}{when}", markup=False,
+                  highlight=False)
+    out.print(f"{len(rows)} client(s).")

@@ -465,7 +465,11 @@ def find_clients(view: ArchiveView, definition: Definition, query: str) -> Clien
     """The one client a name or id means, tolerant of case and accents.
 
     Raises NotFound (with the nearest names) or AmbiguousClient (with the candidates)."""
-    clients = all_clients(view, definition)
+    return pick_client(all_clients(view, definition), definition, query)
+
+
+def pick_client(clients: list[Client], definition: Definition, query: str) -> Client:
+    """The one of ``clients`` that ``query`` means (see :func:`find_clients`)."""
     fold = NORMALISERS["text"]
     q = query.strip()
     qkey = NORMALISERS[definition.normalise](q)
