@@ -117,8 +117,17 @@ class State:
                                            "when not running at a terminal.")
                 text = click.prompt("Recovery key", hide_input=True)
             return RecoveryKey.of(text)
-        if self.config.key_file is not None:
-            return KeyFile(self.config.key_file)
+        key_file = self.config.key_file
+        if key_file is not None and (key_file.exists() or not self._can_ask_passphrase()):
+            if not key_file.exists():
+                raise errors.KeyNeeded(
+                    f"The key file {key_file} is missing (deleted, or on a disk that is not "
+                    "plugged in). Unlock with the passphrase instead: set EXPORTER_PASSPHRASE "
+                    "or run the command at a terminal (it asks), or use --recovery; then "
+                    f"make a new key file with 'exporter keys add --key-file {key_file}'.")
+            return KeyFile(key_file)
+        if key_file is not None:  # missing, but the passphrase opens the archive too
+            log.warning("key file %s is missing; unlocking with the passphrase", key_file)
         text = os.environ.get("EXPORTER_PASSPHRASE")
         if text:
             return Passphrase.of(text)
@@ -127,6 +136,10 @@ class State:
         raise errors.KeyNeeded(
             "The archive is locked and no passphrase was given: set EXPORTER_PASSPHRASE, "
             "give --key-file, or set key_file in the config file.")
+
+    @staticmethod
+    def _can_ask_passphrase() -> bool:
+        return bool(os.environ.get("EXPORTER_PASSPHRASE")) or sys.stdin.isatty()
 
     def open(self, write: bool = False) -> Archive:
         from exporter.archive import Archive

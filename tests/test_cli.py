@@ -251,3 +251,19 @@ def test_a_global_option_after_the_command_gets_a_hint(run_cli: Cli) -> None:
     assert "No such option" in text and "--config'.." not in text
     assert "--config is a global option: it goes before the command, e.g. 'exporter " \
            "--config ... status'" in text
+
+
+def test_a_lost_key_file_falls_back_to_the_passphrase(run_cli: Cli, tmp_path: Path) -> None:
+    """Issue 11 point 6: key_file is configured but the file is gone. The passphrase still
+    opens the archive (printing included); without one, the message says what to do."""
+    run_cli.init()
+    _fill(run_cli)
+    run_cli.key_file.unlink()
+    result = run_cli("status")
+    assert result.exit_code == 3, result.output
+    text = " ".join(result.output.split())
+    assert "is missing" in text and "EXPORTER_PASSPHRASE" in text
+    assert f"exporter keys add --key-file {run_cli.key_file}" in text
+    result = run_cli("status", env={"EXPORTER_PASSPHRASE": "correct horse battery"})
+    assert result.exit_code == 0, result.output
+    assert run_cli("status", env={"EXPORTER_PASSPHRASE": "wrong one"}).exit_code == 4
