@@ -113,6 +113,7 @@ class NotifySettings:
     agency: str | None = None
     config_path: Path | None = None  # where relative { file = ... } references start
     ca_file: Path | None = None  # trust this CA (PEM) instead of the system's trust store
+    ping_url: str | None = field(default=None, repr=False)  # heartbeats; it is a capability
 
 
 def is_loopback(host: str) -> bool:
@@ -208,10 +209,16 @@ def _notify_settings(path: Path, raw: dict[str, Any]) -> NotifySettings | None:
     if agency is not None and (not isinstance(agency, str) or not agency.strip()):
         raise ConfigError(f'{where} agency must be a name in quotes, e.g. '
                           'agency = "Sunrise Home Care".')
+    ping_url = table.get("ping_url")
+    if ping_url is not None and (not isinstance(ping_url, str)
+                                 or not ping_url.startswith(("https://", "http://"))):
+        raise ConfigError(f'{where} ping_url must be a web address, e.g. '
+                          'ping_url = "https://hc-ping.com/your-check-uuid".')
     return NotifySettings(to=recipients, sender=sender, smtp_host=host, smtp_port=port,
                           security=security, username=username, password=password,
                           on=tuple(dict.fromkeys(on)), agency=agency, config_path=path,
-                          ca_file=_resolve(path, ca_file.strip()) if ca_file else None)
+                          ca_file=_resolve(path, ca_file.strip()) if ca_file else None,
+                          ping_url=ping_url.rstrip("/") if ping_url else None)
 
 
 @dataclass

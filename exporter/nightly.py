@@ -24,6 +24,8 @@ The rules:
    a failure: a run refused by the lock (the run holding it reports; only data gone stale
    is mailed) and a ``--source`` name that is not configured (a typing mistake at the
    keyboard, said on the screen).
+5. With ``[notify] ping_url``, the run pings the monitor at its start, and at its end a
+   success, or a failure with the summary line (:mod:`exporter.heartbeat`).
 """
 
 from __future__ import annotations
@@ -346,26 +348,33 @@ def run_nightly(config: Config, unlock: Callable[[], Credential], *,
     """The nightly job: sync, copies, alert (the rules in this module's docstring). ``unlock``
     gives the credential (it may prompt); ``sources`` limits the sync to those sources. An
     error that stops the job is alerted, then raised."""
+    from exporter.heartbeat import ping
     from exporter.sources import selected_sources
 
     events = events or LogEvents()
     selected_sources(config, sources)  # a mistyped --source is the typist's: no alert
+    beat = config.notify.ping_url if config.notify else None
+    ping(beat, "start")
     try:
         result, after = _sync_and_copy(config, unlock, sources, full, progress, events)
     except errors.ArchiveLocked:
         # Another run is writing: that run reports. Only data gone stale (a hung run
         # holding the lock for days) is worth a mail.
         _alert_stale_if_due(config, events)
+        ping(beat, "fail", "Refused: another exporter run is writing to the archive.")
         raise
     except errors.ExporterError as exc:
         _alert_sync_error(config, str(exc), events)
+        ping(beat, "fail", f"The sync FAILED before it could read anything: {exc}")
         raise
     except Exception as exc:  # a bug: say so in the mail too (the details stay in the log)
         _alert_sync_error(config, f"exporter hit an unexpected problem "
                           f"({type(exc).__name__}); the details are in its log file.", events)
+        ping(beat, "fail", f"exporter hit an unexpected problem ({type(exc).__name__}).")
         raise
     if config.notify is not None:  # after the lock is released: a slow mail server holds nothing
         _alert_after_sync(config, result.report, *after, events)
+    ping(beat, "fail" if result.exit_code else "", result.report.summary())
     return result
 
 
