@@ -22,14 +22,14 @@ class Monitor:
         pings = self.pings
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 pings.append((self.path, self.rfile.read(length).decode("utf-8")))
                 self.send_response(200)
                 self.end_headers()
                 self.wfile.write(b"OK")
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
