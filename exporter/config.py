@@ -136,6 +136,16 @@ def _address(where: str, key: str, value: Any) -> str:
     return value.strip()
 
 
+def _ping_url(where: str, value: Any) -> str | None:
+    """``[notify] ping_url``: a heartbeat address (http or https only)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        raise ConfigError(f'{where} ping_url must be a web address, e.g. '
+                          'ping_url = "https://hc-ping.com/your-check-uuid".')
+    return value.rstrip("/")
+
+
 def _notify_settings(path: Path, raw: dict[str, Any]) -> NotifySettings | None:
     """The ``[notify]`` table, checked: a plain sentence for each mistake."""
     table = raw.get("notify")
@@ -209,16 +219,12 @@ def _notify_settings(path: Path, raw: dict[str, Any]) -> NotifySettings | None:
     if agency is not None and (not isinstance(agency, str) or not agency.strip()):
         raise ConfigError(f'{where} agency must be a name in quotes, e.g. '
                           'agency = "Sunrise Home Care".')
-    ping_url = table.get("ping_url")
-    if ping_url is not None and (not isinstance(ping_url, str)
-                                 or not ping_url.startswith(("https://", "http://"))):
-        raise ConfigError(f'{where} ping_url must be a web address, e.g. '
-                          'ping_url = "https://hc-ping.com/your-check-uuid".')
+    ping_url = _ping_url(where, table.get("ping_url"))
     return NotifySettings(to=recipients, sender=sender, smtp_host=host, smtp_port=port,
                           security=security, username=username, password=password,
                           on=tuple(dict.fromkeys(on)), agency=agency, config_path=path,
                           ca_file=_resolve(path, ca_file.strip()) if ca_file else None,
-                          ping_url=ping_url.rstrip("/") if ping_url else None)
+                          ping_url=ping_url)
 
 
 @dataclass
