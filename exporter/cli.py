@@ -41,8 +41,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
              "Create the config file, the encrypted archive and its keys."),
     "sync": ("exporter.cli_sync", "sync",
              "Copy every configured source into the archive (the nightly job)."),
+    "clients": ("exporter.cli_print", "clients",
+                "List the clients in the archive: number, name, and whether they are active, "
+                "discharged or deleted upstream (with the date)."),
     "status": ("exporter.cli_archive", "status",
-               "Say in plain words what the archive holds and how the last runs went."),
+               "Say whether the archive is backed up, what it holds and how the last runs "
+               "went."),
     "check": ("exporter.cli_sync", "check",
               "Test everything tonight's job needs, and say what to fix."),
     "print": ("exporter.cli_print", "print_",
@@ -83,12 +87,28 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'exporter.cli' has no attribute {name!r}")
 
 
+#: The options of ``exporter`` itself, given before the command.
+GLOBAL_OPTIONS = ("--config", "--key-file", "--recovery")
+
+
 class LazyGroup(click.Group):
     """A group whose commands are imported when they run (or when their own help is asked
     for), never to list them."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.NoSuchOption as exc:
+            # 'exporter status --config x.toml': say where the global option goes.
+            if exc.option_name in GLOBAL_OPTIONS and ctx.invoked_subcommand:
+                name, command = exc.option_name, ctx.invoked_subcommand
+                raise click.NoSuchOption(name, message=(
+                    f"{exc.message.rstrip('.')}. {name} is a global option: it goes before "
+                    f"the command, e.g. 'exporter {name} ... {command}'"), ctx=exc.ctx) from exc
+            raise
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in COMMANDS:

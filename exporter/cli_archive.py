@@ -25,7 +25,9 @@ from exporter.cli_base import (
     pass_state,
 )
 from exporter.cli_recovery import present_recovery_key
+from exporter.clock import local_time
 from exporter.config import Config, default_archive_path, default_config_path, write_config
+from exporter.health import last_success
 from exporter.keys import create_key_file, generate_recovery_key, require_strong_passphrase
 
 __all__ = [
@@ -186,33 +188,36 @@ def _create_or_finish(path: Path, passphrase: str | None, key_file: Path | None,
 
 
 @click.command()
+@click.option("--check", is_flag=True,
+              help="For monitoring: exit 18 if the data is stale, 12 if the last sync failed "
+              "(11: partial), 14 if a copy is overdue; 0 if all is well.")
 @pass_state
 @handle_errors
-def status(state: State) -> None:
-    """Say in plain words what the archive holds and how the last runs went.
+def status(state: State, check: bool) -> None:
+    """Say whether the archive is backed up, what it holds and how the last runs went.
+
+    The first line says "Backed up as of <time>", or what is wrong; times are this
+    computer's local time. With --check the exit code says it too, for monitoring.
 
     \b
     Example:
       exporter status
+      exporter status --check
     """
     from exporter import notify as alerts
+    from exporter.health import assess
 
     with state.open() as archive:
         runs = archive.runs()
         counts = archive.counts()
+        copies = _last_copies(archive)
+        verdict = assess(state.config, runs, {w: e["at"] for w, e in copies.items()})
+        out.print(verdict.headline)
         stale = alerts.stale_sources(runs, list(state.config.sources),
                                      state.config.stale_after_hours)
         out.print(f"Archive: {archive.path} ({_size(archive.size_bytes())}, encrypted)")
-        if not runs:
-            out.print("No runs yet: the archive is empty. Run 'exporter sync' to fill it.")
-        else:
-            last = runs[0]
-            out.print(f"Runs: {len(runs)}. The last one (run {last.id}, {last.kind}) started "
-                      f"{last.started_at[:16].replace('T', ' ')} UTC and ended {last.status}.")
-            for source, run in sorted(last_success(runs).items()):
-                out.print(f"Last successful sync of {source}: run {run.id}, "
-                          f"{(run.finished_at or run.started_at)[:16].replace('T', ' ')} UTC.")
-        _print_last_copies(archive, state.config)
+        _print_runs(runs)
+        _print_last_copies(copies, state.config)
         if counts:
             table = Table(title="Records", title_justify="left")
             for col in ("source", "stream", "records", "deleted", "versions kept"):
@@ -230,18 +235,37 @@ def status(state: State) -> None:
         from exporter.nightly import alert_stale
 
         alert_stale(state.config, stale, alerts.last_good_sync(runs), ConsoleEvents())
+    if check and verdict.code:
+        raise SystemExit(verdict.code)
 
 
-def _print_last_copies(archive: Archive, config: Config) -> None:
-    """The last copy per destination (from the audit log), flagged when it is stale."""
+def _print_runs(runs: list[Any]) -> None:
+    if not runs:
+        out.print("No runs yet: the archive is empty. Run 'exporter sync' to fill it.")
+        return
+    last = runs[0]
+    out.print(f"Runs: {len(runs)}. The last one (run {last.id}, {last.kind}) started "
+              f"{local_time(last.started_at)} and ended {last.status}.")
+    for source, run in sorted(last_success(runs).items()):
+        out.print(f"Last successful sync of {source}: run {run.id}, "
+                  f"{local_time(run.finished_at or run.started_at)}.")
+
+
+def _last_copies(archive: Archive) -> dict[str, dict[str, Any]]:
+    """The last copy per destination, from the audit log."""
     last: dict[str, dict[str, Any]] = {}
     for entry in archive.audit_entries("copy"):  # oldest first
         where = entry["detail"].get("destination")
         if entry["action"] == "copy" and isinstance(where, str):
             last[where] = entry
+    return last
+
+
+def _print_last_copies(last: dict[str, dict[str, Any]], config: Config) -> None:
+    """The last copy per destination, flagged when it is stale."""
     now = dt.datetime.now(dt.UTC)
     for where, entry in sorted(last.items()):
-        out.print(f"Last copy to {where}: {entry['at'][:16].replace('T', ' ')} UTC "
+        out.print(f"Last copy to {where}: {local_time(entry['at'])} "
                   f"({entry['detail'].get('folder')}).")
         try:
             age = (now - dt.datetime.fromisoformat(entry["at"])).total_seconds() / 3600
@@ -255,16 +279,6 @@ def _print_last_copies(archive: Archive, config: Config) -> None:
         if target.where not in last:
             out.print(f"Warning: no copy has been made to {target.where} ({target.name}) yet: "
                       "run 'exporter copy'.")
-
-
-def last_success(runs: list[Any]) -> dict[str, Any]:
-    """Per source, the newest run in which that source synced fully."""
-    found: dict[str, Any] = {}
-    for run in runs:  # newest first
-        for source, info in (run.stats.get("sources") or {}).items():
-            if source not in found and isinstance(info, dict) and info.get("status") == "ok":
-                found[source] = run
-    return found
 
 
 @click.command()
@@ -317,6 +331,6 @@ def history(state: State, source: str, stream: str, record_id: str) -> None:
         until = f"until run {v.superseded_run}" if v.superseded_run else "current"
         what = "deleted" if v.deleted else "version"
         out.print(f"[bold]{what} from run {v.first_run}[/] ({until}, first seen "
-                  f"{v.seen_at[:19].replace('T', ' ')} UTC)", markup=True)
+                  f"{local_time(v.seen_at, seconds=True)})", markup=True)
         if v.data is not None:
             out.print(json.dumps(v.data, indent=2, ensure_ascii=False, sort_keys=True))

@@ -9,6 +9,7 @@ imports no other ``exporter.cli*`` module, so every command module can import it
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import os
@@ -41,6 +42,7 @@ __all__ = [
     "EXIT_SYNC_PARTIAL",
     "EXIT_USAGE",
     "State",
+    "check_as_of",
     "err",
     "exit_code_for",
     "handle_errors",
@@ -85,12 +87,14 @@ class State:
         self.config_path = config_path
         self.key_file = key_file
         self.recovery = recovery
+        #: The nightly job sets this: a wrong [[copies]] or [notify] table is skipped.
+        self.set_aside = False
         self._config: Config | None = None
 
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.config_path)
+            self._config = load_config(self.config_path, set_aside=self.set_aside)
             log_dir = self._config.log_dir or default_log_dir()
             try:
                 setup_logging(log_dir)
@@ -113,8 +117,17 @@ class State:
                                            "when not running at a terminal.")
                 text = click.prompt("Recovery key", hide_input=True)
             return RecoveryKey.of(text)
-        if self.config.key_file is not None:
-            return KeyFile(self.config.key_file)
+        key_file = self.config.key_file
+        if key_file is not None and (key_file.exists() or not self._can_ask_passphrase()):
+            if not key_file.exists():
+                raise errors.KeyNeeded(
+                    f"The key file {key_file} is missing (deleted, or on a disk that is not "
+                    "plugged in). Unlock with the passphrase instead: set EXPORTER_PASSPHRASE "
+                    "or run the command at a terminal (it asks), or use --recovery; then "
+                    f"make a new key file with 'exporter keys add --key-file {key_file}'.")
+            return KeyFile(key_file)
+        if key_file is not None:  # missing, but the passphrase opens the archive too
+            log.warning("key file %s is missing; unlocking with the passphrase", key_file)
         text = os.environ.get("EXPORTER_PASSPHRASE")
         if text:
             return Passphrase.of(text)
@@ -123,6 +136,10 @@ class State:
         raise errors.KeyNeeded(
             "The archive is locked and no passphrase was given: set EXPORTER_PASSPHRASE, "
             "give --key-file, or set key_file in the config file.")
+
+    @staticmethod
+    def _can_ask_passphrase() -> bool:
+        return bool(os.environ.get("EXPORTER_PASSPHRASE")) or sys.stdin.isatty()
 
     def open(self, write: bool = False) -> Archive:
         from exporter.archive import Archive
@@ -175,3 +192,20 @@ def _size(n: int) -> str:
             return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} bytes"
+
+
+def check_as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--as-of``: a run number, a date or an ISO time, else a command-line mistake (exit 2,
+    as the README says), found before the archive is unlocked."""
+    if value is None or value.strip().isdigit():
+        return value
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            dt.date.fromisoformat(text)
+        else:
+            dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is neither a run number nor a date like "
+                                 "2026-11-30 ('exporter status' lists the runs).") from None
+    return value

@@ -24,6 +24,7 @@ from exporter.cli_base import (
     out,
     pass_state,
 )
+from exporter.clock import local_time
 from exporter.config import Config, CopyTarget
 from exporter.nightly import choose_copies, open_destination, run_copies
 
@@ -71,11 +72,16 @@ class ConsoleEvents:
     terminal)."""
 
     def sync_finished(self, report: Any) -> None:
-        words = {"ok": "finished", "partial": "finished PARTIALLY", "failed": "FAILED"}
-        out.print(f"Sync run {report.run_id} {words.get(report.status, report.status)}.")
+        # The summary first: cron mails it, and most nights it is all there is to read.
+        out.print(report.summary(), markup=False, highlight=False)
         for src in report.sources:
             if src.status != "ok":
-                out.print(f"  {src.name}: {src.status}: {src.error}")
+                out.print(f"  {src.name}: {src.status}: {src.error}", markup=False)
+        if not out.is_terminal:  # at a terminal the progress bars showed every stream
+            for src in report.sources:
+                for stream in src.streams:
+                    if stream.changed_anything:
+                        out.print(stream.summary(), markup=False, highlight=False)
 
     def copy_progress(self, label: str) -> contextlib.AbstractContextManager[Any]:
         return _copy_bar(label)
@@ -100,6 +106,9 @@ class ConsoleEvents:
 
     def alert_not_sent(self, alert: Any, why: str) -> None:
         err.print(f"Warning: the alert email could not be sent: {why}")
+
+    def setting_skipped(self, what: str, why: str) -> None:
+        err.print(f"[bold red]Error:[/] {escape(what)} skipped: {escape(why)}", markup=True)
 
 
 def _archive_id_of(config: Config) -> str | None:
@@ -130,9 +139,9 @@ def _list_copies(config: Config, targets: list[CopyTarget], check: bool) -> None
                   f"{'' if archive_id else ' (the archive is not there: every copy is listed)'}.")
         for info in found:
             run = info.newest_run
-            newest = (f"newest run {run.get('id')} of {str(run.get('started_at', ''))[:16]}"
-                      .replace("T", " ") + " UTC" if isinstance(run, dict) else "no runs")
-            line = (f"  {info.name}: made {info.created_at[:16].replace('T', ' ')} UTC, "
+            newest = (f"newest run {run.get('id')} of {local_time(run.get('started_at'))}"
+                      if isinstance(run, dict) else "no runs")
+            line = (f"  {info.name}: made {local_time(info.created_at)}, "
                     f"{_size(info.size)}, {newest}")
             if info.problems:
                 damaged += 1
@@ -176,7 +185,7 @@ def _fetch(state: State, name: str, to: str | None, into: Path | None) -> None:
         result = fetch_copy(source, name, into, progress=progress)
     log.info("fetched copy %s from %s into %s", result.copy.name, where, result.folder)
     out.print(f"Fetched the copy {result.copy.name} (made "
-              f"{result.copy.created_at[:16].replace('T', ' ')} UTC, {_size(result.size)}) from "
+              f"{local_time(result.copy.created_at)}, {_size(result.size)}) from "
               f"{where} into {result.folder}; every file matches its manifest.")
     out.print(f"Next: point [archive] path at {result.archive} and unlock it with your "
               "passphrase, key file or recovery key (then run 'exporter verify').")

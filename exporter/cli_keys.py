@@ -132,10 +132,11 @@ def keys_remove(state: State, slot_id: str) -> None:
         try:
             archive.slots.remove(slot_id)
         except ValueError as exc:
-            msg = (f"There is no key slot {slot_id}; 'exporter keys list' shows them."
-                   if "no key slot" in str(exc) else
-                   "That is the last passphrase or key file; add another before removing it.")
-            raise errors.ConfigError(msg) from exc
+            if "no key slot" in str(exc):  # asked for, not in the archive: exit 9
+                raise errors.NotFound(f"There is no key slot {slot_id}; 'exporter keys list' "
+                                      "shows them.") from exc
+            raise errors.ConfigError("That is the last passphrase or key file; add another "
+                                     "before removing it.") from exc
         archive.save_slots()
         archive.audit("keys.remove", {"slot": slot_id})
     out.print(f"Removed key slot {slot_id}.")

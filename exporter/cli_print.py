@@ -7,14 +7,23 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.markup import escape
 
 from exporter import errors
-from exporter.cli_base import State, err, exit_code_for, handle_errors, out, pass_state
+from exporter.cli_base import (
+    State,
+    check_as_of,
+    err,
+    exit_code_for,
+    handle_errors,
+    out,
+    pass_state,
+)
 
-__all__ = ["export", "print_"]
+__all__ = ["clients", "export", "print_"]
 
 
 # -- export ------------------------------------------------------------------------------
@@ -25,7 +34,8 @@ __all__ = ["export", "print_"]
               help="jsonl: one file; csv: one file per stream.")
 @click.option("--stream", "streams", multiple=True,
               help="Only this stream (e.g. Account or salesforce/Account); repeatable.")
-@click.option("--as-of", help="A run number or a date (2026-11-30): the data as it was then.")
+@click.option("--as-of", callback=check_as_of,
+              help="A run number or a date (2026-11-30): the data as it was then.")
 @click.option("--out", "out_path", type=click.Path(path_type=Path), required=True,
               help="File (jsonl, or csv with one --stream) or folder to write.")
 @click.option("--include-deleted", is_flag=True,
@@ -67,9 +77,13 @@ def export(state: State, fmt: str, streams: tuple[str, ...], as_of: str | None,
 @contextlib.contextmanager
 def _layout_bar(wanted: bool) -> Iterator[Callable[[int, int], None] | None]:
     """A bar counting the clients laid out, for a binder printed at a terminal (20-30 s for
-    100 clients); nothing otherwise."""
-    if not (wanted and err.is_terminal):
+    100 clients); not at a terminal (a script, a scheduled print), a plain line at each tenth
+    and at least every 15 seconds, so that minutes of work are never silent."""
+    if not wanted:
         yield None
+        return
+    if not err.is_terminal:
+        yield _layout_lines()
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -84,12 +98,31 @@ def _layout_bar(wanted: bool) -> Iterator[Callable[[int, int], None] | None]:
         yield advanced
 
 
+def _layout_lines() -> Callable[[int, int], None]:
+    import time
+
+    began = last = time.monotonic()
+    shown = -1
+
+    def advanced(done: int, total: int) -> None:
+        nonlocal last, shown
+        now = time.monotonic()
+        tenth = done * 10 // total if total else 10
+        if tenth > shown or now - last >= 15 or done == total:
+            shown, last = tenth, now
+            err.print(f"Laying out care plans: {done} of {total} clients "
+                      f"({now - began:.0f} s)", markup=False, highlight=False)
+
+    return advanced
+
+
 @click.command("print")
 @click.argument("client", required=False)
 @click.option("--all", "everyone", is_flag=True,
               help="Every client in the binder (active clients): one PDF with a table of "
               "contents, or one file per client with --split.")
-@click.option("--as-of", help="A run number or a date (2026-11-30): the plan as it was then.")
+@click.option("--as-of", callback=check_as_of,
+              help="A run number or a date (2026-11-30): the plan as it was then.")
 @click.option("--format", "fmt", type=click.Choice(["pdf", "html"]), default="pdf",
               show_default=True, help="PDF to print, or HTML to open in a browser.")
 @click.option("--out", "out_path", type=click.Path(path_type=Path),
@@ -117,7 +150,6 @@ def print_(state: State, client: str | None, everyone: bool, as_of: str | None, 
       exporter print C-00001 --as-of 2026-11-28 --paper a4
       exporter print --all --out binder.pdf
     """
-    from exporter.careplan.definition import load_definition
     from exporter.careplan.printing import print_care_plans
     from exporter.errors import AmbiguousClient
 
@@ -126,11 +158,7 @@ def print_(state: State, client: str | None, everyone: bool, as_of: str | None, 
     if split and not everyone:
         raise click.UsageError("--split goes with --all.")
     config = state.config
-    table = config.raw.get("careplan")
-    configured = table.get("definition") if isinstance(table, dict) else None
-    if definition_path is None and isinstance(configured, str):
-        definition_path = (config.path.parent / configured).expanduser()
-    definition = load_definition(definition_path)
+    definition = _definition(state, definition_path)
     with state.open() as archive, _layout_bar(everyone and fmt == "pdf") as progress:
         try:
             result = print_care_plans(
@@ -152,3 +180,45 @@ def print_(state: State, client: str | None, everyone: bool, as_of: str | None, 
     if result.stale:
         err.print(f"Warning: {result.stale}")
     out.print("The file holds health data: print it, then delete it.")
+
+
+def _definition(state: State, definition_path: Path | None) -> Any:
+    """--definition, else the config's [careplan] definition, else the built-in one."""
+    from exporter.careplan.definition import load_definition
+
+    table = state.config.raw.get("careplan")
+    configured = table.get("definition") if isinstance(table, dict) else None
+    if definition_path is None and isinstance(configured, str):
+        definition_path = (state.config.path.parent / configured).expanduser()
+    return load_definition(definition_path)
+
+
+@click.command()
+@click.option("--status", "status", type=click.Choice(["active", "discharged", "deleted"]),
+              help="Only these clients: active (in the binder), discharged, or deleted "
+              "upstream; default: all.")
+@click.option("--definition", "definition_path", type=click.Path(path_type=Path),
+              help="Care-plan definition file (default: [careplan] definition, or built in).")
+@pass_state
+@handle_errors
+def clients(state: State, status: str | None, definition_path: Path | None) -> None:
+    """List the clients in the archive: number, name, and whether they are active,
+    discharged or deleted upstream (with the date). Any of them can be printed by name or
+    number with 'exporter print'.
+
+    \b
+    Example:
+      exporter clients
+      exporter clients --status deleted
+    """
+    from exporter.careplan.roster import roster
+    from exporter.clock import local_time
+
+    definition = _definition(state, definition_path)
+    with state.open() as archive:
+        rows = roster(archive, definition, status)
+    for client, kind, deleted_at in rows:
+        when = f" on {local_time(deleted_at)}" if deleted_at else ""
+        out.print(f"{client.display_key}  {client.name}  {kind}{when}", markup=False,
+                  highlight=False)
+    out.print(f"{len(rows)} client(s).")

@@ -14,6 +14,7 @@ from exporter.cli_base import (
     EXIT_SYNC_FAILED,
     EXIT_SYNC_PARTIAL,
     State,
+    check_as_of,
     err,
     handle_errors,
     out,
@@ -57,7 +58,8 @@ class _RestoreLines:
               "hubspot_to_salesforce, any_to_csv.")
 @click.option("--only", "only", multiple=True,
               help="Only these streams or target objects (repeatable, or comma-separated).")
-@click.option("--as-of", help="A run number or a date (2026-11-30): the data as it was then.")
+@click.option("--as-of", callback=check_as_of,
+              help="A run number or a date (2026-11-30): the data as it was then.")
 @click.option("--dry-run", is_flag=True,
               help="Write nothing: print the plan (counts, unmapped fields, invalid records).")
 @click.option("--verify", is_flag=True,

@@ -172,6 +172,9 @@ def _cron(out: Any, job: Job | None, task_name: str, show: bool, remove: bool) -
         out.print(f"Would install (cron, every day at {job.at}):")
         out.print(f"  {cron_line(job)}")
     if program is None:
+        if show:  # showing is not installing: there is simply nothing installed
+            out.print(f"Installed now: nothing. {no_cron(job)}")
+            return
         raise no_cron(job)
     existing = read_crontab(program)
     user = getpass.getuser()

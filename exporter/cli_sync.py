@@ -35,10 +35,12 @@ def sync(state: State, sources: tuple[str, ...], full: bool) -> None:
 
     Only what changed since the last run is fetched; deletions are recorded. One failing
     source never stops the others: the run then ends "partial" (exit 11); if every source
-    failed it ends "failed" (exit 12). Shows progress bars at a terminal and one line per
-    stream otherwise (for cron and Task Scheduler). Then every [[copies]] with
-    after_sync = true is made (see 'exporter copy'); a failed copy keeps the sync and, if
-    the sync itself succeeded, exits 14.
+    failed it ends "failed" (exit 12). A source, copy or [notify] whose settings are wrong
+    is reported and skipped the same way (a secret pasted into the config, or a misspelt
+    key of a source, still stops the run). Shows progress bars at a terminal; otherwise (cron,
+    Task Scheduler) a one-line summary, then one line per stream that changed. Then every
+    [[copies]] with after_sync = true is made (see 'exporter copy'); a failed copy keeps the
+    sync and, if the sync itself succeeded, exits 14.
 
     \b
     Example:
@@ -48,6 +50,7 @@ def sync(state: State, sources: tuple[str, ...], full: bool) -> None:
     from exporter.nightly import run_nightly
     from exporter.progress import progress_for
 
+    state.set_aside = True  # a wrong copy or mail setting is skipped, not the whole night
     config = state.config  # a config that does not load cannot say where to send an alert
     with progress_for(err) as progress:
         result = run_nightly(config, state.credential, sources=sources, full=full,

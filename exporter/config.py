@@ -114,6 +114,7 @@ class NotifySettings:
     agency: str | None = None
     config_path: Path | None = None  # where relative { file = ... } references start
     ca_file: Path | None = None  # trust this CA (PEM) instead of the system's trust store
+    ping_url: str | None = field(default=None, repr=False)  # heartbeats; it is a capability
 
 
 def _address(where: str, key: str, value: Any) -> str:
@@ -122,6 +123,16 @@ def _address(where: str, key: str, value: Any) -> str:
         raise ConfigError(f'{where} {key} must be an email address in quotes, e.g. '
                           f'{key} = "office@sunrise-homecare.example".')
     return value.strip()
+
+
+def _ping_url(where: str, value: Any) -> str | None:
+    """``[notify] ping_url``: a heartbeat address (http or https only)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        raise ConfigError(f'{where} ping_url must be a web address, e.g. '
+                          'ping_url = "https://hc-ping.com/your-check-uuid".')
+    return value.rstrip("/")
 
 
 def _notify_settings(path: Path, raw: dict[str, Any]) -> NotifySettings | None:
@@ -197,10 +208,12 @@ def _notify_settings(path: Path, raw: dict[str, Any]) -> NotifySettings | None:
     if agency is not None and (not isinstance(agency, str) or not agency.strip()):
         raise ConfigError(f'{where} agency must be a name in quotes, e.g. '
                           'agency = "Sunrise Home Care".')
+    ping_url = _ping_url(where, table.get("ping_url"))
     return NotifySettings(to=recipients, sender=sender, smtp_host=host, smtp_port=port,
                           security=security, username=username, password=password,
                           on=tuple(dict.fromkeys(on)), agency=agency, config_path=path,
-                          ca_file=_resolve(path, ca_file.strip()) if ca_file else None)
+                          ca_file=_resolve(path, ca_file.strip()) if ca_file else None,
+                          ping_url=ping_url)
 
 
 @dataclass
@@ -216,6 +229,9 @@ class Config:
     #: [archive] id and fingerprint as init recorded them (None in older configs): the archive
     #: opened must be that one (exporter.archive.pin).
     pin: tuple[str, str | None] | None = None
+    #: (what, why) for each [[copies]] or [notify] table left out because it is wrong
+    #: (only with ``load_config(..., set_aside=True)``, as the nightly job loads it).
+    set_aside: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def sources(self) -> dict[str, Any]:
@@ -302,7 +318,39 @@ def _check_store_table(where: str, url: Any, table: dict[str, Any]) -> None:
                           'secret references, e.g. secret_access_key = { env = "B2_KEY" }.')
 
 
-def load_config(path: Path | None) -> Config:
+def _set_aside_wrong_tables(path: Path, raw: dict[str, Any]
+                            ) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """``raw`` without the [[copies]] and [notify] tables that are wrong, and what is wrong
+    with each: the nightly job skips a wrong copy or mail setting instead of the whole run."""
+    kept = dict(raw)
+    wrong: list[tuple[str, str]] = []
+    if "notify" in raw:
+        try:
+            check_tables(path, {"notify": raw["notify"]})
+            _notify_settings(path, {"notify": raw["notify"]})
+        except ConfigError as exc:
+            del kept["notify"]
+            wrong.append(("the alert email settings ([notify])", str(exc)))
+    copies = raw.get("copies")
+    if isinstance(copies, list):
+        good = []
+        for n, table in enumerate(copies, 1):
+            try:
+                check_tables(path, {"copies": [table]})
+                _copy_targets(path, {"copies": [table]})
+            except ConfigError as exc:
+                name = table.get("name") if isinstance(table, dict) else None
+                what = f"copy {name}" if isinstance(name, str) else f"copy number {n}"
+                wrong.append((f"the {what} ([[copies]])", str(exc)))
+            else:
+                good.append(table)
+        kept["copies"] = good
+    return kept, wrong
+
+
+def load_config(path: Path | None, *, set_aside: bool = False) -> Config:
+    """The config file, checked. ``set_aside``: a wrong [[copies]] or [notify] table is left
+    out and listed in :attr:`Config.set_aside` instead of refusing the whole file."""
     path = Path(path) if path else default_config_path()
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -317,6 +365,9 @@ def load_config(path: Path | None) -> Config:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"The config file {path} has a mistake: {exc}. Fix that line and "
                           "try again.") from exc
+    wrong: list[tuple[str, str]] = []
+    if set_aside:
+        raw, wrong = _set_aside_wrong_tables(path, raw)
     check_tables(path, raw)
     archive = raw.get("archive")
     if not isinstance(archive, dict) or not isinstance(archive.get("path"), str):
@@ -343,6 +394,7 @@ def load_config(path: Path | None) -> Config:
         copies=_copy_targets(path, raw),
         notify=_notify_settings(path, raw),
         pin=(pin_id, fingerprint) if pin_id else None,
+        set_aside=wrong,
     )
 
 

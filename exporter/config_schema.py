@@ -58,6 +58,9 @@ NOTIFY = (
     Setting("on", "list", "When to send: failure, partial, copy_failed, stale, success",
             default=["failure", "partial", "copy_failed", "stale"]),
     Setting("agency", "string", "The name in the subject (default: this computer's name)"),
+    Setting("ping_url", "string", "A heartbeat address (Healthchecks-style): the nightly job "
+            "pings URL/start, then URL when it succeeded or URL/fail with its summary line, so "
+            "that an outside service mails when the job did not run at all"),
 )
 SYNC = (
     Setting("reconcile_every_days", "number", "How often every id is listed to find hard "

@@ -10,6 +10,8 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
     │   ├── DefinitionError                3  a care-plan view definition is wrong
     │   ├── MappingError                   3  a restore mapping is wrong
     │   ├── NoScheduler                    3  this computer has no usable scheduler
+    │   ├── SecretInConfig                 3  a secret is written in the config in plain text
+    │   │                                     (the whole sync is refused: the secret is exposed)
     │   └── NoPdfEngine                    3  WeasyPrint's system libraries (Pango) are missing
     ├── KeyProblem
     │   ├── KeyNeeded                      3  no way to unlock was given (non-interactive run)
@@ -91,6 +93,7 @@ __all__ = [
     "QueryTimeout",
     "QuotaExhausted",
     "RequestRefused",
+    "SecretInConfig",
     "SessionExpired",
     "SourceError",
     "TransformError",
@@ -125,6 +128,11 @@ class MappingError(ConfigError):
 
 class NoScheduler(ConfigError):
     """This computer has no usable scheduler (no crontab program, or it refused)."""
+
+
+class SecretInConfig(ConfigError):
+    """A secret is pasted into the config file: refused for the whole run (not skipped like
+    another source's config problem), since the secret is exposed until it is moved out."""
 
 
 class NoPdfEngine(ConfigError):

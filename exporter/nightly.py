@@ -8,16 +8,24 @@ it through a :class:`Events` object, and nothing here prints.
 The rules:
 
 1. Every configured source is synced in one run (:func:`exporter.sync.run_sync`); one failing
-   source never stops the others: the run ends ``partial`` (exit 11), or ``failed`` (12) if
-   every source failed.
+   source, or one whose config is wrong (an unset variable, an unreadable keyring, a missing
+   key file), never stops the others: the run ends ``partial`` (exit 11), or
+   ``failed`` (12) if every source failed.
+   A wrong ``[[copies]]`` or ``[notify]`` table is reported and skipped the same way (the
+   config is loaded with ``set_aside``); the run then ends ``partial`` too.
 2. After an ``ok`` or ``partial`` run, and still under the archive's write lock, every
    ``[[copies]]`` with ``after_sync = true`` is made, so each copy holds exactly what this
    run archived. A failed copy keeps the sync; if the sync itself was ``ok``, the exit is 14.
 3. The alert email goes after the lock is released (a slow mail server holds nothing), at
    most one for the run. An alert that cannot be sent is an event and a log line, never a
    changed exit code or lost work.
-4. A run that stops before it can finish (the config, the key, the lock, a full disk) is
-   alerted with exporter's plain message, then raised for the CLI to exit with its code.
+4. A run that stops before it can finish (the config, the key, a full disk) is alerted with
+   exporter's plain message, then raised for the CLI to exit with its code. Not alerted as
+   a failure: a run refused by the lock (the run holding it reports; only data gone stale
+   is mailed) and a ``--source`` name that is not configured (a typing mistake at the
+   keyboard, said on the screen).
+5. With ``[notify] ping_url``, the run pings the monitor at its start, and at its end a
+   success, or a failure with the summary line (:mod:`exporter.heartbeat`).
 """
 
 from __future__ import annotations
@@ -81,6 +89,7 @@ class Events(Protocol):
     def copy_failed(self, target: CopyTarget, exc: errors.ExporterError) -> None: ...
     def alert_sent(self, alert: Alert, to: Sequence[str]) -> None: ...
     def alert_not_sent(self, alert: Alert, why: str) -> None: ...
+    def setting_skipped(self, what: str, why: str) -> None: ...
 
 
 class LogEvents:
@@ -105,17 +114,23 @@ class LogEvents:
     def alert_not_sent(self, alert: Alert, why: str) -> None:
         log.warning("alert email %r not sent: %s", alert.kind, why)
 
+    def setting_skipped(self, what: str, why: str) -> None:
+        log.warning("%s skipped: %s", what, why)
+
 
 @dataclass
 class NightlyResult:
-    """What a nightly job did: the sync's report and the exit codes of failed copies."""
+    """What a nightly job did: the sync's report, the exit codes of failed copies and how
+    many [[copies]] or [notify] tables were skipped as wrong (the run then ends partial)."""
 
     report: SyncReport
     copy_failures: list[int] = field(default_factory=list)
+    skipped_settings: int = 0
 
     @property
     def exit_code(self) -> int:
-        if self.report.status == "partial":
+        if self.report.status == "partial" or (self.skipped_settings
+                                               and self.report.status == "ok"):
             return EXIT_SYNC_PARTIAL
         if self.report.status == "failed":
             return EXIT_SYNC_FAILED
@@ -193,6 +208,20 @@ def alert_stale(config: Config, stale: list[tuple[str, str | None]], last_good: 
     if send_alert(config, alerts.stale_alert(settings, stale, config.stale_after_hours,
                                              last_good or state.last_good_sync), events):
         state.mark_stale_sent()
+
+
+def _alert_stale_if_due(config: Config, events: Events) -> None:
+    """The stale-data alert when the last good sync (as recorded beside the archive) is
+    older than ``stale_after_hours``; for a run that could not open the archive."""
+    from exporter import notify as alerts
+
+    if config.notify is None:
+        return
+    last_good = alerts.NotifyState.for_archive(config.archive).last_good_sync
+    hours = alerts.hours_since(last_good)
+    if last_good is None or hours is None or hours <= config.stale_after_hours:
+        return  # fresh, or not known here (no false alarm): `status` tells
+    alert_stale(config, [(name, last_good) for name in config.sources], last_good, events)
 
 
 def _alert_sync_error(config: Config, message: str, events: Events) -> None:
@@ -319,18 +348,33 @@ def run_nightly(config: Config, unlock: Callable[[], Credential], *,
     """The nightly job: sync, copies, alert (the rules in this module's docstring). ``unlock``
     gives the credential (it may prompt); ``sources`` limits the sync to those sources. An
     error that stops the job is alerted, then raised."""
+    from exporter.heartbeat import ping
+    from exporter.sources import selected_sources
+
     events = events or LogEvents()
+    selected_sources(config, sources)  # a mistyped --source is the typist's: no alert
+    beat = config.notify.ping_url if config.notify else None
+    ping(beat, "start")
     try:
         result, after = _sync_and_copy(config, unlock, sources, full, progress, events)
+    except errors.ArchiveLocked:
+        # Another run is writing: that run reports. Only data gone stale (a hung run
+        # holding the lock for days) is worth a mail.
+        _alert_stale_if_due(config, events)
+        ping(beat, "fail", "Refused: another exporter run is writing to the archive.")
+        raise
     except errors.ExporterError as exc:
         _alert_sync_error(config, str(exc), events)
+        ping(beat, "fail", f"The sync FAILED before it could read anything: {exc}")
         raise
     except Exception as exc:  # a bug: say so in the mail too (the details stay in the log)
         _alert_sync_error(config, f"exporter hit an unexpected problem "
                           f"({type(exc).__name__}); the details are in its log file.", events)
+        ping(beat, "fail", f"exporter hit an unexpected problem ({type(exc).__name__}).")
         raise
     if config.notify is not None:  # after the lock is released: a slow mail server holds nothing
         _alert_after_sync(config, result.report, *after, events)
+    ping(beat, "fail" if result.exit_code else "", result.report.summary())
     return result
 
 
@@ -341,28 +385,34 @@ def _sync_and_copy(config: Config, unlock: Callable[[], Credential], sources: Se
     (the copies' problems, the sources stale before the run, the last good sync)."""
     from exporter import notify as alerts
     from exporter.archive import Archive
-    from exporter.sources import build_connectors
+    from exporter.sources import build_each
     from exporter.sync import run_sync
 
-    connectors = build_connectors(config, sources)
+    connectors, unusable = build_each(config, sources)
     every = float(config.raw.get("sync", {}).get("reconcile_every_days", 7))
     share = float(config.raw.get("sync", {}).get("max_delete_share", 0.5))
     credential = unlock()
-    problems: list[Problem] = []
+    problems = [alerts.Problem(what, why) for what, why in config.set_aside]
+    for what, why in config.set_aside:
+        events.setting_skipped(what, why)
     with Archive.open(config.archive, credential, write=True, pin=config.pin) as archive:
         # Checked before the run: if this run fails too, its alert says how old the data is.
         stale = alerts.stale_sources(archive.runs(), list(config.sources),
                                      config.stale_after_hours) if config.notify else []
         report = run_sync(archive, connectors, full=full, reconcile_every_days=every,
-                          max_delete_share=share, progress=progress)
+                          max_delete_share=share, progress=progress, unusable=unusable)
         events.sync_finished(report)
-        result = NightlyResult(report)
+        result = NightlyResult(report, skipped_settings=len(config.set_aside))
         if report.status in ("ok", "partial"):
             # Still under the write lock: the copies hold exactly what this sync archived.
             result.copy_failures = make_copies(
                 archive, credential, [t for t in config.copies if t.after_sync], events,
                 problems=problems)
-        last_good = alerts.last_good_sync(archive.runs()) if config.notify else None
+        last_good = alerts.last_good_sync(archive.runs())
+    if last_good is not None:
+        # Kept beside the archive whether or not [notify] is set: a later alert from a run
+        # that cannot open the archive must still know it (not "none recorded yet").
+        alerts.NotifyState.for_archive(config.archive).record_good_sync(last_good)
     return result, (problems, stale, last_good)
 
 

@@ -102,12 +102,10 @@ def _label(settings: NotifySettings) -> str:
 
 
 def _time(value: str | dt.datetime | None) -> str:
-    if value is None:
-        return "never"
-    when = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    """A time for the office to read: this computer's local time, its zone named."""
+    from exporter.clock import local_time
+
+    return local_time(value)
 
 
 def _age_hours(value: str | None, now: dt.datetime) -> float | None:

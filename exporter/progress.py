@@ -1,5 +1,6 @@
-"""Progress for long work: bars at a terminal, one plain line per stream otherwise (so the
-mail cron sends, or Task Scheduler's history, stays readable)."""
+"""Progress for long work: bars at a terminal; otherwise nothing until the end, when the
+summary line and one line per changed stream are printed (so the mail cron sends, or Task
+Scheduler's history, stays short and readable)."""
 
 from __future__ import annotations
 
@@ -22,11 +23,11 @@ __all__ = ["LineProgress", "RichProgress", "progress_for"]
 
 
 class LineProgress(NullProgress):
+    """Not at a terminal (cron, Task Scheduler): nothing while the sync runs; the summary
+    line, then one line per stream that changed, come at the end (``ConsoleEvents``)."""
+
     def __init__(self, console: Console) -> None:
         self.console = console
-
-    def stream_finished(self, report: StreamReport) -> None:
-        self.console.print(report.summary(), markup=False, highlight=False)
 
 
 class RichProgress(LineProgress):

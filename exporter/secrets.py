@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from exporter.errors import ConfigError
+from exporter.errors import ConfigError, SecretInConfig
 from exporter.private_files import read_private
 
 __all__ = ["resolve_secrets", "split_settings"]
@@ -64,7 +64,7 @@ def resolve_secrets(config_path: Path, source: str, config: Mapping[str, Any],
             continue
         ref = config[name]
         if isinstance(ref, str):
-            raise ConfigError(
+            raise SecretInConfig(
                 f"In {config_path}, {table} {name} is written in plain text; keep "
                 f'secrets out of the config: {name} = {{ env = "VARIABLE" }}, '
                 '{ keyring = "service/user" } or { file = "path" }.')

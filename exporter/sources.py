@@ -11,19 +11,23 @@ an unknown one is refused with "did you mean".
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from exporter.config import Config
 from exporter.connector import Connector
-from exporter.errors import ConfigError
+from exporter.errors import ConfigError, ExporterError, SecretInConfig
 from exporter.plugin import CONNECTORS, plugin_class
 from exporter.secrets import split_settings
-from exporter.settings import check_table, did_you_mean
+from exporter.settings import check_table, did_you_mean, unknown_keys
 from exporter.writer import Writer
 
-__all__ = ["build_connector", "build_connectors", "checked_settings", "connector_class"]
+__all__ = ["build_connector", "build_connectors", "build_each", "checked_settings",
+           "connector_class", "selected_sources"]
+
+log = logging.getLogger("exporter.sources")
 
 
 def connector_class(type_name: str) -> type[Connector]:
@@ -52,6 +56,50 @@ def build_connector(name: str, table: Mapping[str, Any], config_path: Path) -> C
 
 
 def build_connectors(config: Config, only: Iterable[str] | None = None) -> dict[str, Connector]:
+    return {name: build_connector(name, table, config.path)
+            for name, table in selected_sources(config, only).items()}
+
+
+def build_each(config: Config, only: Iterable[str] | None = None
+               ) -> tuple[dict[str, Connector], dict[str, str]]:
+    """The connectors that can be built, and for each source that cannot (an unset variable,
+    an unreadable keyring, a missing key file) its plain message: one
+    source's config problem never stops the others. A secret pasted into the config, a
+    misspelt key (a typo is found on the first run, before anything is written) or a source
+    name that is not configured still stops the run."""
+    built: dict[str, Connector] = {}
+    broken: dict[str, str] = {}
+    tables = selected_sources(config, only)
+    for name, table in tables.items():
+        _refuse_unknown_keys(config.path, name, table)
+    for name, table in tables.items():
+        try:
+            built[name] = build_connector(name, table, config.path)
+        except SecretInConfig:
+            raise
+        except ExporterError as exc:
+            log.warning("source %s skipped: %s: %s", name, type(exc).__name__, exc,
+                        exc_info=exc if exc.__cause__ is not None else None)
+            broken[name] = str(exc)
+    return built, broken
+
+
+def _refuse_unknown_keys(config_path: Path, name: str, table: Any) -> None:
+    if not isinstance(table, Mapping) or not isinstance(table.get("type"), str):
+        return  # build_connector says what is missing, for this source only
+    try:
+        cls = connector_class(table["type"])
+    except ExporterError:
+        return
+    allowed = [*(s.name for s in cls.settings), "type"]
+    for key, hint in unknown_keys(table, allowed):
+        raise ConfigError(f"[sources.{name}] in {config_path} has a setting '{key}' that "
+                          f"exporter does not know{hint}; fix or remove it ('exporter "
+                          "connectors --settings' lists them).")
+
+
+def selected_sources(config: Config, only: Iterable[str] | None = None) -> dict[str, Any]:
+    """The ``[sources.NAME]`` tables a run syncs: all, or those named in ``only``."""
     sources = config.sources
     wanted = list(only or [])
     unknown = [n for n in wanted if n not in sources]
@@ -62,5 +110,4 @@ def build_connectors(config: Config, only: Iterable[str] | None = None) -> dict[
     if not sources:
         raise ConfigError(f"No sources are configured in {config.path}; add a [sources.NAME] "
                           "table (see README), or try 'exporter sandbox serve'.")
-    return {name: build_connector(name, table, config.path)
-            for name, table in sources.items() if not wanted or name in wanted}
+    return {name: table for name, table in sources.items() if not wanted or name in wanted}

@@ -21,10 +21,12 @@ from typing import Any, Protocol
 from exporter.archive import Archive, BatchResult, Record, canonical_json
 from exporter.connector import Batch, Connector, FileBody, Stream
 from exporter.errors import (
+    ConfigError,
     DeletionsHeld,
     ExporterError,
     ItemRefused,
     QuotaExhausted,
+    SecretInConfig,
     SourceError,
 )
 
@@ -64,6 +66,12 @@ class StreamReport:
         self.deleted += result.deleted
         self.unchanged += result.unchanged
 
+    @property
+    def changed_anything(self) -> bool:
+        """Worth a line in the nightly output: something changed, failed or was refused."""
+        return bool(self.status != "ok" or self.new or self.changed or self.deleted
+                    or self.files or self.failed_items)
+
     def summary(self) -> str:
         if self.status != "ok":
             return f"{self.source} {self.stream}: FAILED: {self.error}"
@@ -90,6 +98,22 @@ class SyncReport:
     run_id: int
     status: str = "ok"
     sources: list[SourceReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line for cron's mail and the log: the verdict, the totals, the duration."""
+        words = {"ok": "finished", "partial": "finished PARTIALLY", "failed": "FAILED"}
+        streams = [r for s in self.sources for r in s.streams]
+        total = {k: sum(getattr(r, k) for r in streams)
+                 for k in ("new", "changed", "deleted", "files")}
+        failed = [s.name for s in self.sources if s.status != "ok"]
+        bad = f"; not complete: {', '.join(failed)}" if failed else ""
+        quiet = len([r for r in streams if not r.changed_anything])
+        return (f"Sync run {self.run_id} {words.get(self.status, self.status)}. "
+                f"{len(self.sources)} source(s), {len(streams)} stream(s): {total['new']:,} "
+                f"new, {total['changed']:,} changed, {total['deleted']:,} deleted, "
+                f"{total['files']:,} files; {quiet} stream(s) unchanged{bad}; "
+                f"{self.seconds:.0f} s.")
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -334,7 +358,10 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
     report = SourceReport(name)
     try:
         streams = connector.streams()
-    except SourceError as exc:
+    except (SourceError, ConfigError) as exc:
+        # A setting read only now (a key file) fails this source, not the run.
+        if isinstance(exc, SecretInConfig):
+            raise
         report.status, report.error = "failed", str(exc)
         return report
     resume = _Resume(archive, name, streams)
@@ -374,15 +401,22 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
 
 def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: bool = False,
              reconcile_every_days: float = 7.0, max_delete_share: float = RECONCILE_MAX_SHARE,
-             progress: Progress | None = None) -> SyncReport:
+             progress: Progress | None = None,
+             unusable: Mapping[str, str] | None = None) -> SyncReport:
     """Sync every source in ``connectors`` into ``archive`` (opened for writing) as one run.
+    ``unusable`` names the sources whose config is wrong (with the message): each is recorded
+    as failed in the run, so that the rest is archived and the run ends partial.
     No stream has more than ``max_delete_share`` of its records marked deleted in the run;
     deletions past it are held (the stream fails, the run ends partial)."""
     progress = progress or NullProgress()
     rules = _Rules(full, dt.timedelta(days=reconcile_every_days), max_delete_share)
     run_id = archive.begin_run("sync")
     report = SyncReport(run_id)
+    began = time.perf_counter()
     status = "failed"
+    for name, why in (unusable or {}).items():
+        report.sources.append(SourceReport(name, "failed", why))
+        progress.source_finished(report.sources[-1])
     try:
         for name, connector in connectors.items():
             try:
@@ -409,6 +443,7 @@ def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: boo
         report.sources.append(SourceReport("archive", "failed", str(exc)))
         raise
     finally:
+        report.seconds = time.perf_counter() - began
         errors = [f"{s.name}: {s.error}" for s in report.sources if s.error]
         try:
             archive.finish_run(run_id, status, report.stats(), "; ".join(errors) or None)

@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from exporter.cli_base import handle_errors
+
 __all__ = ["sandbox"]
 
 
@@ -96,6 +98,46 @@ def merge_notify_into_config(config_path: Path, table: dict[str, Any]) -> None:
     write_config(config_path, data)
 
 
+#: The first line of a config file that `sandbox serve` wrote; it rewrites only such files.
+SANDBOX_CONFIG_MARK = "# Written by 'exporter sandbox serve'"
+
+
+def sandbox_config_path() -> Path:
+    """The sandbox's own config file, beside (never instead of) the real one."""
+    from exporter.config import default_config_path
+
+    return default_config_path().parent / "sandbox" / "config.toml"
+
+
+def claim_config(config_path: Path) -> None:
+    """Refuse a config file the sandbox did not create: the office's real config (sources,
+    [notify], [targets], comments) must never be rewritten to point at the sandbox."""
+    from exporter.errors import ConfigError
+
+    if not config_path.exists():
+        return
+    try:
+        first = config_path.read_text(encoding="utf-8").split("\n", 1)[0]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{config_path} cannot be read; give the sandbox a new file with "
+                          "--config.") from exc
+    if not first.startswith(SANDBOX_CONFIG_MARK):
+        raise ConfigError(
+            f"{config_path} was not written by the sandbox, so it is left alone: give "
+            "'exporter --config NEW-FILE sandbox serve' a file that does not exist yet, "
+            "or leave out --config to use the sandbox's own.")
+
+
+def _stamp_config(config_path: Path) -> None:
+    """Mark the file as the sandbox's, so that the next `serve` may rewrite it."""
+    from exporter.keys import write_private_file
+
+    text = config_path.read_text(encoding="utf-8")
+    body = text.split("\n", 1)[1] if text.startswith("#") else text
+    write_private_file(config_path, f"{SANDBOX_CONFIG_MARK}: a sandbox config, not the "
+                       f"office's.\n{body}".encode())
+
+
 @click.group()
 def sandbox() -> None:
     """The sandbox cloud: local Salesforce, HubSpot and Google emulators holding a made-up
@@ -120,10 +162,14 @@ def sandbox() -> None:
               type=click.Choice(["salesforce", "hubspot", "google"]),
               help="Serve only this vendor (repeatable); default: all three.")
 @click.pass_context
+@handle_errors
 def serve(ctx: click.Context, clients: int, seed: int, state: Path | None, port: int,
           empty: bool, vendors: tuple[str, ...]) -> None:
-    """Serve the three emulators on 127.0.0.1 until Ctrl-C, and point the config file's
-    sources at them (with --empty: its restore targets), secrets in 0600 files beside it.
+    """Serve the three emulators on 127.0.0.1 until Ctrl-C, and point a config file of the
+    sandbox's own at them: its sources (with --empty: its restore targets), secrets in 0600
+    files beside it. Without --config that file is 'sandbox/config.toml' in the platform's
+    config folder; --config must name a new file or one the sandbox wrote (the office's real
+    config is never changed).
     An S3 object store with a bucket 'copies' is served too, and a [[copies]] entry named
     'sandbox-s3' points at it (try 'exporter copy --to sandbox-s3'; its objects last only
     while the sandbox runs). A mail server takes the alert emails: [notify] points at it,
@@ -134,10 +180,10 @@ def serve(ctx: click.Context, clients: int, seed: int, state: Path | None, port:
     Example:
       exporter --config demo/config.toml sandbox serve --clients 100
     """
-    from exporter.config import default_config_path
     from sandbox import Sandbox
 
-    config_path = ctx.find_root().params.get("config_path") or default_config_path()
+    config_path = ctx.find_root().params.get("config_path") or sandbox_config_path()
+    claim_config(config_path)
     sb = Sandbox(clients=0 if empty else clients, seed=seed, state=state,
                  vendors=vendors or ("salesforce", "hubspot", "google"))
     ports = {"salesforce": port, "hubspot": port + 1, "google": port + 2} if port else None
@@ -165,6 +211,7 @@ def _point_config_and_wait(sb: Any, config_path: Path, empty: bool, s3_url: str,
         s3_url, config_path.parent / "sandbox-copies-secrets"))
     merge_notify_into_config(config_path, sandbox_notify_table(
         smtp.host, smtp.port, config_path.parent / "sandbox-notify-secrets"))
+    _stamp_config(config_path)
     click.echo("The sandbox cloud is running:")
     for name, url in sb.urls.items():
         click.echo(f"  {name:<11} {url}")
@@ -174,8 +221,8 @@ def _point_config_and_wait(sb: Any, config_path: Path, empty: bool, s3_url: str,
                "there (its objects last while the sandbox runs).")
     click.echo(f"[notify] in {config_path} sends alert emails to {SANDBOX_ALERTS_TO} through "
                "the sandbox mail server (try 'exporter notify --test').")
-    click.echo(f"{section.capitalize()} in {config_path} now point at it. Press Ctrl-C "
-               "to stop.")
+    click.echo(f"{section.capitalize()} in {config_path} now point at it (use it with "
+               f"'exporter --config {config_path} ...'). Press Ctrl-C to stop.")
     done = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:

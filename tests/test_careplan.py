@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from exporter.archive import Archive
+from exporter.archive import Archive, Record
 from exporter.careplan.build import AmbiguousClient, ArchiveView, build_care_plan, find_clients
 from exporter.careplan.definition import (
     DefinitionError,
@@ -545,3 +545,59 @@ def test_a_client_number_cannot_put_a_print_outside_out(copy: Archive, tmp_path:
     assert written.parent == out and written.name.startswith("careplan-C-00001_.._.._")
     assert list(elsewhere.iterdir()) == []
     assert written.read_text(encoding="utf-8").count("C-00001/../../elsewhere/x") >= 1
+
+
+def test_print_all_reports_progress_lines_when_not_at_a_terminal(copy: Archive,
+                                                                 tmp_path: Path) -> None:
+    """A binder takes minutes for a big agency: a script or scheduled print sees plain
+    progress lines (each tenth), ending with every client laid out."""
+    cfg = _config(tmp_path, copy)
+    result = CliRunner().invoke(cli, ["--config", str(cfg), "print", "--all", "--out",
+                                      str(tmp_path / "binder.pdf")])
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines()
+             if line.startswith("Laying out care plans: ")]
+    assert len(lines) >= 3, result.output
+    last = re.match(r"Laying out care plans: (\d+) of (\d+) clients \(\d+ s\)$", lines[-1])
+    assert last is not None and last.group(1) == last.group(2), lines
+
+
+def _delete_upstream(archive_path: Path, key: Path, name: str) -> str:
+    """The nightly sync finds one client deleted in Salesforce (a tombstone keeping its
+    data, IsDeleted = true, as the connector writes it); returns the record id."""
+    with Archive.open(archive_path, KeyFile(key), write=True) as arc:
+        rid, data = next((rid, d) for rid, d in arc.records("salesforce", "Account")
+                         if d and d.get("Name") == name)
+        run = arc.begin_run("sync")
+        arc.put_batch(run, "salesforce", "Account",
+                      [Record(rid, {**data, "IsDeleted": True}, deleted=True)])
+        arc.finish_run(run, "ok", stats={"sources": {"salesforce": {"status": "ok"}}})
+    return rid
+
+
+def test_a_client_deleted_upstream_is_found_by_name_and_listed(copy: Archive,
+                                                                tmp_path: Path) -> None:
+    accounts = [a for a in records(copy, "salesforce/Account") if a.get("Status__c") == "Active"]
+    names = [a["Name"] for a in accounts]
+    name = next(n for n in names if names.count(n) == 1)
+    number = next(a["Client_Number__c"] for a in accounts if a["Name"] == name)
+    copy.close()
+    _delete_upstream(tmp_path / "a.db", tmp_path / "a.key", name)
+    cfg = _config(tmp_path, copy)
+    runner = CliRunner()
+    html = tmp_path / "gone.html"
+    result = runner.invoke(cli, ["--config", str(cfg), "print", name.lower(), "--format",
+                                 "html", "--out", str(html)])
+    assert result.exit_code == 0, result.output
+    page = html.read_text(encoding="utf-8")
+    assert re.search(r"DELETED in Salesforce on \d+ \w+ \d{4}", page), page[:2000]
+    assert "last archived care plan" in page and name in page
+    listed = runner.invoke(cli, ["--config", str(cfg), "clients", "--status", "deleted"])
+    assert listed.exit_code == 0, listed.output
+    assert re.search(rf"^{re.escape(number)}  {re.escape(name)}  deleted on \d{{4}}-",
+                     listed.output, re.M), listed.output
+    assert "1 client(s)." in listed.output
+    active = runner.invoke(cli, ["--config", str(cfg), "clients", "--status", "active"])
+    assert name not in active.output and f"{len(accounts) - 1} client(s)." in active.output
+    everyone = runner.invoke(cli, ["--config", str(cfg), "clients"])
+    assert " discharged" in everyone.output or len(accounts) == CLIENTS

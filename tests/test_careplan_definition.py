@@ -272,3 +272,25 @@ def test_when_nothing_fits_every_column_may_wrap() -> None:
     cols = _table(["A", "B", "C", "D"], [wide], nowrap=[True] * 4).columns()
     assert not any(unwrapped for _, _, unwrapped in cols)
     assert sum(w for _, w, _ in cols) == pytest.approx(100 - REF_COLUMN, abs=0.05)
+
+
+def test_utc_values_are_shown_in_local_time() -> None:
+    """Salesforce sends DateTimes in UTC: a care plan shows them as this computer's clock
+    does (here five hours behind UTC); a value with its own offset keeps its wall time."""
+    import os
+    import time
+
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "XYZ+5"
+    time.tzset()
+    try:
+        assert format_value("2026-12-01T14:00:00.000+0000", "datetime") == \
+            "Tue 1 Dec 2026, 09:00"
+        assert format_value("2026-12-01T03:00:00Z", "day") == "Mon 30 Nov 2026"
+        assert format_value("2026-12-01T08:00:00-06:00", "time") == "08:00"
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()

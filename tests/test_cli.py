@@ -225,3 +225,45 @@ def test_export_include_deleted_says_when_and_how_each_deletion_was_found(
     assert run_cli("export", "--format", "jsonl", "--stream", "things",
                    "--out", str(out)).exit_code == 0
     assert len(out.read_text(encoding="utf-8").splitlines()) == 4
+
+
+def test_exit_codes_match_the_readme_for_as_of_and_key_slots(run_cli: Cli) -> None:
+    """A date that is not one is a command-line mistake (2, before anything is unlocked); a
+    key slot that is not there is not in the archive (9)."""
+    run_cli.init()
+    _fill(run_cli)
+    result = run_cli("print", "C-00001", "--as-of", "yesterday")
+    assert result.exit_code == 2, result.output
+    assert "'yesterday' is neither a run number nor a date like 2026-11-30" in result.output
+    result = run_cli("export", "--format", "jsonl", "--out", str(run_cli.tmp / "x.jsonl"),
+                     "--as-of", "2026-13-45")
+    assert result.exit_code == 2, result.output
+    result = run_cli("keys", "remove", "000000000000")
+    assert result.exit_code == 9, result.output
+    assert "There is no key slot 000000000000" in result.output
+
+
+def test_a_global_option_after_the_command_gets_a_hint(run_cli: Cli) -> None:
+    run_cli.init()
+    result = run_cli("status", "--config", str(run_cli.config))
+    assert result.exit_code == 2
+    text = " ".join(result.output.split())
+    assert "No such option" in text and "--config'.." not in text
+    assert "--config is a global option: it goes before the command, e.g. 'exporter " \
+           "--config ... status'" in text
+
+
+def test_a_lost_key_file_falls_back_to_the_passphrase(run_cli: Cli, tmp_path: Path) -> None:
+    """Issue 11 point 6: key_file is configured but the file is gone. The passphrase still
+    opens the archive (printing included); without one, the message says what to do."""
+    run_cli.init()
+    _fill(run_cli)
+    run_cli.key_file.unlink()
+    result = run_cli("status")
+    assert result.exit_code == 3, result.output
+    text = " ".join(result.output.split())
+    assert "is missing" in text and "EXPORTER_PASSPHRASE" in text
+    assert f"exporter keys add --key-file {run_cli.key_file}" in text
+    result = run_cli("status", env={"EXPORTER_PASSPHRASE": "correct horse battery"})
+    assert result.exit_code == 0, result.output
+    assert run_cli("status", env={"EXPORTER_PASSPHRASE": "wrong one"}).exit_code == 4

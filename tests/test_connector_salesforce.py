@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -544,3 +545,19 @@ def test_a_formula_that_follows_a_parent_is_archived_the_next_night(
         sandbox.log.clear()
         assert sum(s.changed for s in sync(archive, sandbox, tmp_path).sources[0].streams) == 0
         assert sandbox.log.count("salesforce", "query") <= len(OBJECTS)
+
+
+def test_a_refused_login_shows_salesforces_own_text(sandbox: Sandbox, tmp_path: Path) -> None:
+    """simple-salesforce's authentication text reaches the message, not its template."""
+    table = dict(sandbox.source_configs(tmp_path / "secrets")["salesforce"], **FAST)
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-the-password")
+    wrong.chmod(0o600)
+    table["password"] = {"file": str(wrong)}
+    conn = build_connector("salesforce", table, tmp_path / "config.toml")
+    with pytest.raises(AuthError) as info:
+        conn.streams()
+    text = str(info.value)
+    assert "{content}" not in text and "Response content" not in text
+    assert re.search(r"refused the login \(\w+: [A-Za-z]", text), text
+    assert "not-the-password" not in text

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
+import signal
+import subprocess
+import sys
 import time
 import tomllib
 from collections.abc import Iterator
@@ -243,3 +247,62 @@ def test_security_none_is_allowed_to_loopback_only(run_cli: Cli, mail: SMTPEmula
     result = run_cli("notify")
     assert result.exit_code == 0, result.output
     assert f"through localhost:{mail.port} (none, logging in as" in result.output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the holder is killed with SIGKILL")
+def test_a_sync_refused_by_the_lock_or_a_mistyped_source_sends_no_alarm(
+        run_cli: Cli, agency: Sandbox, mail: SMTPEmulator) -> None:
+    """Not failures of the nightly job: another run holding the lock (it reports itself) and
+    a --source typed wrong at the keyboard. Neither mails "last night's sync FAILED"."""
+    assert run_cli("sync").exit_code == 0
+    result = run_cli("sync", "--source", "hubsopt")
+    assert result.exit_code == 3 and "did you mean hubspot" in result.output
+    holder = subprocess.Popen([sys.executable, str(Path(__file__).with_name("crash_writer.py")),
+                               str(run_cli.archive), str(run_cli.key_file), "hold"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        result = run_cli("sync")
+        assert result.exit_code == 5, result.output
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    assert mail.messages == []
+
+
+def test_alerts_know_the_last_good_sync_made_before_notify_was_set(
+        run_cli: Cli, agency: Sandbox, mail: SMTPEmulator) -> None:
+    """Good syncs run before [notify] was added: a later alert from a run that cannot open
+    the archive still says when the last good sync was, not "none recorded yet"."""
+    notify = tomllib.loads(run_cli.config.read_text())["notify"]
+    _edit(run_cli, lambda d: d.pop("notify"))
+    assert run_cli("sync").exit_code == 0
+    _edit(run_cli, lambda d: d.update(notify=notify))
+    wrong = run_cli.tmp / "other.key"
+    create_key_file(wrong)
+    assert run_cli("--key-file", str(wrong), "sync").exit_code == 4
+    [sent] = mail.messages
+    assert "none recorded yet" not in sent.text
+    assert "Last good sync: " in sent.text and "ago)" in sent.text
+
+
+def test_alert_mails_give_times_in_local_time(run_cli: Cli, agency: Sandbox,
+                                              mail: SMTPEmulator) -> None:
+    """The office reads the last good sync in this computer's time zone, named."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "XYZ+5"
+    time.tzset()
+    try:
+        assert run_cli("sync").exit_code == 0
+        _revoke(run_cli, "hubspot")
+        assert run_cli("sync").exit_code == 11
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        time.tzset()
+    [sent] = mail.messages
+    line = next(x for x in sent.text.splitlines() if x.startswith("Last good sync: "))
+    assert re.match(r"Last good sync: \d{4}-\d\d-\d\d \d\d:\d\d XYZ \(", line), line
+    assert "UTC" not in sent.text

@@ -180,3 +180,17 @@ def test_init_finishes_a_create_killed_before_the_database_was_renamed(run_cli: 
     recovery = _key(run_cli.init().output)
     assert _opens(run_cli, recovery)
     assert not run_cli.archive.with_name("archive.db.creating").exists()
+
+
+def test_init_with_a_recovery_sheet_in_a_missing_folder_creates_nothing(run_cli: Cli) -> None:
+    """Issue 11 point 7: the sheet's folder does not exist. No archive is left behind
+    without its recovery key having been shown, no traceback, and init can be run again."""
+    sheet = run_cli.tmp / "no-such-folder" / "recovery.html"
+    result = run_cli("init", "--archive", str(run_cli.archive), "--key-file",
+                     str(run_cli.key_file), "--recovery-sheet", str(sheet),
+                     env={"EXPORTER_PASSPHRASE": "correct horse battery"})
+    assert result.exit_code == 16, result.output
+    assert "could not be written" in result.output and "Traceback" not in result.output
+    assert "Nothing was lost" not in result.output
+    assert not run_cli.archive.exists()
+    run_cli.init()

@@ -111,3 +111,66 @@ def test_serve_empty_is_a_fresh_restore_target(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+def _serve_refused(config: Path, *args: str, env: dict[str, str] | None = None
+                   ) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-m", "exporter", "--config", str(config), "sandbox", "serve", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_serve_never_rewrites_a_config_it_did_not_create(tmp_path: Path) -> None:
+    """The office's real config (comments, sources, [notify], [targets]) stays byte for byte,
+    with or without --empty: the sandbox refuses it (exit 3) instead of pointing it at
+    127.0.0.1."""
+    config = tmp_path / "config.toml"
+    real = ('# our real config\n[sources.hubspot]\naccess_token = { env = "HS" }\n\n'
+            '[targets.hubspot]\naccess_token = { env = "HS2" }\n\n[notify]\nto = ["a@b.c"]\n')
+    config.write_text(real)
+    for args in ((), ("--empty",)):
+        result = _serve_refused(config, *args)
+        assert result.returncode == 3, result.stderr
+        assert "not written by the sandbox" in result.stderr
+        assert config.read_text() == real
+
+
+def test_serve_without_config_uses_its_own(tmp_path: Path) -> None:
+    """No --config: the sandbox writes its own file under the config folder's 'sandbox',
+    never the platform's config.toml; a second serve may rewrite its own file."""
+    import os
+
+    home = tmp_path / "home"
+    env = {**os.environ, "XDG_CONFIG_HOME": str(home), "HOME": str(home)}
+    env.pop("EXPORTER_CONFIG", None)
+    real = home / "exporter" / "config.toml"
+    real.parent.mkdir(parents=True)
+    real.write_text("# mine\n[archive]\npath = 'x.db'\n")
+    proc = subprocess.Popen([sys.executable, "-m", "exporter", "sandbox", "serve", "--empty"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            if line.startswith("Targets in"):
+                break
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert real.read_text() == "# mine\n[archive]\npath = 'x.db'\n"
+    own = home / "exporter" / "sandbox" / "config.toml"
+    assert "targets" in tomllib.loads(own.read_text())
+    # Its own file it may rewrite: a second serve is not refused.
+    again = subprocess.Popen([sys.executable, "-m", "exporter", "--config", str(own),
+                              "sandbox", "serve"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+    assert again.stdout is not None
+    try:
+        lines = []
+        for line in again.stdout:
+            if line.startswith("Sources in"):
+                lines.append(line)
+                break
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.wait(timeout=30)
+    assert lines, again.stderr.read() if again.stderr else ""
+    assert "targets" in tomllib.loads(own.read_text())  # the earlier [targets] stay

@@ -380,3 +380,16 @@ def test_standalone_reads_the_config_from_the_environment(sched: Scheduler) -> N
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert find_cron_line(sched.table.read_text()).startswith("0 1 * * * ")  # type: ignore[union-attr]
+
+
+@posix_only
+def test_show_without_cron_says_so_and_exits_0(
+        sched: Scheduler, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Showing is not installing: with no cron, nothing is installed, and that is an answer."""
+    empty = sched.cli.tmp / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    result = sched("--show")
+    assert result.exit_code == 0, result.output
+    assert "Would install (cron, every day at 02:30):" in result.output
+    assert "Installed now: nothing. This computer has no cron" in result.output

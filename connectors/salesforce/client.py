@@ -115,7 +115,9 @@ def map_error(exc: BaseException, what: str, retry_after: float | None,
         code = exc.code
         if isinstance(code, int) and (code == 429 or code >= 500):
             return TransientError(f"the Salesforce login service answered {code}")
-        return AuthError(f"Salesforce refused the login ({code}: {exc.message}); check the "
+        # The SDK's own text, not its class-level `message` template ("{content}").
+        why = (getattr(exc, "auth_message", "") or "").strip() or "no reason given"
+        return AuthError(f"Salesforce refused the login ({code}: {why}); check the "
                          "username, password and security token (or the connected app's "
                          "client id, secret or key) in the config.")
     if isinstance(exc, SalesforceExpiredSession):

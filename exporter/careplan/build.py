@@ -354,6 +354,10 @@ def format_value(value: Any, fmt: str) -> str:
         moment = _parse_moment(text)
         if moment is None:
             return text
+        if moment.utcoffset() == dt.timedelta(0):
+            # UTC (Salesforce sends every DateTime so): shown as this computer's clock says
+            # it. A value with its own offset (a calendar event) is already wall-clock time.
+            moment = moment.astimezone()
         if fmt == "date":
             return f"{moment.day} {moment:%b %Y}"
         if fmt == "day":
@@ -461,7 +465,11 @@ def find_clients(view: ArchiveView, definition: Definition, query: str) -> Clien
     """The one client a name or id means, tolerant of case and accents.
 
     Raises NotFound (with the nearest names) or AmbiguousClient (with the candidates)."""
-    clients = all_clients(view, definition)
+    return pick_client(all_clients(view, definition), definition, query)
+
+
+def pick_client(clients: list[Client], definition: Definition, query: str) -> Client:
+    """The one of ``clients`` that ``query`` means (see :func:`find_clients`)."""
     fold = NORMALISERS["text"]
     q = query.strip()
     qkey = NORMALISERS[definition.normalise](q)

@@ -16,7 +16,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,8 @@ from exporter.careplan.render import (
     render_pdf,
     render_pdfs,
 )
-from exporter.errors import NotFound
+from exporter.careplan.roster import DeletedClient, find_deleted
+from exporter.errors import AmbiguousClient, NotFound
 from exporter.filenames import safe_file_name
 from exporter.private_files import make_private
 
@@ -153,8 +154,21 @@ def print_care_plans(archive: Archive, definition: Definition, *, query: str | N
     run_id = archive.resolve_as_of(as_of)
     info, synced = print_info(archive, definition, run_id, now, stale_after_hours)
     view = ArchiveView(archive, run_id, bulk=everyone)
-    clients = binder_clients(view, definition) if everyone else [
-        find_clients(view, definition, query or "")]
+    if everyone:
+        clients = binder_clients(view, definition)
+    else:
+        try:
+            clients = [find_clients(view, definition, query or "")]
+        except NotFound as exc:  # not there now: deleted upstream? Its last plan, flagged.
+            if isinstance(exc, AmbiguousClient):
+                raise
+            gone = find_deleted(archive, definition, query or "", run_id)
+            if gone is None:
+                raise
+            run_id = gone.deleted_run - 1
+            info, synced = print_info(archive, definition, run_id, now, stale_after_hours)
+            info = replace(info, historical=_deleted_banner(gone, synced.id))
+            view, clients = ArchiveView(archive, run_id, bulk=False), [gone.client]
     if not clients:
         raise NotFound("No client is in the binder (none matches the definition's [client] "
                        "binder filter).")
@@ -197,6 +211,11 @@ def print_care_plans(archive: Archive, definition: Definition, *, query: str | N
     for s in staged:
         s.__exit__(None, None, None)
     return result
+
+
+def _deleted_banner(gone: DeletedClient, data_run: int) -> str:
+    return (f"DELETED in {gone.vendor} on {_when(_moment(gone.deleted_at))}: this is the last "
+            f"archived care plan (sync run {data_run}), not a current one.")
 
 
 def _render(plans: list[CarePlan], info: PrintInfo, fmt: str, paper: str, binder: bool,
