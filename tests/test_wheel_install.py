@@ -113,8 +113,11 @@ def test_the_wheel_without_extras_runs_init_sync_and_print_all(tmp_path: Path) -
         assert "Traceback" not in done.stderr
         return done
 
-    run("init", "--archive", str(work / "archive.db"), "--key-file", str(work / "archive.key"))
+    # The sandbox writes the config it is given (a new file: it never rewrites one it did not
+    # create), then init adds the archive to it.
     with _sandbox(exporter, config, env):
+        run("init", "--archive", str(work / "archive.db"), "--key-file",
+            str(work / "archive.key"))
         run("sync")
     binder = work / "binder.pdf"
     run("print", "--all", "--out", str(binder))
