@@ -5,11 +5,12 @@ tracked files with the venv's setuptools, then imported from the unpacked wheel 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+from tests.wheel_support import build_wheel
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Modules imported directly that arrive with a declared dependency (jinja2 requires
@@ -20,18 +21,7 @@ INDIRECT = frozenset({"markupsafe", "google_auth_httplib2", "httplib2", "botocor
 
 
 def test_a_wheel_install_finds_the_schema_templates_and_mappings(tmp_path: Path) -> None:
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
-                             check=True).stdout.decode().split("\0")
-    src = tmp_path / "src"
-    for name in filter(None, tracked):
-        if (ROOT / name).is_file():
-            (src / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, src / name)
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                            "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)],
-                           capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr[-2000:]
-    wheel = next((tmp_path / "dist").glob("exporter_homecare-*.whl"))
+    wheel = build_wheel(tmp_path)
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as zf:
         zf.extractall(site)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,24 +27,12 @@ from pathlib import Path
 import pypdf
 import pytest
 
+from tests.wheel_support import build_wheel
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = "Scripts" if sys.platform == "win32" else "bin"
 
 
-def _build_wheel(tmp_path: Path) -> Path:
-    """The wheel of the tracked files only (what a release would contain)."""
-    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True,
-                             check=True).stdout.decode().split("\0")
-    src = tmp_path / "src"
-    for name in filter(None, tracked):
-        if (ROOT / name).is_file():
-            (src / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, src / name)
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                            "--no-build-isolation", "-w", str(tmp_path / "dist"), str(src)],
-                           capture_output=True, text=True)
-    assert build.returncode == 0, build.stderr[-2000:]
-    return next((tmp_path / "dist").glob("exporter_homecare-*.whl"))
 
 
 def _clean_env(home: Path) -> dict[str, str]:
@@ -87,7 +74,7 @@ def _sandbox(exporter: Path, config: Path, env: dict[str, str]) -> Iterator[None
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths in the clean environment")
 def test_the_wheel_without_extras_runs_init_sync_and_print_all(tmp_path: Path) -> None:
     started = time.monotonic()
-    wheel = _build_wheel(tmp_path)
+    wheel = build_wheel(tmp_path)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     home = tmp_path / "home"
