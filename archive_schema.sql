@@ -1,4 +1,4 @@
--- The exporter archive format, version 3 (PRAGMA user_version = 3).
+-- The exporter archive format, version 4 (PRAGMA user_version = 4).
 --
 -- One SQLCipher 4 database; every page (tables, indexes, WAL) is encrypted under a raw key
 -- derived from the archive's master key (see docs/design.md). This file is the one source of
@@ -9,7 +9,7 @@
 -- Times are ISO 8601 UTC strings ("2026-11-30T03:32:46.123456+00:00").
 -- Record data is canonical JSON: keys sorted, no insignificant whitespace, UTF-8.
 
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 
 -- Facts about the archive itself: archive_id (matches the key-slot file), created_at,
 -- created_by (exporter version).
@@ -154,3 +154,29 @@ CREATE TABLE id_map (
 ) WITHOUT ROWID;
 CREATE INDEX id_map_by_target_id ON id_map (target, target_identity, target_object,
                                             target_id);
+
+-- The care-plan desk (format version 4): staff accounts. A password is kept only as an
+-- Argon2id hash (a PHC string with its own salt and parameters); the archive's key stays on
+-- the server and staff never see it. Removing an account deletes its row; the audit log keeps
+-- who added, changed and removed it.
+CREATE TABLE staff (
+    name             TEXT NOT NULL PRIMARY KEY COLLATE NOCASE,  -- the login name
+    role             TEXT NOT NULL CHECK (role IN ('print', 'office', 'admin')),
+    password_hash    TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    password_set_at  TEXT NOT NULL
+);
+
+-- Care plans rendered ahead of need (format version 4): after each successful sync the PDF of
+-- every client whose data changed is rendered again and kept here (encrypted like every
+-- page), so that printing one client, or the binder, renders nothing when it matters.
+-- inputs_hash covers everything the plan was built from (its records, files, the view
+-- definition and the template): an equal hash means the stored PDF is still the plan.
+CREATE TABLE rendered_plans (
+    client_key   TEXT NOT NULL PRIMARY KEY,   -- the care-plan client, e.g. "salesforce/Account/001..."
+    inputs_hash  TEXT NOT NULL,               -- SHA-256 hex
+    run_id       INTEGER NOT NULL REFERENCES runs (id),  -- the newest run the PDF shows
+    rendered_at  TEXT NOT NULL,
+    pages        INTEGER NOT NULL,
+    pdf          BLOB NOT NULL
+);

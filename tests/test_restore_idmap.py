@@ -19,14 +19,15 @@ def _make_v1(archive_path: Path, key_path: Path) -> None:
     run = arc.begin_run()
     arc.put_batch(run, "salesforce", "Account", [("001A", {"Name": "Ada"})])
     arc.finish_run(run, "ok")
-    arc.conn.execute("DROP TABLE id_map")
+    for later in ("id_map", "staff", "rendered_plans"):  # added by versions 2 and 4
+        arc.conn.execute(f"DROP TABLE {later}")
     arc.conn.execute("PRAGMA user_version = 1")
     arc.close()
 
 
-def test_format_version_is_3(archive: Archive) -> None:
-    assert FORMAT_VERSION == 3
-    assert archive.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+def test_format_version_is_4(archive: Archive) -> None:
+    assert FORMAT_VERSION == 4
+    assert archive.conn.execute("PRAGMA user_version").fetchone()[0] == 4
 
 
 def test_v1_archive_is_migrated_by_a_writer_and_refused_read_only(
@@ -37,16 +38,17 @@ def test_v1_archive_is_migrated_by_a_writer_and_refused_read_only(
     with pytest.raises(UnsupportedFormat, match=r"older exporter.*exporter sync"):
         Archive.open(archive_path, KeyFile(key_path))  # a reader never upgrades it
     with Archive.open(archive_path, KeyFile(key_path), write=True) as arc:  # a writer does
-        assert arc.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert arc.conn.execute("PRAGMA user_version").fetchone()[0] == 4
         assert [e["detail"] for e in arc.audit_entries("migrate")] == [
             {"migration": "restore_id_map", "to_version": 2},
-            {"migration": "id_map_target_identity", "to_version": 3}]
+            {"migration": "id_map_target_identity", "to_version": 3},
+            {"migration": "desk_tables", "to_version": 4}]
         assert list(arc.records("salesforce", "Account")) == [("001A", {"Name": "Ada"})]
     with Archive.open(archive_path, KeyFile(key_path), write=True) as arc:
         arc.put_id_map("hs", [IdMapEntry("salesforce", "Account", "001A", "contacts", "51",
                                          "ab")])
         assert arc.verify() == []
-        assert len(arc.audit_entries("migrate")) == 2
+        assert len(arc.audit_entries("migrate")) == 3  # not migrated twice
     with Archive.open(archive_path, KeyFile(key_path)) as ro:
         assert ro.id_map("hs")[0].target_id == "51"
 
@@ -89,6 +91,8 @@ def test_v2_id_map_is_migrated_with_its_rows_kept_for_any_identity(tmp_path: Pat
                      "target_id)")
     arc.conn.execute("INSERT INTO id_map VALUES ('hs', 'salesforce', 'Account', '001A', "
                      "'contacts', '51', 'ab', NULL, '2026-12-01T00:00:00Z')")
+    arc.conn.execute("DROP TABLE staff")  # version 4's tables
+    arc.conn.execute("DROP TABLE rendered_plans")
     arc.conn.execute("PRAGMA user_version = 2")
     arc.close()
     with Archive.open(tmp_path / "a.db", KeyFile(tmp_path / "a.key"), write=True) as arc:

@@ -29,7 +29,7 @@ from exporter.errors import UnsupportedFormat
 __all__ = ["FORMAT_VERSION", "MIGRATIONS", "Migration", "Schema", "layout", "migrations_from",
            "reference_schema", "schema_sql"]
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 
 def schema_sql() -> str:
@@ -131,10 +131,16 @@ def _id_map_target_identity(db: sqlite_utils.Database, schema: Schema) -> None:
     db.execute("DROP TABLE id_map_v2")
 
 
+def _desk_tables(db: sqlite_utils.Database, schema: Schema) -> None:
+    schema.create(db, "staff")
+    schema.create(db, "rendered_plans")
+
+
 #: Every step, oldest first; the last one's ``to_version`` is FORMAT_VERSION.
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("restore_id_map", 2, _restore_id_map),
     Migration("id_map_target_identity", 3, _id_map_target_identity),
+    Migration("desk_tables", 4, _desk_tables),
 )
 
 
