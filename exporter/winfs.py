@@ -56,9 +56,11 @@ def hide(path: Path) -> None:
     """Hide ``path`` in Explorer on Windows (elsewhere a leading dot already hides it). A
     failure only leaves it visible."""
     if sys.platform == "win32":
-        import ctypes
+        import pywintypes
+        import win32api
 
-        kernel32 = ctypes.windll.kernel32
-        current = kernel32.GetFileAttributesW(str(path))
-        if current != 0xFFFF_FFFF:  # INVALID_FILE_ATTRIBUTES: gone already
-            kernel32.SetFileAttributesW(str(path), current | FILE_ATTRIBUTE_HIDDEN)
+        try:
+            current = win32api.GetFileAttributes(str(path))
+            win32api.SetFileAttributes(str(path), current | FILE_ATTRIBUTE_HIDDEN)
+        except pywintypes.error:  # gone already, or not ours to change: stays visible
+            pass

@@ -172,3 +172,31 @@ def test_the_cli_refuses_key_file_dev_zero_at_once(run_cli: Cli) -> None:
     result = run_cli("--key-file", str(run_cli.key_file), "status")
     assert result.exit_code == 4
     assert f"run 'chmod 600 {run_cli.key_file}' and try again" in result.output
+
+
+def test_the_windows_reader_type_checks_against_pywin32(tmp_path: Path) -> None:
+    """The Windows reader cannot run here, so mypy checks it as if on Windows, against
+    pywin32's own type stubs (types-pywin32), with missing imports NOT ignored: a misspelt
+    win32security call, a wrong argument count or an absent stub package fails this test."""
+    root = Path(__file__).resolve().parents[1]
+    config = tmp_path / "mypy.ini"
+    config.write_text("[mypy]\npython_version = 3.11\ncheck_untyped_defs = True\n"
+                      "follow_imports = silent\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--platform", "win32", "--no-incremental",
+         "--config-file", str(config), "exporter/_win32acl.py", "exporter/winfs.py"],
+        cwd=root, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no issues found in 2 source files" in done.stdout
+
+
+def test_pywin32_is_a_dependency_on_windows_only() -> None:
+    """win32security comes from pywin32, installed with exporter on Windows and nowhere else."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pywin32 = [d for d in project["dependencies"] if d.replace(" ", "").startswith("pywin32")]
+    assert pywin32 and all("sys_platform=='win32'" in d.replace(" ", "").replace('"', "'")
+                           for d in pywin32)
+    assert any(d.startswith("types-pywin32") for d in project["optional-dependencies"]["test"])
