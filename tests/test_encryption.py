@@ -192,7 +192,7 @@ def test_oversized_kdf_settings_are_refused_before_any_kdf_work(tmp_path: Path) 
                   "lanes": 4}, {"name": "scrypt", "n": 2**20, "r": 32, "p": 16}):
         last = dict(doc["slots"][-1], kdf=dict(huge, salt=doc["slots"][-1]["kdf"]["salt"]))
         keys.write_text(json.dumps(dict(doc, slots=[*doc["slots"], last])))
-        started = time.monotonic()
+        started = time.process_time()  # CPU time: what the KDF would burn, whatever the load
         with pytest.raises(KeySlotsDamaged, match="never writes"):
             KeySlots.load(keys).unlock(Passphrase.of("correct horse battery"))
-        assert time.monotonic() - started < 2
+        assert time.process_time() - started < 2

@@ -707,16 +707,12 @@ def test_state_round_trip(tmp_path: Path) -> None:
         assert delta["items"]
 
 
-def test_deterministic_and_fast() -> None:
+def test_deterministic() -> None:
     def make(seed: int) -> dict[str, Any]:
         return GoogleEmulator(Agency(clients=10, seed=seed, start=START)).dump_state()
 
     assert make(5) == make(5)
     assert make(5) != make(6)
-    agency = Agency(clients=100, seed=1, start=START)
-    t0 = time.perf_counter()
-    GoogleEmulator(agency)
-    assert time.perf_counter() - t0 < 0.4
 
 
 def test_concurrent_reads_during_time_travel(fresh: Box) -> None:
@@ -745,14 +741,13 @@ def test_concurrent_reads_during_time_travel(fresh: Box) -> None:
     assert not errors, errors
 
 
-def test_paging_rate() -> None:
+def test_paging_a_large_calendar_returns_every_event_once() -> None:
+    """Speed is bench/sandbox.py's to measure; here, every event comes back exactly once."""
     b = Box(clients=300)
     try:
-        t0 = time.perf_counter()
         items, _ = all_pages(b.cal.events().list, b.cal.events().list_next, "items",
                              calendarId=VISITS_CAL, maxResults=2500)
-        rate = len(items) / (time.perf_counter() - t0)
         assert len(items) > 10_000
-        assert rate > 5_000, rate
+        assert len({i["id"] for i in items}) == len(items)
     finally:
         b.stop()

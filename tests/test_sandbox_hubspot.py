@@ -768,24 +768,19 @@ def test_empty_portal_accepts_restore_writes(empty: Portal) -> None:
     assert len(page_all(client, "contacts")) == 2
 
 
-def test_construction_is_fast_and_paging_keeps_up() -> None:
-    agency = Agency(clients=100, seed=1, start=START)
-    started = time.perf_counter()
-    HubSpotEmulator(agency)
-    assert time.perf_counter() - started < 0.4
+def test_paging_at_scale_returns_every_record_once() -> None:
+    """Speed is bench/sandbox.py's to measure (start-up and records/s, with their targets);
+    here, that paging a large portal returns every live record exactly once."""
+    HubSpotEmulator(Agency(clients=100, seed=1, start=START))
     for portal in _serve(400, seed=9):
-        # the server's rate, measured on the wire (the SDK's own model building costs more
-        # per record than the emulator does)
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {TOKEN}"
-        started = time.perf_counter()
-        count, after = 0, "0"
+        count, after, seen = 0, "0", set()
         while after:
             page = session.get(f"{portal.url}/crm/v3/objects/notes", timeout=10, params={
                 "limit": "100", "after": after, "properties": "hs_note_body,hs_timestamp"}).json()
             count += len(page["results"])
+            seen.update(r["id"] for r in page["results"])
             after = page.get("paging", {}).get("next", {}).get("after")
-        rate = count / (time.perf_counter() - started)
-        assert count == portal.live("notes") > 3000
-        assert rate > 5000, f"{rate:.0f} records/s"
+        assert count == len(seen) == portal.live("notes") > 3000
     assert {t.type_id for t in TYPES.values()} >= {"0-1", "0-46", CUSTOM_TYPE_ID}

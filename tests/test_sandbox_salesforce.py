@@ -758,19 +758,16 @@ def test_other_api_versions_and_retrieve_with_fields(org: Org) -> None:
 
 # -- scale -------------------------------------------------------------------------------
 
-def test_construction_is_fast_and_paging_is_fast_at_scale() -> None:
-    agency = Agency(clients=100, seed=1, start=START)
-    started = time.perf_counter()
-    SalesforceEmulator(agency)
-    assert time.perf_counter() - started < 0.4
+def test_query_all_at_scale_returns_every_row_once() -> None:
+    """Speed is bench/sandbox.py's to measure (start-up and records/s, with their targets);
+    here, that query_all over many pages returns every row exactly once."""
+    SalesforceEmulator(Agency(clients=100, seed=1, start=START))
     org = Org(clients=1200)
     try:
         sf = org.sf()
-        started = time.perf_counter()
         rows = sf.query_all("SELECT Id, Name, Client__c, Day__c, Time__c, Task__c, Notes__c, "
                             "SystemModstamp FROM Care_Task__c")["records"]
-        rate = len(rows) / (time.perf_counter() - started)
-        assert len(rows) > 5000 and rate >= 5000, rate
+        assert len(rows) > 5000 and len({r["Id"] for r in rows}) == len(rows)
     finally:
         org.stop()
 
