@@ -31,11 +31,22 @@ GOOGLE_LOGIN_KEYS = ("token", "refresh_token", "client_id", "client_secret", "to
                      "service_account_file", "delegated_user", "authorized_user_file")
 
 
+#: The callback URL to register in the Salesforce connected app (Salesforce compares it
+#: exactly, port included; the sf CLI's convention, on the loopback address).
+SF_CALLBACK_PORT, SF_CALLBACK_PATH = 1717, "/OauthRedirect"
+
+
 def salesforce_provider(domain: str = "login", base_url: str | None = None) -> Provider:
-    """Salesforce's authorization server (``base_url``: the sandbox or a test double)."""
-    root = base_url.rstrip("/") if base_url else f"https://{domain}.salesforce.com"
+    """Salesforce's authorization server (``base_url``: the sandbox or a test double, which
+    takes any loopback port, so tests never fight over 1717)."""
+    if base_url:
+        root = base_url.rstrip("/")
+        return Provider("Salesforce", f"{root}/services/oauth2/authorize",
+                        f"{root}/services/oauth2/token", "api refresh_token")
+    root = f"https://{domain}.salesforce.com"
     return Provider("Salesforce", f"{root}/services/oauth2/authorize",
-                    f"{root}/services/oauth2/token", "api refresh_token")
+                    f"{root}/services/oauth2/token", "api refresh_token",
+                    redirect_port=SF_CALLBACK_PORT, redirect_path=SF_CALLBACK_PATH)
 
 
 def google_provider(base_url: str | None = None) -> Provider:
@@ -148,8 +159,11 @@ class SourceInterview:
             table["security_token"] = self.secret("salesforce", "security_token",
                                                   "Security token", current, optional=True)
             return table
-        table["client_id"] = click.prompt("The connected app's consumer key (Setup > App "
-                                          "Manager)", default=current.get("client_id"))
+        self.say("Salesforce: a connected app (Setup > App Manager) with OAuth on, PKCE "
+                 f"required, the scopes api and refresh_token, and the callback URL "
+                 f"http://127.0.0.1:{SF_CALLBACK_PORT}{SF_CALLBACK_PATH}")
+        table["client_id"] = click.prompt("The connected app's consumer key",
+                                          default=current.get("client_id"))
         secret = self.secret("salesforce", "client_secret", "Its consumer secret, if the app "
                              "requires one", current, optional=True)
         if secret:

@@ -51,6 +51,10 @@ class Provider:
     token_url: str
     scope: str
     extra: dict[str, str] = field(default_factory=dict)
+    #: 0: any free port (RFC 8252; Google). Salesforce compares the redirect with the
+    #: connected app's callback URL, port included: a fixed one, registered there.
+    redirect_port: int = 0
+    redirect_path: str = "/"
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ def pkce_pair() -> tuple[str, str]:
 class _Listener:
     """The loopback redirect target: answers one redirect, then the caller closes it."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0, path: str = "/") -> None:
         self.query: dict[str, str] | None = None
         self.arrived = threading.Event()
         listener = self
@@ -96,8 +100,8 @@ class _Listener:
                     listener.query = query
                     listener.arrived.set()
 
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.redirect_uri = f"http://127.0.0.1:{self.server.server_port}/"
+        self.server = HTTPServer(("127.0.0.1", port), Handler)
+        self.redirect_uri = f"http://127.0.0.1:{self.server.server_port}{path}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
                                        name="exporter-sign-in")
 
@@ -131,7 +135,13 @@ def sign_in(provider: Provider, client_id: str, client_secret: str | None = None
     ``say`` shows the address too, for when no browser opens (a remote session)."""
     verifier, challenge = pkce_pair()
     state = secrets.token_urlsafe(16)
-    with _Listener() as listener:
+    try:
+        listening = _Listener(provider.redirect_port, provider.redirect_path)
+    except OSError as exc:
+        raise SignInFailed(f"The sign-in could not wait for {provider.name}'s answer on port "
+                           f"{provider.redirect_port} ({exc.strerror or exc}); close the "
+                           "program using it and try again.") from exc
+    with listening as listener:
         params = {"response_type": "code", "client_id": client_id,
                   "redirect_uri": listener.redirect_uri, "scope": provider.scope,
                   "state": state, "code_challenge": challenge,
