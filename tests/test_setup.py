@@ -149,3 +149,61 @@ def test_a_second_run_offers_the_current_answers_and_keeps_the_rest(
     data = tomllib.loads(run_cli.config.read_text())
     assert data == tomllib.loads(first)
     assert len(mail.messages) == 2
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the stand-in crontab is a shell script")
+def test_a_wrong_answer_is_caught_live_keyring_secrets_and_the_schedule_at_the_end(
+        run_cli: Cli, cloud: tuple[Sandbox, SMTPEmulator], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
+
+    from tests.test_schedule import FAKE_CRONTAB
+
+    crontab = tmp_path / "fake-bin" / "crontab"
+    crontab.parent.mkdir()
+    crontab.write_text(FAKE_CRONTAB)
+    crontab.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{crontab.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("FAKE_CRONTAB_FILE", str(tmp_path / "crontab.txt"))
+
+    ring = PlaintextKeyring()
+    ring.file_path = str(tmp_path / "keyring.cfg")  # type: ignore[misc]
+    keyring.set_keyring(ring)
+    sb, _ = cloud
+    answers = ["n",                                  # no Salesforce
+               "y", "pasted-wrong-token",            # HubSpot refuses it ...
+               "y", HS["access_token"],              # ... try again: the right one
+               "n",                                  # no Google
+               "",                                   # no copy folder
+               "n",                                  # no alert emails
+               "y", "25:00", "03:15"]                # schedule it (a wrong time asked again)
+    result = run_cli("setup", "--secrets", "keyring", "--base-url",
+                     f"hubspot={sb.urls['hubspot']}", input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "✗ Sign in to HubSpot" in result.output and "HubSpot is ready." in result.output
+    assert "pasted-wrong-token" not in result.output
+    data = tomllib.loads(run_cli.config.read_text())
+    assert data["sources"] == {"hubspot": {
+        "type": "hubspot", "access_token": {"keyring": "exporter/hubspot_access_token"},
+        "base_url": sb.urls["hubspot"]}}
+    assert keyring.get_password("exporter", "hubspot_access_token") == HS["access_token"]
+    assert "copies" not in data and "notify" not in data
+    assert not (run_cli.config.parent / "secrets").exists()
+    assert run_cli("check").exit_code == 0
+    assert "Write the time as HH:MM" in result.output
+    assert "Installed the nightly job" in result.output
+    assert "15 3 * * *" in (tmp_path / "crontab.txt").read_text()
+
+
+def test_secrets_go_where_the_nightly_job_can_read_them() -> None:
+    from exporter.setup_config import secret_home
+
+    assert secret_home("win32") == "keyring"  # the task runs as the user: Credential Manager
+    assert secret_home("linux") == "file" and secret_home("darwin") == "file"  # cron
+
+
+def test_setup_before_init_says_to_run_init(run_cli: Cli) -> None:
+    result = run_cli("setup", input="")
+    assert result.exit_code == 3
+    assert "run 'exporter init' first" in result.output and "Traceback" not in result.output
