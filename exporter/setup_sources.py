@@ -168,6 +168,8 @@ class SourceInterview:
                              "requires one", current, optional=True)
         if secret:
             table["client_secret"] = secret
+        if self._keep_sign_in("Salesforce", table, current):
+            return table
         provider = salesforce_provider(table["domain"], self.base_urls.get("salesforce")
                                        or current.get("base_url"))
         tokens = sign_in(provider, table["client_id"], self._resolve(secret), say=self.say)
@@ -206,11 +208,24 @@ class SourceInterview:
         provider = google_provider(base_url)
         if base_url:
             table["token_uri"] = provider.token_url
+        if self._keep_sign_in("Google", table, current):
+            return table
         tokens = sign_in(provider, table["client_id"], self._resolve(table["client_secret"]),
                          say=self.say)
         table["refresh_token"] = self.doc.put_secret("google_refresh_token",
                                                      tokens.refresh_token, self.home)
         return table
+
+    def _keep_sign_in(self, label: str, table: dict[str, Any], current: dict[str, Any]
+                      ) -> bool:
+        """On a second run with the same app: keep the saved sign-in unless asked to sign
+        in again (the live check then tries the saved one)."""
+        if not current.get("refresh_token") or current.get("client_id") != table["client_id"]:
+            return False
+        if click.confirm(f"Sign in to {label} again in the browser?", default=False):
+            return False
+        table["refresh_token"] = current["refresh_token"]
+        return True
 
     def _resolve(self, ref: dict[str, str] | None) -> str | None:
         """A stored secret's value, to use it now (the sign-in needs the client secret)."""

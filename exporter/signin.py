@@ -153,8 +153,10 @@ def sign_in(provider: Provider, client_id: str, client_secret: str | None = None
         listener.arrived.wait(timeout)
         code = _code_from(listener.query, state, provider)
         redirect_uri = listener.redirect_uri
-    return exchange_code(provider, client_id, client_secret, code, verifier, redirect_uri,
-                         session=session)
+    tokens = exchange_code(provider, client_id, client_secret, code, verifier, redirect_uri,
+                           session=session)
+    log.info("signed in to %s in the browser (a refresh token was issued)", provider.name)
+    return tokens
 
 
 def exchange_code(provider: Provider, client_id: str, client_secret: str | None, code: str,

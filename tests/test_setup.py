@@ -137,7 +137,7 @@ def test_a_second_run_offers_the_current_answers_and_keeps_the_rest(
     _setup(run_cli, sb, _answers(usb, mail))
     first = run_cli.config.read_text()
     # Enter everywhere keeps an answer; HubSpot's saved token and the mail password too.
-    again = ["y", "", "", "", "",        # Salesforce: signs in again (a fresh refresh token)
+    again = ["y", "", "", "", "", "",    # Salesforce: Enter keeps even the saved sign-in
              "y", "",                    # HubSpot: Enter keeps the saved token
              "n", "n",                   # Google: not backed up now, but not removed either
              "y", "",                    # keep the USB copy, add none
@@ -145,10 +145,20 @@ def test_a_second_run_offers_the_current_answers_and_keeps_the_rest(
              "n"]
     output = _setup(run_cli, sb, again)
     assert "✗" not in output, output
-    assert len(browser.visited) == 3
+    assert "Log in to Salesforce with the saved browser sign-in" in output  # tried live
+    assert len(browser.visited) == 2
     data = tomllib.loads(run_cli.config.read_text())
     assert data == tomllib.loads(first)
     assert len(mail.messages) == 2
+
+    # Signing in again replaces the refresh token (same reference, new secret).
+    token_file = run_cli.config.parent / "secrets" / "salesforce_refresh_token"
+    old_token = token_file.read_text()
+    again[5] = "y"
+    _setup(run_cli, sb, again)
+    assert len(browser.visited) == 3
+    assert token_file.read_text() != old_token
+    assert tomllib.loads(run_cli.config.read_text()) == tomllib.loads(first)
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the stand-in crontab is a shell script")
