@@ -152,4 +152,5 @@ def _table(values: Mapping[str, Any]) -> Table:
             table[key] = inline
         else:
             table[key] = value
+    table.add(tomlkit.nl())  # a blank line before the next table, as a person writes it
     return table

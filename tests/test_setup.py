@@ -159,6 +159,7 @@ def test_a_second_run_offers_the_current_answers_and_keeps_the_rest(
     assert len(browser.visited) == 3
     assert token_file.read_text() != old_token
     assert tomllib.loads(run_cli.config.read_text()) == tomllib.loads(first)
+    assert "\n\n\n" not in run_cli.config.read_text()  # re-runs do not pile up blank lines
 
 
 @pytest.mark.skipif(os.name != "posix", reason="the stand-in crontab is a shell script")
