@@ -39,6 +39,10 @@ __all__ = ["COMMANDS", "cli", "main"]
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "init": ("exporter.cli_archive", "init",
              "Create the config file, the encrypted archive and its keys."),
+    "setup": ("exporter.cli_setup", "setup",
+              "Set up the nightly backup by answering questions: which accounts to back up "
+              "(sign in to Salesforce and Google with your browser), where to put copies, who "
+              "gets the alert emails."),
     "sync": ("exporter.cli_sync", "sync",
              "Copy every configured source into the archive (the nightly job)."),
     "clients": ("exporter.cli_print", "clients",

@@ -37,6 +37,8 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
     ├── ObjectStoreError                  14  an object store refused or could not be reached
     ├── NotifyError                       15  the alert email could not be sent (notify --test
     │                                         only: a sync never changes its exit code for it)
+    ├── SignInFailed                      30  the browser sign-in (exporter setup) was refused,
+    │                                         not finished, or gave no refresh token
     ├── TransformError                     -  a value cannot be restored (one record fails)
     └── SourceError                        -  a vendor account failed; the run goes on (a sync
         │                                     ends partial, 11, or failed, 12)
@@ -95,6 +97,7 @@ __all__ = [
     "RequestRefused",
     "SecretInConfig",
     "SessionExpired",
+    "SignInFailed",
     "SourceError",
     "TransformError",
     "TransientError",
@@ -244,6 +247,11 @@ class NotifyError(ExporterError):
     or the message, or the secure connection failed. The message never holds the password."""
 
 
+class SignInFailed(ExporterError):
+    """A browser sign-in (OAuth with PKCE, in ``exporter setup``) did not give a refresh
+    token: refused, abandoned, timed out or answered by the wrong page."""
+
+
 class TransformError(ExporterError, ValueError):
     """A value cannot be transformed for a restore (e.g. an unreadable date): that record
     fails validation; the others go on."""
@@ -327,6 +335,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (CopyDestinationProblem, 14),
     (ObjectStoreError, 14),
     (NotifyError, 15),
+    (SignInFailed, 30),
     (ExporterError, 1),
 ]
 

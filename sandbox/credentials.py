@@ -17,5 +17,8 @@ CREDENTIALS: dict[str, dict[str, str]] = {
         "client_secret": "sandbox-client-secret",
     },
     "hubspot": {"access_token": "sandbox-hubspot-token"},
-    "google": {"token": "sandbox-google-token"},
+    "google": {"token": "sandbox-google-token",
+               # the OAuth client ("Desktop app") that signs in with the browser
+               "client_id": "sandbox-client-id.apps.googleusercontent.com",
+               "client_secret": "sandbox-google-client-secret"},
 }

@@ -77,6 +77,9 @@ CLIENT_SETTINGS: tuple[Setting, ...] = (
             "login)", secret=True),
     Setting("private_key_file", "path", "A file holding that private key instead (JWT bearer "
             "login); it must be readable by its owner only (0600)"),
+    Setting("refresh_token", "secret", "A refresh token from the browser sign-in of 'exporter "
+            "setup', with client_id (and client_secret if the connected app requires it); "
+            "each run trades it for a session", secret=True),
     Setting("session_id", "secret", "An existing session id, with instance_url (no login; "
             "the session cannot be renewed)", secret=True),
     Setting("instance_url", "string", "The org's instance, e.g. agency.my.salesforce.com "
@@ -271,6 +274,8 @@ class SalesforceClient:
             key = _read_key_file(str(c["private_key_file"]))
         if "session_id" in s and c.get("instance_url"):
             kw.update(session_id=s["session_id"], instance_url=c["instance_url"])
+        elif client_id and "refresh_token" in s:
+            pass  # login() trades the refresh token for a session on each attempt
         elif username and client_id and key:
             kw.update(username=username, consumer_key=client_id, privatekey=key)
             if c.get("instance_url"):
@@ -287,16 +292,44 @@ class SalesforceClient:
         else:
             raise ConfigError("Salesforce needs username + password (+ security_token), or "
                               "client_id + client_secret, or username + client_id + "
-                              "private_key, or session_id + instance_url; see the "
-                              "Salesforce settings ('exporter connectors --settings').")
+                              "private_key, or session_id + instance_url, or a browser "
+                              "sign-in ('exporter setup'); see the Salesforce settings "
+                              "('exporter connectors --settings').")
         return kw
+
+    def _refreshed(self, kw: dict[str, Any]) -> dict[str, Any]:
+        """``kw`` with a fresh session from the refresh-token grant (the browser sign-in):
+        the token endpoint answers ``access_token`` and the org's ``instance_url``."""
+        if "session_id" in kw or "refresh_token" not in self.secrets or \
+                not self.config.get("client_id"):
+            return kw
+        form = {"grant_type": "refresh_token", "refresh_token": self.secrets["refresh_token"],
+                "client_id": str(self.config["client_id"])}
+        if "client_secret" in self.secrets:
+            form["client_secret"] = self.secrets["client_secret"]
+        url = f"https://{self._get('domain')}.salesforce.com/services/oauth2/token"
+        response = self.session.post(url, data=form, headers={"Accept": "application/json"})
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if response.status_code == 429 or response.status_code >= 500 or \
+                not isinstance(answer, dict):
+            raise TransientError(f"the Salesforce sign-in service answered "
+                                 f"{response.status_code}", self._retry_after)
+        if response.status_code != 200 or not answer.get("access_token") or \
+                not answer.get("instance_url"):
+            error = str(answer.get("error") or response.status_code)[:60]
+            raise AuthError(f"Salesforce refused the saved browser sign-in ({error}); run "
+                            "'exporter setup' again to sign in to Salesforce.")
+        return dict(kw, session_id=answer["access_token"], instance_url=answer["instance_url"])
 
     def login(self) -> Salesforce:
         kwargs = self._login_kwargs()
 
         def attempt() -> Salesforce:
             try:
-                return Salesforce(**kwargs)
+                return Salesforce(**self._refreshed(kwargs))
             except Exception as exc:
                 err = map_error(exc, "the Salesforce login", self._retry_after, self.resume)
                 if err is exc:

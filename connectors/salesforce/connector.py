@@ -95,6 +95,8 @@ class SalesforceConnector(Connector):
     def check(self) -> list[CheckResult]:
         who = str(self.config.get("username") or self.config.get("client_id") or "?")
         login = f"Log in to Salesforce as {who}"
+        if not self.config.get("username") and "refresh_token" in self.secrets:
+            login = "Log in to Salesforce with the saved browser sign-in"
         try:
             self.client.login()
         except (AuthError, ConfigError) as exc:

@@ -14,7 +14,8 @@ values.get, values.batchGet (A1 ranges), and the writes in
 :mod:`sandbox.google.sheets_writes` (values.update, values.append, values.batchUpdate,
 batchUpdate with addSheet); Calendar calendarList.list, calendars.get,
 events.list (paging, syncToken, showDeleted, timeMin/timeMax/updatedMin, orderBy),
-events.get, events.insert, events.import, events.delete. Errors use Google's JSON shapes;
+events.get, events.insert, events.import, events.delete; the browser sign-in (authorize with
+PKCE, token: :mod:`sandbox.google.signin`). Errors use Google's JSON shapes;
 injected 429/403/5xx faults too. A wrong bearer token is a 401.
 
 Not emulated: shared drives, permissions, revisions, recurring events (every visit is a
@@ -31,13 +32,15 @@ from sandbox.google.calendar import CalendarAPI
 from sandbox.google.drive import DriveAPI
 from sandbox.google.sheets import SheetsAPI
 from sandbox.google.sheets_writes import sheet_write_routes
+from sandbox.google.signin import SignInAPI
 from sandbox.http import Request, Response
 
 __all__ = ["GoogleEmulator"]
 
 
-class GoogleEmulator(DriveAPI, SheetsAPI, CalendarAPI):
-    """Drive, Sheets and Calendar behind one routing table (first match wins)."""
+class GoogleEmulator(DriveAPI, SheetsAPI, CalendarAPI, SignInAPI):
+    """Drive, Sheets and Calendar behind one routing table (first match wins), and the
+    sign-in endpoints (which need no bearer token)."""
 
     def __init__(self, agency: Agency, faults: FaultPlan | None = None) -> None:
         super().__init__(agency, faults)
@@ -74,3 +77,5 @@ class GoogleEmulator(DriveAPI, SheetsAPI, CalendarAPI):
         routes += sheet_write_routes(self.store)
         for method, pattern, endpoint, handler in routes:
             self.add_route(method, pattern, endpoint, self._guard(endpoint, handler))
+        self.add_route("GET", "/o/oauth2/v2/auth", "oauth.authorize", self.signin_authorize)
+        self.add_route("POST", "/token", "oauth.token", self.signin_token)

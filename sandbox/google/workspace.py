@@ -87,6 +87,7 @@ class WorkspaceAPI(Emulator):
         super().__init__(faults)
         self.agency = agency
         self.token = CREDENTIALS["google"]["token"]
+        self.issued_tokens: set[str] = set()  # access tokens from the OAuth token endpoint
         self.store = GoogleStore(agency)
         self._uploads: dict[str, dict[str, Any]] = {}  # resumable upload sessions
         self._order: dict[str, tuple[int, list[dict[str, Any]], list[int]]] = {}
@@ -96,7 +97,9 @@ class WorkspaceAPI(Emulator):
                ) -> Callable[[Request], Response]:
         """Check the bearer token, decode path parameters, hold the store lock."""
         def run(req: Request) -> Response:
-            if req.headers.get("authorization") != f"Bearer {self.token}":
+            auth = req.headers.get("authorization", "")
+            if auth != f"Bearer {self.token}" and not (
+                    auth.startswith("Bearer ") and auth[7:] in self.issued_tokens):
                 raise HTTPError(google_error(
                     401, "Request had invalid authentication credentials. Expected OAuth 2 "
                     "access token, login cookie or other valid authentication credential.",

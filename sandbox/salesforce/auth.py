@@ -1,6 +1,10 @@
 """Salesforce logins: the SOAP ``login`` call and the OAuth token flows (password, client
 credentials, JWT bearer: the JWT's ``iss``/``sub`` are checked, its signature and expiry
-are NOT). Each successful login opens a session the REST API then accepts.
+are NOT; the web server flow with PKCE and the refresh-token grant, checked by
+:mod:`sandbox.oauth`). Each successful login opens a session the REST API then accepts.
+
+The web server flow answers ``instance_url`` with the emulator's own scheme and address
+(``http://127.0.0.1:PORT``), as Salesforce answers its own https instance.
 """
 
 from __future__ import annotations
@@ -13,8 +17,11 @@ import xml.etree.ElementTree as ET
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from sandbox.agency import Agency
 from sandbox.credentials import CREDENTIALS
+from sandbox.faults import FaultPlan
 from sandbox.http import Request, Response
+from sandbox.oauth import AuthorizationServer
 from sandbox.salesforce.org import ORG_ID, USER_ID, OrgAPI
 
 __all__ = ["LoginAPI"]
@@ -25,6 +32,15 @@ BAD_LOGIN = "Invalid username, password, security token; or user locked out."
 
 class LoginAPI(OrgAPI):
     """The login endpoints, which answer without a session."""
+
+    def __init__(self, agency: Agency, faults: FaultPlan | None = None) -> None:
+        super().__init__(agency, faults)
+        creds = _credentials()
+        self.oauth = AuthorizationServer(creds["client_id"], creds["client_secret"],
+                                         self._new_session)
+
+    def _authorize(self, request: Request) -> Response:
+        return self.oauth.authorize(request)
 
     def _new_session(self) -> str:
         token = f"{ORG_ID[:15]}!AQ{secrets.token_urlsafe(32)}"
@@ -70,6 +86,8 @@ class LoginAPI(OrgAPI):
                 client_id, _, secret = base64.b64decode(auth[6:]).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
                 client_id = None
+        if grant in ("authorization_code", "refresh_token"):
+            return self._web_grant(form, client_id, secret)
         if grant == "password":
             ok_password = form.get("password") in (creds["password"], creds["password"]
                                                    + creds["security_token"])
@@ -92,6 +110,22 @@ class LoginAPI(OrgAPI):
             "id": f"https://login.salesforce.com/id/{ORG_ID}/{USER_ID}", "token_type": "Bearer",
             "issued_at": str(int(self.agency.now.timestamp() * 1000)),
             "signature": base64.b64encode(secrets.token_bytes(32)).decode()})
+
+
+    def _web_grant(self, form: dict[str, str], client_id: str | None,
+                   secret: str | None) -> Response:
+        answer, error = self.oauth.grant(form, client_id, secret)
+        if answer is None:
+            text = {"invalid_grant": "expired access/refresh token",
+                    "invalid_client": "invalid client credentials"}.get(error, "bad request")
+            return Response.json({"error": error, "error_description": text}, 400)
+        answer.pop("scope", None)
+        answer.update({
+            "instance_url": self.base_url,
+            "id": f"https://login.salesforce.com/id/{ORG_ID}/{USER_ID}",
+            "issued_at": str(int(self.agency.now.timestamp() * 1000)),
+            "signature": base64.b64encode(secrets.token_bytes(32)).decode()})
+        return Response.json(answer)
 
 
 def _credentials() -> dict[str, str]:

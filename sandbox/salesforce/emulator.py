@@ -2,7 +2,8 @@
 simple-salesforce 1.12.10 speaks, over the agency's clients and clinical records.
 
 Emulated: SOAP login and OAuth token flows (password, client credentials, JWT bearer: the
-JWT's ``iss``/``sub`` are checked, its signature and expiry are NOT); describeGlobal and
+JWT's ``iss``/``sub`` are checked, its signature and expiry are NOT; the web server flow
+with PKCE and the refresh-token grant, :mod:`sandbox.oauth`); describeGlobal and
 describe; SOQL query/queryAll with nextRecordsUrl paging (``soql.py`` has the subset);
 ``updated``/``deleted``; retrieve, create, update, upsert by external id, delete; sObject
 Collections; ContentVersion/Attachment bodies; Bulk API 2.0 query jobs with CSV results;
@@ -39,6 +40,7 @@ class SalesforceEmulator(LoginAPI, SObjectAPI, QueryAPI, BulkQueryAPI):
     def _routes_setup(self) -> None:
         self.add_route("POST", r"/services/Soap/u/(?P<ver>\d+\.\d+)(/.*)?", "login", self._login)
         self.add_route("POST", r"/services/oauth2/token", "oauth_token", self._token)
+        self.add_route("GET", r"/services/oauth2/authorize", "oauth_authorize", self._authorize)
         self.add_route("GET", r"/services/data/?", "versions", self._versions)  # no auth, as real
         api: list[tuple[str, str, str, Handler]] = [
             ("GET", V + r"/limits/?", "limits", self._limits),
