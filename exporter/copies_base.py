@@ -22,6 +22,7 @@ from typing import Any
 from exporter.archive import Archive, translate_db_error
 from exporter.archive.database import DB_ERRORS, connect
 from exporter.errors import CopyDestinationProblem
+from exporter.private_files import create_private
 
 __all__ = [
     "MANIFEST",
@@ -142,6 +143,9 @@ def _backup_snapshot(archive: Archive, dst: Path, progress: Progress | None = No
     # The archive's own salt too (a raw key of 64 hex digits then 32 of salt): the copy is
     # then the same SQLCipher database, whose .keys file names that salt (db_salt).
     salt = str(archive.conn.execute("PRAGMA cipher_salt").fetchone()[0])
+    # Created empty and owner-only first: SQLite would create it 0644, and gives its -wal
+    # the main file's permissions.
+    create_private(dst).close()
     target = connect(dst, archive.master.sqlcipher_key(archive.archive_id) + salt)
     try:
         page_size = int(archive.conn.execute("PRAGMA page_size").fetchone()[0])

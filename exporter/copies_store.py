@@ -65,6 +65,7 @@ from exporter.errors import (
     ObjectStoreError,
 )
 from exporter.keys import slots_path_for
+from exporter.private_files import private_folder
 
 __all__ = ["open_store"]
 
@@ -183,7 +184,7 @@ def _snapshot_folder(archive: Archive) -> Iterator[Path]:
         shutil.rmtree(stale, ignore_errors=True)  # the write lock is ours: none is in use
     folder = archive.path.parent / f"{SNAPSHOT_PREFIX}{archive.archive_id}-{os.getpid()}"
     try:
-        folder.mkdir()
+        private_folder(folder)
         winfs.hide(folder)
     except OSError as exc:
         raise ExporterError(f"No snapshot of the archive could be made beside it in "

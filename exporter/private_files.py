@@ -4,18 +4,30 @@
 limit (without reading more than the limit), or that other accounts may read or change
 (:meth:`exporter.acl.AclReader.problem`, through the reader for this OS). :func:`make_private`
 leaves a new file to its owner only: mode 0600 on POSIX, a protected owner-only DACL on Windows.
+:func:`create_private` and :func:`private_folder` create files (0600, ``O_EXCL``, never through
+a symlink) and folders (0700) that are private from their first byte: copies, fetched archives
+and logs are made with them, so no other account of the computer reads them, not even briefly.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import stat
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from exporter.acl import AclReader, PosixAcl
 
-__all__ = ["make_private", "read_private", "reader"]
+__all__ = ["create_private", "make_private", "private_folder", "read_private", "reader"]
+
+log = logging.getLogger("exporter.private_files")
+
+# O_NOFOLLOW: a symlink planted at the new name is refused, never followed (POSIX only).
+_CREATE = (os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+           | getattr(os, "O_BINARY", 0))
 
 
 def reader() -> AclReader:
@@ -63,3 +75,43 @@ def read_private(path: Path, what: str, limit: int, error: type[Exception],
 def make_private(path: Path) -> None:
     """Leave ``path`` readable and writable by its owner only."""
     reader().make_private(Path(path))
+
+
+def _restrict(path: Path) -> None:
+    """Owner-only permissions on something this process just created. On Windows the mode
+    bits mean nothing, so the DACL is set; a disk without ACLs (a FAT USB stick) cannot hold
+    one, which is logged and accepted: that disk has no other users' permissions to keep."""
+    if sys.platform != "win32":
+        return  # os.open / mkdir already applied 0600 / 0700 (umask can only remove bits)
+    try:
+        make_private(path)
+    except OSError as exc:
+        log.warning("%s cannot be made private to this user (%s)", path, exc)
+
+
+def create_private(path: Path) -> BinaryIO:
+    """A new file at ``path`` open for writing, readable and writable by its owner only from
+    the start: ``O_EXCL`` (an existing file or a planted symlink is an error, FileExistsError),
+    mode 0600. The caller closes it."""
+    fd = os.open(path, _CREATE, 0o600)
+    try:
+        _restrict(Path(path))
+        return os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def private_folder(path: Path, *, exist_ok: bool = False) -> Path:
+    """Create the folder ``path`` (and missing parents) usable by its owner only (0700). A
+    folder that already exists is left as it is: it may be the user's own (a Documents
+    folder); only what exporter creates is restricted."""
+    path = Path(path)
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+            _restrict(folder)
+    if not missing and not exist_ok:
+        raise FileExistsError(path)
+    return path

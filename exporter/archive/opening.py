@@ -53,7 +53,7 @@ from exporter.keys import (
     slots_path_for,
 )
 from exporter.lock import ArchiveLock
-from exporter.private_files import make_private
+from exporter.private_files import make_private, private_folder
 
 __all__ = ["Archive"]
 
@@ -218,7 +218,7 @@ class Archive(Runs, Records, Files, IdMap):
         key_file = Path(key_file) if key_file is not None else None
         master, slots, recovery = _new_slots(path, passphrase, key_file, passphrase_kdf,
                                              recovery)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent, exist_ok=True)
         _build(path, master, slots)
         archive = cls.open(path, KeyFile(key_file) if key_file else None, write=True,
                            _unlocked=(master, slots))
