@@ -141,11 +141,12 @@ class State:
     def _can_ask_passphrase() -> bool:
         return bool(os.environ.get("EXPORTER_PASSPHRASE")) or sys.stdin.isatty()
 
-    def open(self, write: bool = False) -> Archive:
+    def open(self, write: bool = False, accept_rollback: bool = False) -> Archive:
         from exporter.archive import Archive
 
         return Archive.open(self.config.archive, self.credential(), write=write,
-                            pin=self.config.pin)
+                            pin=self.config.pin, accept_rollback=accept_rollback,
+                            highwater_path=self.config.highwater_path)
 
 
 def handle_errors(fn: F) -> F:

@@ -56,6 +56,7 @@ from exporter.copies_base import (
     _parse_manifest,
     _read_transaction,
     _stamp,
+    sign_manifest,
 )
 from exporter.errors import (
     ArchiveDamaged,
@@ -253,6 +254,7 @@ def _make_store_copy(archive: Archive, store: ObjectStore, *, keep: int,
                 "audit_head": audit_head(archive.conn),  # the log's head, kept off the PC
                 "created_at": now.isoformat(), "exporter_version": __version__,
             }
+            manifest = sign_manifest(manifest, archive.master)
             data = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
             uploaded.append(f"{name}/{MANIFEST}")
             store.put_bytes(f"{name}/{MANIFEST}", data)  # last: now the copy exists

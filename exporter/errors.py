@@ -27,6 +27,8 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
     │   ├── ArchiveNotFound                8  no archive at the configured path
     │   ├── WrongArchive                  17  not the archive this config was set up with
     │   │                                     (swapped: another id or key fingerprint)
+    │   ├── ArchiveRolledBack             23  older than this computer last saw it (fewer
+    │   │                                     runs or audit entries, a lower key generation)
     │   └── NotFound                       9  a record, run or file asked for is not archived
     │       └── AmbiguousClient            9  a name matches several clients (``candidates``)
     ├── DiskFull                          10  the disk (or an object store) is full
@@ -69,6 +71,7 @@ __all__ = [
     "ArchiveLocked",
     "ArchiveNotFound",
     "ArchiveProblem",
+    "ArchiveRolledBack",
     "AuthError",
     "BulkFailed",
     "ConfigError",
@@ -179,6 +182,12 @@ class ArchiveProblem(ExporterError):
 class WrongArchive(ArchiveProblem):
     """The archive at the configured path is not the one ``init`` recorded in the config (its
     id or key fingerprint differ): someone may have swapped it."""
+
+
+class ArchiveRolledBack(ArchiveProblem):
+    """The archive is older than this computer last saw it (the high-water mark beside the
+    config: exporter.archive.highwater): an older copy was put back, or runs were removed.
+    ``exporter verify --accept-rollback`` accepts an intended restore."""
 
 
 class ArchiveNotFound(ArchiveProblem):
@@ -321,6 +330,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (UnsupportedFormat, 7),
     (ArchiveNotFound, 8),
     (WrongArchive, 17),
+    (ArchiveRolledBack, 23),
     (NotFound, 9),
     (DiskFull, 10),
     (NotWritable, 16),
