@@ -7,6 +7,8 @@ leaves a new file to its owner only: mode 0600 on POSIX, a protected owner-only 
 :func:`create_private` and :func:`private_folder` create files (0600, ``O_EXCL``, never through
 a symlink) and folders (0700) that are private from their first byte: copies, fetched archives
 and logs are made with them, so no other account of the computer reads them, not even briefly.
+:func:`scratch_file` puts bytes in a file for a library that only reads paths (the HubSpot
+SDK's upload): in the user's own cache folder, never the shared temporary folder.
 """
 
 from __future__ import annotations
@@ -14,14 +16,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import stat
 import sys
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+import platformdirs
+
 from exporter.acl import AclReader, PosixAcl
 
-__all__ = ["create_private", "make_private", "private_folder", "read_private", "reader"]
+__all__ = ["create_private", "make_private", "private_folder", "read_private", "reader",
+           "scratch_file", "scratch_root"]
 
 log = logging.getLogger("exporter.private_files")
 
@@ -115,3 +123,27 @@ def private_folder(path: Path, *, exist_ok: bool = False) -> Path:
     if not missing and not exist_ok:
         raise FileExistsError(path)
     return path
+
+
+def scratch_root() -> Path:
+    """Where :func:`scratch_file` works: ``scratch`` in the user's cache folder for exporter
+    (``~/.cache/exporter``, ``%LOCALAPPDATA%\\exporter\\Cache``), 0700."""
+    return platformdirs.user_cache_path("exporter", appauthor=False) / "scratch"
+
+
+@contextlib.contextmanager
+def scratch_file(name: str, chunks: Iterable[bytes]) -> Iterator[Path]:
+    """``chunks`` written to a file called ``name`` (a plain file name) for the length of the
+    ``with``: 0600, in a folder of its own (0700) under :func:`scratch_root`, removed after,
+    whatever happens. Plaintext never goes to the shared temporary folder."""
+    root = private_folder(scratch_root(), exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=root))  # 0700
+    try:
+        _restrict(folder)
+        path = folder / (Path(name).name or "file")
+        with create_private(path) as fh:
+            for chunk in chunks:
+                fh.write(chunk)
+        yield path
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -18,8 +18,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from exporter import winfs
 from exporter.errors import ConfigError
 from exporter.filenames import safe_file_name as _safe
 from exporter.keys import write_private_file
+from exporter.private_files import make_private, private_folder
 from exporter.settings import Setting
 from exporter.writer import BATCH_SIZE, AnyFields, ObjectInfo, WriteItem, Writer, WriteResult
 
@@ -61,6 +64,25 @@ def _uncell(text: str | None) -> str | None:
     if text and text.startswith("'") and FORMULA.match(text[1:]) and not NUMBER.match(text[1:]):
         return text[1:]
     return text
+
+
+def _write_file(dest: Path, chunks: Iterable[bytes]) -> None:
+    """A restored attachment (health data): written to a new, randomly named ``.part`` file
+    beside ``dest`` (mkstemp: O_EXCL, 0600, never through a symlink someone planted, an
+    owner-only DACL on Windows), then renamed over ``dest`` (which replaces a link there
+    rather than writing through it)."""
+    private_folder(dest.parent, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            make_private(tmp)
+            for chunk in chunks:
+                fh.write(chunk)
+        winfs.replace(tmp, dest)  # the CSV may be open in Excel a moment
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class CsvWriter(Writer):
@@ -105,7 +127,7 @@ class CsvWriter(Writer):
         writer = csv.DictWriter(buf, columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows.values())
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder, exist_ok=True)
         # UTF-8 with a BOM: Excel then reads accents right (without one it assumes the
         # machine's code page); import tools for HubSpot and Salesforce accept it.
         write_private_file(self._path(obj), buf.getvalue().encode("utf-8-sig"))
@@ -122,13 +144,7 @@ class CsvWriter(Writer):
             name = _safe(f"{_safe(item.key)}-{_safe(item.file.name)}")
             rel = Path("files") / _safe(obj, 60) / name
             dest = self.folder / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(dest.name + ".part")
-            with tmp.open("wb") as fh:
-                for chunk in item.file.open():
-                    fh.write(chunk)
-            tmp.chmod(0o600)
-            winfs.replace(tmp, dest)  # the CSV may be open in Excel a moment
+            _write_file(dest, item.file.open())
             values["file"] = rel.as_posix()
         for name in values:
             if name not in columns:
