@@ -19,13 +19,13 @@ import csv
 import io
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from exporter import winfs
+from exporter.csvcells import formula_safe, unquote_formula
 from exporter.errors import ConfigError
 from exporter.filenames import safe_file_name as _safe
 from exporter.keys import write_private_file
@@ -38,11 +38,6 @@ __all__ = ["CsvWriter"]
 
 
 
-#: A cell a spreadsheet would run as a formula (CSV injection): shown as text, with a quote.
-FORMULA = re.compile(r"^[=+\-@\t\r]")
-NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
-
-
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -52,18 +47,12 @@ def _cell(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     else:
         text = str(value)
-    # Excel and Sheets run "=...", "+...", "-...", "@..." as formulas: such a cell gets a
-    # leading quote (shown as text, as OWASP advises); a plain number such as -5 does not.
-    if FORMULA.match(text) and not NUMBER.match(text):
-        return "'" + text
-    return text
+    return formula_safe(text)  # Excel and Sheets run "=...": shown as text (csvcells)
 
 
 def _uncell(text: str | None) -> str | None:
     """A cell's value as restored (the leading quote of a formula-safe cell taken off)."""
-    if text and text.startswith("'") and FORMULA.match(text[1:]) and not NUMBER.match(text[1:]):
-        return text[1:]
-    return text
+    return unquote_formula(text)
 
 
 def _write_file(dest: Path, chunks: Iterable[bytes]) -> None:
