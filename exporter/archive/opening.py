@@ -326,8 +326,7 @@ class Archive(Runs, Records, Files, IdMap):
         """Raise the mark to where the archive is now (``force``: set it there, after an
         accepted rollback)."""
         if self._highwater is not None:
-            current = mark_of(self.conn, self.archive_id,
-                                        stored_generation(self.conn))
+            current = mark_of(self.conn, self.archive_id, stored_generation(self.conn))
             record_mark(self._highwater, self._highwater_key(), current, force=force)
 
     def accept_rollback(self) -> tuple[int | None, int]:
@@ -374,7 +373,8 @@ class Archive(Runs, Records, Files, IdMap):
 
     def rekey(self, master: MasterKey, slots: KeySlots) -> None:
         """Re-encrypt the archive under a new master key with new key slots (archive/rekey.py);
-        the high-water mark is signed again with the new key."""
+        the high-water mark is set to the new key generation (and, for an archive made
+        before pinning, whose mark is signed with a master-key subkey, signed again)."""
         rekey(self, master, slots)
         self.record_highwater(force=True)
 
