@@ -48,7 +48,9 @@ class DailyFileHandler(logging.FileHandler):
     def _open(self) -> io.TextIOWrapper:
         """Today's file, appended to, owner-only from its creation."""
         created = not os.path.exists(self.baseFilename)
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        # O_BINARY: the text layer writes the line endings; Windows' CRT must not add more.
+        flags = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+                 | getattr(os, "O_BINARY", 0))
         fd = os.open(self.baseFilename, flags, 0o600)
         try:
             if sys.platform == "win32":
