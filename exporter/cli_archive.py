@@ -282,9 +282,12 @@ def _print_last_copies(last: dict[str, dict[str, Any]], config: Config) -> None:
 
 
 @click.command()
+@click.option("--accept-rollback", is_flag=True,
+              help="You restored an older copy on purpose: check it, then accept it as the "
+              "newest (exit 23 refused it as older than this computer last saw). Audited.")
 @pass_state
 @handle_errors
-def verify(state: State) -> None:
+def verify(state: State, accept_rollback: bool) -> None:
     """Check the whole archive: encryption, structure, every record and file.
 
     Exits 0 when all is sound, 6 when something is damaged (and says what).
@@ -292,14 +295,24 @@ def verify(state: State) -> None:
     \b
     Example:
       exporter verify
+      exporter verify --accept-rollback
     """
-    with state.open() as archive:
+    with state.open(write=accept_rollback, accept_rollback=True) as archive:
         problems = archive.verify(progress=lambda msg: err.print(f"… {msg}"))
+        rolled_back = archive.rollback_problem
+        if accept_rollback and not problems:
+            was, now = archive.accept_rollback()
+            out.print(f"Accepted this archive as the newest: it ends at run {now}"
+                      + (f" (this computer had seen run {was})." if was is not None else "."))
         try:
             archive.audit("verify", {"problems": len(problems)})
         except errors.ExporterError:
             if not problems:
                 raise  # a sound archive must take the audit entry; a damaged one may refuse
+    if rolled_back and not accept_rollback:
+        if not problems:
+            raise errors.ArchiveRolledBack(rolled_back)
+        problems.append(rolled_back)
     if problems:
         err.print(f"[bold red]The archive is damaged:[/] {len(problems)} problem(s) found. "
                   "Restore it from your second copy.", markup=True)

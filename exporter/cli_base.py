@@ -141,11 +141,12 @@ class State:
     def _can_ask_passphrase() -> bool:
         return bool(os.environ.get("EXPORTER_PASSPHRASE")) or sys.stdin.isatty()
 
-    def open(self, write: bool = False) -> Archive:
+    def open(self, write: bool = False, accept_rollback: bool = False) -> Archive:
         from exporter.archive import Archive
 
         return Archive.open(self.config.archive, self.credential(), write=write,
-                            pin=self.config.pin)
+                            pin=self.config.pin, accept_rollback=accept_rollback,
+                            highwater_path=self.config.highwater_path)
 
 
 def handle_errors(fn: F) -> F:
@@ -156,9 +157,14 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except errors.ExporterError as exc:
-            # The vendor's or library's own error, when there is one, goes to the log only.
-            log.warning("%s: %s", type(exc).__name__, exc,
-                        exc_info=exc if exc.__cause__ is not None else None)
+            # The vendor's or library's own error, when there is one, goes to the log only;
+            # a message that names clients goes to the screen only.
+            if exc.personal:
+                log.warning("%s (its message names clients: shown on screen only)",
+                            type(exc).__name__)
+            else:
+                log.warning("%s: %s", type(exc).__name__, exc,
+                            exc_info=exc if exc.__cause__ is not None else None)
             err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True)
             raise SystemExit(exit_code_for(exc)) from None
         except KeyboardInterrupt:

@@ -5,6 +5,7 @@ use (``ConsoleEvents``: the nightly job's events as plain lines)."""
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -172,6 +173,29 @@ def _fetch_source(state: State, to: str) -> tuple[Any, str]:
     return open_destination(target), target.where
 
 
+def _fetch_credential(state: State) -> Any:
+    """What checks a fetched copy's signed manifest: --key-file, --recovery or
+    EXPORTER_PASSPHRASE, else the config's key file if there is one; None: no check (the
+    office PC, its config and key file may be gone)."""
+    from exporter.keys import KeyFile, Passphrase
+
+    if state.key_file is not None or state.recovery:
+        return state.credential()
+    if os.environ.get("EXPORTER_PASSPHRASE"):
+        return Passphrase.of(os.environ["EXPORTER_PASSPHRASE"])
+    try:
+        key_file = state.config.key_file
+    except errors.ConfigError:
+        return None
+    return KeyFile(key_file) if key_file is not None and key_file.exists() else None
+
+
+_SIGNED = {True: "; its signed manifest checked out with your key",
+           False: " (its manifest is not signed: a copy made by an older exporter)",
+           None: " (give --key-file, --recovery or EXPORTER_PASSPHRASE to also check its "
+                 "signed manifest)"}
+
+
 def _fetch(state: State, name: str, to: str | None, into: Path | None) -> None:
     from exporter.copies import check_destination, fetch_copy
 
@@ -182,11 +206,13 @@ def _fetch(state: State, name: str, to: str | None, into: Path | None) -> None:
     source, where = _fetch_source(state, to)
     check_destination(source)
     with _copy_bar(f"fetching {name}") as progress:
-        result = fetch_copy(source, name, into, progress=progress)
+        result = fetch_copy(source, name, into, progress=progress,
+                            credential=_fetch_credential(state))
     log.info("fetched copy %s from %s into %s", result.copy.name, where, result.folder)
     out.print(f"Fetched the copy {result.copy.name} (made "
               f"{local_time(result.copy.created_at)}, {_size(result.size)}) from "
-              f"{where} into {result.folder}; every file matches its manifest.")
+              f"{where} into {result.folder}; every file matches its manifest"
+              f"{_SIGNED[result.signed]}.")
     out.print(f"Next: point [archive] path at {result.archive} and unlock it with your "
               "passphrase, key file or recovery key (then run 'exporter verify').")
 

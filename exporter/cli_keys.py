@@ -286,7 +286,8 @@ def keys_rotate(state: State, keep: tuple[Path, ...], recovery_sheet: Path | Non
 
     credential = state.credential()
     with Archive.open(state.config.archive, credential, write=True,
-                      pin=state.config.pin) as archive:
+                      pin=state.config.pin,
+                      highwater_path=state.config.highwater_path) as archive:
         old = archive.slots
         key_files = _kept_key_files(state, old, credential, keep)
         if isinstance(credential, RecoveryKey):

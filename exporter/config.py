@@ -234,6 +234,12 @@ class Config:
     set_aside: list[tuple[str, str]] = field(default_factory=list)
 
     @property
+    def highwater_path(self) -> Path:
+        """The archive's high-water mark (exporter.archive.highwater), beside this file: in
+        the user's private config folder, not beside the archive."""
+        return self.path.with_name(self.path.name + ".highwater.json")
+
+    @property
     def sources(self) -> dict[str, Any]:
         value = self.raw.get("sources", {})
         return value if isinstance(value, dict) else {}

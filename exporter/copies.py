@@ -68,6 +68,8 @@ from exporter.copies_base import (
     _parse_manifest,
     _read_transaction,
     _stamp,
+    check_manifest_mac,
+    sign_manifest,
 )
 from exporter.copies_files import (
     _drop_cache,
@@ -85,6 +87,7 @@ from exporter.copies_store import (
 )
 from exporter.errors import ArchiveDamaged, NotFound
 from exporter.keys import Credential, KeySlots, slots_path_for
+from exporter.private_files import create_private, private_folder
 
 __all__ = [
     "MANIFEST",
@@ -169,7 +172,7 @@ def _remove_quietly(folder: Path) -> None:
 def _write_manifest(folder: Path, manifest: dict[str, Any], dest: Path) -> None:
     data = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     try:
-        with open(folder / MANIFEST, "xb") as fh:
+        with create_private(folder / MANIFEST) as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -270,7 +273,7 @@ def make_copy(archive: Archive, credential: Credential, dest: Destination, *, ke
     now = dt.datetime.now(dt.UTC)
     partial = dest / f"{PARTIAL_PREFIX}{archive.archive_id}-{_stamp(now)}-{os.getpid()}"
     try:
-        partial.mkdir()
+        private_folder(partial)  # 0700: a copy holds the archive, readable by its owner only
         winfs.hide(partial)
     except OSError as exc:
         raise _write_error(exc, dest) from exc
@@ -287,6 +290,7 @@ def make_copy(archive: Archive, credential: Credential, dest: Destination, *, ke
             "audit_head": audit_head(archive.conn),  # the log's head, kept off the PC too
             "created_at": now.isoformat(), "exporter_version": __version__,
         }
+        manifest = sign_manifest(manifest, archive.master)
         _write_manifest(partial, manifest, dest)
         try:
             _fsync_dir(partial)
@@ -394,6 +398,9 @@ class FetchResult:
     folder: Path  # where the files now are
     archive: Path  # the archive file in it
     size: int
+    #: The manifest's signature: True checked, False absent (an older exporter's copy), None
+    #: not checked (no credential given).
+    signed: bool | None = None
 
 
 def _label(source: Destination) -> str:
@@ -419,13 +426,73 @@ def _pick_copy(source: Destination, name: str) -> CopyInfo:
                    "--list --to ...' lists them, or use latest.")
 
 
+def _check_signature(manifest: dict[str, Any], folder: Path, db_name: str,
+                     credential: Credential, name: str) -> bool:
+    """Unlock the fetched ``.keys`` file with ``credential`` and check the manifest's MAC
+    with the master key (exporter.copies_base.check_manifest_mac)."""
+    slots = KeySlots.load(slots_path_for(folder / db_name))
+    master, _slot = slots.unlock(credential)
+    if slots.archive_id != manifest.get("archive_id"):
+        raise ArchiveDamaged(f"The manifest of the copy {name} names another archive than "
+                             "its .keys file; nothing was kept. Fetch another copy.")
+    return check_manifest_mac(manifest, master, name)
+
+
+def _fetch_files(source: Destination, info: CopyInfo, manifest: dict[str, Any],
+                 into: Path, progress: Progress | None,
+                 credential: Credential | None) -> tuple[int, bool | None]:
+    """Bring each file into a private hidden folder in ``into``, check it against the
+    manifest (and the manifest's signature, given a credential), then move them into
+    ``into`` (the archive last); bytes fetched, and whether the manifest was signed."""
+    entries = [f for f in manifest["files"] if isinstance(f, dict)]
+    names = [str(f.get("name", "")) for f in entries]
+    staging = into / f".fetching-{os.getpid()}"
+    total = sum(int(f.get("size", 0)) for f in entries)
+    done = 0
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        private_folder(staging)  # 0700, and every file in it 0600: ciphertext, still private
+        for entry, fname in zip(entries, names, strict=True):
+            tmp = staging / fname
+
+            def step(d: int, t: int, before: int = done) -> None:
+                if progress is not None:
+                    progress(before + d, total)
+
+            if not isinstance(source, Path):
+                with _store_errors():
+                    size, digest = source.download(f"{info.name}/{fname}", tmp,
+                                                   step if progress else None)
+            else:
+                size, digest = _stream_copy(Path(info.path) / fname, tmp, into, 0, total,
+                                            step if progress else None)
+            done += size
+            if size != entry.get("size") or digest != entry.get("sha256"):
+                raise ArchiveDamaged(
+                    f"{fname} of the copy {info.name} does not match its manifest: that copy "
+                    "is damaged. Nothing was kept; fetch another copy ('exporter copy --list "
+                    "--check' shows which are good).")
+        signed = None if credential is None else _check_signature(
+            manifest, staging, str(manifest["archive_file"]), credential, info.name)
+        for fname in reversed(names):  # the archive last
+            winfs.replace(staging / fname, into / fname)
+    except OSError as exc:
+        raise _write_error(exc, into) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return done, signed
+
+
 def fetch_copy(source: Destination, name: str, into: Path, *,
-               progress: Progress | None = None) -> FetchResult:
+               progress: Progress | None = None,
+               credential: Credential | None = None) -> FetchResult:
     """Bring the copy ``name`` (or ``"latest"``) from ``source`` into the folder ``into``,
     each file checked against the manifest. Needs no archive and no key: what comes back is
     ciphertext, unlocked later with the passphrase, key file or recovery key. Refuses to
     overwrite an archive already in ``into``; writes nothing anywhere else (no audit entry:
-    there is no archive yet)."""
+    there is no archive yet). The files come back owner-only (0600; ``into``, when this
+    creates it, 0700). With ``credential`` the fetched ``.keys`` file is unlocked and the
+    manifest's signature checked: an altered manifest is refused (ArchiveDamaged)."""
     info = _pick_copy(source, name)
     if not isinstance(source, Path):
         with _store_errors():
@@ -435,13 +502,13 @@ def fetch_copy(source: Destination, name: str, into: Path, *,
     entries = [f for f in (manifest or {}).get("files", []) if isinstance(f, dict)]
     names = [str(f.get("name", "")) for f in entries]
     db_name = str((manifest or {}).get("archive_file", ""))
-    if not entries or not db_name or any(not n or Path(n).name != n or n.startswith(".")
-                                         for n in [*names, db_name]):
+    odd = any(not n or Path(n).name != n or n.startswith(".") for n in [*names, db_name])
+    if manifest is None or not entries or not db_name or odd:
         raise ArchiveDamaged(f"The manifest of the copy {info.path} is damaged; fetch another "
                              "copy.")
     into = Path(into)
     try:
-        into.mkdir(parents=True, exist_ok=True)
+        private_folder(into, exist_ok=True)
         there = [n for n in [*names, f"{db_name}-wal", f"{db_name}-shm"]
                  if (into / n).exists()]
     except OSError as exc:
@@ -450,40 +517,5 @@ def fetch_copy(source: Destination, name: str, into: Path, *,
         raise CopyDestinationProblem(
             f"There is already an archive in {into} ({there[0]}); nothing was overwritten. "
             "Fetch into an empty folder.")
-    total = sum(int(f.get("size", 0)) for f in entries)
-    temps: list[Path] = []
-    done = 0
-    try:
-        for entry, fname in zip(entries, names, strict=True):
-            tmp = into / f".{fname}.fetching"
-            temps.append(tmp)
-            tmp.unlink(missing_ok=True)
-
-            def step(d: int, t: int, before: int = done) -> None:
-                if progress is not None:
-                    progress(before + d, total)
-
-            try:
-                if not isinstance(source, Path):
-                    with _store_errors():
-                        size, digest = source.download(f"{info.name}/{fname}", tmp,
-                                                       step if progress else None)
-                else:
-                    size, digest = _stream_copy(Path(info.path) / fname, tmp, into, 0, total,
-                                                step if progress else None)
-            except OSError as exc:
-                raise _write_error(exc, into) from exc
-            done += size
-            if size != entry.get("size") or digest != entry.get("sha256"):
-                raise ArchiveDamaged(
-                    f"{fname} of the copy {info.name} does not match its manifest: that copy "
-                    "is damaged. Nothing was kept; fetch another copy ('exporter copy --list "
-                    "--check' shows which are good).")
-        for tmp, fname in reversed(list(zip(temps, names, strict=True))):  # the archive last
-            winfs.replace(tmp, into / fname)
-    except BaseException:
-        for tmp in temps:
-            tmp.unlink(missing_ok=True)
-            tmp.with_name(tmp.name + ".part").unlink(missing_ok=True)
-        raise
-    return FetchResult(info, into, into / db_name, done)
+    done, signed = _fetch_files(source, info, manifest, into, progress, credential)
+    return FetchResult(info, into, into / db_name, done, signed)

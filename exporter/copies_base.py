@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
+import hmac
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +23,9 @@ from typing import Any
 
 from exporter.archive import Archive, translate_db_error
 from exporter.archive.database import DB_ERRORS, connect
-from exporter.errors import CopyDestinationProblem
+from exporter.errors import ArchiveDamaged, CopyDestinationProblem
+from exporter.keys import MasterKey
+from exporter.private_files import create_private
 
 __all__ = [
     "MANIFEST",
@@ -32,6 +36,8 @@ __all__ = [
     "CopyInfo",
     "CopyResult",
     "Progress",
+    "check_manifest_mac",
+    "sign_manifest",
 ]
 
 MANIFEST = "MANIFEST.json"
@@ -84,6 +90,35 @@ def _newest_run(archive: Archive) -> dict[str, Any] | None:
     r = runs[0]
     return {"id": r.id, "kind": r.kind, "started_at": r.started_at,
             "finished_at": r.finished_at, "status": r.status}
+
+
+def _manifest_mac(manifest: dict[str, Any], master: MasterKey) -> str:
+    key = master.derive("copy manifest mac", str(manifest.get("archive_id", "")).encode())
+    body = {k: v for k, v in manifest.items() if k != "mac"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def sign_manifest(manifest: dict[str, Any], master: MasterKey) -> dict[str, Any]:
+    """The manifest with its ``mac``: HMAC-SHA256 under a key derived from the master key
+    (HKDF, label "exporter copy manifest mac v1", the archive id as salt), over the canonical
+    JSON of everything else. Whoever holds the copy disk but no key cannot change what it
+    says (which run is newest, the audit head, when it was made) without it showing."""
+    return {**manifest, "mac": _manifest_mac(manifest, master)}
+
+
+def check_manifest_mac(manifest: dict[str, Any], master: MasterKey, name: str) -> bool:
+    """True when the manifest's MAC checks out, False when it has none (made by an exporter
+    before manifests were signed); ArchiveDamaged when it was altered."""
+    mac = manifest.get("mac")
+    if mac is None:
+        return False
+    if not isinstance(mac, str) or not hmac.compare_digest(_manifest_mac(manifest, master),
+                                                           mac):
+        raise ArchiveDamaged(f"The manifest of the copy {name} was altered (its signature "
+                             "does not match); nothing was kept. Fetch another copy, and tell "
+                             "whoever looks after the copies.")
+    return True
 
 
 def _parse_manifest(raw: bytes) -> dict[str, Any] | None:
@@ -142,6 +177,9 @@ def _backup_snapshot(archive: Archive, dst: Path, progress: Progress | None = No
     # The archive's own salt too (a raw key of 64 hex digits then 32 of salt): the copy is
     # then the same SQLCipher database, whose .keys file names that salt (db_salt).
     salt = str(archive.conn.execute("PRAGMA cipher_salt").fetchone()[0])
+    # Created empty and owner-only first: SQLite would create it 0644, and gives its -wal
+    # the main file's permissions.
+    create_private(dst).close()
     target = connect(dst, archive.master.sqlcipher_key(archive.archive_id) + salt)
     try:
         page_size = int(archive.conn.execute("PRAGMA page_size").fetchone()[0])

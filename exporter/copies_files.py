@@ -22,6 +22,7 @@ from exporter.copies_base import (
 )
 from exporter.dbfile import DatabaseFileReader
 from exporter.errors import DiskFull, ExporterError
+from exporter.private_files import create_private
 
 CHUNK = 1 << 20
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
@@ -76,7 +77,7 @@ def _stream_copy(src: Path, dst: Path, dest: Path, done: int, total: int,
                             "no copy was made.") from exc
     with reader:
         try:
-            writer = open(dst, "xb")  # noqa: SIM115
+            writer = create_private(dst)  # 0600 from the first byte
         except OSError as exc:
             raise _write_error(exc, dest) from exc
         with writer:

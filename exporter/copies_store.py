@@ -56,6 +56,7 @@ from exporter.copies_base import (
     _parse_manifest,
     _read_transaction,
     _stamp,
+    sign_manifest,
 )
 from exporter.errors import (
     ArchiveDamaged,
@@ -65,6 +66,7 @@ from exporter.errors import (
     ObjectStoreError,
 )
 from exporter.keys import slots_path_for
+from exporter.private_files import private_folder
 
 __all__ = ["open_store"]
 
@@ -183,7 +185,7 @@ def _snapshot_folder(archive: Archive) -> Iterator[Path]:
         shutil.rmtree(stale, ignore_errors=True)  # the write lock is ours: none is in use
     folder = archive.path.parent / f"{SNAPSHOT_PREFIX}{archive.archive_id}-{os.getpid()}"
     try:
-        folder.mkdir()
+        private_folder(folder)
         winfs.hide(folder)
     except OSError as exc:
         raise ExporterError(f"No snapshot of the archive could be made beside it in "
@@ -252,6 +254,7 @@ def _make_store_copy(archive: Archive, store: ObjectStore, *, keep: int,
                 "audit_head": audit_head(archive.conn),  # the log's head, kept off the PC
                 "created_at": now.isoformat(), "exporter_version": __version__,
             }
+            manifest = sign_manifest(manifest, archive.master)
             data = (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
             uploaded.append(f"{name}/{MANIFEST}")
             store.put_bytes(f"{name}/{MANIFEST}", data)  # last: now the copy exists

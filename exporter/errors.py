@@ -27,8 +27,12 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
     │   ├── ArchiveNotFound                8  no archive at the configured path
     │   ├── WrongArchive                  17  not the archive this config was set up with
     │   │                                     (swapped: another id or key fingerprint)
+    │   ├── ArchiveRolledBack             23  older than this computer last saw it (fewer
+    │   │                                     runs or audit entries, a lower key generation)
     │   └── NotFound                       9  a record, run or file asked for is not archived
-    │       └── AmbiguousClient            9  a name matches several clients (``candidates``)
+    │       ├── NoSuchClient               9  no client is called that (nearest names: personal)
+    │       └── AmbiguousClient            9  a name matches several clients (``candidates``;
+    │                                         personal)
     ├── DiskFull                          10  the disk (or an object store) is full
     ├── NotWritable                       16  a file, folder or the output cannot be written
     │                                         (read-only disk or media, no permission, a
@@ -57,6 +61,9 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
         └── QueryTimeout                      the vendor gave up on a query as too long
 
 Anything else (a bug) exits 1 with the traceback in the log, never on the screen.
+
+An error marked ``personal`` names clients (health data): its message goes to the screen
+only; the log file gets its kind (exporter/logs.py).
 """
 
 from __future__ import annotations
@@ -71,6 +78,7 @@ __all__ = [
     "ArchiveLocked",
     "ArchiveNotFound",
     "ArchiveProblem",
+    "ArchiveRolledBack",
     "AuthError",
     "BulkFailed",
     "ConfigError",
@@ -88,6 +96,7 @@ __all__ = [
     "MappingError",
     "NoPdfEngine",
     "NoScheduler",
+    "NoSuchClient",
     "NotFound",
     "NotWritable",
     "NotifyError",
@@ -112,6 +121,10 @@ __all__ = [
 
 class ExporterError(Exception):
     """Base class: a foreseeable problem with a plain-language message."""
+
+    #: The message names clients (a name typed, the nearest names, the matches): shown on
+    #: screen, never written to the log file.
+    personal: bool = False
 
 
 # -- configuration -----------------------------------------------------------------------
@@ -184,6 +197,12 @@ class WrongArchive(ArchiveProblem):
     id or key fingerprint differ): someone may have swapped it."""
 
 
+class ArchiveRolledBack(ArchiveProblem):
+    """The archive is older than this computer last saw it (the high-water mark beside the
+    config: exporter.archive.highwater): an older copy was put back, or runs were removed.
+    ``exporter verify --accept-rollback`` accepts an intended restore."""
+
+
 class ArchiveNotFound(ArchiveProblem):
     """There is no archive at the path given."""
 
@@ -209,8 +228,16 @@ class NotFound(ArchiveProblem):
     """The record, run or file asked for is not in the archive."""
 
 
+class NoSuchClient(NotFound):
+    """No client has the name or number given; the message names the nearest ones."""
+
+    personal = True
+
+
 class AmbiguousClient(NotFound):
     """The name or id given matches more than one client; ``candidates`` lists them."""
+
+    personal = True
 
     def __init__(self, message: str, candidates: list[Any]) -> None:
         super().__init__(message)
@@ -329,6 +356,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (UnsupportedFormat, 7),
     (ArchiveNotFound, 8),
     (WrongArchive, 17),
+    (ArchiveRolledBack, 23),
     (NotFound, 9),
     (DiskFull, 10),
     (NotWritable, 16),

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from exporter import winfs
 from exporter.archive import Archive
+from exporter.csvcells import formula_safe
 from exporter.errors import NotFound, NotWritable
 from exporter.filenames import safe_file_name
 from exporter.private_files import make_private
@@ -85,10 +86,10 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return formula_safe(json.dumps(value, ensure_ascii=False, sort_keys=True))
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return formula_safe(str(value))  # "=HYPERLINK(...)" is shown in Excel, never run
 
 
 #: How a deletion was found, as ``export --include-deleted`` writes it.
@@ -141,7 +142,7 @@ def _csv(archive: Archive, source: str, stream: str, target: Path, run: int | No
         columns.update(dict.fromkeys(data or {}))
     with _private_text(target, staged) as fh:
         writer = csv.writer(fh)
-        writer.writerow(["_id", *extra, *columns])
+        writer.writerow(["_id", *extra, *(formula_safe(c) for c in columns)])
         for rid, data in archive.records(source, stream, as_of=run,
                                          include_deleted=include_deleted):
             row = data or {}
@@ -149,7 +150,7 @@ def _csv(archive: Archive, source: str, stream: str, target: Path, run: int | No
             marks = ([_cell(rid in gone), _cell(how.get("deleted_at")),
                       _cell(how.get("deleted_run")), _cell(how.get("deleted_by"))]
                      if include_deleted else [])
-            writer.writerow([rid, *marks, *(_cell(row.get(c)) for c in columns)])
+            writer.writerow([_cell(rid), *marks, *(_cell(row.get(c)) for c in columns)])
             count += 1
     return count
 

@@ -7,15 +7,26 @@ each process appends whole lines to the day's file and moves to the next day's f
 and files older than :data:`KEEP_DAYS` are deleted when a process starts (a file still open
 elsewhere is left for the next one). Nothing secret is ever logged: secrets are
 :class:`Secret` objects whose repr is redacted, and messages name files and counts, never
-values.
+values. No health data either: an error whose message names clients
+(:attr:`exporter.errors.ExporterError.personal`: print's "did you mean" and its list of
+matching clients) is shown on screen and logged by its kind only.
+
+The files are the user's alone: the folder is created 0700 and each day's file 0600 (an
+owner-only DACL on Windows), never through a symlink; a file an older exporter left 0644 is
+narrowed when it is next opened.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
+import os
 import re
+import sys
 from pathlib import Path
+
+from exporter.private_files import make_private, private_folder
 
 __all__ = ["KEEP_DAYS", "DailyFileHandler", "log_file", "setup_logging"]
 
@@ -33,6 +44,26 @@ class DailyFileHandler(logging.FileHandler):
         self.folder = Path(folder)
         super().__init__(self.path_for(dt.date.today()), mode="a", encoding="utf-8",
                          delay=True)
+
+    def _open(self) -> io.TextIOWrapper:
+        """Today's file, appended to, owner-only from its creation."""
+        created = not os.path.exists(self.baseFilename)
+        # O_BINARY: the text layer writes the line endings; Windows' CRT must not add more.
+        flags = (os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+                 | getattr(os, "O_BINARY", 0))
+        fd = os.open(self.baseFilename, flags, 0o600)
+        try:
+            if sys.platform == "win32":
+                if created:
+                    make_private(Path(self.baseFilename))
+            elif os.fstat(fd).st_mode & 0o077:
+                os.fchmod(fd, 0o600)  # left readable by an older exporter
+            stream: io.TextIOWrapper = os.fdopen(fd, "a", encoding=self.encoding,
+                                                 errors=self.errors)
+            return stream
+        except BaseException:
+            os.close(fd)
+            raise
 
     def path_for(self, day: dt.date) -> Path:
         return self.folder / f"exporter-{day.isoformat()}.log"
@@ -66,7 +97,7 @@ def _remove_old(folder: Path, today: dt.date) -> None:
 def setup_logging(log_dir: Path) -> Path:
     """Send exporter's log records to today's file in ``log_dir``; returns its path."""
     global _configured
-    log_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(log_dir, exist_ok=True)
     handler = DailyFileHandler(log_dir)
     path = Path(handler.baseFilename)
     if _configured == path:

@@ -330,7 +330,8 @@ def run_copies(config: Config, unlock: Callable[[], Credential], targets: list[C
             problems.append(alerts.Problem(f"the copy to {copy_label(target)}", str(exc)))
     if reachable:
         credential = unlock()
-        with Archive.open(config.archive, credential, write=True, pin=config.pin) as archive:
+        with Archive.open(config.archive, credential, write=True, pin=config.pin,
+                      highwater_path=config.highwater_path) as archive:
             failures += make_copies(archive, credential, reachable, events, opened, problems)
     if problems and config.notify is not None:
         last_good = alerts.NotifyState.for_archive(config.archive).last_good_sync
@@ -395,7 +396,8 @@ def _sync_and_copy(config: Config, unlock: Callable[[], Credential], sources: Se
     problems = [alerts.Problem(what, why) for what, why in config.set_aside]
     for what, why in config.set_aside:
         events.setting_skipped(what, why)
-    with Archive.open(config.archive, credential, write=True, pin=config.pin) as archive:
+    with Archive.open(config.archive, credential, write=True, pin=config.pin,
+                      highwater_path=config.highwater_path) as archive:
         # Checked before the run: if this run fails too, its alert says how old the data is.
         stale = alerts.stale_sources(archive.runs(), list(config.sources),
                                      config.stale_after_hours) if config.notify else []

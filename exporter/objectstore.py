@@ -61,6 +61,7 @@ from s3transfer.subscribers import BaseSubscriber
 from exporter import winfs
 from exporter.dbfile import LOCKED_RANGE, DatabaseFileReader
 from exporter.errors import ConfigError, DiskFull, ExporterError, ObjectStoreError
+from exporter.private_files import make_private
 
 __all__ = ["ObjectInfo", "ObjectStore", "Progress"]
 
@@ -315,6 +316,7 @@ class ObjectStore:
         except (ClientError, BotoCoreError) as exc:
             part.unlink(missing_ok=True)
             self._fail(exc, f"the download of {key}", key)
+        make_private(part)  # s3transfer creates it with the default mode (0644)
         size, sha256 = _sha256_file(part)
         expected = head.get("Metadata", {}).get(SHA256_META)
         if expected and expected != sha256:

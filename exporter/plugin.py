@@ -45,6 +45,7 @@ from exporter.errors import (
     SourceError,
     TransientError,
 )
+from exporter.private_files import scratch_file
 from exporter.record import Record
 from exporter.settings import Setting, did_you_mean
 from exporter.writer import (
@@ -91,6 +92,7 @@ __all__ = [
     "load_plugins",
     "order_streams",
     "plugin_class",
+    "scratch_file",
 ]
 
 Group = Literal["exporter.connectors", "exporter.targets"]

@@ -7,6 +7,10 @@ A secret field in a source's config is a reference:
     password = { file = "secrets/salesforce.txt" }     # a file only its owner can read
 
 A plain string is refused for a secret field, so a token is never pasted into the TOML.
+A keyring backend that keeps secrets in a plain file (keyrings.alt's ``PlaintextKeyring``) or
+nowhere (``keyring.backends.fail``, ``null``) is refused too (:func:`keyring_problem`): the
+secret would sit in a file any program of the user's can read, while the config says
+"OS keyring".
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 from exporter.errors import ConfigError, SecretInConfig
 from exporter.private_files import read_private
 
-__all__ = ["resolve_secrets", "split_settings"]
+__all__ = ["keyring_problem", "resolve_secrets", "split_settings"]
 
 SECRET_FILE_LIMIT = 64 * 1024  # a token or a PEM key; anything larger is a wrong path
 
@@ -37,10 +41,39 @@ def _from_file(base: Path, value: str, source: str, name: str) -> str:
                           "secret alone in it, as plain text.") from None
 
 
+#: Keyring backends that are no keyring: plaintext files, or no storage at all.
+_NOT_A_KEYRING = {"PlaintextKeyring", "keyring.backends.fail.Keyring",
+                  "keyring.backends.null.Keyring"}
+
+
+def _plain(backend: Any) -> bool:
+    cls = type(backend)
+    return cls.__name__ in _NOT_A_KEYRING or \
+        f"{cls.__module__}.{cls.__qualname__}" in _NOT_A_KEYRING
+
+
+def keyring_problem(backend: Any) -> str | None:
+    """Why ``backend`` (keyring.get_keyring()) may not hold exporter's secrets, or None. A
+    chain of backends is refused when any of them is plaintext (reads try each in turn)."""
+    chain = list(getattr(backend, "backends", None) or [backend])
+    bad = [b for b in chain if _plain(b)]
+    if _plain(backend) or bad:
+        which = type(bad[0] if bad else backend)
+        return (f"The keyring on this computer ({which.__module__}.{which.__name__}) keeps "
+                "secrets in a plain file or not at all, so it is not used; use the Windows "
+                "Credential Manager, the macOS Keychain or the Secret Service (GNOME Keyring, "
+                "KWallet), uninstall keyrings.alt, or put the secret in a file only you can "
+                'read: { file = "..." }')
+    return None
+
+
 def _from_keyring(value: str, source: str, name: str) -> str:
     import keyring
     import keyring.errors
 
+    problem = keyring_problem(keyring.get_keyring())
+    if problem is not None:
+        raise ConfigError(f"{problem} (for {source} {name}).")
     service, _, user = value.partition("/")
     try:
         secret = keyring.get_password(service, user or name)

@@ -6,12 +6,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import keyring
 import pytest
 from click.testing import CliRunner, Result
 
 from exporter.archive import Archive
 from exporter.cli import cli
 from exporter.keys import SCRYPT_DEFAULT
+from tests.keyring_backend import MemoryKeyring
+
+# Tests choose their keyring explicitly: entries in memory, never the venv's default (with
+# keyrings.alt installed, a plaintext file in the home folder, which exporter refuses).
+keyring.set_keyring(MemoryKeyring())
 
 # Tests unlock mostly with key files (HKDF, instant); passphrase tests use the real KDFs.
 FAST_SCRYPT = dict(SCRYPT_DEFAULT, n=2**10)

@@ -82,3 +82,28 @@ def test_every_library_the_program_imports_is_a_runtime_dependency() -> None:
             missing[module] = sorted(names)
     assert "pypdf" in imported
     assert missing == {}
+
+
+#: The first release past each package's published advisories (named in pyproject.toml and
+#: docs/design.md, "Dependency floors"); the declared minimum must not allow anything older.
+ADVISORY_FLOORS = {"cryptography": "50.0.0", "requests": "2.33.0", "urllib3": "2.7.0",
+                   "jinja2": "3.1.6", "weasyprint": "70.0"}
+
+
+def test_dependency_minimums_are_past_published_advisories() -> None:
+    import re
+    import tomllib
+    from importlib.metadata import version as installed
+
+    from packaging.version import Version
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    floors = {}
+    for dep in project["dependencies"]:
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)>=([0-9.]+)", dep.replace(" ", ""))
+        if match:
+            floors[match.group(1).lower()] = Version(match.group(2))
+    for name, fixed in ADVISORY_FLOORS.items():
+        assert name in floors, f"{name} has no minimum version"
+        assert floors[name] >= Version(fixed), f"{name}>={floors[name]} allows a vulnerable one"
+        assert Version(installed(name)) >= Version(fixed)

@@ -22,16 +22,15 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import Any, ClassVar
 
 from connectors.hubspot.client import BASE_URL, DAILY_RESERVE, TIMEOUT, WRITING, HubSpotClient
 from connectors.hubspot.wire import STANDARD
 from exporter.errors import AuthError, QuotaExhausted, SourceError
+from exporter.private_files import scratch_file
 from exporter.retry import RETRY, policy_from
 from exporter.settings import Setting
 from exporter.writer import BATCH_SIZE, Link, ObjectInfo, WriteItem, Writer, WriteResult, chunks
@@ -237,12 +236,10 @@ class HubSpotWriter(Writer):
                                           files_api.do_search, path=folder + "/", limit=1)
             if (found or {}).get("results"):
                 return str(found["results"][0]["id"])
-        with tempfile.TemporaryDirectory(prefix="exporter-restore-") as tmp:
-            # The SDK uploads from a path: the file lives in a private folder for the call.
-            path = Path(tmp) / re.sub(r"[/\\]+", "_", item.file.name or "file")
-            with path.open("wb") as fh:
-                for chunk in item.file.open():
-                    fh.write(chunk)
+        # The SDK uploads from a path: the file lives, 0600, in a private folder of the user's
+        # (never the shared temporary folder) for the call.
+        name = re.sub(r"[/\\]+", "_", item.file.name or "file")
+        with scratch_file(name, item.file.open()) as path:
             body = self.client.call_json(
                 "Uploading a file to HubSpot", files_api.upload, file=str(path),
                 folder_path=folder, options=json.dumps({"access": "PRIVATE", "overwrite": False}))

@@ -20,6 +20,7 @@ from exporter.archive.format import (
     reference_schema,
     schema_sql,
 )
+from exporter.archive.highwater import check_mark, mac_key, mark_of, read_mark, record_mark
 from exporter.archive.idmap import IdMap
 from exporter.archive.pin import fingerprint_of, new_pin_secret, refuse_other_archive
 from exporter.archive.records import Records, verify_versions
@@ -36,6 +37,7 @@ from exporter.archive.wal import wal_path_for, wal_problem, writer_active
 from exporter.errors import (
     ArchiveDamaged,
     ArchiveNotFound,
+    ArchiveRolledBack,
     ExporterError,
     KeySlotsDamaged,
     KeysRolledBack,
@@ -53,7 +55,7 @@ from exporter.keys import (
     slots_path_for,
 )
 from exporter.lock import ArchiveLock
-from exporter.private_files import make_private
+from exporter.private_files import make_private, private_folder
 
 __all__ = ["Archive"]
 
@@ -218,7 +220,7 @@ class Archive(Runs, Records, Files, IdMap):
         key_file = Path(key_file) if key_file is not None else None
         master, slots, recovery = _new_slots(path, passphrase, key_file, passphrase_kdf,
                                              recovery)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent, exist_ok=True)
         _build(path, master, slots)
         archive = cls.open(path, KeyFile(key_file) if key_file else None, write=True,
                            _unlocked=(master, slots))
@@ -227,13 +229,17 @@ class Archive(Runs, Records, Files, IdMap):
 
     @classmethod
     def open(cls, path: Path, credential: Credential | None, *, write: bool = False,
-             pin: tuple[str, str | None] | None = None,
+             pin: tuple[str, str | None] | None = None, highwater_path: Path | None = None,
+             accept_rollback: bool = False,
              _unlocked: tuple[MasterKey, KeySlots] | None = None) -> Archive:
         """Unlock and open the archive at ``path``. With ``write=True`` the write lock is
         taken (ArchiveLocked if another process has it) and an older format is upgraded;
         a read-only open of an older format is refused (UnsupportedFormat), writing nothing.
         ``pin`` (the config's [archive] id and fingerprint) refuses any other archive
-        (WrongArchive) before anything is read or written (archive/pin.py)."""
+        (WrongArchive) before anything is read or written (archive/pin.py); so does
+        ``highwater_path`` (beside the config) an archive older than this computer last saw
+        (ArchiveRolledBack, archive/highwater.py), unless ``accept_rollback``: then the
+        sentence is kept in :attr:`rollback_problem` for ``verify`` to report or accept."""
         path = Path(path)
         if not path.exists():
             raise ArchiveNotFound(f"There is no archive at {path}; run 'exporter init' first, "
@@ -266,7 +272,10 @@ class Archive(Runs, Records, Files, IdMap):
             try:
                 refuse_other_archive(path, pin, slots.archive_id, archive.fingerprint)
                 check_generation(path, slots, generation)
-            except (KeysRolledBack, WrongArchive):
+                archive._highwater = highwater_path
+                if highwater_path is not None:
+                    archive._check_highwater(generation, refuse=not accept_rollback)
+            except (KeysRolledBack, WrongArchive, ArchiveRolledBack):
                 archive.close()
                 raise
             problem = _format_problem(version, write)
@@ -290,6 +299,52 @@ class Archive(Runs, Records, Files, IdMap):
     unlocked_slot: str | None = None
     #: Set once open() accepted the archive: one it refuses is closed untouched.
     _opened = False
+    #: The high-water mark beside the config (archive/highwater.py), if opened through one.
+    _highwater: Path | None = None
+
+    #: Why the archive is behind the high-water mark, when opened with accept_rollback.
+    rollback_problem: str | None = None
+
+    def _check_highwater(self, generation: int, *, refuse: bool) -> None:
+        """Refuse an archive behind the mark (or note why, unless ``refuse``); raise the
+        mark when the archive is ahead."""
+        assert self._highwater is not None
+        current = mark_of(self.conn, self.archive_id, generation)
+        try:
+            check_mark(self._highwater, self.conn, self._highwater_key(), current)
+        except ArchiveRolledBack as exc:
+            if refuse:
+                raise
+            self.rollback_problem = str(exc)
+            return
+        record_mark(self._highwater, self._highwater_key(), current)
+
+    def _highwater_key(self) -> bytes:
+        return mac_key(self.conn, self.master, self.archive_id)
+
+    def record_highwater(self, *, force: bool = False) -> None:
+        """Raise the mark to where the archive is now (``force``: set it there, after an
+        accepted rollback)."""
+        if self._highwater is not None:
+            current = mark_of(self.conn, self.archive_id, stored_generation(self.conn))
+            record_mark(self._highwater, self._highwater_key(), current, force=force)
+
+    def accept_rollback(self) -> tuple[int | None, int]:
+        """Accept this archive as it is although it is behind the high-water mark (an
+        intended restore from an older copy): audited, then the mark is set to it. Returns
+        the newest run the mark had (None: no readable mark) and the archive's."""
+        assert self._highwater is not None, "open the archive through the config"
+        try:
+            old = read_mark(self._highwater, self._highwater_key(), self.archive_id)
+        except ArchiveRolledBack:
+            old = None
+        current = mark_of(self.conn, self.archive_id, stored_generation(self.conn))
+        was = old.newest_run if old else None
+        self.audit("accept-rollback", {"mark_newest_run": was, "newest_run": current.newest_run,
+                                       "mark_audit_entries": old.audit_entries if old else None,
+                                       "audit_entries": current.audit_entries})
+        self.record_highwater(force=True)
+        return was, current.newest_run
 
     def close(self) -> None:
         """Close; a writer first records the audit log's head in the key-slot file (a
@@ -298,6 +353,9 @@ class Archive(Runs, Records, Files, IdMap):
             if self.writable and self._opened:
                 with translated(self.path):
                     self.anchor_audit_head()
+            if self._opened and not self.read_only_media:
+                with translated(self.path):
+                    self.record_highwater()
         except (ExporterError, OSError) as exc:
             _log.warning("the audit log's head could not be recorded: %s", exc)
         finally:
@@ -314,8 +372,11 @@ class Archive(Runs, Records, Files, IdMap):
         save_slots(self)
 
     def rekey(self, master: MasterKey, slots: KeySlots) -> None:
-        """Re-encrypt the archive under a new master key with new key slots (archive/rekey.py)."""
+        """Re-encrypt the archive under a new master key with new key slots (archive/rekey.py);
+        the high-water mark is set to the new key generation (and, for an archive made
+        before pinning, whose mark is signed with a master-key subkey, signed again)."""
         rekey(self, master, slots)
+        self.record_highwater(force=True)
 
     def _migrate(self, version: int) -> None:
         """Apply the pending migrations in one transaction (we hold the write lock), each

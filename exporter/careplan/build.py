@@ -25,7 +25,7 @@ from exporter.careplan.definition import (
     get_path,
     suggest,
 )
-from exporter.errors import AmbiguousClient, NotFound
+from exporter.errors import AmbiguousClient, NoSuchClient
 
 __all__ = [
     "AmbiguousClient",
@@ -464,7 +464,8 @@ def binder_clients(view: ArchiveView, definition: Definition) -> list[Client]:
 def find_clients(view: ArchiveView, definition: Definition, query: str) -> Client:
     """The one client a name or id means, tolerant of case and accents.
 
-    Raises NotFound (with the nearest names) or AmbiguousClient (with the candidates)."""
+    Raises NoSuchClient (a NotFound, with the nearest names) or AmbiguousClient (with the
+    candidates)."""
     return pick_client(all_clients(view, definition), definition, query)
 
 
@@ -491,8 +492,8 @@ def pick_client(clients: list[Client], definition: Definition, query: str) -> Cl
             raise AmbiguousClient(f"'{query}' matches {len(unique)} clients: {names}{more}. "
                                   "Give the client number to choose one.", unique)
     hint = suggest(qfold, {fold(c.name) for c in clients})
-    raise NotFound(f"There is no client '{query}' in the archive{hint}; give a name or a client "
-                   "number like C-00001.")
+    raise NoSuchClient(f"There is no client '{query}' in the archive{hint}; give a name or a "
+                       "client number like C-00001.")
 
 
 # -- sections -----------------------------------------------------------------------------------

@@ -18,26 +18,24 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-from collections.abc import Mapping
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from exporter import winfs
+from exporter.csvcells import formula_safe, unquote_formula
 from exporter.errors import ConfigError
 from exporter.filenames import safe_file_name as _safe
 from exporter.keys import write_private_file
+from exporter.private_files import make_private, private_folder
 from exporter.settings import Setting
 from exporter.writer import BATCH_SIZE, AnyFields, ObjectInfo, WriteItem, Writer, WriteResult
 
 __all__ = ["CsvWriter"]
 
 
-
-
-#: A cell a spreadsheet would run as a formula (CSV injection): shown as text, with a quote.
-FORMULA = re.compile(r"^[=+\-@\t\r]")
-NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 def _cell(value: Any) -> str:
@@ -49,18 +47,31 @@ def _cell(value: Any) -> str:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     else:
         text = str(value)
-    # Excel and Sheets run "=...", "+...", "-...", "@..." as formulas: such a cell gets a
-    # leading quote (shown as text, as OWASP advises); a plain number such as -5 does not.
-    if FORMULA.match(text) and not NUMBER.match(text):
-        return "'" + text
-    return text
+    return formula_safe(text)  # Excel and Sheets run "=...": shown as text (csvcells)
 
 
 def _uncell(text: str | None) -> str | None:
     """A cell's value as restored (the leading quote of a formula-safe cell taken off)."""
-    if text and text.startswith("'") and FORMULA.match(text[1:]) and not NUMBER.match(text[1:]):
-        return text[1:]
-    return text
+    return unquote_formula(text)
+
+
+def _write_file(dest: Path, chunks: Iterable[bytes]) -> None:
+    """A restored attachment (health data): written to a new, randomly named ``.part`` file
+    beside ``dest`` (mkstemp: O_EXCL, 0600, never through a symlink someone planted, an
+    owner-only DACL on Windows), then renamed over ``dest`` (which replaces a link there
+    rather than writing through it)."""
+    private_folder(dest.parent, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            make_private(tmp)
+            for chunk in chunks:
+                fh.write(chunk)
+        winfs.replace(tmp, dest)  # the CSV may be open in Excel a moment
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class CsvWriter(Writer):
@@ -105,7 +116,7 @@ class CsvWriter(Writer):
         writer = csv.DictWriter(buf, columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows.values())
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder, exist_ok=True)
         # UTF-8 with a BOM: Excel then reads accents right (without one it assumes the
         # machine's code page); import tools for HubSpot and Salesforce accept it.
         write_private_file(self._path(obj), buf.getvalue().encode("utf-8-sig"))
@@ -122,13 +133,7 @@ class CsvWriter(Writer):
             name = _safe(f"{_safe(item.key)}-{_safe(item.file.name)}")
             rel = Path("files") / _safe(obj, 60) / name
             dest = self.folder / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(dest.name + ".part")
-            with tmp.open("wb") as fh:
-                for chunk in item.file.open():
-                    fh.write(chunk)
-            tmp.chmod(0o600)
-            winfs.replace(tmp, dest)  # the CSV may be open in Excel a moment
+            _write_file(dest, item.file.open())
             values["file"] = rel.as_posix()
         for name in values:
             if name not in columns:
