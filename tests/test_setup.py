@@ -167,8 +167,8 @@ def test_a_wrong_answer_is_caught_live_keyring_secrets_and_the_schedule_at_the_e
         run_cli: Cli, cloud: tuple[Sandbox, SMTPEmulator], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     import keyring
-    from keyrings.alt.file import PlaintextKeyring
 
+    from tests.keyring_backend import MemoryKeyring
     from tests.test_schedule import FAKE_CRONTAB
 
     crontab = tmp_path / "fake-bin" / "crontab"
@@ -178,9 +178,7 @@ def test_a_wrong_answer_is_caught_live_keyring_secrets_and_the_schedule_at_the_e
     monkeypatch.setenv("PATH", f"{crontab.parent}{os.pathsep}{os.environ.get('PATH', '')}")
     monkeypatch.setenv("FAKE_CRONTAB_FILE", str(tmp_path / "crontab.txt"))
 
-    ring = PlaintextKeyring()
-    ring.file_path = str(tmp_path / "keyring.cfg")  # type: ignore[misc]
-    keyring.set_keyring(ring)
+    keyring.set_keyring(MemoryKeyring())  # exporter refuses a plaintext keyring (issue 15)
     sb, _ = cloud
     answers = ["n",                                  # no Salesforce
                "y", "pasted-wrong-token",            # HubSpot refuses it ...
