@@ -9,7 +9,7 @@ The rules:
 
 1. Every configured source is synced in one run (:func:`exporter.sync.run_sync`); one failing
    source, or one whose config is wrong (an unset variable, an unreadable keyring, a missing
-   key file), never stops the others: the run ends ``partial`` (exit 11), or
+   key file, a misspelt key), never stops the others: the run ends ``partial`` (exit 11), or
    ``failed`` (12) if every source failed.
    A wrong ``[[copies]]`` or ``[notify]`` table is reported and skipped the same way (the
    config is loaded with ``set_aside``); the run then ends ``partial`` too.
