@@ -223,6 +223,7 @@ class Config:
     key_file: Path | None = None
     stale_after_hours: float = 36.0
     log_dir: Path | None = None
+    log_keep_days: int = 30
     raw: dict[str, Any] = field(default_factory=dict)
     copies: list[CopyTarget] = field(default_factory=list)
     notify: NotifySettings | None = None
@@ -390,6 +391,7 @@ def load_config(path: Path | None, *, set_aside: bool = False) -> Config:
         key_file=_resolve(path, key_file) if key_file else None,
         stale_after_hours=float(stale),
         log_dir=_resolve(path, log_dir) if isinstance(log_dir, str) else None,
+        log_keep_days=int(raw.get("log", {}).get("keep_days", 30)),
         raw=raw,
         copies=_copy_targets(path, raw),
         notify=_notify_settings(path, raw),

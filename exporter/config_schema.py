@@ -69,7 +69,10 @@ SYNC = (
             "deleted; more are held and the run ends partial (set 1 for one sync to let a real "
             "mass deletion through)", default=0.5, minimum=0, maximum=1),
 )
-LOG = (Setting("dir", "path", "Where the log files go (default: the platform's log folder)"),)
+LOG = (Setting("dir", "path", "Where the log files go (default: the platform's log folder)"),
+       Setting("keep_days", "integer", "Log files (one a day, and the nightly job's output) "
+               "older than this many days are deleted", default=30, minimum=1,
+               maximum=3650))
 CAREPLAN = (
     Setting("definition", "path", "A care-plan view definition (TOML) to print with (default: "
             "the built-in one)"),
