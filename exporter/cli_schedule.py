@@ -134,7 +134,9 @@ def schedule(ctx: click.Context, at: tuple[int, int], show: bool, remove: bool,
     The job runs this installation of exporter with this config file. It unlocks the archive
     with the key file named in the config (key_file under [archive]): without one it is
     refused, as nobody is there at night to type a passphrase. Run it again to change the
-    time; only the job exporter made is ever replaced or removed.
+    time; only the job exporter made is ever replaced or removed. It warns about what the
+    job will miss: secrets in environment variables or the keyring that it cannot see on
+    this computer, no [notify], no [[copies]].
 
     \b
     Example:
@@ -165,6 +167,11 @@ def schedule(ctx: click.Context, at: tuple[int, int], show: bool, remove: bool,
         _cron(out, job, task_name, show, remove)
     if key_problem:
         out.print(f"Before installing it: {key_problem}")
+    if not remove:
+        from exporter.unattended import unattended_warnings
+
+        for warning in unattended_warnings(state.config):
+            out.print(f"Warning: {warning}")
 
 
 def _cron(out: Any, job: Job | None, task_name: str, show: bool, remove: bool) -> None:

@@ -69,6 +69,8 @@ def check(state: State) -> None:
     bucket answers to its keys) and the [notify] settings (nothing is sent: use
     'exporter notify --test' for that). Nothing is written to the archive. A source with a
     setting exporter does not know is refused (exit 3; the nightly sync skips that source).
+    Warnings (!) name what the scheduled job will miss: secrets in environment variables or
+    the keyring that it cannot see on this computer, no [notify], no [[copies]].
 
     \b
     Example:
@@ -106,6 +108,7 @@ def check(state: State) -> None:
             mark(r.ok, f"{name}: {r.what}" + ("" if r.ok else f": {r.detail}"))
     for what, ok, text in readiness(config):
         mark(ok, f"{what}: {text}")
+    _warn_unattended(config)
     if refused:
         raise errors.ConfigError(f"{refused} source(s) have a setting that exporter does not "
                                  "know; fix the line(s) marked ✗ above, then run 'exporter "
@@ -114,6 +117,15 @@ def check(state: State) -> None:
         raise SystemExit(EXIT_SYNC_FAILED)
     out.print("Every source answered" + (", and the rest is ready." if config.copies or
                                          config.notify or config.key_file else "."))
+
+
+def _warn_unattended(config: Any) -> None:
+    """What the scheduled job will miss (env or keyring secrets it cannot see here, no
+    [notify], no [[copies]]): warnings, never a failure."""
+    from exporter.unattended import unattended_warnings
+
+    for warning in unattended_warnings(config):
+        out.print(f"[yellow]![/] {escape(warning)}", markup=True)
 
 
 @click.command()
