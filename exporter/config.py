@@ -30,6 +30,8 @@
     password = { env = "EXPORTER_SMTP_PASSWORD" }      # a secret reference
     on = ["failure", "partial", "copy_failed", "stale"] # the default; "success" too for an OK mail
     agency = "Sunrise Home Care"     # optional: the name in the subject (default: this computer's)
+    on_success = true                # optional: also a mail when the night went well
+    digest_weekday = "monday"        # optional: a weekly summary that day (exporter/digest.py)
 
 Secrets are never required in this file: passphrases come from the environment, a prompt, the
 OS keyring or a key file.
@@ -115,6 +117,7 @@ class NotifySettings:
     config_path: Path | None = None  # where relative { file = ... } references start
     ca_file: Path | None = None  # trust this CA (PEM) instead of the system's trust store
     ping_url: str | None = field(default=None, repr=False)  # heartbeats; it is a capability
+    digest_weekday: int | None = None  # 0 = Monday: the weekly summary goes out that day
 
 
 def _address(where: str, key: str, value: Any) -> str:
@@ -133,6 +136,27 @@ def _ping_url(where: str, value: Any) -> str | None:
         raise ConfigError(f'{where} ping_url must be a web address, e.g. '
                           'ping_url = "https://hc-ping.com/your-check-uuid".')
     return value.rstrip("/")
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _success_and_digest(where: str, table: dict[str, Any], on: list[str]
+                        ) -> tuple[tuple[str, ...], int | None]:
+    """``on`` with ``on_success`` applied, and ``digest_weekday`` as a number (0 = Monday)."""
+    on_success = table.get("on_success")
+    if on_success is not None and not isinstance(on_success, bool):
+        raise ConfigError(f"{where} on_success must be true or false.")
+    events = [o for o in on if not (on_success is False and o == "success")]
+    if on_success and "success" not in events:
+        events.append("success")
+    day = table.get("digest_weekday")
+    if day is None:
+        return tuple(dict.fromkeys(events)), None
+    if not isinstance(day, str) or day.strip().lower() not in WEEKDAYS:
+        raise ConfigError(f'{where} digest_weekday must be a day of the week in quotes, e.g. '
+                          'digest_weekday = "monday".')
+    return tuple(dict.fromkeys(events)), WEEKDAYS.index(day.strip().lower())
 
 
 def _notify_settings(path: Path, raw: dict[str, Any]) -> NotifySettings | None:
@@ -208,12 +232,13 @@ def _notify_settings(path: Path, raw: dict[str, Any]) -> NotifySettings | None:
     if agency is not None and (not isinstance(agency, str) or not agency.strip()):
         raise ConfigError(f'{where} agency must be a name in quotes, e.g. '
                           'agency = "Sunrise Home Care".')
-    ping_url = _ping_url(where, table.get("ping_url"))
+    events, digest_weekday = _success_and_digest(where, table, on)
     return NotifySettings(to=recipients, sender=sender, smtp_host=host, smtp_port=port,
                           security=security, username=username, password=password,
-                          on=tuple(dict.fromkeys(on)), agency=agency, config_path=path,
+                          on=events, agency=agency, config_path=path,
                           ca_file=_resolve(path, ca_file.strip()) if ca_file else None,
-                          ping_url=ping_url)
+                          ping_url=_ping_url(where, table.get("ping_url")),
+                          digest_weekday=digest_weekday)
 
 
 @dataclass

@@ -58,6 +58,12 @@ NOTIFY = (
     Setting("on", "list", "When to send: failure, partial, copy_failed, stale, success",
             default=["failure", "partial", "copy_failed", "stale"]),
     Setting("agency", "string", "The name in the subject (default: this computer's name)"),
+    Setting("on_success", "boolean", "Also mail when the nightly sync succeeded (the same as "
+            'adding "success" to on)'),
+    Setting("digest_weekday", "string", "Mail a weekly summary on this day (nights backed up "
+            "or missed, the archive's size, the copies made); default: none",
+            choices=("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                     "sunday")),
     Setting("ping_url", "string", "A heartbeat address (Healthchecks-style): the nightly job "
             "pings URL/start, then URL when it succeeded or URL/fail with its summary line, so "
             "that an outside service mails when the job did not run at all"),
