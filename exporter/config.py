@@ -9,6 +9,7 @@
     name = "usb"                     # optional; defaults to the folder's name
     path = "E:/exporter-copies"      # a folder: USB disk, NAS share, synced folder
     keep = 7                         # dated copies kept there (at least 1)
+    keep_weekly = 4                  # optional: and the newest of each of the last 4 weeks
     after_sync = true                # `exporter sync` also makes this copy
 
     [[copies]]                       # or an S3-compatible object store (B2, Wasabi, MinIO, AWS)
@@ -50,6 +51,7 @@ import tomli_w
 from exporter.config_schema import check_tables
 from exporter.errors import ConfigError
 from exporter.keys import write_private_file
+from exporter.retention import Retention
 from exporter.settings import is_loopback, url_problem
 
 __all__ = ["Config", "CopyTarget", "NotifySettings", "default_archive_path",
@@ -82,10 +84,18 @@ class CopyTarget:
     keep: int = 7
     after_sync: bool = False
     url: str | None = None
+    keep_daily: int = 0  # by age too (grandfather-father-son): exporter.retention
+    keep_weekly: int = 0
+    keep_monthly: int = 0
     endpoint_url: str | None = None
     region: str | None = None
     secrets: dict[str, Any] = field(default_factory=dict, compare=False)  # references
     config_path: Path | None = None  # where relative { file = ... } references start
+
+    @property
+    def retention(self) -> Retention:
+        """Which copies this destination keeps, by count and by age."""
+        return Retention(self.keep, self.keep_daily, self.keep_weekly, self.keep_monthly)
 
     @property
     def where(self) -> str:
@@ -303,6 +313,7 @@ def _copy_targets(path: Path, raw: dict[str, Any]) -> list[CopyTarget]:
         keep = table.get("keep", 7)
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
             raise ConfigError(f"{where}: keep must be a whole number of copies, 1 or more.")
+        by_age = _keep_by_age(where, table)
         after_sync = table.get("after_sync", False)
         if not isinstance(after_sync, bool):
             raise ConfigError(f"{where}: after_sync must be true or false.")
@@ -315,12 +326,24 @@ def _copy_targets(path: Path, raw: dict[str, Any]) -> list[CopyTarget]:
             raise ConfigError(f"In {path}, two copies are named '{name}'; give each its own "
                               "name.")
         targets.append(CopyTarget(
-            name=name, path=resolved, keep=keep, after_sync=after_sync,
+            name=name, path=resolved, keep=keep, after_sync=after_sync, **by_age,
             url=url.rstrip("/") if isinstance(url, str) else None,
             endpoint_url=table.get("endpoint_url"), region=table.get("region"),
             secrets={k: table[k] for k in COPY_SECRET_FIELDS if k in table},
             config_path=path))
     return targets
+
+
+def _keep_by_age(where: str, table: dict[str, Any]) -> dict[str, int]:
+    """keep_daily, keep_weekly and keep_monthly: whole numbers, 0 (the default) or more."""
+    counts = {}
+    for key in ("keep_daily", "keep_weekly", "keep_monthly"):
+        value = table.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{where}: {key} must be a whole number, 0 or more (e.g. "
+                              "keep_daily = 7, keep_weekly = 4, keep_monthly = 12).")
+        counts[key] = value
+    return counts
 
 
 def _check_store_table(where: str, url: Any, table: dict[str, Any]) -> None:

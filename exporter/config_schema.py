@@ -40,7 +40,14 @@ COPIES = (
     Setting("region", "string", "The store's region"),
     Setting("access_key_id", "secret", "The store's key id", secret=True),
     Setting("secret_access_key", "secret", "The store's secret key", secret=True),
-    Setting("keep", "integer", "Dated copies kept there", default=7, minimum=1),
+    Setting("keep", "integer", "Dated copies kept there (the newest ones)", default=7,
+            minimum=1),
+    Setting("keep_daily", "integer", "Also keep the newest copy of each of the last N days "
+            "that have one", default=0, minimum=0),
+    Setting("keep_weekly", "integer", "Also keep the newest copy of each of the last N weeks "
+            "that have one", default=0, minimum=0),
+    Setting("keep_monthly", "integer", "Also keep the newest copy of each of the last N months "
+            "that have one", default=0, minimum=0),
     Setting("after_sync", "boolean", "'exporter sync' also makes this copy", default=False),
 )
 NOTIFY = (

@@ -263,7 +263,7 @@ def make_copies(archive: Archive, credential: Credential, targets: list[CopyTarg
         try:
             dest = (opened or {}).get(target.name) or open_destination(target)
             with events.copy_progress(f"copying to {target.name}") as progress:
-                result = make_copy(archive, credential, dest, keep=target.keep,
+                result = make_copy(archive, credential, dest, keep=target.retention,
                                    progress=progress)
         except errors.ExporterError as exc:
             log.warning("copy to %s: %s: %s", target.where, type(exc).__name__, exc)
