@@ -59,6 +59,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
              "Put a second copy of the archive elsewhere."),
     "restore": ("exporter.cli_restore", "restore",
                 "Restore the archive into a new vendor (HubSpot, Salesforce or CSV files)."),
+    "drill": ("exporter.cli_drill", "drill",
+              "Test that the archive can be recovered."),
     "verify": ("exporter.cli_archive", "verify",
                "Check the whole archive: encryption, structure, every record and file."),
     "history": ("exporter.cli_archive", "history",

@@ -101,6 +101,7 @@ def init(state: State, archive_path: Path | None, init_key_file: Path | None,
                 f"A file already exists at {key_file}: init never reuses a key file for a new "
                 "archive (someone else may hold a copy of it); choose a new path for "
                 "--key-file, or move that file away.")
+    _refuse_unusable_paths(archive_path, key_file, config_path)
     passphrase = _new_passphrase()
     if passphrase:
         require_strong_passphrase(passphrase)
@@ -143,6 +144,32 @@ def init(state: State, archive_path: Path | None, init_key_file: Path | None,
     out.print(f"Config file: {config_path}")
     if key_file is not None:
         out.print(f"Key file for unattended runs: {key_file} (keep it private; back it up)")
+
+
+def _refuse_unusable_paths(archive_path: Path, key_file: Path | None, config_path: Path
+                           ) -> None:
+    """Refuse, before the recovery key is shown and before anything is created, an archive
+    path that is a folder, and a file whose folder cannot be made (a file in the way, no
+    permission): found afterwards, the office would hold a recovery key for nothing."""
+    then = "nothing was created; choose another path, then run 'exporter init' again."
+    if archive_path.is_dir():
+        raise errors.NotWritable(f"{archive_path} is a folder, not an archive file; give "
+                                 f"--archive a file name in it (e.g. {archive_path / 'archive.db'}"
+                                 f"); {then}")
+    for what, path in (("the archive", archive_path), ("the key file", key_file),
+                       ("the config file", config_path)):
+        if path is None:
+            continue
+        folder = path.absolute().parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent  # the nearest folder that exists: init makes the rest
+        if not folder.is_dir():
+            raise errors.NotWritable(f"The folder for {what} ({path.parent}) cannot be made: "
+                                     f"{folder} is a file; {then}")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise errors.NotWritable(f"The folder for {what} ({path.parent}) could not be "
+                                     f"written (a read-only disk, or no permission at "
+                                     f"{folder}); {then}")
 
 
 def _interrupted_init(path: Path, passphrase: str | None, key_file: Path | None) -> Archive | None:

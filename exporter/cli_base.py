@@ -97,7 +97,7 @@ class State:
             self._config = load_config(self.config_path, set_aside=self.set_aside)
             log_dir = self._config.log_dir or default_log_dir()
             try:
-                setup_logging(log_dir)
+                setup_logging(log_dir, self._config.log_keep_days)
             except OSError as exc:
                 raise errors.ConfigError(
                     f"The log folder {log_dir} cannot be used ({exc.strerror or exc}); set "

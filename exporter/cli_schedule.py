@@ -4,6 +4,7 @@ Linux and macOS, Task Scheduler on Windows). The planners and runners are
 
 from __future__ import annotations
 
+import datetime as dt
 import getpass
 import os
 import shlex
@@ -108,7 +109,7 @@ def _job(state: State, at: tuple[int, int], task_name: str,
     config = state.config
     log_dir = config.log_dir or default_log_dir()
     return Job(program=tuple(program_argv()), config=str(config.path.expanduser().absolute()),
-               hour=at[0], minute=at[1], log=str(log_dir / f"{task_name}.log"),
+               hour=at[0], minute=at[1], log=str(log_dir / f"{task_name}-{{date}}.log"),
                task_name=task_name, key_file=str(key_file) if key_file else None)
 
 
@@ -133,7 +134,9 @@ def schedule(ctx: click.Context, at: tuple[int, int], show: bool, remove: bool,
     The job runs this installation of exporter with this config file. It unlocks the archive
     with the key file named in the config (key_file under [archive]): without one it is
     refused, as nobody is there at night to type a passphrase. Run it again to change the
-    time; only the job exporter made is ever replaced or removed.
+    time; only the job exporter made is ever replaced or removed. It warns about what the
+    job will miss: secrets in environment variables or the keyring that it cannot see on
+    this computer, no [notify], no [[copies]].
 
     \b
     Example:
@@ -164,6 +167,11 @@ def schedule(ctx: click.Context, at: tuple[int, int], show: bool, remove: bool,
         _cron(out, job, task_name, show, remove)
     if key_problem:
         out.print(f"Before installing it: {key_problem}")
+    if not remove:
+        from exporter.unattended import unattended_warnings
+
+        for warning in unattended_warnings(state.config):
+            out.print(f"Warning: {warning}")
 
 
 def _cron(out: Any, job: Job | None, task_name: str, show: bool, remove: bool) -> None:
@@ -199,13 +207,15 @@ def _cron(out: Any, job: Job | None, task_name: str, show: bool, remove: bool) -
         out.print(f"The nightly job '{task_name}' is already in the crontab of {user}, every "
                   f"day at {job.at}; nothing was changed.")
         return
-    Path(job.log).parent.mkdir(parents=True, exist_ok=True)
+    Path(job.log).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     write_crontab(program, plan.text)
     verb = "Replaced" if plan.old_line else "Installed"
     out.print(f"{verb} the nightly job '{task_name}' in the crontab of {user}: every day at "
               f"{job.at} it runs")
     out.print(f"  {' '.join(shlex.quote(a) for a in job.argv())}")
-    out.print(f"Its output is added to {job.log}. The computer must be on (not asleep) at "
+    today = job.log.replace("{date}", dt.date.today().isoformat())
+    out.print(f"Its output goes to a file a day, tonight's {today} (files older than [log] "
+              "keep_days are deleted). The computer must be on (not asleep) at "
               f"{job.at}. 'exporter schedule --show' shows the job, 'exporter schedule "
               "--remove' removes it.")
 

@@ -36,11 +36,11 @@ def sync(state: State, sources: tuple[str, ...], full: bool) -> None:
     Only what changed since the last run is fetched; deletions are recorded. One failing
     source never stops the others: the run then ends "partial" (exit 11); if every source
     failed it ends "failed" (exit 12). A source, copy or [notify] whose settings are wrong
-    is reported and skipped the same way (a secret pasted into the config, or a misspelt
-    key of a source, still stops the run). Shows progress bars at a terminal; otherwise (cron,
-    Task Scheduler) a one-line summary, then one line per stream that changed. Then every
-    [[copies]] with after_sync = true is made (see 'exporter copy'); a failed copy keeps the
-    sync and, if the sync itself succeeded, exits 14.
+    (a misspelt key included) is reported and skipped the same way (a secret pasted into the
+    config, or a misspelt table name, still stops the run). Shows progress bars at a
+    terminal; otherwise (cron, Task Scheduler) a one-line summary, then one line per stream
+    that changed. Then every [[copies]] with after_sync = true is made (see 'exporter
+    copy'); a failed copy keeps the sync and, if the sync itself succeeded, exits 14.
 
     \b
     Example:
@@ -67,14 +67,17 @@ def check(state: State) -> None:
     and reach, the key file that unlocks the archive unattended (when one is set), each
     [[copies]] destination (the folder is there and can be written to; the object store's
     bucket answers to its keys) and the [notify] settings (nothing is sent: use
-    'exporter notify --test' for that). Nothing is written to the archive.
+    'exporter notify --test' for that). Nothing is written to the archive. A source with a
+    setting exporter does not know is refused (exit 3; the nightly sync skips that source).
+    Warnings (!) name what the scheduled job will miss: secrets in environment variables or
+    the keyring that it cannot see on this computer, no [notify], no [[copies]].
 
     \b
     Example:
       exporter check
     """
     from exporter.nightly import readiness
-    from exporter.sources import build_connector
+    from exporter.sources import build_connector, unknown_key_problem
 
     config = state.config
     if not config.sources:
@@ -87,7 +90,13 @@ def check(state: State) -> None:
         failures += not ok
         out.print(f"{'[green]✓[/]' if ok else '[red]✗[/]'} {escape(text)}", markup=True)
 
+    refused = 0
     for name, table in config.sources.items():
+        problem = unknown_key_problem(config.path, name, table)
+        if problem:
+            refused += 1
+            mark(False, f"{name}: {problem}")
+            continue
         try:
             connector = build_connector(name, table, config.path)
             results = connector.check()
@@ -99,10 +108,24 @@ def check(state: State) -> None:
             mark(r.ok, f"{name}: {r.what}" + ("" if r.ok else f": {r.detail}"))
     for what, ok, text in readiness(config):
         mark(ok, f"{what}: {text}")
+    _warn_unattended(config)
+    if refused:
+        raise errors.ConfigError(f"{refused} source(s) have a setting that exporter does not "
+                                 "know; fix the line(s) marked ✗ above, then run 'exporter "
+                                 "check' again.")
     if failures:
         raise SystemExit(EXIT_SYNC_FAILED)
     out.print("Every source answered" + (", and the rest is ready." if config.copies or
                                          config.notify or config.key_file else "."))
+
+
+def _warn_unattended(config: Any) -> None:
+    """What the scheduled job will miss (env or keyring secrets it cannot see here, no
+    [notify], no [[copies]]): warnings, never a failure."""
+    from exporter.unattended import unattended_warnings
+
+    for warning in unattended_warnings(config):
+        out.print(f"[yellow]![/] {escape(warning)}", markup=True)
 
 
 @click.command()

@@ -9,6 +9,7 @@
     name = "usb"                     # optional; defaults to the folder's name
     path = "E:/exporter-copies"      # a folder: USB disk, NAS share, synced folder
     keep = 7                         # dated copies kept there (at least 1)
+    keep_weekly = 4                  # optional: and the newest of each of the last 4 weeks
     after_sync = true                # `exporter sync` also makes this copy
 
     [[copies]]                       # or an S3-compatible object store (B2, Wasabi, MinIO, AWS)
@@ -30,6 +31,8 @@
     password = { env = "EXPORTER_SMTP_PASSWORD" }      # a secret reference
     on = ["failure", "partial", "copy_failed", "stale"] # the default; "success" too for an OK mail
     agency = "Sunrise Home Care"     # optional: the name in the subject (default: this computer's)
+    on_success = true                # optional: also a mail when the night went well
+    digest_weekday = "monday"        # optional: a weekly summary that day (exporter/digest.py)
 
 Secrets are never required in this file: passphrases come from the environment, a prompt, the
 OS keyring or a key file.
@@ -48,6 +51,7 @@ import tomli_w
 from exporter.config_schema import check_tables
 from exporter.errors import ConfigError
 from exporter.keys import write_private_file
+from exporter.retention import Retention
 from exporter.settings import is_loopback, url_problem
 
 __all__ = ["Config", "CopyTarget", "NotifySettings", "default_archive_path",
@@ -80,10 +84,18 @@ class CopyTarget:
     keep: int = 7
     after_sync: bool = False
     url: str | None = None
+    keep_daily: int = 0  # by age too (grandfather-father-son): exporter.retention
+    keep_weekly: int = 0
+    keep_monthly: int = 0
     endpoint_url: str | None = None
     region: str | None = None
     secrets: dict[str, Any] = field(default_factory=dict, compare=False)  # references
     config_path: Path | None = None  # where relative { file = ... } references start
+
+    @property
+    def retention(self) -> Retention:
+        """Which copies this destination keeps, by count and by age."""
+        return Retention(self.keep, self.keep_daily, self.keep_weekly, self.keep_monthly)
 
     @property
     def where(self) -> str:
@@ -115,6 +127,7 @@ class NotifySettings:
     config_path: Path | None = None  # where relative { file = ... } references start
     ca_file: Path | None = None  # trust this CA (PEM) instead of the system's trust store
     ping_url: str | None = field(default=None, repr=False)  # heartbeats; it is a capability
+    digest_weekday: int | None = None  # 0 = Monday: the weekly summary goes out that day
 
 
 def _address(where: str, key: str, value: Any) -> str:
@@ -133,6 +146,27 @@ def _ping_url(where: str, value: Any) -> str | None:
         raise ConfigError(f'{where} ping_url must be a web address, e.g. '
                           'ping_url = "https://hc-ping.com/your-check-uuid".')
     return value.rstrip("/")
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _success_and_digest(where: str, table: dict[str, Any], on: list[str]
+                        ) -> tuple[tuple[str, ...], int | None]:
+    """``on`` with ``on_success`` applied, and ``digest_weekday`` as a number (0 = Monday)."""
+    on_success = table.get("on_success")
+    if on_success is not None and not isinstance(on_success, bool):
+        raise ConfigError(f"{where} on_success must be true or false.")
+    events = [o for o in on if not (on_success is False and o == "success")]
+    if on_success and "success" not in events:
+        events.append("success")
+    day = table.get("digest_weekday")
+    if day is None:
+        return tuple(dict.fromkeys(events)), None
+    if not isinstance(day, str) or day.strip().lower() not in WEEKDAYS:
+        raise ConfigError(f'{where} digest_weekday must be a day of the week in quotes, e.g. '
+                          'digest_weekday = "monday".')
+    return tuple(dict.fromkeys(events)), WEEKDAYS.index(day.strip().lower())
 
 
 def _notify_settings(path: Path, raw: dict[str, Any]) -> NotifySettings | None:
@@ -208,12 +242,13 @@ def _notify_settings(path: Path, raw: dict[str, Any]) -> NotifySettings | None:
     if agency is not None and (not isinstance(agency, str) or not agency.strip()):
         raise ConfigError(f'{where} agency must be a name in quotes, e.g. '
                           'agency = "Sunrise Home Care".')
-    ping_url = _ping_url(where, table.get("ping_url"))
+    events, digest_weekday = _success_and_digest(where, table, on)
     return NotifySettings(to=recipients, sender=sender, smtp_host=host, smtp_port=port,
                           security=security, username=username, password=password,
-                          on=tuple(dict.fromkeys(on)), agency=agency, config_path=path,
+                          on=events, agency=agency, config_path=path,
                           ca_file=_resolve(path, ca_file.strip()) if ca_file else None,
-                          ping_url=ping_url)
+                          ping_url=_ping_url(where, table.get("ping_url")),
+                          digest_weekday=digest_weekday)
 
 
 @dataclass
@@ -223,6 +258,7 @@ class Config:
     key_file: Path | None = None
     stale_after_hours: float = 36.0
     log_dir: Path | None = None
+    log_keep_days: int = 30
     raw: dict[str, Any] = field(default_factory=dict)
     copies: list[CopyTarget] = field(default_factory=list)
     notify: NotifySettings | None = None
@@ -283,6 +319,7 @@ def _copy_targets(path: Path, raw: dict[str, Any]) -> list[CopyTarget]:
         keep = table.get("keep", 7)
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
             raise ConfigError(f"{where}: keep must be a whole number of copies, 1 or more.")
+        by_age = _keep_by_age(where, table)
         after_sync = table.get("after_sync", False)
         if not isinstance(after_sync, bool):
             raise ConfigError(f"{where}: after_sync must be true or false.")
@@ -295,12 +332,24 @@ def _copy_targets(path: Path, raw: dict[str, Any]) -> list[CopyTarget]:
             raise ConfigError(f"In {path}, two copies are named '{name}'; give each its own "
                               "name.")
         targets.append(CopyTarget(
-            name=name, path=resolved, keep=keep, after_sync=after_sync,
+            name=name, path=resolved, keep=keep, after_sync=after_sync, **by_age,
             url=url.rstrip("/") if isinstance(url, str) else None,
             endpoint_url=table.get("endpoint_url"), region=table.get("region"),
             secrets={k: table[k] for k in COPY_SECRET_FIELDS if k in table},
             config_path=path))
     return targets
+
+
+def _keep_by_age(where: str, table: dict[str, Any]) -> dict[str, int]:
+    """keep_daily, keep_weekly and keep_monthly: whole numbers, 0 (the default) or more."""
+    counts = {}
+    for key in ("keep_daily", "keep_weekly", "keep_monthly"):
+        value = table.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"{where}: {key} must be a whole number, 0 or more (e.g. "
+                              "keep_daily = 7, keep_weekly = 4, keep_monthly = 12).")
+        counts[key] = value
+    return counts
 
 
 def _check_store_table(where: str, url: Any, table: dict[str, Any]) -> None:
@@ -396,6 +445,7 @@ def load_config(path: Path | None, *, set_aside: bool = False) -> Config:
         key_file=_resolve(path, key_file) if key_file else None,
         stale_after_hours=float(stale),
         log_dir=_resolve(path, log_dir) if isinstance(log_dir, str) else None,
+        log_keep_days=int(raw.get("log", {}).get("keep_days", 30)),
         raw=raw,
         copies=_copy_targets(path, raw),
         notify=_notify_settings(path, raw),

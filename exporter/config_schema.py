@@ -40,7 +40,14 @@ COPIES = (
     Setting("region", "string", "The store's region"),
     Setting("access_key_id", "secret", "The store's key id", secret=True),
     Setting("secret_access_key", "secret", "The store's secret key", secret=True),
-    Setting("keep", "integer", "Dated copies kept there", default=7, minimum=1),
+    Setting("keep", "integer", "Dated copies kept there (the newest ones)", default=7,
+            minimum=1),
+    Setting("keep_daily", "integer", "Also keep the newest copy of each of the last N days "
+            "that have one", default=0, minimum=0),
+    Setting("keep_weekly", "integer", "Also keep the newest copy of each of the last N weeks "
+            "that have one", default=0, minimum=0),
+    Setting("keep_monthly", "integer", "Also keep the newest copy of each of the last N months "
+            "that have one", default=0, minimum=0),
     Setting("after_sync", "boolean", "'exporter sync' also makes this copy", default=False),
 )
 NOTIFY = (
@@ -58,6 +65,12 @@ NOTIFY = (
     Setting("on", "list", "When to send: failure, partial, copy_failed, stale, success",
             default=["failure", "partial", "copy_failed", "stale"]),
     Setting("agency", "string", "The name in the subject (default: this computer's name)"),
+    Setting("on_success", "boolean", "Also mail when the nightly sync succeeded (the same as "
+            'adding "success" to on)'),
+    Setting("digest_weekday", "string", "Mail a weekly summary on this day (nights backed up "
+            "or missed, the archive's size, the copies made); default: none",
+            choices=("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                     "sunday")),
     Setting("ping_url", "string", "A heartbeat address (Healthchecks-style): the nightly job "
             "pings URL/start, then URL when it succeeded or URL/fail with its summary line, so "
             "that an outside service mails when the job did not run at all"),
@@ -69,7 +82,10 @@ SYNC = (
             "deleted; more are held and the run ends partial (set 1 for one sync to let a real "
             "mass deletion through)", default=0.5, minimum=0, maximum=1),
 )
-LOG = (Setting("dir", "path", "Where the log files go (default: the platform's log folder)"),)
+LOG = (Setting("dir", "path", "Where the log files go (default: the platform's log folder)"),
+       Setting("keep_days", "integer", "Log files (one a day, and the nightly job's output) "
+               "older than this many days are deleted", default=30, minimum=1,
+               maximum=3650))
 CAREPLAN = (
     Setting("definition", "path", "A care-plan view definition (TOML) to print with (default: "
             "the built-in one)"),

@@ -22,7 +22,8 @@ How one copy is made, so that it is consistent and never half there under its fi
    is unlocked with the same credential and the copy's database is opened read-only and
    ``PRAGMA quick_check``-ed;
 5. the folder is renamed into place; older copies of the same archive (matched by the
-   archive id in their manifest) beyond ``keep`` are deleted, nothing else ever is.
+   archive id in their manifest) that ``keep`` does not keep (by count, and by age with
+   keep_daily/weekly/monthly: :mod:`exporter.retention`) are deleted, nothing else ever is.
 
 A run killed at any moment leaves at most a ``.partial-*`` folder, which the next copy of that
 archive removes. No click here: the CLI prints and picks exit codes.
@@ -88,6 +89,7 @@ from exporter.copies_store import (
 from exporter.errors import ArchiveDamaged, NotFound
 from exporter.keys import Credential, KeySlots, slots_path_for
 from exporter.private_files import create_private, private_folder
+from exporter.retention import Retention, kept_names
 
 __all__ = [
     "MANIFEST",
@@ -250,16 +252,19 @@ def _verify_copy(folder: Path, manifest: dict[str, Any], archive: Archive,
                              "); it was removed. Run 'exporter verify' on the archive.")
 
 
-def make_copy(archive: Archive, credential: Credential, dest: Destination, *, keep: int = 7,
-              progress: Progress | None = None) -> CopyResult:
-    """Make one verified, dated copy of ``archive`` in the folder ``dest`` and apply ``keep``.
+def make_copy(archive: Archive, credential: Credential, dest: Destination, *,
+              keep: int | Retention = 7, progress: Progress | None = None) -> CopyResult:
+    """Make one verified, dated copy of ``archive`` in the folder ``dest`` and apply ``keep``
+    (a count, or a :class:`~exporter.retention.Retention` that also keeps copies by age).
 
     ``archive`` must be open for writing (its write lock held); ``credential`` is the one that
     opened it, used to prove the copy opens too. Then an audit entry ``copy`` is appended to
     the archive (so the copy itself does not hold its own entry)."""
     if not archive.writable:
         raise RuntimeError("make_copy needs the archive open for writing (its lock held)")
-    if keep < 1:
+    if not isinstance(keep, Retention):
+        keep = Retention(keep)
+    if keep.keep < 1:
         raise ValueError("keep must be at least 1")
     if not isinstance(dest, Path):
         return _make_store_copy(archive, dest, keep=keep, progress=progress)
@@ -373,12 +378,15 @@ def _remove_copy(info: CopyInfo) -> None:
         folder.rmdir()
 
 
-def _apply_keep(dest: Path, archive_id: str, keep: int,
+def _apply_keep(dest: Path, archive_id: str, keep: Retention,
                 new: Path) -> tuple[list[str], list[str]]:
-    """Delete the oldest copies of this archive beyond ``keep`` (never the new one)."""
-    older = [c for c in list_copies(dest, archive_id) if c.path != new]
+    """Delete the copies of this archive that ``keep`` does not keep (never the new one)."""
+    copies = list_copies(dest, archive_id)
+    kept = kept_names(copies, keep)
     removed, problems = [], []
-    for info in older[keep - 1:]:
+    for info in copies:
+        if info.name in kept or info.path == new:
+            continue
         try:
             _remove_copy(info)
             removed.append(info.name)

@@ -15,7 +15,8 @@ steps as in a folder (:mod:`exporter.copies`), done with objects (docs/design.md
 3. verified without a download: each object's size (listing) and stored SHA-256 (HEAD)
    must equal what was read locally;
 4. ``MANIFEST.json`` is uploaded LAST (a copy exists only once its manifest does), then the
-   marker is deleted; ``keep`` deletes the oldest copies of this archive.
+   marker is deleted; ``keep`` deletes the copies of this archive it does not keep
+   (:mod:`exporter.retention`).
 
 A killed run leaves objects under a copy name with the marker and no manifest: the next
 copy of that archive deletes them (and aborts that name's unfinished multipart uploads).
@@ -67,6 +68,7 @@ from exporter.errors import (
 )
 from exporter.keys import slots_path_for
 from exporter.private_files import private_folder
+from exporter.retention import Retention, kept_names
 
 __all__ = ["open_store"]
 
@@ -209,7 +211,7 @@ def _take_snapshot(archive: Archive, path: Path) -> None:
         raise
 
 
-def _make_store_copy(archive: Archive, store: ObjectStore, *, keep: int,
+def _make_store_copy(archive: Archive, store: ObjectStore, *, keep: Retention,
                      progress: Progress | None) -> CopyResult:
     with _store_errors():
         store.probe()
@@ -326,17 +328,18 @@ def _list_store_copies(store: ObjectStore, archive_id: str | None, *,
     return found
 
 
-def _apply_store_keep(store: ObjectStore, archive_id: str, keep: int,
+def _apply_store_keep(store: ObjectStore, archive_id: str, keep: Retention,
                       new: str) -> tuple[list[str], list[str]]:
-    """Delete the oldest copies of this archive beyond ``keep`` (never the new one): the
-    objects their manifest names, then the manifest. Other objects are never touched."""
+    """Delete the copies of this archive that ``keep`` does not keep (never the new one):
+    the objects their manifest names, then the manifest. Other objects are never touched."""
     removed, problems = [], []
     try:
         with _store_errors():
-            older = [c for c in _list_store_copies(store, archive_id, check=False) if c.name != new]
+            copies = _list_store_copies(store, archive_id, check=False)
     except ExporterError as exc:
         return [], [f"the old copies in {store.url} could not be listed ({exc})"]
-    for info in older[keep - 1:]:
+    kept = kept_names(copies, keep) | {new}
+    for info in (c for c in copies if c.name not in kept):
         try:
             with _store_errors():
                 manifest = _parse_manifest(store.get_bytes(f"{info.name}/{MANIFEST}")) or {}

@@ -344,8 +344,8 @@ class QueryTimeout(SourceError):
 
 
 #: Exit codes of the CLI, most specific first (README, "Exit codes"). A sync's own codes
-#: (11 partial, 12 failed), 2 (usage), 13 (verify mismatch) and 130 (interrupted) are chosen
-#: by the commands, not by an error class.
+#: (11 partial, 12 failed), 2 (usage), 13 (verify mismatch), 21 (a drill check failed) and
+#: 130 (interrupted) are chosen by the commands, not by an error class.
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (ConfigError, 3),
     (KeyNeeded, 3),

@@ -4,16 +4,18 @@ Several exporter processes write the log at once (a print during the nightly syn
 beside a status). A rotating log renames the file when it is full, and on Windows a file that
 another process has open cannot be renamed: the rollover failed with PermissionError. Here
 each process appends whole lines to the day's file and moves to the next day's file by name,
-and files older than :data:`KEEP_DAYS` are deleted when a process starts (a file still open
-elsewhere is left for the next one). Nothing secret is ever logged: secrets are
-:class:`Secret` objects whose repr is redacted, and messages name files and counts, never
-values. No health data either: an error whose message names clients
+and files older than ``[log] keep_days`` (default :data:`KEEP_DAYS`) are deleted when a
+process starts (a file still open elsewhere is left for the next one). The nightly job's cron
+output goes to a file a day too (``exporter-nightly-YYYY-MM-DD.log``, named by the shell:
+:func:`exporter.schedule.cron_line`) and is deleted by the same rule. Nothing secret is ever
+logged: secrets are :class:`Secret` objects whose repr is redacted, and messages name files
+and counts, never values. No health data either: an error whose message names clients
 (:attr:`exporter.errors.ExporterError.personal`: print's "did you mean" and its list of
 matching clients) is shown on screen and logged by its kind only.
 
 The files are the user's alone: the folder is created 0700 and each day's file 0600 (an
-owner-only DACL on Windows), never through a symlink; a file an older exporter left 0644 is
-narrowed when it is next opened.
+owner-only DACL on Windows), never through a symlink; a file or folder an older exporter left
+open to others is narrowed when it is next opened.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from exporter.private_files import make_private, private_folder
 __all__ = ["KEEP_DAYS", "DailyFileHandler", "log_file", "setup_logging"]
 
 KEEP_DAYS = 30
-_NAME = re.compile(r"exporter-(\d{4}-\d{2}-\d{2})\.log")
+#: Our log files and the cron output files (``<task name>-<date>.log``): named by their day.
+_NAME = re.compile(r".+-(\d{4}-\d{2}-\d{2})\.log")
 
 _configured: Path | None = None
 
@@ -68,6 +71,11 @@ class DailyFileHandler(logging.FileHandler):
     def path_for(self, day: dt.date) -> Path:
         return self.folder / f"exporter-{day.isoformat()}.log"
 
+    def _open(self) -> io.TextIOWrapper:
+        # Created owner-only; O_APPEND keeps each process's lines whole.
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
+
     def emit(self, record: logging.LogRecord) -> None:
         today = str(self.path_for(dt.date.fromtimestamp(record.created)))
         if today != self.baseFilename:
@@ -82,27 +90,41 @@ class DailyFileHandler(logging.FileHandler):
         super().emit(record)
 
 
-def _remove_old(folder: Path, today: dt.date) -> None:
-    for path in folder.glob("exporter-*.log"):
+def _remove_old(folder: Path, today: dt.date, keep_days: int) -> None:
+    """Delete the day files older than ``keep_days``, and leave the others owner-only."""
+    for path in folder.glob("*.log"):
         match = _NAME.fullmatch(path.name)
         if not match:
             continue
         try:
-            if (today - dt.date.fromisoformat(match.group(1))).days > KEEP_DAYS:
+            if (today - dt.date.fromisoformat(match.group(1))).days > keep_days:
                 path.unlink()
+            else:
+                _owner_only(path, 0o600)  # cron's shell made its output file with its umask
         except (ValueError, OSError):
             pass  # not a date, or still open in another process on Windows: next time
 
 
-def setup_logging(log_dir: Path) -> Path:
-    """Send exporter's log records to today's file in ``log_dir``; returns its path."""
+def _owner_only(path: Path, mode: int) -> None:
+    """``path`` to ``mode`` when it is ours and others may use it (POSIX only)."""
+    if sys.platform == "win32":
+        return
+    st = path.stat()
+    if st.st_uid == os.geteuid() and st.st_mode & 0o077:
+        path.chmod(mode)
+
+
+def setup_logging(log_dir: Path, keep_days: int = KEEP_DAYS) -> Path:
+    """Send exporter's log records to today's file in ``log_dir`` (made 0700, files 0600);
+    delete day files older than ``keep_days``; returns today's file."""
     global _configured
     private_folder(log_dir, exist_ok=True)
+    _owner_only(log_dir, 0o700)
     handler = DailyFileHandler(log_dir)
     path = Path(handler.baseFilename)
     if _configured == path:
         return path
-    _remove_old(log_dir, dt.date.today())
+    _remove_old(log_dir, dt.date.today(), keep_days)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("exporter")
     for old in list(root.handlers):

@@ -9,7 +9,7 @@ The rules:
 
 1. Every configured source is synced in one run (:func:`exporter.sync.run_sync`); one failing
    source, or one whose config is wrong (an unset variable, an unreadable keyring, a missing
-   key file), never stops the others: the run ends ``partial`` (exit 11), or
+   key file, a misspelt key), never stops the others: the run ends ``partial`` (exit 11), or
    ``failed`` (12) if every source failed.
    A wrong ``[[copies]]`` or ``[notify]`` table is reported and skipped the same way (the
    config is loaded with ``set_aside``); the run then ends ``partial`` too.
@@ -26,6 +26,8 @@ The rules:
    keyboard, said on the screen).
 5. With ``[notify] ping_url``, the run pings the monitor at its start, and at its end a
    success, or a failure with the summary line (:mod:`exporter.heartbeat`).
+6. With ``[notify] digest_weekday``, the first run on that day that opens the archive also
+   mails the weekly digest (:mod:`exporter.digest`), after the run's own alert; once a week.
 """
 
 from __future__ import annotations
@@ -126,6 +128,7 @@ class NightlyResult:
     report: SyncReport
     copy_failures: list[int] = field(default_factory=list)
     skipped_settings: int = 0
+    digest: Alert | None = None  # the weekly digest, when it is due (sent after the lock)
 
     @property
     def exit_code(self) -> int:
@@ -260,7 +263,7 @@ def make_copies(archive: Archive, credential: Credential, targets: list[CopyTarg
         try:
             dest = (opened or {}).get(target.name) or open_destination(target)
             with events.copy_progress(f"copying to {target.name}") as progress:
-                result = make_copy(archive, credential, dest, keep=target.keep,
+                result = make_copy(archive, credential, dest, keep=target.retention,
                                    progress=progress)
         except errors.ExporterError as exc:
             log.warning("copy to %s: %s: %s", target.where, type(exc).__name__, exc)
@@ -375,6 +378,10 @@ def run_nightly(config: Config, unlock: Callable[[], Credential], *,
         raise
     if config.notify is not None:  # after the lock is released: a slow mail server holds nothing
         _alert_after_sync(config, result.report, *after, events)
+        if result.digest is not None and send_alert(config, result.digest, events):
+            from exporter.notify import NotifyState
+
+            NotifyState.for_archive(config.archive).mark_digest_sent()
     ping(beat, "fail" if result.exit_code else "", result.report.summary())
     return result
 
@@ -411,11 +418,28 @@ def _sync_and_copy(config: Config, unlock: Callable[[], Credential], sources: Se
                 archive, credential, [t for t in config.copies if t.after_sync], events,
                 problems=problems)
         last_good = alerts.last_good_sync(archive.runs())
+        result.digest = _digest_if_due(config, archive, last_good)
     if last_good is not None:
         # Kept beside the archive whether or not [notify] is set: a later alert from a run
         # that cannot open the archive must still know it (not "none recorded yet").
         alerts.NotifyState.for_archive(config.archive).record_good_sync(last_good)
     return result, (problems, stale, last_good)
+
+
+def _digest_if_due(config: Config, archive: Archive, last_good: str | None) -> Alert | None:
+    """The weekly digest, if today is its day and it has not gone out yet."""
+    from exporter import notify as alerts
+
+    settings = config.notify
+    if settings is None or not alerts.NotifyState.for_archive(config.archive).digest_due(
+            settings.digest_weekday):
+        return None
+    from exporter.digest import week_digest, week_of
+
+    today = dt.datetime.now().astimezone().date()
+    week = week_of(archive.runs(), archive.size_bytes(), archive.audit_entries("copy"), today)
+    digest: Alert = week_digest(settings, week, last_good)
+    return digest
 
 
 # -- is tonight's job ready? -------------------------------------------------------------------

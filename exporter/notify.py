@@ -15,7 +15,8 @@ set, else the system's trust store: :func:`tls_context`). A failure raises
 :class:`~exporter.errors.NotifyError` with a plain sentence and the caller (the CLI) logs it
 and goes on: a mail that cannot be sent never changes a sync's exit code.
 
-The "stale" alert is sent at most once per calendar day; when it was last sent, and when the
+The "stale" alert is sent at most once per calendar day, the weekly digest
+(:mod:`exporter.digest`) once on its weekday; when each was last sent, and when the
 last complete sync finished, are kept in a small JSON file beside the archive
 (``archive.db.notify.json``, 0600, no secrets), because the very runs that need an alert may
 be the ones that cannot open the archive.
@@ -45,6 +46,7 @@ __all__ = [
     "NotifyState",
     "Problem",
     "copy_alert",
+    "digest_alert",
     "error_alert",
     "hours_since",
     "last_good_sync",
@@ -82,14 +84,17 @@ class Problem:
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # failure | partial | copy_failed | stale | success | test
+    kind: str  # failure | partial | copy_failed | stale | success | test | digest
     events: tuple[str, ...]  # the [notify] on events this alert covers
     subject: str
     body: str
 
 
 def wanted(settings: NotifySettings, alert: Alert) -> bool:
-    """Whether ``[notify] on`` asks for this alert (a test message always goes)."""
+    """Whether ``[notify] on`` asks for this alert (a test message always goes; the weekly
+    digest goes when ``digest_weekday`` is set)."""
+    if alert.kind == "digest":
+        return settings.digest_weekday is not None
     return alert.kind == "test" or any(e in settings.on for e in alert.events)
 
 
@@ -280,6 +285,16 @@ def stale_alert(settings: NotifySettings, stale: Sequence[tuple[str, str | None]
                  _body(lead, problems, _STALE_TODO, last_good))
 
 
+def digest_alert(settings: NotifySettings, what: str, lead: str, lines: Sequence[str],
+                 last_good: str | None = None) -> Alert:
+    """The weekly digest (its words come from :mod:`exporter.digest`): ``what`` for the
+    subject, a lead sentence and the week's lines."""
+    todo = ("nothing, if every night was backed up; otherwise run 'exporter status' on that "
+            "computer and check that it is on at night.")
+    return Alert("digest", ("digest",), _subject(settings, f"weekly summary: {what}"),
+                 _body(lead, [], todo, last_good, [*lines, ""]))
+
+
 def test_alert(settings: NotifySettings, last_good: str | None = None) -> Alert:
     lead = (f"This is a test message from exporter on {machine_name()}. If you can read it, "
             "alert emails work: you will be told here when the nightly sync fails or ends "
@@ -331,6 +346,19 @@ class NotifyState:
 
     def mark_stale_sent(self, now: dt.datetime | None = None) -> None:
         self.data["stale_sent_at"] = (now or dt.datetime.now(dt.UTC)).isoformat()
+        self.save()
+
+    def digest_due(self, weekday: int | None, now: dt.datetime | None = None) -> bool:
+        """The weekly digest: on ``weekday`` (0 = Monday, this computer's calendar), once per
+        week however many runs that day."""
+        today = (now or dt.datetime.now(dt.UTC)).astimezone().date()
+        if weekday is None or today.weekday() != weekday:
+            return False
+        return self.data.get("digest_sent_for") != today.isoformat()
+
+    def mark_digest_sent(self, now: dt.datetime | None = None) -> None:
+        self.data["digest_sent_for"] = (now or dt.datetime.now(dt.UTC)).astimezone(
+            ).date().isoformat()
         self.save()
 
     def record_good_sync(self, when: str) -> None:

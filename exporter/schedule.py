@@ -66,7 +66,7 @@ class Job:
     config: str
     hour: int
     minute: int
-    log: str  # cron: where the output is appended
+    log: str  # cron: where the output is appended; {date} becomes the day (a file a day)
     task_name: str = DEFAULT_TASK
     key_file: str | None = None  # only when given on the command line, not in the config
 
@@ -130,8 +130,20 @@ def cron_line(job: Job) -> str:
             raise errors.ConfigError("A path for the nightly job contains a line break; cron "
                                      "cannot run it. Move the file to a plain folder name.")
     command = " ".join(_cron_quote(a) for a in job.argv())
-    return (f"{job.minute} {job.hour} * * * {command} >> {_cron_quote(job.log)} 2>&1 "
+    return (f"{job.minute} {job.hour} * * * {command} >> {_cron_log(job.log)} 2>&1 "
             f"{marker(job.task_name)}")
+
+
+#: What the shell puts for {date} in the log's name: the day, as exporter's own log files
+#: name it (exporter.logs deletes both kinds after [log] keep_days). Never renamed, so cron's
+#: shell and a concurrent exporter never get in each other's way.
+_SHELL_DATE = '"$(date +%Y-%m-%d)"'
+
+
+def _cron_log(log: str) -> str:
+    """The log path quoted for cron and sh, with each {date} left for the shell to fill."""
+    return _SHELL_DATE.replace("%", "\\%").join(
+        _cron_quote(part) if part else "" for part in log.split("{date}"))
 
 
 def _is_ours(line: str, task_name: str) -> bool:

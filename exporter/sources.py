@@ -6,7 +6,8 @@
     password = { env = "SALESFORCE_PASSWORD" }
 
 Every key is checked against the connector's declared settings (:mod:`exporter.settings`):
-an unknown one is refused with "did you mean".
+an unknown one is reported with "did you mean". ``sync`` then skips that source only (a typo
+in one vendor's table must not cost the other vendors their night); ``check`` refuses it.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from exporter.settings import check_table, did_you_mean, unknown_keys
 from exporter.writer import Writer
 
 __all__ = ["build_connector", "build_connectors", "build_each", "checked_settings",
-           "connector_class", "selected_sources"]
+           "connector_class", "selected_sources", "unknown_key_problem"]
 
 log = logging.getLogger("exporter.sources")
 
@@ -63,16 +64,12 @@ def build_connectors(config: Config, only: Iterable[str] | None = None) -> dict[
 def build_each(config: Config, only: Iterable[str] | None = None
                ) -> tuple[dict[str, Connector], dict[str, str]]:
     """The connectors that can be built, and for each source that cannot (an unset variable,
-    an unreadable keyring, a missing key file) its plain message: one
-    source's config problem never stops the others. A secret pasted into the config, a
-    misspelt key (a typo is found on the first run, before anything is written) or a source
-    name that is not configured still stops the run."""
+    an unreadable keyring, a missing key file, a misspelt key) its plain message: one
+    source's config problem never stops the others. A secret pasted into the config or a
+    source name that is not configured still stops the run."""
     built: dict[str, Connector] = {}
     broken: dict[str, str] = {}
-    tables = selected_sources(config, only)
-    for name, table in tables.items():
-        _refuse_unknown_keys(config.path, name, table)
-    for name, table in tables.items():
+    for name, table in selected_sources(config, only).items():
         try:
             built[name] = build_connector(name, table, config.path)
         except SecretInConfig:
@@ -84,18 +81,22 @@ def build_each(config: Config, only: Iterable[str] | None = None
     return built, broken
 
 
-def _refuse_unknown_keys(config_path: Path, name: str, table: Any) -> None:
+def unknown_key_problem(config_path: Path, name: str, table: Any) -> str | None:
+    """The "did you mean" sentence for the first key of ``[sources.NAME]`` that its connector
+    does not declare, or None (also None when the type itself is missing or unknown: building
+    the source says that)."""
     if not isinstance(table, Mapping) or not isinstance(table.get("type"), str):
-        return  # build_connector says what is missing, for this source only
+        return None
     try:
         cls = connector_class(table["type"])
     except ExporterError:
-        return
+        return None
     allowed = [*(s.name for s in cls.settings), "type"]
     for key, hint in unknown_keys(table, allowed):
-        raise ConfigError(f"[sources.{name}] in {config_path} has a setting '{key}' that "
-                          f"exporter does not know{hint}; fix or remove it ('exporter "
-                          "connectors --settings' lists them).")
+        return (f"[sources.{name}] in {config_path} has a setting '{key}' that exporter does "
+                f"not know{hint}; fix or remove it ('exporter connectors --settings' lists "
+                "them).")
+    return None
 
 
 def selected_sources(config: Config, only: Iterable[str] | None = None) -> dict[str, Any]:

@@ -11,8 +11,9 @@ Backblaze B2 or Wasabi); alert emails go to the sandbox's mail server (saved in
 shows status and verifies the archive. Then, with the vendor
 sandbox stopped, it prints care plans (one client, the binder of every client) and runs a
 restore drill into an empty HubSpot portal (dry run, restore with verification, a re-run
-that creates nothing). Last, a fire drill: the newest copy is fetched back from the object
-store into ``fetched/`` and verified with the key file, as on a new PC. Everything is left
+that creates nothing). Last, a fire drill (``exporter drill``): the newest copy is fetched
+back from the object store, opened with the key file, verified and a care plan printed from
+it, with a dated report in ``drills/``. Everything is left
 under the given folder (git-ignored). Each step runs the real ``exporter`` command.
 """
 
@@ -118,14 +119,11 @@ def _main(out: Path, config: Path, s3_url: str, smtp: SMTPEmulator) -> None:
         print("\nRun it again: nothing is created twice.")
         _exporter(config, "restore", "--to", "hubspot", "--mapping", "salesforce_to_hubspot")
 
-    print("\nFire drill: the office PC is gone. Fetch the newest copy from the object store "
-          "into a new folder and verify it with the key file.")
-    fetched = out / "fetched"
-    _exporter(config, "copy", "--fetch", "latest", "--to", SANDBOX_COPY_NAME,
-              "--into", str(fetched))
-    fetched_config = out / "fetched-config.toml"
-    write_config(fetched_config, {"archive": {"path": str(fetched / "archive.db")}})
-    _exporter(fetched_config, "--key-file", str(out / "archive.key"), "verify")
+    print("\nFire drill: as if the office PC were gone, fetch the newest copy from the object "
+          "store, open it with the key file, verify it and print a care plan from it; the "
+          "dated report goes to drills/.")
+    _exporter(config, "drill", "--from", SANDBOX_COPY_NAME, "--report-dir",
+              str(out / "drills"), "--by", "the demo")
     print(f"\nEverything is in {out}: the archive, its keys, the care plans in {plans}.\n"
           f"Try:  {exporter_command()} --config {config} status")
 

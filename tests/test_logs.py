@@ -6,10 +6,14 @@ one that holds the file open checks that its file was never renamed under it."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import stat
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+
+import pytest
 
 from exporter.logs import KEEP_DAYS, setup_logging
 
@@ -78,3 +82,49 @@ def test_old_days_are_deleted_and_other_files_left(tmp_path: Path) -> None:
     path = setup_logging(folder)
     assert path == folder / f"exporter-{today}.log"
     assert not old.exists() and recent.exists() and other.exists()
+
+
+def test_keep_days_is_a_setting_and_cron_output_files_age_out_too(tmp_path: Path) -> None:
+    """``[log] keep_days``: the day files of exporter's log and of the nightly job's cron
+    output older than that are deleted when exporter starts; the rest stay."""
+    from tests.conftest import Cli
+
+    cli_ = Cli(tmp_path)
+    cli_.init()
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    today = dt.date.today()
+    names = {age: (folder / f"exporter-{today - dt.timedelta(days=age)}.log",
+                   folder / f"exporter-nightly-{today - dt.timedelta(days=age)}.log")
+             for age in (2, 3, 40)}
+    for pair in names.values():
+        for p in pair:
+            p.write_text("x\n", encoding="utf-8")
+    with cli_.config.open("a", encoding="utf-8") as fh:
+        fh.write(f'\n[log]\ndir = "{folder.as_posix()}"\nkeep_days = 2\n')
+    assert cli_("status").exit_code == 0
+    assert all(p.exists() for p in names[2])
+    assert not any(p.exists() for age in (3, 40) for p in names[age])
+    text = cli_.config.read_text(encoding="utf-8").replace("keep_days = 2", "keep_days = 0")
+    cli_.config.write_text(text, encoding="utf-8")
+    refused = cli_("status")
+    assert refused.exit_code == 3 and "keep_days must be at least 1" in refused.output
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes")
+def test_the_log_folder_is_0700_and_its_files_0600(tmp_path: Path) -> None:
+    folder = tmp_path / "logs"
+    folder.mkdir(mode=0o755)
+    folder.chmod(0o755)
+    nightly = folder / f"exporter-nightly-{dt.date.today()}.log"  # as cron's shell makes it
+    nightly.write_text("cron output\n", encoding="utf-8")
+    nightly.chmod(0o644)
+    path = setup_logging(folder / "new")  # a folder exporter makes
+    logging.getLogger("exporter.test").info("a line")
+    assert stat.S_IMODE((folder / "new").stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    setup_logging(folder)  # one that was there, with the day's cron output in it
+    logging.getLogger("exporter.test").info("another line")
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(nightly.stat().st_mode) == 0o600
+    assert stat.S_IMODE((folder / path.name).stat().st_mode) == 0o600

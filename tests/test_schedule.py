@@ -4,6 +4,7 @@ the table in a file), with a real archive and key file."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import stat
@@ -95,6 +96,25 @@ def test_paths_with_spaces_an_apostrophe_and_percent_survive_cron_and_sh(tmp_pat
     assert "%" not in line.replace("\\%", "")  # every % is escaped for cron
     subprocess.run(["/bin/sh", "-c", command], check=True, timeout=10)
     assert log.read_text().splitlines() == ["--config", str(config), "sync"]
+
+
+@posix_only
+def test_the_nightly_output_goes_to_a_file_named_by_the_day(tmp_path: Path) -> None:
+    """The cron output is never one file that grows forever: the shell names it by the day
+    (the same date format as exporter's own log files), whatever the folder's name holds."""
+    folder = tmp_path / "O'Brien's logs 100%"
+    folder.mkdir()
+    program = tmp_path / "exporter"
+    program.write_text('#!/bin/sh\necho "ran $*"\n')
+    program.chmod(0o755)
+    job = _job(program=(str(program),), log=str(folder / "exporter-nightly-{date}.log"))
+    line = plan_cron("", job).line
+    assert line is not None and "%" not in line.replace("\\%", "")
+    command = line.split(" ", 5)[5].replace("\\%", "%")
+    subprocess.run(["/bin/sh", "-c", command], check=True, timeout=10)
+    day = dt.date.today().isoformat()
+    assert [p.name for p in folder.iterdir()] == [f"exporter-nightly-{day}.log"]
+    assert "ran --config" in (folder / f"exporter-nightly-{day}.log").read_text()
 
 
 def test_other_crontab_lines_are_kept_byte_for_byte() -> None:
@@ -275,10 +295,13 @@ def test_install_show_replace_remove(sched: Scheduler) -> None:
     line = find_cron_line(table)
     assert line is not None and line.startswith("30 2 * * * ")
     assert f"--config {sched.cli.config} sync" in line
-    assert str(sched.logs / "exporter-nightly.log") in line
+    # A file a day (issue 11 point 11): the shell names it by the date; exporter.logs deletes
+    # the old ones.
+    assert str(sched.logs / "exporter-nightly-") + '"$(date +\\%Y-\\%m-\\%d)".log' in line
     assert sched.logs.is_dir()  # the log folder exists before cron first appends to it
     assert table == OTHER_LINES + "\n" + line + "\n"
-    assert re.search(r"Its output is added to .*exporter-nightly\.log", result.output)
+    assert re.search(r"Its output goes to a file a day, tonight's "
+                     r".*exporter-nightly-\d{4}-\d{2}-\d{2}\.log", result.output)
 
     before = sched.table.read_bytes()
     shown = sched("--show", "--at", "04:00")
