@@ -71,11 +71,6 @@ class DailyFileHandler(logging.FileHandler):
     def path_for(self, day: dt.date) -> Path:
         return self.folder / f"exporter-{day.isoformat()}.log"
 
-    def _open(self) -> io.TextIOWrapper:
-        # Created owner-only; O_APPEND keeps each process's lines whole.
-        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        return open(fd, "a", encoding=self.encoding, errors=self.errors)
-
     def emit(self, record: logging.LogRecord) -> None:
         today = str(self.path_for(dt.date.fromtimestamp(record.created)))
         if today != self.baseFilename:
