@@ -37,6 +37,10 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
     ├── ObjectStoreError                  14  an object store refused or could not be reached
     ├── NotifyError                       15  the alert email could not be sent (notify --test
     │                                         only: a sync never changes its exit code for it)
+    ├── StaffError                        19  a desk staff account already exists, or its new
+    │                                         password is too weak (nothing was changed)
+    ├── DeskError                         20  the care-plan desk could not start (port taken,
+    │                                         certificate or key unreadable)
     ├── TransformError                     -  a value cannot be restored (one record fails)
     └── SourceError                        -  a vendor account failed; the run goes on (a sync
         │                                     ends partial, 11, or failed, 12)
@@ -76,6 +80,7 @@ __all__ = [
     "CursorExpired",
     "DefinitionError",
     "DeletionsHeld",
+    "DeskError",
     "DiskFull",
     "ExporterError",
     "ItemRefused",
@@ -96,6 +101,7 @@ __all__ = [
     "SecretInConfig",
     "SessionExpired",
     "SourceError",
+    "StaffError",
     "TransformError",
     "TransientError",
     "UnsupportedFormat",
@@ -244,6 +250,16 @@ class NotifyError(ExporterError):
     or the message, or the secure connection failed. The message never holds the password."""
 
 
+class StaffError(ExporterError):
+    """A care-plan desk staff account cannot be added or changed as asked: the name is taken,
+    or the new password does not meet the staff password policy; nothing was changed."""
+
+
+class DeskError(ExporterError):
+    """The care-plan desk could not start: its port is taken or not allowed, or the HTTPS
+    certificate or key given cannot be read."""
+
+
 class TransformError(ExporterError, ValueError):
     """A value cannot be transformed for a restore (e.g. an unreadable date): that record
     fails validation; the others go on."""
@@ -327,6 +343,8 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (CopyDestinationProblem, 14),
     (ObjectStoreError, 14),
     (NotifyError, 15),
+    (StaffError, 19),
+    (DeskError, 20),
     (ExporterError, 1),
 ]
 
