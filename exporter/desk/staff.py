@@ -108,7 +108,8 @@ def list_staff(archive: Any) -> list[StaffAccount]:
     return [StaffAccount(*r) for r in rows]
 
 
-def add_staff(archive: Any, name: str, role: str, password: str) -> StaffAccount:
+def add_staff(archive: Any, name: str, role: str, password: str,
+              actor: str | None = None) -> StaffAccount:
     """A new account (StaffError if the name is taken or the password is weak)."""
     if role not in ROLES:
         raise ValueError(f"role {role!r}")
@@ -123,35 +124,36 @@ def add_staff(archive: Any, name: str, role: str, password: str) -> StaffAccount
         archive.conn.execute("INSERT INTO staff (name, role, password_hash, created_at, "
                              "password_set_at) VALUES (?, ?, ?, ?, ?)",
                              (name, role, digest, when, when))
-        archive.audit("staff.add", {"name": name, "role": role})
+        archive.audit("staff.add", {"name": name, "role": role}, actor=actor)
     return StaffAccount(name, role, when, when)
 
 
-def set_password(archive: Any, name: str, password: str) -> None:
+def set_password(archive: Any, name: str, password: str, actor: str | None = None) -> None:
     account = _require(archive, name)
     _require_strong(account.name, password)
     digest = _hasher.hash(password)
     with archive.transaction():
         archive.conn.execute("UPDATE staff SET password_hash = ?, password_set_at = ? "
                              "WHERE name = ?", (digest, _now(), account.name))
-        archive.audit("staff.passwd", {"name": account.name})
+        archive.audit("staff.passwd", {"name": account.name}, actor=actor)
 
 
-def set_role(archive: Any, name: str, role: str) -> None:
+def set_role(archive: Any, name: str, role: str, actor: str | None = None) -> None:
     if role not in ROLES:
         raise ValueError(f"role {role!r}")
     account = _require(archive, name)
     with archive.transaction():
         archive.conn.execute("UPDATE staff SET role = ? WHERE name = ?", (role, account.name))
         archive.audit("staff.role", {"name": account.name, "role": role,
-                                     "was": account.role})
+                                     "was": account.role}, actor=actor)
 
 
-def remove_staff(archive: Any, name: str) -> None:
+def remove_staff(archive: Any, name: str, actor: str | None = None) -> None:
     account = _require(archive, name)
     with archive.transaction():
         archive.conn.execute("DELETE FROM staff WHERE name = ?", (account.name,))
-        archive.audit("staff.remove", {"name": account.name, "role": account.role})
+        archive.audit("staff.remove", {"name": account.name, "role": account.role},
+                      actor=actor)
 
 
 def check_login(archive: Any, name: str, password: str) -> StaffAccount | None:
