@@ -90,3 +90,23 @@ def test_roles_each_allow_more_than_the_one_before() -> None:
     assert can("office", "documents") and can("office", "history") and not can("office", "staff")
     assert can("admin", "staff")
     assert not can("nobody", "search")
+
+
+def test_no_command_module_loads_the_web_framework_until_the_desk_runs() -> None:
+    """The desk's framework, server and Argon2 load only inside 'exporter desk' and
+    'exporter staff', when they run: importing every command module loads none of them."""
+    import subprocess
+    import sys
+
+    from exporter.cli import COMMANDS
+
+    modules = sorted({m for name, (m, _, _) in COMMANDS.items() if name != "sandbox"})
+    code = ("import sys; " + "; ".join(f"import {m}" for m in modules)
+            + "; print(' '.join(sorted(sys.modules)))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=120).stdout.split()
+    assert "exporter.cli_desk" in loaded and "exporter.cli_staff" in loaded
+    heavy = [m for m in loaded if m.split(".")[0] in ("starlette", "uvicorn", "argon2",
+                                                       "selenium")
+             or m.startswith("exporter.desk")]
+    assert heavy == []
