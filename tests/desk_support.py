@@ -109,7 +109,7 @@ def start_desk(config: Path, *args: str, env: dict[str, str] | None = None,
         if proc.poll() is not None:
             raise AssertionError(f"the desk stopped: {desk.stop()}")
         try:
-            requests.get(desk.url + "login", timeout=5, verify=False)  # noqa: S501
+            requests.get(desk.url + "login", timeout=5, verify=False)  # noqa: S501 (may be self-signed)
             return desk
         except requests.RequestException:
             time.sleep(0.3)
