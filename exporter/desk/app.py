@@ -19,7 +19,8 @@ from exporter.desk.web import Desk, SecurityHeaders
 
 __all__ = ["FLUSH_SECONDS", "make_app"]
 
-#: How often the journal is copied into the audit log when the write lock was busy.
+#: How often the desk looks for a finished sync, and copies the journal into the audit log
+#: when the write lock was busy.
 FLUSH_SECONDS = 5.0
 
 
@@ -52,4 +53,4 @@ def make_app(desk: Desk) -> Starlette:
 async def _flush_now_and_then(desk: Desk) -> None:
     while True:
         await asyncio.sleep(FLUSH_SECONDS)
-        await desk.data.call(desk.data.flush)
+        await desk.data.call(desk.data.tick)

@@ -32,9 +32,11 @@ class PlanView:
 
 def client_plan(archive: Any, definition: Definition, client: Client, *,
                 as_of: int | None = None, deleted: DeletedClient | None = None,
-                stale_after_hours: float = 36.0, now: dt.datetime | None = None) -> PlanView:
+                stale_after_hours: float = 36.0, now: dt.datetime | None = None,
+                latest: ArchiveView | None = None) -> PlanView:
     """The care plan of ``client`` now, as of run ``as_of``, or, for a client deleted
-    upstream, as it was in the run before the deletion (flagged as such)."""
+    upstream, as it was in the run before the deletion (flagged as such). ``latest`` is a
+    view of the newest data to reuse (its streams read and indexed once, not per client)."""
     now = now or dt.datetime.now(dt.UTC)
     if deleted is not None and (as_of is None or as_of >= deleted.deleted_run):
         as_of = deleted.deleted_run - 1
@@ -43,7 +45,8 @@ def client_plan(archive: Any, definition: Definition, client: Client, *,
         info = replace(info, historical=(
             f"DELETED in {deleted.vendor} on {local_time(deleted.deleted_at)}: this is the "
             f"last archived care plan (sync run {synced.id}), not a current one."))
-    view = ArchiveView(archive, as_of, bulk=False)
+    view = latest if latest is not None and as_of is None else ArchiveView(
+        archive, as_of, bulk=False)
     # Visits are "the next 14 days" from the moment the data describes.
     anchor = (parse_utc(synced.finished_at or synced.started_at) or now) if as_of else now
     plan = build_care_plan(view, definition, client, anchor)
@@ -52,8 +55,8 @@ def client_plan(archive: Any, definition: Definition, client: Client, *,
 
 def client_pdf(archive: Any, definition: Definition, client: Client, paper: str = "letter",
                *, as_of: int | None = None, deleted: DeletedClient | None = None,
-               stale_after_hours: float = 36.0) -> bytes:
+               stale_after_hours: float = 36.0, latest: ArchiveView | None = None) -> bytes:
     """The PDF of one client's care plan, exactly as ``exporter print`` lays it out."""
     shown = client_plan(archive, definition, client, as_of=as_of, deleted=deleted,
-                        stale_after_hours=stale_after_hours)
+                        stale_after_hours=stale_after_hours, latest=latest)
     return render_pdf([shown.plan], shown.info, paper)

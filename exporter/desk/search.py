@@ -31,6 +31,7 @@ class Entry:
     status: str  # active, discharged, deleted
     deleted_at: str | None
     birth_iso: str
+    folded: str = ""  # the name without case or accents, for matching and sorting
 
 
 def parse_dates(text: str) -> set[str]:
@@ -82,14 +83,14 @@ class SearchIndex:
         for client, status, deleted_at in rows:
             births = get_path(client.data, birth_path) if birth_path else []
             entry = Entry(index._token(client.record_id), client, status, deleted_at,
-                          str(births[0])[:10] if births else "")
+                          str(births[0])[:10] if births else "", _fold(client.name))
             i = len(index.entries)
             index.entries.append(entry)
             index.by_token[entry.token] = entry
             index._by_key.setdefault(client.key, []).append(i)
             if entry.birth_iso:
                 index._by_birth.setdefault(entry.birth_iso, []).append(i)
-            for word in _fold(client.name).split():
+            for word in entry.folded.split():
                 index._by_word.setdefault(word, set()).add(i)
         for word in index._by_word:
             index._words_by_len.setdefault(len(word), []).append(word)
@@ -128,7 +129,7 @@ class SearchIndex:
         for word in words[1:]:
             found &= self._word_hits(word)
         whole = _fold(q)
-        return self._sorted(found, first=lambda e: not _fold(e.client.name).startswith(whole))
+        return self._sorted(found, first=lambda e: not e.folded.startswith(whole))
 
     def _sorted(self, ids: set[int], first: object = None) -> list[Entry]:
         entries = [self.entries[i] for i in ids]
@@ -136,6 +137,6 @@ class SearchIndex:
 
         def rank(e: Entry) -> tuple[object, ...]:
             lead = first(e) if callable(first) else False
-            return (lead, order.get(e.status, 3), _fold(e.client.name), e.client.key)
+            return (lead, order.get(e.status, 3), e.folded, e.client.key)
 
         return sorted(entries, key=rank)[:MAX_RESULTS]
