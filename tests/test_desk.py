@@ -304,3 +304,34 @@ def test_no_health_data_in_the_desks_output_or_logs(desk: RunningDesk) -> None:
     text = desk.output.read_text(encoding="utf-8") + "".join(logs)
     for health in ("Zoë", "Müller", "C-000", "lantern"):
         assert health not in text
+
+
+def test_a_client_deleted_upstream_is_found_flagged_with_its_last_plan(
+        agency: Agency, tmp_path: Path) -> None:  # noqa: F811
+    config = make_desk_archive(agency.dir, tmp_path / "d")
+    archive = config.parent / "a.db"
+    with Archive.open(archive, KeyFile(config.parent / "a.key"), write=True) as arc:
+        rid = next(r for r, d in arc.records("salesforce", "Account")
+                   if d and d.get("Name") == "Zoë Müller")
+        run = arc.begin_run()
+        arc.tombstone(run, "salesforce", "Account", [rid])
+        arc.finish_run(run, "ok", stats={"sources": {"salesforce": {"status": "ok"}}})
+    desk = start_desk(config)
+    try:
+        s = desk.login("nora")
+        text, links = _search(desk, s, "zoe muller")
+        assert re.search(r'class="badge deleted">deleted upstream \d{4}-\d\d-\d\d<', text)
+        page = s.get(desk.url + f"client/{links[0][0]}", timeout=60).text
+        assert "DELETED in Salesforce" in page and "last archived care plan" in page
+        assert 'data-section="allergies"' in page
+    finally:
+        desk.stop()
+
+
+def test_visits_of_this_week_by_caregiver(desk: RunningDesk) -> None:
+    s = desk.login("nora")
+    page = s.get(desk.url + "visits", timeout=60).text
+    week = page[page.index('id="week"'):]
+    caregivers = re.findall(r'<h3 class="caregiver">([^<]+)<', week)
+    assert caregivers and "Unassigned" not in caregivers
+    assert re.search(r'<a href="/client/[^"]+">[^<]+</a> <span class="muted">C-\d{5}', week)
