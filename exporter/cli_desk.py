@@ -41,6 +41,28 @@ def _listen(state: State, port: int, lan: bool, cert: Path | None, key: Path | N
     return listen
 
 
+def _at_logon(state: State, port: int | None, lan: bool, cert: Path | None,
+              install: bool) -> None:
+    from exporter.config import default_log_dir
+    from exporter.desk import logon
+
+    if not install:
+        out.print(logon.remove(), markup=False)
+        return
+    if cert is not None:
+        raise click.UsageError("--install-at-logon uses the desk's own certificate; leave "
+                               "out --cert and --key.")
+    config = state.config
+    if config.key_file is None or not config.key_file.exists():
+        from exporter.errors import ConfigError
+
+        raise ConfigError("The desk can start by itself only with a key file: set key_file "
+                          "under [archive] in the config (as for 'exporter schedule').")
+    log = (config.log_dir or default_log_dir()) / "exporter-desk.log"
+    argv = logon.desk_argv(str(config.path.resolve()), port, lan)
+    out.print(logon.install(argv, log), markup=False)
+
+
 @click.command()
 @click.option("--port", type=click.IntRange(1, 65535),
               help="The port to serve on (default: [desk] port, else 8765).")
@@ -50,10 +72,14 @@ def _listen(state: State, port: int, lan: bool, cert: Path | None, key: Path | N
               help="With --lan: the office's own certificate (PEM).")
 @click.option("--key", "key_path", type=click.Path(path_type=Path, dir_okay=False),
               help="With --lan: that certificate's private key (PEM).")
+@click.option("--install-at-logon", is_flag=True, help="Start the desk by itself from now on "
+              "(Windows and macOS: at logon; Linux: with the computer), with these options.")
+@click.option("--remove-from-logon", is_flag=True,
+              help="No longer start the desk by itself.")
 @pass_state
 @handle_errors
 def desk(state: State, port: int | None, lan: bool, cert: Path | None,
-         key_path: Path | None) -> None:
+         key_path: Path | None, install_at_logon: bool, remove_from_logon: bool) -> None:
     """Serve the care-plan desk: staff find a client and print, in their browser.
 
     The archive is unlocked here with the configured key (as the nightly job does); staff
@@ -65,7 +91,11 @@ def desk(state: State, port: int | None, lan: bool, cert: Path | None,
     Example:
       exporter desk
       exporter desk --lan --port 8443
+      exporter desk --install-at-logon
     """
+    if install_at_logon or remove_from_logon:
+        _at_logon(state, port, lan, cert, install_at_logon)
+        return
     from exporter.archive import Archive
     from exporter.cli_print import _definition
     from exporter.desk.app import make_app
