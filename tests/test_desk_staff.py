@@ -110,3 +110,48 @@ def test_no_command_module_loads_the_web_framework_until_the_desk_runs() -> None
                                                        "selenium")
              or m.startswith("exporter.desk")]
     assert heavy == []
+
+
+def test_a_writer_waits_for_the_desks_brief_hold_of_the_lock_but_not_for_a_sync(
+        tmp_path: Path) -> None:
+    """The desk takes the write lock for milliseconds to copy its audit entries, marked
+    brief: the nightly sync starting then waits instead of being refused. A sync's own hold
+    still refuses a second writer at once."""
+    import threading
+    import time
+
+    from exporter.errors import ArchiveLocked
+    from exporter.lock import ArchiveLock
+
+    archive = tmp_path / "a.db"
+    held = threading.Event()
+
+    def desk_moment() -> None:
+        with ArchiveLock(archive, brief=True):
+            held.set()
+            time.sleep(0.4)
+
+    worker = threading.Thread(target=desk_moment)
+    worker.start()
+    held.wait(5)
+    t0 = time.monotonic()
+    with ArchiveLock(archive):  # the nightly sync
+        waited = time.monotonic() - t0
+    worker.join()
+    assert waited >= 0.2
+    with ArchiveLock(archive), pytest.raises(ArchiveLocked):
+        ArchiveLock(archive, brief=True).acquire()
+
+
+def test_the_desk_on_a_taken_port_says_so_and_exits_20(run_cli: Cli) -> None:
+    import socket
+
+    run_cli.init(passphrase=None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("desk", "--port", str(port))
+    assert result.exit_code == 20, result.output
+    assert f"Port {port} is already in use" in result.output
+    assert "Traceback" not in result.output

@@ -192,7 +192,7 @@ class DeskData:
     def change_staff(self, fn: Callable[..., Any], *args: Any) -> None:
         """A staff change from the admin pages, under the write lock (ArchiveLocked while the
         nightly job holds it: the page says to try again later)."""
-        with ArchiveLock(Path(self.archive.path)):
+        with ArchiveLock(Path(self.archive.path), brief=True):
             fn(self.archive, *args)
 
     def audit(self, action: str, staff: str, detail: dict[str, Any]) -> None:

@@ -93,7 +93,8 @@ class Journal:
             if not entries:
                 return 0
             try:
-                lock = ArchiveLock(Path(self.archive.path)).acquire()
+                # brief: a sync starting now waits these milliseconds instead of failing
+                lock = ArchiveLock(Path(self.archive.path), brief=True).acquire()
             except ArchiveLocked:
                 return 0
             try:
