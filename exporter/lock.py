@@ -113,12 +113,12 @@ class ArchiveLock:
             )
         fh.seek(0)
         fh.truncate()
-        info: dict[str, object] = {
+        mine: dict[str, object] = {
             "pid": os.getpid(), "host": socket.gethostname(),
             "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
         if self.brief:
-            info["brief"] = True
-        fh.write(json.dumps(info).encode())
+            mine["brief"] = True
+        fh.write(json.dumps(mine).encode())
         fh.flush()
         self._fh = fh
         return self
