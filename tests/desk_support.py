@@ -35,10 +35,11 @@ def make_desk_archive(agency_dir: Path, into: Path) -> Path:
     return write_config(into)
 
 
-def write_config(into: Path, extra: str = "") -> Path:
+def write_config(into: Path, extra: str = "", archive_extra: str = "") -> Path:
     cfg = into / "config.toml"
     cfg.write_text(f'[archive]\npath = "{into / "a.db"}"\nkey_file = "{into / "a.key"}"\n'
-                   f'[log]\ndir = "{into / "logs"}"\n{extra}', encoding="utf-8")
+                   f'{archive_extra}[log]\ndir = "{into / "logs"}"\n{extra}',
+                   encoding="utf-8")
     return cfg
 
 

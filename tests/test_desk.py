@@ -335,3 +335,21 @@ def test_visits_of_this_week_by_caregiver(desk: RunningDesk) -> None:
     caregivers = re.findall(r'<h3 class="caregiver">([^<]+)<', week)
     assert caregivers and "Unassigned" not in caregivers
     assert re.search(r'<a href="/client/[^"]+">[^<]+</a> <span class="muted">C-\d{5}', week)
+
+
+def test_stale_data_is_flagged_on_every_page(agency: Agency, tmp_path: Path) -> None:  # noqa: F811
+    config = make_desk_archive(agency.dir, tmp_path / "d")
+    write_config(config.parent, archive_extra="stale_after_hours = 0.0003\n")  # ~1 second
+    time.sleep(1.5)
+    desk = start_desk(config)
+    try:
+        s = desk.login("nora")
+        _, links = _search(desk, s, "zoe muller")
+        for path in ("", "visits", f"client/{links[0][0]}"):
+            page = s.get(desk.url + path, timeout=60).text
+            assert 'id="stale-banner"' in page and "NOT backed up since" in page, path
+            assert "Backed up as of" in page
+        plan = s.get(desk.url + f"client/{links[0][0]}", timeout=60).text
+        assert "DATA MAY BE OUT OF DATE" in plan
+    finally:
+        desk.stop()

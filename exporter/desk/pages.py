@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from exporter.desk import staff as accounts
+from exporter.desk.guard import same_token
 from exporter.desk.search import Entry
 from exporter.desk.web import (
     COOKIE,
@@ -55,8 +56,7 @@ async def login(request: Request) -> Response:
     desk = desk_of(request)
     form = await request.form()
     name, password = str(form.get("name") or "").strip(), str(form.get("password") or "")
-    if not request.cookies.get(LOGIN_COOKIE) or request.cookies.get(LOGIN_COOKIE) != str(
-            form.get("csrf") or ""):
+    if not same_token(request.cookies.get(LOGIN_COOKIE), str(form.get("csrf") or "")):
         return await login_form(request, "The login form had expired; please try again.", 403)
     address = client_address(request)
     wait = desk.guard.locked_for(name, address)
