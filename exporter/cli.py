@@ -15,6 +15,8 @@ every command load only what they need (``bench/startup.py`` measures it):
 - :mod:`exporter.cli_copies`: ``copy`` (and ``copy --fetch``)
 - :mod:`exporter.cli_restore`: ``restore``
 - :mod:`exporter.cli_schedule`: ``schedule``
+- :mod:`exporter.cli_desk`: ``desk`` (the care-plan desk's web server)
+- :mod:`exporter.cli_staff`: ``staff`` (accounts of the care-plan desk)
 - :mod:`sandbox.cli`: ``sandbox``, the only command that loads the emulators
 
 Names other code used to import from here (``State``, ``out``, ``handle_errors`` ...) are
@@ -76,6 +78,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                  "on Windows."),
     "connectors": ("exporter.cli_sync", "connectors",
                    "List the installed connectors and restore targets, and their settings."),
+    "desk": ("exporter.cli_desk", "desk",
+             "Serve the care-plan desk: staff find a client and print, in their browser."),
+    "staff": ("exporter.cli_staff", "staff",
+              "Staff accounts of the care-plan desk ('exporter desk'): add, list, remove, "
+              "passwd."),
     "sandbox": ("sandbox.cli", "sandbox",
                 "The sandbox cloud: local Salesforce, HubSpot and Google emulators."),
 }

@@ -90,6 +90,12 @@ CAREPLAN = (
     Setting("definition", "path", "A care-plan view definition (TOML) to print with (default: "
             "the built-in one)"),
 )
+DESK = (
+    Setting("session_minutes", "number", "The care-plan desk logs staff out after this many "
+            "minutes without use", default=15, minimum=0.05, maximum=720),
+    Setting("port", "integer", "The port 'exporter desk' serves on (default 8765; --port "
+            "overrides it)", default=8765, minimum=1, maximum=65535),
+)
 
 #: Table -> (its settings, what it is, repeated: an array of tables [[name]]). ``sources`` and
 #: ``targets`` hold one table per source or target, checked against the connector's or
@@ -101,6 +107,7 @@ TABLES: dict[str, tuple[tuple[Setting, ...], str, bool]] = {
     "sync": (SYNC, "The nightly sync.", False),
     "log": (LOG, "The log files.", False),
     "careplan": (CAREPLAN, "Printing care plans.", False),
+    "desk": (DESK, "The care-plan desk (`exporter desk`).", False),
     "sources": ((), "One [sources.NAME] table per source (see the connectors below).", False),
     "targets": ((), "One [targets.NAME] table per restore target (see below).", False),
 }
@@ -108,7 +115,7 @@ TABLES: dict[str, tuple[tuple[Setting, ...], str, bool]] = {
 
 #: Tables read with ``raw.get(name, {})``, whose values nothing else checks: their shape and
 #: values are checked here (the others' readers say what is wrong in their own words).
-_READ_AS_TABLE = ("sync", "log", "careplan")
+_READ_AS_TABLE = ("sync", "log", "careplan", "desk")
 
 
 def check_tables(path: Path, raw: Mapping[str, Any]) -> None:

@@ -41,6 +41,10 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
     ├── ObjectStoreError                  14  an object store refused or could not be reached
     ├── NotifyError                       15  the alert email could not be sent (notify --test
     │                                         only: a sync never changes its exit code for it)
+    ├── StaffError                        19  a desk staff account already exists, or its new
+    │                                         password is too weak (nothing was changed)
+    ├── DeskError                         20  the care-plan desk could not start (port taken,
+    │                                         certificate or key unreadable)
     ├── SignInFailed                      30  the browser sign-in (exporter setup) was refused,
     │                                         not finished, or gave no refresh token
     ├── TransformError                     -  a value cannot be restored (one record fails)
@@ -86,6 +90,7 @@ __all__ = [
     "CursorExpired",
     "DefinitionError",
     "DeletionsHeld",
+    "DeskError",
     "DiskFull",
     "ExporterError",
     "ItemRefused",
@@ -108,6 +113,7 @@ __all__ = [
     "SessionExpired",
     "SignInFailed",
     "SourceError",
+    "StaffError",
     "TransformError",
     "TransientError",
     "UnsupportedFormat",
@@ -274,6 +280,14 @@ class NotifyError(ExporterError):
     or the message, or the secure connection failed. The message never holds the password."""
 
 
+class StaffError(ExporterError):
+    """A care-plan desk staff account cannot be added or changed as asked: the name is taken,
+    or the new password does not meet the staff password policy; nothing was changed."""
+
+
+class DeskError(ExporterError):
+    """The care-plan desk could not start: its port is taken or not allowed, or the HTTPS
+    certificate or key given cannot be read."""
 class SignInFailed(ExporterError):
     """A browser sign-in (OAuth with PKCE, in ``exporter setup``) did not give a refresh
     token: refused, abandoned, timed out or answered by the wrong page."""
@@ -363,6 +377,8 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (CopyDestinationProblem, 14),
     (ObjectStoreError, 14),
     (NotifyError, 15),
+    (StaffError, 19),
+    (DeskError, 20),
     (SignInFailed, 30),
     (ExporterError, 1),
 ]

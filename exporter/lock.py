@@ -4,6 +4,11 @@ The lock is an OS-level exclusive lock on ``<archive>.lock`` (``fcntl.flock`` on
 ``msvcrt.locking`` on Windows). The OS drops it when its process dies, however it dies, so a
 lock left by a killed run is simply taken over; the file's contents (PID, host, start time)
 only serve the "in use by PID ..." message.
+
+A holder that takes the lock only for a moment (the care-plan desk copying its audit entries
+into the archive, a few milliseconds) marks itself ``brief``: a writer that finds such a
+holder waits up to :data:`BRIEF_WAIT` seconds for it instead of being refused, so the nightly
+sync never fails because a nurse opened a plan at 02:30.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ __all__ = ["ArchiveLock", "lock_path_for"]
 # Windows locks byte ranges and forbids other processes to read them: lock a byte far past the
 # holder info so that "in use by PID ..." can still be read.
 _WIN_LOCK_OFFSET = 1 << 20
+#: How long a writer waits for a ``brief`` holder to let go.
+BRIEF_WAIT = 5.0
 
 
 def lock_path_for(archive: Path) -> Path:
@@ -66,8 +73,9 @@ def _unlock(fh: IO[bytes]) -> None:
 class ArchiveLock:
     """``with ArchiveLock(path):`` holds the write lock of the archive at ``path``."""
 
-    def __init__(self, archive: Path) -> None:
+    def __init__(self, archive: Path, brief: bool = False) -> None:
         self.path = lock_path_for(Path(archive))
+        self.brief = brief
         self._fh: IO[bytes] | None = None
 
     def holder(self) -> dict[str, object]:
@@ -89,7 +97,7 @@ class ArchiveLock:
 
     def acquire(self) -> ArchiveLock:
         fh = open(self.path, "a+b")  # noqa: SIM115 (held open for the lock's lifetime)
-        if not _try_lock(fh):
+        if not _try_lock(fh) and not self._after_brief_holder(fh):
             fh.close()
             info = self._settled_holder()
             pid = info.get("pid")
@@ -105,13 +113,26 @@ class ArchiveLock:
             )
         fh.seek(0)
         fh.truncate()
-        fh.write(json.dumps({
+        mine: dict[str, object] = {
             "pid": os.getpid(), "host": socket.gethostname(),
-            "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        }).encode())
+            "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+        if self.brief:
+            mine["brief"] = True
+        fh.write(json.dumps(mine).encode())
         fh.flush()
         self._fh = fh
         return self
+
+    def _after_brief_holder(self, fh: IO[bytes]) -> bool:
+        """Whether the lock was taken after waiting for a holder that marked itself brief."""
+        if not self._settled_holder().get("brief"):
+            return False
+        deadline = time.monotonic() + BRIEF_WAIT
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            if _try_lock(fh):
+                return True
+        return False
 
     def release(self) -> None:
         if self._fh is not None:

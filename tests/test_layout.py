@@ -108,7 +108,7 @@ def _loaded_by(statement: str) -> set[str]:
 
 
 HEAVY = ("sandbox", "sqlcipher3", "sqlite_utils", "weasyprint", "boto3", "googleapiclient",
-         "hubspot", "simple_salesforce", "rich")
+         "hubspot", "simple_salesforce", "rich", "starlette", "uvicorn", "argon2")
 
 
 def test_the_cli_loads_no_emulator_and_no_heavy_library_to_start() -> None:

@@ -1,0 +1,56 @@
+"""The desk's Starlette application: routes, static files, security headers, and the
+archive's start and stop around the server's life (with the journal flushed every few
+seconds, so views made during a nightly sync reach the audit log once it ends)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from importlib import resources
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from exporter.desk.pages import ROUTES
+from exporter.desk.web import Desk, SecurityHeaders
+
+__all__ = ["FLUSH_SECONDS", "make_app"]
+
+#: How often the desk looks for a finished sync, and copies the journal into the audit log
+#: when the write lock was busy.
+FLUSH_SECONDS = 5.0
+
+
+def make_app(desk: Desk) -> Starlette:
+    """The ASGI application serving ``desk``; the archive opens when the server starts."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if desk.data.archive is None:  # the command opens it first, to report a problem
+            await desk.data.call(desk.data.start)
+        flusher = asyncio.create_task(_flush_now_and_then(desk))
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await desk.data.call(desk.data.stop)
+
+    static = str(resources.files("exporter.desk").joinpath("static"))
+    routes: list[BaseRoute] = [Route(path, endpoint, methods=methods)
+                               for path, endpoint, methods in ROUTES]
+    routes.append(Mount("/static", StaticFiles(directory=static), name="static"))
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    middleware=[Middleware(SecurityHeaders, https=desk.https)])
+    app.state.desk = desk
+    return app
+
+
+async def _flush_now_and_then(desk: Desk) -> None:
+    while True:
+        await asyncio.sleep(FLUSH_SECONDS)
+        await desk.data.call(desk.data.tick)
