@@ -2,8 +2,10 @@
 
 One failing stream or source never stops the others (the run ends ``partial``); each batch is
 stored with its cursor in one transaction, so a killed sync resumes where its last commit
-ended. Hard deletes are found by comparing the archive's ids with the source's full id list,
-for streams that support it, with ``--full`` or every ``reconcile_every_days``. A stream that
+ended. Deletions are looked for every run: a stream that can tell cheaply which archived ids
+are gone (``Stream.find_deleted``: a count first, merges, archived records' edges) does so each
+night; the full id list is compared with ``--full``, after a reset, and every
+``reconcile_every_days`` days or ``reconcile_every_runs`` runs, whichever comes first. A stream that
 others depend on is read again from where a run left its dependents unfinished (:class:`_Resume`).
 One item a vendor refuses alone is archived in part and retried on later runs; no run marks
 more than ``max_delete_share`` of a stream deleted (:class:`_DeletionGuard`).
@@ -19,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from exporter.archive import Archive, BatchResult, Record, canonical_json
-from exporter.connector import Batch, Connector, FileBody, Stream
+from exporter.connector import Batch, Connector, FileBody, SourceState, Stream
 from exporter.errors import (
     ConfigError,
     DeletionsHeld,
@@ -38,6 +40,9 @@ log = logging.getLogger("exporter.sync")
 #: API that suddenly lists nothing, or lists live records as archived, is more likely broken
 #: than the agency's data gone.
 RECONCILE_MAX_SHARE = 0.5
+#: The full id check runs at least every this many runs and days (``[sync]``).
+RECONCILE_EVERY_RUNS = 7
+RECONCILE_EVERY_DAYS = 7.0
 
 
 @dataclass
@@ -50,7 +55,9 @@ class StreamReport:
     deleted: int = 0
     unchanged: int = 0
     files: int = 0
-    reconciled: bool = False
+    reconciled: bool = False  # the full id list was compared
+    #: The stream's cheap nightly check for deletions ran (``Stream.find_deleted``).
+    deletions_checked: bool = False
     resynced: bool = False
     seconds: float = 0.0
     error: str | None = None
@@ -146,12 +153,18 @@ class NullProgress:
         pass
 
 
-def _last_reconciled(archive: Archive, key: str) -> dt.datetime | None:
+def _last_reconciled(archive: Archive, key: str) -> tuple[dt.datetime | None, int]:
+    """When the stream's ids were last compared in full, and how many sync runs began since
+    (this one included); (None, runs) if never."""
+    runs = 0
     for run in archive.runs():
+        if run.kind != "sync":
+            continue
         info = (run.stats.get("streams") or {}).get(key) or {}
         if info.get("reconciled"):
-            return dt.datetime.fromisoformat(run.started_at)
-    return None
+            return dt.datetime.fromisoformat(run.started_at), runs
+        runs += 1
+    return None, runs
 
 
 class _DeletionGuard:
@@ -270,17 +283,30 @@ class _StreamSync:
             self.archive.set_failed_items(self.source, self.stream.name, left)
 
     def reconcile(self, connector: Connector) -> None:
+        """Compare the source's full id list with the archive's live ids."""
         live = set(connector.list_ids(self.stream))
         archived = self.archive.record_ids(self.source, self.stream.name)
-        missing = archived - live
+        self._tombstone(archived - live)
+        self.report.reconciled = True
+
+    def check_deleted(self, connector: Connector) -> None:
+        """The stream's cheap check for deletions, when it has one (see
+        :meth:`exporter.connector.Stream.find_deleted`)."""
+        archived = self.archive.record_ids(self.source, self.stream.name)
+        found = connector.find_deleted(self.stream, archived)
+        if found is None:
+            return
+        self._tombstone(set(found) & archived)
+        self.report.deletions_checked = True
+
+    def _tombstone(self, missing: set[str]) -> None:
         if missing and not self.guard.admit(missing):
             raise self.guard.error()
         if missing:
             gone = sorted(missing)
             self.report.add(self.archive.tombstone(self.run_id, self.source, self.stream.name,
                                                    gone))
-            self.report.id_check_deleted = gone
-        self.report.reconciled = True
+            self.report.id_check_deleted = sorted({*self.report.id_check_deleted, *gone})
 
 
 class _Resume:
@@ -325,6 +351,18 @@ class _Rules:
     full: bool
     reconcile_every: dt.timedelta
     max_delete_share: float
+    reconcile_every_runs: int = RECONCILE_EVERY_RUNS
+
+    def id_check_due(self, archive: Archive, key: str, resynced: bool) -> bool:
+        """The full id comparison: with ``--full``, after a reset (which re-listed everything:
+        what vanished meanwhile is found only by comparing ids), and on the cadence, which
+        counts runs as well as days (a sync run many times a day, or a clock set back, still
+        gets its check)."""
+        if self.full or resynced:
+            return True
+        last, runs = _last_reconciled(archive, key)
+        return (last is None or runs >= self.reconcile_every_runs
+                or dt.datetime.now(dt.UTC) - last >= self.reconcile_every)
 
 
 def _read_stream(archive: Archive, run_id: int, connector: Connector, sync: _StreamSync,
@@ -344,18 +382,31 @@ def _read_stream(archive: Archive, run_id: int, connector: Connector, sync: _Str
     if sync.guard.held:
         raise sync.guard.error()
     if stream.reconcile:
-        last = _last_reconciled(archive, f"{name}/{stream.name}")
-        now = dt.datetime.now(dt.UTC)
-        # A reset (expired sync token, refused page token) re-listed everything:
-        # what vanished meanwhile is found only by comparing ids.
-        if (full or sync.report.resynced or last is None
-                or now - last >= rules.reconcile_every):
+        if rules.id_check_due(archive, f"{name}/{stream.name}", sync.report.resynced):
             sync.reconcile(connector)
+        else:
+            sync.check_deleted(connector)
+
+
+class _ArchiveState(SourceState):
+    """A connector's state kept in the archive, so that it travels with the data it covers."""
+
+    def __init__(self, archive: Archive, source: str) -> None:
+        super().__init__()
+        self.archive = archive
+        self.source = source
+
+    def get(self, key: str) -> Any:
+        return self.archive.source_state(self.source, key)
+
+    def put(self, key: str, value: Any) -> None:
+        self.archive.set_source_state(self.source, key, value)
 
 
 def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector, rules: _Rules,
                  progress: Progress) -> SourceReport:
     report = SourceReport(name)
+    connector.state = _ArchiveState(archive, name)
     try:
         streams = connector.streams()
     except (SourceError, ConfigError) as exc:
@@ -400,8 +451,9 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
 
 
 def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: bool = False,
-             reconcile_every_days: float = 7.0, max_delete_share: float = RECONCILE_MAX_SHARE,
-             progress: Progress | None = None,
+             reconcile_every_days: float = RECONCILE_EVERY_DAYS,
+             reconcile_every_runs: int = RECONCILE_EVERY_RUNS,
+             max_delete_share: float = RECONCILE_MAX_SHARE, progress: Progress | None = None,
              unusable: Mapping[str, str] | None = None) -> SyncReport:
     """Sync every source in ``connectors`` into ``archive`` (opened for writing) as one run.
     ``unusable`` names the sources whose config is wrong (with the message): each is recorded
@@ -409,7 +461,8 @@ def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: boo
     No stream has more than ``max_delete_share`` of its records marked deleted in the run;
     deletions past it are held (the stream fails, the run ends partial)."""
     progress = progress or NullProgress()
-    rules = _Rules(full, dt.timedelta(days=reconcile_every_days), max_delete_share)
+    rules = _Rules(full, dt.timedelta(days=reconcile_every_days), max_delete_share,
+                   reconcile_every_runs)
     run_id = archive.begin_run("sync")
     report = SyncReport(run_id)
     began = time.perf_counter()

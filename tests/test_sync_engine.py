@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from exporter.archive import Archive, Record
@@ -213,3 +214,43 @@ def test_tombstones_past_the_share_are_held_until_allowed(archive: Archive) -> N
     report = run_sync(archive, {"mem": conn}, max_delete_share=1)  # someone checked
     assert report.status == "ok" and report.sources[0].streams[0].deleted == 11
     assert archive.record_ids("mem", "things") == {"16", "17", "18", "19", "20", "21"}
+
+
+class CheckingConnector(MemoryConnector):
+    """Its streams tell cheaply which archived ids are gone (as Salesforce's count and
+    HubSpot's merges do); ``checks`` counts those checks, ``listings`` the full id lists."""
+
+    def __init__(self, source: str, data: dict[str, dict[str, Any]]) -> None:
+        super().__init__(source, data)
+        self.checks = 0
+        self.listings = 0
+
+    def find_deleted(self, stream: Stream, archived: AbstractSet[str]) -> list[str]:
+        self.checks += 1
+        return sorted(set(archived) - set(self.data[stream.name]))
+
+    def list_ids(self, stream: Stream) -> Iterator[str]:
+        self.listings += 1
+        return super().list_ids(stream)
+
+
+def test_deletions_are_found_by_the_next_run_and_the_id_check_counts_runs(
+        archive: Archive) -> None:
+    data = _data(6)
+    conn = CheckingConnector("mem", data)
+    assert run_sync(archive, {"mem": conn}).sources[0].streams[0].reconciled
+    del data["things"]["2"]
+    # a year between full id checks by days: the next run still finds the delete cheaply
+    report = run_sync(archive, {"mem": conn}, reconcile_every_days=365,
+                      reconcile_every_runs=3)
+    things = report.sources[0].streams[0]
+    assert things.deletions_checked and not things.reconciled and things.deleted == 1
+    assert things.id_check_deleted == ["2"]
+    assert "2" not in archive.record_ids("mem", "things")
+    listings = conn.listings
+    assert not run_sync(archive, {"mem": conn}, reconcile_every_days=365,
+                        reconcile_every_runs=3).sources[0].streams[0].reconciled
+    assert conn.listings == listings
+    # the third run since the last full check lists every id again, days or not
+    third = run_sync(archive, {"mem": conn}, reconcile_every_days=365, reconcile_every_runs=3)
+    assert third.sources[0].streams[0].reconciled and conn.listings == listings + 2

@@ -22,6 +22,8 @@ Bulk 2.0 and file downloads do not update ``sf.api_usage``.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import logging
 import time
 import xml.parsers.expat
@@ -201,6 +203,26 @@ def _read_key_file(path: str) -> str:
                           "the server.key file made for the connected app.") from None
 
 
+_NOT_MODIFIED = object()
+COMPOSITE_QUERIES = 5  # query subrequests one Composite call may hold
+
+
+def _validator(date: str | None) -> str:
+    """The ``If-Modified-Since`` to send next time: the server's time of this answer (the
+    local clock without one) less a second, so that a change made in the same second as the
+    read (HTTP dates have whole seconds) is not taken for unchanged."""
+    when = None
+    if date:
+        try:
+            when = email.utils.parsedate_to_datetime(date)
+        except (TypeError, ValueError):
+            when = None
+    if when is None or when.tzinfo is None:
+        when = dt.datetime.now(dt.UTC)
+    return email.utils.format_datetime(when.astimezone(dt.UTC) - dt.timedelta(seconds=1),
+                                       usegmt=True)
+
+
 def _retry_after(value: str | None) -> float | None:
     """A ``Retry-After`` in seconds (Salesforce sends seconds; anything else is ignored)."""
     try:
@@ -228,6 +250,7 @@ class SalesforceClient:
         self.used: int | None = None  # the org's API calls in the last 24 h, as last seen
         self.total: int | None = None  # the org's daily limit, as last seen
         self.requests = 0
+        self._date: str | None = None  # the Date header of the latest answer
         self.logins = 0
         self._retry_after: float | None = None
         self._sf: Salesforce | None = None
@@ -251,6 +274,7 @@ class SalesforceClient:
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self.requests += 1
         self._retry_after = _retry_after(response.headers.get("Retry-After"))
+        self._date = response.headers.get("Date")
         info = response.headers.get("Sforce-Limit-Info")
         if info:
             # The SDK's parser reads "api-usage=N/M" with or without a per-app part after it.
@@ -365,6 +389,46 @@ class SalesforceClient:
             return self.call(what, lambda sf: sf.restful(path), before_retry)
         return self.call(what, lambda sf: sf.restful(path, method=method, json=body),
                          before_retry)
+
+    def revalidate(self, what: str, path: str,
+                   cached: Mapping[str, Any] | None) -> tuple[Any, Mapping[str, Any] | None]:
+        """A describe (``path``) read again only if it changed: with ``cached`` ({"at": an
+        HTTP date, "body": the JSON}), the GET carries ``If-Modified-Since`` and a 304 Not
+        Modified gives (cached body, None); otherwise (the JSON, the new cache entry)."""
+        headers = {"If-Modified-Since": str(cached["at"])} if cached else {}
+
+        def fetch(sf: Salesforce) -> Any:
+            try:
+                return sf.restful(path, headers=headers)
+            except SalesforceError as exc:
+                if exc.status == 304 and cached:
+                    return _NOT_MODIFIED
+                raise
+
+        self._date = None
+        body = self.call(what, fetch)
+        if body is _NOT_MODIFIED:
+            assert cached is not None
+            return cached["body"], None
+        return body, {"at": _validator(self._date), "body": body}
+
+    def counts(self, objects: list[str]) -> dict[str, int]:
+        """{object: live records} by ``SELECT COUNT()`` queries sent 5 to a Composite call
+        (one API call each); an object whose count failed is left out."""
+        out: dict[str, int] = {}
+        for at in range(0, len(objects), COMPOSITE_QUERIES):
+            chunk = objects[at : at + COMPOSITE_QUERIES]
+            body = {"allOrNone": False, "compositeRequest": [
+                {"method": "GET", "referenceId": f"n{i}",
+                 "url": f"/services/data/v{self.version}/query/?q=SELECT+COUNT()+FROM+{obj}"}
+                for i, obj in enumerate(chunk)]}
+            answer = self.rest("the record counts", "composite", "POST", body)
+            for item in (answer or {}).get("compositeResponse") or []:
+                ref, total = str(item.get("referenceId", "")), (item.get("body") or {})
+                if (item.get("httpStatusCode") == 200 and ref[1:].isdigit()
+                        and isinstance(total, Mapping) and int(ref[1:]) < len(chunk)):
+                    out[chunk[int(ref[1:])]] = int(total.get("totalSize", -1))
+        return out
 
     def query(self, soql: str, page_size: int,
               include_deleted: bool = True) -> Generator[Any, None, None]:

@@ -26,16 +26,17 @@ import itertools
 import logging
 import re
 from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
 from connectors.salesforce.bulk_csv import INT_TYPES, NUMBER_TYPES, BulkRows
 from connectors.salesforce.client import SalesforceClient
 from exporter.connector import Batch, FileBody, Stream
-from exporter.errors import BulkFailed, QueryTimeout, SourceError
+from exporter.errors import BulkFailed, QueryTimeout, RequestRefused, SourceError
 from exporter.record import Record
 
-__all__ = ["FILE_FIELDS", "STAMP", "ObjectStream", "ReadOptions", "formula_parents",
+__all__ = ["FILE_FIELDS", "STAMP", "LiveCounts", "ObjectStream", "ReadOptions", "formula_parents",
            "json_schema"]
 
 STAMP = "SystemModstamp"
@@ -82,6 +83,7 @@ def json_schema(describe: Mapping[str, Any]) -> dict[str, Any]:
 
 _PATH = re.compile(r"\b([A-Za-z]\w*)\.[A-Za-z]\w*")
 _ID = re.compile(r"[A-Za-z0-9]{15,18}")
+ID_PAGE = 2000  # the largest batch size: id checks in as few calls as Salesforce allows
 FOLLOW_CHUNK = 200  # parent ids per IN (...) list: ~4 KB of query, well under the URL limit
 
 
@@ -122,6 +124,27 @@ class ReadOptions:
     bulk_wait: int = 5
 
 
+class LiveCounts:
+    """The live record count of every object, asked for once per run, at the first nightly
+    deletion check (a Composite call per 5 objects instead of a query per object)."""
+
+    def __init__(self, client: SalesforceClient, objects: list[str], log: logging.Logger
+                 ) -> None:
+        self.client = client
+        self.objects = objects
+        self.log = log
+        self._counts: dict[str, int] | None = None
+
+    def get(self, obj: str) -> int | None:
+        if self._counts is None:
+            try:
+                self._counts = self.client.counts(self.objects)
+            except (RequestRefused, BulkFailed) as exc:  # an org without the Composite API
+                self.log.info("record counts unavailable (%s); counting per object", exc)
+                self._counts = {}
+        return self._counts.get(obj)
+
+
 class ObjectStream(Stream):
     """One Salesforce object (a stream found at run time by describe), and its reader."""
 
@@ -150,6 +173,8 @@ class ObjectStream(Stream):
         self.parents: dict[str, ObjectStream] = {}
         self.followed = False  # another stream's formulas read this one: keep changed ids
         self.changed: set[str] = set()  # ids read in this run (when followed)
+        self._count_matched = False  # the last id check found the archive's count
+        self.counts: LiveCounts | None = None  # shared by the connector's streams
 
     def archived_schema(self) -> Any:
         """The object's full describe output, as Salesforce sent it this run."""
@@ -279,13 +304,37 @@ class ObjectStream(Stream):
     # -- ids -------------------------------------------------------------------------------
 
     def ids(self) -> Iterator[str]:
-        """Every live Id (query, not queryAll: recycle-bin rows are not current)."""
+        """Every live Id (query, not queryAll: recycle-bin rows are not current), at the
+        largest batch size."""
+        yield from self._ids(None)
+
+    def find_deleted(self, archived: AbstractSet[str]) -> list[str]:
+        """The nightly check: how many records are live. This run's reads put every record
+        live before them in the archive, so the archive's live ids are a superset of the
+        source's, and equal counts mean equal sets. The counts of every object come together
+        (:class:`LiveCounts`, ``SELECT COUNT()`` 5 to a Composite call); without one, the
+        first page of ``SELECT Id`` tells it (``totalSize``). When the counts differ, every
+        id is listed (batch 2000) and compared."""
+        if self.counts is not None and self.counts.get(self.obj) == len(archived):
+            return []
+        live = set(self._ids(len(archived)))
+        if self._count_matched:
+            return []
+        return sorted(i for i in archived if i not in live)
+
+    def _ids(self, expected: int | None) -> Iterator[str]:
+        """Every live Id; none when ``expected`` is the live count (see find_deleted)."""
         soql = f"SELECT Id FROM {self.obj}"
-        pages = self.client.query(soql, self.options.page_size, include_deleted=False)
+        self._count_matched = False
+        pages = self.client.query(soql, ID_PAGE, include_deleted=False)
         try:
             first = next(pages)
         except QueryTimeout:  # a big object: Bulk API 2.0 lists ids without timing out
             yield from self._bulk_ids(soql)
+            return
+        if expected is not None and first.get("totalSize") == expected:
+            self._count_matched = True
+            pages.close()
             return
         for page in itertools.chain([first], pages):
             for row in page["records"]:

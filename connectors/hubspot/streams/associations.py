@@ -28,8 +28,11 @@ How it is read (``POST /crm/v4/associations/{from}/{to}/batch/read``, 1,000 ids 
   (a kill, repeated 5xx) leaves nothing undone: the sync engine reads the object streams
   again from where that run found them (its resume marks, ``exporter.sync``), so the next
   run's ``seen`` holds those changes too;
-- removed edges, edges of archived records and edges added between two unchanged records
-  are found by reconciliation (``list_ids``, weekly or ``--full``) or a ``--full`` run.
+- edges of records archived, merged away or purged are tombstoned the same night
+  (:meth:`AssociationsStream.find_deleted`, from what the object streams found gone, no
+  call); removed edges and edges added between two unchanged records are found by the full
+  id check (``reconcile_every_days`` / ``reconcile_every_runs``, or ``--full``), which reads
+  every edge of the ids the object streams listed in the same run (one listing, not two).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import array
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
@@ -170,6 +174,22 @@ class AssociationsStream(Stream):
             for batch in self._read_ids(name, (int(i) for i in reader.ids()), None):
                 for rec in batch.records:
                     yield rec.id
+
+    def find_deleted(self, archived: AbstractSet[str]) -> list[str]:
+        """The nightly check, without a call: the archived edges one of whose ends the object
+        streams found gone in this run (archived, merged away, purged). Edges removed between
+        two live records wait for the full check (``reconcile_every_days`` / ``_runs``)."""
+        gone: list[str] = []
+        for key in archived:
+            parts = key.split("/")
+            if len(parts) != 5:
+                continue
+            for name, rid in ((parts[0], parts[1]), (parts[2], parts[3])):
+                reader = self.readers.get(name)
+                if reader is not None and reader.found_gone(rid):
+                    gone.append(key)
+                    break
+        return gone
 
     def _read_ids(self, from_name: str, ids: Iterable[int],
                   only: list[str] | None) -> Iterator[Batch]:

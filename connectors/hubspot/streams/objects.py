@@ -18,6 +18,7 @@ from __future__ import annotations
 import array
 import logging
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,8 @@ SEARCH_CAP = 10_000  # HubSpot pages no further into one search's results
 SEARCH_MAX = 200  # the search endpoint's largest page
 LIST_PAGE = 100  # the list endpoint's maximum
 MAX_RESTARTS = 5
+#: The winner of a merge lists the ids merged into it here (``;``-separated).
+MERGED = "hs_merged_object_ids"
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,13 @@ class ObjectStream(Stream):
         self.log = log
         self.seen = array.array("q")  # compact: a million ids take 8 MB
         self.listed_all = False  # every live id is in ``seen`` (a full listing ran)
+        #: every live id, once listed in this run (shared with the associations' id check)
+        self.live_ids: array.array[int] | None = None
+        #: ids found gone in this run: archived, merged away, or missing from the listing
+        #: (the associations tombstone their edges)
+        self.dead: set[str] = set()
+        self._live_set: set[int] | None = None
+        self.checked = False  # this run's deletion check (nightly or full) ran
 
     def archived_schema(self) -> dict[str, Any]:
         """Every property definition (and a custom object's schema), with the JSON Schema."""
@@ -118,6 +128,12 @@ class ObjectStream(Stream):
 
     def _remember(self, records: list[Record]) -> None:
         self.seen.extend(int(r.id) for r in records if r.id.isdigit())
+        for rec in records:
+            # a merge removes the losing ids everywhere and names them on the winner, whose
+            # modified date moves: this run read it
+            merged = ((rec.data or {}).get("properties") or {}).get(MERGED)
+            if merged:
+                self.dead.update(i for i in str(merged).split(";") if i.isdigit())
 
     # -- full -------------------------------------------------------------------------------
 
@@ -159,15 +175,23 @@ class ObjectStream(Stream):
         modified date, so search never shows it. The archive keeps an unchanged tombstone
         once (same content), so listing them every run adds nothing new."""
         for page in self._list(archived=True):
+            self.dead.update(r.id for r in page)
             if page:
                 yield Batch(page)
 
     def ids(self) -> Iterator[str]:
-        """Every live id (list without properties: the smallest pages). Right after a full
-        listing in this run, the ids it listed (no second listing)."""
+        """Every live id (list without properties: the smallest pages), listed once a run:
+        right after a full read, the ids it listed; after an earlier listing in this run
+        (the nightly check, or this stream's id check before the associations' one), those."""
         if self.listed_all:
             yield from (str(i) for i in self.seen)
             return
+        if self.live_ids is None:
+            self.live_ids = array.array("q", self._list_ids())
+            self.checked = True
+        yield from (str(i) for i in self.live_ids)
+
+    def _list_ids(self) -> Iterator[int]:
         after: str | None = None
         what = f"Listing HubSpot {self.ot.name} ids"
         while True:
@@ -177,10 +201,39 @@ class ObjectStream(Stream):
             page = self.client.call(what, self.client.objects.get_page_with_http_info,
                                     self.ot.api_name, **kwargs)
             for obj in page.results or []:
-                yield str(obj.id)
+                yield int(obj.id)
             after = next_after(page, after, what)
             if after is None:
                 return
+
+    def found_gone(self, rid: str) -> bool:
+        """Whether this run found ``rid`` gone: archived, merged away, or not in the listing.
+        Only once this stream's own check ran: when its deletions were held (an archived
+        listing that lists live records), they are not believed here either."""
+        if not self.checked:
+            return False
+        if rid in self.dead:
+            return True
+        if self.live_ids is None or not rid.isdigit():
+            return False
+        if self._live_set is None:
+            self._live_set = set(self.live_ids)
+        return int(rid) not in self._live_set
+
+    def find_deleted(self, archived: AbstractSet[str]) -> list[str]:
+        """The nightly check: the ids merged away or archived in this run, and, when the
+        search count of live records is not the archive's, the ids the listing lacks (one
+        search call on a night without deletions)."""
+        gone = {i for i in self.dead if i in archived}
+        total = int(self._search([{"propertyName": "hs_object_id", "operator": "GT",
+                                   "value": "0"}], "hs_object_id", "ASCENDING", 1).total or 0)
+        if total != len(archived) - len(gone):
+            # something vanished (purged, GDPR-deleted), or the count lags: list and compare
+            live = set(self.ids())
+            gone |= {i for i in archived if i not in live}
+        self.dead |= gone
+        self.checked = True
+        return sorted(gone)
 
     # -- incremental search -----------------------------------------------------------------
 
