@@ -53,6 +53,10 @@ class Batch:
     cursor: Any = None  # JSON-serialisable; None leaves the stored cursor as it is
     files: dict[str, list[FileBody]] = field(default_factory=dict)  # by record id
     reset: bool = False  # the cursor was reset (e.g. an expired sync token): a full read
+    #: The records hold some fields only (Salesforce's ``Id`` and calculated fields, read
+    #: again each night): each is merged into its archived current version, and a new
+    #: version is stored only where a value changed; ids the archive lacks are ignored.
+    partial: bool = False
 
 
 @dataclass(frozen=True)

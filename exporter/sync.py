@@ -14,6 +14,7 @@ more than ``max_delete_share`` of a stream deleted (:class:`_DeletionGuard`).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
@@ -219,6 +220,8 @@ class _StreamSync:
     def store(self, batch: Batch) -> None:
         given: list[Record] = batch.records
         cursor: Any = batch.cursor
+        if batch.partial:
+            given = self._merged(given)
         gone = [rec.id for rec in given if rec.deleted]
         if (gone and not self.guard.admit(gone)) or self.guard.held:
             # held: the rest is stored, the cursor stays before the held deletions, so the
@@ -233,6 +236,23 @@ class _StreamSync:
         if batch.reset:
             self.report.resynced = True
         self.progress.advanced(self.source, self.stream.name, len(records))
+
+    def _merged(self, parts: list[Record]) -> list[Record]:
+        """The archived records these partial ones change (their values merged in, their
+        files kept); the unchanged and the unknown are left out."""
+        out: list[Record] = []
+        for part in parts:
+            if part.id in self.stored:  # read in full this run: its values are newer
+                continue
+            current = self.archive.current(self.source, self.stream.name, part.id)
+            if current is None or current[0] is None or part.data is None:
+                continue
+            data = json.loads(current[0])
+            if all(data.get(k) == v for k, v in part.data.items()):
+                continue
+            data.update(part.data)
+            out.append(Record(part.id, data, False, current[1] or None))
+        return out
 
     def _with_files(self, rec: Record, bodies: list[Any]) -> Record:
         if not bodies or rec.deleted:

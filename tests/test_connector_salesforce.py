@@ -615,3 +615,52 @@ def test_describes_are_cached_in_the_archive_and_revalidated(sandbox: Sandbox,
         assert sync(archive, sandbox, tmp_path).status == "ok"  # cached again
         assert sandbox.log.count("salesforce", "describe") == 0
         assert archive.get_schema("salesforce", "Care_Plan__c")["label"] == "Plan of Care"
+
+
+def test_an_age_that_changes_with_the_date_is_archived_the_next_night(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    """Age__c is FLOOR((TODAY() - Birthdate__c) / 365.2425): a client's birthday changes it
+    without moving SystemModstamp. The next normal night archives the new age (a new
+    version of that client only), with the calculated fields read in few calls."""
+    import datetime as dt
+
+    with new_archive(tmp_path) as archive:
+        assert sync(archive, sandbox, tmp_path).status == "ok"
+        sf = direct_sdk(sandbox)
+        rows = sf.query("SELECT Id, Birthdate__c, Age__c, SystemModstamp FROM Account "
+                        "WHERE Birthdate__c != null")["records"]
+        today = sandbox.agency.now.date()
+
+        def next_birthday(born: str) -> dt.date:
+            b = dt.date.fromisoformat(born)
+            for year in (today.year, today.year + 1):
+                try:
+                    day = b.replace(year=year)
+                except ValueError:  # 29 February
+                    day = dt.date(year, 3, 1)
+                if day > today:
+                    return day
+            raise AssertionError(born)
+
+        soonest = min(rows, key=lambda r: next_birthday(r["Birthdate__c"]))
+        birthday = next_birthday(soonest["Birthdate__c"])
+        turning = {r["Id"] for r in rows if next_birthday(r["Birthdate__c"]) == birthday}
+        sandbox.salesforce.today = birthday  # the night of the birthday
+        after = {r["Id"]: r for r in sf.query_all(
+            "SELECT Id, Age__c, SystemModstamp FROM Account")["records"]}
+        for row in rows:
+            grew = after[row["Id"]]["Age__c"] != row["Age__c"]
+            assert grew == (row["Id"] in turning)
+            assert after[row["Id"]]["SystemModstamp"] == row["SystemModstamp"]
+        sandbox.log.clear()
+        report = sync(archive, sandbox, tmp_path)
+        assert report.status == "ok", report.stats()
+        accounts = next(s for s in report.sources[0].streams if s.stream == "Account")
+        assert accounts.changed == len(turning) and accounts.new == 0
+        current = dict(archive.records("salesforce", "Account"))
+        for rid in turning:
+            assert current[rid]["Age__c"] == after[rid]["Age__c"]
+        # the counts and the first pages of the calculated fields came together
+        assert sandbox.log.count("salesforce", "composite_request") <= 2
+        assert sandbox.log.count("salesforce", "query") <= len(OBJECTS)
+        assert_matches(archive, reference(sandbox))  # every field, the formulas too

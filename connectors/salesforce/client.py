@@ -31,6 +31,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import requests
 from simple_salesforce import Salesforce
@@ -412,23 +413,35 @@ class SalesforceClient:
             return cached["body"], None
         return body, {"at": _validator(self._date), "body": body}
 
-    def counts(self, objects: list[str]) -> dict[str, int]:
-        """{object: live records} by ``SELECT COUNT()`` queries sent 5 to a Composite call
-        (one API call each); an object whose count failed is left out."""
-        out: dict[str, int] = {}
-        for at in range(0, len(objects), COMPOSITE_QUERIES):
-            chunk = objects[at : at + COMPOSITE_QUERIES]
+    def first_pages(self, queries: Mapping[str, str], page_size: int) -> dict[str, Any]:
+        """{key: the first page} of several REST queries (live rows), sent 5 to a Composite
+        call (one API call each); a query that failed is left out. Later pages: :meth:`more`."""
+        keys = list(queries)
+        out: dict[str, Any] = {}
+        headers = {"Sforce-Query-Options": f"batchSize={page_size}"}
+        for at in range(0, len(keys), COMPOSITE_QUERIES):
+            chunk = keys[at : at + COMPOSITE_QUERIES]
             body = {"allOrNone": False, "compositeRequest": [
-                {"method": "GET", "referenceId": f"n{i}",
-                 "url": f"/services/data/v{self.version}/query/?q=SELECT+COUNT()+FROM+{obj}"}
-                for i, obj in enumerate(chunk)]}
-            answer = self.rest("the record counts", "composite", "POST", body)
+                {"method": "GET", "referenceId": f"q{i}", "httpHeaders": headers,
+                 "url": f"/services/data/v{self.version}/query/?" + urlencode(
+                     {"q": queries[key]})}
+                for i, key in enumerate(chunk)]}
+            answer = self.rest("several queries", "composite", "POST", body)
             for item in (answer or {}).get("compositeResponse") or []:
-                ref, total = str(item.get("referenceId", "")), (item.get("body") or {})
+                ref, page = str(item.get("referenceId", "")), item.get("body")
                 if (item.get("httpStatusCode") == 200 and ref[1:].isdigit()
-                        and isinstance(total, Mapping) and int(ref[1:]) < len(chunk)):
-                    out[chunk[int(ref[1:])]] = int(total.get("totalSize", -1))
+                        and int(ref[1:]) < len(chunk) and isinstance(page, Mapping)):
+                    out[chunk[int(ref[1:])]] = page
         return out
+
+    def more(self, page: Mapping[str, Any], page_size: int) -> Iterator[Any]:
+        """The pages after ``page`` (from :meth:`first_pages` or :meth:`query`)."""
+        headers = {"Sforce-Query-Options": f"batchSize={page_size}"}
+        while not page.get("done", True):
+            page = self.call("the next page of a Salesforce query",
+                             partial(_query_more, url=str(page["nextRecordsUrl"]),
+                                     headers=headers))
+            yield page
 
     def query(self, soql: str, page_size: int,
               include_deleted: bool = True) -> Generator[Any, None, None]:

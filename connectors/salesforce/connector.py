@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
 from connectors.salesforce.streams import (
-    LiveCounts,
+    NightlyCheck,
     ObjectStream,
     ReadOptions,
     formula_parents,
@@ -169,10 +169,11 @@ class SalesforceConnector(Connector):
                 self.log.warning("Salesforce %s left out of this run: %s", name, exc)
                 out.append(UnavailableStream(name, exc))
         _link_formula_parents(out)
-        objects = [s for s in out if isinstance(s, ObjectStream)]
-        counts = LiveCounts(self.client, [s.obj for s in objects], self.log)
-        for stream in objects:
-            stream.counts = counts
+        check = NightlyCheck(self.client, self.log)
+        for stream in out:
+            if isinstance(stream, ObjectStream):
+                check.add(stream.obj, stream.calculated)
+                stream.check = check
         return out
 
     def _object_stream(self, name: str, revalidate: bool) -> ObjectStream:

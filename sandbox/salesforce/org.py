@@ -65,6 +65,9 @@ class OrgAPI(Emulator):
         #: org's schema predates the sandbox, until relabel() changes it
         self.schema_changed: dict[str, dt.datetime] = {}
         self.labels: dict[str, str] = {}
+        #: TODAY() in formulas (Age__c): the agency's date unless set; a new day changes an
+        #: age without touching the record's SystemModstamp, as in Salesforce
+        self.today: dt.date | None = None
         self.refuse_query: set[str] = set()
 
     def _api(self, endpoint: str, handler: Handler) -> Handler:

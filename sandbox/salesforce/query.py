@@ -114,7 +114,9 @@ class QueryAPI(RecordReader):
         for sub, match in zip(subs, matches, strict=True):
             assert match is not None
             url = urlsplit(str(sub["url"]))
-            inner = Request("GET", url.path, parse_qs(url.query), request.headers, b"",
+            headers = {**request.headers, **{str(k).lower(): str(v) for k, v in
+                                             (sub.get("httpHeaders") or {}).items()}}
+            inner = Request("GET", url.path, parse_qs(url.query), headers, b"",
                             {"ver": match["ver"], "kind": match["kind"]})
             try:
                 answer = self._query(inner)
