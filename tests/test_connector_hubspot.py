@@ -23,6 +23,7 @@ from exporter.sources import build_connector
 from exporter.sync import SyncReport, run_sync
 from sandbox import Sandbox
 from sandbox.hubspot.files import generated_bytes
+from sandbox.hubspot.objects import record_url
 from sandbox.hubspot.schema import TYPES
 from sandbox.hubspot.store import iso, to_ms
 
@@ -60,7 +61,8 @@ def expected_object(sb: Sandbox, tname: str, rec: Any) -> dict[str, Any]:
     out = {"id": str(rec.id),
            "properties": {name: store.value(tname, rec, name) for name in store.properties[tname]},
            "createdAt": iso(rec.created), "updatedAt": iso(rec.updated),
-           "archived": rec.archived_at is not None}
+           "archived": rec.archived_at is not None,
+           "url": record_url(sb.hubspot.portal_id, tname, rec.id)}
     if rec.archived_at is not None:
         out["archivedAt"] = iso(rec.archived_at)
     return out
@@ -537,3 +539,32 @@ def assert_objects_match_live(arc: Archive, sb: Sandbox) -> None:
         want = {str(i): expected_object(sb, tname, r) for i, r in ts.records.items()
                 if r.archived_at is None}
         assert current == want, tname
+
+
+def test_pages_are_read_as_raw_json_and_archived_as_sent(tmp_path: Path) -> None:
+    """Listings, searches and associations are read as raw JSON, not SDK models: a field the
+    SDK's models do not know (``url``) is archived as HubSpot sent it, on full and on
+    incremental nights."""
+    import requests
+
+    from sandbox import CREDENTIALS
+
+    arc = new_archive(tmp_path)
+    with Sandbox(clients=10, seed=3) as sb, arc:
+        assert sync(arc, sb, tmp_path).status == "ok"
+        store = sb.hubspot.portal.store
+        names = ",".join(store.properties["contacts"])
+        wire = requests.get(f"{sb.urls['hubspot']}/crm/v3/objects/contacts",
+                            params={"limit": 100, "properties": names},
+                            headers={"Authorization": "Bearer "
+                                     + CREDENTIALS["hubspot"]["access_token"]},
+                            timeout=10).json()["results"]
+        assert wire and all(o["url"].startswith("https://app.hubspot.com/") for o in wire)
+        archived = live(arc, "contacts")
+        for obj in wire:
+            assert archived[obj["id"]] == obj  # as sent, url included
+        sb.advance(2)
+        assert sync(arc, sb, tmp_path).status == "ok"  # searched, not listed
+        for tname, ts in store.types.items():
+            for rid, data in live(arc, tname).items():
+                assert data == expected_object(sb, tname, ts.records[int(rid)]), (tname, rid)

@@ -15,10 +15,15 @@ from sandbox.hubspot.portal import PortalAPI
 from sandbox.hubspot.schema import ALIASES, LABELLED_ASSOC, TYPE_ID_PAIRS, TYPES
 from sandbox.hubspot.store import Record, iso, to_ms
 
-__all__ = ["ObjectsAPI"]
+__all__ = ["ObjectsAPI", "record_url"]
 
 READ_ONLY = frozenset({"hs_object_id", "hs_lastmodifieddate", "lastmodifieddate", "hs_createdate",
                        "hs_merged_object_ids"})
+
+
+def record_url(portal_id: int, tname: str, rec_id: int) -> str:
+    """The record's page in HubSpot's app, as v3 object answers give it (``url``)."""
+    return f"https://app.hubspot.com/contacts/{portal_id}/record/{TYPES[tname].type_id}/{rec_id}"
 
 
 class ObjectsAPI(PortalAPI):
@@ -53,6 +58,8 @@ class ObjectsAPI(PortalAPI):
             "id": str(rec.id), "properties": {n: value(tname, rec, n) for n in names},
             "createdAt": iso(rec.created), "updatedAt": iso(rec.updated),
             "archived": rec.archived_at is not None,
+            # newer than the SDK's models, which drop it: read raw, it is archived as sent
+            "url": record_url(self.portal_id, tname, rec.id),
         }
         if rec.archived_at is not None:
             out["archivedAt"] = iso(rec.archived_at)

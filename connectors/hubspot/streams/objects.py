@@ -25,7 +25,7 @@ from typing import Any
 from hubspot.crm.objects import PublicObjectSearchRequest
 
 from connectors.hubspot.client import HubSpotClient
-from connectors.hubspot.wire import ms_iso, next_after, parse_ms, to_json
+from connectors.hubspot.wire import ms_iso, next_after_json, parse_ms
 from exporter.connector import Batch, Stream
 from exporter.errors import SourceError
 from exporter.record import Record
@@ -123,8 +123,9 @@ class ObjectStream(Stream):
 
     # -- records ----------------------------------------------------------------------------
 
-    def _record(self, obj: Any, deleted: bool = False) -> Record:
-        return Record(str(obj.id), to_json(obj), deleted)
+    def _record(self, obj: dict[str, Any], deleted: bool = False) -> Record:
+        """The object as HubSpot sent it (raw JSON: no SDK model, no date parsed)."""
+        return Record(str(obj["id"]), obj, deleted)
 
     def _remember(self, records: list[Record]) -> None:
         self.seen.extend(int(r.id) for r in records if r.id.isdigit())
@@ -163,10 +164,10 @@ class ObjectStream(Stream):
                                       "properties": self.ot.properties}
             if after:
                 kwargs["after"] = after
-            page = self.client.call(what, self.client.objects.get_page_with_http_info,
-                                    self.ot.api_name, **kwargs)
-            yield [self._record(o, deleted=archived) for o in page.results or []]
-            after = next_after(page, after, what)
+            page = self.client.call_json(what, self.client.objects.get_page,
+                                         self.ot.api_name, **kwargs) or {}
+            yield [self._record(o, deleted=archived) for o in page.get("results") or []]
+            after = next_after_json(page, after, what)
             if after is None:
                 return
 
@@ -198,11 +199,11 @@ class ObjectStream(Stream):
             kwargs: dict[str, Any] = {"limit": LIST_PAGE, "archived": False}
             if after:
                 kwargs["after"] = after
-            page = self.client.call(what, self.client.objects.get_page_with_http_info,
-                                    self.ot.api_name, **kwargs)
-            for obj in page.results or []:
-                yield int(obj.id)
-            after = next_after(page, after, what)
+            page = self.client.call_json(what, self.client.objects.get_page,
+                                         self.ot.api_name, **kwargs) or {}
+            for obj in page.get("results") or []:
+                yield int(obj["id"])
+            after = next_after_json(page, after, what)
             if after is None:
                 return
 
@@ -226,7 +227,7 @@ class ObjectStream(Stream):
         search call on a night without deletions)."""
         gone = {i for i in self.dead if i in archived}
         total = int(self._search([{"propertyName": "hs_object_id", "operator": "GT",
-                                   "value": "0"}], "hs_object_id", "ASCENDING", 1).total or 0)
+                                   "value": "0"}], "hs_object_id", "ASCENDING", 1)["total"])
         if total != len(archived) - len(gone):
             # something vanished (purged, GDPR-deleted), or the count lags: list and compare
             live = set(self.ids())
@@ -243,9 +244,14 @@ class ObjectStream(Stream):
             filter_groups=[{"filters": filters}], sorts=[{"propertyName": sort,
                                                           "direction": direction}],
             properties=self.ot.properties, limit=limit, after=str(after))
-        return self.client.call(f"Searching HubSpot {self.ot.name}",
-                                self.client.search.do_search_with_http_info, self.ot.api_name,
-                                request)
+        page = self.client.call_json(f"Searching HubSpot {self.ot.name}",
+                                     self.client.search.do_search, self.ot.api_name, request)
+        if not isinstance(page, dict):
+            raise SourceError(f"HubSpot sent an unreadable search answer for {self.ot.name}; "
+                              "the next sync will try again.")
+        page.setdefault("results", [])
+        page["total"] = int(page.get("total") or 0)
+        return page
 
     def _range(self, lo: int, hi: int | None) -> list[dict[str, Any]]:
         out = [{"propertyName": self.ot.modified, "operator": "GTE", "value": str(lo)}]
@@ -253,17 +259,15 @@ class ObjectStream(Stream):
             out.append({"propertyName": self.ot.modified, "operator": "LTE", "value": str(hi)})
         return out
 
-    def _modified(self, obj: Any) -> int:
-        value = (obj.properties or {}).get(self.ot.modified)
-        if value:
-            return parse_ms(value)
-        return int(obj.updated_at.timestamp() * 1000)
+    def _modified(self, obj: dict[str, Any]) -> int:
+        value = (obj.get("properties") or {}).get(self.ot.modified)
+        return parse_ms(str(value or obj["updatedAt"]))
 
     def _newest(self, lo: int | None) -> tuple[int | None, int]:
         """The newest modified date (and count) of records modified at or after ``lo``."""
         page = self._search(self._range(lo or 0, None), self.ot.modified, "DESCENDING", 1)
-        results = page.results or []
-        return (self._modified(results[0]) if results else None), int(page.total or 0)
+        results = page["results"]
+        return (self._modified(results[0]) if results else None), page["total"]
 
     def changed(self, cursor_ms: int) -> Iterator[Batch]:
         """Records modified since ``cursor - lookback``, window by window."""
@@ -272,10 +276,10 @@ class ObjectStream(Stream):
             # the usual night: one page holds every change, no bound needed
             first = self._search(self._range(lo, None), self.ot.modified, "ASCENDING",
                                  self.search_page)
-            if not first.paging:
-                records = [self._record(o) for o in first.results or []]
+            if not first.get("paging"):
+                records = [self._record(o) for o in first["results"]]
                 self._remember(records)
-                last = self._modified(first.results[-1]) if first.results else cursor_ms
+                last = self._modified(first["results"][-1]) if first["results"] else cursor_ms
                 yield Batch(records, cursor=ms_iso(max(last, cursor_ms)))
                 return
         hi, total = self._newest(lo)
@@ -291,7 +295,7 @@ class ObjectStream(Stream):
     def _window(self, lo: int, hi: int, floor: int, restarts: int) -> Iterator[Batch]:
         first = self._search(self._range(lo, hi), self.ot.modified, "ASCENDING",
                              self.search_page)
-        total = int(first.total or 0)
+        total = first["total"]
         if total > SEARCH_CAP:
             if lo < hi:
                 mid = (lo + hi) // 2
@@ -303,17 +307,17 @@ class ObjectStream(Stream):
             return
         page, offset = first, 0
         while True:
-            records = [self._record(o) for o in page.results or []]
+            records = [self._record(o) for o in page["results"]]
             self._remember(records)
-            last = self._modified(page.results[-1]) if page.results else None
+            last = self._modified(page["results"][-1]) if page["results"] else None
             cursor = ms_iso(max(last, floor)) if last is not None else None
             yield Batch(records, cursor=cursor)
             offset += len(records)
-            if not page.paging or not records or offset >= total:
+            if not page.get("paging") or not records or offset >= total:
                 return
             page = self._search(self._range(lo, hi), self.ot.modified, "ASCENDING",
                                 self.search_page, offset)
-            if int(page.total or 0) != total:
+            if page["total"] != total:
                 # records left or joined the window while it was paged: offsets moved
                 if restarts >= MAX_RESTARTS:
                     raise SourceError(f"HubSpot {self.ot.name} kept changing while exporter "
@@ -330,11 +334,11 @@ class ObjectStream(Stream):
                        {"propertyName": "hs_object_id", "operator": "GT",
                         "value": str(last_id)}]
             page = self._search(filters, "hs_object_id", "ASCENDING", self.search_page)
-            records = [self._record(o) for o in page.results or []]
+            records = [self._record(o) for o in page["results"]]
             self._remember(records)
             # the cursor stays at ``at`` (inclusive search): a crash re-reads the ties
             yield Batch(records, cursor=ms_iso(max(at, floor)))
-            if not records or not page.paging:
+            if not records or not page.get("paging"):
                 return
             last_id = int(records[-1].id)
 
