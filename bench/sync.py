@@ -18,6 +18,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,21 +43,24 @@ def child_sync(table_json: str, workdir: str, full: bool) -> None:
     from exporter.sources import build_connector
     from exporter.sync import run_sync
 
-    table = json.loads(table_json)
+    given = json.loads(table_json)
+    tables = given if isinstance(given, list) else [given]
     work = Path(workdir)
     archive_path, key = work / "a.db", work / "a.key"
     if archive_path.exists():
         archive = Archive.open(archive_path, KeyFile(key), write=True)
     else:
         archive, _ = Archive.create(archive_path, key_file=key)
-    connector = build_connector(table["type"], table, work / "config.toml")
+    connectors = {t["type"]: build_connector(t["type"], t, work / "config.toml")
+                  for t in tables}
+    side = {} if len(tables) == 1 else {"concurrent": os.environ.get("BENCH_SEQUENTIAL") != "1"}
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     with archive:
-        report = run_sync(archive, {table["type"]: connector}, full=full)
+        report = run_sync(archive, connectors, full=full, **side)
     seconds = time.perf_counter() - t0
     cpu = time.process_time() - cpu0
-    streams = report.sources[0].streams
+    streams = [r for src in report.sources for r in src.streams]
     peak = 0.0
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -66,6 +70,7 @@ def child_sync(table_json: str, workdir: str, full: bool) -> None:
         "records": sum(s.new + s.changed + s.unchanged + s.deleted for s in streams),
         "streams": {s.stream: {"new": s.new, "changed": s.changed, "deleted": s.deleted}
                     for s in streams},
+        "sources": {src.name: sum(r.seconds for r in src.streams) for src in report.sources},
     }))
 
 
@@ -76,9 +81,11 @@ def endpoints(sb: Sandbox, vendor: str) -> str:
     return ", ".join(f"{e} {n}" for e, n in counts)
 
 
-def run_child(table: dict[str, Any], work: Path, full: bool = False) -> dict[str, Any]:
+def run_child(table: dict[str, Any] | list[dict[str, Any]], work: Path, full: bool = False,
+              env: dict[str, str] | None = None) -> dict[str, Any]:
     out = subprocess.run([sys.executable, str(HERE), "--child", json.dumps(table), str(work),
-                          "1" if full else "0"], capture_output=True, text=True, check=False)
+                          "1" if full else "0"], capture_output=True, text=True, check=False,
+                         env={**os.environ, **(env or {})})
     if out.returncode != 0:
         raise SystemExit(f"the sync child failed:\n{out.stderr[-3000:]}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -244,6 +251,27 @@ def salesforce_bench(clients: int) -> None:
         salesforce_nights(sb, table, work)
 
 
+def concurrency_bench(clients: int) -> None:
+    """Every source alone, then all in one run with the sources side by side and one after
+    the other: a night's wall time against its slowest source's."""
+    vendors = ["salesforce", "hubspot", "google"]
+    with tempfile.TemporaryDirectory() as d, Sandbox(clients=clients, vendors=vendors) as sb:
+        work = Path(d)
+        tables = sb.source_configs(work / "secrets")
+        alone = {}
+        for vendor in vendors:
+            (work / vendor).mkdir()
+            alone[vendor] = run_child(tables[vendor], work / vendor)["seconds"]
+        print(f"{clients} clients, full syncs, each source alone: "
+              + ", ".join(f"{v} {s:.1f} s" for v, s in alone.items()))
+        for label, env in (("side by side", {}), ("one after another",
+                                                  {"BENCH_SEQUENTIAL": "1"})):
+            (work / label).mkdir()
+            both = run_child([tables[v] for v in vendors], work / label, env=env)
+            print(f"  all three, {label}: {both['seconds']:.1f} s "
+                  f"(slowest alone {max(alone.values()):.1f} s, sum {sum(alone.values()):.1f} s)")
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child_sync(sys.argv[2], sys.argv[3], sys.argv[4] == "1")
@@ -252,6 +280,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=5000)
     parser.add_argument("--hubspot-clients", type=int, default=3000,
                         help="clients for the HubSpot part (0 skips it)")
+    parser.add_argument("--concurrency-clients", type=int, default=1000,
+                        help="clients for the sources-side-by-side part (0 skips it)")
     parser.add_argument("--big-clients", type=int, default=50000,
                         help="clients for the memory run (0 skips it)")
     args = parser.parse_args()
@@ -261,6 +291,9 @@ def main() -> None:
 
     if args.hubspot_clients:
         hubspot_bench(args.hubspot_clients)
+
+    if args.concurrency_clients:
+        concurrency_bench(args.concurrency_clients)
 
     if args.big_clients:
         with tempfile.TemporaryDirectory() as d, Sandbox(clients=args.big_clients,

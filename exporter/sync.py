@@ -19,7 +19,8 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, cast
 
 from exporter.archive import Archive, BatchResult, Record, canonical_json
 from exporter.connector import Batch, Connector, FileBody, SourceState, Stream
@@ -32,6 +33,7 @@ from exporter.errors import (
     SecretInConfig,
     SourceError,
 )
+from exporter.sync_workers import Desk, Proxy, run_side_by_side
 
 __all__ = ["NullProgress", "Progress", "SourceReport", "StreamReport", "SyncReport", "run_sync"]
 
@@ -470,12 +472,30 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
     return report
 
 
+def _one_source(archive: Archive, run_id: int, name: str, connector: Connector, rules: _Rules,
+                progress: Progress, desk: Desk | None) -> SourceReport:
+    """One source's sync; with a ``desk`` (in a worker thread), its archive and progress calls
+    run on the writer's thread."""
+    if desk is not None:
+        archive, progress = cast(Archive, Proxy(archive, desk)), cast(Progress,
+                                                                      Proxy(progress, desk))
+    try:
+        src = _sync_source(archive, run_id, name, connector, rules, progress)
+    finally:
+        connector.close()
+    src.usage = connector.usage()
+    progress.source_finished(src)
+    return src
+
+
 def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: bool = False,
              reconcile_every_days: float = RECONCILE_EVERY_DAYS,
              reconcile_every_runs: int = RECONCILE_EVERY_RUNS,
              max_delete_share: float = RECONCILE_MAX_SHARE, progress: Progress | None = None,
-             unusable: Mapping[str, str] | None = None) -> SyncReport:
-    """Sync every source in ``connectors`` into ``archive`` (opened for writing) as one run.
+             unusable: Mapping[str, str] | None = None, concurrent: bool = True) -> SyncReport:
+    """Sync every source in ``connectors`` into ``archive`` (opened for writing) as one run,
+    the sources side by side (``concurrent``: a thread each reading, this one writing, see
+    :mod:`exporter.sync_workers`), reported in the order given.
     ``unusable`` names the sources whose config is wrong (with the message): each is recorded
     as failed in the run, so that the rest is archived and the run ends partial.
     No stream has more than ``max_delete_share`` of its records marked deleted in the run;
@@ -491,14 +511,15 @@ def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: boo
         report.sources.append(SourceReport(name, "failed", why))
         progress.source_finished(report.sources[-1])
     try:
-        for name, connector in connectors.items():
-            try:
-                src = _sync_source(archive, run_id, name, connector, rules, progress)
-            finally:
-                connector.close()
-            src.usage = connector.usage()
-            report.sources.append(src)
-            progress.source_finished(src)
+        if concurrent and len(connectors) > 1:
+            done = run_side_by_side(
+                (name, partial(_one_source, archive, run_id, name, connector, rules, progress))
+                for name, connector in connectors.items())
+            report.sources.extend(done[name] for name in connectors)
+        else:
+            report.sources.extend(_one_source(archive, run_id, name, connector, rules,
+                                              progress, None)
+                                  for name, connector in connectors.items())
         states = {s.status for s in report.sources}
         if not report.sources or states == {"failed"}:
             report.status = "failed"
