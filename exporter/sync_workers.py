@@ -65,6 +65,10 @@ class Desk:
                 continue
             try:
                 box.extend((True, fn()))
+            except (KeyboardInterrupt, SystemExit):
+                box.extend((False, _Aborted()))  # the interrupt is this thread's to raise
+                done.set()
+                raise
             except BaseException as exc:  # handed back to the worker that asked
                 box.extend((False, exc))
             done.set()
