@@ -1,7 +1,11 @@
 """Sync benchmark: records/s against a plain-SQLite baseline, requests for an incremental
-sync with 1% changed, and peak memory syncing a million records.
+sync with 1% changed, the nightly checks' cost (deletions, calculated fields, describes),
+HubSpot's full and nightly requests and CPU, and peak memory syncing a million records.
 
-    python bench/sync.py [--clients 5000] [--big-clients 50000] [--vendor salesforce]
+    python bench/sync.py [--clients 5000] [--big-clients 50000] [--hubspot-clients 3000]
+
+Against another checkout (this issue's starting point): run this file with PYTHONPATH set to
+that checkout; what it cannot do there is printed as such.
 
 The sandbox runs in this process; each sync runs in a child process, so its peak memory
 (VmHWM) is its own. Prints figures; asserts nothing. Targets: ratio >= 0.7; requests <=
@@ -11,8 +15,10 @@ The sandbox runs in this process; each sync runs in a child process, so its peak
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -20,9 +26,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sandbox import CREDENTIALS, Sandbox
-
 HERE = Path(__file__).resolve()
+if sys.path and Path(sys.path[0]).resolve() == HERE.parent:
+    # run as a script, this folder comes first and its sandbox.py would shadow the package
+    sys.path.pop(0)
+
+from sandbox import CREDENTIALS, Sandbox  # noqa: E402
+
 BODY_FIELDS = {"ContentVersion": "VersionData", "Attachment": "Body"}
 
 
@@ -33,34 +43,49 @@ def child_sync(table_json: str, workdir: str, full: bool) -> None:
     from exporter.sources import build_connector
     from exporter.sync import run_sync
 
-    table = json.loads(table_json)
+    given = json.loads(table_json)
+    tables = given if isinstance(given, list) else [given]
     work = Path(workdir)
     archive_path, key = work / "a.db", work / "a.key"
     if archive_path.exists():
         archive = Archive.open(archive_path, KeyFile(key), write=True)
     else:
         archive, _ = Archive.create(archive_path, key_file=key)
-    connector = build_connector(table["type"], table, work / "config.toml")
+    connectors = {t["type"]: build_connector(t["type"], t, work / "config.toml")
+                  for t in tables}
+    side = {} if len(tables) == 1 else {"concurrent": os.environ.get("BENCH_SEQUENTIAL") != "1"}
+    cpu0 = time.process_time()
     t0 = time.perf_counter()
     with archive:
-        report = run_sync(archive, {table["type"]: connector}, full=full)
+        report = run_sync(archive, connectors, full=full, **side)
     seconds = time.perf_counter() - t0
-    streams = report.sources[0].streams
+    cpu = time.process_time() - cpu0
+    streams = [r for src in report.sources for r in src.streams]
     peak = 0.0
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             peak = int(line.split()[1]) / 1024
     print(json.dumps({
-        "status": report.status, "seconds": seconds, "peak_mb": peak,
+        "status": report.status, "seconds": seconds, "cpu": cpu, "peak_mb": peak,
         "records": sum(s.new + s.changed + s.unchanged + s.deleted for s in streams),
         "streams": {s.stream: {"new": s.new, "changed": s.changed, "deleted": s.deleted}
                     for s in streams},
+        "sources": {src.name: sum(r.seconds for r in src.streams) for src in report.sources},
     }))
 
 
-def run_child(table: dict[str, Any], work: Path, full: bool = False) -> dict[str, Any]:
+def endpoints(sb: Sandbox, vendor: str) -> str:
+    """The requests the sandbox answered since its log was cleared, by endpoint."""
+    counts = sorted(((e, n) for (v, e), n in sb.log.counters.items() if v == vendor),
+                    key=lambda kv: -kv[1])
+    return ", ".join(f"{e} {n}" for e, n in counts)
+
+
+def run_child(table: dict[str, Any] | list[dict[str, Any]], work: Path, full: bool = False,
+              env: dict[str, str] | None = None) -> dict[str, Any]:
     out = subprocess.run([sys.executable, str(HERE), "--child", json.dumps(table), str(work),
-                          "1" if full else "0"], capture_output=True, text=True, check=False)
+                          "1" if full else "0"], capture_output=True, text=True, check=False,
+                         env={**os.environ, **(env or {})})
     if out.returncode != 0:
         raise SystemExit(f"the sync child failed:\n{out.stderr[-3000:]}")
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -131,21 +156,75 @@ def change_one_percent(sb: Sandbox, objects: list[str], total: int) -> dict[str,
     return per_obj
 
 
-def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        child_sync(sys.argv[2], sys.argv[3], sys.argv[4] == "1")
+def salesforce_nights(sb: Sandbox, table: dict[str, Any], work: Path) -> None:
+    """An idle night, a night after one hard delete, and a night after a birthday (a TODAY()
+    formula changes without SystemModstamp): requests by endpoint, and what was archived."""
+    sb.log.clear()
+    idle = run_child(table, work)
+    print(f"idle night: {sb.log.count('salesforce')} requests ({endpoints(sb, 'salesforce')}); "
+          f"{sum(sum(v.values()) for v in idle['streams'].values())} versions")
+    org = sb.salesforce
+    with org.lock:
+        victim = next(r["Id"] for r in org.store.rows("Allergy__c", False))
+        org.store.remove("Allergy__c", victim)  # deleted and purged from the recycle bin
+    sb.log.clear()
+    night = run_child(table, work)
+    print(f"night after a hard delete: {sb.log.count('salesforce')} requests "
+          f"({endpoints(sb, 'salesforce')}); {night['streams']['Allergy__c']['deleted']} "
+          "deleted (expected 1)")
+    if not hasattr(org, "today"):
+        print("night after a birthday: this checkout has no TODAY() override in its sandbox")
         return
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--clients", type=int, default=5000)
-    parser.add_argument("--big-clients", type=int, default=50000,
-                        help="clients for the memory run (0 skips it)")
-    args = parser.parse_args()
+    org.today = sb.agency.now.date() + dt.timedelta(days=30)
+    sb.log.clear()
+    night = run_child(table, work)
+    print(f"night 30 days on (ages changed, SystemModstamp not): "
+          f"{sb.log.count('salesforce')} requests ({endpoints(sb, 'salesforce')}); "
+          f"{night['streams']['Account']['changed']} Account versions")
 
-    with tempfile.TemporaryDirectory() as d, Sandbox(clients=args.clients,
+
+def hubspot_bench(clients: int) -> None:
+    """HubSpot: a full sync's requests and CPU, an idle night, and a night after an archive,
+    a purge and (where the sandbox has them) a merge."""
+    with tempfile.TemporaryDirectory() as d, Sandbox(clients=clients,
+                                                     vendors=["hubspot"]) as sb:
+        work = Path(d)
+        table = sb.source_configs(work / "secrets")["hubspot"]
+        print(f"HubSpot sandbox, {clients} clients")
+        sb.log.clear()
+        full = run_child(table, work)
+        print(f"full sync: {full['records']:,} records, {sb.log.count('hubspot')} requests, "
+              f"CPU {full['cpu']:.2f} s, wall {full['seconds']:.1f} s")
+        sb.log.clear()
+        run_child(table, work)
+        print(f"idle night: {sb.log.count('hubspot')} requests ({endpoints(sb, 'hubspot')})")
+        store = sb.hubspot.portal.store
+        with sb.hubspot.lock:
+            live = [r for r in store.types["contacts"].records.values() if r.archived_at is None]
+            store.archive("contacts", live[0], store.stamp(0))
+            task = next(r for r in store.types["tasks"].records.values()
+                        if r.archived_at is None)
+            del store.types["tasks"].records[task.id]  # purged
+            store.types["tasks"].order.remove(task.id)
+            merged = hasattr(store, "merge")
+            if merged:
+                store.merge("contacts", live[1], live[2], store.stamp(0))
+            store.version += 1
+        sb.log.clear()
+        night = run_child(table, work)
+        what = "an archive, a purge and a merge" if merged else "an archive and a purge"
+        deleted = {k: v["deleted"] for k, v in night["streams"].items() if v["deleted"]}
+        print(f"night after {what}: {sb.log.count('hubspot')} requests "
+              f"({endpoints(sb, 'hubspot')}); deleted {deleted}")
+
+
+def salesforce_bench(clients: int) -> None:
+    """Salesforce: full sync against the plain baseline, 1% changed, the nightly checks."""
+    with tempfile.TemporaryDirectory() as d, Sandbox(clients=clients,
                                                      vendors=["salesforce"]) as sb:
         work = Path(d)
         table = sb.source_configs(work / "secrets")["salesforce"]
-        print(f"Salesforce sandbox, {args.clients} clients")
+        print(f"Salesforce sandbox, {clients} clients")
         sb.log.clear()
         full = run_child(table, work)
         full_requests = sb.log.count("salesforce")
@@ -169,6 +248,52 @@ def main() -> None:
               f"{(requests - 1.2 * min_pages) / streams:.1f} requests (login, describe, query)")
         got = sum(s["changed"] for s in inc["streams"].values())
         print(f"  changed records archived: {got} (expected {sum(changed.values())})")
+        salesforce_nights(sb, table, work)
+
+
+def concurrency_bench(clients: int) -> None:
+    """Every source alone, then all in one run with the sources side by side and one after
+    the other: a night's wall time against its slowest source's."""
+    vendors = ["salesforce", "hubspot", "google"]
+    with tempfile.TemporaryDirectory() as d, Sandbox(clients=clients, vendors=vendors) as sb:
+        work = Path(d)
+        tables = sb.source_configs(work / "secrets")
+        alone = {}
+        for vendor in vendors:
+            (work / vendor).mkdir()
+            alone[vendor] = run_child(tables[vendor], work / vendor)["seconds"]
+        print(f"{clients} clients, full syncs, each source alone: "
+              + ", ".join(f"{v} {s:.1f} s" for v, s in alone.items()))
+        for label, env in (("side by side", {}), ("one after another",
+                                                  {"BENCH_SEQUENTIAL": "1"})):
+            (work / label).mkdir()
+            both = run_child([tables[v] for v in vendors], work / label, env=env)
+            print(f"  all three, {label}: {both['seconds']:.1f} s "
+                  f"(slowest alone {max(alone.values()):.1f} s, sum {sum(alone.values()):.1f} s)")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child_sync(sys.argv[2], sys.argv[3], sys.argv[4] == "1")
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=5000)
+    parser.add_argument("--hubspot-clients", type=int, default=3000,
+                        help="clients for the HubSpot part (0 skips it)")
+    parser.add_argument("--concurrency-clients", type=int, default=1000,
+                        help="clients for the sources-side-by-side part (0 skips it)")
+    parser.add_argument("--big-clients", type=int, default=50000,
+                        help="clients for the memory run (0 skips it)")
+    args = parser.parse_args()
+
+    if args.clients:
+        salesforce_bench(args.clients)
+
+    if args.hubspot_clients:
+        hubspot_bench(args.hubspot_clients)
+
+    if args.concurrency_clients:
+        concurrency_bench(args.concurrency_clients)
 
     if args.big_clients:
         with tempfile.TemporaryDirectory() as d, Sandbox(clients=args.big_clients,

@@ -76,8 +76,12 @@ NOTIFY = (
             "that an outside service mails when the job did not run at all"),
 )
 SYNC = (
-    Setting("reconcile_every_days", "number", "How often every id is listed to find hard "
-            "deletes", default=7, minimum=0, maximum=3650),
+    Setting("reconcile_every_days", "number", "How often, in days, every id is listed and "
+            "compared (deletions are also looked for cheaply every night)", default=7,
+            minimum=0, maximum=3650),
+    Setting("reconcile_every_runs", "integer", "How often, in sync runs, every id is listed "
+            "and compared (whichever of days and runs comes first)", default=7, minimum=1,
+            maximum=10_000),
     Setting("max_delete_share", "number", "The largest share of a stream one sync may mark "
             "deleted; more are held and the run ends partial (set 1 for one sync to let a real "
             "mass deletion through)", default=0.5, minimum=0, maximum=1),

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -26,8 +27,8 @@ from exporter.errors import SourceError
 from exporter.record import Record
 from exporter.settings import Setting
 
-__all__ = ["Batch", "CheckResult", "Connector", "FileBody", "Record", "Stream", "UnavailableStream",
-           "order_streams"]
+__all__ = ["Batch", "CheckResult", "Connector", "FileBody", "Record", "SourceState", "Stream",
+           "UnavailableStream", "order_streams"]
 
 
 @dataclass
@@ -52,6 +53,10 @@ class Batch:
     cursor: Any = None  # JSON-serialisable; None leaves the stored cursor as it is
     files: dict[str, list[FileBody]] = field(default_factory=dict)  # by record id
     reset: bool = False  # the cursor was reset (e.g. an expired sync token): a full read
+    #: The records hold some fields only (Salesforce's ``Id`` and calculated fields, read
+    #: again each night): each is merged into its archived current version, and a new
+    #: version is stored only where a value changed; ids the archive lacks are ignored.
+    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,14 @@ class Stream:
         """Every id the source holds now in this stream (for hard-delete reconciliation)."""
         raise NotImplementedError(f"{type(self).__name__} cannot list its ids")
 
+    def find_deleted(self, archived: AbstractSet[str]) -> Iterable[str] | None:
+        """The nightly check for deletions, run after ``read`` when the full id comparison is
+        not due: which of ``archived`` (the ids live in the archive, this run's reads
+        included) the source no longer holds, found cheaply (a count that matches needs no
+        listing; merges and archived records seen by this run's read). None (the default):
+        no cheap check, deletions wait for the full id comparison."""
+        return None
+
     def retry_items(self, ids: list[str]) -> Iterator[Batch]:
         """These records again (items a vendor refused on an earlier run, e.g. a document
         over an export limit), as batches without a cursor. By default nothing: the item
@@ -171,6 +184,21 @@ def order_streams(streams: Iterable[Stream], source: str) -> list[Stream]:
     return done
 
 
+class SourceState:
+    """What a connector keeps between runs besides its streams' cursors (Salesforce's
+    describes and when they were read), by key, as JSON values. This one lives in memory;
+    the sync gives each connector one kept in the archive (``archive_meta``)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+
+    def get(self, key: str) -> Any:
+        return self._values.get(key)
+
+    def put(self, key: str, value: Any) -> None:
+        self._values[key] = value
+
+
 class Connector:
     """Base class of connectors. Subclasses set ``name`` and ``settings`` and implement
     :meth:`discover` and :meth:`check`; reading is the streams' work."""
@@ -188,6 +216,8 @@ class Connector:
         self.config = config
         self.secrets = secrets
         self.log = log or logging.getLogger(f"exporter.connectors.{source}")
+        #: kept between runs (the sync replaces it with one kept in the archive)
+        self.state = SourceState()
 
     @classmethod
     def secret_fields(cls) -> tuple[str, ...]:
@@ -217,6 +247,11 @@ class Connector:
     def retry_items(self, stream: Stream, ids: list[str]) -> Iterator[Batch]:
         """Records refused on an earlier run, again (see :meth:`Stream.retry_items`)."""
         return stream.retry_items(ids)
+
+    def find_deleted(self, stream: Stream, archived: AbstractSet[str]) -> Iterable[str] | None:
+        """Archived ids the source no longer holds, found cheaply, or None (see
+        :meth:`Stream.find_deleted`)."""
+        return stream.find_deleted(archived)
 
     def list_ids(self, stream: Stream) -> Iterator[str]:
         """Every id the source holds now in the stream (see :meth:`Stream.ids`)."""

@@ -2,8 +2,10 @@
 
 One failing stream or source never stops the others (the run ends ``partial``); each batch is
 stored with its cursor in one transaction, so a killed sync resumes where its last commit
-ended. Hard deletes are found by comparing the archive's ids with the source's full id list,
-for streams that support it, with ``--full`` or every ``reconcile_every_days``. A stream that
+ended. Deletions are looked for every run: a stream that can tell cheaply which archived ids
+are gone (``Stream.find_deleted``: a count first, merges, archived records' edges) does so each
+night; the full id list is compared with ``--full``, after a reset, and every
+``reconcile_every_days`` days or ``reconcile_every_runs`` runs, whichever comes first. A stream that
 others depend on is read again from where a run left its dependents unfinished (:class:`_Resume`).
 One item a vendor refuses alone is archived in part and retried on later runs; no run marks
 more than ``max_delete_share`` of a stream deleted (:class:`_DeletionGuard`).
@@ -12,14 +14,16 @@ more than ``max_delete_share`` of a stream deleted (:class:`_DeletionGuard`).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, cast
 
 from exporter.archive import Archive, BatchResult, Record, canonical_json
-from exporter.connector import Batch, Connector, FileBody, Stream
+from exporter.connector import Batch, Connector, FileBody, SourceState, Stream
 from exporter.errors import (
     ConfigError,
     DeletionsHeld,
@@ -29,6 +33,7 @@ from exporter.errors import (
     SecretInConfig,
     SourceError,
 )
+from exporter.sync_workers import Desk, Proxy, run_side_by_side
 
 __all__ = ["NullProgress", "Progress", "SourceReport", "StreamReport", "SyncReport", "run_sync"]
 
@@ -38,6 +43,9 @@ log = logging.getLogger("exporter.sync")
 #: API that suddenly lists nothing, or lists live records as archived, is more likely broken
 #: than the agency's data gone.
 RECONCILE_MAX_SHARE = 0.5
+#: The full id check runs at least every this many runs and days (``[sync]``).
+RECONCILE_EVERY_RUNS = 7
+RECONCILE_EVERY_DAYS = 7.0
 
 
 @dataclass
@@ -50,7 +58,9 @@ class StreamReport:
     deleted: int = 0
     unchanged: int = 0
     files: int = 0
-    reconciled: bool = False
+    reconciled: bool = False  # the full id list was compared
+    #: The stream's cheap nightly check for deletions ran (``Stream.find_deleted``).
+    deletions_checked: bool = False
     resynced: bool = False
     seconds: float = 0.0
     error: str | None = None
@@ -146,12 +156,18 @@ class NullProgress:
         pass
 
 
-def _last_reconciled(archive: Archive, key: str) -> dt.datetime | None:
+def _last_reconciled(archive: Archive, key: str) -> tuple[dt.datetime | None, int]:
+    """When the stream's ids were last compared in full, and how many sync runs began since
+    (this one included); (None, runs) if never."""
+    runs = 0
     for run in archive.runs():
+        if run.kind != "sync":
+            continue
         info = (run.stats.get("streams") or {}).get(key) or {}
         if info.get("reconciled"):
-            return dt.datetime.fromisoformat(run.started_at)
-    return None
+            return dt.datetime.fromisoformat(run.started_at), runs
+        runs += 1
+    return None, runs
 
 
 class _DeletionGuard:
@@ -206,6 +222,8 @@ class _StreamSync:
     def store(self, batch: Batch) -> None:
         given: list[Record] = batch.records
         cursor: Any = batch.cursor
+        if batch.partial:
+            given = self._merged(given)
         gone = [rec.id for rec in given if rec.deleted]
         if (gone and not self.guard.admit(gone)) or self.guard.held:
             # held: the rest is stored, the cursor stays before the held deletions, so the
@@ -220,6 +238,23 @@ class _StreamSync:
         if batch.reset:
             self.report.resynced = True
         self.progress.advanced(self.source, self.stream.name, len(records))
+
+    def _merged(self, parts: list[Record]) -> list[Record]:
+        """The archived records these partial ones change (their values merged in, their
+        files kept); the unchanged and the unknown are left out."""
+        out: list[Record] = []
+        for part in parts:
+            if part.id in self.stored:  # read in full this run: its values are newer
+                continue
+            current = self.archive.current(self.source, self.stream.name, part.id)
+            if current is None or current[0] is None or part.data is None:
+                continue
+            data = json.loads(current[0])
+            if all(data.get(k) == v for k, v in part.data.items()):
+                continue
+            data.update(part.data)
+            out.append(Record(part.id, data, False, current[1] or None))
+        return out
 
     def _with_files(self, rec: Record, bodies: list[Any]) -> Record:
         if not bodies or rec.deleted:
@@ -270,17 +305,30 @@ class _StreamSync:
             self.archive.set_failed_items(self.source, self.stream.name, left)
 
     def reconcile(self, connector: Connector) -> None:
+        """Compare the source's full id list with the archive's live ids."""
         live = set(connector.list_ids(self.stream))
         archived = self.archive.record_ids(self.source, self.stream.name)
-        missing = archived - live
+        self._tombstone(archived - live)
+        self.report.reconciled = True
+
+    def check_deleted(self, connector: Connector) -> None:
+        """The stream's cheap check for deletions, when it has one (see
+        :meth:`exporter.connector.Stream.find_deleted`)."""
+        archived = self.archive.record_ids(self.source, self.stream.name)
+        found = connector.find_deleted(self.stream, archived)
+        if found is None:
+            return
+        self._tombstone(set(found) & archived)
+        self.report.deletions_checked = True
+
+    def _tombstone(self, missing: set[str]) -> None:
         if missing and not self.guard.admit(missing):
             raise self.guard.error()
         if missing:
             gone = sorted(missing)
             self.report.add(self.archive.tombstone(self.run_id, self.source, self.stream.name,
                                                    gone))
-            self.report.id_check_deleted = gone
-        self.report.reconciled = True
+            self.report.id_check_deleted = sorted({*self.report.id_check_deleted, *gone})
 
 
 class _Resume:
@@ -325,6 +373,18 @@ class _Rules:
     full: bool
     reconcile_every: dt.timedelta
     max_delete_share: float
+    reconcile_every_runs: int = RECONCILE_EVERY_RUNS
+
+    def id_check_due(self, archive: Archive, key: str, resynced: bool) -> bool:
+        """The full id comparison: with ``--full``, after a reset (which re-listed everything:
+        what vanished meanwhile is found only by comparing ids), and on the cadence, which
+        counts runs as well as days (a sync run many times a day, or a clock set back, still
+        gets its check)."""
+        if self.full or resynced:
+            return True
+        last, runs = _last_reconciled(archive, key)
+        return (last is None or runs >= self.reconcile_every_runs
+                or dt.datetime.now(dt.UTC) - last >= self.reconcile_every)
 
 
 def _read_stream(archive: Archive, run_id: int, connector: Connector, sync: _StreamSync,
@@ -344,18 +404,31 @@ def _read_stream(archive: Archive, run_id: int, connector: Connector, sync: _Str
     if sync.guard.held:
         raise sync.guard.error()
     if stream.reconcile:
-        last = _last_reconciled(archive, f"{name}/{stream.name}")
-        now = dt.datetime.now(dt.UTC)
-        # A reset (expired sync token, refused page token) re-listed everything:
-        # what vanished meanwhile is found only by comparing ids.
-        if (full or sync.report.resynced or last is None
-                or now - last >= rules.reconcile_every):
+        if rules.id_check_due(archive, f"{name}/{stream.name}", sync.report.resynced):
             sync.reconcile(connector)
+        else:
+            sync.check_deleted(connector)
+
+
+class _ArchiveState(SourceState):
+    """A connector's state kept in the archive, so that it travels with the data it covers."""
+
+    def __init__(self, archive: Archive, source: str) -> None:
+        super().__init__()
+        self.archive = archive
+        self.source = source
+
+    def get(self, key: str) -> Any:
+        return self.archive.source_state(self.source, key)
+
+    def put(self, key: str, value: Any) -> None:
+        self.archive.set_source_state(self.source, key, value)
 
 
 def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector, rules: _Rules,
                  progress: Progress) -> SourceReport:
     report = SourceReport(name)
+    connector.state = _ArchiveState(archive, name)
     try:
         streams = connector.streams()
     except (SourceError, ConfigError) as exc:
@@ -399,17 +472,37 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
     return report
 
 
+def _one_source(archive: Archive, run_id: int, name: str, connector: Connector, rules: _Rules,
+                progress: Progress, desk: Desk | None) -> SourceReport:
+    """One source's sync; with a ``desk`` (in a worker thread), its archive and progress calls
+    run on the writer's thread."""
+    if desk is not None:
+        archive, progress = cast(Archive, Proxy(archive, desk)), cast(Progress,
+                                                                      Proxy(progress, desk))
+    try:
+        src = _sync_source(archive, run_id, name, connector, rules, progress)
+    finally:
+        connector.close()
+    src.usage = connector.usage()
+    progress.source_finished(src)
+    return src
+
+
 def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: bool = False,
-             reconcile_every_days: float = 7.0, max_delete_share: float = RECONCILE_MAX_SHARE,
-             progress: Progress | None = None,
-             unusable: Mapping[str, str] | None = None) -> SyncReport:
-    """Sync every source in ``connectors`` into ``archive`` (opened for writing) as one run.
+             reconcile_every_days: float = RECONCILE_EVERY_DAYS,
+             reconcile_every_runs: int = RECONCILE_EVERY_RUNS,
+             max_delete_share: float = RECONCILE_MAX_SHARE, progress: Progress | None = None,
+             unusable: Mapping[str, str] | None = None, concurrent: bool = True) -> SyncReport:
+    """Sync every source in ``connectors`` into ``archive`` (opened for writing) as one run,
+    the sources side by side (``concurrent``: a thread each reading, this one writing, see
+    :mod:`exporter.sync_workers`), reported in the order given.
     ``unusable`` names the sources whose config is wrong (with the message): each is recorded
     as failed in the run, so that the rest is archived and the run ends partial.
     No stream has more than ``max_delete_share`` of its records marked deleted in the run;
     deletions past it are held (the stream fails, the run ends partial)."""
     progress = progress or NullProgress()
-    rules = _Rules(full, dt.timedelta(days=reconcile_every_days), max_delete_share)
+    rules = _Rules(full, dt.timedelta(days=reconcile_every_days), max_delete_share,
+                   reconcile_every_runs)
     run_id = archive.begin_run("sync")
     report = SyncReport(run_id)
     began = time.perf_counter()
@@ -418,14 +511,15 @@ def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: boo
         report.sources.append(SourceReport(name, "failed", why))
         progress.source_finished(report.sources[-1])
     try:
-        for name, connector in connectors.items():
-            try:
-                src = _sync_source(archive, run_id, name, connector, rules, progress)
-            finally:
-                connector.close()
-            src.usage = connector.usage()
-            report.sources.append(src)
-            progress.source_finished(src)
+        if concurrent and len(connectors) > 1:
+            done = run_side_by_side(
+                (name, partial(_one_source, archive, run_id, name, connector, rules, progress))
+                for name, connector in connectors.items())
+            report.sources.extend(done[name] for name in connectors)
+        else:
+            report.sources.extend(_one_source(archive, run_id, name, connector, rules,
+                                              progress, None)
+                                  for name, connector in connectors.items())
         states = {s.status for s in report.sources}
         if not report.sources or states == {"failed"}:
             report.status = "failed"

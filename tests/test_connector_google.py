@@ -67,9 +67,16 @@ def row_id(header: list[str], row: list[str], keys: list[str] | None, number: in
     return key if seen[key] == 1 else f"{key}#{seen[key]}"
 
 
+#: The keys inspection finds in the sandbox's sheets: the roster's emails (the care tasks'
+#: and medications' client numbers repeat, so those tabs are keyed by row number).
+DETECTED = {"Roster": ["Email"]}
+
+
 def sandbox_view(sb: Sandbox, stream: str, row_keys: dict[str, list[str]] | None = None
                  ) -> View:
-    """What the emulator holds now, as the connector should archive it."""
+    """What the emulator holds now, as the connector should archive it (rows keyed by
+    ``row_keys``, by default the keys inspection finds)."""
+    row_keys = DETECTED if row_keys is None else row_keys
     g = sb.google
     store = g.store
     out: View = {}
@@ -469,3 +476,37 @@ def test_a_document_over_the_export_limit_fails_alone_night_after_night(
         assert file_bytes(arc, fid) == {"export.pdf": pdf, "export.docx": docx}
         assert arc.failed_items(SRC, "drive_files") == {}
         assert_complete(arc, sb)
+
+
+def test_rows_are_keyed_by_a_natural_key_found_by_inspection(tmp_path: Path) -> None:
+    """Without row_keys, the roster is keyed by its Email column (unique, an identifier's
+    header) and the care tasks by row number (their client numbers repeat): deleting a
+    roster row in the middle adds one tombstone, no new version of the rows below it."""
+    from connectors.google.streams.sheets import natural_key
+
+    assert natural_key(["Name", "Client ID", "Email"], [["a", "1", "a@x.org"],
+                                                      ["b", "2", "b@x.org"]]) == "Client ID"
+    assert natural_key(["Name", "Contact"], [["a", "a@x.org"], ["b", "b@x.org"]]) == "Contact"
+    assert natural_key(["Client Number", "Day"], [["C-1", "Mon"], ["C-1", "Tue"]]) is None
+    assert natural_key(["ID", "Day"], [["1", "Mon"], ["", "Tue"]]) is None  # one blank
+    with Sandbox(clients=20, seed=5, start=START) as sb:
+        arc = new_archive(tmp_path)
+        assert sync(arc, sb, tmp_path, drive=False).status == "ok"
+        assert_matches(arc, sb, "sheet_rows")
+        roster = next(sid for sid, s in sb.google.store.sheets.items()
+                      if s["tabs"][0]["title"] == "Roster")
+        ids = {rid for rid in arc.record_ids(SRC, "sheet_rows") if rid.startswith(roster)}
+        assert all("@" in rid.rsplit("/", 1)[1] for rid in ids)
+        tasks = [rid for rid in arc.record_ids(SRC, "sheet_rows") if "/Care Tasks/" in rid]
+        assert all(rid.rsplit("/", 1)[1].isdigit() for rid in tasks)
+        with sb.google.lock:
+            rows = sb.google.store.sheets[roster]["tabs"][0]["rows"]
+            assert len(rows) > 4
+            gone = rows.pop(2)  # the second caregiver, mid-sheet
+            sb.google.store.modify_file(sb.google.store.files[roster])
+        report = sync(arc, sb, tmp_path, drive=False)
+        assert report.status == "ok"
+        assert_matches(arc, sb, "sheet_rows")
+        sheet = next(r for r in report.sources[0].streams if r.stream == "sheet_rows")
+        assert (sheet.new, sheet.changed, sheet.deleted) == (0, 0, 1)
+        assert arc.history(SRC, "sheet_rows", f"{roster}/Roster/{gone[1]}")[-1].deleted

@@ -23,6 +23,7 @@ from exporter.sources import build_connector
 from exporter.sync import SyncReport, run_sync
 from sandbox import Sandbox
 from sandbox.hubspot.files import generated_bytes
+from sandbox.hubspot.objects import record_url
 from sandbox.hubspot.schema import TYPES
 from sandbox.hubspot.store import iso, to_ms
 
@@ -60,7 +61,8 @@ def expected_object(sb: Sandbox, tname: str, rec: Any) -> dict[str, Any]:
     out = {"id": str(rec.id),
            "properties": {name: store.value(tname, rec, name) for name in store.properties[tname]},
            "createdAt": iso(rec.created), "updatedAt": iso(rec.updated),
-           "archived": rec.archived_at is not None}
+           "archived": rec.archived_at is not None,
+           "url": record_url(sb.hubspot.portal_id, tname, rec.id)}
     if rec.archived_at is not None:
         out["archivedAt"] = iso(rec.archived_at)
     return out
@@ -484,3 +486,85 @@ def test_an_archived_listing_that_lists_live_records_is_held(tmp_path: Path) -> 
         again = sync(arc, sb, tmp_path)
         assert again.status == "ok", again.stats()
         assert_objects_match(arc, sb)
+
+
+def test_a_merge_a_purge_and_an_archive_are_found_by_the_next_night(tmp_path: Path) -> None:
+    """With default settings, the night after a contact merge, a GDPR delete and an archive:
+    the merged-away and purged records and their edges are marked deleted, the archived one
+    a tombstone with its data and its edges gone; without listing every id (the count
+    matched after the merge), and with nothing the vendor did not do."""
+    from hubspot.crm.contacts import PublicGdprDeleteInput, PublicMergeInput
+
+    from tests.restore_support import hubspot_client
+
+    arc = new_archive(tmp_path)
+    with Sandbox(clients=20, seed=11) as sb, arc:
+        assert sync(arc, sb, tmp_path).status == "ok"
+        store = sb.hubspot.portal.store
+        client = hubspot_client(sb)
+        linked = [r.id for r in store.types["contacts"].records.values()
+                  if r.archived_at is None and store.associations("contacts", r.id, "notes")]
+        winner, loser, purged, archived = linked[:4]
+        loser_edges = {k for k in dict(arc.records(SRC, "associations"))
+                       if f"contacts/{loser}/" in k}  # from or to the loser
+        assert loser_edges
+        client.crm.contacts.basic_api.merge(public_merge_input=PublicMergeInput(
+            primary_object_id=str(winner), object_id_to_merge=str(loser)))
+        client.crm.contacts.basic_api.purge(
+            public_gdpr_delete_input=PublicGdprDeleteInput(object_id=str(purged)))
+        client.crm.contacts.basic_api.archive(contact_id=str(archived))
+
+        sb.log.clear()
+        report = sync(arc, sb, tmp_path)
+        assert report.status == "ok", report.stats()
+        streams = {r.stream: r for r in report.sources[0].streams}
+        assert not streams["contacts"].reconciled and streams["contacts"].deletions_checked
+        contacts = live(arc, "contacts")
+        assert str(loser) not in contacts and str(purged) not in contacts
+        assert str(archived) not in contacts and str(winner) in contacts
+        assert contacts[str(winner)]["properties"]["hs_merged_object_ids"] == str(loser)
+        assert sorted(streams["contacts"].id_check_deleted) == sorted([str(loser),
+                                                                       str(purged)])
+        assert arc.history(SRC, "contacts", str(archived))[-1].data  # kept with its data
+        edges = set(dict(arc.records(SRC, "associations")))
+        assert edges == expected_edges(sb)  # removed ends gone, moved edges read
+        assert not edges & loser_edges
+        assert_objects_match_live(arc, sb)
+
+
+def assert_objects_match_live(arc: Archive, sb: Sandbox) -> None:
+    """Every record the portal still holds, field by field; nothing else live."""
+    for tname, ts in sb.hubspot.portal.store.types.items():
+        current = dict(arc.records(SRC, tname))
+        want = {str(i): expected_object(sb, tname, r) for i, r in ts.records.items()
+                if r.archived_at is None}
+        assert current == want, tname
+
+
+def test_pages_are_read_as_raw_json_and_archived_as_sent(tmp_path: Path) -> None:
+    """Listings, searches and associations are read as raw JSON, not SDK models: a field the
+    SDK's models do not know (``url``) is archived as HubSpot sent it, on full and on
+    incremental nights."""
+    import requests
+
+    from sandbox import CREDENTIALS
+
+    arc = new_archive(tmp_path)
+    with Sandbox(clients=10, seed=3) as sb, arc:
+        assert sync(arc, sb, tmp_path).status == "ok"
+        store = sb.hubspot.portal.store
+        names = ",".join(store.properties["contacts"])
+        wire = requests.get(f"{sb.urls['hubspot']}/crm/v3/objects/contacts",
+                            params={"limit": 100, "properties": names},
+                            headers={"Authorization": "Bearer "
+                                     + CREDENTIALS["hubspot"]["access_token"]},
+                            timeout=10).json()["results"]
+        assert wire and all(o["url"].startswith("https://app.hubspot.com/") for o in wire)
+        archived = live(arc, "contacts")
+        for obj in wire:
+            assert archived[obj["id"]] == obj  # as sent, url included
+        sb.advance(2)
+        assert sync(arc, sb, tmp_path).status == "ok"  # searched, not listed
+        for tname, ts in store.types.items():
+            for rid, data in live(arc, tname).items():
+                assert data == expected_object(sb, tname, ts.records[int(rid)]), (tname, rid)

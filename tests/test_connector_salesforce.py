@@ -561,3 +561,106 @@ def test_a_refused_login_shows_salesforces_own_text(sandbox: Sandbox, tmp_path: 
     assert "{content}" not in text and "Response content" not in text
     assert re.search(r"refused the login \(\w+: [A-Za-z]", text), text
     assert "not-the-password" not in text
+
+
+def test_a_hard_delete_is_found_by_the_next_night_with_default_settings(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    """A record deleted and purged from the recycle bin before the next night (queryAll no
+    longer shows it) is marked deleted by that night, without --full; a night without
+    deletions checks each object with one SELECT Id call (its totalSize)."""
+    with new_archive(tmp_path) as archive:
+        assert sync(archive, sandbox, tmp_path).status == "ok"
+        sf = direct_sdk(sandbox)
+        victim = sf.query("SELECT Id FROM Allergy__c LIMIT 1")["records"][0]["Id"]
+        sf.restful(f"sobjects/Allergy__c/{victim}", method="DELETE")
+        with sandbox.salesforce.lock:  # emptied from the recycle bin at once (a hard delete)
+            sandbox.salesforce.store.remove("Allergy__c", victim)
+        assert not sf.query_all(f"SELECT Id FROM Allergy__c WHERE Id = '{victim}'",
+                                include_deleted=True)["records"]
+        report = sync(archive, sandbox, tmp_path)
+        assert report.status == "ok", report.stats()
+        streams = {r.stream: r for r in report.sources[0].streams}
+        assert streams["Allergy__c"].deletions_checked and not streams["Allergy__c"].reconciled
+        assert streams["Allergy__c"].deleted == 1
+        assert streams["Allergy__c"].id_check_deleted == [victim]
+        assert victim not in archive.record_ids("salesforce", "Allergy__c")
+        assert sum(r.deleted for r in streams.values()) == 1
+        sandbox.log.clear()
+        idle = sync(archive, sandbox, tmp_path)
+        assert all(r.deletions_checked and r.deleted == 0 for r in idle.sources[0].streams)
+        # a query and a count per object, no more
+        assert sandbox.log.count("salesforce", "query") <= 2 * len(OBJECTS)
+        assert sandbox.log.count("salesforce", "query_more") == 0
+
+
+def test_describes_are_cached_in_the_archive_and_revalidated(sandbox: Sandbox,
+                                                             tmp_path: Path) -> None:
+    """Describes are kept in the archive: a night whose object list is Not Modified (304)
+    reads no describe; after an admin changes an object, each describe is revalidated
+    (If-Modified-Since) and the changed one archived."""
+    with new_archive(tmp_path) as archive:
+        assert sync(archive, sandbox, tmp_path).status == "ok"
+        sandbox.log.clear()
+        assert sync(archive, sandbox, tmp_path).status == "ok"
+        assert sandbox.log.count("salesforce", "describe") == 0
+        assert sandbox.log.count("salesforce", "describe_global") == 1
+        sandbox.salesforce.relabel("Care_Plan__c", "Plan of Care")
+        # HTTP dates have whole seconds and the validator is a second before the read: a
+        # read in the same second as a change is revalidated once more the next night
+        time.sleep(1.1)
+        assert sync(archive, sandbox, tmp_path).status == "ok"
+        assert archive.get_schema("salesforce", "Care_Plan__c")["label"] == "Plan of Care"
+        assert archive.get_schema("salesforce", "Account")["label"] == "Client"
+        sandbox.log.clear()
+        assert sync(archive, sandbox, tmp_path).status == "ok"  # cached again
+        assert sandbox.log.count("salesforce", "describe") == 0
+        assert archive.get_schema("salesforce", "Care_Plan__c")["label"] == "Plan of Care"
+
+
+def test_an_age_that_changes_with_the_date_is_archived_the_next_night(
+        sandbox: Sandbox, tmp_path: Path) -> None:
+    """Age__c is FLOOR((TODAY() - Birthdate__c) / 365.2425): a client's birthday changes it
+    without moving SystemModstamp. The next normal night archives the new age (a new
+    version of that client only), with the calculated fields read in few calls."""
+    import datetime as dt
+
+    with new_archive(tmp_path) as archive:
+        assert sync(archive, sandbox, tmp_path).status == "ok"
+        sf = direct_sdk(sandbox)
+        rows = sf.query("SELECT Id, Birthdate__c, Age__c, SystemModstamp FROM Account "
+                        "WHERE Birthdate__c != null")["records"]
+        today = sandbox.agency.now.date()
+
+        def next_birthday(born: str) -> dt.date:
+            b = dt.date.fromisoformat(born)
+            for year in (today.year, today.year + 1):
+                try:
+                    day = b.replace(year=year)
+                except ValueError:  # 29 February
+                    day = dt.date(year, 3, 1)
+                if day > today:
+                    return day
+            raise AssertionError(born)
+
+        soonest = min(rows, key=lambda r: next_birthday(r["Birthdate__c"]))
+        birthday = next_birthday(soonest["Birthdate__c"])
+        turning = {r["Id"] for r in rows if next_birthday(r["Birthdate__c"]) == birthday}
+        sandbox.salesforce.today = birthday  # the night of the birthday
+        after = {r["Id"]: r for r in sf.query_all(
+            "SELECT Id, Age__c, SystemModstamp FROM Account")["records"]}
+        for row in rows:
+            grew = after[row["Id"]]["Age__c"] != row["Age__c"]
+            assert grew == (row["Id"] in turning)
+            assert after[row["Id"]]["SystemModstamp"] == row["SystemModstamp"]
+        sandbox.log.clear()
+        report = sync(archive, sandbox, tmp_path)
+        assert report.status == "ok", report.stats()
+        accounts = next(s for s in report.sources[0].streams if s.stream == "Account")
+        assert accounts.changed == len(turning) and accounts.new == 0
+        current = dict(archive.records("salesforce", "Account"))
+        for rid in turning:
+            assert current[rid]["Age__c"] == after[rid]["Age__c"]
+        # the counts and the first pages of the calculated fields came together
+        assert sandbox.log.count("salesforce", "composite_request") <= 2
+        assert sandbox.log.count("salesforce", "query") <= len(OBJECTS)
+        assert_matches(archive, reference(sandbox))  # every field, the formulas too

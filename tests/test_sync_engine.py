@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from exporter.archive import Archive, Record
 from exporter.connector import Batch, CheckResult, Connector, FileBody, Stream
@@ -213,3 +218,87 @@ def test_tombstones_past_the_share_are_held_until_allowed(archive: Archive) -> N
     report = run_sync(archive, {"mem": conn}, max_delete_share=1)  # someone checked
     assert report.status == "ok" and report.sources[0].streams[0].deleted == 11
     assert archive.record_ids("mem", "things") == {"16", "17", "18", "19", "20", "21"}
+
+
+class CheckingConnector(MemoryConnector):
+    """Its streams tell cheaply which archived ids are gone (as Salesforce's count and
+    HubSpot's merges do); ``checks`` counts those checks, ``listings`` the full id lists."""
+
+    def __init__(self, source: str, data: dict[str, dict[str, Any]]) -> None:
+        super().__init__(source, data)
+        self.checks = 0
+        self.listings = 0
+
+    def find_deleted(self, stream: Stream, archived: AbstractSet[str]) -> list[str]:
+        self.checks += 1
+        return sorted(set(archived) - set(self.data[stream.name]))
+
+    def list_ids(self, stream: Stream) -> Iterator[str]:
+        self.listings += 1
+        return super().list_ids(stream)
+
+
+def test_deletions_are_found_by_the_next_run_and_the_id_check_counts_runs(
+        archive: Archive) -> None:
+    data = _data(6)
+    conn = CheckingConnector("mem", data)
+    assert run_sync(archive, {"mem": conn}).sources[0].streams[0].reconciled
+    del data["things"]["2"]
+    # a year between full id checks by days: the next run still finds the delete cheaply
+    report = run_sync(archive, {"mem": conn}, reconcile_every_days=365,
+                      reconcile_every_runs=3)
+    things = report.sources[0].streams[0]
+    assert things.deletions_checked and not things.reconciled and things.deleted == 1
+    assert things.id_check_deleted == ["2"]
+    assert "2" not in archive.record_ids("mem", "things")
+    listings = conn.listings
+    assert not run_sync(archive, {"mem": conn}, reconcile_every_days=365,
+                        reconcile_every_runs=3).sources[0].streams[0].reconciled
+    assert conn.listings == listings
+    # the third run since the last full check lists every id again, days or not
+    third = run_sync(archive, {"mem": conn}, reconcile_every_days=365, reconcile_every_runs=3)
+    assert third.sources[0].streams[0].reconciled and conn.listings == listings + 2
+
+
+class MeetingConnector(MemoryConnector):
+    """Each read waits at a barrier every other source must reach too: only sources read at
+    the same time get past it (sequential reads would break it)."""
+
+    def __init__(self, source: str, data: dict[str, dict[str, Any]],
+                 barrier: threading.Barrier | None) -> None:
+        super().__init__(source, data)
+        self.barrier = barrier
+        self.threads: set[str] = set()
+
+    def read(self, stream: Stream, cursor: Any, full: bool = False) -> Iterator[Batch]:
+        self.threads.add(threading.current_thread().name)
+        if self.barrier is not None and stream.name == "things":
+            self.barrier.wait()
+        yield from super().read(stream, cursor, full)
+
+
+def test_sources_are_read_side_by_side_with_the_same_results(
+        archive: Archive, archive_path: Path, key_path: Path) -> None:
+    """Three sources read at the same time (each waits for the others mid-read), written by
+    one thread: the archive holds what a sequential run stores, report in the given order."""
+    def sources(barrier: threading.Barrier | None) -> dict[str, MeetingConnector]:
+        return {name: MeetingConnector(name, _data(7 + i), barrier)
+                for i, name in enumerate(("c", "a", "b"))}
+
+    side = sources(threading.Barrier(3, timeout=30))
+    report = run_sync(archive, side)
+    assert report.status == "ok"
+    assert [s.name for s in report.sources] == ["c", "a", "b"]
+    assert all(len(c.threads) == 1 and threading.current_thread().name not in c.threads
+               for c in side.values())
+    with pytest.raises(threading.BrokenBarrierError):  # sequential: nobody to meet
+        run_sync(archive, sources(threading.Barrier(3, timeout=0.5)), concurrent=False)
+    other, _ = Archive.create(archive_path.with_name("seq.db"),
+                              key_file=key_path.with_name("seq.key"))
+    with other:
+        assert run_sync(other, sources(None), concurrent=False).status == "ok"
+        for name in ("a", "b", "c"):
+            for stream in ("things", "others"):
+                assert (list(archive.records(name, stream))
+                        == list(other.records(name, stream))), (name, stream)
+                assert archive.get_cursor(name, stream) == other.get_cursor(name, stream)

@@ -5,9 +5,11 @@ Streams (each module in ``connectors/google/streams/`` says how it reads):
 - ``drive_files`` (key ``id``; the cursor is the Drive changes page token): every file and
   folder, all metadata; bodies as files (``content`` for binary files, ``export.<ext>``
   for Google documents, see ``export_formats``);
-- ``sheet_rows`` (key ``<spreadsheetId>/<tab title>/<row number or row_keys values>``): one
-  record per non-empty row of every grid tab; the cursor is each spreadsheet's Drive
-  ``modifiedTime`` and its row ids;
+- ``sheet_rows`` (key ``<spreadsheetId>/<tab title>/<natural key or row number>``): one
+  record per non-empty row of every grid tab, keyed by a column of unique ids or emails found
+  by inspection (or ``row_keys``), else by row number (see
+  :mod:`connectors.google.streams.sheets`); the cursor is each spreadsheet's Drive
+  ``modifiedTime``, its row ids and each tab's key column;
 - ``calendars`` (key ``id``): the calendar list, re-read every run;
 - ``calendar_events`` (key ``id``; cursor ``{calendarId: syncToken}``): events with
   ``calendarId`` added; an expired sync token resyncs that calendar.
@@ -48,7 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("calendars", "list", "Calendar ids to archive; default: every calendar in the "
             "calendar list"),
     Setting("row_keys", "table", 'Tab title -> header names whose values identify a row, '
-            'e.g. { Roster = ["Email"] }; default: rows are identified by their number'),
+            'e.g. { Roster = ["Email"] }; default: a column of unique ids or emails found in '
+            "the tab (its header an identifier's: ID, Email, ... Number), else the row number"),
     Setting("export_formats", "table", "Formats Google documents are archived in, e.g. "
             '{ document = ["pdf", "docx"] }; default: Docs as pdf and docx, Sheets as xlsx, '
             "Slides as pdf and pptx"),

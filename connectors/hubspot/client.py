@@ -318,7 +318,11 @@ class HubSpotClient:
                     return None
                 raise
             self.quota.note(response.headers)
-            return _decode(response.data, what)
+            try:
+                body = response.data  # read only now: a cut body fails here, not in the SDK
+            except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+                raise TransientError(f"{what}: HubSpot's answer was cut off") from exc
+            return _decode(body, what)
 
         return self.policy.call(what, once)
 

@@ -15,9 +15,11 @@ Streams (names, primary key, cursor, deletes)
   lookback_seconds``, ascending, in windows kept under the 10,000-result cap (see
   :mod:`connectors.hubspot.streams.objects`); cursor = the newest modified date committed.
   Every run also lists ``archived=true`` records (archiving does not move the modified date) and
-  stores them as tombstones keeping their data and ``archivedAt``. Hard deletes (purged
-  records) are found by reconciliation (``ids()``). The stream's ``archived_schema()`` is
-  the property definitions (and the custom object's schema), archived each run.
+  stores them as tombstones keeping their data and ``archivedAt``. Merged-away ids (named in
+  the winner's ``hs_merged_object_ids``) and purged records are found the same night
+  (``find_deleted``: a search count, and a listing only when it differs). The stream's
+  ``archived_schema()`` is the property definitions (and the custom object's schema),
+  archived each run.
 - ``associations``: v4 edges, see :mod:`connectors.hubspot.streams.associations`; it
   declares ``depends_on`` = the object streams, whose ids it reads.
 - ``owners`` (key ``id``): every owner each run (small); archived owners as tombstones.
@@ -30,10 +32,14 @@ Settings ([sources.NAME], type = "hubspot"): :data:`HubSpotConnector.settings`
 (``exporter connectors --settings``). The client (token, quota guard, retries, errors) is
 :mod:`connectors.hubspot.client`, shared with the restore writer.
 
+Pages (listings, searches, v4 association reads) are read as raw JSON through the SDK
+(``_preload_content=False``, :meth:`HubSpotClient.call_json`): no model object is built per
+record, dates are parsed only for the cursor (the last record of a page), and a record is
+archived exactly as HubSpot sent it, fields newer than the SDK's models (``url``) included.
+
 Not covered: property history (``propertiesWithHistory``), pipelines, lists, marketing
-emails, forms, merges (a merged-away contact disappears: reconciliation tombstones it),
-properties so numerous that the list URL grows past HubSpot's limit (thousands), and more
-than 10,000 files in the File Manager (its search pages no further).
+emails, forms, properties so numerous that the list URL grows past HubSpot's limit
+(thousands), and more than 10,000 files in the File Manager (its search pages no further).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from typing import Any
 
 from exporter.errors import SourceError
 
-__all__ = ["STANDARD", "iso", "ms_iso", "next_after", "parse_ms", "to_json"]
+__all__ = ["STANDARD", "iso", "ms_iso", "next_after", "next_after_json", "parse_ms", "to_json"]
 
 #: The CRM object types every portal has (custom objects come from its schemas).
 STANDARD = ("contacts", "companies", "deals", "tickets", "products", "line_items", "notes",
@@ -72,5 +72,17 @@ def next_after(page: Any, previous: str | None, what: str) -> str | None:
     if not after:
         return None
     if after == previous:
+        raise SourceError(f"{what}: HubSpot returned the same page twice; try again later.")
+    return str(after)
+
+
+def next_after_json(page: Any, previous: str | None, what: str) -> str | None:
+    """:func:`next_after` for a page read as raw JSON (``{"paging": {"next": {"after"}}}``)."""
+    paging = page.get("paging") if isinstance(page, dict) else None
+    nxt = paging.get("next") if isinstance(paging, dict) else None
+    after = nxt.get("after") if isinstance(nxt, dict) else None
+    if not after:
+        return None
+    if str(after) == previous:
         raise SourceError(f"{what}: HubSpot returned the same page twice; try again later.")
     return str(after)

@@ -22,6 +22,8 @@ Bulk 2.0 and file downloads do not update ``sf.api_usage``.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import logging
 import time
 import xml.parsers.expat
@@ -29,6 +31,7 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import requests
 from simple_salesforce import Salesforce
@@ -204,6 +207,26 @@ def _read_key_file(path: str) -> str:
                           "the server.key file made for the connected app.") from None
 
 
+_NOT_MODIFIED = object()
+COMPOSITE_QUERIES = 5  # query subrequests one Composite call may hold
+
+
+def _validator(date: str | None) -> str:
+    """The ``If-Modified-Since`` to send next time: the server's time of this answer (the
+    local clock without one) less a second, so that a change made in the same second as the
+    read (HTTP dates have whole seconds) is not taken for unchanged."""
+    when = None
+    if date:
+        try:
+            when = email.utils.parsedate_to_datetime(date)
+        except (TypeError, ValueError):
+            when = None
+    if when is None or when.tzinfo is None:
+        when = dt.datetime.now(dt.UTC)
+    return email.utils.format_datetime(when.astimezone(dt.UTC) - dt.timedelta(seconds=1),
+                                       usegmt=True)
+
+
 def _retry_after(value: str | None) -> float | None:
     """A ``Retry-After`` in seconds (Salesforce sends seconds; anything else is ignored)."""
     try:
@@ -231,6 +254,7 @@ class SalesforceClient:
         self.used: int | None = None  # the org's API calls in the last 24 h, as last seen
         self.total: int | None = None  # the org's daily limit, as last seen
         self.requests = 0
+        self._date: str | None = None  # the Date header of the latest answer
         self.logins = 0
         self._retry_after: float | None = None
         self._sf: Salesforce | None = None
@@ -254,6 +278,7 @@ class SalesforceClient:
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self.requests += 1
         self._retry_after = _retry_after(response.headers.get("Retry-After"))
+        self._date = response.headers.get("Date")
         info = response.headers.get("Sforce-Limit-Info")
         if info:
             # The SDK's parser reads "api-usage=N/M" with or without a per-app part after it.
@@ -398,6 +423,58 @@ class SalesforceClient:
             return self.call(what, lambda sf: sf.restful(path), before_retry)
         return self.call(what, lambda sf: sf.restful(path, method=method, json=body),
                          before_retry)
+
+    def revalidate(self, what: str, path: str,
+                   cached: Mapping[str, Any] | None) -> tuple[Any, Mapping[str, Any] | None]:
+        """A describe (``path``) read again only if it changed: with ``cached`` ({"at": an
+        HTTP date, "body": the JSON}), the GET carries ``If-Modified-Since`` and a 304 Not
+        Modified gives (cached body, None); otherwise (the JSON, the new cache entry)."""
+        headers = {"If-Modified-Since": str(cached["at"])} if cached else {}
+
+        def fetch(sf: Salesforce) -> Any:
+            try:
+                return sf.restful(path, headers=headers)
+            except SalesforceError as exc:
+                if exc.status == 304 and cached:
+                    return _NOT_MODIFIED
+                raise
+
+        self._date = None
+        body = self.call(what, fetch)
+        if body is _NOT_MODIFIED:
+            assert cached is not None
+            return cached["body"], None
+        return body, {"at": _validator(self._date), "body": body}
+
+    def first_pages(self, queries: Mapping[str, str], page_size: int) -> dict[str, Any]:
+        """{key: the first page} of several REST queries (live rows), sent 5 to a Composite
+        call (one API call each); a query that failed is left out. Later pages: :meth:`more`."""
+        keys = list(queries)
+        out: dict[str, Any] = {}
+        headers = {"Sforce-Query-Options": f"batchSize={page_size}"}
+        for at in range(0, len(keys), COMPOSITE_QUERIES):
+            chunk = keys[at : at + COMPOSITE_QUERIES]
+            body = {"allOrNone": False, "compositeRequest": [
+                {"method": "GET", "referenceId": f"q{i}", "httpHeaders": headers,
+                 "url": f"/services/data/v{self.version}/query/?" + urlencode(
+                     {"q": queries[key]})}
+                for i, key in enumerate(chunk)]}
+            answer = self.rest("several queries", "composite", "POST", body)
+            for item in (answer or {}).get("compositeResponse") or []:
+                ref, page = str(item.get("referenceId", "")), item.get("body")
+                if (item.get("httpStatusCode") == 200 and ref[1:].isdigit()
+                        and int(ref[1:]) < len(chunk) and isinstance(page, Mapping)):
+                    out[chunk[int(ref[1:])]] = page
+        return out
+
+    def more(self, page: Mapping[str, Any], page_size: int) -> Iterator[Any]:
+        """The pages after ``page`` (from :meth:`first_pages` or :meth:`query`)."""
+        headers = {"Sforce-Query-Options": f"batchSize={page_size}"}
+        while not page.get("done", True):
+            page = self.call("the next page of a Salesforce query",
+                             partial(_query_more, url=str(page["nextRecordsUrl"]),
+                                     headers=headers))
+            yield page
 
     def query(self, soql: str, page_size: int,
               include_deleted: bool = True) -> Generator[Any, None, None]:

@@ -8,7 +8,12 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
-from connectors.salesforce.streams import ObjectStream, ReadOptions, formula_parents
+from connectors.salesforce.streams import (
+    NightlyCheck,
+    ObjectStream,
+    ReadOptions,
+    formula_parents,
+)
 from exporter.connector import CheckResult, Connector, Stream, UnavailableStream
 from exporter.errors import AuthError, ConfigError, QuotaExhausted, SessionExpired, SourceError
 from exporter.retry import RetryPolicy
@@ -131,9 +136,21 @@ class SalesforceConnector(Connector):
             return False
         return name not in self.exclude
 
+    def _described(self, what: str, path: str, key: str) -> tuple[Any, bool]:
+        """A describe from the cache kept in the archive, revalidated with
+        ``If-Modified-Since`` (a 304 costs no body); and whether it changed."""
+        body, entry = self.client.revalidate(what, path, self.state.get(key))
+        if entry is not None:
+            self.state.put(key, entry)
+        return body, entry is not None
+
     def discover(self) -> list[Stream]:
-        """One stream per wanted object, each holding the describe it was built from."""
-        listing = self.client.rest("the object list", "sobjects")
+        """One stream per wanted object, each holding the describe it was built from. The
+        describes are cached in the archive: when the object list is Not Modified since it
+        was read, no object's metadata changed (Salesforce answers describeGlobal's
+        ``If-Modified-Since`` so), and the cached describes serve without a call; otherwise
+        each one is revalidated."""
+        listing, changed = self._described("the object list", "sobjects", "describe:sobjects")
         try:
             names = [str(o["name"]) for o in listing["sobjects"] if self._wanted(o)]
         except (TypeError, KeyError) as exc:
@@ -146,7 +163,7 @@ class SalesforceConnector(Connector):
         out: list[Stream] = []
         for name in names:
             try:
-                out.append(self._object_stream(name))
+                out.append(self._object_stream(name, changed))
             except (AuthError, QuotaExhausted, SessionExpired):
                 raise  # the whole source's problem, not this object's
             except SourceError as exc:
@@ -154,10 +171,21 @@ class SalesforceConnector(Connector):
                 self.log.warning("Salesforce %s left out of this run: %s", name, exc)
                 out.append(UnavailableStream(name, exc))
         _link_formula_parents(out)
+        check = NightlyCheck(self.client, self.log)
+        for stream in out:
+            if isinstance(stream, ObjectStream):
+                check.add(stream.obj, stream.calculated)
+                stream.check = check
         return out
 
-    def _object_stream(self, name: str) -> ObjectStream:
-        describe = self.client.rest(f"the description of {name}", f"sobjects/{name}/describe")
+    def _object_stream(self, name: str, revalidate: bool) -> ObjectStream:
+        key = f"describe:{name}"
+        cached = None if revalidate else self.state.get(key)
+        if cached is not None:
+            describe = cached["body"]
+        else:
+            describe, _ = self._described(f"the description of {name}",
+                                          f"sobjects/{name}/describe", key)
         if not isinstance(describe, Mapping) or not isinstance(describe.get("fields"), list):
             raise SourceError(f"Salesforce sent an unreadable description of {name}; try "
                               "again later.")

@@ -10,8 +10,9 @@ Formula drift: a calculated field that reads a parent (``Client__r.Name`` in its
 stays. Such an object ``depends_on`` its parent's stream and, on an incremental read,
 re-reads its records whose parent changed since the last run (``WHERE Client__c IN (...)``,
 200 ids a query, none on a night without parent edits); the archive versions those whose
-values changed. A formula that reads only the record's own fields or ``TODAY()`` (an age)
-is not followed: it is repaired by ``--full``.
+values changed. Every calculated field (formulas on ``TODAY()``, such as an age, and roll-ups
+too) is also read again each incremental night: ``SELECT Id, <calculated fields>`` at batch
+2000, merged into the archived records (partial batches); only changed values add versions.
 Not covered: objects whose SOQL field list exceeds Salesforce's URL limit (hundreds of
 long custom field names); child sub-queries; history objects' special rules.
 """
@@ -26,16 +27,17 @@ import itertools
 import logging
 import re
 from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
 from connectors.salesforce.bulk_csv import INT_TYPES, NUMBER_TYPES, BulkRows
 from connectors.salesforce.client import SalesforceClient
 from exporter.connector import Batch, FileBody, Stream
-from exporter.errors import BulkFailed, QueryTimeout, SourceError
+from exporter.errors import BulkFailed, QueryTimeout, RequestRefused, SourceError
 from exporter.record import Record
 
-__all__ = ["FILE_FIELDS", "STAMP", "ObjectStream", "ReadOptions", "formula_parents",
+__all__ = ["FILE_FIELDS", "STAMP", "NightlyCheck", "ObjectStream", "ReadOptions", "formula_parents",
            "json_schema"]
 
 STAMP = "SystemModstamp"
@@ -82,6 +84,7 @@ def json_schema(describe: Mapping[str, Any]) -> dict[str, Any]:
 
 _PATH = re.compile(r"\b([A-Za-z]\w*)\.[A-Za-z]\w*")
 _ID = re.compile(r"[A-Za-z0-9]{15,18}")
+ID_PAGE = 2000  # the largest batch size: id checks in as few calls as Salesforce allows
 FOLLOW_CHUNK = 200  # parent ids per IN (...) list: ~4 KB of query, well under the URL limit
 
 
@@ -122,6 +125,47 @@ class ReadOptions:
     bulk_wait: int = 5
 
 
+class NightlyCheck:
+    """What every object's nightly checks need, asked for together once a run, before the
+    first incremental read: each object's live count (``SELECT COUNT()``), or, for an object
+    with calculated fields, the first page of ``SELECT Id, <calculated fields>`` (whose
+    ``totalSize`` is the count), five queries to a Composite call instead of one call each.
+    Taken before the reads, the counts stay comparable with the archive after them (every
+    record live then is read by then)."""
+
+    def __init__(self, client: SalesforceClient, log: logging.Logger) -> None:
+        self.client = client
+        self.log = log
+        self.queries: dict[str, str] = {}  # object -> its check query
+        self._pages: dict[str, Any] | None = None
+        self._counts: dict[str, int] = {}
+
+    def add(self, obj: str, calculated: list[str]) -> None:
+        self.queries[obj] = (f"SELECT Id, {', '.join(calculated)} FROM {obj}" if calculated
+                             else f"SELECT COUNT() FROM {obj}")
+
+    def prefetch(self) -> None:
+        if self._pages is not None:
+            return
+        try:
+            self._pages = self.client.first_pages(self.queries, ID_PAGE)
+        except (RequestRefused, BulkFailed) as exc:  # an org without the Composite API
+            self.log.info("the nightly checks could not be asked together (%s); each "
+                          "object asks its own", exc)
+            self._pages = {}
+        self._counts = {obj: int(page.get("totalSize", -1))
+                        for obj, page in self._pages.items()}
+
+    def page(self, obj: str) -> Any:
+        """The first page of the object's check query (None: not asked, or it failed);
+        handed out once."""
+        return (self._pages or {}).pop(obj, None)
+
+    def count(self, obj: str) -> int | None:
+        """The object's live count before this run's reads (None: not asked)."""
+        return self._counts.get(obj)
+
+
 class ObjectStream(Stream):
     """One Salesforce object (a stream found at run time by describe), and its reader."""
 
@@ -143,6 +187,9 @@ class ObjectStream(Stream):
                          description=str(describe.get("label", "")))
         self.converter = BulkRows(self.obj, client.version, self.fields)
         self.file_field = FILE_FIELDS.get(self.obj)
+        #: formula and roll-up fields (compound and binary ones aside): read again nightly
+        self.calculated = [str(f["name"]) for f in self.fields if f.get("calculated")
+                           and f.get("type") not in ("address", "location", "base64")]
         if self.file_field and self.file_field[0] not in self.names:
             self.file_field = None
         #: {reference field: parent stream} whose edits change this object's formulas; the
@@ -150,6 +197,8 @@ class ObjectStream(Stream):
         self.parents: dict[str, ObjectStream] = {}
         self.followed = False  # another stream's formulas read this one: keep changed ids
         self.changed: set[str] = set()  # ids read in this run (when followed)
+        self._count_matched = False  # the last id check found the archive's count
+        self.check: NightlyCheck | None = None  # shared by the connector's streams
 
     def archived_schema(self) -> Any:
         """The object's full describe output, as Salesforce sent it this run."""
@@ -171,9 +220,12 @@ class ObjectStream(Stream):
         everything), then, on an incremental read, the records whose parents changed."""
         since = cursor.get(STAMP) if isinstance(cursor, Mapping) and self.incremental \
             and not full else None
+        if since is not None and self.check is not None:
+            self.check.prefetch()
         yield from self._read_since(since)
         if since is not None:
             yield from self._follow_parents()
+            yield from self._recheck_calculated()
 
     def _read_since(self, since: str | None) -> Iterator[Batch]:
         state = {"stamp": since, "stamp_from": since}
@@ -216,6 +268,26 @@ class ObjectStream(Stream):
                     batch = self._batch([_strip(r) for r in page["records"]],
                                         {"stamp": None, "stamp_from": None})
                     yield Batch(batch.records, None, batch.files)
+
+    def _recheck_calculated(self) -> Iterator[Batch]:
+        """Formula and roll-up values change without SystemModstamp moving (a parent's edit,
+        ``TODAY()``, a child's roll-up): each incremental night reads ``Id`` and the
+        calculated fields of every live record (batch 2000, a few calls per object) as
+        partial batches; the archive versions the records whose values changed."""
+        if not self.calculated:
+            return
+        soql = f"SELECT Id, {', '.join(self.calculated)} FROM {self.obj}"
+        first = self.check.page(self.obj) if self.check is not None else None
+        pages = (itertools.chain([first], self.client.more(first, ID_PAGE)) if first
+                 else self.client.query(soql, ID_PAGE, include_deleted=False))
+        try:
+            for page in pages:
+                rows = [_strip(r) for r in page["records"]]
+                yield Batch([Record(str(r["Id"]), r) for r in rows if r.get("Id")],
+                            partial=True)
+        except QueryTimeout:
+            self.log.warning("%s: the calculated fields could not be read again tonight "
+                             "(the query timed out); they are tried again tomorrow", self.obj)
 
     def _bulk(self, state: dict[str, Any]) -> Iterator[Batch]:
         soql = self.soql(self.converter.bulk_columns(), state["stamp"])
@@ -279,13 +351,37 @@ class ObjectStream(Stream):
     # -- ids -------------------------------------------------------------------------------
 
     def ids(self) -> Iterator[str]:
-        """Every live Id (query, not queryAll: recycle-bin rows are not current)."""
+        """Every live Id (query, not queryAll: recycle-bin rows are not current), at the
+        largest batch size."""
+        yield from self._ids(None)
+
+    def find_deleted(self, archived: AbstractSet[str]) -> list[str]:
+        """The nightly check: how many records are live. This run's reads put every record
+        live before them in the archive, so the archive's live ids are a superset of the
+        source's, and equal counts mean equal sets. The counts of every object come together
+        (:class:`LiveCounts`, ``SELECT COUNT()`` 5 to a Composite call); without one, the
+        first page of ``SELECT Id`` tells it (``totalSize``). When the counts differ, every
+        id is listed (batch 2000) and compared."""
+        if self.check is not None and self.check.count(self.obj) == len(archived):
+            return []
+        live = set(self._ids(len(archived)))
+        if self._count_matched:
+            return []
+        return sorted(i for i in archived if i not in live)
+
+    def _ids(self, expected: int | None) -> Iterator[str]:
+        """Every live Id; none when ``expected`` is the live count (see find_deleted)."""
         soql = f"SELECT Id FROM {self.obj}"
-        pages = self.client.query(soql, self.options.page_size, include_deleted=False)
+        self._count_matched = False
+        pages = self.client.query(soql, ID_PAGE, include_deleted=False)
         try:
             first = next(pages)
         except QueryTimeout:  # a big object: Bulk API 2.0 lists ids without timing out
             yield from self._bulk_ids(soql)
+            return
+        if expected is not None and first.get("totalSize") == expected:
+            self._count_matched = True
+            pages.close()
             return
         for page in itertools.chain([first], pages):
             for row in page["records"]:

@@ -182,6 +182,22 @@ class Records(ArchiveBase):
             self.conn.execute("DELETE FROM archive_meta WHERE key = ?",
                               ("resume:" + canonical_json([source, stream]),))
 
+    # -- source state: what a connector keeps between runs besides cursors (describes) --
+    # Kept in archive_meta under "state:" + canonical JSON [source, key].
+
+    def source_state(self, source: str, key: str) -> Any:
+        """The value a connector kept under ``key`` (None if none)."""
+        rows = self._query("SELECT value FROM archive_meta WHERE key = ?",
+                           ("state:" + canonical_json([source, key]),))
+        return json.loads(rows[0][0]) if rows else None
+
+    def set_source_state(self, source: str, key: str, value: Any) -> None:
+        self._require_write()
+        with self.transaction():
+            self.conn.execute("INSERT INTO archive_meta (key, value) VALUES (?, ?) "
+                              "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                              ("state:" + canonical_json([source, key]), canonical_json(value)))
+
     # -- failed items: records a vendor refused in part, tried again on later runs ------
 
     def failed_items(self, source: str, stream: str) -> dict[str, str]:

@@ -22,7 +22,7 @@ this module, and ``docs/sandbox-hubspot.md``):
 - Bearer-token auth (401 otherwise), rate-limit headers and budgets (429 with
   ``policyName``), and HubSpot-shaped bodies for injected 429/5xx faults.
 
-Not emulated: OAuth, property history, pipelines, merges, imports/exports, lists, webhooks,
+Not emulated: OAuth, property history, pipelines, imports/exports, lists, webhooks,
 folders API, HTTP range requests on file downloads.
 """
 
@@ -96,6 +96,8 @@ class HubSpotEmulator(SearchAPI, BatchAPI):
             ("GET", obj, "objects.list", self._list),
             ("POST", obj, "objects.create", self._create),
             ("POST", obj + "/search", "search", self._search),
+            ("POST", obj + "/merge", "objects.merge", self._merge),
+            ("POST", obj + "/gdpr-delete", "objects.gdpr_delete", self._gdpr_delete),
             ("POST", obj + "/batch/(?P<op>create|read|update|upsert|archive)", "objects.batch",
              self._batch),
             ("GET", obj + "/(?P<id>[^/]+)", "objects.get", self._get),

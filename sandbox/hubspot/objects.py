@@ -15,9 +15,15 @@ from sandbox.hubspot.portal import PortalAPI
 from sandbox.hubspot.schema import ALIASES, LABELLED_ASSOC, TYPE_ID_PAIRS, TYPES
 from sandbox.hubspot.store import Record, iso, to_ms
 
-__all__ = ["ObjectsAPI"]
+__all__ = ["ObjectsAPI", "record_url"]
 
-READ_ONLY = frozenset({"hs_object_id", "hs_lastmodifieddate", "lastmodifieddate", "hs_createdate"})
+READ_ONLY = frozenset({"hs_object_id", "hs_lastmodifieddate", "lastmodifieddate", "hs_createdate",
+                       "hs_merged_object_ids"})
+
+
+def record_url(portal_id: int, tname: str, rec_id: int) -> str:
+    """The record's page in HubSpot's app, as v3 object answers give it (``url``)."""
+    return f"https://app.hubspot.com/contacts/{portal_id}/record/{TYPES[tname].type_id}/{rec_id}"
 
 
 class ObjectsAPI(PortalAPI):
@@ -52,6 +58,8 @@ class ObjectsAPI(PortalAPI):
             "id": str(rec.id), "properties": {n: value(tname, rec, n) for n in names},
             "createdAt": iso(rec.created), "updatedAt": iso(rec.updated),
             "archived": rec.archived_at is not None,
+            # newer than the SDK's models, which drop it: read raw, it is archived as sent
+            "url": record_url(self.portal_id, tname, rec.id),
         }
         if rec.archived_at is not None:
             out["archivedAt"] = iso(rec.archived_at)
@@ -220,6 +228,27 @@ class ObjectsAPI(PortalAPI):
             raise self._fail(409, conflict, "CONFLICT")
         self.portal.store.update(tname, rec, props, self._stamp())
         return Response.json(self._obj(tname, rec, self._prop_names(tname, list(props))))
+
+    def _merge(self, request: Request) -> Response:
+        """``POST .../merge`` ``{primaryObjectId, objectIdToMerge}``: the winner, merged."""
+        tname = self._type(request.params["type"])
+        body = self._body(request)
+        winner = self._record(tname, str(body.get("primaryObjectId", "")))
+        loser = self._record(tname, str(body.get("objectIdToMerge", "")))
+        if winner is loser:
+            raise self._fail(400, "cannot merge a record with itself", "VALIDATION_ERROR")
+        self.portal.store.merge(tname, winner, loser, self._stamp())
+        return Response.json(self._obj(tname, winner, self._prop_names(tname, [])))
+
+    def _gdpr_delete(self, request: Request) -> Response:
+        """``POST .../gdpr-delete`` ``{objectId}``: the record purged, archived or not."""
+        tname = self._type(request.params["type"])
+        raw = str(self._body(request).get("objectId", ""))
+        rec = self.portal.store.types[tname].records.get(int(raw)) if raw.isdigit() else None
+        if rec is None:
+            raise self._fail(404, "resource not found", "OBJECT_NOT_FOUND")
+        self.portal.store.purge(tname, rec)
+        return Response(204)
 
     def _archive(self, request: Request) -> Response:
         tname = self._type(request.params["type"])

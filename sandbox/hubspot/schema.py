@@ -69,6 +69,7 @@ ENGAGEMENT: list[PropSpec] = [_dt("hs_createdate", "Created at"),
 SPECS: dict[str, list[PropSpec]] = {
     "contacts": [
         _s("firstname", "First name"), _s("lastname", "Last name"), _s("email", "Email"),
+        _s("hs_merged_object_ids", "Merged record IDs", "text"),
         _s("phone", "Phone number", "phonenumber"), _s("relationship", "Relationship to client"),
         _s("client_number", "Client number"),
         ("date_of_birth", "Date of birth", "date", "date", None),
@@ -182,7 +183,7 @@ def property_definition(spec: PropSpec, unique: bool, created: str = EPOCH_ISO,
     """A full property definition as ``GET /crm/v3/properties/{type}`` returns it."""
     name, label, ptype, field_type, options = spec
     read_only = name in {"hs_object_id", "createdate", "hs_createdate", "hs_lastmodifieddate",
-                         "lastmodifieddate"}
+                         "lastmodifieddate", "hs_merged_object_ids"}
     return {
         "name": name, "label": label, "type": ptype, "fieldType": field_type,
         "groupName": "sandbox_information", "description": "", "displayOrder": -1,

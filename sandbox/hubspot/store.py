@@ -1,8 +1,9 @@
 """The HubSpot portal's record store: CRM objects as HubSpot v3 models them (``id``,
 string-valued ``properties``, ``createdAt``/``updatedAt``, ``archived``/``archivedAt``),
 unique-value indexes, v4 associations, the write clock and the saved state. It knows
-nothing of HTTP. Not emulated: property history, pipelines API, merges, GDPR delete,
-lists, imports/exports.
+nothing of HTTP. Merges (the loser gone everywhere, its edges moved to the winner, which names it
+in ``hs_merged_object_ids``) and GDPR deletes (purged: gone everywhere) are emulated. Not
+emulated: property history, pipelines API, lists, imports/exports.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from sandbox.hubspot.schema import (
     inverse_type_id,
 )
 
-__all__ = ["Record", "Store", "TypeStore", "iso", "to_ms"]
+__all__ = ["MERGED", "Record", "Store", "TypeStore", "iso", "to_ms"]
+
+MERGED = "hs_merged_object_ids"  # the winner of a merge names the merged ids here
 
 # -- the store ------------------------------------------------------------------------------
 
@@ -173,6 +176,32 @@ class Store:
             self.types[type_name].unindex(rec)
             rec.archived_at = stamp
             self.version += 1
+
+    def purge(self, type_name: str, rec: Record) -> None:
+        """Remove a record for good (a GDPR delete): no listing, archived or not, shows it."""
+        ts = self.types[type_name]
+        ts.unindex(rec)
+        del ts.records[rec.id]
+        ts.order.remove(rec.id)
+        for to_type, ids in list(self.assoc.pop((type_name, rec.id), {}).items()):
+            for to_id in ids:
+                self.assoc.get((to_type, to_id), {}).get(type_name, {}).pop(rec.id, None)
+        self.version += 1
+
+    def merge(self, type_name: str, winner: Record, loser: Record, stamp: int) -> None:
+        """Merge as HubSpot does: the loser's edges move to the winner, the loser's id is gone
+        everywhere, and the winner lists it in ``hs_merged_object_ids`` (its modified date
+        moves)."""
+        edges = [(to_type, to_id, types) for to_type, ids in
+                 self.assoc.get((type_name, loser.id), {}).items() for to_id, types in ids.items()]
+        merged = [i for i in (winner.props.get(MERGED) or "").split(";") if i]
+        merged += [str(loser.id), *[i for i in (loser.props.get(MERGED) or "").split(";") if i]]
+        self.purge(type_name, loser)
+        for to_type, to_id, types in edges:
+            if (to_type, to_id) != (type_name, winner.id):
+                for tid in types:
+                    self.associate(type_name, winner.id, to_type, to_id, tid)
+        self.update(type_name, winner, {MERGED: ";".join(merged)}, stamp)
 
     def associate(self, from_type: str, from_id: int, to_type: str, to_id: int,
                   type_id: int | None = None) -> int:

@@ -60,6 +60,7 @@ class SalesforceEmulator(LoginAPI, SObjectAPI, QueryAPI, BulkQueryAPI):
             ("GET", V + r"/(?P<kind>query|queryAll)/?", "query", self._query),
             ("GET", V + r"/(?:query|queryAll)/(?P<locator>[\w]+-\d+)/?", "query_more",
              self._query_more),
+            ("POST", V + r"/composite/?", "composite_request", self._composite_request),
             ("POST", V + r"/composite/sobjects/?", "composite", self._composite),
             ("PATCH", V + r"/composite/sobjects/?", "composite", self._composite),
             ("DELETE", V + r"/composite/sobjects/?", "composite", self._composite),

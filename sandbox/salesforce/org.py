@@ -6,6 +6,7 @@ surfaces (``auth``, ``sobjects``, ``query``, ``bulk``) build on :class:`OrgAPI`.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections import OrderedDict
 from collections.abc import Callable
@@ -60,6 +61,13 @@ class OrgAPI(Emulator):
         #: Objects this user may see listed but not describe, or not query (a profile
         #: without access): Salesforce's 404 NOT_FOUND and 400 INVALID_TYPE answers.
         self.refuse_describe: set[str] = set()
+        #: when each object's metadata last changed (If-Modified-Since on describes); the
+        #: org's schema predates the sandbox, until relabel() changes it
+        self.schema_changed: dict[str, dt.datetime] = {}
+        self.labels: dict[str, str] = {}
+        #: TODAY() in formulas (Age__c): the agency's date unless set; a new day changes an
+        #: age without touching the record's SystemModstamp, as in Salesforce
+        self.today: dt.date | None = None
         self.refuse_query: set[str] = set()
 
     def _api(self, endpoint: str, handler: Handler) -> Handler:
@@ -140,6 +148,12 @@ class OrgAPI(Emulator):
         return body
 
     # -- time travel and state ----------------------------------------------------------
+
+    def relabel(self, obj: str, label: str) -> None:
+        """Change an object's label (a metadata change an admin makes): its describe and
+        the object list are modified as of now."""
+        self.labels[obj] = label
+        self.schema_changed[obj] = dt.datetime.now(dt.UTC)
 
     def advance(self, changes: ChangeSet) -> None:
         with self.lock:

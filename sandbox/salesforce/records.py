@@ -48,7 +48,7 @@ class RecordReader(OrgAPI):
         if f.type == "base64":
             return lambda rec: f"/services/data/v{ver}/sobjects/{obj}/{rec['Id']}/{f.name}"
         if f.name == "Age__c":
-            today = self.agency.now.date()
+            today = self.today or self.agency.now.date()
 
             def age(rec: dict[str, Any]) -> Any:
                 born = rec.get("Birthdate__c")

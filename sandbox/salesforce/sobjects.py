@@ -6,6 +6,7 @@ by external id, delete, and sObject Collections.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 from typing import Any
 from urllib.parse import unquote
 
@@ -47,16 +48,42 @@ class SObjectAPI(RecordReader):
             "FileStorageMB": {"Max": 10240, "Remaining": 10000},
         })
 
+    def _not_modified(self, request: Request, names: list[str]) -> bool:
+        """``If-Modified-Since`` given, and none of these objects' metadata changed after
+        it (whole seconds, as HTTP dates have)."""
+        since = request.headers.get("if-modified-since")
+        if not since:
+            return False
+        try:
+            when = email.utils.parsedate_to_datetime(since)
+        except (TypeError, ValueError):
+            return False
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+        changed = [self.schema_changed[n].replace(microsecond=0) for n in names
+                   if n in self.schema_changed]
+        return all(c <= when for c in changed)
+
+    def _entry(self, obj: Any, ver: str, full: bool = False) -> dict[str, Any]:
+        out = describe_object(obj, ver) if full else describe_global_entry(obj, ver)
+        if obj.name in self.labels:
+            out["label"] = self.labels[obj.name]
+        return out
+
     def _describe_global(self, request: Request) -> Response:
         ver = request.params["ver"]
+        if self._not_modified(request, [o.name for o in OBJECTS_LOWER.values()]):
+            return Response(304)
         return Response.json({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": [
-            describe_global_entry(o, ver) for o in OBJECTS_LOWER.values()]})
+            self._entry(o, ver) for o in OBJECTS_LOWER.values()]})
 
     def _describe(self, request: Request) -> Response:
         obj = self._object(request.params["obj"])
         if obj.name in self.refuse_describe:
             raise sf_error(404, "NOT_FOUND", "The requested resource does not exist")
-        return Response.json(describe_object(obj, request.params["ver"]))
+        if self._not_modified(request, [obj.name]):
+            return Response(304)
+        return Response.json(self._entry(obj, request.params["ver"], full=True))
 
     def _sobject_info(self, request: Request) -> Response:
         obj = self._object(request.params["obj"])

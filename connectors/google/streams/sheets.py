@@ -8,16 +8,24 @@ are not now (a row emptied or cut off, a tab renamed or removed, a spreadsheet t
 deleted) become tombstones in the same run.
 
 A record is ``{"id", "spreadsheetId", "sheet" (the tab title), "values": {header name:
-cell text}}``. Row ids: ``<spreadsheetId>/<tab title>/<row number>`` by default. A sheet row has no
-identity of its own, so deleting a row in the middle renumbers every row below it, and those
-rows get new versions. For tabs with a natural key, ``row_keys`` (tab title -> header
-names) makes the id ``<spreadsheetId>/<tab title>/<key values joined by "|">`` (a repeated
-key gets "#2", "#3"...): inserting or deleting rows then touches only those rows.
+cell text}}``. Row ids: ``<spreadsheetId>/<tab title>/<key>``. A sheet row has no identity of
+its own, so each tab's key is found by inspection the first time the tab is read: the first
+column (left to right) whose header names an identifier (``ID``, ``Client ID``, ``client_id``,
+``Email``, ``E-mail``, ``Number``, ``Client No``, ``Code``, ``Key``) or whose values are all
+email addresses, filled in and different on every row of the tab's first 5,000 rows. The
+key is the cell's text (a repeated key later gets "#2", "#3"...), and inserting or deleting
+rows then touches only those rows. A tab without such a column is keyed by row number
+(``<row number>``): deleting a row in the middle renumbers every row below it, and those
+rows get new versions. The choice is kept in the cursor and kept while the column is there
+(a tab archived by row number before stays so); ``row_keys`` (tab title -> header names)
+chooses instead (several columns: values joined by "|").
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -62,6 +70,31 @@ def field_names(header: list[Any], width: int) -> list[str]:
         seen.add(name)
         names.append(name)
     return names
+
+
+_ID_HEADER = re.compile(r"(?i)^(?:.*[\s_-])?(?:id|e-?mail|number|no|code|key)$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def natural_key(header: list[Any], rows: list[list[Any]]) -> str | None:
+    """The header of the tab's natural key found in ``rows`` (see the module docstring), or
+    None: row numbers."""
+    names = field_names(header, len(header))
+    filled = [r for r in rows if any(str(v) != "" for v in r)]
+    if not filled:
+        return None
+    unique: list[tuple[int, str]] = []
+    for col, name in enumerate(names):
+        if col >= len(header) or str(header[col]).strip() == "":
+            continue
+        values = [str(r[col]).strip() if col < len(r) else "" for r in filled]
+        if "" in values or len(set(values)) != len(values):
+            continue
+        if _ID_HEADER.match(str(header[col]).strip()):
+            unique.append((0, name))
+        elif all(_EMAIL.match(v) for v in values):
+            unique.append((1, name))
+    return min(unique, key=lambda u: u[0])[1] if unique else None
 
 
 class _TabRows:
@@ -111,6 +144,8 @@ class SheetRowsStream(Stream):
         self.log = log
         self._files: list[dict[str, Any]] | None = None
         self._meta: dict[str, dict[str, Any]] = {}
+        #: spreadsheet -> tab -> its key column (None: row numbers), kept in the cursor
+        self.keys: dict[str, dict[str, str | None]] = {}
 
     def spreadsheets(self) -> list[dict[str, Any]]:
         """The spreadsheets to read (id, name, modifiedTime), from one Drive listing."""
@@ -171,6 +206,8 @@ class SheetRowsStream(Stream):
     def read(self, cursor: Any, full: bool = False) -> Iterator[Batch]:
         prev: dict[str, Any] = {} if full or not isinstance(cursor, dict) else cursor
         state = dict(prev)
+        for sid, entry in prev.items():
+            self.keys[sid] = _kept_keys(entry)
         current = self.spreadsheets()
         for f in current:
             sid = f["id"]
@@ -182,8 +219,9 @@ class SheetRowsStream(Stream):
                 yield from self._tab(sid, tab, now)
             gone = [f"{sid}/{title}/{key}" for title, keys in _ids(old).items()
                     for key in sorted(set(keys) - set(now.get(title, ())))]
+            keyed = set(self.row_keys) | {t for t, k in self.keys.get(sid, {}).items() if k}
             state[sid] = {"modifiedTime": f.get("modifiedTime"),
-                          "tabs": _compact(now, set(self.row_keys))}
+                          "tabs": _compact(now, keyed), "keys": self.keys.get(sid, {})}
             yield from self._tombstones(gone, dict(state))
         for sid in [s for s in prev if s not in {f["id"] for f in current}]:
             gone = [f"{sid}/{title}/{key}" for title, keys in _ids(prev[sid]).items()
@@ -214,11 +252,32 @@ class SheetRowsStream(Stream):
             yield start, rows
             start = end + 1
 
+    def _key(self, sid: str, title: str, header: list[Any], first: list[list[Any]]
+             ) -> list[str] | None:
+        """The tab's key columns: ``row_keys``, else the choice kept (while its column is
+        there), else one found in the first window (None: row numbers)."""
+        if title in self.row_keys:
+            return self.row_keys[title]
+        names = field_names(header, len(header))
+        kept = self.keys.get(sid, {})
+        if title in kept and (kept[title] is None or kept[title] in names):
+            choice = kept[title]
+        else:
+            choice = natural_key(header, first)
+            if choice is not None:
+                self.log.info("spreadsheet %s, tab '%s': rows keyed by the column '%s'",
+                              sid, title, choice)
+        self.keys.setdefault(sid, {})[title] = choice
+        return None if choice is None else [choice]
+
     def _rows(self, sid: str, tab: Mapping[str, Any]) -> Iterator[list[tuple[str, Any]]]:
         """Per window: (row id suffix, data) of the tab's non-empty rows."""
         title = tab["properties"]["title"]
-        rows = _TabRows(title, list(tab["header"]), self.row_keys.get(title))
-        for start, window in self._windows(sid, tab):
+        windows = self._windows(sid, tab)
+        first = next(windows, None)
+        key = self._key(sid, title, list(tab["header"]), first[1] if first else [])
+        rows = _TabRows(title, list(tab["header"]), key)
+        for start, window in itertools.chain([first] if first else [], windows):
             out = []
             for offset, cells in enumerate(window):
                 got = rows.row(start + offset, cells)
@@ -256,6 +315,18 @@ def _compact(tabs: dict[str, list[str]], keyed: set[str]) -> dict[str, Any]:
         else:
             out[title] = keys
     return out
+
+
+def _kept_keys(entry: Any) -> dict[str, str | None]:
+    """The key columns a cursor entry kept; a tab archived before keys were looked for (an
+    entry without them) stays keyed as it was: by row number, or by a list of keys that
+    ``row_keys`` chose."""
+    if not isinstance(entry, Mapping):
+        return {}
+    kept = entry.get("keys")
+    if isinstance(kept, Mapping):
+        return {str(t): (None if k is None else str(k)) for t, k in kept.items()}
+    return {str(t): None for t, v in (entry.get("tabs") or {}).items() if isinstance(v, int)}
 
 
 def _ids(entry: Mapping[str, Any]) -> dict[str, list[str]]:

@@ -28,8 +28,11 @@ How it is read (``POST /crm/v4/associations/{from}/{to}/batch/read``, 1,000 ids 
   (a kill, repeated 5xx) leaves nothing undone: the sync engine reads the object streams
   again from where that run found them (its resume marks, ``exporter.sync``), so the next
   run's ``seen`` holds those changes too;
-- removed edges, edges of archived records and edges added between two unchanged records
-  are found by reconciliation (``list_ids``, weekly or ``--full``) or a ``--full`` run.
+- edges of records archived, merged away or purged are tombstoned the same night
+  (:meth:`AssociationsStream.find_deleted`, from what the object streams found gone, no
+  call); removed edges and edges added between two unchanged records are found by the full
+  id check (``reconcile_every_days`` / ``reconcile_every_runs``, or ``--full``), which reads
+  every edge of the ids the object streams listed in the same run (one listing, not two).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ import array
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from hubspot.crm.associations.v4 import BatchInputPublicFetchAssociationsBatchRequest
@@ -68,15 +72,18 @@ ASSOCIATION_SCHEMA: dict[str, Any] = {
 }
 
 
-def _edges(from_type: str, from_id: str, to_type: str, rows: Iterable[Any]) -> Iterator[Record]:
+def _edges(from_type: str, from_id: str, to_type: str,
+           rows: Iterable[dict[str, Any]]) -> Iterator[Record]:
+    """Records of v4 ``to`` rows read as raw JSON (``toObjectId``, ``associationTypes``)."""
     for row in rows:
-        to_id = str(row.to_object_id)
-        for spec in row.association_types or []:
-            key = f"{from_type}/{from_id}/{to_type}/{to_id}/{spec.type_id}"
+        to_id = str(row["toObjectId"])
+        for spec in row.get("associationTypes") or []:
+            type_id = int(spec["typeId"])
+            key = f"{from_type}/{from_id}/{to_type}/{to_id}/{type_id}"
             yield Record(key, {"id": key, "fromObjectType": from_type, "fromObjectId": from_id,
                                "toObjectType": to_type, "toObjectId": to_id,
-                               "associationTypeId": spec.type_id, "category": spec.category,
-                               "label": spec.label})
+                               "associationTypeId": type_id, "category": spec.get("category"),
+                               "label": spec.get("label")})
 
 
 class AssociationsStream(Stream):
@@ -171,6 +178,22 @@ class AssociationsStream(Stream):
                 for rec in batch.records:
                     yield rec.id
 
+    def find_deleted(self, archived: AbstractSet[str]) -> list[str]:
+        """The nightly check, without a call: the archived edges one of whose ends the object
+        streams found gone in this run (archived, merged away, purged). Edges removed between
+        two live records wait for the full check (``reconcile_every_days`` / ``_runs``)."""
+        gone: list[str] = []
+        for key in archived:
+            parts = key.split("/")
+            if len(parts) != 5:
+                continue
+            for name, rid in ((parts[0], parts[1]), (parts[2], parts[3])):
+                reader = self.readers.get(name)
+                if reader is not None and reader.found_gone(rid):
+                    gone.append(key)
+                    break
+        return gone
+
     def _read_ids(self, from_name: str, ids: Iterable[int],
                   only: list[str] | None) -> Iterator[Batch]:
         chunk: list[int] = []
@@ -190,14 +213,14 @@ class AssociationsStream(Stream):
             body = BatchInputPublicFetchAssociationsBatchRequest(
                 inputs=[{"id": str(i)} for i in chunk])
             what = f"Reading HubSpot associations {from_name} -> {to_name}"
-            page = self.client.call(what, self.client.assoc_batch.get_page_with_http_info,
-                                    from_api, to_api, body)
+            page = self.client.call_json(what, self.client.assoc_batch.get_page,
+                                         from_api, to_api, body) or {}
             self._check_errors(page, what)
             records: list[Record] = []
-            for result in page.results or []:
-                from_id = str(result._from.id)
-                records.extend(_edges(from_name, from_id, to_name, result.to or []))
-                after = getattr(getattr(result.paging, "next", None), "after", None)
+            for result in page.get("results") or []:
+                from_id = str(result["from"]["id"])
+                records.extend(_edges(from_name, from_id, to_name, result.get("to") or []))
+                after = ((result.get("paging") or {}).get("next") or {}).get("after")
                 if after:  # more than one page of edges for this object
                     records.extend(self._rest(from_name, from_id, to_name, str(after)))
             if records:
@@ -209,20 +232,20 @@ class AssociationsStream(Stream):
         from_api = self.readers[from_name].ot.api_name
         to_api = self.readers[to_name].ot.api_name
         while after:
-            page = self.client.call(what, self.client.assoc_basic.get_page_with_http_info,
-                                    from_api, from_id, to_api, after=after, limit=500)
-            yield from _edges(from_name, from_id, to_name, page.results or [])
-            paging = getattr(page, "paging", None)
-            nxt = getattr(getattr(paging, "next", None), "after", None)
+            page = self.client.call_json(what, self.client.assoc_basic.get_page,
+                                         from_api, from_id, to_api, after=after,
+                                         limit=500) or {}
+            yield from _edges(from_name, from_id, to_name, page.get("results") or [])
+            nxt = ((page.get("paging") or {}).get("next") or {}).get("after")
             if nxt == after:
                 raise SourceError(f"{what}: HubSpot returned the same page twice.")
             after = nxt
 
     @staticmethod
-    def _check_errors(page: Any, what: str) -> None:
+    def _check_errors(page: dict[str, Any], what: str) -> None:
         """A 207 lists ids without associations (normal); any other error fails the read."""
-        for err in getattr(page, "errors", None) or []:
-            sub = str(getattr(err, "sub_category", "") or "")
+        for err in page.get("errors") or []:
+            sub = str(err.get("subCategory") or "")
             if "NO_ASSOCIATIONS_FOUND" not in sub:
-                raise SourceError(f"{what} failed: {getattr(err, 'message', 'error')}.")
+                raise SourceError(f"{what} failed: {err.get('message') or 'error'}.")
 

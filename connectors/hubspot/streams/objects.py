@@ -18,13 +18,14 @@ from __future__ import annotations
 import array
 import logging
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
 from hubspot.crm.objects import PublicObjectSearchRequest
 
 from connectors.hubspot.client import HubSpotClient
-from connectors.hubspot.wire import ms_iso, next_after, parse_ms, to_json
+from connectors.hubspot.wire import ms_iso, next_after_json, parse_ms
 from exporter.connector import Batch, Stream
 from exporter.errors import SourceError
 from exporter.record import Record
@@ -35,6 +36,8 @@ SEARCH_CAP = 10_000  # HubSpot pages no further into one search's results
 SEARCH_MAX = 200  # the search endpoint's largest page
 LIST_PAGE = 100  # the list endpoint's maximum
 MAX_RESTARTS = 5
+#: The winner of a merge lists the ids merged into it here (``;``-separated).
+MERGED = "hs_merged_object_ids"
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,13 @@ class ObjectStream(Stream):
         self.log = log
         self.seen = array.array("q")  # compact: a million ids take 8 MB
         self.listed_all = False  # every live id is in ``seen`` (a full listing ran)
+        #: every live id, once listed in this run (shared with the associations' id check)
+        self.live_ids: array.array[int] | None = None
+        #: ids found gone in this run: archived, merged away, or missing from the listing
+        #: (the associations tombstone their edges)
+        self.dead: set[str] = set()
+        self._live_set: set[int] | None = None
+        self.checked = False  # this run's deletion check (nightly or full) ran
 
     def archived_schema(self) -> dict[str, Any]:
         """Every property definition (and a custom object's schema), with the JSON Schema."""
@@ -113,11 +123,18 @@ class ObjectStream(Stream):
 
     # -- records ----------------------------------------------------------------------------
 
-    def _record(self, obj: Any, deleted: bool = False) -> Record:
-        return Record(str(obj.id), to_json(obj), deleted)
+    def _record(self, obj: dict[str, Any], deleted: bool = False) -> Record:
+        """The object as HubSpot sent it (raw JSON: no SDK model, no date parsed)."""
+        return Record(str(obj["id"]), obj, deleted)
 
     def _remember(self, records: list[Record]) -> None:
         self.seen.extend(int(r.id) for r in records if r.id.isdigit())
+        for rec in records:
+            # a merge removes the losing ids everywhere and names them on the winner, whose
+            # modified date moves: this run read it
+            merged = ((rec.data or {}).get("properties") or {}).get(MERGED)
+            if merged:
+                self.dead.update(i for i in str(merged).split(";") if i.isdigit())
 
     # -- full -------------------------------------------------------------------------------
 
@@ -147,10 +164,10 @@ class ObjectStream(Stream):
                                       "properties": self.ot.properties}
             if after:
                 kwargs["after"] = after
-            page = self.client.call(what, self.client.objects.get_page_with_http_info,
-                                    self.ot.api_name, **kwargs)
-            yield [self._record(o, deleted=archived) for o in page.results or []]
-            after = next_after(page, after, what)
+            page = self.client.call_json(what, self.client.objects.get_page,
+                                         self.ot.api_name, **kwargs) or {}
+            yield [self._record(o, deleted=archived) for o in page.get("results") or []]
+            after = next_after_json(page, after, what)
             if after is None:
                 return
 
@@ -159,28 +176,65 @@ class ObjectStream(Stream):
         modified date, so search never shows it. The archive keeps an unchanged tombstone
         once (same content), so listing them every run adds nothing new."""
         for page in self._list(archived=True):
+            self.dead.update(r.id for r in page)
             if page:
                 yield Batch(page)
 
     def ids(self) -> Iterator[str]:
-        """Every live id (list without properties: the smallest pages). Right after a full
-        listing in this run, the ids it listed (no second listing)."""
+        """Every live id (list without properties: the smallest pages), listed once a run:
+        right after a full read, the ids it listed; after an earlier listing in this run
+        (the nightly check, or this stream's id check before the associations' one), those."""
         if self.listed_all:
             yield from (str(i) for i in self.seen)
             return
+        if self.live_ids is None:
+            self.live_ids = array.array("q", self._list_ids())
+            self.checked = True
+        yield from (str(i) for i in self.live_ids)
+
+    def _list_ids(self) -> Iterator[int]:
         after: str | None = None
         what = f"Listing HubSpot {self.ot.name} ids"
         while True:
             kwargs: dict[str, Any] = {"limit": LIST_PAGE, "archived": False}
             if after:
                 kwargs["after"] = after
-            page = self.client.call(what, self.client.objects.get_page_with_http_info,
-                                    self.ot.api_name, **kwargs)
-            for obj in page.results or []:
-                yield str(obj.id)
-            after = next_after(page, after, what)
+            page = self.client.call_json(what, self.client.objects.get_page,
+                                         self.ot.api_name, **kwargs) or {}
+            for obj in page.get("results") or []:
+                yield int(obj["id"])
+            after = next_after_json(page, after, what)
             if after is None:
                 return
+
+    def found_gone(self, rid: str) -> bool:
+        """Whether this run found ``rid`` gone: archived, merged away, or not in the listing.
+        Only once this stream's own check ran: when its deletions were held (an archived
+        listing that lists live records), they are not believed here either."""
+        if not self.checked:
+            return False
+        if rid in self.dead:
+            return True
+        if self.live_ids is None or not rid.isdigit():
+            return False
+        if self._live_set is None:
+            self._live_set = set(self.live_ids)
+        return int(rid) not in self._live_set
+
+    def find_deleted(self, archived: AbstractSet[str]) -> list[str]:
+        """The nightly check: the ids merged away or archived in this run, and, when the
+        search count of live records is not the archive's, the ids the listing lacks (one
+        search call on a night without deletions)."""
+        gone = {i for i in self.dead if i in archived}
+        total = int(self._search([{"propertyName": "hs_object_id", "operator": "GT",
+                                   "value": "0"}], "hs_object_id", "ASCENDING", 1)["total"])
+        if total != len(archived) - len(gone):
+            # something vanished (purged, GDPR-deleted), or the count lags: list and compare
+            live = set(self.ids())
+            gone |= {i for i in archived if i not in live}
+        self.dead |= gone
+        self.checked = True
+        return sorted(gone)
 
     # -- incremental search -----------------------------------------------------------------
 
@@ -190,9 +244,14 @@ class ObjectStream(Stream):
             filter_groups=[{"filters": filters}], sorts=[{"propertyName": sort,
                                                           "direction": direction}],
             properties=self.ot.properties, limit=limit, after=str(after))
-        return self.client.call(f"Searching HubSpot {self.ot.name}",
-                                self.client.search.do_search_with_http_info, self.ot.api_name,
-                                request)
+        page = self.client.call_json(f"Searching HubSpot {self.ot.name}",
+                                     self.client.search.do_search, self.ot.api_name, request)
+        if not isinstance(page, dict):
+            raise SourceError(f"HubSpot sent an unreadable search answer for {self.ot.name}; "
+                              "the next sync will try again.")
+        page.setdefault("results", [])
+        page["total"] = int(page.get("total") or 0)
+        return page
 
     def _range(self, lo: int, hi: int | None) -> list[dict[str, Any]]:
         out = [{"propertyName": self.ot.modified, "operator": "GTE", "value": str(lo)}]
@@ -200,17 +259,15 @@ class ObjectStream(Stream):
             out.append({"propertyName": self.ot.modified, "operator": "LTE", "value": str(hi)})
         return out
 
-    def _modified(self, obj: Any) -> int:
-        value = (obj.properties or {}).get(self.ot.modified)
-        if value:
-            return parse_ms(value)
-        return int(obj.updated_at.timestamp() * 1000)
+    def _modified(self, obj: dict[str, Any]) -> int:
+        value = (obj.get("properties") or {}).get(self.ot.modified)
+        return parse_ms(str(value or obj["updatedAt"]))
 
     def _newest(self, lo: int | None) -> tuple[int | None, int]:
         """The newest modified date (and count) of records modified at or after ``lo``."""
         page = self._search(self._range(lo or 0, None), self.ot.modified, "DESCENDING", 1)
-        results = page.results or []
-        return (self._modified(results[0]) if results else None), int(page.total or 0)
+        results = page["results"]
+        return (self._modified(results[0]) if results else None), page["total"]
 
     def changed(self, cursor_ms: int) -> Iterator[Batch]:
         """Records modified since ``cursor - lookback``, window by window."""
@@ -219,10 +276,10 @@ class ObjectStream(Stream):
             # the usual night: one page holds every change, no bound needed
             first = self._search(self._range(lo, None), self.ot.modified, "ASCENDING",
                                  self.search_page)
-            if not first.paging:
-                records = [self._record(o) for o in first.results or []]
+            if not first.get("paging"):
+                records = [self._record(o) for o in first["results"]]
                 self._remember(records)
-                last = self._modified(first.results[-1]) if first.results else cursor_ms
+                last = self._modified(first["results"][-1]) if first["results"] else cursor_ms
                 yield Batch(records, cursor=ms_iso(max(last, cursor_ms)))
                 return
         hi, total = self._newest(lo)
@@ -238,7 +295,7 @@ class ObjectStream(Stream):
     def _window(self, lo: int, hi: int, floor: int, restarts: int) -> Iterator[Batch]:
         first = self._search(self._range(lo, hi), self.ot.modified, "ASCENDING",
                              self.search_page)
-        total = int(first.total or 0)
+        total = first["total"]
         if total > SEARCH_CAP:
             if lo < hi:
                 mid = (lo + hi) // 2
@@ -250,17 +307,17 @@ class ObjectStream(Stream):
             return
         page, offset = first, 0
         while True:
-            records = [self._record(o) for o in page.results or []]
+            records = [self._record(o) for o in page["results"]]
             self._remember(records)
-            last = self._modified(page.results[-1]) if page.results else None
+            last = self._modified(page["results"][-1]) if page["results"] else None
             cursor = ms_iso(max(last, floor)) if last is not None else None
             yield Batch(records, cursor=cursor)
             offset += len(records)
-            if not page.paging or not records or offset >= total:
+            if not page.get("paging") or not records or offset >= total:
                 return
             page = self._search(self._range(lo, hi), self.ot.modified, "ASCENDING",
                                 self.search_page, offset)
-            if int(page.total or 0) != total:
+            if page["total"] != total:
                 # records left or joined the window while it was paged: offsets moved
                 if restarts >= MAX_RESTARTS:
                     raise SourceError(f"HubSpot {self.ot.name} kept changing while exporter "
@@ -277,11 +334,11 @@ class ObjectStream(Stream):
                        {"propertyName": "hs_object_id", "operator": "GT",
                         "value": str(last_id)}]
             page = self._search(filters, "hs_object_id", "ASCENDING", self.search_page)
-            records = [self._record(o) for o in page.results or []]
+            records = [self._record(o) for o in page["results"]]
             self._remember(records)
             # the cursor stays at ``at`` (inclusive search): a crash re-reads the ties
             yield Batch(records, cursor=ms_iso(max(at, floor)))
-            if not records or not page.paging:
+            if not records or not page.get("paging"):
                 return
             last_id = int(records[-1].id)
 
