@@ -65,6 +65,8 @@ class ObjectInfo:
     upsert: str | None = None
     options: Mapping[str, frozenset[str]] = field(default_factory=dict)  # picklists, enums
     required: frozenset[str] = frozenset()
+    #: Every unique field a record can be upserted by (``upsert`` is the default one).
+    keys: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ class WriteItem:
     links: list[Link] = field(default_factory=list)
     target_id: str | None = None  # known: update this record
     key_value: str | None = None  # the unique key's value, for upserts
+    key_field: str | None = None  # the unique key upserted by (None: ObjectInfo.upsert)
     file: FileItem | None = None
     attempted: bool = False  # an earlier run may have sent it (look before uploading again)
 
@@ -117,6 +120,11 @@ class Writer:
     settings: ClassVar[tuple[Setting, ...]] = (BATCH_SIZE,)
     #: Items per write call (the vendor's batch limit).
     batch_size: int = 100
+    #: The field in which every restored record carries its source id
+    #: (``salesforce/Account/001...``), unique, created by the restore where missing
+    #: (:meth:`ensure_source_key`): any re-run, from any archive copy, finds the record by
+    #: it. None: the target has no such field (a CSV row is found by its id column).
+    source_key: ClassVar[str | None] = None
 
     def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
                  log: logging.Logger | None = None) -> None:
@@ -151,6 +159,13 @@ class Writer:
         """Create the custom fields/properties the mapping needs and the target lacks
         (name -> type: string, number, date, datetime, bool); returns those created."""
         return []
+
+    def ensure_source_key(self, obj: str) -> bool:
+        """Make sure ``obj`` has the :attr:`source_key` field, unique (created when
+        missing); True when it was created now. Raises a plain error when the target
+        refuses it; an object that cannot take one (a Salesforce Attachment) is left as it
+        is (its records are then found by the rule's ``match`` fields)."""
+        return False
 
     def write(self, obj: str, items: list[WriteItem],
               match: list[str] | None = None) -> list[WriteResult]:

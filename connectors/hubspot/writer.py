@@ -1,9 +1,8 @@
 """Restore writer for HubSpot (the write side of the HubSpot connector).
 
 Records are written with batch upsert (at most 100 per call) by a unique property: the
-mapping's key, ``source_record_id`` for the bundled mappings (every type has it in the
-sandbox; in a real portal it must first exist as a unique property, or the mapping names
-another unique property), so resending a batch never duplicates. A record's file
+mapping's key, ``source_record_id`` for the bundled mappings (created by the restore as a
+unique property where the portal lacks it), so resending a batch never duplicates. A record's file
 (``file =`` in the mapping) is uploaded with the files API into a folder of its own (looked
 up first when an earlier run may have sent it) and attached through ``hs_attachment_ids``
 (notes). References become v4 associations, created in batches of up to 1,000 per call
@@ -40,6 +39,9 @@ __all__ = ["HubSpotWriter"]
 
 ASSOC_BATCH = 1000
 UPSERT_BATCH = 100
+#: The unique property every restored record carries its source id in; the restore creates
+#: it (``hasUniqueValue``) on each object it writes where the portal lacks it.
+SOURCE_KEY = "source_record_id"
 PROPERTY_TYPES = {"string": ("string", "text"), "number": ("number", "number"),
                   "date": ("date", "date"), "datetime": ("datetime", "date"),
                   "bool": ("enumeration", "booleancheckbox")}
@@ -75,6 +77,7 @@ class HubSpotWriter(Writer):
     #: Items per engine batch: upserted 100 per call (HubSpot's limit), then associated up
     #: to 1,000 per call, before the batch's id-map rows are committed.
     batch_size: int = ASSOC_BATCH
+    source_key = SOURCE_KEY
 
     def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
                  log: Any = None) -> None:
@@ -129,9 +132,8 @@ class HubSpotWriter(Writer):
                    for p in results if p.get("type") == "enumeration" and p.get("options")}
         unique = [p["name"] for p in results if p.get("hasUniqueValue")]
         self._unique[obj] = unique
-        key = "source_record_id" if "source_record_id" in unique else (unique[0] if unique
-                                                                       else None)
-        info = ObjectInfo(obj, fields, key, options)
+        key = SOURCE_KEY if SOURCE_KEY in unique else (unique[0] if unique else None)
+        info = ObjectInfo(obj, fields, key, options, keys=frozenset(unique))
         self._infos[obj] = info
         return info
 
@@ -153,12 +155,31 @@ class HubSpotWriter(Writer):
         self.client.call_json(f"Creating HubSpot {obj} properties",
                               self.client.properties_batch.create, obj, {"inputs": inputs})
         if info is not None:  # known now: no need to read the properties again
-            self._infos[obj] = ObjectInfo(obj, {**info.fields, **{
-                i["name"]: i["type"] for i in inputs}}, info.upsert, info.options,
-                info.required)
+            self._infos[obj] = replace(info, fields={**info.fields, **{
+                i["name"]: i["type"] for i in inputs}})
         else:
             self._infos.pop(obj, None)
         return missing
+
+    def ensure_source_key(self, obj: str) -> bool:
+        """Creates ``source_record_id`` as a unique property (``hasUniqueValue``: HubSpot
+        allows ten per object) where the portal lacks it; one that exists without being
+        unique cannot be changed into one, and is reported."""
+        info = self.describe(obj)
+        if info is None or SOURCE_KEY in info.keys:
+            return False
+        if SOURCE_KEY in info.fields:
+            raise SourceError(f"The HubSpot {obj} property {SOURCE_KEY} exists but does not "
+                              "require unique values, so a restore could not find its records "
+                              "again; rename or delete that property in HubSpot (Settings, "
+                              "Properties), then run the restore again.")
+        spec = {"name": SOURCE_KEY, "label": "Exporter source id", "type": "string",
+                "fieldType": "text", "groupName": "restored", "hasUniqueValue": True,
+                "description": "The archived record this one was restored from"}
+        self.client.call_json(f"Creating the HubSpot {obj} property {SOURCE_KEY}",
+                              self.client.properties_batch.create, obj, {"inputs": [spec]})
+        self._infos.pop(obj, None)
+        return True
 
     # -- writes ----------------------------------------------------------------------------
 

@@ -226,10 +226,12 @@ class _Run:
             return rep, []
         self.progress.started(rule.label, len(new) + len(changed))
         pending = [p for p in new if p.source_id in ids]  # written by a killed run, maybe
-        if new and not ids and info.upsert is None and rule.match \
-                and (self.writer.count(rule.object) or 0) > 0:
-            # No id map here (an archive copy older than the restore, a lost one) but records
-            # in the target: each is looked up before it is created, never duplicated.
+        if len(pending) < len(new) and info.upsert is None \
+                and (rule.match or self.writer.source_key in info.fields) \
+                and (self.writer.count(rule.object) or 0) > self._known(rule.object):
+            # Records in the target that this id map does not know (an archive copy older
+            # than the restore, a lost one): each is looked up (by the source id it carries,
+            # else by its match fields) before it is created, never duplicated.
             pending = list(new)
         if pending and info.upsert is None:
             found = self._find(rule, pending)
@@ -240,6 +242,11 @@ class _Run:
             self._write(rule, batch, rep, create_pending=info.upsert is None)
             self.progress.advanced(rule.label, len(batch))
         return rep, deferred
+
+    def _known(self, obj: str) -> int:
+        """Records of ``obj`` this target's id map holds (from every stream)."""
+        return len({e.target_id for e in self.ctx.archive.id_map(
+            self.ctx.target, target_object=obj, identity=self.ctx.identity) if e.target_id})
 
     def _resolved(self, item: Planned) -> list[Link]:
         """The deferred links of an item whose parents are restored by now."""
@@ -267,9 +274,11 @@ class _Run:
                rep: ObjectReport, create_pending: bool) -> None:
         archive, ids = self.ctx.archive, self.ctx.id_map(rule.stream, rule.object)
         info = self.ctx.infos[rule.object]
+        key = rule.key or (info.upsert if info.upsert == self.writer.source_key else None)
         items = [WriteItem(p.source_id, p.fields, p.links, tid,
-                           key_value=(str(p.fields.get(rule.key)) if rule.key else None),
-                           file=p.file, attempted=p.source_id in ids) for p, tid in batch]
+                           key_value=(str(p.fields.get(key)) if key else None),
+                           key_field=key, file=p.file, attempted=p.source_id in ids)
+                 for p, tid in batch]
         # Creates that cannot be repeated safely are recorded as pending first: records of
         # a target without a unique key, and files (uploads are never upserts).
         fresh = [self.entry(rule, p.source_id, None, None) for p, tid in batch
@@ -364,6 +373,24 @@ class _Run:
                 ids[e.source_id] = e
 
 
+def _prepare_target(ctx: Context, ordered: list[ObjectRule], report: RestoreReport) -> None:
+    """The fields the mapping creates, and on every object written the field its records
+    carry their source id in (a HubSpot unique property, a Salesforce external id), so that
+    any later run, from any archive copy, finds them by it."""
+    writer = ctx.writer
+    for rule in ordered:
+        made = writer.ensure_fields(rule.object, rule.create_fields) \
+            if rule.create_fields else []
+        if writer.source_key is not None and not rule.all_fields \
+                and writer.ensure_source_key(rule.object):
+            made = [*made, writer.source_key]
+        if made:
+            report.created_fields.setdefault(rule.object, []).extend(made)
+            info = writer.describe(rule.object)
+            if info is not None:
+                ctx.infos[rule.object] = info
+
+
 def _write_errors(path: Path, errors: list[ErrorRow]) -> None:
     """The error report: 0600, written whole (vendor messages can quote values)."""
     lines: list[list[str]] = [["target_object", "source_stream", "source_id", "message",
@@ -423,18 +450,12 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
         - {r.stream for r in mapping.objects})
     ordered = order_rules(ctx, rules)
     if not dry_run:
-        for rule in ordered:
-            if rule.create_fields:
-                made = writer.ensure_fields(rule.object, rule.create_fields)
-                if made:
-                    report.created_fields[rule.object] = made
-                    info = writer.describe(rule.object)
-                    if info is not None:
-                        ctx.infos[rule.object] = info
         report.run_id = archive.begin_run("restore")
     run = _Run(ctx, report, progress)
     deferred: list[tuple[ObjectRule, ObjectReport, list[Planned]]] = []
     try:
+        if not dry_run:
+            _prepare_target(ctx, ordered, report)
         for rule in ordered:
             rep, later = run.restore(rule, dry_run)
             report.objects.append(rep)

@@ -253,18 +253,20 @@ class _MappingCheck:
         targets += [ln.name for ln in rule.links if ln.type_id is None
                     and ln.name in info.fields]
         targets += list(rule.unique.values()) + list(rule.unlisted.values())
+        made = rule.key == ctx.writer.source_key  # created by the restore when missing
         for name in targets:
-            if name not in info.fields and name not in rule.create_fields:
+            if name not in info.fields and name not in rule.create_fields \
+                    and not (made and name == rule.key):
                 problems.append(f"{where}: the target object {rule.object} has no field "
                                 f"'{name}'" + did_you_mean(name, info.fields))
         for name in rule.match:
             if name not in targets and name not in [ln.name for ln in rule.links]:
                 problems.append(f"{where}: match field '{name}' is not written")
-        if rule.key and info.upsert is not None and rule.key != info.upsert \
-                and info.upsert != "id":
+        if rule.key and not made and info.upsert is not None \
+                and rule.key not in {info.upsert, *info.keys} and info.upsert != "id":
             problems.append(f"{where}: {ctx.target} finds {rule.object} records by "
                             f"'{info.upsert}', so key must be '{info.upsert}'")
-        if rule.key and info.upsert is None and rule.key not in info.fields:
+        if rule.key and not made and info.upsert is None and rule.key not in info.fields:
             problems.append(f"{where}: the key '{rule.key}' is not a field of {rule.object}")
         if not rule.key and not rule.match and info.upsert is None:
             problems.append(f"{where}: give key = (a unique field) or match = [fields] so "
@@ -413,8 +415,11 @@ def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
             if value not in (None, "") and not ctx.first_holder(rule.object, name, value,
                                                                 (rule.stream, rid)):
                 item.fields[name], item.fields[other] = None, value
-        if rule.key and info is not None and rule.key not in item.fields:
-            item.fields[rule.key] = f"{ctx.source}/{rule.stream}/{rid}"
+        carried = ctx.writer.source_key  # every record carries its source id there
+        for key in (rule.key, carried if info is not None and carried in info.fields
+                    and not rule.all_fields else None):
+            if key and info is not None and key not in item.fields:
+                item.fields[key] = f"{ctx.source}/{rule.stream}/{rid}"
         for link in rule.links:
             pid = ctx.parent_id(link, data, rule.stream)
             if pid is None:

@@ -66,6 +66,17 @@ class PortalAPI(Emulator):
         #: say): every call naming one answers HubSpot's 403 MISSING_SCOPES.
         self.denied_types: set[str] = set()
 
+    def without_property(self, name: str) -> None:
+        """Take a property off every object type, as a real portal that never had it (the
+        sandbox's ``source_record_id``, which a real portal gets only from a restore)."""
+        with self.lock:
+            store = self.portal.store
+            for tname, defs in store.properties.items():
+                defs.pop(name, None)
+                store.types[tname].unique.pop(name, None)
+                for rec in store.types[tname].records.values():
+                    rec.props.pop(name, None)
+
     def in_any_order(self, answers: list[Any]) -> list[Any]:
         """A batch's results or errors, shuffled when ``shuffle_answers`` is on."""
         if not self.shuffle_answers:

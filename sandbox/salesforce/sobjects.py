@@ -13,7 +13,6 @@ from sandbox.http import Request, Response
 from sandbox.salesforce.org import sf_error
 from sandbox.salesforce.records import RecordReader
 from sandbox.salesforce.schema import (
-    OBJECTS_LOWER,
     FieldDef,
     ObjectDef,
     describe_global_entry,
@@ -50,7 +49,7 @@ class SObjectAPI(RecordReader):
     def _describe_global(self, request: Request) -> Response:
         ver = request.params["ver"]
         return Response.json({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": [
-            describe_global_entry(o, ver) for o in OBJECTS_LOWER.values()]})
+            describe_global_entry(o, ver) for o in self.store.objects_lower.values()]})
 
     def _describe(self, request: Request) -> Response:
         obj = self._object(request.params["obj"])
