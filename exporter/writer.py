@@ -179,6 +179,13 @@ class Writer:
         restore without an id map looks before creating, and verify sees extras."""
         return None
 
+    def carried(self, obj: str) -> dict[str, str] | None:
+        """Every record of ``obj`` in the target: target id -> the source id it carries in
+        :attr:`source_key` ('' for none), read from the target alone, so that verify sees
+        duplicates and records from elsewhere without trusting an id map. None: the target
+        cannot tell."""
+        return None
+
     def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
         """Archive or delete records whose source was deleted (``keys[i]`` is echoed in the
         result for ``target_ids[i]``); a record already gone counts as removed."""

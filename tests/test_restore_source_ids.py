@@ -14,7 +14,7 @@ from typing import Any
 
 from exporter.archive import Archive
 from exporter.keys import KeyFile
-from exporter.restore import load_mapping, run_restore
+from exporter.restore import load_mapping, run_restore, verify_restore
 from exporter.restore.target import build_writer
 from exporter.sources import build_connector
 from exporter.sync import run_sync
@@ -56,6 +56,13 @@ def _restore(tmp: Path, name: str, dst: Sandbox, vendor: str, mapping: str) -> A
     return report
 
 
+def _verify(tmp: Path, name: str, dst: Sandbox, vendor: str, mapping: str) -> Any:
+    config = {**dst.source_configs(tmp / "s2")[vendor], "retry": FAST_RETRY}
+    with Archive.open(tmp / name, KeyFile(tmp / "a.key"), write=True) as archive:
+        return verify_restore(archive, build_writer("t", config, tmp / "c.toml"),
+                              load_mapping(mapping), target="t")
+
+
 def _change_hubspot_source(src: Sandbox) -> None:
     """Edits after the copy, of the very fields the mapping's match look-up compares: a
     practice renamed, a family contact's surname, a task's subject and notes."""
@@ -95,11 +102,30 @@ def test_hubspot_to_salesforce_rerun_from_an_older_copy_finds_records_by_source_
                             for e in archive.id_map("t", target_object=obj) if e.target_id}
                 assert sorted(census[obj]) == sorted(restored), obj  # each carries its id
 
+        # Verify reads the target on its own: the copy has no id map for it, yet every
+        # record it holds is found (by the source id the target carries), none extra.
+        check = _verify(tmp_path, "copy.db", dst, "salesforce", "hubspot_to_salesforce")
+        assert not [m for m in check.mismatches if m.found == "missing"]
+        # only the 5 records changed since the copy differ (a practice, a family contact,
+        # 3 tasks), each on the fields changed
+        assert len({m.source_id for m in check.mismatches}) == 5 \
+            == check.records - check.records_matching
+        assert {m.field for m in check.mismatches} <= {"Name", "Practice__c", "Task__c",
+                                                       "Notes__c"}
+        assert not any(check.extras.values()) and not any(check.duplicates.values())
+        salesforce(dst).Physician__c.create({"Name": "Dr Extra", "Practice__c": "X"})
+        check = _verify(tmp_path, "copy.db", dst, "salesforce", "hubspot_to_salesforce")
+        assert check.extras["Physician__c"] == 1
+        salesforce(dst).Physician__c.delete(salesforce(dst).query(
+            "SELECT Id FROM Physician__c WHERE Name = 'Dr Extra'")["records"][0]["Id"])
+
         again = _restore(tmp_path, "copy.db", dst, "salesforce", "hubspot_to_salesforce")
         assert again.total("created") == 0
         after = _salesforce_census(dst)
         assert {o: len(v) for o, v in after.items()} == {o: len(v) for o, v in census.items()}
         assert {o: duplicates(v) for o, v in after.items()} == {o: 0 for o in HS_TO_SF}
+        check = _verify(tmp_path, "copy.db", dst, "salesforce", "hubspot_to_salesforce")
+        assert check.record_rate == 100.0 and not any(check.extras.values())
         # the older copy's values are back, on the same records
         names = {r["Name"] for r in salesforce_rows(dst, "Physician__c", ["Name"])}
         assert "Renamed Practice" not in names
@@ -124,6 +150,10 @@ def test_salesforce_to_hubspot_creates_its_unique_property_and_reruns_without_du
                         for r in hubspot_rows(dst, obj, ["source_record_id"])]
                   for obj in SF_TO_HS}
         assert all(all(census[obj]) for obj in SF_TO_HS)  # every record carries its id
+
+        check = _verify(tmp_path, "copy.db", dst, "hubspot", "salesforce_to_hubspot")
+        assert not [m for m in check.mismatches if m.found == "missing"]
+        assert not any(check.extras.values()) and not any(check.duplicates.values())
 
         again = _restore(tmp_path, "copy.db", dst, "hubspot", "salesforce_to_hubspot")
         assert again.total("created") == 0

@@ -412,6 +412,24 @@ class HubSpotWriter(Writer):
 
     # -- reading back ----------------------------------------------------------------------
 
+    def carried(self, obj: str) -> dict[str, str] | None:
+        info = self.describe(obj)
+        if info is None or SOURCE_KEY not in info.fields:
+            return None
+        out: dict[str, str] = {}
+        after: str | None = None
+        while True:
+            kw: dict[str, Any] = {"limit": 100, "properties": [SOURCE_KEY]}
+            if after:
+                kw["after"] = after
+            body = self.client.call_json(f"Listing HubSpot {obj}", self.client.objects.get_page,
+                                         obj, **kw) or {}
+            for r in body.get("results", []):
+                out[str(r["id"])] = str((r.get("properties") or {}).get(SOURCE_KEY) or "")
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return out
+
     def read(self, obj: str, ids: list[str], fields: list[str],
              links: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}

@@ -11,11 +11,11 @@ cycle.
 
 Creates are not idempotent, so the engine records them as pending first, and a create
 retried after an answer that may have been applied (5xx, timeout) first looks the records
-up, by their source id, then by the mapping's ``match`` fields. Every call goes through the connector's own
-:class:`~connectors.salesforce.client.SalesforceClient`: the same login flows, retries
-(429, 5xx, dropped connections), bounded re-login and quota guard as a sync, so a restore
-into an org stops, resumable, by the same ``api_share_limit`` rule on the org's one daily
-API counter (``Sforce-Limit-Info``).
+up, by their source id, then by the mapping's ``match`` fields. Every call goes through
+the connector's own :class:`~connectors.salesforce.client.SalesforceClient`: the same
+login flows, retries (429, 5xx, dropped connections), bounded re-login and quota guard as
+a sync, so a restore into an org stops, resumable, by the same ``api_share_limit`` rule
+on the org's one daily API counter (``Sforce-Limit-Info``).
 """
 
 from __future__ import annotations
@@ -351,6 +351,13 @@ class SalesforceWriter(Writer):
     def count(self, obj: str) -> int | None:
         body = self._call(f"count {obj}", "query/?q=" + quote(f"SELECT COUNT() FROM {obj}"))
         return int(body.get("totalSize", 0))
+
+    def carried(self, obj: str) -> dict[str, str] | None:
+        info = self.describe(obj)
+        if info is None or SOURCE_KEY not in info.fields:
+            return None
+        return {str(r["Id"]): str(r.get(SOURCE_KEY) or "")
+                for r in self._query(f"SELECT Id, {SOURCE_KEY} FROM {obj}")}
 
     def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
         """Deletes the records (into the org's recycle bin, Salesforce's archived state:
