@@ -67,6 +67,11 @@ class ObjectInfo:
     required: frozenset[str] = frozenset()
     #: Every unique field a record can be upserted by (``upsert`` is the default one).
     keys: frozenset[str] = frozenset()
+    #: Fields listed in ``fields`` that the target sets itself (never written).
+    read_only: frozenset[str] = frozenset()
+    #: Fields set on create only (a master-detail parent): a record whose such field must
+    #: change is created again under its new value (moved).
+    create_only: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -185,6 +190,11 @@ class Writer:
         duplicates and records from elsewhere without trusting an id map. None: the target
         cannot tell."""
         return None
+
+    def adopt(self, obj: str, carried: Mapping[str, str]) -> None:
+        """Records found in the target that stand for archived ones (a same-vendor restore
+        into its own source: target id -> source id) are given that source id in
+        :attr:`source_key`, so that later runs find them by it like any restored record."""
 
     def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
         """Archive or delete records whose source was deleted (``keys[i]`` is echoed in the

@@ -133,7 +133,10 @@ class HubSpotWriter(Writer):
         unique = [p["name"] for p in results if p.get("hasUniqueValue")]
         self._unique[obj] = unique
         key = SOURCE_KEY if SOURCE_KEY in unique else (unique[0] if unique else None)
-        info = ObjectInfo(obj, fields, key, options, keys=frozenset(unique))
+        read_only = frozenset(p["name"] for p in results if p.get("calculated") or (
+            p.get("modificationMetadata") or {}).get("readOnlyValue"))
+        info = ObjectInfo(obj, fields, key, options, keys=frozenset(unique),
+                          read_only=read_only)
         self._infos[obj] = info
         return info
 
@@ -429,6 +432,16 @@ class HubSpotWriter(Writer):
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 return out
+
+    def adopt(self, obj: str, carried: Mapping[str, str]) -> None:
+        info = self.describe(obj)
+        if info is None or SOURCE_KEY not in info.fields:
+            return
+        for batch in chunks(sorted(carried.items()), UPSERT_BATCH):
+            self.client.call_json(f"Giving {len(batch)} HubSpot {obj} their source id",
+                                  self.client.objects_batch.update, obj, {"inputs": [
+                                      {"id": tid, "properties": {SOURCE_KEY: sid}}
+                                      for tid, sid in batch]})
 
     def read(self, obj: str, ids: list[str], fields: list[str],
              links: Mapping[str, str]) -> dict[str, dict[str, Any]]:

@@ -139,7 +139,8 @@ class SalesforceWriter(Writer):
         others = [k for k in keys if k != SOURCE_KEY]
         upsert = SOURCE_KEY if SOURCE_KEY in keys and not self._fixed[obj] else \
             (others[0] if others else None)
-        info = ObjectInfo(obj, fields, upsert, options, required, frozenset(keys))
+        info = ObjectInfo(obj, fields, upsert, options, required, frozenset(keys),
+                          create_only=self._fixed[obj])
         self._infos[obj] = info
         return info
 
@@ -359,6 +360,16 @@ class SalesforceWriter(Writer):
         return {str(r["Id"]): str(r.get(SOURCE_KEY) or "")
                 for r in self._query(f"SELECT Id, {SOURCE_KEY} FROM {obj}")}
 
+    def adopt(self, obj: str, carried: Mapping[str, str]) -> None:
+        info = self.describe(obj)
+        if info is None or SOURCE_KEY not in info.fields:
+            return
+        for batch in chunks(sorted(carried.items()), COLLECTION_MAX):
+            self._call(f"give {len(batch)} {obj} their source id", "composite/sobjects",
+                       "PATCH", {"allOrNone": False, "records": [
+                           {"attributes": {"type": obj}, "Id": tid, SOURCE_KEY: sid}
+                           for tid, sid in batch]})
+
     def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
         """Deletes the records (into the org's recycle bin, Salesforce's archived state:
         restorable there for 15 days); one already deleted counts as removed."""
@@ -418,7 +429,7 @@ class SalesforceWriter(Writer):
                        taken: set[str], carried: bool) -> dict[str, str]:
         """Records equal on every match field; with ``carried``, only those that carry no
         source id (restored before the field existed): one that does is another record."""
-        from exporter.restore.verify import same
+        from exporter.restore.transforms import same
 
         def value(item: WriteItem, name: str) -> Any:
             for link in item.links:

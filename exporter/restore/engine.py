@@ -35,6 +35,7 @@ from exporter.restore.plan import (
     plan_records,
     with_parents,
 )
+from exporter.restore.same import claim, wanted
 from exporter.settings import did_you_mean
 from exporter.writer import Link, WriteItem, Writer, WriteResult, chunks
 
@@ -99,6 +100,8 @@ class RestoreReport:
     seconds: float = 0.0
     errors_file: Path | None = None
     parents_added: list[str] = field(default_factory=list)  # restored for --only's links
+    #: same-vendor: what differs on records the target still holds, and is (to be) sent
+    diff: list[str] = field(default_factory=list)
 
     def total(self, name: str) -> int:
         return sum(int(getattr(o, name)) for o in self.objects)
@@ -205,7 +208,11 @@ class _Run:
         new: list[Planned] = []
         changed: list[tuple[Planned, str]] = []
         deferred: list[Planned] = []
+        known: list[tuple[Planned, str]] = []
+        rollback = bool(ctx.mapping.same) and ctx.rollback is not None
         for item in plan_records(ctx, rule):
+            if not wanted(ctx, item):
+                continue
             rep.records += 1
             if item.error is not None:
                 self.fail(rule, item.source_id, item.error, rep, item.client)
@@ -214,13 +221,18 @@ class _Run:
                 deferred.append(item)
             entry = ids.get(item.source_id)
             digest = item.digest(self._resolved(item))
-            if entry is not None and entry.target_id is not None:
+            if entry is not None and entry.target_id is not None and rollback:
+                known.append((item, entry.target_id))  # read again: values to roll back
+            elif entry is not None and entry.target_id is not None:
                 if entry.hash == digest:
                     rep.unchanged += 1
                 else:
                     changed.append((item, entry.target_id))
             else:
                 new.append(item)
+        if ctx.mapping.same and (new or known):
+            new = self._same(rule, [*known, *((p, None) for p in new)], changed, rep,
+                             dry_run)
         if dry_run:
             rep.created, rep.updated = len(new), len(changed)
             return rep, []
@@ -242,6 +254,32 @@ class _Run:
             self._write(rule, batch, rep, create_pending=info.upsert is None)
             self.progress.advanced(rule.label, len(batch))
         return rep, deferred
+
+    def _same(self, rule: ObjectRule, items: list[tuple[Planned, str | None]],
+              changed: list[tuple[Planned, str]], rep: ObjectReport,
+              dry_run: bool) -> list[Planned]:
+        """A restore into its own source: the records the target still holds are those
+        records (adopted: given their source id; relinked or rolled back where they
+        differ); the rest are created again. Returns the ones to create."""
+        got = claim(self.ctx, rule, items, self._resolved)
+        self.report.diff += got.diff
+        rep.unchanged += len(got.unchanged)
+        changed += got.update
+        if dry_run:  # children link to the records claimed, as they will
+            self.ctx.id_map(rule.stream, rule.object).update({
+                p.source_id: self.entry(rule, p.source_id, tid, None)
+                for p, tid in got.update + got.unchanged})
+        if not dry_run and (got.update or got.unchanged):
+            source = f"{self.ctx.source}/{rule.stream}/"
+            self.writer.adopt(rule.object, {tid: source + p.source_id
+                                            for p, tid in got.update + got.unchanged})
+            ids = self.ctx.id_map(rule.stream, rule.object)
+            entries = [self.entry(rule, p.source_id, tid, p.digest())
+                       for p, tid in got.unchanged]
+            self.ctx.archive.put_id_map(self.ctx.target, entries, self.run_id,
+                                        self.ctx.identity)
+            ids.update({e.source_id: e for e in entries})
+        return got.new
 
     def _known(self, obj: str) -> int:
         """Records of ``obj`` this target's id map holds (from every stream)."""
@@ -427,9 +465,15 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
                 only: Iterable[str] | None = None, as_of: str | int | None = None,
                 dry_run: bool = False, errors_path: Path | None = None,
                 progress: RestoreProgress | None = None,
-                source: str | None = None, deletions: str = "archive") -> RestoreReport:
+                source: str | None = None, deletions: str = "archive",
+                fields: Iterable[str] | None = None,
+                client: str | None = None) -> RestoreReport:
     """Restore the archive (as of a run or date) into ``writer``'s target through
-    ``mapping``. With ``dry_run`` nothing is written anywhere: the report is the plan."""
+    ``mapping``. With ``dry_run`` nothing is written anywhere: the report is the plan.
+
+    A same-vendor mapping into its own source rolls back, on records the target still
+    holds, the ``fields`` named (every field when ``only`` or ``client`` narrow the
+    restore instead); ``client`` keeps the records of clients whose name contains it."""
     started = time.monotonic()
     progress = progress or NullRestoreProgress()
     if mapping.target is not None and writer.name and mapping.target != writer.name:
@@ -438,8 +482,15 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
     mapping = expand(mapping, archive, source)
     rules = select_rules(mapping, only)
     run_as_of = archive.resolve_as_of(as_of)
+    if fields and not mapping.same:
+        raise MappingError("--fields rolls values back in a restore into the archive's own "
+                           "source: use a same-vendor mapping (salesforce_to_salesforce, "
+                           "hubspot_to_hubspot).")
+    rollback = frozenset(fields) if fields else \
+        (frozenset({"*"}) if (only or client) and mapping.same else None)
     ctx = Context(archive, mapping, writer, target, run_as_of, dry_run=dry_run,
-                  identity=target_identity(archive, writer, target, adopt=not dry_run))
+                  identity=target_identity(archive, writer, target, adopt=not dry_run),
+                  rollback=rollback, client=client)
     report = RestoreReport(target, mapping.path.name, dry_run=dry_run)
     chosen = rules
     rules = with_parents(ctx, rules)

@@ -35,8 +35,13 @@ class Planned:
     #: What is left out of a record written all the same (a parent not restored): reported.
     notes: list[str] = field(default_factory=list)
     client: str = ""  # the client it belongs to ("name (number)"), for the error report
+    created: Any = None  # same-vendor: the archived creation time (``same.created``)
+    #: same-vendor: the whole record's digest, kept when only what differs is sent
+    fixed_digest: str | None = None
 
     def digest(self, with_deferred: list[Link] | None = None) -> str:
+        if self.fixed_digest is not None:
+            return self.fixed_digest
         links = sorted((ln.name, ln.to_object, ln.to_id) for ln in
                        [*self.links, *(with_deferred or [])])
         body = {"fields": self.fields, "links": links, "file": self.file_hash}
@@ -55,6 +60,9 @@ class Context:
     as_of: int | None = None
     dry_run: bool = False  # parents that would be created count as restored
     identity: str = ""  # the target's own identity (Writer.identity): keys the id map
+    #: same-vendor: the fields rolled back on records the target still holds ("*": all)
+    rollback: frozenset[str] | None = None
+    client: str | None = None  # --client: only the records of clients whose name has it
     infos: dict[str, ObjectInfo] = field(default_factory=dict)
     ids: dict[tuple[str, str], dict[str, IdMapEntry]] = field(default_factory=dict)
     _parents: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -105,15 +113,22 @@ class Context:
                 return False
         return True
 
-    def _via(self, link: LinkRule, data: Mapping[str, Any], stream: str) -> str | None:
-        """The first associated record (by id) that the parent's rule restores."""
+    def _via(self, link: LinkRule, data: Mapping[str, Any], stream: str) -> list[str]:
+        """The associated records (by id) that the parent's rule restores: the first, or
+        every one with ``every``."""
         assert link.via is not None
         rid = get_path(data, "@id")
         rule = self.parent_rule(link)
-        for to_id in _edges(self, link.via, stream, link.to_stream).get(str(rid), []):
-            if self.would_restore(rule, to_id):
-                return to_id
-        return None
+        found = [to_id for to_id in _edges(self, link.via, stream, link.to_stream)
+                 .get(str(rid), []) if self.would_restore(rule, to_id)]
+        return found if link.every else found[:1]
+
+    def parent_ids(self, link: LinkRule, data: Mapping[str, Any], stream: str) -> list[str]:
+        """Every archived id the link points at (several only for ``every``)."""
+        if link.via is not None:
+            return self._via(link, data, stream)
+        pid = self.parent_id(link, data, stream)
+        return [] if pid is None else [pid]
 
     def parent_rule(self, link: LinkRule) -> ObjectRule:
         rules = [r for r in self.mapping.objects if r.stream == link.to_stream
@@ -130,7 +145,7 @@ class Context:
             value = get_path(data, link.path, prefix)
             return None if value in (MISSING, None, "") else str(value)
         if link.via is not None:
-            return self._via(link, data, stream)
+            return next(iter(self._via(link, data, stream)), None)
         assert link.by is not None and link.on is not None
         value = get_path(data, link.by, prefix)
         if value in (MISSING, None, ""):
@@ -248,6 +263,7 @@ class _MappingCheck:
         """The target fields written, the key and the match fields exist and fit."""
         where, ctx, problems = rule.label, self.ctx, self.problems
         targets = [f.target for f in rule.fields]
+        written = [*targets, *(info.fields if rule.copy_fields else [])]
         if rule.key and rule.key not in targets:
             targets.append(rule.key)
         targets += [ln.name for ln in rule.links if ln.type_id is None
@@ -260,7 +276,7 @@ class _MappingCheck:
                 problems.append(f"{where}: the target object {rule.object} has no field "
                                 f"'{name}'" + did_you_mean(name, info.fields))
         for name in rule.match:
-            if name not in targets and name not in [ln.name for ln in rule.links]:
+            if name not in written and name not in [ln.name for ln in rule.links]:
                 problems.append(f"{where}: match field '{name}' is not written")
         if rule.key and not made and info.upsert is not None \
                 and rule.key not in {info.upsert, *info.keys} and info.upsert != "id":
@@ -299,6 +315,8 @@ def check_mapping(ctx: Context, rules: list[ObjectRule]) -> dict[str, list[str]]
             continue
         used = used_by.setdefault(rule.stream, set())
         used.update(check.full(p) for p in rule.where)
+        if rule.copy_fields:
+            used.update(check.known(rule.stream))
         check.fields(rule, used)
         check.links(rule, used)
         info = ctx.writer.describe(rule.object)
@@ -394,6 +412,20 @@ def _whole(data: Mapping[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in flat.items() if not k.startswith("properties.")}, **inner}
 
 
+def _copied(ctx: Context, rule: ObjectRule, info: ObjectInfo | None,
+            data: Mapping[str, Any]) -> dict[str, Any]:
+    """Same vendor (``copy_fields``): every archived field the target can write, under its
+    own name; reference fields are left to the rule's links (they point at new ids)."""
+    if info is None:
+        return {}
+    prefix = ctx.mapping.prefix
+    skip = {ln.name for ln in rule.links} | {ln.path for ln in rule.links if ln.path} \
+        | set(info.read_only) | {ctx.writer.source_key or "", rule.file or ""}
+    return {k[len(prefix):]: v for k, v in flatten(data).items()
+            if k.startswith(prefix) and k[len(prefix):] in info.fields
+            and k[len(prefix):] not in skip}
+
+
 def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
     """Each selected record of the rule's stream as a payload, or with ``error`` set."""
     info = ctx.infos.get(rule.object)
@@ -403,6 +435,8 @@ def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
         try:
             if rule.all_fields:
                 item.fields = _whole(data)
+            elif rule.copy_fields:
+                item.fields = _copied(ctx, rule, info, data)
             else:
                 for f in rule.fields:
                     item.fields[f.target] = apply(f, data, prefix, ctx.parent)
@@ -421,31 +455,34 @@ def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
             if key and info is not None and key not in item.fields:
                 item.fields[key] = f"{ctx.source}/{rule.stream}/{rid}"
         for link in rule.links:
-            pid = ctx.parent_id(link, data, rule.stream)
-            if pid is None:
-                continue
-            parent_rule = ctx.parent_rule(link)
-            entry = ctx.id_map(parent_rule.stream, parent_rule.object).get(pid)
-            if entry is not None and entry.target_id is not None:
-                item.links.append(Link(link.name, parent_rule.object, entry.target_id,
-                                       link.type_id))
-            elif link.deferred:
-                item.deferred.append((link, pid))
-            elif ctx.dry_run and ctx.would_restore(parent_rule, pid):
-                item.links.append(Link(link.name, parent_rule.object, "(new)", link.type_id))
-            else:
-                # Written without this link, never dropped: a later run links it once the
-                # parent is restored (the id map's hash covers the resolved links).
-                item.notes.append(f"written without its {link.to_stream} {pid} "
-                                  f"({link.name}): not restored (not archived, filtered out, "
-                                  "or failed)")
+            for pid in ctx.parent_ids(link, data, rule.stream):
+                _link(ctx, link, pid, item)
         item.client = client_label(ctx, rule, rid, data)
+        if ctx.mapping.same:
+            got = get_path(data, ctx.mapping.same["created"], prefix)
+            item.created = None if got is MISSING else got
         if item.error is None and info is not None:
             _fit_options(info, rule, item)
             item.error = _required_missing(info, item.fields)
         if item.error is None:
             item.file, item.file_hash = _file(ctx, rule, rid)
         yield item
+
+
+def _link(ctx: Context, link: LinkRule, pid: str, item: Planned) -> None:
+    parent_rule = ctx.parent_rule(link)
+    entry = ctx.id_map(parent_rule.stream, parent_rule.object).get(pid)
+    if entry is not None and entry.target_id is not None:
+        item.links.append(Link(link.name, parent_rule.object, entry.target_id, link.type_id))
+    elif link.deferred:
+        item.deferred.append((link, pid))
+    elif ctx.dry_run and ctx.would_restore(parent_rule, pid):
+        item.links.append(Link(link.name, parent_rule.object, "(new)", link.type_id))
+    else:
+        # Written without this link, never dropped: a later run links it once the
+        # parent is restored (the id map's hash covers the resolved links).
+        item.notes.append(f"written without its {link.to_stream} {pid} ({link.name}): not "
+                          "restored (not archived, filtered out, or failed)")
 
 
 def client_label(ctx: Context, rule: ObjectRule, rid: str, data: Mapping[str, Any]) -> str:

@@ -11,7 +11,7 @@ from exporter.archive import Archive, IdMapEntry
 from exporter.restore.engine import expand, select_rules, target_identity
 from exporter.restore.mapping import Mapping_, ObjectRule
 from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
-from exporter.restore.transforms import TransformError, parse_when
+from exporter.restore.transforms import same
 from exporter.writer import Writer, chunks
 
 __all__ = ["Mismatch", "VerifyReport", "same", "verify_restore"]
@@ -65,36 +65,6 @@ class VerifyReport:
                           "target)" for obj, n in self.duplicates.items() if n)
                 + "".join(f"; {n} more {obj} in the target than restored"
                           for obj, n in self.extras.items() if n))
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def same(expected: Any, found: Any) -> bool:
-    """Equal as the target stores them: empty is empty (Salesforce keeps null for ""),
-    numbers by value, booleans by truth, multi-selects as sets, dates as instants."""
-    if expected in (None, "") or found in (None, ""):
-        return expected in (None, "") and found in (None, "")
-    if isinstance(expected, bool) or isinstance(found, bool):
-        return str(expected).lower() == str(found).lower()
-    a, b = str(expected).strip(), str(found).strip()
-    if a == b:
-        return True
-    na, nb = _number(expected), _number(found)
-    if na is not None and nb is not None:
-        return abs(na - nb) < 1e-9
-    if ";" in a or ";" in b:
-        return set(a.split(";")) == set(b.split(";"))
-    try:
-        return parse_when(a) == parse_when(b)
-    except (TransformError, ValueError, TypeError):
-        return False
 
 
 class _Verifier:
