@@ -104,6 +104,10 @@ class WriteItem:
     key_field: str | None = None  # the unique key upserted by (None: ObjectInfo.upsert)
     file: FileItem | None = None
     attempted: bool = False  # an earlier run may have sent it (look before uploading again)
+    #: Every further file of the record (``file = "*"``: a Google Doc's PDF and Word
+    #: versions), for targets that keep several (a CSV folder); others restore ``file``.
+    more_files: list[FileItem] = field(default_factory=list)
+    client: str = ""  # "name (number)" of the client it belongs to (a folder per client)
 
 
 @dataclass

@@ -155,7 +155,8 @@ def expand(mapping: Mapping_, archive: Archive, source: str | None = None) -> Ma
         rules += [dataclasses.replace(rule, stream=stream, object=stream, fields=[],
                                       all_fields=True)
                   for src, stream in archive.streams() if src == chosen and stream not in taken]
-    return dataclasses.replace(mapping, source=chosen, objects=rules)
+    client = mapping.client or mapping.clients.get(chosen, {})
+    return dataclasses.replace(mapping, source=chosen, objects=rules, client=client)
 
 
 def select_rules(mapping: Mapping_, only: Iterable[str] | None) -> list[ObjectRule]:
@@ -315,7 +316,8 @@ class _Run:
         key = rule.key or (info.upsert if info.upsert == self.writer.source_key else None)
         items = [WriteItem(p.source_id, p.fields, p.links, tid,
                            key_value=(str(p.fields.get(key)) if key else None),
-                           key_field=key, file=p.file, attempted=p.source_id in ids)
+                           key_field=key, file=p.file, attempted=p.source_id in ids,
+                           more_files=p.more_files, client=p.client)
                  for p, tid in batch]
         # Creates that cannot be repeated safely are recorded as pending first: records of
         # a target without a unique key, and files (uploads are never upserts).
@@ -476,7 +478,8 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
     restore instead); ``client`` keeps the records of clients whose name contains it."""
     started = time.monotonic()
     progress = progress or NullRestoreProgress()
-    if mapping.target is not None and writer.name and mapping.target != writer.name:
+    if mapping.target is not None and writer.name and mapping.target != writer.name \
+            and mapping.target != getattr(writer, "import_for", None):
         raise MappingError(f"The mapping {mapping.path.name} is written for a {mapping.target} "
                            f"target, but {target} is a {writer.name} target.")
     mapping = expand(mapping, archive, source)

@@ -135,6 +135,8 @@ class Mapping_:
     #: the target still holds, created at the archived time, IS that record (a restore into
     #: its own source); the others (deleted since) are created again.
     same: dict[str, str] = field(default_factory=dict)
+    #: A mapping for any source: a ``[client]`` table per source (``[clients.salesforce]``).
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _fail(path: Path, where: str, message: str) -> MappingError:
@@ -253,6 +255,11 @@ def load_mapping(name_or_path: str | Path) -> Mapping_:
     client = raw.get("client", {})
     if not isinstance(client, dict) or (client and "stream" not in client):
         raise _fail(path, "[client]", "name the client stream: stream = \"Account\"")
+    clients = raw.get("clients", {})
+    if not isinstance(clients, dict) or not all(
+            isinstance(c, dict) and "stream" in c for c in clients.values()):
+        raise _fail(path, "[clients]", "one table per source, each naming its client stream: "
+                    "[clients.salesforce] stream = \"Account\"")
     same = raw.get("same", {})
     if not isinstance(same, dict) or (same and not isinstance(same.get("created"), str)):
         raise _fail(path, "same", 'name the creation time field: same = { created = '
@@ -260,4 +267,5 @@ def load_mapping(name_or_path: str | Path) -> Mapping_:
     return Mapping_(path=path, source=raw["source"], target=raw.get("target"),
                     prefix=str(raw.get("prefix", "")), objects=rules,
                     ignore=[str(i) for i in raw.get("ignore", [])],
-                    client=dict(client), same={k: str(v) for k, v in same.items()})
+                    client=dict(client), same={k: str(v) for k, v in same.items()},
+                    clients={k: dict(v) for k, v in clients.items()})

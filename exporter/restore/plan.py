@@ -4,8 +4,11 @@ objects parents first, and turning archived records into the payloads to write."
 from __future__ import annotations
 
 import hashlib
+import mimetypes
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import PurePosixPath
 from typing import Any
 
 from exporter.archive import Archive, IdMapEntry, canonical_json
@@ -31,6 +34,7 @@ class Planned:
     deferred: list[tuple[LinkRule, str]] = field(default_factory=list)  # (link, parent id)
     file: FileItem | None = None
     file_hash: str | None = None
+    more_files: list[FileItem] = field(default_factory=list)  # file = "*": the others
     error: str | None = None
     #: What is left out of a record written all the same (a parent not restored): reported.
     notes: list[str] = field(default_factory=list)
@@ -384,22 +388,40 @@ def order_rules(ctx: Context, rules: list[ObjectRule]) -> list[ObjectRule]:
     return [rules[i] for i in done]
 
 
-def _file(ctx: Context, rule: ObjectRule, rid: str) -> tuple[FileItem | None, str | None]:
+def _files(ctx: Context, rule: ObjectRule, rid: str) -> tuple[list[FileItem], str | None]:
+    """The record's archived file (``file = NAME``), or every one (``"*"``: a Google Doc's
+    PDF and Word versions), each named after the record with its own extension; and the
+    hash the id map's digest covers."""
     if rule.file is None:
-        return None, None
+        return [], None
     files = ctx.archive.files_of(ctx.source, rule.stream, rid, ctx.as_of)
-    sha = files.get(rule.file) if rule.file != "*" else next(iter(sorted(files.values())),
-                                                              None)
-    if sha is None:
-        return None, None
-    info = ctx.archive.file_info(sha)
-    name = f"{rid}-{rule.file}"
+    chosen = sorted(files.items()) if rule.file == "*" else \
+        [(rule.file, files[rule.file])] if rule.file in files else []
+    if not chosen:
+        return [], None
+    base = f"{rid}-{rule.file}"
     for path in ("PathOnClient", "Name", "name", "properties.name", "Title"):
         value = get_path(ctx.parent(rule.stream, rid), path)
         if isinstance(value, str) and value:
-            name = value
+            base = value
             break
-    return FileItem(name, info.size, lambda: ctx.archive.read_file(sha), info.media_type), sha
+    out = []
+    for link, sha in chosen:
+        info = ctx.archive.file_info(sha)
+        name = _with_extension(base, link, info.media_type, several=len(chosen) > 1)
+        out.append(FileItem(name, info.size, partial(ctx.archive.read_file, sha),
+                            info.media_type))
+    return out, ",".join(sha for _l, sha in chosen)
+
+
+def _with_extension(base: str, link: str, media_type: str | None, several: bool) -> str:
+    """``base`` with the file's extension: the archived link's ("export.docx"), else the
+    media type's; several files of one record each get their own."""
+    ext = PurePosixPath(link).suffix or (mimetypes.guess_extension(media_type or "") or "")
+    own = PurePosixPath(base).suffix
+    if not ext or own.lower() == ext.lower() or (own and not several):
+        return base  # "plan.pdf" keeps its own
+    return base + ext
 
 
 def _whole(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -465,7 +487,8 @@ def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
             _fit_options(info, rule, item)
             item.error = _required_missing(info, item.fields)
         if item.error is None:
-            item.file, item.file_hash = _file(ctx, rule, rid)
+            files, item.file_hash = _files(ctx, rule, rid)
+            item.file, item.more_files = (files[0], files[1:]) if files else (None, [])
         yield item
 
 
@@ -496,6 +519,10 @@ def client_label(ctx: Context, rule: ObjectRule, rid: str, data: Mapping[str, An
         if record is None and link.to_stream == spec["stream"]:
             pid = ctx.parent_id(link, data, rule.stream)
             record = ctx.parent(link.to_stream, pid) if pid else None
+    for ref in spec.get("refs") or []:  # fields holding the client's id (Client__c)
+        pid = get_path(data, str(ref), ctx.mapping.prefix)
+        if record is None and isinstance(pid, str) and pid:
+            record = ctx.parent(spec["stream"], pid)
     if record is None:
         return ""
     values = []
