@@ -82,6 +82,7 @@ class Link:
     to_object: str
     to_id: str  # the target id of the record pointed at
     type_id: int | None = None  # HubSpot association type id (None: the default one)
+    label: str | None = None  # HubSpot: a label of the portal's own (made when missing)
 
 
 @dataclass

@@ -208,3 +208,24 @@ def test_any_to_csv_checked_independently(tmp_path: Path) -> None:
         written = {hashlib.sha256(p.read_bytes()).hexdigest()
                    for p in (folder / "files").rglob("*") if p.is_file()}
         assert expected <= written
+
+
+def test_emergency_contacts_are_associated_with_their_client_labelled(tmp_path: Path) -> None:
+    import json
+
+    with Sandbox(clients=6, seed=16) as src, Sandbox(clients=0, seed=17) as dst:
+        report, check = _restored(tmp_path, src, dst, "salesforce", "hubspot",
+                                  "salesforce_to_hubspot")
+        assert report.status == "ok" and check.record_rate == 100.0
+        ids = {r.source_id: r.target_id for r in hubspot_target(dst, "contacts")}
+        api = hubspot_client(dst).crm.associations.v4.basic_api
+        family = salesforce_rows(src, "Emergency_Contact__c", ["Client__c"])
+        assert family
+        for r in family:
+            mine = ids[f"salesforce/Emergency_Contact__c/{r['Id']}"]
+            body = json.loads(api.get_page("contacts", mine, "contacts",
+                                           _preload_content=False).data)
+            labelled = {str(a["toObjectId"]) for a in body["results"]
+                        if "Emergency contact" in [t.get("label") for t in
+                                                   a["associationTypes"]]}
+            assert labelled == {ids[f"salesforce/Account/{r['Client__c']}"]}

@@ -87,6 +87,7 @@ class HubSpotWriter(Writer):
         self._infos: dict[str, ObjectInfo] = {}
         self._unique: dict[str, list[str]] = {}  # object -> its unique properties
         self._identity: str | None = None
+        self._labels: dict[tuple[str, str, str], int] = {}  # association label -> type id
 
     def identity(self) -> str:
         """The portal id (``GET /account-info/v3/details``, through the SDK's generic
@@ -357,11 +358,15 @@ class HubSpotWriter(Writer):
 
     def _associate(self, obj: str, items: list[WriteItem],
                    results: dict[str, WriteResult]) -> None:
-        groups: dict[tuple[str, int | None], list[tuple[WriteItem, Link]]] = defaultdict(list)
+        groups: dict[tuple[str, int | None, str | None],
+                     list[tuple[WriteItem, Link]]] = defaultdict(list)
         for item in items:
             for link in item.links:
-                groups[(link.to_object, link.type_id)].append((item, link))
-        for (to_object, type_id), pairs in groups.items():
+                groups[(link.to_object, link.type_id, link.label)].append((item, link))
+        for (to_object, type_id, label), pairs in groups.items():
+            category = "HUBSPOT_DEFINED"
+            if label is not None:
+                type_id, category = self._label_type(obj, to_object, label), "USER_DEFINED"
             for batch in chunks(pairs, ASSOC_BATCH):
                 res = results
                 inputs: list[dict[str, Any]] = []
@@ -369,7 +374,7 @@ class HubSpotWriter(Writer):
                     pair: dict[str, Any] = {"from": {"id": res[item.key].target_id},
                                             "to": {"id": link.to_id}}
                     if type_id is not None:
-                        pair["types"] = [{"associationCategory": "HUBSPOT_DEFINED",
+                        pair["types"] = [{"associationCategory": category,
                                           "associationTypeId": type_id}]
                     inputs.append(pair)
                 api = self.client.assoc_batch
@@ -380,6 +385,27 @@ class HubSpotWriter(Writer):
                 except SourceError as exc:
                     for item, _link in batch:
                         res[item.key] = WriteResult(item.key, error=f"associations: {exc}")
+
+    def _label_type(self, obj: str, to_object: str, label: str) -> int:
+        """The type id of the portal's own association label (v4 association
+        definitions), created when missing: "Emergency contact" between contacts."""
+        key = (obj, to_object, label)
+        if key not in self._labels:
+            api = self.client.sdk.crm.associations.v4.schema.definitions_api
+            body = self.client.call_json(f"Reading the {obj}-{to_object} association labels",
+                                         api.get_all, obj, to_object) or {}
+            found = [r for r in body.get("results", []) if r.get("label") == label]
+            if not found:
+                name = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+                body = self.client.call_json(
+                    f"Creating the {obj}-{to_object} association label '{label}'",
+                    api.create, obj, to_object, {"label": label, "name": name}) or {}
+                found = [r for r in body.get("results", []) if r.get("label") == label]
+            if not found:
+                raise SourceError(f"HubSpot did not make the association label '{label}' "
+                                  f"between {obj} and {to_object}; try again later.")
+            self._labels[key] = int(found[0]["typeId"])
+        return self._labels[key]
 
     def count(self, obj: str) -> int | None:
         body = self.client.call_json(f"Counting HubSpot {obj}", self.client.search.do_search,

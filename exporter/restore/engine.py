@@ -294,7 +294,8 @@ class _Run:
             parent = self.ctx.parent_rule(link)
             entry = self.ctx.id_map(parent.stream, parent.object).get(pid)
             if entry is not None and entry.target_id is not None:
-                out.append(Link(link.name, parent.object, entry.target_id, link.type_id))
+                out.append(Link(link.name, parent.object, entry.target_id, link.type_id,
+                                link.label))
         return out
 
     def _find(self, rule: ObjectRule, pending: list[Planned]) -> dict[str, str]:

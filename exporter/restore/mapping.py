@@ -93,6 +93,7 @@ class LinkRule:
     type_id: int | None = None
     via: str | None = None  # or: an archived associations stream (HubSpot's edges)
     every: bool = False  # with via: every associated record, not the first (HubSpot target)
+    label: str | None = None  # HubSpot target: the association's label ("Emergency contact")
     deferred: bool = False  # set by the planner for links that close a cycle
 
 
@@ -209,7 +210,7 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
             to_stream=str(link["to"]), path=link.get("from"), by=link.get("by"),
             on=link.get("on", link.get("by")), to_object=link.get("to_object"),
             type_id=link.get("type_id"), via=link.get("via"),
-            every=bool(link.get("every", False))))
+            every=bool(link.get("every", False)), label=link.get("label")))
     where_raw = raw.get("where", {})
     filt = {k: (v if isinstance(v, list) else [v]) for k, v in where_raw.items()}
     return ObjectRule(stream=raw["stream"], object=raw["object"], fields=fields, links=links,

@@ -496,11 +496,13 @@ def _link(ctx: Context, link: LinkRule, pid: str, item: Planned) -> None:
     parent_rule = ctx.parent_rule(link)
     entry = ctx.id_map(parent_rule.stream, parent_rule.object).get(pid)
     if entry is not None and entry.target_id is not None:
-        item.links.append(Link(link.name, parent_rule.object, entry.target_id, link.type_id))
+        item.links.append(Link(link.name, parent_rule.object, entry.target_id, link.type_id,
+                               link.label))
     elif link.deferred:
         item.deferred.append((link, pid))
     elif ctx.dry_run and ctx.would_restore(parent_rule, pid):
-        item.links.append(Link(link.name, parent_rule.object, "(new)", link.type_id))
+        item.links.append(Link(link.name, parent_rule.object, "(new)", link.type_id,
+                               link.label))
     else:
         # Written without this link, never dropped: a later run links it once the
         # parent is restored (the id map's hash covers the resolved links).

@@ -25,7 +25,7 @@ from sandbox.credentials import CREDENTIALS
 from sandbox.faults import Fault, FaultPlan
 from sandbox.http import Emulator, HTTPError, Request, Response
 from sandbox.hubspot.agency_data import Portal
-from sandbox.hubspot.schema import ALIASES, CUSTOM_NAME, DEFAULT_ASSOC, TYPES, assoc_label
+from sandbox.hubspot.schema import ALIASES, CUSTOM_NAME, TYPES, assoc_label
 from sandbox.hubspot.store import iso, to_ms
 
 __all__ = ["PortalAPI", "batch_response", "inputs", "offset_page"]
@@ -236,14 +236,14 @@ class PortalAPI(Emulator):
         return body
 
     def _assoc_name(self, from_type: str, to_type: str, type_id: int) -> str:
-        label = assoc_label(from_type, to_type, type_id)
+        label = assoc_label(from_type, to_type, type_id, self.portal.store.labels)
         base = f"{TYPES[from_type].singular}_to_{TYPES[to_type].singular}"
         return base if label is None else f"{base}_{label.lower()}"
 
     def _spec(self, from_type: str, to_type: str, type_id: int) -> dict[str, Any]:
-        label = assoc_label(from_type, to_type, type_id)
-        hubspot = DEFAULT_ASSOC.get((from_type, to_type)) == type_id or label is not None
-        return {"category": "HUBSPOT_DEFINED" if hubspot else "USER_DEFINED", "typeId": type_id,
+        label = assoc_label(from_type, to_type, type_id, self.portal.store.labels)
+        user = type_id in self.portal.store.labels.get((from_type, to_type), {})
+        return {"category": "USER_DEFINED" if user else "HUBSPOT_DEFINED", "typeId": type_id,
                 "label": label}
 
     def _standard_error(self, category: str, message: str, context: dict[str, list[str]],
