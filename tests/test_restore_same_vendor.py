@@ -23,7 +23,7 @@ from exporter.sources import build_connector
 from exporter.sync import run_sync
 from sandbox import Sandbox
 from tests.restore_support import hubspot_client, salesforce
-from tests.target_census import duplicates, hubspot_rows, salesforce_rows
+from tests.target_census import duplicates, hubspot_rows, salesforce_rows, sha
 
 FAST_RETRY = {"base_delay": 0.01, "max_delay": 5.0}
 CHILDREN = ("Care_Plan__c", "Medication__c", "Allergy__c", "Diagnosis__c", "Care_Task__c",
@@ -63,10 +63,22 @@ def _org(sb: Sandbox) -> Counter[tuple[Any, ...]]:
     return state
 
 
+def _documents(sb: Sandbox) -> Counter[tuple[Any, ...]]:
+    """Each document by its client's number, title and the SHA-256 of its bytes."""
+    numbers = {r["Id"]: r["Client_Number__c"]
+               for r in salesforce_rows(sb, "Account", ["Client_Number__c"])}
+    sf = salesforce(sb)
+    return Counter((numbers.get(r["FirstPublishLocationId"]), r["Title"], sha(sf.session.get(
+        f"{sf.base_url}sobjects/ContentVersion/{r['Id']}/VersionData", headers=sf.headers,
+        timeout=30).content)) for r in salesforce_rows(sb, "ContentVersion",
+                                                       ["Title", "FirstPublishLocationId"]))
+
+
 def test_salesforce_mass_delete_comes_back_and_fields_roll_back(tmp_path: Path) -> None:
     with Sandbox(clients=5, seed=21) as sb:
         _archive(tmp_path, sb, "salesforce")
         before = _org(sb)
+        documents = _documents(sb)
         sf = salesforce(sb)
         gone = sf.query("SELECT Id, Primary_Physician__c FROM Account ORDER BY Id LIMIT 1"
                         )["records"][0]
@@ -85,6 +97,7 @@ def test_salesforce_mass_delete_comes_back_and_fields_roll_back(tmp_path: Path) 
         assert after - before == Counter({(k[0], k[1], "Changed Since", k[3]): 1
                                           for k in renamed})  # left as it is
         assert before - after == Counter(renamed)  # nothing else missing or duplicated
+        assert _documents(sb) == documents  # each under its client, byte for byte
         rows = salesforce_rows(sb, "Account", ["Exporter_Source_Id__c"])
         assert duplicates(r["Exporter_Source_Id__c"] for r in rows) == 0
         assert f"salesforce/Account/{gone['Id']}" in {r["Exporter_Source_Id__c"] for r in rows}
