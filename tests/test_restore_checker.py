@@ -229,3 +229,25 @@ def test_emergency_contacts_are_associated_with_their_client_labelled(tmp_path: 
                         if "Emergency contact" in [t.get("label") for t in
                                                    a["associationTypes"]]}
             assert labelled == {ids[f"salesforce/Account/{r['Client__c']}"]}
+
+
+def test_access_notes_and_care_level_reach_salesforce(tmp_path: Path) -> None:
+    with Sandbox(clients=6, seed=18) as src, Sandbox(clients=0, seed=19) as dst:
+        report, check = _restored(tmp_path, src, dst, "hubspot", "salesforce",
+                                  "hubspot_to_salesforce")
+        assert report.status == "ok" and check.record_rate == 100.0
+        assert "Access_Notes__c" in report.created_fields["Account"]
+        notes = {c["properties"]["client_number"]: c["properties"].get("access_notes")
+                 for c in hubspot_rows(src, "contacts", ["relationship", "client_number",
+                                                         "access_notes"])
+                 if c["properties"].get("relationship") == "Client"}
+        accounts = {r["Client_Number__c"]: r["Access_Notes__c"] for r in salesforce_rows(
+            dst, "Account", ["Client_Number__c", "Access_Notes__c"])}
+        assert accounts == notes and any(notes.values())
+        levels = {r["properties"]["client_number"]: r["properties"].get("care_level")
+                  for r in hubspot_rows(src, "care_recipients", ["client_number",
+                                                                 "care_level"])}
+        plans = {r["Client__r"]["Client_Number__c"]: r["Care_Level__c"] for r in
+                 salesforce_rows(dst, "Care_Plan__c", ["Client__r.Client_Number__c",
+                                                       "Care_Level__c"])}
+        assert plans == levels and any(levels.values())

@@ -144,6 +144,27 @@ class SalesforceWriter(Writer):
         self._infos[obj] = info
         return info
 
+    def ensure_fields(self, obj: str, fields: Mapping[str, str]) -> list[str]:
+        """Adds the custom fields a mapping needs and the object lacks, through the Tooling
+        API: ``string`` as Text(255), ``text`` as a long text area (32,768)."""
+        info = self.describe(obj)
+        missing = [n for n in fields if info is not None and n not in info.fields]
+        for name in missing:
+            long = fields[name] == "text"
+            meta = {"label": name.removesuffix("__c").replace("_", " "),
+                    "type": "LongTextArea" if long else "Text",
+                    "length": 32768 if long else 255, **({"visibleLines": 5} if long else {})}
+            try:
+                self._call(f"create {obj}.{name}", "tooling/sobjects/CustomField", "POST",
+                           {"FullName": f"{obj}.{name}", "Metadata": meta})
+            except (RequestRefused, AuthError) as exc:
+                raise SourceError(f"Salesforce did not let the restore add the field {name} "
+                                  f"to {obj}; add it by hand (Setup, Object Manager: "
+                                  f"{meta['type']}), then run the restore again.") from exc
+        if missing:
+            self._infos.pop(obj, None)
+        return missing
+
     def ensure_source_key(self, obj: str) -> bool:
         """Adds ``Exporter_Source_Id__c`` (Text(255), External ID, Unique) to ``obj`` through
         the Tooling API when it lacks it. The restoring user needs "Customize Application";

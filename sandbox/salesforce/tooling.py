@@ -1,7 +1,8 @@
 """The Tooling API's ``CustomField`` create, the one Tooling call the restore makes: a
 custom field added to one of the org's objects (the org's own copy of the schema), as a
-user with "Customize Application" may. Only ``Text`` fields are emulated (the restore's
-``Exporter_Source_Id__c``: External ID, Unique); the new field is visible to the API user
+user with "Customize Application" may. ``Text`` (up to 255, External ID and Unique as
+asked: the restore's ``Exporter_Source_Id__c``) and ``LongTextArea`` (256 to 131,072)
+fields are emulated; the new field is visible to the API user
 at once, as when their profile is given access to new fields (in a real org, field-level
 security may hide it: the restore checks the describe after creating it).
 """
@@ -42,16 +43,21 @@ class ToolingAPI(OrgAPI):
         if obj.field(full["field"]) is not None:
             raise sf_error(400, "DUPLICATE_DEVELOPER_NAME", "There is already a field named "
                            f"{full['field'].removesuffix('__c')} on {obj.name}.")
-        if meta.get("type") != "Text":
-            raise sf_error(400, "FIELD_INTEGRITY_EXCEPTION",
-                           f"The sandbox creates Text fields only, not {meta.get('type')}")
+        kind, limit = {"Text": ("string", 255), "LongTextArea": ("textarea", 131072)}.get(
+            str(meta.get("type")), (None, 0))
+        if kind is None:
+            raise sf_error(400, "FIELD_INTEGRITY_EXCEPTION", "The sandbox creates Text and "
+                           f"LongTextArea fields only, not {meta.get('type')}")
         length = int(meta.get("length") or 0)
-        if not 1 <= length <= 255:
+        if not 1 <= length <= limit or (kind == "textarea" and length < 256):
             raise sf_error(400, "FIELD_INTEGRITY_EXCEPTION",
                            "Length: value outside of valid range on numeric field: "
                            f"{length}")
+        if kind == "textarea" and (meta.get("externalId") or meta.get("unique")):
+            raise sf_error(400, "FIELD_INTEGRITY_EXCEPTION",
+                           "A long text area cannot be an external id or unique")
         self.store.add_field(obj.name, FieldDef(
-            full["field"], "string", length=length, external_id=bool(meta.get("externalId")),
+            full["field"], kind, length=length, external_id=bool(meta.get("externalId")),
             unique=bool(meta.get("unique")), label=str(meta.get("label") or "")))
         self._serial += 1
         fid = make_id("00N", self._serial)
