@@ -67,6 +67,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                "Check the whole archive: encryption, structure, every record and file."),
     "history": ("exporter.cli_archive", "history",
                 "Show every archived version of one record."),
+    "diff": ("exporter.cli_diff", "diff",
+             "Show what was created, changed and deleted between two runs or dates."),
     "export": ("exporter.cli_print", "export",
                "Write archived records out as plain files, on purpose."),
     "keys": ("exporter.cli_keys", "keys",

@@ -55,7 +55,8 @@ class _RestoreLines:
               help="A restore target configured as [targets.NAME] (hubspot, salesforce or csv).")
 @click.option("--mapping", "mapping_name", required=True,
               help="A mapping file (TOML), or a bundled one: salesforce_to_hubspot, "
-              "hubspot_to_salesforce, any_to_csv.")
+              "hubspot_to_salesforce, salesforce_to_salesforce, hubspot_to_hubspot, "
+              "any_to_csv.")
 @click.option("--only", "only", multiple=True,
               help="Only these streams or target objects (repeatable, or comma-separated).")
 @click.option("--as-of", callback=check_as_of,
@@ -73,11 +74,18 @@ class _RestoreLines:
               default="archive", show_default=True,
               help="Records deleted from the archive's source since they were restored: put "
               "in the target's inactive or archived state, deleted, or kept as they are.")
+@click.option("--fields", "fields", multiple=True,
+              help="Same-vendor restore into the archive's own source: roll these fields "
+              "back to their archived values (repeatable, or comma-separated).")
+@click.option("--client", "client", default=None,
+              help="Only the records of clients whose name or number contains this; into "
+              "the archive's own source their values are rolled back too.")
 @pass_state
 @handle_errors
 def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
             as_of: str | None, dry_run: bool, verify: bool, source: str | None,
-            errors_path: Path | None, deletions: str) -> None:
+            errors_path: Path | None, deletions: str, fields: tuple[str, ...],
+            client: str | None) -> None:
     """Restore the archive into a new vendor (HubSpot, Salesforce or CSV files).
 
     Records are written parents first through the mapping; an id map in the archive makes
@@ -89,6 +97,9 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
     Example:
       exporter restore --to hubspot --mapping salesforce_to_hubspot --dry-run
       exporter restore --to hubspot --mapping salesforce_to_hubspot --verify
+      exporter restore --to salesforce --mapping salesforce_to_salesforce --as-of 2026-11-30
+      exporter restore --to salesforce --mapping salesforce_to_salesforce --as-of 41 \
+        --fields Phone --dry-run
     """
     from exporter.restore import load_mapping, run_restore, verify_restore
     from exporter.restore.target import build_writer, target_table
@@ -97,6 +108,7 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
     table = target_table(config.raw, target, config.path)
     mapping = load_mapping(mapping_name)
     streams = [s.strip() for item in only for s in item.split(",") if s.strip()]
+    names = [s.strip() for item in fields for s in item.split(",") if s.strip()]
     with build_writer(target, table, config.path) as writer, \
             state.open(write=not dry_run) as archive:
         report = None
@@ -106,7 +118,8 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
                                  as_of=as_of, dry_run=dry_run,
                                  errors_path=errors_path or default_errors,
                                  progress=None if dry_run else _RestoreLines(err),
-                                 source=source, deletions=deletions)
+                                 source=source, deletions=deletions, fields=names,
+                                 client=client)
         check = verify_restore(archive, writer, mapping, target=target, only=streams,
                                as_of=as_of, source=source) if verify else None
     if report is not None and report.dry_run:
@@ -121,6 +134,10 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
                       markup=False)
         for e in report.errors[:20]:
             out.print(f"  would fail: {e.stream} {e.source_id}: {e.message}", markup=False)
+        if report.diff:
+            out.print(f"Changes to records the target still holds ({len(report.diff)}):")
+        for line in report.diff[:200]:
+            out.print(f"  {line}", markup=False)
     elif report is not None:
         words = {"ok": "finished", "partial": "finished PARTIALLY", "failed": "FAILED"}
         out.print(f"Restore run {report.run_id} into {target} "

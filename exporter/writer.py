@@ -65,6 +65,13 @@ class ObjectInfo:
     upsert: str | None = None
     options: Mapping[str, frozenset[str]] = field(default_factory=dict)  # picklists, enums
     required: frozenset[str] = frozenset()
+    #: Every unique field a record can be upserted by (``upsert`` is the default one).
+    keys: frozenset[str] = frozenset()
+    #: Fields listed in ``fields`` that the target sets itself (never written).
+    read_only: frozenset[str] = frozenset()
+    #: Fields set on create only (a master-detail parent): a record whose such field must
+    #: change is created again under its new value (moved).
+    create_only: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -75,6 +82,7 @@ class Link:
     to_object: str
     to_id: str  # the target id of the record pointed at
     type_id: int | None = None  # HubSpot association type id (None: the default one)
+    label: str | None = None  # HubSpot: a label of the portal's own (made when missing)
 
 
 @dataclass
@@ -94,8 +102,13 @@ class WriteItem:
     links: list[Link] = field(default_factory=list)
     target_id: str | None = None  # known: update this record
     key_value: str | None = None  # the unique key's value, for upserts
+    key_field: str | None = None  # the unique key upserted by (None: ObjectInfo.upsert)
     file: FileItem | None = None
     attempted: bool = False  # an earlier run may have sent it (look before uploading again)
+    #: Every further file of the record (``file = "*"``: a Google Doc's PDF and Word
+    #: versions), for targets that keep several (a CSV folder); others restore ``file``.
+    more_files: list[FileItem] = field(default_factory=list)
+    client: str = ""  # "name (number)" of the client it belongs to (a folder per client)
 
 
 @dataclass
@@ -117,6 +130,11 @@ class Writer:
     settings: ClassVar[tuple[Setting, ...]] = (BATCH_SIZE,)
     #: Items per write call (the vendor's batch limit).
     batch_size: int = 100
+    #: The field in which every restored record carries its source id
+    #: (``salesforce/Account/001...``), unique, created by the restore where missing
+    #: (:meth:`ensure_source_key`): any re-run, from any archive copy, finds the record by
+    #: it. None: the target has no such field (a CSV row is found by its id column).
+    source_key: ClassVar[str | None] = None
 
     def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
                  log: logging.Logger | None = None) -> None:
@@ -152,6 +170,13 @@ class Writer:
         (name -> type: string, number, date, datetime, bool); returns those created."""
         return []
 
+    def ensure_source_key(self, obj: str) -> bool:
+        """Make sure ``obj`` has the :attr:`source_key` field, unique (created when
+        missing); True when it was created now. Raises a plain error when the target
+        refuses it; an object that cannot take one (a Salesforce Attachment) is left as it
+        is (its records are then found by the rule's ``match`` fields)."""
+        return False
+
     def write(self, obj: str, items: list[WriteItem],
               match: list[str] | None = None) -> list[WriteResult]:
         """Create or update (upsert when the object has a key) one batch; one result per
@@ -163,6 +188,18 @@ class Writer:
         """How many records of ``obj`` the target holds (None: it cannot tell), so that a
         restore without an id map looks before creating, and verify sees extras."""
         return None
+
+    def carried(self, obj: str) -> dict[str, str] | None:
+        """Every record of ``obj`` in the target: target id -> the source id it carries in
+        :attr:`source_key` ('' for none), read from the target alone, so that verify sees
+        duplicates and records from elsewhere without trusting an id map. None: the target
+        cannot tell."""
+        return None
+
+    def adopt(self, obj: str, carried: Mapping[str, str]) -> None:
+        """Records found in the target that stand for archived ones (a same-vendor restore
+        into its own source: target id -> source id) are given that source id in
+        :attr:`source_key`, so that later runs find them by it like any restored record."""
 
     def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
         """Archive or delete records whose source was deleted (``keys[i]`` is echoed in the

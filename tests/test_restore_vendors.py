@@ -312,7 +312,10 @@ def test_hubspot_secondly_limit_is_respected_and_a_used_up_quota_stops_resumably
     with archive2, Sandbox(clients=3, seed=5) as src, Sandbox(clients=0, seed=6) as dst:
         _sync(archive2, src, "hubspot", tmp_path)
         table = _target(dst, "salesforce", tmp_path, api_share_limit=0.5)
-        dst.salesforce.daily_limit = 20  # the org allows 20 calls today; we take half
+        # The org allows 52 calls today; we take half (22 of them add and read back the
+        # source-id field on the six objects written and the two fields the mapping
+        # creates; the rest write before the stop).
+        dst.salesforce.daily_limit = 52
         writer = build_writer("sf", table, tmp_path / "c.toml")
         try:
             run_restore(archive2, writer, load_mapping("hubspot_to_salesforce"), target="sf")

@@ -1,9 +1,8 @@
 """Restore writer for HubSpot (the write side of the HubSpot connector).
 
 Records are written with batch upsert (at most 100 per call) by a unique property: the
-mapping's key, ``source_record_id`` for the bundled mappings (every type has it in the
-sandbox; in a real portal it must first exist as a unique property, or the mapping names
-another unique property), so resending a batch never duplicates. A record's file
+mapping's key, ``source_record_id`` for the bundled mappings (created by the restore as a
+unique property where the portal lacks it), so resending a batch never duplicates. A record's file
 (``file =`` in the mapping) is uploaded with the files API into a folder of its own (looked
 up first when an earlier run may have sent it) and attached through ``hs_attachment_ids``
 (notes). References become v4 associations, created in batches of up to 1,000 per call
@@ -39,6 +38,9 @@ __all__ = ["HubSpotWriter"]
 
 ASSOC_BATCH = 1000
 UPSERT_BATCH = 100
+#: The unique property every restored record carries its source id in; the restore creates
+#: it (``hasUniqueValue``) on each object it writes where the portal lacks it.
+SOURCE_KEY = "source_record_id"
 PROPERTY_TYPES = {"string": ("string", "text"), "number": ("number", "number"),
                   "date": ("date", "date"), "datetime": ("datetime", "date"),
                   "bool": ("enumeration", "booleancheckbox")}
@@ -74,6 +76,7 @@ class HubSpotWriter(Writer):
     #: Items per engine batch: upserted 100 per call (HubSpot's limit), then associated up
     #: to 1,000 per call, before the batch's id-map rows are committed.
     batch_size: int = ASSOC_BATCH
+    source_key = SOURCE_KEY
 
     def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
                  log: Any = None) -> None:
@@ -83,6 +86,7 @@ class HubSpotWriter(Writer):
         self._infos: dict[str, ObjectInfo] = {}
         self._unique: dict[str, list[str]] = {}  # object -> its unique properties
         self._identity: str | None = None
+        self._labels: dict[tuple[str, str, str], int] = {}  # association label -> type id
 
     def identity(self) -> str:
         """The portal id (``GET /account-info/v3/details``, through the SDK's generic
@@ -128,9 +132,11 @@ class HubSpotWriter(Writer):
                    for p in results if p.get("type") == "enumeration" and p.get("options")}
         unique = [p["name"] for p in results if p.get("hasUniqueValue")]
         self._unique[obj] = unique
-        key = "source_record_id" if "source_record_id" in unique else (unique[0] if unique
-                                                                       else None)
-        info = ObjectInfo(obj, fields, key, options)
+        key = SOURCE_KEY if SOURCE_KEY in unique else (unique[0] if unique else None)
+        read_only = frozenset(p["name"] for p in results if p.get("calculated") or (
+            p.get("modificationMetadata") or {}).get("readOnlyValue"))
+        info = ObjectInfo(obj, fields, key, options, keys=frozenset(unique),
+                          read_only=read_only)
         self._infos[obj] = info
         return info
 
@@ -152,12 +158,31 @@ class HubSpotWriter(Writer):
         self.client.call_json(f"Creating HubSpot {obj} properties",
                               self.client.properties_batch.create, obj, {"inputs": inputs})
         if info is not None:  # known now: no need to read the properties again
-            self._infos[obj] = ObjectInfo(obj, {**info.fields, **{
-                i["name"]: i["type"] for i in inputs}}, info.upsert, info.options,
-                info.required)
+            self._infos[obj] = replace(info, fields={**info.fields, **{
+                i["name"]: i["type"] for i in inputs}})
         else:
             self._infos.pop(obj, None)
         return missing
+
+    def ensure_source_key(self, obj: str) -> bool:
+        """Creates ``source_record_id`` as a unique property (``hasUniqueValue``: HubSpot
+        allows ten per object) where the portal lacks it; one that exists without being
+        unique cannot be changed into one, and is reported."""
+        info = self.describe(obj)
+        if info is None or SOURCE_KEY in info.keys:
+            return False
+        if SOURCE_KEY in info.fields:
+            raise SourceError(f"The HubSpot {obj} property {SOURCE_KEY} exists but does not "
+                              "require unique values, so a restore could not find its records "
+                              "again; rename or delete that property in HubSpot (Settings, "
+                              "Properties), then run the restore again.")
+        spec = {"name": SOURCE_KEY, "label": "Exporter source id", "type": "string",
+                "fieldType": "text", "groupName": "restored", "hasUniqueValue": True,
+                "description": "The archived record this one was restored from"}
+        self.client.call_json(f"Creating the HubSpot {obj} property {SOURCE_KEY}",
+                              self.client.properties_batch.create, obj, {"inputs": [spec]})
+        self._infos.pop(obj, None)
+        return True
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -330,11 +355,15 @@ class HubSpotWriter(Writer):
 
     def _associate(self, obj: str, items: list[WriteItem],
                    results: dict[str, WriteResult]) -> None:
-        groups: dict[tuple[str, int | None], list[tuple[WriteItem, Link]]] = defaultdict(list)
+        groups: dict[tuple[str, int | None, str | None],
+                     list[tuple[WriteItem, Link]]] = defaultdict(list)
         for item in items:
             for link in item.links:
-                groups[(link.to_object, link.type_id)].append((item, link))
-        for (to_object, type_id), pairs in groups.items():
+                groups[(link.to_object, link.type_id, link.label)].append((item, link))
+        for (to_object, type_id, label), pairs in groups.items():
+            category = "HUBSPOT_DEFINED"
+            if label is not None:
+                type_id, category = self._label_type(obj, to_object, label), "USER_DEFINED"
             for batch in chunks(pairs, ASSOC_BATCH):
                 res = results
                 inputs: list[dict[str, Any]] = []
@@ -342,7 +371,7 @@ class HubSpotWriter(Writer):
                     pair: dict[str, Any] = {"from": {"id": res[item.key].target_id},
                                             "to": {"id": link.to_id}}
                     if type_id is not None:
-                        pair["types"] = [{"associationCategory": "HUBSPOT_DEFINED",
+                        pair["types"] = [{"associationCategory": category,
                                           "associationTypeId": type_id}]
                     inputs.append(pair)
                 api = self.client.assoc_batch
@@ -353,6 +382,27 @@ class HubSpotWriter(Writer):
                 except SourceError as exc:
                     for item, _link in batch:
                         res[item.key] = WriteResult(item.key, error=f"associations: {exc}")
+
+    def _label_type(self, obj: str, to_object: str, label: str) -> int:
+        """The type id of the portal's own association label (v4 association
+        definitions), created when missing: "Emergency contact" between contacts."""
+        key = (obj, to_object, label)
+        if key not in self._labels:
+            api = self.client.sdk.crm.associations.v4.schema.definitions_api
+            body = self.client.call_json(f"Reading the {obj}-{to_object} association labels",
+                                         api.get_all, obj, to_object) or {}
+            found = [r for r in body.get("results", []) if r.get("label") == label]
+            if not found:
+                name = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+                body = self.client.call_json(
+                    f"Creating the {obj}-{to_object} association label '{label}'",
+                    api.create, obj, to_object, {"label": label, "name": name}) or {}
+                found = [r for r in body.get("results", []) if r.get("label") == label]
+            if not found:
+                raise SourceError(f"HubSpot did not make the association label '{label}' "
+                                  f"between {obj} and {to_object}; try again later.")
+            self._labels[key] = int(found[0]["typeId"])
+        return self._labels[key]
 
     def count(self, obj: str) -> int | None:
         body = self.client.call_json(f"Counting HubSpot {obj}", self.client.search.do_search,
@@ -387,6 +437,34 @@ class HubSpotWriter(Writer):
                 if str((r.get("properties") or {}).get(key)) in values}
 
     # -- reading back ----------------------------------------------------------------------
+
+    def carried(self, obj: str) -> dict[str, str] | None:
+        info = self.describe(obj)
+        if info is None or SOURCE_KEY not in info.fields:
+            return None
+        out: dict[str, str] = {}
+        after: str | None = None
+        while True:
+            kw: dict[str, Any] = {"limit": 100, "properties": [SOURCE_KEY]}
+            if after:
+                kw["after"] = after
+            body = self.client.call_json(f"Listing HubSpot {obj}", self.client.objects.get_page,
+                                         obj, **kw) or {}
+            for r in body.get("results", []):
+                out[str(r["id"])] = str((r.get("properties") or {}).get(SOURCE_KEY) or "")
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return out
+
+    def adopt(self, obj: str, carried: Mapping[str, str]) -> None:
+        info = self.describe(obj)
+        if info is None or SOURCE_KEY not in info.fields:
+            return
+        for batch in chunks(sorted(carried.items()), UPSERT_BATCH):
+            self.client.call_json(f"Giving {len(batch)} HubSpot {obj} their source id",
+                                  self.client.objects_batch.update, obj, {"inputs": [
+                                      {"id": tid, "properties": {SOURCE_KEY: sid}}
+                                      for tid, sid in batch]})
 
     def read(self, obj: str, ids: list[str], fields: list[str],
              links: Mapping[str, str]) -> dict[str, dict[str, Any]]:

@@ -1,18 +1,21 @@
 """Restore writer for Salesforce (the write side of the Salesforce connector).
 
 Records are written with sObject Collections (``composite/sobjects``, at most 200 records
-per call, ``allOrNone: false`` so one bad record never sinks its batch): upsert by the
-object's unique external id when it has one (``Account.Client_Number__c``,
-``Medication__c.Medication_Key__c``), else create and update. References are lookup fields
-set in the same write; a second pass (``link``) sets the ones that close a cycle.
+per call, ``allOrNone: false`` so one bad record never sinks its batch). Every record
+carries its source id in ``Exporter_Source_Id__c`` (External ID, Unique), which the restore
+adds to each object through the Tooling API: records are upserted by the mapping's key
+(``Account.Client_Number__c``) or by that field, known ones updated by Id; an object with a
+field set on create only (a master-detail parent) is created and updated. References are
+lookup fields set in the same write; a second pass (``link``) sets the ones that close a
+cycle.
 
 Creates are not idempotent, so the engine records them as pending first, and a create
 retried after an answer that may have been applied (5xx, timeout) first looks the records
-up by the mapping's ``match`` fields. Every call goes through the connector's own
-:class:`~connectors.salesforce.client.SalesforceClient`: the same login flows, retries
-(429, 5xx, dropped connections), bounded re-login and quota guard as a sync, so a restore
-into an org stops, resumable, by the same ``api_share_limit`` rule on the org's one daily
-API counter (``Sforce-Limit-Info``).
+up, by their source id, then by the mapping's ``match`` fields. Every call goes through
+the connector's own :class:`~connectors.salesforce.client.SalesforceClient`: the same
+login flows, retries (429, 5xx, dropped connections), bounded re-login and quota guard as
+a sync, so a restore into an org stops, resumable, by the same ``api_share_limit`` rule
+on the org's one daily API counter (``Sforce-Limit-Info``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
-from exporter.errors import RequestRefused
+from exporter.errors import AuthError, RequestRefused, SourceError
 from exporter.retry import RETRY, policy_from
 from exporter.settings import Setting
 from exporter.writer import BATCH_SIZE, ObjectInfo, WriteItem, Writer, WriteResult, chunks
@@ -35,6 +38,9 @@ COLLECTION_MAX = 200
 FILE_BYTES = 4 << 20  # file bytes per create call (base64 makes them a third bigger)
 READ_IDS = 200
 GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})  # deleted already
+#: The external id (Text(255), External ID, Unique) that carries each restored record's
+#: source id; the restore creates it through the Tooling API where missing.
+SOURCE_KEY = "Exporter_Source_Id__c"
 #: Refusals about a field's value alone: the record is written again without that field.
 VALUE_ERRORS = frozenset({"STRING_TOO_LONG", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
                           "INVALID_EMAIL_ADDRESS", "NUMBER_OUTSIDE_VALID_RANGE",
@@ -80,6 +86,7 @@ class SalesforceWriter(Writer):
     name = "salesforce"
     settings: ClassVar[tuple[Setting, ...]] = SETTINGS
     batch_size: int = COLLECTION_MAX
+    source_key = SOURCE_KEY
 
     def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
                  log: Any = None) -> None:
@@ -126,9 +133,70 @@ class SalesforceWriter(Writer):
                              and not f.get("defaultedOnCreate") and f["type"] != "boolean")
         self._fixed[obj] = frozenset(f["name"] for f in body["fields"]
                                      if f.get("createable") and not f.get("updateable"))
-        info = ObjectInfo(obj, fields, keys[0] if keys else None, options, required)
+        # Upserted by the source id unless a field is set on create only (a master-detail
+        # parent, a file's body): an upsert that finds the record could not send it. Those
+        # are created, and found again by the source id before (SalesforceWriter.find).
+        others = [k for k in keys if k != SOURCE_KEY]
+        upsert = SOURCE_KEY if SOURCE_KEY in keys and not self._fixed[obj] else \
+            (others[0] if others else None)
+        info = ObjectInfo(obj, fields, upsert, options, required, frozenset(keys),
+                          create_only=self._fixed[obj])
         self._infos[obj] = info
         return info
+
+    def ensure_fields(self, obj: str, fields: Mapping[str, str]) -> list[str]:
+        """Adds the custom fields a mapping needs and the object lacks, through the Tooling
+        API: ``string`` as Text(255), ``text`` as a long text area (32,768)."""
+        info = self.describe(obj)
+        missing = [n for n in fields if info is not None and n not in info.fields]
+        for name in missing:
+            long = fields[name] == "text"
+            meta = {"label": name.removesuffix("__c").replace("_", " "),
+                    "type": "LongTextArea" if long else "Text",
+                    "length": 32768 if long else 255, **({"visibleLines": 5} if long else {})}
+            try:
+                self._call(f"create {obj}.{name}", "tooling/sobjects/CustomField", "POST",
+                           {"FullName": f"{obj}.{name}", "Metadata": meta})
+            except (RequestRefused, AuthError) as exc:
+                raise SourceError(f"Salesforce did not let the restore add the field {name} "
+                                  f"to {obj}; add it by hand (Setup, Object Manager: "
+                                  f"{meta['type']}), then run the restore again.") from exc
+        if missing:
+            self._infos.pop(obj, None)
+        return missing
+
+    def ensure_source_key(self, obj: str) -> bool:
+        """Adds ``Exporter_Source_Id__c`` (Text(255), External ID, Unique) to ``obj`` through
+        the Tooling API when it lacks it. The restoring user needs "Customize Application";
+        without it (or if field-level security hides the new field) the message says how to
+        add the field by hand. Objects that take no custom fields (Attachment) are left."""
+        info = self.describe(obj)
+        if info is None or SOURCE_KEY in info.fields:
+            return False
+        body = {"FullName": f"{obj}.{SOURCE_KEY}",
+                "Metadata": {"label": "Exporter source id", "type": "Text", "length": 255,
+                             "externalId": True, "unique": True, "caseSensitive": False,
+                             "description": "The archived record this one was restored "
+                                            "from (exporter restore)"}}
+        hand = (f"add a Text(255) field {SOURCE_KEY} to {obj}, marked External ID and "
+                "Unique and editable by the restoring user (Setup, Object Manager), then run "
+                "the restore again")
+        try:
+            self._call(f"create {obj}.{SOURCE_KEY}", "tooling/sobjects/CustomField", "POST",
+                       body)
+        except (RequestRefused, AuthError) as exc:
+            reason = exc.reason if isinstance(exc, RequestRefused) else ""
+            if reason == "FIELD_INTEGRITY_EXCEPTION":
+                return False  # takes no custom fields: found by its match fields
+            if reason != "DUPLICATE_DEVELOPER_NAME":  # there already, but hidden: below
+                raise SourceError(f"Salesforce did not let the restore add its field "
+                                  f"{SOURCE_KEY} to {obj}; {hand}.") from exc
+        self._infos.pop(obj, None)
+        info = self.describe(obj)
+        if info is None or SOURCE_KEY not in info.fields:
+            raise SourceError(f"Salesforce has the field {SOURCE_KEY} on {obj}, but the "
+                              f"restoring user cannot see it; {hand}.")
+        return True
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -197,9 +265,15 @@ class SalesforceWriter(Writer):
         """Writes the batch; records refused only for some fields' values (too long, not
         in a restricted picklist) are written again without those fields: partial records,
         never dropped ones, the refused fields and Salesforce's messages reported."""
-        self.describe(obj)
+        info = self.describe(obj)
         moved = {i.key: str(i.target_id) for i in self._moved(obj, items)}
         items = [replace(i, target_id=None) if i.key in moved else i for i in items]
+        if moved and info is not None and SOURCE_KEY in info.fields:
+            # The old record gives up the source id (unique) to the one that replaces it.
+            self._call(f"free the source id of {len(moved)} {obj}", "composite/sobjects",
+                       "PATCH", {"allOrNone": False, "records": [
+                           {"attributes": {"type": obj}, "Id": t, SOURCE_KEY: None}
+                           for t in moved.values()]})
         results = self._write_partial(obj, items, match)
         done = [(r.key, moved[r.key]) for r in results if r.key in moved and not r.error]
         if done:
@@ -230,15 +304,9 @@ class SalesforceWriter(Writer):
     def _write(self, obj: str, items: list[WriteItem],
                match: list[str] | None = None) -> list[WriteResult]:
         info = self.describe(obj)
-        results: list[WriteResult] = []
         if info is not None and info.upsert is not None:
-            for batch in chunks(items, COLLECTION_MAX):
-                records = [self._record(obj, i, False) for i in batch]
-                answers = self._call(f"upsert {len(batch)} {obj}",
-                                     f"composite/sobjects/{obj}/{info.upsert}", "PATCH",
-                                     {"allOrNone": False, "records": records})
-                results += self._results(batch, answers, upsert=True)
-            return results
+            return self._upsert(obj, info.upsert, items)
+        results: list[WriteResult] = []
         updates = [i for i in items if i.target_id is not None]
         creates = [i for i in items if i.target_id is None]
         for batch in chunks(updates, COLLECTION_MAX):
@@ -248,6 +316,36 @@ class SalesforceWriter(Writer):
             results += self._results(batch, answers)
         for batch in _by_size(creates):
             results += self._create(obj, batch, match or [])
+        return results
+
+    def _upsert(self, obj: str, default: str, items: list[WriteItem]) -> list[WriteResult]:
+        """Records restored before (their target id known) are updated by Id, which also
+        gives one restored before the source-id field its value; the others, and a known
+        one deleted in the org since, are upserted by their key (the mapping's, else the
+        source id): never created twice, whatever the id map holds."""
+        results: list[WriteResult] = []
+        fresh = [i for i in items if i.target_id is None]
+        for batch in chunks([i for i in items if i.target_id is not None], COLLECTION_MAX):
+            answers = self._call(f"update {len(batch)} {obj}", "composite/sobjects", "PATCH",
+                                 {"allOrNone": False,
+                                  "records": [self._record(obj, i, True) for i in batch]})
+            for item, result, ans in zip(batch, self._results(batch, answers), answers,
+                                         strict=False):
+                codes = {e.get("statusCode") for e in ans.get("errors") or []}
+                if result.error and codes and codes <= GONE:
+                    fresh.append(replace(item, target_id=None))
+                else:
+                    results.append(result)
+        by_key: dict[str, list[WriteItem]] = {}
+        for item in fresh:
+            by_key.setdefault(item.key_field or default, []).append(item)
+        for key, keyed in by_key.items():
+            for batch in chunks(keyed, COLLECTION_MAX):
+                records = [self._record(obj, i, False) for i in batch]
+                answers = self._call(f"upsert {len(batch)} {obj}",
+                                     f"composite/sobjects/{obj}/{key}", "PATCH",
+                                     {"allOrNone": False, "records": records})
+                results += self._results(batch, answers, upsert=True)
         return results
 
     def _create(self, obj: str, batch: list[WriteItem], match: list[str]) -> list[WriteResult]:
@@ -275,6 +373,23 @@ class SalesforceWriter(Writer):
     def count(self, obj: str) -> int | None:
         body = self._call(f"count {obj}", "query/?q=" + quote(f"SELECT COUNT() FROM {obj}"))
         return int(body.get("totalSize", 0))
+
+    def carried(self, obj: str) -> dict[str, str] | None:
+        info = self.describe(obj)
+        if info is None or SOURCE_KEY not in info.fields:
+            return None
+        return {str(r["Id"]): str(r.get(SOURCE_KEY) or "")
+                for r in self._query(f"SELECT Id, {SOURCE_KEY} FROM {obj}")}
+
+    def adopt(self, obj: str, carried: Mapping[str, str]) -> None:
+        info = self.describe(obj)
+        if info is None or SOURCE_KEY not in info.fields:
+            return
+        for batch in chunks(sorted(carried.items()), COLLECTION_MAX):
+            self._call(f"give {len(batch)} {obj} their source id", "composite/sobjects",
+                       "PATCH", {"allOrNone": False, "records": [
+                           {"attributes": {"type": obj}, "Id": tid, SOURCE_KEY: sid}
+                           for tid, sid in batch]})
 
     def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
         """Deletes the records (into the org's recycle bin, Salesforce's archived state:
@@ -305,9 +420,37 @@ class SalesforceWriter(Writer):
 
     def find(self, obj: str, items: list[WriteItem], match: list[str],
              exclude: set[str] | None = None) -> dict[str, str]:
+        """By the source id each record carries first; records restored before that field
+        existed, by the ``match`` fields."""
+        taken = set(exclude or ())
+        found: dict[str, str] = {}
+        info = self.describe(obj)
+        if info is not None and SOURCE_KEY in info.fields:
+            found = self._find_by_source(obj, items, taken)
+            items = [i for i in items if i.key not in found]
         if not match or not items:
-            return {}
-        from exporter.restore.verify import same
+            return found
+        return found | self._find_by_match(obj, items, match, taken,
+                                           info is not None and SOURCE_KEY in info.fields)
+
+    def _find_by_source(self, obj: str, items: list[WriteItem],
+                        taken: set[str]) -> dict[str, str]:
+        wanted = {str(i.fields[SOURCE_KEY]): i.key for i in items if i.fields.get(SOURCE_KEY)}
+        found: dict[str, str] = {}
+        for batch in chunks(sorted(wanted), 100):
+            for row in self._query(f"SELECT Id, {SOURCE_KEY} FROM {obj} WHERE {SOURCE_KEY} IN "
+                                   f"({', '.join(_quote(v) for v in batch)})"):
+                key = wanted.get(str(row.get(SOURCE_KEY)))
+                if key is not None and row["Id"] not in taken:
+                    found[key] = row["Id"]
+                    taken.add(row["Id"])
+        return found
+
+    def _find_by_match(self, obj: str, items: list[WriteItem], match: list[str],
+                       taken: set[str], carried: bool) -> dict[str, str]:
+        """Records equal on every match field; with ``carried``, only those that carry no
+        source id (restored before the field existed): one that does is another record."""
+        from exporter.restore.transforms import same
 
         def value(item: WriteItem, name: str) -> Any:
             for link in item.links:
@@ -319,10 +462,10 @@ class SalesforceWriter(Writer):
         values = sorted({str(value(i, first)) for i in items if value(i, first) is not None})
         rows: list[dict[str, Any]] = []
         for batch in chunks(values, 100):
-            soql = (f"SELECT Id, {', '.join(match)} FROM {obj} WHERE {first} IN "
+            columns = ", ".join([*match, *([SOURCE_KEY] if carried else [])])
+            soql = (f"SELECT Id, {columns} FROM {obj} WHERE {first} IN "
                     f"({', '.join(_quote(v) for v in batch)}) ORDER BY Id")
-            rows += self._query(soql)
-        taken = set(exclude or ())
+            rows += [r for r in self._query(soql) if not (carried and r.get(SOURCE_KEY))]
         found: dict[str, str] = {}
         for item in items:
             for row in rows:

@@ -19,6 +19,7 @@ import csv
 import io
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -31,11 +32,51 @@ from exporter.filenames import safe_file_name as _safe
 from exporter.keys import write_private_file
 from exporter.private_files import make_private, private_folder
 from exporter.settings import Setting
-from exporter.writer import BATCH_SIZE, AnyFields, ObjectInfo, WriteItem, Writer, WriteResult
+from exporter.writer import (
+    BATCH_SIZE,
+    AnyFields,
+    FileItem,
+    ObjectInfo,
+    WriteItem,
+    Writer,
+    WriteResult,
+)
 
 __all__ = ["CsvWriter"]
 
 
+
+
+IMPORT_FOR = ("hubspot", "salesforce")
+#: The column headers HubSpot's import tool matches to its default properties (it also
+#: matches a property's internal name, which the other columns keep).
+HUBSPOT_LABELS = {"firstname": "First Name", "lastname": "Last Name", "email": "Email",
+                  "phone": "Phone Number", "mobilephone": "Mobile Phone Number",
+                  "address": "Street Address", "city": "City", "state": "State/Region",
+                  "zip": "Postal Code", "country": "Country/Region", "jobtitle": "Job Title",
+                  "hs_language": "Preferred language", "domain": "Company Domain Name",
+                  "hs_timestamp": "Activity date", "hs_note_body": "Note body",
+                  "hs_task_subject": "Task Title", "hs_task_body": "Task notes",
+                  "hs_task_status": "Task Status", "hs_task_priority": "Priority"}
+#: The id column, named so that no import tool takes it for a field of its own.
+ARCHIVED_ID = "Archived record ID"
+DATETIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?"
+                      r"(Z|[+-]\d{2}:?\d{2})?$")
+
+
+def _import_date(text: str, vendor: str) -> str:
+    """A date-time in the form the vendor's import tool takes: HubSpot "2026-11-30
+    14:05:00" (choose Year-Month-Day in the import), Salesforce "2026-11-30T14:05:00Z"
+    (Data Loader and the Data Import Wizard); in UTC. A plain date stays YYYY-MM-DD."""
+    import datetime as dt
+
+    m = DATETIME.match(text)
+    if m is None:
+        return text
+    when = dt.datetime.fromisoformat(f"{m[1]}T{m[2]}{m[4] or ''}".replace("Z", "+00:00"))
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC)
+    return when.strftime("%Y-%m-%d %H:%M:%S" if vendor == "hubspot" else "%Y-%m-%dT%H:%M:%SZ")
 
 
 def _cell(value: Any) -> str:
@@ -80,7 +121,10 @@ class CsvWriter(Writer):
     name = "csv"
     batch_size: int = 1000
     settings = (Setting("path", "path", "The folder the CSV files are written to (made if "
-                        "missing)", required=True), BATCH_SIZE)
+                        "missing)", required=True), BATCH_SIZE,
+                Setting("import_for", "string", "Files ready for this vendor's import tool "
+                        "(hubspot or salesforce): its column names and date format, and "
+                        "the mappings written for it", choices=IMPORT_FOR))
 
     def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
                  log: Any = None) -> None:
@@ -88,6 +132,11 @@ class CsvWriter(Writer):
         if not isinstance(config.get("path"), str):
             raise ConfigError(f"[targets.{target}] of type csv needs path = \"FOLDER\".")
         self.folder = Path(str(config["path"])).expanduser()
+        self.import_for: str | None = config.get("import_for")
+        labels = {"id": ARCHIVED_ID, **(HUBSPOT_LABELS if self.import_for == "hubspot"
+                                        else {})} if self.import_for else {}
+        self._labels: dict[str, str] = labels
+        self._names = {v: k for k, v in labels.items()}
         self._tables: dict[str, tuple[list[str], dict[str, dict[str, str]]]] = {}
         self._calls = 0
 
@@ -105,17 +154,18 @@ class CsvWriter(Writer):
             if path.exists():
                 with path.open(encoding="utf-8-sig", newline="") as fh:
                     reader = csv.DictReader(fh)
-                    columns = list(reader.fieldnames or ["id"])
-                    rows = {r["id"]: dict(r) for r in reader}
+                    columns = [self._names.get(c, c) for c in reader.fieldnames or ["id"]]
+                    rows = {r[self._labels.get("id", "id")]: {
+                        self._names.get(k, k): v for k, v in r.items()} for r in reader}
             self._tables[obj] = (columns, rows)
         return self._tables[obj]
 
     def _save(self, obj: str) -> None:
         columns, rows = self._table(obj)
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows.values())
+        writer = csv.writer(buf)
+        writer.writerow([self._labels.get(c, c) for c in columns])
+        writer.writerows([row.get(c, "") for c in columns] for row in rows.values())
         private_folder(self.folder, exist_ok=True)
         # UTF-8 with a BOM: Excel then reads accents right (without one it assumes the
         # machine's code page); import tools for HubSpot and Salesforce accept it.
@@ -128,19 +178,31 @@ class CsvWriter(Writer):
         created = row is None
         row = row or {"id": item.key}
         values = {k: _cell(v) for k, v in item.fields.items()}
+        if self.import_for:
+            values = {k: _import_date(v, self.import_for) for k, v in values.items()}
         values.update({ln.name: ln.to_id for ln in item.links})
         if item.file is not None:
-            name = _safe(f"{_safe(item.key)}-{_safe(item.file.name)}")
-            rel = Path("files") / _safe(obj, 60) / name
-            dest = self.folder / rel
-            _write_file(dest, item.file.open())
-            values["file"] = rel.as_posix()
+            paths = [self._put_file(obj, item, f)
+                     for f in [item.file, *item.more_files]]
+            values["file"] = paths[0]
+            if len(paths) > 1:
+                values["other_files"] = "; ".join(paths[1:])
         for name in values:
             if name not in columns:
                 columns.append(name)
         row.update(values)
         rows[item.key] = row
         return WriteResult(item.key, item.key, created)
+
+    def _put_file(self, obj: str, item: WriteItem, file: FileItem) -> str:
+        """Writes one file under ``files/<client>/`` (the client's own folder) or, for a
+        record of no client, ``files/<object>/``, named after its record (id first, so
+        two records' files never collide) with its extension."""
+        folder = Path("files") / _safe(item.client or obj, 80)
+        rel = folder / _safe(f"{_safe(item.key)}-{_safe(file.name)}")
+        dest = self.folder / rel
+        _write_file(dest, file.open())
+        return rel.as_posix()
 
     def write(self, obj: str, items: list[WriteItem],
               match: list[str] | None = None) -> list[WriteResult]:

@@ -35,6 +35,7 @@ from exporter.restore.plan import (
     plan_records,
     with_parents,
 )
+from exporter.restore.same import claim, wanted
 from exporter.settings import did_you_mean
 from exporter.writer import Link, WriteItem, Writer, WriteResult, chunks
 
@@ -99,6 +100,8 @@ class RestoreReport:
     seconds: float = 0.0
     errors_file: Path | None = None
     parents_added: list[str] = field(default_factory=list)  # restored for --only's links
+    #: same-vendor: what differs on records the target still holds, and is (to be) sent
+    diff: list[str] = field(default_factory=list)
 
     def total(self, name: str) -> int:
         return sum(int(getattr(o, name)) for o in self.objects)
@@ -152,7 +155,8 @@ def expand(mapping: Mapping_, archive: Archive, source: str | None = None) -> Ma
         rules += [dataclasses.replace(rule, stream=stream, object=stream, fields=[],
                                       all_fields=True)
                   for src, stream in archive.streams() if src == chosen and stream not in taken]
-    return dataclasses.replace(mapping, source=chosen, objects=rules)
+    client = mapping.client or mapping.clients.get(chosen, {})
+    return dataclasses.replace(mapping, source=chosen, objects=rules, client=client)
 
 
 def select_rules(mapping: Mapping_, only: Iterable[str] | None) -> list[ObjectRule]:
@@ -205,7 +209,11 @@ class _Run:
         new: list[Planned] = []
         changed: list[tuple[Planned, str]] = []
         deferred: list[Planned] = []
+        known: list[tuple[Planned, str]] = []
+        rollback = bool(ctx.mapping.same) and ctx.rollback is not None
         for item in plan_records(ctx, rule):
+            if not wanted(ctx, item):
+                continue
             rep.records += 1
             if item.error is not None:
                 self.fail(rule, item.source_id, item.error, rep, item.client)
@@ -214,22 +222,29 @@ class _Run:
                 deferred.append(item)
             entry = ids.get(item.source_id)
             digest = item.digest(self._resolved(item))
-            if entry is not None and entry.target_id is not None:
+            if entry is not None and entry.target_id is not None and rollback:
+                known.append((item, entry.target_id))  # read again: values to roll back
+            elif entry is not None and entry.target_id is not None:
                 if entry.hash == digest:
                     rep.unchanged += 1
                 else:
                     changed.append((item, entry.target_id))
             else:
                 new.append(item)
+        if ctx.mapping.same and (new or known):
+            new = self._same(rule, [*known, *((p, None) for p in new)], changed, rep,
+                             dry_run)
         if dry_run:
             rep.created, rep.updated = len(new), len(changed)
             return rep, []
         self.progress.started(rule.label, len(new) + len(changed))
         pending = [p for p in new if p.source_id in ids]  # written by a killed run, maybe
-        if new and not ids and info.upsert is None and rule.match \
-                and (self.writer.count(rule.object) or 0) > 0:
-            # No id map here (an archive copy older than the restore, a lost one) but records
-            # in the target: each is looked up before it is created, never duplicated.
+        if len(pending) < len(new) and info.upsert is None \
+                and (rule.match or self.writer.source_key in info.fields) \
+                and (self.writer.count(rule.object) or 0) > self._known(rule.object):
+            # Records in the target that this id map does not know (an archive copy older
+            # than the restore, a lost one): each is looked up (by the source id it carries,
+            # else by its match fields) before it is created, never duplicated.
             pending = list(new)
         if pending and info.upsert is None:
             found = self._find(rule, pending)
@@ -241,6 +256,37 @@ class _Run:
             self.progress.advanced(rule.label, len(batch))
         return rep, deferred
 
+    def _same(self, rule: ObjectRule, items: list[tuple[Planned, str | None]],
+              changed: list[tuple[Planned, str]], rep: ObjectReport,
+              dry_run: bool) -> list[Planned]:
+        """A restore into its own source: the records the target still holds are those
+        records (adopted: given their source id; relinked or rolled back where they
+        differ); the rest are created again. Returns the ones to create."""
+        got = claim(self.ctx, rule, items, self._resolved)
+        self.report.diff += got.diff
+        rep.unchanged += len(got.unchanged)
+        changed += got.update
+        if dry_run:  # children link to the records claimed, as they will
+            self.ctx.id_map(rule.stream, rule.object).update({
+                p.source_id: self.entry(rule, p.source_id, tid, None)
+                for p, tid in got.update + got.unchanged})
+        if not dry_run and (got.update or got.unchanged):
+            source = f"{self.ctx.source}/{rule.stream}/"
+            self.writer.adopt(rule.object, {tid: source + p.source_id
+                                            for p, tid in got.update + got.unchanged})
+            ids = self.ctx.id_map(rule.stream, rule.object)
+            entries = [self.entry(rule, p.source_id, tid, p.digest())
+                       for p, tid in got.unchanged]
+            self.ctx.archive.put_id_map(self.ctx.target, entries, self.run_id,
+                                        self.ctx.identity)
+            ids.update({e.source_id: e for e in entries})
+        return got.new
+
+    def _known(self, obj: str) -> int:
+        """Records of ``obj`` this target's id map holds (from every stream)."""
+        return len({e.target_id for e in self.ctx.archive.id_map(
+            self.ctx.target, target_object=obj, identity=self.ctx.identity) if e.target_id})
+
     def _resolved(self, item: Planned) -> list[Link]:
         """The deferred links of an item whose parents are restored by now."""
         out = []
@@ -248,7 +294,8 @@ class _Run:
             parent = self.ctx.parent_rule(link)
             entry = self.ctx.id_map(parent.stream, parent.object).get(pid)
             if entry is not None and entry.target_id is not None:
-                out.append(Link(link.name, parent.object, entry.target_id, link.type_id))
+                out.append(Link(link.name, parent.object, entry.target_id, link.type_id,
+                                link.label))
         return out
 
     def _find(self, rule: ObjectRule, pending: list[Planned]) -> dict[str, str]:
@@ -267,9 +314,12 @@ class _Run:
                rep: ObjectReport, create_pending: bool) -> None:
         archive, ids = self.ctx.archive, self.ctx.id_map(rule.stream, rule.object)
         info = self.ctx.infos[rule.object]
+        key = rule.key or (info.upsert if info.upsert == self.writer.source_key else None)
         items = [WriteItem(p.source_id, p.fields, p.links, tid,
-                           key_value=(str(p.fields.get(rule.key)) if rule.key else None),
-                           file=p.file, attempted=p.source_id in ids) for p, tid in batch]
+                           key_value=(str(p.fields.get(key)) if key else None),
+                           key_field=key, file=p.file, attempted=p.source_id in ids,
+                           more_files=p.more_files, client=p.client)
+                 for p, tid in batch]
         # Creates that cannot be repeated safely are recorded as pending first: records of
         # a target without a unique key, and files (uploads are never upserts).
         fresh = [self.entry(rule, p.source_id, None, None) for p, tid in batch
@@ -364,6 +414,24 @@ class _Run:
                 ids[e.source_id] = e
 
 
+def _prepare_target(ctx: Context, ordered: list[ObjectRule], report: RestoreReport) -> None:
+    """The fields the mapping creates, and on every object written the field its records
+    carry their source id in (a HubSpot unique property, a Salesforce external id), so that
+    any later run, from any archive copy, finds them by it."""
+    writer = ctx.writer
+    for rule in ordered:
+        made = writer.ensure_fields(rule.object, rule.create_fields) \
+            if rule.create_fields else []
+        if writer.source_key is not None and not rule.all_fields \
+                and writer.ensure_source_key(rule.object):
+            made = [*made, writer.source_key]
+        if made:
+            report.created_fields.setdefault(rule.object, []).extend(made)
+            info = writer.describe(rule.object)
+            if info is not None:
+                ctx.infos[rule.object] = info
+
+
 def _write_errors(path: Path, errors: list[ErrorRow]) -> None:
     """The error report: 0600, written whole (vendor messages can quote values)."""
     lines: list[list[str]] = [["target_object", "source_stream", "source_id", "message",
@@ -400,19 +468,33 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
                 only: Iterable[str] | None = None, as_of: str | int | None = None,
                 dry_run: bool = False, errors_path: Path | None = None,
                 progress: RestoreProgress | None = None,
-                source: str | None = None, deletions: str = "archive") -> RestoreReport:
+                source: str | None = None, deletions: str = "archive",
+                fields: Iterable[str] | None = None,
+                client: str | None = None) -> RestoreReport:
     """Restore the archive (as of a run or date) into ``writer``'s target through
-    ``mapping``. With ``dry_run`` nothing is written anywhere: the report is the plan."""
+    ``mapping``. With ``dry_run`` nothing is written anywhere: the report is the plan.
+
+    A same-vendor mapping into its own source rolls back, on records the target still
+    holds, the ``fields`` named (every field when ``only`` or ``client`` narrow the
+    restore instead); ``client`` keeps the records of clients whose name contains it."""
     started = time.monotonic()
     progress = progress or NullRestoreProgress()
-    if mapping.target is not None and writer.name and mapping.target != writer.name:
+    if mapping.target is not None and writer.name and mapping.target != writer.name \
+            and mapping.target != getattr(writer, "import_for", None):
         raise MappingError(f"The mapping {mapping.path.name} is written for a {mapping.target} "
                            f"target, but {target} is a {writer.name} target.")
     mapping = expand(mapping, archive, source)
     rules = select_rules(mapping, only)
     run_as_of = archive.resolve_as_of(as_of)
+    if fields and not mapping.same:
+        raise MappingError("--fields rolls values back in a restore into the archive's own "
+                           "source: use a same-vendor mapping (salesforce_to_salesforce, "
+                           "hubspot_to_hubspot).")
+    rollback = frozenset(fields) if fields else \
+        (frozenset({"*"}) if (only or client) and mapping.same else None)
     ctx = Context(archive, mapping, writer, target, run_as_of, dry_run=dry_run,
-                  identity=target_identity(archive, writer, target, adopt=not dry_run))
+                  identity=target_identity(archive, writer, target, adopt=not dry_run),
+                  rollback=rollback, client=client)
     report = RestoreReport(target, mapping.path.name, dry_run=dry_run)
     chosen = rules
     rules = with_parents(ctx, rules)
@@ -423,18 +505,12 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
         - {r.stream for r in mapping.objects})
     ordered = order_rules(ctx, rules)
     if not dry_run:
-        for rule in ordered:
-            if rule.create_fields:
-                made = writer.ensure_fields(rule.object, rule.create_fields)
-                if made:
-                    report.created_fields[rule.object] = made
-                    info = writer.describe(rule.object)
-                    if info is not None:
-                        ctx.infos[rule.object] = info
         report.run_id = archive.begin_run("restore")
     run = _Run(ctx, report, progress)
     deferred: list[tuple[ObjectRule, ObjectReport, list[Planned]]] = []
     try:
+        if not dry_run:
+            _prepare_target(ctx, ordered, report)
         for rule in ordered:
             rep, later = run.restore(rule, dry_run)
             report.objects.append(rep)

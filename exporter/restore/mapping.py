@@ -92,6 +92,8 @@ class LinkRule:
     to_object: str | None = None  # the parent's target object when its stream maps to several
     type_id: int | None = None
     via: str | None = None  # or: an archived associations stream (HubSpot's edges)
+    every: bool = False  # with via: every associated record, not the first (HubSpot target)
+    label: str | None = None  # HubSpot target: the association's label ("Emergency contact")
     deferred: bool = False  # set by the planner for links that close a cycle
 
 
@@ -112,6 +114,8 @@ class ObjectRule:
     unlisted: dict[str, str] = field(default_factory=dict)
     #: the target's inactive state for a record deleted from the source: field -> value
     inactive: dict[str, Any] = field(default_factory=dict)
+    #: same-vendor: every archived field the target can write, under its own name
+    copy_fields: bool = False
 
     @property
     def label(self) -> str:
@@ -128,6 +132,12 @@ class Mapping_:
     ignore: list[str] = field(default_factory=list)  # source fields never reported unmapped
     #: Where a record's client is read for the error report: {stream, name, number}.
     client: dict[str, Any] = field(default_factory=dict)
+    #: Same vendor (``same = { created = "CreatedDate" }``): an archived record whose id
+    #: the target still holds, created at the archived time, IS that record (a restore into
+    #: its own source); the others (deleted since) are created again.
+    same: dict[str, str] = field(default_factory=dict)
+    #: A mapping for any source: a ``[client]`` table per source (``[clients.salesforce]``).
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _fail(path: Path, where: str, message: str) -> MappingError:
@@ -181,7 +191,7 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
         raise _fail(path, f"[[objects]] number {n}", "stream and object are required")
     where = f"[[objects]] {raw['stream']} -> {raw['object']}"
     known = {"stream", "object", "fields", "links", "key", "match", "where", "file",
-             "create_fields", "all_fields", "unique", "unlisted", "inactive"}
+             "create_fields", "all_fields", "unique", "unlisted", "inactive", "copy_fields"}
     for k in raw:
         if k not in known:
             raise _fail(path, where, f"unknown setting '{k}'" + did_you_mean(k, known))
@@ -199,7 +209,8 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
             name=str(link.get("field") or link.get("name") or link.get("from") or link["to"]),
             to_stream=str(link["to"]), path=link.get("from"), by=link.get("by"),
             on=link.get("on", link.get("by")), to_object=link.get("to_object"),
-            type_id=link.get("type_id"), via=link.get("via")))
+            type_id=link.get("type_id"), via=link.get("via"),
+            every=bool(link.get("every", False)), label=link.get("label")))
     where_raw = raw.get("where", {})
     filt = {k: (v if isinstance(v, list) else [v]) for k, v in where_raw.items()}
     return ObjectRule(stream=raw["stream"], object=raw["object"], fields=fields, links=links,
@@ -208,7 +219,8 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
                       all_fields=bool(raw.get("all_fields", False)),
                       unique=dict(raw.get("unique", {})),
                       unlisted=dict(raw.get("unlisted", {})),
-                      inactive=dict(raw.get("inactive", {})))
+                      inactive=dict(raw.get("inactive", {})),
+                      copy_fields=bool(raw.get("copy_fields", False)))
 
 
 def bundled_mappings() -> dict[str, Path]:
@@ -244,7 +256,17 @@ def load_mapping(name_or_path: str | Path) -> Mapping_:
     client = raw.get("client", {})
     if not isinstance(client, dict) or (client and "stream" not in client):
         raise _fail(path, "[client]", "name the client stream: stream = \"Account\"")
+    clients = raw.get("clients", {})
+    if not isinstance(clients, dict) or not all(
+            isinstance(c, dict) and "stream" in c for c in clients.values()):
+        raise _fail(path, "[clients]", "one table per source, each naming its client stream: "
+                    "[clients.salesforce] stream = \"Account\"")
+    same = raw.get("same", {})
+    if not isinstance(same, dict) or (same and not isinstance(same.get("created"), str)):
+        raise _fail(path, "same", 'name the creation time field: same = { created = '
+                    '"CreatedDate" }')
     return Mapping_(path=path, source=raw["source"], target=raw.get("target"),
                     prefix=str(raw.get("prefix", "")), objects=rules,
                     ignore=[str(i) for i in raw.get("ignore", [])],
-                    client=dict(client))
+                    client=dict(client), same={k: str(v) for k, v in same.items()},
+                    clients={k: dict(v) for k, v in clients.items()})

@@ -4,8 +4,11 @@ objects parents first, and turning archived records into the payloads to write."
 from __future__ import annotations
 
 import hashlib
+import mimetypes
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import PurePosixPath
 from typing import Any
 
 from exporter.archive import Archive, IdMapEntry, canonical_json
@@ -31,12 +34,18 @@ class Planned:
     deferred: list[tuple[LinkRule, str]] = field(default_factory=list)  # (link, parent id)
     file: FileItem | None = None
     file_hash: str | None = None
+    more_files: list[FileItem] = field(default_factory=list)  # file = "*": the others
     error: str | None = None
     #: What is left out of a record written all the same (a parent not restored): reported.
     notes: list[str] = field(default_factory=list)
     client: str = ""  # the client it belongs to ("name (number)"), for the error report
+    created: Any = None  # same-vendor: the archived creation time (``same.created``)
+    #: same-vendor: the whole record's digest, kept when only what differs is sent
+    fixed_digest: str | None = None
 
     def digest(self, with_deferred: list[Link] | None = None) -> str:
+        if self.fixed_digest is not None:
+            return self.fixed_digest
         links = sorted((ln.name, ln.to_object, ln.to_id) for ln in
                        [*self.links, *(with_deferred or [])])
         body = {"fields": self.fields, "links": links, "file": self.file_hash}
@@ -55,6 +64,9 @@ class Context:
     as_of: int | None = None
     dry_run: bool = False  # parents that would be created count as restored
     identity: str = ""  # the target's own identity (Writer.identity): keys the id map
+    #: same-vendor: the fields rolled back on records the target still holds ("*": all)
+    rollback: frozenset[str] | None = None
+    client: str | None = None  # --client: only the records of clients whose name has it
     infos: dict[str, ObjectInfo] = field(default_factory=dict)
     ids: dict[tuple[str, str], dict[str, IdMapEntry]] = field(default_factory=dict)
     _parents: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -105,15 +117,22 @@ class Context:
                 return False
         return True
 
-    def _via(self, link: LinkRule, data: Mapping[str, Any], stream: str) -> str | None:
-        """The first associated record (by id) that the parent's rule restores."""
+    def _via(self, link: LinkRule, data: Mapping[str, Any], stream: str) -> list[str]:
+        """The associated records (by id) that the parent's rule restores: the first, or
+        every one with ``every``."""
         assert link.via is not None
         rid = get_path(data, "@id")
         rule = self.parent_rule(link)
-        for to_id in _edges(self, link.via, stream, link.to_stream).get(str(rid), []):
-            if self.would_restore(rule, to_id):
-                return to_id
-        return None
+        found = [to_id for to_id in _edges(self, link.via, stream, link.to_stream)
+                 .get(str(rid), []) if self.would_restore(rule, to_id)]
+        return found if link.every else found[:1]
+
+    def parent_ids(self, link: LinkRule, data: Mapping[str, Any], stream: str) -> list[str]:
+        """Every archived id the link points at (several only for ``every``)."""
+        if link.via is not None:
+            return self._via(link, data, stream)
+        pid = self.parent_id(link, data, stream)
+        return [] if pid is None else [pid]
 
     def parent_rule(self, link: LinkRule) -> ObjectRule:
         rules = [r for r in self.mapping.objects if r.stream == link.to_stream
@@ -130,7 +149,7 @@ class Context:
             value = get_path(data, link.path, prefix)
             return None if value in (MISSING, None, "") else str(value)
         if link.via is not None:
-            return self._via(link, data, stream)
+            return next(iter(self._via(link, data, stream)), None)
         assert link.by is not None and link.on is not None
         value = get_path(data, link.by, prefix)
         if value in (MISSING, None, ""):
@@ -248,23 +267,26 @@ class _MappingCheck:
         """The target fields written, the key and the match fields exist and fit."""
         where, ctx, problems = rule.label, self.ctx, self.problems
         targets = [f.target for f in rule.fields]
+        written = [*targets, *(info.fields if rule.copy_fields else [])]
         if rule.key and rule.key not in targets:
             targets.append(rule.key)
         targets += [ln.name for ln in rule.links if ln.type_id is None
                     and ln.name in info.fields]
         targets += list(rule.unique.values()) + list(rule.unlisted.values())
+        made = rule.key == ctx.writer.source_key  # created by the restore when missing
         for name in targets:
-            if name not in info.fields and name not in rule.create_fields:
+            if name not in info.fields and name not in rule.create_fields \
+                    and not (made and name == rule.key):
                 problems.append(f"{where}: the target object {rule.object} has no field "
                                 f"'{name}'" + did_you_mean(name, info.fields))
         for name in rule.match:
-            if name not in targets and name not in [ln.name for ln in rule.links]:
+            if name not in written and name not in [ln.name for ln in rule.links]:
                 problems.append(f"{where}: match field '{name}' is not written")
-        if rule.key and info.upsert is not None and rule.key != info.upsert \
-                and info.upsert != "id":
+        if rule.key and not made and info.upsert is not None \
+                and rule.key not in {info.upsert, *info.keys} and info.upsert != "id":
             problems.append(f"{where}: {ctx.target} finds {rule.object} records by "
                             f"'{info.upsert}', so key must be '{info.upsert}'")
-        if rule.key and info.upsert is None and rule.key not in info.fields:
+        if rule.key and not made and info.upsert is None and rule.key not in info.fields:
             problems.append(f"{where}: the key '{rule.key}' is not a field of {rule.object}")
         if not rule.key and not rule.match and info.upsert is None:
             problems.append(f"{where}: give key = (a unique field) or match = [fields] so "
@@ -297,6 +319,8 @@ def check_mapping(ctx: Context, rules: list[ObjectRule]) -> dict[str, list[str]]
             continue
         used = used_by.setdefault(rule.stream, set())
         used.update(check.full(p) for p in rule.where)
+        if rule.copy_fields:
+            used.update(check.known(rule.stream))
         check.fields(rule, used)
         check.links(rule, used)
         info = ctx.writer.describe(rule.object)
@@ -364,22 +388,40 @@ def order_rules(ctx: Context, rules: list[ObjectRule]) -> list[ObjectRule]:
     return [rules[i] for i in done]
 
 
-def _file(ctx: Context, rule: ObjectRule, rid: str) -> tuple[FileItem | None, str | None]:
+def _files(ctx: Context, rule: ObjectRule, rid: str) -> tuple[list[FileItem], str | None]:
+    """The record's archived file (``file = NAME``), or every one (``"*"``: a Google Doc's
+    PDF and Word versions), each named after the record with its own extension; and the
+    hash the id map's digest covers."""
     if rule.file is None:
-        return None, None
+        return [], None
     files = ctx.archive.files_of(ctx.source, rule.stream, rid, ctx.as_of)
-    sha = files.get(rule.file) if rule.file != "*" else next(iter(sorted(files.values())),
-                                                              None)
-    if sha is None:
-        return None, None
-    info = ctx.archive.file_info(sha)
-    name = f"{rid}-{rule.file}"
+    chosen = sorted(files.items()) if rule.file == "*" else \
+        [(rule.file, files[rule.file])] if rule.file in files else []
+    if not chosen:
+        return [], None
+    base = f"{rid}-{rule.file}"
     for path in ("PathOnClient", "Name", "name", "properties.name", "Title"):
         value = get_path(ctx.parent(rule.stream, rid), path)
         if isinstance(value, str) and value:
-            name = value
+            base = value
             break
-    return FileItem(name, info.size, lambda: ctx.archive.read_file(sha), info.media_type), sha
+    out = []
+    for link, sha in chosen:
+        info = ctx.archive.file_info(sha)
+        name = _with_extension(base, link, info.media_type, several=len(chosen) > 1)
+        out.append(FileItem(name, info.size, partial(ctx.archive.read_file, sha),
+                            info.media_type))
+    return out, ",".join(sha for _l, sha in chosen)
+
+
+def _with_extension(base: str, link: str, media_type: str | None, several: bool) -> str:
+    """``base`` with the file's extension: the archived link's ("export.docx"), else the
+    media type's; several files of one record each get their own."""
+    ext = PurePosixPath(link).suffix or (mimetypes.guess_extension(media_type or "") or "")
+    own = PurePosixPath(base).suffix
+    if not ext or own.lower() == ext.lower() or (own and not several):
+        return base  # "plan.pdf" keeps its own
+    return base + ext
 
 
 def _whole(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -392,6 +434,20 @@ def _whole(data: Mapping[str, Any]) -> dict[str, Any]:
     return {**{k: v for k, v in flat.items() if not k.startswith("properties.")}, **inner}
 
 
+def _copied(ctx: Context, rule: ObjectRule, info: ObjectInfo | None,
+            data: Mapping[str, Any]) -> dict[str, Any]:
+    """Same vendor (``copy_fields``): every archived field the target can write, under its
+    own name; reference fields are left to the rule's links (they point at new ids)."""
+    if info is None:
+        return {}
+    prefix = ctx.mapping.prefix
+    skip = {ln.name for ln in rule.links} | {ln.path for ln in rule.links if ln.path} \
+        | set(info.read_only) | {ctx.writer.source_key or "", rule.file or ""}
+    return {k[len(prefix):]: v for k, v in flatten(data).items()
+            if k.startswith(prefix) and k[len(prefix):] in info.fields
+            and k[len(prefix):] not in skip}
+
+
 def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
     """Each selected record of the rule's stream as a payload, or with ``error`` set."""
     info = ctx.infos.get(rule.object)
@@ -401,6 +457,8 @@ def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
         try:
             if rule.all_fields:
                 item.fields = _whole(data)
+            elif rule.copy_fields:
+                item.fields = _copied(ctx, rule, info, data)
             else:
                 for f in rule.fields:
                     item.fields[f.target] = apply(f, data, prefix, ctx.parent)
@@ -413,34 +471,43 @@ def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
             if value not in (None, "") and not ctx.first_holder(rule.object, name, value,
                                                                 (rule.stream, rid)):
                 item.fields[name], item.fields[other] = None, value
-        if rule.key and info is not None and rule.key not in item.fields:
-            item.fields[rule.key] = f"{ctx.source}/{rule.stream}/{rid}"
+        carried = ctx.writer.source_key  # every record carries its source id there
+        for key in (rule.key, carried if info is not None and carried in info.fields
+                    and not rule.all_fields else None):
+            if key and info is not None and key not in item.fields:
+                item.fields[key] = f"{ctx.source}/{rule.stream}/{rid}"
         for link in rule.links:
-            pid = ctx.parent_id(link, data, rule.stream)
-            if pid is None:
-                continue
-            parent_rule = ctx.parent_rule(link)
-            entry = ctx.id_map(parent_rule.stream, parent_rule.object).get(pid)
-            if entry is not None and entry.target_id is not None:
-                item.links.append(Link(link.name, parent_rule.object, entry.target_id,
-                                       link.type_id))
-            elif link.deferred:
-                item.deferred.append((link, pid))
-            elif ctx.dry_run and ctx.would_restore(parent_rule, pid):
-                item.links.append(Link(link.name, parent_rule.object, "(new)", link.type_id))
-            else:
-                # Written without this link, never dropped: a later run links it once the
-                # parent is restored (the id map's hash covers the resolved links).
-                item.notes.append(f"written without its {link.to_stream} {pid} "
-                                  f"({link.name}): not restored (not archived, filtered out, "
-                                  "or failed)")
+            for pid in ctx.parent_ids(link, data, rule.stream):
+                _link(ctx, link, pid, item)
         item.client = client_label(ctx, rule, rid, data)
+        if ctx.mapping.same:
+            got = get_path(data, ctx.mapping.same["created"], prefix)
+            item.created = None if got is MISSING else got
         if item.error is None and info is not None:
             _fit_options(info, rule, item)
             item.error = _required_missing(info, item.fields)
         if item.error is None:
-            item.file, item.file_hash = _file(ctx, rule, rid)
+            files, item.file_hash = _files(ctx, rule, rid)
+            item.file, item.more_files = (files[0], files[1:]) if files else (None, [])
         yield item
+
+
+def _link(ctx: Context, link: LinkRule, pid: str, item: Planned) -> None:
+    parent_rule = ctx.parent_rule(link)
+    entry = ctx.id_map(parent_rule.stream, parent_rule.object).get(pid)
+    if entry is not None and entry.target_id is not None:
+        item.links.append(Link(link.name, parent_rule.object, entry.target_id, link.type_id,
+                               link.label))
+    elif link.deferred:
+        item.deferred.append((link, pid))
+    elif ctx.dry_run and ctx.would_restore(parent_rule, pid):
+        item.links.append(Link(link.name, parent_rule.object, "(new)", link.type_id,
+                               link.label))
+    else:
+        # Written without this link, never dropped: a later run links it once the
+        # parent is restored (the id map's hash covers the resolved links).
+        item.notes.append(f"written without its {link.to_stream} {pid} ({link.name}): not "
+                          "restored (not archived, filtered out, or failed)")
 
 
 def client_label(ctx: Context, rule: ObjectRule, rid: str, data: Mapping[str, Any]) -> str:
@@ -454,6 +521,10 @@ def client_label(ctx: Context, rule: ObjectRule, rid: str, data: Mapping[str, An
         if record is None and link.to_stream == spec["stream"]:
             pid = ctx.parent_id(link, data, rule.stream)
             record = ctx.parent(link.to_stream, pid) if pid else None
+    for ref in spec.get("refs") or []:  # fields holding the client's id (Client__c)
+        pid = get_path(data, str(ref), ctx.mapping.prefix)
+        if record is None and isinstance(pid, str) and pid:
+            record = ctx.parent(spec["stream"], pid)
     if record is None:
         return ""
     values = []

@@ -9,7 +9,7 @@ from typing import Any
 from exporter.errors import TransformError
 from exporter.restore.mapping import FieldRule
 
-__all__ = ["TransformError", "apply", "flatten", "get_path", "parse_when"]
+__all__ = ["TransformError", "apply", "flatten", "get_path", "parse_when", "same"]
 
 MISSING: Any = object()
 
@@ -146,3 +146,33 @@ def flatten(data: Mapping[str, Any] | None, prefix: str = "") -> dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def same(expected: Any, found: Any) -> bool:
+    """Equal as the target stores them: empty is empty (Salesforce keeps null for ""),
+    numbers by value, booleans by truth, multi-selects as sets, dates as instants."""
+    if expected in (None, "") or found in (None, ""):
+        return expected in (None, "") and found in (None, "")
+    if isinstance(expected, bool) or isinstance(found, bool):
+        return str(expected).lower() == str(found).lower()
+    a, b = str(expected).strip(), str(found).strip()
+    if a == b:
+        return True
+    na, nb = _number(expected), _number(found)
+    if na is not None and nb is not None:
+        return abs(na - nb) < 1e-9
+    if ";" in a or ";" in b:
+        return set(a.split(";")) == set(b.split(";"))
+    try:
+        return parse_when(a) == parse_when(b)
+    except (TransformError, ValueError, TypeError):
+        return False

@@ -11,7 +11,7 @@ from exporter.archive import Archive, IdMapEntry
 from exporter.restore.engine import expand, select_rules, target_identity
 from exporter.restore.mapping import Mapping_, ObjectRule
 from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
-from exporter.restore.transforms import TransformError, parse_when
+from exporter.restore.transforms import same
 from exporter.writer import Writer, chunks
 
 __all__ = ["Mismatch", "VerifyReport", "same", "verify_restore"]
@@ -41,6 +41,8 @@ class VerifyReport:
     #: per target object: records the target holds beyond those this restore wrote there
     #: (duplicates of restored records, or records from elsewhere)
     extras: dict[str, int] = field(default_factory=dict)
+    #: per target object: records beyond the first that carry one source id
+    duplicates: dict[str, int] = field(default_factory=dict)
     per_object: dict[str, tuple[int, int]] = field(default_factory=dict)
     mismatches: list[Mismatch] = field(default_factory=list)
 
@@ -59,38 +61,10 @@ class VerifyReport:
                 f"{self.fields + self.links} fields and references match "
                 f"({self.field_rate:.1f}%)"
                 + (f"; {self.stale_links} stale references" if self.stale_links else "")
+                + "".join(f"; {n} duplicate {obj} (one source record, several in the "
+                          "target)" for obj, n in self.duplicates.items() if n)
                 + "".join(f"; {n} more {obj} in the target than restored"
                           for obj, n in self.extras.items() if n))
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def same(expected: Any, found: Any) -> bool:
-    """Equal as the target stores them: empty is empty (Salesforce keeps null for ""),
-    numbers by value, booleans by truth, multi-selects as sets, dates as instants."""
-    if expected in (None, "") or found in (None, ""):
-        return expected in (None, "") and found in (None, "")
-    if isinstance(expected, bool) or isinstance(found, bool):
-        return str(expected).lower() == str(found).lower()
-    a, b = str(expected).strip(), str(found).strip()
-    if a == b:
-        return True
-    na, nb = _number(expected), _number(found)
-    if na is not None and nb is not None:
-        return abs(na - nb) < 1e-9
-    if ";" in a or ";" in b:
-        return set(a.split(";")) == set(b.split(";"))
-    try:
-        return parse_when(a) == parse_when(b)
-    except (TransformError, ValueError, TypeError):
-        return False
 
 
 class _Verifier:
@@ -102,6 +76,39 @@ class _Verifier:
         self.writer = writer
         self.keep = keep
         self.report = VerifyReport()
+        #: per object, read from the target alone: source id carried -> target ids
+        self.holders: dict[str, dict[str, list[str]] | None] = {}
+        self.everyone: dict[str, dict[str, str]] = {}  # object -> target id -> source id
+        self.expected: dict[str, set[str]] = {}  # object -> source ids this verify plans
+
+    def census(self, obj: str) -> dict[str, list[str]] | None:
+        """The object's records as the target holds them, grouped by the source id each
+        carries (None: the target cannot tell; verify then reads by the id map only)."""
+        if obj not in self.holders:
+            carried = self.writer.carried(obj)
+            by_source: dict[str, list[str]] | None = None
+            if carried is not None:
+                self.everyone[obj] = carried
+                by_source = {}
+                for tid, sid in carried.items():
+                    if sid:
+                        by_source.setdefault(sid, []).append(tid)
+            self.holders[obj] = by_source
+        return self.holders[obj]
+
+    def target_id(self, rule: ObjectRule, p: Planned, entry: IdMapEntry | None) -> str | None:
+        """The record standing for ``p``: the one carrying its source id (the id map's, if
+        several do), else the id map's (a record restored before it carried one)."""
+        known = entry.target_id if entry else None
+        census = self.census(rule.object)
+        if census is None:
+            return known
+        sid = f"{self.ctx.source}/{rule.stream}/{p.source_id}"
+        self.expected.setdefault(rule.object, set()).add(sid)
+        holders = census.get(sid) or []
+        if holders:
+            return known if known in holders else holders[0]
+        return known if known in self.everyone[rule.object] else None
 
     def miss(self, m: Mismatch) -> None:
         if len(self.report.mismatches) < self.keep:
@@ -123,16 +130,15 @@ class _Verifier:
 
     def batch(self, rule: ObjectRule, ids: dict[str, IdMapEntry], batch: list[Planned]) -> int:
         """Read one batch back from the target; the number of records that match."""
-        tids = [ids[p.source_id].target_id for p in batch
-                if p.source_id in ids and ids[p.source_id].target_id]
+        tids = {p.source_id: self.target_id(rule, p, ids.get(p.source_id)) for p in batch}
         names = sorted({k for p in batch for k in p.fields})
         link_names = {ln.name: self.ctx.parent_rule(ln).object for ln in rule.links}
-        found = self.writer.read(rule.object, [t for t in tids if t], names, link_names)
+        found = self.writer.read(rule.object, [t for t in tids.values() if t], names,
+                                 link_names)
         good = 0
         for p in batch:
             self.report.records += 1
-            entry = ids.get(p.source_id)
-            tid = entry.target_id if entry else None
+            tid = tids[p.source_id]
             got = found.get(tid) if tid else None
             if got is None:
                 self.miss(Mismatch(rule.object, p.source_id, tid, "(record)", "restored",
@@ -208,18 +214,32 @@ class _Verifier:
         return not any(extra.values())
 
 
-def _extras(ctx: Context, rules: list[ObjectRule], writer: Writer) -> dict[str, int]:
+def _extras(ctx: Context, rules: list[ObjectRule], verifier: _Verifier) -> dict[str, int]:
     """The target read on its own, beyond the id map: per mapped object, how many records it
-    holds that this restore did not write (a re-run from an older archive copy that
-    duplicated them shows here)."""
+    holds that this restore did not write: duplicates (a re-run from an older archive copy
+    that created them again), records carrying another source id or none (from elsewhere).
+    Where the target cannot list its records' source ids, by count."""
     out: dict[str, int] = {}
+    report = verifier.report
     for obj in sorted({r.object for r in rules}):
-        held = writer.count(obj)
-        if held is None:
-            continue
         written = {e.target_id for r in ctx.mapping.objects if r.object == obj
                    for e in ctx.id_map(r.stream, r.object).values() if e.target_id}
-        out[obj] = max(0, held - len(written))
+        census = verifier.census(obj)
+        if census is None:
+            held = verifier.writer.count(obj)
+            if held is not None:
+                out[obj] = max(0, held - len(written))
+            continue
+        report.duplicates[obj] = sum(len(t) - 1 for t in census.values() if len(t) > 1)
+        mine = {f"{ctx.source}/{r.stream}/" for r in ctx.mapping.objects if r.object == obj}
+        checked = {f"{ctx.source}/{r.stream}/" for r in rules if r.object == obj}
+        expected = verifier.expected.get(obj, set())
+        strangers = sum(
+            1 for tid, sid in verifier.everyone[obj].items()
+            if (not sid and tid not in written)
+            or (sid and not any(sid.startswith(m) for m in mine))
+            or (sid and any(sid.startswith(c) for c in checked) and sid not in expected))
+        out[obj] = report.duplicates[obj] + strangers
     return out
 
 
@@ -236,7 +256,7 @@ def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, targe
     for rule in order_rules(ctx, rules):
         verifier.rule(rule)
     report = verifier.report
-    report.extras = _extras(ctx, rules, writer)
+    report.extras = _extras(ctx, rules, verifier)
     archive.audit("restore.verify", {"target": target, "mapping": mapping.path.name,
                                      "records": report.records,
                                      "records_matching": report.records_matching,

@@ -73,7 +73,8 @@ def pair_missing(
 def labels_pair(
     em: PortalAPI, tname: str, to_type: str, from_id: int, to_id: int, type_ids: list[int]
 ) -> dict[str, Any]:
-    labels = [label for t in type_ids if (label := assoc_label(tname, to_type, t))]
+    labels = [label for t in type_ids
+              if (label := assoc_label(tname, to_type, t, em.portal.store.labels))]
     return {
         "fromObjectTypeId": TYPES[tname].type_id,
         "fromObjectId": from_id,
@@ -187,6 +188,30 @@ def assoc_labels(em: PortalAPI, request: Request) -> Response:
         {
             *([DEFAULT_ASSOC[(tname, to_type)]] if (tname, to_type) in DEFAULT_ASSOC else []),
             *LABELLED_ASSOC.get((tname, to_type), {}),
+            *em.portal.store.labels.get((tname, to_type), {}),
         }
     )
+    return Response.json({"results": [em._spec(tname, to_type, t) for t in ids]})
+
+
+def assoc_label_create(em: PortalAPI, request: Request) -> Response:
+    """A USER_DEFINED label between two types (``{"label", "name"}``), as HubSpot makes
+    one: a new type id for each direction (one for a pair of the same type)."""
+    tname, to_type = em._type(request.params["from"]), em._type(request.params["to"])
+    body = em._body(request)
+    label = str(body.get("label") or "").strip()
+    if not label or not str(body.get("name") or "").strip():
+        raise em._fail(400, "label and name are required", "VALIDATION_ERROR")
+    labels = em.portal.store.labels
+    taken = [tid for tid, got in labels.get((tname, to_type), {}).items() if got == label]
+    if taken:
+        raise em._fail(400, f"An association label '{label}' already exists",
+                       "VALIDATION_ERROR")
+    used = [tid for got in labels.values() for tid in got]
+    forward = max([1000, *used]) + 1
+    labels.setdefault((tname, to_type), {})[forward] = label
+    if tname != to_type:
+        labels.setdefault((to_type, tname), {})[forward + 1] = label
+    em.portal.store.version += 1
+    ids = sorted(labels[(tname, to_type)])
     return Response.json({"results": [em._spec(tname, to_type, t) for t in ids]})

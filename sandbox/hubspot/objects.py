@@ -207,7 +207,8 @@ class ObjectsAPI(PortalAPI):
     def _target_type(self, tname: str, type_id: int, to_id: int) -> str:
         pair = TYPE_ID_PAIRS.get(type_id)
         candidates = [pair[1]] if pair and pair[0] == tname else []
-        candidates += [b for (a, b), labels in LABELLED_ASSOC.items()
+        candidates += [b for (a, b), labels in [*LABELLED_ASSOC.items(),
+                                                *self.portal.store.labels.items()]
                        if a == tname and type_id in labels]
         candidates += list(TYPES)  # ids are unique across types here: find the target by id
         for to_type in candidates:

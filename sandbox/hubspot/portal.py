@@ -25,7 +25,7 @@ from sandbox.credentials import CREDENTIALS
 from sandbox.faults import Fault, FaultPlan
 from sandbox.http import Emulator, HTTPError, Request, Response
 from sandbox.hubspot.agency_data import Portal
-from sandbox.hubspot.schema import ALIASES, CUSTOM_NAME, DEFAULT_ASSOC, TYPES, assoc_label
+from sandbox.hubspot.schema import ALIASES, CUSTOM_NAME, TYPES, assoc_label
 from sandbox.hubspot.store import iso, to_ms
 
 __all__ = ["PortalAPI", "batch_response", "inputs", "offset_page"]
@@ -65,6 +65,17 @@ class PortalAPI(Emulator):
         #: Object types the private app has no scope for (a portal without deals access,
         #: say): every call naming one answers HubSpot's 403 MISSING_SCOPES.
         self.denied_types: set[str] = set()
+
+    def without_property(self, name: str) -> None:
+        """Take a property off every object type, as a real portal that never had it (the
+        sandbox's ``source_record_id``, which a real portal gets only from a restore)."""
+        with self.lock:
+            store = self.portal.store
+            for tname, defs in store.properties.items():
+                defs.pop(name, None)
+                store.types[tname].unique.pop(name, None)
+                for rec in store.types[tname].records.values():
+                    rec.props.pop(name, None)
 
     def in_any_order(self, answers: list[Any]) -> list[Any]:
         """A batch's results or errors, shuffled when ``shuffle_answers`` is on."""
@@ -225,14 +236,14 @@ class PortalAPI(Emulator):
         return body
 
     def _assoc_name(self, from_type: str, to_type: str, type_id: int) -> str:
-        label = assoc_label(from_type, to_type, type_id)
+        label = assoc_label(from_type, to_type, type_id, self.portal.store.labels)
         base = f"{TYPES[from_type].singular}_to_{TYPES[to_type].singular}"
         return base if label is None else f"{base}_{label.lower()}"
 
     def _spec(self, from_type: str, to_type: str, type_id: int) -> dict[str, Any]:
-        label = assoc_label(from_type, to_type, type_id)
-        hubspot = DEFAULT_ASSOC.get((from_type, to_type)) == type_id or label is not None
-        return {"category": "HUBSPOT_DEFINED" if hubspot else "USER_DEFINED", "typeId": type_id,
+        label = assoc_label(from_type, to_type, type_id, self.portal.store.labels)
+        user = type_id in self.portal.store.labels.get((from_type, to_type), {})
+        return {"category": "USER_DEFINED" if user else "HUBSPOT_DEFINED", "typeId": type_id,
                 "label": label}
 
     def _standard_error(self, category: str, message: str, context: dict[str, list[str]],

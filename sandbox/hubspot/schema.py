@@ -231,6 +231,7 @@ DEFAULT_ASSOC: dict[tuple[str, str], int] = {
     ("emails", "contacts"): 198, ("contacts", "emails"): 197,
     ("emails", "deals"): 210, ("deals", "emails"): 209,
     (CUSTOM_NAME, "contacts"): 57, ("contacts", CUSTOM_NAME): 58,
+    ("contacts", "contacts"): 449,
 }
 TYPE_ID_PAIRS: dict[int, tuple[str, str]] = {v: k for k, v in DEFAULT_ASSOC.items()}
 LABELLED_ASSOC: dict[tuple[str, str], dict[int, str]] = {
@@ -239,17 +240,26 @@ LABELLED_ASSOC: dict[tuple[str, str], dict[int, str]] = {
 }
 
 
-def assoc_label(from_type: str, to_type: str, type_id: int) -> str | None:
-    return LABELLED_ASSOC.get((from_type, to_type), {}).get(type_id)
+#: A portal's own (USER_DEFINED) association labels: (from, to) -> type id -> label.
+UserLabels = dict[tuple[str, str], dict[int, str]]
 
 
-def inverse_type_id(from_type: str, to_type: str, type_id: int) -> int:
+def assoc_label(from_type: str, to_type: str, type_id: int,
+                user: UserLabels | None = None) -> str | None:
+    return LABELLED_ASSOC.get((from_type, to_type), {}).get(type_id) \
+        or (user or {}).get((from_type, to_type), {}).get(type_id)
+
+
+def inverse_type_id(from_type: str, to_type: str, type_id: int,
+                    user: UserLabels | None = None) -> int:
     """The type id of the reverse edge (HubSpot stores both directions)."""
     if DEFAULT_ASSOC.get((from_type, to_type)) == type_id:
         return DEFAULT_ASSOC.get((to_type, from_type), type_id)
-    labels = LABELLED_ASSOC.get((from_type, to_type), {})
+    labels = {**LABELLED_ASSOC.get((from_type, to_type), {}),
+              **(user or {}).get((from_type, to_type), {})}
     if type_id in labels:
-        back = LABELLED_ASSOC.get((to_type, from_type), {})
+        back = {**LABELLED_ASSOC.get((to_type, from_type), {}),
+                **(user or {}).get((to_type, from_type), {})}
         for tid, label in back.items():
             if label == labels[type_id]:
                 return tid

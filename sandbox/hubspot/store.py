@@ -131,6 +131,7 @@ class Store:
             self.types[name] = ts
         # (type, id) -> to_type -> to_id -> association type ids (from this side)
         self.assoc: dict[tuple[str, int], dict[str, dict[int, list[int]]]] = {}
+        self.labels: dict[tuple[str, str], dict[int, str]] = {}  # the portal's own labels
         self.next_id = 10001
         self.version = 0  # bumped on every mutation (search caches key on it)
         self.clock = 0  # the latest write stamp, epoch millis
@@ -207,7 +208,7 @@ class Store:
                   type_id: int | None = None) -> int:
         """Add an association in both directions; returns the type id used from this side."""
         tid = type_id if type_id is not None else DEFAULT_ASSOC.get((from_type, to_type), 0)
-        back = inverse_type_id(from_type, to_type, tid)
+        back = inverse_type_id(from_type, to_type, tid, self.labels)
         for (a, aid, b, bid, t) in ((from_type, from_id, to_type, to_id, tid),
                                     (to_type, to_id, from_type, from_id, back)):
             types = self.assoc.setdefault((a, aid), {}).setdefault(b, {}).setdefault(bid, [])
@@ -238,6 +239,8 @@ class Store:
             "records": {name: [[r.id, r.props, r.created, r.updated, r.archived_at]
                                for r in (ts.records[i] for i in ts.order)]
                         for name, ts in self.types.items()},
+            "labels": [[a, b, tid, label] for (a, b), got in self.labels.items()
+                       for tid, label in got.items()],
             "assoc": [[a, aid, b, bid, types] for (a, aid), tos in self.assoc.items()
                       for b, ids in tos.items() for bid, types in ids.items()],
         }
@@ -257,5 +260,7 @@ class Store:
                 if archived_at is None:
                     ts.index(rec)
             ts.order.sort()
+        for a, b, tid, label in state.get("labels", []):
+            self.labels.setdefault((a, b), {})[int(tid)] = label
         for a, aid, b, bid, types in state["assoc"]:
             self.assoc.setdefault((a, aid), {}).setdefault(b, {})[bid] = list(types)

@@ -10,10 +10,13 @@ Collections; ContentVersion/Attachment bodies; Bulk API 2.0 query jobs with CSV 
 ``limits``; the ``Sforce-Limit-Info`` usage header, a daily limit (``daily_limit``) and the
 faults ``session_expired`` and ``request_limit`` besides the generic ones.
 
+Tooling API: only ``CustomField`` create (``tooling.py``: a Text field, External ID and
+Unique, as the restore adds ``Exporter_Source_Id__c``).
+
 Not emulated: child-relationship sub-queries, SOSL search, Bulk ingest jobs, Bulk 1.0,
-Metadata and Tooling APIs, composite graph/batch/tree, record types, sharing. Data model
-and time travel: ``schema``, ``store`` and ``agency_data`` beside this module, and
-``docs/sandbox-salesforce.md``.
+the Metadata API and the rest of the Tooling API, composite graph/batch/tree, record
+types, sharing. Data model and time travel: ``schema``, ``store`` and ``agency_data``
+beside this module, and ``docs/sandbox-salesforce.md``.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from sandbox.salesforce.bulk import BulkQueryAPI
 from sandbox.salesforce.org import Handler, V
 from sandbox.salesforce.query import QueryAPI
 from sandbox.salesforce.sobjects import SObjectAPI
+from sandbox.salesforce.tooling import ToolingAPI
 
 __all__ = ["SalesforceEmulator"]
 
 
-class SalesforceEmulator(LoginAPI, SObjectAPI, QueryAPI, BulkQueryAPI):
+class SalesforceEmulator(LoginAPI, SObjectAPI, QueryAPI, BulkQueryAPI, ToolingAPI):
     """The whole org: its API surfaces behind one routing table (first match wins, so a
     specific path such as ``/describe`` comes before the record id it would also match)."""
 
@@ -44,6 +48,8 @@ class SalesforceEmulator(LoginAPI, SObjectAPI, QueryAPI, BulkQueryAPI):
         self.add_route("GET", r"/services/data/?", "versions", self._versions)  # no auth, as real
         api: list[tuple[str, str, str, Handler]] = [
             ("GET", V + r"/limits/?", "limits", self._limits),
+            ("POST", V + r"/tooling/sobjects/CustomField/?", "tooling_create",
+             self._tooling_custom_field),
             ("GET", V + r"/sobjects/?", "describe_global", self._describe_global),
             ("GET", V + r"/sobjects/(?P<obj>\w+)/describe/?", "describe", self._describe),
             ("GET", V + r"/sobjects/(?P<obj>\w+)/updated/?", "updated", self._updated),

@@ -16,7 +16,7 @@ from sandbox.agency import Agency, ChangeSet
 from sandbox.faults import Fault, FaultPlan
 from sandbox.http import Emulator, HTTPError, Request, Response
 from sandbox.salesforce.agency_data import advance, populate
-from sandbox.salesforce.schema import OBJECTS_LOWER, ObjectDef
+from sandbox.salesforce.schema import ObjectDef
 from sandbox.salesforce.store import OrgStore
 from sandbox.salesforce.writes import Writer
 
@@ -125,7 +125,7 @@ class OrgAPI(Emulator):
         return Response.json(body, status, headers)
 
     def _object(self, name: str) -> ObjectDef:
-        obj = OBJECTS_LOWER.get(name.lower())
+        obj = self.store.objects_lower.get(name.lower())
         if obj is None:
             raise sf_error(404, "NOT_FOUND", "The requested resource does not exist")
         return obj

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sandbox.salesforce.org import Getter, OrgAPI
-from sandbox.salesforce.schema import OBJECTS_LOWER, FieldDef, ObjectDef
+from sandbox.salesforce.schema import FieldDef, ObjectDef
 from sandbox.salesforce.soql import SoqlError, compile_where, parse
 from sandbox.salesforce.store import normalize_id
 
@@ -57,7 +57,7 @@ class RecordReader(OrgAPI):
             return age
         if f.formula and f.formula.count(".") == 1 and "__r." in f.formula:
             rel, leaf = f.formula.split(".")
-            ref = next(x for x in OBJECTS_LOWER[obj.lower()].fields
+            ref = next(x for x in self.store.objects_lower[obj.lower()].fields
                        if x.relationship_name == rel)
             parents, ref_name = self.store.records[ref.reference_to[0]], ref.name
 
@@ -89,7 +89,7 @@ class RecordReader(OrgAPI):
             return Column(f.name, f, getter, getter)
         ref = next((f for f in obj.fields if f.relationship_name
                     and f.relationship_name.lower() == rel.lower()), None)
-        parent = OBJECTS_LOWER.get(ref.reference_to[0].lower()) if ref else None
+        parent = self.store.objects_lower.get(ref.reference_to[0].lower()) if ref else None
         if ref is None or parent is None:
             raise SoqlError("INVALID_FIELD", f"Didn't understand relationship '{rel}' in field "
                             "path. If you are attempting to use a custom relationship, be sure "
@@ -111,7 +111,7 @@ class RecordReader(OrgAPI):
                   ) -> tuple[ObjectDef, list[Column], list[dict[str, Any]], bool]:
         """Parse and run a query: (object, selected columns, matching rows, count-only)."""
         q = parse(text)
-        obj = OBJECTS_LOWER.get(q.sobject.lower())
+        obj = self.store.objects_lower.get(q.sobject.lower())
         if obj is None or obj.name in self.refuse_query:
             raise SoqlError("INVALID_TYPE", f"sObject type '{q.sobject}' is not supported. If "
                             "you are attempting to use a custom object, be sure to append the "

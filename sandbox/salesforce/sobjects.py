@@ -14,7 +14,6 @@ from sandbox.http import Request, Response
 from sandbox.salesforce.org import sf_error
 from sandbox.salesforce.records import RecordReader
 from sandbox.salesforce.schema import (
-    OBJECTS_LOWER,
     FieldDef,
     ObjectDef,
     describe_global_entry,
@@ -72,10 +71,10 @@ class SObjectAPI(RecordReader):
 
     def _describe_global(self, request: Request) -> Response:
         ver = request.params["ver"]
-        if self._not_modified(request, [o.name for o in OBJECTS_LOWER.values()]):
+        if self._not_modified(request, [o.name for o in self.store.objects_lower.values()]):
             return Response(304)
         return Response.json({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": [
-            self._entry(o, ver) for o in OBJECTS_LOWER.values()]})
+            self._entry(o, ver) for o in self.store.objects_lower.values()]})
 
     def _describe(self, request: Request) -> Response:
         obj = self._object(request.params["obj"])

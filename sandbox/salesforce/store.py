@@ -9,9 +9,10 @@ import base64
 import datetime as dt
 import hashlib
 import random
+from dataclasses import replace
 from typing import Any
 
-from sandbox.salesforce.schema import OBJECT_LIST, OBJECTS, PREFIXES
+from sandbox.salesforce.schema import OBJECT_LIST, PREFIXES, FieldDef, ObjectDef
 from sandbox.salesforce.soql import format_datetime
 
 __all__ = ["OrgStore", "make_id", "normalize_id"]
@@ -77,7 +78,13 @@ class OrgStore:
         self.start = now
         self.clock = now  # the agency clock this store has caught up with
         self.last_write = now
-        self.records: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in OBJECTS}
+        # The org's own copy of the schema: custom fields added through the Tooling API
+        # (CustomField) belong to this org only.
+        self.objects: dict[str, ObjectDef] = {o.name: replace(o, fields=list(o.fields))
+                                              for o in OBJECT_LIST}
+        self.objects_lower = {name.lower(): o for name, o in self.objects.items()}
+        self.custom_fields: list[dict[str, Any]] = []  # added ones, for dump/load
+        self.records: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in self.objects}
         self.counters: dict[str, int] = {}
         self.bin: dict[str, tuple[str, str]] = {}  # id -> (object, deletedDate)
         self.blobs: dict[str, dict[str, Any]] = {}  # id -> {"kind","size"} | {"data": b64}
@@ -87,10 +94,24 @@ class OrgStore:
         self.big_files = 0
         self._checksums: dict[str, str] = {}
 
+    def add_field(self, obj: str, f: FieldDef) -> None:
+        """A custom field added to one of this org's objects (Tooling API CustomField);
+        a unique one gets its index, filled from the records that already have a value."""
+        od = self.objects[obj]
+        od.fields.append(f)
+        od.by_lower[f.name.lower()] = f
+        self.custom_fields.append({"object": obj, "name": f.name, "type": f.type,
+                                   "length": f.length, "external_id": f.external_id,
+                                   "unique": f.unique, "label": f.label})
+        if f.unique:
+            self.unique[(obj, f.name)] = {
+                str(r[f.name]).lower(): rid for rid, r in self.records[obj].items()
+                if r.get(f.name) is not None and not r["IsDeleted"]}
+
     # -- primitives -----------------------------------------------------------------
 
     def new_id(self, obj: str) -> str:
-        prefix = OBJECTS[obj].key_prefix
+        prefix = self.objects[obj].key_prefix
         self.counters[prefix] = n = self.counters.get(prefix, 0) + 1
         return make_id(prefix, n)
 
@@ -105,7 +126,7 @@ class OrgStore:
         rec: dict[str, Any] = {"Id": self.new_id(obj), "IsDeleted": False,
                                "CreatedDate": created or when, "LastModifiedDate": when,
                                "SystemModstamp": when}
-        for f in OBJECTS[obj].fields:
+        for f in self.objects[obj].fields:
             if f.default is not None:
                 rec[f.name] = f.default
         rec.update(values)
@@ -174,7 +195,7 @@ class OrgStore:
         return [r for r in values if not r["IsDeleted"]]
 
     def children(self, account_id: str) -> list[tuple[str, dict[str, Any]]]:
-        return [(o.name, r) for o in OBJECT_LIST if o.field("Client__c") is not None
+        return [(o.name, r) for o in self.objects.values() if o.field("Client__c") is not None
                 for r in self.records[o.name].values() if r.get("Client__c") == account_id]
 
     def soft_delete(self, obj: str, rec: dict[str, Any], when: str) -> None:
@@ -230,6 +251,7 @@ class OrgStore:
                 "counters": self.counters, "bin": {k: list(v) for k, v in self.bin.items()},
                 "blobs": self.blobs,
                 "physicians": self.physicians, "big_files": self.big_files,
+                "custom_fields": self.custom_fields,
                 "start": self.start.isoformat(), "clock": self.clock.isoformat(),
                 "last_write": self.last_write.isoformat()}
 
@@ -242,6 +264,8 @@ class OrgStore:
         self.blobs = dict(state["blobs"])
         self.physicians = dict(state["physicians"])
         self.big_files = int(state["big_files"])
+        for spec in state.get("custom_fields", []):
+            self.add_field(spec.pop("object"), FieldDef(**spec))
         for obj, rows in state["records"].items():
             for rec in rows:
                 self.put(obj, dict(rec))

@@ -19,7 +19,7 @@ import datetime as dt
 from typing import Any
 
 from sandbox.http import HTTPError, Response
-from sandbox.salesforce.schema import OBJECTS_LOWER, PREFIXES, FieldDef, ObjectDef
+from sandbox.salesforce.schema import PREFIXES, FieldDef, ObjectDef
 from sandbox.salesforce.soql import NUMBER_TYPES, TEXT_TYPES, sf_datetime
 from sandbox.salesforce.store import OrgStore, make_id, normalize_id
 
@@ -200,7 +200,7 @@ class Writer:
         name = attrs.get("type") if isinstance(attrs, dict) else None
         if name is None and record_id:
             name = PREFIXES.get(record_id[:3])
-        obj = OBJECTS_LOWER.get(str(name).lower()) if name else None
+        obj = self.store.objects_lower.get(str(name).lower()) if name else None
         if obj is None:
             raise WriteError([_err("INVALID_TYPE", "Must send a concrete entity type.")])
         return obj
