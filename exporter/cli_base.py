@@ -76,8 +76,9 @@ if TYPE_CHECKING:
     from exporter.archive import Archive
 
 F = TypeVar("F", bound=Callable[..., Any])
-out = Console(highlight=False, soft_wrap=True, markup=False)  # markup only where asked
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+# markup only where asked; never emoji codes: a fingerprint "…:CD:…" printed as a CD icon
+out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
 class State:

@@ -81,3 +81,14 @@ def test_lan_with_the_offices_own_certificate(agency: Agency, tmp_path: Path) ->
         _plain_http_is_refused(port)
     finally:
         desk.stop()
+
+
+def test_a_fingerprint_is_printed_as_is_never_as_emoji() -> None:
+    """rich turns ":cd:" into a CD icon unless told not to; a certificate fingerprint holds
+    ":CD:" one time in ten (found by this file's test above, failing now and then)."""
+    from exporter.cli_base import err, out
+
+    for console in (out, err):
+        with console.capture() as captured:
+            console.print("49:A1:C9:CD:7F:11 and :smile:")
+        assert captured.get().strip() == "49:A1:C9:CD:7F:11 and :smile:"
