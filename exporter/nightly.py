@@ -46,6 +46,7 @@ from exporter.errors import exit_code_for
 
 if TYPE_CHECKING:
     from exporter.archive import Archive
+    from exporter.careplan.stored import PrerenderResult
     from exporter.copies_base import CopyResult
     from exporter.keys import Credential
     from exporter.notify import Alert, Problem
@@ -63,6 +64,7 @@ __all__ = [
     "copy_label",
     "make_copies",
     "open_destination",
+    "prerender_plans",
     "readiness",
     "run_copies",
     "run_nightly",
@@ -77,6 +79,8 @@ EXIT_COPY_FAILED = 14
 
 #: (bytes done, bytes in all) while a copy is written.
 CopyProgress = Callable[[int, int], None]
+#: (care plans stored, care plans to render) while the plans that changed are rendered.
+RenderProgress = Callable[[int, int], None]
 
 
 class Events(Protocol):
@@ -90,6 +94,9 @@ class Events(Protocol):
     def alert_sent(self, alert: Alert, to: Sequence[str]) -> None: ...
     def alert_not_sent(self, alert: Alert, why: str) -> None: ...
     def setting_skipped(self, what: str, why: str) -> None: ...
+    def render_progress(self) -> contextlib.AbstractContextManager[RenderProgress | None]: ...
+    def plans_rendered(self, result: PrerenderResult) -> None: ...
+    def plans_not_rendered(self, why: str) -> None: ...
 
 
 class LogEvents:
@@ -116,6 +123,16 @@ class LogEvents:
 
     def setting_skipped(self, what: str, why: str) -> None:
         log.warning("%s skipped: %s", what, why)
+
+    @contextlib.contextmanager
+    def render_progress(self) -> Iterator[RenderProgress | None]:
+        yield None
+
+    def plans_rendered(self, result: PrerenderResult) -> None:
+        log.info("care plans rendered: %d (%d unchanged)", result.rendered, result.unchanged)
+
+    def plans_not_rendered(self, why: str) -> None:
+        log.warning("care plans not rendered ahead: %s", why)
 
 
 @dataclass
@@ -404,6 +421,7 @@ def _sync_and_copy(config: Config, unlock: Callable[[], Credential], sources: Se
         events.sync_finished(report)
         result = NightlyResult(report, skipped_settings=len(config.set_aside))
         if report.status in ("ok", "partial"):
+            prerender_plans(config, archive, events)
             # Still under the write lock: the copies hold exactly what this sync archived.
             result.copy_failures = make_copies(
                 archive, credential, [t for t in config.copies if t.after_sync], events,
@@ -414,6 +432,41 @@ def _sync_and_copy(config: Config, unlock: Callable[[], Credential], sources: Se
         # that cannot open the archive must still know it (not "none recorded yet").
         alerts.NotifyState.for_archive(config.archive).record_good_sync(last_good)
     return result, (problems, stale, last_good)
+
+
+# -- care plans rendered ahead of need ---------------------------------------------------------
+
+
+def prerender_plans(config: Config, archive: Archive, events: Events) -> None:
+    """After a successful sync, before the copies (so they hold the plans too): the care
+    plans that changed, rendered and stored (:mod:`exporter.careplan.stored`). Never fails
+    the sync: a problem is a warning and a log line, and print then lays plans out live."""
+    import os
+
+    try:
+        from exporter.careplan.stored import configured_definition, prerender
+
+        definition = configured_definition(config)
+        client_stream = tuple(definition.client.stream.split("/", 1))
+        if client_stream not in archive.streams():
+            log.info("no care-plan clients in this archive (%s): nothing to render",
+                     definition.client.stream)
+            return
+        with events.render_progress() as progress:
+            result = prerender(archive, definition, workers=os.cpu_count() or 1,
+                               progress=progress)
+    except errors.ExporterError as exc:
+        log.warning("care plans not rendered ahead: %s: %s", type(exc).__name__, exc)
+        events.plans_not_rendered(str(exc))
+        return
+    except Exception as exc:  # never lose a sync for a care plan
+        log.error("care plans not rendered ahead\n%s", traceback.format_exc())
+        events.plans_not_rendered(f"exporter hit an unexpected problem ({type(exc).__name__}); "
+                                  "the details are in its log file")
+        return
+    log.info("care plans rendered: %d, unchanged: %d, removed: %d, in %.1f s",
+             result.rendered, result.unchanged, result.removed, result.seconds)
+    events.plans_rendered(result)
 
 
 # -- is tonight's job ready? -------------------------------------------------------------------
