@@ -152,8 +152,8 @@ def test_the_binder_is_assembled_from_the_stored_pdfs(run_cli: Cli, agency: Sand
     definition = load_definition()
     with _open(run_cli) as archive:
         binder = binder_clients(ArchiveView(archive), definition)
-        plans = archive.records("salesforce", "Care_Plan__c")
-        allergies = archive.records("salesforce", "Allergy__c")
+        plans = list(archive.records("salesforce", "Care_Plan__c"))
+        allergies = list(archive.records("salesforce", "Allergy__c"))
         laid_out: list[tuple[int, int]] = []
         result = print_care_plans(archive, definition, everyone=True,
                                   out=tmp_path / "binder.pdf", workers=2,
