@@ -13,9 +13,11 @@ The rules:
    ``failed`` (12) if every source failed.
    A wrong ``[[copies]]`` or ``[notify]`` table is reported and skipped the same way (the
    config is loaded with ``set_aside``); the run then ends ``partial`` too.
-2. After an ``ok`` or ``partial`` run, and still under the archive's write lock, every
-   ``[[copies]]`` with ``after_sync = true`` is made, so each copy holds exactly what this
-   run archived. A failed copy keeps the sync; if the sync itself was ``ok``, the exit is 14.
+2. After an ``ok`` or ``partial`` run, and still under the archive's write lock, the care
+   plans that changed are rendered and stored (:func:`prerender_plans`; a failure there is a
+   warning, never a failed sync), then every ``[[copies]]`` with ``after_sync = true`` is
+   made, so each copy holds exactly what this run archived, its care plans too. A failed
+   copy keeps the sync; if the sync itself was ``ok``, the exit is 14.
 3. The alert email goes after the lock is released (a slow mail server holds nothing), at
    most one for the run. An alert that cannot be sent is an event and a log line, never a
    changed exit code or lost work.
