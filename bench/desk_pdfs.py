@@ -24,7 +24,6 @@ from exporter.careplan.build import ArchiveView, all_clients
 from exporter.careplan.definition import load_definition
 from exporter.careplan.printing import print_care_plans
 from exporter.careplan.stored import client_pdf, prerender
-from exporter.keys import KeyFile
 from exporter.sources import build_connector
 from exporter.sync import run_sync
 from sandbox import Sandbox

@@ -4,8 +4,10 @@ SQLCipher archive and WeasyPrint; the CLI as cron and the office run it."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +18,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from exporter.archive import Archive
+from exporter.archive import Archive, Record
 from exporter.careplan.build import ArchiveView, binder_clients
 from exporter.careplan.definition import default_definition_text, load_definition
 from exporter.careplan.printing import print_care_plans
@@ -30,15 +32,21 @@ from tests.test_careplan_offline import _offline
 CLIENTS = 6
 
 
+@dataclasses.dataclass
+class Night:
+    sb: Sandbox
+    output: str  # what the first sync printed
+
+
 @pytest.fixture
-def agency(run_cli: Cli) -> Iterator[Sandbox]:
+def agency(run_cli: Cli) -> Iterator[Night]:
     """A synced agency: init, the sandbox's sources, and one nightly sync."""
     with Sandbox(clients=CLIENTS, seed=5) as sb:
         run_cli.init()
         merge_sources_into_config(run_cli.config, sb.source_configs(run_cli.tmp / "secrets"))
         first = run_cli("sync")
         assert first.exit_code == 0, first.output
-        yield sb
+        yield Night(sb, first.output)
 
 
 def _open(run_cli: Cli) -> Archive:
@@ -80,13 +88,18 @@ def _pages(pdf: bytes) -> list[str]:
 
 
 def test_a_sync_renders_every_plan_once_then_only_the_changed_client(
-        run_cli: Cli, agency: Sandbox) -> None:
+        run_cli: Cli, agency: Night) -> None:
     before = _rows(run_cli)
     with _open(run_cli) as archive:
         clients = [r for r in archive.records("salesforce", "Account") if r[1]]
     assert len(before) == len(clients) >= CLIENTS  # every client of the roster, once
+    # not at a terminal (cron): progress lines, the last one with every plan
+    lines = re.findall(r"^Rendering the care plans that changed: (\d+) of (\d+) clients",
+                       agency.output, re.M)
+    assert lines and lines[-1] == (str(len(before)), str(len(before))), agency.output
+    assert f"Care plans rendered: {len(before)} (0 unchanged)" in agency.output
     changed = _account_key(run_cli, "C-00002")
-    _edit_phone(agency, "C-00002", "(555) 010-9999")
+    _edit_phone(agency.sb, "C-00002", "(555) 010-9999")
     again = run_cli("sync")
     assert again.exit_code == 0, again.output
     assert f"Care plans rendered: 1 ({len(before) - 1} unchanged)" in again.output
@@ -100,7 +113,7 @@ def test_a_sync_renders_every_plan_once_then_only_the_changed_client(
 
 
 def test_a_changed_definition_renders_every_plan_and_is_audited(
-        run_cli: Cli, agency: Sandbox) -> None:
+        run_cli: Cli, agency: Night) -> None:
     before = _rows(run_cli)
     mine = run_cli.tmp / "mine.toml"
     mine.write_text(default_definition_text().replace(
@@ -121,7 +134,7 @@ def test_a_changed_definition_renders_every_plan_and_is_audited(
 
 
 def test_print_serves_the_stored_pdf_while_it_is_still_the_plan(
-        run_cli: Cli, agency: Sandbox) -> None:
+        run_cli: Cli, agency: Night) -> None:
     key = _account_key(run_cli, "C-00001")
     out = run_cli.tmp / "one.pdf"
     done = run_cli("print", "C-00001", "--out", str(out))
@@ -147,7 +160,7 @@ def test_print_serves_the_stored_pdf_while_it_is_still_the_plan(
     assert len(prints) == 3 and prints[-1]["detail"]["format"] == "pdf"
 
 
-def test_the_binder_is_assembled_from_the_stored_pdfs(run_cli: Cli, agency: Sandbox,
+def test_the_binder_is_assembled_from_the_stored_pdfs(run_cli: Cli, agency: Night,
                                                       tmp_path: Path) -> None:
     definition = load_definition()
     with _open(run_cli) as archive:
@@ -186,7 +199,7 @@ def test_the_binder_is_assembled_from_the_stored_pdfs(run_cli: Cli, agency: Sand
 KILLED = textwrap.dedent('''
     import sys, time
     from pathlib import Path
-    from exporter.archive import Archive
+    from exporter.archive import Archive, Record
     from exporter.careplan.definition import load_definition
     from exporter.careplan.stored import prerender
     from exporter.keys import KeyFile
@@ -203,7 +216,7 @@ KILLED = textwrap.dedent('''
 
 
 def test_a_killed_prerender_leaves_a_sound_archive_and_the_next_sync_finishes(
-        run_cli: Cli, agency: Sandbox) -> None:
+        run_cli: Cli, agency: Night) -> None:
     every = _rows(run_cli)
     script = run_cli.tmp / "killed.py"
     script.write_text(KILLED, encoding="utf-8")
@@ -231,8 +244,8 @@ def test_a_killed_prerender_leaves_a_sound_archive_and_the_next_sync_finishes(
 
 
 def test_print_and_binder_work_offline_from_the_stored_plans(run_cli: Cli,
-                                                             agency: Sandbox) -> None:
-    agency.stop()  # the cloud is gone
+                                                             agency: Night) -> None:
+    agency.sb.stop()  # the cloud is gone
     prefix, env, log = _offline(run_cli.tmp)
     env["EXPORTER_CONFIG"] = str(run_cli.config)
     one, binder = run_cli.tmp / "one.pdf", run_cli.tmp / "binder.pdf"
@@ -245,3 +258,48 @@ def test_print_and_binder_work_offline_from_the_stored_plans(run_cli: Cli,
     assert not log.exists() or log.read_text() == ""  # nothing even tried to connect
     assert one.read_bytes() == _blob(run_cli, _account_key(run_cli, "C-00001"))
     assert "Care plan binder" in " ".join(_pages(binder.read_bytes())[:1])
+
+
+def test_deleted_clients_keep_their_last_plan_and_clients_off_the_roster_lose_their_row(
+        run_cli: Cli, agency: Night) -> None:
+    before = _rows(run_cli)
+    gone = _account_key(run_cli, "C-00004")
+    with Archive.open(run_cli.archive, KeyFile(run_cli.key_file), write=True) as arc:
+        rid = gone.rsplit("/", 1)[1]
+        data = next(d for r, d in arc.records("salesforce", "Account") if r == rid)
+        run = arc.begin_run("sync")  # the night the sync finds it deleted in Salesforce
+        arc.put_batch(run, "salesforce", "Account",
+                      [Record(rid, {**data, "IsDeleted": True}, deleted=True)])
+        arc.finish_run(run, "ok", stats={"sources": {"salesforce": {"status": "ok"}}})
+    done = run_cli("print", "--prerender")
+    assert f"Care plans rendered: 1 ({len(before) - 1} unchanged)" in done.output, done.output
+    text = " ".join(_pages(_blob(run_cli, gone)))
+    assert re.search(r"DELETED in Salesforce on \d+ \w+ \d{4}", text), text[:500]
+    out = run_cli.tmp / "gone.pdf"
+    assert run_cli("print", "C-00004", "--out", str(out)).exit_code == 0
+    assert out.read_bytes() == _blob(run_cli, gone)
+    # A definition that leaves C-00005 out: its row goes (and every other plan is new).
+    mine = run_cli.tmp / "mine.toml"
+    mine.write_text(default_definition_text().replace(
+        "exclude = { IsDeleted = true }\nbinder",
+        'exclude = { IsDeleted = true, Client_Number__c = "C-00005" }\nbinder'),
+        encoding="utf-8")
+    left_out = _account_key(run_cli, "C-00005")
+    done = run_cli("print", "--prerender", "--definition", str(mine))
+    assert f"({0} unchanged, 1 removed)" in done.output, done.output
+    assert set(_rows(run_cli)) == set(before) - {left_out}
+
+
+def test_a_failed_prerender_never_fails_the_sync(run_cli: Cli, agency: Night) -> None:
+    before = _rows(run_cli)
+    bad = run_cli.tmp / "bad.toml"
+    bad.write_text(default_definition_text().replace('field = "Reaction__c"',
+                                                     'field = "Reaktion__c"'), encoding="utf-8")
+    with run_cli.config.open("a", encoding="utf-8") as fh:
+        fh.write('\n[careplan]\ndefinition = "bad.toml"\n')
+    _edit_phone(agency.sb, "C-00002", "(555) 010-7777")
+    done = run_cli("sync")
+    assert done.exit_code == 0, done.output
+    assert "Warning: the care plans were not rendered ahead" in done.output
+    assert "Reaktion__c" in done.output and "Traceback" not in done.output
+    assert _rows(run_cli) == before  # the old plans are kept; print lays out live
