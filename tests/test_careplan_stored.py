@@ -5,6 +5,7 @@ SQLCipher archive and WeasyPrint; the CLI as cron and the office run it."""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import os
 import re
@@ -21,7 +22,8 @@ from pypdf import PdfReader
 from exporter.archive import Archive, Record
 from exporter.careplan.build import ArchiveView, binder_clients
 from exporter.careplan.definition import default_definition_text, load_definition
-from exporter.careplan.printing import print_care_plans
+from exporter.careplan.planstore import CHECKED_KEY, all_checked
+from exporter.careplan.printing import day_start, print_care_plans
 from exporter.careplan.stored import client_pdf
 from exporter.keys import KeyFile
 from sandbox import Sandbox
@@ -147,10 +149,13 @@ def test_print_serves_the_stored_pdf_while_it_is_still_the_plan(
                              (other, key))
     run_cli("print", "C-00001", "--out", str(out))
     assert out.read_bytes() == other
-    # ...and a stale hash is laid out live, and stored again.
+    # ...and a stale hash is laid out live, and stored again (once the plans are no longer
+    # known to be all current: the mark a complete pre-render leaves is gone, as when a run
+    # starts or the day turns).
     with _open(run_cli) as archive, archive.transaction():
         archive.conn.execute("UPDATE rendered_plans SET inputs_hash = 'x' WHERE client_key = ?",
                              (key,))
+        archive.conn.execute("DELETE FROM archive_meta WHERE key = ?", (CHECKED_KEY,))
     run_cli("print", "C-00001", "--out", str(out))
     assert out.read_bytes() != other and out.read_bytes() == _blob(run_cli, key)
     assert _rows(run_cli)[key][0] != "x"
@@ -303,3 +308,27 @@ def test_a_failed_prerender_never_fails_the_sync(run_cli: Cli, agency: Night) ->
     assert "Warning: the care plans were not rendered ahead" in done.output
     assert "Reaktion__c" in done.output and "Traceback" not in done.output
     assert _rows(run_cli) == before  # the old plans are kept; print lays out live
+
+
+def test_the_plans_are_known_current_until_a_run_starts_or_the_day_turns(
+        run_cli: Cli, agency: Night) -> None:
+    definition = load_definition()
+    today = day_start(dt.datetime.now(dt.UTC))
+    with Archive.open(run_cli.archive, KeyFile(run_cli.key_file), write=True) as archive:
+        assert all_checked(archive, definition, today.isoformat())
+        assert not all_checked(archive, definition, (today + dt.timedelta(days=1)).isoformat())
+        other = dataclasses.replace(definition, organisation="Sunset Home Care")
+        assert not all_checked(archive, other, today.isoformat())
+        archive.begin_run("sync")  # a run at work may be changing the data
+        assert not all_checked(archive, definition, today.isoformat())
+    with _open(run_cli) as archive:  # a plan of another definition stored: the mark goes
+        mine = run_cli.tmp / "mine.toml"
+        mine.write_text(default_definition_text().replace(
+            'organisation = "Sunrise Home Care"', 'organisation = "Sunset Home Care"'),
+            encoding="utf-8")
+        assert archive.conn.execute("SELECT count(*) FROM archive_meta WHERE key = ?",
+                                    (CHECKED_KEY,)).fetchone()[0] == 1
+        print_care_plans(archive, load_definition(mine), query="C-00001",
+                         out=run_cli.tmp / "sunset.pdf")
+        assert archive.conn.execute("SELECT count(*) FROM archive_meta WHERE key = ?",
+                                    (CHECKED_KEY,)).fetchone()[0] == 0

@@ -30,13 +30,17 @@ from exporter.careplan.definition import Definition
 from exporter.careplan.render import PrintInfo
 from exporter.errors import ExporterError
 
-__all__ = ["STORED_PAPER", "StoredPlan", "can_store", "client_key", "drop_plans", "fresh_pdf",
-           "inputs_hash", "load_plan", "store_plan", "stored_hashes", "stored_info",
+__all__ = ["CHECKED_KEY", "STORED_PAPER", "StoredPlan", "all_checked", "can_store", "clear_checked",
+           "client_key", "context_hash", "drop_plans", "fresh_pdf", "inputs_hash", "load_plan",
+           "mark_checked", "newest_run", "store_plan", "stored_hashes", "stored_info",
            "try_store"]
 
 log = logging.getLogger("exporter.careplan.planstore")
 
 _STORE_ERRORS: tuple[type[BaseException], ...] = (ExporterError, *DB_ERRORS)
+
+#: archive_meta's key for the last complete check of every stored plan (mark_checked).
+CHECKED_KEY = "rendered_plans:checked"
 
 #: The paper stored plans are laid out for (``exporter print``'s default).
 STORED_PAPER = "letter"
@@ -82,6 +86,14 @@ def _plan_content(plan: CarePlan) -> Any:
     c = plan.client
     return {"client": [c.key, c.display_key, c.name, c.birthdate, c.record_id],
             "source": plan.source, "sections": [dataclasses.asdict(s) for s in plan.sections]}
+
+
+def context_hash(definition: Definition, paper: str = STORED_PAPER) -> str:
+    """SHA-256 (hex) of what every plan shares: the definition, templates, version, paper."""
+    text = json.dumps({"definition": _definition_content(definition), "paper": paper,
+                       "templates": _templates_digest()}, sort_keys=True, ensure_ascii=False,
+                      default=repr)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def inputs_hash(definition: Definition, plan: CarePlan, info: PrintInfo,
@@ -143,13 +155,28 @@ def drop_plans(archive: Any, keys: Iterable[str]) -> None:
                                  [(k,) for k in keys])
 
 
-def try_store(archive: Any, key: str, digest: str, run_id: int, pdf: bytes) -> bool:
-    """Store a plan rendered for a print, if the archive can be written now; a busy or
-    read-only archive only means the next print renders it again."""
+def clear_checked(archive: Any, unless_context: str | None = None) -> None:
+    """Forget that every stored plan is current (before plans of another definition, or
+    of data not yet checked, are stored), unless the mark is for ``unless_context``."""
+    with archive.transaction():
+        if unless_context is None:
+            archive.conn.execute("DELETE FROM archive_meta WHERE key = ?", (CHECKED_KEY,))
+        else:
+            archive.conn.execute("DELETE FROM archive_meta WHERE key = ? AND value NOT LIKE ?",
+                                 (CHECKED_KEY, f'%"context": "{unless_context}"%'))
+
+
+def try_store(archive: Any, key: str, digest: str, run_id: int, pdf: bytes,
+              context: str) -> bool:
+    """Store a plan rendered for a print (``context``: its definition's context_hash), if
+    the archive can be written now; a busy or read-only archive only means the next print
+    renders it again."""
     if not can_store(archive):
         return False
     try:
-        store_plan(archive, key, digest, run_id, pdf)
+        with archive.transaction():  # a plan of another definition voids the mark
+            clear_checked(archive, unless_context=context)
+            store_plan(archive, key, digest, run_id, pdf)
     except _STORE_ERRORS as exc:
         log.info("care plan %s not stored for next time: %s", key, exc)
         return False
@@ -157,6 +184,39 @@ def try_store(archive: Any, key: str, digest: str, run_id: int, pdf: bytes) -> b
 
 
 # -- serving ---------------------------------------------------------------------------------
+
+
+def newest_run(archive: Any) -> list[Any] | None:
+    """[id, finished_at] of the archive's newest run (finished_at None while it runs)."""
+    with translated(archive.path):
+        row = archive.conn.execute(
+            "SELECT id, finished_at FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    return [int(row[0]), row[1]] if row else None
+
+
+def _checked(run: list[Any], day: str, context: str) -> str:
+    return json.dumps({"run": run, "day": day, "context": context}, sort_keys=True)
+
+
+def mark_checked(archive: Any, run: list[Any], day: str, context: str) -> None:
+    """Record that every stored plan was checked against the data of the finished ``run``
+    on ``day`` (the visits window's start) with this ``context``: until a run starts or
+    the day turns, a print may serve the stored PDFs without building the plans."""
+    with archive.transaction():
+        archive.conn.execute("INSERT OR REPLACE INTO archive_meta (key, value) VALUES (?, ?)",
+                             (CHECKED_KEY, _checked(run, day, context)))
+
+
+def all_checked(archive: Any, definition: Definition, day: str,
+                paper: str = STORED_PAPER) -> bool:
+    """Whether every stored plan is known to be current (see :func:`mark_checked`)."""
+    run = newest_run(archive)
+    if run is None or run[1] is None:  # a run at work may be changing the data
+        return False
+    with translated(archive.path):
+        row = archive.conn.execute("SELECT value FROM archive_meta WHERE key = ?",
+                                   (CHECKED_KEY,)).fetchone()
+    return row is not None and row[0] == _checked(run, day, context_hash(definition, paper))
 
 
 def fresh_pdf(archive: Any, key: str, digest: str) -> bytes | None:

@@ -12,9 +12,10 @@ its audit entry is written, so nothing is printed without a trace.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,9 +34,12 @@ from exporter.careplan.build import (
 from exporter.careplan.definition import Definition, DefinitionError, check_against
 from exporter.careplan.planstore import (
     STORED_PAPER,
+    all_checked,
     client_key,
+    context_hash,
     fresh_pdf,
     inputs_hash,
+    load_plan,
     stored_info,
     try_store,
 )
@@ -147,16 +151,27 @@ def _default_name(clients: list[Client], fmt: str, now: dt.datetime, binder: boo
     return safe_file_name(f"careplan-{clients[0].display_key}-{stamp}.{fmt}")
 
 
-@dataclass
 class PlanJob:
-    """The plans a print is made of, and what every page says about them."""
+    """The clients a print is about, what every page says about them, and their care plans
+    (built when first asked for: a print served from stored PDFs may need none)."""
 
-    clients: list[Client]
-    plans: list[CarePlan]
-    info: PrintInfo
-    synced: Run  # the sync whose data the plans show
-    run_id: int | None  # the --as-of run (the run before the deletion, for a deleted client)
-    current: bool  # the current data (no --as-of): a stored plan may serve it
+    def __init__(self, clients: list[Client], info: PrintInfo, synced: Run,
+                 run_id: int | None, current: bool, day: str,
+                 build: Callable[[Client], CarePlan]) -> None:
+        self.clients = clients
+        self.info = info
+        self.synced = synced  # the sync whose data the plans show
+        self.run_id = run_id  # the --as-of run (the run before a deletion, for such a client)
+        self.current = current  # the current data (no --as-of): a stored plan may serve it
+        self.day = day  # the start of the visits window of the current plan (ISO)
+        self._build = build
+        self._plans: list[CarePlan] | None = None
+
+    @property
+    def plans(self) -> list[CarePlan]:
+        if self._plans is None:
+            self._plans = [self._build(c) for c in self.clients]
+        return self._plans
 
 
 def choose_plans(archive: Archive, definition: Definition, *, query: str | None = None,
@@ -198,8 +213,8 @@ def choose_plans(archive: Archive, definition: Definition, *, query: str | None 
     # day (and a print made in the afternoon still lists the morning's visits).
     anchor = (_moment(synced.finished_at or synced.started_at) if run_id is not None
               else day_start(now))
-    plans = [build_care_plan(view, definition, c, anchor) for c in clients]
-    return PlanJob(clients, plans, info, synced, run_id, current)
+    return PlanJob(clients, info, synced, run_id, current, day_start(now).isoformat(),
+                   functools.partial(build_care_plan, view, definition, now=anchor))
 
 
 def plan_pdfs(archive: Archive, definition: Definition, job: PlanJob, paper: str = "letter",
@@ -209,6 +224,10 @@ def plan_pdfs(archive: Archive, definition: Definition, job: PlanJob, paper: str
     time when it can be; ``progress`` counts the plans laid out."""
     if not job.current or job.info.stale or paper != STORED_PAPER:
         return render_pdfs(job.plans, job.info, paper, workers, progress)
+    if all_checked(archive, definition, job.day, paper):  # no plan to build: all current
+        stored = [load_plan(archive, client_key(definition, c)) for c in job.clients]
+        if all(s is not None for s in stored):
+            return [s.pdf for s in stored if s is not None]
     info = stored_info(job.info)
     keys = [client_key(definition, p.client) for p in job.plans]
     digests = [inputs_hash(definition, p, info, paper) for p in job.plans]
@@ -217,9 +236,10 @@ def plan_pdfs(archive: Archive, definition: Definition, job: PlanJob, paper: str
     if missing:
         laid_out = render_pdfs([job.plans[i] for i in missing], info, paper, workers,
                                progress)
+        context = context_hash(definition, paper)
         for i, pdf in zip(missing, laid_out, strict=True):
             parts[i] = pdf
-            try_store(archive, keys[i], digests[i], job.synced.id, pdf)
+            try_store(archive, keys[i], digests[i], job.synced.id, pdf, context)
     return [part for part in parts if part is not None]
 
 
@@ -238,24 +258,25 @@ def print_care_plans(archive: Archive, definition: Definition, *, query: str | N
     now = now or dt.datetime.now(dt.UTC)
     job = choose_plans(archive, definition, query=query, everyone=everyone, as_of=as_of,
                        stale_after_hours=stale_after_hours, now=now)
-    clients, plans, info = job.clients, job.plans, job.info
-    outputs: list[tuple[Path, list[CarePlan]]]
+    clients, info = job.clients, job.info
+    outputs: list[tuple[Path, list[Client]]]
     if everyone and split:
         folder = out or Path(f"careplans-{now.astimezone():%Y%m%d-%H%M}")
-        outputs = [(folder / safe_file_name(f"careplan-{p.client.display_key}.{fmt}"), [p])
-                   for p in plans]
+        outputs = [(folder / safe_file_name(f"careplan-{c.display_key}.{fmt}"), [c])
+                   for c in clients]
     else:
         target = out or Path(_default_name(clients, fmt, now, everyone))
         if target.is_dir():
             target = target / _default_name(clients, fmt, now, everyone)
-        outputs = [(target, plans)]
+        outputs = [(target, clients)]
     if fmt == "html":
-        rendered = [(path, _html(group, info, paper, binder=everyone and not split))
-                    for path, group in outputs]
+        by_key = {id(c): p for c, p in zip(clients, job.plans, strict=True)}
+        rendered = [(path, _html([by_key[id(c)] for c in group], info, paper,
+                                 binder=everyone and not split)) for path, group in outputs]
     else:  # one PDF per client (stored, or laid out in parallel), joined for a binder
         pdfs = plan_pdfs(archive, definition, job, paper, workers, progress)
         if everyone and not split:
-            pdfs = [assemble_binder(plans, pdfs, info, paper)]
+            pdfs = [assemble_binder(clients, pdfs, info, paper)]
         rendered = [(path, pdf) for (path, _), pdf in zip(outputs, pdfs, strict=True)]
     result = PrintResult([p for p, _ in rendered], clients, job.run_id, job.synced.id,
                          info.stale)

@@ -25,7 +25,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from exporter.careplan.build import REF_COLUMN, CarePlan
+from exporter.careplan.build import REF_COLUMN, CarePlan, Client
 from exporter.pdf_engine import load_weasyprint
 
 __all__ = ["PrintInfo", "Progress", "assemble_binder", "iter_pdfs", "pdf_of_html",
@@ -184,13 +184,13 @@ def render_binder(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "lett
     """A binder: a table of contents, then each client's plan rendered on its own (so "page
     X of Y" counts that client's pages), joined with pypdf; each client is a bookmark.
     ``workers`` > 1 lays clients out in that many processes."""
-    return assemble_binder(plans, render_pdfs(plans, info, paper, workers, progress), info,
-                           paper)
+    return assemble_binder([p.client for p in plans],
+                           render_pdfs(plans, info, paper, workers, progress), info, paper)
 
 
-def assemble_binder(plans: Sequence[CarePlan], parts: Sequence[bytes], info: PrintInfo,
+def assemble_binder(clients: Sequence[Client], parts: Sequence[bytes], info: PrintInfo,
                     paper: str = "letter") -> bytes:
-    """The binder of clients whose PDFs are ``parts`` (rendered now, or stored ahead of
+    """The binder of the clients whose PDFs are ``parts`` (laid out now, or stored ahead of
     need): a table of contents laid out now, then each part; each client is a bookmark."""
     from pypdf import PdfReader, PdfWriter
 
@@ -198,9 +198,9 @@ def assemble_binder(plans: Sequence[CarePlan], parts: Sequence[bytes], info: Pri
     toc_pages = 1
     while True:  # the contents' own length shifts every start page
         entries, page = [], toc_pages + 1
-        for plan, reader in zip(plans, readers, strict=True):
-            entries.append({"name": plan.client.name, "key": plan.client.display_key,
-                            "birthdate": plan.client.birthdate, "page": page,
+        for client, reader in zip(clients, readers, strict=True):
+            entries.append({"name": client.name, "key": client.display_key,
+                            "birthdate": client.birthdate, "page": page,
                             "pages": len(reader.pages)})
             page += len(reader.pages)
         toc = PdfReader(io.BytesIO(pdf_of_html(render_html([], info, paper, toc=entries))))
@@ -214,7 +214,7 @@ def assemble_binder(plans: Sequence[CarePlan], parts: Sequence[bytes], info: Pri
         start = len(writer.pages)
         writer.append(reader, import_outline=False)
         writer.add_outline_item(title=f"{entry['name']} ({entry['key']})", page_number=start)
-    writer.add_metadata({"/Title": f"Care plan binder ({len(plans)} clients)",
+    writer.add_metadata({"/Title": f"Care plan binder ({len(clients)} clients)",
                          "/Creator": "exporter"})
     buf = io.BytesIO()
     writer.write(buf)

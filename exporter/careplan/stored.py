@@ -21,7 +21,11 @@ and deleted upstream) has its plan built and hashed; those whose hash differs fr
 stored one are laid out (in ``workers`` processes when there are several) and stored, each
 in its own short transaction, laid out outside it: a kill leaves each client's old PDF or
 its new one, and the next run finishes the rest. Clients gone from the roster lose their
-row.
+row. A complete pre-render then records (``archive_meta``) the finished run, the day and the
+definition it checked every plan against: until another run starts, the day turns or the
+definition changes, a print serves the stored PDFs without building any plan (a single
+print, or the binder, then costs reading the PDFs). Otherwise a print builds each plan and
+compares its hash.
 """
 
 from __future__ import annotations
@@ -38,9 +42,13 @@ from exporter.careplan.build import ArchiveView, CarePlan, Client, all_clients, 
 from exporter.careplan.definition import Definition, DefinitionError, check_against
 from exporter.careplan.planstore import (
     STORED_PAPER,
+    clear_checked,
     client_key,
+    context_hash,
     drop_plans,
     inputs_hash,
+    mark_checked,
+    newest_run,
     store_plan,
     stored_hashes,
     stored_info,
@@ -137,6 +145,7 @@ def prerender(archive: Any, definition: Definition, *, workers: int = 1,
         raise DefinitionError(f"The care-plan definition {definition.path} does not fit this "
                               f"archive: {'; '.join(problems)}.")
     now = now or dt.datetime.now(dt.UTC)
+    newest = newest_run(archive)
     result = PrerenderResult(run_id=data_run(archive, None).id)
     stored = stored_hashes(archive)
     changed: list[tuple[_Target, str]] = []
@@ -149,6 +158,8 @@ def prerender(archive: Any, definition: Definition, *, workers: int = 1,
         else:
             changed.append((target, digest))
     gone = sorted(set(stored) - keys)
+    if changed or gone:  # rows about to change: prints build and compare until the end
+        clear_checked(archive)
     if gone:
         drop_plans(archive, gone)
         result.removed = len(gone)
@@ -160,6 +171,9 @@ def prerender(archive: Any, definition: Definition, *, workers: int = 1,
         result.rendered += 1
         if progress is not None:
             progress(result.rendered, len(changed))
+    if newest is not None and newest[1] is not None and newest_run(archive) == newest:
+        # Every plan checked against a finished run's data: prints may skip building them.
+        mark_checked(archive, newest, day_start(now).isoformat(), context_hash(definition))
     result.seconds = time.monotonic() - began
     return result
 
