@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import math
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -195,7 +196,9 @@ def assemble_binder(clients: Sequence[Client], parts: Sequence[bytes], info: Pri
     from pypdf import PdfReader, PdfWriter
 
     readers = [PdfReader(io.BytesIO(part)) for part in parts]
-    toc_pages = 1
+    # A first guess at the contents' length (about 27 clients a page on letter, less on the
+    # first), so that it is usually laid out once; the loop below corrects a wrong guess.
+    toc_pages = max(1, math.ceil((len(clients) + 5) / 27))
     while True:  # the contents' own length shifts every start page
         entries, page = [], toc_pages + 1
         for client, reader in zip(clients, readers, strict=True):
