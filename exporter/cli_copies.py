@@ -111,6 +111,20 @@ class ConsoleEvents:
     def setting_skipped(self, what: str, why: str) -> None:
         err.print(f"[bold red]Error:[/] {escape(what)} skipped: {escape(why)}", markup=True)
 
+    def render_progress(self) -> contextlib.AbstractContextManager[Any]:
+        from exporter.cli_print import layout_bar
+
+        return layout_bar(True, "Rendering the care plans that changed")
+
+    def plans_rendered(self, result: Any) -> None:
+        out.print(f"Care plans rendered: {result.rendered} ({result.unchanged} unchanged"
+                  f"{f', {result.removed} removed' if result.removed else ''}), stored in the "
+                  "archive for printing.", markup=False, highlight=False)
+
+    def plans_not_rendered(self, why: str) -> None:
+        err.print(f"Warning: the care plans were not rendered ahead ({why}); the sync is kept, "
+                  "and printing lays them out when asked.", markup=False, highlight=False)
+
 
 def _archive_id_of(config: Config) -> str | None:
     """The archive's id from its .keys file (no unlocking needed), if it is there."""

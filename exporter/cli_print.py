@@ -23,7 +23,7 @@ from exporter.cli_base import (
     pass_state,
 )
 
-__all__ = ["clients", "export", "print_"]
+__all__ = ["clients", "export", "layout_bar", "print_"]
 
 
 # -- export ------------------------------------------------------------------------------
@@ -75,7 +75,8 @@ def export(state: State, fmt: str, streams: tuple[str, ...], as_of: str | None,
 
 
 @contextlib.contextmanager
-def _layout_bar(wanted: bool) -> Iterator[Callable[[int, int], None] | None]:
+def layout_bar(wanted: bool, label: str = "Laying out care plans"
+                ) -> Iterator[Callable[[int, int], None] | None]:
     """A bar counting the clients laid out, for a binder printed at a terminal (20-30 s for
     100 clients); not at a terminal (a script, a scheduled print), a plain line at each tenth
     and at least every 15 seconds, so that minutes of work are never silent."""
@@ -83,11 +84,11 @@ def _layout_bar(wanted: bool) -> Iterator[Callable[[int, int], None] | None]:
         yield None
         return
     if not err.is_terminal:
-        yield _layout_lines()
+        yield _layout_lines(label)
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("Laying out care plans"), BarColumn(), MofNCompleteColumn(),
+    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), console=err, transient=True)
     task = bar.add_task("clients", total=None)
 
@@ -98,7 +99,7 @@ def _layout_bar(wanted: bool) -> Iterator[Callable[[int, int], None] | None]:
         yield advanced
 
 
-def _layout_lines() -> Callable[[int, int], None]:
+def _layout_lines(label: str) -> Callable[[int, int], None]:
     import time
 
     began = last = time.monotonic()
@@ -110,7 +111,7 @@ def _layout_lines() -> Callable[[int, int], None]:
         tenth = done * 10 // total if total else 10
         if tenth > shown or now - last >= 15 or done == total:
             shown, last = tenth, now
-            err.print(f"Laying out care plans: {done} of {total} clients "
+            err.print(f"{label}: {done} of {total} clients "
                       f"({now - began:.0f} s)", markup=False, highlight=False)
 
     return advanced
@@ -134,10 +135,15 @@ def _layout_lines() -> Callable[[int, int], None]:
 @click.option("--definition", "definition_path", type=click.Path(path_type=Path),
               help="A care-plan view definition (TOML); default: the config's [careplan] "
               "definition, else the built-in one for the sandbox agency.")
+@click.option("--prerender", is_flag=True,
+              help="Print nothing: render the care plans that changed since they were last "
+              "stored, and store them in the archive for fast printing (as every successful "
+              "sync does).")
 @pass_state
 @handle_errors
 def print_(state: State, client: str | None, everyone: bool, as_of: str | None, fmt: str,
-           out_path: Path | None, paper: str, split: bool, definition_path: Path | None) -> None:
+           out_path: Path | None, paper: str, split: bool, definition_path: Path | None,
+           prerender: bool) -> None:
     """Print a client's care plan from the archive, with no network.
 
     CLIENT is a name or an id (client number or record id), in any case, with or without
@@ -149,17 +155,23 @@ def print_(state: State, client: str | None, everyone: bool, as_of: str | None, 
       exporter print "zoe muller"
       exporter print C-00001 --as-of 2026-11-28 --paper a4
       exporter print --all --out binder.pdf
+      exporter print --prerender
     """
     from exporter.careplan.printing import print_care_plans
     from exporter.errors import AmbiguousClient
 
+    if prerender:
+        if client is not None or everyone or as_of or split:
+            raise click.UsageError("--prerender goes alone (with --definition at most).")
+        _prerender(state, definition_path)
+        return
     if everyone == (client is not None):
         raise click.UsageError("Give a CLIENT (name or number) or --all.")
     if split and not everyone:
         raise click.UsageError("--split goes with --all.")
     config = state.config
     definition = _definition(state, definition_path)
-    with state.open() as archive, _layout_bar(everyone and fmt == "pdf") as progress:
+    with state.open() as archive, layout_bar(everyone and fmt == "pdf") as progress:
         try:
             result = print_care_plans(
                 archive, definition, query=client, everyone=everyone, as_of=as_of, fmt=fmt,
@@ -184,13 +196,27 @@ def print_(state: State, client: str | None, everyone: bool, as_of: str | None, 
 
 def _definition(state: State, definition_path: Path | None) -> Any:
     """--definition, else the config's [careplan] definition, else the built-in one."""
-    from exporter.careplan.definition import load_definition
+    from exporter.careplan.stored import configured_definition
 
-    table = state.config.raw.get("careplan")
-    configured = table.get("definition") if isinstance(table, dict) else None
-    if definition_path is None and isinstance(configured, str):
-        definition_path = (state.config.path.parent / configured).expanduser()
-    return load_definition(definition_path)
+    return configured_definition(state.config, definition_path)
+
+
+def _prerender(state: State, definition_path: Path | None) -> None:
+    """``print --prerender``: the nightly job's rendering, by hand, audited."""
+    from exporter.careplan.stored import prerender
+
+    definition = _definition(state, definition_path)
+    with state.open() as archive:
+        with layout_bar(True, "Rendering the care plans that changed") as progress:
+            result = prerender(archive, definition, workers=os.cpu_count() or 1,
+                               progress=progress)
+        archive.audit("prerender", {
+            "rendered": result.rendered, "unchanged": result.unchanged,
+            "removed": result.removed, "data_run": result.run_id,
+            "definition": definition.path})
+    out.print(f"Care plans rendered: {result.rendered} ({result.unchanged} unchanged"
+              f"{f', {result.removed} removed' if result.removed else ''}) in "
+              f"{result.seconds:.0f} s, stored in the archive for printing.")
 
 
 @click.command()

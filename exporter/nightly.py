@@ -13,9 +13,11 @@ The rules:
    ``failed`` (12) if every source failed.
    A wrong ``[[copies]]`` or ``[notify]`` table is reported and skipped the same way (the
    config is loaded with ``set_aside``); the run then ends ``partial`` too.
-2. After an ``ok`` or ``partial`` run, and still under the archive's write lock, every
-   ``[[copies]]`` with ``after_sync = true`` is made, so each copy holds exactly what this
-   run archived. A failed copy keeps the sync; if the sync itself was ``ok``, the exit is 14.
+2. After an ``ok`` or ``partial`` run, and still under the archive's write lock, the care
+   plans that changed are rendered and stored (:func:`prerender_plans`; a failure there is a
+   warning, never a failed sync), then every ``[[copies]]`` with ``after_sync = true`` is
+   made, so each copy holds exactly what this run archived, its care plans too. A failed
+   copy keeps the sync; if the sync itself was ``ok``, the exit is 14.
 3. The alert email goes after the lock is released (a slow mail server holds nothing), at
    most one for the run. An alert that cannot be sent is an event and a log line, never a
    changed exit code or lost work.
@@ -48,6 +50,7 @@ from exporter.errors import exit_code_for
 
 if TYPE_CHECKING:
     from exporter.archive import Archive
+    from exporter.careplan.stored import PrerenderResult
     from exporter.copies_base import CopyResult
     from exporter.keys import Credential
     from exporter.notify import Alert, Problem
@@ -65,6 +68,7 @@ __all__ = [
     "copy_label",
     "make_copies",
     "open_destination",
+    "prerender_plans",
     "readiness",
     "run_copies",
     "run_nightly",
@@ -79,6 +83,8 @@ EXIT_COPY_FAILED = 14
 
 #: (bytes done, bytes in all) while a copy is written.
 CopyProgress = Callable[[int, int], None]
+#: (care plans stored, care plans to render) while the plans that changed are rendered.
+RenderProgress = Callable[[int, int], None]
 
 
 class Events(Protocol):
@@ -92,6 +98,9 @@ class Events(Protocol):
     def alert_sent(self, alert: Alert, to: Sequence[str]) -> None: ...
     def alert_not_sent(self, alert: Alert, why: str) -> None: ...
     def setting_skipped(self, what: str, why: str) -> None: ...
+    def render_progress(self) -> contextlib.AbstractContextManager[RenderProgress | None]: ...
+    def plans_rendered(self, result: PrerenderResult) -> None: ...
+    def plans_not_rendered(self, why: str) -> None: ...
 
 
 class LogEvents:
@@ -118,6 +127,16 @@ class LogEvents:
 
     def setting_skipped(self, what: str, why: str) -> None:
         log.warning("%s skipped: %s", what, why)
+
+    @contextlib.contextmanager
+    def render_progress(self) -> Iterator[RenderProgress | None]:
+        yield None
+
+    def plans_rendered(self, result: PrerenderResult) -> None:
+        log.info("care plans rendered: %d (%d unchanged)", result.rendered, result.unchanged)
+
+    def plans_not_rendered(self, why: str) -> None:
+        log.warning("care plans not rendered ahead: %s", why)
 
 
 @dataclass
@@ -415,6 +434,7 @@ def _sync_and_copy(config: Config, unlock: Callable[[], Credential], sources: Se
         events.sync_finished(report)
         result = NightlyResult(report, skipped_settings=len(config.set_aside))
         if report.status in ("ok", "partial"):
+            prerender_plans(config, archive, events)
             # Still under the write lock: the copies hold exactly what this sync archived.
             result.copy_failures = make_copies(
                 archive, credential, [t for t in config.copies if t.after_sync], events,
@@ -442,6 +462,41 @@ def _digest_if_due(config: Config, archive: Archive, last_good: str | None) -> A
     week = week_of(archive.runs(), archive.size_bytes(), archive.audit_entries("copy"), today)
     digest: Alert = week_digest(settings, week, last_good)
     return digest
+
+
+# -- care plans rendered ahead of need ---------------------------------------------------------
+
+
+def prerender_plans(config: Config, archive: Archive, events: Events) -> None:
+    """After a successful sync, before the copies (so they hold the plans too): the care
+    plans that changed, rendered and stored (:mod:`exporter.careplan.stored`). Never fails
+    the sync: a problem is a warning and a log line, and print then lays plans out live."""
+    import os
+
+    try:
+        from exporter.careplan.stored import configured_definition, prerender
+
+        definition = configured_definition(config)
+        client_stream = tuple(definition.client.stream.split("/", 1))
+        if client_stream not in archive.streams():
+            log.info("no care-plan clients in this archive (%s): nothing to render",
+                     definition.client.stream)
+            return
+        with events.render_progress() as progress:
+            result = prerender(archive, definition, workers=os.cpu_count() or 1,
+                               progress=progress)
+    except errors.ExporterError as exc:
+        log.warning("care plans not rendered ahead: %s: %s", type(exc).__name__, exc)
+        events.plans_not_rendered(str(exc))
+        return
+    except Exception as exc:  # never lose a sync for a care plan
+        log.error("care plans not rendered ahead\n%s", traceback.format_exc())
+        events.plans_not_rendered(f"exporter hit an unexpected problem ({type(exc).__name__}); "
+                                  "the details are in its log file")
+        return
+    log.info("care plans rendered: %d, unchanged: %d, removed: %d, in %.1f s",
+             result.rendered, result.unchanged, result.removed, result.seconds)
+    events.plans_rendered(result)
 
 
 # -- is tonight's job ready? -------------------------------------------------------------------

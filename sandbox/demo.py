@@ -8,8 +8,10 @@ nights (one day passes in between), makes a second copy of the archive in
 ``second-copy/`` (as onto a USB disk) and one in the sandbox's S3 object store (as into
 Backblaze B2 or Wasabi); alert emails go to the sandbox's mail server (saved in
 ``sandbox-mail/``): a test message, then the alert for a copy to an unplugged USB disk. It
-shows status and verifies the archive. Then, with the vendor
-sandbox stopped, it prints care plans (one client, the binder of every client) and runs a
+shows status and verifies the archive. Each sync also lays out the care plans that changed
+and stores them in the archive ("Care plans rendered: N"). Then, with the vendor
+sandbox stopped, it prints care plans (one client, the binder of every client, served from
+the stored PDFs) and runs a
 restore drill into an empty HubSpot portal (dry run, restore with verification, a re-run
 that creates nothing). Last, a fire drill (``exporter drill``): the newest copy is fetched
 back from the object store, opened with the key file, verified and a care plan printed from
@@ -84,11 +86,13 @@ def _main(out: Path, config: Path, s3_url: str, smtp: SMTPEmulator) -> None:
         merge_notify_into_config(config, sandbox_notify_table(smtp.host, smtp.port,
                                                               out / "sandbox-secrets"))
         _exporter(config, "check")
-        print("\nNight 1: the first sync copies everything.")
+        print("\nNight 1: the first sync copies everything, then lays out every client's care "
+              "plan and stores it in the archive (encrypted), ready to print.")
         _exporter(config, "sync")
         sb.advance(1)
         print("\nA day passes in the agency (edits, a new client, a discharge, deletions).")
-        print("Night 2: only what changed is fetched.")
+        print("Night 2: only what changed is fetched, and only the care plans that changed "
+              "are laid out again.")
         _exporter(config, "sync")
         print("\nA second copy elsewhere (here a folder standing in for a USB disk).")
         (out / "second-copy").mkdir()
@@ -106,6 +110,8 @@ def _main(out: Path, config: Path, s3_url: str, smtp: SMTPEmulator) -> None:
     _exporter(config, "print", "C-00003", "--out", str(plans / "C-00003.pdf"))
     _exporter(config, "print", "C-00001", "--format", "html", "--out",
               str(plans / "C-00001.html"))
+    print("\nThe binder of every active client, assembled from the care plans stored at "
+          "night (nothing to lay out but its table of contents):")
     _exporter(config, "print", "--all", "--out", str(plans / "binder.pdf"))
 
     print("\nRestore drill: Salesforce's data, from the archive, into an empty HubSpot portal.")

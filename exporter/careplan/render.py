@@ -14,8 +14,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import io
+import math
 import multiprocessing
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -25,11 +26,11 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from exporter.careplan.build import REF_COLUMN, CarePlan
+from exporter.careplan.build import REF_COLUMN, CarePlan, Client
 from exporter.pdf_engine import load_weasyprint
 
-__all__ = ["PrintInfo", "Progress", "pdf_of_html", "render_binder", "render_html", "render_pdf",
-           "render_pdfs"]
+__all__ = ["PrintInfo", "Progress", "assemble_binder", "iter_pdfs", "pdf_of_html",
+           "render_binder", "render_html", "render_pdf", "render_pdfs"]
 
 PAPER = {"letter": "letter", "a4": "A4"}
 
@@ -51,7 +52,9 @@ class PrintInfo:
     historical: str = ""  # set for --as-of prints
 
     def footer(self) -> str:
-        text = f"Printed {self.printed_at} from data as of {self.data_as_of}"
+        # A plan stored ahead of need has no print time: it is printed later, maybe often.
+        when = f" {self.printed_at}" if self.printed_at else ""
+        text = f"Printed{when} from data as of {self.data_as_of}"
         warning = self.historical or self.stale
         return f"⚠ {warning}\n{text}" if warning else text
 
@@ -148,11 +151,9 @@ def render_pdf(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter"
 Progress = Callable[[int, int], None]
 
 
-def render_pdfs(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter",
-                workers: int = 1, progress: Progress | None = None) -> list[bytes]:
-    """One PDF per client; ``workers`` > 1 lays clients out in that many processes."""
-    htmls = [render_html([p], info, paper) for p in plans]
-    parts: list[bytes] = []
+def iter_pdfs(htmls: Sequence[str], workers: int = 1) -> Iterator[bytes]:
+    """Each HTML document's PDF, in order, each as soon as it (and those before it) is laid
+    out; ``workers`` > 1 lays them out in that many processes."""
     with contextlib.ExitStack() as stack:
         if workers > 1 and len(htmls) > 1:
             load_weasyprint()  # a plain sentence here, before any worker starts, if no Pango
@@ -164,10 +165,18 @@ def render_pdfs(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter
             done: Iterable[bytes] = pool.map(pdf_of_html, htmls)
         else:
             done = map(pdf_of_html, htmls)
-        for part in done:  # in order, each as soon as it (and those before it) is laid out
-            parts.append(part)
-            if progress is not None:
-                progress(len(parts), len(htmls))
+        yield from done
+
+
+def render_pdfs(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter",
+                workers: int = 1, progress: Progress | None = None) -> list[bytes]:
+    """One PDF per client; ``workers`` > 1 lays clients out in that many processes."""
+    htmls = [render_html([p], info, paper) for p in plans]
+    parts: list[bytes] = []
+    for part in iter_pdfs(htmls, workers):
+        parts.append(part)
+        if progress is not None:
+            progress(len(parts), len(htmls))
     return parts
 
 
@@ -176,16 +185,25 @@ def render_binder(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "lett
     """A binder: a table of contents, then each client's plan rendered on its own (so "page
     X of Y" counts that client's pages), joined with pypdf; each client is a bookmark.
     ``workers`` > 1 lays clients out in that many processes."""
+    return assemble_binder([p.client for p in plans],
+                           render_pdfs(plans, info, paper, workers, progress), info, paper)
+
+
+def assemble_binder(clients: Sequence[Client], parts: Sequence[bytes], info: PrintInfo,
+                    paper: str = "letter") -> bytes:
+    """The binder of the clients whose PDFs are ``parts`` (laid out now, or stored ahead of
+    need): a table of contents laid out now, then each part; each client is a bookmark."""
     from pypdf import PdfReader, PdfWriter
 
-    parts = render_pdfs(plans, info, paper, workers, progress)
     readers = [PdfReader(io.BytesIO(part)) for part in parts]
-    toc_pages = 1
+    # A first guess at the contents' length (about 27 clients a page on letter, less on the
+    # first), so that it is usually laid out once; the loop below corrects a wrong guess.
+    toc_pages = max(1, math.ceil((len(clients) + 5) / 27))
     while True:  # the contents' own length shifts every start page
         entries, page = [], toc_pages + 1
-        for plan, reader in zip(plans, readers, strict=True):
-            entries.append({"name": plan.client.name, "key": plan.client.display_key,
-                            "birthdate": plan.client.birthdate, "page": page,
+        for client, reader in zip(clients, readers, strict=True):
+            entries.append({"name": client.name, "key": client.display_key,
+                            "birthdate": client.birthdate, "page": page,
                             "pages": len(reader.pages)})
             page += len(reader.pages)
         toc = PdfReader(io.BytesIO(pdf_of_html(render_html([], info, paper, toc=entries))))
@@ -199,7 +217,7 @@ def render_binder(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "lett
         start = len(writer.pages)
         writer.append(reader, import_outline=False)
         writer.add_outline_item(title=f"{entry['name']} ({entry['key']})", page_number=start)
-    writer.add_metadata({"/Title": f"Care plan binder ({len(plans)} clients)",
+    writer.add_metadata({"/Title": f"Care plan binder ({len(clients)} clients)",
                          "/Creator": "exporter"})
     buf = io.BytesIO()
     writer.write(buf)

@@ -21,7 +21,8 @@ from exporter.careplan.build import (
 from exporter.careplan.model import Definition
 from exporter.errors import NotFound
 
-__all__ = ["STATUSES", "DeletedClient", "find_deleted", "roster", "vendor_name"]
+__all__ = ["STATUSES", "DeletedClient", "deleted_clients", "find_deleted", "roster",
+           "vendor_name"]
 
 STATUSES = ("active", "discharged", "deleted")
 
@@ -54,6 +55,12 @@ def _deleted(archive: Any, definition: Definition, as_of: int | None
         client = _client(definition, rid, kept[-1].data)
         if client is not None:
             yield DeletedClient(client, vendor_name(source), run, at)
+
+
+def deleted_clients(archive: Any, definition: Definition, as_of: int | None = None
+                    ) -> list[DeletedClient]:
+    """Every client deleted upstream (as of a run), with its last archived version."""
+    return list(_deleted(archive, definition, as_of))
 
 
 def find_deleted(archive: Any, definition: Definition, query: str,

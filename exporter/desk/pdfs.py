@@ -1,8 +1,10 @@
 """A client's care plan for the desk: the page's plan and its PDF, from the archive.
 
-:func:`client_pdf` is the ONE place the desk produces a client's PDF. It renders live with
-exporter.careplan (as ``exporter print`` does); once the nightly pre-render keeps each
-client's PDF in the archive (``rendered_plans``), it is the one function to point at them.
+:func:`client_pdf` is the ONE place the desk produces a client's PDF. A current plan is the
+one the nightly pre-render stored in the archive (``rendered_plans``, through
+:func:`exporter.careplan.stored.client_pdf`, which lays it out now only when the stored one is
+no longer the plan); an as-of plan and a deleted client's last plan are laid out now, as
+``exporter print`` does.
 """
 
 from __future__ import annotations
@@ -56,7 +58,12 @@ def client_plan(archive: Any, definition: Definition, client: Client, *,
 def client_pdf(archive: Any, definition: Definition, client: Client, paper: str = "letter",
                *, as_of: int | None = None, deleted: DeletedClient | None = None,
                stale_after_hours: float = 36.0, latest: ArchiveView | None = None) -> bytes:
-    """The PDF of one client's care plan, exactly as ``exporter print`` lays it out."""
+    """The PDF of one client's care plan, exactly as ``exporter print`` gives it."""
+    if as_of is None and deleted is None:
+        from exporter.careplan.stored import client_pdf as stored_pdf
+
+        return stored_pdf(archive, definition, client, paper,
+                          stale_after_hours=stale_after_hours)
     shown = client_plan(archive, definition, client, as_of=as_of, deleted=deleted,
                         stale_after_hours=stale_after_hours, latest=latest)
     return render_pdf([shown.plan], shown.info, paper)
