@@ -1,5 +1,6 @@
-"""Stored care-plan PDFs benchmark (the PDF half of bench/desk.py): what printing costs when
-the nightly job has rendered the plans ahead of need, and what that nightly work costs.
+"""Stored care-plan PDFs benchmark (the PDF half of bench/desk.py, which runs it): what
+printing costs when the nightly job has rendered the plans ahead of need, and what that
+nightly work costs.
 
     python -P bench/desk_pdfs.py [--clients 100] [--workers N] [--serves 40]
 
@@ -72,6 +73,7 @@ def main() -> None:
             first = prerender(archive, definition, workers=args.workers)
             print(f"first pre-render (every plan): {first.seconds:.1f} s for "
                   f"{first.rendered} plans")
+            print(f"BENCH prerender_first_{first.rendered}_plans {first.seconds:.1f} s -")
 
             changed = max(1, roster // 100)
             numbers = sorted(c.display_key for c in all_clients(ArchiveView(archive),
@@ -82,6 +84,7 @@ def main() -> None:
             print(f"nightly pre-render, {changed} of {roster} clients changed (1%): "
                   f"{nightly.seconds:.2f} s ({nightly.rendered} laid out, "
                   f"{nightly.unchanged} unchanged)")
+            print(f"BENCH prerender_1pct_changed {nightly.seconds:.2f} s -")
 
             clients = sorted(c.display_key for c in all_clients(ArchiveView(archive),
                                                                 definition))
@@ -93,6 +96,7 @@ def main() -> None:
             print(f"one stored PDF served (client_pdf), {args.serves} clients: p50 "
                   f"{statistics.median(timings) * 1000:.0f} ms, p95 "
                   f"{_p95(timings) * 1000:.0f} ms (target <= 200 ms)")
+            print(f"BENCH stored_pdf_p95 {_p95(timings) * 1000:.0f} ms <=200")
 
             laid_out: list[int] = []
             t0 = time.perf_counter()
@@ -103,6 +107,7 @@ def main() -> None:
             print(f"binder of {len(result.clients)} clients from stored PDFs: {took:.2f} s "
                   f"({len(laid_out)} laid out now; {(tmp / 'binder.pdf').stat().st_size:,} "
                   "bytes) (target <= 5 s)")
+            print(f"BENCH binder_{len(result.clients)}_from_stored {took:.2f} s <=5")
     sys.stdout.flush()
 
 
