@@ -93,19 +93,19 @@ class Workspace:
         arc.close()
         self.write_config()
 
-    def write_config(self, extra: str = "") -> None:
+    def write_config(self, extra: str = "", sources: bool = True) -> None:
         self.config.write_text(
             f'[archive]\npath = "{self.archive}"\nkey_file = "{self.key_file}"\n'
             f'[log]\ndir = "{self.logs}"\n' + extra, encoding="utf-8")
-        if self.sandbox is not None:
+        if self.sandbox is not None and sources:
             merge_sources_into_config(self.config, self.sandbox.source_configs(self.secrets))
 
-    def clone(self, root: Path) -> Workspace:
+    def clone(self, root: Path, sources: bool = True) -> Workspace:
         other = Workspace(root, self.sandbox, self.secrets)
         for name in ARCHIVE_FILES:
             if (self.root / name).exists():
                 shutil.copy2(self.root / name, root / name)
-        other.write_config()
+        other.write_config(sources=sources)
         return other
 
     def env(self, **extra: str) -> dict[str, str]:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from exporter.archive import Archive
-from exporter.keys import KeyFile, RecoveryKey
+from exporter.keys import RecoveryKey
 from reliability.common import (
     Content,
     Outcome,
@@ -72,7 +72,7 @@ RECOVERY_GROUP = re.compile(r"^\s{4}(\S.*)$", re.MULTILINE)
 
 def shown_recovery_key(text: str) -> str | None:
     """The recovery key a command printed, if it printed one."""
-    head, sep, tail = text.partition("New recovery key")
+    _head, sep, tail = text.partition("New recovery key")
     if not sep:
         return None
     groups = re.findall(r"\b[A-Z2-7]{4}\b", " ".join(RECOVERY_GROUP.findall(tail)))
