@@ -63,6 +63,13 @@ class Tally:
         self.failures.append({"family": self.family, "seed": self.seed, "case": case,
                               "problem": problem, "inputs": inputs})
 
+    def progress(self, every: int) -> None:
+        """A line every ``every`` cases, so a long run stopped early still says how far it got."""
+        if self.tried % every == 0:
+            print(f"  [{self.family}] {self.tried} tried, {len(self.failures)} failed: "
+                  + ", ".join(f"{k.strip()} {n}" for k, n in sorted(self.kinds.items())),
+                  flush=True)
+
     @property
     def ok(self) -> bool:
         return not self.failures

@@ -315,4 +315,5 @@ def run(ctx: object, seed: int, count: int, only_case: int | None = None) -> Tal
         for case in cases:
             with scratch("tamper") as root:
                 tamper_once(bases, seed, case, tally, root / "ws")
+            tally.progress(500)
     return tally
