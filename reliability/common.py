@@ -62,6 +62,7 @@ class Tally:
     def fail(self, case: int, problem: str, **inputs: Any) -> None:
         self.failures.append({"family": self.family, "seed": self.seed, "case": case,
                               "problem": problem, "inputs": inputs})
+        print(f"  [{self.family}] FAILED case {case}: {problem[:400]} {inputs}", flush=True)
 
     def progress(self, every: int) -> None:
         """A line every ``every`` cases, so a long run stopped early still says how far it got."""
