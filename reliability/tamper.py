@@ -52,11 +52,14 @@ class Bases:
     """The prepared archives the cases copy: synced; with committed data only in its WAL;
     an older state (for rollbacks); another archive; a copy folder."""
 
-    def __init__(self, synced: Workspace, root: Path) -> None:
+    def __init__(self, empty: Workspace, root: Path) -> None:
         self.root = root
+        # One vendor's records (no Drive files): a small archive keeps each case cheap.
+        synced = empty.clone(root / "first")
+        r = synced.run("sync", "--source", "hubspot")
+        assert r.code == 0, r.text
         self.synced = synced.clone(root / "synced")
         self.older = synced.clone(root / "older")          # before one more audited change
-        self.other = synced.clone(root / "other-src")
         r = self.synced.run("export", "--format", "jsonl", "--out",
                             str(root / "synced" / "tmp" / "e.jsonl"))
         assert r.code == 0, r.text  # an audited action: the anchor moves past "older"
@@ -175,10 +178,13 @@ def _version_row(ws: Workspace, rng: random.Random) -> dict[str, Any]:
     try:
         ids = [r[0] for r in arc.conn.execute("SELECT id FROM versions WHERE data IS NOT NULL")]
         target = rng.choice(ids)
-        how = rng.choice(["data", "record_id", "deleted"])
+        # Not "record_id": a version's hash covers its content, not the id it is filed under;
+        # renaming a record needs the key, and a key holder is outside what hashes protect.
+        how = rng.choice(["data", "deleted", "hash"])
         sql = {"data": "UPDATE versions SET data = json_set(data, '$.tampered', 1) WHERE id = ?",
                "record_id": "UPDATE versions SET record_id = record_id || 'x' WHERE id = ?",
-               "deleted": "UPDATE versions SET deleted = 1 - deleted WHERE id = ?"}[how]
+               "deleted": "UPDATE versions SET deleted = 1 - deleted WHERE id = ?",
+               "hash": "UPDATE versions SET hash = zeroblob(32) WHERE id = ?"}[how]
         arc.conn.execute(sql, (target,))
         arc.conn.commit()
     finally:
@@ -310,7 +316,7 @@ def run(ctx: object, seed: int, count: int, only_case: int | None = None) -> Tal
     assert isinstance(ctx, Campaign)
     tally = Tally("tamper", seed)
     with scratch("tamper-bases") as broot:
-        bases = Bases(ctx.bases["synced"], broot)
+        bases = Bases(ctx.bases["empty"], broot)
         cases = [only_case] if only_case is not None else list(range(count))
         for case in cases:
             with scratch("tamper") as root:
