@@ -91,6 +91,7 @@ class Workspace:
         self.secrets = secrets
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o700)
+        (root / "tmp").mkdir(exist_ok=True)  # the commands' TMPDIR, searched for canaries
         self.archive = root / "archive.db"
         self.key_file = root / "archive.key"
         self.config = root / "config.toml"
@@ -119,14 +120,12 @@ class Workspace:
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("EXPORTER_")}
         env.update({"EXPORTER_CONFIG": str(self.config), "PYTHONUNBUFFERED": "1",
-                    "HOME": str(self.root), "TMPDIR": str(self.tmpdir())})
+                    "HOME": str(self.config.parent), "TMPDIR": str(self.tmpdir())})
         env.update(extra)
         return env
 
     def tmpdir(self) -> Path:
-        path = self.root / "tmp"
-        path.mkdir(exist_ok=True)
-        return path
+        return self.config.parent / "tmp"
 
     def argv(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "exporter", *args]
@@ -138,7 +137,7 @@ class Workspace:
 
     def run(self, *args: str, timeout: float = 300, stdin: str | None = None,
             **env: str) -> Outcome:
-        proc = subprocess.run(self.argv(*args), env=self.env(**env), cwd=self.root,
+        proc = subprocess.run(self.argv(*args), env=self.env(**env), cwd=self.config.parent,
                               capture_output=True, text=True, timeout=timeout,
                               input=stdin if stdin is not None else "")
         return Outcome(list(args), proc.returncode, proc.stdout, proc.stderr)
