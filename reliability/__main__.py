@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from reliability.campaign import Campaign
-from reliability.common import Tally, save_failures
+from reliability.common import FIRST_CASE, Tally, save_failures
 
 #: family -> (short count, long count). Counts are cases; each family says what a case is.
 FAMILIES: dict[str, tuple[int, int]] = {
@@ -45,10 +45,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="only this family (repeatable)")
     parser.add_argument("--case", type=int, help="replay one case of --family")
     parser.add_argument("--count", type=int, help="cases per family instead of the default")
+    parser.add_argument("--start", type=int, default=0,
+                        help="the first case number (to split a long family over processes)")
     parser.add_argument("--clients", type=int, default=8, help="the sandbox agency's size")
     parser.add_argument("--failures", type=Path, default=Path("reliability-failures"))
     args = parser.parse_args(argv)
     families = args.family or list(FAMILIES)
+    FIRST_CASE[0] = args.start
     tallies: list[Tally] = []
     seconds: dict[str, float] = {}
     with Campaign(args.seed, args.clients) as campaign:

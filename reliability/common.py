@@ -76,6 +76,16 @@ class Tally:
         return not self.failures
 
 
+#: The first case number (``--start``): a long family can be split over processes.
+FIRST_CASE = [0]
+
+
+def case_numbers(count: int, only_case: int | None) -> list[int]:
+    if only_case is not None:
+        return [only_case]
+    return list(range(FIRST_CASE[0], FIRST_CASE[0] + count))
+
+
 def case_rng(seed: int, family: str, case: int) -> random.Random:
     """The random source of one case: the same (seed, family, case) draws the same case."""
     return random.Random(f"{seed}/{family}/{case}")

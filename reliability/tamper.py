@@ -24,7 +24,15 @@ from click.testing import CliRunner
 
 from exporter.archive import Archive
 from exporter.keys import KeyFile
-from reliability.common import CRASH_MARKS, Tally, Workspace, case_rng, content_of, scratch
+from reliability.common import (
+    CRASH_MARKS,
+    Tally,
+    Workspace,
+    case_numbers,
+    case_rng,
+    content_of,
+    scratch,
+)
 
 PAGE = 4096
 #: kind -> (exit codes that count as detected, whether being harmless is allowed)
@@ -36,8 +44,8 @@ KINDS: dict[str, tuple[frozenset[int], bool]] = {
     "wal-byte": (frozenset({6}), True),
     "wal-frame": (frozenset({6}), True),
     "wal-truncate": (frozenset({6}), True),
-    "keys-byte": (frozenset({6}), True),
-    "keys-field": (frozenset({6}), False),
+    "keys-byte": (frozenset({4, 6}), True),  # 4: an altered slot of the credential used
+    "keys-field": (frozenset({4, 6}), False),  # looks like a wrong key (see docs)
     "keys-other-archive": (frozenset({6, 17}), False),
     "keys-rollback": (frozenset({6}), False),
     "archive-rollback": (frozenset({6}), False),
@@ -317,8 +325,7 @@ def run(ctx: object, seed: int, count: int, only_case: int | None = None) -> Tal
     tally = Tally("tamper", seed)
     with scratch("tamper-bases") as broot:
         bases = Bases(ctx.bases["empty"], broot)
-        cases = [only_case] if only_case is not None else list(range(count))
-        for case in cases:
+        for case in case_numbers(count, only_case):
             with scratch("tamper") as root:
                 tamper_once(bases, seed, case, tally, root / "ws")
             tally.progress(500)
