@@ -270,7 +270,7 @@ def make_copy(archive: Archive, credential: Credential, dest: Destination, *, ke
     now = dt.datetime.now(dt.UTC)
     partial = dest / f"{PARTIAL_PREFIX}{archive.archive_id}-{_stamp(now)}-{os.getpid()}"
     try:
-        partial.mkdir()
+        partial.mkdir(mode=0o700)  # holds the encrypted archive and its key slots
         winfs.hide(partial)
     except OSError as exc:
         raise _write_error(exc, dest) from exc
