@@ -500,7 +500,7 @@ class KeySlots:
             try:
                 key = AESGCM(_hkdf(secret, "exporter slot wrap v1")).decrypt(
                     nonce, wrapped, self._ad(slot))
-            except InvalidTag:
+            except (InvalidTag, ValueError):  # ValueError: a nonce of the wrong length
                 raise KeySlotsDamaged(f"The key slot '{slot.get('label', slot['id'])}' in "
                                       f"{self.path} was altered; copy the key file back from "
                                       "your backup.") from None
