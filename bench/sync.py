@@ -157,6 +157,7 @@ def main() -> None:
         print(f"baseline:       {n:>9,} records in {secs:6.1f} s = {n / secs:8,.0f} records/s "
               "(same SDK pages and file bodies -> sqlite-utils, plain SQLite)")
         print(f"ratio sync / baseline: {rate / (n / secs):.2f}   (target >= 0.7)")
+        print(f"BENCH sync.ratio_to_baseline {rate / (n / secs):.2f} x >=0.7")
 
         changed = change_one_percent(sb, objects, full["records"])
         sb.log.clear()
@@ -169,6 +170,8 @@ def main() -> None:
               f"{(requests - 1.2 * min_pages) / streams:.1f} requests (login, describe, query)")
         got = sum(s["changed"] for s in inc["streams"].values())
         print(f"  changed records archived: {got} (expected {sum(changed.values())})")
+        limit = 1.2 * min_pages + 3 * streams
+        print(f"BENCH sync.incremental_requests {requests} requests <={limit:.0f}")
 
     if args.big_clients:
         with tempfile.TemporaryDirectory() as d, Sandbox(clients=args.big_clients,
@@ -178,6 +181,7 @@ def main() -> None:
             big = run_child(table, work)
             print(f"memory: {big['records']:,} records synced in {big['seconds']:.0f} s, "
                   f"peak {big['peak_mb']:.0f} MB   (target <= 300 MB)")
+            print(f"BENCH sync.peak_memory_{big['records']}_records {big['peak_mb']:.0f} MB <=300")
 
 
 if __name__ == "__main__":

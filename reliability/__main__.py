@@ -14,12 +14,12 @@ from reliability.common import FIRST_CASE, Tally, save_failures
 
 #: family -> (short count, long count). Counts are cases; each family says what a case is.
 FAMILIES: dict[str, tuple[int, int]] = {
-    "kills": (16, 1000),
-    "tamper": (400, 10000),
-    "malformed": (30, 600),
-    "resources": (1, 3),
-    "concurrency": (5, 100),
-    "canaries": (1, 1),
+    "kills": (4, 1000),          # a kill each (round robin over the subjects)
+    "tamper": (200, 10000),      # a tampering each
+    "malformed": (4, 600),       # a spoiled response each (hypothesis examples)
+    "resources": (1, 3),         # rounds; the short round runs the cheap scenarios
+    "concurrency": (1, 100),     # races of two syncs; every tenth also a sync beside others
+    "canaries": (1, 1),          # one month of use, every output and file searched
 }
 
 

@@ -189,7 +189,12 @@ def run(ctx: object, seed: int, count: int, only_case: int | None = None) -> Tal
                          empty, r, n, expected)),
                      ("missing .keys, bad configs", lambda r: _missing_keys_and_bad_configs(
                          synced, r))]
-        if mounting:
+        if count < 2:  # the short round: one real fault of each kind
+            scenarios = [scenarios[1], *([] if mounting else [scenarios[0]])]
+        if mounting and count < 2:
+            scenarios.append(("full disk sync", lambda r, n=kib: _full_disk_sync(
+                empty, r, n, expected)))
+        elif mounting:
             scenarios += [("full disk sync", lambda r, n=kib: _full_disk_sync(
                               empty, r, n, expected)),
                           ("full disk export, init", lambda r: _full_disk_export_and_init(
