@@ -142,8 +142,15 @@ def check_one(ws: Workspace, vendor: str, after: int, spoil: tuple[Any, ...],
         problems.append(f"the next normal sync exited {code}: {text[-300:]}")
     elif ws.content() != expected:
         got = ws.content()
-        problems.append(f"after the next normal sync {got.lost_from(expected)} records are "
-                        f"lost or differ, {got.extra_over(expected)} extra")
+        differ = {r[2] for r in got.records ^ expected.records}
+        if got.files == expected.files or not differ or not all(
+                any(rid in path for path in fault.fired_paths) for rid in differ):
+            problems.append(f"after the next normal sync {got.lost_from(expected)} records "
+                            f"are lost or differ, {got.extra_over(expected)} extra")
+        else:
+            # One record's own request (a file body: Drive gives no checksum for exports)
+            # was spoiled and archived as sent; the vendor has not changed it since.
+            return ["as sent"] + problems
     if fault.fired == 0:
         problems.append("the spoiled response was never asked for")  # `after` too large
     return problems
@@ -182,6 +189,9 @@ def run(ctx: object, seed_: int, count: int, only_case: int | None = None) -> Ta
             problems = check_one(ws, vendor, after, spoil, expected)
         tally.tried += 1
         tally.count(f"{vendor} {spoil[0]}")
+        if problems[:1] == ["as sent"]:
+            problems = problems[1:]
+            tally.count("a file body archived as sent")
         if problems:
             tally.fail(case, "; ".join(problems), vendor=vendor, after=after,
                        spoil=repr(spoil)[:300])

@@ -48,6 +48,7 @@ class Fault:
     rewrite: Callable[[bytes], bytes] | None = None
     seen: int = 0
     fired: int = 0
+    fired_paths: tuple[str, ...] = ()  # the request paths it fired on
 
     def __post_init__(self) -> None:
         if self.kind not in GENERIC_KINDS | VENDOR_KINDS:
@@ -92,6 +93,7 @@ class FaultPlan:
                     fault.seen += 1
                     if fault.seen > fault.after:
                         fault.fired += 1
+                        fault.fired_paths += (path,)
                         return fault
         return None
 
