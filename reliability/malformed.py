@@ -150,7 +150,7 @@ def check_one(ws: Workspace, vendor: str, after: int, spoil: tuple[Any, ...],
         else:
             # One record's own request (a file body: Drive gives no checksum for exports)
             # was spoiled and archived as sent; the vendor has not changed it since.
-            return ["as sent"] + problems
+            return ["as sent", *problems]
     if fault.fired == 0:
         problems.append("the spoiled response was never asked for")  # `after` too large
     return problems
