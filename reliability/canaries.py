@@ -54,7 +54,8 @@ def _exercise(ws: Workspace, mail: Path) -> list[Outcome]:
     outs = [ws.run("sync"), ws.run("status"), ws.run("verify"), ws.run("notify", "--test")]
     (ws.root / "copies").mkdir()
     outs.append(ws.run("copy", "--to", str(ws.root / "copies")))
-    outs.append(ws.run("keys", "add", "--passphrase", EXPORTER_NEW_PASSPHRASE=PASSPHRASE))
+    outs.append(ws.run("keys", "add", "--passphrase",
+                       env={"EXPORTER_NEW_PASSPHRASE": PASSPHRASE}))
     token = ws.secrets / "hubspot_token"
     good = token.read_bytes()
     token.write_bytes(b"revoked-canary-token")

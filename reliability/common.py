@@ -140,13 +140,17 @@ class Workspace:
     def argv(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "exporter", *args]
 
-    def start(self, *args: str, **env: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(self.argv(*args), env=self.env(**env), cwd=self.root,
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        return subprocess.Popen(self.argv(*args), env=self.env(**(env or {})), cwd=self.root,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 stdin=subprocess.DEVNULL)
 
     def run(self, *args: str, timeout: float = 300, stdin: str | None = None,
-            **env: str) -> Outcome:
+            env: dict[str, str] | None = None) -> Outcome:
+        return self._run(list(args), timeout, stdin, env or {})
+
+    def _run(self, args: list[str], timeout: float, stdin: str | None,
+             env: dict[str, str]) -> Outcome:
         proc = subprocess.run(self.argv(*args), env=self.env(**env), cwd=self.config.parent,
                               capture_output=True, text=True, timeout=timeout,
                               input=stdin if stdin is not None else "")

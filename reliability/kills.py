@@ -192,7 +192,7 @@ def _after(ws: Workspace, subject: Subject, killed: Outcome, old_recovery: str |
     if not subject.again_after_success and (killed.code == 0 or _set_up(ws)):
         nxt = killed  # init got as far as the config file: it is done (a re-run refuses)
     else:
-        nxt = ws.run(*subject.argv(ws), **subject.env)
+        nxt = ws.run(*subject.argv(ws), env=subject.env)
     if nxt.code != 0:
         problems.append(f"the next run exited {nxt.code}: {nxt.text[-400:]}")
         return problems, nxt
@@ -229,7 +229,7 @@ def prepare(subject: Subject, bases: dict[str, Workspace], root: Path) -> None:
     """Run the subject once without a kill: its duration and the expected content."""
     ws = _workspace_for(subject, bases[subject.prepare], root)
     started = time.monotonic()
-    result = ws.run(*subject.argv(ws), **subject.env)
+    result = ws.run(*subject.argv(ws), env=subject.env)
     subject.duration = time.monotonic() - started
     if result.code != 0:
         raise RuntimeError(f"{subject.name} fails without a kill: {result.text[-500:]}")
@@ -248,7 +248,7 @@ def kill_once(subject: Subject, base: Workspace, root: Path, seed: int, case: in
     old_recovery = (base.root / "recovery.txt").read_text().strip() if (
         base.root / "recovery.txt").exists() else None
     delay = rng.uniform(0.0, subject.duration * 1.1)
-    proc = ws.start(*subject.argv(ws), **subject.env)
+    proc = ws.start(*subject.argv(ws), env=subject.env)
     time.sleep(delay)
     try:
         os.kill(proc.pid, signal.SIGKILL)

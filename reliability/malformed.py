@@ -99,8 +99,10 @@ SPOILS = st.one_of(
 
 def _rewrite(spoil: tuple[Any, ...]) -> Callable[[bytes], bytes]:
     kind, *args = spoil
-    return {"wrong type": wrong_type, "huge": huge, "truncated": truncated,
-            "encoding": encoded, "garbage": garbage}[kind](*args)
+    makers: dict[str, Callable[..., Callable[[bytes], bytes]]] = {
+        "wrong type": wrong_type, "huge": huge, "truncated": truncated, "encoding": encoded,
+        "garbage": garbage}
+    return makers[kind](*args)
 
 
 _runner = CliRunner()

@@ -9,7 +9,8 @@ import contextlib
 import os
 import resource
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 from reliability.common import (
@@ -110,11 +111,11 @@ def _full_disk_export_and_init(synced: Workspace, root: Path) -> list[str]:
             problems.append("a half-written export was left on the full disk")
         fresh = Workspace(disk / "new", None, synced.secrets)
         init = fresh.run("init", "--archive", str(fresh.archive), "--key-file",
-                         str(fresh.key_file), **PASSPHRASE)
+                         str(fresh.key_file), env=PASSPHRASE)
         problems += [p for p in [_handled(init, (10, 16))] if p]
         remount(disk, "size=16m")
         init = fresh.run("init", "--archive", str(fresh.archive), "--key-file",
-                         str(fresh.key_file), **PASSPHRASE)
+                         str(fresh.key_file), env=PASSPHRASE)
         problems += [p for p in [_handled(init, (0,))] if p]
     return problems
 
@@ -144,6 +145,20 @@ def _read_only_media(synced: Workspace, root: Path) -> list[str]:
     return problems
 
 
+def _file_size_limit_in(empty: Workspace, limit: int, expected: Content, root: Path
+                        ) -> list[str]:
+    return _file_size_limit(empty, root, limit, expected)
+
+
+def _full_disk_sync_in(empty: Workspace, kib: int, expected: Content, root: Path) -> list[str]:
+    return _full_disk_sync(empty, root, kib, expected)
+
+
+def _unreadable(path: Path) -> None:
+    path.write_text("[archive]\n")
+    os.chmod(path, 0)
+
+
 def _missing_keys_and_bad_configs(synced: Workspace, root: Path) -> list[str]:
     problems = []
     ws = synced.clone(root / "nokeys")
@@ -155,12 +170,11 @@ def _missing_keys_and_bad_configs(synced: Workspace, root: Path) -> list[str]:
                        ("not TOML", lambda p: p.write_text("[archive\npath = ")),
                        ("wrong types", lambda p: p.write_text("[archive]\npath = 5\n"
                                                               "[sync]\nmax_delete_share = 'x'\n")),
-                       ("unreadable", lambda p: (p.write_text("[archive]\n"),
-                                                 os.chmod(p, 0)))):
+                       ("unreadable", _unreadable)):
         cfg = root / f"config-{name.replace(' ', '-')}.toml"
         make(cfg)
         for args in (["status"], ["sync"]):
-            got = ws.run(*args, EXPORTER_CONFIG=str(cfg))
+            got = ws.run(*args, env={"EXPORTER_CONFIG": str(cfg)})
             codes = (3, 8) if not (name == "unreadable" and os.geteuid() == 0) else (3, 6, 8)
             problem = _handled(got, codes)
             if problem:
@@ -185,21 +199,18 @@ def run(ctx: object, seed: int, count: int, only_case: int | None = None) -> Tal
     for case in cases:
         rng = case_rng(seed, "resources", case)
         limit, kib = rng.randrange(200_000, 4_000_000), rng.randrange(300, 6000)
-        scenarios = [("file-size limit", lambda r, n=limit: _file_size_limit(
-                         empty, r, n, expected)),
-                     ("missing .keys, bad configs", lambda r: _missing_keys_and_bad_configs(
-                         synced, r))]
-        if count < 2:  # the short round: one real fault of each kind
-            scenarios = [scenarios[1], *([] if mounting else [scenarios[0]])]
-        if mounting and count < 2:
-            scenarios.append(("full disk sync", lambda r, n=kib: _full_disk_sync(
-                empty, r, n, expected)))
-        elif mounting:
-            scenarios += [("full disk sync", lambda r, n=kib: _full_disk_sync(
-                              empty, r, n, expected)),
-                          ("full disk export, init", lambda r: _full_disk_export_and_init(
-                              synced, r)),
-                          ("read-only media", lambda r: _read_only_media(synced, r))]
+        scenarios: list[tuple[str, Callable[[Path], list[str]]]] = [
+            ("missing .keys, bad configs", partial(_missing_keys_and_bad_configs, synced))]
+        if not mounting or count >= 2:
+            scenarios.append(("file-size limit", partial(_file_size_limit_in, empty, limit,
+                                                         expected)))
+        if mounting:  # the short round (count 1): one real full disk
+            scenarios.append(("full disk sync", partial(_full_disk_sync_in, empty, kib,
+                                                        expected)))
+        if mounting and count >= 2:
+            scenarios += [("full disk export, init", partial(_full_disk_export_and_init,
+                                                             synced)),
+                          ("read-only media", partial(_read_only_media, synced))]
         for name, scenario in scenarios:
             with scratch("resources") as root:
                 problems = scenario(root)

@@ -145,7 +145,7 @@ def _keys_field(ws: Workspace, rng: random.Random) -> dict[str, Any]:
     slot = rng.choice(doc["slots"])
     field = rng.choice(["kind", "kdf", "check", "nonce", "wrapped", "id", "generation",
                         "archive_id", "db_salt", "audit_head", "slots", "format"])
-    value = rng.choice([0, 12345, None, "", [], {}, "x" * 70, True])
+    value: Any = rng.choice([0, 12345, None, "", [], {}, "x" * 70, True])
     if field in ("generation", "archive_id", "db_salt", "audit_head", "slots", "format"):
         doc[field] = value
     else:
@@ -236,9 +236,9 @@ _runner = CliRunner()
 def _cli(ws: Workspace, *args: str) -> tuple[int, str]:
     from exporter.cli import cli
 
-    env = {k: None for k in os.environ if k.startswith("EXPORTER_")}
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("EXPORTER_")}
     env["EXPORTER_CONFIG"] = str(ws.config)
-    result = _runner.invoke(cli, list(args), env=env)  # type: ignore[arg-type]
+    result = _runner.invoke(cli, list(args), env=env)
     text = result.output
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         text += f"\nTraceback (most recent call last): {result.exception!r}"
