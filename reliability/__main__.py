@@ -4,13 +4,14 @@ campaign, print one table, save each failing case for replay; exit 1 on any fail
 from __future__ import annotations
 
 import argparse
+import json
 import importlib
 import sys
 import time
 from pathlib import Path
 
 from reliability.campaign import Campaign
-from reliability.common import FIRST_CASE, Tally, save_failures
+from reliability.common import FIRST_CASE, ONLY_CASES, Tally, save_failures
 
 #: family -> (short count, long count). Counts are cases; each family says what a case is.
 FAMILIES: dict[str, tuple[int, int]] = {
@@ -48,10 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=int, default=0,
                         help="the first case number (to split a long family over processes)")
     parser.add_argument("--clients", type=int, default=8, help="the sandbox agency's size")
+    parser.add_argument("--replay", type=Path,
+                        help="replay every failing case saved in this folder (one family, "
+                        "one seed: give them with --family and --seed)")
     parser.add_argument("--failures", type=Path, default=Path("reliability-failures"))
     args = parser.parse_args(argv)
     families = args.family or list(FAMILIES)
     FIRST_CASE[0] = args.start
+    if args.replay:
+        ONLY_CASES.extend(sorted(
+            json.loads(f.read_text())["case"] for f in args.replay.glob("*.json")
+            if json.loads(f.read_text())["family"] in families))
     tallies: list[Tally] = []
     seconds: dict[str, float] = {}
     with Campaign(args.seed, args.clients) as campaign:

@@ -78,11 +78,15 @@ class Tally:
 
 #: The first case number (``--start``): a long family can be split over processes.
 FIRST_CASE = [0]
+#: Only these case numbers (``--replay``): the failures a run saved.
+ONLY_CASES: list[int] = []
 
 
 def case_numbers(count: int, only_case: int | None) -> list[int]:
     if only_case is not None:
         return [only_case]
+    if ONLY_CASES:
+        return list(ONLY_CASES)
     return list(range(FIRST_CASE[0], FIRST_CASE[0] + count))
 
 
