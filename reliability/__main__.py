@@ -4,8 +4,8 @@ campaign, print one table, save each failing case for replay; exit 1 on any fail
 from __future__ import annotations
 
 import argparse
-import json
 import importlib
+import json
 import sys
 import time
 from pathlib import Path
