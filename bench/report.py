@@ -40,7 +40,9 @@ def met(value: float, target: str) -> str:
 
 def run_script(name: str, args: list[str]) -> tuple[list[tuple[str, ...]], int, float]:
     started = time.monotonic()
-    proc = subprocess.Popen([sys.executable, str(HERE / f"{name}.py"), *args],
+    # -P: the script's folder is not put first on sys.path, where bench/sandbox.py would
+    # hide the sandbox package from the scripts that import it.
+    proc = subprocess.Popen([sys.executable, "-P", str(HERE / f"{name}.py"), *args],
                             stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
     assert proc.stdout is not None
     rows = []
