@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ from exporter.errors import (
     QuotaExhausted,
     SecretInConfig,
     SourceError,
+    TransientError,
 )
 
 __all__ = ["NullProgress", "Progress", "SourceReport", "StreamReport", "SyncReport", "run_sync"]
@@ -327,6 +328,28 @@ class _Rules:
     max_delete_share: float
 
 
+#: What a connector raises when a vendor's answer is readable but not of the shape it expects
+#: (a list where an id should be, text where a count should be, a number too large).
+SHAPE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError)
+
+
+def _vendor_batches(connector: Connector, stream: Stream, cursor: Any, full: bool,
+                    source: str) -> Iterator[Batch]:
+    """``connector.read``, with an answer of an unexpected shape failing this stream (its
+    cause in the log), not the run: the vendor sent it, and the next sync asks again."""
+    batches = iter(connector.read(stream, cursor, full=full))
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except SHAPE_ERRORS as exc:
+            raise TransientError(f"{source} {stream.name}: the vendor sent an answer of an "
+                                 "unexpected shape (the log has the details); the next sync "
+                                 "asks again.") from exc
+        yield batch
+
+
 def _read_stream(archive: Archive, run_id: int, connector: Connector, sync: _StreamSync,
                  resume: _Resume, rules: _Rules) -> None:
     name, stream, full = sync.source, sync.stream, rules.full
@@ -336,7 +359,7 @@ def _read_stream(archive: Archive, run_id: int, connector: Connector, sync: _Str
         log.info("%s %s: read again from where an unfinished run left its dependents",
                  name, stream.name)
     try:
-        for batch in connector.read(stream, None if full else cursor, full=full):
+        for batch in _vendor_batches(connector, stream, None if full else cursor, full, name):
             sync.store(batch)
         sync.retry_failed(connector)
     finally:
