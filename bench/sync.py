@@ -59,7 +59,7 @@ def child_sync(table_json: str, workdir: str, full: bool) -> None:
 
 
 def run_child(table: dict[str, Any], work: Path, full: bool = False) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, str(HERE), "--child", json.dumps(table), str(work),
+    out = subprocess.run([sys.executable, "-P", str(HERE), "--child", json.dumps(table), str(work),
                           "1" if full else "0"], capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"the sync child failed:\n{out.stderr[-3000:]}")
