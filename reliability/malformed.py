@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
 from reliability.common import (
-    CRASH_MARKS,
     Content,
     Tally,
     Workspace,
@@ -131,7 +130,9 @@ def check_one(ws: Workspace, vendor: str, after: int, spoil: tuple[Any, ...],
     finally:
         sandbox.faults.clear()
     problems = []
-    if code not in (0, 11, 12) or any(mark in text for mark in CRASH_MARKS):
+    # Not "Traceback": the sandbox serves from this process, and its own threads print one
+    # when a client hangs up mid-answer. exporter's crashes say "unexpected problem".
+    if code not in (0, 11, 12) or "unexpected problem" in text:
         problems.append(f"sync exited {code}: {text[-400:]}")
     found = verify_problems(ws.archive, ws.key_file)
     if found:
