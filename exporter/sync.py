@@ -331,6 +331,8 @@ class _Rules:
 #: What a connector raises when a vendor's answer is readable but not of the shape it expects
 #: (a list where an id should be, text where a count should be, a number too large).
 SHAPE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError)
+#: No vendor's record id (composite ones included: an association's) is anywhere near this.
+MAX_ID_CHARS = 1024
 
 
 def _vendor_batches(connector: Connector, stream: Stream, cursor: Any, full: bool,
@@ -344,10 +346,18 @@ def _vendor_batches(connector: Connector, stream: Stream, cursor: Any, full: boo
         except StopIteration:
             return
         except SHAPE_ERRORS as exc:
-            raise TransientError(f"{source} {stream.name}: the vendor sent an answer of an "
-                                 "unexpected shape (the log has the details); the next sync "
-                                 "asks again.") from exc
+            raise _shape_error(source, stream) from exc
+        if any(not isinstance(r.id, str) or not 0 < len(r.id) <= MAX_ID_CHARS
+               for r in batch.records):
+            # Archived, such an id would stand for a record of its own while the cursor moves
+            # past the real one, which the next nights would then not read again.
+            raise _shape_error(source, stream)
         yield batch
+
+
+def _shape_error(source: str, stream: Stream) -> TransientError:
+    return TransientError(f"{source} {stream.name}: the vendor sent an answer of an unexpected "
+                          "shape (the log has the details); the next sync asks again.")
 
 
 def _read_stream(archive: Archive, run_id: int, connector: Connector, sync: _StreamSync,

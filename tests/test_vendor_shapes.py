@@ -71,3 +71,23 @@ def test_a_manifest_size_that_is_no_integer_is_listed_not_a_crash(run_cli: Cli) 
     result = run_cli("copy", "--list", "--check", "--to", str(dest))
     assert "unexpected problem" not in result.output
     assert result.exit_code in (6, 14), result.output
+
+
+def test_a_record_id_no_vendor_would_send_is_never_archived(run_cli: Cli,
+                                                           agency: Sandbox) -> None:
+    """A spoiled search answer put a 100,000-character id where a note's id was: it was
+    archived as a record of its own, with the cursor moved past the real note, which the
+    next nights did not read again (found by the campaign's malformed responses)."""
+    assert run_cli("sync", "--source", "hubspot").exit_code == 0
+    agency.advance(1)
+    agency.faults.add("hubspot", "rewrite", path="/search", times=-1,
+                      rewrite=_set_everywhere("id", "Ω" * 100_000))
+    result = run_cli("sync", "--source", "hubspot")
+    assert result.exit_code in (11, 12), result.output
+    assert "unexpected problem" not in result.output
+    from exporter.archive import Archive
+    from exporter.keys import KeyFile
+
+    with Archive.open(run_cli.archive, KeyFile(run_cli.key_file)) as arc:
+        longest = arc.conn.execute("SELECT max(length(record_id)) FROM versions").fetchone()[0]
+    assert longest < 1024
