@@ -363,7 +363,11 @@ def _shape_error(source: str, stream: Stream) -> TransientError:
 def _read_stream(archive: Archive, run_id: int, connector: Connector, sync: _StreamSync,
                  resume: _Resume, rules: _Rules) -> None:
     name, stream, full = sync.source, sync.stream, rules.full
-    archive.put_schema(run_id, name, stream.name, connector.schema(stream))
+    try:
+        schema = connector.schema(stream)  # some connectors ask the vendor for it
+    except SHAPE_ERRORS as exc:
+        raise _shape_error(name, stream) from exc
+    archive.put_schema(run_id, name, stream.name, schema)
     cursor, resumed = resume.start(stream, archive.get_cursor(name, stream.name))
     if resumed:
         log.info("%s %s: read again from where an unfinished run left its dependents",

@@ -46,6 +46,7 @@ def agency(run_cli: Cli) -> Iterator[Sandbox]:
 @pytest.mark.parametrize(("vendor", "key", "value"), [
     ("salesforce", "totalSize", "many"),
     ("hubspot", "toObjectId", [1, 2, 3]),
+    ("google", "sheets", ["not a sheet"]),  # read for the stream's schema, before its rows
 ])
 def test_an_answer_of_an_unexpected_shape_fails_the_stream_plainly(
         run_cli: Cli, agency: Sandbox, vendor: str, key: str, value: object) -> None:
