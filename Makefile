@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench reliability clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s)." % sys.version.split()[0])'
@@ -17,14 +17,21 @@ demo: $(STAMP)
 	$(PY) -m sandbox.demo demo-output
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check exporter connectors sandbox tests bench
+	$(VENV)/bin/ruff check exporter connectors sandbox tests bench reliability
 	$(VENV)/bin/mypy
 
 test: lint
 	$(VENV)/bin/pytest -n 2 -q
 
+# Every bench/ script, then one table of each figure beside its target (bench/report.py).
 bench: $(STAMP)
-	for b in bench/*.py; do $(PY) $$b || exit 1; done
+	$(PY) bench/report.py
+
+# The long reliability campaign, for releases (docs/reliability.md); `make test` runs the
+# short one. SEED=N replays another campaign.
+SEED ?= 1
+reliability: $(STAMP)
+	$(PY) -m reliability --long --seed $(SEED)
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache

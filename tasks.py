@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
-LINT_PATHS = ["exporter", "connectors", "sandbox", "tests", "bench"]
+LINT_PATHS = ["exporter", "connectors", "sandbox", "tests", "bench", "reliability"]
 
 
 def venv_python(platform: str = sys.platform, venv: Path = VENV) -> Path:

@@ -90,6 +90,9 @@ def main() -> None:
           f"{args.workers} worker(s) (target <= 30 s); {binder_cpu:.1f} CPU-seconds in all, "
           f"so {binder_cpu / max(1, args.workers):.1f} s on {args.workers} idle CPUs")
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+    print(f"BENCH careplan.one_client_warm {sorted(times)[1]:.2f} s <=1")
+    print(f"BENCH careplan.one_client_cold {cold:.2f} s -")
+    print(f"BENCH careplan.binder_{len(result.clients)}_clients {binder:.1f} s <=30")
 
 
 if __name__ == "__main__":

@@ -55,6 +55,9 @@ def main() -> None:
             seconds = time.perf_counter() - started
             print(f"{name:10s} {seconds:6.2f} s  {size / MiB / seconds:7.1f} MiB/s  "
                   f"peak memory +{peak_mib() - base:5.1f} MiB")
+            print(f"BENCH objectstore.{name}_memory_growth {peak_mib() - base:.1f} MiB "
+                  f"<={args.part_mb}")
+            print(f"BENCH objectstore.{name}_rate {size / MiB / seconds:.1f} MiB/s -")
         print(f"requests: {dict(sorted((e, n) for (_, e), n in emulator.log.counters.items()))}")
         store.close()
 

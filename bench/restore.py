@@ -57,6 +57,11 @@ def bench(tmp: Path, clients: int, source: str, target: str, mapping_name: str,
                   f"reference kinds) in {seconds:.2f} s = {done / seconds:,.0f} records/s; "
                   f"{calls} API calls = {per_k:.1f} per 1,000{goal_text}")
             print("    calls by endpoint: " + ", ".join(f"{e} {n}" for e, n in by_endpoint))
+            if label == "records":
+                print(f"BENCH restore.{source}_to_{target}_calls_per_1000 {per_k:.1f} calls "
+                      f"<={goal}")
+                print(f"BENCH restore.{source}_to_{target}_rate {done / seconds:.0f} "
+                      "records/s -")
         dst.log.clear()
         again = run_restore(archive, writer, mapping, target=target)
         rerun_calls = dst.log.count(target)

@@ -47,8 +47,10 @@ def main() -> None:
     for label, extra in (("exporter --help", ["--help"]),
                          ("exporter status --help", ["status", "--help"]),
                          ("exporter sync --help", ["sync", "--help"])):
-        print(f"{label + ':':26}{_time(base + extra, runs) * 1000:6.0f} ms "
-              f"(median of {runs})")
+        median = _time(base + extra, runs)
+        print(f"{label + ':':26}{median * 1000:6.0f} ms (median of {runs})")
+        name = label.removeprefix("exporter ").replace(" --help", "").replace("--help", "cli")
+        print(f"BENCH startup.{name}_help {median * 1000:.0f} ms -")
     print("\nTop 10 imports of 'import exporter.cli' (cumulative):")
     for cumulative, name in _importtime("import exporter.cli")[:10]:
         print(f"  {cumulative / 1000:7.1f} ms  {name}")

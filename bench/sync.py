@@ -83,7 +83,7 @@ def endpoints(sb: Sandbox, vendor: str) -> str:
 
 def run_child(table: dict[str, Any] | list[dict[str, Any]], work: Path, full: bool = False,
               env: dict[str, str] | None = None) -> dict[str, Any]:
-    out = subprocess.run([sys.executable, str(HERE), "--child", json.dumps(table), str(work),
+    out = subprocess.run([sys.executable, "-P", str(HERE), "--child", json.dumps(table), str(work),
                           "1" if full else "0"], capture_output=True, text=True, check=False,
                          env={**os.environ, **(env or {})})
     if out.returncode != 0:
@@ -236,6 +236,7 @@ def salesforce_bench(clients: int) -> None:
         print(f"baseline:       {n:>9,} records in {secs:6.1f} s = {n / secs:8,.0f} records/s "
               "(same SDK pages and file bodies -> sqlite-utils, plain SQLite)")
         print(f"ratio sync / baseline: {rate / (n / secs):.2f}   (target >= 0.7)")
+        print(f"BENCH sync.ratio_to_baseline {rate / (n / secs):.2f} x >=0.7")
 
         changed = change_one_percent(sb, objects, full["records"])
         sb.log.clear()
@@ -248,6 +249,8 @@ def salesforce_bench(clients: int) -> None:
               f"{(requests - 1.2 * min_pages) / streams:.1f} requests (login, describe, query)")
         got = sum(s["changed"] for s in inc["streams"].values())
         print(f"  changed records archived: {got} (expected {sum(changed.values())})")
+        limit = 1.2 * min_pages + 3 * streams
+        print(f"BENCH sync.incremental_requests {requests} requests <={limit:.0f}")
         salesforce_nights(sb, table, work)
 
 
@@ -303,6 +306,7 @@ def main() -> None:
             big = run_child(table, work)
             print(f"memory: {big['records']:,} records synced in {big['seconds']:.0f} s, "
                   f"peak {big['peak_mb']:.0f} MB   (target <= 300 MB)")
+            print(f"BENCH sync.peak_memory_{big['records']}_records {big['peak_mb']:.0f} MB <=300")
 
 
 if __name__ == "__main__":

@@ -28,7 +28,12 @@ from exporter.cli_recovery import present_recovery_key
 from exporter.clock import local_time
 from exporter.config import Config, default_archive_path, default_config_path, write_config
 from exporter.health import last_success
-from exporter.keys import create_key_file, generate_recovery_key, require_strong_passphrase
+from exporter.keys import (
+    create_key_file,
+    generate_recovery_key,
+    require_strong_passphrase,
+    write_private_file,
+)
 
 __all__ = [
     "history",
@@ -97,10 +102,13 @@ def init(state: State, archive_path: Path | None, init_key_file: Path | None,
     if key_file is not None:
         key_file = key_file.expanduser().resolve()
         if (key_file.exists() or key_file.is_symlink()) and not archive_path.exists():
-            raise errors.ConfigError(
-                f"A file already exists at {key_file}: init never reuses a key file for a new "
-                "archive (someone else may hold a copy of it); choose a new path for "
-                "--key-file, or move that file away.")
+            if _made_by_an_unfinished_init(key_file):
+                key_file.unlink()  # never opened anything: no archive was made with it
+            else:
+                raise errors.ConfigError(
+                    f"A file already exists at {key_file}: init never reuses a key file for a "
+                    "new archive (someone else may hold a copy of it); choose a new path for "
+                    "--key-file, or move that file away.")
     _refuse_unusable_paths(archive_path, key_file, config_path)
     passphrase = _new_passphrase()
     if passphrase:
@@ -133,6 +141,8 @@ def init(state: State, archive_path: Path | None, init_key_file: Path | None,
             if key_file is not None:
                 data["archive"]["key_file"] = str(key_file)
             write_config(config_path, data)
+            if key_file is not None:
+                _init_marker(key_file).unlink(missing_ok=True)
             if recovery_sheet is not None:
                 archive.audit("init.recovery_sheet", {"path": str(recovery_sheet)})
     except OSError as exc:
@@ -172,6 +182,14 @@ def _refuse_unusable_paths(archive_path: Path, key_file: Path | None, config_pat
                                      f"{folder}); {then}")
 
 
+def _init_marker(key_file: Path) -> Path:
+    return key_file.with_name(key_file.name + ".init-pending")
+
+
+def _made_by_an_unfinished_init(key_file: Path) -> bool:
+    return _init_marker(key_file).exists() and not key_file.is_symlink() and key_file.is_file()
+
+
 def _interrupted_init(path: Path, passphrase: str | None, key_file: Path | None) -> Archive | None:
     """The archive an interrupted init left at ``path`` (no config file names it, it opens
     with the credentials given, it holds no run), to be finished; None if there is none."""
@@ -205,6 +223,10 @@ def _create_or_finish(path: Path, passphrase: str | None, key_file: Path | None,
         interrupted.audit("init.finished", {})
         return interrupted
     if key_file is not None and not key_file.exists():
+        # Marked first: a run stopped before the archive exists leaves a key file that the
+        # next init knows as its own (it opened nothing) instead of refusing it.
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        write_private_file(_init_marker(key_file), b"")
         create_key_file(key_file)
     archive, _ = Archive.create(path, passphrase=passphrase, key_file=key_file,
                                 recovery=recovery)

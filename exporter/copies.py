@@ -354,11 +354,17 @@ def list_copies(dest: Destination, archive_id: str | None = None, *,
         found.append(CopyInfo(
             name=entry.name, path=entry, archive_id=str(manifest.get("archive_id")),
             created_at=str(manifest.get("created_at", "")),
-            size=sum(int(f.get("size", 0)) for f in files if isinstance(f, dict)),
+            size=sum(_size(f) for f in files),
             newest_run=manifest.get("newest_run"),
             problems=_check_files(entry, manifest) if check else None))
     found.sort(key=lambda c: (c.created_at, c.name), reverse=True)
     return found
+
+
+def _size(entry: Any) -> int:
+    """A manifest entry's size; 0 for one that is no whole number (the check reports it)."""
+    size = entry.get("size") if isinstance(entry, dict) else None
+    return size if isinstance(size, int) and not isinstance(size, bool) else 0
 
 
 def _remove_copy(info: CopyInfo) -> None:

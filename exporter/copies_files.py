@@ -22,7 +22,7 @@ from exporter.copies_base import (
 )
 from exporter.dbfile import DatabaseFileReader
 from exporter.errors import DiskFull, ExporterError
-from exporter.private_files import create_private
+from exporter.private_files import create_private, make_private
 
 CHUNK = 1 << 20
 _NO_SPACE = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
@@ -120,6 +120,7 @@ def _write_snapshot(archive: Archive, keys: Path, partial: Path, dest: Path,
 
     try:
         _backup_snapshot(archive, db, step if progress is not None else None)
+        make_private(db)  # as private as the archive it copies
         with open(db, "rb+") as fh:  # connect() syncs too (FULL); this covers the last close
             os.fsync(fh.fileno())
             _drop_cache(fh)
@@ -130,6 +131,10 @@ def _write_snapshot(archive: Archive, keys: Path, partial: Path, dest: Path,
         raise _write_error(exc, dest) from exc
     keys_size, keys_digest = _stream_copy(keys, partial / keys.name, dest, size, total,
                                           progress)
+    try:
+        make_private(partial / keys.name)
+    except OSError as exc:
+        raise _write_error(exc, dest) from exc
     return [{"name": db.name, "size": size, "sha256": digest},
             {"name": keys.name, "size": keys_size, "sha256": keys_digest}]
 

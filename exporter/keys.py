@@ -377,12 +377,16 @@ class KeySlots:
                     f"The key file {path} was written by a newer exporter (version "
                     f"{doc['version']}); update exporter.")
             slots = doc["slots"]
-            if not isinstance(slots, list):
+            if not isinstance(slots, list) or not slots:  # init always writes one or more
                 raise TypeError("slots")
             for slot in slots:
                 _check_slot_fields(slot)
             found = cls(path, str(doc["archive_id"]), list(slots), str(doc["mac"]))
-            found.db_salt = doc.get("db_salt")
+            salt = doc.get("db_salt")
+            if salt is not None and not (isinstance(salt, str) and len(salt) == 32
+                                         and all(c in "0123456789abcdef" for c in salt)):
+                raise TypeError("db_salt")  # 16 bytes in lowercase hex, as db_salt() writes
+            found.db_salt = salt
             generation = doc.get("generation", 0)
             if not isinstance(generation, int) or generation < 0:
                 raise TypeError("generation")
@@ -496,7 +500,7 @@ class KeySlots:
             try:
                 key = AESGCM(_hkdf(secret, "exporter slot wrap v1")).decrypt(
                     nonce, wrapped, self._ad(slot))
-            except InvalidTag:
+            except (InvalidTag, ValueError):  # ValueError: a nonce of the wrong length
                 raise KeySlotsDamaged(f"The key slot '{slot.get('label', slot['id'])}' in "
                                       f"{self.path} was altered; copy the key file back from "
                                       "your backup.") from None

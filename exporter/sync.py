@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any, Protocol, cast
@@ -32,6 +32,7 @@ from exporter.errors import (
     QuotaExhausted,
     SecretInConfig,
     SourceError,
+    TransientError,
 )
 from exporter.sync_workers import Desk, Proxy, run_side_by_side
 
@@ -387,16 +388,52 @@ class _Rules:
                 or dt.datetime.now(dt.UTC) - last >= self.reconcile_every)
 
 
+#: What a connector raises when a vendor's answer is readable but not of the shape it expects
+#: (a list where an id should be, text where a count should be, a number too large).
+SHAPE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError)
+#: No vendor's record id (composite ones included: an association's) is anywhere near this.
+MAX_ID_CHARS = 1024
+
+
+def _vendor_batches(connector: Connector, stream: Stream, cursor: Any, full: bool,
+                    source: str) -> Iterator[Batch]:
+    """``connector.read``, with an answer of an unexpected shape failing this stream (its
+    cause in the log), not the run: the vendor sent it, and the next sync asks again."""
+    batches = iter(connector.read(stream, cursor, full=full))
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except SHAPE_ERRORS as exc:
+            raise _shape_error(source, stream) from exc
+        if any(not isinstance(r.id, str) or not 0 < len(r.id) <= MAX_ID_CHARS
+               for r in batch.records):
+            # Archived, such an id would stand for a record of its own while the cursor moves
+            # past the real one, which the next nights would then not read again.
+            raise _shape_error(source, stream)
+        yield batch
+
+
+def _shape_error(source: str, stream: Stream) -> TransientError:
+    return TransientError(f"{source} {stream.name}: the vendor sent an answer of an unexpected "
+                          "shape (the log has the details); the next sync asks again.")
+
+
 def _read_stream(archive: Archive, run_id: int, connector: Connector, sync: _StreamSync,
                  resume: _Resume, rules: _Rules) -> None:
     name, stream, full = sync.source, sync.stream, rules.full
-    archive.put_schema(run_id, name, stream.name, connector.schema(stream))
+    try:
+        schema = connector.schema(stream)  # some connectors ask the vendor for it
+    except SHAPE_ERRORS as exc:
+        raise _shape_error(name, stream) from exc
+    archive.put_schema(run_id, name, stream.name, schema)
     cursor, resumed = resume.start(stream, archive.get_cursor(name, stream.name))
     if resumed:
         log.info("%s %s: read again from where an unfinished run left its dependents",
                  name, stream.name)
     try:
-        for batch in connector.read(stream, None if full else cursor, full=full):
+        for batch in _vendor_batches(connector, stream, None if full else cursor, full, name):
             sync.store(batch)
         sync.retry_failed(connector)
     finally:

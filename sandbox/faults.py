@@ -9,7 +9,9 @@ fire (``times``). Generic kinds are applied by the HTTP layer:
 - ``slow``: sleep ``delay`` seconds, then answer normally;
 - ``timeout``: sleep ``delay`` seconds (longer than the client's timeout), then answer;
 - ``truncated``: send half the body and close the connection;
-- ``malformed``: send an HTML body labelled as JSON.
+- ``malformed``: send an HTML body labelled as JSON;
+- ``rewrite``: pass the emulator's real response body through ``rewrite`` (a function of
+  the bytes, e.g. from the reliability campaign's hypothesis strategies) and send that.
 
 Vendor kinds are consulted by the emulators themselves through :meth:`FaultPlan.take`:
 ``session_expired`` (Salesforce INVALID_SESSION_ID), ``request_limit`` (Salesforce
@@ -23,10 +25,11 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 GENERIC_KINDS = frozenset(
-    {"rate_limit", "server_error", "slow", "timeout", "truncated", "malformed"})
+    {"rate_limit", "server_error", "slow", "timeout", "truncated", "malformed", "rewrite"})
 VENDOR_KINDS = frozenset({"session_expired", "request_limit", "sync_token_expired", "search_lag",
                           "archived_lists_live"})
 
@@ -42,12 +45,16 @@ class Fault:
     status: int | None = None
     retry_after: float | None = None
     delay: float = 0.0
+    rewrite: Callable[[bytes], bytes] | None = None
     seen: int = 0
     fired: int = 0
+    fired_paths: tuple[str, ...] = ()  # the request paths it fired on
 
     def __post_init__(self) -> None:
         if self.kind not in GENERIC_KINDS | VENDOR_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}")
+        if (self.kind == "rewrite") != (self.rewrite is not None):
+            raise ValueError("a rewrite fault, and only it, takes a rewrite function")
 
     def matches(self, vendor: str, endpoint: str, path: str) -> bool:
         if vendor != self.vendor:
@@ -86,6 +93,7 @@ class FaultPlan:
                     fault.seen += 1
                     if fault.seen > fault.after:
                         fault.fired += 1
+                        fault.fired_paths += (path,)
                         return fault
         return None
 

@@ -3,7 +3,7 @@
 Each emulator is an :class:`Emulator` with a routing table; :class:`EmulatorServer` serves
 one emulator on 127.0.0.1 with the standard library's threading HTTP server (HTTP/1.1,
 keep-alive). The server applies the generic faults (429, 5xx, slow, timeout, truncated,
-malformed) before the emulator sees a request, and records every request in the shared
+malformed, rewrite) before the emulator sees a request, and records every request in the shared
 :class:`RequestLog`.
 """
 
@@ -235,6 +235,8 @@ def _make_handler(server: EmulatorServer) -> type[BaseHTTPRequestHandler]:
             if malformed:
                 payload = b"<html><body>Bad gateway</body></html>"
                 response.headers["Content-Type"] = "application/json"
+            if fault is not None and fault.rewrite is not None:
+                payload = fault.rewrite(payload)
             self.send_response(response.status)
             for name, value in response.headers.items():
                 self.send_header(name, value)

@@ -165,7 +165,7 @@ def source_error(exc: BaseException, what: str) -> SourceError:
     if isinstance(exc, TRANSPORT_ERRORS):
         return TransientError(f"{what}: the connection failed or timed out "
                               f"({type(exc).__name__})")
-    if isinstance(exc, json.JSONDecodeError):  # an undecodable body
+    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):  # an undecodable body
         return TransientError(f"{what}: Google sent a response that cannot be read")
     raise exc
 

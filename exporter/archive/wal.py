@@ -15,6 +15,10 @@ committed would be lost:
   between leaves the old frames behind the new ones;
 - a frame of this log marked as a commit follows a frame of an earlier log (a log is written
   from its start, so its frames never come after an older log's);
+- after a commit of this log, a whole frame with other salts that cannot be the earlier
+  log's (its salt-1 is not one less than this log's, as SQLite sets it at a restart, and its
+  page number or commit size lies outside the database, where every page of a checkpointed
+  log lies): its header was altered, and with it, perhaps, the last transaction's commit;
 - a whole frame marked as a commit fails its checksum, or would pass it but for an altered
   commit field (found by running the checksum backwards from the frame's stored value);
 - after the first failing frame, a later frame that checks out against its predecessor is a
@@ -93,18 +97,33 @@ def _scan(path: Path) -> str | None:
             return "its header is not a write-ahead log header" if _has_frame(fh, 65560) else None
         if _checksum(header[:24], order, 0, 0) != (c0, c1):
             return ("its header was altered" if _has_frame(fh, page_size + 24) else None)
-        return _frames_problem(fh, order, page_size, (salt1, salt2), (c0, c1))
+        try:
+            pages = os.stat(str(path)[:-4]).st_size // page_size  # the database beside it
+        except OSError:
+            pages = 0
+        return _frames_problem(fh, order, page_size, (salt1, salt2), (c0, c1), pages)
 
 
 def _has_frame(fh: BinaryIO, size: int) -> bool:
     return bool(fh.read(size + 1))
 
 
+def _earlier_log(salt1: int, salts: tuple[int, int], pgno: int, commit: int,
+                 pages: int) -> bool:
+    """Whether a frame with other salts, after a commit of this log, can be one the log just
+    before left: SQLite adds one to salt-1 at each restart; and a restart follows a complete
+    checkpoint, so that log's pages are all within the database file (``pages``)."""
+    if salt1 == (salts[0] - 1) & _MASK:
+        return True
+    return 1 <= pgno <= pages and (commit == 0 or pgno <= commit <= pages)
+
+
 def _frames_problem(fh: BinaryIO, order: str, page_size: int, salts: tuple[int, int],
-                    prev: tuple[int, int]) -> str | None:
+                    prev: tuple[int, int], pages: int = 0) -> str | None:
     read = fh.read
     broken = False  # SQLite's log has ended; what follows must hold no commit
     foreign = False  # a frame of an earlier log was seen
+    committed = False  # a good commit frame of this log was seen
     number = 0
     while True:
         frame = read(24 + page_size)
@@ -118,6 +137,8 @@ def _frames_problem(fh: BinaryIO, order: str, page_size: int, salts: tuple[int, 
         if (s1, s2) != salts:
             if good and not broken:
                 return f"the salts of frame {number} were altered"
+            if committed and not broken and not _earlier_log(s1, salts, _pgno, commit, pages):
+                return f"the header of frame {number} was altered"
             broken = foreign = True  # an earlier log's frame: SQLite's log ends here
             prev = stored
             continue
@@ -134,6 +155,8 @@ def _frames_problem(fh: BinaryIO, order: str, page_size: int, salts: tuple[int, 
                 return f"the commit mark of frame {number} was removed"
         elif good and broken and commit:
             return f"frame {number}, committed after a failing frame, would be lost"
+        committed = committed or (good and not broken and bool(commit))
+        pages = max(pages, commit if good and not broken else 0)
         prev = stored
 
 
