@@ -2,10 +2,7 @@
 printing costs when the nightly job has rendered the plans ahead of need, and what that
 nightly work costs.
 
-    python -P bench/desk_pdfs.py [--clients 100] [--workers N] [--serves 40]
-
-(``-P``: run as a script, bench/ would come first on sys.path and bench/sandbox.py would
-shadow the sandbox package.)
+    python bench/desk_pdfs.py [--clients 100] [--workers N] [--serves 40]
 
 Prints figures; asserts nothing. Targets: one stored PDF served (client_pdf: the client
 found, its plan built and hashed, the stored PDF read) p95 <= 200 ms; the 100-client binder

@@ -24,7 +24,7 @@ QUICK = {
     "desk": ["--clients", "2000", "--pdf-clients", "30"],
     "objectstore": ["--file-mb", "64"],
     "restore": ["--clients", "100"],
-    "sandbox": ["--clients", "1000"],
+    "emulators": ["--clients", "1000"],
     "startup": ["--runs", "5"],
     "sync": ["--clients", "1000", "--big-clients", "5000"],
 }
@@ -41,8 +41,7 @@ def met(value: float, target: str) -> str:
 
 def run_script(name: str, args: list[str]) -> tuple[list[tuple[str, ...]], int, float]:
     started = time.monotonic()
-    # -P: the script's folder is not put first on sys.path, where bench/sandbox.py would
-    # hide the sandbox package from the scripts that import it.
+    # -P: the repository's packages, not bench/'s own modules, come first on sys.path.
     proc = subprocess.Popen([sys.executable, "-P", str(HERE / f"{name}.py"), *args],
                             stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
     assert proc.stdout is not None

@@ -742,7 +742,7 @@ def test_concurrent_reads_during_time_travel(fresh: Box) -> None:
 
 
 def test_paging_a_large_calendar_returns_every_event_once() -> None:
-    """Speed is bench/sandbox.py's to measure; here, every event comes back exactly once."""
+    """Speed is bench/emulators.py's to measure; here, every event comes back exactly once."""
     b = Box(clients=300)
     try:
         items, _ = all_pages(b.cal.events().list, b.cal.events().list_next, "items",

@@ -769,7 +769,7 @@ def test_empty_portal_accepts_restore_writes(empty: Portal) -> None:
 
 
 def test_paging_at_scale_returns_every_record_once() -> None:
-    """Speed is bench/sandbox.py's to measure (start-up and records/s, with their targets);
+    """Speed is bench/emulators.py's to measure (start-up and records/s, with their targets);
     here, that paging a large portal returns every live record exactly once."""
     HubSpotEmulator(Agency(clients=100, seed=1, start=START))
     for portal in _serve(400, seed=9):

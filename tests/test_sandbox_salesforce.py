@@ -759,7 +759,7 @@ def test_other_api_versions_and_retrieve_with_fields(org: Org) -> None:
 # -- scale -------------------------------------------------------------------------------
 
 def test_query_all_at_scale_returns_every_row_once() -> None:
-    """Speed is bench/sandbox.py's to measure (start-up and records/s, with their targets);
+    """Speed is bench/emulators.py's to measure (start-up and records/s, with their targets);
     here, that query_all over many pages returns every row exactly once."""
     SalesforceEmulator(Agency(clients=100, seed=1, start=START))
     org = Org(clients=1200)

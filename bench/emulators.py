@@ -1,6 +1,6 @@
 """Sandbox benchmark: start-up time and records/s served to the real SDKs.
 
-    python bench/sandbox.py [--clients 5000]
+    python bench/emulators.py [--clients 5000]
 
 Targets: start-up with 100 clients <= 2 s; >= 5,000 records/s when paging ~100k records,
 so the sandbox is never the bottleneck of a sync benchmark. Prints figures; asserts nothing.
