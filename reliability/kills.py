@@ -12,6 +12,7 @@ import dataclasses
 import os
 import re
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -254,7 +255,15 @@ def kill_once(subject: Subject, base: Workspace, root: Path, seed: int, case: in
         os.kill(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
-    out, err = proc.communicate()
+    try:
+        # Bounded: a process left behind by the killed one (it held the output pipes) is a
+        # failure to report, not a campaign that hangs.
+        out, err = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        tally.fail(case, f"{subject.name}: its output stayed open 300 s after the kill (a "
+                   "process it started outlived it)")
+        return
     killed = Outcome(subject.argv(ws), proc.returncode, out, err)
     tally.tried += 1
     tally.count(f"{subject.name}: killed" if proc.returncode == -signal.SIGKILL

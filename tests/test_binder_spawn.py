@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import pytest
 
 from exporter.archive import Archive
 from exporter.careplan import render
@@ -67,3 +71,53 @@ def test_exporter_print_all_runs_once_with_spawned_workers(
     assert "Care plan binder" in pages[0]
     assert account(copy, "C-00001")["Name"] in " ".join(pages)
     assert len(copy.audit_entries("print")) == before + 1  # printed once, not per worker
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_layout_workers_end_when_the_printing_process_is_killed(tmp_path: Path) -> None:
+    """A job killed while its binder is laid out must not leave its spawned workers waiting
+    for work for ever (they held the job's output pipes: the reliability campaign's kills
+    then hung)."""
+    script = tmp_path / "binder.py"
+    script.write_text(
+        "import os, sys\n"
+        "from exporter.careplan.render import iter_pdfs\n"
+        "if __name__ == '__main__':\n"
+        "    print(os.getpid(), flush=True)\n"
+        "    html = '<p>' + 'care plan ' * 4000 + '</p>'\n"
+        "    for _ in iter_pdfs([html] * 400, workers=2):\n"
+        "        pass\n", encoding="utf-8")
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert proc.stdout is not None
+    parent = int(proc.stdout.readline())
+
+    def workers() -> list[int]:
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            cmdline = (stat.parent / "cmdline").read_bytes() if fields[1] == str(parent) \
+                else b""
+            if b"multiprocessing" in cmdline and b"spawn_main" in cmdline:
+                found.append(int(stat.parent.name))
+        return found
+
+    deadline = time.monotonic() + 120
+    while len(started := workers()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert len(started) == 2, "the layout workers never started"
+    os.kill(parent, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 60
+    while any(Path(f"/proc/{pid}").exists() and "Z" not in
+              (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0:1] or [""])
+              for pid in started) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    alive = [pid for pid in started if Path(f"/proc/{pid}").exists()
+             and Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"]
+    for pid in alive:  # leave nothing behind, whatever the verdict
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, f"layout workers {alive} outlived the killed process"

@@ -16,6 +16,8 @@ import functools
 import io
 import math
 import multiprocessing
+import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -151,6 +153,23 @@ def render_pdf(plans: Sequence[CarePlan], info: PrintInfo, paper: str = "letter"
 Progress = Callable[[int, int], None]
 
 
+def die_with_parent() -> None:
+    """In a layout worker: end when the process that started it ends. A nightly job killed
+    mid-render (a task time limit, a kill) would otherwise leave its workers waiting for work
+    for ever, holding memory and the job's output pipes (found by the reliability campaign,
+    whose kills then waited on those pipes). ``parent_process()`` watches the parent's
+    sentinel: a pipe on POSIX, the process handle on Windows."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
 def iter_pdfs(htmls: Sequence[str], workers: int = 1) -> Iterator[bytes]:
     """Each HTML document's PDF, in order, each as soon as it (and those before it) is laid
     out; ``workers`` > 1 lays them out in that many processes."""
@@ -161,7 +180,8 @@ def iter_pdfs(htmls: Sequence[str], workers: int = 1) -> Iterator[bytes]:
             # One client per task: a client takes ~0.5 s, so bigger chunks only leave one
             # worker finishing a long last chunk while the other waits.
             pool = stack.enter_context(ProcessPoolExecutor(
-                max_workers=min(workers, len(htmls)), mp_context=POOL_CONTEXT))
+                max_workers=min(workers, len(htmls)), mp_context=POOL_CONTEXT,
+                initializer=die_with_parent))
             done: Iterable[bytes] = pool.map(pdf_of_html, htmls)
         else:
             done = map(pdf_of_html, htmls)
