@@ -203,7 +203,9 @@ def test_views_and_prints_wait_for_the_write_lock_and_are_never_lost(
         journal = journal_path_for(desk.archive)
         sealed = journal.read_bytes()
         assert sealed and stat.S_IMODE(os.stat(journal).st_mode) == 0o600
-        for plain in (b"Zo", b"C-000", b"nora", "Müller".encode()):
+        # needles that base64 (the sealed lines) cannot contain by chance: a non-ASCII
+        # letter, a dash, quotes as plaintext JSON would have them ("Zo" alone can)
+        for plain in ("Zoë".encode(), b"C-000", b'"nora"', "Müller".encode(), b'"desk.'):
             assert plain not in sealed
     finally:
         lock.release()

@@ -92,3 +92,28 @@ def test_a_record_id_no_vendor_would_send_is_never_archived(run_cli: Cli,
     with Archive.open(run_cli.archive, KeyFile(run_cli.key_file)) as arc:
         longest = arc.conn.execute("SELECT max(length(record_id)) FROM versions").fetchone()[0]
     assert longest < 1024
+
+
+def test_an_empty_answer_never_reads_as_no_associations(run_cli: Cli, agency: Sandbox) -> None:
+    """HubSpot answered an association read with an empty 200 body: read as "no results", it
+    marked live edges deleted, and the next nights (which read the edges of changed records
+    only) never brought them back (found by the campaign's malformed responses)."""
+    from exporter.archive import Archive
+    from exporter.keys import KeyFile
+
+    def live_edges() -> int:
+        with Archive.open(run_cli.archive, KeyFile(run_cli.key_file)) as arc:
+            return int(arc.conn.execute(
+                "SELECT count(*) FROM versions v JOIN streams s ON s.id = v.stream_id "
+                "WHERE s.source = 'hubspot' AND s.stream = 'associations' "
+                "AND v.superseded_run IS NULL AND v.deleted = 0").fetchone()[0])
+
+    assert run_cli("sync", "--source", "hubspot").exit_code == 0
+    before = live_edges()
+    agency.advance(1)
+    agency.faults.add("hubspot", "rewrite", path="associations", times=-1,
+                      rewrite=lambda body: b"")
+    result = run_cli("sync", "--source", "hubspot")
+    assert result.exit_code in (11, 12), result.output
+    assert "unexpected problem" not in result.output
+    assert live_edges() >= before  # no live edge marked deleted on an empty answer

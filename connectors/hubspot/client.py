@@ -322,6 +322,10 @@ class HubSpotClient:
                 body = response.data  # read only now: a cut body fails here, not in the SDK
             except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
                 raise TransientError(f"{what}: HubSpot's answer was cut off") from exc
+            if not body and getattr(response, "status", 200) != 204:
+                # Only "204 No Content" answers with nothing; an empty 200 is a cut answer,
+                # never "no results" (read as that, it marked live associations deleted).
+                raise TransientError(f"{what}: HubSpot sent an empty answer")
             return _decode(body, what)
 
         return self.policy.call(what, once)
