@@ -105,9 +105,9 @@ def test_a_killed_writers_changes_on_read_only_media_are_refused_not_ignored(
     src.mkdir()
     arc, _ = Archive.create(src / "archive.db", key_file=run_cli.key_file)
     arc.close()
-    writer = Path(__file__).with_name("wal_writer.py")
+    writer = Path(__file__).resolve().parents[1] / "reliability" / "wal_child.py"
     subprocess.run([sys.executable, str(writer), str(src / "archive.db"),
-                    str(run_cli.key_file), "3"], check=False, timeout=120)
+                    str(run_cli.key_file), "3", "b"], check=False, timeout=120)
     with read_only_copy(src) as ro:
         run_cli.config.write_text(f'[archive]\npath = "{ro / "archive.db"}"\n'
                                   f'key_file = "{run_cli.key_file}"\n', encoding="utf-8")

@@ -16,7 +16,7 @@ from exporter.errors import ArchiveDamaged
 from exporter.keys import KeyFile
 from tests.conftest import Cli
 
-WRITER = Path(__file__).with_name("wal_writer.py")
+WRITER = Path(__file__).resolve().parents[1] / "reliability" / "wal_child.py"
 BATCHES = 6
 
 
@@ -26,7 +26,7 @@ def _killed_writer(cli: Cli) -> Path:
     arc.close()
     cli.config.write_text(f'[archive]\npath = "{cli.archive}"\nkey_file = "{cli.key_file}"\n')
     subprocess.run([sys.executable, str(WRITER), str(cli.archive), str(cli.key_file),
-                    str(BATCHES)], check=False, timeout=120)
+                    str(BATCHES), "b"], check=False, timeout=120)
     wal = Path(f"{cli.archive}-wal")
     assert wal.stat().st_size > 32 + 4 * 4120
     return wal
@@ -103,7 +103,7 @@ def test_frames_an_earlier_log_left_behind_are_accepted(run_cli: Cli) -> None:
     earlier = _killed_writer(run_cli).read_bytes()
     Archive.open(run_cli.archive, KeyFile(run_cli.key_file), write=True).close()  # checkpoint
     subprocess.run([sys.executable, str(WRITER), str(run_cli.archive), str(run_cli.key_file),
-                    "2"], check=False, timeout=120)
+                    "2", "b"], check=False, timeout=120)
     wal = Path(f"{run_cli.archive}-wal")
     later = wal.read_bytes()
     assert later[16:24] != earlier[16:24] and len(later) < len(earlier)  # a new log, shorter
