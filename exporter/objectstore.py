@@ -72,6 +72,9 @@ MiB = 1024 * 1024
 #: file would need more than S3's 10,000 parts).
 PART_SIZE = 16 * MiB
 HASH_BLOCK = MiB
+#: Downloaded blocks (s3transfer's 256 KiB each) that may wait for the disk: 2 MiB. 32 cost
+#: 8 MiB more at the peak and no speed (bench/objectstore.py, docs/objectstore.md).
+IO_QUEUE = 8
 DELETE_BATCH = 1000  # S3's limit per DeleteObjects call
 SHA256_META = "sha256"
 #: Error codes that mean "the store is full" on the stores we know: our emulator and quota
@@ -263,7 +266,7 @@ class ObjectStore:
                                 max_in_memory_download_chunks=self._max_concurrency,
                                 # Downloaded blocks wait here for the disk; s3transfer's
                                 # default (1000 x 256 KiB) let memory grow with the file.
-                                max_io_queue_size=32)
+                                max_io_queue_size=IO_QUEUE)
         return TransferManager(self.client, config)
 
     def upload(self, path: str | Path, key: str, progress: Progress | None = None,

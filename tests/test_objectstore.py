@@ -97,6 +97,14 @@ def test_round_trip_of_a_40_mb_file_in_parts_with_flat_memory(
     store.close()
 
 
+def test_a_download_queues_at_most_2_mib_for_the_disk(store: ObjectStore) -> None:
+    # Blocks read from the network wait in s3transfer's IO queue for the disk; 32 of them
+    # (8 MiB) took a download's memory growth past one part in bench/objectstore.py.
+    with store._transfer() as tm:
+        queued = tm.config.max_io_queue_size * tm.config.io_chunksize
+    assert queued <= 2 * MiB, f"{queued / MiB:.0f} MiB may wait for the disk"
+
+
 def test_small_files_put_get_exists(store: ObjectStore) -> None:
     store.put_bytes("2026-11-30/MANIFEST.json", b'{"files": []}')
     assert store.get_bytes("2026-11-30/MANIFEST.json") == b'{"files": []}'
