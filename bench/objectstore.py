@@ -107,6 +107,7 @@ def _run_in_child(ctx: Any, op: str, *args: Any) -> tuple[float, float]:
     parent, child = ctx.Pipe()
     proc = ctx.Process(target=_measure, args=(op, *args, child))
     proc.start()
+    child.close()  # so that a child that dies is an EOFError here, not a wait for ever
     result: tuple[float, float] = parent.recv()
     proc.join()
     return result
@@ -127,6 +128,7 @@ def main() -> None:
         conn, child = ctx.Pipe()
         server = ctx.Process(target=_serve, args=(str(Path(tmp) / "s3"), child))
         server.start()
+        child.close()
         endpoint, creds = conn.recv()
         print(f"file: {args.file_mb} MiB, parts of {args.part_mb} MiB, "
               f"{args.repeat} fresh process(es) per operation")
