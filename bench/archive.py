@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -28,13 +29,14 @@ from exporter.keys import KeyFile, Passphrase
 
 
 def records(n: int) -> list[tuple[str, dict[str, object]]]:
-    out = []
+    out: list[tuple[str, dict[str, object]]] = []
     for i in range(n):
-        data = {"Id": f"a0B{i:015d}", "Name": f"Client {i}", "Client_Number__c": f"C-{i:05d}",
-                "SystemModstamp": "2026-11-30T03:00:00.000+0000"}
+        data: dict[str, object] = {
+            "Id": f"a0B{i:015d}", "Name": f"Client {i}", "Client_Number__c": f"C-{i:05d}",
+            "SystemModstamp": "2026-11-30T03:00:00.000+0000"}
         pad = 1024 - len(canonical_json(data)) - 12
         data["Notes__c"] = "n" * max(pad, 0)
-        out.append((data["Id"], data))  # type: ignore[arg-type]
+        out.append((f"a0B{i:015d}", data))
     return out
 
 
@@ -147,7 +149,7 @@ def bench_file(tmp: Path, mb: int) -> None:
     run = arc.begin_run()
     block = hashlib.sha256(b"x").digest() * 8192  # 256 KiB
 
-    def stream():  # type: ignore[no-untyped-def]
+    def stream() -> Iterator[bytes]:
         for _ in range(mb * 4):
             yield block
 

@@ -1,8 +1,9 @@
 """How long ``exporter`` takes to start, and what it imports on the way.
 
 Prints the median wall time of ``exporter --help`` and of ``exporter status --help`` (each in a
-fresh process, like a user's), then the ten imports that cost most under
-``python -X importtime -c 'import exporter.cli'`` (cumulative microseconds).
+fresh process, like a user's; target for ``exporter --help``: <= 300 ms, issue 10), then the
+ten imports that cost most under ``python -X importtime -c 'import exporter.cli'``
+(cumulative microseconds).
 
     .venv/bin/python bench/startup.py [--runs 15]
 """
@@ -50,7 +51,9 @@ def main() -> None:
         median = _time(base + extra, runs)
         print(f"{label + ':':26}{median * 1000:6.0f} ms (median of {runs})")
         name = label.removeprefix("exporter ").replace(" --help", "").replace("--help", "cli")
-        print(f"BENCH startup.{name}_help {median * 1000:.0f} ms -")
+        # issue 10's target is for 'exporter --help' only; the others are figures to watch.
+        target = "<=300" if name == "cli" else "-"
+        print(f"BENCH startup.{name}_help {median * 1000:.0f} ms {target}")
     print("\nTop 10 imports of 'import exporter.cli' (cumulative):")
     for cumulative, name in _importtime("import exporter.cli")[:10]:
         print(f"  {cumulative / 1000:7.1f} ms  {name}")
