@@ -19,7 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 QUICK = {
-    "archive": ["--records", "20000", "--file-mb", "100"],
+    "archive": ["--records", "20000", "--file-mb", "100", "--repeat", "5"],
     "careplan": ["--clients", "30"],
     "desk": ["--clients", "2000", "--pdf-clients", "30"],
     "objectstore": ["--file-mb", "64"],
