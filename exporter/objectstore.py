@@ -72,8 +72,8 @@ MiB = 1024 * 1024
 #: file would need more than S3's 10,000 parts).
 PART_SIZE = 16 * MiB
 HASH_BLOCK = MiB
-#: Downloaded blocks (s3transfer's 256 KiB each) that may wait for the disk: 2 MiB. 32 cost
-#: 8 MiB more at the peak and no speed (bench/objectstore.py, docs/objectstore.md).
+#: Downloaded blocks (s3transfer's 256 KiB each) that may wait for the disk: 2 MiB. 32 (8 MiB)
+#: took a download's peak growth from 12 to 20-28 MiB and bought no speed (bench/objectstore.py).
 IO_QUEUE = 8
 DELETE_BATCH = 1000  # S3's limit per DeleteObjects call
 SHA256_META = "sha256"
