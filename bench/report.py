@@ -45,7 +45,7 @@ def run_script(name: str, args: list[str]) -> tuple[list[tuple[str, ...]], int, 
     proc = subprocess.Popen([sys.executable, "-P", str(HERE / f"{name}.py"), *args],
                             stdout=subprocess.PIPE, text=True, cwd=HERE.parent)
     assert proc.stdout is not None
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for line in proc.stdout:
         print(line, end="", flush=True)
         if line.startswith("BENCH "):
