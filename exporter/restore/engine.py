@@ -419,17 +419,17 @@ def _prepare_target(ctx: Context, ordered: list[ObjectRule], report: RestoreRepo
     carry their source id in (a HubSpot unique property, a Salesforce external id), so that
     any later run, from any archive copy, finds them by it."""
     writer = ctx.writer
+    fields: dict[str, dict[str, str]] = {}
     for rule in ordered:
-        made = writer.ensure_fields(rule.object, rule.create_fields) \
-            if rule.create_fields else []
-        if writer.source_key is not None and not rule.all_fields \
-                and writer.ensure_source_key(rule.object):
-            made = [*made, writer.source_key]
-        if made:
-            report.created_fields.setdefault(rule.object, []).extend(made)
-            info = writer.describe(rule.object)
-            if info is not None:
-                ctx.infos[rule.object] = info
+        fields.setdefault(rule.object, {}).update(rule.create_fields)
+    # One pass over every object, so that a target can batch the additions (a HubSpot
+    # property batch per object, a Salesforce Tooling composite for all of them).
+    made = writer.ensure(fields, [r.object for r in ordered if not r.all_fields])
+    for obj, names in made.items():
+        report.created_fields.setdefault(obj, []).extend(names)
+        info = writer.describe(obj)
+        if info is not None:
+            ctx.infos[obj] = info
 
 
 def _write_errors(path: Path, errors: list[ErrorRow]) -> None:
@@ -499,6 +499,7 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
     chosen = rules
     rules = with_parents(ctx, rules)
     report.parents_added = [r.label for r in rules if r not in chosen]
+    writer.prepare(list(dict.fromkeys(r.object for r in rules)))  # describes read ahead
     report.unmapped = check_mapping(ctx, rules)
     report.unmapped_streams = sorted(
         {st for src, st in archive.streams() if src == mapping.source}
