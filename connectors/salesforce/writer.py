@@ -27,7 +27,8 @@ from typing import Any, ClassVar
 
 from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
 from connectors.salesforce.composite import HEAVY_MAX, Sub, failed_records, send
-from connectors.salesforce.writer_setup import SOURCE_KEY, SalesforceSetup
+from connectors.salesforce.writer_setup import SOURCE_KEY, SalesforceSetup, hidden_key
+from exporter.errors import AuthError, RequestRefused
 from exporter.retry import RETRY, policy_from
 from exporter.settings import Setting
 from exporter.writer import BATCH_SIZE, ObjectInfo, WriteItem, WriteResult, chunks
@@ -282,9 +283,14 @@ class SalesforceWriter(SalesforceSetup):
         total = sum(len(b) for b in batches)
         answers: dict[str, list[dict[str, Any]]] = {}
         if len(batches) == 1:
-            answers["r0"] = self._call(f"{verb} {total} {obj}", path, method, bodies["r0"],
-                                       maybe_applied=(lambda: recover(["r0"])) if match
-                                       else None)
+            try:
+                answers["r0"] = self._call(f"{verb} {total} {obj}", path, method,
+                                           bodies["r0"], maybe_applied=(
+                                               lambda: recover(["r0"])) if match else None)
+            except RequestRefused as exc:
+                if SOURCE_KEY in str(exc):  # made, but field-level security hides it
+                    raise AuthError(hidden_key(obj)) from exc
+                raise
         elif batches:
             subs: list[Sub] = [{"method": method, "referenceId": ref, "body": bodies[ref],
                                 "url": f"/services/data/v{self.client.version}/{path}"}
@@ -295,6 +301,8 @@ class SalesforceWriter(SalesforceSetup):
                     if match else None), strict=True):
                 ref = str(sub["referenceId"])
                 ok = ans.get("httpStatusCode") == 200 and isinstance(ans.get("body"), list)
+                if not ok and SOURCE_KEY in str(ans.get("body")):
+                    raise AuthError(hidden_key(obj))
                 answers[ref] = ans["body"] if ok else failed_records(ans, len(items_of[ref]))
         pairs = [(items_of[ref], answers[ref]) for ref in items_of]
         if found:  # a collection found whole and sent again: its answers are the look-up's

@@ -19,7 +19,7 @@ from connectors.salesforce.composite import HEAVY_MAX, Sub, send
 from exporter.errors import AuthError, RequestRefused, SourceError
 from exporter.writer import ObjectInfo, Writer
 
-__all__ = ["SOURCE_KEY", "SalesforceSetup"]
+__all__ = ["SOURCE_KEY", "SalesforceSetup", "hidden_key"]
 
 #: The external id (Text(255), External ID, Unique) that carries each restored record's
 #: source id; the restore creates it through the Tooling API where missing.
@@ -35,6 +35,14 @@ def _key_by_hand(obj: str) -> str:
     return (f"add a Text(255) field {SOURCE_KEY} to {obj}, marked External ID and Unique "
             "and editable by the restoring user (Setup, Object Manager), then run the "
             "restore again")
+
+
+def hidden_key(obj: str) -> str:
+    """The message for a source-id field the restoring user cannot see (field-level
+    security): found when a write names it, since a field just made is not described
+    again."""
+    return (f"Salesforce has the field {SOURCE_KEY} on {obj}, but the restoring user cannot "
+            f"see it; {_key_by_hand(obj)}.")
 
 
 def _by_hand(obj: str, name: str, kind: str) -> str:
@@ -182,8 +190,7 @@ class SalesforceSetup(Writer):
                 self._infos.pop(obj, None)  # there already, yet not described: hidden?
                 info = self.describe(obj)
                 if info is None or SOURCE_KEY not in info.fields:
-                    raise SourceError(f"Salesforce has the field {SOURCE_KEY} on {obj}, but "
-                                      f"the restoring user cannot see it; {_key_by_hand(obj)}.")
+                    raise SourceError(hidden_key(obj))
                 continue
             raise SourceError(_by_hand(obj, name, str(meta["type"])))
         for obj, names in made.items():
