@@ -127,3 +127,28 @@ def test_restore_into_an_empty_org_sets_up_in_two_calls(tmp_path: Path) -> None:
         check = verify_restore(archive, writer, mapping, target="sf", only=only)
         assert check.records == check.records_matching == records, check.summary()
         assert check.field_rate == 100.0 and not any(check.extras.values()), check.summary()
+
+
+def test_restore_into_a_portal_adds_each_objects_properties_in_one_call(
+        tmp_path: Path) -> None:
+    """A portal without ``source_record_id`` (as every real one before a restore): each
+    object's missing properties, the mapping's and the source id, in one batch/create, and
+    the properties are not read again after it."""
+    archive, _ = Archive.create(tmp_path / "a.db", key_file=tmp_path / "a.key")
+    mapping = load_mapping("salesforce_to_hubspot")
+    only = [r.stream for r in mapping.objects if not r.file]
+    with archive, Sandbox(clients=3, seed=1) as src, Sandbox(clients=0, seed=2) as dst:
+        dst.hubspot.without_property("source_record_id")
+        table = src.source_configs(tmp_path / "s1")["salesforce"]
+        run_sync(archive, {"salesforce": build_connector("salesforce", table,
+                                                         tmp_path / "c.toml")})
+        config = {**dst.source_configs(tmp_path / "s2")["hubspot"], "retry": FAST_RETRY}
+        writer = build_writer("hs", config, tmp_path / "c.toml")
+        report = run_restore(archive, writer, mapping, target="hs", only=only)
+        assert report.status == "ok", report.errors[:3]
+        objects = {r.object for r in mapping.objects if r.stream in only}
+        assert all("source_record_id" in report.created_fields[o] for o in objects)
+        assert dst.log.count("hubspot", "properties.batch_create") == len(objects)
+        assert dst.log.count("hubspot", "properties") == len(objects)  # read once each
+        check = verify_restore(archive, writer, mapping, target="hs", only=only)
+        assert check.records == check.records_matching > 0, check.summary()
