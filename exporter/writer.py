@@ -167,8 +167,10 @@ class Writer:
 
     def prepare(self, objects: list[str]) -> None:
         """Read ahead, in as few calls as the target allows, what writing these objects
-        needs (their describes); :meth:`describe` then answers from it. Reads only (a
-        dry run calls it too). Default: nothing (each describe reads on its own)."""
+        needs (their describes, and counts); :meth:`describe` then answers from it, and
+        :meth:`count` with the count as of this call until the object is written. Reads
+        only: a restore (also a dry run) and a verify call it first. Default: nothing
+        (each describe reads on its own)."""
 
     def ensure(self, fields: Mapping[str, Mapping[str, str]],
                keyed: Iterable[str]) -> dict[str, list[str]]:

@@ -122,6 +122,7 @@ class SalesforceSetup(Writer):
         """The describes of every object not known yet, in one Composite call (25 per
         call), with the record counts of the first five (a restore compares them with its
         id map before creating): one API call where there were one per object."""
+        self._counts.clear()  # each run (restore or verify) counts afresh
         todo = [o for o in objects if o not in self._infos]
         if not todo:
             return
@@ -131,7 +132,6 @@ class SalesforceSetup(Writer):
         subs += [{"method": "GET", "referenceId": f"c{i}", "url": f"{base}/query/?q="
                   + quote(f"SELECT COUNT() FROM {o}")} for i, o in enumerate(todo[:HEAVY_MAX])]
         answers = send(self._call, f"describe {len(todo)} objects", "composite", subs)
-        self._counts.clear()
         for sub, ans in zip(subs, answers, strict=True):
             obj, body = todo[int(sub["referenceId"][1:])], ans.get("body")
             if ans.get("httpStatusCode") != 200 or not isinstance(body, dict):
