@@ -188,6 +188,14 @@ class Writer:
                 made[obj] = names
         return made
 
+    def add_options(self, obj: str, values: Mapping[str, list[str]]) -> dict[str, str]:
+        """Add ``values`` (field -> values) to the options of ``obj``'s fields (a picklist,
+        an enumeration) where the target allows it; :meth:`describe` then lists them.
+        Returns field -> why not, one plain sentence, for the fields it did not extend
+        (their values go to a text field or the report). Default: none can be."""
+        return {name: f"a {self.name or 'this'} target cannot add options"
+                for name in values}
+
     def ensure_fields(self, obj: str, fields: Mapping[str, str]) -> list[str]:
         """Create the custom fields/properties the mapping needs and the target lacks
         (name -> type: string, number, date, datetime, bool); returns those created."""

@@ -87,6 +87,7 @@ class HubSpotWriter(Writer):
         self._unique: dict[str, list[str]] = {}  # object -> its unique properties
         self._identity: str | None = None
         self._labels: dict[tuple[str, str, str], int] = {}  # association label -> type id
+        self._defs: dict[str, dict[str, dict[str, Any]]] = {}  # object -> its properties
 
     def identity(self) -> str:
         """The portal id (``GET /account-info/v3/details``, through the SDK's generic
@@ -127,6 +128,7 @@ class HubSpotWriter(Writer):
         if body is None:
             return None
         results = (body or {}).get("results", [])
+        self._defs[obj] = {str(p["name"]): p for p in results}
         fields = {p["name"]: p.get("type", "string") for p in results}
         options = {p["name"]: frozenset(o["value"] for o in p.get("options") or [])
                    for p in results if p.get("type") == "enumeration" and p.get("options")}
@@ -192,6 +194,42 @@ class HubSpotWriter(Writer):
             spec["options"] = [{"label": "Yes", "value": "true"},
                                {"label": "No", "value": "false"}]
         return spec
+
+    def add_options(self, obj: str, values: Mapping[str, list[str]]) -> dict[str, str]:
+        """Adds options to enumeration properties the portal lets change (its own custom
+        properties) with ``PATCH /crm/v3/properties/{objectType}/{propertyName}`` (the
+        whole option list: the old options and the new ones, labelled as their values);
+        HubSpot's own properties keep their options: why is returned."""
+        refused: dict[str, str] = {}
+        for name, new in values.items():
+            prop = self._defs.get(obj, {}).get(name) or {}
+            meta = prop.get("modificationMetadata") or {}
+            if prop.get("type") != "enumeration" or prop.get("hubspotDefined") \
+                    or meta.get("readOnlyOptions") or meta.get("readOnlyDefinition"):
+                refused[name] = (f"HubSpot does not let the options of its own property "
+                                 f"{name} be changed; add them by hand (Settings, Properties)"
+                                 " if the portal allows it")
+                continue
+            options = [dict(o) for o in prop.get("options") or []]
+            have = {str(o.get("value")) for o in options}
+            options += [{"label": v, "value": v, "displayOrder": len(options) + n,
+                         "hidden": False} for n, v in enumerate(x for x in new if x not in have)]
+            try:
+                body = self.client.call_json(f"Adding options to the HubSpot {obj} property "
+                                             f"{name}", self.client.properties.update, obj,
+                                             name, {"options": options})
+            except SourceError as exc:
+                if isinstance(exc, AuthError | QuotaExhausted):
+                    raise
+                refused[name] = f"HubSpot did not take new options for {name} ({exc})"
+                continue
+            self._defs[obj][name] = body if isinstance(body, dict) else {**prop,
+                                                                         "options": options}
+            info = self._infos.get(obj)
+            if info is not None:
+                self._infos[obj] = replace(info, options={
+                    **info.options, name: frozenset(str(o["value"]) for o in options)})
+        return refused
 
     def ensure_fields(self, obj: str, fields: Mapping[str, str]) -> list[str]:
         return self.ensure({obj: fields}, []).get(obj, [])

@@ -208,6 +208,55 @@ class SalesforceSetup(Writer):
         self._infos[obj] = replace(info, fields={**info.fields, **added},
                                    upsert=self._upsert_key(obj, keys), keys=frozenset(keys))
 
+    def add_options(self, obj: str, values: Mapping[str, list[str]]) -> dict[str, str]:
+        """Adds values to custom picklists through the Tooling API, as documented: the
+        field's ``CustomField`` (queried by object and developer name) updated with its
+        whole ``Metadata``, the values appended to ``valueSet.valueSetDefinition`` (a
+        restricted picklist takes them too). A standard picklist, or one that takes its
+        values from a global value set, is not changed here: why is returned."""
+        refused: dict[str, str] = {}
+        for name, new in values.items():
+            try:
+                why = self._add_picklist_values(obj, name, new)
+            except (RequestRefused, AuthError) as exc:
+                why = (f"Salesforce did not let the restore add values to {obj}.{name} "
+                       f"({exc}); add them by hand (Setup, Object Manager)")
+            if why:
+                refused[name] = why
+                continue
+            info = self._infos.get(obj)
+            if info is not None:
+                options = {**info.options, name: info.options.get(name, frozenset())
+                           | frozenset(new)}
+                self._infos[obj] = replace(info, options=options)
+        return refused
+
+    def _add_picklist_values(self, obj: str, name: str, new: list[str]) -> str:
+        if not name.endswith("__c"):
+            return (f"{obj}.{name} is a standard picklist; add the values in Setup "
+                    "(Object Manager)")
+        soql = ("SELECT Id, Metadata FROM CustomField WHERE EntityDefinition.QualifiedApiName"
+                f" = '{obj}' AND DeveloperName = '{name.removesuffix('__c')}'")
+        body = self._call(f"read the definition of {obj}.{name}",
+                          "tooling/query/?q=" + quote(soql))
+        rows = (body or {}).get("records") or []
+        if not rows or not isinstance(rows[0].get("Metadata"), dict):
+            return f"Salesforce did not show the definition of {obj}.{name}"
+        meta = dict(rows[0]["Metadata"])
+        vset = dict(meta.get("valueSet") or {})
+        if vset.get("valueSetName"):
+            return (f"{obj}.{name} takes its values from the global value set "
+                    f"{vset['valueSetName']}; add them there (Setup, Picklist Value Sets)")
+        definition = dict(vset.get("valueSetDefinition") or {})
+        current = list(definition.get("value") or [])
+        have = {str(v.get("fullName")) for v in current if isinstance(v, dict)}
+        current += [{"fullName": v, "label": v, "default": False}
+                    for v in new if v not in have]
+        meta["valueSet"] = {**vset, "valueSetDefinition": {**definition, "value": current}}
+        self._call(f"add values to {obj}.{name}", f"tooling/sobjects/CustomField/"
+                   f"{rows[0]['Id']}", "PATCH", {"Metadata": meta})
+        return ""
+
     def ensure_fields(self, obj: str, fields: Mapping[str, str]) -> list[str]:
         return self.ensure({obj: fields}, []).get(obj, [])
 

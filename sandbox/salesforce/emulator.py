@@ -11,7 +11,8 @@ Collections; ContentVersion/Attachment bodies; Bulk API 2.0 query jobs with CSV 
 faults ``session_expired`` and ``request_limit`` besides the generic ones.
 
 Tooling API: only ``CustomField`` create (``tooling.py``: a Text field, External ID and
-Unique, as the restore adds ``Exporter_Source_Id__c``), alone or in a Tooling composite.
+Unique, as the restore adds ``Exporter_Source_Id__c``), alone or in a Tooling composite;
+its query by object and name and a custom picklist's values updated (``tooling.py``).
 Composite (``composite.py``): describes, queries and sObject Collections as subrequests of
 one call, counted as one call against the daily limit.
 
@@ -52,6 +53,9 @@ class SalesforceEmulator(LoginAPI, CompositeAPI, BulkQueryAPI):
             ("POST", V + r"/tooling/sobjects/CustomField/?", "tooling_create",
              self._tooling_custom_field),
             ("POST", V + r"/tooling/composite/?", "tooling_composite", self._tooling_composite),
+            ("GET", V + r"/tooling/query/?", "tooling_query", self._tooling_query),
+            ("PATCH", V + r"/tooling/sobjects/CustomField/(?P<fid>\w+)/?", "tooling_update",
+             self._tooling_update_field),
             ("GET", V + r"/sobjects/?", "describe_global", self._describe_global),
             ("GET", V + r"/sobjects/(?P<obj>\w+)/describe/?", "describe", self._describe),
             ("GET", V + r"/sobjects/(?P<obj>\w+)/updated/?", "updated", self._updated),
