@@ -165,6 +165,37 @@ class Writer:
         """The object's fields and key, or None if the target has no such object."""
         raise NotImplementedError
 
+    def prepare(self, objects: list[str]) -> None:
+        """Read ahead, in as few calls as the target allows, what writing these objects
+        needs (their describes, and counts); :meth:`describe` then answers from it, and
+        :meth:`count` with the count as of this call until the object is written. Reads
+        only: a restore (also a dry run) and a verify call it first. Default: nothing
+        (each describe reads on its own)."""
+
+    def ensure(self, fields: Mapping[str, Mapping[str, str]],
+               keyed: Iterable[str]) -> dict[str, list[str]]:
+        """Create, in as few calls as the target allows, the fields each object lacks
+        (object -> {name: type}, as :meth:`ensure_fields`) and the :attr:`source_key` on
+        the objects in ``keyed`` (as :meth:`ensure_source_key`); returns object -> the
+        names created. Default: those two methods, object by object."""
+        made: dict[str, list[str]] = {}
+        keyed = list(keyed)
+        for obj in dict.fromkeys([*fields, *keyed]):
+            names = self.ensure_fields(obj, fields[obj]) if fields.get(obj) else []
+            if obj in keyed and self.source_key is not None and self.ensure_source_key(obj):
+                names = [*names, self.source_key]
+            if names:
+                made[obj] = names
+        return made
+
+    def add_options(self, obj: str, values: Mapping[str, list[str]]) -> dict[str, str]:
+        """Add ``values`` (field -> values) to the options of ``obj``'s fields (a picklist,
+        an enumeration) where the target allows it; :meth:`describe` then lists them.
+        Returns field -> why not, one plain sentence, for the fields it did not extend
+        (their values go to a text field or the report). Default: none can be."""
+        return {name: f"a {self.name or 'this'} target cannot add options"
+                for name in values}
+
     def ensure_fields(self, obj: str, fields: Mapping[str, str]) -> list[str]:
         """Create the custom fields/properties the mapping needs and the target lacks
         (name -> type: string, number, date, datetime, bool); returns those created."""

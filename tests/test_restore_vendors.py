@@ -258,7 +258,8 @@ def test_sigkill_mid_restore_then_rerun_equals_an_uninterrupted_restore(
             "clean": _target(clean, "salesforce", tmp_path / "c", batch_size=10)})
         # The 4th write call is held 2 s by the server, which then applies it: the restore is
         # killed while it waits, so that batch exists in the org but not in the id map.
-        held = killed.faults.add("salesforce", "slow", path="composite", after=3, delay=2.0)
+        held = killed.faults.add("salesforce", "slow", path="composite/sobjects", after=3,
+                                 delay=2.0)  # the setup calls go to /composite
         child = subprocess.Popen(
             [sys.executable, "-m", "exporter", "--config", str(config), "restore", "--to",
              "killed", "--mapping", "hubspot_to_salesforce"], cwd=ROOT,
@@ -312,10 +313,10 @@ def test_hubspot_secondly_limit_is_respected_and_a_used_up_quota_stops_resumably
     with archive2, Sandbox(clients=3, seed=5) as src, Sandbox(clients=0, seed=6) as dst:
         _sync(archive2, src, "hubspot", tmp_path)
         table = _target(dst, "salesforce", tmp_path, api_share_limit=0.5)
-        # The org allows 52 calls today; we take half (22 of them add and read back the
-        # source-id field on the six objects written and the two fields the mapping
-        # creates; the rest write before the stop).
-        dst.salesforce.daily_limit = 52
+        # The org allows 12 calls today; we take half (2 of them describe the six objects
+        # written and add the source-id field and the two fields the mapping creates, in
+        # one Composite and one Tooling Composite call; the rest write before the stop).
+        dst.salesforce.daily_limit = 12
         writer = build_writer("sf", table, tmp_path / "c.toml")
         try:
             run_restore(archive2, writer, load_mapping("hubspot_to_salesforce"), target="sf")

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -87,6 +87,7 @@ class HubSpotWriter(Writer):
         self._unique: dict[str, list[str]] = {}  # object -> its unique properties
         self._identity: str | None = None
         self._labels: dict[tuple[str, str, str], int] = {}  # association label -> type id
+        self._defs: dict[str, dict[str, dict[str, Any]]] = {}  # object -> its properties
 
     def identity(self) -> str:
         """The portal id (``GET /account-info/v3/details``, through the SDK's generic
@@ -127,6 +128,7 @@ class HubSpotWriter(Writer):
         if body is None:
             return None
         results = (body or {}).get("results", [])
+        self._defs[obj] = {str(p["name"]): p for p in results}
         fields = {p["name"]: p.get("type", "string") for p in results}
         options = {p["name"]: frozenset(o["value"] for o in p.get("options") or [])
                    for p in results if p.get("type") == "enumeration" and p.get("options")}
@@ -140,49 +142,100 @@ class HubSpotWriter(Writer):
         self._infos[obj] = info
         return info
 
+    def ensure(self, fields: Mapping[str, Mapping[str, str]],
+               keyed: Iterable[str]) -> dict[str, list[str]]:
+        """The properties each object lacks, the mapping's and ``source_record_id``
+        (``hasUniqueValue``: HubSpot allows ten per object), in one ``batch/create`` per
+        object; the created definitions are known, so the properties are not read again.
+        A ``source_record_id`` that exists without being unique cannot be changed into
+        one, and is reported."""
+        keyed = set(keyed)
+        made: dict[str, list[str]] = {}
+        for obj in dict.fromkeys([*fields, *keyed]):
+            info = self.describe(obj)
+            wanted = {n: t for n, t in (fields.get(obj) or {}).items()
+                      if info is None or n not in info.fields}
+            inputs = [self._spec(name, kind) for name, kind in wanted.items()]
+            if obj in keyed and info is not None and SOURCE_KEY not in info.keys:
+                if SOURCE_KEY in info.fields:
+                    raise SourceError(
+                        f"The HubSpot {obj} property {SOURCE_KEY} exists but does not "
+                        "require unique values, so a restore could not find its records "
+                        "again; rename or delete that property in HubSpot (Settings, "
+                        "Properties), then run the restore again.")
+                inputs.append({"name": SOURCE_KEY, "label": "Exporter source id",
+                               "type": "string", "fieldType": "text", "groupName": "restored",
+                               "hasUniqueValue": True, "description": "The archived record "
+                               "this one was restored from"})
+            if not inputs:
+                continue
+            self.client.call_json(f"Creating HubSpot {obj} properties",
+                                  self.client.properties_batch.create, obj, {"inputs": inputs})
+            made[obj] = [i["name"] for i in inputs]
+            if info is None:
+                self._infos.pop(obj, None)
+                continue
+            unique = [*self._unique.get(obj, []), *(
+                [SOURCE_KEY] if any(i.get("hasUniqueValue") for i in inputs) else [])]
+            self._unique[obj] = unique
+            self._infos[obj] = replace(
+                info, fields={**info.fields, **{i["name"]: i["type"] for i in inputs}},
+                keys=frozenset(unique),
+                upsert=SOURCE_KEY if SOURCE_KEY in unique else info.upsert)
+        return made
+
+    @staticmethod
+    def _spec(name: str, kind: str) -> dict[str, Any]:
+        ptype, field_type = PROPERTY_TYPES.get(kind, PROPERTY_TYPES["string"])
+        spec: dict[str, Any] = {"name": name, "label": name.replace("_", " ").capitalize(),
+                                "type": ptype, "fieldType": field_type,
+                                "groupName": "restored"}
+        if ptype == "enumeration":
+            spec["options"] = [{"label": "Yes", "value": "true"},
+                               {"label": "No", "value": "false"}]
+        return spec
+
+    def add_options(self, obj: str, values: Mapping[str, list[str]]) -> dict[str, str]:
+        """Adds options to enumeration properties the portal lets change (its own custom
+        properties) with ``PATCH /crm/v3/properties/{objectType}/{propertyName}`` (the
+        whole option list: the old options and the new ones, labelled as their values);
+        HubSpot's own properties keep their options: why is returned."""
+        refused: dict[str, str] = {}
+        for name, new in values.items():
+            prop = self._defs.get(obj, {}).get(name) or {}
+            meta = prop.get("modificationMetadata") or {}
+            if prop.get("type") != "enumeration" or prop.get("hubspotDefined") \
+                    or meta.get("readOnlyOptions") or meta.get("readOnlyDefinition"):
+                refused[name] = (f"HubSpot does not let the options of its own property "
+                                 f"{name} be changed; add them by hand (Settings, Properties)"
+                                 " if the portal allows it")
+                continue
+            options = [dict(o) for o in prop.get("options") or []]
+            have = {str(o.get("value")) for o in options}
+            options += [{"label": v, "value": v, "displayOrder": len(options) + n,
+                         "hidden": False} for n, v in enumerate(x for x in new if x not in have)]
+            try:
+                body = self.client.call_json(f"Adding options to the HubSpot {obj} property "
+                                             f"{name}", self.client.properties.update, obj,
+                                             name, {"options": options})
+            except SourceError as exc:
+                if isinstance(exc, AuthError | QuotaExhausted):
+                    raise
+                refused[name] = f"HubSpot did not take new options for {name} ({exc})"
+                continue
+            self._defs[obj][name] = body if isinstance(body, dict) else {**prop,
+                                                                         "options": options}
+            info = self._infos.get(obj)
+            if info is not None:
+                self._infos[obj] = replace(info, options={
+                    **info.options, name: frozenset(str(o["value"]) for o in options)})
+        return refused
+
     def ensure_fields(self, obj: str, fields: Mapping[str, str]) -> list[str]:
-        info = self.describe(obj)
-        missing = [n for n in fields if info is None or n not in info.fields]
-        if not missing:
-            return []
-        inputs = []
-        for name in missing:
-            ptype, field_type = PROPERTY_TYPES.get(fields[name], PROPERTY_TYPES["string"])
-            spec: dict[str, Any] = {"name": name, "label": name.replace("_", " ").capitalize(),
-                                    "type": ptype, "fieldType": field_type,
-                                    "groupName": "restored"}
-            if ptype == "enumeration":
-                spec["options"] = [{"label": "Yes", "value": "true"},
-                                   {"label": "No", "value": "false"}]
-            inputs.append(spec)
-        self.client.call_json(f"Creating HubSpot {obj} properties",
-                              self.client.properties_batch.create, obj, {"inputs": inputs})
-        if info is not None:  # known now: no need to read the properties again
-            self._infos[obj] = replace(info, fields={**info.fields, **{
-                i["name"]: i["type"] for i in inputs}})
-        else:
-            self._infos.pop(obj, None)
-        return missing
+        return self.ensure({obj: fields}, []).get(obj, [])
 
     def ensure_source_key(self, obj: str) -> bool:
-        """Creates ``source_record_id`` as a unique property (``hasUniqueValue``: HubSpot
-        allows ten per object) where the portal lacks it; one that exists without being
-        unique cannot be changed into one, and is reported."""
-        info = self.describe(obj)
-        if info is None or SOURCE_KEY in info.keys:
-            return False
-        if SOURCE_KEY in info.fields:
-            raise SourceError(f"The HubSpot {obj} property {SOURCE_KEY} exists but does not "
-                              "require unique values, so a restore could not find its records "
-                              "again; rename or delete that property in HubSpot (Settings, "
-                              "Properties), then run the restore again.")
-        spec = {"name": SOURCE_KEY, "label": "Exporter source id", "type": "string",
-                "fieldType": "text", "groupName": "restored", "hasUniqueValue": True,
-                "description": "The archived record this one was restored from"}
-        self.client.call_json(f"Creating the HubSpot {obj} property {SOURCE_KEY}",
-                              self.client.properties_batch.create, obj, {"inputs": [spec]})
-        self._infos.pop(obj, None)
-        return True
+        return SOURCE_KEY in self.ensure({}, [obj]).get(obj, [])
 
     # -- writes ----------------------------------------------------------------------------
 

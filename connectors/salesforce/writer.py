@@ -21,16 +21,17 @@ on the org's one daily API counter (``Sforce-Limit-Info``).
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
-from urllib.parse import quote
 
 from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
-from exporter.errors import AuthError, RequestRefused, SourceError
+from connectors.salesforce.composite import HEAVY_MAX, Sub, failed_records, send
+from connectors.salesforce.writer_setup import SOURCE_KEY, SalesforceSetup, hidden_key
+from exporter.errors import AuthError, RequestRefused
 from exporter.retry import RETRY, policy_from
 from exporter.settings import Setting
-from exporter.writer import BATCH_SIZE, ObjectInfo, WriteItem, Writer, WriteResult, chunks
+from exporter.writer import BATCH_SIZE, ObjectInfo, WriteItem, WriteResult, chunks
 
 __all__ = ["SalesforceWriter"]
 
@@ -38,9 +39,6 @@ COLLECTION_MAX = 200
 FILE_BYTES = 4 << 20  # file bytes per create call (base64 makes them a third bigger)
 READ_IDS = 200
 GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})  # deleted already
-#: The external id (Text(255), External ID, Unique) that carries each restored record's
-#: source id; the restore creates it through the Tooling API where missing.
-SOURCE_KEY = "Exporter_Source_Id__c"
 #: Refusals about a field's value alone: the record is written again without that field.
 VALUE_ERRORS = frozenset({"STRING_TOO_LONG", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
                           "INVALID_EMAIL_ADDRESS", "NUMBER_OUTSIDE_VALID_RANGE",
@@ -80,12 +78,13 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
-class SalesforceWriter(Writer):
+class SalesforceWriter(SalesforceSetup):
     """Restores into a Salesforce org (sObject Collections, lookups)."""
 
     name = "salesforce"
     settings: ClassVar[tuple[Setting, ...]] = SETTINGS
-    batch_size: int = COLLECTION_MAX
+    #: Records per engine batch: five collections of 200, sent in one Composite call.
+    batch_size: int = COLLECTION_MAX * HEAVY_MAX
     source_key = SOURCE_KEY
 
     def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
@@ -96,107 +95,9 @@ class SalesforceWriter(Writer):
                                        resume="run it again tomorrow (it resumes)")
         self._infos: dict[str, ObjectInfo] = {}
         self._fixed: dict[str, frozenset[str]] = {}  # set on create only (e.g. master-detail)
-
-    def _call(self, what: str, path: str, method: str = "GET", body: Any = None,
-              maybe_applied: Callable[[], None] | None = None) -> Any:
-        """One REST call through the shared client. ``maybe_applied`` runs before a retry
-        that follows an answer which may have been applied (5xx, dropped connection)."""
-        return self.client.rest(what, path, method, body, before_retry=maybe_applied)
-
-    def identity(self) -> str:
-        """The org id, the part of the session id before its '!' (no extra call)."""
-        org = str(self.client.sf.session_id or "").split("!", 1)[0]
-        return f"salesforce:org/{org[:15]}" if org.startswith("00D") else ""
-
-    # -- describe --------------------------------------------------------------------------
-
-    def objects(self) -> list[str]:
-        body = self._call("describe the org", "sobjects/")
-        return [o["name"] for o in body.get("sobjects", []) if o.get("createable")]
-
-    def describe(self, obj: str) -> ObjectInfo | None:
-        if obj in self._infos:
-            return self._infos[obj]
-        try:
-            body = self._call(f"describe {obj}", f"sobjects/{obj}/describe/")
-        except RequestRefused as exc:
-            if exc.status == 404 or exc.reason in ("NOT_FOUND", "INVALID_TYPE"):
-                return None
-            raise
-        fields = {f["name"]: f["type"] for f in body["fields"]
-                  if f.get("createable") or f.get("updateable")}
-        keys = [f["name"] for f in body["fields"] if f.get("externalId") and f.get("unique")]
-        options = {f["name"]: frozenset(v["value"] for v in f.get("picklistValues") or [])
-                   for f in body["fields"] if f.get("restrictedPicklist")}
-        required = frozenset(f["name"] for f in body["fields"]
-                             if f.get("createable") and not f.get("nillable")
-                             and not f.get("defaultedOnCreate") and f["type"] != "boolean")
-        self._fixed[obj] = frozenset(f["name"] for f in body["fields"]
-                                     if f.get("createable") and not f.get("updateable"))
-        # Upserted by the source id unless a field is set on create only (a master-detail
-        # parent, a file's body): an upsert that finds the record could not send it. Those
-        # are created, and found again by the source id before (SalesforceWriter.find).
-        others = [k for k in keys if k != SOURCE_KEY]
-        upsert = SOURCE_KEY if SOURCE_KEY in keys and not self._fixed[obj] else \
-            (others[0] if others else None)
-        info = ObjectInfo(obj, fields, upsert, options, required, frozenset(keys),
-                          create_only=self._fixed[obj])
-        self._infos[obj] = info
-        return info
-
-    def ensure_fields(self, obj: str, fields: Mapping[str, str]) -> list[str]:
-        """Adds the custom fields a mapping needs and the object lacks, through the Tooling
-        API: ``string`` as Text(255), ``text`` as a long text area (32,768)."""
-        info = self.describe(obj)
-        missing = [n for n in fields if info is not None and n not in info.fields]
-        for name in missing:
-            long = fields[name] == "text"
-            meta = {"label": name.removesuffix("__c").replace("_", " "),
-                    "type": "LongTextArea" if long else "Text",
-                    "length": 32768 if long else 255, **({"visibleLines": 5} if long else {})}
-            try:
-                self._call(f"create {obj}.{name}", "tooling/sobjects/CustomField", "POST",
-                           {"FullName": f"{obj}.{name}", "Metadata": meta})
-            except (RequestRefused, AuthError) as exc:
-                raise SourceError(f"Salesforce did not let the restore add the field {name} "
-                                  f"to {obj}; add it by hand (Setup, Object Manager: "
-                                  f"{meta['type']}), then run the restore again.") from exc
-        if missing:
-            self._infos.pop(obj, None)
-        return missing
-
-    def ensure_source_key(self, obj: str) -> bool:
-        """Adds ``Exporter_Source_Id__c`` (Text(255), External ID, Unique) to ``obj`` through
-        the Tooling API when it lacks it. The restoring user needs "Customize Application";
-        without it (or if field-level security hides the new field) the message says how to
-        add the field by hand. Objects that take no custom fields (Attachment) are left."""
-        info = self.describe(obj)
-        if info is None or SOURCE_KEY in info.fields:
-            return False
-        body = {"FullName": f"{obj}.{SOURCE_KEY}",
-                "Metadata": {"label": "Exporter source id", "type": "Text", "length": 255,
-                             "externalId": True, "unique": True, "caseSensitive": False,
-                             "description": "The archived record this one was restored "
-                                            "from (exporter restore)"}}
-        hand = (f"add a Text(255) field {SOURCE_KEY} to {obj}, marked External ID and "
-                "Unique and editable by the restoring user (Setup, Object Manager), then run "
-                "the restore again")
-        try:
-            self._call(f"create {obj}.{SOURCE_KEY}", "tooling/sobjects/CustomField", "POST",
-                       body)
-        except (RequestRefused, AuthError) as exc:
-            reason = exc.reason if isinstance(exc, RequestRefused) else ""
-            if reason == "FIELD_INTEGRITY_EXCEPTION":
-                return False  # takes no custom fields: found by its match fields
-            if reason != "DUPLICATE_DEVELOPER_NAME":  # there already, but hidden: below
-                raise SourceError(f"Salesforce did not let the restore add its field "
-                                  f"{SOURCE_KEY} to {obj}; {hand}.") from exc
-        self._infos.pop(obj, None)
-        info = self.describe(obj)
-        if info is None or SOURCE_KEY not in info.fields:
-            raise SourceError(f"Salesforce has the field {SOURCE_KEY} on {obj}, but the "
-                              f"restoring user cannot see it; {hand}.")
-        return True
+        #: Counts read ahead with the describes (prepare), each used once: a write to the
+        #: object drops its count (see count()).
+        self._counts: dict[str, int] = {}
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -309,13 +210,15 @@ class SalesforceWriter(Writer):
         results: list[WriteResult] = []
         updates = [i for i in items if i.target_id is not None]
         creates = [i for i in items if i.target_id is None]
-        for batch in chunks(updates, COLLECTION_MAX):
-            answers = self._call(f"update {len(batch)} {obj}", "composite/sobjects", "PATCH",
-                                 {"allOrNone": False,
-                                  "records": [self._record(obj, i, True) for i in batch]})
+        for batch, answers in self._send(obj, "update", "composite/sobjects", "PATCH",
+                                         list(chunks(updates, COLLECTION_MAX)))[0]:
             results += self._results(batch, answers)
-        for batch in _by_size(creates):
-            results += self._create(obj, batch, match or [])
+        plain = [i for i in creates if i.file is None]
+        # Records with a file go one size-bounded collection per call (request bodies are
+        # limited); the others up to five collections per Composite call.
+        for group in [list(chunks(plain, COLLECTION_MAX)),
+                      *([b] for b in _by_size([i for i in creates if i.file is not None]))]:
+            results += self._create(obj, group, match or [])
         return results
 
     def _upsert(self, obj: str, default: str, items: list[WriteItem]) -> list[WriteResult]:
@@ -325,10 +228,9 @@ class SalesforceWriter(Writer):
         source id): never created twice, whatever the id map holds."""
         results: list[WriteResult] = []
         fresh = [i for i in items if i.target_id is None]
-        for batch in chunks([i for i in items if i.target_id is not None], COLLECTION_MAX):
-            answers = self._call(f"update {len(batch)} {obj}", "composite/sobjects", "PATCH",
-                                 {"allOrNone": False,
-                                  "records": [self._record(obj, i, True) for i in batch]})
+        known = list(chunks([i for i in items if i.target_id is not None], COLLECTION_MAX))
+        for batch, answers in self._send(obj, "update", "composite/sobjects", "PATCH",
+                                         known)[0]:
             for item, result, ans in zip(batch, self._results(batch, answers), answers,
                                          strict=False):
                 codes = {e.get("statusCode") for e in ans.get("errors") or []}
@@ -340,39 +242,74 @@ class SalesforceWriter(Writer):
         for item in fresh:
             by_key.setdefault(item.key_field or default, []).append(item)
         for key, keyed in by_key.items():
-            for batch in chunks(keyed, COLLECTION_MAX):
-                records = [self._record(obj, i, False) for i in batch]
-                answers = self._call(f"upsert {len(batch)} {obj}",
-                                     f"composite/sobjects/{obj}/{key}", "PATCH",
-                                     {"allOrNone": False, "records": records})
+            for batch, answers in self._send(obj, "upsert", f"composite/sobjects/{obj}/{key}",
+                                             "PATCH", list(chunks(keyed, COLLECTION_MAX)))[0]:
                 results += self._results(batch, answers, upsert=True)
         return results
 
-    def _create(self, obj: str, batch: list[WriteItem], match: list[str]) -> list[WriteResult]:
-        found: dict[str, str] = {}
-        todo = list(batch)
-
-        def recover() -> None:
-            # The failed call may have created some: find them before sending again.
-            if match:
-                found.update(self.find(obj, todo, match, exclude=set(found.values())))
-            todo[:] = [i for i in todo if i.key not in found]
-
-        def send() -> list[WriteResult]:
-            if not todo:
-                return []
-            answers = self._call(f"create {len(todo)} {obj}", "composite/sobjects", "POST",
-                                 {"allOrNone": False,
-                                  "records": [self._record(obj, i, False) for i in todo]},
-                                 maybe_applied=recover)
-            return self._results(todo, answers)
-
-        results = send()
+    def _create(self, obj: str, batches: list[list[WriteItem]],
+                match: list[str]) -> list[WriteResult]:
+        pairs, found = self._send(obj, "create", "composite/sobjects", "POST", batches, match)
+        results = [r for batch, answers in pairs for r in self._results(batch, answers)]
         return results + [WriteResult(k, tid, True) for k, tid in found.items()]
 
-    def count(self, obj: str) -> int | None:
-        body = self._call(f"count {obj}", "query/?q=" + quote(f"SELECT COUNT() FROM {obj}"))
-        return int(body.get("totalSize", 0))
+    def _send(self, obj: str, verb: str, path: str, method: str,
+              batches: list[list[WriteItem]], match: list[str] | None = None,
+              ) -> tuple[list[tuple[list[WriteItem], list[dict[str, Any]]]], dict[str, str]]:
+        """Collections of records (200 each): one alone as a call of its own, several
+        five to a Composite call (one API call). Returns each batch with its answers, and
+        with ``match`` (creates), the records a call that may have been applied before
+        its retry had made (looked up, then left out of the retry)."""
+        batches = [b for b in batches if b]
+        with_id = method == "PATCH" and path == "composite/sobjects"
+        items_of = {f"r{n}": list(b) for n, b in enumerate(batches)}
+        bodies: dict[str, dict[str, Any]] = {ref: {"allOrNone": False,
+                        "records": [self._record(obj, i, with_id) for i in items]}
+                  for ref, items in items_of.items()}
+        found: dict[str, str] = {}
+
+        def recover(refs: list[str]) -> None:
+            # The failed call may have created some: find them before sending again.
+            pending = [i for ref in refs for i in items_of[ref] if i.key not in found]
+            found.update(self.find(obj, pending, match or [], exclude=set(found.values())))
+            for ref in refs:
+                keep = [(i, rec) for i, rec in zip(items_of[ref], bodies[ref]["records"],
+                                                   strict=True) if i.key not in found]
+                if keep:  # (a collection found whole is sent again: refused as a duplicate)
+                    items_of[ref][:] = [i for i, _rec in keep]
+                    bodies[ref]["records"][:] = [rec for _i, rec in keep]
+
+        self._counts.pop(obj, None)
+        total = sum(len(b) for b in batches)
+        answers: dict[str, list[dict[str, Any]]] = {}
+        if len(batches) == 1:
+            try:
+                answers["r0"] = self._call(f"{verb} {total} {obj}", path, method,
+                                           bodies["r0"], maybe_applied=(
+                                               lambda: recover(["r0"])) if match else None)
+            except RequestRefused as exc:
+                if SOURCE_KEY in str(exc):  # made, but field-level security hides it
+                    raise AuthError(hidden_key(obj)) from exc
+                raise
+        elif batches:
+            subs: list[Sub] = [{"method": method, "referenceId": ref, "body": bodies[ref],
+                                "url": f"/services/data/v{self.client.version}/{path}"}
+                               for ref in items_of]
+            for sub, ans in zip(subs, send(
+                    self._call, f"{verb} {total} {obj}", "composite", subs,
+                    (lambda group: recover([str(g["referenceId"]) for g in group]))
+                    if match else None), strict=True):
+                ref = str(sub["referenceId"])
+                ok = ans.get("httpStatusCode") == 200 and isinstance(ans.get("body"), list)
+                if not ok and SOURCE_KEY in str(ans.get("body")):
+                    raise AuthError(hidden_key(obj))
+                answers[ref] = ans["body"] if ok else failed_records(ans, len(items_of[ref]))
+        pairs = [(items_of[ref], answers[ref]) for ref in items_of]
+        if found:  # a collection found whole and sent again: its answers are the look-up's
+            kept = [[(i, a) for i, a in zip(items, ans, strict=False) if i.key not in found]
+                    for items, ans in pairs]
+            pairs = [([i for i, _a in k], [a for _i, a in k]) for k in kept]
+        return pairs, found
 
     def carried(self, obj: str) -> dict[str, str] | None:
         info = self.describe(obj)
@@ -382,6 +319,7 @@ class SalesforceWriter(Writer):
                 for r in self._query(f"SELECT Id, {SOURCE_KEY} FROM {obj}")}
 
     def adopt(self, obj: str, carried: Mapping[str, str]) -> None:
+        self._counts.pop(obj, None)
         info = self.describe(obj)
         if info is None or SOURCE_KEY not in info.fields:
             return
@@ -394,6 +332,7 @@ class SalesforceWriter(Writer):
     def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
         """Deletes the records (into the org's recycle bin, Salesforce's archived state:
         restorable there for 15 days); one already deleted counts as removed."""
+        self._counts.pop(obj, None)
         results: list[WriteResult] = []
         pairs = list(zip(keys, target_ids, strict=True))
         for batch in chunks(pairs, COLLECTION_MAX):
@@ -409,6 +348,7 @@ class SalesforceWriter(Writer):
         return results
 
     def link(self, obj: str, items: list[WriteItem]) -> list[WriteResult]:
+        self._counts.pop(obj, None)
         results: list[WriteResult] = []
         for batch in chunks(items, COLLECTION_MAX):
             records = [{"attributes": {"type": obj}, "Id": i.target_id,

@@ -33,11 +33,12 @@ from exporter.restore.plan import (
     check_mapping,
     order_rules,
     plan_records,
+    unlisted,
     with_parents,
 )
 from exporter.restore.same import claim, wanted
 from exporter.settings import did_you_mean
-from exporter.writer import Link, WriteItem, Writer, WriteResult, chunks
+from exporter.writer import Link, ObjectInfo, WriteItem, Writer, WriteResult, chunks
 
 __all__ = ["ErrorRow", "ObjectReport", "RestoreProgress", "RestoreReport", "expand",
            "run_restore", "select_rules", "target_identity"]
@@ -96,6 +97,8 @@ class RestoreReport:
     unmapped: dict[str, list[str]] = field(default_factory=dict)
     unmapped_streams: list[str] = field(default_factory=list)
     created_fields: dict[str, list[str]] = field(default_factory=dict)
+    #: "Object.field" -> the values added to its options (``unlisted_values = "add"``)
+    added_options: dict[str, list[str]] = field(default_factory=dict)
     calls: int = 0
     seconds: float = 0.0
     errors_file: Path | None = None
@@ -110,7 +113,7 @@ class RestoreReport:
         return {"target": self.target, "mapping": self.mapping, "dry_run": self.dry_run,
                 "objects": [asdict(o) for o in self.objects], "errors": len(self.errors),
                 "calls": self.calls, "seconds": round(self.seconds, 3),
-                "created_fields": self.created_fields}
+                "created_fields": self.created_fields, "added_options": self.added_options}
 
 
 class RestoreProgress(Protocol):
@@ -206,6 +209,8 @@ class _Run:
         rep = ObjectReport(rule.stream, rule.object)
         ids = ctx.id_map(rule.stream, rule.object)
         info = ctx.infos[rule.object]
+        if ctx.mapping.unlisted_values == "add" and info.options and not dry_run:
+            info = self._add_options(rule)
         new: list[Planned] = []
         changed: list[tuple[Planned, str]] = []
         deferred: list[Planned] = []
@@ -255,6 +260,29 @@ class _Run:
             self._write(rule, batch, rep, create_pending=info.upsert is None)
             self.progress.advanced(rule.label, len(batch))
         return rep, deferred
+
+    def _add_options(self, rule: ObjectRule) -> ObjectInfo:
+        """``unlisted_values = "add"``: the values of the rule's records outside the
+        target's options are added to them where the target allows it, before the records
+        are fitted; where it does not, why goes with each record's report line."""
+        ctx = self.ctx
+        info = ctx.infos[rule.object]
+        wanted: dict[str, set[str]] = {}
+        for item in plan_records(ctx, rule, fit=False):
+            if item.error is None:
+                for name, bad in unlisted(info, item.fields).items():
+                    wanted.setdefault(name, set()).update(bad)
+        if not wanted:
+            return info
+        refused = self.writer.add_options(rule.object, {k: sorted(v)
+                                                        for k, v in wanted.items()})
+        for name, why in refused.items():
+            ctx.unaddable[(rule.object, name)] = why
+        for name in sorted(set(wanted) - set(refused)):
+            self.report.added_options[f"{rule.object}.{name}"] = sorted(wanted[name])
+        info = self.writer.describe(rule.object) or info
+        ctx.infos[rule.object] = info
+        return info
 
     def _same(self, rule: ObjectRule, items: list[tuple[Planned, str | None]],
               changed: list[tuple[Planned, str]], rep: ObjectReport,
@@ -419,17 +447,17 @@ def _prepare_target(ctx: Context, ordered: list[ObjectRule], report: RestoreRepo
     carry their source id in (a HubSpot unique property, a Salesforce external id), so that
     any later run, from any archive copy, finds them by it."""
     writer = ctx.writer
+    fields: dict[str, dict[str, str]] = {}
     for rule in ordered:
-        made = writer.ensure_fields(rule.object, rule.create_fields) \
-            if rule.create_fields else []
-        if writer.source_key is not None and not rule.all_fields \
-                and writer.ensure_source_key(rule.object):
-            made = [*made, writer.source_key]
-        if made:
-            report.created_fields.setdefault(rule.object, []).extend(made)
-            info = writer.describe(rule.object)
-            if info is not None:
-                ctx.infos[rule.object] = info
+        fields.setdefault(rule.object, {}).update(rule.create_fields)
+    # One pass over every object, so that a target can batch the additions (a HubSpot
+    # property batch per object, a Salesforce Tooling composite for all of them).
+    made = writer.ensure(fields, [r.object for r in ordered if not r.all_fields])
+    for obj, names in made.items():
+        report.created_fields.setdefault(obj, []).extend(names)
+        info = writer.describe(obj)
+        if info is not None:
+            ctx.infos[obj] = info
 
 
 def _write_errors(path: Path, errors: list[ErrorRow]) -> None:
@@ -499,6 +527,7 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
     chosen = rules
     rules = with_parents(ctx, rules)
     report.parents_added = [r.label for r in rules if r not in chosen]
+    writer.prepare(list(dict.fromkeys(r.object for r in rules)))  # describes read ahead
     report.unmapped = check_mapping(ctx, rules)
     report.unmapped_streams = sorted(
         {st for src, st in archive.streams() if src == mapping.source}

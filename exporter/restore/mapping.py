@@ -57,6 +57,8 @@ __all__ = [
     "load_mapping",
 ]
 
+#: What a value outside a target field's options becomes (``unlisted_values``).
+UNLISTED_VALUES = ("text", "add", "report")
 TRANSFORM_KEYS = {"from", "join", "sep", "value", "split", "part", "map", "default", "date",
                   "parent", "stream", "type", "strip", "max_length", "prefix_text"}
 
@@ -138,6 +140,11 @@ class Mapping_:
     same: dict[str, str] = field(default_factory=dict)
     #: A mapping for any source: a ``[client]`` table per source (``[clients.salesforce]``).
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: A value outside a target field's options (a picklist, an enumeration): "text" (the
+    #: default) writes it to the rule's ``unlisted`` text field for that field, else leaves
+    #: it out and reports it; "add" first adds it to the options where the target allows
+    #: it (else as "text"); "report" always leaves it out and reports it.
+    unlisted_values: str = "text"
 
 
 def _fail(path: Path, where: str, message: str) -> MappingError:
@@ -265,8 +272,14 @@ def load_mapping(name_or_path: str | Path) -> Mapping_:
     if not isinstance(same, dict) or (same and not isinstance(same.get("created"), str)):
         raise _fail(path, "same", 'name the creation time field: same = { created = '
                     '"CreatedDate" }')
+    unlisted_values = raw.get("unlisted_values", "text")
+    if unlisted_values not in UNLISTED_VALUES:
+        raise _fail(path, "unlisted_values", "use one of " + ", ".join(
+            f'"{v}"' for v in UNLISTED_VALUES) + did_you_mean(str(unlisted_values),
+                                                                UNLISTED_VALUES))
     return Mapping_(path=path, source=raw["source"], target=raw.get("target"),
                     prefix=str(raw.get("prefix", "")), objects=rules,
                     ignore=[str(i) for i in raw.get("ignore", [])],
                     client=dict(client), same={k: str(v) for k, v in same.items()},
-                    clients={k: dict(v) for k, v in clients.items()})
+                    clients={k: dict(v) for k, v in clients.items()},
+                    unlisted_values=str(unlisted_values))

@@ -74,6 +74,8 @@ class Context:
     _unique: dict[tuple[str, str], dict[str, tuple[str, str]]] = field(default_factory=dict)
     _selected: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     edges: dict[tuple[str, str, str], dict[str, list[str]]] = field(default_factory=dict)
+    #: (object, field) -> why the target did not take new options there (unlisted = add)
+    unaddable: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def first_holder(self, obj: str, name: str, value: Any, holder: tuple[str, str]) -> bool:
         """Whether ``holder`` (stream, id) is the first record of this restore to claim a
@@ -448,8 +450,10 @@ def _copied(ctx: Context, rule: ObjectRule, info: ObjectInfo | None,
             and k[len(prefix):] not in skip}
 
 
-def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
-    """Each selected record of the rule's stream as a payload, or with ``error`` set."""
+def plan_records(ctx: Context, rule: ObjectRule, fit: bool = True) -> Iterator[Planned]:
+    """Each selected record of the rule's stream as a payload, or with ``error`` set;
+    without ``fit``, its values as mapped, before they are fitted to the target's options
+    (and without its files)."""
     info = ctx.infos.get(rule.object)
     prefix = ctx.mapping.prefix
     for rid, data in ctx.records(rule):
@@ -483,8 +487,11 @@ def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
         if ctx.mapping.same:
             got = get_path(data, ctx.mapping.same["created"], prefix)
             item.created = None if got is MISSING else got
+        if not fit:
+            yield item
+            continue
         if item.error is None and info is not None:
-            _fit_options(info, rule, item)
+            _fit_options(ctx, info, rule, item)
             item.error = _required_missing(info, item.fields)
         if item.error is None:
             files, item.file_hash = _files(ctx, rule, rid)
@@ -537,25 +544,35 @@ def client_label(ctx: Context, rule: ObjectRule, rid: str, data: Mapping[str, An
     return f"{parts[0]} ({parts[1]})" if len(parts) == 2 else "".join(parts)
 
 
-def _fit_options(info: ObjectInfo, rule: ObjectRule, item: Planned) -> None:
-    """A value outside the target's options (a picklist, an enumeration) never drops the
-    record: it goes to the rule's text field for it (``unlisted``), or is left out and
-    reported."""
-    fields = item.fields
+def unlisted(info: ObjectInfo, fields: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The values of ``fields`` outside the target's options, per field."""
+    out: dict[str, list[str]] = {}
     for name, allowed in info.options.items():
         value = fields.get(name)
         if value in (None, ""):
             continue
         values = str(value).split(";") if ";" in str(value) else [str(value)]
         bad = [v for v in values if v not in allowed]
-        if not bad:
-            continue
+        if bad:
+            out[name] = bad
+    return out
+
+
+def _fit_options(ctx: Context, info: ObjectInfo, rule: ObjectRule, item: Planned) -> None:
+    """A value outside the target's options (a picklist, an enumeration) never drops the
+    record: it goes to the rule's text field for it (``unlisted``), or is left out and
+    reported (always, with ``unlisted_values = "report"``; with "add", the values the
+    target took are options by now)."""
+    fields = item.fields
+    for name, bad in unlisted(info, fields).items():
+        value = fields[name]
         fields[name] = None
-        if name in rule.unlisted:
+        why = ctx.unaddable.get((rule.object, name))
+        if name in rule.unlisted and ctx.mapping.unlisted_values != "report":
             fields[rule.unlisted[name]] = value
         else:
             item.notes.append(f"written without {name}: '{bad[0]}' is not one of the "
-                              "target's options")
+                              "target's options" + (f" ({why})" if why else ""))
 
 
 def _required_missing(info: ObjectInfo, fields: Mapping[str, Any]) -> str | None:

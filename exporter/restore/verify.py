@@ -251,6 +251,7 @@ def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, targe
     rules = select_rules(mapping, only)
     ctx = Context(archive, mapping, writer, target, archive.resolve_as_of(as_of),
                   identity=target_identity(archive, writer, target, adopt=False))
+    writer.prepare(list(dict.fromkeys(r.object for r in rules)))  # describes read ahead
     check_mapping(ctx, rules)
     verifier = _Verifier(ctx, writer, keep)
     for rule in order_rules(ctx, rules):

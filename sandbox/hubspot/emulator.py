@@ -13,9 +13,10 @@ this module, and ``docs/sandbox-hubspot.md``):
   types by name, singular, ``objectTypeId`` or fully qualified name.
 - ``/crm/v3/objects/{type}/search``: filter groups, the usual operators, sorts, free-text
   ``query``, ``limit`` <= 200, the 10,000-result paging cap, and the ``search_lag`` fault.
-- ``/crm/v3/properties/{type}`` (list, get, create), ``/crm/v3/schemas`` (and the SDK's
-  ``/crm-object-schemas/v3/schemas``), ``/crm/v3/owners/``, ``/account-info/v3/details``
-  (``portalId``: the attribute ``portal_id``, from the seed unless set).
+- ``/crm/v3/properties/{type}`` (list, get, create, update of a custom property),
+  ``/crm/v3/schemas`` (and the SDK's ``/crm-object-schemas/v3/schemas``),
+  ``/crm/v3/owners/``, ``/account-info/v3/details`` (``portalId``: the attribute
+  ``portal_id``, from the seed unless set).
 - ``/crm/v4``: association lists, batch read/create/archive/associate-default, labels.
 - ``/files/v3/files``: search, get, signed URL (served by this emulator, HMAC-signed and
   expiring on the sandbox clock), multipart upload, archive.
@@ -65,6 +66,7 @@ from sandbox.hubspot.properties import (
     property,
     schema,
     schemas,
+    update_property,
 )
 from sandbox.hubspot.search import SearchAPI
 
@@ -111,6 +113,8 @@ class HubSpotEmulator(SearchAPI, BatchAPI):
              x(create_properties)),
             ("GET", r"/crm/v3/properties/(?P<type>[^/]+)/(?P<name>[^/]+)", "properties.get",
              x(property)),
+            ("PATCH", r"/crm/v3/properties/(?P<type>[^/]+)/(?P<name>[^/]+)", "properties.update",
+             x(update_property)),
             ("GET", r"/crm(?:-object-schemas)?/v3/schemas", "schemas", x(schemas)),
             ("GET", r"/crm(?:-object-schemas)?/v3/schemas/(?P<type>[^/]+)", "schemas.get",
              x(schema)),

@@ -28,6 +28,36 @@ def property(em: PortalAPI, request: Request) -> Response:
     return Response.json(spec)
 
 
+def update_property(em: PortalAPI, request: Request) -> Response:
+    """``PATCH /crm/v3/properties/{type}/{name}``: a custom property's label, description,
+    group or options (the whole list, as HubSpot replaces it); HubSpot's own properties
+    keep their definition (400), as ``modificationMetadata.readOnlyDefinition`` says."""
+    tname = em._type(request.params["type"])
+    spec = em.portal.store.properties[tname].get(request.params["name"])
+    if spec is None:
+        raise em._fail(404, f"Unable to find property {request.params['name']}",
+                       "OBJECT_NOT_FOUND")
+    body = em._body(request)
+    if spec["modificationMetadata"]["readOnlyDefinition"]:
+        raise em._fail(400, f"The definition of the HubSpot-defined property {spec['name']} "
+                       "cannot be changed", "VALIDATION_ERROR")
+    if "options" in body:
+        opts = body["options"]
+        if spec["type"] != "enumeration" or not isinstance(opts, list) or not all(
+                isinstance(o, dict) and str(o.get("value") or "") and str(o.get("label") or "")
+                for o in opts):
+            raise em._fail(400, "options must be a list of {label, value} for an enumeration "
+                           "property", "VALIDATION_ERROR")
+        spec["options"] = [{"label": str(o["label"]), "value": str(o["value"]),
+                            "displayOrder": int(o.get("displayOrder", i)),
+                            "hidden": bool(o.get("hidden", False))} for i, o in enumerate(opts)]
+    for key in ("label", "description", "groupName"):
+        if isinstance(body.get(key), str) and body[key]:
+            spec[key] = body[key]
+    spec["updatedAt"] = iso(em._stamp())
+    return Response.json(spec)
+
+
 def create_property(em: PortalAPI, request: Request) -> Response:
     """Create a custom property (a restore target is prepared with these)."""
     tname = em._type(request.params["type"])

@@ -11,10 +11,14 @@ Collections; ContentVersion/Attachment bodies; Bulk API 2.0 query jobs with CSV 
 faults ``session_expired`` and ``request_limit`` besides the generic ones.
 
 Tooling API: only ``CustomField`` create (``tooling.py``: a Text field, External ID and
-Unique, as the restore adds ``Exporter_Source_Id__c``).
+Unique, as the restore adds ``Exporter_Source_Id__c``), alone or in a Tooling composite;
+its query by object and name and a custom picklist's values updated (``tooling.py``).
+Composite (``composite.py``): describes, queries and sObject Collections as subrequests of
+one call, counted as one call against the daily limit.
 
 Not emulated: child-relationship sub-queries, SOSL search, Bulk ingest jobs, Bulk 1.0,
-the Metadata API and the rest of the Tooling API, composite graph/batch/tree, record
+the Metadata API and the rest of the Tooling API, composite graph/batch/tree,
+references between composite subrequests, record
 types, sharing. Data model and time travel: ``schema``, ``store`` and ``agency_data``
 beside this module, and ``docs/sandbox-salesforce.md``.
 """
@@ -25,15 +29,13 @@ from sandbox.agency import Agency
 from sandbox.faults import FaultPlan
 from sandbox.salesforce.auth import LoginAPI
 from sandbox.salesforce.bulk import BulkQueryAPI
+from sandbox.salesforce.composite import CompositeAPI
 from sandbox.salesforce.org import Handler, V
-from sandbox.salesforce.query import QueryAPI
-from sandbox.salesforce.sobjects import SObjectAPI
-from sandbox.salesforce.tooling import ToolingAPI
 
 __all__ = ["SalesforceEmulator"]
 
 
-class SalesforceEmulator(LoginAPI, SObjectAPI, QueryAPI, BulkQueryAPI, ToolingAPI):
+class SalesforceEmulator(LoginAPI, CompositeAPI, BulkQueryAPI):
     """The whole org: its API surfaces behind one routing table (first match wins, so a
     specific path such as ``/describe`` comes before the record id it would also match)."""
 
@@ -50,6 +52,10 @@ class SalesforceEmulator(LoginAPI, SObjectAPI, QueryAPI, BulkQueryAPI, ToolingAP
             ("GET", V + r"/limits/?", "limits", self._limits),
             ("POST", V + r"/tooling/sobjects/CustomField/?", "tooling_create",
              self._tooling_custom_field),
+            ("POST", V + r"/tooling/composite/?", "tooling_composite", self._tooling_composite),
+            ("GET", V + r"/tooling/query/?", "tooling_query", self._tooling_query),
+            ("PATCH", V + r"/tooling/sobjects/CustomField/(?P<fid>\w+)/?", "tooling_update",
+             self._tooling_update_field),
             ("GET", V + r"/sobjects/?", "describe_global", self._describe_global),
             ("GET", V + r"/sobjects/(?P<obj>\w+)/describe/?", "describe", self._describe),
             ("GET", V + r"/sobjects/(?P<obj>\w+)/updated/?", "updated", self._updated),

@@ -69,6 +69,8 @@ class OrgAPI(Emulator):
         #: age without touching the record's SystemModstamp, as in Salesforce
         self.today: dt.date | None = None
         self.refuse_query: set[str] = set()
+        #: Tooling ids (00N...) of custom fields, "Object.Field" -> id, given as asked
+        self.field_ids: dict[str, str] = {}
 
     def _api(self, endpoint: str, handler: Handler) -> Handler:
         """Session check, limits and faults, usage counting and the usage header."""

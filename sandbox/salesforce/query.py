@@ -1,17 +1,14 @@
 """The REST query API: ``query`` and ``queryAll`` with ``nextRecordsUrl`` paging, the
 page size from ``Sforce-Query-Options: batchSize``, parents as nested records, and
-``QUERY_TIMEOUT`` for big non-selective queries (``query_timeout_rows``); the Composite
-resource with query subrequests.
+``QUERY_TIMEOUT`` for big non-selective queries (``query_timeout_rows``). The Composite
+resource (query subrequests among others) is ``composite.py``.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
-from sandbox.http import HTTPError, Request, Response
+from sandbox.http import Request, Response
 from sandbox.salesforce.org import sf_error
 from sandbox.salesforce.records import Column, RecordReader
 from sandbox.salesforce.schema import ObjectDef
@@ -21,8 +18,6 @@ from sandbox.salesforce.store import make_id
 __all__ = ["QueryAPI"]
 
 BATCH_MIN, BATCH_MAX = 200, 2000
-COMPOSITE_MAX, COMPOSITE_QUERIES = 25, 5  # subrequests per composite call; queries of them
-_SUB_QUERY = re.compile(r"/services/data/v(?P<ver>\d+\.\d+)/(?P<kind>query|queryAll)/?")
 MAX_CURSORS = 64  # open query locators kept; older ones answer INVALID_QUERY_LOCATOR
 
 
@@ -91,41 +86,6 @@ class QueryAPI(RecordReader):
                     f"/services/data/v{ver}/sobjects/{col.rel_type}/{parent['Id']}")}}
             nested[col.field.name] = col.leaf(parent)
         return out
-
-
-    def _composite_request(self, request: Request) -> Response:
-        """``POST .../composite``: up to 25 subrequests answered in one call (one API call
-        against the daily limit), of which at most 5 queries. Emulated: GET ``query`` and
-        ``queryAll`` subrequests (what exporter's nightly counts use); others answer 400."""
-        body = self._body(request)
-        subs = body.get("compositeRequest") if isinstance(body, dict) else None
-        if not isinstance(subs, list) or not 1 <= len(subs) <= COMPOSITE_MAX:
-            raise sf_error(400, "INVALID_REQUEST",
-                           f"compositeRequest must hold 1 to {COMPOSITE_MAX} subrequests")
-        matches = [_SUB_QUERY.fullmatch(urlsplit(str(s.get("url", ""))).path)
-                   if isinstance(s, dict) and s.get("method") == "GET" else None for s in subs]
-        if not all(matches):
-            raise sf_error(400, "INVALID_REQUEST", "the sandbox's composite resource takes "
-                           "GET query and queryAll subrequests only")
-        if len(matches) > COMPOSITE_QUERIES:
-            raise sf_error(400, "INVALID_REQUEST", f"a composite request may hold at most "
-                           f"{COMPOSITE_QUERIES} query subrequests")
-        out = []
-        for sub, match in zip(subs, matches, strict=True):
-            assert match is not None
-            url = urlsplit(str(sub["url"]))
-            headers = {**request.headers, **{str(k).lower(): str(v) for k, v in
-                                             (sub.get("httpHeaders") or {}).items()}}
-            inner = Request("GET", url.path, parse_qs(url.query), headers, b"",
-                            {"ver": match["ver"], "kind": match["kind"]})
-            try:
-                answer = self._query(inner)
-            except HTTPError as exc:
-                answer = exc.response
-            out.append({"body": json.loads(answer.body) if answer.body else None,
-                        "httpHeaders": {},
-                        "httpStatusCode": answer.status, "referenceId": sub.get("referenceId")})
-        return Response.json({"compositeResponse": out})
 
 
 def _batch_size(options: str) -> int:

@@ -84,6 +84,8 @@ class OrgStore:
                                               for o in OBJECT_LIST}
         self.objects_lower = {name.lower(): o for name, o in self.objects.items()}
         self.custom_fields: list[dict[str, Any]] = []  # added ones, for dump/load
+        #: "Object.Field" -> its picklist values, as a Tooling CustomField update left them
+        self.picklists: dict[str, list[str]] = {}
         self.records: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in self.objects}
         self.counters: dict[str, int] = {}
         self.bin: dict[str, tuple[str, str]] = {}  # id -> (object, deletedDate)
@@ -107,6 +109,15 @@ class OrgStore:
             self.unique[(obj, f.name)] = {
                 str(r[f.name]).lower(): rid for rid, r in self.records[obj].items()
                 if r.get(f.name) is not None and not r["IsDeleted"]}
+
+    def set_picklist(self, obj: str, name: str, values: list[str]) -> None:
+        """A custom picklist's values as a Tooling CustomField update sets them."""
+        od = self.objects[obj]
+        old = od.by_lower[name.lower()]
+        new = replace(old, picklist=tuple(values))
+        od.fields[od.fields.index(old)] = new
+        od.by_lower[name.lower()] = new
+        self.picklists[f"{obj}.{old.name}"] = list(values)
 
     # -- primitives -----------------------------------------------------------------
 
@@ -251,7 +262,7 @@ class OrgStore:
                 "counters": self.counters, "bin": {k: list(v) for k, v in self.bin.items()},
                 "blobs": self.blobs,
                 "physicians": self.physicians, "big_files": self.big_files,
-                "custom_fields": self.custom_fields,
+                "custom_fields": self.custom_fields, "picklists": self.picklists,
                 "start": self.start.isoformat(), "clock": self.clock.isoformat(),
                 "last_write": self.last_write.isoformat()}
 
@@ -266,6 +277,9 @@ class OrgStore:
         self.big_files = int(state["big_files"])
         for spec in state.get("custom_fields", []):
             self.add_field(spec.pop("object"), FieldDef(**spec))
+        for full, values in state.get("picklists", {}).items():
+            obj, _, name = full.partition(".")
+            self.set_picklist(obj, name, list(values))
         for obj, rows in state["records"].items():
             for rec in rows:
                 self.put(obj, dict(rec))
