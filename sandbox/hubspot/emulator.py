@@ -14,7 +14,9 @@ this module, and ``docs/sandbox-hubspot.md``):
 - ``/crm/v3/objects/{type}/search``: filter groups, the usual operators, sorts, free-text
   ``query``, ``limit`` <= 200, the 10,000-result paging cap, and the ``search_lag`` fault.
 - ``/crm/v3/properties/{type}`` (list, get, create), ``/crm/v3/schemas`` (and the SDK's
-  ``/crm-object-schemas/v3/schemas``), ``/crm/v3/owners/``, ``/account-info/v3/details``
+  ``/crm-object-schemas/v3/schemas``: list, get, create; a created custom object works
+  through every endpoint by name, ``objectTypeId`` or fully qualified name),
+  ``/crm/v3/owners/``, ``/account-info/v3/details``
   (``portalId``: the attribute ``portal_id``, from the seed unless set).
 - ``/crm/v4``: association lists, batch read/create/archive/associate-default, labels.
 - ``/files/v3/files``: search, get, signed URL (served by this emulator, HMAC-signed and
@@ -63,9 +65,8 @@ from sandbox.hubspot.properties import (
     create_property,
     properties,
     property,
-    schema,
-    schemas,
 )
+from sandbox.hubspot.schemas import create_schema, schema, schemas
 from sandbox.hubspot.search import SearchAPI
 
 __all__ = ["HubSpotEmulator"]
@@ -112,6 +113,7 @@ class HubSpotEmulator(SearchAPI, BatchAPI):
             ("GET", r"/crm/v3/properties/(?P<type>[^/]+)/(?P<name>[^/]+)", "properties.get",
              x(property)),
             ("GET", r"/crm(?:-object-schemas)?/v3/schemas", "schemas", x(schemas)),
+            ("POST", r"/crm(?:-object-schemas)?/v3/schemas", "schemas.create", x(create_schema)),
             ("GET", r"/crm(?:-object-schemas)?/v3/schemas/(?P<type>[^/]+)", "schemas.get",
              x(schema)),
             ("GET", r"/account-info/v3/details", "account.details", self._account_details),
