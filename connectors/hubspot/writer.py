@@ -27,12 +27,22 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from connectors.hubspot.client import BASE_URL, DAILY_RESERVE, TIMEOUT, WRITING, HubSpotClient
+from connectors.hubspot.schemas import CustomObjects, property_spec
 from connectors.hubspot.wire import STANDARD
 from exporter.errors import AuthError, QuotaExhausted, SourceError
 from exporter.private_files import scratch_file
 from exporter.retry import RETRY, policy_from
 from exporter.settings import Setting
-from exporter.writer import BATCH_SIZE, Link, ObjectInfo, WriteItem, Writer, WriteResult, chunks
+from exporter.writer import (
+    BATCH_SIZE,
+    Link,
+    ObjectInfo,
+    ObjectSchema,
+    WriteItem,
+    Writer,
+    WriteResult,
+    chunks,
+)
 
 __all__ = ["HubSpotWriter"]
 
@@ -41,9 +51,6 @@ UPSERT_BATCH = 100
 #: The unique property every restored record carries its source id in; the restore creates
 #: it (``hasUniqueValue``) on each object it writes where the portal lacks it.
 SOURCE_KEY = "source_record_id"
-PROPERTY_TYPES = {"string": ("string", "text"), "number": ("number", "number"),
-                  "date": ("date", "date"), "datetime": ("datetime", "date"),
-                  "bool": ("enumeration", "booleancheckbox")}
 
 SETTINGS = (
     Setting("access_token", "secret", "A private-app token with write scopes for CRM "
@@ -87,6 +94,7 @@ class HubSpotWriter(Writer):
         self._unique: dict[str, list[str]] = {}  # object -> its unique properties
         self._identity: str | None = None
         self._labels: dict[tuple[str, str, str], int] = {}  # association label -> type id
+        self.custom = CustomObjects(self.client, SOURCE_KEY)  # schemas read once per run
 
     def identity(self) -> str:
         """The portal id (``GET /account-info/v3/details``, through the SDK's generic
@@ -114,10 +122,18 @@ class HubSpotWriter(Writer):
     # -- describe and properties -----------------------------------------------------------
 
     def objects(self) -> list[str]:
-        body = self.client.call_json("Listing HubSpot custom object schemas",
-                                     self.client.schemas.get_all)
-        custom = [r.get("name") for r in (body or {}).get("results", [])]
-        return [*STANDARD, *[c for c in custom if isinstance(c, str)]]
+        return [*STANDARD, *self.custom.names()]
+
+    def planned(self, obj: str, schema: ObjectSchema) -> ObjectInfo | None:
+        return self.custom.planned(obj, schema)
+
+    def ensure_object(self, obj: str, schema: ObjectSchema) -> bool:
+        """Creates the custom object (``POST /crm/v3/schemas``) where the portal lacks it,
+        with the schema's properties and ``source_record_id`` (unique) in the one call."""
+        made = self.custom.ensure(obj, schema)
+        if made:
+            self._infos.pop(obj, None)
+        return made
 
     def describe(self, obj: str) -> ObjectInfo | None:
         if obj in self._infos:
@@ -145,16 +161,7 @@ class HubSpotWriter(Writer):
         missing = [n for n in fields if info is None or n not in info.fields]
         if not missing:
             return []
-        inputs = []
-        for name in missing:
-            ptype, field_type = PROPERTY_TYPES.get(fields[name], PROPERTY_TYPES["string"])
-            spec: dict[str, Any] = {"name": name, "label": name.replace("_", " ").capitalize(),
-                                    "type": ptype, "fieldType": field_type,
-                                    "groupName": "restored"}
-            if ptype == "enumeration":
-                spec["options"] = [{"label": "Yes", "value": "true"},
-                                   {"label": "No", "value": "false"}]
-            inputs.append(spec)
+        inputs = [property_spec(name, fields[name], groupName="restored") for name in missing]
         self.client.call_json(f"Creating HubSpot {obj} properties",
                               self.client.properties_batch.create, obj, {"inputs": inputs})
         if info is not None:  # known now: no need to read the properties again

@@ -96,6 +96,7 @@ class RestoreReport:
     unmapped: dict[str, list[str]] = field(default_factory=dict)
     unmapped_streams: list[str] = field(default_factory=list)
     created_fields: dict[str, list[str]] = field(default_factory=dict)
+    created_objects: list[str] = field(default_factory=list)  # custom objects made
     calls: int = 0
     seconds: float = 0.0
     errors_file: Path | None = None
@@ -110,7 +111,8 @@ class RestoreReport:
         return {"target": self.target, "mapping": self.mapping, "dry_run": self.dry_run,
                 "objects": [asdict(o) for o in self.objects], "errors": len(self.errors),
                 "calls": self.calls, "seconds": round(self.seconds, 3),
-                "created_fields": self.created_fields}
+                "created_fields": self.created_fields,
+                "created_objects": self.created_objects}
 
 
 class RestoreProgress(Protocol):
@@ -420,13 +422,19 @@ def _prepare_target(ctx: Context, ordered: list[ObjectRule], report: RestoreRepo
     any later run, from any archive copy, finds them by it."""
     writer = ctx.writer
     for rule in ordered:
-        made = writer.ensure_fields(rule.object, rule.create_fields) \
-            if rule.create_fields else []
+        wanted, fresh = dict(rule.create_fields), False
+        if rule.schema is not None:
+            fresh = writer.ensure_object(rule.object, rule.schema)
+            if fresh:
+                report.created_objects.append(rule.object)
+            wanted = {**rule.schema.properties, **wanted}
+        made = writer.ensure_fields(rule.object, wanted) if wanted else []
         if writer.source_key is not None and not rule.all_fields \
                 and writer.ensure_source_key(rule.object):
             made = [*made, writer.source_key]
         if made:
             report.created_fields.setdefault(rule.object, []).extend(made)
+        if made or fresh:
             info = writer.describe(rule.object)
             if info is not None:
                 ctx.infos[rule.object] = info

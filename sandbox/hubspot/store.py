@@ -158,7 +158,7 @@ class Store:
         ids to and from each associated type); ``meta`` is what its schema shows."""
         self.object_types[ot.name] = ot
         self.types[ot.name] = TypeStore(ot, unique={p: {} for p in ot.unique})
-        for alias in (ot.name, ot.type_id, ot.singular, ot.name.lower()):
+        for alias in (ot.name, ot.type_id, ot.singular, ot.name.lower(), "p_" + ot.name):
             self.aliases[alias] = ot.name
         for to_type, forward, back in assoc:
             self.default_assoc[(ot.name, to_type)] = forward
