@@ -32,6 +32,8 @@ from tests.target_census import (
 )
 
 FAST_RETRY = {"base_delay": 0.01, "max_delay": 5.0}
+CLINICAL = {"Medication__c": "medications", "Allergy__c": "allergies",
+            "Diagnosis__c": "diagnoses"}
 CLEAN = {"duplicates": 0, "extras": 0, "missing": 0, "wrong_links": 0, "stale_links": 0,
          "bad_files": 0}
 
@@ -64,7 +66,7 @@ def _salesforce_promises(src: Sandbox) -> dict[str, Expected]:
         return f"salesforce/{obj}/{rid}" if rid else None
 
     out = {o: Expected(o) for o in ("companies", "contacts", "care_recipients", "notes",
-                                    "tasks")}
+                                    "tasks", *CLINICAL.values())}
     for r in salesforce_rows(src, "Physician__c", []):
         out["companies"].parents[str(sid("Physician__c", r["Id"]))] = None
     for r in salesforce_rows(src, "Account", ["Primary_Physician__c"]):
@@ -75,9 +77,9 @@ def _salesforce_promises(src: Sandbox) -> dict[str, Expected]:
     for r in salesforce_rows(src, "Care_Plan__c", ["Client__c"]):
         out["care_recipients"].parents[str(sid("Care_Plan__c", r["Id"]))] = \
             sid("Account", r["Client__c"])
-    for obj in ("Medication__c", "Allergy__c", "Diagnosis__c"):
+    for obj, custom in CLINICAL.items():  # custom objects the restore creates
         for r in salesforce_rows(src, obj, ["Client__c"]):
-            out["notes"].parents[str(sid(obj, r["Id"]))] = sid("Account", r["Client__c"])
+            out[custom].parents[str(sid(obj, r["Id"]))] = sid("Account", r["Client__c"])
     for obj, parent, body in (("ContentVersion", "FirstPublishLocationId", "VersionData"),
                               ("Attachment", "ParentId", "Body")):
         for r in salesforce_rows(src, obj, [parent]):
@@ -91,7 +93,8 @@ def _salesforce_promises(src: Sandbox) -> dict[str, Expected]:
 
 def _hubspot_census(dst: Sandbox) -> dict[str, Counter[str]]:
     to = {"companies": None, "contacts": "companies", "care_recipients": "contacts",
-          "notes": "contacts", "tasks": "contacts"}
+          "notes": "contacts", "tasks": "contacts",
+          **{custom: "contacts" for custom in CLINICAL.values()}}
     return {obj: hubspot_target(dst, obj, other, files=obj == "notes")
             for obj, other in to.items()}  # type: ignore[misc]
 
