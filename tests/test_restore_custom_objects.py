@@ -20,6 +20,7 @@ from tests.target_census import (
     Expected,
     hubspot_custom_objects,
     hubspot_records_by_source,
+    hubspot_rows,
     hubspot_target,
     salesforce_rows,
     tally,
@@ -98,3 +99,55 @@ def test_clinical_records_become_custom_objects_of_their_client(tmp_path: Path) 
                 == (0, 0, [])
             assert dst.log.count("hubspot", "schemas.create") == 0
             assert dst.log.count("hubspot", "schemas") == 1
+
+
+def _clinical_rows(sb: Sandbox, obj: str) -> list[tuple[str, ...]]:
+    """A Salesforce org's records of ``obj``: client number and every field, as text."""
+    fields = list(CLINICAL[obj][1])
+    rows = salesforce_rows(sb, obj, ["Client__r.Client_Number__c", *fields])
+    return sorted((r["Client__r"]["Client_Number__c"], *(_text(r[f]) for f in fields))
+                  for r in rows)
+
+
+def test_clinical_records_round_trip_and_copy_to_another_portal(tmp_path: Path) -> None:
+    """Salesforce -> HubSpot custom objects -> a sync of that portal archives them (its
+    schemas are discovered) -> HubSpot -> Salesforce under each client's Account, values
+    equal to the first org's; and hubspot_to_hubspot copies them into a portal without
+    them (created there from the mapping's schemas)."""
+    with Sandbox(clients=5, seed=31) as src, Sandbox(clients=0, seed=32) as mid, \
+            Sandbox(clients=0, seed=33) as dst, Sandbox(clients=0, seed=34) as other:
+        with _synced(tmp_path / "1", src, "salesforce") as first:
+            assert run_restore(first, _writer(tmp_path / "1", mid, "hubspot"),
+                               load_mapping("salesforce_to_hubspot"), target="t"
+                               ).status == "ok"
+        with _synced(tmp_path / "2", mid, "hubspot") as second:
+            for obj, (name, _props) in CLINICAL.items():
+                archived = list(second.records("hubspot", name))
+                assert len(archived) == len(salesforce_rows(src, obj, [])) > 0, name
+                edges = [k for k, _r in second.records("hubspot", "associations")
+                         if k.startswith(f"{name}/") and "/contacts/" in k]
+                assert len(edges) == len(archived), name
+            mapping = load_mapping("hubspot_to_salesforce")
+            writer = _writer(tmp_path / "2", dst, "salesforce")
+            report = run_restore(second, writer, mapping, target="t")
+            assert report.status == "ok", report.errors[:3]
+            for obj in CLINICAL:
+                assert _clinical_rows(dst, obj) == _clinical_rows(src, obj), obj
+            again = run_restore(second, writer, mapping, target="t")
+            assert (again.total("created"), again.total("updated")) == (0, 0)
+            copy = load_mapping("hubspot_to_hubspot")
+            made = run_restore(second, _writer(tmp_path / "2", other, "hubspot"), copy,
+                               target="o")
+            assert made.status == "ok", made.errors[:3]
+            assert sorted(made.created_objects) == ["allergies", "diagnoses", "medications"]
+            for name, props in CLINICAL.values():
+                was = {f"hubspot/{name}/{r['id']}": r for r in
+                       hubspot_rows(mid, name, props.values(), ["contacts"])}
+                now = hubspot_records_by_source(other, name, props.values(), "contacts")
+                assert set(now) == set(was), name
+                for sid, got in now.items():
+                    old = was[sid]
+                    assert {p: got.get(p) for p in props.values()} == \
+                        {p: old["properties"].get(p) for p in props.values()}, name
+                    assert got["@parents"] == {f"hubspot/contacts/{a['id']}" for a in
+                                               old["associations"]["contacts"]["results"]}

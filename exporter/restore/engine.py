@@ -135,7 +135,8 @@ class NullRestoreProgress:
 def expand(mapping: Mapping_, archive: Archive, source: str | None = None) -> Mapping_:
     """A concrete mapping: ``source = "*"`` becomes ``source`` (or the archive's only
     source), and a ``stream = "*"`` rule one rule per archived stream of that source
-    (target object = stream name), e.g. for the any->CSV mapping."""
+    (target object = stream name), e.g. for the any->CSV mapping. An ``optional`` rule
+    whose stream the archive lacks (a custom object the portal never had) is left out."""
     import dataclasses
 
     sources = sorted({src for src, _s in archive.streams()})
@@ -149,9 +150,11 @@ def expand(mapping: Mapping_, archive: Archive, source: str | None = None) -> Ma
         raise MappingError(f"The mapping {mapping.path.name} is for the source "
                            f"{mapping.source}, not {chosen}.")
     rules: list[ObjectRule] = []
+    archived = set(archive.streams())
     for rule in mapping.objects:
         if rule.stream != "*":
-            rules.append(rule)
+            if not rule.optional or (chosen, rule.stream) in archived:
+                rules.append(rule)
             continue
         taken = {r.stream for r in mapping.objects}
         rules += [dataclasses.replace(rule, stream=stream, object=stream, fields=[],

@@ -12,6 +12,7 @@ A mapping is a TOML file (bundled ones are in ``exporter/restore/mappings/``):
     where = { Status__c = ["Active", "Discharged"] }   # optional record filter
     unlisted = { code_status = "code_status_other" }  # values outside the options go here
     inactive = { medication_active = "false" }  # a record deleted from the source, in the target
+    optional = true                  # no error when the archive lacks the stream
     [objects.schema]                 # a custom object the restore creates when missing
     labels = { singular = "Medication", plural = "Medications" }
     primary = "medication_name"      # the property that names a record
@@ -126,6 +127,8 @@ class ObjectRule:
     copy_fields: bool = False
     #: the custom object the restore creates when the target lacks it
     schema: ObjectSchema | None = None
+    #: left out when the archive lacks the stream (a custom object some portals have)
+    optional: bool = False
 
     @property
     def label(self) -> str:
@@ -202,7 +205,7 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
     where = f"[[objects]] {raw['stream']} -> {raw['object']}"
     known = {"stream", "object", "fields", "links", "key", "match", "where", "file",
              "create_fields", "all_fields", "unique", "unlisted", "inactive", "copy_fields",
-             "schema"}
+             "schema", "optional"}
     for k in raw:
         if k not in known:
             raise _fail(path, where, f"unknown setting '{k}'" + did_you_mean(k, known))
@@ -232,7 +235,8 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
                       unlisted=dict(raw.get("unlisted", {})),
                       inactive=dict(raw.get("inactive", {})),
                       copy_fields=bool(raw.get("copy_fields", False)),
-                      schema=_schema(path, where, raw.get("schema")))
+                      schema=_schema(path, where, raw.get("schema")),
+                      optional=bool(raw.get("optional", False)))
 
 
 def _schema(path: Path, where: str, raw: Any) -> ObjectSchema | None:
