@@ -65,6 +65,11 @@ def test_clinical_records_become_custom_objects_of_their_client(tmp_path: Path) 
         archive = _synced(tmp_path, src, "salesforce")
         with archive:
             writer = _writer(tmp_path, dst, "hubspot")
+            plan = run_restore(archive, writer, mapping, target="t", dry_run=True)
+            planned = {o.object: o.created for o in plan.objects}
+            assert planned["medications"] == len(salesforce_rows(src, "Medication__c", []))
+            assert dst.log.count("hubspot", "schemas.create") == 0  # a plan writes nothing
+            writer = _writer(tmp_path, dst, "hubspot")
             dst.log.clear()
             report = run_restore(archive, writer, mapping, target="t")
             assert report.status == "ok"

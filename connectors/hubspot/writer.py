@@ -7,7 +7,9 @@ unique property where the portal lacks it), so resending a batch never duplicate
 up first when an earlier run may have sent it) and attached through ``hs_attachment_ids``
 (notes). References become v4 associations, created in batches of up to 1,000 per call
 (``batch/associate/default``, or ``batch/create`` with an explicit type id). Properties a
-mapping needs and the portal lacks are created in one ``batch/create``.
+mapping needs and the portal lacks are created in one ``batch/create``; a custom object a
+mapping's schema declares and the portal lacks, with one ``POST /crm/v3/schemas``
+(:mod:`connectors.hubspot.schemas`).
 
 All calls go through the one HubSpot client (:mod:`connectors.hubspot.client`), the one the
 connector reads with: the same retries (429 with Retry-After, 5xx, timeouts), the same

@@ -420,7 +420,8 @@ class _Run:
 
 
 def _prepare_target(ctx: Context, ordered: list[ObjectRule], report: RestoreReport) -> None:
-    """The fields the mapping creates, and on every object written the field its records
+    """The custom objects the mapping's schemas declare (where missing), the fields the
+    mapping creates, and on every object written the field its records
     carry their source id in (a HubSpot unique property, a Salesforce external id), so that
     any later run, from any archive copy, finds them by it."""
     writer = ctx.writer
