@@ -37,7 +37,11 @@ CLINICAL: dict[str, tuple[str, dict[str, str]]] = {
     "Allergy__c": ("allergies", {"Name": "allergy_name", "Substance__c": "substance",
                                  "Reaction__c": "reaction", "Severity__c": "severity"}),
     "Diagnosis__c": ("diagnoses", {"Name": "diagnosis_name", "ICD10_Code__c": "icd10_code"}),
+    # care tasks: weekly instructions, not one-off (overdue) HubSpot tasks
+    "Care_Task__c": ("care_tasks", {"Name": "care_task_name", "Day__c": "day",
+                                    "Time__c": "time", "Task__c": "task", "Notes__c": "notes"}),
 }
+MADE = ["allergies", "care_tasks", "diagnoses", "medications"]
 
 
 def _synced(tmp: Path, src: Sandbox, source: str) -> Archive:
@@ -73,9 +77,9 @@ def test_clinical_records_become_custom_objects_of_their_client(tmp_path: Path) 
             dst.log.clear()
             report = run_restore(archive, writer, mapping, target="t")
             assert report.status == "ok"
-            assert sorted(report.created_objects) == ["allergies", "diagnoses", "medications"]
+            assert sorted(report.created_objects) == MADE
             assert dst.log.count("hubspot", "schemas") == 1
-            assert dst.log.count("hubspot", "schemas.create") == 3
+            assert dst.log.count("hubspot", "schemas.create") == len(MADE)
             schemas = hubspot_custom_objects(dst)
             for obj, (name, props) in CLINICAL.items():
                 schema = schemas[name]
@@ -96,6 +100,9 @@ def test_clinical_records_become_custom_objects_of_their_client(tmp_path: Path) 
                 assert {k: counts[k] for k in CLEAN} == CLEAN, obj
             notes = hubspot_records_by_source(dst, "notes", [])
             assert not [k for k in notes if k.split("/")[1] in CLINICAL]  # no note text
+            assert hubspot_rows(dst, "tasks", []) == []  # no to-dos, overdue from day one
+            weekly = hubspot_records_by_source(dst, "care_tasks", ["frequency"])
+            assert {r["frequency"] for r in weekly.values()} == {"Weekly"}
             assert verify_restore(archive, writer, mapping, target="t").record_rate == 100.0
             dst.log.clear()
             again = run_restore(archive, _writer(tmp_path, dst, "hubspot"), mapping,
@@ -144,7 +151,7 @@ def test_clinical_records_round_trip_and_copy_to_another_portal(tmp_path: Path) 
             made = run_restore(second, _writer(tmp_path / "2", other, "hubspot"), copy,
                                target="o")
             assert made.status == "ok", made.errors[:3]
-            assert sorted(made.created_objects) == ["allergies", "diagnoses", "medications"]
+            assert sorted(made.created_objects) == MADE
             for name, props in CLINICAL.values():
                 was = {f"hubspot/{name}/{r['id']}": r for r in
                        hubspot_rows(mid, name, props.values(), ["contacts"])}

@@ -40,10 +40,11 @@ SF_LINKS = {
     "Medication__c": ("medications", "Client__c", "Account", "contacts"),
     "Allergy__c": ("allergies", "Client__c", "Account", "contacts"),
     "Diagnosis__c": ("diagnoses", "Client__c", "Account", "contacts"),
-    "Care_Task__c": ("tasks", "Client__c", "Account", "contacts"),
+    "Care_Task__c": ("care_tasks", "Client__c", "Account", "contacts"),
 }
 
-SF_CUSTOM = ("medications", "allergies", "diagnoses")  # custom objects the restore creates
+#: the custom objects the Salesforce -> HubSpot restore creates
+SF_CUSTOM = ("medications", "allergies", "diagnoses", "care_tasks")
 
 
 def hubspot_records(sb: Sandbox, obj: str, to: list[str]) -> list[dict[str, Any]]:
@@ -67,8 +68,8 @@ def check_hubspot(archive: Archive, sb: Sandbox,
     """Duplicates (two records with one source id), wrong links (a record not associated
     with exactly its source parent) and missing records, counted from the portal."""
     objects = {"contacts": ["companies"], "companies": [], "care_recipients": ["contacts"],
-               "notes": ["contacts"], "tasks": ["contacts"], "medications": ["contacts"],
-               "allergies": ["contacts"], "diagnoses": ["contacts"]}
+               "notes": ["contacts"], "tasks": ["contacts"],
+               **{custom: ["contacts"] for custom in SF_CUSTOM}}
     made = hubspot_custom_objects(sb)  # the custom objects a restore creates, once it has
     portal = {obj: hubspot_records(sb, obj, to) for obj, to in objects.items()
               if obj in made or obj not in SF_CUSTOM}
@@ -154,7 +155,7 @@ def test_killed_restore_resumed_with_shuffled_answers_links_every_record_right(
             # the id map agrees with the portal: each source id -> the record carrying it
             carried = {str(r["id"]): r["properties"]["source_record_id"]
                        for obj in ("contacts", "companies", "care_recipients", "notes", "tasks",
-                                   "medications", "allergies", "diagnoses")
+                                   *SF_CUSTOM)
                        for r in hubspot_records(dst, obj, [])}
             wrong = [e for e in ro.id_map("hs")
                      if carried.get(str(e.target_id)) != f"salesforce/{e.stream}/{e.source_id}"]
