@@ -10,7 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from exporter.archive import Archive
+from exporter.errors import MappingError
 from exporter.restore import load_mapping, run_restore, verify_restore
 from exporter.restore.target import build_writer
 from exporter.sources import build_connector
@@ -163,3 +166,29 @@ def test_clinical_records_round_trip_and_copy_to_another_portal(tmp_path: Path) 
                         {p: old["properties"].get(p) for p in props.values()}, name
                     assert got["@parents"] == {f"hubspot/contacts/{a['id']}" for a in
                                                old["associations"]["contacts"]["results"]}
+
+
+def test_a_schema_is_checked_when_the_mapping_is_read(tmp_path: Path) -> None:
+    base = ('source = "salesforce"\ntarget = "hubspot"\n[[objects]]\nstream = "Allergy__c"\n'
+            'object = "allergies"\nkey = "source_record_id"\n[objects.fields]\n'
+            'allergy_name = "Name"\n[objects.schema]\n'
+            'labels = { singular = "Allergy", plural = "Allergies" }\n')
+    cases = {
+        'primary = "allergy_name"\nproperties = { allergy_name = "string" }\n'
+        'associated = ["contacts"]\n': None,
+        'primary = "allergen"\nproperties = { allergy_name = "string" }\n': "primary",
+        'primary = "allergy_name"\nproperties = { allergy_name = "varchar" }\n': "varchar",
+        'primary = "allergy_name"\nproperties = { allergy_name = "string" }\nlabel = "x"\n':
+            "unknown schema setting 'label'",
+    }
+    for n, (tail, problem) in enumerate(cases.items()):
+        path = tmp_path / f"m{n}.toml"
+        path.write_text(base + tail, encoding="utf-8")
+        if problem is None:
+            schema = load_mapping(path).objects[0].schema
+            assert schema is not None and schema.associated == ("contacts",)
+            assert schema.required == schema.searchable == ("allergy_name",)
+            continue
+        with pytest.raises(MappingError) as err:
+            load_mapping(path)
+        assert problem in str(err.value)

@@ -255,10 +255,10 @@ def _schema(path: Path, where: str, raw: Any) -> ObjectSchema | None:
             or not isinstance(props, dict) or raw.get("primary") not in props:
         raise _fail(path, where, "a schema needs labels = { singular, plural }, properties = "
                     "{ name = type } and primary (one of those properties)")
-    bad = sorted(n for n, t in props.items() if t not in SCHEMA_TYPES)
+    bad = [f"{n} = {t!r}" for n, t in sorted(props.items()) if t not in SCHEMA_TYPES]
     if bad:
-        raise _fail(path, where, f"schema properties {bad}: the type must be one of "
-                    f"{sorted(SCHEMA_TYPES)}")
+        raise _fail(path, where, f"schema properties {', '.join(bad)}: the type must be one "
+                    f"of {', '.join(sorted(SCHEMA_TYPES))}")
     primary = str(raw["primary"])
     return ObjectSchema(
         singular=str(labels["singular"]), plural=str(labels["plural"]), primary=primary,
