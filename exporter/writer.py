@@ -30,8 +30,8 @@ from typing import Any, ClassVar
 
 from exporter.settings import Setting
 
-__all__ = ["BATCH_SIZE", "AnyFields", "FileItem", "Link", "ObjectInfo", "WriteItem", "WriteResult",
-           "Writer", "chunks"]
+__all__ = ["BATCH_SIZE", "AnyFields", "FileItem", "Link", "ObjectInfo", "ObjectSchema",
+           "WriteItem", "WriteResult", "Writer", "chunks"]
 
 #: The setting every writer takes: a smaller batch than the vendor's limit, never a larger.
 BATCH_SIZE = Setting("batch_size", "integer", "Records sent per write call (never more than "
@@ -72,6 +72,22 @@ class ObjectInfo:
     #: Fields set on create only (a master-detail parent): a record whose such field must
     #: change is created again under its new value (moved).
     create_only: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ObjectSchema:
+    """A custom object the restore creates where the target lacks it (a mapping's
+    ``[objects.schema]``): its labels, its properties (name -> type, as ``create_fields``
+    takes them, plus ``text``: a long text), the property that names a record, and the
+    objects its records are associated with."""
+
+    singular: str
+    plural: str
+    primary: str
+    properties: Mapping[str, str]
+    associated: tuple[str, ...] = ()
+    required: tuple[str, ...] = ()
+    searchable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -200,6 +216,18 @@ class Writer:
         """Create the custom fields/properties the mapping needs and the target lacks
         (name -> type: string, number, date, datetime, bool); returns those created."""
         return []
+
+    def planned(self, obj: str, schema: ObjectSchema) -> ObjectInfo | None:
+        """What ``obj`` will be once :meth:`ensure_object` has made it from ``schema`` (the
+        mapping is checked against it before anything is written); None: this target
+        cannot create objects."""
+        return None
+
+    def ensure_object(self, obj: str, schema: ObjectSchema) -> bool:
+        """Create the custom object ``obj`` from ``schema`` where the target lacks it; True
+        when it was created now. Properties of the schema that an existing object lacks
+        are added by :meth:`ensure_fields`."""
+        return False
 
     def ensure_source_key(self, obj: str) -> bool:
         """Make sure ``obj`` has the :attr:`source_key` field, unique (created when

@@ -145,3 +145,27 @@ def hubspot_target(sb: Sandbox, obj: str, to: str | None = None,
         rows.append(Row(str(r["id"]), (r["properties"] or {}).get(KEY_HS) or "", linked,
                         digest))
     return rows
+
+
+def hubspot_custom_objects(sb: Sandbox) -> dict[str, dict[str, Any]]:
+    """The portal's custom-object schemas by name (``GET /crm/v3/schemas`` through the SDK)."""
+    body = json.loads(hubspot_client(sb).crm.schemas.core_api.get_all(
+        _preload_content=False).data)
+    return {s["name"]: s for s in body["results"]}
+
+
+def hubspot_records_by_source(sb: Sandbox, obj: str, props: Iterable[str],
+                              to: str | None = None) -> dict[str, dict[str, Any]]:
+    """The records of ``obj`` (a custom object too) by the source id they carry: their
+    ``props`` and, under ``@parents``, the source ids of the ``to`` records they are
+    associated with."""
+    parents = {str(r["id"]): r["properties"].get(KEY_HS) or ""
+               for r in hubspot_rows(sb, to, [KEY_HS])} if to else {}
+    out: dict[str, dict[str, Any]] = {}
+    for r in hubspot_rows(sb, obj, [KEY_HS, *props], [to] if to else []):
+        props_of = dict(r["properties"] or {})
+        props_of["@parents"] = {parents.get(str(a["id"]), "?") for a in
+                                ((r.get("associations") or {}).get(to) or {}).get("results", [])
+                                } if to else set()
+        out[props_of.get(KEY_HS) or f"?{r['id']}"] = props_of
+    return out

@@ -32,6 +32,8 @@ from tests.target_census import (
 )
 
 FAST_RETRY = {"base_delay": 0.01, "max_delay": 5.0}
+CLINICAL = {"Medication__c": "medications", "Allergy__c": "allergies",
+            "Diagnosis__c": "diagnoses", "Care_Task__c": "care_tasks"}
 CLEAN = {"duplicates": 0, "extras": 0, "missing": 0, "wrong_links": 0, "stale_links": 0,
          "bad_files": 0}
 
@@ -64,7 +66,7 @@ def _salesforce_promises(src: Sandbox) -> dict[str, Expected]:
         return f"salesforce/{obj}/{rid}" if rid else None
 
     out = {o: Expected(o) for o in ("companies", "contacts", "care_recipients", "notes",
-                                    "tasks")}
+                                    *CLINICAL.values())}
     for r in salesforce_rows(src, "Physician__c", []):
         out["companies"].parents[str(sid("Physician__c", r["Id"]))] = None
     for r in salesforce_rows(src, "Account", ["Primary_Physician__c"]):
@@ -75,23 +77,21 @@ def _salesforce_promises(src: Sandbox) -> dict[str, Expected]:
     for r in salesforce_rows(src, "Care_Plan__c", ["Client__c"]):
         out["care_recipients"].parents[str(sid("Care_Plan__c", r["Id"]))] = \
             sid("Account", r["Client__c"])
-    for obj in ("Medication__c", "Allergy__c", "Diagnosis__c"):
+    for obj, custom in CLINICAL.items():  # custom objects the restore creates
         for r in salesforce_rows(src, obj, ["Client__c"]):
-            out["notes"].parents[str(sid(obj, r["Id"]))] = sid("Account", r["Client__c"])
+            out[custom].parents[str(sid(obj, r["Id"]))] = sid("Account", r["Client__c"])
     for obj, parent, body in (("ContentVersion", "FirstPublishLocationId", "VersionData"),
                               ("Attachment", "ParentId", "Body")):
         for r in salesforce_rows(src, obj, [parent]):
             key = str(sid(obj, r["Id"]))
             out["notes"].parents[key] = sid("Account", r[parent])
             out["notes"].files[key] = _sf_bytes(src, obj, r["Id"], body)
-    for r in salesforce_rows(src, "Care_Task__c", ["Client__c"]):
-        out["tasks"].parents[str(sid("Care_Task__c", r["Id"]))] = sid("Account", r["Client__c"])
     return out
 
 
 def _hubspot_census(dst: Sandbox) -> dict[str, Counter[str]]:
     to = {"companies": None, "contacts": "companies", "care_recipients": "contacts",
-          "notes": "contacts", "tasks": "contacts"}
+          "notes": "contacts", **{custom: "contacts" for custom in CLINICAL.values()}}
     return {obj: hubspot_target(dst, obj, other, files=obj == "notes")
             for obj, other in to.items()}  # type: ignore[misc]
 
@@ -111,14 +111,14 @@ def test_salesforce_to_hubspot_checked_independently(tmp_path: Path) -> None:
         # association (to a client not its own) and changed bytes
         client = hubspot_client(dst)
         client.crm.objects.basic_api.create("companies", {"properties": {"name": "Elsewhere"}})
-        task = next(r for r in rows["tasks"] if r.parents)
+        task = next(r for r in rows["care_tasks"] if r.parents)
         other = next(r for r in rows["contacts"] if r.source_id.startswith(
             "salesforce/Account/") and r.source_id not in task.parents)
-        client.crm.associations.v4.basic_api.create_default("tasks", task.target_id,
+        client.crm.associations.v4.basic_api.create_default("care_tasks", task.target_id,
                                                             "contacts", other.target_id)
         again = _hubspot_census(dst)
         assert tally(promises["companies"], again["companies"])["extras"] == 1
-        assert tally(promises["tasks"], again["tasks"])["stale_links"] == 1
+        assert tally(promises["care_tasks"], again["care_tasks"])["stale_links"] == 1
 
 
 def _hubspot_promises(src: Sandbox) -> dict[str, Expected]:

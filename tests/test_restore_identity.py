@@ -29,6 +29,7 @@ from exporter.sources import build_connector
 from exporter.sync import run_sync
 from sandbox import Sandbox
 from tests.restore_support import hubspot_client, salesforce
+from tests.target_census import hubspot_custom_objects
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_RETRY = {"base_delay": 0.01, "max_delay": 5.0}
@@ -36,11 +37,14 @@ FAST_RETRY = {"base_delay": 0.01, "max_delay": 5.0}
 SF_LINKS = {
     "Account": ("contacts", "Primary_Physician__c", "Physician__c", "companies"),
     "Care_Plan__c": ("care_recipients", "Client__c", "Account", "contacts"),
-    "Medication__c": ("notes", "Client__c", "Account", "contacts"),
-    "Allergy__c": ("notes", "Client__c", "Account", "contacts"),
-    "Diagnosis__c": ("notes", "Client__c", "Account", "contacts"),
-    "Care_Task__c": ("tasks", "Client__c", "Account", "contacts"),
+    "Medication__c": ("medications", "Client__c", "Account", "contacts"),
+    "Allergy__c": ("allergies", "Client__c", "Account", "contacts"),
+    "Diagnosis__c": ("diagnoses", "Client__c", "Account", "contacts"),
+    "Care_Task__c": ("care_tasks", "Client__c", "Account", "contacts"),
 }
+
+#: the custom objects the Salesforce -> HubSpot restore creates
+SF_CUSTOM = ("medications", "allergies", "diagnoses", "care_tasks")
 
 
 def hubspot_records(sb: Sandbox, obj: str, to: list[str]) -> list[dict[str, Any]]:
@@ -64,8 +68,11 @@ def check_hubspot(archive: Archive, sb: Sandbox,
     """Duplicates (two records with one source id), wrong links (a record not associated
     with exactly its source parent) and missing records, counted from the portal."""
     objects = {"contacts": ["companies"], "companies": [], "care_recipients": ["contacts"],
-               "notes": ["contacts"], "tasks": ["contacts"]}
-    portal = {obj: hubspot_records(sb, obj, to) for obj, to in objects.items()}
+               "notes": ["contacts"], "tasks": ["contacts"],
+               **{custom: ["contacts"] for custom in SF_CUSTOM}}
+    made = hubspot_custom_objects(sb)  # the custom objects a restore creates, once it has
+    portal = {obj: hubspot_records(sb, obj, to) for obj, to in objects.items()
+              if obj in made or obj not in SF_CUSTOM}
     source_of: dict[str, str] = {}  # HubSpot id -> source id
     counts: Counter[str] = Counter()
     for records in portal.values():
@@ -147,7 +154,8 @@ def test_killed_restore_resumed_with_shuffled_answers_links_every_record_right(
                                               "missing": 0}
             # the id map agrees with the portal: each source id -> the record carrying it
             carried = {str(r["id"]): r["properties"]["source_record_id"]
-                       for obj in ("contacts", "companies", "care_recipients", "notes", "tasks")
+                       for obj in ("contacts", "companies", "care_recipients", "notes", "tasks",
+                                   *SF_CUSTOM)
                        for r in hubspot_records(dst, obj, [])}
             wrong = [e for e in ro.id_map("hs")
                      if carried.get(str(e.target_id)) != f"salesforce/{e.stream}/{e.source_id}"]
@@ -376,11 +384,13 @@ def test_deletions_reach_the_target_as_its_inactive_or_archived_state(tmp_path: 
         assert plan.total("deleted") == 2
         report = run_restore(archive, writer, mapping, target="hs")
         assert (report.status, report.total("deleted")) == ("ok", 2)
-        notes = {r["properties"]["source_record_id"]: r["id"]
-                 for r in hubspot_records(dst, "notes", [])}
-        assert f"salesforce/Allergy__c/{allergy}" not in notes  # archived in HubSpot
+        allergies = {r["properties"]["source_record_id"]
+                     for r in hubspot_records(dst, "allergies", [])}
+        assert f"salesforce/Allergy__c/{allergy}" not in allergies  # archived in HubSpot
+        meds = {r["properties"]["source_record_id"]: r["id"]
+                for r in hubspot_records(dst, "medications", [])}
         found = json.loads(hubspot_client(dst).crm.objects.batch_api.read(
-            "notes", {"inputs": [{"id": notes[f"salesforce/Medication__c/{med}"]}],
+            "medications", {"inputs": [{"id": meds[f"salesforce/Medication__c/{med}"]}],
                       "properties": ["medication_active"]}, _preload_content=False).data)
         assert found["results"][0]["properties"]["medication_active"] == "false"
         assert check_hubspot(archive, dst) == {"duplicates": 0, "wrong_links": 0,

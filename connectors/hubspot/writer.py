@@ -7,7 +7,9 @@ unique property where the portal lacks it), so resending a batch never duplicate
 up first when an earlier run may have sent it) and attached through ``hs_attachment_ids``
 (notes). References become v4 associations, created in batches of up to 1,000 per call
 (``batch/associate/default``, or ``batch/create`` with an explicit type id). Properties a
-mapping needs and the portal lacks are created in one ``batch/create``.
+mapping needs and the portal lacks are created in one ``batch/create``; a custom object a
+mapping's schema declares and the portal lacks, with one ``POST /crm/v3/schemas``
+(:mod:`connectors.hubspot.schemas`).
 
 All calls go through the one HubSpot client (:mod:`connectors.hubspot.client`), the one the
 connector reads with: the same retries (429 with Retry-After, 5xx, timeouts), the same
@@ -27,12 +29,22 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from connectors.hubspot.client import BASE_URL, DAILY_RESERVE, TIMEOUT, WRITING, HubSpotClient
+from connectors.hubspot.schemas import CustomObjects, property_spec
 from connectors.hubspot.wire import STANDARD
 from exporter.errors import AuthError, QuotaExhausted, SourceError
 from exporter.private_files import scratch_file
 from exporter.retry import RETRY, policy_from
 from exporter.settings import Setting
-from exporter.writer import BATCH_SIZE, Link, ObjectInfo, WriteItem, Writer, WriteResult, chunks
+from exporter.writer import (
+    BATCH_SIZE,
+    Link,
+    ObjectInfo,
+    ObjectSchema,
+    WriteItem,
+    Writer,
+    WriteResult,
+    chunks,
+)
 
 __all__ = ["HubSpotWriter"]
 
@@ -41,9 +53,6 @@ UPSERT_BATCH = 100
 #: The unique property every restored record carries its source id in; the restore creates
 #: it (``hasUniqueValue``) on each object it writes where the portal lacks it.
 SOURCE_KEY = "source_record_id"
-PROPERTY_TYPES = {"string": ("string", "text"), "number": ("number", "number"),
-                  "date": ("date", "date"), "datetime": ("datetime", "date"),
-                  "bool": ("enumeration", "booleancheckbox")}
 
 SETTINGS = (
     Setting("access_token", "secret", "A private-app token with write scopes for CRM "
@@ -88,6 +97,7 @@ class HubSpotWriter(Writer):
         self._identity: str | None = None
         self._labels: dict[tuple[str, str, str], int] = {}  # association label -> type id
         self._defs: dict[str, dict[str, dict[str, Any]]] = {}  # object -> its properties
+        self.custom = CustomObjects(self.client, SOURCE_KEY)  # schemas read once per run
 
     def identity(self) -> str:
         """The portal id (``GET /account-info/v3/details``, through the SDK's generic
@@ -115,10 +125,18 @@ class HubSpotWriter(Writer):
     # -- describe and properties -----------------------------------------------------------
 
     def objects(self) -> list[str]:
-        body = self.client.call_json("Listing HubSpot custom object schemas",
-                                     self.client.schemas.get_all)
-        custom = [r.get("name") for r in (body or {}).get("results", [])]
-        return [*STANDARD, *[c for c in custom if isinstance(c, str)]]
+        return [*STANDARD, *self.custom.names()]
+
+    def planned(self, obj: str, schema: ObjectSchema) -> ObjectInfo | None:
+        return self.custom.planned(obj, schema)
+
+    def ensure_object(self, obj: str, schema: ObjectSchema) -> bool:
+        """Creates the custom object (``POST /crm/v3/schemas``) where the portal lacks it,
+        with the schema's properties and ``source_record_id`` (unique) in the one call."""
+        made = self.custom.ensure(obj, schema)
+        if made:
+            self._infos.pop(obj, None)
+        return made
 
     def describe(self, obj: str) -> ObjectInfo | None:
         if obj in self._infos:
@@ -186,14 +204,7 @@ class HubSpotWriter(Writer):
 
     @staticmethod
     def _spec(name: str, kind: str) -> dict[str, Any]:
-        ptype, field_type = PROPERTY_TYPES.get(kind, PROPERTY_TYPES["string"])
-        spec: dict[str, Any] = {"name": name, "label": name.replace("_", " ").capitalize(),
-                                "type": ptype, "fieldType": field_type,
-                                "groupName": "restored"}
-        if ptype == "enumeration":
-            spec["options"] = [{"label": "Yes", "value": "true"},
-                               {"label": "No", "value": "false"}]
-        return spec
+        return property_spec(name, kind, groupName="restored")
 
     def add_options(self, obj: str, values: Mapping[str, list[str]]) -> dict[str, str]:
         """Adds options to enumeration properties the portal lets change (its own custom

@@ -99,6 +99,7 @@ class RestoreReport:
     created_fields: dict[str, list[str]] = field(default_factory=dict)
     #: "Object.field" -> the values added to its options (``unlisted_values = "add"``)
     added_options: dict[str, list[str]] = field(default_factory=dict)
+    created_objects: list[str] = field(default_factory=list)  # custom objects made
     calls: int = 0
     seconds: float = 0.0
     errors_file: Path | None = None
@@ -113,7 +114,8 @@ class RestoreReport:
         return {"target": self.target, "mapping": self.mapping, "dry_run": self.dry_run,
                 "objects": [asdict(o) for o in self.objects], "errors": len(self.errors),
                 "calls": self.calls, "seconds": round(self.seconds, 3),
-                "created_fields": self.created_fields, "added_options": self.added_options}
+                "created_fields": self.created_fields, "added_options": self.added_options,
+                "created_objects": self.created_objects}
 
 
 class RestoreProgress(Protocol):
@@ -136,7 +138,8 @@ class NullRestoreProgress:
 def expand(mapping: Mapping_, archive: Archive, source: str | None = None) -> Mapping_:
     """A concrete mapping: ``source = "*"`` becomes ``source`` (or the archive's only
     source), and a ``stream = "*"`` rule one rule per archived stream of that source
-    (target object = stream name), e.g. for the any->CSV mapping."""
+    (target object = stream name), e.g. for the any->CSV mapping. An ``optional`` rule
+    whose stream the archive lacks (a custom object the portal never had) is left out."""
     import dataclasses
 
     sources = sorted({src for src, _s in archive.streams()})
@@ -150,9 +153,11 @@ def expand(mapping: Mapping_, archive: Archive, source: str | None = None) -> Ma
         raise MappingError(f"The mapping {mapping.path.name} is for the source "
                            f"{mapping.source}, not {chosen}.")
     rules: list[ObjectRule] = []
+    archived = set(archive.streams())
     for rule in mapping.objects:
         if rule.stream != "*":
-            rules.append(rule)
+            if not rule.optional or (chosen, rule.stream) in archived:
+                rules.append(rule)
             continue
         taken = {r.stream for r in mapping.objects}
         rules += [dataclasses.replace(rule, stream=stream, object=stream, fields=[],
@@ -443,18 +448,27 @@ class _Run:
 
 
 def _prepare_target(ctx: Context, ordered: list[ObjectRule], report: RestoreReport) -> None:
-    """The fields the mapping creates, and on every object written the field its records
+    """The custom objects the mapping's schemas declare (where missing), the fields the
+    mapping creates, and on every object written the field its records
     carry their source id in (a HubSpot unique property, a Salesforce external id), so that
     any later run, from any archive copy, finds them by it."""
     writer = ctx.writer
     fields: dict[str, dict[str, str]] = {}
+    fresh: set[str] = set()
     for rule in ordered:
-        fields.setdefault(rule.object, {}).update(rule.create_fields)
+        wanted = dict(rule.create_fields)
+        if rule.schema is not None:
+            if writer.ensure_object(rule.object, rule.schema):
+                report.created_objects.append(rule.object)
+                fresh.add(rule.object)
+            wanted = {**rule.schema.properties, **wanted}
+        fields.setdefault(rule.object, {}).update(wanted)
     # One pass over every object, so that a target can batch the additions (a HubSpot
     # property batch per object, a Salesforce Tooling composite for all of them).
     made = writer.ensure(fields, [r.object for r in ordered if not r.all_fields])
     for obj, names in made.items():
         report.created_fields.setdefault(obj, []).extend(names)
+    for obj in {*made, *fresh}:
         info = writer.describe(obj)
         if info is not None:
             ctx.infos[obj] = info

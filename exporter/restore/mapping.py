@@ -12,6 +12,12 @@ A mapping is a TOML file (bundled ones are in ``exporter/restore/mappings/``):
     where = { Status__c = ["Active", "Discharged"] }   # optional record filter
     unlisted = { code_status = "code_status_other" }  # values outside the options go here
     inactive = { medication_active = "false" }  # a record deleted from the source, in the target
+    optional = true                  # no error when the archive lacks the stream
+    [objects.schema]                 # a custom object the restore creates when missing
+    labels = { singular = "Medication", plural = "Medications" }
+    primary = "medication_name"      # the property that names a record
+    properties = { medication_name = "string", active = "bool" }
+    associated = ["contacts"]        # objects its records are associated with
     [objects.fields]
     phone = "Phone"                                    # rename
     firstname = { from = "Name", split = " ", part = "first" }
@@ -46,6 +52,7 @@ from typing import Any
 
 from exporter.errors import MappingError
 from exporter.settings import did_you_mean
+from exporter.writer import ObjectSchema
 
 __all__ = [
     "FieldRule",
@@ -59,6 +66,8 @@ __all__ = [
 
 #: What a value outside a target field's options becomes (``unlisted_values``).
 UNLISTED_VALUES = ("text", "add", "report")
+#: The property types a schema declares (``create_fields``' types, and a long ``text``).
+SCHEMA_TYPES = frozenset({"string", "text", "number", "date", "datetime", "bool"})
 TRANSFORM_KEYS = {"from", "join", "sep", "value", "split", "part", "map", "default", "date",
                   "parent", "stream", "type", "strip", "max_length", "prefix_text"}
 
@@ -118,6 +127,10 @@ class ObjectRule:
     inactive: dict[str, Any] = field(default_factory=dict)
     #: same-vendor: every archived field the target can write, under its own name
     copy_fields: bool = False
+    #: the custom object the restore creates when the target lacks it
+    schema: ObjectSchema | None = None
+    #: left out when the archive lacks the stream (a custom object some portals have)
+    optional: bool = False
 
     @property
     def label(self) -> str:
@@ -198,7 +211,8 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
         raise _fail(path, f"[[objects]] number {n}", "stream and object are required")
     where = f"[[objects]] {raw['stream']} -> {raw['object']}"
     known = {"stream", "object", "fields", "links", "key", "match", "where", "file",
-             "create_fields", "all_fields", "unique", "unlisted", "inactive", "copy_fields"}
+             "create_fields", "all_fields", "unique", "unlisted", "inactive", "copy_fields",
+             "schema", "optional"}
     for k in raw:
         if k not in known:
             raise _fail(path, where, f"unknown setting '{k}'" + did_you_mean(k, known))
@@ -227,7 +241,38 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
                       unique=dict(raw.get("unique", {})),
                       unlisted=dict(raw.get("unlisted", {})),
                       inactive=dict(raw.get("inactive", {})),
-                      copy_fields=bool(raw.get("copy_fields", False)))
+                      copy_fields=bool(raw.get("copy_fields", False)),
+                      schema=_schema(path, where, raw.get("schema")),
+                      optional=bool(raw.get("optional", False)))
+
+
+def _schema(path: Path, where: str, raw: Any) -> ObjectSchema | None:
+    """``[objects.schema]``: the custom object the restore creates when it is missing."""
+    if raw is None:
+        return None
+    known = {"labels", "primary", "properties", "associated", "required", "searchable"}
+    labels, props = raw.get("labels") if isinstance(raw, dict) else None, None
+    if isinstance(raw, dict):
+        props = raw.get("properties")
+        for k in raw:
+            if k not in known:
+                raise _fail(path, where, f"unknown schema setting '{k}'"
+                            + did_you_mean(k, known))
+    if not isinstance(labels, dict) or not labels.get("singular") or not labels.get("plural") \
+            or not isinstance(props, dict) or raw.get("primary") not in props:
+        raise _fail(path, where, "a schema needs labels = { singular, plural }, properties = "
+                    "{ name = type } and primary (one of those properties)")
+    bad = [f"{n} = {t!r}" for n, t in sorted(props.items()) if t not in SCHEMA_TYPES]
+    if bad:
+        raise _fail(path, where, f"schema properties {', '.join(bad)}: the type must be one "
+                    f"of {', '.join(sorted(SCHEMA_TYPES))}")
+    primary = str(raw["primary"])
+    return ObjectSchema(
+        singular=str(labels["singular"]), plural=str(labels["plural"]), primary=primary,
+        properties={str(k): str(v) for k, v in props.items()},
+        associated=tuple(str(a) for a in raw.get("associated", [])),
+        required=tuple(str(a) for a in raw.get("required", [primary])),
+        searchable=tuple(str(a) for a in raw.get("searchable", [primary])))
 
 
 def bundled_mappings() -> dict[str, Path]:

@@ -325,7 +325,10 @@ def check_mapping(ctx: Context, rules: list[ObjectRule]) -> dict[str, list[str]]
             used.update(check.known(rule.stream))
         check.fields(rule, used)
         check.links(rule, used)
-        info = ctx.writer.describe(rule.object)
+        info = None
+        if rule.schema is not None and rule.object not in ctx.writer.objects():
+            info = ctx.writer.planned(rule.object, rule.schema)  # made before writing
+        info = info or ctx.writer.describe(rule.object)
         if info is None:
             check.problems.append(
                 f"{rule.label}: the target {ctx.target} has no object '{rule.object}'"

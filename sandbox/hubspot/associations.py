@@ -10,7 +10,7 @@ from typing import Any
 
 from sandbox.http import Request, Response
 from sandbox.hubspot.portal import PortalAPI, batch_response, inputs, offset_page
-from sandbox.hubspot.schema import DEFAULT_ASSOC, LABELLED_ASSOC, TYPES, assoc_label
+from sandbox.hubspot.schema import LABELLED_ASSOC, assoc_label
 from sandbox.hubspot.store import Record
 
 
@@ -38,6 +38,7 @@ def assoc_list(em: PortalAPI, request: Request) -> Response:
 
 def assoc_batch_read(em: PortalAPI, request: Request) -> Response:
     tname, to_type = em._type(request.params["from"]), em._type(request.params["to"])
+    kinds = em.portal.store.object_types
     results, errors = [], []
     for item in inputs(em, request):
         raw = str(item["id"])
@@ -49,8 +50,8 @@ def assoc_batch_read(em: PortalAPI, request: Request) -> Response:
             errors.append(
                 em._standard_error(
                     "VALIDATION_ERROR",
-                    f"No {TYPES[to_type].singular} is associated with "
-                    f"{TYPES[tname].singular} {raw}.",
+                    f"No {kinds[to_type].singular} is associated with "
+                    f"{kinds[tname].singular} {raw}.",
                     {"fromObjectId": [raw]},
                 )
                 | {"subCategory": "crm.associations.NO_ASSOCIATIONS_FOUND"}
@@ -76,9 +77,9 @@ def labels_pair(
     labels = [label for t in type_ids
               if (label := assoc_label(tname, to_type, t, em.portal.store.labels))]
     return {
-        "fromObjectTypeId": TYPES[tname].type_id,
+        "fromObjectTypeId": em.portal.store.object_types[tname].type_id,
         "fromObjectId": from_id,
-        "toObjectTypeId": TYPES[to_type].type_id,
+        "toObjectTypeId": em.portal.store.object_types[to_type].type_id,
         "toObjectId": to_id,
         "labels": labels,
     }
@@ -103,7 +104,8 @@ def assoc_batch_create(em: PortalAPI, request: Request) -> Response:
 def default_pair(
     em: PortalAPI, tname: str, to_type: str, from_id: Any, to_id: Any
 ) -> list[Any]:
-    type_id = DEFAULT_ASSOC.get((tname, to_type))
+    defaults = em.portal.store.default_assoc
+    type_id = defaults.get((tname, to_type))
     if type_id is None:
         raise em._fail(400, f"No default association from {tname} to {to_type}", "VALIDATION_ERROR")
     back = em.portal.store.associate(tname, int(from_id), to_type, int(to_id), type_id)
@@ -121,7 +123,7 @@ def default_pair(
             "to": {"id": str(from_id)},
             "associationSpec": {
                 "associationCategory": "HUBSPOT_DEFINED",
-                "associationTypeId": DEFAULT_ASSOC.get((to_type, tname), type_id),
+                "associationTypeId": defaults.get((to_type, tname), type_id),
             },
         },
     ]
@@ -184,9 +186,10 @@ def assoc_delete(em: PortalAPI, request: Request) -> Response:
 
 def assoc_labels(em: PortalAPI, request: Request) -> Response:
     tname, to_type = em._type(request.params["from"]), em._type(request.params["to"])
+    defaults = em.portal.store.default_assoc
     ids = sorted(
         {
-            *([DEFAULT_ASSOC[(tname, to_type)]] if (tname, to_type) in DEFAULT_ASSOC else []),
+            *([defaults[(tname, to_type)]] if (tname, to_type) in defaults else []),
             *LABELLED_ASSOC.get((tname, to_type), {}),
             *em.portal.store.labels.get((tname, to_type), {}),
         }

@@ -8,7 +8,6 @@ from typing import Any
 
 from sandbox.http import HTTPError, Request, Response
 from sandbox.hubspot.objects import ObjectsAPI
-from sandbox.hubspot.schema import TYPES
 from sandbox.hubspot.store import iso
 
 __all__ = ["BatchAPI"]
@@ -83,8 +82,9 @@ class BatchAPI(ObjectsAPI):
                 results.append(self._obj(tname, rec, names))
         errors = []
         if missing:
+            singular = self.portal.store.object_types[tname].singular
             errors.append(self._standard_error(
-                "OBJECT_NOT_FOUND", f"Could not get some {TYPES[tname].singular.upper()} objects, "
+                "OBJECT_NOT_FOUND", f"Could not get some {singular.upper()} objects, "
                 "they may be deleted or not exist. Check that ids are valid.", {"ids": missing}))
         return results, errors
 

@@ -14,9 +14,10 @@ this module, and ``docs/sandbox-hubspot.md``):
 - ``/crm/v3/objects/{type}/search``: filter groups, the usual operators, sorts, free-text
   ``query``, ``limit`` <= 200, the 10,000-result paging cap, and the ``search_lag`` fault.
 - ``/crm/v3/properties/{type}`` (list, get, create, update of a custom property),
-  ``/crm/v3/schemas`` (and the SDK's ``/crm-object-schemas/v3/schemas``),
-  ``/crm/v3/owners/``, ``/account-info/v3/details`` (``portalId``: the attribute
-  ``portal_id``, from the seed unless set).
+  ``/crm/v3/schemas`` (and the SDK's ``/crm-object-schemas/v3/schemas``: list, get,
+  create; a created custom object works through every endpoint by name, ``objectTypeId``
+  or fully qualified name), ``/crm/v3/owners/``, ``/account-info/v3/details``
+  (``portalId``: the attribute ``portal_id``, from the seed unless set).
 - ``/crm/v4``: association lists, batch read/create/archive/associate-default, labels.
 - ``/files/v3/files``: search, get, signed URL (served by this emulator, HMAC-signed and
   expiring on the sandbox clock), multipart upload, archive.
@@ -64,10 +65,9 @@ from sandbox.hubspot.properties import (
     create_property,
     properties,
     property,
-    schema,
-    schemas,
     update_property,
 )
+from sandbox.hubspot.schemas import create_schema, schema, schemas
 from sandbox.hubspot.search import SearchAPI
 
 __all__ = ["HubSpotEmulator"]
@@ -116,6 +116,7 @@ class HubSpotEmulator(SearchAPI, BatchAPI):
             ("PATCH", r"/crm/v3/properties/(?P<type>[^/]+)/(?P<name>[^/]+)", "properties.update",
              x(update_property)),
             ("GET", r"/crm(?:-object-schemas)?/v3/schemas", "schemas", x(schemas)),
+            ("POST", r"/crm(?:-object-schemas)?/v3/schemas", "schemas.create", x(create_schema)),
             ("GET", r"/crm(?:-object-schemas)?/v3/schemas/(?P<type>[^/]+)", "schemas.get",
              x(schema)),
             ("GET", r"/account-info/v3/details", "account.details", self._account_details),

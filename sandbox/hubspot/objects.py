@@ -12,7 +12,7 @@ from typing import Any
 
 from sandbox.http import HTTPError, Request, Response
 from sandbox.hubspot.portal import PortalAPI
-from sandbox.hubspot.schema import ALIASES, LABELLED_ASSOC, TYPE_ID_PAIRS, TYPES
+from sandbox.hubspot.schema import LABELLED_ASSOC, TYPES
 from sandbox.hubspot.store import Record, iso, to_ms
 
 __all__ = ["ObjectsAPI", "record_url"]
@@ -21,9 +21,10 @@ READ_ONLY = frozenset({"hs_object_id", "hs_lastmodifieddate", "lastmodifieddate"
                        "hs_merged_object_ids"})
 
 
-def record_url(portal_id: int, tname: str, rec_id: int) -> str:
+def record_url(portal_id: int, tname: str, rec_id: int, type_id: str | None = None) -> str:
     """The record's page in HubSpot's app, as v3 object answers give it (``url``)."""
-    return f"https://app.hubspot.com/contacts/{portal_id}/record/{TYPES[tname].type_id}/{rec_id}"
+    type_id = type_id or TYPES[tname].type_id
+    return f"https://app.hubspot.com/contacts/{portal_id}/record/{type_id}/{rec_id}"
 
 
 class ObjectsAPI(PortalAPI):
@@ -43,7 +44,7 @@ class ObjectsAPI(PortalAPI):
     def _prop_names(self, tname: str, requested: list[str]) -> list[str]:
         """The properties a read returns: the type's default set when none are asked for;
         always the id and the created/modified dates."""
-        ot = TYPES[tname]
+        ot = self.portal.store.object_types[tname]
         always = ["hs_object_id", "createdate", "hs_lastmodifieddate"]
         if tname == "contacts":
             always.append("lastmodifieddate")
@@ -59,14 +60,15 @@ class ObjectsAPI(PortalAPI):
             "createdAt": iso(rec.created), "updatedAt": iso(rec.updated),
             "archived": rec.archived_at is not None,
             # newer than the SDK's models, which drop it: read raw, it is archived as sent
-            "url": record_url(self.portal_id, tname, rec.id),
+            "url": record_url(self.portal_id, tname, rec.id,
+                              self.portal.store.object_types[tname].type_id),
         }
         if rec.archived_at is not None:
             out["archivedAt"] = iso(rec.archived_at)
         if assoc:
             found: dict[str, Any] = {}
             for to_name in assoc:
-                to_type = ALIASES.get(to_name)
+                to_type = self.portal.store.aliases.get(to_name)
                 if to_type is None:
                     continue
                 results = [{"id": str(tid), "type": self._assoc_name(tname, to_type, t)}
@@ -138,7 +140,7 @@ class ObjectsAPI(PortalAPI):
             value = props.get(prop)
             other = ts.find_unique(prop, value) if value else None
             if other is not None and other is not rec:
-                return f"{TYPES[tname].singular} already exists. Existing ID: {other.id}"
+                return f"{ts.ot.singular} already exists. Existing ID: {other.id}"
         return None
 
     def _write_new(self, tname: str, props: dict[str, str]) -> Record:
@@ -205,12 +207,13 @@ class ObjectsAPI(PortalAPI):
         return out
 
     def _target_type(self, tname: str, type_id: int, to_id: int) -> str:
-        pair = TYPE_ID_PAIRS.get(type_id)
-        candidates = [pair[1]] if pair and pair[0] == tname else []
+        store = self.portal.store
+        candidates = [b for (a, b), tid in store.default_assoc.items()
+                      if a == tname and tid == type_id]
         candidates += [b for (a, b), labels in [*LABELLED_ASSOC.items(),
                                                 *self.portal.store.labels.items()]
                        if a == tname and type_id in labels]
-        candidates += list(TYPES)  # ids are unique across types here: find the target by id
+        candidates += list(store.types)  # ids are unique across types here: find the target by id
         for to_type in candidates:
             rec = self.portal.store.types[to_type].records.get(to_id)
             if rec is not None and rec.archived_at is None:

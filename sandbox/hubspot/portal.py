@@ -25,7 +25,7 @@ from sandbox.credentials import CREDENTIALS
 from sandbox.faults import Fault, FaultPlan
 from sandbox.http import Emulator, HTTPError, Request, Response
 from sandbox.hubspot.agency_data import Portal
-from sandbox.hubspot.schema import ALIASES, CUSTOM_NAME, TYPES, assoc_label
+from sandbox.hubspot.schema import assoc_label
 from sandbox.hubspot.store import iso, to_ms
 
 __all__ = ["PortalAPI", "batch_response", "inputs", "offset_page"]
@@ -121,12 +121,13 @@ class PortalAPI(Emulator):
     def _missing_scope(self, request: Request) -> Response | None:
         """HubSpot's answer to a call on an object type the token has no scope for."""
         named = [request.params.get(k) for k in ("type", "from", "to")]
-        types = {ALIASES.get(n) or ALIASES.get(n.lower()) for n in named if n}
+        aliases, kinds = self.portal.store.aliases, self.portal.store.object_types
+        types = {aliases.get(n) or aliases.get(n.lower()) for n in named if n}
         denied = sorted(t for t in types if t in self.denied_types)
         if not denied:
             return None
         reading = request.method == "GET" or request.path.endswith(("/search", "/batch/read"))
-        scopes = [f"crm.objects.{'custom' if t == CUSTOM_NAME else t}."
+        scopes = [f"crm.objects.{'custom' if kinds[t].type_id.startswith('2-') else t}."
                   f"{'read' if reading else 'write'}" for t in denied]
         return self._error(
             403, "This app hasn't been granted all required scopes to make this call. Read "
@@ -224,7 +225,8 @@ class PortalAPI(Emulator):
         return self.portal.store.stamp(self._now_ms())
 
     def _type(self, name: str) -> str:
-        resolved = ALIASES.get(name) or ALIASES.get(name.lower())
+        aliases = self.portal.store.aliases
+        resolved = aliases.get(name) or aliases.get(name.lower())
         if resolved is None:
             raise self._fail(400, f"Unable to infer object type from: {name}", "VALIDATION_ERROR")
         return resolved
@@ -237,7 +239,8 @@ class PortalAPI(Emulator):
 
     def _assoc_name(self, from_type: str, to_type: str, type_id: int) -> str:
         label = assoc_label(from_type, to_type, type_id, self.portal.store.labels)
-        base = f"{TYPES[from_type].singular}_to_{TYPES[to_type].singular}"
+        kinds = self.portal.store.object_types
+        base = f"{kinds[from_type].singular}_to_{kinds[to_type].singular}"
         return base if label is None else f"{base}_{label.lower()}"
 
     def _spec(self, from_type: str, to_type: str, type_id: int) -> dict[str, Any]:

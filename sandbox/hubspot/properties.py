@@ -1,5 +1,5 @@
-"""Properties and custom-object schemas: ``/crm/v3/properties/{type}`` (list, get, create,
-batch create) and ``/crm/v3/schemas`` (and the SDK's ``/crm-object-schemas/v3/schemas``).
+"""Properties: ``/crm/v3/properties/{type}`` (list, get, create, batch create). The
+custom-object schemas are in ``schemas`` beside this module.
 
 Each handler is a function of the emulator and the request, run under its lock.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 from sandbox.http import HTTPError, Request, Response
 from sandbox.hubspot.portal import PortalAPI, batch_response, inputs
-from sandbox.hubspot.schema import ALIASES, CUSTOM_NAME, DEFAULT_ASSOC, TYPES, property_definition
+from sandbox.hubspot.schema import property_definition
 from sandbox.hubspot.store import iso
 
 
@@ -101,54 +101,3 @@ def new_property(em: PortalAPI, tname: str, body: dict[str, Any]) -> dict[str, A
     if spec["hasUniqueValue"]:
         em.portal.store.types[tname].add_unique(name)
     return spec
-
-
-def schema_json(em: PortalAPI) -> dict[str, Any]:
-    ot = TYPES[CUSTOM_NAME]
-    props = list(em.portal.store.properties[CUSTOM_NAME].values())
-    contacts = TYPES["contacts"].type_id
-    return {
-        "id": ot.type_id.split("-")[1],
-        "objectTypeId": ot.type_id,
-        "name": CUSTOM_NAME,
-        "fullyQualifiedName": ot.singular,
-        "labels": {"singular": "Care recipient", "plural": "Care recipients"},
-        "primaryDisplayProperty": "client_name",
-        "requiredProperties": ["client_number"],
-        "searchableProperties": ["client_number", "client_name"],
-        "secondaryDisplayProperties": ["client_number"],
-        "properties": props,
-        "associations": [
-            {
-                "id": str(DEFAULT_ASSOC[(CUSTOM_NAME, "contacts")]),
-                "name": "care_recipient_to_contact",
-                "fromObjectTypeId": ot.type_id,
-                "toObjectTypeId": contacts,
-                "createdAt": props[0]["createdAt"],
-                "updatedAt": props[0]["createdAt"],
-            },
-            {
-                "id": str(DEFAULT_ASSOC[("contacts", CUSTOM_NAME)]),
-                "name": "contact_to_care_recipient",
-                "fromObjectTypeId": contacts,
-                "toObjectTypeId": ot.type_id,
-                "createdAt": props[0]["createdAt"],
-                "updatedAt": props[0]["createdAt"],
-            },
-        ],
-        "archived": False,
-        "createdAt": props[0]["createdAt"],
-        "updatedAt": props[0]["createdAt"],
-    }
-
-
-def schemas(em: PortalAPI, request: Request) -> Response:
-    return Response.json({"results": [schema_json(em)]})
-
-
-def schema(em: PortalAPI, request: Request) -> Response:
-    if ALIASES.get(request.params["type"]) != CUSTOM_NAME:
-        raise em._fail(
-            404, f"Unable to find object type {request.params['type']}", "OBJECT_NOT_FOUND"
-        )
-    return Response.json(schema_json(em))

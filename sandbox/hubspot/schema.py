@@ -251,10 +251,13 @@ def assoc_label(from_type: str, to_type: str, type_id: int,
 
 
 def inverse_type_id(from_type: str, to_type: str, type_id: int,
-                    user: UserLabels | None = None) -> int:
-    """The type id of the reverse edge (HubSpot stores both directions)."""
-    if DEFAULT_ASSOC.get((from_type, to_type)) == type_id:
-        return DEFAULT_ASSOC.get((to_type, from_type), type_id)
+                    user: UserLabels | None = None,
+                    defaults: dict[tuple[str, str], int] | None = None) -> int:
+    """The type id of the reverse edge (HubSpot stores both directions); ``defaults``: the
+    portal's default type ids (the built-in ones and its custom objects')."""
+    defaults = DEFAULT_ASSOC if defaults is None else defaults
+    if defaults.get((from_type, to_type)) == type_id:
+        return defaults.get((to_type, from_type), type_id)
     labels = {**LABELLED_ASSOC.get((from_type, to_type), {}),
               **(user or {}).get((from_type, to_type), {})}
     if type_id in labels:

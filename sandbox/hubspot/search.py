@@ -16,7 +16,6 @@ from typing import Any
 from sandbox.http import Request, Response
 from sandbox.hubspot.objects import ObjectsAPI
 from sandbox.hubspot.portal import SEARCH_CAP
-from sandbox.hubspot.schema import TYPES
 from sandbox.hubspot.store import Record, Store, to_ms
 
 __all__ = ["SearchAPI", "SearchError", "search_ids"]
@@ -129,7 +128,7 @@ def search_ids(store: Store, tname: str, query: dict[str, Any],
     compiled = [[_predicate(store, tname, f) for f in g.get("filters") or []] for g in groups]
     compiled = [g for g in compiled if g]
     text = str(query.get("query") or "").lower()
-    text_props = TYPES[tname].default_props
+    text_props = store.object_types[tname].default_props
     hits: list[Record] = []
     for rec in store.types[tname].records.values():
         if rec.archived_at is not None:

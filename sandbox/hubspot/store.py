@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.hubspot.schema import (
+    ALIASES,
     DEFAULT_ASSOC,
     TYPES,
     ObjectType,
@@ -22,9 +23,17 @@ from sandbox.hubspot.schema import (
     inverse_type_id,
 )
 
-__all__ = ["MERGED", "Record", "Store", "TypeStore", "iso", "to_ms"]
+__all__ = ["MERGED", "Record", "Store", "TypeStore", "custom_type", "iso", "to_ms"]
 
 MERGED = "hs_merged_object_ids"  # the winner of a merge names the merged ids here
+
+def custom_type(meta: dict[str, Any], unique: tuple[str, ...]) -> ObjectType:
+    """A custom object's type from its schema: ``singular`` holds its fully qualified name
+    (``p<portal>_<name>``), as for the built-in custom object."""
+    return ObjectType(meta["name"], meta["objectTypeId"], meta["fullyQualifiedName"],
+                      "hs_lastmodifieddate", ("hs_createdate", "hs_lastmodifieddate",
+                                              "hs_object_id"), unique)
+
 
 # -- the store ------------------------------------------------------------------------------
 
@@ -125,6 +134,13 @@ class Store:
     def reset(self) -> None:
         self.types: dict[str, TypeStore] = {}
         self.properties = builtin_properties()
+        # the portal's object types: the built-in ones, then the custom objects its schemas
+        # API creates (``sandbox.hubspot.schemas``), each with its aliases and default
+        # association type ids
+        self.object_types: dict[str, ObjectType] = dict(TYPES)
+        self.aliases: dict[str, str] = dict(ALIASES)
+        self.default_assoc: dict[tuple[str, str], int] = dict(DEFAULT_ASSOC)
+        self.schemas: dict[str, dict[str, Any]] = {}  # custom objects created: name -> meta
         for name, ot in TYPES.items():
             ts = TypeStore(ot)
             ts.unique = {p: {} for p in ot.unique}
@@ -135,6 +151,19 @@ class Store:
         self.next_id = 10001
         self.version = 0  # bumped on every mutation (search caches key on it)
         self.clock = 0  # the latest write stamp, epoch millis
+
+    def add_type(self, ot: ObjectType, meta: dict[str, Any],
+                 assoc: list[tuple[str, int, int]]) -> None:
+        """Register a custom object type (its records, aliases and default association type
+        ids to and from each associated type); ``meta`` is what its schema shows."""
+        self.object_types[ot.name] = ot
+        self.types[ot.name] = TypeStore(ot, unique={p: {} for p in ot.unique})
+        for alias in (ot.name, ot.type_id, ot.singular, ot.name.lower(), "p_" + ot.name):
+            self.aliases[alias] = ot.name
+        for to_type, forward, back in assoc:
+            self.default_assoc[(ot.name, to_type)] = forward
+            self.default_assoc[(to_type, ot.name)] = back
+        self.schemas[ot.name] = meta
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -207,8 +236,8 @@ class Store:
     def associate(self, from_type: str, from_id: int, to_type: str, to_id: int,
                   type_id: int | None = None) -> int:
         """Add an association in both directions; returns the type id used from this side."""
-        tid = type_id if type_id is not None else DEFAULT_ASSOC.get((from_type, to_type), 0)
-        back = inverse_type_id(from_type, to_type, tid, self.labels)
+        tid = type_id if type_id is not None else self.default_assoc.get((from_type, to_type), 0)
+        back = inverse_type_id(from_type, to_type, tid, self.labels, self.default_assoc)
         for (a, aid, b, bid, t) in ((from_type, from_id, to_type, to_id, tid),
                                     (to_type, to_id, from_type, from_id, back)):
             types = self.assoc.setdefault((a, aid), {}).setdefault(b, {}).setdefault(bid, [])
@@ -236,6 +265,10 @@ class Store:
     def dump(self) -> dict[str, Any]:
         return {
             "next_id": self.next_id, "clock": self.clock, "properties": self.properties,
+            "schemas": [[meta, list(self.object_types[name].unique),
+                         [[b, fwd, self.default_assoc[(b, name)]]
+                          for (a, b), fwd in self.default_assoc.items() if a == name]]
+                        for name, meta in self.schemas.items()],
             "records": {name: [[r.id, r.props, r.created, r.updated, r.archived_at]
                                for r in (ts.records[i] for i in ts.order)]
                         for name, ts in self.types.items()},
@@ -248,6 +281,9 @@ class Store:
     def load(self, state: dict[str, Any]) -> None:
         self.reset()  # every index is rebuilt from the rows
         self.next_id, self.clock = state["next_id"], state["clock"]
+        for meta, unique, assoc in state.get("schemas", []):
+            self.add_type(custom_type(meta, tuple(unique)), meta,
+                          [(b, int(f), int(r)) for b, f, r in assoc])
         self.properties = state["properties"]
         for name, defs in self.properties.items():
             self.types[name].unique = {p: {} for p, d in defs.items() if d["hasUniqueValue"]}
