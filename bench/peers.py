@@ -1,0 +1,369 @@
+"""Peers side by side: our sync against Singer tap-salesforce, MeltanoLabs tap-hubspot, dlt's
+HubSpot verified source and (where it installs) Airbyte source-salesforce, on the same sandbox.
+
+    python bench/peers.py [--hubspot-clients 3000] [--salesforce-clients 1000] [--skip NAME]
+
+Each peer is installed with pip into its own venv under ``.bench-peers/`` (git-ignored; never
+into .venv, never by the tests or CI), so this needs the package index the first time. dlt's
+HubSpot source is not on the index: it is copied at run time from a snapshot of
+dlt-hub/verified-sources (``--dlt-sources``, a git directory or a checkout), or skipped.
+
+The peers log in at fixed https addresses; they reach the loopback emulators through
+bench/peers_proxy.py (HTTPS_PROXY and a throwaway CA). Every tool, ours included, runs as a
+child process on the same data: its CPU is the child's user+sys (RUSAGE_CHILDREN), its
+requests are the ones the emulator answered. Ours is bench/sync.py's sync child into a fresh
+archive (interpreter start-up and imports counted, as for the peers). The peers only emit
+records (Singer taps: JSON lines to a file; Airbyte: its messages to a file); dlt also loads
+into DuckDB. Ours also fetches associations and file bodies and writes the encrypted archive.
+Prints figures; asserts nothing. Targets (issue 16): HubSpot full-sync CPU <= 0.8x MeltanoLabs
+tap-hubspot's and <= 0.5x dlt's; Salesforce full-sync CPU kept near 0.13-0.17x the peers';
+Salesforce incremental requests <= tap-salesforce's on the same changes, plus our checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+if sys.path and Path(sys.path[0]).resolve() == BENCH:
+    sys.path.pop(0)  # run as a script: bench/'s modules must not shadow the packages
+sys.path.append(str(BENCH))  # last, for peers_proxy and sync only
+
+from peers_proxy import ForwardProxy  # noqa: E402
+
+from sandbox import CREDENTIALS, Sandbox  # noqa: E402
+
+PEERS_DIR = ROOT / ".bench-peers"
+PACKAGES = {"tap-salesforce": ["tap-salesforce"],
+            "meltano-tap-hubspot": ["meltano-tap-hubspot"],
+            "dlt": ["dlt[duckdb]"],
+            "airbyte-source-salesforce": ["airbyte-source-salesforce"]}
+MIRROR = Path("/work/.mirror/dlt-hub+verified-sources/repo")
+HUBSPOT_TYPES = ["contacts", "companies", "deals", "notes", "tasks"]  # the Meltano tap's
+DLT_TYPES = ["contacts", "companies", "deals"]  # the CRM objects dlt's source has
+START = "2000-01-01T00:00:00Z"
+
+
+@dataclass
+class Run:
+    tool: str
+    vendor: str
+    phase: str
+    cpu: float = 0.0
+    wall: float = 0.0
+    requests: int = 0
+    records: dict[str, int] = field(default_factory=dict)
+    note: str = ""
+    ok: bool = True
+
+
+def install(name: str) -> Path | None:
+    """The venv's bin folder with ``name`` installed, installing it the first time."""
+    venv = PEERS_DIR / name
+    marker = venv / ".installed"
+    if marker.exists():
+        return venv / "bin"
+    PEERS_DIR.mkdir(exist_ok=True)
+    print(f"installing {name} into {venv} (once) ...", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", *PACKAGES[name]],
+                       check=True, timeout=1200, capture_output=True)
+    except (subprocess.SubprocessError, OSError) as exc:
+        print(f"skipped {name}: it did not install ({exc})")
+        return None
+    marker.touch()
+    return venv / "bin"
+
+
+@contextlib.contextmanager
+def certifi_trusts(bin_dir: Path, ca: Path) -> Iterator[None]:
+    """The proxy's throwaway CA added to the peer venv's certifi bundle for one run, and
+    taken out after: some peers (the Singer SDK's ``session.send``) verify against certifi's
+    file and ignore REQUESTS_CA_BUNDLE, as behind any TLS-inspecting proxy."""
+    where = "import certifi; print(certifi.where())"
+    found = subprocess.run([str(bin_dir / "python"), "-c", where], capture_output=True,
+                           text=True, check=False)
+    bundle = Path(found.stdout.strip()) if found.returncode == 0 else None
+    if bundle is None or not bundle.is_file():
+        yield
+        return
+    original = bundle.read_bytes()
+    bundle.write_bytes(original + b"\n" + ca.read_bytes())
+    try:
+        yield
+    finally:
+        bundle.write_bytes(original)
+
+
+def measured(cmd: list[str], out: Path, env: dict[str, str] | None = None,
+             cwd: Path | None = None) -> tuple[float, float, int, str]:
+    """Run ``cmd`` (stdout to ``out``): its CPU (user+sys, its children included), wall
+    seconds, exit code and the end of its stderr."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    with out.open("wb") as sink:
+        proc = subprocess.run(cmd, stdout=sink, stderr=subprocess.PIPE, check=False,
+                              env={**os.environ, **(env or {})}, cwd=cwd, timeout=3600)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, wall, proc.returncode, proc.stderr.decode("utf-8", "replace")[-2000:]
+
+
+def singer_output(path: Path) -> tuple[dict[str, int], dict[str, Any] | None]:
+    """Records per stream and the last STATE value in a Singer tap's output."""
+    counts: dict[str, int] = {}
+    state = None
+    with path.open("rb") as f:
+        for line in f:
+            if line.startswith(b'{"type":"RECORD"') or b'"type": "RECORD"' in line[:40]:
+                stream = json.loads(line)["stream"]
+                counts[stream] = counts.get(stream, 0) + 1
+            elif b'"STATE"' in line[:40]:
+                state = json.loads(line)["value"]
+    return counts, state
+
+
+def ours(table: dict[str, Any], work: Path, vendor: str, phase: str, sb: Sandbox) -> Run:
+    """bench/sync.py's sync child, as a measured child process."""
+    sb.log.clear()
+    cpu, wall, code, err = measured(
+        [sys.executable, "-P", str(BENCH / "sync.py"), "--child", json.dumps(table), str(work),
+         "1" if phase == "full" else "0"], work / f"ours-{phase}.json")
+    run = Run("ours (exporter)", vendor, phase, cpu, wall, sb.log.count(vendor))
+    if code != 0:
+        return Run("ours (exporter)", vendor, phase, ok=False, note=f"failed: {err[-300:]}")
+    result = json.loads((work / f"ours-{phase}.json").read_text().strip().splitlines()[-1])
+    run.records = {k: v["new"] + v["changed"] for k, v in result["streams"].items()}
+    return run
+
+
+def select_streams(catalog: dict[str, Any], wanted: set[str]) -> list[str]:
+    """Mark the catalog's streams in ``wanted`` selected and every other one not."""
+    chosen = []
+    for stream in catalog["streams"]:
+        on = stream["tap_stream_id"] in wanted
+        for entry in stream.get("metadata", []):
+            if entry.get("breadcrumb") == []:
+                entry["metadata"]["selected"] = on
+        if on:
+            chosen.append(stream["tap_stream_id"])
+    return chosen
+
+
+def singer_tap(bin_dir: Path, exe: str, config: dict[str, Any], wanted: set[str], work: Path,
+               sb: Sandbox, env: dict[str, str], vendor: str, phase: str,
+               state: dict[str, Any] | None = None,
+               catalog_flag: str = "--catalog") -> tuple[Run, dict[str, Any] | None]:
+    """Discover (not measured), select ``wanted``, then one measured sync."""
+    tool = f"{exe} ({bin_dir.parent.name})"
+    conf = work / f"{exe}-config.json"
+    conf.write_text(json.dumps(config))
+    cat = work / f"{exe}-catalog.json"
+    if not cat.exists():
+        cpu, _, code, err = measured([str(bin_dir / exe), "--config", str(conf), "--discover"],
+                                     cat, env)
+        if code != 0:
+            return Run(tool, vendor, phase, ok=False, note=f"discover failed: {err[-400:]}"), None
+        catalog = json.loads(cat.read_text())
+        if not select_streams(catalog, wanted):
+            return Run(tool, vendor, phase, ok=False, note="none of our streams listed"), None
+        cat.write_text(json.dumps(catalog))
+    cmd = [str(bin_dir / exe), "--config", str(conf), catalog_flag, str(cat)]
+    if state is not None:
+        (work / f"{exe}-state.json").write_text(json.dumps(state))
+        cmd += ["--state", str(work / f"{exe}-state.json")]
+    sb.log.clear()
+    out = work / f"{exe}-{phase}.jsonl"
+    cpu, wall, code, err = measured(cmd, out, env)
+    counts, new_state = singer_output(out)
+    run = Run(tool, vendor, phase, cpu, wall, sb.log.count(vendor), counts)
+    if code != 0:
+        run.ok, run.note = False, f"exit {code}: {err[-400:]}"
+    return run, new_state
+
+
+DLT_SCRIPT = """
+import json, sys
+import dlt
+sys.path.insert(0, sys.argv[1])
+from hubspot import hubspot
+pipeline = dlt.pipeline(pipeline_name="peers", destination=dlt.destinations.duckdb(sys.argv[2]),
+                        dataset_name="hubspot", pipelines_dir=sys.argv[3])
+source = hubspot(api_key=sys.argv[4], soft_delete=True).with_resources(*sys.argv[5].split(","))
+pipeline.run(source)
+print(json.dumps(pipeline.last_trace.last_normalize_info.row_counts))
+"""
+
+
+def dlt_hubspot_source(work: Path, sources: Path) -> Path | None:
+    """dlt's HubSpot verified source, copied at run time from a snapshot of
+    dlt-hub/verified-sources (a bare git directory or a checkout): the folder to import from."""
+    dest = work / "dlt-sources"
+    dest.mkdir(exist_ok=True)
+    if (sources / "sources" / "hubspot").is_dir():
+        subprocess.run(["cp", "-r", str(sources / "sources" / "hubspot"), str(dest)], check=True)
+        return dest
+    if not (sources / "HEAD").exists():
+        return None
+    archive = subprocess.run(["git", f"--git-dir={sources}", "archive", "HEAD", "sources/hubspot"],
+                             capture_output=True, check=False)
+    if archive.returncode != 0:
+        return None
+    subprocess.run(["tar", "-x", "-C", str(dest), "--strip-components=1"], input=archive.stdout,
+                   check=True)
+    return dest
+
+
+def dlt_hubspot(bin_dir: Path, work: Path, sb: Sandbox, env: dict[str, str],
+                sources: Path) -> Run:
+    """dlt's HubSpot source (objects it has: contacts, companies, deals; archived ones too)
+    into DuckDB, one measured run."""
+    tool = "dlt hubspot -> duckdb"
+    folder = dlt_hubspot_source(work, sources)
+    if folder is None:
+        return Run(tool, "hubspot", "full", ok=False,
+                   note=f"no snapshot of dlt-hub/verified-sources at {sources} "
+                   "(give one with --dlt-sources)")
+    script = work / "dlt_run.py"
+    script.write_text(DLT_SCRIPT)
+    resources = DLT_TYPES
+    sb.log.clear()
+    out = work / "dlt.out"
+    cpu, wall, code, err = measured(
+        [str(bin_dir / "python"), str(script), str(folder), str(work / "dlt.duckdb"),
+         str(work / "dlt-pipelines"), CREDENTIALS["hubspot"]["access_token"], ",".join(resources)],
+        out, {**env, "RUNTIME__DLTHUB_TELEMETRY": "false", "DLT_DATA_DIR": str(work / "dlt-data")},
+        cwd=work)
+    run = Run(tool, "hubspot", "full", cpu, wall, sb.log.count("hubspot"))
+    if code != 0:
+        run.ok, run.note = False, f"exit {code}: {err[-400:]}"
+        return run
+    counts = json.loads(out.read_text().strip().splitlines()[-1])
+    run.records = {k: v for k, v in counts.items() if k in resources}
+    return run
+
+
+def ours_hubspot(table: dict[str, Any], work: Path, sb: Sandbox,
+                 objects: list[str] | None) -> Run:
+    """Ours on every stream (``objects`` None), or on just a peer's object types with no
+    associations, owners or files, so that the CPU compared is for the same records."""
+    if objects is not None:
+        table = {**table, "objects": objects, "associations": False, "owners": False,
+                 "files": False}
+    label = "all" if objects is None else "-".join(objects)
+    folder = work / f"ours-{label}"
+    folder.mkdir()
+    run = ours(table, folder, "hubspot", "full", sb)
+    run.tool = "ours, every stream" if objects is None else f"ours, {len(objects)} types only"
+    return run
+
+
+def hubspot_stub(method: str, path: str) -> bytes | None:
+    """Standard object types the emulator does not model (communications, postal mail, leads,
+    goals, ...) answer an empty property list, as a portal that has none of them: the
+    MeltanoLabs tap reads every type's properties at discovery. Counted as requests."""
+    from sandbox.hubspot.schema import ALIASES
+
+    match = re.fullmatch(r"/crm/v3/properties/([^/?]+)(\?.*)?", path)
+    if method == "GET" and match and match.group(1) not in ALIASES:
+        return b'{"results": []}'
+    return None
+
+
+def hubspot_part(clients: int, sources: Path, skip: set[str]) -> list[Run]:
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory() as d, Sandbox(clients=clients, vendors=["hubspot"]) as sb, \
+            ForwardProxy({"api.hubapi.com": sb.urls["hubspot"]}, Path(d),
+                         hubspot_stub) as proxy:
+        work = Path(d)
+        print(f"HubSpot sandbox, {clients} clients", flush=True)
+        table = sb.source_configs(work / "secrets")["hubspot"]
+        runs.append(ours_hubspot(table, work, sb, None))
+        if "meltano-tap-hubspot" not in skip and (bin_dir := install("meltano-tap-hubspot")):
+            config = {"access_token": CREDENTIALS["hubspot"]["access_token"], "start_date": START}
+            with certifi_trusts(bin_dir, proxy.ca):
+                run, _ = singer_tap(bin_dir, "tap-hubspot", config, set(HUBSPOT_TYPES), work, sb,
+                                    proxy.env(), "hubspot", "full")
+            run.tool = "MeltanoLabs tap-hubspot"
+            run.requests += proxy.stubbed
+            runs += [ours_hubspot(table, work, sb, HUBSPOT_TYPES), run]
+        if "dlt" not in skip and (bin_dir := install("dlt")):
+            with certifi_trusts(bin_dir, proxy.ca):
+                run = dlt_hubspot(bin_dir, work, sb, proxy.env(), sources)
+            runs += [ours_hubspot(table, work, sb, DLT_TYPES), run]
+        if proxy.refused:
+            print(f"the proxy refused: {sorted(set(proxy.refused))}")
+    return runs
+
+
+def print_table(runs: list[Run]) -> None:
+    print(f"\n{'vendor':<11}{'phase':<13}{'tool':<28}{'CPU s':>8}{'wall s':>8}{'requests':>10}"
+          f"{'records':>9}  records per stream")
+    for r in runs:
+        if not r.ok:
+            print(f"{r.vendor:<11}{r.phase:<13}{r.tool:<28}  not measured: {r.note}")
+            continue
+        per = ", ".join(f"{k} {v}" for k, v in sorted(r.records.items()))
+        print(f"{r.vendor:<11}{r.phase:<13}{r.tool:<28}{r.cpu:>8.2f}{r.wall:>8.1f}"
+              f"{r.requests:>10}{sum(r.records.values()):>9}  {per}")
+
+
+def same_data(mine: Run, peer: Run) -> str:
+    """Per stream both have: ours against the peer's record count."""
+    shared = sorted(set(mine.records) & set(peer.records))
+    return ", ".join(f"{s} {mine.records[s]}/{peer.records[s]}" for s in shared) or "none shared"
+
+
+def ratios(runs: list[Run], vendor: str, targets: dict[str, tuple[str, str]]) -> None:
+    """Our CPU against each peer's; ``targets``: tool -> (figure name, BENCH target)."""
+    for i, peer in enumerate(runs):
+        if peer.vendor != vendor or peer.phase != "full" or peer.tool.startswith("ours"):
+            continue
+        mine = runs[i - 1] if i else None  # each peer follows ours on the same streams
+        if not peer.ok or mine is None or not mine.ok or not mine.tool.startswith("ours"):
+            continue
+        ratio = mine.cpu / peer.cpu if peer.cpu else float("inf")
+        print(f"{vendor} full sync CPU, ours / {peer.tool}: {ratio:.2f}x   "
+              f"(records ours/theirs: {same_data(mine, peer)})")
+        if peer.tool in targets:
+            name, target = targets[peer.tool]
+            print(f"BENCH {name} {ratio:.2f} x {target}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hubspot-clients", type=int, default=3000, help="0 skips HubSpot")
+    parser.add_argument("--salesforce-clients", type=int, default=1000,
+                        help="0 skips Salesforce")
+    parser.add_argument("--dlt-sources", type=Path, default=MIRROR,
+                        help="a snapshot of dlt-hub/verified-sources (git dir or checkout)")
+    parser.add_argument("--skip", action="append", default=[], choices=sorted(PACKAGES),
+                        help="leave this peer out (repeatable)")
+    args = parser.parse_args()
+    skip = set(args.skip)
+    runs: list[Run] = []
+    if args.hubspot_clients:
+        runs += hubspot_part(args.hubspot_clients, args.dlt_sources, skip)
+    print_table(runs)
+    ratios(runs, "hubspot", {"MeltanoLabs tap-hubspot": ("peers.hubspot_cpu_vs_meltano", "<=0.8"),
+                             "dlt hubspot -> duckdb": ("peers.hubspot_cpu_vs_dlt", "<=0.5")})
+
+
+if __name__ == "__main__":
+    main()
