@@ -160,7 +160,11 @@ def select_streams(catalog: dict[str, Any], wanted: set[str]) -> list[str]:
         on = stream["tap_stream_id"] in wanted
         for entry in stream.get("metadata", []):
             if entry.get("breadcrumb") == []:
-                entry["metadata"]["selected"] = on
+                meta = entry["metadata"]
+                meta["selected"] = on
+                keys = meta.get("valid-replication-keys")
+                if keys and not meta.get("replication-key"):  # a Singer user's usual choice
+                    meta.update({"replication-key": keys[0], "replication-method": "INCREMENTAL"})
         if on:
             chosen.append(stream["tap_stream_id"])
     return chosen
@@ -312,6 +316,136 @@ def hubspot_part(clients: int, sources: Path, skip: set[str]) -> list[Run]:
     return runs
 
 
+def refresh_token(base_url: str) -> str:
+    """A refresh token from the emulator's web server flow (PKCE), as a peer's setup gets."""
+    import base64
+    import hashlib
+    import secrets
+    from urllib.parse import parse_qs, urlsplit
+
+    import requests
+
+    c = CREDENTIALS["salesforce"]
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    redirect = "http://127.0.0.1:9/callback"
+    answer = requests.get(f"{base_url}/services/oauth2/authorize", allow_redirects=False,
+                          timeout=30, params={
+                              "response_type": "code", "client_id": c["client_id"],
+                              "redirect_uri": redirect, "code_challenge_method": "S256",
+                              "code_challenge": challenge.decode().rstrip("=")})
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    token = requests.post(f"{base_url}/services/oauth2/token", timeout=30, data={
+        "grant_type": "authorization_code", "code": code, "redirect_uri": redirect,
+        "client_id": c["client_id"], "client_secret": c["client_secret"],
+        "code_verifier": verifier})
+    return str(token.json()["refresh_token"])
+
+
+CHECK = re.compile(r"SELECT Id(, [\w, ]+)? FROM \w+")
+
+
+def our_checks(sb: Sandbox) -> int:
+    """Requests of our nightly checks (deletions: ``SELECT Id``; calculated fields:
+    ``SELECT Id, <calculated>``, or the counts five to a Composite call), by their query
+    text or endpoint."""
+    return sum(1 for e in sb.log.entries if e.vendor == "salesforce"
+               and ("composite" in e.endpoint
+                    or CHECK.fullmatch((e.query.get("q") or [""])[0])))
+
+
+def airbyte_salesforce(bin_dir: Path, config: dict[str, Any], wanted: set[str], work: Path,
+                       sb: Sandbox, env: dict[str, str]) -> Run:
+    """Airbyte source-salesforce: discover (not measured), then one measured full read of
+    ``wanted``; records counted from its RECORD messages."""
+    tool = "Airbyte source-salesforce"
+    conf = work / "airbyte-config.json"
+    conf.write_text(json.dumps(config))
+    exe = str(bin_dir / "source-salesforce")
+    _, _, code, err = measured([exe, "discover", "--config", str(conf)],
+                               work / "airbyte-discover.jsonl", env)
+    catalog = None
+    for line in (work / "airbyte-discover.jsonl").read_text().splitlines():
+        if line.startswith("{") and '"CATALOG"' in line[:40]:
+            catalog = json.loads(line)["catalog"]
+    if code != 0 or catalog is None:
+        return Run(tool, "salesforce", "full", ok=False, note=f"discover failed: {err[-400:]}")
+    configured = {"streams": [
+        {"stream": st, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}
+        for st in catalog["streams"] if st["name"] in wanted]}
+    (work / "airbyte-catalog.json").write_text(json.dumps(configured))
+    sb.log.clear()
+    out = work / "airbyte-full.jsonl"
+    cpu, wall, code, err = measured([exe, "read", "--config", str(conf), "--catalog",
+                                     str(work / "airbyte-catalog.json")], out, env)
+    counts: dict[str, int] = {}
+    with out.open("rb") as f:
+        for raw in f:
+            if raw.startswith(b'{"type":"RECORD"') or b'"type": "RECORD"' in raw[:40]:
+                stream = json.loads(raw)["record"]["stream"]
+                counts[stream] = counts.get(stream, 0) + 1
+    run = Run(tool, "salesforce", "full", cpu, wall, sb.log.count("salesforce"), counts)
+    if code != 0:
+        run.ok, run.note = False, f"exit {code}: {err[-400:]}"
+    return run
+
+
+def salesforce_part(clients: int, skip: set[str]) -> list[Run]:
+    import sync as sync_bench  # bench/sync.py: the same 1% of changes as its own figure
+
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory() as d, \
+            Sandbox(clients=clients, vendors=["salesforce"]) as sb, \
+            ForwardProxy({"login.salesforce.com": sb.urls["salesforce"],
+                          "test.salesforce.com": sb.urls["salesforce"]}, Path(d)) as proxy:
+        work = Path(d)
+        print(f"Salesforce sandbox, {clients} clients", flush=True)
+        table = sb.source_configs(work / "secrets")["salesforce"]
+        (work / "ours").mkdir()
+        mine = ours(table, work / "ours", "salesforce", "full", sb)
+        runs.append(mine)
+        objects = sorted(mine.records)
+        c = CREDENTIALS["salesforce"]
+        config = {"client_id": c["client_id"], "client_secret": c["client_secret"],
+                  "refresh_token": refresh_token(sb.urls["salesforce"]), "start_date": START}
+        tap_state = None
+        bin_dir = None if "tap-salesforce" in skip else install("tap-salesforce")
+        if bin_dir:
+            tap_config = {**config, "api_type": "REST", "select_fields_by_default": True}
+            with certifi_trusts(bin_dir, proxy.ca):
+                run, tap_state = singer_tap(bin_dir, "tap-salesforce", tap_config, set(objects),
+                                            work, sb, proxy.env(), "salesforce", "full",
+                                            catalog_flag="--properties")
+            run.tool = "Singer tap-salesforce"
+            runs.append(run)
+        if "airbyte-source-salesforce" not in skip and (ab := install("airbyte-source-salesforce")):
+            with certifi_trusts(ab, proxy.ca):
+                runs.append(airbyte_salesforce(ab, config, set(objects), work, sb, proxy.env()))
+        changed = sync_bench.change_one_percent(sb, objects, sum(mine.records.values()))
+        print(f"changed {sum(changed.values())} records (1%): {changed}")
+        inc = ours(table, work / "ours", "salesforce", "incremental", sb)
+        checks = our_checks(sb)
+        print(f"ours, incremental: {sync_bench.endpoints(sb, 'salesforce')}")
+        runs.append(inc)
+        if bin_dir and tap_state is not None:
+            with certifi_trusts(bin_dir, proxy.ca):
+                run, _ = singer_tap(bin_dir, "tap-salesforce", tap_config, set(objects), work,
+                                    sb, proxy.env(), "salesforce", "incremental", tap_state,
+                                    catalog_flag="--properties")
+            run.tool = "Singer tap-salesforce"
+            runs.append(run)
+            print(f"tap-salesforce, incremental: {sync_bench.endpoints(sb, 'salesforce')}")
+            if run.ok and inc.ok:
+                print(f"Salesforce incremental requests: ours {inc.requests} ({checks} of them "
+                      f"our nightly checks, {inc.requests - checks} without), tap-salesforce "
+                      f"{run.requests}")
+                print(f"BENCH peers.salesforce_incremental_requests_less_checks "
+                      f"{inc.requests - checks} requests <={run.requests}")
+                print(f"BENCH peers.salesforce_incremental_requests_with_checks "
+                      f"{inc.requests} requests -")
+    return runs
+
+
 def print_table(runs: list[Run]) -> None:
     print(f"\n{'vendor':<11}{'phase':<13}{'tool':<28}{'CPU s':>8}{'wall s':>8}{'requests':>10}"
           f"{'records':>9}  records per stream")
@@ -332,11 +466,14 @@ def same_data(mine: Run, peer: Run) -> str:
 
 def ratios(runs: list[Run], vendor: str, targets: dict[str, tuple[str, str]]) -> None:
     """Our CPU against each peer's; ``targets``: tool -> (figure name, BENCH target)."""
-    for i, peer in enumerate(runs):
-        if peer.vendor != vendor or peer.phase != "full" or peer.tool.startswith("ours"):
+    mine = None  # each peer follows ours on the same streams
+    for peer in runs:
+        if peer.vendor != vendor or peer.phase != "full":
             continue
-        mine = runs[i - 1] if i else None  # each peer follows ours on the same streams
-        if not peer.ok or mine is None or not mine.ok or not mine.tool.startswith("ours"):
+        if peer.tool.startswith("ours"):
+            mine = peer
+            continue
+        if not peer.ok or mine is None or not mine.ok:
             continue
         ratio = mine.cpu / peer.cpu if peer.cpu else float("inf")
         print(f"{vendor} full sync CPU, ours / {peer.tool}: {ratio:.2f}x   "
@@ -360,7 +497,11 @@ def main() -> None:
     runs: list[Run] = []
     if args.hubspot_clients:
         runs += hubspot_part(args.hubspot_clients, args.dlt_sources, skip)
+    if args.salesforce_clients:
+        runs += salesforce_part(args.salesforce_clients, skip)
     print_table(runs)
+    ratios(runs, "salesforce", {"Singer tap-salesforce": (
+        "peers.salesforce_cpu_vs_tap_salesforce", "<=0.2")})
     ratios(runs, "hubspot", {"MeltanoLabs tap-hubspot": ("peers.hubspot_cpu_vs_meltano", "<=0.8"),
                              "dlt hubspot -> duckdb": ("peers.hubspot_cpu_vs_dlt", "<=0.5")})
 

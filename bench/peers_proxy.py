@@ -98,7 +98,7 @@ def _read_head(stream: IO[bytes]) -> tuple[str, list[tuple[str, str]]] | None:
 def _read_body(stream: IO[bytes], headers: list[tuple[str, str]]) -> bytes:
     lower = {k.lower(): v for k, v in headers}
     if "chunked" in lower.get("transfer-encoding", "").lower():
-        parts = []
+        parts: list[bytes] = []
         while True:
             size = int(stream.readline().split(b";")[0].strip() or b"0", 16)
             if size == 0:
