@@ -343,15 +343,21 @@ def refresh_token(base_url: str) -> str:
 
 
 CHECK = re.compile(r"SELECT Id(, [\w, ]+)? FROM \w+")
+# the calculated-field rule's re-read of the children of changed parents (Id lists)
+FOLLOW = re.compile(r" WHERE \w+ IN \('")
 
 
 def our_checks(sb: Sandbox) -> int:
     """Requests of our nightly checks (deletions: ``SELECT Id``; calculated fields:
-    ``SELECT Id, <calculated>``, or the counts five to a Composite call), by their query
-    text or endpoint."""
+    ``SELECT Id, <calculated>``, or the counts five to a Composite call; the re-read of
+    the children whose formulas follow a changed parent), by their query text or endpoint."""
     return sum(1 for e in sb.log.entries if e.vendor == "salesforce"
-               and ("composite" in e.endpoint
-                    or CHECK.fullmatch((e.query.get("q") or [""])[0])))
+               and ("composite" in e.endpoint or CHECK.fullmatch(_soql(e))
+                    or FOLLOW.search(_soql(e))))
+
+
+def _soql(entry: Any) -> str:
+    return str((entry.query.get("q") or [""])[0])
 
 
 def airbyte_salesforce(bin_dir: Path, config: dict[str, Any], wanted: set[str], work: Path,
