@@ -56,6 +56,7 @@ MIRROR = Path("/work/.mirror/dlt-hub+verified-sources/repo")
 HUBSPOT_TYPES = ["contacts", "companies", "deals", "notes", "tasks"]  # the Meltano tap's
 DLT_TYPES = ["contacts", "companies", "deals"]  # the CRM objects dlt's source has
 START = "2000-01-01T00:00:00Z"
+OURS_ENV: dict[str, str] = {}  # --ours-from: another checkout's code for our runs
 
 
 @dataclass
@@ -125,18 +126,31 @@ def measured(cmd: list[str], out: Path, env: dict[str, str] | None = None,
     return cpu, wall, proc.returncode, proc.stderr.decode("utf-8", "replace")[-2000:]
 
 
-def singer_output(path: Path) -> tuple[dict[str, int], dict[str, Any] | None]:
-    """Records per stream and the last STATE value in a Singer tap's output."""
-    counts: dict[str, int] = {}
+def distinct(ids: dict[str, set[str]], sent: dict[str, int]) -> tuple[dict[str, int], str]:
+    """Distinct records per stream, and a note of the ones sent more than once."""
+    counts = {k: len(v) for k, v in ids.items()}
+    again = {k: sent[k] - counts[k] for k in sent if sent[k] > counts[k]}
+    return counts, ("sent again: " + ", ".join(f"{k} {n}" for k, n in sorted(again.items()))
+                    if again else "")
+
+
+def singer_output(path: Path) -> tuple[dict[str, int], dict[str, Any] | None, str]:
+    """Distinct records per stream, the last STATE value and a note of the records sent
+    more than once, in a Singer tap's output."""
+    ids: dict[str, set[str]] = {}
+    sent: dict[str, int] = {}
     state = None
     with path.open("rb") as f:
         for line in f:
             if line.startswith(b'{"type":"RECORD"') or b'"type": "RECORD"' in line[:40]:
-                stream = json.loads(line)["stream"]
-                counts[stream] = counts.get(stream, 0) + 1
+                message = json.loads(line)
+                stream, record = message["stream"], message["record"]
+                ids.setdefault(stream, set()).add(str(record.get("id") or record.get("Id")))
+                sent[stream] = sent.get(stream, 0) + 1
             elif b'"STATE"' in line[:40]:
                 state = json.loads(line)["value"]
-    return counts, state
+    counts, note = distinct(ids, sent)
+    return counts, state, note
 
 
 def ours(table: dict[str, Any], work: Path, vendor: str, phase: str, sb: Sandbox) -> Run:
@@ -144,7 +158,7 @@ def ours(table: dict[str, Any], work: Path, vendor: str, phase: str, sb: Sandbox
     sb.log.clear()
     cpu, wall, code, err = measured(
         [sys.executable, "-P", str(BENCH / "sync.py"), "--child", json.dumps(table), str(work),
-         "1" if phase == "full" else "0"], work / f"ours-{phase}.json")
+         "1" if phase == "full" else "0"], work / f"ours-{phase}.json", OURS_ENV)
     run = Run("ours (exporter)", vendor, phase, cpu, wall, sb.log.count(vendor))
     if code != 0:
         return Run("ours (exporter)", vendor, phase, ok=False, note=f"failed: {err[-300:]}")
@@ -195,8 +209,8 @@ def singer_tap(bin_dir: Path, exe: str, config: dict[str, Any], wanted: set[str]
     sb.log.clear()
     out = work / f"{exe}-{phase}.jsonl"
     cpu, wall, code, err = measured(cmd, out, env)
-    counts, new_state = singer_output(out)
-    run = Run(tool, vendor, phase, cpu, wall, sb.log.count(vendor), counts)
+    counts, new_state, note = singer_output(out)
+    run = Run(tool, vendor, phase, cpu, wall, sb.log.count(vendor), counts, note)
     if code != 0:
         run.ok, run.note = False, f"exit {code}: {err[-400:]}"
     return run, new_state
@@ -384,13 +398,16 @@ def airbyte_salesforce(bin_dir: Path, config: dict[str, Any], wanted: set[str], 
     out = work / "airbyte-full.jsonl"
     cpu, wall, code, err = measured([exe, "read", "--config", str(conf), "--catalog",
                                      str(work / "airbyte-catalog.json")], out, env)
-    counts: dict[str, int] = {}
+    ids: dict[str, set[str]] = {}
+    sent: dict[str, int] = {}
     with out.open("rb") as f:
         for raw in f:
             if raw.startswith(b'{"type":"RECORD"') or b'"type": "RECORD"' in raw[:40]:
-                stream = json.loads(raw)["record"]["stream"]
-                counts[stream] = counts.get(stream, 0) + 1
-    run = Run(tool, "salesforce", "full", cpu, wall, sb.log.count("salesforce"), counts)
+                record = json.loads(raw)["record"]
+                ids.setdefault(record["stream"], set()).add(str(record["data"].get("Id")))
+                sent[record["stream"]] = sent.get(record["stream"], 0) + 1
+    counts, note = distinct(ids, sent)
+    run = Run(tool, "salesforce", "full", cpu, wall, sb.log.count("salesforce"), counts, note)
     if code != 0:
         run.ok, run.note = False, f"exit {code}: {err[-400:]}"
     return run
@@ -461,7 +478,8 @@ def print_table(runs: list[Run]) -> None:
             continue
         per = ", ".join(f"{k} {v}" for k, v in sorted(r.records.items()))
         print(f"{r.vendor:<11}{r.phase:<13}{r.tool:<28}{r.cpu:>8.2f}{r.wall:>8.1f}"
-              f"{r.requests:>10}{sum(r.records.values()):>9}  {per}")
+              f"{r.requests:>10}{sum(r.records.values()):>9}  {per}"
+              + (f"  ({r.note})" if r.note else ""))
 
 
 def same_data(mine: Run, peer: Run) -> str:
@@ -496,10 +514,17 @@ def main() -> None:
                         help="0 skips Salesforce")
     parser.add_argument("--dlt-sources", type=Path, default=MIRROR,
                         help="a snapshot of dlt-hub/verified-sources (git dir or checkout)")
+    parser.add_argument("--ours-from", type=Path,
+                        help="run our sync from another checkout (its exporter and connectors "
+                        "first on PYTHONPATH), e.g. this issue's starting point")
     parser.add_argument("--skip", action="append", default=[], choices=sorted(PACKAGES),
                         help="leave this peer out (repeatable)")
     args = parser.parse_args()
     skip = set(args.skip)
+    if args.ours_from:
+        OURS_ENV["PYTHONPATH"] = str(args.ours_from.resolve())
+        subprocess.run([sys.executable, "-m", "compileall", "-q", "exporter", "connectors"],
+                       cwd=args.ours_from, check=True, stdout=subprocess.DEVNULL)
     # Installed software runs from bytecode (pip compiled the peers'); where this checkout's
     # never was (PYTHONDONTWRITEBYTECODE), ours would pay for compiling it on every run.
     subprocess.run([sys.executable, "-m", "compileall", "-q", "exporter", "connectors",
