@@ -313,6 +313,8 @@ def hubspot_part(clients: int, sources: Path, skip: set[str]) -> list[Run]:
         print(f"HubSpot sandbox, {clients} clients", flush=True)
         table = sb.source_configs(work / "secrets")["hubspot"]
         runs.append(ours_hubspot(table, work, sb, None))
+        # ours on each peer's object types runs even when the peer is skipped (--ours-from)
+        runs.append(ours_hubspot(table, work, sb, HUBSPOT_TYPES))
         if "meltano-tap-hubspot" not in skip and (bin_dir := install("meltano-tap-hubspot")):
             config = {"access_token": CREDENTIALS["hubspot"]["access_token"], "start_date": START}
             with certifi_trusts(bin_dir, proxy.ca):
@@ -320,11 +322,11 @@ def hubspot_part(clients: int, sources: Path, skip: set[str]) -> list[Run]:
                                     proxy.env(), "hubspot", "full")
             run.tool = "MeltanoLabs tap-hubspot"
             run.requests += proxy.stubbed
-            runs += [ours_hubspot(table, work, sb, HUBSPOT_TYPES), run]
+            runs.append(run)
+        runs.append(ours_hubspot(table, work, sb, DLT_TYPES))
         if "dlt" not in skip and (bin_dir := install("dlt")):
             with certifi_trusts(bin_dir, proxy.ca):
-                run = dlt_hubspot(bin_dir, work, sb, proxy.env(), sources)
-            runs += [ours_hubspot(table, work, sb, DLT_TYPES), run]
+                runs.append(dlt_hubspot(bin_dir, work, sb, proxy.env(), sources))
         if proxy.refused:
             print(f"the proxy refused: {sorted(set(proxy.refused))}")
     return runs
