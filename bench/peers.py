@@ -415,6 +415,26 @@ def airbyte_salesforce(bin_dir: Path, config: dict[str, Any], wanted: set[str], 
     return run
 
 
+FILE_OBJECTS = ["Attachment", "ContentVersion"]
+
+
+def like_for_like(bin_dir: Path, tap_config: dict[str, Any], table: dict[str, Any],
+                  objects: list[str], work: Path, sb: Sandbox, proxy: ForwardProxy) -> list[Run]:
+    """Ours and tap-salesforce without the objects that hold files: ours downloads every
+    file body (a request each), tap-salesforce reads none."""
+    plain = [o for o in objects if o not in FILE_OBJECTS]
+    (work / "plain").mkdir()
+    (work / "plain" / "ours").mkdir()
+    mine = ours({**table, "exclude": FILE_OBJECTS}, work / "plain" / "ours", "salesforce",
+                "full", sb)
+    mine.tool = "ours, no file objects"
+    with certifi_trusts(bin_dir, proxy.ca):
+        run, _ = singer_tap(bin_dir, "tap-salesforce", tap_config, set(plain), work / "plain",
+                            sb, proxy.env(), "salesforce", "full", catalog_flag="--properties")
+    run.tool = "tap-salesforce, no file objects"
+    return [mine, run]
+
+
 def salesforce_part(clients: int, skip: set[str]) -> list[Run]:
     import sync as sync_bench  # bench/sync.py: the same 1% of changes as its own figure
 
@@ -446,6 +466,8 @@ def salesforce_part(clients: int, skip: set[str]) -> list[Run]:
         if "airbyte-source-salesforce" not in skip and (ab := install("airbyte-source-salesforce")):
             with certifi_trusts(ab, proxy.ca):
                 runs.append(airbyte_salesforce(ab, config, set(objects), work, sb, proxy.env()))
+        if bin_dir:
+            runs += like_for_like(bin_dir, tap_config, table, objects, work, sb, proxy)
         changed = sync_bench.change_one_percent(sb, objects, sum(mine.records.values()))
         print(f"changed {sum(changed.values())} records (1%): {changed}")
         inc = ours(table, work / "ours", "salesforce", "incremental", sb)
@@ -472,14 +494,14 @@ def salesforce_part(clients: int, skip: set[str]) -> list[Run]:
 
 
 def print_table(runs: list[Run]) -> None:
-    print(f"\n{'vendor':<11}{'phase':<13}{'tool':<28}{'CPU s':>8}{'wall s':>8}{'requests':>10}"
+    print(f"\n{'vendor':<11}{'phase':<13}{'tool':<32}{'CPU s':>8}{'wall s':>8}{'requests':>10}"
           f"{'records':>9}  records per stream")
     for r in runs:
         if not r.ok:
-            print(f"{r.vendor:<11}{r.phase:<13}{r.tool:<28}  not measured: {r.note}")
+            print(f"{r.vendor:<11}{r.phase:<13}{r.tool:<32}  not measured: {r.note}")
             continue
         per = ", ".join(f"{k} {v}" for k, v in sorted(r.records.items()))
-        print(f"{r.vendor:<11}{r.phase:<13}{r.tool:<28}{r.cpu:>8.2f}{r.wall:>8.1f}"
+        print(f"{r.vendor:<11}{r.phase:<13}{r.tool:<32}{r.cpu:>8.2f}{r.wall:>8.1f}"
               f"{r.requests:>10}{sum(r.records.values()):>9}  {per}"
               + (f"  ({r.note})" if r.note else ""))
 
@@ -537,8 +559,10 @@ def main() -> None:
     if args.salesforce_clients:
         runs += salesforce_part(args.salesforce_clients, skip)
     print_table(runs)
-    ratios(runs, "salesforce", {"Singer tap-salesforce": (
-        "peers.salesforce_cpu_vs_tap_salesforce", "<=0.2")})
+    ratios(runs, "salesforce", {
+        "Singer tap-salesforce": ("peers.salesforce_cpu_vs_tap_salesforce", "<=0.2"),
+        "tap-salesforce, no file objects": (
+            "peers.salesforce_cpu_vs_tap_salesforce_no_file_objects", "<=0.2")})
     ratios(runs, "hubspot", {"MeltanoLabs tap-hubspot": ("peers.hubspot_cpu_vs_meltano", "<=0.8"),
                              "dlt hubspot -> duckdb": ("peers.hubspot_cpu_vs_dlt", "<=0.5")})
 
