@@ -111,6 +111,10 @@ def _read_body(stream: IO[bytes], headers: list[tuple[str, str]]) -> bytes:
     return stream.read(length) if length else b""
 
 
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True  # a peer's kept-alive connection never holds up the bench's exit
+
+
 class ForwardProxy:
     """``routes`` maps a host name to the emulator's base URL (``http://127.0.0.1:PORT``);
     an https address on a loopback IP goes to that same port over plain HTTP (where an
@@ -133,8 +137,7 @@ class ForwardProxy:
             def handle(self) -> None:
                 proxy._handle(self.connection)
 
-        socketserver.ThreadingTCPServer.daemon_threads = True
-        self._server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def env(self) -> dict[str, str]:
