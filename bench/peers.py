@@ -14,9 +14,11 @@ child process on the same data: its CPU is the child's user+sys (RUSAGE_CHILDREN
 requests are the ones the emulator answered. Ours is bench/sync.py's sync child into a fresh
 archive (interpreter start-up and imports counted, as for the peers). The peers only emit
 records (Singer taps: JSON lines to a file; Airbyte: its messages to a file); dlt also loads
-into DuckDB. Ours also fetches associations and file bodies and writes the encrypted archive.
-Prints figures; asserts nothing. Targets (issue 16): HubSpot full-sync CPU <= 0.8x MeltanoLabs
-tap-hubspot's and <= 0.5x dlt's; Salesforce full-sync CPU kept near 0.13-0.17x the peers';
+into DuckDB. Each peer is compared with ours on the same object types (ours on every stream,
+associations and file bodies included, is shown too); ours writes the encrypted archive.
+Records are compared per stream (distinct ids). Prints figures; asserts nothing.
+Targets (issue 16): HubSpot full-sync CPU <= 0.8x MeltanoLabs tap-hubspot's and <= 0.5x
+dlt's; Salesforce full-sync CPU kept near 0.13-0.17x tap-salesforce's (like for like);
 Salesforce incremental requests <= tap-salesforce's on the same changes, plus our checks.
 """
 
@@ -52,7 +54,7 @@ PACKAGES = {"tap-salesforce": ["tap-salesforce"],
             "meltano-tap-hubspot": ["meltano-tap-hubspot"],
             "dlt": ["dlt[duckdb]"],
             "airbyte-source-salesforce": ["airbyte-source-salesforce"]}
-MIRROR = Path("/work/.mirror/dlt-hub+verified-sources/repo")
+MIRROR = Path("/work/.mirror/dlt-hub+verified-sources/repo")  # where a snapshot was fetched
 HUBSPOT_TYPES = ["contacts", "companies", "deals", "notes", "tasks"]  # the Meltano tap's
 DLT_TYPES = ["contacts", "companies", "deals"]  # the CRM objects dlt's source has
 START = "2000-01-01T00:00:00Z"
