@@ -49,8 +49,10 @@ def bench(tmp: Path, clients: int, source: str, target: str, mapping_name: str,
         writer = build_writer(target, dst.source_configs(tmp / "s2")[target],
                               tmp / "config.toml")
         mapping = load_mapping(mapping_name)
-        with_files = [r.stream for r in mapping.objects if r.file]
-        records_only = [r.stream for r in mapping.objects if not r.file]
+        archived = {stream for _src, stream in archive.streams()}
+        rules = [r for r in mapping.objects if not r.optional or r.stream in archived]
+        with_files = [r.stream for r in rules if r.file]
+        records_only = [r.stream for r in rules if not r.file]
         print(f"{source} -> {target} ({clients} clients):")
         for label, only in (("records", records_only), ("files", with_files)):
             dst.log.clear()

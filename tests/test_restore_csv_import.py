@@ -48,8 +48,8 @@ def test_csv_for_hubspot_import_has_its_column_names_and_dates(tmp_path: Path) -
         assert {"First Name", "Last Name", "Email", "Phone Number", "Postal Code",
                 "Archived record ID", "source_record_id"} <= set(header)
         assert "firstname" not in header and "properties.firstname" not in header
-        tasks = _rows(tmp_path / "out" / "tasks.csv")[1]
-        stamps = [r["Activity date"] for r in tasks if r.get("Activity date")]
+        notes = _rows(tmp_path / "out" / "notes.csv")[1]  # documents' notes
+        stamps = [r["Activity date"] for r in notes if r.get("Activity date")]
         assert stamps and all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", s)
                               for s in stamps)
         again = _restore(archive, tmp_path, "salesforce_to_hubspot", import_for="hubspot")

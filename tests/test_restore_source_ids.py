@@ -28,7 +28,9 @@ SF_KEY = "Exporter_Source_Id__c"
 HS_TO_SF = {"Account": "contacts", "Physician__c": "companies",
             "Emergency_Contact__c": "contacts", "Care_Plan__c": "care_recipients",
             "Care_Task__c": "tasks", "ContentVersion": "files"}
-SF_TO_HS = ("contacts", "companies", "care_recipients", "notes", "tasks")
+SF_TO_HS = ("contacts", "companies", "care_recipients", "notes")
+#: the custom objects the restore creates, source_record_id (unique) made with each
+SF_CUSTOM = ("medications", "allergies", "diagnoses", "care_tasks")
 
 
 def _sync(tmp: Path, src: Sandbox, vendor: str) -> None:
@@ -142,14 +144,15 @@ def test_salesforce_to_hubspot_creates_its_unique_property_and_reruns_without_du
         sf.Physician__c.update(doc, {"Name": "Dr Renamed"})
         _sync(tmp_path, src, "salesforce")
         first = _restore(tmp_path, "a.db", dst, "hubspot", "salesforce_to_hubspot")
-        for obj in SF_TO_HS:
-            assert "source_record_id" in first.created_fields[obj]
+        for obj in (*SF_TO_HS, *SF_CUSTOM):
+            assert "source_record_id" in first.created_fields[obj] if obj in SF_TO_HS \
+                else obj in first.created_objects
             prop = hubspot_property(dst, obj, "source_record_id")
             assert prop is not None and prop["hasUniqueValue"]
         census = {obj: [r["properties"].get("source_record_id")
                         for r in hubspot_rows(dst, obj, ["source_record_id"])]
-                  for obj in SF_TO_HS}
-        assert all(all(census[obj]) for obj in SF_TO_HS)  # every record carries its id
+                  for obj in (*SF_TO_HS, *SF_CUSTOM)}
+        assert all(all(ids) for ids in census.values())  # every record carries its id
 
         check = _verify(tmp_path, "copy.db", dst, "hubspot", "salesforce_to_hubspot")
         assert not [m for m in check.mismatches if m.found == "missing"]
@@ -159,6 +162,6 @@ def test_salesforce_to_hubspot_creates_its_unique_property_and_reruns_without_du
         assert again.total("created") == 0
         after = {obj: [r["properties"].get("source_record_id")
                        for r in hubspot_rows(dst, obj, ["source_record_id"])]
-                 for obj in SF_TO_HS}
+                 for obj in census}
         assert {o: len(v) for o, v in after.items()} == {o: len(v) for o, v in census.items()}
-        assert {o: duplicates(v) for o, v in after.items()} == {o: 0 for o in SF_TO_HS}
+        assert {o: duplicates(v) for o, v in after.items()} == {o: 0 for o in census}
