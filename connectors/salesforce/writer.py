@@ -48,6 +48,11 @@ VALUE_ERRORS = frozenset({"STRING_TOO_LONG", "INVALID_OR_NULL_FOR_RESTRICTED_PIC
                           "MALFORMED_ID"})
 
 
+def _field_owner(obj: str) -> str:
+    """Where a custom field of ``obj`` is made: Task and Event share Activity's."""
+    return "Activity" if obj in ("Task", "Event") else obj
+
+
 def _quote(value: Any) -> str:
     text = str(value).replace("\\", "\\\\").replace("'", "\\'")
     return f"'{text}'"
@@ -156,7 +161,7 @@ class SalesforceWriter(Writer):
                     "length": 32768 if long else 255, **({"visibleLines": 5} if long else {})}
             try:
                 self._call(f"create {obj}.{name}", "tooling/sobjects/CustomField", "POST",
-                           {"FullName": f"{obj}.{name}", "Metadata": meta})
+                           {"FullName": f"{_field_owner(obj)}.{name}", "Metadata": meta})
             except (RequestRefused, AuthError) as exc:
                 raise SourceError(f"Salesforce did not let the restore add the field {name} "
                                   f"to {obj}; add it by hand (Setup, Object Manager: "
@@ -173,14 +178,14 @@ class SalesforceWriter(Writer):
         info = self.describe(obj)
         if info is None or SOURCE_KEY in info.fields:
             return False
-        body = {"FullName": f"{obj}.{SOURCE_KEY}",
+        body = {"FullName": f"{_field_owner(obj)}.{SOURCE_KEY}",
                 "Metadata": {"label": "Exporter source id", "type": "Text", "length": 255,
                              "externalId": True, "unique": True, "caseSensitive": False,
                              "description": "The archived record this one was restored "
                                             "from (exporter restore)"}}
-        hand = (f"add a Text(255) field {SOURCE_KEY} to {obj}, marked External ID and "
-                "Unique and editable by the restoring user (Setup, Object Manager), then run "
-                "the restore again")
+        hand = (f"add a Text(255) field {SOURCE_KEY} to {_field_owner(obj)}, marked "
+                "External ID and Unique and editable by the restoring user (Setup, Object "
+                "Manager), then run the restore again")
         try:
             self._call(f"create {obj}.{SOURCE_KEY}", "tooling/sobjects/CustomField", "POST",
                        body)
