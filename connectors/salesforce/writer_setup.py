@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from connectors.salesforce.client import SalesforceClient
-from connectors.salesforce.composite import HEAVY_MAX, Sub, send
+from connectors.salesforce.composite import Sub, send
 from exporter.errors import AuthError, RequestRefused, SourceError
 from exporter.writer import ObjectInfo, Writer
 
@@ -29,6 +29,11 @@ _SOURCE_META: dict[str, Any] = {
     "label": "Exporter source id", "type": "Text", "length": 255, "externalId": True,
     "unique": True, "caseSensitive": False,
     "description": "The archived record this one was restored from (exporter restore)"}
+
+
+def field_owner(obj: str) -> str:
+    """Where a custom field of ``obj`` is made: Task and Event share Activity's."""
+    return "Activity" if obj in ("Task", "Event") else obj
 
 
 def _key_by_hand(obj: str) -> str:
@@ -119,9 +124,10 @@ class SalesforceSetup(Writer):
             (others[0] if others else None)
 
     def prepare(self, objects: list[str]) -> None:
-        """The describes of every object not known yet, in one Composite call (25 per
-        call), with the record counts of the first five (a restore compares them with its
-        id map before creating): one API call where there were one per object."""
+        """The describes of every object not known yet, with their record counts (a restore
+        compares them with its id map before creating), in Composite calls of 25
+        subrequests with at most five counts each: one API call for five objects, where
+        there were two per object."""
         self._counts.clear()  # each run (restore or verify) counts afresh
         todo = [o for o in objects if o not in self._infos]
         if not todo:
@@ -130,7 +136,7 @@ class SalesforceSetup(Writer):
         subs: list[Sub] = [{"method": "GET", "url": f"{base}/sobjects/{o}/describe",
                             "referenceId": f"d{i}"} for i, o in enumerate(todo)]
         subs += [{"method": "GET", "referenceId": f"c{i}", "url": f"{base}/query/?q="
-                  + quote(f"SELECT COUNT() FROM {o}")} for i, o in enumerate(todo[:HEAVY_MAX])]
+                  + quote(f"SELECT COUNT() FROM {o}")} for i, o in enumerate(todo)]
         answers = send(self._call, f"describe {len(todo)} objects", "composite", subs)
         for sub, ans in zip(subs, answers, strict=True):
             obj, body = todo[int(sub["referenceId"][1:])], ans.get("body")
@@ -169,13 +175,17 @@ class SalesforceSetup(Writer):
         if not plan:
             return {}
         base = f"/services/data/v{self.client.version}/tooling/sobjects/CustomField"
+        # Task and Event share Activity's custom fields: one subrequest makes both.
+        full = [f"{field_owner(obj)}.{name}" for obj, name, _ in plan]
+        unique = list(dict.fromkeys(full))
         subs: list[Sub] = [{"method": "POST", "url": base, "referenceId": f"f{i}",
-                            "body": {"FullName": f"{obj}.{name}", "Metadata": meta}}
-                           for i, (obj, name, meta) in enumerate(plan)]
+                            "body": {"FullName": name, "Metadata": plan[full.index(name)][2]}}
+                           for i, name in enumerate(unique)]
         try:
-            answers = send(self._call, f"add {len(plan)} fields", "tooling/composite", subs)
+            sent = send(self._call, f"add {len(unique)} fields", "tooling/composite", subs)
         except (RequestRefused, AuthError) as exc:
             raise SourceError(_by_hand(*plan[0][:2], plan[0][2]["type"])) from exc
+        answers = [sent[unique.index(name)] for name in full]
         made: dict[str, list[str]] = {}
         for (obj, name, meta), ans in zip(plan, answers, strict=True):
             if 200 <= int(ans.get("httpStatusCode") or 500) < 300:
