@@ -145,3 +145,130 @@ def hubspot_target(sb: Sandbox, obj: str, to: str | None = None,
         rows.append(Row(str(r["id"]), (r["properties"] or {}).get(KEY_HS) or "", linked,
                         digest))
     return rows
+
+
+# -- Google (Calendar visits, the caregiver roster, Drive documents), read from the source
+#    through google-api-python-client and compared with HubSpot ------------------------------
+
+@dataclass
+class GooglePromises:
+    """What a Google source promises: per visit (source id) its client number, caregiver
+    email and name; the roster's emails; per client document (source id) its client number
+    and the SHA-256 of its bytes (a Google Doc's Word export)."""
+
+    visits: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    roster: list[str] = field(default_factory=list)
+    documents: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def google_promises(sb: Sandbox) -> GooglePromises:
+    from tests.restore_support import google_service
+
+    out = GooglePromises()
+    cal = google_service(sb, "calendar")
+    for c in cal.calendarList().list().execute()["items"]:
+        token = None
+        while True:
+            page = cal.events().list(calendarId=c["id"], singleEvents=True,
+                                     pageToken=token).execute()
+            for ev in page.get("items", []):
+                number = ((ev.get("extendedProperties") or {}).get("private") or {}).get(
+                    "client_number")
+                if number and ev.get("status") != "cancelled":
+                    who = (ev.get("attendees") or [{}])[0]
+                    out.visits[f"google/calendar_events/{ev['id']}"] = (
+                        number, who.get("email", ""), who.get("displayName", ""))
+            token = page.get("nextPageToken")
+            if not token:
+                break
+    drive, sheets = google_service(sb, "drive"), google_service(sb, "sheets")
+    token = None
+    while True:
+        page = drive.files().list(pageToken=token, fields="nextPageToken, files(id, name, "
+                                  "mimeType, trashed, properties)").execute()
+        for f in page["files"]:
+            number = (f.get("properties") or {}).get("client_number")
+            if f["name"] == "Caregiver Roster":
+                rows = sheets.spreadsheets().values().get(
+                    spreadsheetId=f["id"], range="Roster").execute()["values"]
+                col = rows[0].index("Email")
+                out.roster += [r[col] for r in rows[1:] if len(r) > col]
+            if not number or f.get("trashed") or f["mimeType"].endswith(".folder"):
+                continue
+            if f["mimeType"] == "application/vnd.google-apps.document":
+                data = drive.files().export(fileId=f["id"], mimeType=DOCX).execute()
+            else:
+                data = drive.files().get_media(fileId=f["id"]).execute()
+            out.documents[f"google/drive_files/{f['id']}"] = (number, sha(data))
+        token = page.get("nextPageToken")
+        if not token:
+            return out
+
+
+def google_in_hubspot(sb: Sandbox, promised: GooglePromises) -> Counter[str]:
+    """The portal read through the HubSpot SDK against what Google promises: meetings
+    (once each, linked to their client's contact, found by client number, and to their
+    caregiver's contact, by email), caregivers (once each, every roster email), documents
+    (notes on their client with equal bytes). Counts every way it can be wrong."""
+    import requests
+
+    out: Counter[str] = Counter()
+    contacts = {str(c["id"]): c["properties"] for c in hubspot_rows(
+        sb, "contacts", [KEY_HS, "client_number", "relationship", "email", "contact_type"])}
+    caregivers = [p for p in contacts.values()
+                  if (p.get(KEY_HS) or "").startswith("google/sheet_rows/")]
+    out["caregivers"] = len(caregivers)
+    out["caregivers_unlabelled"] = sum(p.get("contact_type") != "Caregiver" for p in caregivers)
+    out["roster_missing"] = len(set(promised.roster) - {p.get("email") for p in caregivers})
+    out["duplicates"] += duplicates(p.get("email") for p in caregivers)
+
+    def number(value: Any) -> str:  # "c00001" is client C-00001, as the agency writes it
+        return "".join(ch for ch in str(value) if ch.isalnum()).upper()
+
+    def client_of(ids: list[str]) -> set[str]:
+        return {number(contacts[i].get("client_number")) for i in ids if i in contacts
+                and contacts[i].get("relationship") == "Client"}
+
+    def emails_of(ids: list[str]) -> set[str]:
+        return {str(contacts[i].get("email")) for i in ids if i in contacts
+                and contacts[i].get("relationship") != "Client"}
+
+    meetings = hubspot_rows(sb, "meetings", [KEY_HS, "caregiver_name"], ["contacts"])
+    seen = Counter((m["properties"] or {}).get(KEY_HS) or "" for m in meetings)
+    out["duplicates"] += sum(n - 1 for sid, n in seen.items() if sid and n > 1)
+    out["extras"] += sum(n for sid, n in seen.items() if sid.startswith("google/")
+                         and sid not in promised.visits)
+    for m in meetings:
+        sid = (m["properties"] or {}).get(KEY_HS) or ""
+        if sid not in promised.visits:
+            continue
+        client, email, name = promised.visits[sid]
+        linked = [str(a["id"]) for a in
+                  ((m.get("associations") or {}).get("contacts") or {}).get("results", [])]
+        out["visits"] += 1
+        out["wrong_client"] += client_of(linked) != {number(client)}
+        out["wrong_caregiver"] += emails_of(linked) != {email}
+        out["caregiver_unnamed"] += m["properties"].get("caregiver_name") != name
+    out["missing"] += len(set(promised.visits) - set(seen))
+    files_api = hubspot_client(sb).files.files_api
+    notes = hubspot_rows(sb, "notes", [KEY_HS, "hs_attachment_ids"], ["contacts"])
+    noted = Counter((n["properties"] or {}).get(KEY_HS) or "" for n in notes)
+    out["duplicates"] += sum(k - 1 for sid, k in noted.items() if sid and k > 1)
+    out["missing"] += len(set(promised.documents) - set(noted))
+    for n in notes:
+        sid = (n["properties"] or {}).get(KEY_HS) or ""
+        if sid not in promised.documents:
+            continue
+        client, digest = promised.documents[sid]
+        linked = [str(a["id"]) for a in
+                  ((n.get("associations") or {}).get("contacts") or {}).get("results", [])]
+        out["documents"] += 1
+        out["wrong_client"] += client_of(linked) != {number(client)}
+        attached = (n["properties"] or {}).get("hs_attachment_ids")
+        url = files_api.get_signed_url(attached.split(";")[0]).url \
+            if attached else None
+        out["bad_files"] += url is None or sha(requests.get(url, timeout=30).content) != digest
+    return out

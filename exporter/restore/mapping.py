@@ -95,6 +95,11 @@ class LinkRule:
     every: bool = False  # with via: every associated record, not the first (HubSpot target)
     label: str | None = None  # HubSpot target: the association's label ("Emergency contact")
     deferred: bool = False  # set by the planner for links that close a cycle
+    #: ``to = "@target"``: the parent is looked up in the target itself (``to_object``
+    #: records whose field ``on`` equals the value at ``by``), not restored by this mapping
+    in_target: bool = False
+    target_where: Mapping[str, Any] | None = None  # ... among those with these values
+    normalise: str | None = None  # compare with a care-plan normaliser ("client_number")
 
 
 @dataclass
@@ -116,6 +121,8 @@ class ObjectRule:
     inactive: dict[str, Any] = field(default_factory=dict)
     #: same-vendor: every archived field the target can write, under its own name
     copy_fields: bool = False
+    #: only records with a value at each of these paths (a visit: one with a client number)
+    require: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -191,7 +198,8 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
         raise _fail(path, f"[[objects]] number {n}", "stream and object are required")
     where = f"[[objects]] {raw['stream']} -> {raw['object']}"
     known = {"stream", "object", "fields", "links", "key", "match", "where", "file",
-             "create_fields", "all_fields", "unique", "unlisted", "inactive", "copy_fields"}
+             "create_fields", "all_fields", "unique", "unlisted", "inactive", "copy_fields",
+             "require"}
     for k in raw:
         if k not in known:
             raise _fail(path, where, f"unknown setting '{k}'" + did_you_mean(k, known))
@@ -205,12 +213,18 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
                 sum(k in link for k in ("from", "by", "via")) != 1:
             raise _fail(path, where, "each link needs to, and one of from (an id field), "
                         "by/on (a shared key) or via (an associations stream)")
+        in_target = link["to"] == "@target"
+        if in_target and not ("by" in link and "on" in link and "to_object" in link):
+            raise _fail(path, where, 'a link to = "@target" needs by (the source field), '
+                        "on (the target's field) and to_object")
         links.append(LinkRule(
             name=str(link.get("field") or link.get("name") or link.get("from") or link["to"]),
             to_stream=str(link["to"]), path=link.get("from"), by=link.get("by"),
             on=link.get("on", link.get("by")), to_object=link.get("to_object"),
             type_id=link.get("type_id"), via=link.get("via"),
-            every=bool(link.get("every", False)), label=link.get("label")))
+            every=bool(link.get("every", False)), label=link.get("label"),
+            in_target=in_target, target_where=link.get("where"),
+            normalise=link.get("normalise")))
     where_raw = raw.get("where", {})
     filt = {k: (v if isinstance(v, list) else [v]) for k, v in where_raw.items()}
     return ObjectRule(stream=raw["stream"], object=raw["object"], fields=fields, links=links,
@@ -220,7 +234,8 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
                       unique=dict(raw.get("unique", {})),
                       unlisted=dict(raw.get("unlisted", {})),
                       inactive=dict(raw.get("inactive", {})),
-                      copy_fields=bool(raw.get("copy_fields", False)))
+                      copy_fields=bool(raw.get("copy_fields", False)),
+                      require=[str(r) for r in raw.get("require", [])])
 
 
 def bundled_mappings() -> dict[str, Path]:

@@ -14,6 +14,7 @@ from typing import Any
 from exporter.archive import Archive, IdMapEntry, canonical_json
 from exporter.errors import MappingError
 from exporter.restore.mapping import LinkRule, Mapping_, ObjectRule
+from exporter.restore.target_links import check_target_link, target_link
 from exporter.restore.transforms import MISSING, TransformError, apply, flatten, get_path
 from exporter.settings import did_you_mean
 from exporter.writer import FileItem, Link, ObjectInfo, Writer
@@ -74,6 +75,7 @@ class Context:
     _unique: dict[tuple[str, str], dict[str, tuple[str, str]]] = field(default_factory=dict)
     _selected: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     edges: dict[tuple[str, str, str], dict[str, list[str]]] = field(default_factory=dict)
+    found: dict[Any, dict[str, list[str]]] = field(default_factory=dict)  # target_links
 
     def first_holder(self, obj: str, name: str, value: Any, holder: tuple[str, str]) -> bool:
         """Whether ``holder`` (stream, id) is the first record of this restore to claim a
@@ -115,7 +117,8 @@ class Context:
             value = None if value is MISSING else value
             if not any(value == a or (a is not None and str(value) == str(a)) for a in allowed):
                 return False
-        return True
+        return all(get_path(data, p, self.mapping.prefix) not in (MISSING, None, "")
+                   for p in rule.require)
 
     def _via(self, link: LinkRule, data: Mapping[str, Any], stream: str) -> list[str]:
         """The associated records (by id) that the parent's rule restores: the first, or
@@ -135,6 +138,8 @@ class Context:
         return [] if pid is None else [pid]
 
     def parent_rule(self, link: LinkRule) -> ObjectRule:
+        if link.in_target:  # a record already in the target: no rule of this mapping
+            return ObjectRule("@target", str(link.to_object), [])
         rules = [r for r in self.mapping.objects if r.stream == link.to_stream
                  and (link.to_object is None or r.object == link.to_object)]
         if len(rules) != 1:
@@ -223,6 +228,9 @@ class _MappingCheck:
     def check_path(self, stream: str, path: str, what: str) -> None:
         names = self.known(stream)
         prefix = self.mapping.prefix
+        parts = path.split(".")  # "attendees.0.email": the list field is what is known
+        path = ".".join(parts[:next((i for i, p in enumerate(parts) if p.isdigit()),
+                                    len(parts))])
         if names and self.full(path) not in names:
             shown = {n[len(prefix):] if n.startswith(prefix) else "@" + n for n in names}
             self.problems.append(f"{what}: {stream} has no field '{path}'"
@@ -258,6 +266,9 @@ class _MappingCheck:
                 self.problems.append(
                     f"{where}: link {link.name} reads associations from unknown stream "
                     f"'{link.via}'" + did_you_mean(link.via, self.streams))
+            if link.in_target:
+                self.problems += [f"{where}: {p}" for p in check_target_link(self.ctx, link)]
+                continue
             try:
                 self.ctx.parent_rule(link)
             except MappingError as exc:
@@ -477,6 +488,9 @@ def plan_records(ctx: Context, rule: ObjectRule) -> Iterator[Planned]:
             if key and info is not None and key not in item.fields:
                 item.fields[key] = f"{ctx.source}/{rule.stream}/{rid}"
         for link in rule.links:
+            if link.in_target:
+                target_link(ctx, link, data, item)
+                continue
             for pid in ctx.parent_ids(link, data, rule.stream):
                 _link(ctx, link, pid, item)
         item.client = client_label(ctx, rule, rid, data)
