@@ -381,6 +381,15 @@ class SalesforceWriter(Writer):
         return {str(r["Id"]): str(r.get(SOURCE_KEY) or "")
                 for r in self._query(f"SELECT Id, {SOURCE_KEY} FROM {obj}")}
 
+    def lookup(self, obj: str, field: str, where: Mapping[str, Any]
+               ) -> dict[str, list[str]] | None:
+        conditions = [f"{field} != null", *(f"{k} = {_quote(v)}" for k, v in where.items())]
+        out: dict[str, list[str]] = {}
+        for row in self._query(f"SELECT Id, {field} FROM {obj} WHERE "
+                               + " AND ".join(conditions)):
+            out.setdefault(str(row[field]), []).append(str(row["Id"]))
+        return out
+
     def adopt(self, obj: str, carried: Mapping[str, str]) -> None:
         info = self.describe(obj)
         if info is None or SOURCE_KEY not in info.fields:

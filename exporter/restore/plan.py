@@ -13,6 +13,7 @@ from typing import Any
 
 from exporter.archive import Archive, IdMapEntry, canonical_json
 from exporter.errors import MappingError
+from exporter.restore.clients import client_label
 from exporter.restore.mapping import LinkRule, Mapping_, ObjectRule
 from exporter.restore.target_links import check_target_link, target_link
 from exporter.restore.transforms import MISSING, TransformError, apply, flatten, get_path
@@ -522,33 +523,6 @@ def _link(ctx: Context, link: LinkRule, pid: str, item: Planned) -> None:
         # parent is restored (the id map's hash covers the resolved links).
         item.notes.append(f"written without its {link.to_stream} {pid} ({link.name}): not "
                           "restored (not archived, filtered out, or failed)")
-
-
-def client_label(ctx: Context, rule: ObjectRule, rid: str, data: Mapping[str, Any]) -> str:
-    """"Name (number)" of the client a record is about: the record itself when it is of
-    the mapping's client stream (``[client]``), else the parent its links point at."""
-    spec = ctx.mapping.client
-    if not spec:
-        return ""
-    record: Mapping[str, Any] | None = data if rule.stream == spec["stream"] else None
-    for link in rule.links:
-        if record is None and link.to_stream == spec["stream"]:
-            pid = ctx.parent_id(link, data, rule.stream)
-            record = ctx.parent(link.to_stream, pid) if pid else None
-    for ref in spec.get("refs") or []:  # fields holding the client's id (Client__c)
-        pid = get_path(data, str(ref), ctx.mapping.prefix)
-        if record is None and isinstance(pid, str) and pid:
-            record = ctx.parent(spec["stream"], pid)
-    if record is None:
-        return ""
-    values = []
-    for k in ("name", "number"):
-        paths = spec.get(k) or []
-        got = [get_path(record, str(p), ctx.mapping.prefix)
-               for p in ([paths] if isinstance(paths, str) else paths)]
-        values.append(" ".join(str(v) for v in got if v not in (MISSING, None, "")))
-    parts = [v for v in values if v]
-    return f"{parts[0]} ({parts[1]})" if len(parts) == 2 else "".join(parts)
 
 
 def _fit_options(info: ObjectInfo, rule: ObjectRule, item: Planned) -> None:
