@@ -87,6 +87,6 @@ def target_link(ctx: Any, link: LinkRule, data: Mapping[str, Any], item: Any) ->
         item.links.append(Link(link.name, link.to_object, ids[0], link.type_id, link.label))
         return
     item.notes.append(
-        f"written without its {link.name}: the target's {link.to_object} hold no {link.on} "
-        f"'{value}' (restore that {link.name} from Salesforce or HubSpot first; a re-run "
-        "then links it)")
+        f"written without its link to {link.to_object} ({link.name}): the target holds no "
+        f"{link.to_object} with {link.on} '{value}'; restore that client into the target "
+        "first (from Salesforce or HubSpot), and a re-run links it")
