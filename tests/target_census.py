@@ -272,3 +272,53 @@ def google_in_hubspot(sb: Sandbox, promised: GooglePromises) -> Counter[str]:
             if attached else None
         out["bad_files"] += url is None or sha(requests.get(url, timeout=30).content) != digest
     return out
+
+
+def google_in_salesforce(sb: Sandbox, promised: GooglePromises) -> Counter[str]:
+    """The org read through simple-salesforce against what Google promises: Events (once
+    each, WhatId the client's Account by client number, WhoId the caregiver's Contact by
+    email), caregiver Contacts (once each, every roster email, titled Caregiver), documents
+    (ContentVersions published to their client's Account with equal bytes)."""
+    out: Counter[str] = Counter()
+
+    def number(value: Any) -> str:
+        return "".join(ch for ch in str(value) if ch.isalnum()).upper()
+
+    accounts = {r["Id"]: number(r["Client_Number__c"])
+                for r in salesforce_rows(sb, "Account", ["Client_Number__c"])}
+    contacts = salesforce_rows(sb, "Contact", [KEY_SF, "Email", "Title"])
+    caregivers = [c for c in contacts if (c.get(KEY_SF) or "").startswith("google/sheet_rows/")]
+    emails = {c["Id"]: c["Email"] for c in caregivers}
+    out["caregivers"] = len(caregivers)
+    out["caregivers_unlabelled"] = sum(c.get("Title") != "Caregiver" for c in caregivers)
+    out["roster_missing"] = len(set(promised.roster) - set(emails.values()))
+    out["duplicates"] += duplicates(emails.values())
+    events = salesforce_rows(sb, "Event", [KEY_SF, "WhatId", "WhoId", "Description"])
+    seen = Counter(e.get(KEY_SF) or "" for e in events)
+    out["duplicates"] += sum(n - 1 for sid, n in seen.items() if sid and n > 1)
+    out["extras"] += sum(n for sid, n in seen.items() if sid.startswith("google/")
+                         and sid not in promised.visits)
+    out["missing"] += len(set(promised.visits) - set(seen))
+    for e in events:
+        sid = e.get(KEY_SF) or ""
+        if sid in promised.visits:
+            client, email, name = promised.visits[sid]
+            out["visits"] += 1
+            out["wrong_client"] += accounts.get(e.get("WhatId")) != number(client)
+            out["wrong_caregiver"] += emails.get(e.get("WhoId")) != email
+            out["caregiver_unnamed"] += name not in (e.get("Description") or "")
+    sf = salesforce(sb)
+    docs = salesforce_rows(sb, "ContentVersion", [KEY_SF, "FirstPublishLocationId"])
+    noted = Counter(d.get(KEY_SF) or "" for d in docs)
+    out["duplicates"] += sum(k - 1 for sid, k in noted.items() if sid and k > 1)
+    out["missing"] += len(set(promised.documents) - set(noted))
+    for d in docs:
+        sid = d.get(KEY_SF) or ""
+        if sid in promised.documents:
+            client, digest = promised.documents[sid]
+            out["documents"] += 1
+            out["wrong_client"] += accounts.get(d.get("FirstPublishLocationId")) != number(client)
+            got = sf.session.get(f"{sf.base_url}sobjects/ContentVersion/{d['Id']}/VersionData",
+                                 headers=sf.headers, timeout=30)
+            out["bad_files"] += sha(got.content) != digest
+    return out

@@ -86,6 +86,8 @@ def test_google_to_hubspot_checked_independently(tmp_path: Path) -> None:
             assert again.status == "ok" and again.total("created") == 0
             assert again.total("updated") == first["wrong_client"]
             assert check.record_rate == 100.0
+            # the clients' contacts it links to are not "more contacts than restored"
+            assert not any(check.extras.values()), check.summary()
             found = google_in_hubspot(dst, promised)
             assert {k: found[k] for k in WRONG} == dict.fromkeys(WRONG, 0), found
             assert found["visits"] == len(promised.visits)

@@ -28,7 +28,7 @@ from exporter.restore.mapping import LinkRule
 from exporter.restore.transforms import MISSING, get_path
 from exporter.writer import Link
 
-__all__ = ["check_target_link", "target_link"]
+__all__ = ["check_target_link", "linked_in_target", "target_link"]
 
 
 def _norm(link: LinkRule) -> Callable[[str], str]:
@@ -90,3 +90,11 @@ def target_link(ctx: Any, link: LinkRule, data: Mapping[str, Any], item: Any) ->
         f"written without its link to {link.to_object} ({link.name}): the target holds no "
         f"{link.to_object} with {link.on} '{value}'; restore that client into the target "
         "first (from Salesforce or HubSpot), and a re-run links it")
+
+
+def linked_in_target(ctx: Any, obj: str) -> set[str]:
+    """The target's own records of ``obj`` that links ``to = "@target"`` were looked up
+    among (the clients Google's visits link to): not records this restore left extra."""
+    return {tid for rule in ctx.mapping.objects for link in rule.links
+            if link.in_target and link.to_object == obj
+            for ids in _index(ctx, link).values() for tid in ids}
