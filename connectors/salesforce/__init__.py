@@ -34,6 +34,14 @@ Package layout: ``client.py`` (the one client: login, quota guard, retries, erro
 ``streams.py`` (one stream per object, reading itself), ``bulk_csv.py`` (Bulk CSV to REST
 records), ``connector.py`` (discovery, check, settings), ``writer.py`` (the restore target).
 
+Activities: Task and Event are replicateable objects like the others (logged calls, e-mails,
+visits, with WhatId / AccountId naming the client). ContentDocumentLink is not archived: it is
+not replicateable (so not offered by describeGlobal's flags), and Salesforce answers any
+query of it that does not name its documents or records ("Implementation restriction");
+a file's first link, the record it was published on, is archived as
+``ContentVersion.FirstPublishLocationId``, which the restore links the file back by. Links
+added later (one file shared with a second client) are not archived.
+
 Not covered: formula fields that change without their record's SystemModstamp (e.g. an age)
 are refreshed only by a full read (``--full``); field history, Chatter feeds, metadata.
 """

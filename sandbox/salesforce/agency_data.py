@@ -15,6 +15,8 @@ import random
 from typing import Any
 
 from sandbox.agency import Agency, ChangeSet, Client, Medication
+from sandbox.salesforce.activities import link_new_version
+from sandbox.salesforce.schema import USER_ID
 from sandbox.salesforce.store import FILE_NOTES, OrgStore, make_id, stamp
 
 __all__ = ["add_client", "advance", "populate"]
@@ -99,7 +101,33 @@ def add_client(store: OrgStore, client: Client, when: str, modstamp: str,
         att = ins("Attachment", {"Name": "Intake notes.txt", "ParentId": aid,
                                  "ContentType": "text/plain", "BodyLength": size})
         store.blobs[att["Id"]] = {"kind": "text", "size": size}
+    _add_activities(store, client, aid, when, modstamp)
     return aid
+
+
+def _add_activities(store: OrgStore, client: Client, account_id: str, when: str,
+                    modstamp: str) -> None:
+    """A logged check-in call for every fourth client, a home visit for the next ones."""
+    n = int(client.number[2:])
+    day = client.start_date + dt.timedelta(days=7)
+    common = {"WhatId": account_id, "AccountId": account_id, "WhoId": None,
+              "OwnerId": USER_ID}
+    if n % 4 == 1:
+        store.insert("Task", {**common, "Subject": f"Call: check-in with {client.first_name}",
+                              "Status": "Completed", "Priority": "Normal", "IsClosed": True,
+                              "TaskSubtype": "Call", "CallDurationInSeconds": 180 + n % 7 * 60,
+                              "ActivityDate": day.isoformat(), "IsRecurrence": False,
+                              "Description": "Spoke with the client; no concerns."},
+                     modstamp, created=when)
+    elif n % 4 == 2:
+        start = dt.datetime.combine(day, dt.time(10, 0), tzinfo=dt.UTC)
+        store.insert("Event", {**common, "Subject": "Home visit", "IsAllDayEvent": False,
+                               "StartDateTime": stamp(start), "ActivityDateTime": stamp(start),
+                               "EndDateTime": stamp(start + dt.timedelta(minutes=60)),
+                               "ActivityDate": day.isoformat(), "DurationInMinutes": 60,
+                               "Location": client.street,
+                               "Description": "Weekly visit: personal care and lunch."},
+                     modstamp, created=when)
 
 
 def _add_care_plan_pdf(store: OrgStore, client: Client, account_id: str, when: str,
@@ -115,6 +143,7 @@ def _add_care_plan_pdf(store: OrgStore, client: Client, account_id: str, when: s
         "FileExtension": "pdf", "ContentSize": size, "ContentDocumentId": doc_id,
         "FirstPublishLocationId": account_id, "IsLatest": True}, when)
     store.blobs[rec["Id"]] = {"kind": "pdf", "size": size}
+    link_new_version(store, rec, when)
 
 
 def populate(store: OrgStore, agency: Agency) -> None:

@@ -16,15 +16,14 @@ from sandbox.agency import Agency, ChangeSet
 from sandbox.faults import Fault, FaultPlan
 from sandbox.http import Emulator, HTTPError, Request, Response
 from sandbox.salesforce.agency_data import advance, populate
-from sandbox.salesforce.schema import ObjectDef
+from sandbox.salesforce.schema import USER_ID, ObjectDef
 from sandbox.salesforce.store import OrgStore
 from sandbox.salesforce.writes import Writer
 
-__all__ = ["OrgAPI", "sf_error"]
+__all__ = ["ORG_ID", "USER_ID", "OrgAPI", "sf_error"]
 
 V = r"/services/data/v(?P<ver>\d+\.\d+)"
 ORG_ID = "00DDn0000000001EAA"
-USER_ID = "005Dn0000000001AAA"
 Handler = Callable[[Request], Response]
 Getter = Callable[[dict[str, Any]], Any]
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.salesforce.activities import CDL_RESTRICTION, cdl_filtered
 from sandbox.salesforce.org import Getter, OrgAPI
 from sandbox.salesforce.schema import FieldDef, ObjectDef
 from sandbox.salesforce.soql import SoqlError, compile_where, parse
@@ -120,6 +121,8 @@ class RecordReader(OrgAPI):
         if not obj.queryable:
             raise SoqlError("INVALID_TYPE_FOR_OPERATION",
                             f"entity type {obj.name} does not support query", text, q.sobject_pos)
+        if obj.name == "ContentDocumentLink" and not cdl_filtered(q.where):
+            raise SoqlError("MALFORMED_QUERY", CDL_RESTRICTION)
 
         def resolve(name: str, pos: int) -> tuple[Getter, str]:
             col = self._column(obj, name, pos, text, ver)

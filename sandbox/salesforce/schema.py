@@ -5,7 +5,9 @@ Objects: Account (one per client, ``Client_Number__c`` is the cross-vendor join 
 Care_Plan__c, Medication__c, Allergy__c, Diagnosis__c, Care_Task__c, Emergency_Contact__c
 (each joined to its client by the ``Client__c`` lookup, master-detail), Physician__c
 (shared, ``Account.Primary_Physician__c``), ContentVersion and Attachment (file bodies
-generated lazily from a PRNG keyed by record id), plus two standard objects a connector
+generated lazily from a PRNG keyed by record id), the activities Task and Event (polymorphic
+WhoId / WhatId), ContentDocumentLink (who sees a file; not replicateable, queried only by
+document or record), plus two standard objects a connector
 must skip (AccountChangeEvent: not queryable; RecentlyViewed: not replicateable).
 ``docs/sandbox-salesforce.md`` is the reference for connector authors.
 """
@@ -14,6 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+#: the org's one user (the API user every session belongs to)
+USER_ID = "005Dn0000000001AAA"
 
 __all__ = [
     "OBJECTS", "OBJECTS_LOWER", "FieldDef", "ObjectDef", "describe_global_entry",
@@ -77,23 +82,23 @@ class ObjectDef:
 
 
 def _f(name: str, ftype: str, **kw: Any) -> FieldDef:
-    lengths = {"string": 255, "textarea": 255, "picklist": 255, "multipicklist": 4099,
-               "email": 80, "phone": 40, "id": 18, "reference": 18, "url": 255}
+    lengths = {"string": 255, "combobox": 255, "textarea": 255, "picklist": 255,
+               "multipicklist": 4099, "email": 80, "phone": 40, "id": 18, "reference": 18,
+               "url": 255}
     kw.setdefault("length", lengths.get(ftype, 0))
     return FieldDef(name, ftype, **kw)
 
 
-def _system(name_field: FieldDef | None) -> list[FieldDef]:
+def _system(name_field: FieldDef | None, dated: bool = True) -> list[FieldDef]:
     ro = {"createable": False, "updateable": False}
     fields = [_f("Id", "id", nillable=False, **ro)]
     if name_field is not None:
         fields.append(name_field)
-    fields += [
-        _f("IsDeleted", "boolean", nillable=False, **ro),
-        _f("CreatedDate", "datetime", nillable=False, **ro),
-        _f("LastModifiedDate", "datetime", nillable=False, **ro),
-        _f("SystemModstamp", "datetime", nillable=False, **ro),
-    ]
+    fields.append(_f("IsDeleted", "boolean", nillable=False, **ro))
+    if dated:  # ContentDocumentLink has neither CreatedDate nor LastModifiedDate
+        fields += [_f("CreatedDate", "datetime", nillable=False, **ro),
+                   _f("LastModifiedDate", "datetime", nillable=False, **ro)]
+    fields.append(_f("SystemModstamp", "datetime", nillable=False, **ro))
     return fields
 
 
@@ -104,12 +109,35 @@ def _client_lookup() -> FieldDef:
 
 
 NAME = _f("Name", "string", nillable=False, length=80)
+
+
+def _activity_fields() -> list[FieldDef]:
+    return [
+        _f("Subject", "combobox"),
+        _f("Description", "textarea", length=32000, label="Comments"),
+        _f("WhoId", "reference", reference_to=WHO, relationship_name="Who"),
+        _f("WhatId", "reference", reference_to=WHAT, relationship_name="What"),
+        _f("AccountId", "reference", reference_to=("Account",), relationship_name="Account",
+           createable=False, updateable=False),
+        _f("OwnerId", "reference", nillable=False, reference_to=("User",),
+           relationship_name="Owner", default=USER_ID),
+    ]
 LANGUAGES = ("English", "Spanish", "Polish", "Vietnamese", "French")
 SERVICES = ("Personal care", "Companionship", "Medication management", "Respite",
             "Meal preparation", "Skilled nursing")
 CODE_STATUS = ("Full Code", "DNR", "DNR/DNI", "Comfort Care Only")
 ROUTES = ("Oral", "Subcutaneous", "Inhaled", "Ophthalmic", "Topical", "Other")
 DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+TASK_STATUS = ("Not Started", "In Progress", "Completed", "Waiting on someone else",
+               "Deferred")
+RECURRENCE = ("RecursDaily", "RecursEveryWeekday", "RecursMonthly", "RecursMonthlyNth",
+              "RecursWeekly", "RecursYearly", "RecursYearlyNth")
+#: What an activity's WhatId may point at in this org: the client and its custom records
+WHAT = ("Account", "Care_Plan__c", "Medication__c", "Allergy__c", "Diagnosis__c",
+        "Care_Task__c", "Physician__c", "Emergency_Contact__c")
+#: WhoId points at a person (Contact or Lead); this org keeps clients as Accounts and has
+#: neither, so every WhoId is refused as Salesforce refuses an id of another type
+WHO = ("Contact", "Lead")
 ADDRESS = ("BillingStreet", "BillingCity", "BillingState", "BillingPostalCode",
            "BillingCountry")
 
@@ -215,6 +243,46 @@ OBJECT_LIST: list[ObjectDef] = [
         _f("BodyLength", "int", createable=False, updateable=False),
         _f("Body", "base64", nillable=False),
     ]),
+    # Activities (Task, Event): WhatId and WhoId are polymorphic lookups; AccountId is
+    # derived from WhatId by Salesforce; OwnerId defaults to the user writing.
+    ObjectDef("Task", "Task", "00T", [*_system(None), *_activity_fields(),
+        _f("Status", "picklist", nillable=False, picklist=TASK_STATUS, default="Not Started"),
+        _f("Priority", "picklist", nillable=False, picklist=("High", "Normal", "Low"),
+           default="Normal"),
+        _f("ActivityDate", "date", label="Due Date Only"),
+        _f("TaskSubtype", "picklist", picklist=("Task", "Email", "Call"), restricted=True,
+           updateable=False),
+        _f("CallDurationInSeconds", "int"),
+        _f("IsClosed", "boolean", nillable=False, createable=False, updateable=False),
+        _f("IsRecurrence", "boolean", nillable=False, updateable=False),
+        _f("RecurrenceType", "picklist", picklist=RECURRENCE, restricted=True),
+        _f("RecurrenceInterval", "int"),
+        _f("RecurrenceDayOfWeekMask", "int"),
+        _f("RecurrenceStartDateOnly", "date"),
+        _f("RecurrenceEndDateOnly", "date"),
+    ]),
+    ObjectDef("Event", "Event", "00U", [*_system(None), *_activity_fields(),
+        _f("StartDateTime", "datetime"),
+        _f("EndDateTime", "datetime"),
+        _f("ActivityDateTime", "datetime", label="Due Date Time"),
+        _f("ActivityDate", "date", label="Due Date Only"),
+        _f("DurationInMinutes", "int"),
+        _f("Location", "string"),
+        _f("IsAllDayEvent", "boolean", nillable=False),
+    ]),
+    # Who sees a file: one row per (document, record or user). Not replicateable, and
+    # queryable only with a filter on ContentDocumentId or LinkedEntityId.
+    ObjectDef("ContentDocumentLink", "Content Document Link", "06A", [
+        *_system(None, dated=False),
+        _f("ContentDocumentId", "reference", nillable=False, updateable=False,
+           reference_to=("ContentDocument",), relationship_name="ContentDocument"),
+        _f("LinkedEntityId", "reference", nillable=False, updateable=False,
+           reference_to=(*WHAT, "User"), relationship_name="LinkedEntity"),
+        _f("ShareType", "picklist", nillable=False, picklist=("V", "C", "I"),
+           restricted=True, default="V"),
+        _f("Visibility", "picklist", nillable=False, picklist=(
+            "AllUsers", "InternalUsers", "SharedUsers"), restricted=True, default="AllUsers"),
+    ], replicateable=False),
     # Standard objects a connector must skip: one not queryable, one not replicateable.
     ObjectDef("AccountChangeEvent", "Account Change Event", "1CE", _system(None),
               queryable=False, replicateable=False, createable=False, retrieveable=False),
@@ -280,9 +348,9 @@ def describe_field(f: FieldDef) -> dict[str, Any]:
         "idLookup": f.name == "Id" or f.external_id, "inlineHelpText": None,
         "label": f.label or f.name.removesuffix("__c").replace("_", " "),
         "length": f.length, "mask": None, "maskType": None, "name": f.name,
-        "nameField": f.name in ("Name", "Title"), "namePointing": False,
+        "nameField": f.name in ("Name", "Title"), "namePointing": len(f.reference_to) > 1,
         "nillable": f.nillable, "permissionable": f.nillable and f.custom,
-        "picklistValues": _picklist_values(f), "polymorphicForeignKey": False,
+        "picklistValues": _picklist_values(f), "polymorphicForeignKey": len(f.reference_to) > 1,
         "precision": 18 if f.type == "double" else 0, "queryByDistance": False,
         "referenceTargetField": None, "referenceTo": list(f.reference_to),
         "relationshipName": f.relationship_name,

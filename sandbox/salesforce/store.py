@@ -129,6 +129,8 @@ class OrgStore:
         for f in self.objects[obj].fields:
             if f.default is not None:
                 rec[f.name] = f.default
+            elif f.type == "boolean" and f.name not in rec:
+                rec[f.name] = False  # a checkbox is never null
         rec.update(values)
         self.put(obj, rec)
         return rec

@@ -19,7 +19,8 @@ import datetime as dt
 from typing import Any
 
 from sandbox.http import HTTPError, Response
-from sandbox.salesforce.schema import PREFIXES, FieldDef, ObjectDef
+from sandbox.salesforce import activities
+from sandbox.salesforce.schema import PREFIXES, USER_ID, FieldDef, ObjectDef
 from sandbox.salesforce.soql import NUMBER_TYPES, TEXT_TYPES, sf_datetime
 from sandbox.salesforce.store import OrgStore, make_id, normalize_id
 
@@ -77,6 +78,9 @@ class Writer:
             raise WriteError([_err("INVALID_FIELD", "cannot specify Id in an insert call",
                                    ["Id"])])
         values, blob = self._clean(obj, body, creating=True)
+        errors = activities.check(self.store, obj.name, values, None)
+        if errors:
+            raise WriteError(errors)
         when = self.store.write_stamp()
         if obj.name == "ContentVersion":
             path = str(values.get("PathOnClient"))
@@ -89,11 +93,17 @@ class Writer:
         self._remember(obj.name, rec["Id"], None)
         if blob is not None:
             self.store.set_body(rec["Id"], blob)
+        if obj.name == "ContentVersion":
+            for link in activities.link_new_version(self.store, rec, when):
+                self._remember("ContentDocumentLink", link["Id"], None)
         return rec
 
     def update(self, obj: ObjectDef, record_id: str, body: dict[str, Any]) -> dict[str, Any]:
         rec = self._existing(obj, record_id)
         values, blob = self._clean(obj, body, creating=False, self_id=rec["Id"])
+        errors = activities.check(self.store, obj.name, values, rec)
+        if errors:
+            raise WriteError(errors)
         if obj.name == "Attachment" and blob is not None:
             values["BodyLength"] = len(blob)
         self._remember(obj.name, rec["Id"], rec)
@@ -144,6 +154,7 @@ class Writer:
         doomed = [(obj.name, rec)]
         if obj.name == "Account":
             doomed += [(o, r) for o, r in self.store.children(rec["Id"]) if not r["IsDeleted"]]
+            doomed += activities.dependents(self.store, rec["Id"])
         for name, row in doomed:
             self._remember(name, row["Id"], row)
             self.store.soft_delete(name, row, when)
@@ -343,7 +354,19 @@ class Writer:
         full = normalize_id(raw)
         if full is None:
             raise _Bad("MALFORMED_ID", f"{f.name}: id value of incorrect type: {raw}")
+        if full == USER_ID and "User" in f.reference_to:
+            return full  # the org's one user
+        if "ContentDocument" in f.reference_to:
+            if not activities.document_exists(self.store, full):
+                raise _Bad("INVALID_CROSS_REFERENCE_KEY",
+                           f"{f.name}: invalid cross reference id")
+            return full
         found = self.store.find(full)
+        if found is not None and len(f.reference_to) > 1 \
+                and found[0] not in f.reference_to:
+            # a polymorphic lookup given a record of a type it cannot point at
+            raise _Bad("FIELD_INTEGRITY_EXCEPTION", f"{'/'.join(f.reference_to)} ID: id "
+                       f"value of incorrect type: {full}")
         if found is None or found[0] not in f.reference_to or found[1]["IsDeleted"]:
             raise _Bad("INVALID_CROSS_REFERENCE_KEY", f"{f.name}: invalid cross reference id")
         return full
