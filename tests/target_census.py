@@ -308,7 +308,13 @@ def google_in_salesforce(sb: Sandbox, promised: GooglePromises) -> Counter[str]:
             out["wrong_caregiver"] += emails.get(e.get("WhoId")) != email
             out["caregiver_unnamed"] += name not in (e.get("Description") or "")
     sf = salesforce(sb)
-    docs = salesforce_rows(sb, "ContentVersion", [KEY_SF, "FirstPublishLocationId"])
+    docs = salesforce_rows(sb, "ContentVersion", [KEY_SF, "FirstPublishLocationId",
+                                                  "ContentDocumentId"])
+    shared: dict[str, set[str]] = {}  # document -> the Accounts it is linked to
+    ids = ", ".join(f"'{a}'" for a in accounts)
+    for link in sf.query_all("SELECT ContentDocumentId, LinkedEntityId FROM "
+                             f"ContentDocumentLink WHERE LinkedEntityId IN ({ids})")["records"]:
+        shared.setdefault(link["ContentDocumentId"], set()).add(link["LinkedEntityId"])
     noted = Counter(d.get(KEY_SF) or "" for d in docs)
     out["duplicates"] += sum(k - 1 for sid, k in noted.items() if sid and k > 1)
     out["missing"] += len(set(promised.documents) - set(noted))
@@ -318,6 +324,8 @@ def google_in_salesforce(sb: Sandbox, promised: GooglePromises) -> Counter[str]:
             client, digest = promised.documents[sid]
             out["documents"] += 1
             out["wrong_client"] += accounts.get(d.get("FirstPublishLocationId")) != number(client)
+            out["wrong_client"] += {accounts[a] for a in shared.get(
+                d["ContentDocumentId"], set())} != {number(client)}
             got = sf.session.get(f"{sf.base_url}sobjects/ContentVersion/{d['Id']}/VersionData",
                                  headers=sf.headers, timeout=30)
             out["bad_files"] += sha(got.content) != digest

@@ -1,9 +1,10 @@
-"""Google -> HubSpot (issue 14): Calendar visits as meetings on their client's contact and
-their caregiver's, the caregiver roster as contacts labelled caregivers, Drive documents as
-notes on their client with the file attached. The clients are not in the Google archive:
-they must already be in the portal (restored there from Salesforce or HubSpot), and are
-found there by client number. Checked by tests.target_census, which reads Google and
-HubSpot through their SDKs only."""
+"""Google -> HubSpot and Salesforce (issue 14): Calendar visits as meetings (Events) on
+their client's contact (Account) and their caregiver's contact (Contact), the caregiver
+roster as contacts labelled caregivers, Drive documents as notes on their client with the
+file attached (ContentVersions published to the client's Account). The clients are not in
+the Google archive: they must already be in the target (restored there from Salesforce or
+HubSpot), and are found there by client number. Checked by tests.target_census, which
+reads Google, HubSpot and Salesforce through their SDKs only."""
 
 from __future__ import annotations
 
@@ -20,8 +21,13 @@ from exporter.restore.target import build_writer
 from exporter.sources import build_connector
 from exporter.sync import run_sync
 from sandbox import Sandbox
-from tests.restore_support import hubspot_client
-from tests.target_census import google_in_hubspot, google_promises, hubspot_rows
+from tests.restore_support import hubspot_client, salesforce
+from tests.target_census import (
+    google_in_hubspot,
+    google_in_salesforce,
+    google_promises,
+    hubspot_rows,
+)
 
 FAST_RETRY = {"base_delay": 0.01, "max_delay": 5.0}
 WRONG = ("duplicates", "extras", "missing", "wrong_client", "wrong_caregiver",
@@ -107,3 +113,48 @@ def test_google_restore_needs_its_clients_in_the_target(tmp_path: Path) -> None:
         assert hubspot_rows(dst, "meetings", []) == [] and hubspot_rows(dst, "notes", []) == []
         assert Counter(r["properties"].get("relationship") for r in
                        hubspot_rows(dst, "contacts", ["relationship"])) == Counter()
+
+
+# -- Google -> Salesforce ----------------------------------------------------------------
+
+def _accounts_in_org(src: Sandbox, dst: Sandbox, clients: list[Any]) -> None:
+    """The clients' Accounts, as a HubSpot -> Salesforce restore leaves them."""
+    sf = salesforce(dst)
+    for i, c in enumerate(clients):
+        sf.Account.create({"Name": c.full_name, "Client_Number__c":
+                           c.number.replace("-", "").lower() if i % 2 else c.number})
+
+
+def _restore_sf(tmp: Path, archive: Archive, dst: Sandbox) -> tuple[Any, Any]:
+    config = {**dst.source_configs(tmp / "s3")["salesforce"], "retry": FAST_RETRY}
+    writer = build_writer("org", config, tmp / "c.toml")
+    mapping = "google_to_salesforce"
+    report = run_restore(archive, writer, load_mapping(mapping), target="org",
+                         errors_path=tmp / "errors-sf.csv")
+    return report, verify_restore(archive, writer, load_mapping(mapping), target="org")
+
+
+def test_google_to_salesforce_checked_independently(tmp_path: Path) -> None:
+    with Sandbox(clients=4, seed=25, vendors=("google",)) as src, \
+            Sandbox(clients=0, seed=26, vendors=("salesforce",)) as dst:
+        clients = sorted(src.agency.clients.values(), key=lambda c: c.number)
+        _accounts_in_org(src, dst, clients[1:])
+        with _synced(tmp_path, src) as archive:
+            promised = google_promises(src)
+            report, _ = _restore_sf(tmp_path, archive, dst)
+            assert report.status == "partial"
+            assert any(clients[0].number in e.message for e in report.errors)
+            first = google_in_salesforce(dst, promised)
+            assert first["missing"] == 0 and first["duplicates"] == 0
+            assert first["wrong_client"] > 0
+            _accounts_in_org(src, dst, clients[:1])
+            again, check = _restore_sf(tmp_path, archive, dst)
+            assert again.status == "ok" and check.record_rate == 100.0
+            assert not any(check.extras.values()), check.summary()
+            found = google_in_salesforce(dst, promised)
+            assert {k: found[k] for k in WRONG} == dict.fromkeys(WRONG, 0), found
+            assert found["visits"] == len(promised.visits)
+            assert found["documents"] == len(promised.documents)
+            assert found["caregivers"] == len(promised.roster)
+            third, _ = _restore_sf(tmp_path, archive, dst)
+            assert third.total("created") == 0 and third.total("updated") == 0

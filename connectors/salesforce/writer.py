@@ -173,7 +173,9 @@ class SalesforceWriter(Writer):
         info = self.describe(obj)
         if info is None or SOURCE_KEY in info.fields:
             return False
-        body = {"FullName": f"{obj}.{SOURCE_KEY}",
+        # Task and Event take custom fields only as Activity fields, which both then have.
+        table = "Activity" if obj in ("Task", "Event") else obj
+        body = {"FullName": f"{table}.{SOURCE_KEY}",
                 "Metadata": {"label": "Exporter source id", "type": "Text", "length": 255,
                              "externalId": True, "unique": True, "caseSensitive": False,
                              "description": "The archived record this one was restored "
@@ -182,7 +184,7 @@ class SalesforceWriter(Writer):
                 "Unique and editable by the restoring user (Setup, Object Manager), then run "
                 "the restore again")
         try:
-            self._call(f"create {obj}.{SOURCE_KEY}", "tooling/sobjects/CustomField", "POST",
+            self._call(f"create {table}.{SOURCE_KEY}", "tooling/sobjects/CustomField", "POST",
                        body)
         except (RequestRefused, AuthError) as exc:
             reason = exc.reason if isinstance(exc, RequestRefused) else ""
@@ -191,7 +193,8 @@ class SalesforceWriter(Writer):
             if reason != "DUPLICATE_DEVELOPER_NAME":  # there already, but hidden: below
                 raise SourceError(f"Salesforce did not let the restore add its field "
                                   f"{SOURCE_KEY} to {obj}; {hand}.") from exc
-        self._infos.pop(obj, None)
+        for described in {obj, *(("Task", "Event") if table == "Activity" else ())}:
+            self._infos.pop(described, None)
         info = self.describe(obj)
         if info is None or SOURCE_KEY not in info.fields:
             raise SourceError(f"Salesforce has the field {SOURCE_KEY} on {obj}, but the "
@@ -256,9 +259,11 @@ class SalesforceWriter(Writer):
             rows.update({r["Id"]: r for r in self._query(
                 f"SELECT Id, {', '.join(names)} FROM {obj} WHERE Id IN "
                 f"({', '.join(_quote(t) for t in batch)})")})
-        return [i for i in cands if any(ln.name in fixed and rows.get(str(i.target_id), {})
-                                        .get(ln.name) not in (None, ln.to_id)
-                                        for ln in i.links)]
+        # A record first written without its parent (a document whose client was not in
+        # the target yet) is moved too once the parent is there.
+        return [i for i in cands if str(i.target_id) in rows and any(
+            ln.name in fixed and rows[str(i.target_id)].get(ln.name) != ln.to_id
+            for ln in i.links)]
 
     def write(self, obj: str, items: list[WriteItem],
               match: list[str] | None = None) -> list[WriteResult]:
