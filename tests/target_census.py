@@ -330,3 +330,44 @@ def google_in_salesforce(sb: Sandbox, promised: GooglePromises) -> Counter[str]:
                                  headers=sf.headers, timeout=30)
             out["bad_files"] += sha(got.content) != digest
     return out
+def salesforce_activities(sb: Sandbox, obj: str, fields: Iterable[str] = ()
+                          ) -> tuple[list[Row], dict[str, dict[str, Any]]]:
+    """Every Task or Event in the org with the source id it carries and the source id of
+    the Account it is on (WhatId naming that Account; another WhatId is a wrong link
+    '?<id>'), and each row's ``fields`` by target id."""
+    rows, data = [], {}
+    for r in salesforce_rows(sb, obj, [KEY_SF, "WhatId", "AccountId", f"Account.{KEY_SF}",
+                                       *fields]):
+        account = (r.get("Account") or {}).get(KEY_SF) or "?"
+        what = r.get("WhatId")
+        parents = set() if not what else {account} if what == r.get("AccountId") \
+            else {f"?{what}"}
+        rows.append(Row(r["Id"], r.get(KEY_SF) or "", parents))
+        data[r["Id"]] = r
+    return rows, data
+
+
+def salesforce_file_links(sb: Sandbox) -> list[Row]:
+    """Every ContentVersion in the org with the source id it carries, the source ids of
+    the Accounts its document is shared with (ContentDocumentLink, queried by document as
+    Salesforce requires) and the SHA-256 of its bytes."""
+    sf = salesforce(sb)
+    accounts = {r["Id"]: r.get(KEY_SF) or "?" for r in salesforce_rows(sb, "Account", [KEY_SF])}
+    versions = salesforce_rows(sb, "ContentVersion", [KEY_SF, "ContentDocumentId"])
+    linked: dict[str, set[str]] = {}
+    docs = [v["ContentDocumentId"] for v in versions]
+    for start in range(0, len(docs), 100):
+        named = ", ".join(f"'{d}'" for d in docs[start:start + 100])
+        for link in sf.query_all("SELECT ContentDocumentId, LinkedEntityId FROM "
+                                 f"ContentDocumentLink WHERE ContentDocumentId IN ({named})"
+                                 )["records"]:
+            if link["LinkedEntityId"] in accounts:
+                linked.setdefault(link["ContentDocumentId"], set()).add(
+                    accounts[link["LinkedEntityId"]])
+    rows = []
+    for v in versions:
+        got = sf.session.get(f"{sf.base_url}sobjects/ContentVersion/{v['Id']}/VersionData",
+                             headers=sf.headers, timeout=30)
+        rows.append(Row(v["Id"], v.get(KEY_SF) or "", linked.get(v["ContentDocumentId"],
+                                                                   set()), sha(got.content)))
+    return rows

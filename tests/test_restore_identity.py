@@ -147,7 +147,8 @@ def test_killed_restore_resumed_with_shuffled_answers_links_every_record_right(
                                               "missing": 0}
             # the id map agrees with the portal: each source id -> the record carrying it
             carried = {str(r["id"]): r["properties"]["source_record_id"]
-                       for obj in ("contacts", "companies", "care_recipients", "notes", "tasks")
+                       for obj in ("contacts", "companies", "care_recipients", "notes", "tasks",
+                                   "calls", "emails", "meetings")
                        for r in hubspot_records(dst, obj, [])}
             wrong = [e for e in ro.id_map("hs")
                      if carried.get(str(e.target_id)) != f"salesforce/{e.stream}/{e.source_id}"]

@@ -48,6 +48,11 @@ VALUE_ERRORS = frozenset({"STRING_TOO_LONG", "INVALID_OR_NULL_FOR_RESTRICTED_PIC
                           "MALFORMED_ID"})
 
 
+def _field_owner(obj: str) -> str:
+    """Where a custom field of ``obj`` is made: Task and Event share Activity's."""
+    return "Activity" if obj in ("Task", "Event") else obj
+
+
 def _quote(value: Any) -> str:
     text = str(value).replace("\\", "\\\\").replace("'", "\\'")
     return f"'{text}'"
@@ -156,7 +161,7 @@ class SalesforceWriter(Writer):
                     "length": 32768 if long else 255, **({"visibleLines": 5} if long else {})}
             try:
                 self._call(f"create {obj}.{name}", "tooling/sobjects/CustomField", "POST",
-                           {"FullName": f"{obj}.{name}", "Metadata": meta})
+                           {"FullName": f"{_field_owner(obj)}.{name}", "Metadata": meta})
             except (RequestRefused, AuthError) as exc:
                 raise SourceError(f"Salesforce did not let the restore add the field {name} "
                                   f"to {obj}; add it by hand (Setup, Object Manager: "
@@ -173,16 +178,15 @@ class SalesforceWriter(Writer):
         info = self.describe(obj)
         if info is None or SOURCE_KEY in info.fields:
             return False
-        # Task and Event take custom fields only as Activity fields, which both then have.
-        table = "Activity" if obj in ("Task", "Event") else obj
+        table = _field_owner(obj)  # Task and Event: Activity
         body = {"FullName": f"{table}.{SOURCE_KEY}",
                 "Metadata": {"label": "Exporter source id", "type": "Text", "length": 255,
                              "externalId": True, "unique": True, "caseSensitive": False,
                              "description": "The archived record this one was restored "
                                             "from (exporter restore)"}}
-        hand = (f"add a Text(255) field {SOURCE_KEY} to {obj}, marked External ID and "
-                "Unique and editable by the restoring user (Setup, Object Manager), then run "
-                "the restore again")
+        hand = (f"add a Text(255) field {SOURCE_KEY} to {_field_owner(obj)}, marked "
+                "External ID and Unique and editable by the restoring user (Setup, Object "
+                "Manager), then run the restore again")
         try:
             self._call(f"create {table}.{SOURCE_KEY}", "tooling/sobjects/CustomField", "POST",
                        body)
@@ -193,8 +197,7 @@ class SalesforceWriter(Writer):
             if reason != "DUPLICATE_DEVELOPER_NAME":  # there already, but hidden: below
                 raise SourceError(f"Salesforce did not let the restore add its field "
                                   f"{SOURCE_KEY} to {obj}; {hand}.") from exc
-        for described in {obj, *(("Task", "Event") if table == "Activity" else ())}:
-            self._infos.pop(described, None)
+        self._infos.pop(obj, None)
         info = self.describe(obj)
         if info is None or SOURCE_KEY not in info.fields:
             raise SourceError(f"Salesforce has the field {SOURCE_KEY} on {obj}, but the "

@@ -23,6 +23,9 @@ A mapping is a TOML file (bundled ones are in ``exporter/restore/mappings/``):
     from = "Primary_Physician__c"    # source field holding the parent's archived id
     to = "Physician__c"              # the parent's stream (its mapping must exist)
     type_id = 279                    # HubSpot association type (Salesforce: field = "...")
+    # or: via = "associations" (HubSpot's edges), with by/on for a second hop through the
+    # associated record's field; through = "notes" + through_field = "hs_attachment_ids":
+    # resolved from the record of that stream naming this one (see docs/restore.md)
 
     [client]                         # optional: names a record's client in the error report
     stream = "Account"
@@ -58,7 +61,7 @@ __all__ = [
 ]
 
 TRANSFORM_KEYS = {"from", "join", "sep", "value", "split", "part", "map", "default", "date",
-                  "parent", "stream", "type", "strip", "max_length", "prefix_text"}
+                  "parent", "stream", "type", "strip", "max_length", "prefix_text", "scale"}
 
 
 
@@ -80,6 +83,7 @@ class FieldRule:
     type: str | None = None  # string | number | bool: the value's type in the target
     max_length: int | None = None
     prefix_text: str | None = None  # a label put before a non-empty value ("Dose: ")
+    scale: float | None = None  # a number multiplied, rounded to a whole one (ms -> s)
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,10 @@ class LinkRule:
     via: str | None = None  # or: an archived associations stream (HubSpot's edges)
     every: bool = False  # with via: every associated record, not the first (HubSpot target)
     label: str | None = None  # HubSpot target: the association's label ("Emergency contact")
+    #: the record is reached through the records of this stream that name its id in
+    #: ``through_field`` (a note's hs_attachment_ids): the link is resolved from them
+    through: str | None = None
+    through_field: str | None = None
     deferred: bool = False  # set by the planner for links that close a cycle
     #: ``to = "@target"``: the parent is looked up in the target itself (``to_object``
     #: records whose field ``on`` equals the value at ``by``), not restored by this mapping
@@ -189,7 +197,8 @@ def _field_rule(path: Path, where: str, target: str, spec: Any) -> FieldRule:
         sep=str(spec.get("sep", " ")), split=spec.get("split"), part=part, map=spec.get("map"),
         default=spec.get("default"), date=spec.get("date"), parent=spec.get("parent"),
         parent_stream=spec.get("stream"), type=spec.get("type"),
-        max_length=spec.get("max_length"), prefix_text=spec.get("prefix_text"))
+        max_length=spec.get("max_length"), prefix_text=spec.get("prefix_text"),
+        scale=spec.get("scale"))
 
 
 def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
@@ -209,10 +218,15 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
     fields = [_field_rule(path, where, t, s) for t, s in fields_raw.items()]
     links = []
     for link in raw.get("links", []):
-        if not isinstance(link, dict) or "to" not in link or \
-                sum(k in link for k in ("from", "by", "via")) != 1:
+        # via with by: the associated record's by field joined to the parent's on field
+        kinds = sum(k in link for k in ("from", "by", "via")) if isinstance(link, dict) else 0
+        if not isinstance(link, dict) or "to" not in link or not (
+                kinds == 1 or (kinds == 2 and "via" in link and "by" in link)) or \
+                ("through" in link) != ("through_field" in link):
             raise _fail(path, where, "each link needs to, and one of from (an id field), "
-                        "by/on (a shared key) or via (an associations stream)")
+                        "by/on (a shared key) or via (an associations stream, with by/on "
+                        "to join the associated record's field), and through with "
+                        "through_field together")
         in_target = link["to"] == "@target"
         if in_target and not ("by" in link and "on" in link and "to_object" in link):
             raise _fail(path, where, 'a link to = "@target" needs by (the source field), '
@@ -224,7 +238,8 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
             type_id=link.get("type_id"), via=link.get("via"),
             every=bool(link.get("every", False)), label=link.get("label"),
             in_target=in_target, target_where=link.get("where"),
-            normalise=link.get("normalise")))
+            normalise=link.get("normalise"),
+            through=link.get("through"), through_field=link.get("through_field")))
     where_raw = raw.get("where", {})
     filt = {k: (v if isinstance(v, list) else [v]) for k, v in where_raw.items()}
     return ObjectRule(stream=raw["stream"], object=raw["object"], fields=fields, links=links,

@@ -14,6 +14,7 @@ from typing import Any
 from exporter.archive import Archive, IdMapEntry, canonical_json
 from exporter.errors import MappingError
 from exporter.restore.clients import client_label
+from exporter.restore.links import through, two_hops
 from exporter.restore.mapping import LinkRule, Mapping_, ObjectRule
 from exporter.restore.target_links import check_target_link, target_link
 from exporter.restore.transforms import MISSING, TransformError, apply, flatten, get_path
@@ -127,12 +128,15 @@ class Context:
         assert link.via is not None
         rid = get_path(data, "@id")
         rule = self.parent_rule(link)
-        found = [to_id for to_id in _edges(self, link.via, stream, link.to_stream)
-                 .get(str(rid), []) if self.would_restore(rule, to_id)]
+        ids = _edges(self, link.via, stream, link.to_stream).get(str(rid), [])
+        found = two_hops(self, link, ids) if link.by is not None else \
+            [to_id for to_id in ids if self.would_restore(rule, to_id)]
         return found if link.every else found[:1]
 
     def parent_ids(self, link: LinkRule, data: Mapping[str, Any], stream: str) -> list[str]:
         """Every archived id the link points at (several only for ``every``)."""
+        if link.through is not None:
+            return through(self, link, data)
         if link.via is not None:
             return self._via(link, data, stream)
         pid = self.parent_id(link, data, stream)
@@ -151,6 +155,8 @@ class Context:
     def parent_id(self, link: LinkRule, data: Mapping[str, Any], stream: str) -> str | None:
         """The archived id of the record a link points at (None: the link is empty)."""
         prefix = self.mapping.prefix
+        if link.through is not None:
+            return next(iter(through(self, link, data)), None)
         if link.path is not None:
             value = get_path(data, link.path, prefix)
             return None if value in (MISSING, None, "") else str(value)
@@ -259,10 +265,16 @@ class _MappingCheck:
     def links(self, rule: ObjectRule, used: set[str]) -> None:
         where = rule.label
         for link in rule.links:
+            own = link.through or rule.stream  # the stream the link is read from
+            if link.through is not None:
+                self.check_path(own, str(link.through_field), f"{where}, link {link.name}")
             for lp in (link.path, link.by):
+                # with via, by is a field of the associated records
+                read = link.to_stream if link.via is not None else own
                 if lp:
-                    self.check_path(rule.stream, lp, f"{where}, link {link.name}")
-                    used.add(self.full(lp))
+                    self.check_path(read, lp, f"{where}, link {link.name}")
+                    if read == rule.stream:
+                        used.add(self.full(lp))
             if link.via is not None and link.via not in self.streams:
                 self.problems.append(
                     f"{where}: link {link.name} reads associations from unknown stream "

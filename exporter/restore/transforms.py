@@ -134,6 +134,9 @@ def apply(rule: FieldRule, data: Mapping[str, Any] | None, prefix: str = "",
     if rule.date is not None and value not in (None, ""):
         value = _format_when(value, rule.date)
     value = _typed(value, rule.type)
+    if rule.scale is not None and value not in (None, ""):
+        number = _number(value)
+        value = None if number is None else round(number * rule.scale)
     if isinstance(value, str) and rule.max_length is not None:
         value = value[: rule.max_length]
     if rule.prefix_text is not None and value not in (None, ""):
