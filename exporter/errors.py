@@ -47,6 +47,8 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
     │                                         certificate or key unreadable)
     ├── SignInFailed                      30  the browser sign-in (exporter setup) was refused,
     │                                         not finished, or gave no refresh token
+    ├── ParentsNotInTarget                26  a restore links to records the target must
+    │                                         already hold (Google's clients) and has none
     ├── TransformError                     -  a value cannot be restored (one record fails)
     └── SourceError                        -  a vendor account failed; the run goes on (a sync
         │                                     ends partial, 11, or failed, 12)
@@ -106,6 +108,7 @@ __all__ = [
     "NotWritable",
     "NotifyError",
     "ObjectStoreError",
+    "ParentsNotInTarget",
     "QueryTimeout",
     "QuotaExhausted",
     "RequestRefused",
@@ -293,6 +296,11 @@ class SignInFailed(ExporterError):
     token: refused, abandoned, timed out or answered by the wrong page."""
 
 
+class ParentsNotInTarget(ExporterError):
+    """A restore links to records the target must already hold (the clients a Google visit
+    belongs to, restored there from Salesforce or HubSpot) and the target has none."""
+
+
 class TransformError(ExporterError, ValueError):
     """A value cannot be transformed for a restore (e.g. an unreadable date): that record
     fails validation; the others go on."""
@@ -380,6 +388,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (StaffError, 19),
     (DeskError, 20),
     (SignInFailed, 30),
+    (ParentsNotInTarget, 26),
     (ExporterError, 1),
 ]
 

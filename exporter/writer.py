@@ -274,6 +274,13 @@ class Writer:
         in ``exclude``): item key -> target id."""
         raise NotImplementedError
 
+    def lookup(self, obj: str, field: str, where: Mapping[str, Any]
+               ) -> dict[str, list[str]] | None:
+        """Records of ``obj`` already in the target, by the value of their ``field``: value
+        -> target ids, among those whose fields hold the values ``where`` names (a link
+        ``to = "@target"``: Google's visits to their client). None: the target cannot."""
+        return None
+
     def read(self, obj: str, ids: list[str], fields: list[str],
              links: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         """Records by target id: field values, plus ``"@links"`` {link name: [target ids]}

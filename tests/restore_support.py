@@ -24,7 +24,8 @@ def hubspot_client(sb: Sandbox) -> Any:
 
 
 def google_service(sb: Sandbox, api: str) -> Any:
-    """A google-api-python-client service (``drive`` or ``sheets``) on the sandbox."""
+    """A google-api-python-client service (``drive``, ``sheets`` or ``calendar``) on the
+    sandbox."""
     import google.oauth2.credentials
     import google_auth_httplib2
     from googleapiclient.discovery import build
@@ -34,6 +35,7 @@ def google_service(sb: Sandbox, api: str) -> Any:
     base = sb.urls["google"]
     creds = google.oauth2.credentials.Credentials(token=CREDENTIALS["google"]["token"])
     http = google_auth_httplib2.AuthorizedHttp(creds, http=LoopbackHttp(base))
-    endpoint = {"drive": "/drive/v3/", "sheets": "/"}[api]
-    return build(api, {"drive": "v3", "sheets": "v4"}[api], http=http, static_discovery=True,
+    endpoint = {"drive": "/drive/v3/", "sheets": "/", "calendar": "/calendar/v3/"}[api]
+    return build(api, {"drive": "v3", "sheets": "v4", "calendar": "v3"}[api], http=http,
+                 static_discovery=True,
                  client_options={"api_endpoint": base + endpoint}, cache_discovery=False)

@@ -171,6 +171,189 @@ def hubspot_records_by_source(sb: Sandbox, obj: str, props: Iterable[str],
     return out
 
 
+# -- Google (Calendar visits, the caregiver roster, Drive documents), read from the source
+#    through google-api-python-client and compared with HubSpot ------------------------------
+
+@dataclass
+class GooglePromises:
+    """What a Google source promises: per visit (source id) its client number, caregiver
+    email and name; the roster's emails; per client document (source id) its client number
+    and the SHA-256 of its bytes (a Google Doc's Word export)."""
+
+    visits: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    roster: list[str] = field(default_factory=list)
+    documents: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+def google_promises(sb: Sandbox) -> GooglePromises:
+    from tests.restore_support import google_service
+
+    out = GooglePromises()
+    cal = google_service(sb, "calendar")
+    for c in cal.calendarList().list().execute()["items"]:
+        token = None
+        while True:
+            page = cal.events().list(calendarId=c["id"], singleEvents=True,
+                                     pageToken=token).execute()
+            for ev in page.get("items", []):
+                number = ((ev.get("extendedProperties") or {}).get("private") or {}).get(
+                    "client_number")
+                if number and ev.get("status") != "cancelled":
+                    who = (ev.get("attendees") or [{}])[0]
+                    out.visits[f"google/calendar_events/{ev['id']}"] = (
+                        number, who.get("email", ""), who.get("displayName", ""))
+            token = page.get("nextPageToken")
+            if not token:
+                break
+    drive, sheets = google_service(sb, "drive"), google_service(sb, "sheets")
+    token = None
+    while True:
+        page = drive.files().list(pageToken=token, fields="nextPageToken, files(id, name, "
+                                  "mimeType, trashed, properties)").execute()
+        for f in page["files"]:
+            number = (f.get("properties") or {}).get("client_number")
+            if f["name"] == "Caregiver Roster":
+                rows = sheets.spreadsheets().values().get(
+                    spreadsheetId=f["id"], range="Roster").execute()["values"]
+                col = rows[0].index("Email")
+                out.roster += [r[col] for r in rows[1:] if len(r) > col]
+            if not number or f.get("trashed") or f["mimeType"].endswith(".folder"):
+                continue
+            if f["mimeType"] == "application/vnd.google-apps.document":
+                data = drive.files().export(fileId=f["id"], mimeType=DOCX).execute()
+            else:
+                data = drive.files().get_media(fileId=f["id"]).execute()
+            out.documents[f"google/drive_files/{f['id']}"] = (number, sha(data))
+        token = page.get("nextPageToken")
+        if not token:
+            return out
+
+
+def google_in_hubspot(sb: Sandbox, promised: GooglePromises) -> Counter[str]:
+    """The portal read through the HubSpot SDK against what Google promises: meetings
+    (once each, linked to their client's contact, found by client number, and to their
+    caregiver's contact, by email), caregivers (once each, every roster email), documents
+    (notes on their client with equal bytes). Counts every way it can be wrong."""
+    import requests
+
+    out: Counter[str] = Counter()
+    contacts = {str(c["id"]): c["properties"] for c in hubspot_rows(
+        sb, "contacts", [KEY_HS, "client_number", "relationship", "email", "contact_type"])}
+    caregivers = [p for p in contacts.values()
+                  if (p.get(KEY_HS) or "").startswith("google/sheet_rows/")]
+    out["caregivers"] = len(caregivers)
+    out["caregivers_unlabelled"] = sum(p.get("contact_type") != "Caregiver" for p in caregivers)
+    out["roster_missing"] = len(set(promised.roster) - {p.get("email") for p in caregivers})
+    out["duplicates"] += duplicates(p.get("email") for p in caregivers)
+
+    def number(value: Any) -> str:  # "c00001" is client C-00001, as the agency writes it
+        return "".join(ch for ch in str(value) if ch.isalnum()).upper()
+
+    def client_of(ids: list[str]) -> set[str]:
+        return {number(contacts[i].get("client_number")) for i in ids if i in contacts
+                and contacts[i].get("relationship") == "Client"}
+
+    def emails_of(ids: list[str]) -> set[str]:
+        return {str(contacts[i].get("email")) for i in ids if i in contacts
+                and contacts[i].get("relationship") != "Client"}
+
+    meetings = hubspot_rows(sb, "meetings", [KEY_HS, "caregiver_name"], ["contacts"])
+    seen = Counter((m["properties"] or {}).get(KEY_HS) or "" for m in meetings)
+    out["duplicates"] += sum(n - 1 for sid, n in seen.items() if sid and n > 1)
+    out["extras"] += sum(n for sid, n in seen.items() if sid.startswith("google/")
+                         and sid not in promised.visits)
+    for m in meetings:
+        sid = (m["properties"] or {}).get(KEY_HS) or ""
+        if sid not in promised.visits:
+            continue
+        client, email, name = promised.visits[sid]
+        linked = [str(a["id"]) for a in
+                  ((m.get("associations") or {}).get("contacts") or {}).get("results", [])]
+        out["visits"] += 1
+        out["wrong_client"] += client_of(linked) != {number(client)}
+        out["wrong_caregiver"] += emails_of(linked) != {email}
+        out["caregiver_unnamed"] += m["properties"].get("caregiver_name") != name
+    out["missing"] += len(set(promised.visits) - set(seen))
+    files_api = hubspot_client(sb).files.files_api
+    notes = hubspot_rows(sb, "notes", [KEY_HS, "hs_attachment_ids"], ["contacts"])
+    noted = Counter((n["properties"] or {}).get(KEY_HS) or "" for n in notes)
+    out["duplicates"] += sum(k - 1 for sid, k in noted.items() if sid and k > 1)
+    out["missing"] += len(set(promised.documents) - set(noted))
+    for n in notes:
+        sid = (n["properties"] or {}).get(KEY_HS) or ""
+        if sid not in promised.documents:
+            continue
+        client, digest = promised.documents[sid]
+        linked = [str(a["id"]) for a in
+                  ((n.get("associations") or {}).get("contacts") or {}).get("results", [])]
+        out["documents"] += 1
+        out["wrong_client"] += client_of(linked) != {number(client)}
+        attached = (n["properties"] or {}).get("hs_attachment_ids")
+        url = files_api.get_signed_url(attached.split(";")[0]).url \
+            if attached else None
+        out["bad_files"] += url is None or sha(requests.get(url, timeout=30).content) != digest
+    return out
+
+
+def google_in_salesforce(sb: Sandbox, promised: GooglePromises) -> Counter[str]:
+    """The org read through simple-salesforce against what Google promises: Events (once
+    each, WhatId the client's Account by client number, WhoId the caregiver's Contact by
+    email), caregiver Contacts (once each, every roster email, titled Caregiver), documents
+    (ContentVersions published to their client's Account with equal bytes)."""
+    out: Counter[str] = Counter()
+
+    def number(value: Any) -> str:
+        return "".join(ch for ch in str(value) if ch.isalnum()).upper()
+
+    accounts = {r["Id"]: number(r["Client_Number__c"])
+                for r in salesforce_rows(sb, "Account", ["Client_Number__c"])}
+    contacts = salesforce_rows(sb, "Contact", [KEY_SF, "Email", "Title"])
+    caregivers = [c for c in contacts if (c.get(KEY_SF) or "").startswith("google/sheet_rows/")]
+    emails = {c["Id"]: c["Email"] for c in caregivers}
+    out["caregivers"] = len(caregivers)
+    out["caregivers_unlabelled"] = sum(c.get("Title") != "Caregiver" for c in caregivers)
+    out["roster_missing"] = len(set(promised.roster) - set(emails.values()))
+    out["duplicates"] += duplicates(emails.values())
+    events = salesforce_rows(sb, "Event", [KEY_SF, "WhatId", "WhoId", "Description"])
+    seen = Counter(e.get(KEY_SF) or "" for e in events)
+    out["duplicates"] += sum(n - 1 for sid, n in seen.items() if sid and n > 1)
+    out["extras"] += sum(n for sid, n in seen.items() if sid.startswith("google/")
+                         and sid not in promised.visits)
+    out["missing"] += len(set(promised.visits) - set(seen))
+    for e in events:
+        sid = e.get(KEY_SF) or ""
+        if sid in promised.visits:
+            client, email, name = promised.visits[sid]
+            out["visits"] += 1
+            out["wrong_client"] += accounts.get(e.get("WhatId")) != number(client)
+            out["wrong_caregiver"] += emails.get(e.get("WhoId")) != email
+            out["caregiver_unnamed"] += name not in (e.get("Description") or "")
+    sf = salesforce(sb)
+    docs = salesforce_rows(sb, "ContentVersion", [KEY_SF, "FirstPublishLocationId",
+                                                  "ContentDocumentId"])
+    shared: dict[str, set[str]] = {}  # document -> the Accounts it is linked to
+    ids = ", ".join(f"'{a}'" for a in accounts)
+    for link in sf.query_all("SELECT ContentDocumentId, LinkedEntityId FROM "
+                             f"ContentDocumentLink WHERE LinkedEntityId IN ({ids})")["records"]:
+        shared.setdefault(link["ContentDocumentId"], set()).add(link["LinkedEntityId"])
+    noted = Counter(d.get(KEY_SF) or "" for d in docs)
+    out["duplicates"] += sum(k - 1 for sid, k in noted.items() if sid and k > 1)
+    out["missing"] += len(set(promised.documents) - set(noted))
+    for d in docs:
+        sid = d.get(KEY_SF) or ""
+        if sid in promised.documents:
+            client, digest = promised.documents[sid]
+            out["documents"] += 1
+            out["wrong_client"] += accounts.get(d.get("FirstPublishLocationId")) != number(client)
+            out["wrong_client"] += {accounts[a] for a in shared.get(
+                d["ContentDocumentId"], set())} != {number(client)}
+            got = sf.session.get(f"{sf.base_url}sobjects/ContentVersion/{d['Id']}/VersionData",
+                                 headers=sf.headers, timeout=30)
+            out["bad_files"] += sha(got.content) != digest
+    return out
 def salesforce_activities(sb: Sandbox, obj: str, fields: Iterable[str] = ()
                           ) -> tuple[list[Row], dict[str, dict[str, Any]]]:
     """Every Task or Event in the org with the source id it carries and the source id of

@@ -91,3 +91,50 @@ def test_each_google_doc_comes_as_pdf_and_word_with_extensions(tmp_path: Path) -
             both = [doc["file"], *doc.get("other_files", "").split("; ")]
             assert sorted(Path(p).suffix for p in both if p) == [".docx", ".pdf"], both
             assert all((out / p).stat().st_size > 0 for p in both)
+
+
+def test_google_and_hubspot_files_go_under_their_clients_folder(tmp_path: Path) -> None:
+    from tests.restore_support import google_service
+    from tests.target_census import hubspot_rows
+
+    with Sandbox(clients=3, seed=35, vendors=("google", "hubspot")) as sb:
+        drive = google_service(sb, "drive")
+
+        def drive_client(file_id: str) -> str | None:
+            parents = drive.files().get(fileId=file_id, fields="parents").execute()
+            folder = drive.files().get(fileId=parents["parents"][0],
+                                       fields="properties").execute()
+            return (folder.get("properties") or {}).get("client_number")
+
+        with _archive(tmp_path / "g", sb, "google") as archive:
+            _restore(archive, tmp_path / "g", "any_to_csv")
+        out = tmp_path / "g" / "out"
+        rows = _rows(next(p for p in out.glob("*.csv") if "drive" in p.name.lower()))[1]
+        placed = [(r["id"], Path(r["file"]).parts[1]) for r in rows if r.get("file")]
+        clients = {fid: drive_client(fid) for fid, _ in placed}
+        assert sum(1 for n in clients.values() if n) >= 6  # a PDF and a Doc per client
+        for fid, folder in placed:
+            number = clients[fid]
+            assert (number in folder) if number else folder == "drive_files", (fid, folder)
+
+        # HubSpot: a file's client is the one the note attaching it is associated with
+        contacts = {c["id"]: c["properties"] for c in hubspot_rows(
+            sb, "contacts", ["client_number", "relationship"])}
+        expected: dict[str, str] = {}
+        for note in hubspot_rows(sb, "notes", ["hs_attachment_ids"], ["contacts"]):
+            linked = [a["id"] for a in (note.get("associations") or {}).get(
+                "contacts", {}).get("results", [])]
+            numbers = [contacts[c]["client_number"] for c in linked
+                       if contacts.get(c, {}).get("relationship") == "Client"]
+            for fid in (note["properties"].get("hs_attachment_ids") or "").split(";"):
+                if fid and numbers:
+                    expected[fid] = numbers[0]
+        assert expected
+        with _archive(tmp_path / "h", sb, "hubspot") as archive:
+            _restore(archive, tmp_path / "h", "any_to_csv")
+        files = _rows(tmp_path / "h" / "out" / "files.csv")[1]
+        assert {r["id"] for r in files} >= set(expected)
+        for r in files:
+            folder = Path(r["file"]).parts[1]
+            want = expected.get(r["id"])
+            assert (want in folder) if want else folder == "files", (r["id"], folder)

@@ -520,6 +520,26 @@ class HubSpotWriter(Writer):
             if not after:
                 return out
 
+    def lookup(self, obj: str, field: str, where: Mapping[str, Any]
+               ) -> dict[str, list[str]] | None:
+        # Listed page by page rather than searched: search stops at 10,000 results.
+        out: dict[str, list[str]] = {}
+        after: str | None = None
+        while True:
+            kw: dict[str, Any] = {"limit": 100, "properties": [field, *where]}
+            if after:
+                kw["after"] = after
+            body = self.client.call_json(f"Listing HubSpot {obj}", self.client.objects.get_page,
+                                         obj, **kw) or {}
+            for r in body.get("results", []):
+                props = r.get("properties") or {}
+                if props.get(field) not in (None, "") and all(
+                        str(props.get(k)) == str(v) for k, v in where.items()):
+                    out.setdefault(str(props[field]), []).append(str(r["id"]))
+            after = ((body.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                return out
+
     def adopt(self, obj: str, carried: Mapping[str, str]) -> None:
         info = self.describe(obj)
         if info is None or SOURCE_KEY not in info.fields:

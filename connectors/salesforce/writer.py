@@ -157,9 +157,11 @@ class SalesforceWriter(SalesforceSetup):
             rows.update({r["Id"]: r for r in self._query(
                 f"SELECT Id, {', '.join(names)} FROM {obj} WHERE Id IN "
                 f"({', '.join(_quote(t) for t in batch)})")})
-        return [i for i in cands if any(ln.name in fixed and rows.get(str(i.target_id), {})
-                                        .get(ln.name) not in (None, ln.to_id)
-                                        for ln in i.links)]
+        # A record first written without its parent (a document whose client was not in
+        # the target yet) is moved too once the parent is there.
+        return [i for i in cands if str(i.target_id) in rows and any(
+            ln.name in fixed and rows[str(i.target_id)].get(ln.name) != ln.to_id
+            for ln in i.links)]
 
     def write(self, obj: str, items: list[WriteItem],
               match: list[str] | None = None) -> list[WriteResult]:
@@ -317,6 +319,15 @@ class SalesforceWriter(SalesforceSetup):
             return None
         return {str(r["Id"]): str(r.get(SOURCE_KEY) or "")
                 for r in self._query(f"SELECT Id, {SOURCE_KEY} FROM {obj}")}
+
+    def lookup(self, obj: str, field: str, where: Mapping[str, Any]
+               ) -> dict[str, list[str]] | None:
+        conditions = [f"{field} != null", *(f"{k} = {_quote(v)}" for k, v in where.items())]
+        out: dict[str, list[str]] = {}
+        for row in self._query(f"SELECT Id, {field} FROM {obj} WHERE "
+                               + " AND ".join(conditions)):
+            out.setdefault(str(row[field]), []).append(str(row["Id"]))
+        return out
 
     def adopt(self, obj: str, carried: Mapping[str, str]) -> None:
         self._counts.pop(obj, None)

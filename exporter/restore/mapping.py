@@ -114,6 +114,11 @@ class LinkRule:
     through: str | None = None
     through_field: str | None = None
     deferred: bool = False  # set by the planner for links that close a cycle
+    #: ``to = "@target"``: the parent is looked up in the target itself (``to_object``
+    #: records whose field ``on`` equals the value at ``by``), not restored by this mapping
+    in_target: bool = False
+    target_where: Mapping[str, Any] | None = None  # ... among those with these values
+    normalise: str | None = None  # compare with a care-plan normaliser ("client_number")
 
 
 @dataclass
@@ -139,6 +144,8 @@ class ObjectRule:
     schema: ObjectSchema | None = None
     #: left out when the archive lacks the stream (a custom object some portals have)
     optional: bool = False
+    #: only records with a value at each of these paths (a visit: one with a client number)
+    require: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -221,7 +228,7 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
     where = f"[[objects]] {raw['stream']} -> {raw['object']}"
     known = {"stream", "object", "fields", "links", "key", "match", "where", "file",
              "create_fields", "all_fields", "unique", "unlisted", "inactive", "copy_fields",
-             "schema", "optional"}
+             "schema", "optional", "require"}
     for k in raw:
         if k not in known:
             raise _fail(path, where, f"unknown setting '{k}'" + did_you_mean(k, known))
@@ -240,12 +247,18 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
                         "by/on (a shared key) or via (an associations stream, with by/on "
                         "to join the associated record's field), and through with "
                         "through_field together")
+        in_target = link["to"] == "@target"
+        if in_target and not ("by" in link and "on" in link and "to_object" in link):
+            raise _fail(path, where, 'a link to = "@target" needs by (the source field), '
+                        "on (the target's field) and to_object")
         links.append(LinkRule(
             name=str(link.get("field") or link.get("name") or link.get("from") or link["to"]),
             to_stream=str(link["to"]), path=link.get("from"), by=link.get("by"),
             on=link.get("on", link.get("by")), to_object=link.get("to_object"),
             type_id=link.get("type_id"), via=link.get("via"),
             every=bool(link.get("every", False)), label=link.get("label"),
+            in_target=in_target, target_where=link.get("where"),
+            normalise=link.get("normalise"),
             through=link.get("through"), through_field=link.get("through_field")))
     where_raw = raw.get("where", {})
     filt = {k: (v if isinstance(v, list) else [v]) for k, v in where_raw.items()}
@@ -258,7 +271,8 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
                       inactive=dict(raw.get("inactive", {})),
                       copy_fields=bool(raw.get("copy_fields", False)),
                       schema=_schema(path, where, raw.get("schema")),
-                      optional=bool(raw.get("optional", False)))
+                      optional=bool(raw.get("optional", False)),
+                      require=[str(r) for r in raw.get("require", [])])
 
 
 def _schema(path: Path, where: str, raw: Any) -> ObjectSchema | None:

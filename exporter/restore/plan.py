@@ -13,8 +13,10 @@ from typing import Any
 
 from exporter.archive import Archive, IdMapEntry, canonical_json
 from exporter.errors import MappingError
+from exporter.restore.clients import client_label
 from exporter.restore.links import through, two_hops
 from exporter.restore.mapping import LinkRule, Mapping_, ObjectRule
+from exporter.restore.target_links import check_target_link, target_link
 from exporter.restore.transforms import MISSING, TransformError, apply, flatten, get_path
 from exporter.settings import did_you_mean
 from exporter.writer import FileItem, Link, ObjectInfo, Writer
@@ -77,6 +79,7 @@ class Context:
     edges: dict[tuple[str, str, str], dict[str, list[str]]] = field(default_factory=dict)
     #: (object, field) -> why the target did not take new options there (unlisted = add)
     unaddable: dict[tuple[str, str], str] = field(default_factory=dict)
+    found: dict[Any, dict[str, list[str]]] = field(default_factory=dict)  # target_links
 
     def first_holder(self, obj: str, name: str, value: Any, holder: tuple[str, str]) -> bool:
         """Whether ``holder`` (stream, id) is the first record of this restore to claim a
@@ -118,7 +121,8 @@ class Context:
             value = None if value is MISSING else value
             if not any(value == a or (a is not None and str(value) == str(a)) for a in allowed):
                 return False
-        return True
+        return all(get_path(data, p, self.mapping.prefix) not in (MISSING, None, "")
+                   for p in rule.require)
 
     def _via(self, link: LinkRule, data: Mapping[str, Any], stream: str) -> list[str]:
         """The associated records (by id) that the parent's rule restores: the first, or
@@ -141,6 +145,8 @@ class Context:
         return [] if pid is None else [pid]
 
     def parent_rule(self, link: LinkRule) -> ObjectRule:
+        if link.in_target:  # a record already in the target: no rule of this mapping
+            return ObjectRule("@target", str(link.to_object), [])
         rules = [r for r in self.mapping.objects if r.stream == link.to_stream
                  and (link.to_object is None or r.object == link.to_object)]
         if len(rules) != 1:
@@ -231,6 +237,9 @@ class _MappingCheck:
     def check_path(self, stream: str, path: str, what: str) -> None:
         names = self.known(stream)
         prefix = self.mapping.prefix
+        parts = path.split(".")  # "attendees.0.email": the list field is what is known
+        path = ".".join(parts[:next((i for i, p in enumerate(parts) if p.isdigit()),
+                                    len(parts))])
         if names and self.full(path) not in names:
             shown = {n[len(prefix):] if n.startswith(prefix) else "@" + n for n in names}
             self.problems.append(f"{what}: {stream} has no field '{path}'"
@@ -272,6 +281,9 @@ class _MappingCheck:
                 self.problems.append(
                     f"{where}: link {link.name} reads associations from unknown stream "
                     f"'{link.via}'" + did_you_mean(link.via, self.streams))
+            if link.in_target:
+                self.problems += [f"{where}: {p}" for p in check_target_link(self.ctx, link)]
+                continue
             try:
                 self.ctx.parent_rule(link)
             except MappingError as exc:
@@ -496,6 +508,9 @@ def plan_records(ctx: Context, rule: ObjectRule, fit: bool = True) -> Iterator[P
             if key and info is not None and key not in item.fields:
                 item.fields[key] = f"{ctx.source}/{rule.stream}/{rid}"
         for link in rule.links:
+            if link.in_target:
+                target_link(ctx, link, data, item)
+                continue
             for pid in ctx.parent_ids(link, data, rule.stream):
                 _link(ctx, link, pid, item)
         item.client = client_label(ctx, rule, rid, data)
@@ -530,33 +545,6 @@ def _link(ctx: Context, link: LinkRule, pid: str, item: Planned) -> None:
         # parent is restored (the id map's hash covers the resolved links).
         item.notes.append(f"written without its {link.to_stream} {pid} ({link.name}): not "
                           "restored (not archived, filtered out, or failed)")
-
-
-def client_label(ctx: Context, rule: ObjectRule, rid: str, data: Mapping[str, Any]) -> str:
-    """"Name (number)" of the client a record is about: the record itself when it is of
-    the mapping's client stream (``[client]``), else the parent its links point at."""
-    spec = ctx.mapping.client
-    if not spec:
-        return ""
-    record: Mapping[str, Any] | None = data if rule.stream == spec["stream"] else None
-    for link in rule.links:
-        if record is None and link.to_stream == spec["stream"]:
-            pid = ctx.parent_id(link, data, rule.stream)
-            record = ctx.parent(link.to_stream, pid) if pid else None
-    for ref in spec.get("refs") or []:  # fields holding the client's id (Client__c)
-        pid = get_path(data, str(ref), ctx.mapping.prefix)
-        if record is None and isinstance(pid, str) and pid:
-            record = ctx.parent(spec["stream"], pid)
-    if record is None:
-        return ""
-    values = []
-    for k in ("name", "number"):
-        paths = spec.get(k) or []
-        got = [get_path(record, str(p), ctx.mapping.prefix)
-               for p in ([paths] if isinstance(paths, str) else paths)]
-        values.append(" ".join(str(v) for v in got if v not in (MISSING, None, "")))
-    parts = [v for v in values if v]
-    return f"{parts[0]} ({parts[1]})" if len(parts) == 2 else "".join(parts)
 
 
 def unlisted(info: ObjectInfo, fields: Mapping[str, Any]) -> dict[str, list[str]]:

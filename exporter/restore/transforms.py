@@ -23,6 +23,11 @@ def get_path(data: Mapping[str, Any] | None, path: str, prefix: str = "") -> Any
     full = path[1:] if path.startswith("@") else prefix + path
     node: Any = data
     for part in full.split("."):
+        if isinstance(node, list) and part.isdigit():  # "attendees.0.email": a list's item
+            if int(part) >= len(node):
+                return MISSING
+            node = node[int(part)]
+            continue
         if not isinstance(node, Mapping) or part not in node:
             return MISSING
         node = node[part]

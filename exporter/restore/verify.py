@@ -11,6 +11,7 @@ from exporter.archive import Archive, IdMapEntry
 from exporter.restore.engine import expand, select_rules, target_identity
 from exporter.restore.mapping import Mapping_, ObjectRule
 from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
+from exporter.restore.target_links import linked_in_target
 from exporter.restore.transforms import same
 from exporter.writer import Writer, chunks
 
@@ -234,11 +235,12 @@ def _extras(ctx: Context, rules: list[ObjectRule], verifier: _Verifier) -> dict[
         mine = {f"{ctx.source}/{r.stream}/" for r in ctx.mapping.objects if r.object == obj}
         checked = {f"{ctx.source}/{r.stream}/" for r in rules if r.object == obj}
         expected = verifier.expected.get(obj, set())
+        theirs = linked_in_target(ctx, obj)  # the clients a Google restore links to
         strangers = sum(
-            1 for tid, sid in verifier.everyone[obj].items()
-            if (not sid and tid not in written)
+            1 for tid, sid in verifier.everyone[obj].items() if tid not in theirs and (
+            (not sid and tid not in written)
             or (sid and not any(sid.startswith(m) for m in mine))
-            or (sid and any(sid.startswith(c) for c in checked) and sid not in expected))
+            or (sid and any(sid.startswith(c) for c in checked) and sid not in expected)))
         out[obj] = report.duplicates[obj] + strangers
     return out
 

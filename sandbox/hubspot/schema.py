@@ -117,6 +117,7 @@ SPECS: dict[str, list[PropSpec]] = {
     "meetings": [*ENGAGEMENT, _s("hs_meeting_title", "Meeting name"),
                  _s("hs_meeting_body", "Meeting description", "html"),
                  _dt("hs_meeting_start_time", "Start time"), _dt("hs_meeting_end_time", "End time"),
+                 _s("hs_meeting_location", "Location"),
                  _e("hs_meeting_outcome", "Outcome",
                     ["SCHEDULED", "COMPLETED", "RESCHEDULED", "NO_SHOW", "CANCELED"])],
     "emails": [*ENGAGEMENT, _s("hs_email_subject", "Subject"), _s("hs_email_text", "Body"),

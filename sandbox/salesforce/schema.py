@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.salesforce.contacts import CONTACT_FIELDS
+
 #: the org's one user (the API user every session belongs to)
 USER_ID = "005Dn0000000001AAA"
 
@@ -136,7 +138,8 @@ RECURRENCE = ("RecursDaily", "RecursEveryWeekday", "RecursMonthly", "RecursMonth
 WHAT = ("Account", "Care_Plan__c", "Medication__c", "Allergy__c", "Diagnosis__c",
         "Care_Task__c", "Physician__c", "Emergency_Contact__c")
 #: WhoId points at a person (Contact or Lead); this org keeps clients as Accounts and has
-#: neither, so every WhoId is refused as Salesforce refuses an id of another type
+#: no Lead and no Contact until a restore writes some (caregivers), so a client's Account
+#: id as WhoId is refused as Salesforce refuses an id of another type
 WHO = ("Contact", "Lead")
 ADDRESS = ("BillingStreet", "BillingCity", "BillingState", "BillingPostalCode",
            "BillingCountry")
@@ -243,6 +246,9 @@ OBJECT_LIST: list[ObjectDef] = [
         _f("BodyLength", "int", createable=False, updateable=False),
         _f("Body", "base64", nillable=False),
     ]),
+    # People (empty in the agency's org: clients are Accounts); see sandbox/salesforce/contacts.py
+    ObjectDef("Contact", "Contact", "003", [*_system(None),
+        *(_f(name, ftype, **kw) for name, ftype, kw in CONTACT_FIELDS)]),
     # Activities (Task, Event): WhatId and WhoId are polymorphic lookups; AccountId is
     # derived from WhatId by Salesforce; OwnerId defaults to the user writing.
     ObjectDef("Task", "Task", "00T", [*_system(None), *_activity_fields(),

@@ -1,0 +1,106 @@
+"""Whose record is it: the client a restored record is about, for the error report's
+``client`` column and the CSV target's folder per client.
+
+The mapping's ``[client]`` table (or ``[clients.SOURCE]`` for a mapping of any source):
+
+    stream = "Account"              # the client records
+    name = "Name"                   # or a list of fields joined by spaces
+    number = "Client_Number__c"
+    refs = ["Client__c"]            # fields of other records holding their client's id
+    where = { mimeType = "..." }    # only records with these values are clients
+    require = ["..."]               # ... and with a value at each of these paths
+    attached = { stream = "notes", field = "properties.hs_attachment_ids",
+                 via = "associations" }  # a file's client: that of the record attaching it
+
+A record is its own client when it is one (of the stream, matching ``where``); else the
+parent its links or ``refs`` point at; else (``attached``) the client the archived
+associations link the record attaching it to (a HubSpot file: the note whose
+``hs_attachment_ids`` names it, associated with the client's contact). Google's client
+folders are Drive folders carrying a client number (``refs = ["parents.0"]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from exporter.restore.mapping import ObjectRule
+from exporter.restore.transforms import MISSING, get_path
+
+__all__ = ["client_label"]
+
+
+def _is_client(ctx: Any, spec: Mapping[str, Any], record: Mapping[str, Any] | None) -> bool:
+    if record is None:
+        return False
+    prefix = ctx.mapping.prefix
+    for path, allowed in (spec.get("where") or {}).items():
+        value = get_path(record, str(path), prefix)
+        if not any(str(value) == str(a) for a in (allowed if isinstance(allowed, list)
+                                                  else [allowed])):
+            return False
+    return all(get_path(record, str(p), prefix) not in (MISSING, None, "")
+               for p in spec.get("require") or [])
+
+
+def _attaching(ctx: Any, spec: Mapping[str, Any], rid: str) -> Mapping[str, Any] | None:
+    """The client of the record attaching ``rid`` (through the archived associations)."""
+    att = spec["attached"]
+    key = ("attached", att["stream"], att["field"], att["via"], spec["stream"])
+    if key not in ctx.found:
+        by_file: dict[str, list[str]] = {}
+        for nid, rec in ctx.archive.records(ctx.source, att["stream"], ctx.as_of):
+            value = get_path(rec, str(att["field"]), ctx.mapping.prefix)
+            for fid in str(value or "").split(";") if value is not MISSING else []:
+                if fid.strip():
+                    by_file.setdefault(fid.strip(), []).append(str(nid))
+        edges: dict[str, list[str]] = {}
+        for _eid, edge in ctx.archive.records(ctx.source, att["via"], ctx.as_of):
+            if edge and edge.get("fromObjectType") == att["stream"] \
+                    and edge.get("toObjectType") == spec["stream"]:
+                edges.setdefault(str(edge["fromObjectId"]), []).append(str(edge["toObjectId"]))
+        ctx.found[key] = {fid: sorted({c for n in notes for c in edges.get(n, [])})
+                          for fid, notes in by_file.items()}
+    for cid in ctx.found[key].get(str(rid), []):
+        record = ctx.parent(spec["stream"], cid)
+        if _is_client(ctx, spec, record):
+            return record
+    return None
+
+
+def _client_record(ctx: Any, rule: ObjectRule, rid: str, data: Mapping[str, Any],
+                   spec: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    if rule.stream == spec["stream"] and _is_client(ctx, spec, data):
+        return data
+    for link in rule.links:
+        if link.to_stream == spec["stream"]:
+            pid = ctx.parent_id(link, data, rule.stream)
+            record = ctx.parent(link.to_stream, pid) if pid else None
+            if record is not None:
+                return record
+    for ref in spec.get("refs") or []:  # fields holding the client's id (Client__c)
+        pid = get_path(data, str(ref), ctx.mapping.prefix)
+        if isinstance(pid, str) and pid:
+            record = ctx.parent(spec["stream"], pid)
+            if _is_client(ctx, spec, record):
+                return record
+    return _attaching(ctx, spec, rid) if spec.get("attached") else None
+
+
+def client_label(ctx: Any, rule: ObjectRule, rid: str, data: Mapping[str, Any]) -> str:
+    """"Name (number)" of the client a record is about (see the module's docstring); ''
+    when it is about none."""
+    spec = ctx.mapping.client
+    if not spec:
+        return ""
+    record = _client_record(ctx, rule, rid, data, spec)
+    if record is None:
+        return ""
+    values = []
+    for k in ("name", "number"):
+        paths = spec.get(k) or []
+        got = [get_path(record, str(p), ctx.mapping.prefix)
+               for p in ([paths] if isinstance(paths, str) else paths)]
+        values.append(" ".join(str(v) for v in got if v not in (MISSING, None, "")))
+    parts = [v for v in values if v]
+    return f"{parts[0]} ({parts[1]})" if len(parts) == 2 else "".join(parts)
