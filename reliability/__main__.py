@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, help="cases per family instead of the default")
     parser.add_argument("--start", type=int, default=0,
                         help="the first case number (to split a long family over processes)")
+    parser.add_argument("--subject", action="append",
+                        help="with --family kills: only this subject (repeatable)")
     parser.add_argument("--clients", type=int, default=8, help="the sandbox agency's size")
     parser.add_argument("--replay", type=Path,
                         help="replay every failing case saved in this folder (one family, "
@@ -67,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             module = importlib.import_module(f"reliability.{name}")
             count = args.count or FAMILIES[name][1 if args.long else 0]
             started = time.monotonic()
-            tally = module.run(campaign, args.seed, count, only_case=args.case)
+            extra = {"subjects": args.subject} if name == "kills" and args.subject else {}
+            tally = module.run(campaign, args.seed, count, only_case=args.case, **extra)
             seconds[name] = time.monotonic() - started
             tallies.append(tally)
             print(f"[{name}] {tally.tried} tried, {len(tally.failures)} failed "
