@@ -219,6 +219,11 @@ SUBJECTS: dict[str, Subject] = {s.name: s for s in [
             case=desk_runs.kill_desk_case),
 ]}
 
+#: The short run's subjects (one kill each; only these are prepared): the long run's first
+#: four, and the two that are not commands run to their end.
+SHORT_SUBJECTS = ["sync", "first-sync", "restore-csv", "copy", "prerender", "desk"]
+
+
 def _workspace_for(subject: Subject, base: Workspace, root: Path) -> Workspace:
     if subject.prepare == "nothing":
         ws = Workspace(root, base.sandbox, base.secrets)
