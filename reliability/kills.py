@@ -177,7 +177,12 @@ def _stored_plans(ws: Workspace) -> dict[str, tuple[str, int, str]]:
 
 
 def _plans_check(ws: Workspace) -> list[str]:
-    got = _stored_plans(ws)
+    from pypdf.errors import PyPdfError
+
+    try:
+        got = _stored_plans(ws)
+    except PyPdfError as exc:
+        return [f"a stored care plan is not a whole PDF: {exc}"]
     if not PLANS_EXPECTED:
         if not got:
             return ["the uninterrupted pre-render stored no care plan"]
