@@ -12,10 +12,12 @@ from pathlib import Path
 
 from reliability.campaign import Campaign
 from reliability.common import FIRST_CASE, ONLY_CASES, Tally, save_failures
+from reliability.kills import SHORT_SUBJECTS
 
 #: family -> (short count, long count). Counts are cases; each family says what a case is.
 FAMILIES: dict[str, tuple[int, int]] = {
-    "kills": (4, 1000),          # a kill each (round robin over the subjects)
+    "kills": (6, 1000),          # a kill each (round robin over the subjects; the short
+                                 # run: kills.SHORT_SUBJECTS)
     "tamper": (200, 10000),      # a tampering each
     "malformed": (4, 600),       # a spoiled response each (hypothesis examples)
     "resources": (1, 3),         # rounds; the short round runs the cheap scenarios
@@ -48,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, help="cases per family instead of the default")
     parser.add_argument("--start", type=int, default=0,
                         help="the first case number (to split a long family over processes)")
+    parser.add_argument("--subject", action="append",
+                        help="with --family kills: only this subject (repeatable)")
     parser.add_argument("--clients", type=int, default=8, help="the sandbox agency's size")
     parser.add_argument("--replay", type=Path,
                         help="replay every failing case saved in this folder (one family, "
@@ -67,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             module = importlib.import_module(f"reliability.{name}")
             count = args.count or FAMILIES[name][1 if args.long else 0]
             started = time.monotonic()
-            tally = module.run(campaign, args.seed, count, only_case=args.case)
+            short = not (args.long or args.count or args.case is not None or args.replay)
+            subjects = args.subject or (SHORT_SUBJECTS if short else None)
+            extra = {"subjects": subjects} if name == "kills" and subjects else {}
+            tally = module.run(campaign, args.seed, count, only_case=args.case, **extra)
             seconds[name] = time.monotonic() - started
             tallies.append(tally)
             print(f"[{name}] {tally.tried} tried, {len(tally.failures)} failed "

@@ -231,9 +231,12 @@ def save_failures(tallies: list[Tally], folder: Path) -> list[Path]:
         for failure in tally.failures:
             folder.mkdir(parents=True, exist_ok=True)
             name = f"{failure['family']}-seed{failure['seed']}-case{failure['case']}.json"
+            # A kill is drawn from (seed, subject, case): --subject replays it in any run.
+            subject = failure["inputs"].get("subject")
             failure = dict(failure, replay=(
                 f"python -m reliability --family {failure['family']} --seed "
-                f"{failure['seed']} --case {failure['case']}"))
+                f"{failure['seed']} --case {failure['case']}"
+                + (f" --subject {subject}" if subject else "")))
             (folder / name).write_text(json.dumps(failure, indent=2, default=str) + "\n",
                                        encoding="utf-8")
             written.append(folder / name)

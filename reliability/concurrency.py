@@ -1,12 +1,14 @@
 """Family e: concurrency. Races of two syncs started together on one archive (one runs,
-the other is refused with the lock holder's PID, or runs after it), and rounds of a sync
-with print, export, copy and verify beside it. After each: verify passes and the content
-is what one uninterrupted sync gives."""
+the other is refused with the lock holder's PID, or runs after it), rounds of a sync with print,
+export, copy and verify beside it, and the care-plan desk serving views and prints through a
+whole sync (reliability/desk_runs.py). After each: verify passes and the content is what one
+uninterrupted sync gives."""
 
 from __future__ import annotations
 
 import re
 import time
+from collections import Counter
 from pathlib import Path
 
 from reliability.common import Content, Outcome, Tally, Workspace, case_rng, scratch
@@ -89,6 +91,24 @@ def _beside(base: Workspace, root: Path, rng: object, expected: Content) -> list
     return problems
 
 
+def _desk_round(base: Workspace, case: int, expected: Content, tally: Tally) -> None:
+    """The desk serving views and prints through a whole sync."""
+    from reliability.desk_runs import add_staff_account, desk_beside_sync
+
+    with scratch("desk-beside") as root:
+        ws = base.clone(root / "ws")
+        add_staff_account(ws)
+        try:
+            served, problems = desk_beside_sync(ws, expected)
+        except RuntimeError as exc:  # the desk did not start or let the campaign in
+            served, problems = Counter(), [str(exc)]
+    tally.tried += 1
+    tally.count("desk beside a sync")
+    tally.kinds.update({f"desk answers beside a sync ({k})": n for k, n in served.items()})
+    if problems:
+        tally.fail(case, "; ".join(problems), desk_beside=case)
+
+
 def run(ctx: object, seed: int, count: int, only_case: int | None = None) -> Tally:
     from reliability.campaign import Campaign
 
@@ -115,5 +135,6 @@ def run(ctx: object, seed: int, count: int, only_case: int | None = None) -> Tal
             tally.count("sync beside print, export, copy, verify")
             if problems:
                 tally.fail(case, "; ".join(problems), beside=case)
+            _desk_round(base, case, expected, tally)
         tally.progress(20)
     return tally

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 import re
 import signal
 import subprocess
@@ -18,7 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from exporter.archive import Archive
-from exporter.keys import RecoveryKey
+from exporter.keys import KeyFile, RecoveryKey
+from reliability import desk_runs
 from reliability.common import (
     Content,
     Outcome,
@@ -52,6 +54,8 @@ class Subject:
     again_after_success: bool = True
     expected: Content | None = None
     duration: float = 1.0
+    #: A case of its own instead of "start, kill, run again": (outcome kind, problems).
+    case: Callable[[Workspace, random.Random, Content | None], tuple[str, list[str]]] | None = None
 
 
 def _copy_check(ws: Workspace, subject: Subject, last: Outcome) -> list[str]:
@@ -143,6 +147,55 @@ def _csv_check(ws: Workspace) -> list[str]:
     return []
 
 
+def _clear_plans(ws: Workspace) -> None:
+    """No stored care plan (the sync rendered them): a pre-render then has every plan to do."""
+    from exporter.careplan.planstore import CHECKED_KEY
+
+    with Archive.open(ws.archive, KeyFile(ws.key_file), write=True) as arc, arc.transaction():
+        arc.conn.execute("DELETE FROM rendered_plans")
+        arc.conn.execute("DELETE FROM archive_meta WHERE key = ?", (CHECKED_KEY,))
+
+
+#: What the uninterrupted pre-render stored: client key -> (inputs hash, pages, text).
+PLANS_EXPECTED: dict[str, tuple[str, int, str]] = {}
+
+
+def _stored_plans(ws: Workspace) -> dict[str, tuple[str, int, str]]:
+    import io
+
+    from pypdf import PdfReader
+
+    with Archive.open(ws.archive, KeyFile(ws.key_file)) as arc:
+        rows = arc.conn.execute(
+            "SELECT client_key, inputs_hash, pages, pdf FROM rendered_plans").fetchall()
+    plans = {}
+    for key, digest, pages, pdf in rows:
+        reader = PdfReader(io.BytesIO(bytes(pdf)))  # a stored PDF is whole, or this fails
+        text = "\n".join(page.extract_text() for page in reader.pages)
+        plans[key] = (digest, len(reader.pages) if len(reader.pages) == pages else -1, text)
+    return plans
+
+
+def _plans_check(ws: Workspace) -> list[str]:
+    from pypdf.errors import PyPdfError
+
+    try:
+        got = _stored_plans(ws)
+    except PyPdfError as exc:
+        return [f"a stored care plan is not a whole PDF: {exc}"]
+    if not PLANS_EXPECTED:
+        if not got:
+            return ["the uninterrupted pre-render stored no care plan"]
+        PLANS_EXPECTED.update(got)
+        return []
+    differ = sorted(k for k in set(got) | set(PLANS_EXPECTED)
+                    if got.get(k) != PLANS_EXPECTED.get(k))
+    if differ:
+        return [f"{len(differ)} stored care plans differ from an uninterrupted pre-render's "
+                f"(by inputs hash, pages or text): {differ[:3]}"]
+    return []
+
+
 SUBJECTS: dict[str, Subject] = {s.name: s for s in [
     Subject("sync", lambda ws: ["sync"]),
     Subject("first-sync", lambda ws: ["sync"], prepare="empty"),
@@ -165,7 +218,16 @@ SUBJECTS: dict[str, Subject] = {s.name: s for s in [
             env={"EXPORTER_PASSPHRASE": "campaign passphrase 4 kills"},
             again_after_success=False,
             check=_recovery_check),
+    Subject("prerender", lambda ws: ["print", "--prerender"], setup=_clear_plans,
+            check=lambda ws, s, o: _plans_check(ws)),
+    Subject("desk", lambda ws: ["desk"], setup=desk_runs.add_staff_account,
+            case=desk_runs.kill_desk_case),
 ]}
+
+#: The short run's subjects (one kill each; only these are prepared): the long run's first
+#: four, and the two that are not commands run to their end.
+SHORT_SUBJECTS = ["sync", "first-sync", "restore-csv", "copy", "prerender", "desk"]
+
 
 def _workspace_for(subject: Subject, base: Workspace, root: Path) -> Workspace:
     if subject.prepare == "nothing":
@@ -229,6 +291,9 @@ def _verify(ws: Workspace) -> list[str]:
 def prepare(subject: Subject, bases: dict[str, Workspace], root: Path) -> None:
     """Run the subject once without a kill: its duration and the expected content."""
     ws = _workspace_for(subject, bases[subject.prepare], root)
+    if subject.case is not None:  # the desk changes no record: the content stays
+        subject.expected = ws.content()
+        return
     started = time.monotonic()
     result = ws.run(*subject.argv(ws), env=subject.env)
     subject.duration = time.monotonic() - started
@@ -246,6 +311,16 @@ def kill_once(subject: Subject, base: Workspace, root: Path, seed: int, case: in
               tally: Tally) -> None:
     rng = case_rng(seed, f"kills/{subject.name}", case)
     ws = _workspace_for(subject, base, root)
+    if subject.case is not None:
+        try:
+            kind, problems = subject.case(ws, rng, subject.expected)
+        except RuntimeError as exc:  # the desk did not start or let the campaign in
+            kind, problems = "not run", [str(exc)]
+        tally.tried += 1
+        tally.count(f"{subject.name}: killed ({kind})")
+        if problems:
+            tally.fail(case, "; ".join(problems), subject=subject.name)
+        return
     old_recovery = (base.root / "recovery.txt").read_text().strip() if (
         base.root / "recovery.txt").exists() else None
     delay = rng.uniform(0.0, subject.duration * 0.95)
@@ -290,5 +365,5 @@ def run(ctx: object, seed: int, count: int, only_case: int | None = None,
         subject = chosen[case % len(chosen)]
         with scratch(f"kill-{subject.name}") as root:
             kill_once(subject, ctx.bases[subject.prepare], root, seed, case, tally)
-        tally.progress(40)
+        tally.progress(10)  # kills are slow: a run stopped early still says how far it got
     return tally

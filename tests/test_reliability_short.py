@@ -27,4 +27,8 @@ def test_the_short_campaign_finds_nothing(tmp_path: Path) -> None:
         line = next(x for x in proc.stdout.splitlines() if x.startswith(family + " "))
         tried, failed = (int(n) for n in line.split()[1:3])
         assert tried > 0 and failed == 0, line
+    kills = next(x for x in proc.stdout.splitlines() if x.startswith("kills "))
+    assert "prerender:" in kills and "desk: killed" in kills, kills
+    races = next(x for x in proc.stdout.splitlines() if x.startswith("concurrency "))
+    assert "desk beside a sync 1" in races, races
     assert not (tmp_path / "failures").exists()

@@ -9,8 +9,10 @@ line is flushed and fsynced before the page is sent. Whenever the write lock is 
 away, and every few seconds after) the desk takes it, copies the journal's entries into the
 audit log in one transaction (actor ``desk:<name>``, the time of the view in ``at``), and
 empties the journal. A desk killed at any point loses nothing: the next desk started on this
-archive copies what is left. (Killed between the commit and the emptying, an entry is copied
-twice; each carries its own ``entry`` id, so a reader can tell.)
+archive copies what is left. Nothing is copied twice either: the transaction that copies a
+batch also records the ``entry`` ids of every line the journal held (``archive_meta``,
+:data:`COPIED_KEY`), so a desk killed between that commit and the emptying leaves lines the
+next flush knows it has copied already.
 """
 
 from __future__ import annotations
@@ -32,9 +34,12 @@ from exporter.errors import ArchiveLocked, ExporterError
 from exporter.lock import ArchiveLock
 from exporter.private_files import make_private
 
-__all__ = ["Journal", "journal_path_for"]
+__all__ = ["COPIED_KEY", "Journal", "journal_path_for"]
 
 _log = logging.getLogger(__name__)
+
+#: archive_meta's key for the entry ids of the journal's last copied batch.
+COPIED_KEY = "desk-journal:copied"
 
 
 def journal_path_for(archive: Path) -> Path:
@@ -99,10 +104,15 @@ class Journal:
                 return 0
             try:
                 with self.archive.transaction():
-                    for e in entries:
+                    copied = self._copied_before()
+                    fresh = [e for e in entries if e.get("entry") not in copied]
+                    for e in fresh:
                         self.archive.audit(e["action"], {**e["detail"], "at": e["at"],
                                                          "entry": e["entry"]},
                                            actor=f"desk:{e['staff']}")
+                    self.archive.conn.execute(
+                        "INSERT OR REPLACE INTO archive_meta (key, value) VALUES (?, ?)",
+                        (COPIED_KEY, json.dumps([e.get("entry") for e in entries])))
                 with open(self.path, "r+b") as fh:
                     fh.truncate(0)
                     os.fsync(fh.fileno())
@@ -111,4 +121,14 @@ class Journal:
                 return 0
             finally:
                 lock.release()
-        return len(entries)
+        return len(fresh)
+
+    def _copied_before(self) -> set[str]:
+        """The entry ids of the last batch copied (a kill may have left its lines)."""
+        row = self.archive.conn.execute("SELECT value FROM archive_meta WHERE key = ?",
+                                        (COPIED_KEY,)).fetchone()
+        try:
+            ids = json.loads(row[0]) if row else []
+        except ValueError:
+            return set()
+        return {i for i in ids if isinstance(i, str)} if isinstance(ids, list) else set()
