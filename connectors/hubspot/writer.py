@@ -135,7 +135,11 @@ class HubSpotWriter(Writer):
         with the schema's properties and ``source_record_id`` (unique) in the one call."""
         made = self.custom.ensure(obj, schema)
         if made:
-            self._infos.pop(obj, None)
+            # Its definition is what was just sent: not read back (one call per object).
+            self._infos[obj] = self.custom.planned(obj, schema)
+            self._unique[obj] = [SOURCE_KEY]
+            self._defs[obj] = {str(p["name"]): p for p in
+                               self.custom.known().get(obj, {}).get("properties") or []}
         return made
 
     def describe(self, obj: str) -> ObjectInfo | None:
