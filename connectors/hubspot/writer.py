@@ -29,6 +29,7 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from connectors.hubspot.client import BASE_URL, DAILY_RESERVE, TIMEOUT, WRITING, HubSpotClient
+from connectors.hubspot.creates import create_linked
 from connectors.hubspot.schemas import CustomObjects, property_spec
 from connectors.hubspot.wire import STANDARD
 from exporter.errors import AuthError, QuotaExhausted, SourceError
@@ -271,13 +272,20 @@ class HubSpotWriter(Writer):
                         raise
                     results[item.key] = WriteResult(item.key, error=f"file: {exc}")
         todo = [i for i in items if i.key not in results]
+        # Records new to the id map are created with their links inline; the rest, and
+        # any create did not make (it exists already: a re-run), are upserted by their key.
+        left: dict[str, list[Link]] = {}
+        for batch in chunks([i for i in todo if i.target_id is None and not i.attempted],
+                            UPSERT_BATCH):
+            left.update(create_linked(self, obj, key, batch, results, extra))
         refused: dict[str, dict[str, str]] = {}
-        for batch in chunks(todo, UPSERT_BATCH):
+        for batch in chunks([i for i in todo if i.key not in results], UPSERT_BATCH):
             self._upsert(obj, key, batch, results, extra, refused)
         self._without_refused(obj, key, todo, results, extra, refused)
         written = [i for i in items if i.key in results and results[i.key].target_id]
         self._unlink_stale(obj, [i for i in written if i.target_id is not None])
-        self._associate(obj, written, results)
+        self._associate(obj, [replace(i, links=left[i.key]) if i.key in left else i
+                              for i in written], results)
         return list(results.values())
 
     def _unlink_stale(self, obj: str, updates: list[WriteItem]) -> None:
@@ -341,16 +349,8 @@ class HubSpotWriter(Writer):
     def _upsert(self, obj: str, key: str, items: list[WriteItem],
                 results: dict[str, WriteResult], extra: Mapping[str, dict[str, str]],
                 refused: dict[str, dict[str, str]]) -> None:
-        inputs = []
-        for item in items:
-            props = {k: _text(v) for k, v in item.fields.items()
-                     if item.target_id is not None or v not in (None, "")}
-            props.update(extra.get(item.key, {}))
-            # The key is sent as a property too, so that every result echoes it: results
-            # come in any order and are matched to their input by it, never by position.
-            props[key] = item.key_value or item.key
-            inputs.append({"idProperty": key, "id": item.key_value or item.key,
-                           "properties": props})
+        inputs = [{"idProperty": key, "id": item.key_value or item.key,
+                   "properties": self._props(item, key, extra)} for item in items]
         try:
             body = self.client.call_json(f"Upserting {len(items)} HubSpot {obj}",
                                          self.client.objects_batch.upsert, obj,
@@ -378,6 +378,17 @@ class HubSpotWriter(Writer):
             bad = self._refused_properties(obj, key, item, errors)
             if bad and results[item.key].error:
                 refused[item.key] = bad
+
+    @staticmethod
+    def _props(item: WriteItem, key: str,
+               extra: Mapping[str, dict[str, str]]) -> dict[str, str]:
+        props = {k: _text(v) for k, v in item.fields.items()
+                 if item.target_id is not None or v not in (None, "")}
+        props.update(extra.get(item.key, {}))
+        # The key is sent as a property too, so that every result echoes it: results come
+        # in any order and are matched to their input by it, never by position.
+        props[key] = item.key_value or item.key
+        return props
 
     def _refused_properties(self, obj: str, key: str, item: WriteItem,
                             errors: list[dict[str, Any]]) -> dict[str, str]:
