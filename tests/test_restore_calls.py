@@ -189,6 +189,10 @@ def test_new_records_are_created_with_their_associations_in_the_same_call(
         assert _writes(dst, "create") > 0
         assert dst.log.count("hubspot", "associations.batch_default") == 0
         assert dst.log.count("hubspot", "associations.batch_create") == 0
+        # The "Emergency contact" label, in a portal the restore has just set up: made at
+        # once (its answer holds the type id), not looked for first.
+        assert dst.log.count("hubspot", "associations.labels_create") == 1
+        assert dst.log.count("hubspot", "associations.labels") == 0
         assert check_hubspot(archive, dst) == {"duplicates": 0, "wrong_links": 0, "missing": 0}
 
         dst.log.clear()
@@ -197,6 +201,9 @@ def test_new_records_are_created_with_their_associations_in_the_same_call(
         assert again.status == "ok", again.errors[:3]
         assert again.total("created") == 0 and again.total("updated") > 0
         assert _writes(dst, "create") > 0 and _writes(dst, "upsert") > 0  # refused, upserted
+        # ... and in one set up before, the label is read (it exists), not made again.
+        assert dst.log.count("hubspot", "associations.labels") == 1
+        assert dst.log.count("hubspot", "associations.labels_create") == 0
         assert check_hubspot(archive, dst) == {"duplicates": 0, "wrong_links": 0, "missing": 0}
         writer = build_writer("hs2", config, tmp_path / "c.toml")
         check = verify_restore(archive, writer, mapping, target="hs2", only=only)

@@ -15,15 +15,16 @@ on to the upsert path, which finds the record by its key, so a re-run never dupl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from connectors.hubspot.client import HubSpotClient
 from connectors.hubspot.schemas import CustomObjects
-from exporter.errors import AuthError, QuotaExhausted, SourceError
+from exporter.errors import AuthError, QuotaExhausted, RequestRefused, SourceError
 from exporter.writer import Link, WriteItem, WriteResult
 
-__all__ = ["DEFAULT_TYPE_IDS", "create_linked", "inline_type"]
+__all__ = ["DEFAULT_TYPE_IDS", "create_linked", "inline_type", "label_type"]
 
 #: HubSpot's documented default (HUBSPOT_DEFINED) association type ids between its own
 #: objects, as ``batch/associate/default`` would use them.
@@ -105,3 +106,38 @@ def create_linked(writer: HubSpotWriter, obj: str, key: str, items: list[WriteIt
             results[hit.key] = WriteResult(hit.key, str(r["id"]), True)
             made[hit.key] = left[hit.key]
     return made
+
+
+def label_type(client: HubSpotClient, obj: str, to_object: str, label: str,
+               create_first: bool) -> int:
+    """The type id of the portal's own association label (v4 association definitions),
+    created when missing: "Emergency contact" between contacts. One call where the portal's
+    state is known: created at once (``create_first``: an object the restore has just set
+    up, in a portal it never wrote to; the create answers with the pair's labels), read
+    first elsewhere; the other call only when the first finds nothing (a label made by
+    hand, or one not made yet)."""
+    api = client.sdk.crm.associations.v4.schema.definitions_api
+
+    def read() -> list[dict[str, Any]]:
+        body = client.call_json(f"Reading the {obj}-{to_object} association labels",
+                                api.get_all, obj, to_object) or {}
+        return [r for r in body.get("results", []) if r.get("label") == label]
+
+    def create() -> list[dict[str, Any]]:
+        name = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+        try:
+            body = client.call_json(
+                f"Creating the {obj}-{to_object} association label '{label}'",
+                api.create, obj, to_object, {"label": label, "name": name}) or {}
+        except RequestRefused as exc:
+            if exc.status not in (400, 409):  # not "it exists already"
+                raise
+            return []
+        return [r for r in body.get("results", []) if r.get("label") == label]
+
+    first, then = (create, read) if create_first else (read, create)
+    found = first() or then()
+    if not found:
+        raise SourceError(f"HubSpot did not make the association label '{label}' between "
+                          f"{obj} and {to_object}; try again later.")
+    return int(found[0]["typeId"])

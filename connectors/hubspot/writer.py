@@ -29,7 +29,7 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from connectors.hubspot.client import BASE_URL, DAILY_RESERVE, TIMEOUT, WRITING, HubSpotClient
-from connectors.hubspot.creates import create_linked
+from connectors.hubspot.creates import create_linked, label_type
 from connectors.hubspot.schemas import CustomObjects, property_spec
 from connectors.hubspot.wire import STANDARD
 from exporter.errors import AuthError, QuotaExhausted, SourceError
@@ -98,6 +98,7 @@ class HubSpotWriter(Writer):
         self._identity: str | None = None
         self._labels: dict[tuple[str, str, str], int] = {}  # association label -> type id
         self._defs: dict[str, dict[str, dict[str, Any]]] = {}  # object -> its properties
+        self._keyed_now: set[str] = set()  # objects given their source key by this run
         self.custom = CustomObjects(self.client, SOURCE_KEY)  # schemas read once per run
 
     def identity(self) -> str:
@@ -195,6 +196,8 @@ class HubSpotWriter(Writer):
             self.client.call_json(f"Creating HubSpot {obj} properties",
                                   self.client.properties_batch.create, obj, {"inputs": inputs})
             made[obj] = [i["name"] for i in inputs]
+            if SOURCE_KEY in made[obj]:
+                self._keyed_now.add(obj)
             if info is None:
                 self._infos.pop(obj, None)
                 continue
@@ -463,24 +466,12 @@ class HubSpotWriter(Writer):
                         res[item.key] = WriteResult(item.key, error=f"associations: {exc}")
 
     def _label_type(self, obj: str, to_object: str, label: str) -> int:
-        """The type id of the portal's own association label (v4 association
-        definitions), created when missing: "Emergency contact" between contacts."""
+        """The type id of the portal's own association label, made when missing (one call
+        where the portal's state is known: :func:`connectors.hubspot.creates.label_type`)."""
         key = (obj, to_object, label)
         if key not in self._labels:
-            api = self.client.sdk.crm.associations.v4.schema.definitions_api
-            body = self.client.call_json(f"Reading the {obj}-{to_object} association labels",
-                                         api.get_all, obj, to_object) or {}
-            found = [r for r in body.get("results", []) if r.get("label") == label]
-            if not found:
-                name = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
-                body = self.client.call_json(
-                    f"Creating the {obj}-{to_object} association label '{label}'",
-                    api.create, obj, to_object, {"label": label, "name": name}) or {}
-                found = [r for r in body.get("results", []) if r.get("label") == label]
-            if not found:
-                raise SourceError(f"HubSpot did not make the association label '{label}' "
-                                  f"between {obj} and {to_object}; try again later.")
-            self._labels[key] = int(found[0]["typeId"])
+            self._labels[key] = label_type(self.client, obj, to_object, label,
+                                           create_first=obj in self._keyed_now)
         return self._labels[key]
 
     def count(self, obj: str) -> int | None:
