@@ -5,8 +5,10 @@ mapping's key, ``source_record_id`` for the bundled mappings (created by the res
 unique property where the portal lacks it), so resending a batch never duplicates. A record's file
 (``file =`` in the mapping) is uploaded with the files API into a folder of its own (looked
 up first when an earlier run may have sent it) and attached through ``hs_attachment_ids``
-(notes). References become v4 associations, created in batches of up to 1,000 per call
-(``batch/associate/default``, or ``batch/create`` with an explicit type id). Properties a
+(notes). A record new to the id map is created (``batch/create``) with its associations
+inline (:mod:`connectors.hubspot.creates`); other references become v4 associations, created
+in batches of up to 1,000 per call (``batch/associate/default``, or ``batch/create`` with an
+explicit type id). Properties a
 mapping needs and the portal lacks are created in one ``batch/create``; a custom object a
 mapping's schema declares and the portal lacks, with one ``POST /crm/v3/schemas``
 (:mod:`connectors.hubspot.schemas`).
