@@ -19,6 +19,7 @@ from exporter.sources import build_connector
 from exporter.sync import run_sync
 from sandbox import Sandbox
 from tests.restore_support import salesforce
+from tests.test_restore_identity import check_hubspot
 
 FAST_RETRY = {"base_delay": 0.01, "max_delay": 5.0}
 
@@ -136,7 +137,7 @@ def test_restore_into_a_portal_adds_each_objects_properties_in_one_call(
         tmp_path: Path) -> None:
     """A portal without ``source_record_id`` (as every real one before a restore): each
     object's missing properties, the mapping's and the source id, in one batch/create, and
-    the properties are not read again after it."""
+    the properties are not read again after it (nor those of a custom object it creates)."""
     archive, _ = Archive.create(tmp_path / "a.db", key_file=tmp_path / "a.key")
     mapping = load_mapping("salesforce_to_hubspot")
     only = [r.stream for r in mapping.objects if not r.file]
@@ -155,6 +156,56 @@ def test_restore_into_a_portal_adds_each_objects_properties_in_one_call(
         assert report.created_objects and standard
         assert all("source_record_id" in report.created_fields[o] for o in standard)
         assert dst.log.count("hubspot", "properties.batch_create") == len(standard)
-        assert dst.log.count("hubspot", "properties") == len(objects)  # read once each
+        # Read once each; a custom object just created is known from its schema, not read.
+        assert dst.log.count("hubspot", "properties") == len(standard)
         check = verify_restore(archive, writer, mapping, target="hs", only=only)
+        assert check.records == check.records_matching > 0, check.summary()
+
+
+def _writes(dst: Sandbox, op: str) -> int:
+    return sum(1 for e in dst.log.entries if e.vendor == "hubspot"
+               and "/crm/v3/objects/" in e.path and e.path.endswith(f"/batch/{op}"))
+
+
+def test_new_records_are_created_with_their_associations_in_the_same_call(
+        tmp_path: Path) -> None:
+    """Records new to the id map are created (batch/create) with their associations inline:
+    no v4 association call. A run under another target name into the same portal (its id
+    map empty, as a re-run from an older archive copy) has its creates refused, the records
+    existing: it upserts them by their source id, with no duplicate and no wrong link."""
+    archive, _ = Archive.create(tmp_path / "a.db", key_file=tmp_path / "a.key")
+    mapping = load_mapping("salesforce_to_hubspot")
+    only = [r.stream for r in mapping.objects if not r.file]
+    with archive, Sandbox(clients=3, seed=1) as src, Sandbox(clients=0, seed=2) as dst:
+        dst.hubspot.without_property("source_record_id")
+        table = src.source_configs(tmp_path / "s1")["salesforce"]
+        run_sync(archive, {"salesforce": build_connector("salesforce", table,
+                                                         tmp_path / "c.toml")})
+        config = {**dst.source_configs(tmp_path / "s2")["hubspot"], "retry": FAST_RETRY}
+        dst.log.clear()
+        report = run_restore(archive, build_writer("hs", config, tmp_path / "c.toml"),
+                             mapping, target="hs", only=only)
+        assert report.status == "ok", report.errors[:3]
+        assert report.total("created") > 0 and _writes(dst, "upsert") == 0
+        assert _writes(dst, "create") > 0
+        assert dst.log.count("hubspot", "associations.batch_default") == 0
+        assert dst.log.count("hubspot", "associations.batch_create") == 0
+        # The "Emergency contact" label, in a portal the restore has just set up: made at
+        # once (its answer holds the type id), not looked for first.
+        assert dst.log.count("hubspot", "associations.labels_create") == 1
+        assert dst.log.count("hubspot", "associations.labels") == 0
+        assert check_hubspot(archive, dst) == {"duplicates": 0, "wrong_links": 0, "missing": 0}
+
+        dst.log.clear()
+        again = run_restore(archive, build_writer("hs2", config, tmp_path / "c.toml"),
+                            mapping, target="hs2", only=only)
+        assert again.status == "ok", again.errors[:3]
+        assert again.total("created") == 0 and again.total("updated") > 0
+        assert _writes(dst, "create") > 0 and _writes(dst, "upsert") > 0  # refused, upserted
+        # ... and in one set up before, the label is read (it exists), not made again.
+        assert dst.log.count("hubspot", "associations.labels") == 1
+        assert dst.log.count("hubspot", "associations.labels_create") == 0
+        assert check_hubspot(archive, dst) == {"duplicates": 0, "wrong_links": 0, "missing": 0}
+        writer = build_writer("hs2", config, tmp_path / "c.toml")
+        check = verify_restore(archive, writer, mapping, target="hs2", only=only)
         assert check.records == check.records_matching > 0, check.summary()

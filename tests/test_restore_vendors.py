@@ -203,17 +203,21 @@ def test_hubspot_to_salesforce_verifies_and_relinks_lookups(tmp_path: Path) -> N
         assert _salesforce_state(dst) == state
 
 
+#: HubSpot's record writes: creates (records new to the id map) and upserts.
+WRITES = "batch/(upsert|create)"
+
+
 def test_injected_429s_and_5xx_complete_without_duplicates(tmp_path: Path) -> None:
     archive, _ = Archive.create(tmp_path / "a.db", key_file=tmp_path / "a.key")
     with archive, Sandbox(clients=10, seed=3) as src, Sandbox(clients=0, seed=4) as dst:
         _sync(archive, src, "salesforce", tmp_path)
         _sync(archive, src, "hubspot", tmp_path)
         faults = [
-            dst.faults.add("hubspot", "rate_limit", path="batch/upsert", after=1, times=2),
-            dst.faults.add("hubspot", "rate_limit", path="batch/upsert", after=4, times=1,
+            dst.faults.add("hubspot", "rate_limit", path=WRITES, after=1, times=2),
+            dst.faults.add("hubspot", "rate_limit", path=WRITES, after=4, times=1,
                            retry_after=1),
             dst.faults.add("hubspot", "server_error", path="associations", times=2),
-            dst.faults.add("hubspot", "server_error", path="batch/upsert", after=6, times=1,
+            dst.faults.add("hubspot", "server_error", path=WRITES, after=6, times=1,
                            status=502),
             dst.faults.add("salesforce", "rate_limit", path="composite", after=1, times=2),
             dst.faults.add("salesforce", "server_error", path="composite", after=1, times=2,

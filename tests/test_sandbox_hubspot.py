@@ -784,3 +784,26 @@ def test_paging_at_scale_returns_every_record_once() -> None:
             after = page.get("paging", {}).get("next", {}).get("after")
         assert count == len(seen) == portal.live("notes") > 3000
     assert {t.type_id for t in TYPES.values()} >= {"0-1", "0-46", CUSTOM_TYPE_ID}
+
+
+def test_batch_create_links_inline_by_a_type_id_valid_for_the_pair(empty: Portal) -> None:
+    """Batch create takes each input's associations (``to.id`` and ``types``), as HubSpot
+    documents; a type id that is not one between the two objects refuses that input."""
+    client = empty.client()
+    company = client.crm.objects.basic_api.create("companies", Create(
+        properties={"name": "Lakeside Practice"}))
+
+    def create(type_id: int) -> dict[str, Any]:
+        inputs = [{"properties": {"firstname": f"T{type_id}"}, "associations": [
+            {"to": {"id": company.id}, "types": [
+                {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": type_id}]}]}]
+        return json.loads(client.crm.objects.batch_api.create(
+            "contacts", {"inputs": inputs}, _preload_content=False).data)
+
+    made = create(279)  # contact to company
+    assert made["results"] and not made.get("errors")
+    linked = client.crm.associations.v4.basic_api.get_page(
+        "contacts", made["results"][0]["id"], "companies")
+    assert [r.to_object_id for r in linked.results] == [company.id]
+    refused = create(202)  # note to contact: not a contact-to-company type
+    assert not refused["results"] and refused["errors"][0]["category"] == "VALIDATION_ERROR"

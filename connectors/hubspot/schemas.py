@@ -82,6 +82,20 @@ class CustomObjects:
                                  "associated with does not exist; restore it first.")
         return str(found["objectTypeId"])
 
+    def default_type(self, obj: str, to_object: str) -> int | None:
+        """The default association type id from ``obj`` to ``to_object`` where one of them
+        is a custom object whose schema lists it (None when unknown without a call)."""
+        if self._known is None:
+            return None
+        ids = {n: STANDARD_IDS.get(n) or str((self._known.get(n) or {}).get("objectTypeId"))
+               for n in (obj, to_object)}
+        for name in (obj, to_object):
+            for a in (self._known.get(name) or {}).get("associations") or []:
+                if (a.get("fromObjectTypeId"), a.get("toObjectTypeId")) == \
+                        (ids[obj], ids[to_object]) and str(a.get("id", "")).isdigit():
+                    return int(a["id"])
+        return None
+
     def ensure(self, obj: str, schema: ObjectSchema) -> bool:
         """Create ``obj`` unless the portal has it; True when it was created now."""
         if obj in self.known():

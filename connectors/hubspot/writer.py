@@ -5,8 +5,10 @@ mapping's key, ``source_record_id`` for the bundled mappings (created by the res
 unique property where the portal lacks it), so resending a batch never duplicates. A record's file
 (``file =`` in the mapping) is uploaded with the files API into a folder of its own (looked
 up first when an earlier run may have sent it) and attached through ``hs_attachment_ids``
-(notes). References become v4 associations, created in batches of up to 1,000 per call
-(``batch/associate/default``, or ``batch/create`` with an explicit type id). Properties a
+(notes). A record new to the id map is created (``batch/create``) with its associations
+inline (:mod:`connectors.hubspot.creates`); other references become v4 associations, created
+in batches of up to 1,000 per call (``batch/associate/default``, or ``batch/create`` with an
+explicit type id). Properties a
 mapping needs and the portal lacks are created in one ``batch/create``; a custom object a
 mapping's schema declares and the portal lacks, with one ``POST /crm/v3/schemas``
 (:mod:`connectors.hubspot.schemas`).
@@ -29,6 +31,7 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from connectors.hubspot.client import BASE_URL, DAILY_RESERVE, TIMEOUT, WRITING, HubSpotClient
+from connectors.hubspot.creates import create_linked, label_type
 from connectors.hubspot.schemas import CustomObjects, property_spec
 from connectors.hubspot.wire import STANDARD
 from exporter.errors import AuthError, QuotaExhausted, SourceError
@@ -97,6 +100,7 @@ class HubSpotWriter(Writer):
         self._identity: str | None = None
         self._labels: dict[tuple[str, str, str], int] = {}  # association label -> type id
         self._defs: dict[str, dict[str, dict[str, Any]]] = {}  # object -> its properties
+        self._keyed_now: set[str] = set()  # objects given their source key by this run
         self.custom = CustomObjects(self.client, SOURCE_KEY)  # schemas read once per run
 
     def identity(self) -> str:
@@ -135,7 +139,11 @@ class HubSpotWriter(Writer):
         with the schema's properties and ``source_record_id`` (unique) in the one call."""
         made = self.custom.ensure(obj, schema)
         if made:
-            self._infos.pop(obj, None)
+            # Its definition is what was just sent: not read back (one call per object).
+            self._infos[obj] = self.custom.planned(obj, schema)
+            self._unique[obj] = [SOURCE_KEY]
+            self._defs[obj] = {str(p["name"]): p for p in
+                               self.custom.known().get(obj, {}).get("properties") or []}
         return made
 
     def describe(self, obj: str) -> ObjectInfo | None:
@@ -190,6 +198,8 @@ class HubSpotWriter(Writer):
             self.client.call_json(f"Creating HubSpot {obj} properties",
                                   self.client.properties_batch.create, obj, {"inputs": inputs})
             made[obj] = [i["name"] for i in inputs]
+            if SOURCE_KEY in made[obj]:
+                self._keyed_now.add(obj)
             if info is None:
                 self._infos.pop(obj, None)
                 continue
@@ -267,13 +277,20 @@ class HubSpotWriter(Writer):
                         raise
                     results[item.key] = WriteResult(item.key, error=f"file: {exc}")
         todo = [i for i in items if i.key not in results]
+        # Records new to the id map are created with their links inline; the rest, and
+        # any create did not make (it exists already: a re-run), are upserted by their key.
+        left: dict[str, list[Link]] = {}
+        for batch in chunks([i for i in todo if i.target_id is None and not i.attempted],
+                            UPSERT_BATCH):
+            left.update(create_linked(self, obj, key, batch, results, extra))
         refused: dict[str, dict[str, str]] = {}
-        for batch in chunks(todo, UPSERT_BATCH):
+        for batch in chunks([i for i in todo if i.key not in results], UPSERT_BATCH):
             self._upsert(obj, key, batch, results, extra, refused)
         self._without_refused(obj, key, todo, results, extra, refused)
         written = [i for i in items if i.key in results and results[i.key].target_id]
         self._unlink_stale(obj, [i for i in written if i.target_id is not None])
-        self._associate(obj, written, results)
+        self._associate(obj, [replace(i, links=left[i.key]) if i.key in left else i
+                              for i in written], results)
         return list(results.values())
 
     def _unlink_stale(self, obj: str, updates: list[WriteItem]) -> None:
@@ -337,16 +354,8 @@ class HubSpotWriter(Writer):
     def _upsert(self, obj: str, key: str, items: list[WriteItem],
                 results: dict[str, WriteResult], extra: Mapping[str, dict[str, str]],
                 refused: dict[str, dict[str, str]]) -> None:
-        inputs = []
-        for item in items:
-            props = {k: _text(v) for k, v in item.fields.items()
-                     if item.target_id is not None or v not in (None, "")}
-            props.update(extra.get(item.key, {}))
-            # The key is sent as a property too, so that every result echoes it: results
-            # come in any order and are matched to their input by it, never by position.
-            props[key] = item.key_value or item.key
-            inputs.append({"idProperty": key, "id": item.key_value or item.key,
-                           "properties": props})
+        inputs = [{"idProperty": key, "id": item.key_value or item.key,
+                   "properties": self._props(item, key, extra)} for item in items]
         try:
             body = self.client.call_json(f"Upserting {len(items)} HubSpot {obj}",
                                          self.client.objects_batch.upsert, obj,
@@ -374,6 +383,17 @@ class HubSpotWriter(Writer):
             bad = self._refused_properties(obj, key, item, errors)
             if bad and results[item.key].error:
                 refused[item.key] = bad
+
+    @staticmethod
+    def _props(item: WriteItem, key: str,
+               extra: Mapping[str, dict[str, str]]) -> dict[str, str]:
+        props = {k: _text(v) for k, v in item.fields.items()
+                 if item.target_id is not None or v not in (None, "")}
+        props.update(extra.get(item.key, {}))
+        # The key is sent as a property too, so that every result echoes it: results come
+        # in any order and are matched to their input by it, never by position.
+        props[key] = item.key_value or item.key
+        return props
 
     def _refused_properties(self, obj: str, key: str, item: WriteItem,
                             errors: list[dict[str, Any]]) -> dict[str, str]:
@@ -448,24 +468,12 @@ class HubSpotWriter(Writer):
                         res[item.key] = WriteResult(item.key, error=f"associations: {exc}")
 
     def _label_type(self, obj: str, to_object: str, label: str) -> int:
-        """The type id of the portal's own association label (v4 association
-        definitions), created when missing: "Emergency contact" between contacts."""
+        """The type id of the portal's own association label, made when missing (one call
+        where the portal's state is known: :func:`connectors.hubspot.creates.label_type`)."""
         key = (obj, to_object, label)
         if key not in self._labels:
-            api = self.client.sdk.crm.associations.v4.schema.definitions_api
-            body = self.client.call_json(f"Reading the {obj}-{to_object} association labels",
-                                         api.get_all, obj, to_object) or {}
-            found = [r for r in body.get("results", []) if r.get("label") == label]
-            if not found:
-                name = re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
-                body = self.client.call_json(
-                    f"Creating the {obj}-{to_object} association label '{label}'",
-                    api.create, obj, to_object, {"label": label, "name": name}) or {}
-                found = [r for r in body.get("results", []) if r.get("label") == label]
-            if not found:
-                raise SourceError(f"HubSpot did not make the association label '{label}' "
-                                  f"between {obj} and {to_object}; try again later.")
-            self._labels[key] = int(found[0]["typeId"])
+            self._labels[key] = label_type(self.client, obj, to_object, label,
+                                           create_first=obj in self._keyed_now)
         return self._labels[key]
 
     def count(self, obj: str) -> int | None:

@@ -213,7 +213,6 @@ class ObjectsAPI(PortalAPI):
         candidates += [b for (a, b), labels in [*LABELLED_ASSOC.items(),
                                                 *self.portal.store.labels.items()]
                        if a == tname and type_id in labels]
-        candidates += list(store.types)  # ids are unique across types here: find the target by id
         for to_type in candidates:
             rec = self.portal.store.types[to_type].records.get(to_id)
             if rec is not None and rec.archived_at is None:
