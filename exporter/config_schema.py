@@ -77,7 +77,8 @@ NOTIFY = (
 )
 SYNC = (
     Setting("reconcile_every_days", "number", "How often, in days, every id is listed and "
-            "compared (deletions are also looked for cheaply every night)", default=7,
+            "compared, and new Salesforce objects looked for (deletions are also looked for "
+            "cheaply every night)", default=7,
             minimum=0, maximum=3650),
     Setting("reconcile_every_runs", "integer", "How often, in sync runs, every id is listed "
             "and compared (whichever of days and runs comes first)", default=7, minimum=1,

@@ -218,6 +218,10 @@ class Connector:
         self.log = log or logging.getLogger(f"exporter.connectors.{source}")
         #: kept between runs (the sync replaces it with one kept in the archive)
         self.state = SourceState()
+        #: Whether discovery must ask the vendor what exists now (new object types) rather
+        #: than trust what it cached: the sync sets it before streams(), True with --full
+        #: and on the id-check cadence (``reconcile_every_days`` / ``_runs``).
+        self.rediscover = True
 
     @classmethod
     def secret_fields(cls) -> tuple[str, ...]:

@@ -102,6 +102,8 @@ class SourceReport:
     error: str | None = None
     streams: list[StreamReport] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=dict)
+    #: Discovery asked the vendor what exists (``Connector.rediscover``), not its cache.
+    rediscovered: bool = False
 
 
 @dataclass
@@ -128,8 +130,8 @@ class SyncReport:
 
     def stats(self) -> dict[str, Any]:
         return {
-            "sources": {s.name: {"status": s.status, "error": s.error, "usage": s.usage}
-                        for s in self.sources},
+            "sources": {s.name: {"status": s.status, "error": s.error, "usage": s.usage,
+                                 "rediscovered": s.rediscovered} for s in self.sources},
             "streams": {f"{r.source}/{r.stream}": {k: v for k, v in asdict(r).items()
                                                    if k not in ("source", "stream")}
                         for s in self.sources for r in s.streams},
@@ -157,15 +159,18 @@ class NullProgress:
         pass
 
 
-def _last_reconciled(archive: Archive, key: str) -> tuple[dt.datetime | None, int]:
-    """When the stream's ids were last compared in full, and how many sync runs began since
-    (this one included); (None, runs) if never."""
+def _last_reconciled(archive: Archive, key: str,
+                     kind: tuple[str, str] = ("streams", "reconciled"),
+                     ) -> tuple[dt.datetime | None, int]:
+    """When the stream's ids were last compared in full (``kind``: or another mark of a
+    run's stats, e.g. a source's discovery), and how many sync runs began since (this one
+    included); (None, runs) if never."""
     runs = 0
     for run in archive.runs():
         if run.kind != "sync":
             continue
-        info = (run.stats.get("streams") or {}).get(key) or {}
-        if info.get("reconciled"):
+        info = (run.stats.get(kind[0]) or {}).get(key) or {}
+        if info.get(kind[1]):
             return dt.datetime.fromisoformat(run.started_at), runs
         runs += 1
     return None, runs
@@ -376,14 +381,15 @@ class _Rules:
     max_delete_share: float
     reconcile_every_runs: int = RECONCILE_EVERY_RUNS
 
-    def id_check_due(self, archive: Archive, key: str, resynced: bool) -> bool:
+    def id_check_due(self, archive: Archive, key: str, resynced: bool,
+                     kind: tuple[str, str] = ("streams", "reconciled")) -> bool:
         """The full id comparison: with ``--full``, after a reset (which re-listed everything:
         what vanished meanwhile is found only by comparing ids), and on the cadence, which
         counts runs as well as days (a sync run many times a day, or a clock set back, still
-        gets its check)."""
+        gets its check). A source's discovery follows the same rule (``kind``)."""
         if self.full or resynced:
             return True
-        last, runs = _last_reconciled(archive, key)
+        last, runs = _last_reconciled(archive, key, kind)
         return (last is None or runs >= self.reconcile_every_runs
                 or dt.datetime.now(dt.UTC) - last >= self.reconcile_every)
 
@@ -466,8 +472,11 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
                  progress: Progress) -> SourceReport:
     report = SourceReport(name)
     connector.state = _ArchiveState(archive, name)
+    connector.rediscover = rules.id_check_due(archive, name, False,
+                                              ("sources", "rediscovered"))
     try:
         streams = connector.streams()
+        report.rediscovered = connector.rediscover
     except (SourceError, ConfigError) as exc:
         # A setting read only now (a key file) fails this source, not the run.
         if isinstance(exc, SecretInConfig):

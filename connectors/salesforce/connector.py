@@ -4,7 +4,7 @@ themselves, see :mod:`connectors.salesforce.streams`)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
@@ -14,8 +14,15 @@ from connectors.salesforce.streams import (
     ReadOptions,
     formula_parents,
 )
-from exporter.connector import CheckResult, Connector, Stream, UnavailableStream
-from exporter.errors import AuthError, ConfigError, QuotaExhausted, SessionExpired, SourceError
+from exporter.connector import Batch, CheckResult, Connector, Stream, UnavailableStream
+from exporter.errors import (
+    AuthError,
+    ConfigError,
+    QuotaExhausted,
+    RequestRefused,
+    SessionExpired,
+    SourceError,
+)
 from exporter.retry import RetryPolicy
 from exporter.settings import Setting
 
@@ -43,6 +50,10 @@ SETTINGS: tuple[Setting, ...] = (
             "time", default=0.5, minimum=0),
 )
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
+#: The archive's copy of describeGlobal, and the mark that a cached describe proved stale.
+_LIST, _STALE = "describe:sobjects", "describe:stale"
+#: A query refused so names an object or field the cached describes still hold.
+_GONE = frozenset({"INVALID_FIELD", "INVALID_TYPE", "NOT_FOUND"})
 
 
 def _names(value: Any, key: str) -> set[str] | None:
@@ -144,13 +155,28 @@ class SalesforceConnector(Connector):
             self.state.put(key, entry)
         return body, entry is not None
 
+    def _object_list(self) -> tuple[Any, bool]:
+        """describeGlobal, and whether it changed. It is asked only when the sync says so
+        (``rediscover``: ``--full`` and the id-check cadence), or when a query found a cached
+        describe stale; other nights trust the archive's copy and make no call, so a new
+        object is archived from the next cadence night on."""
+        cached = self.state.get(_LIST)
+        stale = bool(self.state.get(_STALE))
+        if cached is not None and not self.rediscover and not stale:
+            return cached["body"], False
+        self.rediscover = True  # what the run records: the list was asked for
+        listing, changed = self._described("the object list", "sobjects", _LIST)
+        if stale:
+            self.state.put(_STALE, False)
+        return listing, changed or stale
+
     def discover(self) -> list[Stream]:
         """One stream per wanted object, each holding the describe it was built from. The
-        describes are cached in the archive: when the object list is Not Modified since it
-        was read, no object's metadata changed (Salesforce answers describeGlobal's
-        ``If-Modified-Since`` so), and the cached describes serve without a call; otherwise
-        each one is revalidated."""
-        listing, changed = self._described("the object list", "sobjects", "describe:sobjects")
+        describes are cached in the archive: when the object list is not asked for, or Not
+        Modified since it was read, no object's metadata changed (Salesforce answers
+        describeGlobal's ``If-Modified-Since`` so), and the cached describes serve without a
+        call; otherwise each one is revalidated."""
+        listing, changed = self._object_list()
         try:
             names = [str(o["name"]) for o in listing["sobjects"] if self._wanted(o)]
         except (TypeError, KeyError) as exc:
@@ -190,6 +216,16 @@ class SalesforceConnector(Connector):
             raise SourceError(f"Salesforce sent an unreadable description of {name}; try "
                               "again later.")
         return ObjectStream(self.client, describe, self.options, self.log)
+
+    def read(self, stream: Stream, cursor: Any, full: bool = False) -> Iterator[Batch]:
+        try:
+            yield from stream.read(cursor, full)
+        except RequestRefused as exc:
+            if exc.reason in _GONE:
+                # an object or field deleted since the cached describes: the next night
+                # asks Salesforce for them again, whatever the cadence
+                self.state.put(_STALE, True)
+            raise
 
     def usage(self) -> dict[str, Any]:
         return self.client.usage()

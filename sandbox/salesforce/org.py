@@ -156,6 +156,15 @@ class OrgAPI(Emulator):
         self.labels[obj] = label
         self.schema_changed[obj] = dt.datetime.now(dt.UTC)
 
+    def add_object(self, obj: ObjectDef) -> None:
+        """A custom object an admin creates (empty): listed by describeGlobal, which is
+        modified as of now."""
+        with self.lock:
+            self.store.objects[obj.name] = obj
+            self.store.objects_lower[obj.name.lower()] = obj
+            self.store.records[obj.name] = {}
+            self.schema_changed[obj.name] = dt.datetime.now(dt.UTC)
+
     def advance(self, changes: ChangeSet) -> None:
         with self.lock:
             advance(self.store, self.agency, changes)
