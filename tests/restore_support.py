@@ -23,6 +23,15 @@ def hubspot_client(sb: Sandbox) -> Any:
                                  host=sb.urls["hubspot"])
 
 
+def hubspot_path(sb: Sandbox, obj: str) -> str:
+    """How HubSpot's API paths name ``obj``: a custom object by its ``objectTypeId`` (from
+    its schema: HubSpot refuses the plain name there), any other object by its name."""
+    for schema in hubspot_client(sb).crm.schemas.core_api.get_all().results:
+        if schema.name == obj:
+            return str(schema.object_type_id)
+    return obj
+
+
 def google_service(sb: Sandbox, api: str) -> Any:
     """A google-api-python-client service (``drive``, ``sheets`` or ``calendar``) on the
     sandbox."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox import Sandbox
-from tests.restore_support import hubspot_client, salesforce
+from tests.restore_support import hubspot_client, hubspot_path, salesforce
 
 KEY_SF = "Exporter_Source_Id__c"
 KEY_HS = "source_record_id"
@@ -26,7 +26,7 @@ def salesforce_rows(sb: Sandbox, obj: str, fields: Iterable[str]) -> list[dict[s
 def hubspot_rows(sb: Sandbox, obj: str, props: Iterable[str],
                  to: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Every live record of ``obj`` in the portal, with ``props`` and associations."""
-    client, after, out = hubspot_client(sb), None, []
+    client, after, out, path = hubspot_client(sb), None, [], hubspot_path(sb, obj)
     while True:
         kw: dict[str, Any] = {"limit": 100, "properties": list(props)}
         if to:
@@ -34,7 +34,7 @@ def hubspot_rows(sb: Sandbox, obj: str, props: Iterable[str],
         if after:
             kw["after"] = after
         page = json.loads(client.crm.objects.basic_api.get_page(
-            obj, _preload_content=False, **kw).data)
+            path, _preload_content=False, **kw).data)
         out += page["results"]
         after = (page.get("paging") or {}).get("next", {}).get("after")
         if not after:
@@ -44,7 +44,7 @@ def hubspot_rows(sb: Sandbox, obj: str, props: Iterable[str],
 def hubspot_property(sb: Sandbox, obj: str, name: str) -> dict[str, Any] | None:
     """A property's definition in the portal (None: there is none)."""
     body = json.loads(hubspot_client(sb).crm.properties.core_api.get_all(
-        obj, _preload_content=False).data)
+        hubspot_path(sb, obj), _preload_content=False).data)
     return next((p for p in body["results"] if p["name"] == name), None)
 
 

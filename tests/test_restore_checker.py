@@ -20,7 +20,7 @@ from exporter.sources import build_connector
 from exporter.sync import run_sync
 from sandbox import Sandbox
 from sandbox.agency import RELATIONSHIPS
-from tests.restore_support import hubspot_client, salesforce
+from tests.restore_support import hubspot_client, hubspot_path, salesforce
 from tests.target_census import (
     Expected,
     hubspot_rows,
@@ -114,7 +114,8 @@ def test_salesforce_to_hubspot_checked_independently(tmp_path: Path) -> None:
         task = next(r for r in rows["care_tasks"] if r.parents)
         other = next(r for r in rows["contacts"] if r.source_id.startswith(
             "salesforce/Account/") and r.source_id not in task.parents)
-        client.crm.associations.v4.basic_api.create_default("care_tasks", task.target_id,
+        client.crm.associations.v4.basic_api.create_default(hubspot_path(dst, "care_tasks"),
+                                                            task.target_id,
                                                             "contacts", other.target_id)
         again = _hubspot_census(dst)
         assert tally(promises["companies"], again["companies"])["extras"] == 1

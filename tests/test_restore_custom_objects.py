@@ -192,3 +192,28 @@ def test_a_schema_is_checked_when_the_mapping_is_read(tmp_path: Path) -> None:
         with pytest.raises(MappingError) as err:
             load_mapping(path)
         assert problem in str(err.value)
+
+
+def test_custom_objects_keep_their_names_and_are_addressed_by_type_id(tmp_path: Path) -> None:
+    """HubSpot refuses a custom object's plain name in API paths: a sync of a portal and its
+    copy into another (hubspot_to_hubspot) name ``care_recipients`` by its objectTypeId on
+    the wire, while the archived stream and the mapping keep the plain name users see."""
+    with Sandbox(clients=3, seed=41) as src, Sandbox(clients=0, seed=42) as dst:
+        with _synced(tmp_path, src, "hubspot") as archive:
+            archived = list(archive.records("hubspot", "care_recipients"))
+            assert archived
+            assert any(k.startswith("care_recipients/")
+                       for k, _r in archive.records("hubspot", "associations"))
+            report = run_restore(archive, _writer(tmp_path, dst, "hubspot"),
+                                 load_mapping("hubspot_to_hubspot"), target="t")
+            assert report.status == "ok", report.errors[:3]
+        copied = hubspot_records_by_source(dst, "care_recipients", ["client_number"],
+                                           "contacts")
+        assert set(copied) == {f"hubspot/care_recipients/{cid}" for cid, _r in archived}
+        assert all(got["@parents"] for got in copied.values())
+        type_id = hubspot_custom_objects(src)["care_recipients"]["objectTypeId"]
+        for sb in (src, dst):
+            paths = [e.path for e in sb.log.entries if e.vendor == "hubspot"]
+            assert not [p for p in paths if "care_recipients" in p.lower()]
+            assert [p for p in paths if f"/{type_id}" in p]
+            assert not [e for e in sb.log.entries if e.vendor == "hubspot" and e.status == 400]

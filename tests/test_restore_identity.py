@@ -28,7 +28,7 @@ from exporter.restore.target import build_writer
 from exporter.sources import build_connector
 from exporter.sync import run_sync
 from sandbox import Sandbox
-from tests.restore_support import hubspot_client, salesforce
+from tests.restore_support import hubspot_client, hubspot_path, salesforce
 from tests.target_census import hubspot_custom_objects
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,14 +49,14 @@ SF_CUSTOM = ("medications", "allergies", "diagnoses", "care_tasks")
 
 def hubspot_records(sb: Sandbox, obj: str, to: list[str]) -> list[dict[str, Any]]:
     """Every live record of ``obj`` in the portal, with its source id and associations."""
-    client, after, out = hubspot_client(sb), None, []
+    client, after, out, path = hubspot_client(sb), None, [], hubspot_path(sb, obj)
     while True:
         kw: dict[str, Any] = {"limit": 100, "properties": ["source_record_id"],
                               "associations": to}
         if after:
             kw["after"] = after
         page = json.loads(client.crm.objects.basic_api.get_page(
-            obj, _preload_content=False, **kw).data)
+            path, _preload_content=False, **kw).data)
         out += page["results"]
         after = (page.get("paging") or {}).get("next", {}).get("after")
         if not after:
@@ -231,7 +231,7 @@ def test_a_value_outside_the_options_goes_to_a_text_field_and_keeps_the_care_pla
         assert check_hubspot(archive, dst) == {"duplicates": 0, "wrong_links": 0,
                                                "missing": 0}
         found = json.loads(hubspot_client(dst).crm.objects.batch_api.read(
-            "care_recipients", {"idProperty": "source_record_id",
+            hubspot_path(dst, "care_recipients"), {"idProperty": "source_record_id",
                                 "inputs": [{"id": f"salesforce/Care_Plan__c/{pid}"}],
                                 "properties": ["code_status", "code_status_other",
                                                "access_notes", "safety_notes"]},
@@ -393,8 +393,9 @@ def test_deletions_reach_the_target_as_its_inactive_or_archived_state(tmp_path: 
         meds = {r["properties"]["source_record_id"]: r["id"]
                 for r in hubspot_records(dst, "medications", [])}
         found = json.loads(hubspot_client(dst).crm.objects.batch_api.read(
-            "medications", {"inputs": [{"id": meds[f"salesforce/Medication__c/{med}"]}],
-                      "properties": ["medication_active"]}, _preload_content=False).data)
+            hubspot_path(dst, "medications"),
+            {"inputs": [{"id": meds[f"salesforce/Medication__c/{med}"]}],
+             "properties": ["medication_active"]}, _preload_content=False).data)
         assert found["results"][0]["properties"]["medication_active"] == "false"
         assert check_hubspot(archive, dst) == {"duplicates": 0, "wrong_links": 0,
                                                "missing": 0}

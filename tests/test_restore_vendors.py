@@ -26,7 +26,7 @@ from exporter.restore.target import build_writer
 from exporter.sources import build_connector
 from exporter.sync import run_sync
 from sandbox import Sandbox
-from tests.restore_support import hubspot_client, salesforce
+from tests.restore_support import hubspot_client, hubspot_path, salesforce
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_RETRY = {"base_delay": 0.01, "max_delay": 5.0}
@@ -53,7 +53,7 @@ def _hubspot_all(dst: Sandbox, obj: str, props: list[str]) -> list[dict[str, Any
         if after:
             kw["after"] = after
         page = json.loads(client.crm.objects.basic_api.get_page(
-            obj, _preload_content=False, **kw).data)
+            hubspot_path(dst, obj), _preload_content=False, **kw).data)
         out += page["results"]
         after = (page.get("paging") or {}).get("next", {}).get("after")
         if not after:

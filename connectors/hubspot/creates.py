@@ -52,6 +52,8 @@ class HubSpotWriter(Protocol):
 
     def _label_type(self, obj: str, to_object: str, label: str) -> int: ...
 
+    def _at(self, obj: str) -> str: ...
+
     def _props(self, item: WriteItem, key: str,
                extra: Mapping[str, dict[str, str]]) -> dict[str, str]: ...
 
@@ -92,8 +94,8 @@ def create_linked(writer: HubSpotWriter, obj: str, key: str, items: list[WriteIt
         inputs.append({"properties": writer._props(item, key, extra), "associations": assoc})
     try:
         body = writer.client.call_json(f"Creating {len(items)} HubSpot {obj}",
-                                       writer.client.objects_batch.create, obj,
-                                       {"inputs": inputs})
+                                       writer.client.objects_batch.create,
+                                       writer._at(obj), {"inputs": inputs})
     except SourceError as exc:
         if isinstance(exc, AuthError | QuotaExhausted):
             raise

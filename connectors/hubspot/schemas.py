@@ -63,6 +63,15 @@ class CustomObjects:
     def names(self) -> list[str]:
         return list(dict.fromkeys(str(s["name"]) for s in self.known().values()))
 
+    def path(self, name: str) -> str:
+        """How API paths name the object ``name``: a custom object by its ``objectTypeId``
+        (HubSpot infers no object type from a custom object's plain name), a standard one
+        (or one the portal lacks, which HubSpot then refuses) by its name."""
+        if name in STANDARD_IDS:
+            return name
+        found = self.known().get(name)
+        return str(found["objectTypeId"]) if found and found.get("objectTypeId") else name
+
     def planned(self, obj: str, schema: ObjectSchema) -> ObjectInfo:
         """The object as :meth:`ensure` will make it: its properties, upserted by the
         source key."""

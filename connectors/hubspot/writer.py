@@ -150,7 +150,8 @@ class HubSpotWriter(Writer):
         if obj in self._infos:
             return self._infos[obj]
         body = self.client.call_json(f"Reading the HubSpot {obj} properties",
-                                     self.client.properties.get_all, obj, missing_ok=True)
+                                     self.client.properties.get_all, self._at(obj),
+                                     missing_ok=True)
         if body is None:
             return None
         results = (body or {}).get("results", [])
@@ -196,7 +197,8 @@ class HubSpotWriter(Writer):
             if not inputs:
                 continue
             self.client.call_json(f"Creating HubSpot {obj} properties",
-                                  self.client.properties_batch.create, obj, {"inputs": inputs})
+                                  self.client.properties_batch.create, self._at(obj),
+                                  {"inputs": inputs})
             made[obj] = [i["name"] for i in inputs]
             if SOURCE_KEY in made[obj]:
                 self._keyed_now.add(obj)
@@ -237,8 +239,8 @@ class HubSpotWriter(Writer):
                          "hidden": False} for n, v in enumerate(x for x in new if x not in have)]
             try:
                 body = self.client.call_json(f"Adding options to the HubSpot {obj} property "
-                                             f"{name}", self.client.properties.update, obj,
-                                             name, {"options": options})
+                                             f"{name}", self.client.properties.update,
+                                             self._at(obj), name, {"options": options})
             except SourceError as exc:
                 if isinstance(exc, AuthError | QuotaExhausted):
                     raise
@@ -309,8 +311,8 @@ class HubSpotWriter(Writer):
                      if any(t not in keep for t in current.get(rid, []))]
             for batch in chunks(stale, ASSOC_BATCH):
                 self.client.call_json(f"Removing replaced HubSpot {obj} associations",
-                                      self.client.assoc_batch.archive, obj, to_object,
-                                      {"inputs": batch})
+                                      self.client.assoc_batch.archive, self._at(obj),
+                                      self._at(to_object), {"inputs": batch})
 
     def _without_refused(self, obj: str, key: str, items: list[WriteItem],
                          results: dict[str, WriteResult], extra: Mapping[str, dict[str, str]],
@@ -358,7 +360,7 @@ class HubSpotWriter(Writer):
                    "properties": self._props(item, key, extra)} for item in items]
         try:
             body = self.client.call_json(f"Upserting {len(items)} HubSpot {obj}",
-                                         self.client.objects_batch.upsert, obj,
+                                         self.client.objects_batch.upsert, self._at(obj),
                                          {"inputs": inputs})
         except SourceError as exc:
             if isinstance(exc, AuthError | QuotaExhausted):
@@ -462,7 +464,8 @@ class HubSpotWriter(Writer):
                 method = api.create_default if type_id is None else api.create
                 try:
                     self.client.call_json(f"Associating HubSpot {obj} with {to_object}",
-                                          method, obj, to_object, {"inputs": inputs})
+                                          method, self._at(obj), self._at(to_object),
+                                          {"inputs": inputs})
                 except SourceError as exc:
                     for item, _link in batch:
                         res[item.key] = WriteResult(item.key, error=f"associations: {exc}")
@@ -472,13 +475,17 @@ class HubSpotWriter(Writer):
         where the portal's state is known: :func:`connectors.hubspot.creates.label_type`)."""
         key = (obj, to_object, label)
         if key not in self._labels:
-            self._labels[key] = label_type(self.client, obj, to_object, label,
-                                           create_first=obj in self._keyed_now)
+            self._labels[key] = label_type(self.client, self._at(obj), self._at(to_object),
+                                           label, create_first=obj in self._keyed_now)
         return self._labels[key]
+
+    def _at(self, obj: str) -> str:
+        """``obj`` as API paths name it: a custom object by objectTypeId, not its name."""
+        return self.custom.path(obj)
 
     def count(self, obj: str) -> int | None:
         body = self.client.call_json(f"Counting HubSpot {obj}", self.client.search.do_search,
-                                     obj, {"limit": 1, "properties": ["hs_object_id"]})
+                                     self._at(obj), {"limit": 1, "properties": ["hs_object_id"]})
         return int((body or {}).get("total", 0))
 
     def remove(self, obj: str, target_ids: list[str], keys: list[str]) -> list[WriteResult]:
@@ -486,7 +493,7 @@ class HubSpotWriter(Writer):
         archiving one already archived or gone is not an error."""
         for batch in chunks(target_ids, UPSERT_BATCH):
             self.client.call_json(f"Archiving {len(batch)} HubSpot {obj}",
-                                  self.client.objects_batch.archive, obj,
+                                  self.client.objects_batch.archive, self._at(obj),
                                   {"inputs": [{"id": i} for i in batch]})
         return [WriteResult(k, t) for k, t in zip(keys, target_ids, strict=True)]
 
@@ -502,7 +509,7 @@ class HubSpotWriter(Writer):
             return {}
         values = {item.key_value or item.key: item.key for item in items}
         body = self.client.call_json(
-            f"Looking up HubSpot {obj}", self.client.objects_batch.read, obj,
+            f"Looking up HubSpot {obj}", self.client.objects_batch.read, self._at(obj),
             {"idProperty": key, "inputs": [{"id": v} for v in values], "properties": [key]})
         return {values[str(r["properties"][key])]: str(r["id"])
                 for r in (body or {}).get("results", [])
@@ -521,7 +528,7 @@ class HubSpotWriter(Writer):
             if after:
                 kw["after"] = after
             body = self.client.call_json(f"Listing HubSpot {obj}", self.client.objects.get_page,
-                                         obj, **kw) or {}
+                                         self._at(obj), **kw) or {}
             for r in body.get("results", []):
                 out[str(r["id"])] = str((r.get("properties") or {}).get(SOURCE_KEY) or "")
             after = ((body.get("paging") or {}).get("next") or {}).get("after")
@@ -538,7 +545,7 @@ class HubSpotWriter(Writer):
             if after:
                 kw["after"] = after
             body = self.client.call_json(f"Listing HubSpot {obj}", self.client.objects.get_page,
-                                         obj, **kw) or {}
+                                         self._at(obj), **kw) or {}
             for r in body.get("results", []):
                 props = r.get("properties") or {}
                 if props.get(field) not in (None, "") and all(
@@ -554,7 +561,7 @@ class HubSpotWriter(Writer):
             return
         for batch in chunks(sorted(carried.items()), UPSERT_BATCH):
             self.client.call_json(f"Giving {len(batch)} HubSpot {obj} their source id",
-                                  self.client.objects_batch.update, obj, {"inputs": [
+                                  self.client.objects_batch.update, self._at(obj), {"inputs": [
                                       {"id": tid, "properties": {SOURCE_KEY: sid}}
                                       for tid, sid in batch]})
 
@@ -563,7 +570,7 @@ class HubSpotWriter(Writer):
         out: dict[str, dict[str, Any]] = {}
         for batch in chunks(ids, 100):
             body = self.client.call_json(
-                f"Reading HubSpot {obj}", self.client.objects_batch.read, obj,
+                f"Reading HubSpot {obj}", self.client.objects_batch.read, self._at(obj),
                 {"inputs": [{"id": i} for i in batch], "properties": fields})
             for r in (body or {}).get("results", []):
                 out[str(r["id"])] = {**(r.get("properties") or {}), "@links": {}}
@@ -580,8 +587,8 @@ class HubSpotWriter(Writer):
         found: dict[str, list[str]] = {}
         for batch in chunks(ids, ASSOC_BATCH):
             body = self.client.call_json(
-                f"Reading HubSpot {obj} associations", self.client.assoc_batch.get_page, obj,
-                to_object, {"inputs": [{"id": i} for i in batch]})
+                f"Reading HubSpot {obj} associations", self.client.assoc_batch.get_page,
+                self._at(obj), self._at(to_object), {"inputs": [{"id": i} for i in batch]})
             for r in (body or {}).get("results", []):
                 found[str(r["from"]["id"])] = [str(t["toObjectId"]) for t in r.get("to", [])]
         return found

@@ -225,8 +225,14 @@ class PortalAPI(Emulator):
         return self.portal.store.stamp(self._now_ms())
 
     def _type(self, name: str) -> str:
+        """The object type a path names. A custom object is named by its ``objectTypeId``
+        or fully qualified name (``p_<name>``, ``p<portal>_<name>``): HubSpot refuses its
+        plain name in object, batch, search, properties and association paths."""
         aliases = self.portal.store.aliases
         resolved = aliases.get(name) or aliases.get(name.lower())
+        if resolved is not None and name.lower() == resolved.lower() \
+                and self.portal.store.object_types[resolved].type_id.startswith("2-"):
+            resolved = None
         if resolved is None:
             raise self._fail(400, f"Unable to infer object type from: {name}", "VALIDATION_ERROR")
         return resolved

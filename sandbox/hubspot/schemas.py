@@ -2,7 +2,8 @@
 list, get (by name, ``objectTypeId`` or fully qualified name) and create, as HubSpot's
 schemas API documents them. A created object answers with ``objectTypeId`` ``2-<n>`` and
 ``fullyQualifiedName`` ``p<portalId>_<name>``, and then works through the objects, batch,
-search, properties and v4 association endpoints like the portal's own ``care_recipients``.
+search, properties and v4 association endpoints like the portal's own ``care_recipients``,
+named there by its ``objectTypeId`` or fully qualified name (never its plain name).
 A second create of a name the portal has is 409. Not emulated: schema update and delete,
 and requiredProperties enforced on record writes.
 
