@@ -431,13 +431,14 @@ def test_a_family_contact_moved_to_another_client_and_on_hold_never_made_active(
                                               "client_status": "On hold"}})])
         archive.finish_run(run, "ok")
         report = run_restore(archive, writer, mapping, target="sf")
-        # The org's restricted status picklist has no "On hold": the status is never turned
-        # into Active silently; it is left out and reported, with the client's name.
+        # The org's restricted status picklist has no "On hold": the bundled mapping adds it
+        # (unlisted_values = "add"), so the client is on hold in the org, never Active.
         number = held["properties"]["client_number"]
-        assert [(e.stream, e.source_id, e.client.endswith(f"({number})")) for e in
-                report.errors] == [("contacts", held_id, True)]
-        assert "written without Status__c: 'On hold'" in report.errors[0].message
+        assert report.errors == [] and report.added_options == {
+            "Account.Status__c": ["On hold"]}
         sf = salesforce(dst)
+        status = sf.query(f"SELECT Status__c FROM Account WHERE Client_Number__c = '{number}'")
+        assert [r["Status__c"] for r in status["records"]] == ["On hold"]
         name = f"{family['properties']['firstname']} {family['properties']['lastname']}"
         found = sf.query_all("SELECT Id, Client__r.Client_Number__c FROM Emergency_Contact__c "
                              f"WHERE Name = '{name}'")["records"]

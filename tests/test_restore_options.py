@@ -39,10 +39,8 @@ def _on_hold(archive: Archive, source: str, stream: str, rid: str,
 
 
 def test_on_hold_is_added_to_the_salesforce_status_picklist(tmp_path: Path) -> None:
-    bundled = load_mapping("hubspot_to_salesforce").path.read_text(encoding="utf-8")
-    path = tmp_path / "mapping.toml"
-    path.write_text('unlisted_values = "add"\n' + bundled, encoding="utf-8")
-    mapping = load_mapping(path)
+    mapping = load_mapping("hubspot_to_salesforce")  # bundled: unlisted_values = "add"
+    assert mapping.unlisted_values == "add"
     with Sandbox(clients=4, seed=1) as src, Sandbox(clients=0, seed=2) as dst:
         archive = _synced(tmp_path, src, "hubspot")
         cid, client = next((i, c) for i, c in archive.records("hubspot", "contacts")
@@ -120,10 +118,10 @@ lifecyclestage = "Status__c"
 
 
 def test_unlisted_values_takes_add_text_or_report(tmp_path: Path) -> None:
-    bundled = load_mapping("hubspot_to_salesforce").path.read_text(encoding="utf-8")
+    bundled = load_mapping("salesforce_to_hubspot").path.read_text(encoding="utf-8")
     path = tmp_path / "mapping.toml"
     path.write_text('unlisted_values = "append"\n' + bundled, encoding="utf-8")
     with pytest.raises(MappingError, match='unlisted_values: use one of "text", "add", '
                                            '"report"'):
         load_mapping(path)
-    assert load_mapping("hubspot_to_salesforce").unlisted_values == "text"
+    assert load_mapping("salesforce_to_hubspot").unlisted_values == "text"  # the default
