@@ -10,9 +10,7 @@ refused. Bench-only: never used by the exporter or its tests.
 
 from __future__ import annotations
 
-import datetime as dt
 import http.client
-import ipaddress
 import socket
 import socketserver
 import ssl
@@ -22,63 +20,12 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
 
-__all__ = ["ForwardProxy", "make_ca"]
+from sandbox.smtp import make_certificates
+
+__all__ = ["ForwardProxy"]
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te",
               "trailer", "upgrade", "proxy-authorization", "content-length"}
-
-
-def make_ca(folder: Path, hosts: list[str]) -> tuple[Path, Path, Path]:
-    """A throwaway CA and one leaf certificate for ``hosts`` (names or loopback IPs), as
-    PEM files in ``folder``: (ca.pem, leaf.pem, leaf.key)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "exporter bench throwaway CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now - dt.timedelta(hours=1))
-          .not_valid_after(now + dt.timedelta(days=1))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False,
-                                       data_encipherment=False, key_agreement=False,
-                                       encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
-                         critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-    names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    leaf = (x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])]))
-            .issuer_name(ca_name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(hours=1))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]),
-                           critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    ca_pem, leaf_pem, leaf_key = folder / "ca.pem", folder / "leaf.pem", folder / "leaf.key"
-    ca_pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    leaf_pem.write_bytes(leaf.public_bytes(serialization.Encoding.PEM)
-                         + ca.public_bytes(serialization.Encoding.PEM))
-    leaf_key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return ca_pem, leaf_pem, leaf_key
 
 
 def _read_head(stream: IO[bytes]) -> tuple[str, list[tuple[str, str]]] | None:
@@ -125,9 +72,11 @@ class ForwardProxy:
         self.stub = stub  # (method, path) -> a JSON body the proxy answers itself, or None
         self.stubbed = 0
         self.routes = {h.lower(): urlsplit(u).netloc for h, u in routes.items()}
-        self.ca, leaf, key = make_ca(folder, [*self.routes, "127.0.0.1", "localhost"])
+        # The sandbox's throwaway CA (the one its SMTP server uses), for the vendors' names.
+        certs = make_certificates(folder, (*self.routes, "127.0.0.1", "localhost"))
+        self.ca = certs.ca_file
         self.tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        self.tls.load_cert_chain(leaf, key)
+        self.tls.load_cert_chain(certs.cert_file, certs.key_file)
         self.requests = 0
         self.refused: list[str] = []
         self._lock = threading.Lock()
