@@ -29,7 +29,7 @@ from exporter.sources import build_connector
 from exporter.sync import run_sync
 from sandbox import Sandbox
 from tests.restore_support import hubspot_client, hubspot_path, salesforce
-from tests.target_census import hubspot_custom_objects
+from tests.target_census import hubspot_custom_objects, hubspot_rows
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST_RETRY = {"base_delay": 0.01, "max_delay": 5.0}
@@ -49,18 +49,7 @@ SF_CUSTOM = ("medications", "allergies", "diagnoses", "care_tasks")
 
 def hubspot_records(sb: Sandbox, obj: str, to: list[str]) -> list[dict[str, Any]]:
     """Every live record of ``obj`` in the portal, with its source id and associations."""
-    client, after, out, path = hubspot_client(sb), None, [], hubspot_path(sb, obj)
-    while True:
-        kw: dict[str, Any] = {"limit": 100, "properties": ["source_record_id"],
-                              "associations": to}
-        if after:
-            kw["after"] = after
-        page = json.loads(client.crm.objects.basic_api.get_page(
-            path, _preload_content=False, **kw).data)
-        out += page["results"]
-        after = (page.get("paging") or {}).get("next", {}).get("after")
-        if not after:
-            return out
+    return hubspot_rows(sb, obj, ["source_record_id"], to)
 
 
 def check_hubspot(archive: Archive, sb: Sandbox,
