@@ -43,6 +43,8 @@ __all__ = [
     "EXIT_USAGE",
     "State",
     "check_as_of",
+    "drop_stdout",
+    "echo_out",
     "err",
     "exit_code_for",
     "handle_errors",
@@ -76,8 +78,45 @@ if TYPE_CHECKING:
     from exporter.archive import Archive
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+_CLOSED = ("The command's output was closed before it was all written (the program reading it "
+           "stopped early).")
+
+
+def drop_stdout() -> None:
+    """Send stdout's unwritten buffer and any later output to the null device: once the pipe
+    is closed, Python's final flush at exit would otherwise fail (and say so) again."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return  # not a real file (a test runner's buffer)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
+
+
+class _Output(Console):
+    """stdout's console: a closed pipe ('exporter status | head -1') is :class:`OutputClosed`
+    (exit 16, as the README says), not rich's silent exit 1."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        drop_stdout()
+        raise errors.OutputClosed(_CLOSED)
+
+
+def echo_out(text: str, nl: bool = True) -> None:
+    """``click.echo`` to stdout, a closed pipe being :class:`OutputClosed` as for ``out``."""
+    try:
+        click.echo(text, nl=nl)
+        sys.stdout.flush()
+    except BrokenPipeError as exc:
+        drop_stdout()
+        raise errors.OutputClosed(_CLOSED) from exc
+
+
 # markup only where asked; never emoji codes: a fingerprint "…:CD:…" printed as a CD icon
-out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+out = _Output(highlight=False, soft_wrap=True, markup=False, emoji=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False, emoji=False)
 
 
@@ -157,6 +196,11 @@ def handle_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except errors.OutputClosed as exc:
+            # The reader chose to stop (| head): nothing on screen, where it may be that pipe.
+            log.warning("the command's output was closed before it was all written (a pipe "
+                        "whose reader stopped early); stopped with exit %d", exit_code_for(exc))
+            raise SystemExit(exit_code_for(exc)) from None
         except errors.ExporterError as exc:
             # The vendor's or library's own error, when there is one, goes to the log only;
             # a message that names clients goes to the screen only.

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from exporter.cli_base import State, check_as_of, handle_errors, out, pass_state
+from exporter.cli_base import State, check_as_of, echo_out, handle_errors, out, pass_state
 
 __all__ = ["diff"]
 
@@ -39,7 +39,7 @@ def diff(state: State, start: str, end: str | None, client: str | None,
         archive.audit("diff", {"from": start, "to": end, "client": client,
                                "changes": len(result.changes)})
     if as_json:
-        click.echo(json.dumps(result.as_json(), ensure_ascii=False, indent=2, default=str))
+        echo_out(json.dumps(result.as_json(), ensure_ascii=False, indent=2, default=str))
         return
     out.print(result.summary(), markup=False)
     where = None

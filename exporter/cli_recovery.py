@@ -71,6 +71,9 @@ def present_recovery_key(key: str, sheet: Path | None, archive: Path, then: str)
             out.print(f"\nThe recovery key was also written to {sheet}: print it, then "
                       "delete the file.")
         _flush_stdout()
+    except errors.OutputClosed as exc:  # a closed pipe: said on screen, the key matters
+        raise errors.NotWritable("The output (where the new recovery key is shown) was closed "
+                                 f"before it was all written; {then}") from exc
     except OSError as exc:
         _drop_unwritable_stdout()
         raise errors.write_error(exc, "the output (where the new recovery key is shown)",

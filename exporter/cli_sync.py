@@ -13,6 +13,7 @@ from exporter import errors
 from exporter.cli_base import (
     EXIT_SYNC_FAILED,
     State,
+    echo_out,
     err,
     handle_errors,
     out,
@@ -156,7 +157,7 @@ def connectors(state: State, show_streams: bool, show_settings: bool, markdown: 
 
         if not show_settings:
             raise click.UsageError("--markdown goes with --settings.")
-        click.echo(settings_document(), nl=False)
+        echo_out(settings_document(), nl=False)
         return
     if show_settings:
         _print_core_settings()

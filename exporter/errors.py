@@ -35,8 +35,11 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
     │                                         personal)
     ├── DiskFull                          10  the disk (or an object store) is full
     ├── NotWritable                       16  a file, folder or the output cannot be written
-    │                                         (read-only disk or media, no permission, a
-    │                                         file-size limit, a special file in the way)
+    │   │                                     (read-only disk or media, no permission, a
+    │   │                                     file-size limit, a special file in the way)
+    │   └── OutputClosed                  16  the pipe the output went into was closed
+    │                                         (e.g. 'exporter status | head -1'): the log
+    │                                         gets one line, the screen nothing
     ├── CopyDestinationProblem            14  a copy folder is missing or cannot be written
     ├── ObjectStoreError                  14  an object store refused or could not be reached
     ├── NotifyError                       15  the alert email could not be sent (notify --test
@@ -108,6 +111,7 @@ __all__ = [
     "NotWritable",
     "NotifyError",
     "ObjectStoreError",
+    "OutputClosed",
     "ParentsNotInTarget",
     "QueryTimeout",
     "QuotaExhausted",
@@ -260,6 +264,11 @@ class DiskFull(ExporterError):
 class NotWritable(ExporterError):
     """A file, folder or the command's output cannot be written: read-only disk or media,
     no permission, a file-size limit, or a device or pipe where a file should go."""
+
+
+class OutputClosed(NotWritable):
+    """The program reading the command's output (through a pipe) closed it early, e.g.
+    ``exporter status | head -1``. Said nowhere but the log: the reader chose to stop."""
 
 
 # -- copies and alerts -----------------------------------------------------------------------
