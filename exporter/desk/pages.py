@@ -2,8 +2,8 @@
 the client's care plan and its PDF, documents, visits, staff accounts.
 
 Clients are addressed by an opaque token (exporter.desk.search); every view and print is
-audited with the staff member's name (``desk.view``, ``desk.print``, ``desk.document``,
-``desk.visits``), through the sealed journal, before the page is sent.
+audited with the staff member's name (``desk.search``, ``desk.view``, ``desk.print``,
+``desk.document``, ``desk.visits``), through the sealed journal, before the page is sent.
 """
 
 from __future__ import annotations
@@ -102,6 +102,10 @@ async def search_page(request: Request, visitor: Visitor) -> Response:
         query = str(form.get("q") or "").strip()[:100]
         desk = desk_of(request)
         results = await desk.data.call(desk.data.search, query)
+        # The results show names and dates of birth: who looked for whom is audited. The
+        # query may name a client: it goes only to the sealed journal and the audit log.
+        await desk.data.call(desk.data.audit, "desk.search", visitor.name,
+                             {"query": query, "matches": len(results)})
     return render(request, "search.html", visitor, query=query, results=results, page="search")
 
 
