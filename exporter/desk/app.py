@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import traceback
 from collections.abc import AsyncIterator
 from importlib import resources
 
@@ -15,9 +17,11 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from exporter.desk.pages import ROUTES
-from exporter.desk.web import Desk, SecurityHeaders
+from exporter.desk.web import Desk, PlainErrors, SecurityHeaders
 
 __all__ = ["FLUSH_SECONDS", "make_app"]
+
+_log = logging.getLogger("exporter.desk")
 
 #: How often the desk looks for a finished sync, and copies the journal into the audit log
 #: when the write lock was busy.
@@ -38,14 +42,19 @@ def make_app(desk: Desk) -> Starlette:
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
-            await desk.data.call(desk.data.stop)
+            try:
+                await desk.data.call(desk.data.stop)
+            except Exception:  # what the journal held waits, sealed, for the next desk
+                _log.error("the desk could not copy its journal as it stopped\n%s",
+                           traceback.format_exc())
 
     static = str(resources.files("exporter.desk").joinpath("static"))
     routes: list[BaseRoute] = [Route(path, endpoint, methods=methods)
                                for path, endpoint, methods in ROUTES]
     routes.append(Mount("/static", StaticFiles(directory=static), name="static"))
     app = Starlette(routes=routes, lifespan=lifespan,
-                    middleware=[Middleware(SecurityHeaders, https=desk.https)])
+                    middleware=[Middleware(SecurityHeaders, https=desk.https),
+                                Middleware(PlainErrors)])
     app.state.desk = desk
     return app
 
@@ -53,4 +62,10 @@ def make_app(desk: Desk) -> Starlette:
 async def _flush_now_and_then(desk: Desk) -> None:
     while True:
         await asyncio.sleep(FLUSH_SECONDS)
-        await desk.data.call(desk.data.tick)
+        try:
+            await desk.data.call(desk.data.tick)
+        except Exception:
+            # Logged, and the next tick tries again: else the task would end silently here
+            # and its traceback reach the console when the desk stops.
+            _log.error("the desk could not look for a new sync or copy its journal\n%s",
+                       traceback.format_exc())

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -27,8 +28,8 @@ from exporter.desk.data import DeskData
 from exporter.desk.guard import LoginGuard, Session, Sessions, same_token
 from exporter.desk.staff import can
 
-__all__ = ["COOKIE", "Desk", "SecurityHeaders", "Visitor", "desk_of", "page", "render",
-           "requires"]
+__all__ = ["COOKIE", "FAILED", "Desk", "PlainErrors", "SecurityHeaders", "Visitor", "desk_of",
+           "page", "render", "requires"]
 
 _log = logging.getLogger("exporter.desk")
 
@@ -93,6 +94,49 @@ class Desk:
     sessions: Sessions
     organisation: str
     https: bool = False
+
+
+#: The page of an unexpected failure: nothing of the request, the error or the archive in it.
+FAILED = ("Something went wrong showing this page; it has been written to the log. Try again, "
+          "or print from the office PC.")
+
+
+class PlainErrors:
+    """ASGI middleware: an unexpected exception in a page becomes a plain 500 page, its
+    traceback going to exporter's log file only. Starlette's own handler re-raises it for the
+    server to print ("Exception in ASGI application") on the desk's console and logon log."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            if getattr(exc, "personal", False):  # its message names clients: the kind only
+                _log.error("a desk page failed unexpectedly: %s", type(exc).__name__)
+            else:
+                _log.error("a desk page failed unexpectedly\n%s", traceback.format_exc())
+            if not started:  # else the browser sees the page cut short; nothing more to say
+                await _failed_page(scope)(scope, receive, send)
+
+
+def _failed_page(scope: Scope) -> Response:
+    try:
+        return message(Request(scope), None, "Something went wrong", FAILED, 500)
+    except Exception:  # the template or the desk's state is what failed: the bare sentence
+        return HTMLResponse(f"<!doctype html><title>Something went wrong</title><p>{FAILED}</p>",
+                            status_code=500)
 
 
 def desk_of(request: Request) -> Desk:
