@@ -427,8 +427,12 @@ def load_config(path: Path | None, *, set_aside: bool = False) -> Config:
     check_tables(path, raw)
     archive = raw.get("archive")
     if not isinstance(archive, dict) or not isinstance(archive.get("path"), str):
-        raise ConfigError(f"The config file {path} has no [archive] path; add one, e.g. "
-                          'path = "archive.db" under [archive].')
+        # A newcomer whose config 'exporter sandbox serve' wrote has no archive yet: init
+        # makes one and adds its path (--config goes before the command).
+        typed = f'"{path}"' if " " in str(path) else str(path)  # C:\Users\Jo Ann
+        raise ConfigError(f"The config file {path} has no [archive] path; run 'exporter "
+                          f"--config {typed} init' to create the archive (it adds the path), "
+                          'or add one yourself, e.g. path = "archive.db" under [archive].')
     key_file = archive.get("key_file")
     if key_file is not None and not isinstance(key_file, str):
         raise ConfigError(f"In {path}, [archive] key_file must be a path in quotes.")
