@@ -85,7 +85,7 @@ def desk(state: State, port: int | None, lan: bool, cert: Path | None,
     The archive is unlocked here with the configured key (as the nightly job does); staff
     log in with their own accounts ('exporter staff add') and never see the key. By default
     only this computer can open it (http://localhost:8765/); with --lan the office network
-    can, over HTTPS. Every view and print is in the audit log with the staff name.
+    can, over HTTPS. Every search, view and print is in the audit log with the staff name.
 
     \b
     Example:
