@@ -23,6 +23,7 @@ from exporter.archive import Archive, Record
 from exporter.archive.files import CHUNK_SIZE
 from exporter.connector import Batch, CheckResult, Connector, Stream
 from exporter.errors import AmbiguousClient, ArchiveLocked
+from exporter.keys import KeyFile
 from exporter.sources import build_connector
 from exporter.sync import run_sync
 from exporter.sync_processes import ChildTraceback, unwire, wire
@@ -220,3 +221,50 @@ def test_killing_the_parent_leaves_no_worker(tmp_path: Path) -> None:
     finally:
         parent.kill()
         parent.wait(10)
+
+
+def _children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_ctrl_c_ends_the_night_and_every_worker(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the whole group) mid-night: exit 130 with no traceback, the run
+    recorded interrupted, the archive whole, no worker left."""
+    from reliability.common import Workspace
+
+    with Sandbox(clients=150, seed=4) as sb:
+        ws = Workspace(tmp_path / "ws", sb, tmp_path / "secrets")
+        ws.create_archive()
+        night = subprocess.Popen(ws.argv("sync"), env=ws.env(), cwd=ws.root, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            while (time.monotonic() < deadline and night.poll() is None
+                   and not all(sb.log.count(v) for v in ("salesforce", "hubspot", "google"))):
+                time.sleep(0.05)
+            workers = [p for p in _children_of(night.pid) if _alive(p)]
+            assert len(workers) >= 3  # a worker per source (and spawn's resource tracker)
+            os.killpg(night.pid, signal.SIGINT)
+            out, err = night.communicate(timeout=60)
+        finally:
+            night.kill()
+            night.wait(10)
+        assert night.returncode == 130, out + err
+        assert "Traceback" not in out + err
+        deadline = time.monotonic() + 5
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(_alive(p) for p in workers)
+        with Archive.open(ws.archive, KeyFile(ws.key_file), write=True) as archive:
+            assert archive.runs()[0].status == "interrupted"
+        assert ws.run("verify").code == 0
