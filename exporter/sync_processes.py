@@ -180,10 +180,15 @@ class _Link:
         raise unwire(value)
 
     def put_file(self, run_id: int | None, content: Any, media_type: str | None = None) -> Any:
-        """The body chunk by chunk to the parent's ``put_file``; its FileInfo."""
+        """The body chunk by chunk to the parent's ``put_file``; its FileInfo. The first
+        chunk is read before the parent is asked: a file of one chunk (most are) is
+        downloaded while the writer serves the other sources, not while it waits for us."""
+        chunks = rechunk(content, CHUNK_SIZE)
+        first = next(chunks, b"")  # refused here, the parent never hears of the file
         self.send("file", run_id, media_type)
         try:
-            for chunk in rechunk(content, CHUNK_SIZE):
+            self.send("chunk", first)
+            for chunk in chunks:
                 self.send("chunk", chunk)
         except BaseException as exc:
             self.send("fail", wire(exc))
