@@ -35,12 +35,13 @@ import pickle
 import signal
 import threading
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
 from exporter.archive.files import CHUNK_SIZE, rechunk
+from exporter.record import HashedRecord, Record
 
 __all__ = ["ChildTraceback", "Children", "Recipe", "WorkerLost", "recipe_for", "start_child"]
 
@@ -209,10 +210,21 @@ class _Remote:
     def __getattr__(self, name: str) -> Any:
         if self._target == "archive" and name == "put_file":
             return self._link.put_file
+        if self._target == "archive" and name == "put_batch":
+            return self._put_batch
 
         def call(*args: Any, **kwargs: Any) -> Any:
             return self._link.ask("call", self._target, name, args, kwargs)
         return call
+
+
+    def _put_batch(self, run_id: int, source: str, stream: str, records: Iterable[Any],
+                   **kwargs: Any) -> Any:
+        """The records' canonical JSON and hashes made here, in parallel with the other
+        workers, not by the one writer (which needs nothing else of their data)."""
+        hashed = [HashedRecord.of(r) if isinstance(r, Record) else r for r in records]
+        return self._link.ask("call", "archive", "put_batch",
+                              (run_id, source, stream, hashed), kwargs)
 
 
 class _Forward(logging.Handler):

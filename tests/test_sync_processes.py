@@ -141,10 +141,12 @@ def test_a_connector_that_cannot_be_built_again_runs_in_a_thread(archive: Archiv
     assert len(list(archive.records("spawned", "things"))) == 5
 
 
-def test_an_archive_error_ends_the_run_and_every_worker(archive: Archive) -> None:
-    """The archive refuses a value in one worker's batch: the run fails with that error (its
-    class and message kept across the pipe), and the slow worker is stopped, not waited for."""
-    connectors = {"bad": _plain("bad", bad_value=True),
+@pytest.mark.parametrize("where", ["bad_state", "bad_value"])
+def test_an_archive_error_ends_the_run_and_every_worker(archive: Archive, where: str) -> None:
+    """The archive refuses a value (in the writer: a connector's state; in the worker: a
+    record, hashed there): the run fails with that error, its class and message kept across
+    the pipe, and the slow worker is stopped, not waited for."""
+    connectors = {"bad": _plain("bad", **{where: True}),
                   "slow": _plain("slow", records=40, sleep=3)}
     began = time.monotonic()
     with pytest.raises(ValueError, match="JSON compliant") as caught:

@@ -11,6 +11,7 @@ subclass built from (source, config, secrets), the way the nightly job builds co
     snoop        the one record says whether a secret is on the worker's command line or in
                  its environment, and whether the secret itself arrived
     bad_value    the first record holds a value the archive refuses (not JSON: NaN)
+    bad_state    discovery keeps a state value the archive (in the writer) refuses (NaN)
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ class PlainConnector(Connector):
     def discover(self) -> list[Stream]:
         if self.config.get("pid_dir"):
             Path(self.config["pid_dir"], f"{self.source}.pid").write_text(str(os.getpid()))
+        if self.config.get("bad_state"):
+            self.state.put("last", float("nan"))
         return [Stream("things", "id", "seq")]
 
     def read(self, stream: Stream, cursor: Any, full: bool = False) -> Iterator[Batch]:
