@@ -509,8 +509,9 @@ def _side_by_side(archive: Archive, run_id: int, connectors: Mapping[str, Connec
         [(n, partial(_in_child, run_id, n, rules), r) for n, r in recipes.items() if r],
         {"archive": archive, "progress": progress})
     for name, result in done.items():
+        if recipes[name] is not None:
+            connectors[name].close()  # built here, read there: nothing of it was used here
         if isinstance(result, WorkerLost):
-            connectors[name].close()
             done[name] = lost = SourceReport(name, "failed", result.message)
             progress.source_finished(lost)
     return [cast(SourceReport, done[name]) for name in connectors]

@@ -55,19 +55,22 @@ def test_processes_archive_what_threads_archive(tmp_path: Path,
     caplog.set_level(logging.INFO)
     with Sandbox(clients=6, seed=5) as sb:
         tables = sb.source_configs(tmp_path / "secrets")
-        got = {}
+        got, requests = {}, {}
         for mode in ("threads", "processes"):
             archive, _ = Archive.create(tmp_path / f"{mode}.db", key_file=tmp_path / f"{mode}.k")
             with archive:
                 connectors = {n: build_connector(n, t, tmp_path / "config.toml")
                               for n, t in tables.items()}
+                sb.log.clear()
                 report = run_sync(archive, connectors, workers=mode)
                 assert report.status == "ok", report.summary()
+                requests[mode] = {v: sb.log.count(v) for v in tables}
                 got[mode] = {n: _stream_contents(archive, n) for n in connectors}
                 got[mode]["files"] = sorted(
                     archive.files_of("salesforce", "ContentVersion", rid)["VersionData"]
                     for rid, data in archive.records("salesforce", "ContentVersion"))
     assert got["processes"] == got["threads"]
+    assert requests["processes"] == requests["threads"]  # the same calls, none twice
     assert len(got["threads"]["hubspot"]["contacts"][0]) >= 6
     assert got["threads"]["files"]
     # each source's stream summaries were logged in its worker and handled by our loggers
