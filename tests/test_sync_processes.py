@@ -22,7 +22,7 @@ import pytest
 from exporter.archive import Archive, Record
 from exporter.archive.files import CHUNK_SIZE
 from exporter.connector import Batch, CheckResult, Connector, Stream
-from exporter.errors import AmbiguousClient, ArchiveLocked
+from exporter.errors import AmbiguousClient, ArchiveLocked, SecretInConfig
 from exporter.keys import KeyFile
 from exporter.sources import build_connector
 from exporter.sync import run_sync
@@ -125,6 +125,32 @@ def test_the_secret_travels_through_the_pipe_only(archive: Archive,
     assert first["secret_on_command_line"] is False
     assert first["secret_in_environment"] is False
     assert not any(secret in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("workers", ["threads", "processes"])
+def test_a_foreseeable_problem_ends_the_run_the_same_way(archive: Archive, workers: str
+                                                         ) -> None:
+    connectors = {"leaky": _plain("leaky", secret_in_config=True), "other": _plain("other")}
+    with pytest.raises(SecretInConfig) as caught:
+        run_sync(archive, connectors, workers=workers)
+    assert str(caught.value) == ("The leaky password is written in the config in plain text; "
+                                 "move it to a key file.")
+
+
+def test_a_workers_log_records_arrive_formatted_with_their_traceback(
+        archive: Archive, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    connectors = {"noisy": _plain("noisy", log_error=True), "other": _plain("other")}
+    assert run_sync(archive, connectors, workers="processes").status == "ok"
+    [record] = [r for r in caplog.records if r.getMessage() == "noisy: a lookup went wrong"]
+    assert record.process != os.getpid() and record.levelname == "WARNING"
+    assert record.exc_text and "KeyError: 'missing'" in record.exc_text
+    # one source alone: no worker process at all
+    caplog.clear()
+    assert run_sync(archive, {"noisy": _plain("noisy", log_error=True)},
+                    workers="processes").status == "ok"
+    [alone] = [r for r in caplog.records if r.getMessage() == "noisy: a lookup went wrong"]
+    assert alone.process == os.getpid()
 
 
 def test_a_connector_that_cannot_be_built_again_runs_in_a_thread(archive: Archive) -> None:

@@ -12,6 +12,8 @@ subclass built from (source, config, secrets), the way the nightly job builds co
                  its environment, and whether the secret itself arrived
     bad_value    the first record holds a value the archive refuses (not JSON: NaN)
     bad_state    discovery keeps a state value the archive (in the writer) refuses (NaN)
+    secret_in_config   discovery raises SecretInConfig (a foreseeable problem ending the run)
+    log_error    discovery logs a warning with an exception's traceback
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Any
 
 from exporter.archive import Record
 from exporter.connector import Batch, CheckResult, Connector, FileBody, Stream
+from exporter.errors import SecretInConfig
 
 PIECE = 256 * 1024
 log = logging.getLogger("exporter.connectors.workers_test")
@@ -60,6 +63,14 @@ class PlainConnector(Connector):
             Path(self.config["pid_dir"], f"{self.source}.pid").write_text(str(os.getpid()))
         if self.config.get("bad_state"):
             self.state.put("last", float("nan"))
+        if self.config.get("secret_in_config"):
+            raise SecretInConfig(f"The {self.source} password is written in the config in "
+                                 "plain text; move it to a key file.")
+        if self.config.get("log_error"):
+            try:
+                {}["missing"]
+            except KeyError:
+                log.warning("%s: a %s went wrong", self.source, "lookup", exc_info=True)
         return [Stream("things", "id", "seq")]
 
     def read(self, stream: Stream, cursor: Any, full: bool = False) -> Iterator[Batch]:
