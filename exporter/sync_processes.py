@@ -346,6 +346,8 @@ class Child:
 
     def stop(self) -> None:
         """End the process, whatever it is doing (it only reads; the archive is ours)."""
+        if self.ended and self.error is None:
+            self.proc.join(1.0)  # it said its last word and is on its way out
         if self.proc.is_alive():
             self.proc.terminate()
             self.proc.join(_GRACE)
