@@ -87,8 +87,8 @@ SYNC = (
             "deleted; more are held and the run ends partial (set 1 for one sync to let a real "
             "mass deletion through)", default=0.5, minimum=0, maximum=1),
     Setting("workers", "string", "How the sources are read side by side: each in a process of "
-            "its own (a night takes about as long as its slowest source) or each in a thread "
-            "(one processor's worth of work in all)", default="processes",
+            "its own (their work spread over the computer's processors) or each in a thread "
+            "(at most one processor's worth of work in all)", default="processes",
             choices=("processes", "threads")),
 )
 LOG = (Setting("dir", "path", "Where the log files go (default: the platform's log folder)"),
