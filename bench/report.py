@@ -31,6 +31,7 @@ QUICK = {
     "emulators": ["--clients", "1000"],
     "startup": ["--runs", "5"],
     "sync": ["--clients", "1000", "--big-clients", "5000"],
+    "night": ["--clients", "100"],
     "peers": ["--hubspot-clients", "1000", "--salesforce-clients", "1000"],
 }
 

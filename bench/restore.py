@@ -16,12 +16,15 @@ Salesforce file bodies travel inside the create calls (4 MB of files per call).
 from __future__ import annotations
 
 import argparse
+import math
 import tempfile
 import time
 from pathlib import Path
 
 from exporter.archive import Archive
 from exporter.restore import load_mapping, run_restore, verify_restore
+from exporter.restore.engine import RestoreReport
+from exporter.restore.mapping import Mapping_
 from exporter.restore.target import build_writer
 from exporter.sources import build_connector
 from exporter.sync import run_sync
@@ -36,6 +39,25 @@ def _used(dst: Sandbox, target: str) -> int:
     if target == "salesforce":
         return dst.salesforce.api_usage
     return dst.log.count(target)
+
+
+def _hubspot_floor(report: RestoreReport, mapping: Mapping_, only: list[str]) -> None:
+    """The fewest calls any restore could make of these records into a fresh portal, under
+    the identity rule (each record carries its source id in a unique property the portal
+    does not have yet): each object's records in batches of 100 (HubSpot's most), one call
+    per object to create its source-id property (a schema create for a custom object, a
+    property batch for HubSpot's own), one per association label, one for the portal's id."""
+    per_object: dict[str, int] = {}
+    for o in report.objects:
+        per_object[o.object] = per_object.get(o.object, 0) + o.created + o.updated
+    writes = sum(math.ceil(n / 100) for n in per_object.values())
+    labels = len({link.label for r in mapping.objects if r.stream in only
+                  for link in r.links if link.label})
+    floor = writes + len(per_object) + labels + 1
+    done = sum(per_object.values())
+    print(f"    lower bound into a fresh portal: {writes} batch writes + {len(per_object)} "
+          f"object set-ups + {labels} label(s) + 1 portal id = {floor} calls = "
+          f"{1000 * floor / max(done, 1):.1f} per 1,000")
 
 
 def bench(tmp: Path, clients: int, source: str, target: str, mapping_name: str,
@@ -72,6 +94,8 @@ def bench(tmp: Path, clients: int, source: str, target: str, mapping_name: str,
                   f"reference kinds) in {seconds:.2f} s = {done / seconds:,.0f} records/s; "
                   f"{calls} API calls = {per_k:.1f} per 1,000{goal_text}")
             print("    calls by endpoint: " + ", ".join(f"{e} {n}" for e, n in by_endpoint))
+            if label == "records" and target == "hubspot":
+                _hubspot_floor(report, mapping, only)
             if label == "records":
                 print(f"BENCH restore.{source}_to_{target}_calls_per_1000 {per_k:.1f} calls "
                       f"<={goal}")

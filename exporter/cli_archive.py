@@ -34,6 +34,7 @@ from exporter.keys import (
     require_strong_passphrase,
     write_private_file,
 )
+from exporter.private_files import private_folder
 
 __all__ = [
     "history",
@@ -225,7 +226,7 @@ def _create_or_finish(path: Path, passphrase: str | None, key_file: Path | None,
     if key_file is not None and not key_file.exists():
         # Marked first: a run stopped before the archive exists leaves a key file that the
         # next init knows as its own (it opened nothing) instead of refusing it.
-        key_file.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(key_file.parent, exist_ok=True)
         write_private_file(_init_marker(key_file), b"")
         create_key_file(key_file)
     archive, _ = Archive.create(path, passphrase=passphrase, key_file=key_file,

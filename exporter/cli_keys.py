@@ -83,7 +83,7 @@ def keys_add(state: State, add_passphrase: bool, add_key_file: Path | None,
     \b
     Example:
       exporter keys add --passphrase --label "finance officer"
-      exporter keys add --key-file D:/exporter/nightly.key
+      exporter keys add --key-file "%LOCALAPPDATA%/exporter/nightly.key"
     """
     if add_passphrase == (add_key_file is not None):
         raise click.UsageError("Give exactly one of --passphrase or --key-file.")

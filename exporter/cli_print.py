@@ -243,6 +243,10 @@ def clients(state: State, status: str | None, definition_path: Path | None) -> N
     definition = _definition(state, definition_path)
     with state.open() as archive:
         rows = roster(archive, definition, status)
+        # Names, statuses and discharge or deletion dates are health data shown on screen:
+        # an access like a print, so it is audited like one.
+        archive.audit("clients", {"status": status or "all", "clients": len(rows),
+                                  "definition": definition.path})
     for client, kind, deleted_at in rows:
         when = f" on {local_time(deleted_at)}" if deleted_at else ""
         out.print(f"{client.display_key}  {client.name}  {kind}{when}", markup=False,

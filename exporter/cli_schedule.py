@@ -54,17 +54,21 @@ def unattended_key_file(state: State) -> tuple[Path, bool]:
     key_file. A passphrase cannot be typed at 02:30 and EXPORTER_PASSPHRASE is not set
     there, so without a key file the job is refused. The key file must open this archive's
     key slots (nothing else is opened or written)."""
+    from exporter.config import default_config_path
     from exporter.keys import KeyFile, KeySlots, read_key_file, slots_path_for
 
     config = state.config
     given = state.key_file is not None
     key_file = state.key_file.expanduser().absolute() if state.key_file else config.key_file
     if key_file is None:
-        suggestion = config.archive.with_name("nightly.key")
+        # The user's own config folder, as init's --key-file: beside the archive, whoever
+        # takes the archive's disk or folder would take its key too.
+        suggestion = default_config_path().parent / "nightly.key"
+        typed = f'"{suggestion}"' if " " in str(suggestion) else str(suggestion)  # C:\Users\Jo Ann
         raise errors.KeyNeeded(
             f"The nightly job could not unlock the archive: {config.path} has no key_file, and "
             "nobody is there at night to type a passphrase. Add a key file first: run "
-            f"'exporter keys add --key-file {suggestion}', put key_file = "
+            f"'exporter keys add --key-file {typed}', put key_file = "
             f"\"{suggestion.as_posix()}\" under [archive] in {config.path}, then run "
             "'exporter schedule' again.")
     read_key_file(key_file)  # a plain sentence (exit 4) if missing or not a key file

@@ -51,6 +51,7 @@ import tomli_w
 from exporter.config_schema import check_tables
 from exporter.errors import ConfigError
 from exporter.keys import write_private_file
+from exporter.private_files import private_folder
 from exporter.retention import Retention
 from exporter.settings import is_loopback, url_problem
 
@@ -456,6 +457,6 @@ def load_config(path: Path | None, *, set_aside: bool = False) -> Config:
 
 def write_config(path: Path, data: dict[str, Any]) -> None:
     """Write a config file atomically (0600: it may name where the key file is)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent, exist_ok=True)  # 0700: the key file is often kept beside it
     header = "# exporter configuration. See README.md for every setting.\n\n"
     write_private_file(path, (header + tomli_w.dumps(data)).encode("utf-8"))

@@ -17,6 +17,7 @@ SDK's exceptions in one place (its client) with the cause kept; the shared
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
@@ -26,6 +27,10 @@ from typing import Any, ClassVar
 from exporter.errors import SourceError
 from exporter.record import Record
 from exporter.settings import Setting
+
+#: How much of a file body a source reads before handing it to the archive
+#: (:meth:`FileBody.read_ahead`).
+PREFETCH_BYTES = 16 * 1024 * 1024
 
 __all__ = ["Batch", "CheckResult", "Connector", "FileBody", "Record", "SourceState", "Stream",
            "UnavailableStream", "order_streams"]
@@ -43,6 +48,21 @@ class FileBody:
     #: :class:`~exporter.errors.ItemRefused`), e.g. a plain-text export of a document too
     #: large to export as PDF.
     fallback: FileBody | None = None
+
+    def read_ahead(self, limit: int = PREFETCH_BYTES) -> Iterable[bytes]:
+        """``open()``'s chunks with the first ``limit`` bytes already read (all of a smaller
+        body): read where the source runs (its worker), a download never holds up the one
+        archive writer, which the other sources share; a larger body streams on from there.
+        Held in memory only, never on disk in plain text."""
+        rest = iter(self.open())
+        head: list[bytes] = []
+        size = 0
+        for chunk in rest:
+            head.append(chunk)
+            size += len(chunk)
+            if size >= limit:
+                return itertools.chain(head, rest)
+        return head
 
 
 @dataclass

@@ -188,10 +188,11 @@ def write_report(result: DrillResult, folder: Path) -> list[Path]:
     """Write the dated report (HTML, then PDF when WeasyPrint can run) into ``folder``;
     returns the files written. The PDF's absence is said in the HTML's place, not raised."""
     from exporter.keys import write_private_file
+    from exporter.private_files import private_folder
 
     page = report_html(result)
     stamp = result.started.astimezone().strftime("%Y-%m-%d-%H%M")
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder, exist_ok=True)  # 0700: the report names a client
     html_path = folder / f"drill-{stamp}.html"
     try:
         write_private_file(html_path, page.encode("utf-8"))

@@ -22,7 +22,7 @@ from exporter.archive import Archive
 from exporter.csvcells import formula_safe
 from exporter.errors import NotFound, NotWritable
 from exporter.filenames import safe_file_name
-from exporter.private_files import make_private
+from exporter.private_files import make_private, private_folder
 
 __all__ = ["BY_ID_CHECK", "BY_VENDOR", "ExportResult", "export_archive"]
 
@@ -54,7 +54,7 @@ def _private_text(path: Path, staged: list[tuple[Path, Path]]) -> Iterator[IO[st
     """A 0600 ``.part`` file beside ``path``; once written it is added to ``staged`` (part,
     final), renamed into place only after the export's audit entry is written."""
     _refuse_special(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent, exist_ok=True)  # 0700: plaintext health data goes in it
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
     make_private(Path(tmp))
     try:

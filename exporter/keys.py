@@ -41,7 +41,7 @@ from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from exporter import winfs
 from exporter.errors import KeySlotsDamaged, WeakPassphrase, WrongKey
-from exporter.private_files import make_private, read_private
+from exporter.private_files import make_private, private_folder, read_private
 
 __all__ = [
     "ARGON2ID_DEFAULT",
@@ -199,7 +199,7 @@ def write_private_file(path: Path, data: bytes, *, exclusive: bool = False,
 def create_key_file(path: Path) -> bytes:
     """Create a new key file of 32 random bytes at ``path`` (0600); returns its key."""
     key = secrets.token_bytes(32)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent, exist_ok=True)  # 0700: the key's own folder, as ~/.ssh
     write_private_file(path, (KEYFILE_PREFIX + _b64(key) + "\n").encode(), exclusive=True)
     return key
 

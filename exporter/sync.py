@@ -271,7 +271,7 @@ class _StreamSync:
         return Record(rec.id, rec.data, rec.deleted, hashes)
 
     def _put(self, body: FileBody) -> Any:
-        info = self.archive.put_file(self.run_id, body.open(), body.media_type)
+        info = self.archive.put_file(self.run_id, body.read_ahead(), body.media_type)
         self.report.files += 1
         return info
 

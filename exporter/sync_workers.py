@@ -9,8 +9,9 @@ progress report, for the terminal's sake) is handed to the writer (:class:`Desk`
 for: at most one call per worker waits at a time, so the hand-over queue is bounded by the
 number of sources. A night takes about as long as its slowest source, plus the writing.
 
-File bodies are consumed by the archive as they are read, so a download runs on the writer
-while it stores the file: downloads do not overlap with other sources' writes.
+A file body is read in its source's worker first (:meth:`FileBody.read_ahead`, up to 16 MiB
+in memory), so a download does not hold up the other sources' writes; a larger body streams
+on while the writer stores it.
 
 Threads share the interpreter lock: on a CPU-bound night (the SDKs' parsing, our transforms)
 sources in threads take as long side by side as one after another. Worker processes do not;

@@ -38,7 +38,8 @@ class Sandbox:
 
     def __init__(self, clients: int = 100, seed: int = 1, start: dt.datetime | None = None,
                  state: str | Path | None = None,
-                 vendors: Iterable[str] = ("salesforce", "hubspot", "google")) -> None:
+                 vendors: Iterable[str] = ("salesforce", "hubspot", "google"),
+                 latency: float = 0.0) -> None:
         self.state_path = Path(state) if state else None
         self.faults = FaultPlan()
         self.log = RequestLog()
@@ -59,6 +60,8 @@ class Sandbox:
         every: dict[str, Emulator] = {"salesforce": self.salesforce, "hubspot": self.hubspot,
                                       "google": self.google}
         self.emulators = {name: em for name, em in every.items() if name in chosen}
+        for em in self.emulators.values():
+            em.latency = latency  # seconds per answer, as a vendor across the internet
         self._servers: list[EmulatorServer] = []
         if self.state_path and self.state_path.exists():
             self.load(self.state_path)

@@ -161,10 +161,12 @@ def sandbox() -> None:
 @click.option("--only", "vendors", multiple=True,
               type=click.Choice(["salesforce", "hubspot", "google"]),
               help="Serve only this vendor (repeatable); default: all three.")
+@click.option("--latency", type=click.FloatRange(0, 10), default=0.0, show_default=True,
+              help="Seconds each answer waits (e.g. 0.1), as a vendor across the internet does.")
 @click.pass_context
 @handle_errors
 def serve(ctx: click.Context, clients: int, seed: int, state: Path | None, port: int,
-          empty: bool, vendors: tuple[str, ...]) -> None:
+          empty: bool, vendors: tuple[str, ...], latency: float) -> None:
     """Serve the three emulators on 127.0.0.1 until Ctrl-C, and point a config file of the
     sandbox's own at them: its sources (with --empty: its restore targets), secrets in 0600
     files beside it. Without --config that file is 'sandbox/config.toml' in the platform's
@@ -185,7 +187,7 @@ def serve(ctx: click.Context, clients: int, seed: int, state: Path | None, port:
     config_path = ctx.find_root().params.get("config_path") or sandbox_config_path()
     claim_config(config_path)
     sb = Sandbox(clients=0 if empty else clients, seed=seed, state=state,
-                 vendors=vendors or ("salesforce", "hubspot", "google"))
+                 vendors=vendors or ("salesforce", "hubspot", "google"), latency=latency)
     ports = {"salesforce": port, "hubspot": port + 1, "google": port + 2} if port else None
     from sandbox.s3 import s3_sandbox
     from sandbox.smtp import SMTPEmulator

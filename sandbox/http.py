@@ -142,6 +142,9 @@ class Emulator:
         self.lock = threading.RLock()  # handlers mutate shared state under this lock
         self._routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
         self.base_url = ""  # set by the server once it is listening
+        #: Seconds each answer waits before it goes out: a vendor's round trip and server
+        #: time, which loopback does not have (0: as fast as this machine answers).
+        self.latency = 0.0
 
     def add_route(self, method: str, pattern: str, endpoint: str, handler: Handler) -> None:
         self._routes.append((method.upper(), re.compile(pattern + r"\Z"), endpoint, handler))
@@ -231,6 +234,8 @@ def _make_handler(server: EmulatorServer) -> type[BaseHTTPRequestHandler]:
                 emulator.vendor, request.method, request.path, endpoint,
                 response.status, time.perf_counter() - started, request.query,
             ))
+            if emulator.latency > 0:
+                time.sleep(emulator.latency)  # outside the emulator's lock: answers overlap
             payload = response.body
             if malformed:
                 payload = b"<html><body>Bad gateway</body></html>"

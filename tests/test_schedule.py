@@ -18,6 +18,7 @@ from click.testing import CliRunner, Result
 
 from exporter.cli import State
 from exporter.cli_schedule import schedule
+from exporter.config import default_config_path
 from exporter.schedule import (
     Job,
     find_cron_line,
@@ -364,6 +365,11 @@ def test_a_config_without_a_key_file_is_refused(sched: Scheduler) -> None:
     assert result.exit_code == 3, result.output
     assert "has no key_file" in result.output
     assert "exporter keys add --key-file" in result.output
+    # the key file suggested is in the user's own config folder, never beside the archive
+    suggested = re.search(r"'exporter keys add --key-file \"?(.+?)\"?'", result.output)
+    assert suggested, result.output
+    assert Path(suggested.group(1)).parent == default_config_path().parent
+    assert Path(suggested.group(1)).parent != sched.cli.archive.parent
     assert not sched.table.exists()  # crontab was never written
     shown = sched("--show")  # --show still shows, and says what to do first
     assert shown.exit_code == 0, shown.output

@@ -302,3 +302,46 @@ def test_sources_are_read_side_by_side_with_the_same_results(
                 assert (list(archive.records(name, stream))
                         == list(other.records(name, stream))), (name, stream)
                 assert archive.get_cursor(name, stream) == other.get_cursor(name, stream)
+
+
+class ThreadNotingConnector(MemoryConnector):
+    """Notes which thread reads each file body's bytes (a download, for a real vendor)."""
+
+    def __init__(self, source: str, data: dict[str, dict[str, Any]]) -> None:
+        super().__init__(source, data)
+        self.body_threads: set[str] = set()
+
+    def _opener(self, rid: str) -> Any:
+        def open_() -> Iterator[bytes]:
+            self.body_threads.add(threading.current_thread().name)
+            yield f"content of {rid}".encode()
+        return open_
+
+
+def test_file_bodies_are_read_by_their_source_not_by_the_archive_writer(
+        archive: Archive) -> None:
+    """Side by side, a download on the writer would hold up every other source's writes."""
+    side = {name: ThreadNotingConnector(name, _data(6)) for name in ("a", "b")}
+    report = run_sync(archive, side)
+    assert report.status == "ok"
+    assert sum(r.files for s in report.sources for r in s.streams) == 6
+    writer = threading.current_thread().name
+    assert all(c.body_threads and writer not in c.body_threads for c in side.values())
+    body = archive.files_of("b", "things", "4")["body"]
+    assert b"".join(archive.read_file(body)) == b"content of 4"
+
+
+def test_read_ahead_holds_at_most_its_limit_before_the_archive_reads_on() -> None:
+    pulled: list[int] = []
+
+    def chunks() -> Iterator[bytes]:
+        for i in range(10):
+            pulled.append(i)
+            yield bytes([i]) * 100
+
+    small = FileBody("small", lambda: iter([b"ab", b"cd"])).read_ahead()
+    assert isinstance(small, list) and b"".join(small) == b"abcd"
+    big = FileBody("big", chunks).read_ahead(limit=250)
+    assert pulled == [0, 1, 2]  # read until the limit is reached, no further
+    assert b"".join(big) == b"".join(bytes([i]) * 100 for i in range(10))
+    assert pulled == list(range(10))

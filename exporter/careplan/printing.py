@@ -53,7 +53,7 @@ from exporter.careplan.render import (
 from exporter.careplan.roster import DeletedClient, find_deleted
 from exporter.errors import AmbiguousClient, NotFound
 from exporter.filenames import safe_file_name
-from exporter.private_files import make_private
+from exporter.private_files import make_private, private_folder
 
 __all__ = ["PlanJob", "PrintResult", "choose_plans", "data_run", "day_start", "deleted_banner",
            "plan_pdfs", "print_care_plans", "print_info"]
@@ -125,7 +125,7 @@ def print_info(archive: Archive, definition: Definition, as_of: int | None, now:
 @contextmanager
 def _staged(path: Path) -> Iterator[Path]:
     """A 0600 temporary file beside ``path``, renamed onto it when the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent, exist_ok=True)  # 0700: what goes in it is health data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".part")
     os.close(fd)
     make_private(Path(tmp))

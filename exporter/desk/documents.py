@@ -5,6 +5,7 @@ Served from the archive, so they open with no network."""
 from __future__ import annotations
 
 import mimetypes
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,9 +13,16 @@ from typing import Any
 from exporter.careplan.build import ArchiveView, Client
 from exporter.careplan.model import Definition
 
-__all__ = ["Document", "documents_of", "read_document"]
+__all__ = ["Document", "documents_of", "read_document", "serving"]
 
 _FOLDER = "application/vnd.google-apps.folder"
+
+#: Types a browser shows without running anything in them. Any other document (HTML, SVG,
+#: script, Office files) comes from whoever could put a file on the client's record, so it is
+#: downloaded, never shown on the desk's own origin where its script would act as the staff
+#: member who opened it.
+INLINE = frozenset({"application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp",
+                    "text/plain"})
 
 #: (stream, field holding the client, how it is compared, label): where documents are found.
 SOURCES = (
@@ -72,6 +80,24 @@ def _file_name(data: Any, link: str) -> str:
     if link.startswith("export."):
         return f"{base}.{link.split('.', 1)[1]}"
     return base
+
+
+def serving(document: Document) -> tuple[str, dict[str, str]]:
+    """(media type, headers) to send ``document`` with: shown in the browser only when its
+    type is in :data:`INLINE`, else downloaded as bytes; anything but a PDF also in a CSP
+    sandbox (Chrome will not show a PDF in one). The name is given ASCII-only in
+    ``filename`` and whole in ``filename*`` (headers are Latin-1: a name in another alphabet
+    must not break the response)."""
+    mime = document.mime.split(";", 1)[0].strip().lower()
+    inline = mime in INLINE
+    kept = "".join(c if c.isalnum() or c in " .-_()" else "_" for c in document.name)
+    plain = "".join(c if c.isascii() else "_" for c in kept)
+    disposition = (f'{"inline" if inline else "attachment"}; filename="{plain}"; '
+                   f"filename*=UTF-8''{urllib.parse.quote(kept, safe='')}")
+    headers = {"Content-Disposition": disposition}
+    if mime != "application/pdf":
+        headers["Content-Security-Policy"] = "sandbox"
+    return (mime if inline else "application/octet-stream"), headers
 
 
 def read_document(archive: Any, document: Document) -> Iterator[bytes]:

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from exporter.desk import staff as accounts
+from exporter.desk.documents import serving
 from exporter.desk.guard import same_token
 from exporter.desk.search import Entry
 from exporter.desk.web import (
@@ -183,9 +184,8 @@ async def document_file(request: Request, visitor: Visitor) -> Response:
     body = await desk.data.call(desk.data.document_bytes, document)
     await desk.data.call(desk.data.audit, "desk.document", visitor.name,
                          _audit_detail(entry, file=document.name, sha256=document.sha256))
-    safe = "".join(c if c.isalnum() or c in " .-_()" else "_" for c in document.name)
-    return Response(body, media_type=document.mime,
-                    headers={"Content-Disposition": f'inline; filename="{safe}"'})
+    media_type, headers = serving(document)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 @requires("visits")
