@@ -86,6 +86,10 @@ SYNC = (
     Setting("max_delete_share", "number", "The largest share of a stream one sync may mark "
             "deleted; more are held and the run ends partial (set 1 for one sync to let a real "
             "mass deletion through)", default=0.5, minimum=0, maximum=1),
+    Setting("workers", "string", "How the sources are read side by side: each in a process of "
+            "its own (their work spread over the computer's processors) or each in a thread "
+            "(at most one processor's worth of work in all)", default="processes",
+            choices=("processes", "threads")),
 )
 LOG = (Setting("dir", "path", "Where the log files go (default: the platform's log folder)"),
        Setting("keep_days", "integer", "Log files (one a day, and the nightly job's output) "

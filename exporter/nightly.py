@@ -419,6 +419,7 @@ def _sync_and_copy(config: Config, unlock: Callable[[], Credential], sources: Se
     every = float(config.raw.get("sync", {}).get("reconcile_every_days", 7))
     every_runs = int(config.raw.get("sync", {}).get("reconcile_every_runs", 7))
     share = float(config.raw.get("sync", {}).get("max_delete_share", 0.5))
+    workers = str(config.raw.get("sync", {}).get("workers", "processes"))
     credential = unlock()
     problems = [alerts.Problem(what, why) for what, why in config.set_aside]
     for what, why in config.set_aside:
@@ -430,7 +431,8 @@ def _sync_and_copy(config: Config, unlock: Callable[[], Credential], sources: Se
                                      config.stale_after_hours) if config.notify else []
         report = run_sync(archive, connectors, full=full, reconcile_every_days=every,
                           reconcile_every_runs=every_runs,
-                          max_delete_share=share, progress=progress, unusable=unusable)
+                          max_delete_share=share, progress=progress, unusable=unusable,
+                          workers=workers)
         events.sync_finished(report)
         result = NightlyResult(report, skipped_settings=len(config.set_aside))
         if report.status in ("ok", "partial"):

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Record", "canonical_json"]
+__all__ = ["HashedRecord", "Record", "canonical_json"]
 
 
 # One encoder for every call (it keeps no state between calls, so threads may share it):
@@ -45,3 +45,22 @@ class Record:
         if self.files:
             h.update(b"\0files:" + canonical_json(dict(self.files)).encode())
         return h.digest(), text
+
+
+@dataclass(frozen=True)
+class HashedRecord(Record):
+    """A record whose content hash and canonical JSON were made where it was read (a sync
+    worker process), so that the one writer does not make them again; its ``data`` is left
+    out (``{}``, or None for a tombstone without data)."""
+
+    digest: bytes = b""
+    text: str | None = None
+
+    @classmethod
+    def of(cls, rec: Record) -> HashedRecord:
+        digest, text = rec.content_hash()
+        return cls(rec.id, None if rec.data is None else {}, rec.deleted, rec.files, digest,
+                   text)
+
+    def content_hash(self) -> tuple[bytes, str | None]:
+        return self.digest, self.text

@@ -34,20 +34,18 @@ from exporter.errors import (
     SourceError,
     TransientError,
 )
-from exporter.sync_workers import Desk, Proxy, run_side_by_side
+from exporter.sync_processes import recipe_for
+from exporter.sync_rules import (
+    RECONCILE_EVERY_DAYS,
+    RECONCILE_EVERY_RUNS,
+    RECONCILE_MAX_SHARE,
+    Rules,
+)
+from exporter.sync_workers import Desk, Proxy, WorkerLost, run_side_by_side
 
 __all__ = ["NullProgress", "Progress", "SourceReport", "StreamReport", "SyncReport", "run_sync"]
 
 log = logging.getLogger("exporter.sync")
-
-#: No run marks deleted more than this share of a stream (``[sync] max_delete_share``): an
-#: API that suddenly lists nothing, or lists live records as archived, is more likely broken
-#: than the agency's data gone.
-RECONCILE_MAX_SHARE = 0.5
-#: The full id check runs at least every this many runs and days (``[sync]``).
-RECONCILE_EVERY_RUNS = 7
-RECONCILE_EVERY_DAYS = 7.0
-
 
 @dataclass
 class StreamReport:
@@ -157,23 +155,6 @@ class NullProgress:
 
     def source_finished(self, report: SourceReport) -> None:
         pass
-
-
-def _last_reconciled(archive: Archive, key: str,
-                     kind: tuple[str, str] = ("streams", "reconciled"),
-                     ) -> tuple[dt.datetime | None, int]:
-    """When the stream's ids were last compared in full (``kind``: or another mark of a
-    run's stats, e.g. a source's discovery), and how many sync runs began since (this one
-    included); (None, runs) if never."""
-    runs = 0
-    for run in archive.runs():
-        if run.kind != "sync":
-            continue
-        info = (run.stats.get(kind[0]) or {}).get(key) or {}
-        if info.get(kind[1]):
-            return dt.datetime.fromisoformat(run.started_at), runs
-        runs += 1
-    return None, runs
 
 
 class _DeletionGuard:
@@ -372,28 +353,6 @@ class _Resume:
                     self.archive.clear_resume_mark(self.source, dep)
 
 
-@dataclass(frozen=True)
-class _Rules:
-    """How this run reads: in full, how often ids are checked, what share may be deleted."""
-
-    full: bool
-    reconcile_every: dt.timedelta
-    max_delete_share: float
-    reconcile_every_runs: int = RECONCILE_EVERY_RUNS
-
-    def id_check_due(self, archive: Archive, key: str, resynced: bool,
-                     kind: tuple[str, str] = ("streams", "reconciled")) -> bool:
-        """The full id comparison: with ``--full``, after a reset (which re-listed everything:
-        what vanished meanwhile is found only by comparing ids), and on the cadence, which
-        counts runs as well as days (a sync run many times a day, or a clock set back, still
-        gets its check). A source's discovery follows the same rule (``kind``)."""
-        if self.full or resynced:
-            return True
-        last, runs = _last_reconciled(archive, key, kind)
-        return (last is None or runs >= self.reconcile_every_runs
-                or dt.datetime.now(dt.UTC) - last >= self.reconcile_every)
-
-
 #: What a connector raises when a vendor's answer is readable but not of the shape it expects
 #: (a list where an id should be, text where a count should be, a number too large).
 SHAPE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError)
@@ -427,7 +386,7 @@ def _shape_error(source: str, stream: Stream) -> TransientError:
 
 
 def _read_stream(archive: Archive, run_id: int, connector: Connector, sync: _StreamSync,
-                 resume: _Resume, rules: _Rules) -> None:
+                 resume: _Resume, rules: Rules) -> None:
     name, stream, full = sync.source, sync.stream, rules.full
     try:
         schema = connector.schema(stream)  # some connectors ask the vendor for it
@@ -468,7 +427,7 @@ class _ArchiveState(SourceState):
         self.archive.set_source_state(self.source, key, value)
 
 
-def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector, rules: _Rules,
+def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector, rules: Rules,
                  progress: Progress) -> SourceReport:
     report = SourceReport(name)
     connector.state = _ArchiveState(archive, name)
@@ -518,7 +477,7 @@ def _sync_source(archive: Archive, run_id: int, name: str, connector: Connector,
     return report
 
 
-def _one_source(archive: Archive, run_id: int, name: str, connector: Connector, rules: _Rules,
+def _one_source(archive: Archive, run_id: int, name: str, connector: Connector, rules: Rules,
                 progress: Progress, desk: Desk | None) -> SourceReport:
     """One source's sync; with a ``desk`` (in a worker thread), its archive and progress calls
     run on the writer's thread."""
@@ -534,20 +493,46 @@ def _one_source(archive: Archive, run_id: int, name: str, connector: Connector, 
     return src
 
 
+def _in_child(run_id: int, name: str, rules: Rules, archive: Archive, progress: Progress,
+              connector: Connector) -> SourceReport:
+    return _one_source(archive, run_id, name, connector, rules, progress, None)
+
+
+def _side_by_side(archive: Archive, run_id: int, connectors: Mapping[str, Connector],
+                  rules: Rules, progress: Progress, processes: bool) -> list[SourceReport]:
+    """Each source in a worker of its own: a process (when its connector can be built again
+    there) or a thread; a process that ended without finishing fails its source alone."""
+    recipes = {n: recipe_for(c) if processes else None for n, c in connectors.items()}
+    done = run_side_by_side(
+        [(n, partial(_one_source, archive, run_id, n, c, rules, progress))
+         for n, c in connectors.items() if recipes[n] is None],
+        [(n, partial(_in_child, run_id, n, rules), r) for n, r in recipes.items() if r],
+        {"archive": archive, "progress": progress})
+    for name, result in done.items():
+        if recipes[name] is not None:
+            connectors[name].close()  # built here, read there: nothing of it was used here
+        if isinstance(result, WorkerLost):
+            done[name] = lost = SourceReport(name, "failed", result.message)
+            progress.source_finished(lost)
+    return [cast(SourceReport, done[name]) for name in connectors]
+
+
 def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: bool = False,
              reconcile_every_days: float = RECONCILE_EVERY_DAYS,
              reconcile_every_runs: int = RECONCILE_EVERY_RUNS,
              max_delete_share: float = RECONCILE_MAX_SHARE, progress: Progress | None = None,
-             unusable: Mapping[str, str] | None = None, concurrent: bool = True) -> SyncReport:
+             unusable: Mapping[str, str] | None = None, concurrent: bool = True,
+             workers: str = "threads") -> SyncReport:
     """Sync every source in ``connectors`` into ``archive`` (opened for writing) as one run,
-    the sources side by side (``concurrent``: a thread each reading, this one writing, see
-    :mod:`exporter.sync_workers`), reported in the order given.
+    the sources side by side (``concurrent``: a worker each reading, this thread writing;
+    ``workers`` "threads" or "processes", see :mod:`exporter.sync_workers`), reported in the
+    order given.
     ``unusable`` names the sources whose config is wrong (with the message): each is recorded
     as failed in the run, so that the rest is archived and the run ends partial.
     No stream has more than ``max_delete_share`` of its records marked deleted in the run;
     deletions past it are held (the stream fails, the run ends partial)."""
     progress = progress or NullProgress()
-    rules = _Rules(full, dt.timedelta(days=reconcile_every_days), max_delete_share,
+    rules = Rules(full, dt.timedelta(days=reconcile_every_days), max_delete_share,
                    reconcile_every_runs)
     run_id = archive.begin_run("sync")
     report = SyncReport(run_id)
@@ -558,10 +543,8 @@ def run_sync(archive: Archive, connectors: Mapping[str, Connector], *, full: boo
         progress.source_finished(report.sources[-1])
     try:
         if concurrent and len(connectors) > 1:
-            done = run_side_by_side(
-                (name, partial(_one_source, archive, run_id, name, connector, rules, progress))
-                for name, connector in connectors.items())
-            report.sources.extend(done[name] for name in connectors)
+            report.sources.extend(_side_by_side(archive, run_id, connectors, rules, progress,
+                                                workers == "processes"))
         else:
             report.sources.extend(_one_source(archive, run_id, name, connector, rules,
                                               progress, None)

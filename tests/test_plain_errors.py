@@ -52,6 +52,7 @@ def _env(cli: Cli) -> dict[str, str]:
     ("[sync]\nreconcile_every_days = nan\n", ("reconcile_every_days", "finite")),
     ("[sync]\nreconcile_every_days = 1e400\n", ("reconcile_every_days", "finite")),
     ("[sync]\nreconcile_every_days = 99999999999\n", ("reconcile_every_days", "at most")),
+    ('[sync]\nworkers = "forks"\n', ("workers", "one of")),
     ('[log]\ndir = ["a"]\n', ("dir", "a path")),
 ])
 def test_a_bad_sync_or_log_setting_is_a_config_error(run_cli: Cli, extra: str,
