@@ -243,6 +243,7 @@ class GoogleClient:
             transport.timeout = timeout
         self.http = google_auth_httplib2.AuthorizedHttp(creds, http=transport)
         self._services: dict[str, Any] = {}
+        self._collections: dict[tuple[str, str], Any] = {}
         self._base = base
 
     def service(self, name: str) -> Any:
@@ -253,6 +254,15 @@ class GoogleClient:
                                          static_discovery=True, client_options=options,
                                          cache_discovery=False)
         return self._services[name]
+
+    def collection(self, name: str, collection: str) -> Any:
+        """A service's collection (``drive``, ``files``), made once: the SDK builds every
+        method of a collection, with its docstring, each time one is asked for (about 5 ms
+        of CPU for Drive's files), which per file downloaded was most of a Google sync's CPU."""
+        key = (name, collection)
+        if key not in self._collections:
+            self._collections[key] = getattr(self.service(name), collection)()
+        return self._collections[key]
 
     def call(self, what: str, request: Any) -> dict[str, Any]:
         """Execute one SDK request with retries; the response must be a JSON object."""

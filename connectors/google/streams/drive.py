@@ -93,6 +93,10 @@ class DriveFilesStream(Stream):
     def drive(self) -> Any:
         return self.client.service("drive")
 
+    @property
+    def files_api(self) -> Any:
+        return self.client.collection("drive", "files")  # made once, not per file
+
     def read(self, cursor: Any, full: bool = False) -> Iterator[Batch]:
         if cursor and not full:
             try:
@@ -112,7 +116,7 @@ class DriveFilesStream(Stream):
         token = start.get("startPageToken")
         if not token:
             raise TransientError("Drive start page token: the response had no token")
-        pages = self.client.pages("Drive file listing", lambda t: self.drive.files().list(
+        pages = self.client.pages("Drive file listing", lambda t: self.files_api.list(
             pageSize=1000, pageToken=t, fields="*"))
         for page in pages:
             files = page.get("files")
@@ -170,7 +174,7 @@ class DriveFilesStream(Stream):
     def _media(self, fid: str, md5: Any) -> Iterator[bytes]:
         digest = hashlib.md5(usedforsecurity=False)  # Drive's own checksum is MD5
         for chunk in self.client.download("Drive download",
-                                          self.drive.files().get_media(fileId=fid)):
+                                          self.files_api.get_media(fileId=fid)):
             digest.update(chunk)
             yield chunk
         if isinstance(md5, str) and digest.hexdigest() != md5:
@@ -181,7 +185,7 @@ class DriveFilesStream(Stream):
 
     def _export(self, fid: str, target: str) -> Iterator[bytes]:
         try:
-            yield from self.client.download("Drive export", self.drive.files().export_media(
+            yield from self.client.download("Drive export", self.files_api.export_media(
                 fileId=fid, mimeType=target), media_type=target)
         except RequestRefused as exc:
             if exc.reason != "exportSizeLimitExceeded":
@@ -197,7 +201,7 @@ class DriveFilesStream(Stream):
         files = []
         for fid in ids:
             try:
-                files.append(self.client.call("Drive file", self.drive.files().get(
+                files.append(self.client.call("Drive file", self.files_api.get(
                     fileId=fid, fields="*")))
             except RequestRefused as exc:
                 if exc.status != 404:
@@ -207,12 +211,12 @@ class DriveFilesStream(Stream):
             yield self._batch(files, [], None, False)
 
     def ids(self) -> Iterator[str]:
-        for page in self.client.pages("Drive file ids", lambda t: self.drive.files().list(
+        for page in self.client.pages("Drive file ids", lambda t: self.files_api.list(
                 pageSize=1000, pageToken=t, fields="nextPageToken,files(id)")):
             for f in page.get("files") or []:
                 yield str(f["id"])
 
     def probe(self) -> str:
         """One small listing, for ``check``."""
-        self.client.call("Drive", self.drive.files().list(pageSize=1, fields="files(id)"))
+        self.client.call("Drive", self.files_api.list(pageSize=1, fields="files(id)"))
         return ""
