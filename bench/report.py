@@ -19,9 +19,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# Not scripts of the default set: helpers, and peers.py, which installs other tools from the
-# network (into .bench-peers/) and so runs only when asked for by name.
-NOT_DEFAULT = {"report", "__init__", "desk_pdfs", "peers", "peers_proxy"}
+# Not scripts of the default set: helpers, night.py (bench/sync.py runs the same part), and
+# peers.py, which installs other tools from the network (into .bench-peers/) and so runs only
+# when asked for by name.
+NOT_DEFAULT = {"report", "__init__", "desk_pdfs", "peers", "peers_proxy", "night"}
 QUICK = {
     "archive": ["--records", "20000", "--file-mb", "100", "--repeat", "5"],
     "careplan": ["--clients", "30"],
@@ -30,8 +31,7 @@ QUICK = {
     "restore": ["--clients", "100"],
     "emulators": ["--clients", "1000"],
     "startup": ["--runs", "5"],
-    "sync": ["--clients", "1000", "--big-clients", "5000"],
-    "night": ["--clients", "100"],
+    "sync": ["--clients", "1000", "--big-clients", "5000", "--night-clients", "100"],
     "peers": ["--hubspot-clients", "1000", "--salesforce-clients", "1000"],
 }
 

@@ -1,6 +1,8 @@
 """Sync benchmark: records/s against a plain-SQLite baseline, requests for an incremental
 sync with 1% changed, the nightly checks' cost (deletions, calculated fields, describes),
-HubSpot's full and nightly requests and CPU, and peak memory syncing a million records.
+HubSpot's full and nightly requests and CPU, peak memory syncing a million records, and the
+three sources side by side: on loopback (CPU-bound here) and across the internet (every
+answer delayed ``--latency``, as a vendor's is: ``--night-clients``).
 
     python bench/sync.py [--clients 5000] [--big-clients 50000] [--hubspot-clients 3000]
 
@@ -356,6 +358,31 @@ def _concurrency_runs(served: _Vendors, vendors: list[str], clients: int, work: 
     print(f"BENCH sync.concurrency_ratio {ratio:.2f} x -")
 
 
+def night_bench(clients: int, latency: float) -> None:
+    """A night across the internet: each source alone and all three as the nightly job runs
+    them (a worker process each), every answer delayed ``latency`` seconds."""
+    vendors = ("salesforce", "hubspot", "google")
+    with tempfile.TemporaryDirectory() as d, Sandbox(clients=clients, vendors=vendors,
+                                                     latency=latency) as sb:
+        work = Path(d)
+        tables = sb.source_configs(work / "secrets")
+        alone: dict[str, float] = {}
+        for vendor in vendors:
+            (work / vendor).mkdir()
+            sb.log.clear()
+            alone[vendor] = run_child(tables[vendor], work / vendor)["seconds"]
+            print(f"{vendor} alone, {latency * 1000:.0f} ms per answer: {alone[vendor]:.1f} s, "
+                  f"{sb.log.count(vendor)} requests", flush=True)
+        (work / "night").mkdir()
+        night = run_child([tables[v] for v in vendors], work / "night",
+                          env={"BENCH_WORKERS": "processes"})
+        slowest, total = max(alone.values()), sum(alone.values())
+        print(f"{clients} clients, {latency * 1000:.0f} ms per answer: all three side by side "
+              f"{night['seconds']:.1f} s (slowest alone {slowest:.1f} s, sum {total:.1f} s; "
+              f"CPU {night['cpu']:.1f} s)")
+        print(f"BENCH sync.night_vs_slowest {night['seconds'] / slowest:.2f} x <=1.2")
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child_sync(sys.argv[2], sys.argv[3], sys.argv[4] == "1")
@@ -366,6 +393,10 @@ def main() -> None:
                         help="clients for the HubSpot part (0 skips it)")
     parser.add_argument("--concurrency-clients", type=int, default=1000,
                         help="clients for the sources-side-by-side part (0 skips it)")
+    parser.add_argument("--night-clients", type=int, default=200,
+                        help="clients for the night across the internet (0 skips it)")
+    parser.add_argument("--latency", type=float, default=0.05,
+                        help="seconds each answer waits in that night (a vendor's round trip)")
     parser.add_argument("--big-clients", type=int, default=50000,
                         help="clients for the memory run (0 skips it)")
     args = parser.parse_args()
@@ -378,6 +409,9 @@ def main() -> None:
 
     if args.concurrency_clients:
         concurrency_bench(args.concurrency_clients)
+
+    if args.night_clients:
+        night_bench(args.night_clients, args.latency)
 
     if args.big_clients:
         with tempfile.TemporaryDirectory() as d, Sandbox(clients=args.big_clients,
