@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 from collections import Counter
@@ -259,6 +260,15 @@ def _make_handler(server: EmulatorServer) -> type[BaseHTTPRequestHandler]:
     return _Handler
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-request (a sync killed or interrupted) is the
+        client's business, as it is a vendor's: no traceback on the sandbox's console."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class EmulatorServer:
     """Serves one emulator on 127.0.0.1 in a background thread."""
 
@@ -266,7 +276,7 @@ class EmulatorServer:
                  port: int = 0) -> None:
         self.emulator = emulator
         self.log = log
-        self.httpd = ThreadingHTTPServer((host, port), _make_handler(self))
+        self.httpd = _Server((host, port), _make_handler(self))
         self.httpd.daemon_threads = True
         self.port = self.httpd.server_address[1]
         self.base_url = f"http://{host}:{self.port}"

@@ -4,9 +4,12 @@ sync bench needs to show a night bound by waiting rather than by this machine's 
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
 import time
 
+import pytest
 import requests
 
 from sandbox import CREDENTIALS, Sandbox
@@ -37,3 +40,18 @@ def test_each_answer_waits_the_latency_and_answers_overlap() -> None:
 def test_no_latency_by_default() -> None:
     with Sandbox(clients=2, vendors=["hubspot"]) as sb:
         assert all(em.latency == 0 for em in sb.emulators.values())
+
+
+def test_a_client_that_resets_mid_request_leaves_no_traceback(
+        capfd: pytest.CaptureFixture[str]) -> None:
+    """A sync killed mid-request resets its connections: the sandbox's console stays clean."""
+    with Sandbox(clients=2, vendors=["hubspot"]) as sb:
+        port = int(sb.urls["hubspot"].rsplit(":", 1)[1])
+        for _ in range(3):
+            conn = socket.create_connection(("127.0.0.1", port))
+            conn.sendall(b"GET /crm/v3/objects/contacts HTTP/1.1\r\nHost: x\r\n")
+            # SO_LINGER 0: close() sends a reset, as a killed process's connections do
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+        time.sleep(0.5)
+    assert "Traceback" not in capfd.readouterr().err
