@@ -13,9 +13,11 @@ own error; the others are applied). Describes, the restore's counts, field creat
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["HEAVY_MAX", "SUB_MAX", "Sub", "failed_records", "grouped", "send"]
+__all__ = ["HEAVY_MAX", "SUB_MAX", "Sub", "failed_records", "grouped", "packed", "send"]
+
+T = TypeVar("T")
 
 SUB_MAX, HEAVY_MAX = 25, 5
 Sub = dict[str, Any]  # {"method", "url", "referenceId", ["body"], ["httpHeaders"]}
@@ -26,21 +28,28 @@ def _heavy(sub: Sub) -> bool:
     return "/composite/sobjects" in url or "/query" in url
 
 
-def grouped(subs: list[Sub]) -> list[list[Sub]]:
-    """The subrequests in calls of at most 25, of which at most 5 collections or queries."""
-    groups: list[list[Sub]] = []
-    group: list[Sub] = []
-    heavy = 0
-    for sub in subs:
-        weight = _heavy(sub)
-        if group and (len(group) >= SUB_MAX or heavy + weight > HEAVY_MAX):
+def packed(items: list[T], most: int, budget: int, weight: Callable[[T], int]
+           ) -> list[list[T]]:
+    """``items`` in order, in groups of at most ``most`` whose weights add up to at most
+    ``budget`` (an item heavier than the budget goes alone)."""
+    groups: list[list[T]] = []
+    group: list[T] = []
+    total = 0
+    for item in items:
+        w = weight(item)
+        if group and (len(group) >= most or total + w > budget):
             groups.append(group)
-            group, heavy = [], 0
-        group.append(sub)
-        heavy += weight
+            group, total = [], 0
+        group.append(item)
+        total += w
     if group:
         groups.append(group)
     return groups
+
+
+def grouped(subs: list[Sub]) -> list[list[Sub]]:
+    """The subrequests in calls of at most 25, of which at most 5 collections or queries."""
+    return packed(subs, SUB_MAX, HEAVY_MAX, _heavy)
 
 
 def send(call: Callable[..., Any], what: str, path: str, subs: list[Sub],

@@ -26,7 +26,7 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from connectors.salesforce.client import CLIENT_SETTINGS, SalesforceClient
-from connectors.salesforce.composite import HEAVY_MAX, Sub, failed_records, send
+from connectors.salesforce.composite import HEAVY_MAX, Sub, failed_records, packed, send
 from connectors.salesforce.writer_setup import SOURCE_KEY, SalesforceSetup, hidden_key
 from exporter.errors import AuthError, RequestRefused
 from exporter.retry import RETRY, policy_from
@@ -54,19 +54,8 @@ def _quote(value: Any) -> str:
 def _by_size(items: list[WriteItem]) -> list[list[WriteItem]]:
     """Batches of at most 200 records whose file bodies add up to at most FILE_BYTES (a
     bigger file goes alone): REST request bodies are limited in size."""
-    batches: list[list[WriteItem]] = []
-    batch: list[WriteItem] = []
-    size = 0
-    for item in items:
-        need = item.file.size if item.file is not None else 0
-        if batch and (len(batch) >= COLLECTION_MAX or size + need > FILE_BYTES):
-            batches.append(batch)
-            batch, size = [], 0
-        batch.append(item)
-        size += need
-    if batch:
-        batches.append(batch)
-    return batches
+    return packed(items, COLLECTION_MAX, FILE_BYTES,
+                  lambda item: item.file.size if item.file is not None else 0)
 
 
 #: The keys of a Salesforce target's ``retry`` table (the shared retry policy's knobs).
