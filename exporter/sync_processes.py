@@ -181,9 +181,10 @@ class _Link:
         raise unwire(value)
 
     def put_file(self, run_id: int | None, content: Any, media_type: str | None = None) -> Any:
-        """The body chunk by chunk to the parent's ``put_file``; its FileInfo. The first
-        chunk is read before the parent is asked: a file of one chunk (most are) is
-        downloaded while the writer serves the other sources, not while it waits for us."""
+        """The body chunk by chunk to the parent's ``put_file``; its FileInfo. The body
+        comes read ahead (:meth:`FileBody.read_ahead`: its download does not hold up the
+        writer); its first chunk is taken before the parent is asked, so a body refused at
+        its start never reaches the parent."""
         chunks = rechunk(content, CHUNK_SIZE)
         first = next(chunks, b"")  # refused here, the parent never hears of the file
         self.send("file", run_id, media_type)

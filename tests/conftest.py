@@ -3,6 +3,7 @@ own config file."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,16 @@ keyring.set_keyring(MemoryKeyring())
 
 # Tests unlock mostly with key files (HKDF, instant); passphrase tests use the real KDFs.
 FAST_SCRYPT = dict(SCRYPT_DEFAULT, n=2**10)
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """The usual 022: anything not made private on purpose comes out 0644 / 0755."""
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
 
 
 @pytest.fixture

@@ -5,24 +5,11 @@ line on an archive synced from the sandbox over loopback."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from exporter.archive import Archive
 from exporter.keys import KeyFile
 from sandbox import Sandbox
-from sandbox.cli import merge_sources_into_config
 from tests.conftest import Cli
-
-
-@pytest.fixture
-def synced(run_cli: Cli) -> Iterator[tuple[Cli, Sandbox]]:
-    with Sandbox(clients=3, seed=4) as sb:
-        run_cli.init(passphrase=None)
-        merge_sources_into_config(run_cli.config, sb.source_configs(run_cli.tmp / "secrets"))
-        assert run_cli("sync").exit_code == 0
-        yield run_cli, sb
+from tests.test_drill import synced  # noqa: F401 (the fixture: 3 clients, synced)
 
 
 def _entries(cli_: Cli, action: str) -> list[dict[str, object]]:
@@ -31,7 +18,7 @@ def _entries(cli_: Cli, action: str) -> list[dict[str, object]]:
 
 
 def test_listing_the_clients_is_audited_without_their_names(
-        synced: tuple[Cli, Sandbox]) -> None:
+        synced: tuple[Cli, Sandbox]) -> None:  # noqa: F811
     cli_, sb = synced
     result = cli_("clients")
     assert result.exit_code == 0, result.output

@@ -5,10 +5,8 @@ Real files, the real command line, the S3 emulator over loopback."""
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,17 +15,8 @@ from tests.conftest import Cli
 from tests.test_copies import PASSPHRASE, _fill
 from tests.test_copies_s3 import ENV, S3, _add_s3_copy, s3  # noqa: F401 (the fixture)
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes (ACLs: test_acl)")
-
-
-@pytest.fixture(autouse=True)
-def open_umask() -> Iterator[None]:
-    """The usual 022: anything not made private on purpose comes out 0644 / 0755."""
-    old = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(old)
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes (ACLs: test_acl)"),
+              pytest.mark.usefixtures("open_umask")]
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ there is left as it was. The real command line, synced from the sandbox over loo
 
 from __future__ import annotations
 
-import os
 import stat
 import sys
 from collections.abc import Iterator
@@ -18,17 +17,8 @@ from sandbox import Sandbox
 from sandbox.cli import merge_sources_into_config
 from tests.conftest import Cli
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes (ACLs: test_acl)")
-
-
-@pytest.fixture(autouse=True)
-def open_umask() -> Iterator[None]:
-    """The usual 022: anything not made private on purpose comes out 0755."""
-    old = os.umask(0o022)
-    try:
-        yield
-    finally:
-        os.umask(old)
+pytestmark = [pytest.mark.skipif(sys.platform == "win32", reason="POSIX modes (ACLs: test_acl)"),
+              pytest.mark.usefixtures("open_umask")]
 
 
 @pytest.fixture
