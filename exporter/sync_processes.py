@@ -218,7 +218,6 @@ class _Remote:
             return self._link.ask("call", self._target, name, args, kwargs)
         return call
 
-
     def _put_batch(self, run_id: int, source: str, stream: str, records: Iterable[Any],
                    **kwargs: Any) -> Any:
         """The records' canonical JSON and hashes made here, in parallel with the other
