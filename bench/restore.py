@@ -49,7 +49,8 @@ def _hubspot_floor(report: RestoreReport, mapping: Mapping_, only: list[str]) ->
     property batch for HubSpot's own), one per association label, one for the portal's id."""
     per_object: dict[str, int] = {}
     for o in report.objects:
-        per_object[o.object] = per_object.get(o.object, 0) + o.created + o.updated
+        if o.created + o.updated:  # an object with nothing to write needs no set-up
+            per_object[o.object] = per_object.get(o.object, 0) + o.created + o.updated
     writes = sum(math.ceil(n / 100) for n in per_object.values())
     labels = len({link.label for r in mapping.objects if r.stream in only
                   for link in r.links if link.label})

@@ -474,6 +474,13 @@ def _prepare_target(ctx: Context, ordered: list[ObjectRule], report: RestoreRepo
             ctx.infos[obj] = info
 
 
+def _has_work(ctx: Context, rule: ObjectRule) -> bool:
+    """Whether the rule has a record to restore, or one restored before (whose deletion
+    or relink it may carry)."""
+    return next(iter(ctx.records(rule)), None) is not None \
+        or bool(ctx.id_map(rule.stream, rule.object))
+
+
 def _write_errors(path: Path, errors: list[ErrorRow]) -> None:
     """The error report: 0600, written whole (vendor messages can quote values)."""
     lines: list[list[str]] = [["target_object", "source_stream", "source_id", "message",
@@ -541,8 +548,14 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
     chosen = rules
     rules = with_parents(ctx, rules)
     report.parents_added = [r.label for r in rules if r not in chosen]
-    writer.prepare(list(dict.fromkeys(r.object for r in rules)))  # describes read ahead
-    report.unmapped = check_mapping(ctx, rules)
+    # A rule with nothing to write or to carry a deletion to (no record in the archive, none
+    # restored before) costs the target nothing: no describe, no new field, no custom object.
+    # Its mapping is still checked against the archive.
+    idle = [r for r in rules if not _has_work(ctx, r)]
+    active = [r for r in rules if r not in idle]
+    writer.prepare(list(dict.fromkeys(r.object for r in active)))  # describes read ahead
+    report.unmapped = check_mapping(ctx, rules, idle)
+    rules = active
     report.unmapped_streams = sorted(
         {st for src, st in archive.streams() if src == mapping.source}
         - {r.stream for r in mapping.objects})
@@ -551,6 +564,7 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
         report.run_id = archive.begin_run("restore")
     run = _Run(ctx, report, progress)
     deferred: list[tuple[ObjectRule, ObjectReport, list[Planned]]] = []
+    report.objects += [ObjectReport(r.stream, r.object) for r in idle]
     try:
         if not dry_run:
             _prepare_target(ctx, ordered, report)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import mimetypes
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import PurePosixPath
@@ -330,10 +330,11 @@ class _MappingCheck:
             - {u.rsplit(".", 1)[0] for u in used if "." in u[plen:]})
 
 
-def check_mapping(ctx: Context, rules: list[ObjectRule]) -> dict[str, list[str]]:
+def check_mapping(ctx: Context, rules: list[ObjectRule],
+                  idle: Iterable[ObjectRule] = ()) -> dict[str, list[str]]:
     """Check every stream, field and target property the rules name; raise one MappingError
     listing every problem (with the nearest names). Returns the unmapped source fields per
-    stream."""
+    stream. The target is not asked about ``idle`` rules (nothing to write)."""
     check = _MappingCheck(ctx)
     unmapped: dict[str, list[str]] = {}
     used_by: dict[str, set[str]] = {}
@@ -349,6 +350,9 @@ def check_mapping(ctx: Context, rules: list[ObjectRule]) -> dict[str, list[str]]
             used.update(check.known(rule.stream))
         check.fields(rule, used)
         check.links(rule, used)
+        if rule in idle:
+            unmapped[rule.stream] = check.unmapped(rule, used)
+            continue
         info = None
         if rule.schema is not None and rule.object not in ctx.writer.objects():
             info = ctx.writer.planned(rule.object, rule.schema)  # made before writing
