@@ -564,7 +564,6 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
         report.run_id = archive.begin_run("restore")
     run = _Run(ctx, report, progress)
     deferred: list[tuple[ObjectRule, ObjectReport, list[Planned]]] = []
-    report.objects += [ObjectReport(r.stream, r.object) for r in idle]
     try:
         if not dry_run:
             _prepare_target(ctx, ordered, report)
@@ -579,6 +578,7 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
             run.relink(rule, later, rep)
             progress.finished(rule.label, rep.summary(dry_run))
         run.deletions(ordered, deletions, dry_run)
+        report.objects += [ObjectReport(r.stream, r.object) for r in idle]  # 0 records
     except BaseException as exc:
         if report.run_id is not None:
             report.calls = writer.calls()
