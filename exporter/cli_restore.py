@@ -50,6 +50,23 @@ class _RestoreLines:
         self.console.print(summary, markup=False, highlight=False)
 
 
+def _say_clients(archive: Any, mapping: Any, client: str, as_of: str | None,
+                 source: str | None, dry_run: bool) -> None:
+    """Names the clients ``--client`` keeps before anything is written; stops when it keeps
+    none, or several whose values a roll-back into the archive's own source would change."""
+    from exporter.restore.clients import choose_clients
+    from exporter.restore.engine import expand
+
+    hits = choose_clients(archive, expand(mapping, archive, source), client,
+                          archive.resolve_as_of(as_of), one=bool(mapping.same) and not dry_run)
+    if hits:
+        more = f" and {len(hits) - 10} more" if len(hits) > 10 else ""
+        who = "; ".join(hits[:10]) + more
+        out.print(f"{'Planning' if dry_run else 'Restoring'} only the records of "
+                  f"{who if len(hits) == 1 else f'{len(hits)} clients: {who}'}.",
+                  markup=False, highlight=False)
+
+
 @click.command()
 @click.option("--to", "target", required=True,
               help="A restore target configured as [targets.NAME] (hubspot, salesforce or csv).")
@@ -112,6 +129,8 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
     with build_writer(target, table, config.path) as writer, \
             state.open(write=not dry_run) as archive:
         report = None
+        if client and not (dry_run and verify):
+            _say_clients(archive, mapping, client, as_of, source, dry_run)
         if not (dry_run and verify):
             default_errors = config.archive.parent / f"restore-{target}-errors.csv"
             report = run_restore(archive, writer, mapping, target=target, only=streams,

@@ -1,0 +1,106 @@
+"""The office manager's bad day, through the CLI: what `exporter restore` tells her and what it
+refuses when she types something foreseeably wrong (a client that matches nobody or several,
+a target whose token is refused or that does not answer), whose record each line of the
+error report is, and what the audit log keeps of a restore.
+
+The org is read and changed only through simple-salesforce (tests/restore_support.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from click.testing import CliRunner, Result
+
+from exporter.archive import Archive
+from exporter.cli import cli
+from exporter.keys import KeyFile
+from exporter.sources import build_connector
+from exporter.sync import run_sync
+from sandbox import Sandbox
+from tests.restore_support import salesforce
+
+FAST_RETRY = {"attempts": 2, "base_delay": 0.01, "max_delay": 0.05}
+
+
+def _office(tmp: Path, sb: Sandbox, **targets: dict[str, Any]) -> Path:
+    """A synced archive of the sandbox's Salesforce org and a config whose target ``org`` is
+    that same org (plus ``targets``); returns the config file."""
+    archive, _ = Archive.create(tmp / "a.db", key_file=tmp / "a.key")
+    with archive:
+        table = sb.source_configs(tmp / "s1")["salesforce"]
+        assert run_sync(archive, {"salesforce": build_connector(
+            "salesforce", table, tmp / "c.toml")}).status == "ok"
+    config = tmp / "config.toml"
+    org = {**sb.source_configs(tmp / "s2")["salesforce"], "retry": FAST_RETRY}
+    config.write_text(tomli_w.dumps({
+        "archive": {"path": str(tmp / "a.db"), "key_file": str(tmp / "a.key")},
+        "targets": {"org": org, **targets}}), encoding="utf-8")
+    config.chmod(0o600)
+    return config
+
+
+def _restore(config: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["restore", *args], env={"EXPORTER_CONFIG": str(config)})
+
+
+def _audit(tmp: Path, action: str) -> list[dict[str, Any]]:
+    with Archive.open(tmp / "a.db", KeyFile(tmp / "a.key")) as archive:
+        return [e["detail"] for e in archive.audit_entries(action)]
+
+
+def test_client_matching_nobody_or_several_is_said_before_anything_is_written(
+        tmp_path: Path) -> None:
+    with Sandbox(clients=6, seed=31) as sb:
+        config = _office(tmp_path, sb)
+        sf = salesforce(sb)
+        accounts = sf.query("SELECT Id, Name, Phone, Client_Number__c FROM Account "
+                            "ORDER BY Client_Number__c")["records"]
+        first, second = accounts[0], accounts[1]
+        for a in (first, second):  # a bad import
+            sf.Account.update(a["Id"], {"Phone": "000-000-0000"})
+        same = ["--to", "org", "--mapping", "salesforce_to_salesforce", "--fields", "Phone"]
+
+        typo = first["Name"].split()[-1] + "zq"
+        nobody = _restore(config, *same, "--client", typo)
+        assert nobody.exit_code == 9, nobody.output
+        assert f"No client's name or number contains '{typo}'" in nobody.output
+        assert first["Name"] in nobody.output  # the nearest name is offered
+        assert "Traceback" not in nobody.output
+
+        several = _restore(config, *same, "--client", "C-0000")
+        assert several.exit_code == 9, several.output
+        assert f"{first['Name']} ({first['Client_Number__c']})" in several.output
+        assert f"{second['Name']} ({second['Client_Number__c']})" in several.output
+        assert [sf.Account.get(a["Id"])["Phone"] for a in (first, second)] == \
+            ["000-000-0000"] * 2  # nothing rolled back for clients she did not mean
+        assert _audit(tmp_path, "restore") == []  # refused before any restore began
+
+        plan = _restore(config, *same, "--client", "C-0000", "--dry-run")
+        assert plan.exit_code == 0, plan.output
+        assert plan.output.startswith(f"Planning only the records of {len(accounts)} clients")
+
+        one = _restore(config, *same, "--client", first["Client_Number__c"])
+        assert one.exit_code == 0, one.output
+        assert f"Restoring only the records of {first['Name']} " \
+               f"({first['Client_Number__c']})." in one.output
+        assert sf.Account.get(first["Id"])["Phone"] == first["Phone"]
+        assert sf.Account.get(second["Id"])["Phone"] == "000-000-0000"
+
+
+def test_client_is_found_whatever_the_accents(tmp_path: Path) -> None:
+    """'exporter print helene' finds Hélène; so does restore --client."""
+    import unicodedata
+
+    with Sandbox(clients=40, seed=1) as sb:
+        config = _office(tmp_path, sb)
+        accounts = salesforce(sb).query("SELECT Name, Client_Number__c FROM Account "
+                                        "ORDER BY Client_Number__c")["records"]
+        accented = next(a for a in accounts if not a["Name"].isascii())
+        plain = "".join(c for c in unicodedata.normalize("NFKD", accented["Name"])
+                        if not unicodedata.combining(c)).lower()
+        plan = _restore(config, "--to", "org", "--mapping", "salesforce_to_salesforce",
+                        "--client", plain, "--dry-run")
+        assert plan.exit_code == 0, plan.output
+        assert f"{accented['Name']} ({accented['Client_Number__c']})" in plan.output
