@@ -20,6 +20,7 @@ from exporter.cli_base import (
     out,
     pass_state,
 )
+from exporter.errors import QuotaExhausted, SourceError, TargetQuotaStopped, TargetStopped
 
 __all__ = ["restore"]
 
@@ -126,21 +127,28 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
     mapping = load_mapping(mapping_name)
     streams = [s.strip() for item in only for s in item.split(",") if s.strip()]
     names = [s.strip() for item in fields for s in item.split(",") if s.strip()]
-    with build_writer(target, table, config.path) as writer, \
-            state.open(write=not dry_run) as archive:
-        report = None
-        if client and not (dry_run and verify):
-            _say_clients(archive, mapping, client, as_of, source, dry_run)
-        if not (dry_run and verify):
-            default_errors = config.archive.parent / f"restore-{target}-errors.csv"
-            report = run_restore(archive, writer, mapping, target=target, only=streams,
-                                 as_of=as_of, dry_run=dry_run,
-                                 errors_path=errors_path or default_errors,
-                                 progress=None if dry_run else _RestoreLines(err),
-                                 source=source, deletions=deletions, fields=names,
-                                 client=client)
-        check = verify_restore(archive, writer, mapping, target=target, only=streams,
-                               as_of=as_of, source=source) if verify else None
+    try:
+        with build_writer(target, table, config.path) as writer, \
+                state.open(write=not dry_run) as archive:
+            report = None
+            if client and not (dry_run and verify):
+                _say_clients(archive, mapping, client, as_of, source, dry_run)
+            if not (dry_run and verify):
+                default_errors = config.archive.parent / f"restore-{target}-errors.csv"
+                report = run_restore(archive, writer, mapping, target=target, only=streams,
+                                     as_of=as_of, dry_run=dry_run,
+                                     errors_path=errors_path or default_errors,
+                                     progress=None if dry_run else _RestoreLines(err),
+                                     source=source, deletions=deletions, fields=names,
+                                     client=client)
+            check = verify_restore(archive, writer, mapping, target=target, only=streams,
+                                   as_of=as_of, source=source) if verify else None
+    except SourceError as exc:
+        # The target refused the sign-in, stopped answering or its quota ran out: every
+        # later call would fail the same way. Not an unexpected problem (exit 1).
+        stopped = TargetQuotaStopped if isinstance(exc, QuotaExhausted) else TargetStopped
+        raise stopped(f"The restore into {target} stopped ({str(exc).rstrip('. ')}); the same "
+                      "command, run again, goes on where it stopped.") from exc
     if report is not None and report.dry_run:
         out.print(f"Plan for restoring into {target} (nothing was written):")
         for o in report.objects:

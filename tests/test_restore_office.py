@@ -104,3 +104,47 @@ def test_client_is_found_whatever_the_accents(tmp_path: Path) -> None:
                         "--client", plain, "--dry-run")
         assert plan.exit_code == 0, plan.output
         assert f"{accented['Name']} ({accented['Client_Number__c']})" in plan.output
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_target_that_refuses_or_does_not_answer_stops_with_its_own_exit_code(
+        tmp_path: Path) -> None:
+    """Not exit 1 ('an unexpected problem'): the README's 12 (the restore failed), or 11
+    (resumable) when the target's daily quota is used up, with one plain sentence and none
+    of the SDK's own output."""
+    with Sandbox(clients=3, seed=32, vendors=["salesforce"]) as sb, \
+            Sandbox(clients=0, seed=33, vendors=["hubspot"]) as portal:
+        good = {**portal.source_configs(tmp_path / "s3")["hubspot"], "retry": FAST_RETRY}
+        token = tmp_path / "revoked-token.txt"
+        token.write_text("pat-na1-revoked", encoding="utf-8")
+        token.chmod(0o600)
+        config = _office(tmp_path, sb, revoked={**good, "access_token": {"file": str(token)}},
+                         gone={**good, "base_url": f"http://127.0.0.1:{_closed_port()}"},
+                         spent={**good, "daily_reserve": 10**12},
+                         org_pw={**sb.source_configs(tmp_path / "s4")["salesforce"],
+                                 "password": {"file": str(token)}, "retry": FAST_RETRY})
+        to_hubspot = ["--mapping", "salesforce_to_hubspot"]
+        for target, code, words in [
+                ("revoked", 12, "HubSpot refused the access token"),
+                ("gone", 12, "HubSpot could not be reached"),
+                ("spent", 11, "HubSpot API calls are left for today"),
+                ("org_pw", 12, "Salesforce refused the login")]:
+            mapping = ["--mapping", "salesforce_to_salesforce"] if target == "org_pw" \
+                else to_hubspot
+            done = _restore(config, "--to", target, *mapping)
+            assert done.exit_code == code, (target, done.output)
+            assert done.output.startswith(f"Error: The restore into {target} stopped ("), \
+                done.output
+            assert words in done.output and "goes on where it stopped" in done.output
+            assert "HTTP error occurred" not in done.output  # the SDK's own print
+            assert "unexpected" not in done.output and len(done.output.splitlines()) == 1
+        again = _restore(config, "--to", "spent", *to_hubspot)
+        assert again.exit_code == 11
+        assert _restore(config, "--to", "revoked", *to_hubspot, "--dry-run").exit_code == 12
