@@ -7,6 +7,7 @@ The org is read and changed only through simple-salesforce (tests/restore_suppor
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from click.testing import CliRunner, Result
 
 from exporter.archive import Archive
 from exporter.cli import cli
+from exporter.filenames import safe_file_name
 from exporter.keys import KeyFile
 from exporter.sources import build_connector
 from exporter.sync import run_sync
@@ -28,10 +30,8 @@ def _office(tmp: Path, sb: Sandbox, **targets: dict[str, Any]) -> Path:
     """A synced archive of the sandbox's Salesforce org and a config whose target ``org`` is
     that same org (plus ``targets``); returns the config file."""
     archive, _ = Archive.create(tmp / "a.db", key_file=tmp / "a.key")
-    with archive:
-        table = sb.source_configs(tmp / "s1")["salesforce"]
-        assert run_sync(archive, {"salesforce": build_connector(
-            "salesforce", table, tmp / "c.toml")}).status == "ok"
+    archive.close()
+    _sync(tmp, sb)
     config = tmp / "config.toml"
     org = {**sb.source_configs(tmp / "s2")["salesforce"], "retry": FAST_RETRY}
     config.write_text(tomli_w.dumps({
@@ -39,6 +39,13 @@ def _office(tmp: Path, sb: Sandbox, **targets: dict[str, Any]) -> Path:
         "targets": {"org": org, **targets}}), encoding="utf-8")
     config.chmod(0o600)
     return config
+
+
+def _sync(tmp: Path, sb: Sandbox) -> None:
+    with Archive.open(tmp / "a.db", KeyFile(tmp / "a.key"), write=True) as archive:
+        table = sb.source_configs(tmp / "s1")["salesforce"]
+        assert run_sync(archive, {"salesforce": build_connector(
+            "salesforce", table, tmp / "c.toml")}).status == "ok"
 
 
 def _restore(config: Path, *args: str) -> Result:
@@ -148,3 +155,28 @@ def test_a_target_that_refuses_or_does_not_answer_stops_with_its_own_exit_code(
         again = _restore(config, "--to", "spent", *to_hubspot)
         assert again.exit_code == 11
         assert _restore(config, "--to", "revoked", *to_hubspot, "--dry-run").exit_code == 12
+
+
+def test_the_error_report_names_a_client_deleted_in_the_mass_delete(tmp_path: Path) -> None:
+    """A document whose client was deleted (a mass delete the nightly sync saw) is written
+    without its client; its line in the error report still says whose it is."""
+    with Sandbox(clients=8, seed=34, vendors=["salesforce"]) as sb:
+        folder = tmp_path / "csv"
+        config = _office(tmp_path, sb, csv={"type": "csv", "path": str(folder),
+                                           "import_for": "hubspot"})
+        sf = salesforce(sb)
+        owner = sf.query("SELECT FirstPublishLocationId FROM ContentVersion WHERE "
+                         "FirstPublishLocationId != null LIMIT 1")["records"][0]
+        gone = sf.Account.get(owner["FirstPublishLocationId"])
+        sf.Account.delete(gone["Id"])
+        _sync(tmp_path, sb)
+
+        done = _restore(config, "--to", "csv", "--mapping", "salesforce_to_hubspot")
+        assert done.exit_code == 11, done.output  # written without their client: partial
+        with (tmp_path / "restore-csv-errors.csv").open(encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        assert rows and all(r["client"] for r in rows), rows
+        who = f"{gone['Name']} ({gone['Client_Number__c']})"
+        assert any(r["client"] == who and gone["Id"] in r["message"] for r in rows), rows
+        kept = folder / "files" / safe_file_name(who, 80)  # the client's folder, not "notes"
+        assert any(kept.iterdir())

@@ -27,7 +27,7 @@ from typing import Any
 
 from exporter.archive import Archive
 from exporter.careplan.model import NORMALISERS
-from exporter.errors import AmbiguousClient, NoSuchClient
+from exporter.errors import AmbiguousClient, NoSuchClient, NotFound
 from exporter.restore.mapping import Mapping_, ObjectRule
 from exporter.restore.transforms import MISSING, get_path
 
@@ -67,10 +67,28 @@ def _attaching(ctx: Any, spec: Mapping[str, Any], rid: str) -> Mapping[str, Any]
         ctx.found[key] = {fid: sorted({c for n in notes for c in edges.get(n, [])})
                           for fid, notes in by_file.items()}
     for cid in ctx.found[key].get(str(rid), []):
-        record = ctx.parent(spec["stream"], cid)
+        record = _known(ctx, spec["stream"], cid)
         if _is_client(ctx, spec, record):
             return record
     return None
+
+
+def _known(ctx: Any, stream: str, record_id: str) -> Mapping[str, Any] | None:
+    """The record as of the run restored, else its last archived version: a client deleted
+    before that run (a mass delete) is still named in the error report and gets the folder
+    of its name, instead of a blank."""
+    record = ctx.parent(stream, record_id)
+    if record is not None:
+        return record
+    key = ("last known", stream, record_id)
+    if key not in ctx.found:
+        try:
+            versions = ctx.archive.history(ctx.source, stream, record_id)
+        except NotFound:
+            versions = []
+        ctx.found[key] = next((v.data for v in reversed(versions) if v.data), None)
+    found: Mapping[str, Any] | None = ctx.found[key]
+    return found
 
 
 def _client_record(ctx: Any, rule: ObjectRule, rid: str, data: Mapping[str, Any],
@@ -80,13 +98,13 @@ def _client_record(ctx: Any, rule: ObjectRule, rid: str, data: Mapping[str, Any]
     for link in rule.links:
         if link.to_stream == spec["stream"]:
             pid = ctx.parent_id(link, data, rule.stream)
-            record = ctx.parent(link.to_stream, pid) if pid else None
+            record = _known(ctx, link.to_stream, pid) if pid else None
             if record is not None:
                 return record
     for ref in spec.get("refs") or []:  # fields holding the client's id (Client__c)
         pid = get_path(data, str(ref), ctx.mapping.prefix)
         if isinstance(pid, str) and pid:
-            record = ctx.parent(spec["stream"], pid)
+            record = _known(ctx, spec["stream"], pid)
             if _is_client(ctx, spec, record):
                 return record
     return _attaching(ctx, spec, rid) if spec.get("attached") else None
