@@ -54,7 +54,7 @@ def _restore(config: Path, *args: str) -> Result:
 
 def _audit(tmp: Path, action: str) -> list[dict[str, Any]]:
     with Archive.open(tmp / "a.db", KeyFile(tmp / "a.key")) as archive:
-        return [e["detail"] for e in archive.audit_entries(action)]
+        return [e["detail"] for e in archive.audit_entries(action) if e["action"] == action]
 
 
 def test_client_matching_nobody_or_several_is_said_before_anything_is_written(
@@ -94,6 +94,12 @@ def test_client_matching_nobody_or_several_is_said_before_anything_is_written(
                f"({first['Client_Number__c']})." in one.output
         assert sf.Account.get(first["Id"])["Phone"] == first["Phone"]
         assert sf.Account.get(second["Id"])["Phone"] == "000-000-0000"
+        # The audit log says whose records were restored and which fields rolled back.
+        planned, rolled = _audit(tmp_path, "restore")
+        assert (planned["dry_run"], planned["client"], planned["fields"]) == \
+            (True, "C-0000", ["Phone"])
+        assert (rolled["dry_run"], rolled["client"], rolled["fields"], rolled["updated"]) == \
+            (False, first["Client_Number__c"], ["Phone"], 1)
 
 
 def test_client_is_found_whatever_the_accents(tmp_path: Path) -> None:
