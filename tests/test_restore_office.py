@@ -186,3 +186,22 @@ def test_the_error_report_names_a_client_deleted_in_the_mass_delete(tmp_path: Pa
         assert any(r["client"] == who and gone["Id"] in r["message"] for r in rows), rows
         kept = folder / "files" / safe_file_name(who, 80)  # the client's folder, not "notes"
         assert any(kept.iterdir())
+
+
+def test_a_csv_folder_that_cannot_be_written_is_said_in_one_sentence(tmp_path: Path) -> None:
+    """Not 'an unexpected problem' (exit 1): exit 16, naming the folder and the setting."""
+    with Sandbox(clients=2, seed=35, vendors=["salesforce"]) as sb:
+        in_the_way = tmp_path / "a-file"
+        in_the_way.write_text("not a folder", encoding="utf-8")
+        taken = tmp_path / "taken"
+        (taken / "Account.csv").mkdir(parents=True)  # a folder where the file should go
+        config = _office(tmp_path, sb, usb={"type": "csv", "path": str(in_the_way / "csv")},
+                         taken={"type": "csv", "path": str(taken)})
+        for target, folder in [("usb", in_the_way / "csv"), ("taken", taken)]:
+            done = _restore(config, "--to", target, "--mapping", "any_to_csv")
+            assert done.exit_code == 16, (target, done.output)
+            assert done.output.startswith(f"Error: The CSV folder {folder} could not be "
+                                          "written ("), done.output
+            assert f"path in [targets.{target}]" in done.output
+            assert "unexpected" not in done.output and len(done.output.splitlines()) == 1
+        assert [d["status"] for d in _audit(tmp_path, "restore")] == ["failed", "failed"]
