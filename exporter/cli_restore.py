@@ -37,8 +37,16 @@ class _RestoreLines:
                             console=console, transient=True) if console.is_terminal else None
         self.tasks: dict[str, Any] = {}
 
+    def __enter__(self) -> _RestoreLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()  # also after Ctrl-C or an error: the cursor comes back
+
     def started(self, label: str, total: int | None) -> None:
         if self.bar is not None:
+            self.bar.start()  # a bar that is never started is never drawn
             self.tasks[label] = self.bar.add_task(label, total=total or 0)
 
     def advanced(self, label: str, records: int) -> None:
@@ -129,7 +137,7 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
     names = [s.strip() for item in fields for s in item.split(",") if s.strip()]
     try:
         with build_writer(target, table, config.path) as writer, \
-                state.open(write=not dry_run) as archive:
+                state.open(write=not dry_run) as archive, _RestoreLines(err) as lines:
             report = None
             if client and not (dry_run and verify):
                 _say_clients(archive, mapping, client, as_of, source, dry_run)
@@ -138,7 +146,7 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
                 report = run_restore(archive, writer, mapping, target=target, only=streams,
                                      as_of=as_of, dry_run=dry_run,
                                      errors_path=errors_path or default_errors,
-                                     progress=None if dry_run else _RestoreLines(err),
+                                     progress=None if dry_run else lines,
                                      source=source, deletions=deletions, fields=names,
                                      client=client)
             check = verify_restore(archive, writer, mapping, target=target, only=streams,

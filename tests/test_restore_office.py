@@ -205,3 +205,27 @@ def test_a_csv_folder_that_cannot_be_written_is_said_in_one_sentence(tmp_path: P
             assert f"path in [targets.{target}]" in done.output
             assert "unexpected" not in done.output and len(done.output.splitlines()) == 1
         assert [d["status"] for d in _audit(tmp_path, "restore")] == ["failed", "failed"]
+
+
+def test_a_long_restore_shows_its_progress_at_a_terminal() -> None:
+    """The restore's bar (one per target object: records written of those to write) is
+    drawn at a terminal while the object is written, then gives way to its summary line;
+    the cursor is given back at the end, also after Ctrl-C (the CLI's ``with``)."""
+    import io
+
+    from rich.console import Console
+
+    from exporter.cli_restore import _RestoreLines
+
+    screen = io.StringIO()
+    lines = _RestoreLines(Console(file=screen, force_terminal=True, width=100))
+    assert lines.bar is not None
+    lines.started("Medication__c -> medications", 226)
+    lines.advanced("Medication__c -> medications", 100)
+    lines.bar.refresh()
+    assert "100/226" in screen.getvalue()  # drawn while the object is written
+    lines.finished("Medication__c -> medications", "Medication__c -> medications: 226 "
+                   "created, 0 updated, 0 unchanged, 0 failed")
+    assert "226 created" in screen.getvalue()
+    lines.__exit__(None, None, None)
+    assert not lines.bar.live.is_started
