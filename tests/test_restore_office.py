@@ -229,3 +229,14 @@ def test_a_long_restore_shows_its_progress_at_a_terminal() -> None:
     assert "226 created" in screen.getvalue()
     lines.__exit__(None, None, None)
     assert not lines.bar.live.is_started
+
+
+def test_a_verify_with_one_mismatch_never_reads_100_percent() -> None:
+    from exporter.restore.verify import VerifyReport
+
+    near = VerifyReport(records=915, records_matching=914, fields=7000, fields_matching=6999,
+                        links=823, links_matching=823).summary()
+    assert near.startswith("914 of 915 records match (99.8%); 7822 of 7823 fields and "
+                           "references match (99.9%)"), near
+    whole = VerifyReport(records=3, records_matching=3, fields=9, fields_matching=9).summary()
+    assert whole == "3 of 3 records match (100.0%); 9 of 9 fields and references match (100.0%)"
