@@ -157,6 +157,17 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
         stopped = TargetQuotaStopped if isinstance(exc, QuotaExhausted) else TargetStopped
         raise stopped(f"The restore into {target} stopped ({str(exc).rstrip('. ')}); the same "
                       "command, run again, goes on where it stopped.") from exc
+    _show(report, check, target, deletions)
+    if report is not None and report.status == "partial":
+        raise SystemExit(EXIT_SYNC_PARTIAL)
+    if report is not None and report.status == "failed":
+        raise SystemExit(EXIT_SYNC_FAILED)
+    if check is not None and check.records_matching < check.records:
+        raise SystemExit(EXIT_NOT_MATCHING)
+
+
+def _show(report: Any, check: Any, target: str, deletions: str) -> None:
+    """The plan, or the restore's summary, then the verify's match rates."""
     if report is not None and report.dry_run:
         out.print(f"Plan for restoring into {target} (nothing was written):")
         for o in report.objects:
@@ -191,9 +202,3 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
         for m in check.mismatches[:10]:
             out.print(f"  {m.object} {m.source_id}: {m.field}: expected {m.expected!r}, "
                       f"found {m.found!r}", markup=False)
-    if report is not None and report.status == "partial":
-        raise SystemExit(EXIT_SYNC_PARTIAL)
-    if report is not None and report.status == "failed":
-        raise SystemExit(EXIT_SYNC_FAILED)
-    if check is not None and check.records_matching < check.records:
-        raise SystemExit(EXIT_NOT_MATCHING)
