@@ -584,7 +584,7 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
             report.calls = writer.calls()
             archive.finish_run(report.run_id, "interrupted" if isinstance(
                 exc, KeyboardInterrupt) else "failed", report.stats(), str(exc)[:500])
-            archive.audit("restore", {**_audit(report, only, as_of), "status": "failed"},
+            archive.audit("restore", {**_audit(report, ctx, only, as_of), "status": "failed"},
                           run_id=report.run_id)
         raise
     report.calls = writer.calls()
@@ -598,15 +598,14 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
     if report.run_id is not None:
         archive.finish_run(report.run_id, report.status, report.stats(),
                            f"{len(report.errors)} records failed" if report.errors else None)
-    archive.audit("restore", _audit(report, only, as_of), run_id=report.run_id)
+    archive.audit("restore", _audit(report, ctx, only, as_of), run_id=report.run_id)
     return report
 
 
-def _audit(report: RestoreReport, only: Iterable[str] | None,
+def _audit(report: RestoreReport, ctx: Context, only: Iterable[str] | None,
            as_of: str | int | None) -> dict[str, Any]:
+    counts = {k: report.total(k) for k in ("created", "updated", "unchanged", "failed", "deleted")}
     return {"target": report.target, "mapping": report.mapping, "dry_run": report.dry_run,
-            "only": list(only or []), "as_of": as_of, "status": report.status,
-            "created": report.total("created"), "updated": report.total("updated"),
-            "unchanged": report.total("unchanged"), "failed": report.total("failed"),
-            "deleted": report.total("deleted"),
+            "only": list(only or []), "as_of": as_of, "status": report.status, **counts,
+            "client": ctx.client, "fields": None if ctx.rollback is None else sorted(ctx.rollback),
             "errors_file": str(report.errors_file) if report.errors_file else None}
