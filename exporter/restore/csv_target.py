@@ -16,6 +16,7 @@ CSV whole and matching the id map.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import os
@@ -96,6 +97,17 @@ def _uncell(text: str | None) -> str | None:
     return unquote_formula(text)
 
 
+def _sha256(path: Path) -> str:
+    """The file's SHA-256 ('' when it is not there)."""
+    if not path.is_file():
+        return ""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _write_file(dest: Path, chunks: Iterable[bytes]) -> None:
     """A restored attachment (health data): written to a new, randomly named ``.part`` file
     beside ``dest`` (mkstemp: O_EXCL, 0600, never through a symlink someone planted, an
@@ -120,6 +132,7 @@ class CsvWriter(Writer):
 
     name = "csv"
     batch_size: int = 1000
+    keeps_every_file = True
     settings = (Setting("path", "path", "The folder the CSV files are written to (made if "
                         "missing)", required=True), BATCH_SIZE,
                 Setting("import_for", "string", "Files ready for this vendor's import tool "
@@ -242,6 +255,15 @@ class CsvWriter(Writer):
                 path = self.folder / row["file"]
                 got["@file_size"] = path.stat().st_size if path.exists() else None
             out[rid] = got
+        return out
+
+    def file_digests(self, obj: str, ids: list[str]) -> dict[str, list[str]] | None:
+        rows = self._table(obj)[1]
+        out: dict[str, list[str]] = {}
+        for rid in ids:
+            row = rows.get(rid) or {}
+            paths = [row.get("file") or "", *(row.get("other_files") or "").split("; ")]
+            out[rid] = [f"sha256:{_sha256(self.folder / p)}" for p in paths if p]
         return out
 
     def calls(self) -> int:

@@ -3,6 +3,7 @@ mapping, field by field and reference by reference."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +69,42 @@ class VerifyReport:
                           for obj, n in self.extras.items() if n))
 
 
+class _Files:
+    """Archived files' digests in the algorithm a target gives its own in (SHA-256 is the
+    archive's; another, such as Salesforce's MD5, is computed from the archived bytes)."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self.cache: dict[tuple[str, str], str] = {}
+
+    @staticmethod
+    def expected(p: Planned, every: bool) -> list[str]:
+        """The SHA-256 of each file the record must carry: its first only, unless the
+        target keeps every one."""
+        shas = [s for s in (p.file_hash or "").split(",") if s]
+        return shas if every else shas[:1]
+
+    def digest(self, sha: str, algorithm: str) -> str:
+        if algorithm == "sha256":
+            return sha
+        if (sha, algorithm) not in self.cache:
+            h = hashlib.new(algorithm, usedforsecurity=False)
+            for chunk in self.archive.read_file(sha):
+                h.update(chunk)
+            self.cache[(sha, algorithm)] = h.hexdigest()
+        return self.cache[(sha, algorithm)]
+
+    def same(self, expected: list[str], found: list[str]) -> bool:
+        if len(expected) != len(found):
+            return False
+        for sha, got in zip(expected, found, strict=True):
+            algorithm, _, value = got.partition(":")
+            if algorithm not in hashlib.algorithms_available or \
+                    self.digest(sha, algorithm) != value.lower():
+                return False
+        return True
+
+
 class _Verifier:
     """Compares one rule's records at a time, counting into one report; the first ``keep``
     mismatches are kept, in the order they are found."""
@@ -81,6 +118,7 @@ class _Verifier:
         self.holders: dict[str, dict[str, list[str]] | None] = {}
         self.everyone: dict[str, dict[str, str]] = {}  # object -> target id -> source id
         self.expected: dict[str, set[str]] = {}  # object -> source ids this verify plans
+        self.files = _Files(ctx.archive)
 
     def census(self, obj: str) -> dict[str, list[str]] | None:
         """The object's records as the target holds them, grouped by the source id each
@@ -136,6 +174,12 @@ class _Verifier:
         link_names = {ln.name: self.ctx.parent_rule(ln).object for ln in rule.links}
         found = self.writer.read(rule.object, [t for t in tids.values() if t], names,
                                  link_names)
+        with_files = [str(tids[p.source_id]) for p in batch
+                      if p.file is not None and tids[p.source_id] in found]
+        digests = self.writer.file_digests(rule.object, with_files) if with_files else None
+        if digests is not None:  # the bytes themselves are compared: sizes are not needed
+            for held in with_files:
+                found[held] = {**found[held], "@file_digests": digests.get(held, [])}
         good = 0
         for p in batch:
             self.report.records += 1
@@ -164,7 +208,16 @@ class _Verifier:
             else:
                 ok = False
                 self.miss(Mismatch(rule.object, p.source_id, tid, name, value, got.get(name)))
-        if p.file is not None and "@file_size" in got:  # the file came through whole
+        if p.file is not None and "@file_digests" in got:  # the same bytes, by hash
+            report.fields += 1
+            expected = self.files.expected(p, self.writer.keeps_every_file)
+            if self.files.same(expected, got["@file_digests"]):
+                report.fields_matching += 1
+            else:
+                ok = False
+                self.miss(Mismatch(rule.object, p.source_id, tid, "(file bytes)",
+                                   expected, got["@file_digests"]))
+        elif p.file is not None and "@file_size" in got:  # the file came through whole
             report.fields += 1
             if same(p.file.size, got["@file_size"]):
                 report.fields_matching += 1
