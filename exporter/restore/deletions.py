@@ -40,8 +40,9 @@ def deleted_since(ctx: Context, rule: ObjectRule) -> list[IdMapEntry]:
     ids = ctx.id_map(rule.stream, rule.object)
     if not ids:
         return []
-    gone = {rid for rid, data in ctx.archive.records(ctx.source, rule.stream, ctx.as_of,
-                                                      include_deleted=True) if data is None}
+    # By the tombstone's flag, not its data: a Salesforce record read from the recycle bin
+    # (queryAll, IsDeleted) keeps its last data in the tombstone.
+    gone = set(ctx.archive.deletions(ctx.source, rule.stream, ctx.as_of))
     return [e for sid, e in ids.items() if sid in gone and e.target_id and e.hash != INACTIVE]
 
 
