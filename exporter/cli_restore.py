@@ -121,7 +121,7 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
                                  source=source, deletions=deletions, fields=names,
                                  client=client)
         check = verify_restore(archive, writer, mapping, target=target, only=streams,
-                               as_of=as_of, source=source) if verify else None
+                               as_of=as_of, source=source, client=client) if verify else None
     if report is not None and report.dry_run:
         out.print(f"Plan for restoring into {target} (nothing was written):")
         for o in report.objects:

@@ -12,6 +12,7 @@ from exporter.archive import Archive, IdMapEntry
 from exporter.restore.engine import expand, select_rules, target_identity
 from exporter.restore.mapping import Mapping_, ObjectRule
 from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
+from exporter.restore.same import wanted
 from exporter.restore.target_links import linked_in_target
 from exporter.restore.transforms import same
 from exporter.writer import Writer, chunks
@@ -155,7 +156,13 @@ class _Verifier:
 
     def rule(self, rule: ObjectRule) -> None:
         ids = self.ctx.id_map(rule.stream, rule.object)
-        everything = list(plan_records(self.ctx, rule))
+        everything = []
+        for p in plan_records(self.ctx, rule):
+            if wanted(self.ctx, p):
+                everything.append(p)
+            else:  # another client's (--client): neither checked nor extra
+                self.expected.setdefault(rule.object, set()).add(
+                    f"{self.ctx.source}/{rule.stream}/{p.source_id}")
         for p in everything:  # records that could not be mapped or linked are not restored
             if p.error is not None:
                 self.report.records += 1
@@ -268,6 +275,16 @@ class _Verifier:
         return not any(extra.values())
 
 
+def _archived(ctx: Context, rules: list[ObjectRule], obj: str) -> set[str]:
+    """Into its own source (a same-vendor mapping), the archived records of ``obj``'s
+    streams, which are the target's own records even before a restore gives them their
+    source id (one narrowed by --client or --only leaves the others be): never extras."""
+    if not ctx.mapping.same:
+        return set()
+    return {rid for r in rules if r.object == obj
+            for rid, _data in ctx.archive.records(ctx.source, r.stream, ctx.as_of)}
+
+
 def _extras(ctx: Context, rules: list[ObjectRule], verifier: _Verifier) -> dict[str, int]:
     """The target read on its own, beyond the id map: per mapped object, how many records it
     holds that this restore did not write: duplicates (a re-run from an older archive copy
@@ -279,16 +296,17 @@ def _extras(ctx: Context, rules: list[ObjectRule], verifier: _Verifier) -> dict[
         written = {e.target_id for r in ctx.mapping.objects if r.object == obj
                    for e in ctx.id_map(r.stream, r.object).values() if e.target_id}
         census = verifier.census(obj)
+        own = _archived(ctx, rules, obj)
         if census is None:
             held = verifier.writer.count(obj)
             if held is not None:
-                out[obj] = max(0, held - len(written))
+                out[obj] = max(0, held - len(written | own))
             continue
         report.duplicates[obj] = sum(len(t) - 1 for t in census.values() if len(t) > 1)
         mine = {f"{ctx.source}/{r.stream}/" for r in ctx.mapping.objects if r.object == obj}
         checked = {f"{ctx.source}/{r.stream}/" for r in rules if r.object == obj}
         expected = verifier.expected.get(obj, set())
-        theirs = linked_in_target(ctx, obj)  # the clients a Google restore links to
+        theirs = linked_in_target(ctx, obj) | own  # the clients a Google restore links to
         strangers = sum(
             1 for tid, sid in verifier.everyone[obj].items() if tid not in theirs and (
             (not sid and tid not in written)
@@ -300,12 +318,15 @@ def _extras(ctx: Context, rules: list[ObjectRule], verifier: _Verifier) -> dict[
 
 def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: str,
                    only: Iterable[str] | None = None, as_of: str | int | None = None,
-                   keep: int = 50, source: str | None = None) -> VerifyReport:
-    """Compare every mapped record with what the target holds now."""
+                   keep: int = 50, source: str | None = None,
+                   client: str | None = None) -> VerifyReport:
+    """Compare every mapped record with what the target holds now (with ``client``, the
+    records a restore with that ``--client`` writes)."""
     mapping = expand(mapping, archive, source)
     rules = select_rules(mapping, only)
     ctx = Context(archive, mapping, writer, target, archive.resolve_as_of(as_of),
-                  identity=target_identity(archive, writer, target, adopt=False))
+                  identity=target_identity(archive, writer, target, adopt=False),
+                  client=client)
     writer.prepare(list(dict.fromkeys(r.object for r in rules)))  # describes read ahead
     check_mapping(ctx, rules)
     verifier = _Verifier(ctx, writer, keep)
