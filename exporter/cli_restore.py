@@ -52,11 +52,12 @@ class _RestoreLines:
 
 @click.command()
 @click.option("--to", "target", required=True,
-              help="A restore target configured as [targets.NAME] (hubspot, salesforce or csv).")
+              help="A restore target configured as [targets.NAME] (hubspot, salesforce, csv "
+              "or google_sheets).")
 @click.option("--mapping", "mapping_name", required=True,
               help="A mapping file (TOML), or a bundled one: salesforce_to_hubspot, "
               "hubspot_to_salesforce, salesforce_to_salesforce, hubspot_to_hubspot, "
-              "any_to_csv.")
+              "google_to_hubspot, google_to_salesforce, any_to_csv.")
 @click.option("--only", "only", multiple=True,
               help="Only these streams or target objects (repeatable, or comma-separated).")
 @click.option("--as-of", callback=check_as_of,
