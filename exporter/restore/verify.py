@@ -288,19 +288,24 @@ def _archived(ctx: Context, rules: list[ObjectRule], obj: str) -> set[str]:
 def _extras(ctx: Context, rules: list[ObjectRule], verifier: _Verifier) -> dict[str, int]:
     """The target read on its own, beyond the id map: per mapped object, how many records it
     holds that this restore did not write: duplicates (a re-run from an older archive copy
-    that created them again), records carrying another source id or none (from elsewhere).
+    that created them again), records carrying another source id (that no restore from
+    this archive wrote there) or none (from elsewhere).
     Where the target cannot list its records' source ids, by count."""
     out: dict[str, int] = {}
     report = verifier.report
     for obj in sorted({r.object for r in rules}):
         written = {e.target_id for r in ctx.mapping.objects if r.object == obj
                    for e in ctx.id_map(r.stream, r.object).values() if e.target_id}
+        # what other restores from this archive wrote into this target (another mapping:
+        # Google's visits into the portal the Salesforce restore filled)
+        restored = {e.target_id for e in ctx.archive.id_map(
+            ctx.target, target_object=obj, identity=ctx.identity) if e.target_id}
         census = verifier.census(obj)
         own = _archived(ctx, rules, obj)
         if census is None:
             held = verifier.writer.count(obj)
             if held is not None:
-                out[obj] = max(0, held - len(written | own))
+                out[obj] = max(0, held - len(written | own | restored))
             continue
         report.duplicates[obj] = sum(len(t) - 1 for t in census.values() if len(t) > 1)
         mine = {f"{ctx.source}/{r.stream}/" for r in ctx.mapping.objects if r.object == obj}
@@ -310,7 +315,7 @@ def _extras(ctx: Context, rules: list[ObjectRule], verifier: _Verifier) -> dict[
         strangers = sum(
             1 for tid, sid in verifier.everyone[obj].items() if tid not in theirs and (
             (not sid and tid not in written)
-            or (sid and not any(sid.startswith(m) for m in mine))
+            or (sid and not any(sid.startswith(m) for m in mine) and tid not in restored)
             or (sid and any(sid.startswith(c) for c in checked) and sid not in expected)))
         out[obj] = report.duplicates[obj] + strangers
     return out
