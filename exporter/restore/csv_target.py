@@ -29,6 +29,7 @@ from typing import Any
 from exporter import winfs
 from exporter.csvcells import formula_safe, unquote_formula
 from exporter.errors import ConfigError
+from exporter.filenames import readable_file_name
 from exporter.filenames import safe_file_name as _safe
 from exporter.keys import write_private_file
 from exporter.private_files import make_private, private_folder
@@ -211,7 +212,7 @@ class CsvWriter(Writer):
         """Writes one file under ``files/<client>/`` (the client's own folder) or, for a
         record of no client, ``files/<object>/``, named after its record (id first, so
         two records' files never collide) with its extension."""
-        folder = Path("files") / _safe(item.client or obj, 80)
+        folder = Path("files") / readable_file_name(item.client or obj, 80)
         rel = folder / _safe(f"{_safe(item.key)}-{_safe(file.name)}")
         dest = self.folder / rel
         _write_file(dest, file.open())
