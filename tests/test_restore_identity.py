@@ -41,6 +41,9 @@ SF_LINKS = {
     "Allergy__c": ("allergies", "Client__c", "Account", "contacts"),
     "Diagnosis__c": ("diagnoses", "Client__c", "Account", "contacts"),
     "Care_Task__c": ("care_tasks", "Client__c", "Account", "contacts"),
+    # documents as notes on their client (case 8: notes attached to the wrong client)
+    "ContentVersion": ("notes", "FirstPublishLocationId", "Account", "contacts"),
+    "Attachment": ("notes", "ParentId", "Account", "contacts"),
 }
 
 #: the custom objects the Salesforce -> HubSpot restore creates
