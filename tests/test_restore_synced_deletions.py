@@ -65,3 +65,40 @@ def test_a_medication_deleted_in_the_org_is_made_inactive_in_hubspot(tmp_path: P
             {"inputs": [{"id": meds[f"salesforce/Medication__c/{med}"]}],
              "properties": ["medication_active"]}, _preload_content=False).data)
         assert found["results"][0]["properties"]["medication_active"] == "false"
+
+
+def test_a_client_brought_back_is_not_deleted_again_by_the_next_restore(
+        tmp_path: Path) -> None:
+    """A mass delete, synced that night; the client restored --as-of the night before, into
+    the same org (a new Id), synced again: the next same-vendor restore must not carry the
+    old deletion to the record it brought back."""
+    mapping = load_mapping("salesforce_to_salesforce")
+    with Sandbox(clients=8, seed=43) as sb:
+        archive, _ = Archive.create(tmp_path / "a.db", key_file=tmp_path / "a.key")
+
+        def sync() -> int:
+            connector = build_connector("salesforce", sb.source_configs(tmp_path / "s1")[
+                "salesforce"], tmp_path / "c.toml")
+            result = run_sync(archive, {"salesforce": connector})
+            assert result.status in ("ok", "partial")
+            return result.run_id
+
+        with archive:
+            night = sync()
+            sf = salesforce(sb)
+            gone = sf.query("SELECT Id, Name FROM Account ORDER BY Id LIMIT 1")["records"][0]
+            sf.Account.delete(gone["Id"])  # with her care plan, medications, tasks ...
+            sync()
+            writer = build_writer("org", {**sb.source_configs(tmp_path / "s2")["salesforce"],
+                                          "retry": FAST_RETRY}, tmp_path / "c.toml")
+            back = run_restore(archive, writer, mapping, target="org", as_of=night)
+            assert back.status == "ok" and back.total("created") > 3, back.errors[:3]
+            children = sf.query("SELECT COUNT() FROM Medication__c")["totalSize"]
+            sync()
+            plan = run_restore(archive, writer, mapping, target="org", dry_run=True)
+            assert plan.total("deleted") == 0
+            again = run_restore(archive, writer, mapping, target="org")
+            assert (again.status, again.total("deleted")) == ("ok", 0), again.errors[:3]
+        names = [r["Name"] for r in sf.query("SELECT Name FROM Account")["records"]]
+        assert names.count(gone["Name"]) == 1  # she is still there, once
+        assert sf.query("SELECT COUNT() FROM Medication__c")["totalSize"] == children
