@@ -50,6 +50,21 @@ class _RestoreLines:
         self.console.print(summary, markup=False, highlight=False)
 
 
+def _target_changes(report: Any) -> str:
+    """What the restore added to the target's own setup (custom objects, fields, values of
+    option lists): the office sees it changed their CRM, not only in the run's stats."""
+    parts = []
+    if report.created_objects:
+        parts.append("custom objects " + ", ".join(report.created_objects))
+    made = [f"{obj}.{name}" for obj, names in sorted(report.created_fields.items())
+            for name in names]
+    if made:
+        parts.append("fields " + ", ".join(made))
+    parts += [f"the option{'s' if len(values) > 1 else ''} {', '.join(map(repr, values))} "
+              f"of {name}" for name, values in sorted(report.added_options.items())]
+    return "; ".join(parts)
+
+
 @click.command()
 @click.option("--to", "target", required=True,
               help="A restore target configured as [targets.NAME] (hubspot, salesforce, csv "
@@ -149,6 +164,9 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
         if report.parents_added:
             out.print("Also restored, as the records asked for link to them: "
                       + ", ".join(report.parents_added) + ".", markup=False)
+        changed = _target_changes(report)
+        if changed:
+            out.print(f"Added to {target} for this restore: {changed}.", markup=False)
         if report.errors_file is not None:
             out.print(f"The records that failed, with the vendor's message: "
                       f"{report.errors_file}", markup=False)
