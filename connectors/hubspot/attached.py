@@ -1,7 +1,7 @@
-"""What ``restore --verify`` reads of the files a restore attached to HubSpot records (a
-note's ``hs_attachment_ids``): each file downloaded through a signed URL and hashed, so
-that verify compares the bytes themselves with the archived ones (HubSpot's files API
-gives a size but no checksum)."""
+"""Files a restore attaches to HubSpot records (a note's ``hs_attachment_ids``): how they
+are uploaded, and what ``restore --verify`` reads of them (each file downloaded through a
+signed URL and hashed, so that verify compares the bytes themselves with the archived ones:
+HubSpot's files API gives a size but no checksum)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,14 @@ from connectors.hubspot.client import HubSpotClient
 from exporter.errors import RequestRefused
 from exporter.writer import chunks
 
-__all__ = ["AttachedFiles"]
+__all__ = ["UPLOAD_OPTIONS", "AttachedFiles"]
 
 READ_BATCH = 100
+#: The upload's options. A file already in the record's own folder (a re-run from an older
+#: archive copy, whose id map does not know it was uploaded) is answered instead of being
+#: uploaded again (``RETURN_EXISTING`` in that folder): a re-run never duplicates a file.
+UPLOAD_OPTIONS = {"access": "PRIVATE", "overwrite": False, "duplicateValidationStrategy":
+                  "RETURN_EXISTING", "duplicateValidationScope": "EXACT_FOLDER"}
 
 
 class AttachedFiles:
