@@ -50,6 +50,16 @@ class _RestoreLines:
         self.console.print(summary, markup=False, highlight=False)
 
 
+def _print_additions(report: Any, target: str) -> None:
+    """The parents ``--only`` brought along, and what the restore added to the target."""
+    if report.parents_added:
+        out.print("Also restored, as the records asked for link to them: "
+                  + ", ".join(report.parents_added) + ".", markup=False)
+    changed = _target_changes(report)
+    if changed:
+        out.print(f"Added to {target} for this restore: {changed}.", markup=False)
+
+
 def _target_changes(report: Any) -> str:
     """What the restore added to the target's own setup (custom objects, fields, values of
     option lists): the office sees it changed their CRM, not only in the run's stats."""
@@ -161,12 +171,7 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
                   f"created, {report.total('updated')} updated, {report.total('unchanged')} "
                   f"unchanged, {report.total('deleted')} deleted since (--deletions "
                   f"{deletions}), {len(report.errors)} failed, {report.calls} API calls.")
-        if report.parents_added:
-            out.print("Also restored, as the records asked for link to them: "
-                      + ", ".join(report.parents_added) + ".", markup=False)
-        changed = _target_changes(report)
-        if changed:
-            out.print(f"Added to {target} for this restore: {changed}.", markup=False)
+        _print_additions(report, target)
         if report.errors_file is not None:
             out.print(f"The records that failed, with the vendor's message: "
                       f"{report.errors_file}", markup=False)
