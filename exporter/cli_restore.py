@@ -74,15 +74,39 @@ def _say_clients(archive: Any, mapping: Any, client: str, as_of: str | None,
         out.print(f"{'Planning' if dry_run else 'Restoring'} only the records of "
                   f"{who if len(hits) == 1 else f'{len(hits)} clients: {who}'}.",
                   markup=False, highlight=False)
+def _print_additions(report: Any, target: str) -> None:
+    """The parents ``--only`` brought along, and what the restore added to the target."""
+    if report.parents_added:
+        out.print("Also restored, as the records asked for link to them: "
+                  + ", ".join(report.parents_added) + ".", markup=False)
+    changed = _target_changes(report)
+    if changed:
+        out.print(f"Added to {target} for this restore: {changed}.", markup=False)
+
+
+def _target_changes(report: Any) -> str:
+    """What the restore added to the target's own setup (custom objects, fields, values of
+    option lists): the office sees it changed their CRM, not only in the run's stats."""
+    parts = []
+    if report.created_objects:
+        parts.append("custom objects " + ", ".join(report.created_objects))
+    made = [f"{obj}.{name}" for obj, names in sorted(report.created_fields.items())
+            for name in names]
+    if made:
+        parts.append("fields " + ", ".join(made))
+    parts += [f"the option{'s' if len(values) > 1 else ''} {', '.join(map(repr, values))} "
+              f"of {name}" for name, values in sorted(report.added_options.items())]
+    return "; ".join(parts)
 
 
 @click.command()
 @click.option("--to", "target", required=True,
-              help="A restore target configured as [targets.NAME] (hubspot, salesforce or csv).")
+              help="A restore target configured as [targets.NAME] (hubspot, salesforce, csv "
+              "or google_sheets).")
 @click.option("--mapping", "mapping_name", required=True,
               help="A mapping file (TOML), or a bundled one: salesforce_to_hubspot, "
               "hubspot_to_salesforce, salesforce_to_salesforce, hubspot_to_hubspot, "
-              "any_to_csv.")
+              "google_to_hubspot, google_to_salesforce, any_to_csv.")
 @click.option("--only", "only", multiple=True,
               help="Only these streams or target objects (repeatable, or comma-separated).")
 @click.option("--as-of", callback=check_as_of,
@@ -150,7 +174,8 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
                                      source=source, deletions=deletions, fields=names,
                                      client=client)
             check = verify_restore(archive, writer, mapping, target=target, only=streams,
-                                   as_of=as_of, source=source) if verify else None
+                                   as_of=as_of, source=source, client=client) \
+                if verify else None
     except SourceError as exc:
         # The target refused the sign-in, stopped answering or its quota ran out: every
         # later call would fail the same way. Not an unexpected problem (exit 1).
@@ -191,9 +216,7 @@ def _show(report: Any, check: Any, target: str, deletions: str) -> None:
                   f"created, {report.total('updated')} updated, {report.total('unchanged')} "
                   f"unchanged, {report.total('deleted')} deleted since (--deletions "
                   f"{deletions}), {len(report.errors)} failed, {report.calls} API calls.")
-        if report.parents_added:
-            out.print("Also restored, as the records asked for link to them: "
-                      + ", ".join(report.parents_added) + ".", markup=False)
+        _print_additions(report, target)
         if report.errors_file is not None:
             out.print(f"The records that failed, with the vendor's message: "
                       f"{report.errors_file}", markup=False)

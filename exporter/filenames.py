@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 
-__all__ = ["NAME_LIMIT", "RESERVED", "safe_file_name"]
+__all__ = ["NAME_LIMIT", "RESERVED", "readable_file_name", "safe_file_name"]
 
 #: Names Windows keeps for devices, whatever the extension ("nul.csv" is the null device).
 RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
@@ -32,3 +33,24 @@ def safe_file_name(name: str, limit: int = NAME_LIMIT) -> str:
     ext = f".{ext}" if dot and stem and len(ext) <= 10 else ""
     stem = stem if ext else safe
     return f"{stem[: limit - len(digest) - 1 - len(ext)].rstrip(' .')}-{digest}{ext}"
+
+
+#: What a person's folder name keeps besides letters and digits of any script.
+READABLE = frozenset(" ()-_.,'&")
+
+
+def readable_file_name(name: str, limit: int = 80) -> str:
+    """A folder or file name as the office reads it ("Renée Castellanos (C-00006)"): letters
+    and digits of any script, spaces and ``( ) - _ . , ' &`` kept, anything else (path
+    separators, control and direction marks, ``: * ? " < > |``) replaced by "_"; a
+    Windows device name prefixed with "_". A name longer than ``limit`` characters (or
+    200 bytes of UTF-8, under the 255 a file system allows) is made by
+    :func:`safe_file_name` instead."""
+    text = unicodedata.normalize("NFC", name)
+    kept = "".join(ch if ch.isalnum() or ch in READABLE else "_" for ch in text)
+    kept = re.sub(r"_{2,}", "_", kept).strip(" .") or "file"
+    if kept.split(".")[0].rstrip(" ").upper() in RESERVED:
+        kept = "_" + kept
+    if len(kept) > limit or len(kept.encode("utf-8")) > 200:
+        return safe_file_name(name, limit)
+    return kept

@@ -151,6 +151,9 @@ class Writer:
     #: (:meth:`ensure_source_key`): any re-run, from any archive copy, finds the record by
     #: it. None: the target has no such field (a CSV row is found by its id column).
     source_key: ClassVar[str | None] = None
+    #: True when the target keeps every file of a record (``more_files``: a CSV folder),
+    #: False when it keeps the first only (a vendor's one file per record).
+    keeps_every_file: ClassVar[bool] = False
 
     def __init__(self, target: str, config: Mapping[str, Any], secrets: Mapping[str, str],
                  log: logging.Logger | None = None) -> None:
@@ -242,6 +245,14 @@ class Writer:
         item, in any order. ``match`` names the fields that identify a record of an object
         without a key (to look up creates a failed call may have applied before a retry)."""
         raise NotImplementedError
+
+    def file_digests(self, obj: str, ids: list[str]) -> dict[str, list[str]] | None:
+        """The files the records ``ids`` of ``obj`` carry in the target, read back: target
+        id -> a digest of each, ``"sha256:<hex>"`` or the vendor's own ``"md5:<hex>"``
+        (the record's file first, then any others; [] for none), so that ``--verify``
+        compares the bytes with the archived ones. None: the target cannot tell (verify
+        then compares the sizes :meth:`read` gives as ``@file_size``)."""
+        return None
 
     def count(self, obj: str) -> int | None:
         """How many records of ``obj`` the target holds (None: it cannot tell), so that a

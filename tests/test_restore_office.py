@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from exporter.archive import Archive
 from exporter.cli import cli
-from exporter.filenames import safe_file_name
+from exporter.filenames import readable_file_name
 from exporter.keys import KeyFile
 from exporter.sources import build_connector
 from exporter.sync import run_sync
@@ -184,7 +184,7 @@ def test_the_error_report_names_a_client_deleted_in_the_mass_delete(tmp_path: Pa
         assert rows and all(r["client"] for r in rows), rows
         who = f"{gone['Name']} ({gone['Client_Number__c']})"
         assert any(r["client"] == who and gone["Id"] in r["message"] for r in rows), rows
-        kept = folder / "files" / safe_file_name(who, 80)  # the client's folder, not "notes"
+        kept = folder / "files" / readable_file_name(who)  # the client's folder, not "notes"
         assert any(kept.iterdir())
 
 

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
 
+from connectors.hubspot.attached import UPLOAD_OPTIONS, AttachedFiles
 from connectors.hubspot.client import BASE_URL, DAILY_RESERVE, TIMEOUT, WRITING, HubSpotClient
 from connectors.hubspot.creates import create_linked, label_type
 from connectors.hubspot.schemas import CustomObjects, property_spec
@@ -78,9 +79,7 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-
-
-class HubSpotWriter(Writer):
+class HubSpotWriter(AttachedFiles, Writer):
     """Restores into a HubSpot portal (CRM v3 batch upsert, v4 associations)."""
 
     name = "hubspot"
@@ -348,7 +347,7 @@ class HubSpotWriter(Writer):
         with scratch_file(name, item.file.open()) as path:
             body = self.client.call_json(
                 "Uploading a file to HubSpot", files_api.upload, file=str(path),
-                folder_path=folder, options=json.dumps({"access": "PRIVATE", "overwrite": False}))
+                folder_path=folder, options=json.dumps(UPLOAD_OPTIONS))
         return str(body["id"])
 
     def _upsert(self, obj: str, key: str, items: list[WriteItem],

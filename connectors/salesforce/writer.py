@@ -21,6 +21,7 @@ on the org's one daily API counter (``Sforce-Limit-Info``).
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -437,6 +438,29 @@ class SalesforceWriter(SalesforceSetup):
                 if size:
                     row["@file_size"] = row.get(size)
                 out[str(row["Id"])] = row
+        return out
+
+    def file_digests(self, obj: str, ids: list[str]) -> dict[str, list[str]] | None:
+        """ContentVersion: Salesforce's own MD5 (``Checksum``), read with the records;
+        Attachment (no checksum): its body, downloaded and hashed."""
+        if obj not in ("ContentVersion", "Attachment"):
+            return None
+        out: dict[str, list[str]] = {i: [] for i in ids}
+        for batch in chunks(ids, READ_IDS):
+            column = "Checksum" if obj == "ContentVersion" else "BodyLength"
+            soql = (f"SELECT Id, {column} FROM {obj} WHERE Id IN "
+                    f"({', '.join(_quote(i) for i in batch)})")
+            for row in self._query(soql):
+                rid = str(row["Id"])
+                if obj == "ContentVersion" and row.get("Checksum"):
+                    out[rid] = [f"md5:{str(row['Checksum']).lower()}"]
+                elif obj == "Attachment":
+                    digest = hashlib.sha256()
+                    size = row.get("BodyLength")
+                    for chunk in self.client.download(f"sobjects/Attachment/{rid}/Body",
+                                                      size if isinstance(size, int) else None):
+                        digest.update(chunk)
+                    out[rid] = [f"sha256:{digest.hexdigest()}"]
         return out
 
     def calls(self) -> int:

@@ -47,6 +47,15 @@ class IdMap(ArchiveBase):
                 params.append(value)
         return [IdMapEntry(*r) for r in self._query(sql + " ORDER BY source_id", params)]
 
+    def id_map_runs(self, target: str, identity: str, source: str, stream: str,
+                    target_object: str) -> dict[str, int | None]:
+        """{source id: the run that last wrote its row} of one stream and target object (a
+        deletion older than that write is not carried: the write came after it)."""
+        return {r[0]: r[1] for r in self._query(
+            "SELECT source_id, run_id FROM id_map WHERE target = ? AND target_identity = ? "
+            "AND source = ? AND stream = ? AND target_object = ?",
+            [target, identity, source, stream, target_object])}
+
     def id_map_identities(self, target: str) -> list[str]:
         """The identities a target name's rows were written for ('' before format 3)."""
         return [r[0] for r in self._query(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import os
@@ -29,6 +30,7 @@ from typing import Any
 from exporter import winfs
 from exporter.csvcells import formula_safe, unquote_formula
 from exporter.errors import ConfigError, write_error
+from exporter.filenames import readable_file_name
 from exporter.filenames import safe_file_name as _safe
 from exporter.keys import write_private_file
 from exporter.private_files import make_private, private_folder
@@ -97,6 +99,17 @@ def _uncell(text: str | None) -> str | None:
     return unquote_formula(text)
 
 
+def _sha256(path: Path) -> str:
+    """The file's SHA-256 ('' when it is not there)."""
+    if not path.is_file():
+        return ""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _write_file(dest: Path, chunks: Iterable[bytes]) -> None:
     """A restored attachment (health data): written to a new, randomly named ``.part`` file
     beside ``dest`` (mkstemp: O_EXCL, 0600, never through a symlink someone planted, an
@@ -121,6 +134,7 @@ class CsvWriter(Writer):
 
     name = "csv"
     batch_size: int = 1000
+    keeps_every_file = True
     settings = (Setting("path", "path", "The folder the CSV files are written to (made if "
                         "missing)", required=True), BATCH_SIZE,
                 Setting("import_for", "string", "Files ready for this vendor's import tool "
@@ -199,7 +213,7 @@ class CsvWriter(Writer):
         """Writes one file under ``files/<client>/`` (the client's own folder) or, for a
         record of no client, ``files/<object>/``, named after its record (id first, so
         two records' files never collide) with its extension."""
-        folder = Path("files") / _safe(item.client or obj, 80)
+        folder = Path("files") / readable_file_name(item.client or obj, 80)
         rel = folder / _safe(f"{_safe(item.key)}-{_safe(file.name)}")
         dest = self.folder / rel
         _write_file(dest, file.open())
@@ -257,6 +271,15 @@ class CsvWriter(Writer):
                 path = self.folder / row["file"]
                 got["@file_size"] = path.stat().st_size if path.exists() else None
             out[rid] = got
+        return out
+
+    def file_digests(self, obj: str, ids: list[str]) -> dict[str, list[str]] | None:
+        rows = self._table(obj)[1]
+        out: dict[str, list[str]] = {}
+        for rid in ids:
+            row = rows.get(rid) or {}
+            paths = [row.get("file") or "", *(row.get("other_files") or "").split("; ")]
+            out[rid] = [f"sha256:{_sha256(self.folder / p)}" for p in paths if p]
         return out
 
     def calls(self) -> int:

@@ -7,8 +7,10 @@ default), removed (``delete``), or left alone (``keep``).
   state, restorable for 90 days; Salesforce's recycle bin; a CSV row is removed).
 - delete: the writer removes the record.
 
-Only records the archive holds as deleted (tombstones) as of the restored run are carried:
-a record a ``where`` filter leaves out, or one never archived, is not touched.
+Only records the archive holds as deleted (tombstones) as of the restored run, deleted
+after the restore run that last wrote them, are carried: a record a ``where`` filter leaves
+out, one never archived, or one a restore brought back after its deletion (a same-vendor
+``--as-of`` before a mass delete) is not touched.
 """
 
 from __future__ import annotations
@@ -40,9 +42,15 @@ def deleted_since(ctx: Context, rule: ObjectRule) -> list[IdMapEntry]:
     ids = ctx.id_map(rule.stream, rule.object)
     if not ids:
         return []
-    gone = {rid for rid, data in ctx.archive.records(ctx.source, rule.stream, ctx.as_of,
-                                                      include_deleted=True) if data is None}
-    return [e for sid, e in ids.items() if sid in gone and e.target_id and e.hash != INACTIVE]
+    # By the tombstone's flag, not its data: a Salesforce record read from the recycle bin
+    # (queryAll, IsDeleted) keeps its last data in the tombstone.
+    gone = ctx.archive.deletions(ctx.source, rule.stream, ctx.as_of)
+    # Only deletions after the restore wrote the record: one the restore brought back since
+    # (a same-vendor restore --as-of before a mass delete) is never deleted again.
+    written = ctx.archive.id_map_runs(ctx.target, ctx.identity, ctx.source, rule.stream,
+                                      rule.object)
+    return [e for sid, e in ids.items() if sid in gone and e.target_id and e.hash != INACTIVE
+            and gone[sid][0] > (written.get(sid) or 0)]
 
 
 def carry_deletions(ctx: Context, rule: ObjectRule, mode: str, run_id: int | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -167,11 +168,18 @@ def _number(value: Any) -> float | None:
 
 def same(expected: Any, found: Any) -> bool:
     """Equal as the target stores them: empty is empty (Salesforce keeps null for ""),
-    numbers by value, booleans by truth, multi-selects as sets, dates as instants."""
+    numbers by value, booleans by truth, multi-selects as sets, a list or object as the
+    JSON text a cell holds, dates as instants (to the second where one side has no
+    fraction: an import file's "2026-11-30T14:05:00Z")."""
     if expected in (None, "") or found in (None, ""):
         return expected in (None, "") and found in (None, "")
     if isinstance(expected, bool) or isinstance(found, bool):
         return str(expected).lower() == str(found).lower()
+    if isinstance(expected, list | dict) and isinstance(found, str):
+        try:
+            return bool(expected == json.loads(found))
+        except ValueError:
+            return False
     a, b = str(expected).strip(), str(found).strip()
     if a == b:
         return True
@@ -181,6 +189,10 @@ def same(expected: Any, found: Any) -> bool:
     if ";" in a or ";" in b:
         return set(a.split(";")) == set(b.split(";"))
     try:
-        return parse_when(a) == parse_when(b)
+        wa, wb = parse_when(a), parse_when(b)
     except (TransformError, ValueError, TypeError):
         return False
+    if isinstance(wa, dt.datetime) and isinstance(wb, dt.datetime) and \
+            not (wa.microsecond and wb.microsecond):
+        return wa.replace(microsecond=0) == wb.replace(microsecond=0)
+    return wa == wb

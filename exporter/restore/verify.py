@@ -3,6 +3,7 @@ mapping, field by field and reference by reference."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from exporter.archive import Archive, IdMapEntry
 from exporter.restore.engine import expand, select_rules, target_identity
 from exporter.restore.mapping import Mapping_, ObjectRule
 from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
+from exporter.restore.same import wanted
 from exporter.restore.target_links import linked_in_target
 from exporter.restore.transforms import same
 from exporter.writer import Writer, chunks
@@ -73,6 +75,40 @@ def _percent(rate: float) -> str:
     """One decimal, rounded down: 1 field in 8,000 that does not match reads 99.9%, never a
     100.0% beside a mismatch."""
     return f"{math.floor(rate * 10) / 10:.1f}%"
+class _Files:
+    """Archived files' digests in the algorithm a target gives its own in (SHA-256 is the
+    archive's; another, such as Salesforce's MD5, is computed from the archived bytes)."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self.cache: dict[tuple[str, str], str] = {}
+
+    @staticmethod
+    def expected(p: Planned, every: bool) -> list[str]:
+        """The SHA-256 of each file the record must carry: its first only, unless the
+        target keeps every one."""
+        shas = [s for s in (p.file_hash or "").split(",") if s]
+        return shas if every else shas[:1]
+
+    def digest(self, sha: str, algorithm: str) -> str:
+        if algorithm == "sha256":
+            return sha
+        if (sha, algorithm) not in self.cache:
+            h = hashlib.new(algorithm, usedforsecurity=False)
+            for chunk in self.archive.read_file(sha):
+                h.update(chunk)
+            self.cache[(sha, algorithm)] = h.hexdigest()
+        return self.cache[(sha, algorithm)]
+
+    def same(self, expected: list[str], found: list[str]) -> bool:
+        if len(expected) != len(found):
+            return False
+        for sha, got in zip(expected, found, strict=True):
+            algorithm, _, value = got.partition(":")
+            if algorithm not in hashlib.algorithms_available or \
+                    self.digest(sha, algorithm) != value.lower():
+                return False
+        return True
 
 
 class _Verifier:
@@ -88,6 +124,7 @@ class _Verifier:
         self.holders: dict[str, dict[str, list[str]] | None] = {}
         self.everyone: dict[str, dict[str, str]] = {}  # object -> target id -> source id
         self.expected: dict[str, set[str]] = {}  # object -> source ids this verify plans
+        self.files = _Files(ctx.archive)
 
     def census(self, obj: str) -> dict[str, list[str]] | None:
         """The object's records as the target holds them, grouped by the source id each
@@ -124,7 +161,13 @@ class _Verifier:
 
     def rule(self, rule: ObjectRule) -> None:
         ids = self.ctx.id_map(rule.stream, rule.object)
-        everything = list(plan_records(self.ctx, rule))
+        everything = []
+        for p in plan_records(self.ctx, rule):
+            if wanted(self.ctx, p):
+                everything.append(p)
+            else:  # another client's (--client): neither checked nor extra
+                self.expected.setdefault(rule.object, set()).add(
+                    f"{self.ctx.source}/{rule.stream}/{p.source_id}")
         for p in everything:  # records that could not be mapped or linked are not restored
             if p.error is not None:
                 self.report.records += 1
@@ -143,6 +186,12 @@ class _Verifier:
         link_names = {ln.name: self.ctx.parent_rule(ln).object for ln in rule.links}
         found = self.writer.read(rule.object, [t for t in tids.values() if t], names,
                                  link_names)
+        with_files = [str(tids[p.source_id]) for p in batch
+                      if p.file is not None and tids[p.source_id] in found]
+        digests = self.writer.file_digests(rule.object, with_files) if with_files else None
+        if digests is not None:  # the bytes themselves are compared: sizes are not needed
+            for held in with_files:
+                found[held] = {**found[held], "@file_digests": digests.get(held, [])}
         good = 0
         for p in batch:
             self.report.records += 1
@@ -171,7 +220,16 @@ class _Verifier:
             else:
                 ok = False
                 self.miss(Mismatch(rule.object, p.source_id, tid, name, value, got.get(name)))
-        if p.file is not None and "@file_size" in got:  # the file came through whole
+        if p.file is not None and "@file_digests" in got:  # the same bytes, by hash
+            report.fields += 1
+            expected = self.files.expected(p, self.writer.keeps_every_file)
+            if self.files.same(expected, got["@file_digests"]):
+                report.fields_matching += 1
+            else:
+                ok = False
+                self.miss(Mismatch(rule.object, p.source_id, tid, "(file bytes)",
+                                   expected, got["@file_digests"]))
+        elif p.file is not None and "@file_size" in got:  # the file came through whole
             report.fields += 1
             if same(p.file.size, got["@file_size"]):
                 report.fields_matching += 1
@@ -222,31 +280,47 @@ class _Verifier:
         return not any(extra.values())
 
 
+def _archived(ctx: Context, rules: list[ObjectRule], obj: str) -> set[str]:
+    """Into its own source (a same-vendor mapping), the archived records of ``obj``'s
+    streams, which are the target's own records even before a restore gives them their
+    source id (one narrowed by --client or --only leaves the others be): never extras."""
+    if not ctx.mapping.same:
+        return set()
+    return {rid for r in rules if r.object == obj
+            for rid, _data in ctx.archive.records(ctx.source, r.stream, ctx.as_of)}
+
+
 def _extras(ctx: Context, rules: list[ObjectRule], verifier: _Verifier) -> dict[str, int]:
     """The target read on its own, beyond the id map: per mapped object, how many records it
     holds that this restore did not write: duplicates (a re-run from an older archive copy
-    that created them again), records carrying another source id or none (from elsewhere).
+    that created them again), records carrying another source id (that no restore from
+    this archive wrote there) or none (from elsewhere).
     Where the target cannot list its records' source ids, by count."""
     out: dict[str, int] = {}
     report = verifier.report
     for obj in sorted({r.object for r in rules}):
         written = {e.target_id for r in ctx.mapping.objects if r.object == obj
                    for e in ctx.id_map(r.stream, r.object).values() if e.target_id}
+        # what other restores from this archive wrote into this target (another mapping:
+        # Google's visits into the portal the Salesforce restore filled)
+        restored = {e.target_id for e in ctx.archive.id_map(
+            ctx.target, target_object=obj, identity=ctx.identity) if e.target_id}
         census = verifier.census(obj)
+        own = _archived(ctx, rules, obj)
         if census is None:
             held = verifier.writer.count(obj)
             if held is not None:
-                out[obj] = max(0, held - len(written))
+                out[obj] = max(0, held - len(written | own | restored))
             continue
         report.duplicates[obj] = sum(len(t) - 1 for t in census.values() if len(t) > 1)
         mine = {f"{ctx.source}/{r.stream}/" for r in ctx.mapping.objects if r.object == obj}
         checked = {f"{ctx.source}/{r.stream}/" for r in rules if r.object == obj}
         expected = verifier.expected.get(obj, set())
-        theirs = linked_in_target(ctx, obj)  # the clients a Google restore links to
+        theirs = linked_in_target(ctx, obj) | own  # the clients a Google restore links to
         strangers = sum(
             1 for tid, sid in verifier.everyone[obj].items() if tid not in theirs and (
             (not sid and tid not in written)
-            or (sid and not any(sid.startswith(m) for m in mine))
+            or (sid and not any(sid.startswith(m) for m in mine) and tid not in restored)
             or (sid and any(sid.startswith(c) for c in checked) and sid not in expected)))
         out[obj] = report.duplicates[obj] + strangers
     return out
@@ -254,12 +328,15 @@ def _extras(ctx: Context, rules: list[ObjectRule], verifier: _Verifier) -> dict[
 
 def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: str,
                    only: Iterable[str] | None = None, as_of: str | int | None = None,
-                   keep: int = 50, source: str | None = None) -> VerifyReport:
-    """Compare every mapped record with what the target holds now."""
+                   keep: int = 50, source: str | None = None,
+                   client: str | None = None) -> VerifyReport:
+    """Compare every mapped record with what the target holds now (with ``client``, the
+    records a restore with that ``--client`` writes)."""
     mapping = expand(mapping, archive, source)
     rules = select_rules(mapping, only)
     ctx = Context(archive, mapping, writer, target, archive.resolve_as_of(as_of),
-                  identity=target_identity(archive, writer, target, adopt=False))
+                  identity=target_identity(archive, writer, target, adopt=False),
+                  client=client)
     writer.prepare(list(dict.fromkeys(r.object for r in rules)))  # describes read ahead
     check_mapping(ctx, rules)
     verifier = _Verifier(ctx, writer, keep)

@@ -191,11 +191,36 @@ def files_upload(em: PortalAPI, request: Request) -> Response:
     name = fields.get("fileName") or filename
     if "." not in name and "." in filename:
         name = f"{name}.{filename.rpartition('.')[2]}"
+    options = json.loads(fields.get("options") or "{}")
+    same = _duplicate(em, data, folder, options)
+    if same is not None:
+        return Response.json(file_json(em, same), status=201)  # as any upload answers
     file_id = em.portal.add_file("", name, folder, len(data), em._stamp(), data)
     meta = em.portal.files[file_id]
-    options = json.loads(fields.get("options") or "{}")
     meta["access"] = options.get("access", "PRIVATE")
     return Response.json(file_json(em, meta), status=201)
+
+
+def _duplicate(em: PortalAPI, data: bytes, folder: str,
+               options: dict[str, Any]) -> dict[str, Any] | None:
+    """The upload's ``duplicateValidationStrategy``: RETURN_EXISTING answers with a live
+    file of the same bytes (in the folder given, or with ``ENTIRE_PORTAL`` anywhere)
+    instead of adding one; REJECT refuses the upload (409); NONE (the default) adds it."""
+    strategy = options.get("duplicateValidationStrategy") or "NONE"
+    if strategy == "NONE":
+        return None
+    anywhere = options.get("duplicateValidationScope") == "ENTIRE_PORTAL"
+    with em.lock:
+        for meta in em.portal.files.values():
+            held = meta.get("data")
+            if meta["archived"] or held is None or held != data:
+                continue
+            if anywhere or meta["path"].rpartition("/")[0].strip("/") == folder:
+                if strategy == "REJECT":
+                    raise em._fail(409, f"A duplicate of this file exists: {meta['id']}",
+                                   "CONFLICT")
+                return meta
+    return None
 
 
 def generated_bytes(seed: int, file_id: str, size: int) -> bytes:
