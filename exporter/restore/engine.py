@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from exporter.archive import Archive, IdMapEntry
 from exporter.errors import AuthError, MappingError, QuotaExhausted, SourceError
 from exporter.keys import write_private_file
+from exporter.restore.answers import SHAPE_ERRORS, UNSHAPED, trusted
 from exporter.restore.deletions import DELETION_MODES, carry_deletions, deleted_since
 from exporter.restore.mapping import Mapping_, ObjectRule
 from exporter.restore.plan import (
@@ -366,11 +367,16 @@ class _Run:
             results = self.writer.write(rule.object, items, rule.match)
         except (AuthError, QuotaExhausted):
             raise  # every later call would fail the same way: stop, resumable
-        except SourceError as exc:
+        except (SourceError, *SHAPE_ERRORS) as exc:  # pending rows stay: looked up next run
+            if not isinstance(exc, SourceError):
+                log.warning("%s: the target's answer had an unexpected shape", rule.object,
+                            exc_info=exc)
             for p, _tid in batch:
-                self.fail(rule, p.source_id, str(exc), rep)
+                self.fail(rule, p.source_id, str(exc) if isinstance(exc, SourceError)
+                          else UNSHAPED, rep, p.client)
             return
-        by_key: dict[str, WriteResult] = {r.key: r for r in results}
+        by_key = trusted(results, [p.source_id for p, _t in batch],
+                         {e.target_id: s for s, e in ids.items() if e.target_id})
         done: list[IdMapEntry] = []
         refused: list[IdMapEntry] = []
         for p, tid in batch:
@@ -382,7 +388,7 @@ class _Run:
                 # A refused create was not made; keep a file's row pending all the same,
                 # since its upload may have gone through before the record was refused.
                 if tid is None and p.source_id in ids and ids[p.source_id].target_id is None \
-                        and p.file is None:
+                        and p.file is None and not (result is not None and result.unsure):
                     refused.append(ids.pop(p.source_id))
                 continue
             created = tid is None and (result.created or info.upsert is None)
