@@ -116,3 +116,58 @@ def test_two_files_of_one_record_named_alike_are_both_kept(tmp_path: Path) -> No
         (row,) = list(csv.DictReader(fh))
     named = [row["file"], *row["other_files"].split("; ")]
     assert [(out / p).read_bytes() for p in named] == [b"one", b"two", b"three"]
+
+
+REPORTED = """
+source = "salesforce"
+target = "csv"
+
+[client]
+stream = "Account"
+name = "Name"
+number = "Client_Number__c"
+
+[[objects]]
+stream = "Account"
+object = "clients"
+[objects.fields]
+name = "Name"
+
+[[objects]]
+stream = "Medication__c"
+object = "medications"
+[objects.fields]
+label = "Name"
+when = { from = "CreatedDate", date = "iso-ms" }
+[[objects.links]]
+from = "Client__c"
+to = "Account"
+name = "client"
+"""
+
+
+def test_the_error_report_names_each_client_and_never_runs(archive: Archive,
+                                                          tmp_path: Path) -> None:
+    run = archive.begin_run()
+    archive.put_batch(run, "salesforce", "Account", ACCOUNTS)
+    archive.put_batch(run, "salesforce", "Medication__c", [
+        ("=1+2", {"Id": "=1+2", "Name": "@x", "Client__c": "001A", "CreatedDate": "-x"}),
+        ("a02B", {"Id": "a02B", "Name": "y", "Client__c": "=cmd|' /C calc'!A0",
+                  "CreatedDate": "=not a date"})])
+    archive.finish_run(run, "ok")
+    (tmp_path / "m.toml").write_text(REPORTED, encoding="utf-8")
+    errors = tmp_path / "report" / "errors.csv"
+    report = run_restore(archive, CsvWriter("files", {"path": str(tmp_path / "out")}, {}),
+                         load_mapping(tmp_path / "m.toml"), target="files",
+                         errors_path=errors)
+    assert report.status == "partial" and len(report.errors) == 2
+    assert errors.stat().st_mode & 0o777 == 0o600
+    with errors.open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    running = [cell[:40] for row in rows for cell in row
+               if RUNS.match(cell) and not NUMBER.match(cell)]
+    assert running == []
+    by_id = {r[2]: r for r in rows[1:]}
+    assert set(by_id) == {"'=1+2", "a02B"}
+    assert by_id["'=1+2"][4] == "'" + ACCOUNTS[0][1]["Name"] + " (../../etc)"
+    assert by_id["a02B"][4] == "x" * 40_000 + " (C-4)"

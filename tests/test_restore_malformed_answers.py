@@ -9,6 +9,7 @@ duplicates, checked through the vendor SDKs."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,9 @@ def test_a_5xx_storm_and_429s_without_retry_after_end_handled_and_resume(
             first = _restore(archive, dst, vendor, target, tmp)
             assert first.status in ("partial", "failed") and first.errors
             assert all("503" in e.message for e in first.errors if e.message)
+            # each refusal names its client (a client's own record: itself)
+            clients = [e for e in first.errors if e.stream in ("Account", "contacts")]
+            assert clients and all(re.fullmatch(r".+ \(C-\d+\)", e.client) for e in clients)
         except SourceError as exc:
             assert "unexpected" not in str(exc)
         assert storm.fired > 1

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from exporter.archive import Archive, IdMapEntry
+from exporter.csvcells import formula_safe
 from exporter.errors import AuthError, MappingError, QuotaExhausted, SourceError
 from exporter.keys import write_private_file
 from exporter.restore.answers import SHAPE_ERRORS, UNSHAPED, trusted
@@ -436,14 +437,14 @@ class _Run:
                 results = {r.key: r for r in self.writer.link(rule.object, items)}
             except SourceError as exc:
                 for p, _tid, _links in batch:
-                    self.fail(rule, p.source_id, str(exc), rep)
+                    self.fail(rule, p.source_id, str(exc), rep, p.client)
                 continue
             done = []
             for p, tid, links in batch:
                 r = results.get(p.source_id)
                 if r is None or r.error:
                     self.fail(rule, p.source_id, r.error if r and r.error else "not linked",
-                              rep)
+                              rep, p.client)
                     continue
                 rep.linked += 1
                 done.append(self.entry(rule, p.source_id, tid, p.digest(links)))
@@ -488,10 +489,13 @@ def _has_work(ctx: Context, rule: ObjectRule) -> bool:
 
 
 def _write_errors(path: Path, errors: list[ErrorRow]) -> None:
-    """The error report: 0600, written whole (vendor messages can quote values)."""
+    """The error report: 0600, written whole (vendor messages can quote values); opened in
+    Excel, so every cell is formula-safe (a client's name, a record id, a vendor's message
+    quoting a value all come from people typing)."""
     lines: list[list[str]] = [["target_object", "source_stream", "source_id", "message",
                                "client"]]
-    lines += [[e.target_object, e.stream, e.source_id, e.message, e.client] for e in errors]
+    lines += [[formula_safe(str(c)) for c in (e.target_object, e.stream, e.source_id,
+                                              e.message, e.client)] for e in errors]
     buf = io.StringIO()
     csv.writer(buf).writerows(lines)
     path.parent.mkdir(parents=True, exist_ok=True)
