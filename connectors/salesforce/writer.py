@@ -56,6 +56,17 @@ def _quote(value: Any) -> str:
     return f"'{text}'"
 
 
+#: Salesforce's codes for a field the user cannot see ("No such column", "Provided external
+#: ID field does not exist or is not accessible").
+HIDDEN = frozenset({"INVALID_FIELD", "NOT_FOUND", "INVALID_FIELD_FOR_INSERT_UPDATE"})
+
+
+def _hides_key(code: str, text: str) -> bool:
+    """Whether a refusal says the source-id field is hidden (field-level security): by its
+    code, not only by naming the field, which a refusal quoting the request back does."""
+    return code in HIDDEN and SOURCE_KEY in text
+
+
 def _errors(answer: dict[str, Any]) -> list[dict[str, Any]]:
     """One record's errors, each a dict whose ``fields`` is a list of names (whatever shape
     the answer gave them)."""
@@ -308,7 +319,7 @@ class SalesforceWriter(SalesforceSetup):
                                            bodies["r0"], maybe_applied=(
                                                lambda: recover(["r0"])) if match else None)
             except RequestRefused as exc:
-                if SOURCE_KEY in str(exc):  # made, but field-level security hides it
+                if _hides_key(exc.reason, str(exc)):  # made, but field-level security hides it
                     raise AuthError(hidden_key(obj)) from exc
                 raise
         elif batches:
@@ -321,7 +332,10 @@ class SalesforceWriter(SalesforceSetup):
                     if match else None), strict=True):
                 ref = str(sub["referenceId"])
                 ok = ans.get("httpStatusCode") == 200 and isinstance(ans.get("body"), list)
-                if not ok and SOURCE_KEY in str(ans.get("body")):
+                body = ans.get("body")
+                first = body[0] if isinstance(body, list) and body else {}
+                if not ok and isinstance(first, dict) and _hides_key(
+                        str(first.get("errorCode") or ""), str(body)):
                     raise AuthError(hidden_key(obj))
                 answers[ref] = ans["body"] if ok else failed_records(ans, len(items_of[ref]))
         pairs = [(items_of[ref], answers[ref]) for ref in items_of]

@@ -26,6 +26,7 @@ from exporter.archive import Archive, IdMapEntry
 from exporter.csvcells import formula_safe
 from exporter.errors import AuthError, MappingError, QuotaExhausted, SourceError
 from exporter.keys import write_private_file
+from exporter.redact import redact
 from exporter.restore.answers import SHAPE_ERRORS, UNSHAPED, trusted
 from exporter.restore.deletions import DELETION_MODES, carry_deletions, deleted_since
 from exporter.restore.mapping import Mapping_, ObjectRule
@@ -195,8 +196,9 @@ class _Run:
 
     def fail(self, rule: ObjectRule, sid: str, message: str, rep: ObjectReport,
              client: str = "") -> None:
-        rep.failed += 1
-        self.report.errors.append(ErrorRow(rule.object, rule.stream, sid, message, client))
+        rep.failed += 1  # a vendor's message may quote the request: no secret kept
+        self.report.errors.append(ErrorRow(rule.object, rule.stream, sid, redact(message),
+                                           client))
 
     def partial(self, rule: ObjectRule, p: Planned, result: WriteResult,
                 rep: ObjectReport) -> None:
@@ -204,8 +206,8 @@ class _Run:
         notes = [*p.notes, *(f"written without {name}: {message}"
                              for name, message in result.refused.items())]
         rep.partial += bool(notes)
-        self.report.errors += [ErrorRow(rule.object, rule.stream, p.source_id, n, p.client)
-                               for n in notes]
+        self.report.errors += [ErrorRow(rule.object, rule.stream, p.source_id, redact(n),
+                                        p.client) for n in notes]
 
     def entry(self, rule: ObjectRule, sid: str, target_id: str | None,
               digest: str | None) -> IdMapEntry:
@@ -494,8 +496,9 @@ def _write_errors(path: Path, errors: list[ErrorRow]) -> None:
     quoting a value all come from people typing)."""
     lines: list[list[str]] = [["target_object", "source_stream", "source_id", "message",
                                "client"]]
-    lines += [[formula_safe(str(c)) for c in (e.target_object, e.stream, e.source_id,
-                                              e.message, e.client)] for e in errors]
+    lines += [[formula_safe(redact(str(c))) for c in (e.target_object, e.stream,
+                                                      e.source_id, e.message, e.client)]
+              for e in errors]
     buf = io.StringIO()
     csv.writer(buf).writerows(lines)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -593,7 +596,7 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
         if report.run_id is not None:
             report.calls = writer.calls()
             archive.finish_run(report.run_id, "interrupted" if isinstance(
-                exc, KeyboardInterrupt) else "failed", report.stats(), str(exc)[:500])
+                exc, KeyboardInterrupt) else "failed", report.stats(), redact(str(exc))[:500])
             archive.audit("restore", {**_audit(report, only, as_of), "status": "failed"},
                           run_id=report.run_id)
         raise
