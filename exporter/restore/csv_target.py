@@ -96,13 +96,15 @@ def _uncell(text: str | None) -> str:
     return unquote_formula(text) or ""
 
 
-#: Record ids that stay distinct as file names on every OS: digits, lower-case letters and
-#: digits, or a Salesforce 18-character id (its last three letters spell the case of the
-#: first fifteen, so two of them never differ by case alone).
+#: A Salesforce 18-character id ends in three letters that spell the case of the first
+#: fifteen, so two of them never differ by case alone.
 SF_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 
 
 def _plain_id(key: str) -> bool:
+    """Whether ``key`` stays distinct as a file name on every OS, as it is: ASCII letters
+    and digits, and either digits, a Salesforce 18-character id, or no lower-case letter
+    (two keys that differ only by case are never both plain)."""
     if not (key.isascii() and key.isalnum()):
         return False
     if key.isdigit():
@@ -111,7 +113,7 @@ def _plain_id(key: str) -> bool:
         bits = [sum(1 << i for i, c in enumerate(key[n:n + 5]) if c.isupper())
                 for n in (0, 5, 10)]
         return key[15:] == "".join(SF_SUFFIX[b] for b in bits)
-    return key == key.lower()
+    return key == key.upper()
 
 
 def _file_name(obj: str, key: str, name: str, earlier: list[str]) -> str:
