@@ -3,6 +3,8 @@ through a mapping, with ``--dry-run`` and ``--verify``."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,18 @@ class _RestoreLines:
         if self.bar is not None and label in self.tasks:
             self.bar.remove_task(self.tasks.pop(label))
         self.console.print(summary, markup=False, highlight=False)
+
+
+@contextlib.contextmanager
+def _stopped_by_target() -> Iterator[None]:
+    """A vendor error that ends the restore as a whole (exit 29, documented), not as an
+    unforeseen problem (exit 1)."""
+    from exporter.errors import SourceError, TargetStopped
+
+    try:
+        yield
+    except SourceError as exc:
+        raise TargetStopped(str(exc)) from exc
 
 
 @click.command()
@@ -110,7 +124,7 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
     streams = [s.strip() for item in only for s in item.split(",") if s.strip()]
     names = [s.strip() for item in fields for s in item.split(",") if s.strip()]
     with build_writer(target, table, config.path) as writer, \
-            state.open(write=not dry_run) as archive:
+            state.open(write=not dry_run) as archive, _stopped_by_target():
         report = None
         if not (dry_run and verify):
             default_errors = config.archive.parent / f"restore-{target}-errors.csv"

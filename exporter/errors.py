@@ -52,6 +52,9 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
     │                                         not finished, or gave no refresh token
     ├── ParentsNotInTarget                26  a restore links to records the target must
     │                                         already hold (Google's clients) and has none
+    ├── TargetStopped                     29  a restore's target stopped it (credentials or a
+    │                                         setup step refused, quota used up, errors or
+    │                                         unreadable answers after every retry): resumable
     ├── TransformError                     -  a value cannot be restored (one record fails)
     └── SourceError                        -  a vendor account failed; the run goes on (a sync
         │                                     ends partial, 11, or failed, 12)
@@ -121,6 +124,7 @@ __all__ = [
     "SignInFailed",
     "SourceError",
     "StaffError",
+    "TargetStopped",
     "TransformError",
     "TransientError",
     "UnsupportedFormat",
@@ -310,6 +314,12 @@ class ParentsNotInTarget(ExporterError):
     belongs to, restored there from Salesforce or HubSpot) and the target has none."""
 
 
+class TargetStopped(ExporterError):
+    """A restore's target stopped the run as a whole (a vendor error that every later call
+    would meet too): what was written is kept in the id map, and the next run continues.
+    Raised by the ``restore`` command from the vendor's :class:`SourceError` (its cause)."""
+
+
 class TransformError(ExporterError, ValueError):
     """A value cannot be transformed for a restore (e.g. an unreadable date): that record
     fails validation; the others go on."""
@@ -398,6 +408,7 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (DeskError, 20),
     (SignInFailed, 30),
     (ParentsNotInTarget, 26),
+    (TargetStopped, 29),
     (ExporterError, 1),
 ]
 
