@@ -69,6 +69,7 @@ SPOILS: dict[str, Callable[[bytes], bytes]] = {
     "foreign-results": lambda b: _each_result(b, _foreign),
     "truncated": lambda b: b[: len(b) // 2],
     "error-200": lambda b: b'{"status": "error", "message": "internal", "errors": "x"}',
+    "a-list": lambda b: b"[1, 2]",
 }
 
 
@@ -176,6 +177,29 @@ def test_a_5xx_storm_and_429s_without_retry_after_end_handled_and_resume(
             assert "unexpected" not in str(exc)
         assert storm.fired > 1
         dst.faults.clear()
+        again = _restore(archive, dst, vendor, target, tmp)
+        assert again.status == "ok", again.errors[:3]
+        _check_target(archive, dst, vendor, target)
+
+
+@pytest.mark.parametrize(("vendor", "path", "spoil"), [
+    ("hubspot", r"crm/v3/properties/companies$", "text-results"),  # the describe
+    ("hubspot", r"account-info", "a-list"),  # the portal id
+    ("salesforce", r"composite$", "text-results"),  # the describes, five to a call
+    ("salesforce", r"tooling/composite", "error-200"),  # the fields made
+])
+def test_a_spoiled_answer_outside_the_writes_stops_plainly_and_resumes(
+        synced: tuple[Archive, Path], vendor: str, path: str, spoil: str) -> None:
+    archive, tmp = synced
+    target = f"{vendor}-setup-{spoil}"
+    with Sandbox(clients=0, seed=44, vendors=(vendor,)) as dst:
+        fault = dst.faults.add(vendor, "rewrite", path=path, rewrite=SPOILS[spoil])
+        try:
+            first = _restore(archive, dst, vendor, target, tmp)
+            assert first.status in ("ok", "partial"), first.errors[:3]
+        except SourceError as exc:
+            assert re.search("unexpected shape|malformed|did not say", str(exc)), exc
+        assert fault.fired == 1
         again = _restore(archive, dst, vendor, target, tmp)
         assert again.status == "ok", again.errors[:3]
         _check_target(archive, dst, vendor, target)

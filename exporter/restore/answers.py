@@ -12,20 +12,58 @@ stays and the next run looks the record up by its source id before creating it.
 
 from __future__ import annotations
 
+import functools
+import logging
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, cast
 
-from exporter.writer import WriteResult
+from exporter.errors import SourceError
+from exporter.writer import Writer, WriteResult
 
-__all__ = ["SHAPE_ERRORS", "UNSHAPED", "trusted"]
+__all__ = ["SHAPE_ERRORS", "UNSHAPED", "guarded", "trusted"]
+
+log = logging.getLogger("exporter.restore")
 
 #: What reading an answer of an unexpected shape raises (a list where a dict was, a missing
 #: key, text where a number was); the sync reads vendor answers through the same guard.
 SHAPE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError)
-UNSHAPED = ("the target answered in an unexpected shape, so whether this record was written "
-            "is not known; run the restore again later (it looks the record up first)")
+UNSHAPED = ("The target answered in an unexpected shape, so what it did is not known; run "
+            "the restore again later (it looks up what it may have written first).")
 BAD_ID = ("the target's answer gave this record no usable id, or one given to another "
           "record; run the restore again later (it looks the record up first)")
+
+
+class _Guarded:
+    """A writer whose every call turns an answer-shape error into a SourceError."""
+
+    def __init__(self, writer: Writer) -> None:
+        self._writer = writer
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._writer, name)
+        if name.startswith("_") or not callable(value):
+            return value
+
+        @functools.wraps(value)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return value(*args, **kwargs)
+            except SHAPE_ERRORS as exc:
+                log.warning("%s %s: an answer of an unexpected shape", self._writer.name,
+                            name, exc_info=exc)
+                raise SourceError(UNSHAPED) from exc
+        return cast(Callable[..., Any], call)
+
+
+def guarded(writer: Writer) -> Writer:
+    """``writer`` with an answer of an unexpected shape (a list where an object was, a
+    missing key, text where a number was), met in any of its calls (a describe, a write,
+    a look-up), raised as a :class:`SourceError` with :data:`UNSHAPED`, the cause in the
+    log: a write's records fail, unsure, and any other call stops the run with a plain
+    message (exit 29), never an unexpected problem (exit 1). The sync reads vendor answers
+    through the same guard."""
+    return writer if isinstance(writer, _Guarded) else cast(Writer, _Guarded(writer))
 
 
 def trusted(results: Iterable[WriteResult], keys: Iterable[str],

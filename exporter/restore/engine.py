@@ -27,7 +27,7 @@ from exporter.csvcells import formula_safe
 from exporter.errors import AuthError, MappingError, QuotaExhausted, SourceError
 from exporter.keys import write_private_file
 from exporter.redact import redact
-from exporter.restore.answers import SHAPE_ERRORS, UNSHAPED, trusted
+from exporter.restore.answers import guarded, trusted
 from exporter.restore.deletions import DELETION_MODES, carry_deletions, deleted_since
 from exporter.restore.mapping import Mapping_, ObjectRule
 from exporter.restore.plan import (
@@ -370,13 +370,9 @@ class _Run:
             results = self.writer.write(rule.object, items, rule.match)
         except (AuthError, QuotaExhausted):
             raise  # every later call would fail the same way: stop, resumable
-        except (SourceError, *SHAPE_ERRORS) as exc:  # pending rows stay: looked up next run
-            if not isinstance(exc, SourceError):
-                log.warning("%s: the target's answer had an unexpected shape", rule.object,
-                            exc_info=exc)
+        except SourceError as exc:  # pending rows stay: looked up next run
             for p, _tid in batch:
-                self.fail(rule, p.source_id, str(exc) if isinstance(exc, SourceError)
-                          else UNSHAPED, rep, p.client)
+                self.fail(rule, p.source_id, str(exc), rep, p.client)
             return
         by_key = trusted(results, [p.source_id for p, _t in batch],
                          {e.target_id: s for s, e in ids.items() if e.target_id})
@@ -541,6 +537,7 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
     restore instead); ``client`` keeps the records of clients whose name contains it."""
     started = time.monotonic()
     progress = progress or NullRestoreProgress()
+    writer = guarded(writer)  # an answer of an unexpected shape: a plain SourceError
     if mapping.target is not None and writer.name and mapping.target != writer.name \
             and mapping.target != getattr(writer, "import_for", None):
         raise MappingError(f"The mapping {mapping.path.name} is written for a {mapping.target} "

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.archive import Archive, IdMapEntry
+from exporter.restore.answers import guarded
 from exporter.restore.engine import expand, select_rules, target_identity
 from exporter.restore.mapping import Mapping_, ObjectRule
 from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
@@ -251,6 +252,7 @@ def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, targe
     """Compare every mapped record with what the target holds now."""
     mapping = expand(mapping, archive, source)
     rules = select_rules(mapping, only)
+    writer = guarded(writer)  # an answer of an unexpected shape: a plain SourceError
     ctx = Context(archive, mapping, writer, target, archive.resolve_as_of(as_of),
                   identity=target_identity(archive, writer, target, adopt=False))
     writer.prepare(list(dict.fromkeys(r.object for r in rules)))  # describes read ahead
