@@ -146,8 +146,8 @@ name = "client"
 """
 
 
-def test_the_error_report_names_each_client_and_never_runs(archive: Archive,
-                                                          tmp_path: Path) -> None:
+def test_the_error_report_names_each_client_and_never_runs(archive: Archive, tmp_path: Path,
+                                                          open_umask: None) -> None:
     run = archive.begin_run()
     archive.put_batch(run, "salesforce", "Account", ACCOUNTS)
     archive.put_batch(run, "salesforce", "Medication__c", [
@@ -162,6 +162,7 @@ def test_the_error_report_names_each_client_and_never_runs(archive: Archive,
                          errors_path=errors)
     assert report.status == "partial" and len(report.errors) == 2
     assert errors.stat().st_mode & 0o777 == 0o600
+    assert errors.parent.stat().st_mode & 0o777 == 0o700  # the folder it made, too
     with errors.open(encoding="utf-8", newline="") as fh:
         rows = list(csv.reader(fh))
     running = [cell[:40] for row in rows for cell in row

@@ -26,6 +26,7 @@ from exporter.archive import Archive, IdMapEntry
 from exporter.csvcells import formula_safe
 from exporter.errors import AuthError, MappingError, QuotaExhausted, SourceError
 from exporter.keys import write_private_file
+from exporter.private_files import private_folder
 from exporter.redact import redact
 from exporter.restore.answers import guarded, trusted
 from exporter.restore.deletions import DELETION_MODES, carry_deletions, deleted_since
@@ -497,7 +498,7 @@ def _write_errors(path: Path, errors: list[ErrorRow]) -> None:
               for e in errors]
     buf = io.StringIO()
     csv.writer(buf).writerows(lines)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent, exist_ok=True)  # a folder it makes is the user's alone
     write_private_file(path, buf.getvalue().encode("utf-8"))
 
 
