@@ -172,3 +172,16 @@ def test_the_error_report_names_each_client_and_never_runs(archive: Archive, tmp
     assert set(by_id) == {"'=1+2", "a02B"}
     assert by_id["'=1+2"][4] == "'" + ACCOUNTS[0][1]["Name"] + " (../../etc)"
     assert by_id["a02B"][4] == "x" * 40_000 + " (C-4)"
+
+
+def test_dates_no_calendar_has_stay_as_typed_for_an_import_tool(tmp_path: Path) -> None:
+    out = tmp_path / "restore"
+    bad = ["2026-13-45 99:99", "2026-02-30T10:00:00Z", "2026-11-30T14:05:00+99:99",
+           "9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"]
+    items = [WriteItem(key=str(n), fields={"hs_timestamp": v}) for n, v in enumerate(bad)]
+    items.append(WriteItem(key="9", fields={"hs_timestamp": "2026-11-30T14:05:00Z"}))
+    writer = CsvWriter("files", {"path": str(out), "import_for": "hubspot"}, {})
+    assert [r.error for r in writer.write("notes", items)] == [None] * len(items)
+    with (out / "notes.csv").open(encoding="utf-8-sig", newline="") as fh:
+        dates = [r["Activity date"] for r in csv.DictReader(fh)]
+    assert dates == [*bad, "2026-11-30 14:05:00"]

@@ -75,9 +75,12 @@ def _import_date(text: str, vendor: str) -> str:
     m = DATETIME.match(text)
     if m is None:
         return text
-    when = dt.datetime.fromisoformat(f"{m[1]}T{m[2]}{m[4] or ''}".replace("Z", "+00:00"))
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.UTC)
+    try:
+        when = dt.datetime.fromisoformat(f"{m[1]}T{m[2]}{m[4] or ''}".replace("Z", "+00:00"))
+        if when.tzinfo is not None:
+            when = when.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # typed as a date, but none (month 13, year 9999+)
+        return text
     return when.strftime("%Y-%m-%d %H:%M:%S" if vendor == "hubspot" else "%Y-%m-%dT%H:%M:%SZ")
 
 
