@@ -69,6 +69,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
                 "Show every archived version of one record."),
     "diff": ("exporter.cli_diff", "diff",
              "Show what was created, changed and deleted between two runs or dates."),
+    "audit": ("exporter.cli_audit", "audit",
+              "Show the audit log: every print, export, restore, copy, key change and desk "
+              "look-up."),
     "export": ("exporter.cli_print", "export",
                "Write archived records out as plain files, on purpose."),
     "keys": ("exporter.cli_keys", "keys",

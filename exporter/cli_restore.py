@@ -3,8 +3,6 @@ through a mapping, with ``--dry-run`` and ``--verify``."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from exporter.cli_base import (
     out,
     pass_state,
 )
+from exporter.errors import QuotaExhausted, SourceError, TargetQuotaStopped, TargetStopped
 
 __all__ = ["restore"]
 
@@ -38,8 +37,16 @@ class _RestoreLines:
                             console=console, transient=True) if console.is_terminal else None
         self.tasks: dict[str, Any] = {}
 
+    def __enter__(self) -> _RestoreLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()  # also after Ctrl-C or an error: the cursor comes back
+
     def started(self, label: str, total: int | None) -> None:
         if self.bar is not None:
+            self.bar.start()  # a bar that is never started is never drawn
             self.tasks[label] = self.bar.add_task(label, total=total or 0)
 
     def advanced(self, label: str, records: int) -> None:
@@ -52,16 +59,21 @@ class _RestoreLines:
         self.console.print(summary, markup=False, highlight=False)
 
 
-@contextlib.contextmanager
-def _stopped_by_target() -> Iterator[None]:
-    """A vendor error that ends the restore as a whole (exit 29, documented), not as an
-    unforeseen problem (exit 1)."""
-    from exporter.errors import SourceError, TargetStopped
+def _say_clients(archive: Any, mapping: Any, client: str, as_of: str | None,
+                 source: str | None, dry_run: bool) -> None:
+    """Names the clients ``--client`` keeps before anything is written; stops when it keeps
+    none, or several whose values a roll-back into the archive's own source would change."""
+    from exporter.restore.clients import choose_clients
+    from exporter.restore.engine import expand
 
-    try:
-        yield
-    except SourceError as exc:
-        raise TargetStopped(str(exc)) from exc
+    hits = choose_clients(archive, expand(mapping, archive, source), client,
+                          archive.resolve_as_of(as_of), one=bool(mapping.same) and not dry_run)
+    if hits:
+        more = f" and {len(hits) - 10} more" if len(hits) > 10 else ""
+        who = "; ".join(hits[:10]) + more
+        out.print(f"{'Planning' if dry_run else 'Restoring'} only the records of "
+                  f"{who if len(hits) == 1 else f'{len(hits)} clients: {who}'}.",
+                  markup=False, highlight=False)
 
 
 @click.command()
@@ -123,19 +135,39 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
     mapping = load_mapping(mapping_name)
     streams = [s.strip() for item in only for s in item.split(",") if s.strip()]
     names = [s.strip() for item in fields for s in item.split(",") if s.strip()]
-    with build_writer(target, table, config.path) as writer, \
-            state.open(write=not dry_run) as archive, _stopped_by_target():
-        report = None
-        if not (dry_run and verify):
-            default_errors = config.archive.parent / f"restore-{target}-errors.csv"
-            report = run_restore(archive, writer, mapping, target=target, only=streams,
-                                 as_of=as_of, dry_run=dry_run,
-                                 errors_path=errors_path or default_errors,
-                                 progress=None if dry_run else _RestoreLines(err),
-                                 source=source, deletions=deletions, fields=names,
-                                 client=client)
-        check = verify_restore(archive, writer, mapping, target=target, only=streams,
-                               as_of=as_of, source=source) if verify else None
+    try:
+        with build_writer(target, table, config.path) as writer, \
+                state.open(write=not dry_run) as archive, _RestoreLines(err) as lines:
+            report = None
+            if client and not (dry_run and verify):
+                _say_clients(archive, mapping, client, as_of, source, dry_run)
+            if not (dry_run and verify):
+                default_errors = config.archive.parent / f"restore-{target}-errors.csv"
+                report = run_restore(archive, writer, mapping, target=target, only=streams,
+                                     as_of=as_of, dry_run=dry_run,
+                                     errors_path=errors_path or default_errors,
+                                     progress=None if dry_run else lines,
+                                     source=source, deletions=deletions, fields=names,
+                                     client=client)
+            check = verify_restore(archive, writer, mapping, target=target, only=streams,
+                                   as_of=as_of, source=source) if verify else None
+    except SourceError as exc:
+        # The target refused the sign-in, stopped answering or its quota ran out: every
+        # later call would fail the same way. Not an unexpected problem (exit 1).
+        stopped = TargetQuotaStopped if isinstance(exc, QuotaExhausted) else TargetStopped
+        raise stopped(f"The restore into {target} stopped ({str(exc).rstrip('. ')}); the same "
+                      "command, run again, goes on where it stopped.") from exc
+    _show(report, check, target, deletions)
+    if report is not None and report.status == "partial":
+        raise SystemExit(EXIT_SYNC_PARTIAL)
+    if report is not None and report.status == "failed":
+        raise SystemExit(EXIT_SYNC_FAILED)
+    if check is not None and check.records_matching < check.records:
+        raise SystemExit(EXIT_NOT_MATCHING)
+
+
+def _show(report: Any, check: Any, target: str, deletions: str) -> None:
+    """The plan, or the restore's summary, then the verify's match rates."""
     if report is not None and report.dry_run:
         out.print(f"Plan for restoring into {target} (nothing was written):")
         for o in report.objects:
@@ -170,9 +202,3 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
         for m in check.mismatches[:10]:
             out.print(f"  {m.object} {m.source_id}: {m.field}: expected {m.expected!r}, "
                       f"found {m.found!r}", markup=False)
-    if report is not None and report.status == "partial":
-        raise SystemExit(EXIT_SYNC_PARTIAL)
-    if report is not None and report.status == "failed":
-        raise SystemExit(EXIT_SYNC_FAILED)
-    if check is not None and check.records_matching < check.records:
-        raise SystemExit(EXIT_NOT_MATCHING)

@@ -463,4 +463,19 @@ def write_config(path: Path, data: dict[str, Any]) -> None:
     """Write a config file atomically (0600: it may name where the key file is)."""
     private_folder(path.parent, exist_ok=True)  # 0700: the key file is often kept beside it
     header = "# exporter configuration. See README.md for every setting.\n\n"
-    write_private_file(path, (header + tomli_w.dumps(data)).encode("utf-8"))
+    write_private_file(path, (_first_comment(path, header) + header
+                              + tomli_w.dumps(data)).encode("utf-8"))
+
+
+def _first_comment(path: Path, header: str) -> str:
+    """The file's own first line, kept when it is a comment other than our header (a note
+    the office wrote there, or the sandbox's mark that lets 'sandbox serve' reuse the file):
+    rewriting the settings does not drop it. Comments further down are not kept."""
+    try:
+        with path.open(encoding="utf-8") as fh:
+            first = fh.readline()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    if first.startswith("#") and first.strip() != header.strip():
+        return first if first.endswith("\n") else first + "\n"
+    return ""

@@ -52,9 +52,9 @@ kept as the cause (``raise SourceError(...) from exc``): the log shows it, the s
     │                                         not finished, or gave no refresh token
     ├── ParentsNotInTarget                26  a restore links to records the target must
     │                                         already hold (Google's clients) and has none
-    ├── TargetStopped                     29  a restore's target stopped it (credentials or a
-    │                                         setup step refused, quota used up, errors or
-    │                                         unreadable answers after every retry): resumable
+    ├── TargetStopped                     12  a restore target refused the sign-in or did not
+    │   │                                     answer: the restore stopped (a re-run goes on)
+    │   └── TargetQuotaStopped            11  ... its API quota for the day is used up
     ├── TransformError                     -  a value cannot be restored (one record fails)
     └── SourceError                        -  a vendor account failed; the run goes on (a sync
         │                                     ends partial, 11, or failed, 12)
@@ -124,6 +124,7 @@ __all__ = [
     "SignInFailed",
     "SourceError",
     "StaffError",
+    "TargetQuotaStopped",
     "TargetStopped",
     "TransformError",
     "TransientError",
@@ -315,9 +316,14 @@ class ParentsNotInTarget(ExporterError):
 
 
 class TargetStopped(ExporterError):
-    """A restore's target stopped the run as a whole (a vendor error that every later call
-    would meet too): what was written is kept in the id map, and the next run continues.
-    Raised by the ``restore`` command from the vendor's :class:`SourceError` (its cause)."""
+    """A restore stopped because its target refused the credentials or did not answer (a
+    SourceError of the writer, kept as the cause): what was written stays, and the id map
+    lets the same command, run again, go on without writing anything twice."""
+
+
+class TargetQuotaStopped(TargetStopped):
+    """A restore stopped because the target's API quota for the day (or exporter's share of
+    it) is used up: resumable, like a partial sync."""
 
 
 class TransformError(ExporterError, ValueError):
@@ -408,7 +414,8 @@ EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (DeskError, 20),
     (SignInFailed, 30),
     (ParentsNotInTarget, 26),
-    (TargetStopped, 29),
+    (TargetQuotaStopped, 11),
+    (TargetStopped, 12),
     (ExporterError, 1),
 ]
 

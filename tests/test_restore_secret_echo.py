@@ -65,7 +65,7 @@ def _no_secret(vendor: str, text: str) -> None:
 
 @pytest.mark.parametrize(("vendor", "path", "codes"), [
     ("hubspot", r"objects/companies/batch/(create|upsert)", (11,)),  # records refused
-    ("hubspot", r"properties/companies/batch", (29,)),  # the setup refused: the run stops
+    ("hubspot", r"properties/companies/batch", (12,)),  # the setup refused: the run stops
     ("salesforce", r"composite/sobjects", (12,)),  # every write refused
 ])
 def test_a_target_quoting_the_request_back_never_shows_the_token(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -174,3 +175,27 @@ def test_serve_without_config_uses_its_own(tmp_path: Path) -> None:
         again.wait(timeout=30)
     assert lines, again.stderr.read() if again.stderr else ""
     assert "targets" in tomllib.loads(own.read_text())  # the earlier [targets] stay
+
+
+def test_serve_again_after_init_wrote_the_archive_into_its_config(tmp_path: Path) -> None:
+    """The README's sandbox path: serve, 'exporter --config FILE init', stop, serve again
+    (the state kept). init rewrites the settings, but keeps the sandbox's mark on the first
+    line, so the second serve is not refused, and the archive it added is still there."""
+    proc, _urls = _serve(tmp_path, "--clients", "3", "--state", str(tmp_path / "s.json"))
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    config = tmp_path / "config.toml"
+    env = {**os.environ, "EXPORTER_PASSPHRASE": "correct horse battery staple"}
+    done = subprocess.run(
+        [sys.executable, "-m", "exporter", "--config", str(config), "init", "--archive",
+         str(tmp_path / "archive.db"), "--key-file", str(tmp_path / "archive.key")],
+        capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr
+    assert "[archive]" in config.read_text()
+    for eml in (tmp_path / "sandbox-mail").glob("*.eml"):
+        eml.unlink()  # the second serve's test message is checked alone
+    proc, _urls = _serve(tmp_path, "--clients", "3", "--state", str(tmp_path / "s.json"))
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    assert proc.returncode == 0
+    assert "[archive]" in config.read_text()

@@ -37,7 +37,9 @@ apply to reads and writes alike.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
+import io
 import json
 import logging
 import socket
@@ -292,6 +294,19 @@ class HubSpotClient:
         return self.sdk.files.files_api
 
     # -- calls -------------------------------------------------------------------------------
+
+    def api_request(self, method: str, path: str) -> requests.Response:
+        """The SDK's generic request (an API it has no class for), one try. The SDK prints
+        a failed connection to stdout ("HTTP error occurred: ..."): that goes to the log,
+        never between exporter's own lines on the office manager's screen."""
+        printed = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(printed):
+                return self.sdk.api_request({"method": method, "path": path,
+                                             "base_url": self.base_url})
+        finally:
+            if printed.getvalue().strip():
+                self.log.info("HubSpot SDK: %s", printed.getvalue().strip())
 
     def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``fn`` (an SDK ``*_with_http_info`` method) through the retry policy; returns the

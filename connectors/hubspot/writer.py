@@ -108,21 +108,19 @@ class HubSpotWriter(Writer):
         request: it has no account-info API of its own)."""
         if self._identity is None:
             def details() -> Any:
-                response = self.client.sdk.api_request({
-                    "method": "GET", "path": "/account-info/v3/details",
-                    "base_url": self.client.base_url})
+                response = self.client.api_request("GET", "/account-info/v3/details")
                 self.client.requests += 1
                 if response.status_code in (401, 403):
-                    raise AuthError("HubSpot refused the token while reading the account id; "
-                                    "check the private app's token.")
+                    raise AuthError("HubSpot refused the access token (revoked, mistyped, or "
+                                    "of another portal): check the target's access_token.")
                 response.raise_for_status()
                 return response.json()
 
             try:
                 body = self.client.policy.call("Reading the HubSpot account id", details)
             except (OSError, ValueError) as exc:  # requests' errors are OSErrors
-                raise SourceError("HubSpot did not tell its account id; try again later.") \
-                    from exc
+                raise SourceError("HubSpot could not be reached (check base_url and the "
+                                  "internet connection, or try again later).") from exc
             self._identity = f"hubspot:portal/{body['portalId']}"
         return self._identity
 

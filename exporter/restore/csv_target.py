@@ -15,6 +15,7 @@ CSV whole and matching the id map.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -22,13 +23,13 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from exporter import winfs
 from exporter.csvcells import formula_safe, unquote_formula
-from exporter.errors import ConfigError
+from exporter.errors import ConfigError, write_error
 from exporter.filenames import NAME_LIMIT
 from exporter.filenames import safe_file_name as _safe
 from exporter.keys import write_private_file
@@ -260,9 +261,22 @@ class CsvWriter(Writer):
 
     def write(self, obj: str, items: list[WriteItem],
               match: list[str] | None = None) -> list[WriteResult]:
-        results = [self._put(obj, item) for item in items]
-        self._save(obj)
+        with self._writing():
+            results = [self._put(obj, item) for item in items]
+            self._save(obj)
         return results
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """A folder that cannot be written (read-only media, no permission, a file in the
+        way, a full disk) stops the restore with one sentence (exit 16, or 10 when full),
+        never as an unexpected problem: nothing after it could be written either."""
+        try:
+            yield
+        except OSError as exc:
+            raise write_error(exc, f"the CSV folder {self.folder}", "choose a folder you can "
+                              f"write to as path in [targets.{self.target}] and run the "
+                              "restore again.") from exc
 
     def count(self, obj: str) -> int | None:
         return len(self._table(obj)[1])
@@ -272,7 +286,8 @@ class CsvWriter(Writer):
         rows = self._table(obj)[1]
         for tid in target_ids:
             rows.pop(tid, None)
-        self._save(obj)
+        with self._writing():
+            self._save(obj)
         return [WriteResult(k, t) for k, t in zip(keys, target_ids, strict=True)]
 
     def link(self, obj: str, items: list[WriteItem]) -> list[WriteResult]:

@@ -575,7 +575,6 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
         report.run_id = archive.begin_run("restore")
     run = _Run(ctx, report, progress)
     deferred: list[tuple[ObjectRule, ObjectReport, list[Planned]]] = []
-    report.objects += [ObjectReport(r.stream, r.object) for r in idle]
     try:
         if not dry_run:
             _prepare_target(ctx, ordered, report)
@@ -590,12 +589,13 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
             run.relink(rule, later, rep)
             progress.finished(rule.label, rep.summary(dry_run))
         run.deletions(ordered, deletions, dry_run)
+        report.objects += [ObjectReport(r.stream, r.object) for r in idle]  # 0 records
     except BaseException as exc:
         if report.run_id is not None:
             report.calls = writer.calls()
             archive.finish_run(report.run_id, "interrupted" if isinstance(
                 exc, KeyboardInterrupt) else "failed", report.stats(), redact(str(exc))[:500])
-            archive.audit("restore", {**_audit(report, only, as_of), "status": "failed"},
+            archive.audit("restore", {**_audit(report, ctx, only, as_of), "status": "failed"},
                           run_id=report.run_id)
         raise
     report.calls = writer.calls()
@@ -609,15 +609,14 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
     if report.run_id is not None:
         archive.finish_run(report.run_id, report.status, report.stats(),
                            f"{len(report.errors)} records failed" if report.errors else None)
-    archive.audit("restore", _audit(report, only, as_of), run_id=report.run_id)
+    archive.audit("restore", _audit(report, ctx, only, as_of), run_id=report.run_id)
     return report
 
 
-def _audit(report: RestoreReport, only: Iterable[str] | None,
+def _audit(report: RestoreReport, ctx: Context, only: Iterable[str] | None,
            as_of: str | int | None) -> dict[str, Any]:
+    counts = {k: report.total(k) for k in ("created", "updated", "unchanged", "failed", "deleted")}
     return {"target": report.target, "mapping": report.mapping, "dry_run": report.dry_run,
-            "only": list(only or []), "as_of": as_of, "status": report.status,
-            "created": report.total("created"), "updated": report.total("updated"),
-            "unchanged": report.total("unchanged"), "failed": report.total("failed"),
-            "deleted": report.total("deleted"),
+            "only": list(only or []), "as_of": as_of, "status": report.status, **counts,
+            "client": ctx.client, "fields": None if ctx.rollback is None else sorted(ctx.rollback),
             "errors_file": str(report.errors_file) if report.errors_file else None}

@@ -79,7 +79,7 @@ class Context:
     edges: dict[tuple[str, str, str], dict[str, list[str]]] = field(default_factory=dict)
     #: (object, field) -> why the target did not take new options there (unlisted = add)
     unaddable: dict[tuple[str, str], str] = field(default_factory=dict)
-    found: dict[Any, dict[str, list[str]]] = field(default_factory=dict)  # target_links
+    found: dict[Any, Any] = field(default_factory=dict)  # caches: target_links, clients
 
     def first_holder(self, obj: str, name: str, value: Any, holder: tuple[str, str]) -> bool:
         """Whether ``holder`` (stream, id) is the first record of this restore to claim a

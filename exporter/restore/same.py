@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from exporter.restore.clients import client_matches
 from exporter.restore.mapping import ObjectRule
 from exporter.restore.plan import Context, Planned
 from exporter.restore.transforms import same
@@ -32,7 +33,7 @@ class Claimed:
 def wanted(ctx: Context, item: Planned) -> bool:
     """Whether ``--client`` keeps the record: its client matches, or it has none (a record
     shared by several clients, such as a physician)."""
-    return not ctx.client or not item.client or ctx.client.lower() in item.client.lower()
+    return not ctx.client or not item.client or client_matches(ctx.client, item.client)
 
 
 def _rolled(ctx: Context, name: str) -> bool:

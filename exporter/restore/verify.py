@@ -3,6 +3,7 @@ mapping, field by field and reference by reference."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,14 +60,20 @@ class VerifyReport:
 
     def summary(self) -> str:
         return (f"{self.records_matching} of {self.records} records match "
-                f"({self.record_rate:.1f}%); {self.fields_matching + self.links_matching} of "
-                f"{self.fields + self.links} fields and references match "
-                f"({self.field_rate:.1f}%)"
+                f"({_percent(self.record_rate)}); {self.fields_matching + self.links_matching} "
+                f"of {self.fields + self.links} fields and references match "
+                f"({_percent(self.field_rate)})"
                 + (f"; {self.stale_links} stale references" if self.stale_links else "")
                 + "".join(f"; {n} duplicate {obj} (one source record, several in the "
                           "target)" for obj, n in self.duplicates.items() if n)
                 + "".join(f"; {n} more {obj} in the target than restored"
                           for obj, n in self.extras.items() if n))
+
+
+def _percent(rate: float) -> str:
+    """One decimal, rounded down: 1 field in 8,000 that does not match reads 99.9%, never a
+    100.0% beside a mismatch."""
+    return f"{math.floor(rate * 10) / 10:.1f}%"
 
 
 class _Verifier:
