@@ -28,6 +28,7 @@ from exporter.config import Config, default_log_dir, load_config
 from exporter.errors import EXIT_CODES, exit_code_for
 from exporter.keys import Credential, KeyFile, Passphrase, RecoveryKey
 from exporter.logs import setup_logging
+from exporter.redact import redact
 
 __all__ = [
     "EXIT_CODES",
@@ -210,7 +211,7 @@ def handle_errors(fn: F) -> F:
             else:
                 log.warning("%s: %s", type(exc).__name__, exc,
                             exc_info=exc if exc.__cause__ is not None else None)
-            err.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True)
+            err.print(f"[bold red]Error:[/] {escape(redact(str(exc)))}", markup=True)
             raise SystemExit(exit_code_for(exc)) from None
         except KeyboardInterrupt:
             err.print("Stopped. Anything not yet committed was rolled back; run the command "

@@ -29,6 +29,7 @@ import sys
 from pathlib import Path
 
 from exporter.private_files import make_private, private_folder
+from exporter.redact import redact
 
 __all__ = ["KEEP_DAYS", "DailyFileHandler", "log_file", "setup_logging"]
 
@@ -109,6 +110,14 @@ def _owner_only(path: Path, mode: int) -> None:
         path.chmod(mode)
 
 
+class _Redacting(logging.Formatter):
+    """Lines (tracebacks included: a vendor's exception can quote the request it refused)
+    with every secret replaced (:mod:`exporter.redact`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
 def setup_logging(log_dir: Path, keep_days: int = KEEP_DAYS) -> Path:
     """Send exporter's log records to today's file in ``log_dir`` (made 0700, files 0600);
     delete day files older than ``keep_days``; returns today's file."""
@@ -120,7 +129,7 @@ def setup_logging(log_dir: Path, keep_days: int = KEEP_DAYS) -> Path:
     if _configured == path:
         return path
     _remove_old(log_dir, dt.date.today(), keep_days)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_Redacting("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("exporter")
     for old in list(root.handlers):
         root.removeHandler(old)

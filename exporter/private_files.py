@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import shutil
 import stat
 import sys
@@ -27,6 +28,7 @@ from typing import BinaryIO
 import platformdirs
 
 from exporter.acl import AclReader, PosixAcl
+from exporter.filenames import NAME_LIMIT, RESERVED, safe_file_name
 
 __all__ = ["create_private", "make_private", "private_folder", "read_private", "reader",
            "scratch_file", "scratch_root"]
@@ -131,6 +133,22 @@ def scratch_root() -> Path:
     return platformdirs.user_cache_path("exporter", appauthor=False) / "scratch"
 
 
+#: What no file name may hold on some OS (Windows' reserved characters, controls, NUL).
+_UNFIT = re.compile(r'[<>:"/\\|?*\x00-\x1f]')
+
+
+def _plain_name(name: str) -> str:
+    """``name`` as the scratch file's name: kept as it is (the vendor may show it: HubSpot
+    names an upload after it) unless no OS could hold it (``..``, NUL, a device name such
+    as ``CON``, over 120 bytes, a trailing dot or space); then made safe."""
+    plain = Path(name).name
+    size = len(plain.encode("utf-8", "surrogatepass"))
+    if plain in ("", ".", "..") or _UNFIT.search(plain) or size > NAME_LIMIT \
+            or plain != plain.rstrip(" .") or plain.split(".")[0].rstrip(" ").upper() in RESERVED:
+        return safe_file_name(plain)
+    return plain
+
+
 @contextlib.contextmanager
 def scratch_file(name: str, chunks: Iterable[bytes]) -> Iterator[Path]:
     """``chunks`` written to a file called ``name`` (a plain file name) for the length of the
@@ -140,7 +158,7 @@ def scratch_file(name: str, chunks: Iterable[bytes]) -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="upload-", dir=root))  # 0700
     try:
         _restrict(folder)
-        path = folder / (Path(name).name or "file")
+        path = folder / _plain_name(name)
         with create_private(path) as fh:
             for chunk in chunks:
                 fh.write(chunk)

@@ -22,6 +22,7 @@ from typing import Any
 
 from exporter.errors import ConfigError, SecretInConfig
 from exporter.private_files import read_private
+from exporter.redact import remember
 
 __all__ = ["keyring_problem", "resolve_secrets", "split_settings"]
 
@@ -118,6 +119,7 @@ def resolve_secrets(config_path: Path, source: str, config: Mapping[str, Any],
         else:
             raise ConfigError(f"In {config_path}, {table} {name} uses '{kind}'; "
                               "use env, keyring or file.")
+    remember(*out.values())  # never shown, should a vendor quote it back (exporter.redact)
     return out
 
 

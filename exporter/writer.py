@@ -136,6 +136,9 @@ class WriteResult:
     #: Fields the target refused and the record was written without (name -> the vendor's
     #: message): a partial record, never a dropped one.
     refused: dict[str, str] = field(default_factory=dict)
+    #: The target's answer could not be read (so the write may have been applied): a failed
+    #: create keeps its pending id-map row, and the next run looks the record up first.
+    unsure: bool = False
 
 
 class Writer:

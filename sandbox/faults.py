@@ -11,7 +11,10 @@ fire (``times``). Generic kinds are applied by the HTTP layer:
 - ``truncated``: send half the body and close the connection;
 - ``malformed``: send an HTML body labelled as JSON;
 - ``rewrite``: pass the emulator's real response body through ``rewrite`` (a function of
-  the bytes, e.g. from the reliability campaign's hypothesis strategies) and send that.
+  the bytes, e.g. from the reliability campaign's hypothesis strategies) and send that;
+- ``echo``: refuse the request (``status``, default 400) with an error whose message quotes
+  the whole request back, its ``Authorization`` header and body included, as a debugging
+  proxy or a careless vendor endpoint does (the request is not applied).
 
 Vendor kinds are consulted by the emulators themselves through :meth:`FaultPlan.take`:
 ``session_expired`` (Salesforce INVALID_SESSION_ID), ``request_limit`` (Salesforce
@@ -29,7 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 GENERIC_KINDS = frozenset(
-    {"rate_limit", "server_error", "slow", "timeout", "truncated", "malformed", "rewrite"})
+    {"rate_limit", "server_error", "slow", "timeout", "truncated", "malformed", "rewrite",
+     "echo"})
 VENDOR_KINDS = frozenset({"session_expired", "request_limit", "sync_token_expired", "search_lag",
                           "archived_lists_live"})
 

@@ -180,7 +180,17 @@ class Emulator:
         if fault.kind == "rate_limit":
             headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
             return Response.json({"error": "rate limited"}, status=429, headers=headers)
+        if fault.kind == "echo":
+            return Response.json({"error": echoed(request)}, status=fault.status or 400)
         return Response.json({"error": "server error"}, status=fault.status or 503)
+
+
+def echoed(request: Request) -> str:
+    """The ``echo`` fault's message: the whole request quoted back, its headers (the
+    ``Authorization`` one too) and body."""
+    headers = " ".join(f"{k}: {v}" for k, v in request.headers.items())
+    return (f"Could not parse the request {request.method} {request.path} {headers} "
+            f"{request.body.decode('utf-8', 'replace')}")
 
 
 def _make_handler(server: EmulatorServer) -> type[BaseHTTPRequestHandler]:
@@ -216,7 +226,7 @@ def _make_handler(server: EmulatorServer) -> type[BaseHTTPRequestHandler]:
             malformed = False
             if fault is not None and fault.kind in ("slow", "timeout"):
                 time.sleep(fault.delay)
-            if fault is not None and fault.kind in ("rate_limit", "server_error"):
+            if fault is not None and fault.kind in ("rate_limit", "server_error", "echo"):
                 response = emulator.fault_response(fault, request)
             else:
                 truncate = fault is not None and fault.kind == "truncated"

@@ -62,6 +62,7 @@ from exporter.errors import (
     SourceError,
     TransientError,
 )
+from exporter.redact import redact
 from exporter.retry import RetryPolicy
 from exporter.settings import Setting
 from exporter.transport import LoopbackSession
@@ -180,7 +181,8 @@ def _is_api_exception(exc: BaseException) -> bool:
 def _api_error(exc: Any, what: str, purpose: Purpose) -> SourceError:
     status: int = exc.status
     body = _body(exc)
-    message = str(body.get("message") or getattr(exc, "reason", "") or "").strip()
+    # HubSpot's words, without a secret should the answer quote the request back
+    message = redact(str(body.get("message") or getattr(exc, "reason", "") or "").strip())
     if status == 401:
         return AuthError(f"HubSpot refused the access token (401); {RENEW_ADVICE}.")
     if status == 403:

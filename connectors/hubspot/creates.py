@@ -24,7 +24,27 @@ from connectors.hubspot.schemas import CustomObjects
 from exporter.errors import AuthError, QuotaExhausted, RequestRefused, SourceError
 from exporter.writer import Link, WriteItem, WriteResult
 
-__all__ = ["DEFAULT_TYPE_IDS", "create_linked", "inline_type", "label_type"]
+__all__ = ["DEFAULT_TYPE_IDS", "answered", "create_linked", "inline_type", "label_type"]
+
+#: A HubSpot record id: digits (anything else in an answer is not one).
+RECORD_ID = re.compile(r"[0-9]{1,30}")
+
+
+def answered(body: Any, key: str = "results") -> list[dict[str, Any]]:
+    """The results (or errors) of a batch answer that have the shape HubSpot documents: a
+    list of objects, each result with a record id and its properties an object. Anything
+    else (a list where an object was, an id of another type) is left out, so that the
+    record is looked up by its key, or fails, rather than take a wrong id."""
+    got = body.get(key) if isinstance(body, dict) else None
+    if not isinstance(got, list):
+        return []
+    rows = [r for r in got if isinstance(r, dict)]
+    if key != "results":
+        return rows
+    return [{**r, "id": str(r["id"])} for r in rows
+            if isinstance(r.get("id"), str | int) and not isinstance(r.get("id"), bool)
+            and RECORD_ID.fullmatch(str(r["id"]))
+            and isinstance(r.get("properties") or {}, dict)]
 
 #: HubSpot's documented default (HUBSPOT_DEFINED) association type ids between its own
 #: objects, as ``batch/associate/default`` would use them.
@@ -102,10 +122,10 @@ def create_linked(writer: HubSpotWriter, obj: str, key: str, items: list[WriteIt
         return {}  # refused whole (a conflict, a bad input): the upsert path says why
     by_value = {item.key_value or item.key: item for item in items}
     made: dict[str, list[Link]] = {}
-    for r in (body or {}).get("results", []):
+    for r in answered(body):
         hit = by_value.get(str((r.get("properties") or {}).get(key)))
         if hit is not None and hit.key not in results:
-            results[hit.key] = WriteResult(hit.key, str(r["id"]), True)
+            results[hit.key] = WriteResult(hit.key, r["id"], True)
             made[hit.key] = left[hit.key]
     return made
 

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 
 from connectors.hubspot.attached import UPLOAD_OPTIONS, AttachedFiles
 from connectors.hubspot.client import BASE_URL, DAILY_RESERVE, TIMEOUT, WRITING, HubSpotClient
-from connectors.hubspot.creates import create_linked, label_type
+from connectors.hubspot.creates import answered, create_linked, label_type
 from connectors.hubspot.schemas import CustomObjects, property_spec
 from connectors.hubspot.wire import STANDARD
 from exporter.errors import AuthError, QuotaExhausted, SourceError
@@ -366,11 +366,11 @@ class HubSpotWriter(AttachedFiles, Writer):
                 results[item.key] = WriteResult(item.key, error=str(exc))
             return
         by_value = {item.key_value or item.key: item for item in items}
-        for r in (body or {}).get("results", []):
+        for r in answered(body):
             hit = by_value.get(str((r.get("properties") or {}).get(key)))
             if hit is not None and hit.key not in results:
-                results[hit.key] = WriteResult(hit.key, str(r["id"]), bool(r.get("new")))
-        errors = (body or {}).get("errors", [])
+                results[hit.key] = WriteResult(hit.key, r["id"], bool(r.get("new")))
+        errors = answered(body, "errors")
         unanswered = [i for i in items if i.key not in results]
         if unanswered and len(unanswered) > len(errors):
             # A result without its key (a portal that echoes only some properties): the
@@ -508,8 +508,7 @@ class HubSpotWriter(AttachedFiles, Writer):
         body = self.client.call_json(
             f"Looking up HubSpot {obj}", self.client.objects_batch.read, self._at(obj),
             {"idProperty": key, "inputs": [{"id": v} for v in values], "properties": [key]})
-        return {values[str(r["properties"][key])]: str(r["id"])
-                for r in (body or {}).get("results", [])
+        return {values[str(r["properties"][key])]: r["id"] for r in answered(body)
                 if str((r.get("properties") or {}).get(key)) in values}
 
     # -- reading back ----------------------------------------------------------------------

@@ -55,6 +55,7 @@ from exporter.errors import (
     TransientError,
 )
 from exporter.private_files import read_private
+from exporter.redact import redact, remember
 from exporter.retry import RetryPolicy
 from exporter.settings import Setting
 from exporter.transport import LOGIN_HOSTS, LoopbackSession
@@ -101,7 +102,13 @@ _DEFAULTS = {s.name: s.default for s in CLIENT_SETTINGS}
 
 
 def _error_code(content: Any) -> tuple[str, str]:
-    """(errorCode, message) of a Salesforce error body (a JSON array), or ("", text)."""
+    """(errorCode, message) of a Salesforce error body (a JSON array), or ("", text); the
+    message without a secret, should the answer quote the request back."""
+    code, message = _code_and_message(content)
+    return code, redact(message)
+
+
+def _code_and_message(content: Any) -> tuple[str, str]:
     if isinstance(content, list) and content and isinstance(content[0], Mapping):
         return str(content[0].get("errorCode", "")), str(content[0].get("message", ""))
     if isinstance(content, Mapping):
@@ -362,6 +369,7 @@ class SalesforceClient:
                 raise err from exc
 
         self._sf = self.policy.call("Logging in to Salesforce", attempt)
+        remember(self._sf.session_id)  # a bearer token, never to be shown (exporter.redact)
         self.logins += 1
         return self._sf
 

@@ -64,8 +64,9 @@ def send(call: Callable[..., Any], what: str, path: str, subs: list[Sub],
         hook = None if before_retry is None else (lambda g=group: before_retry(g))
         answer = call(what, path, "POST", {"allOrNone": False, "compositeRequest": group},
                       hook)
-        by_ref = {str(a.get("referenceId")): a for a in (answer or {}).get(
-            "compositeResponse") or [] if isinstance(a, dict)}
+        subs_answered = answer.get("compositeResponse") if isinstance(answer, dict) else None
+        by_ref = {str(a.get("referenceId")): a for a in subs_answered or []
+                  if isinstance(a, dict)} if isinstance(subs_answered, list) else {}
         out += [by_ref.get(ref) or {"httpStatusCode": 500, "referenceId": ref, "body": [{
             "errorCode": "UNKNOWN_EXCEPTION", "message": "no answer for this request"}]}
             for ref in refs]

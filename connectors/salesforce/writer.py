@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, ClassVar
@@ -39,6 +40,10 @@ __all__ = ["SalesforceWriter"]
 COLLECTION_MAX = 200
 FILE_BYTES = 4 << 20  # file bytes per create call (base64 makes them a third bigger)
 READ_IDS = 200
+SF_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
+UNANSWERED = ("Salesforce's answer could not be matched to this record (results missing or "
+              "of another shape), so whether it was written is not known; run the restore "
+              "again later (it looks the record up first)")
 GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})  # deleted already
 #: Refusals about a field's value alone: the record is written again without that field.
 VALUE_ERRORS = frozenset({"STRING_TOO_LONG", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
@@ -50,6 +55,33 @@ VALUE_ERRORS = frozenset({"STRING_TOO_LONG", "INVALID_OR_NULL_FOR_RESTRICTED_PIC
 def _quote(value: Any) -> str:
     text = str(value).replace("\\", "\\\\").replace("'", "\\'")
     return f"'{text}'"
+
+
+#: Salesforce's codes for a field the user cannot see ("No such column", "Provided external
+#: ID field does not exist or is not accessible").
+HIDDEN = frozenset({"INVALID_FIELD", "NOT_FOUND", "INVALID_FIELD_FOR_INSERT_UPDATE"})
+
+
+def _hides_key(code: str, text: str) -> bool:
+    """Whether a refusal says the source-id field is hidden (field-level security): by its
+    code, not only by naming the field, which a refusal quoting the request back does."""
+    return code in HIDDEN and SOURCE_KEY in text
+
+
+def _errors(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """One record's errors, each a dict whose ``fields`` is a list of names (whatever shape
+    the answer gave them)."""
+    given = answer.get("errors")
+    errs = [e for e in given if isinstance(e, dict)] if isinstance(given, list) else []
+    return [{**e, "fields": [str(f) for f in e["fields"]] if isinstance(e.get("fields"), list)
+             else []} for e in errs] or [{"fields": []}]
+
+
+def _codes(answer: Any) -> set[str]:
+    """The status codes of one record's answer (none when it is of another shape)."""
+    errors = answer.get("errors") if isinstance(answer, dict) else None
+    return {str(e.get("statusCode")) for e in errors if isinstance(e, dict)} \
+        if isinstance(errors, list) else set()
 
 
 def _by_size(items: list[WriteItem]) -> list[list[WriteItem]]:
@@ -110,23 +142,31 @@ class SalesforceWriter(SalesforceSetup):
         return rec
 
     @staticmethod
-    def _results(items: list[WriteItem], answers: list[dict[str, Any]],
+    def _results(items: list[WriteItem], answers: Any,
                  upsert: bool = False) -> list[WriteResult]:
         """One result per record (sObject Collections answer in input order). A refusal
-        that is only about some fields' values names them in ``refused``."""
+        that is only about some fields' values names them in ``refused``. An answer that
+        is not one object per record sent, or a success without a Salesforce id, cannot be
+        matched to its records by position: each of them fails, ``unsure`` (see
+        :mod:`exporter.restore.answers`), never given another record's id."""
+        if not isinstance(answers, list) or len(answers) != len(items):
+            return [WriteResult(item.key, error=UNANSWERED, unsure=True) for item in items]
         out = []
-        for item, ans in zip(items, answers, strict=False):
-            if ans.get("success"):
+        for item, ans in zip(items, answers, strict=True):
+            if not isinstance(ans, dict) or (ans.get("success") and not (
+                    isinstance(ans.get("id"), str) and SF_ID.fullmatch(ans["id"]))):
+                out.append(WriteResult(item.key, error=UNANSWERED, unsure=True))
+            elif ans.get("success"):
                 created = bool(ans.get("created")) if upsert else item.target_id is None
                 out.append(WriteResult(item.key, str(ans["id"]), created))
             else:
-                errs = ans.get("errors") or [{}]
+                errs = _errors(ans)
                 message = "; ".join(f"{e.get('statusCode', 'ERROR')}: {e.get('message', '')}"
-                                    + (f" ({', '.join(e['fields'])})" if e.get("fields") else "")
+                                    + (f" ({', '.join(e['fields'])})" if e["fields"] else "")
                                     for e in errs)
                 refused = {f: f"Salesforce: {e.get('statusCode')}: {e.get('message', '')}"
-                           for e in errs for f in e.get("fields") or []}
-                if not all(e.get("statusCode") in VALUE_ERRORS and e.get("fields")
+                           for e in errs for f in e["fields"]}
+                if not all(e.get("statusCode") in VALUE_ERRORS and e["fields"]
                            for e in errs):
                     refused = {}
                 out.append(WriteResult(item.key, error=f"Salesforce: {message}",
@@ -223,9 +263,9 @@ class SalesforceWriter(SalesforceSetup):
         known = list(chunks([i for i in items if i.target_id is not None], COLLECTION_MAX))
         for batch, answers in self._send(obj, "update", "composite/sobjects", "PATCH",
                                          known)[0]:
-            for item, result, ans in zip(batch, self._results(batch, answers), answers,
-                                         strict=False):
-                codes = {e.get("statusCode") for e in ans.get("errors") or []}
+            for n, (item, result) in enumerate(zip(batch, self._results(batch, answers),
+                                                   strict=True)):
+                codes = set() if result.unsure else _codes(answers[n])
                 if result.error and codes and codes <= GONE:
                     fresh.append(replace(item, target_id=None))
                 else:
@@ -280,7 +320,7 @@ class SalesforceWriter(SalesforceSetup):
                                            bodies["r0"], maybe_applied=(
                                                lambda: recover(["r0"])) if match else None)
             except RequestRefused as exc:
-                if SOURCE_KEY in str(exc):  # made, but field-level security hides it
+                if _hides_key(exc.reason, str(exc)):  # made, but field-level security hides it
                     raise AuthError(hidden_key(obj)) from exc
                 raise
         elif batches:
@@ -293,7 +333,10 @@ class SalesforceWriter(SalesforceSetup):
                     if match else None), strict=True):
                 ref = str(sub["referenceId"])
                 ok = ans.get("httpStatusCode") == 200 and isinstance(ans.get("body"), list)
-                if not ok and SOURCE_KEY in str(ans.get("body")):
+                body = ans.get("body")
+                first = body[0] if isinstance(body, list) and body else {}
+                if not ok and isinstance(first, dict) and _hides_key(
+                        str(first.get("errorCode") or ""), str(body)):
                     raise AuthError(hidden_key(obj))
                 answers[ref] = ans["body"] if ok else failed_records(ans, len(items_of[ref]))
         pairs = [(items_of[ref], answers[ref]) for ref in items_of]
@@ -340,9 +383,10 @@ class SalesforceWriter(SalesforceSetup):
             ids = ",".join(t for _k, t in batch)
             answers = self._call(f"delete {len(batch)} {obj}",
                                  f"composite/sobjects?ids={ids}&allOrNone=false", "DELETE")
-            for (key, tid), ans in zip(batch, answers or [], strict=False):
-                codes = {e.get("statusCode") for e in ans.get("errors") or []}
-                if ans.get("success") or codes & GONE:
+            answers = answers if isinstance(answers, list) else []
+            for (key, tid), ans in zip(batch, answers, strict=False):
+                codes = _codes(ans)
+                if (isinstance(ans, dict) and ans.get("success")) or codes & GONE:
                     results.append(WriteResult(key, tid))
                 else:
                     results.append(self._results([WriteItem(key, {})], [ans])[0])

@@ -188,9 +188,14 @@ class SalesforceSetup(Writer):
         answers = [sent[unique.index(name)] for name in full]
         made: dict[str, list[str]] = {}
         for (obj, name, meta), ans in zip(plan, answers, strict=True):
-            if 200 <= int(ans.get("httpStatusCode") or 500) < 300:
+            status = int(ans.get("httpStatusCode") or 500)
+            if 200 <= status < 300:
                 made.setdefault(obj, []).append(name)
                 continue
+            if status >= 500:  # no answer, or a server fault: not a refusal to fix by hand
+                raise SourceError(f"Salesforce did not say whether it added the field {name} "
+                                  f"to {obj} (it answered {status}); run the restore again "
+                                  "later.")
             body = ans.get("body")
             code = body[0].get("errorCode") if isinstance(body, list) and body \
                 and isinstance(body[0], dict) else None

@@ -30,7 +30,7 @@ from typing import Any
 from exporter import winfs
 from exporter.csvcells import formula_safe, unquote_formula
 from exporter.errors import ConfigError, write_error
-from exporter.filenames import readable_file_name
+from exporter.filenames import NAME_LIMIT, readable_file_name
 from exporter.filenames import safe_file_name as _safe
 from exporter.keys import write_private_file
 from exporter.private_files import make_private, private_folder
@@ -76,27 +76,69 @@ def _import_date(text: str, vendor: str) -> str:
     m = DATETIME.match(text)
     if m is None:
         return text
-    when = dt.datetime.fromisoformat(f"{m[1]}T{m[2]}{m[4] or ''}".replace("Z", "+00:00"))
-    if when.tzinfo is not None:
-        when = when.astimezone(dt.UTC)
+    try:
+        when = dt.datetime.fromisoformat(f"{m[1]}T{m[2]}{m[4] or ''}".replace("Z", "+00:00"))
+        if when.tzinfo is not None:
+            when = when.astimezone(dt.UTC)
+    except (ValueError, OverflowError):  # typed as a date, but none (month 13, year 9999+)
+        return text
     return when.strftime("%Y-%m-%d %H:%M:%S" if vendor == "hubspot" else "%Y-%m-%dT%H:%M:%SZ")
 
 
-def _cell(value: Any) -> str:
+def _text(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | dict):
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    else:
-        text = str(value)
-    return formula_safe(text)  # Excel and Sheets run "=...": shown as text (csvcells)
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
 
 
-def _uncell(text: str | None) -> str | None:
+def _uncell(text: str | None) -> str:
     """A cell's value as restored (the leading quote of a formula-safe cell taken off)."""
-    return unquote_formula(text)
+    return unquote_formula(text) or ""
+
+
+#: A Salesforce 18-character id ends in three letters that spell the case of the first
+#: fifteen, so two of them never differ by case alone.
+SF_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def _plain_id(key: str) -> bool:
+    """Whether ``key`` stays distinct as a file name on every OS, as it is: ASCII letters
+    and digits, and either digits, a Salesforce 18-character id, or no lower-case letter
+    (two keys that differ only by case are never both plain)."""
+    if not (key.isascii() and key.isalnum()):
+        return False
+    if key.isdigit():
+        return True
+    if len(key) == 18:
+        bits = [sum(1 << i for i, c in enumerate(key[n:n + 5]) if c.isupper())
+                for n in (0, 5, 10)]
+        return key[15:] == "".join(SF_SUFFIX[b] for b in bits)
+    return key == key.upper()
+
+
+def _file_name(obj: str, key: str, name: str, earlier: list[str]) -> str:
+    """A restored file's name in its folder: ``<record id>-<file name>`` where both are
+    plain (the id as :func:`_plain_id` says, the name unchanged by :func:`safe_file_name`, not
+    the name of an earlier file of the record but for case); else the same made safe, with
+    ``~`` and a hash of the object, record id, position and name, so that two records'
+    files, or two files of one record, never share a name: ``a/b`` and ``a_b``, ``Plan.pdf``
+    and ``plan.pdf`` on a disk that ignores case. A plain name never holds ``~``."""
+    if _plain_id(key) and _safe(name) == name and \
+            name.casefold() not in {n.casefold() for n in earlier}:
+        return _safe(f"{_safe(key)}-{name}")
+    whole = json.dumps([obj, key, len(earlier), name], ensure_ascii=False)
+    digest = hashlib.sha256(whole.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    safe = _safe(name)
+    stem, dot, ext = safe.rpartition(".")
+    ext = f".{ext}" if dot and stem and len(ext) <= 10 else ""
+    stem = stem if ext else safe
+    head = _safe(key, 40)
+    room = NAME_LIMIT - len(head) - len(digest) - len(ext) - 2
+    return f"{head}-{stem[:room].rstrip(' .')}~{digest}{ext}"
 
 
 def _sha256(path: Path) -> str:
@@ -167,11 +209,16 @@ class CsvWriter(Writer):
             rows: dict[str, dict[str, str]] = {}
             path = self._path(obj)
             if path.exists():
+                # Held as the values they stand for; every cell and header is written
+                # formula-safe (csvcells) and read back without its quote.
                 with path.open(encoding="utf-8-sig", newline="") as fh:
-                    reader = csv.DictReader(fh)
-                    columns = [self._names.get(c, c) for c in reader.fieldnames or ["id"]]
-                    rows = {r[self._labels.get("id", "id")]: {
-                        self._names.get(k, k): v for k, v in r.items()} for r in reader}
+                    reader = csv.reader(fh)
+                    header = [self._names.get(_uncell(c), _uncell(c))
+                              for c in next(reader, None) or ["id"]]
+                    columns = header
+                    for cells in reader:
+                        row = {k: _uncell(v) for k, v in zip(header, cells, strict=False)}
+                        rows[row.get("id", "")] = row
             self._tables[obj] = (columns, rows)
         return self._tables[obj]
 
@@ -179,8 +226,11 @@ class CsvWriter(Writer):
         columns, rows = self._table(obj)
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow([self._labels.get(c, c) for c in columns])
-        writer.writerows([row.get(c, "") for c in columns] for row in rows.values())
+        # Every cell, ids, references and headers included (a sheet's header is typed by
+        # someone, a record id may hold a typed key), is shown by a spreadsheet, never run.
+        writer.writerow([formula_safe(self._labels.get(c, c)) for c in columns])
+        writer.writerows([formula_safe(row.get(c, "")) for c in columns]
+                         for row in rows.values())
         private_folder(self.folder, exist_ok=True)
         # UTF-8 with a BOM: Excel then reads accents right (without one it assumes the
         # machine's code page); import tools for HubSpot and Salesforce accept it.
@@ -192,13 +242,14 @@ class CsvWriter(Writer):
         row = rows.get(item.key)
         created = row is None
         row = row or {"id": item.key}
-        values = {k: _cell(v) for k, v in item.fields.items()}
+        values = {k: _text(v) for k, v in item.fields.items()}
         if self.import_for:
             values = {k: _import_date(v, self.import_for) for k, v in values.items()}
         values.update({ln.name: ln.to_id for ln in item.links})
         if item.file is not None:
-            paths = [self._put_file(obj, item, f)
-                     for f in [item.file, *item.more_files]]
+            files = [item.file, *item.more_files]
+            paths = [self._put_file(obj, item, f, [g.name for g in files[:n]])
+                     for n, f in enumerate(files)]
             values["file"] = paths[0]
             if len(paths) > 1:
                 values["other_files"] = "; ".join(paths[1:])
@@ -209,12 +260,13 @@ class CsvWriter(Writer):
         rows[item.key] = row
         return WriteResult(item.key, item.key, created)
 
-    def _put_file(self, obj: str, item: WriteItem, file: FileItem) -> str:
+    def _put_file(self, obj: str, item: WriteItem, file: FileItem, earlier: list[str]) -> str:
         """Writes one file under ``files/<client>/`` (the client's own folder) or, for a
         record of no client, ``files/<object>/``, named after its record (id first, so
-        two records' files never collide) with its extension."""
+        two records' files never collide) with its extension (``earlier``: the names of
+        the record's files written before this one)."""
         folder = Path("files") / readable_file_name(item.client or obj, 80)
-        rel = folder / _safe(f"{_safe(item.key)}-{_safe(file.name)}")
+        rel = folder / _file_name(obj, item.key, file.name, earlier)
         dest = self.folder / rel
         _write_file(dest, file.open())
         return rel.as_posix()
@@ -265,7 +317,7 @@ class CsvWriter(Writer):
             row = rows.get(rid)
             if row is None:
                 continue
-            got: dict[str, Any] = {f: _uncell(row.get(f)) for f in fields}
+            got: dict[str, Any] = {f: row.get(f) for f in fields}
             got["@links"] = {ln: [row[ln]] if row.get(ln) else [] for ln in links}
             if row.get("file"):
                 path = self.folder / row["file"]

@@ -13,18 +13,16 @@ message) and the run ends ``partial``.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from exporter.archive import Archive, IdMapEntry
 from exporter.errors import AuthError, MappingError, QuotaExhausted, SourceError
-from exporter.keys import write_private_file
+from exporter.redact import redact
+from exporter.restore.answers import guarded, trusted
 from exporter.restore.deletions import DELETION_MODES, carry_deletions, deleted_since
 from exporter.restore.mapping import Mapping_, ObjectRule
 from exporter.restore.plan import (
@@ -36,6 +34,14 @@ from exporter.restore.plan import (
     unlisted,
     with_parents,
 )
+from exporter.restore.report import (
+    ErrorRow,
+    NullRestoreProgress,
+    ObjectReport,
+    RestoreProgress,
+    RestoreReport,
+    write_errors,
+)
 from exporter.restore.same import claim, wanted
 from exporter.settings import did_you_mean
 from exporter.writer import Link, ObjectInfo, WriteItem, Writer, WriteResult, chunks
@@ -44,95 +50,6 @@ __all__ = ["ErrorRow", "ObjectReport", "RestoreProgress", "RestoreReport", "expa
            "run_restore", "select_rules", "target_identity"]
 
 log = logging.getLogger("exporter.restore")
-
-
-@dataclass
-class ErrorRow:
-    target_object: str
-    stream: str
-    source_id: str
-    message: str
-    client: str = ""  # "name (number)" of the client the record is about
-
-
-@dataclass
-class ObjectReport:
-    stream: str
-    object: str
-    records: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    recovered: int = 0  # pending writes of a killed run found in the target
-    linked: int = 0  # second-pass updates for references in a cycle
-    failed: int = 0
-    partial: int = 0  # written without a field the target refused, or without a parent
-    deleted: int = 0  # deleted from the source: archived, made inactive or removed
-    files: int = 0
-
-    def summary(self, dry_run: bool = False) -> str:
-        if dry_run:
-            return (f"{self.stream} -> {self.object}: {self.records} records: {self.created} "
-                    f"to create, {self.updated} to update, {self.unchanged} unchanged, "
-                    f"{self.failed} failing validation"
-                    + (f", {self.deleted} deleted since" if self.deleted else ""))
-        extra = f", {self.recovered} recovered" if self.recovered else ""
-        extra += f", {self.linked} relinked" if self.linked else ""
-        extra += f", {self.files} files" if self.files else ""
-        extra += f", {self.partial} partial" if self.partial else ""
-        extra += f", {self.deleted} deleted since" if self.deleted else ""
-        return (f"{self.stream} -> {self.object}: {self.created} created, {self.updated} "
-                f"updated, {self.unchanged} unchanged, {self.failed} failed{extra}")
-
-
-@dataclass
-class RestoreReport:
-    target: str
-    mapping: str
-    run_id: int | None = None
-    status: str = "ok"  # ok | partial | failed
-    dry_run: bool = False
-    objects: list[ObjectReport] = field(default_factory=list)
-    errors: list[ErrorRow] = field(default_factory=list)
-    unmapped: dict[str, list[str]] = field(default_factory=dict)
-    unmapped_streams: list[str] = field(default_factory=list)
-    created_fields: dict[str, list[str]] = field(default_factory=dict)
-    #: "Object.field" -> the values added to its options (``unlisted_values = "add"``)
-    added_options: dict[str, list[str]] = field(default_factory=dict)
-    created_objects: list[str] = field(default_factory=list)  # custom objects made
-    calls: int = 0
-    seconds: float = 0.0
-    errors_file: Path | None = None
-    parents_added: list[str] = field(default_factory=list)  # restored for --only's links
-    #: same-vendor: what differs on records the target still holds, and is (to be) sent
-    diff: list[str] = field(default_factory=list)
-
-    def total(self, name: str) -> int:
-        return sum(int(getattr(o, name)) for o in self.objects)
-
-    def stats(self) -> dict[str, Any]:
-        return {"target": self.target, "mapping": self.mapping, "dry_run": self.dry_run,
-                "objects": [asdict(o) for o in self.objects], "errors": len(self.errors),
-                "calls": self.calls, "seconds": round(self.seconds, 3),
-                "created_fields": self.created_fields, "added_options": self.added_options,
-                "created_objects": self.created_objects}
-
-
-class RestoreProgress(Protocol):
-    def started(self, label: str, total: int | None) -> None: ...
-    def advanced(self, label: str, records: int) -> None: ...
-    def finished(self, label: str, summary: str) -> None: ...
-
-
-class NullRestoreProgress:
-    def started(self, label: str, total: int | None) -> None:
-        pass
-
-    def advanced(self, label: str, records: int) -> None:
-        pass
-
-    def finished(self, label: str, summary: str) -> None:
-        pass
 
 
 def expand(mapping: Mapping_, archive: Archive, source: str | None = None) -> Mapping_:
@@ -193,8 +110,9 @@ class _Run:
 
     def fail(self, rule: ObjectRule, sid: str, message: str, rep: ObjectReport,
              client: str = "") -> None:
-        rep.failed += 1
-        self.report.errors.append(ErrorRow(rule.object, rule.stream, sid, message, client))
+        rep.failed += 1  # a vendor's message may quote the request: no secret kept
+        self.report.errors.append(ErrorRow(rule.object, rule.stream, sid, redact(message),
+                                           client))
 
     def partial(self, rule: ObjectRule, p: Planned, result: WriteResult,
                 rep: ObjectReport) -> None:
@@ -202,8 +120,8 @@ class _Run:
         notes = [*p.notes, *(f"written without {name}: {message}"
                              for name, message in result.refused.items())]
         rep.partial += bool(notes)
-        self.report.errors += [ErrorRow(rule.object, rule.stream, p.source_id, n, p.client)
-                               for n in notes]
+        self.report.errors += [ErrorRow(rule.object, rule.stream, p.source_id, redact(n),
+                                        p.client) for n in notes]
 
     def entry(self, rule: ObjectRule, sid: str, target_id: str | None,
               digest: str | None) -> IdMapEntry:
@@ -366,11 +284,12 @@ class _Run:
             results = self.writer.write(rule.object, items, rule.match)
         except (AuthError, QuotaExhausted):
             raise  # every later call would fail the same way: stop, resumable
-        except SourceError as exc:
+        except SourceError as exc:  # pending rows stay: looked up next run
             for p, _tid in batch:
-                self.fail(rule, p.source_id, str(exc), rep)
+                self.fail(rule, p.source_id, str(exc), rep, p.client)
             return
-        by_key: dict[str, WriteResult] = {r.key: r for r in results}
+        by_key = trusted(results, [p.source_id for p, _t in batch],
+                         {e.target_id: s for s, e in ids.items() if e.target_id})
         done: list[IdMapEntry] = []
         refused: list[IdMapEntry] = []
         for p, tid in batch:
@@ -382,7 +301,7 @@ class _Run:
                 # A refused create was not made; keep a file's row pending all the same,
                 # since its upload may have gone through before the record was refused.
                 if tid is None and p.source_id in ids and ids[p.source_id].target_id is None \
-                        and p.file is None:
+                        and p.file is None and not (result is not None and result.unsure):
                     refused.append(ids.pop(p.source_id))
                 continue
             created = tid is None and (result.created or info.upsert is None)
@@ -430,14 +349,14 @@ class _Run:
                 results = {r.key: r for r in self.writer.link(rule.object, items)}
             except SourceError as exc:
                 for p, _tid, _links in batch:
-                    self.fail(rule, p.source_id, str(exc), rep)
+                    self.fail(rule, p.source_id, str(exc), rep, p.client)
                 continue
             done = []
             for p, tid, links in batch:
                 r = results.get(p.source_id)
                 if r is None or r.error:
                     self.fail(rule, p.source_id, r.error if r and r.error else "not linked",
-                              rep)
+                              rep, p.client)
                     continue
                 rep.linked += 1
                 done.append(self.entry(rule, p.source_id, tid, p.digest(links)))
@@ -481,17 +400,6 @@ def _has_work(ctx: Context, rule: ObjectRule) -> bool:
         or bool(ctx.id_map(rule.stream, rule.object))
 
 
-def _write_errors(path: Path, errors: list[ErrorRow]) -> None:
-    """The error report: 0600, written whole (vendor messages can quote values)."""
-    lines: list[list[str]] = [["target_object", "source_stream", "source_id", "message",
-                               "client"]]
-    lines += [[e.target_object, e.stream, e.source_id, e.message, e.client] for e in errors]
-    buf = io.StringIO()
-    csv.writer(buf).writerows(lines)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_private_file(path, buf.getvalue().encode("utf-8"))
-
-
 def target_identity(archive: Archive, writer: Writer, target: str, adopt: bool) -> str:
     """The identity the id map of ``target`` is read under: the writer's identity of its
     target. Rows of this name written before format 3 (identity '') stand for this target
@@ -528,6 +436,7 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
     restore instead); ``client`` keeps the records of clients whose name contains it."""
     started = time.monotonic()
     progress = progress or NullRestoreProgress()
+    writer = guarded(writer)  # an answer of an unexpected shape: a plain SourceError
     if mapping.target is not None and writer.name and mapping.target != writer.name \
             and mapping.target != getattr(writer, "import_for", None):
         raise MappingError(f"The mapping {mapping.path.name} is written for a {mapping.target} "
@@ -583,17 +492,24 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
         if report.run_id is not None:
             report.calls = writer.calls()
             archive.finish_run(report.run_id, "interrupted" if isinstance(
-                exc, KeyboardInterrupt) else "failed", report.stats(), str(exc)[:500])
+                exc, KeyboardInterrupt) else "failed", report.stats(), redact(str(exc))[:500])
             archive.audit("restore", {**_audit(report, ctx, only, as_of), "status": "failed"},
                           run_id=report.run_id)
         raise
-    report.calls = writer.calls()
     report.seconds = time.monotonic() - started
+    return _finish(ctx, report, errors_path, only, as_of)
+
+
+def _finish(ctx: Context, report: RestoreReport, errors_path: Path | None,
+            only: Iterable[str] | None, as_of: str | int | None) -> RestoreReport:
+    """The run's status, its error report, its run record and audit entry."""
+    archive, dry_run = ctx.archive, report.dry_run
+    report.calls = ctx.writer.calls()
     written = report.total("created") + report.total("updated") + report.total("unchanged")
     if report.errors and not dry_run:  # a plan's failures are "would fail", listed
         report.status = "partial" if written else "failed"
     if errors_path is not None and report.errors and not dry_run:
-        _write_errors(errors_path, report.errors)
+        write_errors(errors_path, report.errors)
         report.errors_file = errors_path
     if report.run_id is not None:
         archive.finish_run(report.run_id, report.status, report.stats(),

@@ -499,6 +499,7 @@ def plan_records(ctx: Context, rule: ObjectRule, fit: bool = True) -> Iterator[P
                     item.fields[f.target] = apply(f, data, prefix, ctx.parent)
         except TransformError as exc:
             item.error = f"cannot be mapped: {exc}"
+            item.client = client_label(ctx, rule, rid, data)  # the error report's column
             yield item
             continue
         for name, other in rule.unique.items():

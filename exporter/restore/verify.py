@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from exporter.archive import Archive, IdMapEntry
+from exporter.restore.answers import guarded
 from exporter.restore.engine import expand, select_rules, target_identity
 from exporter.restore.mapping import Mapping_, ObjectRule
 from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
@@ -334,6 +335,7 @@ def verify_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, targe
     records a restore with that ``--client`` writes)."""
     mapping = expand(mapping, archive, source)
     rules = select_rules(mapping, only)
+    writer = guarded(writer)  # an answer of an unexpected shape: a plain SourceError
     ctx = Context(archive, mapping, writer, target, archive.resolve_as_of(as_of),
                   identity=target_identity(archive, writer, target, adopt=False),
                   client=client)

@@ -23,7 +23,7 @@ from urllib.parse import unquote
 from sandbox.agency import Agency, ChangeSet
 from sandbox.credentials import CREDENTIALS
 from sandbox.faults import Fault, FaultPlan
-from sandbox.http import Emulator, HTTPError, Request, Response
+from sandbox.http import Emulator, HTTPError, Request, Response, echoed
 from sandbox.hubspot.agency_data import Portal
 from sandbox.hubspot.schema import assoc_label
 from sandbox.hubspot.store import iso, to_ms
@@ -187,6 +187,8 @@ class PortalAPI(Emulator):
         _, headers = self._count_request()
         if fault.kind == "rate_limit":
             response = self._rate_limited("SECONDLY", fault.retry_after)
+        elif fault.kind == "echo":
+            response = self._error(fault.status or 400, echoed(request), "VALIDATION_ERROR")
         else:
             status = fault.status or 503
             category = "INTERNAL_ERROR" if status == 500 else "SERVICE_UNAVAILABLE"

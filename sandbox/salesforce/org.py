@@ -14,7 +14,7 @@ from typing import Any
 
 from sandbox.agency import Agency, ChangeSet
 from sandbox.faults import Fault, FaultPlan
-from sandbox.http import Emulator, HTTPError, Request, Response
+from sandbox.http import Emulator, HTTPError, Request, Response, echoed
 from sandbox.salesforce.agency_data import advance, populate
 from sandbox.salesforce.schema import USER_ID, ObjectDef
 from sandbox.salesforce.store import OrgStore
@@ -115,6 +115,9 @@ class OrgAPI(Emulator):
                 headers["Retry-After"] = str(fault.retry_after)
             return Response.json([{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message":
                                    "ConcurrentPerOrgLongTxn Limit exceeded."}], 429, headers)
+        if fault.kind == "echo":
+            return Response.json([{"errorCode": "JSON_PARSER_ERROR", "message": echoed(request)}],
+                                 fault.status or 400, headers)
         status = fault.status or 503
         if status == 503:
             body = [{"errorCode": "SERVER_UNAVAILABLE",
