@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["HashedRecord", "Record", "canonical_json"]
+__all__ = ["HashedRecord", "Record", "canonical_json", "utf8_text"]
 
 
 # One encoder for every call (it keeps no state between calls, so threads may share it):
@@ -24,6 +25,20 @@ _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=
 def canonical_json(obj: Any) -> str:
     """Keys sorted, no insignificant whitespace, UTF-8 kept: equal data, equal text."""
     return _ENCODER.encode(obj)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def utf8_text(text: str) -> tuple[str, bytes]:
+    """Canonical JSON as text any UTF-8 store takes, and its bytes. A lone surrogate (half an
+    emoji a vendor cut in two, sent as ``"\\ud83d"``: valid JSON, no UTF-8) is kept as that
+    JSON escape, so the text reads back to equal data; only such text pays for the rewrite."""
+    try:
+        return text, text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        return text, text.encode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -41,7 +56,11 @@ class Record:
         the hash changes."""
         text = None if self.data is None else canonical_json(self.data)
         h = hashlib.sha256(b"tombstone:" if self.deleted else b"record:")
-        h.update((text or "null").encode("utf-8"))
+        if text is None:
+            h.update(b"null")
+        else:
+            text, body = utf8_text(text)
+            h.update(body)
         if self.files:
             h.update(b"\0files:" + canonical_json(dict(self.files)).encode())
         return h.digest(), text

@@ -117,3 +117,25 @@ def test_an_empty_answer_never_reads_as_no_associations(run_cli: Cli, agency: Sa
     assert result.exit_code in (11, 12), result.output
     assert "unexpected problem" not in result.output
     assert live_edges() >= before  # no live edge marked deleted on an empty answer
+
+
+def test_half_an_emoji_from_a_vendor_is_archived_not_a_failed_night(
+        run_cli: Cli, agency: Sandbox) -> None:
+    """A vendor that cut an emoji in half sends a lone surrogate ("\\ud83d") in a JSON
+    string: valid JSON, but no UTF-8 text. The record is archived with that escape kept
+    (read back equal), and the night is not lost over it (before: UnicodeEncodeError for
+    the whole sync, 'unexpected problem')."""
+    def cut(body: bytes) -> bytes:
+        return body.replace(b'"firstname":"', b'"firstname":"\\ud83d', 1).replace(
+            b'"firstname": "', b'"firstname": "\\ud83d', 1)
+    agency.faults.add("hubspot", "rewrite", path="/crm/v3/objects/contacts", times=-1,
+                      rewrite=cut)
+    result = run_cli("sync", "--source", "hubspot")
+    assert result.exit_code == 0, result.output
+    from exporter.archive import Archive
+    from exporter.keys import KeyFile
+    with Archive.open(run_cli.archive, KeyFile(run_cli.key_file)) as arc:
+        names = [str((d or {}).get("properties", {}).get("firstname"))
+                 for _rid, d in arc.records("hubspot", "contacts")]
+    assert any(n.startswith("\ud83d") for n in names), names[:5]
+    assert run_cli("verify").exit_code == 0
