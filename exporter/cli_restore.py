@@ -215,10 +215,13 @@ def _show(report: Any, check: Any, target: str, deletions: str) -> None:
                   f"{words.get(report.status, report.status)}: {report.total('created')} "
                   f"created, {report.total('updated')} updated, {report.total('unchanged')} "
                   f"unchanged, {report.total('deleted')} deleted since (--deletions "
-                  f"{deletions}), {len(report.errors)} failed, {report.calls} API calls.")
+                  f"{deletions}), {report.total('failed')} failed"
+                  + (f", {report.total('partial')} written without a field the target "
+                     "refused" if report.total("partial") else "")
+                  + f", {report.calls} API calls.")
         _print_additions(report, target)
         if report.errors_file is not None:
-            out.print(f"The records that failed, with the vendor's message: "
+            out.print(f"What failed or was left out, with the vendor's message: "
                       f"{report.errors_file}", markup=False)
     if check is not None:
         out.print(f"Verify: {check.summary()}", markup=False)
