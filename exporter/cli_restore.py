@@ -194,7 +194,8 @@ def restore(state: State, target: str, mapping_name: str, only: tuple[str, ...],
 def _show(report: Any, check: Any, target: str, deletions: str) -> None:
     """The plan, or the restore's summary, then the verify's match rates."""
     if report is not None and report.dry_run:
-        out.print(f"Plan for restoring into {target} (nothing was written):")
+        out.print(f"Plan for restoring {report.as_of} into {target} (nothing was written):",
+                  markup=False)
         for o in report.objects:
             out.print("  " + o.summary(dry_run=True), markup=False)
         for stream, names in report.unmapped.items():
@@ -211,7 +212,7 @@ def _show(report: Any, check: Any, target: str, deletions: str) -> None:
             out.print(f"  {line}", markup=False)
     elif report is not None:
         words = {"ok": "finished", "partial": "finished PARTIALLY", "failed": "FAILED"}
-        out.print(f"Restore run {report.run_id} into {target} "
+        out.print(f"Restore run {report.run_id} ({report.as_of}) into {target} "
                   f"{words.get(report.status, report.status)}: {report.total('created')} "
                   f"created, {report.total('updated')} updated, {report.total('unchanged')} "
                   f"unchanged, {report.total('deleted')} deleted since (--deletions "

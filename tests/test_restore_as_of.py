@@ -39,6 +39,7 @@ def test_as_of_restores_the_files_of_that_version(archive: Archive, tmp_path: Pa
     writer = CsvWriter("then", {"path": str(out)}, {})
     report = run_restore(archive, writer, mapping, target="then", as_of=first)
     assert report.status == "ok" and report.total("files") == 2
+    assert report.as_of.startswith(f"run {first} (")  # the plan and summary say which data
     rows = _rows(out, "ContentVersion")
     assert (out / rows["068A"]["file"]).read_bytes() == b"%PDF-1.4 plan, first version"
     assert (out / rows["068B"]["file"]).read_bytes() == b"%PDF-1.4 signed consent"

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from exporter.archive import Archive, IdMapEntry
+from exporter.clock import local_time
 from exporter.errors import AuthError, MappingError, QuotaExhausted, SourceError
 from exporter.redact import redact
 from exporter.restore.answers import guarded, trusted
@@ -454,6 +455,8 @@ def run_restore(archive: Archive, writer: Writer, mapping: Mapping_, *, target: 
                   identity=target_identity(archive, writer, target, adopt=not dry_run),
                   rollback=rollback, client=client)
     report = RestoreReport(target, mapping.path.name, dry_run=dry_run)
+    if run_as_of is not None:
+        report.as_of = f"run {run_as_of} ({local_time(archive.run(run_as_of).started_at)})"
     chosen = rules
     rules = with_parents(ctx, rules)
     report.parents_added = [r.label for r in rules if r not in chosen]

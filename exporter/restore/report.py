@@ -67,6 +67,8 @@ class RestoreReport:
     run_id: int | None = None
     status: str = "ok"  # ok | partial | failed
     dry_run: bool = False
+    #: which archived data is restored, in words: "the newest data", or "run 3 (date)"
+    as_of: str = "the newest data"
     objects: list[ObjectReport] = field(default_factory=list)
     errors: list[ErrorRow] = field(default_factory=list)
     unmapped: dict[str, list[str]] = field(default_factory=dict)
