@@ -1,4 +1,4 @@
-"""Calls, e-mails, meetings, notes and files restored on their client, checked by the
+"""Calls, e-mails, meetings, notes, to-dos and files restored on their client, checked by the
 independent checker (tests.target_census: the vendor SDKs only, no exporter code)."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ CLEAN = {"duplicates": 0, "extras": 0, "missing": 0, "wrong_links": 0, "stale_li
          "bad_files": 0}
 #: HubSpot engagement -> (Salesforce object, TaskSubtype)
 ENGAGEMENTS = {"calls": ("Task", "Call"), "emails": ("Task", "Email"),
-               "notes": ("Task", "Task"), "meetings": ("Event", None)}
+               "notes": ("Task", "Task"), "tasks": ("Task", "Task"), "meetings": ("Event", None)}
 
 
 def _assoc(record: dict[str, Any]) -> list[str]:
@@ -90,18 +90,20 @@ def test_hubspot_engagements_and_files_reach_their_clients_account(tmp_path: Pat
             counts = tally(promises[obj], rows)
             assert {k: counts[k] for k in CLEAN} == CLEAN, obj
             assert all(promises[obj].parents.values()), f"every {obj} source has a client"
-        # each kind once, with its subtype: every call, e-mail and note, every meeting
+        # each kind once, with its subtype: every call, e-mail, note and to-do, every meeting
         subtypes = Counter((kinds[r.source_id], task_data[r.target_id]["TaskSubtype"])
                            for r in tasks)
         source = Counter(kinds[s] for s in promises["Task"].parents)
         assert subtypes == Counter({(k, ENGAGEMENTS[k][1]): n for k, n in source.items()})
-        assert source["calls"] and source["emails"] and source["notes"]
+        assert source["calls"] and source["emails"] and source["notes"] and source["tasks"]
         assert len(events) == len(promises["Event"].parents) > 0
-        done = [task_data[r.target_id] for r in tasks]
+        # calls, e-mails and notes happened; to-dos keep their own status (test_restore_todos)
+        done = [task_data[r.target_id] for r in tasks if kinds[r.source_id] != "tasks"]
         assert all(d["Status"] == "Completed" for d in done)
         assert all(d["CallDurationInSeconds"] for d in done if d["TaskSubtype"] == "Call")
-        assert all(d["Subject"].startswith("Note: ") for d in done
-                   if d["TaskSubtype"] == "Task")
+        assert all(task_data[r.target_id]["Subject"].startswith("Note: ") == (
+            kinds[r.source_id] == "notes") for r in tasks if kinds[r.source_id] in (
+            "notes", "tasks"))
         # every file on its client's Account (ContentDocumentLink), bytes intact
         files = salesforce_file_links(dst)
         counts = tally(promises["ContentVersion"], files)

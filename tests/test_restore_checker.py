@@ -25,6 +25,7 @@ from tests.target_census import (
     Expected,
     hubspot_rows,
     hubspot_target,
+    salesforce_activities,
     salesforce_rows,
     salesforce_target,
     sha,
@@ -125,12 +126,13 @@ def test_salesforce_to_hubspot_checked_independently(tmp_path: Path) -> None:
 def _hubspot_promises(src: Sandbox) -> dict[str, Expected]:
     """HubSpot -> Salesforce, from the source portal: physician practices, clients as
     Accounts, family contacts and care plans under their client's Account (by client
-    number), tasks under the client they are associated with, files with their bytes."""
+    number), to-dos as Tasks on the Account of the client whose number their associated
+    contact carries, files with their bytes."""
     def sid(obj: str, rid: Any) -> str:
         return f"hubspot/{obj}/{rid}"
 
     out = {o: Expected(o) for o in ("Physician__c", "Account", "Emergency_Contact__c",
-                                    "Care_Plan__c", "Care_Task__c", "ContentVersion")}
+                                    "Care_Plan__c", "Task", "ContentVersion")}
     for r in hubspot_rows(src, "companies", ["company_category"]):
         if r["properties"].get("company_category") == "Physician practice":
             out["Physician__c"].parents[sid("companies", r["id"])] = None
@@ -147,13 +149,13 @@ def _hubspot_promises(src: Sandbox) -> dict[str, Expected]:
     for r in hubspot_rows(src, "care_recipients", ["client_number"]):
         out["Care_Plan__c"].parents[sid("care_recipients", r["id"])] = \
             clients.get(r["properties"].get("client_number"))
-    by_id = {sid("contacts", c["id"]) for c in contacts
-             if c["properties"].get("relationship") == "Client"}
+    client_of = {str(c["id"]): clients.get(c["properties"].get("client_number"))
+                 for c in contacts}
     for t in hubspot_rows(src, "tasks", [], ["contacts"]):
-        linked = [sid("contacts", a["id"]) for a in
+        linked = [str(a["id"]) for a in
                   ((t.get("associations") or {}).get("contacts") or {}).get("results", [])]
-        out["Care_Task__c"].parents[sid("tasks", t["id"])] = next(
-            (c for c in linked if c in by_id), None)
+        out["Task"].parents[sid("tasks", t["id"])] = next(
+            (c for c in map(client_of.get, linked) if c), None)
     client = hubspot_client(src)
     for f in client.files.files_api.do_search().results:
         key = sid("files", f.id)
@@ -169,13 +171,18 @@ def test_hubspot_to_salesforce_checked_independently(tmp_path: Path) -> None:
                                   "hubspot_to_salesforce")
         assert report.status == "ok" and check.record_rate == 100.0
         promises = _hubspot_promises(src)
-        links = {"Emergency_Contact__c": "Client__c", "Care_Plan__c": "Client__c",
-                 "Care_Task__c": "Client__c"}
+        links = {"Emergency_Contact__c": "Client__c", "Care_Plan__c": "Client__c"}
+        # calls, e-mails and notes are Tasks too, checked by test_restore_activities
+        others = tuple(f"hubspot/{s}/" for s in ("calls", "emails", "notes"))
         for obj, expected in promises.items():
-            rows = salesforce_target(dst, obj, links.get(obj),
-                                     "VersionData" if obj == "ContentVersion" else None)
+            rows = [r for r in salesforce_activities(dst, obj)[0]
+                    if not r.source_id.startswith(others)] if obj == "Task" else \
+                salesforce_target(dst, obj, links.get(obj),
+                                  "VersionData" if obj == "ContentVersion" else None)
             counts = tally(expected, rows)
             assert {k: counts[k] for k in CLEAN} == CLEAN, obj
+        assert promises["Task"].parents and all(promises["Task"].parents.values())
+        assert salesforce_rows(dst, "Care_Task__c", []) == []  # to-dos are no care tasks
         assert tally(promises["ContentVersion"], salesforce_target(
             dst, "ContentVersion", None, "VersionData"))["files"] > 0
         salesforce(dst).Physician__c.create({"Name": "Dr Extra", "Practice__c": "X"})

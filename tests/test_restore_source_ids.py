@@ -24,10 +24,11 @@ from tests.target_census import duplicates, hubspot_property, hubspot_rows, sale
 
 FAST_RETRY = {"base_delay": 0.01, "max_delay": 5.0}
 SF_KEY = "Exporter_Source_Id__c"
-#: HubSpot -> Salesforce: target object -> the archived HubSpot stream it comes from.
+#: HubSpot -> Salesforce: target object -> the archived HubSpot stream it comes from (Task:
+#: the to-dos; calls, e-mails and notes are Tasks too).
 HS_TO_SF = {"Account": "contacts", "Physician__c": "companies",
             "Emergency_Contact__c": "contacts", "Care_Plan__c": "care_recipients",
-            "Care_Task__c": "tasks", "ContentVersion": "files"}
+            "Task": "tasks", "ContentVersion": "files"}
 SF_TO_HS = ("contacts", "companies", "care_recipients", "notes")
 #: the custom objects the restore creates, source_record_id (unique) made with each
 SF_CUSTOM = ("medications", "allergies", "diagnoses", "care_tasks")
@@ -95,13 +96,14 @@ def test_hubspot_to_salesforce_rerun_from_an_older_copy_finds_records_by_source_
         first = _restore(tmp_path, "a.db", dst, "salesforce", "hubspot_to_salesforce")
         assert set(first.created_fields) >= set(HS_TO_SF)  # the field, through Tooling
         sf = salesforce(dst)
-        described = {f["name"]: f for f in sf.Care_Task__c.describe()["fields"]}
+        described = {f["name"]: f for f in sf.Task.describe()["fields"]}
         assert described[SF_KEY]["externalId"] and described[SF_KEY]["unique"]
         census = _salesforce_census(dst)
         with Archive.open(tmp_path / "a.db", KeyFile(tmp_path / "a.key")) as archive:
             for obj, stream in HS_TO_SF.items():
-                restored = {f"hubspot/{stream}/{e.source_id}"
-                            for e in archive.id_map("t", target_object=obj) if e.target_id}
+                entries = [e for e in archive.id_map("t", target_object=obj) if e.target_id]
+                restored = {f"hubspot/{e.stream}/{e.source_id}" for e in entries}
+                assert stream in {e.stream for e in entries}, obj
                 assert sorted(census[obj]) == sorted(restored), obj  # each carries its id
 
         # Verify reads the target on its own: the copy has no id map for it, yet every
@@ -112,8 +114,8 @@ def test_hubspot_to_salesforce_rerun_from_an_older_copy_finds_records_by_source_
         # 3 tasks), each on the fields changed
         assert len({m.source_id for m in check.mismatches}) == 5 \
             == check.records - check.records_matching
-        assert {m.field for m in check.mismatches} <= {"Name", "Practice__c", "Task__c",
-                                                       "Notes__c"}
+        assert {m.field for m in check.mismatches} <= {"Name", "Practice__c", "Subject",
+                                                       "Description"}
         assert not any(check.extras.values()) and not any(check.duplicates.values())
         salesforce(dst).Physician__c.create({"Name": "Dr Extra", "Practice__c": "X"})
         check = _verify(tmp_path, "copy.db", dst, "salesforce", "hubspot_to_salesforce")

@@ -146,13 +146,16 @@ def _salesforce_state(dst: Sandbox) -> dict[str, Counter[tuple[Any, ...]]]:
          "Physician__c": "SELECT Name, Practice__c, Phone__c FROM Physician__c",
          "ContentVersion": "SELECT Title, PathOnClient, ContentSize FROM ContentVersion",
          "Care_Task__c": "SELECT Name, Day__c, Time__c, Notes__c, Client__r.Client_Number__c "
-                         "FROM Care_Task__c"}
+                         "FROM Care_Task__c",
+         # office to-dos and visit notes ("Note: ..."), on their client's Account
+         "Task": "SELECT Subject, Description, Status, Priority, ActivityDate, "
+                 "Account.Client_Number__c FROM Task WHERE TaskSubtype = 'Task'"}
     state = {}
     for obj, soql in q.items():
         rows = []
         for r in sf.query_all(soql)["records"]:
             r.pop("attributes", None)
-            parent = r.pop("Client__r", None)
+            parent = r.pop("Client__r", None) or r.pop("Account", None)
             rows.append((*sorted(r.items()), (parent or {}).get("Client_Number__c")))
         state[obj] = Counter(rows)
     return state
@@ -181,7 +184,7 @@ def test_hubspot_to_salesforce_verifies_and_relinks_lookups(tmp_path: Path) -> N
         restored = Counter((row[-1], dict(row[:-1])["Name"])
                            for row in state["Emergency_Contact__c"].elements())
         assert restored == families
-        # lookups from the archived associations: a task hangs off its client's Account
+        # lookups from the archived associations: a to-do is a Task on its client's Account
         contacts = dict(archive.records("hubspot", "contacts"))
         client_of = {e["fromObjectId"]: contacts[e["toObjectId"]]["properties"]["client_number"]
                      for _i, e in archive.records("hubspot", "associations")
@@ -189,8 +192,10 @@ def test_hubspot_to_salesforce_verifies_and_relinks_lookups(tmp_path: Path) -> N
                      and contacts[e["toObjectId"]]["properties"]["relationship"] == "Client"}
         tasks = Counter((client_of[t["id"]], t["properties"]["hs_task_body"])
                         for _i, t in archive.records("hubspot", "tasks"))
-        assert Counter((row[-1], dict(row[:-1])["Notes__c"])
-                       for row in state["Care_Task__c"].elements()) == tasks
+        assert Counter((row[-1], dict(row[:-1])["Description"])
+                       for row in state["Task"].elements()
+                       if not dict(row[:-1])["Subject"].startswith("Note: ")) == tasks
+        assert sum(state["Care_Task__c"].values()) == 0  # no to-do is a weekly care task
         file_row = archive.id_map("sf", "hubspot", "files")[0]
         sha = archive.files_of("hubspot", "files", file_row.source_id)["content"]
         body = salesforce(dst).ContentVersion.get_base64(file_row.target_id,
