@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import hubspot
 from simple_salesforce import Salesforce
 
+from exporter.archive import Archive
+from exporter.restore.target import build_writer
+from exporter.sources import build_connector
+from exporter.sync import run_sync
 from exporter.transport import LoopbackSession
 from sandbox import CREDENTIALS, Sandbox
 
@@ -48,3 +53,21 @@ def google_service(sb: Sandbox, api: str) -> Any:
     return build(api, {"drive": "v3", "sheets": "v4", "calendar": "v3"}[api], http=http,
                  static_discovery=True,
                  client_options={"api_endpoint": base + endpoint}, cache_discovery=False)
+
+
+FAST_RETRY = {"base_delay": 0.01, "max_delay": 5.0}
+
+
+def synced_archive(tmp: Path, src: Sandbox, source: str) -> Archive:
+    """A new archive (key file beside it) holding one sync of ``source`` from ``src``."""
+    archive, _ = Archive.create(tmp / "a.db", key_file=tmp / "a.key")
+    table = src.source_configs(tmp / "s1")[source]
+    assert run_sync(archive, {source: build_connector(source, table,
+                                                       tmp / "c.toml")}).status == "ok"
+    return archive
+
+
+def target_writer(tmp: Path, dst: Sandbox, target: str) -> Any:
+    """A writer named "t" into ``dst``'s ``target`` vendor, retrying fast."""
+    config = {**dst.source_configs(tmp / "s2")[target], "retry": FAST_RETRY}
+    return build_writer("t", config, tmp / "c.toml")

@@ -20,7 +20,13 @@ from exporter.sources import build_connector
 from exporter.sync import run_sync
 from sandbox import Sandbox
 from sandbox.agency import RELATIONSHIPS
-from tests.restore_support import hubspot_client, hubspot_path, salesforce
+from tests.restore_support import (
+    hubspot_client,
+    hubspot_path,
+    salesforce,
+    synced_archive,
+    target_writer,
+)
 from tests.target_census import (
     Expected,
     hubspot_rows,
@@ -32,7 +38,6 @@ from tests.target_census import (
     tally,
 )
 
-FAST_RETRY = {"base_delay": 0.01, "max_delay": 5.0}
 CLINICAL = {"Medication__c": "medications", "Allergy__c": "allergies",
             "Diagnosis__c": "diagnoses", "Care_Task__c": "care_tasks"}
 CLEAN = {"duplicates": 0, "extras": 0, "missing": 0, "wrong_links": 0, "stale_links": 0,
@@ -41,13 +46,8 @@ CLEAN = {"duplicates": 0, "extras": 0, "missing": 0, "wrong_links": 0, "stale_li
 
 def _restored(tmp: Path, src: Sandbox, dst: Sandbox, source: str, target: str,
               mapping: str) -> Any:
-    archive, _ = Archive.create(tmp / "a.db", key_file=tmp / "a.key")
-    with archive:
-        table = src.source_configs(tmp / "s1")[source]
-        assert run_sync(archive, {source: build_connector(
-            source, table, tmp / "c.toml")}).status == "ok"
-        config = {**dst.source_configs(tmp / "s2")[target], "retry": FAST_RETRY}
-        writer = build_writer("t", config, tmp / "c.toml")
+    with synced_archive(tmp, src, source) as archive:
+        writer = target_writer(tmp, dst, target)
         report = run_restore(archive, writer, load_mapping(mapping), target="t")
         check = verify_restore(archive, writer, load_mapping(mapping), target="t")
     return report, check

@@ -14,37 +14,28 @@ from exporter.archive import Archive, Record
 from exporter.keys import KeyFile
 from exporter.restore import load_mapping, run_restore, verify_restore
 from exporter.restore.csv_target import CsvWriter
-from exporter.restore.target import build_writer
-from exporter.sources import build_connector
-from exporter.sync import run_sync
 from sandbox import Sandbox
-from tests.restore_support import hubspot_client, salesforce
+from tests.restore_support import (
+    hubspot_client,
+    salesforce,
+    synced_archive,
+    target_writer,
+)
 from tests.target_census import hubspot_rows, salesforce_rows
-
-FAST_RETRY = {"base_delay": 0.01, "max_delay": 5.0}
 
 
 def _restored(tmp: Path, src: Sandbox, dst: Sandbox, source: str, target: str,
               mapping: str) -> Any:
-    archive, _ = Archive.create(tmp / "a.db", key_file=tmp / "a.key")
-    with archive:
-        table = src.source_configs(tmp / "s1")[source]
-        assert run_sync(archive, {source: build_connector(
-            source, table, tmp / "c.toml")}).status == "ok"
-        report = run_restore(archive, _writer(tmp, dst, target), load_mapping(mapping),
+    with synced_archive(tmp, src, source) as archive:
+        report = run_restore(archive, target_writer(tmp, dst, target), load_mapping(mapping),
                              target="t")
     assert report.status == "ok", report.errors[:3]
     return _verify(tmp, dst, target, mapping)
 
 
-def _writer(tmp: Path, dst: Sandbox, target: str) -> Any:
-    config = {**dst.source_configs(tmp / "s2")[target], "retry": FAST_RETRY}
-    return build_writer("t", config, tmp / "c.toml")
-
-
 def _verify(tmp: Path, dst: Sandbox, target: str, mapping: str) -> Any:
     with Archive.open(tmp / "a.db", KeyFile(tmp / "a.key")) as archive:
-        return verify_restore(archive, _writer(tmp, dst, target), load_mapping(mapping),
+        return verify_restore(archive, target_writer(tmp, dst, target), load_mapping(mapping),
                               target="t")
 
 
