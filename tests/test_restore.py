@@ -137,7 +137,8 @@ def test_csv_restore_relinks_a_cycle_reports_failures_and_reruns_idempotently(
     report = run_restore(archive, writer, mapping, target="files", errors_path=errors)
     assert report.status == "partial"
     assert report.total("created") == 5 and report.total("linked") == 2
-    with errors.open(encoding="utf-8") as fh:
+    assert errors.read_bytes().startswith(b"\xef\xbb\xbftarget_object,")  # Excel: a BOM
+    with errors.open(encoding="utf-8-sig") as fh:
         bad = list(csv.DictReader(fh))
     assert [(b["source_stream"], b["source_id"]) for b in bad] == [("Medication__c", "a02Y")]
     assert "not a date" in bad[0]["message"]

@@ -163,7 +163,7 @@ def test_the_error_report_names_each_client_and_never_runs(archive: Archive, tmp
     assert report.status == "partial" and len(report.errors) == 2
     assert errors.stat().st_mode & 0o777 == 0o600
     assert errors.parent.stat().st_mode & 0o777 == 0o700  # the folder it made, too
-    with errors.open(encoding="utf-8", newline="") as fh:
+    with errors.open(encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh))
     running = [cell[:40] for row in rows for cell in row
                if RUNS.match(cell) and not NUMBER.match(cell)]

@@ -187,7 +187,7 @@ def test_a_client_refused_for_a_shared_email_is_written_without_it_with_her_chil
         assert report.total("partial") == 1
         assert check_hubspot(archive, dst) == {"duplicates": 0, "wrong_links": 0,
                                                "missing": 0}
-        rows = list(csv.DictReader(errors.open(encoding="utf-8")))
+        rows = list(csv.DictReader(errors.open(encoding="utf-8-sig")))
         assert [(r["source_stream"], r["source_id"]) for r in rows] == [("Account", bid)]
         assert "written without email" in rows[0]["message"]
         assert "already exists" in rows[0]["message"]  # HubSpot's own words
@@ -262,7 +262,7 @@ def test_a_diet_too_long_for_salesforce_is_left_out_and_the_care_plan_written(
         mine = [p for p in plans if p["Client__r"]["Client_Number__c"] == number]
         assert len(mine) == 1 and mine[0]["Diet__c"] is None
         assert len(plans) == sum(1 for _ in archive.records("hubspot", "care_recipients"))
-        rows = list(csv.DictReader(errors.open(encoding="utf-8")))
+        rows = list(csv.DictReader(errors.open(encoding="utf-8-sig")))
         assert [(r["source_stream"], r["source_id"]) for r in rows] == [
             ("care_recipients", cid)]
         assert "written without Diet__c" in rows[0]["message"]

@@ -181,7 +181,7 @@ def test_the_error_report_names_a_client_deleted_in_the_mass_delete(tmp_path: Pa
         assert done.exit_code == 11, done.output  # written without their client: partial
         # Written in part is not failed: the summary tells the two apart.
         assert " 0 failed, " in done.output and "written without a field" in done.output
-        with (tmp_path / "restore-csv-errors.csv").open(encoding="utf-8") as fh:
+        with (tmp_path / "restore-csv-errors.csv").open(encoding="utf-8-sig") as fh:
             rows = list(csv.DictReader(fh))
         assert rows and all(r["client"] for r in rows), rows
         who = f"{gone['Name']} ({gone['Client_Number__c']})"

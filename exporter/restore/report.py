@@ -114,8 +114,8 @@ class NullRestoreProgress:
 
 def write_errors(path: Path, errors: list[ErrorRow]) -> None:
     """The error report: 0600, written whole (vendor messages can quote values); opened in
-    Excel, so every cell is formula-safe (a client's name, a record id, a vendor's message
-    quoting a value all come from people typing)."""
+    Excel, so UTF-8 with a BOM and every cell formula-safe (a client's name, a record id,
+    a vendor's message quoting a value all come from people typing)."""
     lines: list[list[str]] = [["target_object", "source_stream", "source_id", "message",
                                "client"]]
     lines += [[formula_safe(redact(str(c))) for c in (e.target_object, e.stream,
@@ -124,4 +124,5 @@ def write_errors(path: Path, errors: list[ErrorRow]) -> None:
     buf = io.StringIO()
     csv.writer(buf).writerows(lines)
     private_folder(path.parent, exist_ok=True)  # a folder it makes is the user's alone
-    write_private_file(path, buf.getvalue().encode("utf-8"))
+    # With a BOM, as Excel needs to read the accents in clients' names right.
+    write_private_file(path, buf.getvalue().encode("utf-8-sig"))
