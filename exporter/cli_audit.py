@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import unicodedata
 from typing import Any
 
 import click
@@ -25,9 +24,11 @@ WHAT = {"print": "printed care plans", "prerender": "stored care plans for the d
 
 
 def _folded(text: str) -> str:
-    """Case and accents aside, as ``print`` matches a client's name."""
-    return "".join(c for c in unicodedata.normalize("NFKD", text)
-                   if not unicodedata.combining(c)).casefold()
+    """Case and accents aside, as ``print`` matches a client's name (careplan's "text"
+    normaliser, imported only when a client is asked for: not at start-up)."""
+    from exporter.careplan.model import NORMALISERS
+
+    return NORMALISERS["text"](text)
 
 
 def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:

@@ -85,6 +85,7 @@ from typing import Any
 
 __all__ = [
     "EXIT_CODES",
+    "SHAPE_ERRORS",
     "AmbiguousClient",
     "ArchiveDamaged",
     "ArchiveLocked",
@@ -393,6 +394,11 @@ class QueryTimeout(SourceError):
 #: Exit codes of the CLI, most specific first (README, "Exit codes"). A sync's own codes
 #: (11 partial, 12 failed), 2 (usage), 13 (verify mismatch), 21 (a drill check failed) and
 #: 130 (interrupted) are chosen by the commands, not by an error class.
+#: What reading a vendor's answer of an unexpected shape raises, though the answer is
+#: readable (a list where an id should be, text where a count should be, a number too
+#: large): the sync fails that stream, the restore that record or run, with a plain message.
+SHAPE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError)
+
 EXIT_CODES: list[tuple[type[BaseException], int]] = [
     (ConfigError, 3),
     (KeyNeeded, 3),

@@ -9,7 +9,7 @@ import hashlib
 import re
 import unicodedata
 
-__all__ = ["NAME_LIMIT", "RESERVED", "readable_file_name", "safe_file_name"]
+__all__ = ["NAME_LIMIT", "RESERVED", "is_device_name", "readable_file_name", "safe_file_name"]
 
 #: Names Windows keeps for devices, whatever the extension ("nul.csv" is the null device).
 RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
@@ -19,12 +19,17 @@ RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
 NAME_LIMIT = 120
 
 
+def is_device_name(name: str) -> bool:
+    """Whether Windows takes ``name`` for a device (``nul.csv``, ``COM1 .txt``)."""
+    return name.split(".")[0].rstrip(" ").upper() in RESERVED
+
+
 def safe_file_name(name: str, limit: int = NAME_LIMIT) -> str:
     """A file name any OS accepts: odd characters replaced, Windows device names (CON, NUL,
     COM1 ...) prefixed with "_", and a long name cut to ``limit`` with a hash of the whole
     name (distinct names stay distinct) and its extension kept."""
     safe = re.sub(r"[^A-Za-z0-9._ -]+", "_", name).strip(" .") or "file"
-    if safe.split(".")[0].rstrip(" ").upper() in RESERVED:
+    if is_device_name(safe):
         safe = "_" + safe
     if len(safe) <= limit:
         return safe
@@ -49,7 +54,7 @@ def readable_file_name(name: str, limit: int = 80) -> str:
     text = unicodedata.normalize("NFC", name)
     kept = "".join(ch if ch.isalnum() or ch in READABLE else "_" for ch in text)
     kept = re.sub(r"_{2,}", "_", kept).strip(" .") or "file"
-    if kept.split(".")[0].rstrip(" ").upper() in RESERVED:
+    if is_device_name(kept):
         kept = "_" + kept
     if len(kept) > limit or len(kept.encode("utf-8")) > 200:
         return safe_file_name(name, limit)

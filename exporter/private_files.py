@@ -28,7 +28,7 @@ from typing import BinaryIO
 import platformdirs
 
 from exporter.acl import AclReader, PosixAcl
-from exporter.filenames import NAME_LIMIT, RESERVED, safe_file_name
+from exporter.filenames import NAME_LIMIT, is_device_name, safe_file_name
 
 __all__ = ["create_private", "make_private", "private_folder", "read_private", "reader",
            "scratch_file", "scratch_root"]
@@ -144,7 +144,7 @@ def _plain_name(name: str) -> str:
     plain = Path(name).name
     size = len(plain.encode("utf-8", "surrogatepass"))
     if plain in ("", ".", "..") or _UNFIT.search(plain) or size > NAME_LIMIT \
-            or plain != plain.rstrip(" .") or plain.split(".")[0].rstrip(" ").upper() in RESERVED:
+            or plain != plain.rstrip(" .") or is_device_name(plain):
         return safe_file_name(plain)
     return plain
 

@@ -25,6 +25,7 @@ from typing import Any, Protocol, cast
 from exporter.archive import Archive, BatchResult, Record, canonical_json
 from exporter.connector import Batch, Connector, FileBody, SourceState, Stream
 from exporter.errors import (
+    SHAPE_ERRORS,
     ConfigError,
     DeletionsHeld,
     ExporterError,
@@ -353,9 +354,6 @@ class _Resume:
                     self.archive.clear_resume_mark(self.source, dep)
 
 
-#: What a connector raises when a vendor's answer is readable but not of the shape it expects
-#: (a list where an id should be, text where a count should be, a number too large).
-SHAPE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError)
 #: No vendor's record id (composite ones included: an association's) is anywhere near this.
 MAX_ID_CHARS = 1024
 

@@ -18,16 +18,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
-from exporter.errors import SourceError
+from exporter.errors import SHAPE_ERRORS, SourceError
 from exporter.writer import Writer, WriteResult
 
-__all__ = ["SHAPE_ERRORS", "UNSHAPED", "guarded", "trusted"]
+__all__ = ["UNSHAPED", "guarded", "trusted"]
 
 log = logging.getLogger("exporter.restore")
 
-#: What reading an answer of an unexpected shape raises (a list where a dict was, a missing
-#: key, text where a number was); the sync reads vendor answers through the same guard.
-SHAPE_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError)
 UNSHAPED = ("The target answered in an unexpected shape, so what it did is not known; run "
             "the restore again later (it looks up what it may have written first).")
 BAD_ID = ("the target's answer gave this record no usable id, or one given to another "
@@ -61,8 +58,8 @@ def guarded(writer: Writer) -> Writer:
     missing key, text where a number was), met in any of its calls (a describe, a write,
     a look-up), raised as a :class:`SourceError` with :data:`UNSHAPED`, the cause in the
     log: a write's records fail, unsure, and any other call stops the run with a plain
-    message (exit 29), never an unexpected problem (exit 1). The sync reads vendor answers
-    through the same guard."""
+    message (exit 12), never an unexpected problem (exit 1). The sync catches the same
+    errors (:data:`exporter.errors.SHAPE_ERRORS`)."""
     return writer if isinstance(writer, _Guarded) else cast(Writer, _Guarded(writer))
 
 
