@@ -35,7 +35,7 @@ from sandbox import CREDENTIALS, Sandbox
 
 OBJECTS = ("Account", "Care_Plan__c", "Medication__c", "Allergy__c", "Diagnosis__c",
            "Care_Task__c", "Physician__c", "Emergency_Contact__c", "ContentVersion",
-           "Attachment", "Task", "Event", "Contact")
+           "Attachment", "Task", "Event", "Contact", "Opportunity", "Case")
 FAST = {"retry_base_delay": 0.05, "bulk_poll_seconds": 0, "timeout": 5}
 
 

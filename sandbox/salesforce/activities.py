@@ -57,12 +57,12 @@ def _parse(value: str | None) -> dt.datetime | None:
 
 def _account_of(store: OrgStore, what_id: str | None) -> str | None:
     """Salesforce's AccountId: WhatId when it is an Account, the Account of a record that
-    is a child of Account, otherwise none."""
+    is a child of Account (an opportunity's or a case's), otherwise none."""
     found = store.find(what_id) if what_id else None
     if found is None:
         return None
     obj, rec = found
-    return rec["Id"] if obj == "Account" else rec.get("Client__c")
+    return rec["Id"] if obj == "Account" else rec.get("Client__c") or rec.get("AccountId")
 
 
 def _event(values: dict[str, Any], old: dict[str, Any], creating: bool

@@ -7,7 +7,8 @@ Care_Plan__c, Medication__c, Allergy__c, Diagnosis__c, Care_Task__c, Emergency_C
 (shared, ``Account.Primary_Physician__c``), ContentVersion and Attachment (file bodies
 generated lazily from a PRNG keyed by record id), the activities Task and Event (polymorphic
 WhoId / WhatId), ContentDocumentLink (who sees a file; not replicateable, queried only by
-document or record), plus two standard objects a connector
+document or record), Opportunity and Case (empty in the agency's org; see
+``sandbox/salesforce/sales.py``), plus two standard objects a connector
 must skip (AccountChangeEvent: not queryable; RecentlyViewed: not replicateable).
 ``docs/sandbox-salesforce.md`` is the reference for connector authors.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.salesforce.contacts import CONTACT_FIELDS
+from sandbox.salesforce.sales import CASE_FIELDS, OPPORTUNITY_FIELDS
 
 #: the org's one user (the API user every session belongs to)
 USER_ID = "005Dn0000000001AAA"
@@ -48,6 +50,7 @@ class FieldDef:
     default: Any = None
     cascade_delete: bool = False
     label: str = ""
+    auto_number: bool = False  # read-only, numbered by Salesforce (Case.CaseNumber)
 
     @property
     def custom(self) -> bool:
@@ -134,9 +137,10 @@ TASK_STATUS = ("Not Started", "In Progress", "Completed", "Waiting on someone el
                "Deferred")
 RECURRENCE = ("RecursDaily", "RecursEveryWeekday", "RecursMonthly", "RecursMonthlyNth",
               "RecursWeekly", "RecursYearly", "RecursYearlyNth")
-#: What an activity's WhatId may point at in this org: the client and its custom records
+#: What an activity's WhatId may point at in this org: the client, its custom records,
+#: opportunities and cases
 WHAT = ("Account", "Care_Plan__c", "Medication__c", "Allergy__c", "Diagnosis__c",
-        "Care_Task__c", "Physician__c", "Emergency_Contact__c")
+        "Care_Task__c", "Physician__c", "Emergency_Contact__c", "Opportunity", "Case")
 #: WhoId points at a person (Contact or Lead); this org keeps clients as Accounts and has
 #: no Lead and no Contact until a restore writes some (caregivers), so a client's Account
 #: id as WhoId is refused as Salesforce refuses an id of another type
@@ -249,6 +253,11 @@ OBJECT_LIST: list[ObjectDef] = [
     # People (empty in the agency's org: clients are Accounts); see sandbox/salesforce/contacts.py
     ObjectDef("Contact", "Contact", "003", [*_system(None),
         *(_f(name, ftype, **kw) for name, ftype, kw in CONTACT_FIELDS)]),
+    # Sales and service (empty in the agency's org): see sandbox/salesforce/sales.py
+    ObjectDef("Opportunity", "Opportunity", "006", [*_system(None),
+        *(_f(name, ftype, **kw) for name, ftype, kw in OPPORTUNITY_FIELDS)]),
+    ObjectDef("Case", "Case", "500", [*_system(None),
+        *(_f(name, ftype, **kw) for name, ftype, kw in CASE_FIELDS)]),
     # Activities (Task, Event): WhatId and WhoId are polymorphic lookups; AccountId is
     # derived from WhatId by Salesforce; OwnerId defaults to the user writing.
     ObjectDef("Task", "Task", "00T", [*_system(None), *_activity_fields(),
@@ -301,7 +310,10 @@ PREFIXES: dict[str, str] = {o.key_prefix: o.name for o in OBJECT_LIST}
 
 SOAP_TYPES = {"id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean",
               "date": "xsd:date", "datetime": "xsd:dateTime", "double": "xsd:double",
-              "int": "xsd:int", "base64": "xsd:base64Binary", "address": "urn:address"}
+              "int": "xsd:int", "base64": "xsd:base64Binary", "address": "urn:address",
+              "currency": "xsd:double", "percent": "xsd:double"}
+#: (precision, scale) of the number types that have them
+DIGITS = {"double": (18, 0), "currency": (18, 2), "percent": (3, 0)}
 
 
 def _urls(obj: ObjectDef, version: str) -> dict[str, str]:
@@ -335,7 +347,7 @@ def describe_field(f: FieldDef) -> dict[str, Any]:
     filterable = f.type not in ("base64", "address") and not (
         f.type == "textarea" and f.length > 255)
     return {
-        "aggregatable": filterable, "aiPredictionField": False, "autoNumber": False,
+        "aggregatable": filterable, "aiPredictionField": False, "autoNumber": f.auto_number,
         "byteLength": f.length * 3 if text else f.length, "calculated": f.calculated,
         "calculatedFormula": f.formula if f.calculated else None,
         "cascadeDelete": f.cascade_delete, "caseSensitive": False,
@@ -349,20 +361,21 @@ def describe_field(f: FieldDef) -> dict[str, Any]:
         "externalId": f.external_id, "extraTypeInfo": "plaintextarea"
         if f.type == "textarea" else None,
         "filterable": filterable, "filteredLookupInfo": None, "formulaTreatNullNumberAsZero": False,
-        "groupable": filterable and f.type not in ("double", "datetime"),
+        "groupable": filterable and f.type not in ("double", "currency", "percent", "datetime"),
         "highScaleNumber": False, "htmlFormatted": False,
         "idLookup": f.name == "Id" or f.external_id, "inlineHelpText": None,
         "label": f.label or f.name.removesuffix("__c").replace("_", " "),
         "length": f.length, "mask": None, "maskType": None, "name": f.name,
-        "nameField": f.name in ("Name", "Title"), "namePointing": len(f.reference_to) > 1,
+        "nameField": f.name in ("Name", "Title") or f.auto_number,
+        "namePointing": len(f.reference_to) > 1,
         "nillable": f.nillable, "permissionable": f.nillable and f.custom,
         "picklistValues": _picklist_values(f), "polymorphicForeignKey": len(f.reference_to) > 1,
-        "precision": 18 if f.type == "double" else 0, "queryByDistance": False,
+        "precision": DIGITS.get(f.type, (0, 0))[0], "queryByDistance": False,
         "referenceTargetField": None, "referenceTo": list(f.reference_to),
         "relationshipName": f.relationship_name,
         "relationshipOrder": 0 if f.cascade_delete else None,
         "restrictedDelete": False, "restrictedPicklist": f.restricted,
-        "scale": 0, "searchPrefilterable": False,
+        "scale": DIGITS.get(f.type, (0, 0))[1], "searchPrefilterable": False,
         "soapType": SOAP_TYPES.get(f.type, "xsd:string"), "sortable": filterable,
         "type": f.type, "unique": f.unique, "updateable": f.updateable,
         "writeRequiresMasterRead": False,

@@ -191,7 +191,10 @@ class SObjectAPI(RecordReader):
     def _delete(self, request: Request) -> Response:
         obj = self._object(request.params["obj"])
         self._live(obj, request.params["a"])
-        self.writer.delete(obj, request.params["a"])
+        try:
+            self.writer.delete(obj, request.params["a"])
+        except WriteError as exc:  # an Account with cases
+            raise exc.http() from None
         return Response(204)
 
     def _composite(self, request: Request) -> Response:

@@ -19,7 +19,7 @@ import datetime as dt
 from typing import Any
 
 from sandbox.http import HTTPError, Response
-from sandbox.salesforce import activities
+from sandbox.salesforce import activities, sales
 from sandbox.salesforce.schema import PREFIXES, USER_ID, FieldDef, ObjectDef
 from sandbox.salesforce.soql import NUMBER_TYPES, TEXT_TYPES, sf_datetime
 from sandbox.salesforce.store import OrgStore, make_id, normalize_id
@@ -82,6 +82,7 @@ class Writer:
         if errors:
             raise WriteError(errors)
         when = self.store.write_stamp()
+        sales.check(self.store, obj.name, values, None, when)
         if obj.name == "ContentVersion":
             path = str(values.get("PathOnClient"))
             values.update(FileExtension=path.rpartition(".")[2].lower() if "." in path else None,
@@ -107,7 +108,9 @@ class Writer:
         if obj.name == "Attachment" and blob is not None:
             values["BodyLength"] = len(blob)
         self._remember(obj.name, rec["Id"], rec)
-        self.store.update(obj.name, rec, values, self.store.write_stamp())
+        when = self.store.write_stamp()
+        sales.check(self.store, obj.name, values, rec, when)
+        self.store.update(obj.name, rec, values, when)
         if blob is not None:
             self.store.set_body(rec["Id"], blob)
         return self.store.records[obj.name][rec["Id"]]
@@ -150,11 +153,15 @@ class Writer:
         """Soft delete into the recycle bin; a client's clinical rows go with it
         (Client__c is master-detail)."""
         rec = self._existing(obj, record_id)
+        refused = sales.delete_refused(self.store, rec["Id"]) if obj.name == "Account" else None
+        if refused is not None:
+            raise WriteError([refused])
         when = self.store.write_stamp()
         doomed = [(obj.name, rec)]
         if obj.name == "Account":
             doomed += [(o, r) for o, r in self.store.children(rec["Id"]) if not r["IsDeleted"]]
             doomed += activities.dependents(self.store, rec["Id"])
+            doomed += sales.dependents(self.store, rec["Id"])
         for name, row in doomed:
             self._remember(name, row["Id"], row)
             self.store.soft_delete(name, row, when)
