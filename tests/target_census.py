@@ -106,15 +106,22 @@ def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def relationship(lookup: str) -> str:
+    """The SOQL relationship name of a lookup field: ``Client__c`` -> ``Client__r``, a
+    standard ``AccountId`` -> ``Account``."""
+    return f"{lookup[:-1]}r" if lookup.endswith("__c") else lookup.removesuffix("Id")
+
+
 def salesforce_target(sb: Sandbox, obj: str, link: str | None = None,
                       body: str | None = None) -> list[Row]:
     """Every record of ``obj`` in the org with the source id it carries, the source id its
     lookup ``link`` points at, and the bytes of its file field ``body``."""
-    fields = [KEY_SF] + ([f"{link[:-1]}r.{KEY_SF}"] if link else [])
+    rel = relationship(link) if link else ""
+    fields = [KEY_SF] + ([f"{rel}.{KEY_SF}"] if link else [])
     sf = salesforce(sb)
     rows = []
     for r in salesforce_rows(sb, obj, fields):
-        parent = (r.get(f"{link[:-1]}r") or {}).get(KEY_SF) if link else None
+        parent = (r.get(rel) or {}).get(KEY_SF) if link else None
         digest = None
         if body:
             got = sf.session.get(f"{sf.base_url}sobjects/{obj}/{r['Id']}/{body}",

@@ -126,13 +126,14 @@ def test_salesforce_to_hubspot_checked_independently(tmp_path: Path) -> None:
 def _hubspot_promises(src: Sandbox) -> dict[str, Expected]:
     """HubSpot -> Salesforce, from the source portal: physician practices, clients as
     Accounts, family contacts and care plans under their client's Account (by client
-    number), to-dos as Tasks on the Account of the client whose number their associated
-    contact carries, files with their bytes."""
+    number), to-dos as Tasks, deals as Opportunities and tickets as Cases on the Account of
+    the client whose number their associated contact carries, files with their bytes."""
     def sid(obj: str, rid: Any) -> str:
         return f"hubspot/{obj}/{rid}"
 
     out = {o: Expected(o) for o in ("Physician__c", "Account", "Emergency_Contact__c",
-                                    "Care_Plan__c", "Task", "ContentVersion")}
+                                    "Care_Plan__c", "Task", "ContentVersion",
+                                    "Opportunity", "Case")}
     for r in hubspot_rows(src, "companies", ["company_category"]):
         if r["properties"].get("company_category") == "Physician practice":
             out["Physician__c"].parents[sid("companies", r["id"])] = None
@@ -151,11 +152,12 @@ def _hubspot_promises(src: Sandbox) -> dict[str, Expected]:
             clients.get(r["properties"].get("client_number"))
     client_of = {str(c["id"]): clients.get(c["properties"].get("client_number"))
                  for c in contacts}
-    for t in hubspot_rows(src, "tasks", [], ["contacts"]):
-        linked = [str(a["id"]) for a in
-                  ((t.get("associations") or {}).get("contacts") or {}).get("results", [])]
-        out["Task"].parents[sid("tasks", t["id"])] = next(
-            (c for c in map(client_of.get, linked) if c), None)
+    for stream, obj in (("tasks", "Task"), ("deals", "Opportunity"), ("tickets", "Case")):
+        for t in hubspot_rows(src, stream, [], ["contacts"]):
+            linked = [str(a["id"]) for a in
+                      ((t.get("associations") or {}).get("contacts") or {}).get("results", [])]
+            out[obj].parents[sid(stream, t["id"])] = next(
+                (c for c in map(client_of.get, linked) if c), None)
     client = hubspot_client(src)
     for f in client.files.files_api.do_search().results:
         key = sid("files", f.id)
@@ -171,7 +173,8 @@ def test_hubspot_to_salesforce_checked_independently(tmp_path: Path) -> None:
                                   "hubspot_to_salesforce")
         assert report.status == "ok" and check.record_rate == 100.0
         promises = _hubspot_promises(src)
-        links = {"Emergency_Contact__c": "Client__c", "Care_Plan__c": "Client__c"}
+        links = {"Emergency_Contact__c": "Client__c", "Care_Plan__c": "Client__c",
+                 "Opportunity": "AccountId", "Case": "AccountId"}
         # calls, e-mails and notes are Tasks too, checked by test_restore_activities
         others = tuple(f"hubspot/{s}/" for s in ("calls", "emails", "notes"))
         for obj, expected in promises.items():
@@ -181,7 +184,8 @@ def test_hubspot_to_salesforce_checked_independently(tmp_path: Path) -> None:
                                   "VersionData" if obj == "ContentVersion" else None)
             counts = tally(expected, rows)
             assert {k: counts[k] for k in CLEAN} == CLEAN, obj
-        assert promises["Task"].parents and all(promises["Task"].parents.values())
+        for obj in ("Task", "Opportunity", "Case"):
+            assert promises[obj].parents and all(promises[obj].parents.values()), obj
         assert salesforce_rows(dst, "Care_Task__c", []) == []  # to-dos are no care tasks
         assert tally(promises["ContentVersion"], salesforce_target(
             dst, "ContentVersion", None, "VersionData"))["files"] > 0
