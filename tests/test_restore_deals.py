@@ -12,7 +12,15 @@ from typing import Any
 from exporter.restore import load_mapping, run_restore, verify_restore
 from sandbox import Sandbox
 from tests.restore_support import salesforce, synced_archive, target_writer
-from tests.target_census import Expected, hubspot_rows, salesforce_rows, salesforce_target, tally
+from tests.target_census import (
+    Expected,
+    hubspot_records_by_source,
+    hubspot_rows,
+    hubspot_target,
+    salesforce_rows,
+    salesforce_target,
+    tally,
+)
 
 #: HubSpot's default deal pipeline -> Salesforce's default sales process
 STAGES = {"appointmentscheduled": "Prospecting", "qualifiedtobuy": "Qualification",
@@ -98,3 +106,124 @@ def test_deals_and_tickets_become_opportunities_and_cases(tmp_path: Path) -> Non
         assert tally(deals, salesforce_target(dst, "Opportunity", "AccountId"))["extras"] == 1
         moved = tally(tickets, salesforce_target(dst, "Case", "AccountId"))
         assert (moved["wrong_links"], moved["stale_links"]) == (1, 1)
+
+
+def test_hubspot_to_hubspot_carries_tickets_with_contact_and_deal(tmp_path: Path) -> None:
+    with Sandbox(clients=8, seed=43) as src, Sandbox(clients=0, seed=44) as dst:
+        with synced_archive(tmp_path, src, "hubspot") as archive:
+            writer = target_writer(tmp_path, dst, "hubspot")
+            report = run_restore(archive, writer, load_mapping("hubspot_to_hubspot"),
+                                 target="t")
+            assert report.status == "ok", report.errors[:3]
+            again = run_restore(archive, writer, load_mapping("hubspot_to_hubspot"), target="t")
+            assert (again.total("created"), again.total("updated")) == (0, 0)
+        source = hubspot_rows(src, "tickets", ["subject", "hs_pipeline_stage",
+                                               "hs_ticket_priority"], ["contacts", "deals"])
+        assert source
+        for to in ("contacts", "deals"):
+            expected = Expected("tickets")
+            for t in source:
+                linked = t["associations"][to]["results"]
+                assert len(linked) == 1
+                expected.parents[f"hubspot/tickets/{t['id']}"] = \
+                    f"hubspot/{to}/{linked[0]['id']}"
+            counts = tally(expected, hubspot_target(dst, "tickets", to))
+            assert {k: counts[k] for k in CLEAN} == CLEAN, to
+        copied = hubspot_records_by_source(dst, "tickets", [
+            "subject", "hs_pipeline_stage", "hs_ticket_priority"])
+        for t in source:
+            got = copied[f"hubspot/tickets/{t['id']}"]
+            assert {k: got[k] for k in t["properties"] if k in (
+                "subject", "hs_pipeline_stage", "hs_ticket_priority")} == {
+                k: v for k, v in t["properties"].items() if k in (
+                    "subject", "hs_pipeline_stage", "hs_ticket_priority")}
+        deals = tally(Expected("deals", {f"hubspot/deals/{d['id']}": None
+                                         for d in hubspot_rows(src, "deals", [])}),
+                      hubspot_target(dst, "deals"))
+        assert (deals["duplicates"], deals["missing"], deals["extras"]) == (0, 0, 0)
+
+
+def _salesforce_sales(src: Sandbox) -> tuple[dict[str, str], dict[str, str]]:
+    """Opportunities and Cases created in the source org through simple-salesforce, one of
+    each per Account plus a case in a status HubSpot's pipeline has not (kept as text):
+    {source id: the source id of its Account} for each."""
+    sf = salesforce(src)
+    opps, cases = {}, {}
+    accounts = salesforce_rows(src, "Account", ["Name"])
+    stages = ["Prospecting", "Needs Analysis", "Closed Won", "Closed Lost"]
+    for n, acc in enumerate(accounts):
+        made = sf.Opportunity.create({
+            "Name": f"{acc['Name']} - care", "StageName": stages[n % len(stages)],
+            "CloseDate": f"2026-0{n % 9 + 1}-15", "Amount": 1000 + n, "AccountId": acc["Id"],
+            "Description": "Personal care; Companionship"})
+        opps[f"salesforce/Opportunity/{made['id']}"] = f"salesforce/Account/{acc['Id']}"
+        made = sf.Case.create({"Subject": "Missed visit", "Description": "Family called.",
+                               "Status": ["New", "Working", "Closed", "On Hold"][n % 4],
+                               "Priority": "High", "Origin": "Phone", "AccountId": acc["Id"]})
+        cases[f"salesforce/Case/{made['id']}"] = f"salesforce/Account/{acc['Id']}"
+    return opps, cases
+
+
+def test_salesforce_opportunities_and_cases_reach_hubspot(tmp_path: Path) -> None:
+    with Sandbox(clients=6, seed=45) as src, Sandbox(clients=0, seed=46) as dst:
+        opps, cases = _salesforce_sales(src)
+        mapping = load_mapping("salesforce_to_hubspot")
+        with synced_archive(tmp_path, src, "salesforce") as archive:
+            writer = target_writer(tmp_path, dst, "hubspot")
+            report = run_restore(archive, writer, mapping, target="t")
+            assert report.status == "ok", report.errors[:3]
+            check = verify_restore(archive, writer, mapping, target="t")
+            assert check.record_rate == 100.0, check.mismatches[:3]
+            again = run_restore(archive, writer, mapping, target="t")
+            assert (again.total("created"), again.total("updated")) == (0, 0)
+        for obj, promised in (("deals", opps), ("tickets", cases)):
+            counts = tally(Expected(obj, dict(promised)), hubspot_target(dst, obj, "contacts"))
+            assert {k: counts[k] for k in CLEAN} == CLEAN, obj
+        deals = hubspot_records_by_source(dst, "deals", ["dealstage", "amount", "closedate"])
+        source = {f"salesforce/Opportunity/{r['Id']}": r for r in salesforce_rows(
+            src, "Opportunity", ["StageName", "Amount", "CloseDate"])}
+        back = {v: k for k, v in STAGES.items()}
+        for key, r in source.items():
+            got = deals[key]
+            assert float(got["amount"]) == r["Amount"] and \
+                got["closedate"].startswith(r["CloseDate"])
+            if r["StageName"] in back:  # a stage of both default pipelines, both ways
+                assert got["dealstage"] == back[r["StageName"]]
+        assert {d["dealstage"] for d in deals.values()} >= {"closedwon", "closedlost",
+                                                            "qualifiedtobuy"}
+        tickets = hubspot_records_by_source(dst, "tickets", [
+            "hs_pipeline_stage", "hs_ticket_priority", "salesforce_status", "case_number"])
+        status = {r["Id"]: r["Status"] for r in salesforce_rows(src, "Case", ["Status"])}
+        for key, got in tickets.items():
+            want = status[key.rsplit("/", 1)[1]]
+            assert got["hs_ticket_priority"] == "HIGH" and got["case_number"]
+            if want == "On Hold":  # not one of the portal's statuses: kept as text
+                assert (got["hs_pipeline_stage"], got["salesforce_status"]) == (None, "On Hold")
+            else:
+                assert got["hs_pipeline_stage"] == {"New": "1", "Working": "3",
+                                                    "Closed": "4"}[want]
+
+
+def test_salesforce_to_salesforce_copies_opportunities_and_cases(tmp_path: Path) -> None:
+    with Sandbox(clients=5, seed=47) as src, Sandbox(clients=0, seed=48) as dst:
+        opps, cases = _salesforce_sales(src)
+        mapping = load_mapping("salesforce_to_salesforce")
+        with synced_archive(tmp_path, src, "salesforce") as archive:
+            writer = target_writer(tmp_path, dst, "salesforce")
+            report = run_restore(archive, writer, mapping, target="t")
+            assert report.status == "ok", report.errors[:3]
+            again = run_restore(archive, writer, mapping, target="t")
+            assert (again.total("created"), again.total("updated")) == (0, 0)
+        for obj, promised in (("Opportunity", opps), ("Case", cases)):
+            counts = tally(Expected(obj, dict(promised)),
+                           salesforce_target(dst, obj, "AccountId"))
+            assert {k: counts[k] for k in CLEAN} == CLEAN, obj
+        fields = ["Name", "StageName", "Amount", "CloseDate", "IsWon", "Description"]
+        want = sorted(tuple(r[f] for f in fields)
+                      for r in salesforce_rows(src, "Opportunity", fields))
+        assert sorted(tuple(r[f] for f in fields)
+                      for r in salesforce_rows(dst, "Opportunity", fields)) == want
+        fields = ["Subject", "Status", "Priority", "Origin", "IsClosed"]
+        want = sorted(tuple(r[f] for f in fields) for r in salesforce_rows(src, "Case", fields))
+        assert sorted(tuple(r[f] for f in fields)
+                      for r in salesforce_rows(dst, "Case", fields)) == want

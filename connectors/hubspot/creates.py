@@ -52,6 +52,7 @@ DEFAULT_TYPE_IDS: dict[tuple[str, str], int] = {
     ("contacts", "companies"): 279, ("companies", "contacts"): 280,
     ("deals", "contacts"): 3, ("contacts", "deals"): 4,
     ("tickets", "contacts"): 16, ("contacts", "tickets"): 15,
+    ("tickets", "deals"): 28, ("deals", "tickets"): 27,
     ("deals", "companies"): 341, ("companies", "deals"): 342,
     ("notes", "contacts"): 202, ("contacts", "notes"): 201,
     ("notes", "companies"): 190, ("companies", "notes"): 189,
