@@ -11,7 +11,7 @@ from typing import Any
 
 from exporter.restore import load_mapping, run_restore, verify_restore
 from sandbox import Sandbox
-from tests.restore_support import salesforce, synced_archive, target_writer
+from tests.restore_support import hubspot_client, salesforce, synced_archive, target_writer
 from tests.target_census import (
     Expected,
     hubspot_records_by_source,
@@ -115,6 +115,9 @@ def test_hubspot_to_hubspot_carries_tickets_with_contact_and_deal(tmp_path: Path
             report = run_restore(archive, writer, load_mapping("hubspot_to_hubspot"),
                                  target="t")
             assert report.status == "ok", report.errors[:3]
+            check = verify_restore(archive, writer, load_mapping("hubspot_to_hubspot"),
+                                   target="t")
+            assert check.record_rate == 100.0 and check.stale_links == 0, check.mismatches[:3]
             again = run_restore(archive, writer, load_mapping("hubspot_to_hubspot"), target="t")
             assert (again.total("created"), again.total("updated")) == (0, 0)
         source = hubspot_rows(src, "tickets", ["subject", "hs_pipeline_stage",
@@ -179,6 +182,19 @@ def test_salesforce_opportunities_and_cases_reach_hubspot(tmp_path: Path) -> Non
         for obj, promised in (("deals", opps), ("tickets", cases)):
             counts = tally(Expected(obj, dict(promised)), hubspot_target(dst, obj, "contacts"))
             assert {k: counts[k] for k in CLEAN} == CLEAN, obj
+        # the checker sees a stranger deal and a ticket also associated with another client
+        client = hubspot_client(dst)
+        client.crm.objects.basic_api.create("deals", {"properties": {"dealname": "Walk-in"}})
+        rows = hubspot_target(dst, "tickets", "contacts")
+        other = next(r for r in hubspot_target(dst, "contacts")
+                     if r.source_id.startswith("salesforce/Account/")
+                     and r.source_id not in rows[0].parents)
+        client.crm.associations.v4.basic_api.create_default("tickets", rows[0].target_id,
+                                                            "contacts", other.target_id)
+        assert tally(Expected("deals", dict(opps)),
+                     hubspot_target(dst, "deals", "contacts"))["extras"] == 1
+        assert tally(Expected("tickets", dict(cases)),
+                     hubspot_target(dst, "tickets", "contacts"))["stale_links"] == 1
         deals = hubspot_records_by_source(dst, "deals", ["dealstage", "amount", "closedate"])
         source = {f"salesforce/Opportunity/{r['Id']}": r for r in salesforce_rows(
             src, "Opportunity", ["StageName", "Amount", "CloseDate"])}
@@ -212,6 +228,8 @@ def test_salesforce_to_salesforce_copies_opportunities_and_cases(tmp_path: Path)
             writer = target_writer(tmp_path, dst, "salesforce")
             report = run_restore(archive, writer, mapping, target="t")
             assert report.status == "ok", report.errors[:3]
+            check = verify_restore(archive, writer, mapping, target="t")
+            assert check.record_rate == 100.0 == check.field_rate, check.mismatches[:3]
             again = run_restore(archive, writer, mapping, target="t")
             assert (again.total("created"), again.total("updated")) == (0, 0)
         for obj, promised in (("Opportunity", opps), ("Case", cases)):
