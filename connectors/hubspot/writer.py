@@ -571,22 +571,33 @@ class HubSpotWriter(AttachedFiles, Writer):
             for r in (body or {}).get("results", []):
                 out[str(r["id"])] = {**(r.get("properties") or {}), "@links": {}}
         for to_object in set(links.values()):
-            found = self.read_links(obj, list(out), to_object)
+            types: dict[str, dict[str, list[int]]] = {}
+            found = self.read_links(obj, list(out), to_object, types)
             for rid, got in out.items():
+                # each association's type ids, so that verify sees a lost "Primary" label
+                got.setdefault("@link_types", {})[to_object] = types.get(rid, {})
                 for name, other in links.items():
                     if other == to_object:
                         got["@links"][name] = found.get(rid, [])
         return out
 
-    def read_links(self, obj: str, ids: list[str], to_object: str) -> dict[str, list[str]]:
-        """Associated ids of ``to_object`` per record id."""
+    def read_links(self, obj: str, ids: list[str], to_object: str,
+                   types: dict[str, dict[str, list[int]]] | None = None
+                   ) -> dict[str, list[str]]:
+        """Associated ids of ``to_object`` per record id (and into ``types``, per record
+        id, each associated id's association type ids)."""
         found: dict[str, list[str]] = {}
         for batch in chunks(ids, ASSOC_BATCH):
             body = self.client.call_json(
                 f"Reading HubSpot {obj} associations", self.client.assoc_batch.get_page,
                 self._at(obj), self._at(to_object), {"inputs": [{"id": i} for i in batch]})
             for r in (body or {}).get("results", []):
-                found[str(r["from"]["id"])] = [str(t["toObjectId"]) for t in r.get("to", [])]
+                rid = str(r["from"]["id"])
+                found[rid] = [str(t["toObjectId"]) for t in r.get("to", [])]
+                if types is not None:
+                    types[rid] = {str(t["toObjectId"]): [
+                        int(a["typeId"]) for a in t.get("associationTypes") or []
+                        if str(a.get("typeId", "")).isdigit()] for t in r.get("to", [])}
         return found
 
     def calls(self) -> int:

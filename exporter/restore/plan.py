@@ -130,7 +130,7 @@ class Context:
         assert link.via is not None
         rid = get_path(data, "@id")
         rule = self.parent_rule(link)
-        ids = _edges(self, link.via, stream, link.to_stream).get(str(rid), [])
+        ids = _edges(self, link.via, stream, link.to_stream, link.type_id).get(str(rid), [])
         found = two_hops(self, link, ids) if link.by is not None else \
             [to_id for to_id in ids if self.would_restore(rule, to_id)]
         return found if link.every else found[:1]
@@ -180,15 +180,18 @@ class Context:
         return self._key_index[key].get(str(value))
 
 
-def _edges(ctx: Context, via: str, from_type: str, to_type: str) -> dict[str, list[str]]:
+def _edges(ctx: Context, via: str, from_type: str, to_type: str,
+           type_id: int | None = None) -> dict[str, list[str]]:
     """From id -> to ids, from an archived associations stream (one record per edge:
-    fromObjectType, fromObjectId, toObjectType, toObjectId)."""
-    key = (via, from_type, to_type)
+    fromObjectType, fromObjectId, toObjectType, toObjectId, associationTypeId); with
+    ``type_id``, only the edges of that association type (HubSpot's "Primary" company)."""
+    key = (via if type_id is None else f"{via}#{type_id}", from_type, to_type)
     if key not in ctx.edges:
         edges: dict[str, list[str]] = {}
         for _rid, edge in ctx.archive.records(ctx.source, via, ctx.as_of):
             if edge and edge.get("fromObjectType") == from_type \
-                    and edge.get("toObjectType") == to_type:
+                    and edge.get("toObjectType") == to_type \
+                    and (type_id is None or str(edge.get("associationTypeId")) == str(type_id)):
                 edges.setdefault(str(edge["fromObjectId"]), []).append(str(edge["toObjectId"]))
         ctx.edges[key] = {k: sorted(set(v)) for k, v in edges.items()}
     return ctx.edges[key]
