@@ -4,16 +4,14 @@ objects parents first, and turning archived records into the payloads to write."
 from __future__ import annotations
 
 import hashlib
-import mimetypes
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import partial
-from pathlib import PurePosixPath
 from typing import Any
 
 from exporter.archive import Archive, IdMapEntry, canonical_json
 from exporter.errors import MappingError
 from exporter.restore.clients import client_label
+from exporter.restore.files import name_files, record_files
 from exporter.restore.links import through, two_hops
 from exporter.restore.mapping import LinkRule, Mapping_, ObjectRule
 from exporter.restore.target_links import check_target_link, target_link
@@ -424,42 +422,6 @@ def order_rules(ctx: Context, rules: list[ObjectRule]) -> list[ObjectRule]:
     return [rules[i] for i in done]
 
 
-def _files(ctx: Context, rule: ObjectRule, rid: str) -> tuple[list[FileItem], str | None]:
-    """The record's archived file (``file = NAME``), or every one (``"*"``: a Google Doc's
-    PDF and Word versions), each named after the record with its own extension; and the
-    hash the id map's digest covers."""
-    if rule.file is None:
-        return [], None
-    files = ctx.archive.files_of(ctx.source, rule.stream, rid, ctx.as_of)
-    chosen = sorted(files.items()) if rule.file == "*" else \
-        [(rule.file, files[rule.file])] if rule.file in files else []
-    if not chosen:
-        return [], None
-    base = f"{rid}-{rule.file}"
-    for path in ("PathOnClient", "Name", "name", "properties.name", "Title"):
-        value = get_path(ctx.parent(rule.stream, rid), path)
-        if isinstance(value, str) and value:
-            base = value
-            break
-    out = []
-    for link, sha in chosen:
-        info = ctx.archive.file_info(sha)
-        name = _with_extension(base, link, info.media_type, several=len(chosen) > 1)
-        out.append(FileItem(name, info.size, partial(ctx.archive.read_file, sha),
-                            info.media_type))
-    return out, ",".join(sha for _l, sha in chosen)
-
-
-def _with_extension(base: str, link: str, media_type: str | None, several: bool) -> str:
-    """``base`` with the file's extension: the archived link's ("export.docx"), else the
-    media type's; several files of one record each get their own."""
-    ext = PurePosixPath(link).suffix or (mimetypes.guess_extension(media_type or "") or "")
-    own = PurePosixPath(base).suffix
-    if not ext or own.lower() == ext.lower() or (own and not several):
-        return base  # "plan.pdf" keeps its own
-    return base + ext
-
-
 def _whole(data: Mapping[str, Any]) -> dict[str, Any]:
     """Every field of a record, flattened; the fields of a ``properties`` object (HubSpot's)
     under their own names ("firstname", not "properties.firstname") where none clashes."""
@@ -532,8 +494,10 @@ def plan_records(ctx: Context, rule: ObjectRule, fit: bool = True) -> Iterator[P
             _fit_options(ctx, info, rule, item)
             item.error = _required_missing(info, item.fields)
         if item.error is None:
-            files, item.file_hash = _files(ctx, rule, rid)
+            files, item.file_hash = record_files(ctx, rule, rid)
             item.file, item.more_files = (files[0], files[1:]) if files else (None, [])
+            if item.file is not None:
+                name_files(rule, item.file.name, item.fields)
         yield item
 
 
