@@ -25,7 +25,7 @@ from tests.restore_support import (
 from tests.target_census import hubspot_rows, salesforce_rows
 
 #: extensions a file of these first bytes may carry
-KINDS = {b"%PDF": {".pdf"}, b"PK\x03\x04": {".docx"}, b"\xff\xd8\xff": {".jpg", ".jpeg"},
+KINDS = {b"%PDF": {".pdf"}, b"PK\x03\x04": {".docx", ".xlsx"}, b"\xff\xd8\xff": {".jpg", ".jpeg"},
          b"\x89PNG": {".png"}}
 
 
@@ -99,3 +99,25 @@ def test_hubspot_files_end_in_the_uploaded_bytes_extension(tmp_path: Path) -> No
                 names.append(name.lower())  # HubSpot keeps file names in lower case
         assert len(names) == 2 * len(src.agency.clients)
         assert {n.lower() for n in renamed} <= set(names)
+
+
+def test_csv_files_end_in_their_bytes_extension(tmp_path: Path) -> None:
+    """any_to_csv writes a Google Doc's PDF and Word exports, and a PDF renamed without its
+    ".pdf" in Drive, each with the extension of its bytes."""
+    from exporter.restore.target import build_writer
+
+    with Sandbox(clients=3, seed=75, vendors=("google",)) as src:
+        renamed = _rename(src)
+        folder = tmp_path / "out"
+        with synced_archive(tmp_path, src, "google") as archive:
+            writer = build_writer("csv", {"type": "csv", "path": str(folder)},
+                                  tmp_path / "c.toml")
+            report = run_restore(archive, writer, load_mapping("any_to_csv"), target="csv")
+            assert report.status == "ok", report.errors[:3]
+        written = [p for p in (folder / "files").rglob("*") if p.is_file()]
+        assert len(written) >= 3 * len(src.agency.clients)  # a PDF, a Doc's PDF and Word
+        for p in written:
+            assert _fits(p.name, p.read_bytes()), p.name
+        for name in renamed:  # "Notes v1.2 C-00001" as a PDF (and the Doc as Word too)
+            assert any(p.suffix == Path(name).suffix and Path(name).stem.split(".")[0]
+                       in p.name for p in written), name
