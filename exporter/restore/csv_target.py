@@ -34,6 +34,7 @@ from exporter.filenames import NAME_LIMIT, readable_file_name
 from exporter.filenames import safe_file_name as _safe
 from exporter.keys import write_private_file
 from exporter.private_files import make_private, private_folder
+from exporter.record import printable
 from exporter.settings import Setting
 from exporter.writer import (
     BATCH_SIZE,
@@ -86,13 +87,15 @@ def _import_date(text: str, vendor: str) -> str:
 
 
 def _text(value: Any) -> str:
+    """A cell's text (half an emoji, which no UTF-8 file holds, as the replacement
+    character)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
+        return printable(json.dumps(value, ensure_ascii=False, sort_keys=True))
+    return printable(str(value))
 
 
 def _uncell(text: str | None) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from exporter.archive import Archive, IdMapEntry, canonical_json
 from exporter.errors import MappingError
+from exporter.record import utf8_text
 from exporter.restore.clients import client_label
 from exporter.restore.files import name_files, record_files
 from exporter.restore.links import through, two_hops
@@ -50,7 +51,8 @@ class Planned:
         links = sorted((ln.name, ln.to_object, ln.to_id) for ln in
                        [*self.links, *(with_deferred or [])])
         body = {"fields": self.fields, "links": links, "file": self.file_hash}
-        return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+        # utf8_text: half an emoji hashed as its \u escape (the same bytes for any other text)
+        return hashlib.sha256(utf8_text(canonical_json(body))[1]).hexdigest()
 
 
 @dataclass
