@@ -49,8 +49,22 @@ def cut(agency: Agency, tmp_path: Path) -> Path:  # noqa: F811
                       [Record(med["Id"], {**med, "Name": f"Halfmoon{HALF} tablets"})])
         props = {**note["properties"], "hs_note_body": f"<p>Laughed a lot {HALF} today</p>"}
         arc.put_batch(run, "hubspot", "notes", [Record(note_id, {**note, "properties": props})])
+        # her visits' descriptions and her Drive documents' names too (the desk shows them)
+        visits = [Record(rid, {**d, "description": f"Shower {HALF} help"})
+                  for rid, d in arc.records("google", "calendar_events")
+                  if d and ((d.get("extendedProperties") or {}).get("private") or {}).get(
+                      "client_number") == NUMBER]
+        documents = [Record(rid, {**d, "name": f"Scan {HALF} {d['name']}"},
+                            files=arc.files_of("google", "drive_files", rid))
+                     for rid, d in arc.records("google", "drive_files")
+                     if d and (d.get("properties") or {}).get("client_number") == NUMBER
+                     and not d["mimeType"].endswith(".folder")]
+        assert visits and documents
+        arc.put_batch(run, "google", "calendar_events", visits)
+        arc.put_batch(run, "google", "drive_files", documents)
         arc.finish_run(run, "ok", stats={"sources": {"salesforce": {"status": "ok"},
-                                                     "hubspot": {"status": "ok"}}})
+                                                     "hubspot": {"status": "ok"},
+                                                     "google": {"status": "ok"}}})
     return tmp_path
 
 
@@ -125,6 +139,15 @@ def test_the_desk_shows_the_client_page_and_its_pdf(cut: Path) -> None:
         assert f"Laughed a lot {SHOWN} today" in page.text
         pdf = s.get(desk.url + f"client/{token}/plan.pdf", timeout=120)
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        assert f"Shower {SHOWN} help" in s.get(desk.url + "visits", timeout=60).text
+        office = desk.login("olga")
+        docs = office.get(desk.url + f"client/{token}/documents", timeout=60)
+        assert docs.status_code == 200 and f"Scan {SHOWN} " in docs.text
+        files = re.findall(rf'href="/client/{token}/documents/(\d+)"', docs.text)
+        assert files
+        for n in files:
+            got = office.get(desk.url + f"client/{token}/documents/{n}", timeout=60)
+            assert got.status_code == 200, n
     finally:
         output = desk.stop()
     assert "Traceback" not in output
