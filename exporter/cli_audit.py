@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from exporter.cli_base import EXIT_DAMAGED, State, echo_out, err, handle_errors, out, pass_state
+from exporter.clock import local_time
 
 __all__ = ["audit"]
 
@@ -59,7 +60,8 @@ def _line(entry: dict[str, Any]) -> str:
     detail = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False, default=str)}"
                        for k, v in entry["detail"].items() if v not in (None, [], {}, ""))
     what = WHAT.get(entry["action"], entry["action"])
-    return (f"{str(entry['at'])[:19].replace('T', ' ')}  {entry['actor']}  {what}"
+    # this computer's time with its zone named, as every command shows a time (--json: UTC)
+    return (f"{local_time(entry['at'], seconds=True)}  {entry['actor']}  {what}"
             + (f" ({detail})" if detail else ""))
 
 

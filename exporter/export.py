@@ -23,6 +23,7 @@ from exporter.csvcells import formula_safe
 from exporter.errors import NotFound, NotWritable
 from exporter.filenames import safe_file_name
 from exporter.private_files import make_private, private_folder
+from exporter.record import printable, utf8_text
 
 __all__ = ["BY_ID_CHECK", "BY_VENDOR", "ExportResult", "export_archive"]
 
@@ -83,13 +84,14 @@ def _select(archive: Archive, wanted: list[str] | None) -> list[tuple[str, str]]
 
 
 def _cell(value: Any) -> str:
+    """A CSV cell as a spreadsheet shows it (half an emoji: the replacement character)."""
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return formula_safe(json.dumps(value, ensure_ascii=False, sort_keys=True))
+        return formula_safe(printable(json.dumps(value, ensure_ascii=False, sort_keys=True)))
     if isinstance(value, bool):
         return "true" if value else "false"
-    return formula_safe(str(value))  # "=HYPERLINK(...)" is shown in Excel, never run
+    return formula_safe(printable(str(value)))  # "=HYPERLINK(...)" is shown, never run
 
 
 #: How a deletion was found, as ``export --include-deleted`` writes it.
@@ -125,7 +127,8 @@ def _jsonl(archive: Archive, chosen: list[tuple[str, str]], target: Path, run: i
                 if include_deleted:
                     line["deleted"] = rid in gone
                     line.update(gone.get(rid, {}))
-                fh.write(json.dumps(line, ensure_ascii=False, sort_keys=True))
+                # half an emoji keeps its \u escape: the line reads back to equal data
+                fh.write(utf8_text(json.dumps(line, ensure_ascii=False, sort_keys=True))[0])
                 fh.write("\n")
                 count += 1
     return count
@@ -142,7 +145,7 @@ def _csv(archive: Archive, source: str, stream: str, target: Path, run: int | No
         columns.update(dict.fromkeys(data or {}))
     with _private_text(target, staged) as fh:
         writer = csv.writer(fh)
-        writer.writerow(["_id", *extra, *(formula_safe(c) for c in columns)])
+        writer.writerow(["_id", *extra, *(formula_safe(printable(c)) for c in columns)])
         for rid, data in archive.records(source, stream, as_of=run,
                                          include_deleted=include_deleted):
             row = data or {}

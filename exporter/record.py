@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["HashedRecord", "Record", "canonical_json", "utf8_text"]
+__all__ = ["HashedRecord", "Record", "canonical_json", "printable", "utf8_text"]
 
 
 # One encoder for every call (it keeps no state between calls, so threads may share it):
@@ -39,6 +39,14 @@ def utf8_text(text: str) -> tuple[str, bytes]:
     except UnicodeEncodeError:
         text = _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
         return text, text.encode("utf-8")
+
+
+def printable(text: str) -> str:
+    """``text`` as a person reads it: a lone surrogate (half an emoji, archived as its JSON
+    escape) becomes the replacement character, which any UTF-8 file, page or PDF takes."""
+    if text.isascii():
+        return text
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True)

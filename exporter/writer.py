@@ -299,7 +299,9 @@ class Writer:
              links: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         """Records by target id: field values, plus ``"@links"`` {link name: [target ids]}
         for the links named in ``links`` (name -> the object pointed at), for verification.
-        Missing records are left out."""
+        A target whose links have types (HubSpot's association type ids) may add
+        ``"@link_types"`` {object: {target id: [type ids]}}: verify then checks the type of
+        links that name one. Missing records are left out."""
         raise NotImplementedError
 
     def calls(self) -> int:

@@ -69,3 +69,34 @@ def test_a_broken_chain_is_said_and_exits_as_a_damaged_archive(
     shown = cli_("audit")
     assert shown.exit_code == 6, shown.output
     assert "altered" in shown.output and "exporter verify" in shown.output
+
+
+def test_entries_show_local_time_with_the_zone_and_json_keeps_utc(
+        synced: tuple[Cli, Sandbox]) -> None:  # noqa: F811
+    """As every other command shows a time: this computer's clock, the zone named (TZ set
+    in the process's environment here); --json stays UTC ISO for machines."""
+    import datetime as dt
+    import os
+    import subprocess
+    import sys
+
+    cli_, _sb = synced
+    assert cli_("clients").exit_code == 0
+    env = {**os.environ, "EXPORTER_CONFIG": str(cli_.config), "TZ": "EST+5"}
+    for name in ("EXPORTER_PASSPHRASE", "EXPORTER_KEY_FILE"):
+        env.pop(name, None)
+
+    def audit(*args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "exporter", "audit", "--action",
+                               "clients", *args], env=env, capture_output=True, text=True,
+                              timeout=120, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    entries = json.loads(audit("--json"))
+    assert len(entries) == 1
+    at = dt.datetime.fromisoformat(entries[0]["at"])
+    assert at.utcoffset() == dt.timedelta(0)  # machine-readable: UTC ISO, as stored
+    local = at.astimezone(dt.timezone(dt.timedelta(hours=-5)))
+    line = next(ln for ln in audit().splitlines() if "listed the clients" in ln)
+    assert line.startswith(f"{local:%Y-%m-%d %H:%M:%S} EST  "), line

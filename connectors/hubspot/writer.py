@@ -33,6 +33,7 @@ from typing import Any, ClassVar
 from connectors.hubspot.attached import UPLOAD_OPTIONS, AttachedFiles
 from connectors.hubspot.client import BASE_URL, DAILY_RESERVE, TIMEOUT, WRITING, HubSpotClient
 from connectors.hubspot.creates import answered, create_linked, label_type
+from connectors.hubspot.readback import ASSOC_BATCH, ReadBack
 from connectors.hubspot.schemas import CustomObjects, property_spec
 from connectors.hubspot.wire import STANDARD
 from exporter.errors import AuthError, QuotaExhausted, SourceError
@@ -52,7 +53,6 @@ from exporter.writer import (
 
 __all__ = ["HubSpotWriter"]
 
-ASSOC_BATCH = 1000
 UPSERT_BATCH = 100
 #: The unique property every restored record carries its source id in; the restore creates
 #: it (``hasUniqueValue``) on each object it writes where the portal lacks it.
@@ -79,7 +79,7 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-class HubSpotWriter(AttachedFiles, Writer):
+class HubSpotWriter(AttachedFiles, ReadBack, Writer):
     """Restores into a HubSpot portal (CRM v3 batch upsert, v4 associations)."""
 
     name = "hubspot"
@@ -560,34 +560,6 @@ class HubSpotWriter(AttachedFiles, Writer):
                                   self.client.objects_batch.update, self._at(obj), {"inputs": [
                                       {"id": tid, "properties": {SOURCE_KEY: sid}}
                                       for tid, sid in batch]})
-
-    def read(self, obj: str, ids: list[str], fields: list[str],
-             links: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-        out: dict[str, dict[str, Any]] = {}
-        for batch in chunks(ids, 100):
-            body = self.client.call_json(
-                f"Reading HubSpot {obj}", self.client.objects_batch.read, self._at(obj),
-                {"inputs": [{"id": i} for i in batch], "properties": fields})
-            for r in (body or {}).get("results", []):
-                out[str(r["id"])] = {**(r.get("properties") or {}), "@links": {}}
-        for to_object in set(links.values()):
-            found = self.read_links(obj, list(out), to_object)
-            for rid, got in out.items():
-                for name, other in links.items():
-                    if other == to_object:
-                        got["@links"][name] = found.get(rid, [])
-        return out
-
-    def read_links(self, obj: str, ids: list[str], to_object: str) -> dict[str, list[str]]:
-        """Associated ids of ``to_object`` per record id."""
-        found: dict[str, list[str]] = {}
-        for batch in chunks(ids, ASSOC_BATCH):
-            body = self.client.call_json(
-                f"Reading HubSpot {obj} associations", self.client.assoc_batch.get_page,
-                self._at(obj), self._at(to_object), {"inputs": [{"id": i} for i in batch]})
-            for r in (body or {}).get("results", []):
-                found[str(r["from"]["id"])] = [str(t["toObjectId"]) for t in r.get("to", [])]
-        return found
 
     def calls(self) -> int:
         return self.client.requests

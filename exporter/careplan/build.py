@@ -26,6 +26,7 @@ from exporter.careplan.definition import (
     suggest,
 )
 from exporter.errors import AmbiguousClient, NoSuchClient
+from exporter.record import printable
 
 __all__ = [
     "AmbiguousClient",
@@ -343,6 +344,11 @@ def _parse_moment(value: Any) -> dt.datetime | None:
 
 
 def format_value(value: Any, fmt: str) -> str:
+    """The value as the plan shows it (half an emoji as the replacement character)."""
+    return printable(_formatted(value, fmt))
+
+
+def _formatted(value: Any, fmt: str) -> str:
     if value is None or value == "":
         return ""
     if fmt == "bool" or isinstance(value, bool):
@@ -440,7 +446,8 @@ def _client(definition: Definition, rid: str, data: Mapping[str, Any]) -> Client
     if definition.birthdate_field:
         values = get_path(data, definition.birthdate_field)
         birth = format_value(values[0], "date") if values else ""
-    return Client(norm(keys[0]), keys[0], name or keys[0], birth, rid, data)
+    shown = printable(keys[0])  # the key itself stays as archived: joins compare it
+    return Client(norm(keys[0]), shown, printable(name) or shown, birth, rid, data)
 
 
 def all_clients(view: ArchiveView, definition: Definition) -> list[Client]:
@@ -571,6 +578,7 @@ def build_care_plan(view: ArchiveView, definition: Definition, client: Client,
                     first = (get_path(data, s.group_by) or [""])[0]
                     group = format_value(first, "weekday" if s.group_order == "weekday"
                                          else "text")
-                sv.rows.append(Row([cell(data, c, client.data) for c in s.columns], rid, group))
+                sv.rows.append(Row([cell(data, c, client.data) for c in s.columns],
+                                   printable(rid), group))
         sections.append(sv)
     return CarePlan(client, sections, definition.client.stream.replace("/", " · "))

@@ -103,7 +103,8 @@ def inputs_hash(definition: Definition, plan: CarePlan, info: PrintInfo,
                "templates": _templates_digest(), "paper": paper,
                "banner": [info.organisation, info.historical, info.stale]}
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=repr)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    # surrogatepass: a client key holding half an emoji is hashed, not a crash
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # -- the table ------------------------------------------------------------------------------

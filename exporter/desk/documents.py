@@ -12,6 +12,7 @@ from typing import Any
 
 from exporter.careplan.build import ArchiveView, Client
 from exporter.careplan.model import Definition
+from exporter.record import printable
 
 __all__ = ["Document", "documents_of", "read_document", "serving"]
 
@@ -63,7 +64,8 @@ def documents_of(archive: Any, definition: Definition, client: Client,
         for rid, data in view.lookup(stream, field, norm, [value]):
             if data.get("mimeType") == _FOLDER or data.get("trashed") or data.get("IsDeleted"):
                 continue
-            title = str(data.get("Title") or data.get("name") or data.get("Name") or "")
+            title = printable(str(data.get("Title") or data.get("name") or data.get("Name")
+                                  or ""))
             modified = str(data.get("modifiedTime") or data.get("LastModifiedDate") or "")
             for link, digest in archive.files_of(source, name, rid, as_of=as_of).items():
                 info = archive.file_info(digest)
@@ -75,8 +77,8 @@ def documents_of(archive: Any, definition: Definition, client: Client,
 def _file_name(data: Any, link: str) -> str:
     """The name to save a file as: the record's own file name; a Google Doc's export gets
     the export's extension ("Care notes.pdf")."""
-    base = str(data.get("PathOnClient") or data.get("name") or data.get("Name")
-               or data.get("Title") or link)
+    base = printable(str(data.get("PathOnClient") or data.get("name") or data.get("Name")
+                         or data.get("Title") or link))
     if link.startswith("export."):
         return f"{base}.{link.split('.', 1)[1]}"
     return base

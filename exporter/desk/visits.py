@@ -12,6 +12,7 @@ from typing import Any
 from exporter.careplan.build import _matches
 from exporter.careplan.model import NORMALISERS, Definition, get_path
 from exporter.clock import parse_utc
+from exporter.record import printable
 
 __all__ = ["Visit", "visits_between", "week_of"]
 
@@ -32,7 +33,7 @@ def week_of(day: dt.date) -> tuple[dt.date, dt.date]:
 
 
 def _caregiver(data: dict[str, Any]) -> str:
-    names = [str(a.get("displayName") or a.get("email") or "")
+    names = [printable(str(a.get("displayName") or a.get("email") or ""))
              for a in data.get("attendees") or [] if isinstance(a, dict)]
     return ", ".join(n for n in names if n) or "Unassigned"
 
@@ -64,7 +65,7 @@ def visits_between(archive: Any, definition: Definition, first: dt.date, last: d
         if not keys or not known(keys[0]):
             continue
         ends = [_local(v) for v in get_path(data, "end.dateTime")]
-        what = str(data.get("description") or "").split("\n", 1)[0]
+        what = printable(str(data.get("description") or "").split("\n", 1)[0])
         visit = Visit(start, ends[0] if ends else None, _caregiver(data), keys[0], what)
         by_caregiver.setdefault(visit.caregiver, []).append(visit)
     for visits in by_caregiver.values():

@@ -34,6 +34,8 @@ from exporter.filenames import NAME_LIMIT, readable_file_name
 from exporter.filenames import safe_file_name as _safe
 from exporter.keys import write_private_file
 from exporter.private_files import make_private, private_folder
+from exporter.record import printable
+from exporter.restore.csv_long import cut, pointer, too_long, whole
 from exporter.settings import Setting
 from exporter.writer import (
     BATCH_SIZE,
@@ -86,13 +88,15 @@ def _import_date(text: str, vendor: str) -> str:
 
 
 def _text(value: Any) -> str:
+    """A cell's text (half an emoji, which no UTF-8 file holds, as the replacement
+    character)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return str(value)
+        return printable(json.dumps(value, ensure_ascii=False, sort_keys=True))
+    return printable(str(value))
 
 
 def _uncell(text: str | None) -> str:
@@ -195,6 +199,8 @@ class CsvWriter(Writer):
         self._labels: dict[str, str] = labels
         self._names = {v: k for k, v in labels.items()}
         self._tables: dict[str, tuple[list[str], dict[str, dict[str, str]]]] = {}
+        #: object -> (record id, column) -> the file holding a value too long for a cell
+        self._long: dict[str, dict[tuple[str, str], str]] = {}
         self._calls = 0
 
     def describe(self, obj: str) -> ObjectInfo | None:
@@ -219,6 +225,7 @@ class CsvWriter(Writer):
                     for cells in reader:
                         row = {k: _uncell(v) for k, v in zip(header, cells, strict=False)}
                         rows[row.get("id", "")] = row
+                        self._read_long(obj, row)
             self._tables[obj] = (columns, rows)
         return self._tables[obj]
 
@@ -229,7 +236,8 @@ class CsvWriter(Writer):
         # Every cell, ids, references and headers included (a sheet's header is typed by
         # someone, a record id may hold a typed key), is shown by a spreadsheet, never run.
         writer.writerow([formula_safe(self._labels.get(c, c)) for c in columns])
-        writer.writerows([formula_safe(row.get(c, "")) for c in columns]
+        long = self._long.get(obj, {})
+        writer.writerows([formula_safe(self._cell(long, row, c)) for c in columns]
                          for row in rows.values())
         private_folder(self.folder, exist_ok=True)
         # UTF-8 with a BOM: Excel then reads accents right (without one it assumes the
@@ -256,9 +264,38 @@ class CsvWriter(Writer):
         for name in values:
             if name not in columns:
                 columns.append(name)
+        self._write_long(obj, item, values)
         row.update(values)
         rows[item.key] = row
         return WriteResult(item.key, item.key, created)
+
+    @staticmethod
+    def _cell(long: Mapping[tuple[str, str], str], row: Mapping[str, str], column: str) -> str:
+        value = row.get(column, "")
+        rel = long.get((row.get("id", ""), column))
+        return cut(value, rel) if rel is not None and too_long(value) else value
+
+    def _write_long(self, obj: str, item: WriteItem, values: Mapping[str, str]) -> None:
+        """Values longer than a spreadsheet cell: each written whole to a .txt file in the
+        record's client folder (:mod:`exporter.restore.csv_long`)."""
+        long = self._long.setdefault(obj, {})
+        for name, value in values.items():
+            if not too_long(value):
+                long.pop((item.key, name), None)
+                continue
+            folder = Path("files") / readable_file_name(item.client or obj, 80)
+            rel = folder / _file_name(obj, item.key, f"{name} (whole text).txt", [])
+            _write_file(self.folder / rel, [value.encode("utf-8-sig")])
+            long[(item.key, name)] = rel.as_posix()
+
+    def _read_long(self, obj: str, row: dict[str, str]) -> None:
+        """Cells pointing to the .txt file of their whole text, read back whole."""
+        for name, cell in row.items():
+            rel = pointer(cell)
+            if rel is not None:
+                row[name] = whole(self.folder, cell)
+                if row[name] is not cell:
+                    self._long.setdefault(obj, {})[(row.get("id", ""), name)] = rel
 
     def _put_file(self, obj: str, item: WriteItem, file: FileItem, earlier: list[str]) -> str:
         """Writes one file under ``files/<client>/`` (the client's own folder) or, for a

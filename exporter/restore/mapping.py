@@ -72,7 +72,8 @@ UNLISTED_VALUES = ("text", "add", "report")
 #: The property types a schema declares (``create_fields``' types, and a long ``text``).
 SCHEMA_TYPES = frozenset({"string", "text", "number", "date", "datetime", "bool"})
 TRANSFORM_KEYS = {"from", "join", "sep", "value", "split", "part", "map", "default", "date",
-                  "parent", "stream", "type", "strip", "max_length", "prefix_text", "scale"}
+                  "parent", "stream", "type", "strip", "max_length", "prefix_text", "scale",
+                  "file_extension"}
 
 
 
@@ -95,6 +96,9 @@ class FieldRule:
     max_length: int | None = None
     prefix_text: str | None = None  # a label put before a non-empty value ("Dose: ")
     scale: float | None = None  # a number multiplied, rounded to a whole one (ms -> s)
+    #: a file name: given the extension of the file restored with the record (a Google
+    #: Doc's "Care notes" uploaded as Word is "Care notes.docx")
+    file_extension: bool = False
 
 
 @dataclass(frozen=True)
@@ -218,7 +222,7 @@ def _field_rule(path: Path, where: str, target: str, spec: Any) -> FieldRule:
         default=spec.get("default"), date=spec.get("date"), parent=spec.get("parent"),
         parent_stream=spec.get("stream"), type=spec.get("type"),
         max_length=spec.get("max_length"), prefix_text=spec.get("prefix_text"),
-        scale=spec.get("scale"))
+        scale=spec.get("scale"), file_extension=bool(spec.get("file_extension", False)))
 
 
 def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:

@@ -4,16 +4,15 @@ objects parents first, and turning archived records into the payloads to write."
 from __future__ import annotations
 
 import hashlib
-import mimetypes
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import partial
-from pathlib import PurePosixPath
 from typing import Any
 
 from exporter.archive import Archive, IdMapEntry, canonical_json
 from exporter.errors import MappingError
+from exporter.record import utf8_text
 from exporter.restore.clients import client_label
+from exporter.restore.files import name_files, record_files
 from exporter.restore.links import through, two_hops
 from exporter.restore.mapping import LinkRule, Mapping_, ObjectRule
 from exporter.restore.target_links import check_target_link, target_link
@@ -52,7 +51,8 @@ class Planned:
         links = sorted((ln.name, ln.to_object, ln.to_id) for ln in
                        [*self.links, *(with_deferred or [])])
         body = {"fields": self.fields, "links": links, "file": self.file_hash}
-        return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+        # utf8_text: half an emoji hashed as its \u escape (the same bytes for any other text)
+        return hashlib.sha256(utf8_text(canonical_json(body))[1]).hexdigest()
 
 
 @dataclass
@@ -130,7 +130,7 @@ class Context:
         assert link.via is not None
         rid = get_path(data, "@id")
         rule = self.parent_rule(link)
-        ids = _edges(self, link.via, stream, link.to_stream).get(str(rid), [])
+        ids = _edges(self, link.via, stream, link.to_stream, link.type_id).get(str(rid), [])
         found = two_hops(self, link, ids) if link.by is not None else \
             [to_id for to_id in ids if self.would_restore(rule, to_id)]
         return found if link.every else found[:1]
@@ -180,15 +180,18 @@ class Context:
         return self._key_index[key].get(str(value))
 
 
-def _edges(ctx: Context, via: str, from_type: str, to_type: str) -> dict[str, list[str]]:
+def _edges(ctx: Context, via: str, from_type: str, to_type: str,
+           type_id: int | None = None) -> dict[str, list[str]]:
     """From id -> to ids, from an archived associations stream (one record per edge:
-    fromObjectType, fromObjectId, toObjectType, toObjectId)."""
-    key = (via, from_type, to_type)
+    fromObjectType, fromObjectId, toObjectType, toObjectId, associationTypeId); with
+    ``type_id``, only the edges of that association type (HubSpot's "Primary" company)."""
+    key = (via if type_id is None else f"{via}#{type_id}", from_type, to_type)
     if key not in ctx.edges:
         edges: dict[str, list[str]] = {}
         for _rid, edge in ctx.archive.records(ctx.source, via, ctx.as_of):
             if edge and edge.get("fromObjectType") == from_type \
-                    and edge.get("toObjectType") == to_type:
+                    and edge.get("toObjectType") == to_type \
+                    and (type_id is None or str(edge.get("associationTypeId")) == str(type_id)):
                 edges.setdefault(str(edge["fromObjectId"]), []).append(str(edge["toObjectId"]))
         ctx.edges[key] = {k: sorted(set(v)) for k, v in edges.items()}
     return ctx.edges[key]
@@ -421,42 +424,6 @@ def order_rules(ctx: Context, rules: list[ObjectRule]) -> list[ObjectRule]:
     return [rules[i] for i in done]
 
 
-def _files(ctx: Context, rule: ObjectRule, rid: str) -> tuple[list[FileItem], str | None]:
-    """The record's archived file (``file = NAME``), or every one (``"*"``: a Google Doc's
-    PDF and Word versions), each named after the record with its own extension; and the
-    hash the id map's digest covers."""
-    if rule.file is None:
-        return [], None
-    files = ctx.archive.files_of(ctx.source, rule.stream, rid, ctx.as_of)
-    chosen = sorted(files.items()) if rule.file == "*" else \
-        [(rule.file, files[rule.file])] if rule.file in files else []
-    if not chosen:
-        return [], None
-    base = f"{rid}-{rule.file}"
-    for path in ("PathOnClient", "Name", "name", "properties.name", "Title"):
-        value = get_path(ctx.parent(rule.stream, rid), path)
-        if isinstance(value, str) and value:
-            base = value
-            break
-    out = []
-    for link, sha in chosen:
-        info = ctx.archive.file_info(sha)
-        name = _with_extension(base, link, info.media_type, several=len(chosen) > 1)
-        out.append(FileItem(name, info.size, partial(ctx.archive.read_file, sha),
-                            info.media_type))
-    return out, ",".join(sha for _l, sha in chosen)
-
-
-def _with_extension(base: str, link: str, media_type: str | None, several: bool) -> str:
-    """``base`` with the file's extension: the archived link's ("export.docx"), else the
-    media type's; several files of one record each get their own."""
-    ext = PurePosixPath(link).suffix or (mimetypes.guess_extension(media_type or "") or "")
-    own = PurePosixPath(base).suffix
-    if not ext or own.lower() == ext.lower() or (own and not several):
-        return base  # "plan.pdf" keeps its own
-    return base + ext
-
-
 def _whole(data: Mapping[str, Any]) -> dict[str, Any]:
     """Every field of a record, flattened; the fields of a ``properties`` object (HubSpot's)
     under their own names ("firstname", not "properties.firstname") where none clashes."""
@@ -529,8 +496,10 @@ def plan_records(ctx: Context, rule: ObjectRule, fit: bool = True) -> Iterator[P
             _fit_options(ctx, info, rule, item)
             item.error = _required_missing(info, item.fields)
         if item.error is None:
-            files, item.file_hash = _files(ctx, rule, rid)
+            files, item.file_hash = record_files(ctx, rule, rid)
             item.file, item.more_files = (files[0], files[1:]) if files else (None, [])
+            if item.file is not None:
+                name_files(rule, item.file.name, item.fields)
         yield item
 
 

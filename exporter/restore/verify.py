@@ -205,7 +205,8 @@ class _Verifier:
                 self.report.links += len(p.links) + len(p.deferred)
                 continue
             fields_ok = self.fields(rule, p, tid, got)
-            links_ok = self.links(rule, p, tid, got.get("@links", {}))
+            links_ok = self.links(rule, p, tid, got.get("@links", {}),
+                                  got.get("@link_types"))
             if fields_ok and links_ok:
                 self.report.records_matching += 1
                 good += 1
@@ -241,7 +242,7 @@ class _Verifier:
         return ok
 
     def links(self, rule: ObjectRule, p: Planned, tid: str | None,
-              links: Mapping[str, Any]) -> bool:
+              links: Mapping[str, Any], types: Mapping[str, Any] | None = None) -> bool:
         report, ok = self.report, True
         for link, pid in p.deferred:  # in a cycle: resolved through the id map
             parent = self.ctx.parent_rule(link)
@@ -255,7 +256,9 @@ class _Verifier:
                                    pe.target_id if pe else None, links.get(link.name)))
         for ln in p.links:
             report.links += 1
-            if ln.to_id in links.get(ln.name, []):
+            typed = ln.type_id is None or types is None or ln.type_id in (
+                types.get(ln.to_object) or {}).get(ln.to_id, [])
+            if ln.to_id in links.get(ln.name, []) and typed:
                 report.links_matching += 1
             else:
                 ok = False
