@@ -245,3 +245,24 @@ def test_salesforce_to_salesforce_copies_opportunities_and_cases(tmp_path: Path)
         want = sorted(tuple(r[f] for f in fields) for r in salesforce_rows(src, "Case", fields))
         assert sorted(tuple(r[f] for f in fields)
                       for r in salesforce_rows(dst, "Case", fields)) == want
+
+
+def test_an_open_deal_without_a_close_date_is_restored_with_its_creation_day(
+        tmp_path: Path) -> None:
+    """Salesforce requires CloseDate; HubSpot's open deals often have none. The deal is
+    restored with the day it was created, not left out."""
+    with Sandbox(clients=2, seed=45) as src, Sandbox(clients=0, seed=46) as dst:
+        open_deal = hubspot_client(src).crm.deals.basic_api.create({"properties": {
+            "dealname": "Mrs Open - Companionship", "dealstage": "appointmentscheduled",
+            "pipeline": "default", "amount": "120.00"}})
+        with synced_archive(tmp_path, src, "hubspot") as archive:
+            writer = target_writer(tmp_path, dst, "salesforce")
+            mapping = load_mapping("hubspot_to_salesforce")
+            report = run_restore(archive, writer, mapping, target="t")
+            assert not report.errors, report.errors[:3]
+        created = _day(open_deal.properties["createdate"])
+        got = {r["Exporter_Source_Id__c"]: r for r in salesforce_rows(dst, "Opportunity", [
+            "Exporter_Source_Id__c", "Name", "CloseDate", "StageName"])}
+        deal = got[f"hubspot/deals/{open_deal.id}"]
+        assert (deal["Name"], deal["CloseDate"], deal["StageName"]) == (
+            "Mrs Open - Companionship", created, "Prospecting")

@@ -24,6 +24,7 @@ A mapping is a TOML file (bundled ones are in ``exporter/restore/mappings/``):
     lifecyclestage = { from = "Status__c", map = { Active = "customer" }, default = "other" }
     date_of_birth = { from = "Birthdate__c", date = "%Y-%m-%d" }
     name = { join = ["FirstName", "LastName"], sep = " " }
+    CloseDate = { first = ["closedate", "createdate"] }  # the first that is not empty
     client_number = { parent = "Client__c", stream = "Account", from = "Client_Number__c" }
     [[objects.links]]
     from = "Primary_Physician__c"    # source field holding the parent's archived id
@@ -71,8 +72,8 @@ __all__ = [
 UNLISTED_VALUES = ("text", "add", "report")
 #: The property types a schema declares (``create_fields``' types, and a long ``text``).
 SCHEMA_TYPES = frozenset({"string", "text", "number", "date", "datetime", "bool"})
-TRANSFORM_KEYS = {"from", "join", "sep", "value", "split", "part", "map", "default", "date",
-                  "parent", "stream", "type", "strip", "max_length", "prefix_text", "scale",
+TRANSFORM_KEYS = {"from", "first", "join", "sep", "value", "split", "part", "map", "default",
+                  "date", "parent", "stream", "type", "strip", "max_length", "prefix_text", "scale",
                   "file_extension"}
 
 
@@ -83,6 +84,7 @@ TRANSFORM_KEYS = {"from", "join", "sep", "value", "split", "part", "map", "defau
 class FieldRule:
     target: str
     paths: tuple[str, ...] = ()  # source paths read (one, or several for join)
+    first: bool = False  # several paths: the first non-empty one, not all joined
     value: Any = None  # a constant, when no path
     sep: str = " "
     split: str | None = None
@@ -201,9 +203,10 @@ def _field_rule(path: Path, where: str, target: str, spec: Any) -> FieldRule:
         bad = sorted(unknown)[0]
         raise _fail(path, where, f"field {target} has an unknown transform '{bad}'"
                     + did_you_mean(bad, TRANSFORM_KEYS))
-    sources = [k for k in ("from", "join", "value") if k in spec]
+    sources = [k for k in ("from", "first", "join", "value") if k in spec]
     if len(sources) != 1:
-        raise _fail(path, where, f"field {target} needs exactly one of from, join or value")
+        raise _fail(path, where,
+                    f"field {target} needs exactly one of from, first, join or value")
     if "date" in spec:
         try:
             dt.date(2026, 1, 2).strftime(str(spec["date"]))
@@ -217,7 +220,8 @@ def _field_rule(path: Path, where: str, target: str, spec: Any) -> FieldRule:
     if part is not None and not isinstance(part, int) and part not in ("first", "rest", "last"):
         raise _fail(path, where, f"field {target}: part must be first, rest, last or a number")
     return FieldRule(
-        target=target, paths=_paths(spec.get("from", spec.get("join"))), value=spec.get("value"),
+        target=target, paths=_paths(spec.get("from", spec.get("first", spec.get("join")))),
+        first="first" in spec, value=spec.get("value"),
         sep=str(spec.get("sep", " ")), split=spec.get("split"), part=part, map=spec.get("map"),
         default=spec.get("default"), date=spec.get("date"), parent=spec.get("parent"),
         parent_stream=spec.get("stream"), type=spec.get("type"),

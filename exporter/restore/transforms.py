@@ -117,10 +117,14 @@ def apply(rule: FieldRule, data: Mapping[str, Any] | None, prefix: str = "",
         parent_data = (parent(rule.parent_stream or "", str(pid))
                        if parent is not None and pid not in (MISSING, None) else None)
         data = parent_data
-    if rule.paths and len(rule.paths) > 1:
+    value: Any
+    if rule.first:
+        found = (get_path(data, p, prefix) for p in rule.paths)
+        value = next((v for v in found if v not in (MISSING, None, "")), None)
+    elif rule.paths and len(rule.paths) > 1:
         parts = [get_path(data, p, prefix) for p in rule.paths]
         texts = [str(p) for p in parts if p not in (MISSING, None, "")]
-        value: Any = rule.sep.join(texts) if texts else None
+        value = rule.sep.join(texts) if texts else None
     elif rule.paths:
         value = get_path(data, rule.paths[0], prefix)
         value = None if value is MISSING else value
