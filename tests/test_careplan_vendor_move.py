@@ -1,0 +1,149 @@
+"""The care plan survives a vendor move, end to end: an archive synced from one vendor's
+sandbox is printed, restored into the other vendor's empty sandbox (the bundled mapping),
+that sandbox is synced into a new archive and printed again, and what a caregiver needs is
+compared client by client (the printed plans' rows, read back from the PDF text too).
+
+The comparison is written here, not taken from exporter code: every care-critical section,
+every row, every value, with the only differences docs/careplan.md names ("What a vendor
+move keeps")."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from pypdf import PdfReader
+
+from exporter.archive import Archive
+from exporter.careplan.build import ArchiveView, all_clients
+from exporter.careplan.definition import load_definition
+from exporter.careplan.printing import choose_plans, print_care_plans
+from exporter.restore import load_mapping, run_restore
+from exporter.restore.target import build_writer
+from exporter.sources import build_connector
+from exporter.sync import run_sync
+from sandbox import Sandbox
+from tests.restore_support import FAST_RETRY
+
+# What a caregiver needs (docs/careplan.md, "What a care plan shows"); the latest notes
+# are office history, compared apart where a mapping carries them.
+CARE_CRITICAL = ("identity", "address", "code_status", "allergies", "emergency_contacts",
+                 "physician", "pharmacy", "diagnoses", "medications", "care_tasks", "visits",
+                 "diet", "safety", "goals")
+SALESFORCE = load_definition()
+HUBSPOT = load_definition(Path("hubspot"))
+
+Plans = dict[str, dict[str, list[dict[str, str]]]]
+
+
+def _archive(path: Path, tables: dict[str, dict[str, Any]]) -> Archive:
+    archive, _ = Archive.create(path, key_file=path.with_suffix(".key"))
+    connectors = {name: build_connector(name, table, path.parent / "c.toml")
+                  for name, table in tables.items()}
+    assert run_sync(archive, connectors).status == "ok"
+    return archive
+
+
+def _restore(archive: Archive, dst: Sandbox, vendor: str, mapping: str, tmp: Path) -> None:
+    config = {**dst.source_configs(tmp / f"secrets-{vendor}")[vendor], "retry": FAST_RETRY}
+    writer = build_writer("new", config, tmp / "c.toml")
+    report = run_restore(archive, writer, load_mapping(mapping), target="new")
+    assert report.status == "ok", report.errors[:3]
+
+
+def _plans(archive: Archive, definition: Any) -> Plans:
+    """Every client's plan (active or not) as `exporter print CLIENT` builds it: per
+    section, each row as {label: printed value} (with the day a care task is grouped under)."""
+    out: Plans = {}
+    for client in all_clients(ArchiveView(archive), definition):
+        plan = choose_plans(archive, definition, query=client.display_key).plans[0]
+        assert plan.client.display_key == client.display_key
+        out[client.display_key] = {
+            s.id: [{"day": r.group, **dict(zip(s.labels, r.cells, strict=True))}
+                   for r in s.rows] for s in plan.sections}
+    return out
+
+
+def _comparable(plans: Plans) -> Plans:
+    """The care-critical content, without what docs/careplan.md says a move changes:
+    Salesforce's Age (a formula field; HubSpot keeps the date of birth, printed on every
+    page) and the physician's name where the source vendor had none (HubSpot names the
+    practice only; Salesforce requires a name and gets the practice's)."""
+    out: Plans = {}
+    for key, sections in plans.items():
+        kept = {}
+        for sid in CARE_CRITICAL:
+            rows = [dict(r) for r in sections.get(sid, [])]
+            for row in rows:
+                row.pop("Age", None)
+                if sid == "physician" and row.get("Physician") == row.get("Practice"):
+                    row["Physician"] = ""
+            kept[sid] = rows
+        out[key] = kept
+    return out
+
+
+def _differences(before: Plans, after: Plans) -> list[str]:
+    found = []
+    for key in sorted(set(before) | set(after)):
+        if key not in after or key not in before:
+            found.append(f"{key}: {'lost' if key not in after else 'new'}")
+            continue
+        for sid in CARE_CRITICAL:
+            if before[key][sid] != after[key][sid]:
+                found.append(f"{key} {sid}: {before[key][sid]} != {after[key][sid]}")
+    return found
+
+
+def _pdf_text(archive: Archive, definition: Any, out: Path) -> str:
+    result = print_care_plans(archive, definition, everyone=True, out=out)
+    reader = PdfReader(io.BytesIO(result.files[0].read_bytes()))
+    return " ".join(" ".join((p.extract_text() or "").split()) for p in reader.pages)
+
+
+def _edit(archive: Archive, stream: str, changes: dict[str, dict[str, Any]]) -> None:
+    """A sync that saw the records change (values the restore must carry whole)."""
+    run = archive.begin_run()
+    records = dict(archive.records("salesforce", stream))
+    archive.put_batch(run, "salesforce", stream,
+                      [(rid, {**records[rid], **values}) for rid, values in changes.items()])
+    archive.finish_run(run, "ok")
+
+
+def _hostile(archive: Archive) -> None:
+    """Values a move must not lose: a code status outside HubSpot's options, a stopped
+    medication, two family contacts sharing an email (HubSpot keeps contact emails
+    unique)."""
+    plans = list(archive.records("salesforce", "Care_Plan__c"))
+    _edit(archive, "Care_Plan__c", {plans[0][0]: {"Code_Status__c": "DNR (verbal order)"}})
+    meds = list(archive.records("salesforce", "Medication__c"))
+    _edit(archive, "Medication__c", {meds[0][0]: {"Active__c": False}})
+    family = list(archive.records("salesforce", "Emergency_Contact__c"))
+    _edit(archive, "Emergency_Contact__c", {rid: {"Email__c": "family@example.org"}
+                                            for rid, _ in (family[0], family[-1])})
+
+
+def test_salesforce_to_hubspot_prints_the_same_care_plans(tmp_path: Path) -> None:
+    with Sandbox(clients=6, seed=3) as src, Sandbox(clients=0, seed=4) as dst:
+        own = src.source_configs(tmp_path / "s1")
+        a = _archive(tmp_path / "a.db", own)  # the agency: Salesforce, HubSpot, Google
+        _hostile(a)
+        _restore(a, dst, "hubspot", "salesforce_to_hubspot", tmp_path)
+        b = _archive(tmp_path / "b.db", {"hubspot": dst.source_configs(
+            tmp_path / "s2")["hubspot"], "google": own["google"]})
+        before, after = _plans(a, SALESFORCE), _plans(b, HUBSPOT)
+        assert len(before) == 6
+        assert _differences(_comparable(before), _comparable(after)) == []
+        # the hostile values are there, as printed
+        codes = [r["Code status"] for p in after.values() for r in p["code_status"]]
+        assert "DNR (verbal order)" in codes
+        assert sum(len(p["medications"]) for p in after.values()) == sum(
+            len(p["medications"]) for p in before.values()) > 0
+        # and the PDF a caregiver holds says them
+        text = _pdf_text(b, HUBSPOT, tmp_path / "b.pdf")
+        binder = [p for p in before.values() if p["identity"][0]["Status"] == "Active"]
+        for plan in binder:
+            for row in plan["medications"] + plan["allergies"]:
+                name = row.get("Medication") or row["Substance"]
+                assert " ".join(name.split()) in text
