@@ -134,7 +134,8 @@ def test_salesforce_to_hubspot_prints_the_same_care_plans(tmp_path: Path) -> Non
             tmp_path / "s2")["hubspot"], "google": own["google"]})
         before, after = _plans(a, SALESFORCE), _plans(b, HUBSPOT)
         assert len(before) == 6
-        assert _differences(_comparable(before), _comparable(after)) == []
+        diff = _differences(_comparable(before), _comparable(after))
+        assert diff == [], "\n".join(diff)
         # the hostile values are there, as printed
         codes = [r["Code status"] for p in after.values() for r in p["code_status"]]
         assert "DNR (verbal order)" in codes
@@ -147,3 +148,39 @@ def test_salesforce_to_hubspot_prints_the_same_care_plans(tmp_path: Path) -> Non
             for row in plan["medications"] + plan["allergies"]:
                 name = row.get("Medication") or row["Substance"]
                 assert " ".join(name.split()) in text
+
+
+def test_hubspot_to_salesforce_prints_the_same_care_plans(tmp_path: Path) -> None:
+    with Sandbox(clients=6, seed=3) as src, Sandbox(clients=0, seed=4) as dst:
+        own = src.source_configs(tmp_path / "s1")
+        # the agency with its clients in HubSpot (and its visits in Google)
+        a = _archive(tmp_path / "a.db", {"hubspot": own["hubspot"], "google": own["google"]})
+        _restore(a, dst, "salesforce", "hubspot_to_salesforce", tmp_path)
+        b = _archive(tmp_path / "b.db", {"salesforce": dst.source_configs(
+            tmp_path / "s2")["salesforce"], "google": own["google"]})
+        before, after = _plans(a, HUBSPOT), _plans(b, SALESFORCE)
+        assert len(before) == 6
+        diff = _differences(_comparable(before), _comparable(after))
+        assert diff == [], "\n".join(diff)
+        # what the comparison rests on is there: the home access notes (the contact's in
+        # HubSpot, the Account's in Salesforce) and each client's physician practice
+        assert any(p["address"] and p["address"][0]["Access notes"] for p in after.values())
+        assert all(len(p["physician"]) == 1 for p in after.values())
+
+
+def test_salesforce_to_hubspot_and_back_loses_nothing_care_critical(tmp_path: Path) -> None:
+    with Sandbox(clients=6, seed=3) as src, Sandbox(clients=0, seed=4) as hs, \
+            Sandbox(clients=0, seed=5) as sf:
+        own = src.source_configs(tmp_path / "s1")
+        a = _archive(tmp_path / "a.db", own)
+        _hostile(a)
+        _restore(a, hs, "hubspot", "salesforce_to_hubspot", tmp_path)
+        b = _archive(tmp_path / "b.db", {"hubspot": hs.source_configs(
+            tmp_path / "s2")["hubspot"], "google": own["google"]})
+        _restore(b, sf, "salesforce", "hubspot_to_salesforce", tmp_path)
+        c = _archive(tmp_path / "c.db", {"salesforce": sf.source_configs(
+            tmp_path / "s3")["salesforce"], "google": own["google"]})
+        before, after = _plans(a, SALESFORCE), _plans(c, SALESFORCE)
+        assert len(before) == 6
+        diff = _differences(_comparable(before), _comparable(after))
+        assert diff == [], "\n".join(diff)

@@ -6,8 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from exporter.careplan.model import (CLIENT_PREFIX, Definition, Section, field_paths, has_path,
-                                     suggest)
+from exporter.careplan.model import (
+    CLIENT_PREFIX,
+    Definition,
+    Section,
+    field_paths,
+    has_path,
+    suggest,
+)
 
 __all__ = ["check_against"]
 
