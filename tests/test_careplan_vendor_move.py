@@ -17,8 +17,10 @@ from pypdf import PdfReader
 
 from exporter.archive import Archive
 from exporter.careplan.build import ArchiveView, all_clients
-from exporter.careplan.definition import load_definition
+from exporter.careplan.definition import default_definition_text, load_definition
 from exporter.careplan.printing import choose_plans, print_care_plans
+from exporter.careplan.stored import configured_definition
+from exporter.config import load_config
 from exporter.restore import load_mapping, run_restore
 from exporter.restore.target import build_writer
 from exporter.sources import build_connector
@@ -166,6 +168,23 @@ def test_hubspot_to_salesforce_prints_the_same_care_plans(tmp_path: Path) -> Non
         # HubSpot, the Account's in Salesforce) and each client's physician practice
         assert any(p["address"] and p["address"][0]["Access notes"] for p in after.values())
         assert all(len(p["physician"]) == 1 for p in after.values())
+        # a portal without medications says so on paper, in the section's place
+        text = _pdf_text(a, HUBSPOT, tmp_path / "a.pdf")
+        assert "Medications source: hubspot · medications Not recorded." in text
+        assert text.count("Not recorded: no allergies are recorded; this does not mean the "
+                          "client has none") == len(before)
+
+
+def test_the_built_in_hubspot_definition_is_chosen_by_name_in_the_config(
+        tmp_path: Path) -> None:
+    config = tmp_path / "exporter.toml"
+    config.write_text('[archive]\npath = "a.db"\n[careplan]\ndefinition = "hubspot"\n',
+                      encoding="utf-8")
+    chosen = configured_definition(load_config(config))
+    assert chosen.client.stream == "hubspot/contacts"
+    assert chosen.path == "built-in hubspot.toml"
+    (tmp_path / "hubspot").write_text(default_definition_text(), encoding="utf-8")
+    assert configured_definition(load_config(config)).client.stream == "salesforce/Account"
 
 
 def test_salesforce_to_hubspot_and_back_loses_nothing_care_critical(tmp_path: Path) -> None:
