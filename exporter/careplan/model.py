@@ -151,6 +151,7 @@ class Column:
     emphasis: bool = False  # printed large and bold (code status, allergy substance)
     below: bool = False  # tables: printed on a full-width line under the row, when present
     optional: bool = False  # the archive may lack these fields (added by another vendor's restore)
+    first: bool = False  # several fields: the first with a value, not all joined
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ _SECTION = {"stream", "join", "where", "exclude", "sort", "limit", "group_by", "
             "window_days", "date_field", "fields", "title", "note", "lines", "optional"}
 _JOIN = {"field", "to", "normalise", "via"}
 _VIA = {"stream", "from", "to", "where"}
-_COLUMN = {"label", "field", "format", "sep", "emphasis", "below", "optional"}
+_COLUMN = {"label", "field", "format", "sep", "emphasis", "below", "optional", "first"}
 _ORDERS = ("text", "weekday", "number")
 
 
@@ -138,7 +138,8 @@ def _columns(p: _Parser, value: Any, place: str) -> tuple[Column, ...]:
         sep = item.get("sep", ", ")
         if label and fields:
             cols.append(Column(label, fields, str(fmt), str(sep), bool(item.get("emphasis")),
-                               bool(item.get("below")), p.flag(item, "optional", where)))
+                               bool(item.get("below")), p.flag(item, "optional", where),
+                               p.flag(item, "first", where)))
     return tuple(cols)
 
 
