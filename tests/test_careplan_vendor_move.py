@@ -17,7 +17,12 @@ from pypdf import PdfReader
 
 from exporter.archive import Archive
 from exporter.careplan.build import ArchiveView, all_clients
-from exporter.careplan.definition import default_definition_text, load_definition
+from exporter.careplan.definition import (
+    check_against,
+    default_definition_text,
+    load_definition,
+    parse_definition,
+)
 from exporter.careplan.printing import choose_plans, print_care_plans
 from exporter.careplan.stored import configured_definition
 from exporter.config import load_config
@@ -215,3 +220,54 @@ def test_salesforce_to_hubspot_and_back_loses_nothing_care_critical(tmp_path: Pa
         assert len(before) == 6
         diff = _differences(_comparable(before), _comparable(after))
         assert diff == [], "\n".join(diff)
+
+
+def test_optional_parts_may_be_missing_and_the_rest_stays_checked(tmp_path: Path) -> None:
+    archive, _ = Archive.create(tmp_path / "a.db", key_file=tmp_path / "a.key")
+    run = archive.begin_run()
+    archive.put_batch(run, "hubspot", "contacts", [("1", {"id": "1", "properties": {
+        "client_number": "C-00001", "firstname": "Ruth", "relationship": "Client"}})])
+    archive.finish_run(run, "ok")
+    text = '''
+[client]
+stream = "hubspot/contacts"
+key = "properties.client_number"
+name = "properties.firstname"
+
+[[client.match]]
+stream = "salesforce/Account"
+key = "Client_Number__c"
+optional = true
+
+[sections.identity]
+stream = "hubspot/contacts"
+fields = [
+  { label = "Name", field = "properties.firstname" },
+  { label = "Gender", field = "properties.gender", optional = true },
+  { label = "Phone", field = "properties.phoen" },
+]
+
+[sections.medications]
+stream = "hubspot/medications"
+optional = true
+join = { field = "properties.client_number", to = "key" }
+fields = [{ label = "Medication", field = "properties.medication_name" }]
+
+[sections.allergies]
+stream = "hubspot/allergies"
+join = { field = "properties.client_number", to = "key" }
+fields = [{ label = "Substance", field = "properties.allergy_name" }]
+'''
+    problems = check_against(parse_definition(text), archive)
+    # the typo and the stream not marked optional, nothing about the optional parts
+    assert len(problems) == 3, problems
+    assert "[sections.identity] field 'Phone': hubspot/contacts has no field " \
+        "'properties.phoen'" in problems[0]
+    assert all(p.startswith("[sections.allergies]") and "there is no stream "
+               "'hubspot/allergies'" in p for p in problems[1:])
+    fixed = text.replace('"properties.phoen"', '"properties.firstname"')
+    plan = choose_plans(archive, parse_definition(fixed[:fixed.index("[sections.allergies]")]),
+                        query="C-00001").plans[0]
+    # printed, empty: the medications section says "Not recorded"
+    assert [(s.id, [r.cells for r in s.rows]) for s in plan.sections] == [
+        ("identity", [["Ruth", "", "Ruth"]]), ("medications", [])]
