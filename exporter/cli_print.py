@@ -133,8 +133,9 @@ def _layout_lines(label: str) -> Callable[[int, int], None]:
 @click.option("--split", is_flag=True, help="With --all: one file per client in the --out "
               "folder instead of one binder.")
 @click.option("--definition", "definition_path", type=click.Path(path_type=Path),
-              help="A care-plan view definition (TOML); default: the config's [careplan] "
-              "definition, else the built-in one for the sandbox agency.")
+              help="A care-plan view definition (TOML), or hubspot (built in: clients kept "
+              "in HubSpot); default: the config's [careplan] definition, else the built-in "
+              "one for the sandbox agency.")
 @click.option("--prerender", is_flag=True,
               help="Print nothing: render the care plans that changed since they were last "
               "stored, and store them in the archive for fast printing (as every successful "

@@ -97,7 +97,7 @@ LOG = (Setting("dir", "path", "Where the log files go (default: the platform's l
                maximum=3650))
 CAREPLAN = (
     Setting("definition", "path", "A care-plan view definition (TOML) to print with (default: "
-            "the built-in one)"),
+            "the built-in one; \"hubspot\": the built-in one for clients kept in HubSpot)"),
 )
 DESK = (
     Setting("session_minutes", "number", "The care-plan desk logs staff out after this many "

@@ -28,7 +28,8 @@ def test_a_wheel_install_finds_the_schema_templates_and_mappings(tmp_path: Path)
         names = set(zf.namelist())
     assert (site / "exporter" / "archive_schema.sql").read_bytes() == \
         (ROOT / "archive_schema.sql").read_bytes()
-    for needed in ("exporter/careplan/default.toml", "exporter/careplan/templates/careplan.css",
+    for needed in ("exporter/careplan/default.toml", "exporter/careplan/hubspot.toml",
+                   "exporter/careplan/templates/careplan.css",
                    "exporter/careplan/templates/careplan.html",
                    "exporter/restore/mappings/salesforce_to_hubspot.toml"):
         assert needed in names, needed

@@ -393,7 +393,7 @@ def cell(data: Mapping[str, Any], col: Column, client: Mapping[str, Any] | None 
         joined = ", ".join(v for v in values if v)
         if joined:
             parts.append(joined)
-    return col.sep.join(parts)
+    return parts[0] if col.first and parts else col.sep.join(parts)
 
 
 def _sort_key(order: str) -> Callable[[Any], tuple[int, Any]]:

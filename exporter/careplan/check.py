@@ -6,52 +6,76 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from exporter.careplan.model import CLIENT_PREFIX, Definition, field_paths, has_path, suggest
+from exporter.careplan.model import (
+    CLIENT_PREFIX,
+    Definition,
+    Section,
+    field_paths,
+    has_path,
+    suggest,
+)
 
 __all__ = ["check_against"]
 
 _SAMPLE = 300  # records read per stream to learn its field paths
 
 
-def _uses(definition: Definition) -> list[tuple[str, str, str]]:
-    """(stream, field path, where it is used) for every field the definition reads."""
-    uses: list[tuple[str, str, str]] = []
+def _uses(definition: Definition) -> list[tuple[str, str, str, str]]:
+    """(stream, field path, where it is used, leniency) for every field the definition
+    reads. Leniency "stream": the archive may lack the stream (an ``optional`` section or
+    match: a vendor the agency no longer uses); "field": it may lack the field too (an
+    ``optional`` column: a property only another vendor's restore adds)."""
+    uses: list[tuple[str, str, str, str]] = []
     c = definition.client
-    uses.append((c.stream, c.key, "[client].key"))
-    uses += [(c.stream, f, "[client].name") for f in definition.name_field]
+    uses.append((c.stream, c.key, "[client].key", ""))
+    uses += [(c.stream, f, "[client].name", "") for f in definition.name_field]
     if definition.birthdate_field:
-        uses.append((c.stream, definition.birthdate_field, "[client].birthdate"))
+        uses.append((c.stream, definition.birthdate_field, "[client].birthdate", ""))
     for f in (*c.where, *c.exclude, *definition.binder_where):
-        uses.append((c.stream, f, "[client]"))
+        uses.append((c.stream, f, "[client]", ""))
     for m in definition.matches:
-        uses.append((m.stream, m.key, "[[client.match]].key"))
-        uses += [(m.stream, f, "[[client.match]]") for f in (*m.where, *m.exclude)]
+        lenient = "stream" if m.optional else ""
+        uses.append((m.stream, m.key, "[[client.match]].key", lenient))
+        uses += [(m.stream, f, "[[client.match]]", lenient) for f in (*m.where, *m.exclude)]
     for s in definition.sections:
-        if not s.stream:
-            continue
-        place = f"[sections.{s.id}]"
-        if s.join is not None:
-            uses.append((s.stream, s.join.field, f"{place}.join.field"))
-            if s.join.via is not None:
-                v = s.join.via
-                uses += [(v.stream, f, f"{place}.join.via")
-                         for f in (v.from_field, v.to_field, *v.where)]
-            target = s.join.target
-            if target is not None:
-                uses.append((target[0], target[1], f"{place}.join.to"))
-        for f in (*s.where, *s.exclude):
-            uses.append((s.stream, f, f"{place} where/exclude"))
-        uses += [(s.stream, f[0], f"{place}.sort") for f in s.sort]
-        if s.group_by:
-            uses.append((s.stream, s.group_by, f"{place}.group_by"))
-        if s.date_field:
-            uses.append((s.stream, s.date_field, f"{place}.date_field"))
-        for col in s.columns:
-            for f in col.fields:
-                if f.startswith(CLIENT_PREFIX):
-                    uses.append((c.stream, f[len(CLIENT_PREFIX):], f"{place} field '{col.label}'"))
-                else:
-                    uses.append((s.stream, f, f"{place} field '{col.label}'"))
+        if s.stream:
+            uses += _section_uses(s, c.stream)
+    return uses
+
+
+def _section_uses(s: Section, client_stream: str) -> list[tuple[str, str, str, str]]:
+    place = f"[sections.{s.id}]"
+    own = "stream" if s.optional else ""
+    found: list[tuple[str, str]] = []
+    if s.join is not None:
+        found.append((s.join.field, f"{place}.join.field"))
+        if s.join.via is not None:
+            v = s.join.via
+            uses = [(v.stream, f, f"{place}.join.via", own)
+                    for f in (v.from_field, v.to_field, *v.where)]
+        else:
+            uses = []
+        target = s.join.target
+        if target is not None:
+            uses.append((target[0], target[1], f"{place}.join.to", own))
+    else:
+        uses = []
+    found += [(f, f"{place} where/exclude") for f in (*s.where, *s.exclude)]
+    found += [(f[0], f"{place}.sort") for f in s.sort]
+    if s.group_by:
+        found.append((s.group_by, f"{place}.group_by"))
+    if s.date_field:
+        found.append((s.date_field, f"{place}.date_field"))
+    assert s.stream is not None
+    uses += [(s.stream, f, where, own) for f, where in found]
+    for col in s.columns:
+        lenient = "field" if col.optional else own
+        for f in col.fields:
+            if f.startswith(CLIENT_PREFIX):
+                uses.append((client_stream, f[len(CLIENT_PREFIX):],
+                             f"{place} field '{col.label}'", lenient))
+            else:
+                uses.append((s.stream, f, f"{place} field '{col.label}'", lenient))
     return uses
 
 
@@ -63,8 +87,10 @@ def check_against(definition: Definition, archive: Any) -> list[str]:
     problems: list[str] = []
     samples: dict[str, tuple[list[Any], set[str]]] = {}
     join_targets = {definition.client.stream, *(m.stream for m in definition.matches)}
-    for stream, fld, place in _uses(definition):
+    for stream, fld, place, lenient in _uses(definition):
         if stream not in present:
+            if lenient:
+                continue
             msg = f"{place}: there is no stream '{stream}' in the archive{suggest(stream, present)}"
             if msg not in problems:
                 problems.append(msg)
@@ -77,6 +103,8 @@ def check_against(definition: Definition, archive: Any) -> list[str]:
             samples[stream] = _sample(archive, stream)
         records, schema = samples[stream]
         if fld in schema or any(has_path(r, fld) for r in records) or not records:
+            continue
+        if lenient == "field":
             continue
         known = schema.union(*(field_paths(r) for r in records))
         problems.append(f"{place}: {stream} has no field '{fld}'{suggest(fld, known)}")

@@ -150,6 +150,8 @@ class Column:
     sep: str = ", "
     emphasis: bool = False  # printed large and bold (code status, allergy substance)
     below: bool = False  # tables: printed on a full-width line under the row, when present
+    optional: bool = False  # the archive may lack these fields (added by another vendor's restore)
+    first: bool = False  # several fields: the first with a value, not all joined
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,7 @@ class Section:
     columns: tuple[Column, ...] = ()
     note: str = ""
     lines: tuple[str, ...] = ()  # sign-off roles
+    optional: bool = False  # the archive may lack the stream: printed as "Not recorded"
 
     @property
     def mapped(self) -> bool:
@@ -218,6 +221,7 @@ class ClientSource:
     key: str
     where: Mapping[str, Any] = field(default_factory=dict)
     exclude: Mapping[str, Any] = field(default_factory=dict)
+    optional: bool = False  # the archive may lack the stream (a vendor no longer used)
 
 
 @dataclass(frozen=True)

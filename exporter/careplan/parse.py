@@ -29,12 +29,12 @@ __all__ = ["default_definition_text", "load_definition", "parse_definition"]
 _TOP = {"name", "organisation", "stale_after_hours", "client", "sections"}
 _CLIENT = {"stream", "key", "normalise", "name", "birthdate", "where", "exclude", "binder",
            "match"}
-_MATCH = {"stream", "key", "where", "exclude"}
+_MATCH = {"stream", "key", "where", "exclude", "optional"}
 _SECTION = {"stream", "join", "where", "exclude", "sort", "limit", "group_by", "group_order",
-            "window_days", "date_field", "fields", "title", "note", "lines"}
+            "window_days", "date_field", "fields", "title", "note", "lines", "optional"}
 _JOIN = {"field", "to", "normalise", "via"}
 _VIA = {"stream", "from", "to", "where"}
-_COLUMN = {"label", "field", "format", "sep", "emphasis", "below"}
+_COLUMN = {"label", "field", "format", "sep", "emphasis", "below", "optional", "first"}
 _ORDERS = ("text", "weekday", "number")
 
 
@@ -74,6 +74,13 @@ class _Parser:
             self.fail(f"{place} must be a field path or a list of field paths")
             return ()
         return tuple(items)
+
+    def flag(self, table: Mapping[str, Any], key: str, place: str) -> bool:
+        value = table.get(key, False)
+        if not isinstance(value, bool):
+            self.fail(f"{place}.{key} must be true or false")
+            return False
+        return value
 
     def filters(self, value: Any, place: str) -> dict[str, Any]:
         if value is None:
@@ -131,7 +138,8 @@ def _columns(p: _Parser, value: Any, place: str) -> tuple[Column, ...]:
         sep = item.get("sep", ", ")
         if label and fields:
             cols.append(Column(label, fields, str(fmt), str(sep), bool(item.get("emphasis")),
-                               bool(item.get("below"))))
+                               bool(item.get("below")), p.flag(item, "optional", where),
+                               p.flag(item, "first", where)))
     return tuple(cols)
 
 
@@ -195,7 +203,8 @@ def _matches(p: _Parser, client: dict[str, Any]) -> list[ClientSource]:
         mkey = p.text(m, "key", f"[[client.match]] {i}", required=True)
         if mstream and mkey:
             matches.append(ClientSource(mstream, mkey, p.filters(m.get("where"), "where"),
-                                        p.filters(m.get("exclude"), "exclude")))
+                                        p.filters(m.get("exclude"), "exclude"),
+                                        p.flag(m, "optional", f"[[client.match]] {i}")))
     return matches
 
 
@@ -260,6 +269,7 @@ def _section(p: _Parser, sid: str, title: str, layout: str, s: dict[str, Any], p
         date_field=s.get("date_field") if isinstance(s.get("date_field"), str) else None,
         columns=_columns(p, s.get("fields"), place),
         note=str(s.get("note", "")),
+        optional=p.flag(s, "optional", place),
     )
 
 
@@ -299,14 +309,21 @@ def _problem_text(where: str, problems: list[str]) -> str:
     return head + "; ".join(problems) + "."
 
 
-def default_definition_text() -> str:
-    return resources.files("exporter.careplan").joinpath("default.toml").read_text("utf-8")
+# Built-in definitions by name: the sandbox agency as it is (Salesforce, with HubSpot and
+# Google), and with its clients in HubSpot (after a move there).
+BUILT_IN = {"default": "default.toml", "salesforce": "default.toml", "hubspot": "hubspot.toml"}
+
+
+def default_definition_text(name: str = "default") -> str:
+    return resources.files("exporter.careplan").joinpath(BUILT_IN[name]).read_text("utf-8")
 
 
 def load_definition(path: Path | None = None) -> Definition:
-    """The definition at ``path``, or the built-in one for the sandbox agency."""
-    if path is None:
-        return parse_definition(default_definition_text(), "built-in default.toml")
+    """The definition at ``path``, or the built-in one for the sandbox agency; a path that
+    is no file but the name of a built-in one (``hubspot``) is that one."""
+    if path is None or (str(path) in BUILT_IN and not Path(path).exists()):
+        name = "default" if path is None else str(path)
+        return parse_definition(default_definition_text(name), f"built-in {BUILT_IN[name]}")
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:

@@ -74,7 +74,7 @@ UNLISTED_VALUES = ("text", "add", "report")
 SCHEMA_TYPES = frozenset({"string", "text", "number", "date", "datetime", "bool"})
 TRANSFORM_KEYS = {"from", "first", "join", "sep", "value", "split", "part", "map", "default",
                   "date", "parent", "stream", "type", "strip", "max_length", "prefix_text", "scale",
-                  "file_extension"}
+                  "file_extension", "optional"}
 
 
 
@@ -101,6 +101,9 @@ class FieldRule:
     #: a file name: given the extension of the file restored with the record (a Google
     #: Doc's "Care notes" uploaded as Word is "Care notes.docx")
     file_extension: bool = False
+    #: the archive may lack the source fields (properties only a restore from another vendor
+    #: makes): the field is then written empty, not a mistake in the mapping
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -226,7 +229,8 @@ def _field_rule(path: Path, where: str, target: str, spec: Any) -> FieldRule:
         default=spec.get("default"), date=spec.get("date"), parent=spec.get("parent"),
         parent_stream=spec.get("stream"), type=spec.get("type"),
         max_length=spec.get("max_length"), prefix_text=spec.get("prefix_text"),
-        scale=spec.get("scale"), file_extension=bool(spec.get("file_extension", False)))
+        scale=spec.get("scale"), file_extension=bool(spec.get("file_extension", False)),
+        optional=spec.get("optional") is True)
 
 
 def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:

@@ -261,6 +261,8 @@ class _MappingCheck:
                         f"'{stream}'" + did_you_mean(str(stream), self.streams))
                     continue
             for path in f.paths:
+                if f.optional and self.full(path) not in self.known(str(stream)):
+                    continue
                 self.check_path(str(stream), path, f"{where}, field {f.target}")
                 if not f.parent:
                     used.add(self.full(path))
