@@ -28,6 +28,7 @@ webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
@@ -73,7 +74,12 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
 
 def click_and_wait(driver: webdriver.Chrome, element_id: str) -> None:
     """Click a button that loads a new page, and wait for that page."""
-    button = driver.find_element(By.ID, element_id)
+    follow(driver, driver.find_element(By.ID, element_id))
+
+
+def follow(driver: webdriver.Chrome, button: WebElement) -> None:
+    """Click a link or button that loads a new page, and wait for that page (reading the
+    page before the old one is gone finds nodes that vanish under a busy machine)."""
     button.click()
     WebDriverWait(driver, 60).until(expected_conditions.staleness_of(button))
     WebDriverWait(driver, 60).until(
@@ -123,7 +129,7 @@ def test_log_in_search_open_a_plan_and_print_it(desk: RunningDesk, browser: webd
         "EXPORTER_SCREENSHOTS") else tmp_path / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     assert browser.save_screenshot(str(shots / "desk-search.png"))
-    browser.find_element(By.LINK_TEXT, "Zoë Müller").click()
+    follow(browser, browser.find_element(By.LINK_TEXT, "Zoë Müller"))
     assert browser.find_element(By.CSS_SELECTOR, ".plan-title h1").text == "Zoë Müller"
     from urllib.parse import unquote
 
@@ -151,7 +157,7 @@ def test_a_print_role_is_refused_documents_and_staff_management(
         desk: RunningDesk, browser: webdriver.Chrome) -> None:
     log_in(browser, desk, "nora")
     search(browser, "zoe muller")
-    browser.find_element(By.LINK_TEXT, "Zoë Müller").click()
+    follow(browser, browser.find_element(By.LINK_TEXT, "Zoë Müller"))
     assert not browser.find_elements(By.ID, "documents")  # no button for the print role
     client_url = browser.current_url
     browser.get(client_url + "/documents")
@@ -217,11 +223,11 @@ def test_offline_the_desk_serves_pages_and_prints(agency: Agency, tmp_path: Path
     try:
         log_in(browser, desk, "olga")
         assert "Zoë Müller" in search(browser, "muller")
-        browser.find_element(By.LINK_TEXT, "Zoë Müller").click()
+        follow(browser, browser.find_element(By.LINK_TEXT, "Zoë Müller"))
         assert browser.find_element(By.ID, "alerts")
         text = pdf_text(browser, browser.find_element(By.ID, "print-pdf").get_attribute("href"))
         assert "Zoë Müller" in text
-        browser.find_element(By.ID, "documents").click()
+        click_and_wait(browser, "documents")
         assert browser.find_elements(By.CSS_SELECTOR, "#document-list a")
         browser.get(desk.url + "visits")
         assert browser.find_element(By.ID, "week")
