@@ -331,24 +331,29 @@ class HubSpotWriter(AttachedFiles, ReadBack, Writer):
                 results[item.key].refused = refused[item.key]
 
     def _attach(self, item: WriteItem) -> str:
-        """Upload a record's file into a folder of its own (found again on a re-run, so a
-        file is never uploaded twice); returns the HubSpot file id."""
+        """Upload a record's files (a note's attachments) into a folder of its own (found
+        again on a re-run, so a file is never uploaded twice); returns the HubSpot file ids
+        as ``hs_attachment_ids`` holds them."""
         assert item.file is not None
         folder = "/Restored/" + re.sub(r"[^A-Za-z0-9_.-]+", "-", item.key_value or item.key)
         files_api = self.client.files
-        if item.attempted or item.target_id is not None:
+        if not item.more_files and (item.attempted or item.target_id is not None):
             found = self.client.call_json("Looking for a restored HubSpot file",
                                           files_api.do_search, path=folder + "/", limit=1)
             if (found or {}).get("results"):
                 return str(found["results"][0]["id"])
-        # The SDK uploads from a path: the file lives, 0600, in a private folder of the user's
-        # (never the shared temporary folder) for the call.
-        name = re.sub(r"[/\\]+", "_", item.file.name or "file")
-        with scratch_file(name, item.file.open()) as path:
-            body = self.client.call_json(
-                "Uploading a file to HubSpot", files_api.upload, file=str(path),
-                folder_path=folder, options=json.dumps(UPLOAD_OPTIONS))
-        return str(body["id"])
+        ids = []
+        for file in (item.file, *item.more_files):
+            # The SDK uploads from a path: the file lives, 0600, in a private folder of the
+            # user's (never the shared temporary folder) for the call. Several files: one
+            # already in the folder is answered instead (RETURN_EXISTING), never added twice.
+            name = re.sub(r"[/\\]+", "_", file.name or "file")
+            with scratch_file(name, file.open()) as path:
+                body = self.client.call_json(
+                    "Uploading a file to HubSpot", files_api.upload, file=str(path),
+                    folder_path=folder, options=json.dumps(UPLOAD_OPTIONS))
+            ids.append(str(body["id"]))
+        return ";".join(ids)
 
     def _upsert(self, obj: str, key: str, items: list[WriteItem],
                 results: dict[str, WriteResult], extra: Mapping[str, dict[str, str]],

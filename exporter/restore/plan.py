@@ -12,7 +12,7 @@ from exporter.archive import Archive, IdMapEntry, canonical_json
 from exporter.errors import MappingError
 from exporter.record import utf8_text
 from exporter.restore.clients import client_label
-from exporter.restore.files import name_files, record_files
+from exporter.restore.files import attached_files, name_files, record_files
 from exporter.restore.links import through, two_hops
 from exporter.restore.mapping import LinkRule, Mapping_, ObjectRule
 from exporter.restore.target_links import check_target_link, target_link
@@ -442,7 +442,8 @@ def _copied(ctx: Context, rule: ObjectRule, info: ObjectInfo | None,
         return {}
     prefix = ctx.mapping.prefix
     skip = {ln.name for ln in rule.links} | {ln.path for ln in rule.links if ln.path} \
-        | set(info.read_only) | {ctx.writer.source_key or "", rule.file or ""}
+        | set(info.read_only) | {ctx.writer.source_key or "", rule.file or ""} \
+        | {(rule.attach or {}).get("field", "")}
     return {k[len(prefix):]: v for k, v in flatten(data).items()
             if k.startswith(prefix) and k[len(prefix):] in info.fields
             and k[len(prefix):] not in skip}
@@ -497,7 +498,13 @@ def plan_records(ctx: Context, rule: ObjectRule, fit: bool = True) -> Iterator[P
             item.error = _required_missing(info, item.fields)
         if item.error is None:
             files, item.file_hash = record_files(ctx, rule, rid)
+            if rule.attach is not None:
+                files, item.file_hash, lost = attached_files(ctx, rule, data)
+                item.notes += [f"written without its attached file {f}: the archive holds "
+                               "no copy of it" for f in lost]
             item.file, item.more_files = (files[0], files[1:]) if files else (None, [])
+            if rule.file == "*" and not ctx.writer.keeps_every_file:
+                item.more_files = []  # the target keeps one file per record: the first
             if item.file is not None:
                 name_files(rule, item.file.name, item.fields)
         yield item

@@ -78,7 +78,11 @@ def claim(ctx: Context, rule: ObjectRule, items: list[tuple[Planned, str | None]
         # A record moved to a parent created again is written anew (whole), else only
         # what differs is sent.
         kept = {k: v for k, v in p.fields.items() if moved or k in changes or k in keys}
-        out.update.append((replace(p, fields=kept, fixed_digest=full), tid))
+        # The record held keeps its attachments: they are not uploaded again.
+        held = not moved and rule.attach is not None
+        out.update.append((replace(p, fields=kept, fixed_digest=full,
+                                   file=None if held else p.file,
+                                   more_files=[] if held else p.more_files), tid))
     return out
 
 

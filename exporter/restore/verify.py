@@ -86,10 +86,10 @@ class _Files:
 
     @staticmethod
     def expected(p: Planned, every: bool) -> list[str]:
-        """The SHA-256 of each file the record must carry: its first only, unless the
-        target keeps every one."""
+        """The SHA-256 of each file the record must carry: those it was given to send (a
+        note's attachments), or every one where the target keeps them all."""
         shas = [s for s in (p.file_hash or "").split(",") if s]
-        return shas if every else shas[:1]
+        return shas if every else shas[:1 + len(p.more_files)]
 
     def digest(self, sha: str, algorithm: str) -> str:
         if algorithm == "sha256":
