@@ -143,9 +143,18 @@ class HubSpotWriter(AttachedFiles, ReadBack, Writer):
                                self.custom.known().get(obj, {}).get("properties") or []}
         return made
 
+    def _lacks(self, obj: str) -> bool:
+        """A custom object the portal has no schema for (one a restore with nothing to
+        write never made): HubSpot answers 400, not 404, for an object type it cannot
+        infer, so it is not asked."""
+        return obj not in STANDARD and obj not in self._infos \
+            and obj not in self.custom.known()
+
     def describe(self, obj: str) -> ObjectInfo | None:
         if obj in self._infos:
             return self._infos[obj]
+        if self._lacks(obj):
+            return None
         body = self.client.call_json(f"Reading the HubSpot {obj} properties",
                                      self.client.properties.get_all, self._at(obj),
                                      missing_ok=True)
@@ -486,6 +495,8 @@ class HubSpotWriter(AttachedFiles, ReadBack, Writer):
         return self.custom.path(obj)
 
     def count(self, obj: str) -> int | None:
+        if self._lacks(obj):
+            return 0
         body = self.client.call_json(f"Counting HubSpot {obj}", self.client.search.do_search,
                                      self._at(obj), {"limit": 1, "properties": ["hs_object_id"]})
         return int((body or {}).get("total", 0))
@@ -519,6 +530,8 @@ class HubSpotWriter(AttachedFiles, ReadBack, Writer):
     # -- reading back ----------------------------------------------------------------------
 
     def carried(self, obj: str) -> dict[str, str] | None:
+        if self._lacks(obj):
+            return {}  # no such object: it holds no record
         info = self.describe(obj)
         if info is None or SOURCE_KEY not in info.fields:
             return None

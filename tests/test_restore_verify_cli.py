@@ -1,0 +1,63 @@
+"""`exporter restore --verify` as the office manager runs it, through the CLI with a real
+config file, into sandbox targets read only through the vendor SDKs: what it says when the
+restore was right, and in how many words when it was not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from click.testing import CliRunner, Result
+
+from exporter.archive import Archive
+from exporter.cli import cli
+from exporter.keys import KeyFile
+from exporter.sources import build_connector
+from exporter.sync import run_sync
+from sandbox import Sandbox
+from tests.restore_support import salesforce
+from tests.target_census import hubspot_custom_objects
+
+FAST_RETRY = {"attempts": 2, "base_delay": 0.01, "max_delay": 0.05}
+
+
+def _office(tmp: Path, src: Sandbox, source: str, **targets: dict[str, Any]) -> Path:
+    """A synced archive of ``src``'s ``source`` and a config file naming ``targets``."""
+    archive, _ = Archive.create(tmp / "a.db", key_file=tmp / "a.key")
+    archive.close()
+    with Archive.open(tmp / "a.db", KeyFile(tmp / "a.key"), write=True) as archive:
+        table = src.source_configs(tmp / "s1")[source]
+        assert run_sync(archive, {source: build_connector(
+            source, table, tmp / "c.toml")}).status == "ok"
+    config = tmp / "config.toml"
+    config.write_text(tomli_w.dumps({
+        "archive": {"path": str(tmp / "a.db"), "key_file": str(tmp / "a.key")},
+        "targets": targets}), encoding="utf-8")
+    config.chmod(0o600)
+    return config
+
+
+def _restore(config: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["restore", *args], env={"EXPORTER_CONFIG": str(config)})
+
+
+def test_verify_of_an_org_without_allergies_into_a_new_portal(tmp_path: Path) -> None:
+    """An org that keeps no allergies (or care tasks) in Salesforce: nothing to restore, so
+    the portal gets no `allergies` object, and --verify must not stop on it (it answered
+    exit 12, "run again", every time: HubSpot answers 400, not 404, for an object type it
+    does not have)."""
+    with Sandbox(clients=3, seed=81, vendors=["salesforce"]) as src, \
+            Sandbox(clients=0, seed=82, vendors=["hubspot"]) as portal:
+        sf = salesforce(src)
+        for r in sf.query_all("SELECT Id FROM Allergy__c")["records"]:
+            sf.Allergy__c.delete(r["Id"])
+        config = _office(tmp_path, src, "salesforce", hubspot={
+            **portal.source_configs(tmp_path / "s2")["hubspot"], "retry": FAST_RETRY})
+
+        run = _restore(config, "--to", "hubspot", "--mapping", "salesforce_to_hubspot",
+                       "--verify")
+        assert run.exit_code == 0, run.output
+        assert "Verify: " in run.output and "(100.0%)" in run.output
+        assert "allergies" not in hubspot_custom_objects(portal)
+        assert "medications" in hubspot_custom_objects(portal)
