@@ -61,3 +61,39 @@ def test_verify_of_an_org_without_allergies_into_a_new_portal(tmp_path: Path) ->
         assert "Verify: " in run.output and "(100.0%)" in run.output
         assert "allergies" not in hubspot_custom_objects(portal)
         assert "medications" in hubspot_custom_objects(portal)
+
+
+def test_a_long_note_the_org_refuses_is_named_in_a_line_not_a_screenful(
+        tmp_path: Path) -> None:
+    """A visit log longer than a Salesforce Task's Description (32,000 characters) is left
+    out and reported; the mismatch line --verify prints shows its beginning and its
+    length (it printed all 40,000 characters, twice as many lines per mismatch)."""
+    import json
+
+    from hubspot.crm.objects import SimplePublicObjectInputForCreate
+
+    from tests.restore_support import hubspot_client
+    from tests.target_census import hubspot_rows
+
+    with Sandbox(clients=1, seed=83, vendors=["hubspot"]) as src, \
+            Sandbox(clients=0, seed=84, vendors=["salesforce"]) as org:
+        client = next(c for c in hubspot_rows(src, "contacts", ["relationship"])
+                      if c["properties"]["relationship"] == "Client")
+        body = "Visit log. " + "Ate lunch, walked in the garden, mood bright. " * 800
+        note = json.loads(hubspot_client(src).crm.objects.basic_api.create(
+            "notes", SimplePublicObjectInputForCreate(
+                properties={"hs_note_body": body, "hs_timestamp": "2026-12-01T10:00:00Z"},
+                associations=[{"to": {"id": client["id"]}, "types": [{
+                    "associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 202}]}]),
+            _preload_content=False).data)
+        config = _office(tmp_path, src, "hubspot", org={
+            **org.source_configs(tmp_path / "s2")["salesforce"], "retry": FAST_RETRY})
+
+        run = _restore(config, "--to", "org", "--mapping", "hubspot_to_salesforce",
+                       "--verify")
+        assert run.exit_code == 11, run.output  # partial: one field left out, reported
+        line = next(ln for ln in run.output.splitlines()
+                    if ln.startswith(f"  Task {note['id']}: Description: "))
+        assert len(line) < 300, len(line)
+        assert f"({len(body):,} characters)" in line and line.endswith("found None")
+        assert max(len(ln) for ln in run.output.splitlines()) < 400
