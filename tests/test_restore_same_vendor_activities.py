@@ -1,0 +1,86 @@
+"""The most common bad day in Salesforce, a client's Account deleted: Salesforce deletes her
+calls, e-mails, to-dos (Tasks) and appointments (Events) with it. `exporter restore
+--mapping salesforce_to_salesforce` brought the Account back with its care plan and
+medications, but none of its activities (the mapping had no Task or Event), and --verify
+said 100%.
+
+Through the CLI with a real config file; the org is read only through simple-salesforce."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from click.testing import CliRunner, Result
+
+from exporter.archive import Archive
+from exporter.cli import cli
+from exporter.keys import KeyFile
+from exporter.sources import build_connector
+from exporter.sync import run_sync
+from sandbox import Sandbox
+from tests.restore_support import salesforce
+from tests.target_census import KEY_SF, duplicates, salesforce_rows
+
+FAST_RETRY = {"attempts": 2, "base_delay": 0.01, "max_delay": 0.05}
+
+
+def _activities(sb: Sandbox) -> Counter[tuple[Any, ...]]:
+    """Each Task and Event by its client's number and what it says and when."""
+    numbers = {r["Id"]: r["Client_Number__c"]
+               for r in salesforce_rows(sb, "Account", ["Client_Number__c"])}
+    out: Counter[tuple[Any, ...]] = Counter()
+    for r in salesforce_rows(sb, "Task", ["WhatId", "Subject", "TaskSubtype", "Status",
+                                          "ActivityDate", "Description"]):
+        out[("Task", numbers.get(r["WhatId"]), r["Subject"], r["TaskSubtype"], r["Status"],
+             r["ActivityDate"], r["Description"])] += 1
+    for r in salesforce_rows(sb, "Event", ["WhatId", "Subject", "StartDateTime",
+                                           "EndDateTime", "Location"]):
+        out[("Event", numbers.get(r["WhatId"]), r["Subject"], r["StartDateTime"],
+             r["EndDateTime"], r["Location"])] += 1
+    return out
+
+
+def _restore(config: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["restore", "--to", "org", "--mapping",
+                                    "salesforce_to_salesforce", *args],
+                              env={"EXPORTER_CONFIG": str(config)})
+
+
+def test_a_deleted_clients_calls_and_appointments_come_back_with_her(tmp_path: Path) -> None:
+    with Sandbox(clients=12, seed=5, vendors=["salesforce"]) as sb:
+        archive, _ = Archive.create(tmp_path / "a.db", key_file=tmp_path / "a.key")
+        archive.close()
+        table = sb.source_configs(tmp_path / "s1")["salesforce"]
+        with Archive.open(tmp_path / "a.db", KeyFile(tmp_path / "a.key"), write=True) as a:
+            assert run_sync(a, {"salesforce": build_connector(
+                "salesforce", table, tmp_path / "c.toml")}).status == "ok"
+        config = tmp_path / "config.toml"
+        config.write_text(tomli_w.dumps({
+            "archive": {"path": str(tmp_path / "a.db"), "key_file": str(tmp_path / "a.key")},
+            "targets": {"org": {**table, "retry": FAST_RETRY}}}), encoding="utf-8")
+        config.chmod(0o600)
+
+        before = _activities(sb)
+        sf = salesforce(sb)
+        clients = {k[1] for k in before}
+        assert None not in clients and len(clients) >= 2
+        gone = sf.query_all("SELECT Id, Client_Number__c FROM Account")["records"]
+        gone = [a for a in gone if a["Client_Number__c"] in clients][:2]
+        for account in gone:  # a mass delete: her activities go with her
+            sf.Account.delete(account["Id"])
+        assert _activities(sb) != before
+
+        run = _restore(config, "--verify")
+        assert run.exit_code == 0, run.output
+        assert "(100.0%)" in run.output
+        assert _activities(sb) == before  # each one back, on her Account created again
+        for obj in ("Task", "Event"):
+            rows = salesforce_rows(sb, obj, [KEY_SF])
+            assert duplicates(r[KEY_SF] for r in rows) == 0
+
+        again = _restore(config)
+        assert again.exit_code == 0, again.output
+        assert "finished: 0 created, 0 updated" in again.output
