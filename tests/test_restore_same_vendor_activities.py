@@ -84,3 +84,42 @@ def test_a_deleted_clients_calls_and_appointments_come_back_with_her(tmp_path: P
         again = _restore(config)
         assert again.exit_code == 0, again.output
         assert "finished: 0 created, 0 updated" in again.output
+
+
+def test_an_activity_copied_to_another_org_keeps_all_but_the_person_it_named(
+        tmp_path: Path) -> None:
+    """Into another org, an activity's WhoId (a Contact of the old org, copied as it is)
+    names nothing: Salesforce refuses it, and the whole call log entry was dropped. It is
+    written without it, on its client's Account, and the error report says so."""
+    with Sandbox(clients=2, seed=7, vendors=["salesforce"]) as sb, \
+            Sandbox(clients=0, seed=8, vendors=["salesforce"]) as other:
+        sf = salesforce(sb)
+        account = sf.query("SELECT Id FROM Account LIMIT 1")["records"][0]["Id"]
+        daughter = sf.Contact.create({"LastName": "Okafor", "FirstName": "Ada"})["id"]
+        sf.Task.create({"Subject": "Call with daughter", "WhatId": account,
+                        "WhoId": daughter, "TaskSubtype": "Call", "Status": "Completed"})
+        archive, _ = Archive.create(tmp_path / "a.db", key_file=tmp_path / "a.key")
+        archive.close()
+        table = sb.source_configs(tmp_path / "s1")["salesforce"]
+        with Archive.open(tmp_path / "a.db", KeyFile(tmp_path / "a.key"), write=True) as a:
+            assert run_sync(a, {"salesforce": build_connector(
+                "salesforce", table, tmp_path / "c.toml")}).status == "ok"
+        config = tmp_path / "config.toml"
+        config.write_text(tomli_w.dumps({
+            "archive": {"path": str(tmp_path / "a.db"), "key_file": str(tmp_path / "a.key")},
+            "targets": {"org": {**other.source_configs(tmp_path / "s2")["salesforce"],
+                                "retry": FAST_RETRY}}}), encoding="utf-8")
+        config.chmod(0o600)
+
+        run = _restore(config, "--errors", str(tmp_path / "errors.csv"))
+        assert run.exit_code == 11, run.output  # partial: one field left out, reported
+        assert next(ln for ln in run.output.splitlines()
+                    if ln.startswith("Task -> Task:")).endswith(" 0 failed, 1 partial")
+        numbers = {r["Id"]: r["Client_Number__c"]
+                   for r in salesforce_rows(other, "Account", ["Client_Number__c"])}
+        got = [r for r in salesforce_rows(other, "Task", ["Subject", "WhoId", "WhatId"])
+               if r["Subject"] == "Call with daughter"]
+        assert len(got) == 1 and got[0]["WhoId"] is None
+        assert numbers[got[0]["WhatId"]] == sf.Account.get(account)["Client_Number__c"]
+        report = (tmp_path / "errors.csv").read_text(encoding="utf-8-sig")
+        assert "written without WhoId" in report
