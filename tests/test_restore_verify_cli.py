@@ -97,3 +97,27 @@ def test_a_long_note_the_org_refuses_is_named_in_a_line_not_a_screenful(
         assert len(line) < 300, len(line)
         assert f"({len(body):,} characters)" in line and line.endswith("found None")
         assert max(len(ln) for ln in run.output.splitlines()) < 400
+
+
+def test_a_misspelt_field_to_roll_back_is_said_before_anything_is_written(
+        tmp_path: Path) -> None:
+    """`--fields Phne` rolled nothing back and the run ended "0 updated", exit 0: the office
+    manager believed the phone numbers were back. Now it stops at once with the nearest
+    name (exit 3, as a misspelt --only does) and writes nothing."""
+    with Sandbox(clients=3, seed=85, vendors=["salesforce"]) as sb:
+        config = _office(tmp_path, sb, "salesforce", org={
+            **sb.source_configs(tmp_path / "s2")["salesforce"], "retry": FAST_RETRY})
+        sf = salesforce(sb)
+        account = sf.query("SELECT Id, Phone FROM Account LIMIT 1")["records"][0]
+        sf.Account.update(account["Id"], {"Phone": "000"})  # a bad import
+        same = ["--to", "org", "--mapping", "salesforce_to_salesforce"]
+
+        typo = _restore(config, *same, "--fields", "Phne")
+        assert typo.exit_code == 3, typo.output
+        assert "--fields Phne" in typo.output and "Phone" in typo.output
+        assert "Traceback" not in typo.output
+        assert sf.Account.get(account["Id"])["Phone"] == "000"
+
+        done = _restore(config, *same, "--fields", "Phone")
+        assert done.exit_code == 0, done.output
+        assert sf.Account.get(account["Id"])["Phone"] == account["Phone"]

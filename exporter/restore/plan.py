@@ -372,11 +372,28 @@ def check_mapping(ctx: Context, rules: list[ObjectRule],
     if check.problems:
         raise MappingError(f"The mapping {ctx.mapping.path.name} does not fit: "
                            + "; ".join(check.problems))
+    _check_rollback(ctx, rules, check)
     if any(r.all_fields for r in rules):
         whole = {r.stream for r in rules if r.all_fields}
         unmapped = {r.stream: [] for r in rules if r.all_fields} | {
             k: v for k, v in unmapped.items() if k not in whole}
     return unmapped
+
+
+def _check_rollback(ctx: Context, rules: list[ObjectRule], check: _MappingCheck) -> None:
+    """``--fields`` names fields of the records restored: a misspelt one rolled nothing
+    back while the run ended "0 updated" (exit 0), as if the values were back."""
+    if not ctx.rollback or "*" in ctx.rollback:
+        return
+    prefix = ctx.mapping.prefix
+    known = {f for r in rules if r.object in ctx.infos for f in ctx.infos[r.object].fields}
+    known |= {k.removeprefix(prefix) for r in rules if r.stream in check.streams
+              for k in check.known(r.stream)}
+    unknown = sorted(n for n in ctx.rollback if n not in known)
+    if unknown and known:
+        raise MappingError(f"--fields {', '.join(unknown)}: no record this restore writes "
+                           "has such a field" + did_you_mean(unknown[0], known)
+                           + "; nothing was written.")
 
 
 def with_parents(ctx: Context, rules: list[ObjectRule]) -> list[ObjectRule]:
