@@ -100,3 +100,16 @@ def _scratch(tmp: Path) -> Path:
     path = tmp / "office-letterhead.pdf"
     path.write_bytes(b"%PDF-1.4\n% the office's own file\n%%EOF\n")
     return path
+
+
+def test_an_attach_setting_of_the_wrong_shape_is_named(tmp_path: Path) -> None:
+    import pytest
+
+    from exporter.errors import MappingError
+
+    path = tmp_path / "mine.toml"
+    path.write_text('source = "hubspot"\ntarget = "hubspot"\n[[objects]]\nstream = "notes"\n'
+                    'object = "notes"\nattach = { stream = "files", field = '
+                    '"hs_attachment_ids" }\n', encoding="utf-8")
+    with pytest.raises(MappingError, match="attach must be"):
+        load_mapping(str(path))
