@@ -123,3 +123,40 @@ def test_an_activity_copied_to_another_org_keeps_all_but_the_person_it_named(
         assert numbers[got[0]["WhatId"]] == sf.Account.get(account)["Client_Number__c"]
         report = (tmp_path / "errors.csv").read_text(encoding="utf-8-sig")
         assert "written without WhoId" in report
+
+
+def test_a_same_vendor_restore_keeps_the_source_id_a_migration_gave(tmp_path: Path) -> None:
+    """An org filled by a HubSpot -> Salesforce restore carries 'hubspot/...' source ids.
+    A same-vendor restore after a mass delete (from an archive with no id map for the org
+    yet) overwrote every one with its own, so the migration's re-runs and its verify no
+    longer found those records. Now they keep the id they carry."""
+    with Sandbox(clients=3, seed=9, vendors=["salesforce"]) as sb:
+        table = sb.source_configs(tmp_path / "s1")["salesforce"]
+
+        def office(name: str) -> Path:
+            archive, _ = Archive.create(tmp_path / f"{name}.db",
+                                        key_file=tmp_path / f"{name}.key")
+            with archive:
+                assert run_sync(archive, {"salesforce": build_connector(
+                    "salesforce", table, tmp_path / "c.toml")}).status == "ok"
+            config = tmp_path / f"{name}.toml"
+            config.write_text(tomli_w.dumps({
+                "archive": {"path": str(tmp_path / f"{name}.db"),
+                            "key_file": str(tmp_path / f"{name}.key")},
+                "targets": {"org": {**table, "retry": FAST_RETRY}}}), encoding="utf-8")
+            config.chmod(0o600)
+            return config
+
+        first = _restore(office("first"), "--only", "Account")  # makes the source-id field
+        assert first.exit_code == 0, first.output
+        sf = salesforce(sb)
+        accounts = sf.query_all("SELECT Id FROM Account ORDER BY Id")["records"]
+        migrated, gone = accounts[0]["Id"], accounts[1]["Id"]
+        sf.Account.update(migrated, {KEY_SF: "hubspot/contacts/10017"})  # as a migration
+        config = office("second")  # an archive that never restored into this org
+        sf.Account.delete(gone)
+
+        run = _restore(config, "--verify")
+        assert run.exit_code == 0, run.output
+        assert "(100.0%)" in run.output
+        assert sf.Account.get(migrated)[KEY_SF] == "hubspot/contacts/10017"
