@@ -160,3 +160,38 @@ def test_a_same_vendor_restore_keeps_the_source_id_a_migration_gave(tmp_path: Pa
         assert run.exit_code == 0, run.output
         assert "(100.0%)" in run.output
         assert sf.Account.get(migrated)[KEY_SF] == "hubspot/contacts/10017"
+
+
+def test_a_recurring_series_is_not_made_again_over_its_occurrences(tmp_path: Path) -> None:
+    """Salesforce makes every occurrence of a recurring Task series created; the archive
+    holds the occurrences already (each a Task of its own), so the series record is not
+    created again with them (the sandbox does not make occurrences: the series record is
+    what is checked)."""
+    with Sandbox(clients=2, seed=11, vendors=["salesforce"]) as sb:
+        sf = salesforce(sb)
+        account = sf.query("SELECT Id FROM Account ORDER BY Id LIMIT 1")["records"][0]["Id"]
+        sf.Task.create({"Subject": "Weekly check-in call", "WhatId": account,
+                        "IsRecurrence": True, "RecurrenceType": "RecursWeekly",
+                        "RecurrenceInterval": 1, "RecurrenceDayOfWeekMask": 2,
+                        "RecurrenceStartDateOnly": "2026-12-07",
+                        "RecurrenceEndDateOnly": "2027-01-31"})
+        sf.Task.create({"Subject": "Weekly check-in call", "WhatId": account,
+                        "ActivityDate": "2026-12-07"})  # an occurrence, as Salesforce made
+        table = sb.source_configs(tmp_path / "s1")["salesforce"]
+        archive, _ = Archive.create(tmp_path / "a.db", key_file=tmp_path / "a.key")
+        with archive:
+            assert run_sync(archive, {"salesforce": build_connector(
+                "salesforce", table, tmp_path / "c.toml")}).status == "ok"
+        config = tmp_path / "config.toml"
+        config.write_text(tomli_w.dumps({
+            "archive": {"path": str(tmp_path / "a.db"), "key_file": str(tmp_path / "a.key")},
+            "targets": {"org": {**table, "retry": FAST_RETRY}}}), encoding="utf-8")
+        config.chmod(0o600)
+        sf.Account.delete(account)
+
+        run = _restore(config, "--verify")
+        assert run.exit_code == 0, run.output
+        tasks = salesforce_rows(sb, "Task", ["Subject", "IsRecurrence", "ActivityDate"])
+        calls = [t for t in tasks if t["Subject"] == "Weekly check-in call"]
+        assert [(t["IsRecurrence"], t["ActivityDate"]) for t in calls] == \
+            [(False, "2026-12-07")]
