@@ -227,5 +227,15 @@ def _show(report: Any, check: Any, target: str, deletions: str) -> None:
     if check is not None:
         out.print(f"Verify: {check.summary()}", markup=False)
         for m in check.mismatches[:10]:
-            out.print(f"  {m.object} {m.source_id}: {m.field}: expected {m.expected!r}, "
-                      f"found {m.found!r}", markup=False)
+            out.print(f"  {m.object} {m.source_id}: {m.field}: expected {_brief(m.expected)}, "
+                      f"found {_brief(m.found)}", markup=False)
+
+
+def _brief(value: Any, limit: int = 100) -> str:
+    """A value as one mismatch line shows it: a long one (a visit note of 40,000
+    characters) by its beginning and its length, not a screenful per line."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(value) if isinstance(value, str) else len(text):,} " \
+           "characters)"

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from exporter.archive import Archive
+from exporter.careplan.model import NORMALISERS
+from exporter.errors import NoSuchClient
 from exporter.restore.transforms import flatten
 
 __all__ = ["Diff", "FieldChange", "RecordChange", "diff_runs"]
@@ -111,10 +113,17 @@ def _about(client: str, states: list[dict[tuple[str, str], dict[str, dict[str, A
            ) -> set[str]:
     """The ids of the records about a client: those with a value containing ``client`` (its
     name or number), those that refer to one of them (a lookup such as ``Client__c``) and
-    those associated with one (HubSpot's associations stream)."""
-    needle = client.lower()
+    those associated with one (HubSpot's associations stream). Whatever the case and
+    accents ("helene" is Hélène), as ``restore --client`` and ``print`` find a client; a
+    name no record holds is an error (exit 9), not an empty list that reads as "nothing
+    changed for her"."""
+    fold = NORMALISERS["text"]
+    needle = fold(client)
     seeds = {rid for state in states for recs in state.values() for rid, flat in recs.items()
-             if any(isinstance(v, str) and needle in v.lower() for v in flat.values())}
+             if any(isinstance(v, str) and needle in fold(v) for v in flat.values())}
+    if not seeds:
+        raise NoSuchClient(f"No record's name or number contains '{client}' in the archive "
+                           "between those points ('exporter clients' lists the clients).")
     about = set(seeds)
     for state in states:
         for (_src, _stream), recs in state.items():

@@ -71,3 +71,28 @@ def test_diff_refuses_a_bad_point_plainly(run_cli: Any) -> None:
     run_cli.init()
     result = run_cli("diff", "--from", "yesterday")
     assert result.exit_code == 2 and "neither a run number nor a date" in result.output
+
+
+def test_diff_for_a_client_finds_her_whatever_the_accents_and_refuses_a_typo(
+        run_cli: Any) -> None:
+    """`--client helene` is Hélène (as print and restore --client find her); a name no
+    record has is said (exit 9), never "0 created, 0 changed, 0 deleted", which told the
+    office manager nothing had changed for a client she had only misspelt."""
+    run_cli.init()
+    with Archive.open(run_cli.archive, KeyFile(run_cli.key_file), write=True) as archive:
+        first = archive.begin_run()
+        archive.put_batch(first, "salesforce", "Account", [
+            ("001H", {"Id": "001H", "Name": "Hélène Nguyen", "Client_Number__c": "C-006",
+                      "Phone": "555-0606"})])
+        archive.finish_run(first, "ok")
+        second = archive.begin_run()
+        archive.put_batch(second, "salesforce", "Account", [
+            ("001H", {"Id": "001H", "Name": "Hélène Nguyen", "Client_Number__c": "C-006",
+                      "Phone": "000"})])
+        archive.finish_run(second, "ok")
+    found = run_cli("diff", "--from", str(first), "--client", "helene")
+    assert found.exit_code == 0, found.output
+    assert "changed 001H (Hélène Nguyen): Phone: '555-0606' -> '000'" in found.output
+    typo = run_cli("diff", "--from", str(first), "--client", "Nguyem")
+    assert typo.exit_code == 9, typo.output
+    assert "Nguyem" in typo.output and "0 changed" not in typo.output

@@ -148,6 +148,7 @@ def test_hubspot_mass_delete_comes_back_with_its_notes_and_tasks(tmp_path: Path)
         _archive(tmp_path, sb, "hubspot")
         before = _portal(sb)
         client = hubspot_client(sb)
+        files = len(client.files.files_api.do_search(limit=100).results)
         victims = [c for c in hubspot_rows(sb, "contacts", ["relationship"], ["notes"])
                    if c["properties"]["relationship"] == "Client"][:2]
         for v in victims:
@@ -159,6 +160,8 @@ def test_hubspot_mass_delete_comes_back_with_its_notes_and_tasks(tmp_path: Path)
         report = _restore(tmp_path, sb, "hubspot", "hubspot_to_hubspot")
         assert report.status == "ok", report.errors[:3]
         assert _portal(sb) == before  # the same people, each with the same notes and tasks
+        # the notes the portal kept keep their attachments: no file is uploaded again
+        assert len(client.files.files_api.do_search(limit=100).results) == files
         again = _restore(tmp_path, sb, "hubspot", "hubspot_to_hubspot")
         assert (again.total("created"), again.total("updated")) == (0, 0)
         with Archive.open(tmp_path / "a.db", KeyFile(tmp_path / "a.key")) as archive:

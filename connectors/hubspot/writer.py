@@ -143,9 +143,18 @@ class HubSpotWriter(AttachedFiles, ReadBack, Writer):
                                self.custom.known().get(obj, {}).get("properties") or []}
         return made
 
+    def _lacks(self, obj: str) -> bool:
+        """A custom object the portal has no schema for (one a restore with nothing to
+        write never made): HubSpot answers 400, not 404, for an object type it cannot
+        infer, so it is not asked."""
+        return obj not in STANDARD and obj not in self._infos \
+            and obj not in self.custom.known()
+
     def describe(self, obj: str) -> ObjectInfo | None:
         if obj in self._infos:
             return self._infos[obj]
+        if self._lacks(obj):
+            return None
         body = self.client.call_json(f"Reading the HubSpot {obj} properties",
                                      self.client.properties.get_all, self._at(obj),
                                      missing_ok=True)
@@ -331,24 +340,29 @@ class HubSpotWriter(AttachedFiles, ReadBack, Writer):
                 results[item.key].refused = refused[item.key]
 
     def _attach(self, item: WriteItem) -> str:
-        """Upload a record's file into a folder of its own (found again on a re-run, so a
-        file is never uploaded twice); returns the HubSpot file id."""
+        """Upload a record's files (a note's attachments) into a folder of its own (found
+        again on a re-run, so a file is never uploaded twice); returns the HubSpot file ids
+        as ``hs_attachment_ids`` holds them."""
         assert item.file is not None
         folder = "/Restored/" + re.sub(r"[^A-Za-z0-9_.-]+", "-", item.key_value or item.key)
         files_api = self.client.files
-        if item.attempted or item.target_id is not None:
+        if not item.more_files and (item.attempted or item.target_id is not None):
             found = self.client.call_json("Looking for a restored HubSpot file",
                                           files_api.do_search, path=folder + "/", limit=1)
             if (found or {}).get("results"):
                 return str(found["results"][0]["id"])
-        # The SDK uploads from a path: the file lives, 0600, in a private folder of the user's
-        # (never the shared temporary folder) for the call.
-        name = re.sub(r"[/\\]+", "_", item.file.name or "file")
-        with scratch_file(name, item.file.open()) as path:
-            body = self.client.call_json(
-                "Uploading a file to HubSpot", files_api.upload, file=str(path),
-                folder_path=folder, options=json.dumps(UPLOAD_OPTIONS))
-        return str(body["id"])
+        ids = []
+        for file in (item.file, *item.more_files):
+            # The SDK uploads from a path: the file lives, 0600, in a private folder of the
+            # user's (never the shared temporary folder) for the call. Several files: one
+            # already in the folder is answered instead (RETURN_EXISTING), never added twice.
+            name = re.sub(r"[/\\]+", "_", file.name or "file")
+            with scratch_file(name, file.open()) as path:
+                body = self.client.call_json(
+                    "Uploading a file to HubSpot", files_api.upload, file=str(path),
+                    folder_path=folder, options=json.dumps(UPLOAD_OPTIONS))
+            ids.append(str(body["id"]))
+        return ";".join(ids)
 
     def _upsert(self, obj: str, key: str, items: list[WriteItem],
                 results: dict[str, WriteResult], extra: Mapping[str, dict[str, str]],
@@ -481,6 +495,8 @@ class HubSpotWriter(AttachedFiles, ReadBack, Writer):
         return self.custom.path(obj)
 
     def count(self, obj: str) -> int | None:
+        if self._lacks(obj):
+            return 0
         body = self.client.call_json(f"Counting HubSpot {obj}", self.client.search.do_search,
                                      self._at(obj), {"limit": 1, "properties": ["hs_object_id"]})
         return int((body or {}).get("total", 0))
@@ -514,6 +530,8 @@ class HubSpotWriter(AttachedFiles, ReadBack, Writer):
     # -- reading back ----------------------------------------------------------------------
 
     def carried(self, obj: str) -> dict[str, str] | None:
+        if self._lacks(obj):
+            return {}  # no such object: it holds no record
         info = self.describe(obj)
         if info is None or SOURCE_KEY not in info.fields:
             return None

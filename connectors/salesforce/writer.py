@@ -49,7 +49,11 @@ GONE = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY"})  # delete
 VALUE_ERRORS = frozenset({"STRING_TOO_LONG", "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
                           "INVALID_EMAIL_ADDRESS", "NUMBER_OUTSIDE_VALID_RANGE",
                           "INVALID_TYPE_ON_FIELD_IN_RECORD", "INVALID_FIELD_FOR_INSERT_UPDATE",
-                          "MALFORMED_ID"})
+                          "MALFORMED_ID",
+                          # an id copied as it was (an owner who has left, a Contact of
+                          # another org as an activity's WhoId); a mapped link never is
+                          "INVALID_CROSS_REFERENCE_KEY", "INACTIVE_OWNER_OR_USER",
+                          "FIELD_INTEGRITY_EXCEPTION"})
 
 
 def _quote(value: Any) -> str:
@@ -224,7 +228,8 @@ class SalesforceWriter(SalesforceSetup):
             item = by_key.get(r.key)
             links = {ln.name for ln in item.links} if item is not None else set()
             if item is not None and r.error and r.refused and not (set(r.refused)
-                                                                   & (keep | links)):
+                                                                   & (keep | links)) \
+                    and set(r.refused) <= set(item.fields):
                 again[r.key] = (replace(item, fields={k: v for k, v in item.fields.items()
                                                       if k not in r.refused}), r.refused)
         if not again:

@@ -225,7 +225,8 @@ class _Run:
         if not dry_run and (got.update or got.unchanged):
             source = f"{self.ctx.source}/{rule.stream}/"
             self.writer.adopt(rule.object, {tid: source + p.source_id
-                                            for p, tid in got.update + got.unchanged})
+                                            for p, tid in got.update + got.unchanged
+                                            if tid not in got.foreign})
             ids = self.ctx.id_map(rule.stream, rule.object)
             entries = [self.entry(rule, p.source_id, tid, p.digest())
                        for p, tid in got.unchanged]

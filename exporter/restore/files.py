@@ -12,7 +12,7 @@ from exporter.restore.mapping import ObjectRule
 from exporter.restore.transforms import get_path
 from exporter.writer import FileItem
 
-__all__ = ["name_files", "record_files"]
+__all__ = ["attached_files", "name_files", "record_files"]
 
 
 def record_files(ctx: Any, rule: ObjectRule, rid: str) -> tuple[list[FileItem], str | None]:
@@ -39,6 +39,31 @@ def record_files(ctx: Any, rule: ObjectRule, rid: str) -> tuple[list[FileItem], 
         out.append(FileItem(name, info.size, partial(ctx.archive.read_file, sha),
                             info.media_type))
     return out, ",".join(sha for _l, sha in chosen)
+
+
+def attached_files(ctx: Any, rule: ObjectRule, data: Any
+                   ) -> tuple[list[FileItem], str | None, list[str]]:
+    """``attach``: the archived file of each record the rule's field names (a HubSpot note's
+    ``hs_attachment_ids``), in its order: another portal's file ids name nothing in the
+    target, so the bytes are uploaded again. Also the ids no archived file answers for."""
+    assert rule.attach is not None
+    spec = rule.attach
+    value = get_path(data, spec["field"], ctx.mapping.prefix)
+    ids = [i.strip() for i in str(value).split(";") if i.strip()] \
+        if isinstance(value, str | int) else []
+    out, shas, missing = [], [], []
+    for fid in ids:
+        sha = ctx.archive.files_of(ctx.source, spec["stream"], fid, ctx.as_of).get(spec["file"])
+        if sha is None:
+            missing.append(fid)
+            continue
+        info = ctx.archive.file_info(sha)
+        name = get_path(ctx.parent(spec["stream"], fid), "name")
+        base = name if isinstance(name, str) and name else f"{fid}-{spec['file']}"
+        out.append(FileItem(_with_extension(base, spec["file"], info.media_type, False),
+                            info.size, partial(ctx.archive.read_file, sha), info.media_type))
+        shas.append(sha)
+    return out, ",".join(shas) or None, missing
 
 
 def _with_extension(base: str, link: str, media_type: str | None, several: bool) -> str:

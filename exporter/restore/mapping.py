@@ -13,6 +13,8 @@ A mapping is a TOML file (bundled ones are in ``exporter/restore/mappings/``):
     unlisted = { code_status = "code_status_other" }  # values outside the options go here
     inactive = { medication_active = "false" }  # a record deleted from the source, in the target
     optional = true                  # no error when the archive lacks the stream
+    attach = { stream = "files", field = "hs_attachment_ids", file = "content" }  # the
+                                     # files it names, uploaded again (another portal)
     [objects.schema]                 # a custom object the restore creates when missing
     labels = { singular = "Medication", plural = "Medications" }
     primary = "medication_name"      # the property that names a record
@@ -155,6 +157,9 @@ class ObjectRule:
     optional: bool = False
     #: only records with a value at each of these paths (a visit: one with a client number)
     require: list[str] = field(default_factory=list)
+    #: the archived files of the records a field names (HubSpot's hs_attachment_ids):
+    #: {stream, field, file}, uploaded again and the field set to the target's own ids
+    attach: dict[str, str] | None = None
 
     @property
     def label(self) -> str:
@@ -240,7 +245,7 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
     where = f"[[objects]] {raw['stream']} -> {raw['object']}"
     known = {"stream", "object", "fields", "links", "key", "match", "where", "file",
              "create_fields", "all_fields", "unique", "unlisted", "inactive", "copy_fields",
-             "schema", "optional", "require"}
+             "schema", "optional", "require", "attach"}
     for k in raw:
         if k not in known:
             raise _fail(path, where, f"unknown setting '{k}'" + did_you_mean(k, known))
@@ -284,7 +289,19 @@ def _object_rule(path: Path, n: int, raw: Any) -> ObjectRule:
                       copy_fields=bool(raw.get("copy_fields", False)),
                       schema=_schema(path, where, raw.get("schema")),
                       optional=bool(raw.get("optional", False)),
-                      require=[str(r) for r in raw.get("require", [])])
+                      require=[str(r) for r in raw.get("require", [])],
+                      attach=_attach(path, where, raw.get("attach")))
+
+
+def _attach(path: Path, where: str, raw: Any) -> dict[str, str] | None:
+    """``attach = { stream, field, file }``: a record's attachments, by their archived ids."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict) or set(raw) != {"stream", "field", "file"} \
+            or not all(isinstance(v, str) and v for v in raw.values()):
+        raise _fail(path, where, 'attach must be { stream = "files", field = '
+                    '"hs_attachment_ids", file = "content" }')
+    return {k: str(v) for k, v in raw.items()}
 
 
 def _schema(path: Path, where: str, raw: Any) -> ObjectSchema | None:

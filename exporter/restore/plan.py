@@ -12,7 +12,7 @@ from exporter.archive import Archive, IdMapEntry, canonical_json
 from exporter.errors import MappingError
 from exporter.record import utf8_text
 from exporter.restore.clients import client_label
-from exporter.restore.files import name_files, record_files
+from exporter.restore.files import attached_files, name_files, record_files
 from exporter.restore.links import through, two_hops
 from exporter.restore.mapping import LinkRule, Mapping_, ObjectRule
 from exporter.restore.target_links import check_target_link, target_link
@@ -374,11 +374,28 @@ def check_mapping(ctx: Context, rules: list[ObjectRule],
     if check.problems:
         raise MappingError(f"The mapping {ctx.mapping.path.name} does not fit: "
                            + "; ".join(check.problems))
+    _check_rollback(ctx, rules, check)
     if any(r.all_fields for r in rules):
         whole = {r.stream for r in rules if r.all_fields}
         unmapped = {r.stream: [] for r in rules if r.all_fields} | {
             k: v for k, v in unmapped.items() if k not in whole}
     return unmapped
+
+
+def _check_rollback(ctx: Context, rules: list[ObjectRule], check: _MappingCheck) -> None:
+    """``--fields`` names fields of the records restored: a misspelt one rolled nothing
+    back while the run ended "0 updated" (exit 0), as if the values were back."""
+    if not ctx.rollback or "*" in ctx.rollback:
+        return
+    prefix = ctx.mapping.prefix
+    known = {f for r in rules if r.object in ctx.infos for f in ctx.infos[r.object].fields}
+    known |= {k.removeprefix(prefix) for r in rules if r.stream in check.streams
+              for k in check.known(r.stream)}
+    unknown = sorted(n for n in ctx.rollback if n not in known)
+    if unknown and known:
+        raise MappingError(f"--fields {', '.join(unknown)}: no record this restore writes "
+                           "has such a field" + did_you_mean(unknown[0], known)
+                           + "; nothing was written.")
 
 
 def with_parents(ctx: Context, rules: list[ObjectRule]) -> list[ObjectRule]:
@@ -444,7 +461,8 @@ def _copied(ctx: Context, rule: ObjectRule, info: ObjectInfo | None,
         return {}
     prefix = ctx.mapping.prefix
     skip = {ln.name for ln in rule.links} | {ln.path for ln in rule.links if ln.path} \
-        | set(info.read_only) | {ctx.writer.source_key or "", rule.file or ""}
+        | set(info.read_only) | {ctx.writer.source_key or "", rule.file or ""} \
+        | {(rule.attach or {}).get("field", "")}
     return {k[len(prefix):]: v for k, v in flatten(data).items()
             if k.startswith(prefix) and k[len(prefix):] in info.fields
             and k[len(prefix):] not in skip}
@@ -499,7 +517,13 @@ def plan_records(ctx: Context, rule: ObjectRule, fit: bool = True) -> Iterator[P
             item.error = _required_missing(info, item.fields)
         if item.error is None:
             files, item.file_hash = record_files(ctx, rule, rid)
+            if rule.attach is not None:
+                files, item.file_hash, lost = attached_files(ctx, rule, data)
+                item.notes += [f"written without its attached file {f}: the archive holds "
+                               "no copy of it" for f in lost]
             item.file, item.more_files = (files[0], files[1:]) if files else (None, [])
+            if rule.file == "*" and not ctx.writer.keeps_every_file:
+                item.more_files = []  # the target keeps one file per record: the first
             if item.file is not None:
                 name_files(rule, item.file.name, item.fields)
         yield item

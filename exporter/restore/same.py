@@ -28,6 +28,10 @@ class Claimed:
     update: list[tuple[Planned, str]] = field(default_factory=list)  # reduced to the changes
     unchanged: list[tuple[Planned, str]] = field(default_factory=list)
     diff: list[str] = field(default_factory=list)  # "Account 001... (name): Phone: a -> b"
+    #: held records carrying another source's id (put there by a restore from another
+    #: vendor: the org a HubSpot migration filled): they keep it, so that restore's re-runs
+    #: and its verify still find them
+    foreign: set[str] = field(default_factory=set)
 
 
 def wanted(ctx: Context, item: Planned) -> bool:
@@ -62,6 +66,9 @@ def claim(ctx: Context, rule: ObjectRule, items: list[tuple[Planned, str | None]
             continue
         tid = known or p.source_id
         full = p.digest(resolved(p))
+        carried = got.get(ctx.writer.source_key or "")
+        if carried and not str(carried).startswith(f"{ctx.source}/"):
+            out.foreign.add(tid)
         changes = {k: v for k, v in p.fields.items()
                    if k not in keys and _rolled(ctx, k) and not same(v, got.get(k))}
         current = got.get("@links") or {}
@@ -77,8 +84,13 @@ def claim(ctx: Context, rule: ObjectRule, items: list[tuple[Planned, str | None]
         moved = any(ln.name in ctx.infos[rule.object].create_only for ln in relink)
         # A record moved to a parent created again is written anew (whole), else only
         # what differs is sent.
-        kept = {k: v for k, v in p.fields.items() if moved or k in changes or k in keys}
-        out.update.append((replace(p, fields=kept, fixed_digest=full), tid))
+        kept = {k: v for k, v in p.fields.items() if moved or k in changes or (
+            k in keys and not (k == ctx.writer.source_key and tid in out.foreign))}
+        # The record held keeps its attachments: they are not uploaded again.
+        held = not moved and rule.attach is not None
+        out.update.append((replace(p, fields=kept, fixed_digest=full,
+                                   file=None if held else p.file,
+                                   more_files=[] if held else p.more_files), tid))
     return out
 
 
