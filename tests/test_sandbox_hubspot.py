@@ -535,6 +535,31 @@ def test_associations_v4_read_page_create_default_labels(rw: Portal) -> None:
     assert {(lab.type_id, lab.label) for lab in labels} == {(279, None), (1, "Primary")}
 
 
+def test_a_contact_has_one_primary_company_and_the_label_moves(rw: Portal) -> None:
+    """HubSpot keeps one primary company per contact: a new primary association moves the
+    label, and the old company stays associated without it."""
+    client = rw.client()
+    v4 = client.crm.associations.v4
+    made = [client.crm.objects.basic_api.create("companies", Create(
+        properties={"name": n})).id for n in ("First practice", "Second practice")]
+    contact = client.crm.objects.basic_api.create("contacts", Create(
+        properties={"firstname": "Primary", "lastname": "Mover"})).id
+
+    def types(to: str = "companies", start: str = contact, kind: str = "contacts"
+              ) -> dict[str, set[int]]:
+        page = v4.basic_api.get_page(kind, start, to)
+        return {str(r.to_object_id): {t.type_id for t in r.association_types}
+                for r in page.results}
+
+    primary = [{"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 1}]
+    v4.basic_api.create("contacts", contact, "companies", made[0], primary)
+    assert 1 in types()[made[0]]
+    v4.basic_api.create("contacts", contact, "companies", made[1], primary)
+    now = types()
+    assert 1 in now[made[1]] and 1 not in now[made[0]] and now[made[0]] == {279}
+    assert types("contacts", made[0], "companies")[contact] == {280}
+
+
 # -- files ------------------------------------------------------------------------------------
 
 

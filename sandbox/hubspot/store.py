@@ -17,6 +17,7 @@ from typing import Any
 from sandbox.hubspot.schema import (
     ALIASES,
     DEFAULT_ASSOC,
+    LABELLED_ASSOC,
     TYPES,
     ObjectType,
     builtin_properties,
@@ -227,9 +228,14 @@ class Store:
         merged = [i for i in (winner.props.get(MERGED) or "").split(";") if i]
         merged += [str(loser.id), *[i for i in (loser.props.get(MERGED) or "").split(";") if i]]
         self.purge(type_name, loser)
+        mine = self.assoc.get((type_name, winner.id), {})
         for to_type, to_id, types in edges:
             if (to_type, to_id) != (type_name, winner.id):
                 for tid in types:
+                    if to_type == "companies" and LABELLED_ASSOC.get(
+                            (type_name, to_type), {}).get(tid) == "Primary" and any(
+                            tid in got for got in mine.get(to_type, {}).values()):
+                        tid = self.default_assoc[(type_name, to_type)]  # the winner's stays
                     self.associate(type_name, winner.id, to_type, to_id, tid)
         self.update(type_name, winner, {MERGED: ";".join(merged)}, stamp)
 
@@ -238,6 +244,11 @@ class Store:
         """Add an association in both directions; returns the type id used from this side."""
         tid = type_id if type_id is not None else self.default_assoc.get((from_type, to_type), 0)
         back = inverse_type_id(from_type, to_type, tid, self.labels, self.default_assoc)
+        if LABELLED_ASSOC.get((from_type, to_type), {}).get(tid) == "Primary":
+            if to_type == "companies":
+                self._move_primary(from_type, from_id, to_type, to_id, tid)
+            elif from_type == "companies":
+                self._move_primary(to_type, to_id, from_type, from_id, back)
         for (a, aid, b, bid, t) in ((from_type, from_id, to_type, to_id, tid),
                                     (to_type, to_id, from_type, from_id, back)):
             types = self.assoc.setdefault((a, aid), {}).setdefault(b, {}).setdefault(bid, [])
@@ -245,6 +256,18 @@ class Store:
                 types.append(t)
         self.version += 1
         return tid
+
+    def _move_primary(self, a: str, aid: int, b: str, bid: int, t: int) -> None:
+        """A record has one primary company: HubSpot moves the label from the old one, which
+        stays associated without it (its default, unlabelled type)."""
+        back = inverse_type_id(a, b, t, self.labels, self.default_assoc)
+        plain, plain_back = self.default_assoc[(a, b)], self.default_assoc[(b, a)]
+        for other, types in self.assoc.get((a, aid), {}).get(b, {}).items():
+            if other == bid or t not in types:
+                continue
+            types[:] = [x for x in types if x != t] or [plain]
+            there = self.assoc.get((b, other), {}).get(a, {}).get(aid, [])
+            there[:] = [x for x in there if x != back] or [plain_back]
 
     def dissociate(self, from_type: str, from_id: int, to_type: str, to_id: int) -> None:
         for (a, aid, b, bid) in ((from_type, from_id, to_type, to_id),
