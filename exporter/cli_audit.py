@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from exporter.cli_base import EXIT_DAMAGED, State, echo_out, err, handle_errors, out, pass_state
-from exporter.clock import local_time
+from exporter.clock import local_time, parse_utc
 
 __all__ = ["audit"]
 
@@ -42,6 +42,13 @@ def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> s
     return value
 
 
+def _local_day(at: Any) -> str:
+    """The day an entry was made on this computer's calendar, as its time is shown: an
+    entry at 03:10 UTC is on the evening before in New York."""
+    when = parse_utc(str(at))
+    return when.astimezone().date().isoformat() if when else str(at)[:10]
+
+
 def _client_keys(state: State, archive: Any, text: str) -> set[str]:
     """What entries about the client ``text`` names hold: the text itself, and the number of
     every client whose name or number contains it (entries record numbers, not names)."""
@@ -66,7 +73,8 @@ def _line(entry: dict[str, Any]) -> str:
 
 
 @click.command()
-@click.option("--since", callback=_since, help="Only entries from this date on (2026-11-30).")
+@click.option("--since", callback=_since,
+              help="Only entries from this date on (2026-11-30, this computer's calendar).")
 @click.option("--action", default=None,
               help="Only this kind of act: print, export, restore, copy, desk, keys, ...")
 @click.option("--client", default=None,
@@ -92,7 +100,7 @@ def audit(state: State, since: str | None, action: str | None, client: str | Non
         entries = archive.audit_entries(action)
         broken = verify_audit_chain(archive.conn)
         if since:
-            entries = [e for e in entries if str(e["at"])[:10] >= since]
+            entries = [e for e in entries if _local_day(e["at"]) >= since]
         if client:
             wanted = _client_keys(state, archive, client)
             entries = [e for e in entries if any(w in _folded(

@@ -100,3 +100,12 @@ def test_entries_show_local_time_with_the_zone_and_json_keeps_utc(
     local = at.astimezone(dt.timezone(dt.timedelta(hours=-5)))
     line = next(ln for ln in audit().splitlines() if "listed the clients" in ln)
     assert line.startswith(f"{local:%Y-%m-%d %H:%M:%S} EST  "), line
+    # --since is a day of this computer's calendar, the one the line shows: a zone where
+    # the entry's local day is not its UTC day (east of UTC late in the UTC day, west early)
+    hours = 13 if at.hour >= 12 else -12
+    env["TZ"] = f"XYZ{-hours:+d}"  # POSIX: XYZ-13 is 13 hours east of UTC
+    day = (at + dt.timedelta(hours=hours)).date()
+    assert day != at.date()
+    assert "listed the clients" in audit("--since", day.isoformat())
+    after = (day + dt.timedelta(days=1)).isoformat()
+    assert "listed the clients" not in audit("--since", after)
