@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,11 +25,14 @@ from tests.test_careplan import Agency, agency  # noqa: F401 (fixture)
 from tests.test_careplan_offline import _offline
 
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import (  # noqa: E402
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.options import Options  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -77,11 +80,29 @@ def click_and_wait(driver: webdriver.Chrome, element_id: str) -> None:
     follow(driver, driver.find_element(By.ID, element_id))
 
 
+def _gone(element: WebElement) -> Callable[[webdriver.Chrome], bool]:
+    """Whether the page holding ``element`` has been replaced. Chromium answers an element
+    of a page being torn down either as stale or, mid-navigation, with the inspector error
+    "Node with given id does not belong to the document" (selenium's staleness_of lets
+    that one through as a failure)."""
+    def check(_driver: webdriver.Chrome) -> bool:
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+        return False
+    return check
+
+
 def follow(driver: webdriver.Chrome, button: WebElement) -> None:
     """Click a link or button that loads a new page, and wait for that page (reading the
     page before the old one is gone finds nodes that vanish under a busy machine)."""
     button.click()
-    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(button))
+    WebDriverWait(driver, 60).until(_gone(button))
     WebDriverWait(driver, 60).until(
         lambda d: d.execute_script("return document.readyState") == "complete")
 
