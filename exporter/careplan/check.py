@@ -46,20 +46,17 @@ def _uses(definition: Definition) -> list[tuple[str, str, str, str]]:
 def _section_uses(s: Section, client_stream: str) -> list[tuple[str, str, str, str]]:
     place = f"[sections.{s.id}]"
     own = "stream" if s.optional else ""
-    found: list[tuple[str, str]] = []
+    found: list[tuple[str, str]] = []  # fields of the section's own stream
+    uses: list[tuple[str, str, str, str]] = []  # fields of other streams
     if s.join is not None:
         found.append((s.join.field, f"{place}.join.field"))
         if s.join.via is not None:
             v = s.join.via
-            uses = [(v.stream, f, f"{place}.join.via", own)
-                    for f in (v.from_field, v.to_field, *v.where)]
-        else:
-            uses = []
+            uses += [(v.stream, f, f"{place}.join.via", own)
+                     for f in (v.from_field, v.to_field, *v.where)]
         target = s.join.target
         if target is not None:
             uses.append((target[0], target[1], f"{place}.join.to", own))
-    else:
-        uses = []
     found += [(f, f"{place} where/exclude") for f in (*s.where, *s.exclude)]
     found += [(f[0], f"{place}.sort") for f in s.sort]
     if s.group_by:

@@ -24,7 +24,7 @@ from exporter.careplan.model import (
 )
 from exporter.errors import DefinitionError
 
-__all__ = ["default_definition_text", "load_definition", "parse_definition"]
+__all__ = ["built_in_definition", "default_definition_text", "load_definition", "parse_definition"]
 
 _TOP = {"name", "organisation", "stale_after_hours", "client", "sections"}
 _CLIENT = {"stream", "key", "normalise", "name", "birthdate", "where", "exclude", "binder",
@@ -318,12 +318,16 @@ def default_definition_text(name: str = "default") -> str:
     return resources.files("exporter.careplan").joinpath(BUILT_IN[name]).read_text("utf-8")
 
 
+def built_in_definition(name: str = "default") -> Definition:
+    """A built-in definition by its name (``BUILT_IN``)."""
+    return parse_definition(default_definition_text(name), f"built-in {BUILT_IN[name]}")
+
+
 def load_definition(path: Path | None = None) -> Definition:
     """The definition at ``path``, or the built-in one for the sandbox agency; a path that
     is no file but the name of a built-in one (``hubspot``) is that one."""
     if path is None or (str(path) in BUILT_IN and not Path(path).exists()):
-        name = "default" if path is None else str(path)
-        return parse_definition(default_definition_text(name), f"built-in {BUILT_IN[name]}")
+        return built_in_definition("default" if path is None else str(path))
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:

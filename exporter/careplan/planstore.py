@@ -29,6 +29,7 @@ from exporter.careplan.build import CarePlan, Client
 from exporter.careplan.definition import Definition
 from exporter.careplan.render import PrintInfo
 from exporter.errors import ExporterError
+from exporter.record import utf8_text
 
 __all__ = ["CHECKED_KEY", "STORED_PAPER", "StoredPlan", "all_checked", "can_store", "clear_checked",
            "client_key", "context_hash", "drop_plans", "fresh_pdf", "inputs_hash", "load_plan",
@@ -103,8 +104,8 @@ def inputs_hash(definition: Definition, plan: CarePlan, info: PrintInfo,
                "templates": _templates_digest(), "paper": paper,
                "banner": [info.organisation, info.historical, info.stale]}
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=repr)
-    # surrogatepass: a client key holding half an emoji is hashed, not a crash
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    # utf8_text: a client key holding half an emoji is hashed (as its \u escape), not a crash
+    return hashlib.sha256(utf8_text(text)[1]).hexdigest()
 
 
 # -- the table ------------------------------------------------------------------------------

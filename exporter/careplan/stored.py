@@ -86,14 +86,14 @@ class PrerenderResult:
 
 def configured_definition(config: Any, path: Path | None = None) -> Definition:
     """``path``, else the config's ``[careplan] definition``, else the built-in one."""
-    from exporter.careplan.parse import BUILT_IN, load_definition
+    from exporter.careplan.parse import BUILT_IN, built_in_definition, load_definition
 
     table = config.raw.get("careplan")
     configured = table.get("definition") if isinstance(table, dict) else None
     if path is None and isinstance(configured, str):
         path = (config.path.parent / configured).expanduser()
         if configured in BUILT_IN and not path.exists():  # a built-in one by name
-            path = Path(configured)
+            return built_in_definition(configured)
     return load_definition(path)
 
 

@@ -32,13 +32,15 @@ def record_files(ctx: Any, rule: ObjectRule, rid: str) -> tuple[list[FileItem], 
         if isinstance(value, str) and value:
             base = value
             break
-    out = []
-    for link, sha in chosen:
-        info = ctx.archive.file_info(sha)
-        name = _with_extension(base, link, info.media_type, several=len(chosen) > 1)
-        out.append(FileItem(name, info.size, partial(ctx.archive.read_file, sha),
-                            info.media_type))
+    out = [_item(ctx, base, link, sha, several=len(chosen) > 1) for link, sha in chosen]
     return out, ",".join(sha for _l, sha in chosen)
+
+
+def _item(ctx: Any, base: str, link: str, sha: str, several: bool) -> FileItem:
+    """An archived file to send, named ``base`` with the extension of its bytes."""
+    info = ctx.archive.file_info(sha)
+    return FileItem(_with_extension(base, link, info.media_type, several), info.size,
+                    partial(ctx.archive.read_file, sha), info.media_type)
 
 
 def attached_files(ctx: Any, rule: ObjectRule, data: Any
@@ -57,11 +59,9 @@ def attached_files(ctx: Any, rule: ObjectRule, data: Any
         if sha is None:
             missing.append(fid)
             continue
-        info = ctx.archive.file_info(sha)
         name = get_path(ctx.parent(spec["stream"], fid), "name")
         base = name if isinstance(name, str) and name else f"{fid}-{spec['file']}"
-        out.append(FileItem(_with_extension(base, spec["file"], info.media_type, False),
-                            info.size, partial(ctx.archive.read_file, sha), info.media_type))
+        out.append(_item(ctx, base, spec["file"], sha, several=False))
         shas.append(sha)
     return out, ",".join(shas) or None, missing
 

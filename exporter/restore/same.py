@@ -34,6 +34,13 @@ class Claimed:
     foreign: set[str] = field(default_factory=set)
 
 
+def foreign_id(ctx: Context, carried: Any) -> bool:
+    """Whether a held record's source id is another source's (a restore from another vendor
+    put it there: the org a HubSpot migration filled), which a same-vendor restore keeps."""
+    return isinstance(carried, str) and bool(carried) \
+        and not carried.startswith(f"{ctx.source}/")
+
+
 def wanted(ctx: Context, item: Planned) -> bool:
     """Whether ``--client`` keeps the record: its client matches, or it has none (a record
     shared by several clients, such as a physician)."""
@@ -66,8 +73,7 @@ def claim(ctx: Context, rule: ObjectRule, items: list[tuple[Planned, str | None]
             continue
         tid = known or p.source_id
         full = p.digest(resolved(p))
-        carried = got.get(ctx.writer.source_key or "")
-        if carried and not str(carried).startswith(f"{ctx.source}/"):
+        if foreign_id(ctx, got.get(ctx.writer.source_key or "")):
             out.foreign.add(tid)
         changes = {k: v for k, v in p.fields.items()
                    if k not in keys and _rolled(ctx, k) and not same(v, got.get(k))}

@@ -14,7 +14,7 @@ from exporter.restore.answers import guarded
 from exporter.restore.engine import expand, select_rules, target_identity
 from exporter.restore.mapping import Mapping_, ObjectRule
 from exporter.restore.plan import Context, Planned, check_mapping, order_rules, plan_records
-from exporter.restore.same import wanted
+from exporter.restore.same import foreign_id, wanted
 from exporter.restore.target_links import linked_in_target
 from exporter.restore.transforms import same
 from exporter.writer import Writer, chunks
@@ -245,8 +245,7 @@ class _Verifier:
         """Into its own source, a record holding another source's id (a HubSpot migration
         filled the org) keeps it: the same-vendor restore does not overwrite it."""
         return bool(self.ctx.mapping.same) and name == self.writer.source_key \
-            and isinstance(found, str) and bool(found) \
-            and not found.startswith(f"{self.ctx.source}/")
+            and foreign_id(self.ctx, found)
 
     def links(self, rule: ObjectRule, p: Planned, tid: str | None,
               links: Mapping[str, Any], types: Mapping[str, Any] | None = None) -> bool:
